@@ -1,0 +1,98 @@
+# ldask build: libldask (core/ + runtime/lib/) as lib/ldask/native.so, the
+# programs in bin/, specs, benchmarks. See README.md and docs/building.md.
+#
+#   make                      build bin/ldask and lib/ldask/native.so
+#   make test                 install missing packages, build, run every spec
+#   make SANITIZE=address,undefined test   the same, sanitized
+#   make demo | bench | format | lint | install PREFIX=... | clean
+
+PREFIX   ?= /usr/local
+CC       ?= cc
+SANITIZE ?=
+PKGS     := luajit libuv msgpack zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-pthread
+BLAS_LIBS   := -lopenblas
+
+OPT      ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g $(OPT) \
+               -Icore -Iruntime/lib $(PKG_CFLAGS) $(BLAS_CFLAGS) \
+               -DLDASK_PREFIX='"$(PREFIX)"'
+ifneq ($(SANITIZE),)
+  CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+  LDFLAGS_SAN := -fsanitize=$(SANITIZE)
+  BUILD := build/san
+else
+  BUILD := build/rel
+endif
+CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) $(BLAS_LIBS) -lpthread -lm -ldl
+
+CORE_SRC := $(shell find core -name '*.c' -not -name '*_test.c' 2>/dev/null | sort)
+RTLIB_SRC := $(shell find runtime/lib -name '*.c' 2>/dev/null | sort)
+LDASK_SRC := $(shell find runtime/ldask -name '*.c' 2>/dev/null | sort)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+RTLIB_OBJ := $(RTLIB_SRC:%.c=$(BUILD)/%.o)
+LDASK_OBJ := $(LDASK_SRC:%.c=$(BUILD)/%.o)
+HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
+
+NATIVE := lib/ldask/native.so
+
+.PHONY: all test demo bench format lint install clean deps
+all: bin/ldask $(NATIVE)
+
+# Rebuild everything when the flags change (e.g. switching SANITIZE).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CFLAGS) $(LDFLAGS_SAN)' | cmp -s - $@ || echo '$(CFLAGS) $(LDFLAGS_SAN)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(NATIVE): $(CORE_OBJ) $(RTLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_SAN) $(LDLIBS)
+
+bin/ldask: $(LDASK_OBJ) $(NATIVE)
+	@mkdir -p bin
+	$(CC) -o $@ $(LDASK_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
+	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS) -ledit
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(SAN_ENV) bin/ldask spec/run.lua $(SPEC)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	bin/ldask examples/sum_blocks.lua
+
+bench: all
+	@for b in bench/*.lua; do echo "== $$b"; bin/ldask $$b || exit 1; done
+
+format:
+	clang-format -i $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(HEADERS)
+
+lint:
+	clang-format --dry-run -Werror $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(HEADERS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
+	  --suppress=missingIncludeSystem -Icore -Iruntime/lib $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.1/ldask \
+	  $(DESTDIR)$(PREFIX)/share/lua/5.1
+	install -m755 bin/ldask $(DESTDIR)$(PREFIX)/bin/
+	install -m755 $(NATIVE) $(DESTDIR)$(PREFIX)/lib/lua/5.1/ldask/
+	cp -r lua/ldask $(DESTDIR)$(PREFIX)/share/lua/5.1/
+
+clean:
+	rm -rf build bin lib
+
+ifneq ($(findstring address,$(SANITIZE)),)
+  SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+endif

@@ -1,0 +1,117 @@
+-- ldask.cli: the command line of the ldask program. Parses options, sets the
+-- global `ldask` and `arg`, then runs a script, `-e` code, or the REPL.
+-- Called by runtime/ldask/main.c with argv; returns the exit code.
+local M = {}
+
+local USAGE = [=[
+usage: ldask [options] [script.lua [args...]]
+
+  ldask                    interactive REPL
+  ldask script.lua [args]  run a script (the global `ldask` is preloaded)
+  ldask -e 'code'          run a chunk of Lua
+  ldask -i script.lua      run a script, then the REPL
+
+options:
+  -e CODE                  execute CODE
+  -i                       enter the REPL after running the script or -e code
+  --nthreads N             executor threads of the local scheduler
+  --scheduler NAME         local scheduler: threads | sync
+  --progress               show a progress bar for computations
+  --version                print the version and exit
+  -h, --help               print this help and exit
+]=]
+
+local function die(msg)
+  io.stderr:write("ldask: ", msg, "\n")
+  return 2
+end
+
+-- Parses argv (0-based as given by C) into options; the script and its
+-- arguments are left in opts.script and opts.script_args (1-based table).
+function M.parse(argv)
+  local opts = { exec = {}, config = {} }
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    if a == "-e" then
+      if not argv[i + 1] then return nil, "-e needs an argument" end
+      opts.exec[#opts.exec + 1] = argv[i + 1]; i = i + 2
+    elseif a == "-i" then opts.interactive = true; i = i + 1
+    elseif a == "--version" or a == "-v" then opts.version = true; i = i + 1
+    elseif a == "-h" or a == "--help" then opts.help = true; i = i + 1
+    elseif a == "--progress" then opts.config.progress = true; i = i + 1
+    elseif a == "--nthreads" or a == "--scheduler" then
+      local v = argv[i + 1]
+      if not v then return nil, a .. " needs an argument" end
+      if a == "--nthreads" then
+        local n = tonumber(v)
+        if not n or n < 1 or n % 1 ~= 0 then
+          return nil, "--nthreads expects a positive integer, got '" .. v .. "'"
+        end
+        opts.config.num_workers = n
+      else
+        opts.config.scheduler = v
+      end
+      i = i + 2
+    elseif a == "--" then opts.script = argv[i + 1]; opts.first_arg = i + 2; break
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return nil, "unknown option '" .. a .. "' (see ldask --help)"
+    else
+      opts.script = a; opts.first_arg = i + 1; break
+    end
+  end
+  return opts
+end
+
+-- Builds the global `arg` as the lua program does: arg[0] the script,
+-- arg[1..n] its arguments, negative indices the interpreter and options.
+local function make_arg(argv, opts)
+  local t = {}
+  local s = opts.first_arg and (opts.first_arg - 1) or (#argv + 1)
+  for i = 0, #argv do t[i - s] = argv[i] end
+  return t
+end
+
+local function run_chunk(chunk, ...)
+  local ok, err = xpcall(chunk, debug.traceback, ...)
+  if not ok then
+    io.stderr:write("ldask: ", tostring(err), "\n")
+    return false
+  end
+  return true
+end
+
+function M.main(argv)
+  local opts, err = M.parse(argv)
+  if not opts then return die(err) end
+  local ldask = require "ldask"
+  if opts.version then
+    print("ldask " .. ldask.version .. " (" .. jit.version .. ")")
+    return 0
+  end
+  if opts.help then io.write(USAGE); return 0 end
+  for k, v in pairs(opts.config) do ldask.config.set { [k] = v } end
+  _G.ldask = ldask
+  _G.arg = make_arg(argv, opts)
+  local signals = require "ldask.signals"
+  signals.arm()
+  for _, code in ipairs(opts.exec) do
+    local chunk, cerr = loadstring(code, "=(command line)")
+    if not chunk then return die(cerr) end
+    if not run_chunk(chunk) then return 1 end
+  end
+  if opts.script then
+    local chunk, cerr
+    if opts.script == "-" then chunk, cerr = loadstring(io.read("*a"), "=stdin")
+    else chunk, cerr = loadfile(opts.script) end
+    if not chunk then return die(cerr) end
+    local ok = run_chunk(chunk, unpack(_G.arg, 1, #_G.arg))
+    if not ok and not opts.interactive then return 1 end
+  end
+  if opts.interactive or (not opts.script and #opts.exec == 0) then
+    return require("ldask.repl").run()
+  end
+  return 0
+end
+
+return M

@@ -1,0 +1,12 @@
+/* signals.h — Ctrl-C for the ldask program. */
+#ifndef LDASK_SIGNALS_H
+#define LDASK_SIGNALS_H
+#include <lua.h>
+
+/* Registers package.preload["ldask.signals"]: arm() installs a SIGINT
+ * handler that interrupts running Lua code with the error "interrupted"
+ * (as the luajit program does); disarm() restores the default action;
+ * pending() returns true once per SIGINT received since the last call. */
+void ld_signals_register(lua_State *L);
+
+#endif

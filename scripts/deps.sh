@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian packages ldask needs to build and test, and only those
+# that are missing. Safe to run again; runs apt-get only when needed.
+set -e
+PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
+lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "scripts/deps.sh: installing$missing"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

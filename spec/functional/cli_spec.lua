@@ -1,0 +1,51 @@
+-- Functional specs of the ldask program: runs bin/ldask as a user would.
+local helpers = require "helpers"
+
+describe("the ldask program", function()
+  it("prints its version", function()
+    local out, code = helpers.run_ldask("--version")
+    assert.equal(0, code)
+    assert.matches("^ldask %d+%.%d+%.%d+", out)
+  end)
+
+  it("runs -e code with the global ldask preloaded", function()
+    local out, code = helpers.run_ldask("-e " .. helpers.shell_quote("print(type(ldask), ldask.version)"))
+    assert.equal(0, code)
+    assert.equal("table\t0.1.0\n", out)
+  end)
+
+  it("runs a script with arg set as lua sets it", function()
+    local path = helpers.write_tmp("args.lua", "print(arg[0], arg[1], arg[2], select('#', ...))")
+    local out, code = helpers.run_ldask(path .. " a b")
+    assert.equal(0, code)
+    assert.equal(path .. "\ta\tb\t2\n", out)
+  end)
+
+  it("reports an uncaught error with a traceback and exits non-zero", function()
+    local path = helpers.write_tmp("boom.lua", "local function f() error('kaboom') end\nf()\n")
+    local out, code = helpers.run_ldask(path .. " 2>&1")
+    assert.is_not.equal(0, code)
+    assert.matches("boom.lua:1: kaboom", out, 1, true)
+    assert.matches("stack traceback", out, 1, true)
+  end)
+
+  it("refuses an unknown option, naming it", function()
+    local out, code = helpers.run_ldask("--frobnicate 2>&1")
+    assert.equal(2, code)
+    assert.matches("unknown option '--frobnicate'", out, 1, true)
+  end)
+
+  it("evaluates expressions and statements in the REPL read from a pipe", function()
+    local out, code = helpers.run_ldask("", "x = 20\nx + 1\nfor i = 1, 2 do\nprint('i' .. i)\nend\n")
+    assert.equal(0, code)
+    assert.matches("> 21\n", out, 1, true)
+    assert.matches("i1\ni2", out, 1, true)
+  end)
+
+  it("runs the REPL after a script with -i", function()
+    local path = helpers.write_tmp("pre.lua", "y = 41\n")
+    local out, code = helpers.run_ldask("-i " .. path, "y + 1\n")
+    assert.equal(0, code)
+    assert.matches("> 42", out, 1, true)
+  end)
+end)

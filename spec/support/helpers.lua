@@ -1,0 +1,35 @@
+-- spec/support/helpers.lua: shared helpers of the specs: locating the build
+-- tree, running bin/ldask as a child process, temporary files.
+local M = {}
+
+M.root = (_LDASK_ROOT or os.getenv("LDASK_ROOT") or ".")
+M.ldask = M.root .. "/bin/ldask"
+
+function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local tmpdir
+function M.tmpdir()
+  if not tmpdir then
+    local p = io.popen("mktemp -d /tmp/ldask-spec.XXXXXX")
+    tmpdir = p:read("*l"); p:close()
+  end
+  return tmpdir
+end
+
+function M.write_tmp(name, content)
+  local path = M.tmpdir() .. "/" .. name
+  local f = assert(io.open(path, "wb")); f:write(content); f:close()
+  return path
+end
+
+-- Runs `bin/ldask ARGS` (a shell fragment) with STDIN as its input; returns
+-- its stdout and exit code.
+function M.run_ldask(args, stdin)
+  local inpath = M.write_tmp("stdin.txt", stdin or "")
+  local p = io.popen(M.ldask .. " " .. args .. " < " .. inpath .. "; echo \"@@rc=$?\"")
+  local out = p:read("*a"); p:close()
+  local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
+return M
