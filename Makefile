@@ -35,12 +35,18 @@ LDASK_SRC := $(shell find runtime/ldask -name '*.c' 2>/dev/null | sort)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 RTLIB_OBJ := $(RTLIB_SRC:%.c=$(BUILD)/%.o)
 LDASK_OBJ := $(LDASK_SRC:%.c=$(BUILD)/%.o)
+SCHED_SRC := $(shell find runtime/scheduler -name '*.c' 2>/dev/null | sort)
+WORKER_SRC := $(shell find runtime/worker -name '*.c' 2>/dev/null | sort)
+SCHED_OBJ := $(SCHED_SRC:%.c=$(BUILD)/%.o)
+WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
+CORE_LIBS := $(shell pkg-config --libs libuv msgpack zlib 2>/dev/null) $(BLAS_LIBS) -lpthread -lm
 HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 
 NATIVE := lib/ldask/native.so
 
 .PHONY: all test demo bench format lint install clean deps
-all: bin/ldask $(NATIVE)
+PROGRAMS := bin/ldask $(if $(SCHED_SRC),bin/ldask-scheduler) $(if $(WORKER_SRC),bin/ldask-worker)
+all: $(PROGRAMS) $(NATIVE)
 
 # Rebuild everything when the flags change (e.g. switching SANITIZE).
 $(BUILD)/.flags: FORCE
@@ -61,6 +67,16 @@ bin/ldask: $(LDASK_OBJ) $(NATIVE)
 	$(CC) -o $@ $(LDASK_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
 	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS) -ledit
 
+# The scheduler links core/ only: it never runs user code or needs Lua.
+bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
+	@mkdir -p bin
+	$(CC) -o $@ $^ $(LDFLAGS_SAN) $(CORE_LIBS)
+
+bin/ldask-worker: $(WORKER_OBJ) $(NATIVE)
+	@mkdir -p bin
+	$(CC) -o $@ $(WORKER_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
+	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS)
+
 deps:
 	@sh scripts/deps.sh
 
@@ -76,17 +92,17 @@ bench: all
 	@for b in bench/*.lua; do echo "== $$b"; bin/ldask $$b || exit 1; done
 
 format:
-	clang-format -i $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(HEADERS)
+	clang-format -i $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(SCHED_SRC) $(WORKER_SRC) $(HEADERS)
 
 lint:
-	clang-format --dry-run -Werror $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(HEADERS)
+	clang-format --dry-run -Werror $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(SCHED_SRC) $(WORKER_SRC) $(HEADERS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
-	  --suppress=missingIncludeSystem -Icore -Iruntime/lib $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC)
+	  --suppress=missingIncludeSystem -Icore -Iruntime/lib $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(SCHED_SRC) $(WORKER_SRC)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.1/ldask \
 	  $(DESTDIR)$(PREFIX)/share/lua/5.1
-	install -m755 bin/ldask $(DESTDIR)$(PREFIX)/bin/
+	install -m755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m755 $(NATIVE) $(DESTDIR)$(PREFIX)/lib/lua/5.1/ldask/
 	cp -r lua/ldask $(DESTDIR)$(PREFIX)/share/lua/5.1/
 
