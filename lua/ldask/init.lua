@@ -1,10 +1,35 @@
 -- ldask: task graphs and parallel collections for Lua on a C runtime.
 -- This module is the user's entry point: `local ldask = require "ldask"`
--- (preloaded as the global `ldask` in the ldask program). Submodules load
--- lazily on first use (ldask.array, ldask.bag, ldask.diagnostics, ...).
+-- (preloaded as the global `ldask` in the ldask program). It gathers the
+-- core API; collections and tools load lazily on first use (ldask.array,
+-- ldask.bag, ldask.diagnostics, ...).
+local graph = require "ldask.graph"
+local base = require "ldask.base"
+local delayed = require "ldask.delayed"
+local tokenize = require "ldask.tokenize"
+
 local M = {}
 
 M.version = "0.1.0"
+
+-- Graphs
+M.get = base.get
+M.key = graph.key
+M.task = graph.task
+M.quote = graph.quote
+M.ref = graph.ref
+M.is_collection = base.is_collection
+
+-- Collections and lazy values
+M.compute = base.compute
+M.delayed = delayed.delayed
+M.tokenize = tokenize.tokenize
+
+-- Writes a picture of the graph of OBJ (a collection or delayed value, or
+-- several in a list): see ldask.visualize.
+function M.visualize(obj, filename, opts)
+  return require("ldask.visualize").visualize(obj, filename, opts)
+end
 
 local lazy = {
   array = "ldask.array",
@@ -14,6 +39,7 @@ local lazy = {
   graph = "ldask.graph",
   optimize = "ldask.optimize",
   codec = "ldask.codec",
+  errors = "ldask.errors",
 }
 
 setmetatable(M, {

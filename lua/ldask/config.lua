@@ -1,0 +1,71 @@
+-- ldask.config: process-wide defaults (scheduler, num_workers, ...), set with
+-- config.set{...} for good or config.with({...}, fn, ...) for the duration
+-- of one call, like dask.config.set as a function and as a context manager.
+local ffi = require "ffi"
+
+pcall(ffi.cdef, "long sysconf(int name);")
+
+local M = {}
+
+local function ncores()
+  local ok, n = pcall(function() return tonumber(ffi.C.sysconf(84)) end) -- _SC_NPROCESSORS_ONLN
+  if ok and n and n > 0 then return n end
+  return 1
+end
+
+local defaults = {
+  scheduler = "sync",      -- "threads" | "sync" (| "distributed" with a client)
+  num_workers = ncores(),  -- executor threads of the local scheduler
+  optimize_graph = true,
+  progress = false,        -- show a progress bar during computes
+}
+
+local values = {}
+for k, v in pairs(defaults) do values[k] = v end
+
+local validators = {
+  scheduler = function(v)
+    return v == "threads" or v == "sync" or v == "distributed" or v == "processes",
+      "scheduler must be 'threads' or 'sync'"
+  end,
+  num_workers = function(v)
+    return type(v) == "number" and v >= 1 and v % 1 == 0, "num_workers must be a positive integer"
+  end,
+}
+
+-- Returns the value of NAME (nil when unset).
+function M.get(name) return values[name] end
+
+-- Sets every field of T; raises (at the caller) on an invalid value.
+function M.set(t)
+  if type(t) ~= "table" then error("ldask.config.set expects a table", 2) end
+  for k, v in pairs(t) do
+    local check = validators[k]
+    if check then
+      local ok, msg = check(v)
+      if not ok then error("ldask.config.set: " .. msg .. ", got " .. tostring(v), 2) end
+    end
+  end
+  for k, v in pairs(t) do values[k] = v end
+end
+
+-- Sets T, calls fn(...), restores the previous values (also on error) and
+-- returns fn's results.
+function M.with(t, fn, ...)
+  local old = {}
+  for k in pairs(t) do old[k] = { values[k] } end
+  M.set(t)
+  local res = { pcall(fn, ...) }
+  for k, v in pairs(old) do values[k] = v[1] end
+  if not res[1] then error(res[2], 0) end
+  return unpack(res, 2, table.maxn(res))
+end
+
+-- The defaults, for documentation and specs.
+function M.defaults()
+  local out = {}
+  for k, v in pairs(defaults) do out[k] = v end
+  return out
+end
+
+return M

@@ -1,0 +1,30 @@
+-- ldask.errors: the error a failed task raises in the user's code. It names
+-- the task key and carries the original message and the traceback from
+-- where the task ran (an executor thread, a worker, or the caller).
+local M = {}
+
+local TaskError = { __name = "ldask.TaskError" }
+TaskError.__index = TaskError
+TaskError.__tostring = function(e)
+  local s = "task '" .. e.key .. "' failed: " .. tostring(e.message)
+  if e.traceback and e.traceback ~= "" then s = s .. "\n" .. e.traceback end
+  return s
+end
+M.TaskError = TaskError
+
+-- Returns a TaskError for KEY with MESSAGE and TRACEBACK (strings).
+function M.task_error(key, message, traceback)
+  return setmetatable({ key = key, message = message, traceback = traceback }, TaskError)
+end
+
+-- True when E is a TaskError.
+function M.is_task_error(e) return getmetatable(e) == TaskError end
+
+-- Message handler for xpcall around a task: keeps the message and the
+-- traceback apart. Returns {message=, traceback=}.
+function M.handler(err)
+  if getmetatable(err) == TaskError then return err end
+  return { message = tostring(err), traceback = debug.traceback("", 2):gsub("^\n", "") }
+end
+
+return M

@@ -1,0 +1,235 @@
+-- ldask.graph: the task-graph format shared by every part of ldask
+-- (docs/architecture.md). A graph is {[key] = task | value}; a task is a
+-- table whose [1] is a function: {f, arg1, ...}. Arguments that are strings
+-- naming a key of the graph, or ldask.ref(key), are references; plain tables
+-- are traversed; ldask.quote(v) is a literal. This module holds the helpers:
+-- keys, references, dependencies, the compact index that C consumes, order.
+local ffi = require "ffi"
+require "ldask.ffi.util"
+
+local type, getmetatable, setmetatable, pairs, next = type, getmetatable, setmetatable, pairs, next
+local tostring, select, concat, error = tostring, select, table.concat, error
+
+local M = {}
+
+-- Literal wrapper: its content is passed to the task as is, never traversed.
+local Quote = { __name = "ldask.quote" }
+Quote.__index = Quote
+Quote.__tostring = function(q) return "quote(" .. tostring(q[1]) .. ")" end
+Quote.__ldask_tokenize = function(q) return "quote:" .. require("ldask.tokenize").tokenize(q[1]) end
+M.Quote = Quote
+
+-- Explicit reference to a key; unlike a bare string it must exist.
+local Ref = { __name = "ldask.ref" }
+Ref.__index = Ref
+Ref.__tostring = function(r) return "ref(" .. r[1] .. ")" end
+Ref.__ldask_tokenize = function(r) return "ref:" .. r[1] end
+M.Ref = Ref
+
+-- Sentinel standing for a nil result inside schedulers.
+M.NIL = setmetatable({}, { __name = "ldask.nil", __tostring = function() return "nil" end })
+
+-- Returns a literal that schedulers pass through untouched.
+function M.quote(v) return setmetatable({ v }, Quote) end
+
+-- Returns a reference to KEY; the graph must define KEY.
+function M.ref(key)
+  if type(key) ~= "string" then error("ldask.ref: key must be a string, got " .. type(key), 2) end
+  return setmetatable({ key }, Ref)
+end
+
+-- Builds a block key: key("x", 0, 2) -> "x,0,2".
+function M.key(name, ...)
+  if type(name) ~= "string" then error("ldask.key: name must be a string, got " .. type(name), 2) end
+  local n = select("#", ...)
+  if n == 0 then return name end
+  local parts = { name, ... }
+  for i = 2, n + 1 do
+    local v = parts[i]
+    if type(v) ~= "number" and type(v) ~= "string" then
+      error("ldask.key: index " .. (i - 1) .. " must be a number or string, got " .. type(v), 2)
+    end
+    parts[i] = tostring(v)
+  end
+  return concat(parts, ",")
+end
+
+-- Splits a block key into name and numeric indices: "x,0,2" -> "x", {0, 2}.
+function M.split_key(key)
+  local name, rest = key:match("^([^,]*),(.*)$")
+  if not name then return key, {} end
+  local idx = {}
+  for part in rest:gmatch("[^,]+") do idx[#idx + 1] = tonumber(part) or part end
+  return name, idx
+end
+
+-- Task builder: task(f, a, b) -> {f, a, b}.
+function M.task(f, ...)
+  if type(f) ~= "function" then error("ldask.task: first argument must be a function, got " .. type(f), 2) end
+  return { f, ... }
+end
+
+-- True when T is a task: a plain table whose first element is a function.
+local function is_task(t)
+  return type(t) == "table" and type(t[1]) == "function" and getmetatable(t) == nil
+end
+M.is_task = is_task
+
+-- Appends to OUT the keys of G that ARG refers to (once each, via SEEN).
+local function collect(arg, g, out, seen, owner)
+  local t = type(arg)
+  if t == "string" then
+    if g[arg] ~= nil and not seen[arg] then seen[arg] = true; out[#out + 1] = arg end
+  elseif t == "table" then
+    local mt = getmetatable(arg)
+    if mt == nil then
+      for _, v in pairs(arg) do
+        local tv = type(v)
+        if tv == "string" or tv == "table" then collect(v, g, out, seen, owner) end
+      end
+    elseif mt == Ref then
+      local k = arg[1]
+      if g[k] == nil then
+        error(string.format("task '%s' depends on missing key '%s'", tostring(owner), k), 0)
+      end
+      if not seen[k] then seen[k] = true; out[#out + 1] = k end
+    end
+  end
+end
+
+-- Returns the list of keys that the task or value V (of key KEY) in G needs.
+function M.task_deps(g, v, key)
+  local out = {}
+  collect(v, g, out, {}, key)
+  return out
+end
+
+-- Returns {[key] = {dep keys}} for every key of G.
+function M.deps(g)
+  local d = {}
+  for k, v in pairs(g) do d[k] = M.task_deps(g, v, k) end
+  return d
+end
+
+-- Flattens a key or a nested list of keys into a list.
+function M.flatten_keys(keys, out)
+  out = out or {}
+  if type(keys) == "table" and getmetatable(keys) == nil then
+    for i = 1, #keys do M.flatten_keys(keys[i], out) end
+  else
+    out[#out + 1] = keys
+  end
+  return out
+end
+
+-- Checks that every requested key is in G; raises naming the missing ones.
+function M.check_keys(g, flat, level)
+  local missing = {}
+  for i = 1, #flat do
+    local k = flat[i]
+    if type(k) ~= "string" then
+      error("ldask.get: keys must be strings, got " .. type(k) .. " at position " .. i, level or 3)
+    end
+    if g[k] == nil then missing[#missing + 1] = "'" .. k .. "'" end
+  end
+  if #missing > 0 then
+    error("ldask.get: key(s) not in the graph: " .. concat(missing, ", "), level or 3)
+  end
+end
+
+-- Builds the compact form of G that C consumes:
+-- { n, keys = {i -> key} (1-based), index = {key -> i} (1-based),
+--   deps = {i -> {dep indices}}, offsets, cdeps (int32 CSR, 0-based) }.
+-- DEPS may be passed when already computed (key -> list of keys).
+function M.index(g, deps)
+  local keys, index, n = {}, {}, 0
+  for k in pairs(g) do n = n + 1; keys[n] = k; index[k] = n end
+  deps = deps or M.deps(g)
+  local ideps, m = {}, 0
+  for i = 1, n do
+    local dl = deps[keys[i]]
+    local il = {}
+    for j = 1, #dl do il[j] = index[dl[j]] end
+    ideps[i] = il
+    m = m + #dl
+  end
+  local offsets = ffi.new("int32_t[?]", n + 1)
+  local cdeps = ffi.new("int32_t[?]", m > 0 and m or 1)
+  local p = 0
+  for i = 1, n do
+    offsets[i - 1] = p
+    local il = ideps[i]
+    for j = 1, #il do cdeps[p] = il[j] - 1; p = p + 1 end
+  end
+  offsets[n] = p
+  return { n = n, keys = keys, index = index, deps = ideps, offsets = offsets, cdeps = cdeps }
+end
+
+-- Returns the execution sequence of an index (list of 1-based task indices,
+-- dependencies first, depth-first) and the priority array (int32, 0-based
+-- positions). Raises naming the keys of a cycle.
+function M.order(ix)
+  local lib = require "ldask.native"
+  local n = ix.n
+  local seq = ffi.new("int32_t[?]", n > 0 and n or 1)
+  local prio = ffi.new("int32_t[?]", n > 0 and n or 1)
+  local at = ffi.new("int32_t[1]")
+  local rc = lib.ld_order(n, ix.offsets, ix.cdeps, seq, prio, at)
+  if rc == -1 then
+    -- walk from the reported task along dependencies until we come back
+    local start = at[0] + 1
+    local path, pos, cur = {}, {}, start
+    while not pos[cur] do
+      pos[cur] = #path + 1
+      path[#path + 1] = cur
+      local nxt
+      for _, d in ipairs(ix.deps[cur]) do
+        if M.reaches(ix, d, cur) then nxt = d; break end
+      end
+      if not nxt then break end
+      cur = nxt
+    end
+    local names = {}
+    for i = pos[cur] or 1, #path do names[#names + 1] = "'" .. ix.keys[path[i]] .. "'" end
+    names[#names + 1] = "'" .. ix.keys[cur] .. "'"
+    error("cycle in the task graph: " .. concat(names, " -> "), 0)
+  elseif rc ~= 0 then
+    error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
+  end
+  local out = {}
+  for p = 0, n - 1 do out[p + 1] = seq[p] + 1 end
+  return out, prio
+end
+
+-- True when task FROM reaches task TO through dependencies (1-based indices).
+function M.reaches(ix, from, to)
+  local seen, stack = { [from] = true }, { from }
+  while #stack > 0 do
+    local cur = stack[#stack]; stack[#stack] = nil
+    if cur == to then return true end
+    for _, d in ipairs(ix.deps[cur]) do
+      if not seen[d] then seen[d] = true; stack[#stack + 1] = d end
+    end
+  end
+  return false
+end
+
+-- Merges graphs (tables of key -> task) into a new table; later wins.
+function M.merge(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    local g = select(i, ...)
+    if g then for k, v in pairs(g) do out[k] = v end end
+  end
+  return out
+end
+
+-- Layered graphs: collections keep {name -> graph} so that combining two
+-- collections is O(layers), not O(tasks); flatten before running.
+function M.flatten_layers(layers)
+  local out = {}
+  for _, g in pairs(layers) do for k, v in pairs(g) do out[k] = v end end
+  return out
+end
+
+return M
