@@ -24,7 +24,11 @@ function M.is_task_error(e) return getmetatable(e) == TaskError end
 -- traceback apart. Returns {message=, traceback=}.
 function M.handler(err)
   if getmetatable(err) == TaskError then return err end
-  return { message = tostring(err), traceback = debug.traceback("", 2):gsub("^\n", "") }
+  local tb = debug.traceback("", 2):gsub("^\n", "")
+  -- keep the frames of the task, not those of the scheduler around it
+  local cut = tb:find("\n%s*%[C%]: in function 'xpcall'")
+  if cut then tb = tb:sub(1, cut - 1) end
+  return { message = tostring(err), traceback = tb }
 end
 
 return M

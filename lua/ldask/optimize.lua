@@ -90,6 +90,10 @@ function M.inline_constants(g, keys, deps)
   return out, odeps
 end
 
+-- Longest chain fused into one task: deeper nesting would only add
+-- recursion for no further saving.
+M.MAX_CHAIN = 32
+
 -- Fuses linear chains: a task A with a single dependent B, where B has A as
 -- its only dependency and A is not requested, is nested into B's task.
 -- B keeps its key. Returns graph, deps.
@@ -106,7 +110,9 @@ function M.fuse(g, keys, deps)
     if out[b] ~= nil and #d == 1 and is_task(v) then
       local a = d[1]
       local cur = b
-      while true do
+      local links = 0
+      while links < M.MAX_CHAIN do
+        links = links + 1
         local ua = users[a]
         if keep[a] or not ua or #ua ~= 1 or not is_task(out[a]) then break end
         out[cur] = subs(out[cur], a, out[a])
