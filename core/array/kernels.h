@@ -1,0 +1,136 @@
+/* kernels.h — the numeric kernels of ldask.array over ld_ndarray: binary
+ * elementwise operations with broadcasting, unary math, where, casts and
+ * strided copies, fills, reductions, matrix product (CBLAS) and
+ * counter-based random numbers.
+ *
+ * Conventions: inputs are borrowed; every `out` must be an empty struct and
+ * receives a new C-contiguous array owning one buffer reference (see
+ * ndarray.h). Functions return 0 or a negative LD_ARR_* code with a message
+ * in ld_array_errmsg(). Binary operations need both operands of the same
+ * dtype (the Lua layer promotes). */
+#ifndef LDASK_ARRAY_KERNELS_H
+#define LDASK_ARRAY_KERNELS_H
+
+#include <stdint.h>
+
+#include "array/ndarray.h"
+
+enum ld_binop {
+  LD_ADD,
+  LD_SUB,
+  LD_MUL,
+  LD_DIV,
+  LD_FLOORDIV,
+  LD_MOD,
+  LD_POW,
+  LD_MAXIMUM,
+  LD_MINIMUM,
+  LD_EQ,
+  LD_NE,
+  LD_LT,
+  LD_LE,
+  LD_GT,
+  LD_GE,
+  LD_AND,
+  LD_OR,
+  LD_XOR,
+  LD_NBINOP
+};
+
+enum ld_unop {
+  LD_NEG,
+  LD_ABS,
+  LD_SIGN,
+  LD_SQUARE,
+  LD_SQRT,
+  LD_EXP,
+  LD_EXPM1,
+  LD_LOG,
+  LD_LOG2,
+  LD_LOG10,
+  LD_LOG1P,
+  LD_SIN,
+  LD_COS,
+  LD_TAN,
+  LD_ARCSIN,
+  LD_ARCCOS,
+  LD_ARCTAN,
+  LD_SINH,
+  LD_COSH,
+  LD_TANH,
+  LD_FLOOR,
+  LD_CEIL,
+  LD_RINT,
+  LD_TRUNC,
+  LD_ISNAN,
+  LD_ISINF,
+  LD_ISFINITE,
+  LD_NOT,
+  LD_NUNOP
+};
+
+enum ld_redop { LD_RSUM, LD_RPROD, LD_RMIN, LD_RMAX, LD_RANY, LD_RALL, LD_NREDOP };
+
+enum ld_randkind { LD_RAND_UNIFORM, LD_RAND_NORMAL, LD_RAND_INTEGERS };
+
+/* Name of a binary / unary / reduction op, for messages. Static strings. */
+const char *ld_binop_name(int op);
+const char *ld_unop_name(int op);
+
+/* OUT = A op B with broadcasting; A and B of the same dtype. Comparisons give
+ * bool; AND/OR/XOR work on bool and integer dtypes; arithmetic on every
+ * dtype but bool. Integer division by zero gives 0. */
+int ld_nd_binary(int op, const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
+
+/* OUT = op(A). Math functions need a float dtype; NEG/ABS/SIGN/SQUARE work
+ * on numbers; ISNAN/ISINF/ISFINITE give bool; NOT needs bool. */
+int ld_nd_unary(int op, const ld_ndarray *a, ld_ndarray *out);
+
+/* OUT = C ? X : Y with broadcasting; C bool, X and Y of the same dtype. */
+int ld_nd_where(const ld_ndarray *c, const ld_ndarray *x, const ld_ndarray *y, ld_ndarray *out);
+
+/* OUT = A converted to DTYPE (C-contiguous copy of any strided view). */
+int ld_nd_astype(const ld_ndarray *a, int dtype, ld_ndarray *out);
+
+/* Copies SRC into the (possibly strided) view DST, broadcasting SRC to DST's
+ * shape and converting dtypes. DST's buffer is written, not replaced. */
+int ld_nd_assign(ld_ndarray *dst, const ld_ndarray *src);
+
+/* Sets every element of the view DST to V (float dtypes, bool: V != 0) or
+ * IV (integer dtypes). */
+int ld_nd_fill(ld_ndarray *dst, double v, int64_t iv);
+
+/* Sets DST (C-contiguous) element i to START + i * STEP (computed in double,
+ * then converted to DST's dtype). */
+int ld_nd_ramp(ld_ndarray *dst, double start, double step);
+
+/* Reduction of A over the axes in the bit mask AXES (bit d = axis d) into a
+ * keepdims-shaped OUT. Accumulator dtypes: SUM/PROD give float64 for float
+ * inputs and int64 for integer and bool inputs; MIN/MAX keep A's dtype (NaN
+ * propagates; an empty reduction is an error); ANY/ALL give bool. */
+int ld_nd_reduce(int op, const ld_ndarray *a, uint32_t axes, ld_ndarray *out);
+
+/* ARGMIN (ARGMAX when MAX != 0) of A along AXIS: OUT_IDX (int64, local
+ * indices) and OUT_VAL (A's dtype), both with AXIS kept as size 1. The first
+ * occurrence wins; a NaN counts as the extreme. An empty axis is an error. */
+int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
+                    ld_ndarray *out_val);
+
+/* OUT = A @ B for 2-D A (m, k) and B (k, n) of the same dtype. float64 and
+ * float32 go through CBLAS (transposed views need no copy); integer dtypes
+ * use a plain loop. */
+int ld_nd_matmul(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
+
+/* C += A @ B, C an existing C-contiguous (m, n) array of the same dtype. */
+int ld_nd_matmul_acc(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *c);
+
+/* Fills DST (C-contiguous) with counter-based random numbers: element at
+ * block index (i0, i1, ...) takes the value of global position
+ * (GSTART[d] + i_d * GSTEP[d]) of an array of shape GSHAPE (DST's ndim), so
+ * values depend only on SEED and the global position, never on chunking.
+ * UNIFORM: [P1, P2) float dtypes; NORMAL: mean P1, std P2, float dtypes;
+ * INTEGERS: [P1, P2) integer dtypes. */
+int ld_nd_random(ld_ndarray *dst, int kind, uint64_t seed, const int64_t *gshape,
+                 const int64_t *gstart, const int64_t *gstep, double p1, double p2);
+
+#endif
