@@ -1,0 +1,195 @@
+/* engine.h — the scheduling engine: a task table with dependency counts,
+ * states, priorities, a ready queue, release of intermediates, failure and
+ * cancellation. Written once for every scheduler: the threaded local
+ * scheduler (runtime/lib/pool.c) and ldask-scheduler. It knows tasks as
+ * records (id, optional interned key, dependencies, priority, result value
+ * and its size) and never runs user code; values are opaque pointers that
+ * the engine hands back to a release callback when nothing needs them.
+ *
+ * Not thread-safe: one owner at a time (the local pool holds its mutex
+ * around every call). Storage is struct-of-arrays, ~70 bytes per task plus
+ * 12 per dependency edge (ld_sched_bytes reports the exact figure).
+ *
+ * Life of a task: WAITING (dependencies unfinished) -> READY (in the queue)
+ * -> PROCESSING (handed out by ld_sched_pop) -> MEMORY (result stored) ->
+ * RELEASED (result freed: no needed dependent still waits for it, and it is
+ * not an output). ERRED: the task failed or a dependency did. CANCELLED:
+ * ld_sched_cancel stopped it before it ran. SKIPPED: not needed by any
+ * output (culled at start). */
+#ifndef LDASK_SCHED_ENGINE_H
+#define LDASK_SCHED_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/heap.h"
+#include "sched/keys.h"
+
+enum {
+  LD_TASK_WAITING = 0,
+  LD_TASK_READY = 1,
+  LD_TASK_PROCESSING = 2,
+  LD_TASK_MEMORY = 3,
+  LD_TASK_RELEASED = 4,
+  LD_TASK_ERRED = 5,
+  LD_TASK_CANCELLED = 6,
+  LD_TASK_SKIPPED = 7,
+  LD_TASK_NEW = 8 /* added, ld_sched_start not yet called */
+};
+
+/* Error codes (negative). */
+enum {
+  LD_SCHED_ENOMEM = -1,
+  LD_SCHED_EINVAL = -2,   /* an argument out of range (task id, dependency) */
+  LD_SCHED_ESTATE = -3,   /* the task is not in a state allowing the call */
+  LD_SCHED_EKEY = -4,     /* duplicate key, or a NUL byte in a key */
+  LD_SCHED_ECYCLE = -5,   /* the graph has a cycle: no task can run */
+  LD_SCHED_ERELEASED = -6 /* a new task depends on a released/unneeded one */
+};
+
+/* Status of a computation (ld_sched_status). */
+enum {
+  LD_SCHED_RUNNING = 0,
+  LD_SCHED_DONE = 1,      /* every needed task finished */
+  LD_SCHED_ERRED = 2,     /* a task failed */
+  LD_SCHED_CANCELLED = 3, /* ld_sched_cancel was called */
+  LD_SCHED_STUCK = 4      /* nothing ready or running but tasks remain: a cycle */
+};
+
+/* Event kinds (bit values for ld_sched_events_enable's mask). */
+enum {
+  LD_EV_PROCESSING = 1, /* handed to a worker (t0 = t1 = 0) */
+  LD_EV_FINISHED = 2,   /* result stored; t0/t1 = start/end given by the worker */
+  LD_EV_ERRED = 4,      /* failed (t0/t1 as given) or erred through a dependency */
+  LD_EV_RELEASED = 8    /* result released */
+};
+
+typedef struct ld_sched_event {
+  int32_t task;
+  int16_t kind;
+  int16_t worker; /* -1 when not applicable */
+  double t0, t1;  /* seconds, caller's clock */
+} ld_sched_event;
+
+typedef struct ld_sched_stats {
+  int64_t ntasks;       /* tasks in the table */
+  int64_t needed;       /* tasks that must run (not culled) */
+  int64_t finished;     /* needed tasks that finished (memory or released) */
+  int64_t processing;   /* handed out, not yet finished */
+  int64_t ready;        /* in the ready queue */
+  int64_t erred;        /* erred tasks */
+  int64_t in_memory;    /* results held */
+  int64_t mem_bytes;    /* sum of the nbytes of results held */
+  int64_t peak_bytes;   /* highest mem_bytes seen */
+  int64_t engine_bytes; /* memory of the engine itself (ld_sched_bytes) */
+} ld_sched_stats;
+
+/* Called when the engine drops a result VALUE of task ID (released, cancelled
+ * or freed with the engine). The callee owns VALUE from then on. */
+typedef void (*ld_sched_release_fn)(void *ctx, int32_t id, void *value);
+
+typedef struct ld_sched ld_sched;
+
+/* Creates an empty engine. RELEASE (may be NULL: values are then not owned)
+ * and CTX are kept. Returns NULL when out of memory. Free with
+ * ld_sched_free. */
+ld_sched *ld_sched_new(ld_sched_release_fn release, void *ctx);
+
+/* Frees the engine; every result still held goes to the release callback. */
+void ld_sched_free(ld_sched *s);
+
+/* Adds N tasks with ids first..first+n-1 (first = the previous task count,
+ * returned). Task first+i depends on dep_idx[dep_off[i] .. dep_off[i+1]-1]
+ * (absolute task ids: earlier batches or this one; dep_off[0] need not be
+ * 0). PRIO (may be NULL: id order) gives priorities, lower runs first. The
+ * arrays are copied. Returns the first id, or LD_SCHED_EINVAL (a dependency
+ * out of range or a bad offset), LD_SCHED_ENOMEM. On error nothing is
+ * added. */
+int32_t ld_sched_add(ld_sched *s, int32_t n, const int32_t *dep_off, const int32_t *dep_idx,
+                     const int32_t *prio);
+
+/* Sets the key of task ID (copied, interned). Returns 0, LD_SCHED_EINVAL,
+ * LD_SCHED_EKEY (duplicate or NUL byte), LD_SCHED_ENOMEM. */
+int ld_sched_set_key(ld_sched *s, int32_t id, const char *key, size_t len);
+
+/* Task id of KEY, or -1. */
+int32_t ld_sched_find(const ld_sched *s, const char *key, size_t len);
+
+/* Key of task ID (owned by the engine, valid until the next set_key) with its
+ * length in *LEN (may be NULL), or NULL when the task has no key. */
+const char *ld_sched_key(const ld_sched *s, int32_t id, size_t *len);
+
+/* Marks task ID as an output: it is kept in memory until ld_sched_take or
+ * ld_sched_free. When some tasks of a batch are wanted, ld_sched_start runs
+ * only what they need (the others are SKIPPED); when none is, all run.
+ * Returns 0, LD_SCHED_EINVAL, or LD_SCHED_ESTATE when the task was already
+ * released. */
+int ld_sched_want(ld_sched *s, int32_t id);
+
+/* Starts the tasks added since the previous start: culls, counts unfinished
+ * dependencies, queues the tasks that can run. Returns 0, LD_SCHED_ENOMEM,
+ * LD_SCHED_ERELEASED (a new task depends on a released or skipped one; the
+ * batch is then ERRED), LD_SCHED_ECYCLE (the batch has a cycle; detected
+ * here when nothing can start, otherwise reported as LD_SCHED_STUCK). */
+int ld_sched_start(ld_sched *s);
+
+/* Hands out up to MAX ready tasks, highest priority first, into OUT and marks
+ * them PROCESSING by WORKER. Returns how many (0: none ready). */
+int32_t ld_sched_pop(ld_sched *s, int32_t *out, int32_t max, int32_t worker);
+
+/* Records the result VALUE (ownership passes to the engine; NBYTES its size
+ * for memory accounting) of the PROCESSING task ID run by WORKER between T0
+ * and T1. Queues dependents that became ready; releases dependencies that
+ * nothing needs any more. After a cancel or failure the value is released at
+ * once. Returns 0, LD_SCHED_EINVAL, or LD_SCHED_ESTATE (the task was not
+ * processing: VALUE then stays the caller's). */
+int ld_sched_finish(ld_sched *s, int32_t id, void *value, int64_t nbytes, int32_t worker, double t0,
+                    double t1);
+
+/* Records that the PROCESSING task ID failed: it and everything depending on
+ * it become ERRED; the status turns LD_SCHED_ERRED. Returns 0,
+ * LD_SCHED_EINVAL, LD_SCHED_ESTATE. */
+int ld_sched_fail(ld_sched *s, int32_t id, int32_t worker, double t0, double t1);
+
+/* Stops the computation: empties the ready queue, marks waiting and ready
+ * tasks CANCELLED, releases held results except outputs. Tasks being
+ * processed stay so until finished or failed. */
+void ld_sched_cancel(ld_sched *s);
+
+/* The result of task ID (owned by the engine; valid while the task is in
+ * MEMORY), or NULL. Read-only access from a worker is safe while the worker
+ * processes a dependent of ID. */
+void *ld_sched_value(const ld_sched *s, int32_t id);
+
+/* Takes the result of the MEMORY task ID out of the engine: the caller owns
+ * it; the task becomes RELEASED without a release callback. Returns NULL
+ * when the task holds no result. */
+void *ld_sched_take(ld_sched *s, int32_t id);
+
+/* State of task ID (LD_TASK_*), or -1 when out of range. */
+int ld_sched_state(const ld_sched *s, int32_t id);
+
+/* Dependencies of task ID: returns a pointer into the engine (valid until the
+ * next ld_sched_add) and their count in *N; NULL and 0 when out of range. */
+const int32_t *ld_sched_deps(const ld_sched *s, int32_t id, int32_t *n);
+
+/* The computation's status (LD_SCHED_*). */
+int ld_sched_status(const ld_sched *s);
+
+/* Fills *OUT with counters. */
+void ld_sched_get_stats(const ld_sched *s, ld_sched_stats *out);
+
+/* Bytes of memory held by the engine's own tables (not the results). */
+size_t ld_sched_bytes(const ld_sched *s);
+
+/* Records events whose kind is in MASK (LD_EV_* bits; 0 stops recording). */
+void ld_sched_events_enable(ld_sched *s, int mask);
+
+/* Moves up to MAX recorded events, oldest first, into OUT. Returns how
+ * many. */
+int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max);
+
+/* Task id of the first task that failed, or -1. */
+int32_t ld_sched_first_error(const ld_sched *s);
+
+#endif
