@@ -1,0 +1,568 @@
+/* conn.c — connections, servers and the hello handshake on libuv TCP (see
+ * conn.h). Writes are batched: messages queued in one loop iteration are
+ * coalesced by a uv_prepare handle into a single uv_write; frames under
+ * COPY_MAX bytes are copied into one contiguous block, larger ones are
+ * written from their buffers without a copy. */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/mp.h"
+#include "util/version.h"
+
+#define READ_CHUNK 65536
+#define COPY_MAX 16384
+
+static int g_protocol = LD_PROTOCOL;
+static const char *g_version = LD_VERSION_STRING;
+
+/* Test hook (docs/protocol.md): makes this process claim another protocol
+ * and version in its hellos. VERSION must stay valid. */
+void ld_net_set_identity(int protocol, const char *version) {
+  g_protocol = protocol;
+  g_version = version;
+}
+
+struct ld_conn {
+  uv_tcp_t tcp;
+  uv_prepare_t flush;
+  uv_connect_t connect_req;
+  int open_handles; /* handles not yet closed */
+  int connected;    /* the TCP stream is up */
+  int closing;      /* close requested */
+  int flush_close;  /* close once the queue is written */
+  int writing;      /* a uv_write is in flight */
+  int got_hello;
+  char role[16];
+  char peer_role[16];
+  char peer_addr[64];
+  char reason[256];
+  ld_msg *q_head, *q_tail;
+  size_t q_len;
+  ld_frame_reader *reader;
+  ld_conn_handlers h;
+  void *data;
+  char rbuf[READ_CHUNK];
+};
+
+struct ld_server {
+  uv_tcp_t tcp;
+  char role[16];
+  ld_conn_handlers h;
+  ld_server_conn_cb on_conn;
+  void *data;
+  int port;
+};
+
+/* A batch of messages in one uv_write. */
+typedef struct write_batch {
+  uv_write_t req;
+  ld_conn *conn;
+  char *block;     /* prefixes and small frames */
+  ld_buffer **big; /* referenced large frames */
+  size_t nbig;
+  uv_buf_t *bufs;
+  unsigned nbufs;
+} write_batch;
+
+static void conn_shutdown(ld_conn *c, const char *reason);
+
+void *ld_conn_data(const ld_conn *c) { return c->data; }
+void ld_conn_set_data(ld_conn *c, void *data) { c->data = data; }
+const char *ld_conn_peer_role(const ld_conn *c) { return c->peer_role; }
+const char *ld_conn_peer_addr(const ld_conn *c) { return c->peer_addr; }
+size_t ld_conn_pending(const ld_conn *c) { return c->q_len; }
+int ld_server_port(const ld_server *s) { return s->port; }
+void *ld_server_data(const ld_server *s) { return s->data; }
+
+int ld_net_parse_addr(const char *addr, struct sockaddr_in *out, char *err, size_t errlen) {
+  const char *p = addr;
+  if (strncmp(p, "tcp://", 6) == 0) p += 6;
+  const char *colon = strrchr(p, ':');
+  if (colon == NULL || colon == p || colon[1] == '\0') {
+    snprintf(err, errlen, "bad address '%s': expected tcp://HOST:PORT", addr);
+    return LD_NET_EARG;
+  }
+  char host[64];
+  size_t hl = (size_t)(colon - p);
+  if (hl >= sizeof host) {
+    snprintf(err, errlen, "bad address '%s': host too long", addr);
+    return LD_NET_EARG;
+  }
+  memcpy(host, p, hl);
+  host[hl] = '\0';
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) {
+    snprintf(err, errlen, "bad address '%s': port '%s' is not a number in 0..65535", addr,
+             colon + 1);
+    return LD_NET_EARG;
+  }
+  if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
+  if (uv_ip4_addr(host, (int)port, out) != 0) {
+    snprintf(err, errlen, "bad address '%s': host '%s' is not a numeric IPv4 address", addr, host);
+    return LD_NET_EARG;
+  }
+  return 0;
+}
+
+void ld_net_pack_hello(msgpack_sbuffer *sb, const char *role, int protocol, const char *version) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 4);
+  ld_mp_pack_cstr(&pk, "op");
+  ld_mp_pack_cstr(&pk, "hello");
+  ld_mp_pack_cstr(&pk, "protocol");
+  msgpack_pack_int(&pk, protocol);
+  ld_mp_pack_cstr(&pk, "version");
+  ld_mp_pack_cstr(&pk, version);
+  ld_mp_pack_cstr(&pk, "role");
+  ld_mp_pack_cstr(&pk, role);
+}
+
+static void handle_closed(uv_handle_t *h) {
+  ld_conn *c = h->data;
+  if (--c->open_handles > 0) return;
+  while (c->q_head) {
+    ld_msg *m = c->q_head;
+    c->q_head = m->next;
+    ld_msg_free(m);
+  }
+  ld_frame_reader_free(c->reader);
+  if (c->h.on_close) c->h.on_close(c, c->reason);
+  free(c);
+}
+
+static void flush_cb(uv_prepare_t *p);
+
+static ld_conn *conn_new(uv_loop_t *loop, const char *role, const ld_conn_handlers *h, void *data) {
+  ld_conn *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->reader = ld_frame_reader_new();
+  if (c->reader == NULL) {
+    free(c);
+    return NULL;
+  }
+  uv_tcp_init(loop, &c->tcp);
+  uv_prepare_init(loop, &c->flush);
+  c->tcp.data = c->flush.data = c;
+  c->open_handles = 2;
+  snprintf(c->role, sizeof c->role, "%s", role);
+  c->h = *h;
+  c->data = data;
+  return c;
+}
+
+static void free_batch(write_batch *b) {
+  for (size_t i = 0; i < b->nbig; i++) ld_buffer_release(b->big[i]);
+  free(b->big);
+  free(b->block);
+  free(b->bufs);
+  free(b);
+}
+
+static void write_cb(uv_write_t *req, int status) {
+  write_batch *b = req->data;
+  ld_conn *c = b->conn;
+  free_batch(b);
+  c->writing = 0;
+  if (status < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(status));
+    conn_shutdown(c, msg);
+    return;
+  }
+  if (c->closing) {
+    if (c->flush_close && c->q_head && !uv_is_closing((uv_handle_t *)&c->tcp))
+      uv_prepare_start(&c->flush, flush_cb);
+    else
+      conn_shutdown(c, NULL);
+    return;
+  }
+  if (c->q_head) uv_prepare_start(&c->flush, flush_cb);
+}
+
+/* Writes every queued message in one uv_write. Returns 0 or a libuv error. */
+static int flush_queue(ld_conn *c) {
+  size_t block_size = 0, nbufs = 0, nbig = 0;
+  for (ld_msg *m = c->q_head; m; m = m->next) {
+    block_size += 4 + 8 * (size_t)m->nframes;
+    nbufs++;
+    for (uint32_t i = 0; i < m->nframes; i++) {
+      size_t sz = m->frames[i] ? m->frames[i]->size : 0;
+      if (sz <= COPY_MAX) {
+        block_size += sz;
+      } else {
+        nbig++;
+        nbufs += 2; /* the frame, then the block segment after it */
+      }
+    }
+  }
+  write_batch *b = calloc(1, sizeof *b);
+  if (b == NULL) return UV_ENOMEM;
+  b->conn = c;
+  b->block = malloc(block_size ? block_size : 1);
+  b->big = nbig ? malloc(nbig * sizeof *b->big) : NULL;
+  b->bufs = malloc(nbufs * sizeof *b->bufs);
+  if (b->block == NULL || (nbig && b->big == NULL) || b->bufs == NULL) {
+    free_batch(b);
+    return UV_ENOMEM;
+  }
+  char *p = b->block, *seg = b->block;
+  unsigned nb = 0;
+  while (c->q_head) {
+    ld_msg *m = c->q_head;
+    c->q_head = m->next;
+    p += ld_msg_prefix(m, (unsigned char *)p);
+    for (uint32_t i = 0; i < m->nframes; i++) {
+      ld_buffer *f = m->frames[i];
+      if (f == NULL || f->size == 0) continue;
+      if (f->size <= COPY_MAX) {
+        memcpy(p, f->data, f->size);
+        p += f->size;
+      } else {
+        if (p > seg) b->bufs[nb++] = uv_buf_init(seg, (unsigned)(p - seg));
+        seg = p;
+        b->big[b->nbig++] = ld_buffer_retain(f);
+        /* uv_buf_t lengths are unsigned int: split huge frames. */
+        char *d = f->data;
+        size_t left = f->size;
+        while (left > 0) {
+          size_t n = left > (1u << 30) ? (1u << 30) : left;
+          if (nb == nbufs) {
+            uv_buf_t *nbv = realloc(b->bufs, (nbufs *= 2) * sizeof *nbv);
+            if (nbv == NULL) {
+              ld_msg_free(m);
+              free_batch(b);
+              return UV_ENOMEM;
+            }
+            b->bufs = nbv;
+          }
+          b->bufs[nb++] = uv_buf_init(d, (unsigned)n);
+          d += n, left -= n;
+        }
+      }
+    }
+    ld_msg_free(m);
+  }
+  c->q_tail = NULL;
+  c->q_len = 0;
+  if (p > seg) b->bufs[nb++] = uv_buf_init(seg, (unsigned)(p - seg));
+  b->nbufs = nb;
+  b->req.data = b;
+  int rc = uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, b->nbufs, write_cb);
+  if (rc < 0) {
+    free_batch(b);
+    return rc;
+  }
+  c->writing = 1;
+  return 0;
+}
+
+static void flush_cb(uv_prepare_t *p) {
+  ld_conn *c = p->data;
+  uv_prepare_stop(&c->flush);
+  if (!c->connected || c->writing || c->q_head == NULL) return;
+  int rc = flush_queue(c);
+  if (rc < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(rc));
+    conn_shutdown(c, msg);
+  }
+}
+
+int ld_conn_send(ld_conn *c, ld_msg *m) {
+  if (c->closing) {
+    ld_msg_free(m);
+    return LD_NET_EIO;
+  }
+  m->next = NULL;
+  if (c->q_tail)
+    c->q_tail->next = m;
+  else
+    c->q_head = m;
+  c->q_tail = m;
+  c->q_len++;
+  if (c->connected && !c->writing) uv_prepare_start(&c->flush, flush_cb);
+  return 0;
+}
+
+int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const *bufs,
+                        uint32_t nbuf) {
+  ld_msg *m = ld_msg_make(hdr->data, hdr->size, bufs, nbuf);
+  if (m == NULL) return LD_NET_ENOMEM;
+  return ld_conn_send(c, m);
+}
+
+/* Closes the handles now (the queue is dropped). */
+static void conn_shutdown(ld_conn *c, const char *reason) {
+  if (reason && c->reason[0] == '\0') snprintf(c->reason, sizeof c->reason, "%s", reason);
+  c->closing = 1;
+  if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  uv_close((uv_handle_t *)&c->tcp, handle_closed);
+  uv_close((uv_handle_t *)&c->flush, handle_closed);
+}
+
+void ld_conn_close(ld_conn *c, const char *reason, int flush) {
+  if (reason && c->reason[0] == '\0') snprintf(c->reason, sizeof c->reason, "%s", reason);
+  if (c->closing && !flush) {
+    conn_shutdown(c, NULL);
+    return;
+  }
+  c->closing = 1;
+  c->flush_close = flush;
+  if (flush && c->connected && (c->writing || c->q_head)) {
+    if (!c->writing) uv_prepare_start(&c->flush, flush_cb);
+    return; /* write_cb finishes the close */
+  }
+  conn_shutdown(c, NULL);
+}
+
+static void send_error_and_close(ld_conn *c, const char *msg) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 2);
+  ld_mp_pack_cstr(&pk, "op");
+  ld_mp_pack_cstr(&pk, "error");
+  ld_mp_pack_cstr(&pk, "message");
+  ld_mp_pack_cstr(&pk, msg);
+  ld_conn_send_packed(c, &sb, NULL, 0);
+  msgpack_sbuffer_destroy(&sb);
+  ld_conn_close(c, msg, 1);
+}
+
+/* Checks the peer's hello; returns 0 or closes the connection. */
+static int check_hello(ld_conn *c, const msgpack_object *hdr) {
+  char msg[256];
+  const char *op, *ver = "?", *role;
+  size_t oplen, verlen = 1, rolelen;
+  int64_t proto = -1;
+  if (!ld_mp_get_str(hdr, "op", &op, &oplen)) {
+    /* The peer may have refused us: show its error. */
+    const char *em;
+    size_t emlen;
+    if (ld_mp_get_str(hdr, "message", &em, &emlen))
+      snprintf(msg, sizeof msg, "%.*s", (int)emlen, em);
+    else
+      snprintf(msg, sizeof msg, "peer %s sent a message without 'op' before its hello",
+               c->peer_addr);
+    conn_shutdown(c, msg);
+    return -1;
+  }
+  if (oplen == 5 && memcmp(op, "error", 5) == 0) {
+    const char *em = "";
+    size_t emlen = 0;
+    ld_mp_get_str(hdr, "message", &em, &emlen);
+    snprintf(msg, sizeof msg, "refused by %s: %.*s", c->peer_addr, (int)emlen, em);
+    conn_shutdown(c, msg);
+    return -1;
+  }
+  if (!(oplen == 5 && memcmp(op, "hello", 5) == 0)) {
+    snprintf(msg, sizeof msg, "peer %s sent op '%.*s' before its hello", c->peer_addr, (int)oplen,
+             op);
+    send_error_and_close(c, msg);
+    return -1;
+  }
+  ld_mp_get_str(hdr, "version", &ver, &verlen);
+  ld_mp_get_i64(hdr, "protocol", &proto);
+  if (proto != g_protocol) {
+    snprintf(msg, sizeof msg,
+             "ldask version mismatch: peer %s runs ldask %.*s (protocol %lld), this %s runs "
+             "ldask %s (protocol %d)",
+             c->peer_addr, (int)verlen, ver, (long long)proto, c->role, g_version, g_protocol);
+    send_error_and_close(c, msg);
+    return -1;
+  }
+  if (!ld_mp_get_str(hdr, "role", &role, &rolelen) || rolelen == 0 ||
+      rolelen >= sizeof c->peer_role) {
+    snprintf(msg, sizeof msg, "peer %s sent a hello without a valid 'role'", c->peer_addr);
+    send_error_and_close(c, msg);
+    return -1;
+  }
+  memcpy(c->peer_role, role, rolelen);
+  c->peer_role[rolelen] = '\0';
+  c->got_hello = 1;
+  return 0;
+}
+
+static void dispatch(ld_conn *c) {
+  ld_msg *m;
+  char err[200];
+  while (!c->closing && (m = ld_frame_reader_next(c->reader)) != NULL) {
+    msgpack_unpacked doc;
+    msgpack_unpacked_init(&doc);
+    if (ld_mp_parse(m->frames[0]->data, m->frames[0]->size, &doc, err, sizeof err) != 0) {
+      msgpack_unpacked_destroy(&doc);
+      ld_msg_free(m);
+      char msg[300];
+      snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, err);
+      send_error_and_close(c, msg);
+      return;
+    }
+    if (!c->got_hello && check_hello(c, &doc.data) != 0) {
+      msgpack_unpacked_destroy(&doc);
+      ld_msg_free(m);
+      return;
+    }
+    c->h.on_msg(c, m, &doc.data);
+    msgpack_unpacked_destroy(&doc);
+  }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  ld_conn *c = h->data;
+  *buf = uv_buf_init(c->rbuf, READ_CHUNK);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  ld_conn *c = s->data;
+  (void)buf;
+  if (nread == 0 || c->closing) return;
+  if (nread < 0) {
+    char msg[160];
+    if (nread == UV_EOF)
+      snprintf(msg, sizeof msg, "connection closed by %s (%s)", c->peer_addr,
+               c->peer_role[0] ? c->peer_role : "peer");
+    else
+      snprintf(msg, sizeof msg, "read from %s failed: %s", c->peer_addr, uv_strerror((int)nread));
+    conn_shutdown(c, msg);
+    return;
+  }
+  int rc = ld_frame_reader_feed(c->reader, c->rbuf, (size_t)nread);
+  dispatch(c);
+  if (rc < 0 && !c->closing) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, ld_frame_reader_error(c->reader));
+    send_error_and_close(c, msg);
+  }
+}
+
+static void start(ld_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    char ip[32];
+    uv_ip4_name(sin, ip, sizeof ip);
+    snprintf(c->peer_addr, sizeof c->peer_addr, "tcp://%s:%d", ip, ntohs(sin->sin_port));
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->connected = 1;
+  /* The hello goes first, ahead of anything queued before the connect. */
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  ld_net_pack_hello(&sb, c->role, g_protocol, g_version);
+  ld_msg *hello = ld_msg_make(sb.data, sb.size, NULL, 0);
+  msgpack_sbuffer_destroy(&sb);
+  if (hello == NULL) {
+    conn_shutdown(c, "out of memory");
+    return;
+  }
+  hello->next = c->q_head;
+  c->q_head = hello;
+  if (c->q_tail == NULL) c->q_tail = hello;
+  c->q_len++;
+  uv_prepare_start(&c->flush, flush_cb);
+  int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+  if (rc < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "read from %s failed: %s", c->peer_addr, uv_strerror(rc));
+    conn_shutdown(c, msg);
+  }
+}
+
+static void connect_cb(uv_connect_t *req, int status) {
+  ld_conn *c = req->data;
+  if (status < 0) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "connect to %s failed: %s", c->peer_addr, uv_strerror(status));
+    conn_shutdown(c, msg);
+    return;
+  }
+  if (c->closing) return;
+  char saved[64];
+  memcpy(saved, c->peer_addr, sizeof saved);
+  start(c);
+  if (c->peer_addr[0] == '\0') memcpy(c->peer_addr, saved, sizeof saved);
+}
+
+ld_conn *ld_conn_connect(uv_loop_t *loop, const char *addr, const char *role,
+                         const ld_conn_handlers *h, void *data, char *err, size_t errlen) {
+  struct sockaddr_in sin;
+  if (ld_net_parse_addr(addr, &sin, err, errlen) != 0) return NULL;
+  ld_conn *c = conn_new(loop, role, h, data);
+  if (c == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  snprintf(c->peer_addr, sizeof c->peer_addr, "%s%s", strncmp(addr, "tcp://", 6) ? "tcp://" : "",
+           addr);
+  c->connect_req.data = c;
+  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&sin, connect_cb);
+  if (rc < 0) {
+    snprintf(err, errlen, "connect to %s failed: %s", addr, uv_strerror(rc));
+    c->h.on_close = NULL; /* the caller sees the failure here, not in a callback */
+    conn_shutdown(c, err);
+    return NULL;
+  }
+  return c;
+}
+
+static void server_closed(uv_handle_t *h) { free(h->data); }
+
+static void accept_cb(uv_stream_t *st, int status) {
+  ld_server *s = st->data;
+  if (status < 0) return;
+  ld_conn *c = conn_new(st->loop, s->role, &s->h, NULL);
+  if (c == NULL) return;
+  if (uv_accept(st, (uv_stream_t *)&c->tcp) != 0) {
+    c->h.on_close = NULL;
+    conn_shutdown(c, "accept failed");
+    return;
+  }
+  start(c);
+  if (s->on_conn) s->on_conn(s, c);
+}
+
+ld_server *ld_server_listen(uv_loop_t *loop, const char *host, int port, const char *role,
+                            const ld_conn_handlers *h, ld_server_conn_cb on_conn, void *data,
+                            char *err, size_t errlen) {
+  struct sockaddr_in sin;
+  if (uv_ip4_addr(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port, &sin) != 0) {
+    snprintf(err, errlen, "bad listen address '%s': not a numeric IPv4 address", host);
+    return NULL;
+  }
+  ld_server *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  uv_tcp_init(loop, &s->tcp);
+  s->tcp.data = s;
+  snprintf(s->role, sizeof s->role, "%s", role);
+  s->h = *h;
+  s->on_conn = on_conn;
+  s->data = data;
+  int rc = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&sin, 0);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&s->tcp, 1024, accept_cb);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+    uv_close((uv_handle_t *)&s->tcp, server_closed);
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len);
+  s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  return s;
+}
+
+void ld_server_close(ld_server *s) {
+  if (!uv_is_closing((uv_handle_t *)&s->tcp)) uv_close((uv_handle_t *)&s->tcp, server_closed);
+}

@@ -1,0 +1,85 @@
+/* frame.h — the wire framing of ldask messages: a message is a list of
+ * frames, frame 0 a msgpack header and frames 1..n-1 raw buffers. On the
+ * wire: u32 (little endian) frame count, u64 (little endian) length of each
+ * frame, then the frames' bytes back to back. The reader reassembles
+ * messages from arbitrary chunks and refuses garbage with an error message
+ * (never a crash). See docs/protocol.md. */
+#ifndef LDASK_NET_FRAME_H
+#define LDASK_NET_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buffer.h"
+
+/* Limits a reader enforces (a peer that exceeds them is refused). */
+#define LD_NET_MAX_FRAMES 65536u
+#define LD_NET_MAX_HEADER ((uint64_t)256 << 20) /* frame 0 (msgpack) */
+#define LD_NET_MAX_FRAME ((uint64_t)1 << 40)    /* any other frame */
+
+/* Error codes of this subsystem (negative). */
+enum {
+  LD_NET_ENOMEM = -1,
+  LD_NET_EPROTO = -2, /* malformed input */
+  LD_NET_EIO = -3,    /* connection failure */
+  LD_NET_EVERSION = -4,
+  LD_NET_EARG = -5,
+};
+
+/* A message: NFRAMES >= 1 references to buffers, frames[0] the msgpack
+ * header. The message owns one reference to each frame and its array. */
+typedef struct ld_msg {
+  uint32_t nframes;
+  ld_buffer **frames;
+  struct ld_msg *next; /* for queues; NULL when not queued */
+} ld_msg;
+
+/* Creates a message of NFRAMES (>= 1) empty (NULL) frame slots. Caller owns
+ * the result (ld_msg_free). NULL when out of memory or NFRAMES is 0. */
+ld_msg *ld_msg_new(uint32_t nframes);
+
+/* Creates a message whose header is a copy of HEADER (LEN bytes) followed by
+ * NBUF extra frames: the message takes a new reference to each BUFS[i]
+ * (the caller keeps its own). Caller owns the result. NULL when out of
+ * memory. */
+ld_msg *ld_msg_make(const void *header, size_t len, ld_buffer *const *bufs, uint32_t nbuf);
+
+/* Frees M and drops its frame references. NULL is ignored. */
+void ld_msg_free(ld_msg *m);
+
+/* Bytes of the message on the wire (prefix plus frames). */
+uint64_t ld_msg_wire_size(const ld_msg *m);
+
+/* Writes the wire prefix of M (4 + 8 * nframes bytes) into OUT, which must
+ * have room for it. Returns the number of bytes written. */
+size_t ld_msg_prefix(const ld_msg *m, unsigned char *out);
+
+/* Encodes M into one contiguous new buffer (prefix and frames). Caller owns
+ * the result. NULL when out of memory. Used by specs and simple senders. */
+ld_buffer *ld_msg_encode(const ld_msg *m);
+
+/* An incremental reader: feed bytes as they arrive, take out messages. */
+typedef struct ld_frame_reader ld_frame_reader;
+
+/* Creates a reader. Caller owns it (ld_frame_reader_free). NULL on OOM. */
+ld_frame_reader *ld_frame_reader_new(void);
+
+/* Frees R, its partial message and the complete messages not taken out. */
+void ld_frame_reader_free(ld_frame_reader *r);
+
+/* Consumes LEN bytes at DATA (copied; the caller keeps DATA). Returns 0, or a
+ * negative code after which the reader refuses further input; the message
+ * is then in ld_frame_reader_error. Complete messages are queued. */
+int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len);
+
+/* Takes out the oldest complete message, or NULL when none is ready. The
+ * caller owns the message. */
+ld_msg *ld_frame_reader_next(ld_frame_reader *r);
+
+/* The reader's error message ("" when none); static storage in R. */
+const char *ld_frame_reader_error(const ld_frame_reader *r);
+
+/* Non-zero while a message is partly read. */
+int ld_frame_reader_partial(const ld_frame_reader *r);
+
+#endif

@@ -1,0 +1,154 @@
+/* mp.c — msgpack helpers for message headers (see mp.h). */
+#include "net/mp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/frame.h"
+
+int ld_mp_parse(const void *data, size_t len, msgpack_unpacked *out, char *err, size_t errlen) {
+  size_t off = 0;
+  msgpack_unpack_return rc = msgpack_unpack_next(out, data, len, &off);
+  if (rc != MSGPACK_UNPACK_SUCCESS) {
+    snprintf(err, errlen, "bad message header: %s msgpack (%zu bytes)",
+             rc == MSGPACK_UNPACK_CONTINUE ? "truncated" : "invalid", len);
+    return LD_NET_EPROTO;
+  }
+  if (off != len) {
+    snprintf(err, errlen, "bad message header: %zu trailing bytes after the msgpack map",
+             len - off);
+    return LD_NET_EPROTO;
+  }
+  if (out->data.type != MSGPACK_OBJECT_MAP) {
+    snprintf(err, errlen, "bad message header: expected a msgpack map, got type %d",
+             (int)out->data.type);
+    return LD_NET_EPROTO;
+  }
+  return 0;
+}
+
+int ld_mp_str_eq(const msgpack_object *o, const char *s) {
+  if (o == NULL || o->type != MSGPACK_OBJECT_STR) return 0;
+  size_t n = strlen(s);
+  return o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+const msgpack_object *ld_mp_get(const msgpack_object *m, const char *key) {
+  if (m == NULL || m->type != MSGPACK_OBJECT_MAP) return NULL;
+  for (uint32_t i = 0; i < m->via.map.size; i++)
+    if (ld_mp_str_eq(&m->via.map.ptr[i].key, key)) return &m->via.map.ptr[i].val;
+  return NULL;
+}
+
+int ld_mp_get_str(const msgpack_object *m, const char *key, const char **out, size_t *len) {
+  const msgpack_object *o = ld_mp_get(m, key);
+  if (o == NULL || o->type != MSGPACK_OBJECT_STR) return 0;
+  *out = o->via.str.ptr;
+  *len = o->via.str.size;
+  return 1;
+}
+
+int ld_mp_get_i64(const msgpack_object *m, const char *key, int64_t *out) {
+  const msgpack_object *o = ld_mp_get(m, key);
+  if (o == NULL) return 0;
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+    if (o->via.u64 > INT64_MAX) return 0;
+    *out = (int64_t)o->via.u64;
+    return 1;
+  }
+  if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+    *out = o->via.i64;
+    return 1;
+  }
+  if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32) {
+    double d = o->via.f64;
+    if (d != (double)(int64_t)d) return 0;
+    *out = (int64_t)d;
+    return 1;
+  }
+  return 0;
+}
+
+int ld_mp_get_f64(const msgpack_object *m, const char *key, double *out) {
+  const msgpack_object *o = ld_mp_get(m, key);
+  if (o == NULL) return 0;
+  switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+      *out = (double)o->via.u64;
+      return 1;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+      *out = (double)o->via.i64;
+      return 1;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+      *out = o->via.f64;
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+void ld_mp_pack_str(msgpack_packer *pk, const char *s, size_t len) {
+  msgpack_pack_str(pk, len);
+  msgpack_pack_str_body(pk, s, len);
+}
+
+void ld_mp_pack_cstr(msgpack_packer *pk, const char *s) { ld_mp_pack_str(pk, s, strlen(s)); }
+
+struct ld_mpw {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+};
+
+ld_mpw *ld_mpw_new(void) {
+  ld_mpw *w = malloc(sizeof *w);
+  if (w == NULL) return NULL;
+  msgpack_sbuffer_init(&w->sb);
+  msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
+  return w;
+}
+
+void ld_mpw_free(ld_mpw *w) {
+  if (w == NULL) return;
+  msgpack_sbuffer_destroy(&w->sb);
+  free(w);
+}
+
+void ld_mpw_reset(ld_mpw *w) { w->sb.size = 0; }
+
+#define MPW_RC(x) ((x) == 0 ? 0 : LD_NET_ENOMEM)
+int ld_mpw_nil(ld_mpw *w) { return MPW_RC(msgpack_pack_nil(&w->pk)); }
+int ld_mpw_bool(ld_mpw *w, int v) {
+  return MPW_RC(v ? msgpack_pack_true(&w->pk) : msgpack_pack_false(&w->pk));
+}
+int ld_mpw_int(ld_mpw *w, int64_t v) { return MPW_RC(msgpack_pack_int64(&w->pk, v)); }
+int ld_mpw_double(ld_mpw *w, double v) { return MPW_RC(msgpack_pack_double(&w->pk, v)); }
+int ld_mpw_str(ld_mpw *w, const char *s, size_t len) {
+  if (msgpack_pack_str(&w->pk, len) != 0) return LD_NET_ENOMEM;
+  return MPW_RC(msgpack_pack_str_body(&w->pk, s, len));
+}
+int ld_mpw_array(ld_mpw *w, uint32_t n) { return MPW_RC(msgpack_pack_array(&w->pk, n)); }
+int ld_mpw_map(ld_mpw *w, uint32_t n) { return MPW_RC(msgpack_pack_map(&w->pk, n)); }
+size_t ld_mpw_size(const ld_mpw *w) { return w->sb.size; }
+const char *ld_mpw_data(const ld_mpw *w) { return w->sb.data; }
+
+msgpack_unpacked *ld_mp_doc_new(const void *data, size_t len, char *err, size_t errlen) {
+  msgpack_unpacked *doc = malloc(sizeof *doc);
+  if (doc == NULL) {
+    snprintf(err, errlen, "out of memory decoding a header");
+    return NULL;
+  }
+  msgpack_unpacked_init(doc);
+  if (ld_mp_parse(data, len, doc, err, errlen) != 0) {
+    ld_mp_doc_free(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+void ld_mp_doc_free(msgpack_unpacked *doc) {
+  if (doc == NULL) return;
+  msgpack_unpacked_destroy(doc);
+  free(doc);
+}

@@ -1,0 +1,108 @@
+-- ldask.client.mp: msgpack headers <-> Lua tables, through msgpack-c (core/net/mp.h).
+-- Tables with a positive integer sequence (or empty and marked by M.array)
+-- become arrays; other tables maps with string keys.
+local ffi = require "ffi"
+require "ldask.ffi.net"
+local lib = require "ldask.native"
+
+local type, pairs, tostring, error, floor = type, pairs, tostring, error, math.floor
+local ffi_string, tonumber = ffi.string, tonumber
+
+local M = {}
+
+local ARRAY = setmetatable({}, { __mode = "k" })
+-- Marks T (usually empty) to encode as a msgpack array. Returns T.
+function M.array(t) ARRAY[t] = true; return t end
+
+local function is_array(t)
+  if ARRAY[t] then return true end
+  local n = #t
+  if n == 0 then return false end
+  local count = 0
+  for _ in pairs(t) do count = count + 1; if count > n then return false end end
+  return true
+end
+
+local function put(w, v, path)
+  local tv = type(v)
+  if tv == "string" then
+    lib.ld_mpw_str(w, v, #v)
+  elseif tv == "number" then
+    if v == floor(v) and v >= -9007199254740992 and v <= 9007199254740992 then
+      lib.ld_mpw_int(w, v)
+    else
+      lib.ld_mpw_double(w, v)
+    end
+  elseif tv == "boolean" then
+    lib.ld_mpw_bool(w, v and 1 or 0)
+  elseif v == nil then
+    lib.ld_mpw_nil(w)
+  elseif tv == "table" then
+    if is_array(v) then
+      local n = #v
+      lib.ld_mpw_array(w, n)
+      for i = 1, n do put(w, v[i], path) end
+    else
+      local n = 0
+      for _ in pairs(v) do n = n + 1 end
+      lib.ld_mpw_map(w, n)
+      for k, x in pairs(v) do
+        if type(k) ~= "string" then
+          error("msgpack header: map key " .. tostring(k) .. " at " .. path .. " is not a string", 3)
+        end
+        lib.ld_mpw_str(w, k, #k)
+        put(w, x, path .. "." .. k)
+      end
+    end
+  else
+    error("msgpack header: cannot encode a " .. tv .. " at " .. path, 3)
+  end
+end
+
+local writer = ffi.gc(lib.ld_mpw_new(), lib.ld_mpw_free)
+
+-- Encodes the table T as a msgpack string.
+function M.encode(t)
+  lib.ld_mpw_reset(writer)
+  put(writer, t, "header")
+  return ffi_string(lib.ld_mpw_data(writer), lib.ld_mpw_size(writer))
+end
+
+local T_NIL, T_BOOL, T_POS, T_NEG = 0, 1, 2, 3
+local T_F64, T_STR, T_ARR, T_MAP, T_BIN, T_F32 = 4, 5, 6, 7, 8, 10
+
+local function get(o)
+  local t = tonumber(o.type)
+  if t == T_STR or t == T_BIN then return ffi_string(o.via.str.ptr, o.via.str.size)
+  elseif t == T_POS then return tonumber(o.via.u64)
+  elseif t == T_NEG then return tonumber(o.via.i64)
+  elseif t == T_MAP then
+    local r, kv = {}, o.via.map.ptr
+    for i = 0, o.via.map.size - 1 do
+      r[get(kv[i].key)] = get(kv[i].val)
+    end
+    return r
+  elseif t == T_ARR then
+    local r, p = {}, o.via.array.ptr
+    for i = 0, o.via.array.size - 1 do r[i + 1] = get(p[i]) end
+    return r
+  elseif t == T_BOOL then return o.via.boolean
+  elseif t == T_F64 or t == T_F32 then return o.via.f64
+  elseif t == T_NIL then return nil
+  end
+  return nil
+end
+
+local errbuf = ffi.new("char[256]")
+-- Decodes LEN bytes at PTR (or the string PTR) holding one msgpack map.
+-- Returns the table, or nil and an error message.
+function M.decode(ptr, len)
+  if type(ptr) == "string" then len = #ptr end
+  local doc = lib.ld_mp_doc_new(ptr, len, errbuf, 256)
+  if doc == nil then return nil, ffi_string(errbuf) end
+  local r = get(doc.data)
+  lib.ld_mp_doc_free(doc)
+  return r
+end
+
+return M

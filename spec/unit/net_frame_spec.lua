@@ -1,0 +1,148 @@
+-- Unit specs of core/net framing and msgpack headers, through the FFI:
+-- encode -> decode round trips, chunked input, truncated and garbage input.
+local ffi = require "ffi"
+require "ldask.ffi.net"
+local lib = require "ldask.native"
+local mp = require "ldask.client.mp"
+
+local function buf_of(s)
+  local b = lib.ld_buffer_new(#s)
+  ffi.copy(b.data, s, #s)
+  return b
+end
+
+-- Encodes header string H and frame strings into wire bytes.
+local function wire(h, frames)
+  frames = frames or {}
+  local bufs = ffi.new("ld_buffer*[?]", #frames + 1)
+  for i, f in ipairs(frames) do bufs[i - 1] = buf_of(f) end
+  local m = lib.ld_msg_make(h, #h, bufs, #frames)
+  for i = 1, #frames do lib.ld_buffer_release(bufs[i - 1]) end
+  local enc = lib.ld_msg_encode(m)
+  assert.equal(tonumber(lib.ld_msg_wire_size(m)), tonumber(enc.size))
+  lib.ld_msg_free(m)
+  local s = ffi.string(enc.data, enc.size)
+  lib.ld_buffer_release(enc)
+  return s
+end
+
+local function frames_of(m)
+  local t = {}
+  for i = 0, m.nframes - 1 do t[#t + 1] = ffi.string(m.frames[i].data, m.frames[i].size) end
+  return t
+end
+
+local function new_reader() return ffi.gc(lib.ld_frame_reader_new(), lib.ld_frame_reader_free) end
+
+describe("net framing", function()
+  it("round-trips a header and raw frames, including empty ones", function()
+    local big = string.rep("x", 100000)
+    local s = wire("HDR", { "abc", "", big })
+    assert.equal(4 + 8 * 4 + 3 + 3 + 0 + 100000, #s)
+    local r = new_reader()
+    assert.equal(0, lib.ld_frame_reader_feed(r, s, #s))
+    local m = lib.ld_frame_reader_next(r)
+    assert.is_not_nil(m)
+    assert.same({ "HDR", "abc", "", big }, frames_of(m))
+    lib.ld_msg_free(m)
+    assert.is_nil(lib.ld_frame_reader_next(r) ~= nil and true or nil)
+    assert.equal(0, lib.ld_frame_reader_partial(r))
+  end)
+
+  it("reassembles messages fed one byte at a time, several back to back", function()
+    local s = wire("one", { "A" }) .. wire("two") .. wire("three", { "BB", "CCC" })
+    local r = new_reader()
+    for i = 1, #s do
+      assert.equal(0, lib.ld_frame_reader_feed(r, s:sub(i, i), 1))
+    end
+    local got = {}
+    while true do
+      local m = lib.ld_frame_reader_next(r)
+      if m == nil then break end
+      got[#got + 1] = frames_of(m)
+      lib.ld_msg_free(m)
+    end
+    assert.same({ { "one", "A" }, { "two" }, { "three", "BB", "CCC" } }, got)
+  end)
+
+  it("holds a truncated message as partial, without producing it", function()
+    local s = wire("header", { "payload" })
+    local r = new_reader()
+    assert.equal(0, lib.ld_frame_reader_feed(r, s, #s - 3))
+    assert.is_true(lib.ld_frame_reader_next(r) == nil)
+    assert.equal(1, lib.ld_frame_reader_partial(r))
+    assert.equal(0, lib.ld_frame_reader_feed(r, s:sub(-3), 3))
+    local m = lib.ld_frame_reader_next(r)
+    assert.same({ "header", "payload" }, frames_of(m))
+    lib.ld_msg_free(m)
+  end)
+
+  it("refuses a zero or huge frame count with a message", function()
+    local r = new_reader()
+    assert.is_true(lib.ld_frame_reader_feed(r, "\0\0\0\0", 4) < 0)
+    assert.matches("frame count 0 not in 1..65536", ffi.string(lib.ld_frame_reader_error(r)))
+    -- and refuses everything after
+    assert.is_true(lib.ld_frame_reader_feed(r, "x", 1) < 0)
+    r = new_reader()
+    assert.is_true(lib.ld_frame_reader_feed(r, "\255\255\255\255", 4) < 0)
+    assert.matches("frame count 4294967295", ffi.string(lib.ld_frame_reader_error(r)))
+  end)
+
+  it("refuses a frame length over the limit", function()
+    local r = new_reader()
+    local s = "\1\0\0\0" .. "\0\0\0\0\0\0\0\64" -- header of 2^62 bytes
+    assert.is_true(lib.ld_frame_reader_feed(r, s, #s) < 0)
+    assert.matches("frame 0 length 4611686018427387904 exceeds the limit",
+      ffi.string(lib.ld_frame_reader_error(r)))
+    r = new_reader()
+    s = "\1\0\0\0" .. "\0\0\0\0\0\0\0\0"
+    assert.is_true(lib.ld_frame_reader_feed(r, s, #s) < 0)
+    assert.matches("empty header frame", ffi.string(lib.ld_frame_reader_error(r)))
+  end)
+
+  it("survives random garbage without crashing", function()
+    math.randomseed(42)
+    for _ = 1, 200 do
+      local n = math.random(1, 64)
+      local t = {}
+      for i = 1, n do t[i] = string.char(math.random(0, 255)) end
+      local s = table.concat(t)
+      local r = lib.ld_frame_reader_new()
+      local rc = lib.ld_frame_reader_feed(r, s, #s)
+      assert.is_true(rc == 0 or rc < 0)
+      lib.ld_frame_reader_free(r)
+    end
+  end)
+end)
+
+describe("net msgpack headers", function()
+  it("round-trips nested maps, arrays, numbers, strings and booleans", function()
+    local h = { op = "update-graph", n = 3, neg = -7, x = 1.5, ok = true, no = false,
+      tasks = { { key = "a,0", deps = mp.array({}) }, { key = "b", deps = { "a,0" } } },
+      bin = "\0\1\2" }
+    local s = mp.encode(h)
+    local d = assert(mp.decode(s))
+    assert.same(h, d)
+  end)
+
+  it("reports truncated and non-map headers as errors", function()
+    local s = mp.encode({ op = "x", list = { 1, 2, 3 } })
+    local d, err = mp.decode(s:sub(1, -2))
+    assert.is_nil(d)
+    assert.matches("truncated msgpack", err)
+    d, err = mp.decode(s .. "\1")
+    assert.is_nil(d)
+    assert.matches("1 trailing bytes", err)
+    d, err = mp.decode("\147\1\2\3") -- the array [1,2,3]
+    assert.is_nil(d)
+    assert.matches("expected a msgpack map", err)
+    d, err = mp.decode("\193") -- never used byte
+    assert.is_nil(d)
+    assert.matches("invalid msgpack", err)
+  end)
+
+  it("refuses values it cannot encode, naming where", function()
+    assert.has_error(function() mp.encode({ op = "x", f = print }) end,
+      "msgpack header: cannot encode a function at header.f")
+  end)
+end)
