@@ -44,7 +44,7 @@ HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 
 NATIVE := lib/ldask/native.so
 
-.PHONY: all test demo bench format lint install clean deps
+.PHONY: all test demo bench format lint install rock-install clean deps
 PROGRAMS := bin/ldask $(if $(SCHED_SRC),bin/ldask-scheduler) $(if $(WORKER_SRC),bin/ldask-worker)
 all: $(PROGRAMS) $(NATIVE)
 
@@ -112,3 +112,10 @@ clean:
 ifneq ($(findstring address,$(SANITIZE)),)
   SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
 endif
+
+# Used by the rockspec: LUADIR/LIBDIR/BINDIR come from luarocks.
+rock-install: all
+	install -d $(LUADIR) $(LIBDIR)/ldask $(BINDIR)
+	cp -r lua/ldask $(LUADIR)/
+	install -m755 $(NATIVE) $(LIBDIR)/ldask/
+	install -m755 $(PROGRAMS) $(BINDIR)/

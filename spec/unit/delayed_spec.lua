@@ -88,3 +88,33 @@ describe("tokenize", function()
     assert.equal(32, #ldask.tokenize(t))
   end)
 end)
+
+describe("visualize", function()
+  local helpers = require "helpers"
+  it("writes a .dot with one node per task, coloured by order", function()
+    local dinc = ldask.delayed(inc, { name = "inc" })
+    local x = dinc(1) + dinc(2)
+    local path = helpers.tmpdir() .. "/g.dot"
+    assert.equal(path, (ldask.visualize(x, path)))
+    local text = assert(io.open(path)):read("*a")
+    assert.matches("digraph ldask", text, 1, true)
+    local nodes = select(2, text:gsub("fillcolor", ""))
+    assert.equal(3, nodes)
+    assert.matches('label="inc"', text, 1, true)
+  end)
+
+  it("renders svg through dot when it is installed, else says it wrote .dot", function()
+    local path = helpers.tmpdir() .. "/g.svg"
+    local written, msg = ldask.visualize(ldask.delayed(inc)(1), path)
+    if written == path then
+      assert.matches("<svg", assert(io.open(path)):read("*a"), 1, true)
+    else
+      assert.matches("not installed", msg, 1, true)
+    end
+  end)
+
+  it("refuses an unknown extension", function()
+    assert.has_error(function() ldask.visualize(ldask.delayed(1), "x.bmp") end,
+      "ldask.visualize: filename must end in .dot, .svg or .png, got 'x.bmp'")
+  end)
+end)

@@ -1,0 +1,18 @@
+-- Functional specs: the examples run end to end through bin/ldask.
+local helpers = require "helpers"
+
+describe("examples", function()
+  it("sum_blocks sums an array in blocks through a delayed graph", function()
+    local out, code = helpers.run_ldask(helpers.root .. "/examples/sum_blocks.lua 16 1000 2>&1")
+    assert.equal(0, code, out)
+    assert.matches("sum of 0..15999 in 16 blocks = 127992000 (expected 127992000)", out, 1, true)
+  end)
+
+  it("make_pipeline writes its report from files made by earlier tasks", function()
+    local dir = helpers.tmpdir() .. "/pipe"
+    local out, code = helpers.run_ldask(helpers.root .. "/examples/make_pipeline.lua " .. dir .. " 2>&1")
+    assert.equal(0, code, out)
+    assert.matches("files=8 lines=8000", out, 1, true)
+    assert.is_truthy(io.open(dir .. "/raw8.stats"))
+  end)
+end)

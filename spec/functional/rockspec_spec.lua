@@ -1,0 +1,16 @@
+-- Functional spec: the rockspec installs the modules and the native library
+-- into a tree from which plain luajit can require "ldask".
+local helpers = require "helpers"
+
+describe("the rockspec", function()
+  it("installs a tree where plain luajit can require ldask and run a graph", function()
+    local tree = helpers.tmpdir() .. "/rocktree"
+    local cmd = string.format("cd %s && luarocks --lua-version 5.1 make --tree %s ldask-scm-1.rockspec >/dev/null 2>&1 && " ..
+      "eval \"$(luarocks --lua-version 5.1 path --tree %s)\" && cd / && " ..
+      "luajit -e 'local l = require \"ldask\"; print(l.version, l.get({a = 1, b = {function(x) return x * 5 end, \"a\"}}, \"b\", {scheduler = \"sync\"}))' 2>&1",
+      helpers.root, tree, tree)
+    local p = io.popen(cmd)
+    local out = p:read("*a"); p:close()
+    assert.equal("0.1.0\t5\n", out)
+  end)
+end)
