@@ -23,8 +23,10 @@ ifneq ($(SANITIZE),)
   CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
   LDFLAGS_SAN := -fsanitize=$(SANITIZE)
   BUILD := build/san
+  OUT := build/san/
 else
   BUILD := build/rel
+  OUT :=
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS  := $(PKG_LIBS) $(BLAS_LIBS) -lpthread -lm -ldl
@@ -42,10 +44,10 @@ WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 CORE_LIBS := $(shell pkg-config --libs libuv msgpack zlib libxxhash 2>/dev/null) $(BLAS_LIBS) -lpthread -lm
 HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 
-NATIVE := lib/ldask/native.so
+NATIVE := $(OUT)lib/ldask/native.so
 
 .PHONY: all test demo bench format lint install rock-install clean deps
-PROGRAMS := bin/ldask $(if $(SCHED_SRC),bin/ldask-scheduler) $(if $(WORKER_SRC),bin/ldask-worker)
+PROGRAMS := $(OUT)bin/ldask $(if $(SCHED_SRC),$(OUT)bin/ldask-scheduler) $(if $(WORKER_SRC),$(OUT)bin/ldask-worker)
 all: $(PROGRAMS) $(NATIVE)
 
 # Rebuild everything when the flags change (e.g. switching SANITIZE).
@@ -56,24 +58,25 @@ FORCE:
 
 $(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(NATIVE): $(CORE_OBJ) $(RTLIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_SAN) $(LDLIBS)
 
-bin/ldask: $(LDASK_OBJ) $(NATIVE)
-	@mkdir -p bin
+$(OUT)bin/ldask: $(LDASK_OBJ) $(NATIVE)
+	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(LDASK_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
 	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS) -ledit
 
 # The scheduler links core/ only: it never runs user code or needs Lua.
-bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
-	@mkdir -p bin
+$(OUT)bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_SAN) $(CORE_LIBS)
 
-bin/ldask-worker: $(WORKER_OBJ) $(NATIVE)
-	@mkdir -p bin
+$(OUT)bin/ldask-worker: $(WORKER_OBJ) $(NATIVE)
+	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(WORKER_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
 	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS)
 
@@ -82,7 +85,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(SAN_ENV) bin/ldask spec/run.lua $(SPEC)
+	@$(SAN_ENV) $(OUT)bin/ldask spec/run.lua $(SPEC)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -4,10 +4,12 @@
 #include <lua.h>
 
 /* Prepends ldask's module directories to package.path and package.cpath of
- * L: the build tree (ROOT/lua, ROOT/lib) when the executable runs from one,
- * else the install layout (ROOT/share/lua/5.1, ROOT/lib/lua/5.1), where ROOT
- * is the parent of the executable's directory. Sets the global
- * _LDASK_ROOT. Returns 0, or -1 when the executable cannot be located. */
+ * L. PREFIX is the parent of the executable's directory. In a build tree
+ * (PREFIX/lib/ldask/native.so exists) modules come from the nearest
+ * SRC/lua at or above PREFIX and the library from PREFIX/lib; otherwise
+ * from the install layout PREFIX/share/lua/5.1 and PREFIX/lib/lua/5.1.
+ * Sets the globals _LDASK_ROOT (the source tree or prefix) and _LDASK_BIN
+ * (the executable's directory). Returns 0, or -1 when nothing is found. */
 int ld_paths_setup(lua_State *L);
 
 #endif

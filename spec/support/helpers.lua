@@ -2,8 +2,11 @@
 -- tree, running bin/ldask as a child process, temporary files.
 local M = {}
 
+-- root: the source tree; bin: where the programs under test live (bin/, or
+-- build/san/bin/ for the sanitized variant).
 M.root = (_LDASK_ROOT or os.getenv("LDASK_ROOT") or ".")
-M.ldask = M.root .. "/bin/ldask"
+M.bin = (_LDASK_BIN or (M.root .. "/bin"))
+M.ldask = M.bin .. "/ldask"
 
 function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
