@@ -1,0 +1,22 @@
+-- Functional spec: the REPL on a pseudo-terminal (through util-linux's
+-- `script`), as a person uses it: line editing on, results printed, ldask
+-- objects shown by their key, history saved.
+local helpers = require "helpers"
+
+describe("the REPL on a terminal", function()
+  it("evaluates lines, pretty-prints ldask objects and saves history", function()
+    local home = helpers.tmpdir() .. "/home"
+    os.execute("mkdir -p " .. home)
+    local input = helpers.write_tmp("repl_in.txt", "x = 6\nx * 7\nldask.delayed(5, {key = 'five'})\n")
+    local cmd = string.format("HOME=%s script -qfec %s /dev/null < %s 2>&1", home,
+      helpers.shell_quote(helpers.ldask), input)
+    local p = io.popen(cmd)
+    local out = p:read("*a"); p:close()
+    assert.matches("\n42\r?\n", out)
+    assert.matches("Delayed('five')", out, 1, true)
+    local hist = io.open(home .. "/.ldask_history")
+    assert.is_truthy(hist, "history file written")
+    assert.matches("x * 7", hist:read("*a"), 1, true)
+    hist:close()
+  end)
+end)
