@@ -16,7 +16,7 @@ describe("the REPL on a terminal", function()
     assert.matches("Delayed('five')", out, 1, true)
     local hist = io.open(home .. "/.ldask_history")
     assert.is_truthy(hist, "history file written")
-    assert.matches("x\\0407", hist:read("*a"), 1, true) -- libedit escapes spaces
+    assert.matches("x\\040*\\0407", hist:read("*a"), 1, true) -- libedit escapes spaces
     hist:close()
   end)
 end)
