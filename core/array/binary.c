@@ -7,11 +7,24 @@
 #include "array/kernels.h"
 #include "array/loops.h"
 
-static const char *binop_names[LD_NBINOP] = {
-    "add", "subtract", "multiply", "divide",  "floor_divide",  "mod",
-    "pow", "maximum",  "minimum",  "eq",      "ne",            "lt",
-    "le",  "gt",       "ge",       "logical_and/bitwise_and", "logical_or/bitwise_or",
-    "xor"};
+static const char *binop_names[LD_NBINOP] = {"add",
+                                             "subtract",
+                                             "multiply",
+                                             "divide",
+                                             "floor_divide",
+                                             "mod",
+                                             "pow",
+                                             "maximum",
+                                             "minimum",
+                                             "eq",
+                                             "ne",
+                                             "lt",
+                                             "le",
+                                             "gt",
+                                             "ge",
+                                             "logical_and/bitwise_and",
+                                             "logical_or/bitwise_or",
+                                             "xor"};
 
 const char *ld_binop_name(int op) { return op >= 0 && op < LD_NBINOP ? binop_names[op] : "?"; }
 
@@ -27,33 +40,33 @@ static inline float mod_f32(float x, float y) {
   return r;
 }
 
-#define SINT_HELPERS(T, U, SFX)                                          \
-  static inline T mod_##SFX(T x, T y) {                                  \
-    if (y == 0 || y == -1) return 0;                                     \
-    T r = x % y;                                                         \
-    if (r != 0 && ((r < 0) != (y < 0))) r += y;                          \
-    return r;                                                            \
-  }                                                                      \
-  static inline T fdiv_##SFX(T x, T y) {                                 \
-    if (y == 0) return 0;                                                \
-    if (y == -1) return (T)(0 - (U)x);                                   \
-    T q = x / y;                                                         \
-    if ((x % y != 0) && ((x < 0) != (y < 0))) q--;                       \
-    return q;                                                            \
-  }                                                                      \
-  static inline T div_##SFX(T x, T y) {                                  \
-    if (y == 0) return 0;                                                \
-    if (y == -1) return (T)(0 - (U)x);                                   \
-    return x / y;                                                        \
-  }                                                                      \
-  static inline T pow_##SFX(T x, T y) {                                  \
-    if (y < 0) return x == 1 ? 1 : x == -1 ? ((y & 1) ? -1 : 1) : 0;     \
-    U r = 1, b = (U)x;                                                   \
-    for (T e = y; e; e >>= 1) {                                          \
-      if (e & 1) r *= b;                                                 \
-      b *= b;                                                            \
-    }                                                                    \
-    return (T)r;                                                         \
+#define SINT_HELPERS(T, U, SFX)                                      \
+  static inline T mod_##SFX(T x, T y) {                              \
+    if (y == 0 || y == -1) return 0;                                 \
+    T r = x % y;                                                     \
+    if (r != 0 && ((r < 0) != (y < 0))) r += y;                      \
+    return r;                                                        \
+  }                                                                  \
+  static inline T fdiv_##SFX(T x, T y) {                             \
+    if (y == 0) return 0;                                            \
+    if (y == -1) return (T)(0 - (U)x);                               \
+    T q = x / y;                                                     \
+    if ((x % y != 0) && ((x < 0) != (y < 0))) q--;                   \
+    return q;                                                        \
+  }                                                                  \
+  static inline T div_##SFX(T x, T y) {                              \
+    if (y == 0) return 0;                                            \
+    if (y == -1) return (T)(0 - (U)x);                               \
+    return x / y;                                                    \
+  }                                                                  \
+  static inline T pow_##SFX(T x, T y) {                              \
+    if (y < 0) return x == 1 ? 1 : x == -1 ? ((y & 1) ? -1 : 1) : 0; \
+    U r = 1, b = (U)x;                                               \
+    for (T e = y; e; e >>= 1) {                                      \
+      if (e & 1) r *= b;                                             \
+      b *= b;                                                        \
+    }                                                                \
+    return (T)r;                                                     \
   }
 SINT_HELPERS(int64_t, uint64_t, i64)
 SINT_HELPERS(int32_t, uint32_t, i32)
@@ -70,36 +83,36 @@ static inline uint8_t pow_u8(uint8_t x, uint8_t y) {
 }
 
 /* ---- loops ---- */
-#define FLOAT_LOOPS(T, SFX, FMOD, POW, FLOOR)                          \
-  LD_LOOP2(l_add_##SFX, T, T, x + y)                                      \
-  LD_LOOP2(l_sub_##SFX, T, T, x - y)                                      \
-  LD_LOOP2(l_mul_##SFX, T, T, x *y)                                       \
-  LD_LOOP2(l_div_##SFX, T, T, x / y)                                      \
-  LD_LOOP2(l_fdiv_##SFX, T, T, FLOOR(x / y))                              \
-  LD_LOOP2(l_mod_##SFX, T, T, FMOD(x, y))                                 \
-  LD_LOOP2(l_pow_##SFX, T, T, POW(x, y))                                  \
-  LD_LOOP2(l_max_##SFX, T, T, (x > y || x != x) ? x : y)                  \
+#define FLOAT_LOOPS(T, SFX, FMOD, POW, FLOOR)            \
+  LD_LOOP2(l_add_##SFX, T, T, x + y)                     \
+  LD_LOOP2(l_sub_##SFX, T, T, x - y)                     \
+  LD_LOOP2(l_mul_##SFX, T, T, x *y)                      \
+  LD_LOOP2(l_div_##SFX, T, T, x / y)                     \
+  LD_LOOP2(l_fdiv_##SFX, T, T, FLOOR(x / y))             \
+  LD_LOOP2(l_mod_##SFX, T, T, FMOD(x, y))                \
+  LD_LOOP2(l_pow_##SFX, T, T, POW(x, y))                 \
+  LD_LOOP2(l_max_##SFX, T, T, (x > y || x != x) ? x : y) \
   LD_LOOP2(l_min_##SFX, T, T, (x < y || x != x) ? x : y)
 
-#define INT_LOOPS(T, U, SFX)                                              \
-  LD_LOOP2(l_add_##SFX, T, T, (T)((U)x + (U)y))                             \
-  LD_LOOP2(l_sub_##SFX, T, T, (T)((U)x - (U)y))                             \
-  LD_LOOP2(l_mul_##SFX, T, T, (T)((U)x * (U)y))                             \
-  LD_LOOP2(l_div_##SFX, T, T, div_##SFX(x, y))                              \
-  LD_LOOP2(l_mod_##SFX, T, T, mod_##SFX(x, y))                              \
-  LD_LOOP2(l_pow_##SFX, T, T, pow_##SFX(x, y))                              \
-  LD_LOOP2(l_max_##SFX, T, T, x > y ? x : y)                                \
-  LD_LOOP2(l_min_##SFX, T, T, x < y ? x : y)                                \
-  LD_LOOP2(l_and_##SFX, T, T, x &y)                                         \
-  LD_LOOP2(l_or_##SFX, T, T, x | y)                                         \
+#define INT_LOOPS(T, U, SFX)                    \
+  LD_LOOP2(l_add_##SFX, T, T, (T)((U)x + (U)y)) \
+  LD_LOOP2(l_sub_##SFX, T, T, (T)((U)x - (U)y)) \
+  LD_LOOP2(l_mul_##SFX, T, T, (T)((U)x * (U)y)) \
+  LD_LOOP2(l_div_##SFX, T, T, div_##SFX(x, y))  \
+  LD_LOOP2(l_mod_##SFX, T, T, mod_##SFX(x, y))  \
+  LD_LOOP2(l_pow_##SFX, T, T, pow_##SFX(x, y))  \
+  LD_LOOP2(l_max_##SFX, T, T, x > y ? x : y)    \
+  LD_LOOP2(l_min_##SFX, T, T, x < y ? x : y)    \
+  LD_LOOP2(l_and_##SFX, T, T, x &y)             \
+  LD_LOOP2(l_or_##SFX, T, T, x | y)             \
   LD_LOOP2(l_xor_##SFX, T, T, x ^ y)
 
-#define CMP_LOOPS(T, SFX)                       \
-  LD_LOOP2(l_eq_##SFX, T, uint8_t, x == y)        \
-  LD_LOOP2(l_ne_##SFX, T, uint8_t, x != y)        \
-  LD_LOOP2(l_lt_##SFX, T, uint8_t, x < y)         \
-  LD_LOOP2(l_le_##SFX, T, uint8_t, x <= y)        \
-  LD_LOOP2(l_gt_##SFX, T, uint8_t, x > y)         \
+#define CMP_LOOPS(T, SFX)                  \
+  LD_LOOP2(l_eq_##SFX, T, uint8_t, x == y) \
+  LD_LOOP2(l_ne_##SFX, T, uint8_t, x != y) \
+  LD_LOOP2(l_lt_##SFX, T, uint8_t, x < y)  \
+  LD_LOOP2(l_le_##SFX, T, uint8_t, x <= y) \
+  LD_LOOP2(l_gt_##SFX, T, uint8_t, x > y)  \
   LD_LOOP2(l_ge_##SFX, T, uint8_t, x >= y)
 
 FLOAT_LOOPS(double, f64, mod_f64, pow, floor)
@@ -119,12 +132,12 @@ LD_LOOP2(l_and_b, uint8_t, uint8_t, x &y)
 LD_LOOP2(l_or_b, uint8_t, uint8_t, x | y)
 LD_LOOP2(l_xor_b, uint8_t, uint8_t, x ^ y)
 
-#define CMP_ROW(SFX)                                                                   \
+#define CMP_ROW(SFX)                                                                      \
   [LD_EQ] = l_eq_##SFX, [LD_NE] = l_ne_##SFX, [LD_LT] = l_lt_##SFX, [LD_LE] = l_le_##SFX, \
   [LD_GT] = l_gt_##SFX, [LD_GE] = l_ge_##SFX
-#define ARITH_ROW(SFX)                                                                       \
+#define ARITH_ROW(SFX)                                                                            \
   [LD_ADD] = l_add_##SFX, [LD_SUB] = l_sub_##SFX, [LD_MUL] = l_mul_##SFX, [LD_DIV] = l_div_##SFX, \
-  [LD_FLOORDIV] = l_fdiv_##SFX, [LD_MOD] = l_mod_##SFX, [LD_POW] = l_pow_##SFX,                 \
+  [LD_FLOORDIV] = l_fdiv_##SFX, [LD_MOD] = l_mod_##SFX, [LD_POW] = l_pow_##SFX,                   \
   [LD_MAXIMUM] = l_max_##SFX, [LD_MINIMUM] = l_min_##SFX
 #define BIT_ROW(SFX) [LD_AND] = l_and_##SFX, [LD_OR] = l_or_##SFX, [LD_XOR] = l_xor_##SFX
 

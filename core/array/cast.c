@@ -6,12 +6,12 @@
 #include "array/kernels.h"
 #include "array/loops.h"
 
-#define CASTS_FROM(FT, FS)                                 \
-  LD_LOOP1(c_##FS##_f64, FT, double, x)                    \
-  LD_LOOP1(c_##FS##_f32, FT, float, x)                     \
-  LD_LOOP1(c_##FS##_i64, FT, int64_t, x)                   \
-  LD_LOOP1(c_##FS##_i32, FT, int32_t, x)                   \
-  LD_LOOP1(c_##FS##_u8, FT, uint8_t, x)                    \
+#define CASTS_FROM(FT, FS)               \
+  LD_LOOP1(c_##FS##_f64, FT, double, x)  \
+  LD_LOOP1(c_##FS##_f32, FT, float, x)   \
+  LD_LOOP1(c_##FS##_i64, FT, int64_t, x) \
+  LD_LOOP1(c_##FS##_i32, FT, int32_t, x) \
+  LD_LOOP1(c_##FS##_u8, FT, uint8_t, x)  \
   LD_LOOP1(c_##FS##_b, FT, uint8_t, x != 0)
 CASTS_FROM(double, f64)
 CASTS_FROM(float, f32)
@@ -20,10 +20,11 @@ CASTS_FROM(int32_t, i32)
 CASTS_FROM(uint8_t, u8)
 CASTS_FROM(uint8_t, b)
 
-#define CROW(FS) {c_##FS##_f64, c_##FS##_f32, c_##FS##_i64, c_##FS##_i32, c_##FS##_u8, c_##FS##_b}
+#define CROW(FS) \
+  { c_##FS##_f64, c_##FS##_f32, c_##FS##_i64, c_##FS##_i32, c_##FS##_u8, c_##FS##_b }
 /* [from][to] */
 static const ld_row_fn casts[LD_NDTYPES][LD_NDTYPES] = {CROW(f64), CROW(f32), CROW(i64),
-                                                         CROW(i32), CROW(u8),  CROW(b)};
+                                                        CROW(i32), CROW(u8),  CROW(b)};
 
 int ld_nd_assign(ld_ndarray *dst, const ld_ndarray *src) {
   int rc;
@@ -59,15 +60,15 @@ typedef struct {
   int64_t iv;
 } fillv;
 
-#define FILL(NAME, T, VAL)                                                    \
+#define FILL(NAME, T, VAL)                                                   \
   static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
-    const fillv *f = ctx;                                                     \
-    T *restrict o = (T *)p[0];                                                \
-    const T v = (T)(VAL);                                                     \
-    if (s[0] == 1)                                                            \
-      for (int64_t i = 0; i < n; i++) o[i] = v;                               \
-    else                                                                      \
-      for (int64_t i = 0; i < n; i++) o[i * s[0]] = v;                        \
+    const fillv *f = ctx;                                                    \
+    T *restrict o = (T *)p[0];                                               \
+    const T v = (T)(VAL);                                                    \
+    if (s[0] == 1)                                                           \
+      for (int64_t i = 0; i < n; i++) o[i] = v;                              \
+    else                                                                     \
+      for (int64_t i = 0; i < n; i++) o[i * s[0]] = v;                       \
   }
 FILL(fill_f64, double, f->v)
 FILL(fill_f32, float, f->v)
@@ -90,9 +91,9 @@ int ld_nd_fill(ld_ndarray *dst, double v, int64_t iv) {
   return 0;
 }
 
-#define RAMP(NAME, T)                                                             \
-  static void NAME(T *restrict o, int64_t n, double start, double step) {        \
-    for (int64_t i = 0; i < n; i++) o[i] = (T)(start + (double)i * step);         \
+#define RAMP(NAME, T)                                                     \
+  static void NAME(T *restrict o, int64_t n, double start, double step) { \
+    for (int64_t i = 0; i < n; i++) o[i] = (T)(start + (double)i * step); \
   }
 RAMP(ramp_f64, double)
 RAMP(ramp_f32, float)
@@ -108,11 +109,21 @@ int ld_nd_ramp(ld_ndarray *dst, double start, double step) {
   int64_t n = ld_nd_size(dst);
   void *o = ld_nd_data(dst);
   switch (dst->dtype) {
-    case LD_F64: ramp_f64(o, n, start, step); break;
-    case LD_F32: ramp_f32(o, n, start, step); break;
-    case LD_I64: ramp_i64(o, n, start, step); break;
-    case LD_I32: ramp_i32(o, n, start, step); break;
-    case LD_U8: ramp_u8(o, n, start, step); break;
+    case LD_F64:
+      ramp_f64(o, n, start, step);
+      break;
+    case LD_F32:
+      ramp_f32(o, n, start, step);
+      break;
+    case LD_I64:
+      ramp_i64(o, n, start, step);
+      break;
+    case LD_I32:
+      ramp_i32(o, n, start, step);
+      break;
+    case LD_U8:
+      ramp_u8(o, n, start, step);
+      break;
     default: {
       uint8_t *b = o;
       for (int64_t i = 0; i < n; i++) b[i] = (start + (double)i * step) != 0;
@@ -121,15 +132,15 @@ int ld_nd_ramp(ld_ndarray *dst, double start, double step) {
   return 0;
 }
 
-#define WHERE(NAME, T)                                                            \
-  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {     \
-    (void)ctx;                                                                    \
-    T *restrict o = (T *)p[0];                                                    \
-    const uint8_t *restrict c = (const uint8_t *)p[1];                            \
-    const T *restrict x = (const T *)p[2], *restrict y = (const T *)p[3];         \
-    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1)                         \
-      for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                  \
-    else                                                                          \
+#define WHERE(NAME, T)                                                                       \
+  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {                 \
+    (void)ctx;                                                                               \
+    T *restrict o = (T *)p[0];                                                               \
+    const uint8_t *restrict c = (const uint8_t *)p[1];                                       \
+    const T *restrict x = (const T *)p[2], *restrict y = (const T *)p[3];                    \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1)                                    \
+      for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                             \
+    else                                                                                     \
       for (int64_t i = 0; i < n; i++) o[i * s[0]] = c[i * s[1]] ? x[i * s[2]] : y[i * s[3]]; \
   }
 WHERE(where_f64, double)

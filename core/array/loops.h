@@ -9,56 +9,56 @@
 #include <stdint.h>
 
 /* unary: p[0] out (TO), p[1] in (T) */
-#define LD_LOOP1(NAME, T, TO, EXPR)                                           \
+#define LD_LOOP1(NAME, T, TO, EXPR)                                          \
   static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
-    (void)ctx;                                                                \
-    TO *restrict o = (TO *)p[0];                                              \
-    const T *restrict a = (const T *)p[1];                                    \
-    if (s[0] == 1 && s[1] == 1) {                                             \
-      for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i];                                                           \
-        o[i] = (TO)(EXPR);                                                    \
-      }                                                                       \
-    } else {                                                                  \
-      int64_t so = s[0], sa = s[1];                                           \
-      for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i * sa];                                                      \
-        o[i * so] = (TO)(EXPR);                                               \
-      }                                                                       \
-    }                                                                         \
+    (void)ctx;                                                               \
+    TO *restrict o = (TO *)p[0];                                             \
+    const T *restrict a = (const T *)p[1];                                   \
+    if (s[0] == 1 && s[1] == 1) {                                            \
+      for (int64_t i = 0; i < n; i++) {                                      \
+        T x = a[i];                                                          \
+        o[i] = (TO)(EXPR);                                                   \
+      }                                                                      \
+    } else {                                                                 \
+      int64_t so = s[0], sa = s[1];                                          \
+      for (int64_t i = 0; i < n; i++) {                                      \
+        T x = a[i * sa];                                                     \
+        o[i * so] = (TO)(EXPR);                                              \
+      }                                                                      \
+    }                                                                        \
   }
 
 /* binary: p[0] out (TO), p[1], p[2] in (T) */
-#define LD_LOOP2(NAME, T, TO, EXPR)                                           \
+#define LD_LOOP2(NAME, T, TO, EXPR)                                          \
   static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
-    (void)ctx;                                                                \
-    TO *restrict o = (TO *)p[0];                                              \
-    const T *restrict a = (const T *)p[1];                                    \
-    const T *restrict b = (const T *)p[2];                                    \
-    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                \
-      for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i], y = b[i];                                                 \
-        o[i] = (TO)(EXPR);                                                    \
-      }                                                                       \
-    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                         \
-      const T y = b[0];                                                       \
-      for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i];                                                           \
-        o[i] = (TO)(EXPR);                                                    \
-      }                                                                       \
-    } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {                         \
-      const T x = a[0];                                                       \
-      for (int64_t i = 0; i < n; i++) {                                       \
-        T y = b[i];                                                           \
-        o[i] = (TO)(EXPR);                                                    \
-      }                                                                       \
-    } else {                                                                  \
-      int64_t so = s[0], sa = s[1], sb = s[2];                                \
-      for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i * sa], y = b[i * sb];                                       \
-        o[i * so] = (TO)(EXPR);                                               \
-      }                                                                       \
-    }                                                                         \
+    (void)ctx;                                                               \
+    TO *restrict o = (TO *)p[0];                                             \
+    const T *restrict a = (const T *)p[1];                                   \
+    const T *restrict b = (const T *)p[2];                                   \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                               \
+      for (int64_t i = 0; i < n; i++) {                                      \
+        T x = a[i], y = b[i];                                                \
+        o[i] = (TO)(EXPR);                                                   \
+      }                                                                      \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                        \
+      const T y = b[0];                                                      \
+      for (int64_t i = 0; i < n; i++) {                                      \
+        T x = a[i];                                                          \
+        o[i] = (TO)(EXPR);                                                   \
+      }                                                                      \
+    } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {                        \
+      const T x = a[0];                                                      \
+      for (int64_t i = 0; i < n; i++) {                                      \
+        T y = b[i];                                                          \
+        o[i] = (TO)(EXPR);                                                   \
+      }                                                                      \
+    } else {                                                                 \
+      int64_t so = s[0], sa = s[1], sb = s[2];                               \
+      for (int64_t i = 0; i < n; i++) {                                      \
+        T x = a[i * sa], y = b[i * sb];                                      \
+        o[i * so] = (TO)(EXPR);                                              \
+      }                                                                      \
+    }                                                                        \
   }
 
 #endif

@@ -21,9 +21,7 @@ int ld_array_error(int code, const char *fmt, ...) {
 static const size_t sizes[LD_NDTYPES] = {8, 4, 8, 4, 1, 1};
 static const char *names[LD_NDTYPES] = {"float64", "float32", "int64", "int32", "uint8", "bool"};
 
-size_t ld_dtype_size(int dtype) {
-  return dtype >= 0 && dtype < LD_NDTYPES ? sizes[dtype] : 0;
-}
+size_t ld_dtype_size(int dtype) { return dtype >= 0 && dtype < LD_NDTYPES ? sizes[dtype] : 0; }
 
 const char *ld_dtype_name(int dtype) {
   return dtype >= 0 && dtype < LD_NDTYPES ? names[dtype] : "?";
@@ -105,8 +103,10 @@ int ld_nd_check(const ld_ndarray *a, const char *what) {
     if (a->shape[d] < 0) return ld_array_error(LD_ARR_EINVAL, "%s: negative dimension", what);
     if (a->shape[d] == 0) return 0;
     int64_t span = (a->shape[d] - 1) * a->strides[d];
-    if (span < 0) lo += span;
-    else hi += span;
+    if (span < 0)
+      lo += span;
+    else
+      hi += span;
   }
   int64_t cap = (int64_t)(a->buf->size / sizes[a->dtype]);
   if (lo < 0 || hi >= cap)

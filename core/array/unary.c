@@ -7,42 +7,42 @@
 #include "array/loops.h"
 
 static const char *unop_names[LD_NUNOP] = {
-    "negative", "abs",    "sign",   "square", "sqrt",     "exp",   "expm1",
-    "log",      "log2",   "log10",  "log1p",  "sin",      "cos",   "tan",
-    "arcsin",   "arccos", "arctan", "sinh",   "cosh",     "tanh",  "floor",
-    "ceil",     "rint",   "trunc",  "isnan",  "isinf",    "isfinite", "logical_not"};
+    "negative", "abs",    "sign",   "square", "sqrt",  "exp",      "expm1",
+    "log",      "log2",   "log10",  "log1p",  "sin",   "cos",      "tan",
+    "arcsin",   "arccos", "arctan", "sinh",   "cosh",  "tanh",     "floor",
+    "ceil",     "rint",   "trunc",  "isnan",  "isinf", "isfinite", "logical_not"};
 
 const char *ld_unop_name(int op) { return op >= 0 && op < LD_NUNOP ? unop_names[op] : "?"; }
 
 #define SIGNF(x) (T)((x) > 0 ? 1 : (x) < 0 ? -1 : (x))
 
-#define FLOAT_UNARY(T, SFX, F)                              \
-  LD_LOOP1(neg_##SFX, T, T, -x)                             \
-  LD_LOOP1(abs_##SFX, T, T, F(fabs)(x))                     \
-  LD_LOOP1(sign_##SFX, T, T, SIGNF(x))                      \
-  LD_LOOP1(square_##SFX, T, T, x *x)                        \
-  LD_LOOP1(sqrt_##SFX, T, T, F(sqrt)(x))                    \
-  LD_LOOP1(exp_##SFX, T, T, F(exp)(x))                      \
-  LD_LOOP1(expm1_##SFX, T, T, F(expm1)(x))                  \
-  LD_LOOP1(log_##SFX, T, T, F(log)(x))                      \
-  LD_LOOP1(log2_##SFX, T, T, F(log2)(x))                    \
-  LD_LOOP1(log10_##SFX, T, T, F(log10)(x))                  \
-  LD_LOOP1(log1p_##SFX, T, T, F(log1p)(x))                  \
-  LD_LOOP1(sin_##SFX, T, T, F(sin)(x))                      \
-  LD_LOOP1(cos_##SFX, T, T, F(cos)(x))                      \
-  LD_LOOP1(tan_##SFX, T, T, F(tan)(x))                      \
-  LD_LOOP1(asin_##SFX, T, T, F(asin)(x))                    \
-  LD_LOOP1(acos_##SFX, T, T, F(acos)(x))                    \
-  LD_LOOP1(atan_##SFX, T, T, F(atan)(x))                    \
-  LD_LOOP1(sinh_##SFX, T, T, F(sinh)(x))                    \
-  LD_LOOP1(cosh_##SFX, T, T, F(cosh)(x))                    \
-  LD_LOOP1(tanh_##SFX, T, T, F(tanh)(x))                    \
-  LD_LOOP1(floor_##SFX, T, T, F(floor)(x))                  \
-  LD_LOOP1(ceil_##SFX, T, T, F(ceil)(x))                    \
-  LD_LOOP1(rint_##SFX, T, T, F(rint)(x))                    \
-  LD_LOOP1(trunc_##SFX, T, T, F(trunc)(x))                  \
-  LD_LOOP1(isnan_##SFX, T, uint8_t, x != x)                 \
-  LD_LOOP1(isinf_##SFX, T, uint8_t, F(isinf_)(x))           \
+#define FLOAT_UNARY(T, SFX, F)                    \
+  LD_LOOP1(neg_##SFX, T, T, -x)                   \
+  LD_LOOP1(abs_##SFX, T, T, F(fabs)(x))           \
+  LD_LOOP1(sign_##SFX, T, T, SIGNF(x))            \
+  LD_LOOP1(square_##SFX, T, T, x *x)              \
+  LD_LOOP1(sqrt_##SFX, T, T, F(sqrt)(x))          \
+  LD_LOOP1(exp_##SFX, T, T, F(exp)(x))            \
+  LD_LOOP1(expm1_##SFX, T, T, F(expm1)(x))        \
+  LD_LOOP1(log_##SFX, T, T, F(log)(x))            \
+  LD_LOOP1(log2_##SFX, T, T, F(log2)(x))          \
+  LD_LOOP1(log10_##SFX, T, T, F(log10)(x))        \
+  LD_LOOP1(log1p_##SFX, T, T, F(log1p)(x))        \
+  LD_LOOP1(sin_##SFX, T, T, F(sin)(x))            \
+  LD_LOOP1(cos_##SFX, T, T, F(cos)(x))            \
+  LD_LOOP1(tan_##SFX, T, T, F(tan)(x))            \
+  LD_LOOP1(asin_##SFX, T, T, F(asin)(x))          \
+  LD_LOOP1(acos_##SFX, T, T, F(acos)(x))          \
+  LD_LOOP1(atan_##SFX, T, T, F(atan)(x))          \
+  LD_LOOP1(sinh_##SFX, T, T, F(sinh)(x))          \
+  LD_LOOP1(cosh_##SFX, T, T, F(cosh)(x))          \
+  LD_LOOP1(tanh_##SFX, T, T, F(tanh)(x))          \
+  LD_LOOP1(floor_##SFX, T, T, F(floor)(x))        \
+  LD_LOOP1(ceil_##SFX, T, T, F(ceil)(x))          \
+  LD_LOOP1(rint_##SFX, T, T, F(rint)(x))          \
+  LD_LOOP1(trunc_##SFX, T, T, F(trunc)(x))        \
+  LD_LOOP1(isnan_##SFX, T, uint8_t, x != x)       \
+  LD_LOOP1(isinf_##SFX, T, uint8_t, F(isinf_)(x)) \
   LD_LOOP1(isfinite_##SFX, T, uint8_t, F(isfinite_)(x))
 
 static inline int isinf_d(double x) { return isinf(x) != 0; }
@@ -107,9 +107,9 @@ FLOAT_UNARY(double, f64, FD)
 FLOAT_UNARY(float, f32, FF)
 #undef T
 
-#define INT_UNARY(T, U, SFX)                                 \
-  LD_LOOP1(neg_##SFX, T, T, (T)(0 - (U)x))                   \
-  LD_LOOP1(abs_##SFX, T, T, x < 0 ? (T)(0 - (U)x) : x)       \
+#define INT_UNARY(T, U, SFX)                                  \
+  LD_LOOP1(neg_##SFX, T, T, (T)(0 - (U)x))                    \
+  LD_LOOP1(abs_##SFX, T, T, x < 0 ? (T)(0 - (U)x) : x)        \
   LD_LOOP1(sign_##SFX, T, T, (T)(x > 0 ? 1 : x < 0 ? -1 : 0)) \
   LD_LOOP1(square_##SFX, T, T, (T)((U)x * (U)x))
 
@@ -118,10 +118,10 @@ INT_UNARY(int32_t, uint32_t, i32)
 LD_LOOP1(neg_u8, uint8_t, uint8_t, (uint8_t)(0u - x))
 LD_LOOP1(abs_u8, uint8_t, uint8_t, x)
 LD_LOOP1(sign_u8, uint8_t, uint8_t, x != 0)
-LD_LOOP1(square_u8, uint8_t, uint8_t, (uint8_t)((unsigned)x * x))
+LD_LOOP1(square_u8, uint8_t, uint8_t, (uint8_t)((unsigned)x *x))
 LD_LOOP1(not_b, uint8_t, uint8_t, !x)
 
-#define FLOAT_ROW(SFX)                                                                             \
+#define FLOAT_ROW(SFX)                                                                            \
   [LD_NEG] = neg_##SFX, [LD_ABS] = abs_##SFX, [LD_SIGN] = sign_##SFX, [LD_SQUARE] = square_##SFX, \
   [LD_SQRT] = sqrt_##SFX, [LD_EXP] = exp_##SFX, [LD_EXPM1] = expm1_##SFX, [LD_LOG] = log_##SFX,   \
   [LD_LOG2] = log2_##SFX, [LD_LOG10] = log10_##SFX, [LD_LOG1P] = log1p_##SFX,                     \

@@ -1,0 +1,134 @@
+/* random.c — counter-based random numbers: the value at a global position
+ * is a hash (splitmix64 finalizer) of the seed and the position's row-major
+ * index in the global shape, so any block is reproducible on its own and the
+ * values do not depend on chunking (see kernels.h). Uniform doubles take the
+ * top 53 bits; normals use Box-Muller on two independent streams; integers
+ * use a 128-bit multiply-shift of the hash onto the range. */
+#include <math.h>
+
+#include "array/iter.h"
+#include "array/kernels.h"
+
+static inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static inline uint64_t hash2(uint64_t key, uint64_t ctr) {
+  return mix64(ctr * 0x9E3779B97F4A7C15ull + key);
+}
+
+static inline double u01(uint64_t h) { return (double)(h >> 11) * 0x1.0p-53; }
+
+typedef struct {
+  int kind, dtype;
+  uint64_t k1, k2;
+  double p1, p2;
+  uint64_t range;
+  int64_t low;
+} rctx;
+
+#define RLOOP(NAME, T, EXPR)                                                             \
+  static void NAME(T *restrict o, int64_t n, uint64_t c0, int64_t step, const rctx *r) { \
+    for (int64_t i = 0; i < n; i++) {                                                    \
+      uint64_t c = c0 + (uint64_t)(i * step);                                            \
+      o[i] = (T)(EXPR);                                                                  \
+    }                                                                                    \
+  }
+
+#define NORMAL(c)                                                 \
+  (r->p1 + r->p2 * sqrt(-2.0 * log(1.0 - u01(hash2(r->k1, c)))) * \
+               cos(6.283185307179586 * u01(hash2(r->k2, c))))
+#define UNIFORM(c) (r->p1 + (r->p2 - r->p1) * u01(hash2(r->k1, c)))
+#define INTEGER(c) (r->low + (int64_t)(((unsigned __int128)hash2(r->k1, c) * r->range) >> 64))
+
+RLOOP(uni_f64, double, UNIFORM(c))
+RLOOP(uni_f32, float, UNIFORM(c))
+RLOOP(nor_f64, double, NORMAL(c))
+RLOOP(nor_f32, float, NORMAL(c))
+RLOOP(int_i64, int64_t, INTEGER(c))
+RLOOP(int_i32, int32_t, INTEGER(c))
+RLOOP(int_u8, uint8_t, INTEGER(c))
+
+int ld_nd_random(ld_ndarray *dst, int kind, uint64_t seed, const int64_t *gshape,
+                 const int64_t *gstart, const int64_t *gstep, double p1, double p2) {
+  int rc = ld_nd_check(dst, "random");
+  if (rc < 0) return rc;
+  if (!ld_nd_is_contiguous(dst))
+    return ld_array_error(LD_ARR_EINVAL, "random: target must be C-contiguous");
+  int isfloat = dst->dtype == LD_F64 || dst->dtype == LD_F32;
+  int isint = dst->dtype == LD_I64 || dst->dtype == LD_I32 || dst->dtype == LD_U8;
+  if (kind == LD_RAND_INTEGERS ? !isint
+                               : (!isfloat || (kind != LD_RAND_UNIFORM && kind != LD_RAND_NORMAL)))
+    return ld_array_error(LD_ARR_EINVAL, "random: kind %d not available for dtype %s", kind,
+                          ld_dtype_name(dst->dtype));
+  rctx r = {kind,
+            dst->dtype,
+            mix64(seed ^ 0x243F6A8885A308D3ull),
+            mix64(seed ^ 0x13198A2E03707344ull),
+            p1,
+            p2,
+            0,
+            0};
+  if (kind == LD_RAND_INTEGERS) {
+    if (!(p2 > p1))
+      return ld_array_error(LD_ARR_EINVAL, "randint: high %.17g must be greater than low %.17g", p2,
+                            p1);
+    r.low = (int64_t)p1;
+    r.range = (uint64_t)((int64_t)p2 - (int64_t)p1);
+  }
+  int nd = dst->ndim;
+  int64_t gstr[LD_MAXDIM];
+  int64_t s = 1;
+  for (int d = nd - 1; d >= 0; d--) {
+    if (gstart[d] < 0 || gstart[d] + (dst->shape[d] - 1) * gstep[d] >= gshape[d] ||
+        gstart[d] + (dst->shape[d] - 1) * gstep[d] < 0)
+      if (dst->shape[d] > 0)
+        return ld_array_error(LD_ARR_EINVAL, "random: block outside the global shape at axis %d",
+                              d);
+    gstr[d] = s;
+    s *= gshape[d];
+  }
+  int64_t total = ld_nd_size(dst);
+  if (total == 0) return 0;
+  int64_t n = nd ? dst->shape[nd - 1] : 1;
+  int64_t istep = nd ? gstep[nd - 1] : 0;
+  int64_t idx[LD_MAXDIM] = {0};
+  char *o = ld_nd_data(dst);
+  size_t isz = ld_dtype_size(dst->dtype);
+  for (int64_t row = 0; row * n < total; row++) {
+    uint64_t c0 = 0;
+    for (int d = 0; d < nd; d++) c0 += (uint64_t)((gstart[d] + idx[d] * gstep[d]) * gstr[d]);
+    void *p = o + (size_t)(row * n) * isz;
+    int key = kind * 8 + dst->dtype;
+    switch (key) {
+      case LD_RAND_UNIFORM * 8 + LD_F64:
+        uni_f64(p, n, c0, istep, &r);
+        break;
+      case LD_RAND_UNIFORM * 8 + LD_F32:
+        uni_f32(p, n, c0, istep, &r);
+        break;
+      case LD_RAND_NORMAL * 8 + LD_F64:
+        nor_f64(p, n, c0, istep, &r);
+        break;
+      case LD_RAND_NORMAL * 8 + LD_F32:
+        nor_f32(p, n, c0, istep, &r);
+        break;
+      case LD_RAND_INTEGERS * 8 + LD_I64:
+        int_i64(p, n, c0, istep, &r);
+        break;
+      case LD_RAND_INTEGERS * 8 + LD_I32:
+        int_i32(p, n, c0, istep, &r);
+        break;
+      default:
+        int_u8(p, n, c0, istep, &r);
+        break;
+    }
+    for (int d = nd - 2; d >= 0; d--) {
+      if (++idx[d] < dst->shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return 0;
+}
