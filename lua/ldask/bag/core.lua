@@ -1,0 +1,202 @@
+-- ldask.bag.core: the Bag and Item collection types of ldask.bag and the
+-- helpers the method files share: construction, the collection protocol,
+-- partition tasks that fuse pending element operations into one pass, and
+-- tree reductions. See docs/bag.md for the graph layout.
+local graph = require "ldask.graph"
+local base = require "ldask.base"
+local tokenize = require "ldask.tokenize"
+local pipeline = require "ldask.bag.pipeline"
+
+local type, setmetatable, getmetatable, pairs, error, tostring = type, setmetatable, getmetatable, pairs, error, tostring
+local key, quote, ceil, unpack = graph.key, graph.quote, math.ceil, unpack
+
+local M = {}
+
+local Bag = { __name = "ldask.Bag" }
+Bag.__index = Bag
+M.Bag = Bag
+
+local Item = { __name = "ldask.bag.Item" }
+Item.__index = Item
+M.Item = Item
+
+function M.is_bag(x) return getmetatable(x) == Bag end
+function M.is_item(x) return getmetatable(x) == Item end
+
+-- Fresh collection name: PREFIX-token(...).
+function M.name(prefix, ...) return prefix .. "-" .. tokenize.tokenize(prefix, ...) end
+
+local codec_check
+-- Raises (at LEVEL above the caller) unless F is a function that can travel
+-- to the executors; WHAT names it ("bag.map function").
+function M.check_fn(f, what, level)
+  level = (level or 1) + 2
+  local t = type(f)
+  if t ~= "function" then
+    local mt = getmetatable(f)
+    if not (mt and mt.__call) then error(what .. " must be a function, got " .. t, level) end
+  end
+  if codec_check == nil then
+    local ok, codec = pcall(require, "ldask.codec")
+    codec_check = ok and type(codec) == "table" and codec.check or false
+  end
+  if codec_check then
+    local ok, msg = pcall(codec_check, f, what)
+    if not ok then error(tostring(msg), level) end
+  end
+end
+
+local function copy_layers(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+M.copy_layers = copy_layers
+
+-- A lazy bag: partitions are produced by streaming SRCS[i] (of KIND) through
+-- OPS. DEPLAYERS: the graph layers the sources refer to (name -> graph).
+function M.lazy(name, kind, srcs, ops, deplayers)
+  return setmetatable({ name = name, npartitions = #srcs, _kind = kind, _srcs = srcs,
+    _ops = ops, _dl = deplayers }, Bag)
+end
+
+-- A materialized bag: LAYER holds tasks name,i each producing a partition.
+function M.materialized(name, npartitions, layer, deplayers)
+  local layers = copy_layers(deplayers)
+  layers[name] = layer
+  return setmetatable({ name = name, npartitions = npartitions, _layers = layers }, Bag)
+end
+
+-- The keys of B's partitions.
+function M.keys(b)
+  local out = {}
+  for i = 1, b.npartitions do out[i] = key(b.name, i - 1) end
+  return out
+end
+
+-- The sources of B: kind, per-partition sources, pending ops, and the
+-- layers they need. A materialized bag is a "list" source over its keys.
+function M.source(b)
+  if b._layers then return "list", M.keys(b), {}, b._layers end
+  return b._kind, b._srcs, b._ops, b._dl
+end
+
+-- Tasks computing each partition of B through SINK (a sink spec):
+-- {run, ops, sink, kind, src}. Returns the list and the layers they need.
+-- SINK may be a function i -> sink spec (a different sink per partition).
+function M.partition_tasks(b, sink)
+  local kind, srcs, ops, layers = M.source(b)
+  local qops = quote(ops)
+  local qsink = type(sink) == "table" and quote(sink)
+  local tasks = {}
+  for i = 1, #srcs do
+    tasks[i] = { pipeline.run, qops, qsink or quote(sink(i)), kind, srcs[i] }
+  end
+  return tasks, layers
+end
+
+-- Layers of B (name -> graph), building a lazy bag's own layer on demand.
+function M.layers(b)
+  if b._layers then return b._layers end
+  if b._own_layers then return b._own_layers end
+  local tasks, dl = M.partition_tasks(b, { k = "collect" })
+  local own = {}
+  for i = 1, #tasks do own[key(b.name, i - 1)] = tasks[i] end
+  local layers = copy_layers(dl)
+  layers[b.name] = own
+  b._own_layers = layers
+  return layers
+end
+
+-- Returns a new lazy bag: B's pending operations plus OP.
+function M.extend(b, prefix, op, ...)
+  local kind, srcs, ops, layers = M.source(b)
+  local nops = {}
+  for i = 1, #ops do nops[i] = ops[i] end
+  nops[#nops + 1] = op
+  return M.lazy(M.name(prefix, b.name, ...), kind, srcs, nops, layers)
+end
+
+-- Reduces B: per-partition SINK, tree combine (SPLIT_EVERY), finalize.
+-- POST (optional): a function applied to the final value ({f, args...}).
+-- Returns an Item.
+function M.reduce(b, prefix, sink, split_every, post, ...)
+  split_every = split_every or 8
+  if type(split_every) ~= "number" or split_every < 2 or split_every % 1 ~= 0 then
+    error("bag." .. prefix .. ": split_every must be an integer >= 2, got " .. tostring(split_every), 3)
+  end
+  local name = M.name(prefix, b.name, sink, split_every, post, ...)
+  local tasks, dl = M.partition_tasks(b, sink)
+  local layer = {}
+  local level = {}
+  for i = 1, #tasks do
+    local k = key(name .. "-part", i - 1)
+    layer[k] = tasks[i]
+    level[i] = k
+  end
+  local qsink, depth = quote(sink), 0
+  while #level > split_every do
+    depth = depth + 1
+    local nxt = {}
+    for g = 1, ceil(#level / split_every) do
+      local group = {}
+      for j = (g - 1) * split_every + 1, math.min(g * split_every, #level) do group[#group + 1] = level[j] end
+      local k = key(name .. "-combine" .. depth, g - 1)
+      layer[k] = { pipeline.combine, qsink, group }
+      nxt[g] = k
+    end
+    level = nxt
+  end
+  local final = { pipeline.finalize, qsink, level }
+  if post then final = { post[1], final, unpack(post, 2) } end
+  local k = key(name, 0)
+  layer[k] = final
+  local layers = copy_layers(dl)
+  layers[name] = layer
+  return setmetatable({ name = name, key = k, _layers = layers }, Item)
+end
+
+-- An Item computed by task {f, args...} where args may refer to ITEM's key.
+function M.item_from(prefix, item_or_layers, task_fn, ...)
+  local layers = type(item_or_layers) == "table" and item_or_layers._layers or item_or_layers
+  local name = M.name(prefix, task_fn, ...)
+  local k = key(name, 0)
+  local l = copy_layers(layers)
+  l[name] = { [k] = { task_fn, ... } }
+  return setmetatable({ name = name, key = k, _layers = l }, Item)
+end
+
+-- Collection protocol: Bag ------------------------------------------------
+
+function Bag:__ldask_layers() return M.layers(self) end
+function Bag:__ldask_graph() return graph.flatten_layers(M.layers(self)) end
+function Bag:__ldask_keys() return M.keys(self) end
+function Bag:__ldask_postcompute() return pipeline.concat end
+function Bag:__ldask_tokenize() return self.name end
+
+-- Computes the bag: returns a Lua array of all its elements in order.
+function Bag:compute(opts) return (base.compute(self, opts or {})) end
+
+function Bag:__tostring()
+  return "ldask.Bag<" .. self.name .. ", npartitions=" .. self.npartitions .. ">"
+end
+
+-- Collection protocol: Item -----------------------------------------------
+
+function Item:__ldask_layers() return self._layers end
+function Item:__ldask_graph() return graph.flatten_layers(self._layers) end
+function Item:__ldask_keys() return self.key end
+function Item:__ldask_postcompute() return nil end
+
+-- Computes the item: returns its value.
+function Item:compute(opts) return (base.compute(self, opts or {})) end
+
+-- A new Item: f(value, ...) computed lazily.
+function Item:apply(f, ...)
+  M.check_fn(f, "bag.Item.apply function")
+  return M.item_from("apply", self, f, self.key, ...)
+end
+
+function Item:__tostring() return "ldask.bag.Item<" .. self.key .. ">" end
+
+return M

@@ -1,0 +1,621 @@
+-- ldask.bag.pipeline: the per-partition engine of ldask.bag, run by the
+-- executors. A partition task is {run, ops, sink, kind, src}: it streams the
+-- elements of a source (a Lua array, a range, or a block of a text file)
+-- through the fused element operations OPS (map, filter, pluck, flatten,
+-- ...) into one SINK (collect, count, sum, frequencies, foldby, take, ...)
+-- in a single pass, with no intermediate table per step. The aggregate
+-- functions that combine sink results across partitions live here too.
+local textio = require "ldask.bag.textio"
+
+local type, error, tostring = type, error, tostring
+local unpack, sort, floor = unpack, table.sort, math.floor
+local sqrt = math.sqrt
+
+local M = {}
+
+-- Describes V for error messages.
+local function show(v)
+  local t = type(v)
+  if t == "string" then
+    if #v > 60 then v = v:sub(1, 57) .. "..." end
+    return string.format("%q", v)
+  end
+  if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  return t
+end
+M.show = show
+
+-- Checks that K is usable as a grouping key (equal values give equal keys
+-- in every Lua state). Returns K or raises naming WHAT.
+local function hashable(k, what)
+  local t = type(k)
+  if t == "string" or t == "boolean" then return k end
+  if t == "number" then
+    if k ~= k then error(what .. ": key is NaN", 0) end
+    return k
+  end
+  error(what .. ": key must be a string, number or boolean, got " .. t
+    .. (t == "nil" and "" or " (" .. show(k) .. ")"), 0)
+end
+M.hashable = hashable
+
+-- Returns a getter for a field or index: a function is used as is.
+local function getter(key, default, has_default, what)
+  if type(key) == "function" then return key end
+  if has_default then
+    return function(x)
+      if type(x) ~= "table" then error(what .. ": element is a " .. type(x) .. ", not a table", 0) end
+      local v = x[key]
+      if v == nil then return default end
+      return v
+    end
+  end
+  return function(x)
+    if type(x) ~= "table" then error(what .. ": element is a " .. type(x) .. ", not a table", 0) end
+    local v = x[key]
+    if v == nil then error(what .. ": element has no field " .. show(key), 0) end
+    return v
+  end
+end
+M.getter = getter
+
+-- Builds the push function: OPS applied in order, then NXT. A push returns
+-- true to stop the stream (take).
+local function chain(ops, nxt)
+  local push = nxt
+  for i = #ops, 1, -1 do
+    local op, down = ops[i], push
+    local k = op.k
+    if k == "map" then
+      local f, args, na = op.f, op.args, op.nargs or 0
+      if na == 0 then
+        push = function(x)
+          local y = f(x)
+          if y == nil then error("bag.map: the function returned nil (a bag cannot hold nil)", 0) end
+          return down(y)
+        end
+      else
+        push = function(x)
+          local y = f(x, unpack(args, 1, na))
+          if y == nil then error("bag.map: the function returned nil (a bag cannot hold nil)", 0) end
+          return down(y)
+        end
+      end
+    elseif k == "filter" then
+      local f = op.f
+      push = function(x) if f(x) then return down(x) end end
+    elseif k == "remove" then
+      local f = op.f
+      push = function(x) if not f(x) then return down(x) end end
+    elseif k == "pluck" then
+      local g = getter(op.key, op.default, op.has_default, "bag.pluck")
+      push = function(x) return down(g(x)) end
+    elseif k == "flatten" then
+      push = function(x)
+        if type(x) ~= "table" then error("bag.flatten: element is a " .. type(x) .. ", not an array", 0) end
+        for j = 1, #x do if down(x[j]) then return true end end
+      end
+    elseif k == "starmap" then
+      local f = op.f
+      push = function(x)
+        if type(x) ~= "table" then error("bag.starmap: element is a " .. type(x) .. ", not an array", 0) end
+        local y = f(unpack(x, 1, x.n or #x))
+        if y == nil then error("bag.starmap: the function returned nil (a bag cannot hold nil)", 0) end
+        return down(y)
+      end
+    else
+      error("bag pipeline: unknown operation '" .. tostring(k) .. "'", 0)
+    end
+  end
+  return push
+end
+M.chain = chain
+
+-- Sinks: each returns push(x) and finish() -> the partition's result.
+local sinks = {}
+
+function sinks.collect()
+  local out, n = {}, 0
+  return function(x) n = n + 1; out[n] = x end, function() return out end
+end
+
+function sinks.take(s)
+  local out, n, limit = {}, 0, s.n
+  if limit <= 0 then return function() return true end, function() return out end end
+  return function(x)
+    n = n + 1; out[n] = x
+    return n >= limit
+  end, function() return out end
+end
+
+function sinks.count()
+  local n = 0
+  return function() n = n + 1 end, function() return n end
+end
+
+local function number_check(what)
+  return function(x)
+    error(what .. ": element is a " .. type(x) .. " (" .. show(x) .. "), not a number", 0)
+  end
+end
+
+function sinks.sum()
+  local s, bad = 0, number_check("bag.sum")
+  return function(x)
+    if type(x) ~= "number" then bad(x) end
+    s = s + x
+  end, function() return s end
+end
+
+-- min/max partials: {n, value}.
+function sinks.min()
+  local n, m = 0, nil
+  return function(x)
+    if n == 0 or x < m then m = x end
+    n = n + 1
+  end, function() return { n, m } end
+end
+
+function sinks.max()
+  local n, m = 0, nil
+  return function(x)
+    if n == 0 or x > m then m = x end
+    n = n + 1
+  end, function() return { n, m } end
+end
+
+-- Moments partial {n, mean, m2} (Welford), combined with Chan's formula.
+function sinks.moments()
+  local n, mean, m2, bad = 0, 0, 0, number_check("bag.mean/var/std")
+  return function(x)
+    if type(x) ~= "number" then bad(x) end
+    n = n + 1
+    local d = x - mean
+    mean = mean + d / n
+    m2 = m2 + d * (x - mean)
+  end, function() return { n, mean, m2 } end
+end
+
+function sinks.any()
+  local r = false
+  return function(x) if x then r = true; return true end end, function() return r end
+end
+
+function sinks.all()
+  local r = true
+  return function(x) if not x then r = false; return true end end, function() return r end
+end
+
+-- Frequencies partial: {keys = {k1, ...} in first-seen order, counts = {[k] = n}}.
+function sinks.frequencies()
+  local counts, keys, n = {}, {}, 0
+  return function(x)
+    local c = counts[x]
+    if c then counts[x] = c + 1
+    else
+      hashable(x, "bag.frequencies")
+      n = n + 1; keys[n] = x; counts[x] = 1
+    end
+  end, function() return { keys = keys, counts = counts } end
+end
+
+-- Distinct partial: array of first occurrences (by key when given).
+function sinks.distinct(s)
+  local seen, out, n = {}, {}, 0
+  local key = s.key and getter(s.key, nil, false, "bag.distinct")
+  return function(x)
+    local k = x
+    if key then k = key(x) end
+    if seen[k] == nil then
+      hashable(k, "bag.distinct")
+      seen[k] = true
+      n = n + 1; out[n] = x
+    end
+  end, function() return out end
+end
+
+-- Foldby partial: {keys = {...} first-seen order, acc = {[k] = value}}.
+function sinks.foldby(s)
+  local key = getter(s.key, nil, false, "bag.foldby")
+  local binop, has_init, init = s.binop, s.has_initial, s.initial
+  local acc, keys, n = {}, {}, 0
+  return function(x)
+    local k = key(x)
+    local a = acc[k]
+    if a == nil then
+      hashable(k, "bag.foldby")
+      n = n + 1; keys[n] = k
+      if has_init then a = binop(init, x) else a = x end
+    else
+      a = binop(a, x)
+    end
+    if a == nil then error("bag.foldby: binop returned nil for key " .. show(k), 0) end
+    acc[k] = a
+  end, function() return { keys = keys, acc = acc } end
+end
+
+-- Fold partial: {has, value}.
+function sinks.fold(s)
+  local binop, has, v = s.binop, s.has_initial, s.initial
+  return function(x)
+    if has then v = binop(v, x) else v = x; has = true end
+  end, function() return { has, v } end
+end
+
+-- Binary min-heap of size K on key values: the K largest elements.
+function sinks.topk(s)
+  local k = s.n
+  local key = s.key and getter(s.key, nil, false, "bag.topk")
+  local hk, hv, n = {}, {}, 0
+  local function down(i)
+    while true do
+      local l = 2 * i; local r = l + 1; local m = i
+      if l <= n and hk[l] < hk[m] then m = l end
+      if r <= n and hk[r] < hk[m] then m = r end
+      if m == i then return end
+      hk[i], hk[m] = hk[m], hk[i]; hv[i], hv[m] = hv[m], hv[i]
+      i = m
+    end
+  end
+  return function(x)
+    local kx = x
+    if key then kx = key(x) end
+    if n < k then
+      n = n + 1; hk[n] = kx; hv[n] = x
+      local i = n
+      while i > 1 do
+        local p = floor(i / 2)
+        if hk[i] < hk[p] then
+          hk[i], hk[p] = hk[p], hk[i]; hv[i], hv[p] = hv[p], hv[i]; i = p
+        else break end
+      end
+    elseif k > 0 and kx > hk[1] then
+      hk[1] = kx; hv[1] = x; down(1)
+    end
+  end, function()
+    local idx = {}
+    for i = 1, n do idx[i] = i end
+    sort(idx, function(a, b) return hk[a] > hk[b] end)
+    local out = {}
+    for i = 1, n do out[i] = hv[idx[i]] end
+    return out
+  end
+end
+
+-- Hash partitioning for groupby: N arrays of elements by key hash.
+function sinks.split(s)
+  local key = getter(s.key, nil, false, "bag.groupby")
+  local nout = s.nout
+  local bucket_of = M.bucket_of
+  local buckets, counts = {}, {}
+  for j = 1, nout do buckets[j] = {}; counts[j] = 0 end
+  return function(x)
+    local b = bucket_of(key(x), nout)
+    local c = counts[b] + 1
+    counts[b] = c
+    buckets[b][c] = x
+  end, function() return buckets end
+end
+
+-- Collects the partition, then calls a function on the whole array:
+-- map_partitions (result: a new partition) and reduction (a partial).
+function sinks.apply(s)
+  local push, finish = sinks.collect()
+  local f, args, na, what = s.f, s.args, s.nargs or 0, s.what
+  return push, function()
+    local r = f(finish(), unpack(args or {}, 1, na))
+    if s.partition and type(r) ~= "table" then
+      error(what .. ": the function returned a " .. type(r) .. ", expected an array (a partition)", 0)
+    end
+    return r
+  end
+end
+
+-- Streams the partition to a text file (to_textfiles); result: the path.
+function sinks.write(s)
+  return textio.writer(s.path, s.compression)
+end
+
+M.sinks = sinks
+
+-- Stable bucket 1..n for a grouping key.
+local hash_string
+function M.bucket_of(k, n)
+  local t = type(k)
+  if t == "number" then
+    if k == floor(k) and k > -2 ^ 53 and k < 2 ^ 53 then return k % n + 1 end
+    hashable(k, "bag.groupby")
+    return hash_string(string.format("%.17g", k), n)
+  elseif t == "string" then
+    return hash_string(k, n)
+  elseif t == "boolean" then
+    return (k and 1 or 0) % n + 1
+  end
+  hashable(k, "bag.groupby")
+end
+
+do
+  local ffi = require "ffi"
+  require "ldask.ffi.util"
+  local lib = require "ldask.native"
+  local tonumber = tonumber
+  hash_string = function(s, n) return tonumber(lib.ld_hash64(s, #s, 0) % n) + 1 end
+end
+
+-- The partition task: streams SRC (of KIND "list", "range" or "text")
+-- through OPS into SINK and returns the sink's result.
+function M.run(ops, sink, kind, src)
+  local make = sinks[sink.k]
+  if not make then error("bag pipeline: unknown sink '" .. tostring(sink.k) .. "'", 0) end
+  local push, finish = make(sink)
+  push = chain(ops, push)
+  if kind == "list" then
+    if type(src) ~= "table" then
+      error("bag: a partition must be an array, got a " .. type(src), 0)
+    end
+    for i = 1, #src do if push(src[i]) then break end end
+  elseif kind == "range" then
+    for i = src[1], src[2] - 1 do if push(i) then break end end
+  elseif kind == "text" then
+    textio.stream(src, push)
+  else
+    error("bag pipeline: unknown source kind '" .. tostring(kind) .. "'", 0)
+  end
+  return finish()
+end
+
+-- Aggregates: combine(list of partials) -> partial; finalize(partial) -> value.
+local agg = {}
+
+agg.count = { combine = function(ps) local s = 0; for i = 1, #ps do s = s + ps[i] end; return s end }
+agg.sum = agg.count
+
+local function minmax(name, better)
+  return {
+    combine = function(ps)
+      local n, m = 0, nil
+      for i = 1, #ps do
+        local p = ps[i]
+        if p[1] > 0 then
+          if n == 0 or better(p[2], m) then m = p[2] end
+          n = n + p[1]
+        end
+      end
+      return { n, m }
+    end,
+    finalize = function(p)
+      if p[1] == 0 then error("bag." .. name .. ": the bag is empty", 0) end
+      return p[2]
+    end,
+  }
+end
+agg.min = minmax("min", function(a, b) return a < b end)
+agg.max = minmax("max", function(a, b) return a > b end)
+
+agg.moments = {
+  combine = function(ps)
+    local n, mean, m2 = 0, 0, 0
+    for i = 1, #ps do
+      local p = ps[i]
+      local nb = p[1]
+      if nb > 0 then
+        local nn = n + nb
+        local d = p[2] - mean
+        mean = mean + d * nb / nn
+        m2 = m2 + p[3] + d * d * n * nb / nn
+        n = nn
+      end
+    end
+    return { n, mean, m2 }
+  end,
+}
+
+agg.any = { combine = function(ps) for i = 1, #ps do if ps[i] then return true end end; return false end }
+agg.all = { combine = function(ps) for i = 1, #ps do if not ps[i] then return false end end; return true end }
+
+agg.frequencies = {
+  combine = function(ps)
+    local counts, keys, n = {}, {}, 0
+    for i = 1, #ps do
+      local p = ps[i]
+      local pk, pc = p.keys, p.counts
+      for j = 1, #pk do
+        local k = pk[j]
+        local c = counts[k]
+        if c then counts[k] = c + pc[k] else n = n + 1; keys[n] = k; counts[k] = pc[k] end
+      end
+    end
+    return { keys = keys, counts = counts }
+  end,
+}
+
+agg.distinct = {
+  combine = function(ps, s)
+    local seen, out, n = {}, {}, 0
+    local key = s.key and getter(s.key, nil, false, "bag.distinct")
+    for i = 1, #ps do
+      local p = ps[i]
+      for j = 1, #p do
+        local x = p[j]
+        local k = x
+        if key then k = key(x) end
+        if not seen[k] then seen[k] = true; n = n + 1; out[n] = x end
+      end
+    end
+    return out
+  end,
+}
+
+agg.foldby = {
+  combine = function(ps, s, final)
+    local combine = s.combine or s.binop
+    local has_ci = s.has_combine_initial
+    local acc, keys, n = {}, {}, 0
+    for i = 1, #ps do
+      local p = ps[i]
+      local pk, pa = p.keys, p.acc
+      for j = 1, #pk do
+        local k = pk[j]
+        local a = acc[k]
+        if a == nil then
+          n = n + 1; keys[n] = k
+          if has_ci and final then a = combine(s.combine_initial, pa[k]) else a = pa[k] end
+        else
+          a = combine(a, pa[k])
+        end
+        if a == nil then error("bag.foldby: combine returned nil for key " .. show(k), 0) end
+        acc[k] = a
+      end
+    end
+    return { keys = keys, acc = acc }
+  end,
+}
+
+agg.fold = {
+  combine = function(ps, s)
+    local combine = s.combine or s.binop
+    local has, v = false, nil
+    for i = 1, #ps do
+      local p = ps[i]
+      if p[1] then
+        if has then v = combine(v, p[2]) else v = p[2]; has = true end
+      end
+    end
+    return { has, v }
+  end,
+  finalize = function(p, s)
+    if not p[1] then
+      if s.has_initial then return s.initial end
+      error("bag.fold: the bag is empty and no initial value was given", 0)
+    end
+    return p[2]
+  end,
+}
+
+agg.topk = {
+  combine = function(ps, s)
+    local all, n = {}, 0
+    for i = 1, #ps do local p = ps[i]; for j = 1, #p do n = n + 1; all[n] = p[j] end end
+    local push, finish = sinks.topk(s)
+    for i = 1, n do push(all[i]) end
+    return finish()
+  end,
+}
+
+agg.take = {
+  combine = function(ps, s)
+    local out, n = {}, 0
+    for i = 1, #ps do
+      local p = ps[i]
+      for j = 1, #p do
+        if n >= s.n then return out end
+        n = n + 1; out[n] = p[j]
+      end
+    end
+    return out
+  end,
+}
+
+-- reduction(perpartition, aggregate): the user's aggregate at every level.
+agg.apply = { combine = function(ps, s) return s.aggregate(ps) end }
+
+M.agg = agg
+
+-- Task: combines partials PS (a list) of sink S; FINAL: also finalizes.
+function M.combine(spec, ps)
+  local a = agg[spec.k]
+  if not a then error("bag pipeline: no aggregate for '" .. tostring(spec.k) .. "'", 0) end
+  return a.combine(ps, spec, false)
+end
+
+function M.finalize(spec, ps)
+  local a = agg[spec.k]
+  local p
+  if spec.k == "apply" then return spec.aggregate(ps) end
+  p = a.combine(ps, spec, true)
+  if a.finalize then return a.finalize(p, spec) end
+  return p
+end
+
+-- Finalizers of derived reductions.
+function M.mean(p)
+  if p[1] == 0 then error("bag.mean: the bag is empty", 0) end
+  return p[2]
+end
+
+function M.var(p, ddof)
+  local d = p[1] - ddof
+  if d <= 0 then error("bag.var: " .. p[1] .. " element(s) is too few for ddof=" .. ddof, 0) end
+  return p[3] / d
+end
+
+function M.std(p, ddof) return sqrt(M.var(p, ddof)) end
+
+-- Result partitions of frequencies/foldby: arrays of {key, value} pairs.
+function M.freq_pairs(p, sort_desc)
+  local keys, counts = p.keys, p.counts
+  local out = {}
+  for i = 1, #keys do out[i] = { keys[i], counts[keys[i]] } end
+  if sort_desc then
+    sort(out, function(a, b)
+      if a[2] ~= b[2] then return a[2] > b[2] end
+      local ta, tb = type(a[1]), type(b[1])
+      if ta ~= tb then return ta < tb end
+      if ta == "boolean" then return (a[1] and 1 or 0) < (b[1] and 1 or 0) end
+      return a[1] < b[1]
+    end)
+  end
+  return out
+end
+
+function M.fold_pairs(p)
+  local keys, acc = p.keys, p.acc
+  local out = {}
+  for i = 1, #keys do out[i] = { keys[i], acc[keys[i]] } end
+  return out
+end
+
+-- The list of VALUES as is (to_textfiles: the paths written).
+function M.concat_values(values) return values end
+
+-- Concatenates partitions (repartition, compute of a bag).
+function M.concat(parts)
+  local out, n = {}, 0
+  for i = 1, #parts do
+    local p = parts[i]
+    for j = 1, #p do n = n + 1; out[n] = p[j] end
+  end
+  return out
+end
+
+-- Piece PIECE (0-based) of NPIECES of partition PART (repartition).
+function M.slice(part, piece, npieces)
+  local len = #part
+  local lo = floor(piece * len / npieces) + 1
+  local hi = floor((piece + 1) * len / npieces)
+  local out = {}
+  for i = lo, hi do out[i - lo + 1] = part[i] end
+  return out
+end
+
+-- groupby, second stage: bucket J of every split, grouped by key in
+-- first-seen order: an array of {key, {values...}}.
+function M.group(j, key, splits)
+  local g = getter(key, nil, false, "bag.groupby")
+  local groups, order, n = {}, {}, 0
+  for i = 1, #splits do
+    local b = splits[i][j]
+    for e = 1, #b do
+      local x = b[e]
+      local k = g(x)
+      local grp = groups[k]
+      if not grp then grp = {}; groups[k] = grp; n = n + 1; order[n] = k end
+      grp[#grp + 1] = x
+    end
+  end
+  local out = {}
+  for i = 1, n do out[i] = { order[i], groups[order[i]] } end
+  return out
+end
+
+return M
