@@ -1,0 +1,199 @@
+-- ldask.codec.decode: rebuilds a value from a header and its buffers (see
+-- docs/codec.md). Every malformed input raises a message starting with what
+-- was wrong; nothing in a header can crash the state except bytecode, which
+-- is only loaded after the header's checksum matched.
+local ffi = require "ffi"
+local sbuf = require "string.buffer"
+require "ldask.ffi.buffer"
+local tnew = require "table.new"
+local index = require "ldask.codec.index"
+local cdatareg = require "ldask.codec.cdata"
+local encode = require "ldask.codec.encode"
+
+local type, error, tostring, rawset, pcall, pairs = type, error, tostring, rawset, pcall, pairs
+local setmetatable, setfenv, loadstring = setmetatable, setfenv, loadstring
+local setupvalue, upvaluejoin = debug.setupvalue, debug.upvaluejoin
+local byte, sub, format = string.byte, string.sub, string.format
+local istype = ffi.istype
+
+local M = {}
+
+local buffer_ptr = ffi.typeof("ld_buffer *")
+local rbuf = sbuf.new()
+local VERSION, PLAIN, GENERAL = encode.VERSION, encode.PLAIN, encode.GENERAL
+
+local function fail(msg) error(msg, 0) end
+
+--- Decodes a plain body (after the 2-byte prefix).
+local function decode_plain(header)
+  rbuf:set(header)
+  rbuf:skip(2)
+  local ok, v = pcall(rbuf.decode, rbuf)
+  if not ok then fail("malformed header: " .. tostring(v)) end
+  if #rbuf ~= 0 then fail(format("malformed header: %d trailing bytes", #rbuf)) end
+  rbuf:reset()
+  return v
+end
+
+local function check(cond, msg)
+  if not cond then fail("malformed header: " .. msg) end
+end
+
+-- Decodes a general plan. FUNCTIONS(hash) resolves session function
+-- references (nil outside a decoder).
+local function decode_general(header, buffers, functions)
+  check(#header >= 10, "too short")
+  local body = sub(header, 11)
+  if encode.checksum(body) ~= sub(header, 3, 10) then fail("checksum mismatch (corrupt or truncated header)") end
+  local ok, plan = pcall(sbuf.decode, body)
+  if not ok then fail("malformed header: " .. tostring(plan)) end
+  check(type(plan) == "table", "plan is not a table")
+  local nodes, fns, cds, gid = plan[2], plan[3], plan[4], plan[5]
+  check(type(nodes) == "table" and type(fns) == "table" and type(cds) == "table", "plan lists missing")
+  check(gid == nil or type(gid) == "number", "bad globals reference")
+
+  local objs, fobjs, cobjs = {}, {}, {}
+  -- 1. tables and closures exist before anything refers to them
+  for i = 1, #nodes do
+    local rec = nodes[i]
+    check(type(rec) == "table", "node " .. i .. " is not a record")
+    if rec[1] == 0 then
+      check(type(rec[2]) == "table", "node " .. i .. " has no table")
+      objs[i] = rec[2]
+    elseif rec[1] == 1 then
+      check(type(rec[2]) == "table" and type(rec[3]) == "table", "node " .. i .. " has no contents")
+      objs[i] = tnew(#rec[2], #rec[3] / 2)
+    else
+      fail("malformed header: node " .. i .. " has kind " .. tostring(rec[1]))
+    end
+  end
+  for i = 1, #fns do
+    local rec = fns[i]
+    check(type(rec) == "table" and type(rec[1]) == "string" and type(rec[2]) == "table" and type(rec[3]) == "table",
+      "function " .. i .. " is not a record")
+    local where = tostring(rec[5])
+    check(sub(rec[1], 1, 3) == "\27LJ", "function " .. i .. " (" .. where .. ") is not LuaJIT bytecode")
+    local f, err = loadstring(rec[1])
+    if not f then fail("cannot load function " .. where .. ": " .. tostring(err)) end
+    fobjs[i] = f
+  end
+
+  local val
+  local function cdata_obj(id)
+    local obj = cobjs[id]
+    if obj ~= nil then return obj end
+    local rec = cds[id]
+    check(type(rec) == "table" and type(rec[1]) == "string", "cdata " .. tostring(id) .. " is not a record")
+    local entry, err = cdatareg.lookup(rec[1], rec[2])
+    if not entry then fail(err) end
+    local first, count = rec[4], rec[5]
+    check(type(first) == "number" and type(count) == "number", "cdata " .. id .. " has no buffer range")
+    local bufs = {}
+    for k = 0, count - 1 do
+      local b = buffers and buffers[first + k]
+      if b == nil or not istype(buffer_ptr, b) then
+        fail(format("buffer #%d (of %d given) for cdata type %s is missing or not an ld_buffer *",
+          first + k, buffers and #buffers or 0, rec[1]))
+      end
+      bufs[k + 1] = b
+    end
+    local arg = val(rec[3])
+    local ok2, o = pcall(entry.decode, arg, bufs)
+    if not ok2 then fail("decoder of cdata type " .. rec[1] .. " failed: " .. tostring(o)) end
+    cobjs[id] = o
+    return o
+  end
+
+  val = function(w)
+    if type(w) ~= "table" then return w end
+    local tag = w[1]
+    if tag == 1 then
+      local o = objs[w[2]]
+      check(o ~= nil, "reference to missing table " .. tostring(w[2]))
+      return o
+    elseif tag == 3 then
+      local o = fobjs[w[2]]
+      check(o ~= nil, "reference to missing function " .. tostring(w[2]))
+      return o
+    elseif tag == 4 or tag == 5 or tag == 8 then
+      local o, err = index.resolve(w)
+      if o == nil then fail("cannot resolve reference " .. index.describe(w) .. ": " .. tostring(err)) end
+      return o
+    elseif tag == 6 then
+      check(type(w[2]) == "number", "bad cdata reference")
+      return cdata_obj(w[2])
+    elseif tag == 7 then
+      check(type(w[2]) == "string", "bad function hash")
+      if functions == nil then
+        fail("function " .. w[2] .. " was encoded by a session: decode with codec.decoder() after d:add_functions()")
+      end
+      return functions(w[2])
+    end
+    fail("malformed header: unknown reference tag " .. tostring(tag))
+  end
+
+  -- 2. contents
+  for i = 1, #nodes do
+    local rec = nodes[i]
+    if rec[1] == 1 then
+      local t, arr, hash = objs[i], rec[2], rec[3]
+      for k = 1, #arr do t[k] = val(arr[k]) end
+      for k = 1, #hash, 2 do
+        local key = val(hash[k])
+        check(key ~= nil and key == key, "table key is nil or NaN in node " .. i)
+        rawset(t, key, val(hash[k + 1]))
+      end
+    end
+  end
+  local genv
+  if gid ~= nil then
+    genv = objs[gid]
+    check(genv ~= nil, "globals node missing")
+    setmetatable(genv, { __index = _G })
+  end
+  for i = 1, #fns do
+    local rec, f = fns[i], fobjs[i]
+    for k, w in pairs(rec[2]) do setupvalue(f, k, val(w)) end
+    local joins = rec[3]
+    for k = 1, #joins do
+      local j = joins[k]
+      local other = fobjs[j[2]]
+      check(type(j[1]) == "number" and other ~= nil and type(j[3]) == "number", "bad upvalue join")
+      upvaluejoin(f, j[1], other, j[3])
+    end
+    if rec[4] == true then
+      check(genv ~= nil, "function " .. i .. " needs the globals node")
+      setfenv(f, genv)
+    elseif rec[4] ~= nil then
+      local env = val(rec[4])
+      check(type(env) == "table", "function environment is not a table")
+      setfenv(f, env)
+    end
+  end
+  -- 3. metatables last, so filling never ran metamethods
+  for i = 1, #nodes do
+    local mtw = nodes[i][4]
+    if mtw ~= nil then
+      local mt = val(mtw)
+      check(type(mt) == "table", "metatable of node " .. i .. " is a " .. type(mt))
+      setmetatable(objs[i], mt)
+    end
+  end
+  return val(plan[1])
+end
+
+--- Decodes HEADER with BUFFERS (array of ld_buffer *, borrowed) and
+-- FUNCTIONS (nil, or hash -> function resolver). Raises a message string.
+function M.decode(header, buffers, functions)
+  if type(header) ~= "string" then fail("header must be a string, got " .. type(header)) end
+  local v, mode = byte(header, 1, 2)
+  if v ~= VERSION then
+    if v == nil then fail("empty header") end
+    fail(format("unsupported header version %d (this ldask reads version %d)", v, VERSION))
+  end
+  if mode == PLAIN then return decode_plain(header) end
+  if mode == GENERAL then return decode_general(header, buffers, functions) end
+  fail("malformed header: unknown mode byte " .. tostring(mode))
+end
+
+return M

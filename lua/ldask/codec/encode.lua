@@ -1,0 +1,423 @@
+-- ldask.codec.encode: turns a Lua value into a header string and a list of
+-- ld_buffer references. Plain data (no functions, metatables, shared or
+-- cyclic tables) goes straight through LuaJIT's string.buffer; anything else
+-- is first flattened into a "plan" (numbered tables, functions and cdata
+-- objects, references between them as small wrapper tables) that
+-- string.buffer then encodes. The format is described in docs/codec.md.
+local ffi = require "ffi"
+local sbuf = require "string.buffer"
+require "ldask.ffi.buffer"
+require "ldask.ffi.util"
+local lib = require "ldask.native"
+local index = require "ldask.codec.index"
+local funcs = require "ldask.codec.funcs"
+local cdatareg = require "ldask.codec.cdata"
+
+local type, next, rawget, pairs, tostring, error = type, next, rawget, pairs, tostring, error
+local getmetatable, setmetatable = debug.getmetatable, setmetatable
+local getupvalue, upvalueid, getfenv = debug.getupvalue, debug.upvalueid, getfenv
+local istype, ffi_gc, ffi_string = ffi.istype, ffi.gc, ffi.string
+local concat, format = table.concat, string.format
+local io_type = io.type
+
+local M = {}
+
+M.VERSION = 1
+M.PLAIN = 0x50 -- 'P'
+M.GENERAL = 0x47 -- 'G'
+local PLAIN_PREFIX = "\1P"
+local GENERAL_PREFIX = "\1G"
+M.MAXDEPTH = 90 -- deeper plain tables take the general path (string.buffer stops at 100)
+
+local int64_t, uint64_t = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
+local buffer_ptr = ffi.typeof("ld_buffer *")
+local hash_box = ffi.new("uint64_t[1]")
+
+local out = sbuf.new()
+
+local function is_int64(v) return istype(int64_t, v) or istype(uint64_t, v) end
+M.is_int64 = is_int64
+
+-- True when the whole tree under T is plain: tables without metatables,
+-- reached once, no deeper than MAXDEPTH, holding strings, numbers, booleans
+-- and int64 cdata only.
+local function plain_table(t, depth, seen)
+  if depth > M.MAXDEPTH or seen[t] or getmetatable(t) ~= nil then return false end
+  seen[t] = true
+  for k, v in next, t do
+    local tk = type(k)
+    if tk ~= "string" and tk ~= "number" and tk ~= "boolean" then
+      if tk ~= "cdata" or not is_int64(k) then return false end
+    end
+    local tv = type(v)
+    if tv == "table" then
+      if not plain_table(v, depth + 1, seen) then return false end
+    elseif tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
+      if tv ~= "cdata" or not is_int64(v) then return false end
+    end
+  end
+  return true
+end
+
+--- True when V can take the plain path.
+function M.is_plain(v)
+  local tv = type(v)
+  if tv == "table" then return plain_table(v, 0, {}) end
+  if tv == "string" or tv == "number" or tv == "boolean" or tv == "nil" then return true end
+  return tv == "cdata" and is_int64(v)
+end
+
+--- Header of a plain value.
+function M.plain(v)
+  out:reset()
+  out:put(PLAIN_PREFIX)
+  out:encode(v)
+  return out:tostring()
+end
+
+---------------------------------------------------------------------------
+-- Refusals: messages name what is shipped, the innermost function on the
+-- way (name, source:line), the upvalue or global, the field path and type.
+
+local function describe_type(v)
+  local tv = type(v)
+  if tv == "thread" then return "a coroutine" end
+  if tv == "userdata" then
+    local ft = io_type(v)
+    if ft == "file" then return "a userdata (an open file handle)" end
+    if ft == "closed file" then return "a userdata (a closed file handle)" end
+    return "a userdata"
+  end
+  if tv == "function" then return "a C function not found in any loaded module" end
+  if tv == "cdata" then
+    return "a " .. tostring(ffi.typeof(v)):gsub("^ctype", "cdata") .. " of a type not registered with codec.register_cdata"
+  end
+  return "a " .. tv
+end
+
+local function keystr(k)
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") then return "." .. k end
+  if type(k) == "string" then return format("[%q]", k) end
+  return "[" .. tostring(k) .. "]"
+end
+
+-- A name for F on the error path: a global holding it, else a local or an
+-- upvalue holding it in a function on the current call stack.
+local function global_name(f)
+  for k, v in pairs(_G) do
+    if v == f and type(k) == "string" then return k end
+  end
+  for level = 2, 200 do
+    local info = debug.getinfo(level, "fS")
+    if info == nil then break end
+    local own = (info.source or ""):find("ldask/codec", 1, true) or info.what == "C"
+    for i = 1, own and 0 or 250 do
+      local name, v = debug.getlocal(level, i)
+      if name == nil then break end
+      if v == f and not name:match("^%(") then return name end
+    end
+    if info.func and not own then
+      for i = 1, 250 do
+        local name, v = debug.getupvalue(info.func, i)
+        if name == nil then break end
+        if v == f then return name end
+      end
+    end
+  end
+end
+
+-- Builds the message for V reached from PARENT as HOW NAME.
+local function refusal(E, v, parent, how, name)
+  -- steps from the root down to v
+  local steps = { { obj = v, how = how, name = name } }
+  local p = parent
+  local guard = 0
+  while p ~= nil and guard < 10000 do
+    local rec = E.parent[p]
+    if rec == nil then break end
+    steps[#steps + 1] = { obj = p, how = rec[2], name = rec[3] }
+    p = rec[1]
+    guard = guard + 1
+  end
+  -- steps[#steps] is the root; find the innermost function
+  local fi
+  for i = 2, #steps do
+    if type(steps[i].obj) == "function" then
+      fi = i
+      break
+    end
+  end
+  local parts = {}
+  local from
+  if fi then
+    local f = steps[fi].obj
+    local fname = steps[fi].name
+    if type(fname) ~= "string" then fname = global_name(f) end
+    if fname then
+      parts[#parts + 1] = format("function '%s' (%s)", fname, funcs.where(f))
+    else
+      parts[#parts + 1] = format("function (%s)", funcs.where(f))
+    end
+    from = fi - 1
+  else
+    from = #steps
+  end
+  local path = {}
+  local lead
+  for i = from, 1, -1 do
+    local s = steps[i]
+    if s.how == "upvalue" or s.how == "global" then
+      if lead then path[#path + 1] = " " .. s.how .. " '" .. tostring(s.name) .. "'" else lead = s.how .. " '" .. tostring(s.name) .. "'" end
+    elseif s.how == "field" then
+      path[#path + 1] = keystr(s.name)
+    elseif s.how == "key" then
+      path[#path + 1] = " key " .. tostring(s.name)
+    elseif s.how == "metatable" then
+      path[#path + 1] = " metatable"
+    elseif s.how == "environment" then
+      path[#path + 1] = " environment"
+    elseif s.how == "cdata" then
+      path[#path + 1] = " (encoded cdata)"
+    end
+  end
+  local where = (lead or "") .. concat(path)
+  if where == "" then where = "value" elseif not lead and fi == nil then where = "field " .. where:gsub("^ ", "") end
+  parts[#parts + 1] = where:gsub("^ ", "")
+  return format("cannot ship %s: %s is %s", E.what, concat(parts, " "), describe_type(v))
+end
+
+local function refuse(E, v, parent, how, name)
+  error({ refuse = refusal(E, v, parent, how, name) }, 0)
+end
+
+---------------------------------------------------------------------------
+-- General path
+
+local conv
+
+local function new_encoder(what, session)
+  return {
+    what = what or "value",
+    session = session,
+    ids = {}, -- object -> wrapper
+    nodes = {}, -- plan nodes
+    fns = {}, -- plan functions
+    cds = {}, -- plan cdata objects
+    queue = {},
+    qn = 0,
+    parent = {}, -- object -> { parent, how, name }
+    bufs = {}, -- ld_buffer * (retained, gc'ed)
+    upids = {}, -- upvalue id -> { fn id, index }
+    g = nil, -- shipped globals: node id
+    gnames = nil, -- names already put into the globals node
+  }
+end
+M.new_encoder = new_encoder
+
+-- Shipped globals node: created on first use.
+local function globals_node(E)
+  if E.g == nil then
+    local id = #E.nodes + 1
+    E.nodes[id] = { 1, {}, {} }
+    E.g = id
+    E.gnames = {}
+  end
+  return E.nodes[E.g]
+end
+
+local function conv_cdata(E, v, parent, how, name)
+  if is_int64(v) then return v end
+  local entry = cdatareg.find(v)
+  if entry == nil then refuse(E, v, parent, how, name) end
+  local id = #E.cds + 1
+  local w = { 6, id }
+  E.ids[v] = w
+  E.parent[v] = { parent, how, name }
+  E.cds[id] = false
+  local ok, tbl, bufs = pcall(entry.encode, v)
+  if not ok then
+    error({ refuse = format("cannot ship %s: encoder of %s failed: %s", E.what, entry.name, tostring(tbl)) }, 0)
+  end
+  bufs = bufs or {}
+  local first = #E.bufs + 1
+  for i = 1, #bufs do
+    local b = bufs[i]
+    if not istype(buffer_ptr, b) or b == nil then
+      error({ refuse = format("cannot ship %s: encoder of %s returned buffer #%d as a %s, not an ld_buffer *",
+        E.what, entry.name, i, type(b)) }, 0)
+    end
+    E.bufs[#E.bufs + 1] = ffi_gc(lib.ld_buffer_retain(b), lib.ld_buffer_release)
+  end
+  E.cds[id] = { entry.name, entry.module, conv(E, tbl, v, "cdata", nil), first, #bufs }
+  return w
+end
+
+local function conv_function(E, f, parent, how, name)
+  if funcs.is_c(f) then refuse(E, f, parent, how, name) end
+  local session = E.session
+  if session ~= nil then
+    local w = session:function_ref(f, E, parent, how, name)
+    if w then
+      E.ids[f] = w
+      return w
+    end
+  end
+  local id = #E.fns + 1
+  local w = { 3, id }
+  E.ids[f] = w
+  E.parent[f] = { parent, how, name }
+  E.fns[id] = false
+  local qn = E.qn + 1
+  E.qn = qn
+  E.queue[qn] = f
+  return w
+end
+
+-- Converts V (reached from PARENT as HOW NAME) into a plan value.
+conv = function(E, v, parent, how, name)
+  local tv = type(v)
+  if tv == "string" or tv == "number" or tv == "boolean" or tv == "nil" then return v end
+  local w = E.ids[v]
+  if w ~= nil then return w end
+  local rec = index.lookup_fast(v)
+  if rec ~= nil then
+    E.ids[v] = rec
+    return rec
+  end
+  if tv == "table" then
+    local id = #E.nodes + 1
+    w = { 1, id }
+    E.ids[v] = w
+    E.parent[v] = { parent, how, name }
+    E.nodes[id] = false
+    local qn = E.qn + 1
+    E.qn = qn
+    E.queue[qn] = v
+    return w
+  elseif tv == "function" then
+    return conv_function(E, v, parent, how, name)
+  elseif tv == "cdata" then
+    return conv_cdata(E, v, parent, how, name)
+  end
+  refuse(E, v, parent, how, name)
+end
+M.conv = conv
+
+local function is_prim(v)
+  local tv = type(v)
+  return tv == "string" or tv == "number" or tv == "boolean" or (tv == "cdata" and is_int64(v))
+end
+
+local function process_table(E, t)
+  local id = E.ids[t][2]
+  local mt = getmetatable(t)
+  local leaf = true
+  for k, v in next, t do
+    if not is_prim(v) or not is_prim(k) then
+      leaf = false
+      break
+    end
+  end
+  local mtw
+  if mt ~= nil then mtw = conv(E, mt, t, "metatable", nil) end
+  if leaf then
+    E.nodes[id] = { 0, t, false, mtw }
+    return
+  end
+  local arr, n = {}, 0
+  while true do
+    local v = rawget(t, n + 1)
+    if v == nil then break end
+    n = n + 1
+    arr[n] = conv(E, v, t, "field", n)
+  end
+  local hash, h = {}, 0
+  for k, v in next, t do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
+      hash[h + 1] = conv(E, k, t, "key", k)
+      hash[h + 2] = conv(E, v, t, "field", k)
+      h = h + 2
+    end
+  end
+  E.nodes[id] = { 1, arr, hash, mtw }
+end
+
+local std_globals = index.std_globals
+
+local function process_function(E, f)
+  local id = E.ids[f][2]
+  local info = funcs.info(f)
+  local ups, joins = {}, {}
+  for i = 1, info.nups do
+    local uname, val = getupvalue(f, i)
+    local uid = upvalueid(f, i)
+    local prev = E.upids[uid]
+    if prev then
+      joins[#joins + 1] = { i, prev[1], prev[2] }
+    else
+      E.upids[uid] = { id, i }
+      ups[i] = conv(E, val, f, "upvalue", uname)
+    end
+  end
+  local env = getfenv(f)
+  local envw
+  if env == _G then
+    local g = globals_node(E)
+    local gnames = E.gnames
+    local names = info.globals
+    for i = 1, #names do
+      local gname = names[i]
+      if not std_globals[gname] and not gnames[gname] then
+        gnames[gname] = true
+        local val = rawget(_G, gname)
+        if val ~= nil then
+          local hash = g[3]
+          hash[#hash + 1] = gname
+          hash[#hash + 1] = conv(E, val, f, "global", gname)
+        end
+      end
+    end
+    envw = true
+  else
+    envw = conv(E, env, f, "environment", nil)
+  end
+  E.fns[id] = { info.bytecode, ups, joins, envw, info.where }
+end
+
+-- Drains the queue of E.
+local function run(E)
+  local q = E.queue
+  local i = 1
+  while i <= E.qn do
+    local obj = q[i]
+    q[i] = nil
+    if type(obj) == "table" then
+      process_table(E, obj)
+    else
+      process_function(E, obj)
+    end
+    i = i + 1
+  end
+  E.qn = 0
+end
+
+--- Encodes V through the general path with encoder state E; returns the
+-- header. Raises { refuse = msg } tables for unshippable values.
+function M.general(E, v, parent, how, name)
+  local root = conv(E, v, parent, how, name)
+  run(E)
+  local plan = { root, E.nodes, E.fns, E.cds, E.g }
+  out:reset()
+  out:encode(plan)
+  local body = out:tostring()
+  hash_box[0] = lib.ld_hash64(body, #body, 0x6c64)
+  return GENERAL_PREFIX .. ffi_string(hash_box, 8) .. body
+end
+
+--- Checksum of a general body, as 8 raw bytes.
+function M.checksum(body)
+  hash_box[0] = lib.ld_hash64(body, #body, 0x6c64)
+  return ffi_string(hash_box, 8)
+end
+
+return M
