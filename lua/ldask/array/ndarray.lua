@@ -1,0 +1,1008 @@
+-- ldask.array.ndarray: the in-memory chunk type of ldask.array, an FFI
+-- metatype over the C ld_ndarray (core/array/ndarray.h): dtype, shape,
+-- strides in elements, offset and a refcounted buffer shared by views.
+--
+-- Indexing convention: element indices are 0-based like NumPy (negative
+-- counts from the end): `a:get(0, 2)`, `a:set(0, 2, v)`, or `a[{0, 2}]` and
+-- `a[{0, 2}] = v`. Lua tables produced by totable() are 1-based lists.
+-- Views (slice, transpose, index, reshape of contiguous data) share the
+-- buffer; kernels (elementwise, reductions, matmul, ...) allocate new arrays.
+local ffi = require "ffi"
+local lib = require "ldask.native"
+local E = require "ldask.ffi.array"
+
+local C_gc, ffi_new, ffi_string, ffi_cast, ffi_typeof, ffi_istype =
+  ffi.gc, ffi.new, ffi.string, ffi.cast, ffi.typeof, ffi.istype
+local type, tonumber, tostring, error, select, pairs, ipairs, setmetatable =
+  type, tonumber, tostring, error, select, pairs, ipairs, setmetatable
+local floor, huge, concat, format, min, max = math.floor, math.huge, table.concat, string.format,
+  math.min, math.max
+
+local M = {}
+
+local DT = E.dtypes
+local ND = ffi_typeof("ld_ndarray")
+local I64ARR = ffi_typeof("int64_t[8]")
+M.ctype = ND
+
+local DTNAMES = { [0] = "float64", "float32", "int64", "int32", "uint8", "bool" }
+local ALIASES = {
+  float64 = 0, f8 = 0, double = 0, ["<f8"] = 0, float = 0,
+  float32 = 1, f4 = 1, ["<f4"] = 1, single = 1,
+  int64 = 2, i8 = 2, ["<i8"] = 2, int = 2,
+  int32 = 3, i4 = 3, ["<i4"] = 3,
+  uint8 = 4, u1 = 4, ["|u1"] = 4,
+  bool = 5, b1 = 5, ["|b1"] = 5, boolean = 5,
+}
+local CPTR = {
+  [0] = ffi_typeof("double *"), ffi_typeof("float *"), ffi_typeof("int64_t *"),
+  ffi_typeof("int32_t *"), ffi_typeof("uint8_t *"), ffi_typeof("uint8_t *"),
+}
+local SIZES = { [0] = 8, 4, 8, 4, 1, 1 }
+M.dtype_names = DTNAMES
+M.itemsize_of = SIZES
+
+-- Returns the dtype code of NAME (a dtype name, alias, or code) or raises
+-- naming WHAT at LEVEL.
+local function dtype_code(name, what, level)
+  if type(name) == "number" and DTNAMES[name] then return name end
+  local c = ALIASES[name]
+  if not c then
+    error(format("%s: unknown dtype %s (expected float64, float32, int64, int32, uint8 or bool)",
+      what or "ndarray", tostring(name)), (level or 1) + 1)
+  end
+  return c
+end
+M.dtype_code = dtype_code
+
+-- Canonical dtype name of NAME (or raises).
+function M.dtype_name(name, what) return DTNAMES[dtype_code(name, what, 2)] end
+
+local function is_nd(x) return ffi_istype(ND, x) end
+M.is_ndarray = is_nd
+
+-- A fresh empty struct whose buffer reference is released by the GC.
+local function empty() return C_gc(ND(), lib.ld_nd_clear) end
+M.empty_struct = empty
+
+local function cerr(what, level)
+  error((what and (what .. ": ") or "") .. ffi_string(lib.ld_array_errmsg()), (level or 1) + 1)
+end
+
+local function shape_str(shape)
+  local n = #shape
+  if n == 1 then return "(" .. shape[1] .. ",)" end
+  local p = {}
+  for i = 1, n do p[i] = tostring(shape[i]) end
+  return "(" .. concat(p, ", ") .. ")"
+end
+M.shape_str = shape_str
+
+local function shape_of(a)
+  local s = {}
+  for d = 0, a.ndim_ - 1 do s[d + 1] = tonumber(a.shape_[d]) end
+  return s
+end
+
+local function to_i64arr(t, n)
+  local arr = I64ARR()
+  for i = 1, n do arr[i - 1] = t[i] end
+  return arr
+end
+
+-- Allocates a new C-contiguous array of DTYPE and SHAPE (Lua list).
+function M.alloc(shape, dtype, zero)
+  local code = dtype_code(dtype or 0, "ndarray", 2)
+  local nd = #shape
+  if nd > 8 then error("ndarray: at most 8 dimensions, got " .. nd, 2) end
+  for i = 1, nd do
+    local s = shape[i]
+    if type(s) ~= "number" or s < 0 or s ~= floor(s) then
+      error(format("ndarray: bad dimension %s at axis %d of shape %s", tostring(s), i - 1,
+        shape_str(shape)), 2)
+    end
+  end
+  local a = empty()
+  if lib.ld_nd_alloc(a, code, nd, to_i64arr(shape, nd), zero and 1 or 0) ~= 0 then cerr(nil, 2) end
+  return a
+end
+local alloc = M.alloc
+
+function M.zeros(shape, dtype) return alloc(shape, dtype, true) end
+
+function M.full(shape, value, dtype)
+  if dtype == nil then
+    dtype = type(value) == "boolean" and "bool" or (value == floor(value) and value ~= huge and
+      value ~= -huge) and "int64" or "float64"
+  end
+  local a = alloc(shape, dtype)
+  local v = value
+  if type(v) == "boolean" then v = v and 1 or 0 end
+  lib.ld_nd_fill(a, v, (v == v and v ~= huge and v ~= -huge) and v or 0)
+  return a
+end
+
+function M.ones(shape, dtype) return M.full(shape, 1, dtype or "float64") end
+
+-- A view of A (shares the buffer).
+local function view(a)
+  local v = empty()
+  lib.ld_nd_view(v, a)
+  return v
+end
+M.view = view
+
+---------------------------------------------------------------------------
+-- Element access (0-based, negative from the end)
+
+local function flat_offset(a, idx, n, what)
+  local nd = a.ndim_
+  if n ~= nd then
+    error(format("%s: %d indices for a %d-d array of shape %s", what, n, nd,
+      shape_str(shape_of(a))), 3)
+  end
+  local off = a.offset_
+  for d = 0, nd - 1 do
+    local i = idx[d + 1]
+    local s = a.shape_[d]
+    if type(i) ~= "number" or i ~= floor(i) then
+      error(format("%s: index %s at axis %d is not an integer", what, tostring(i), d), 3)
+    end
+    if i < 0 then i = i + s end
+    if i < 0 or i >= s then
+      error(format("%s: index %d out of range for axis %d with size %d (shape %s)", what,
+        idx[d + 1], d, tonumber(s), shape_str(shape_of(a))), 3)
+    end
+    off = off + i * a.strides_[d]
+  end
+  return off
+end
+
+local function read_at(a, off)
+  local p = ffi_cast(CPTR[a.dtype_], a.buf_.data)
+  local v = p[off]
+  local dt = a.dtype_
+  if dt == 5 then return v ~= 0 end
+  return tonumber(v)
+end
+
+local function write_at(a, off, v)
+  local dt = a.dtype_
+  if type(v) == "boolean" then v = v and 1 or 0 end
+  if type(v) ~= "number" then error("ndarray.set: value must be a number or boolean, got " .. type(v), 3) end
+  if dt == 5 then v = (v ~= 0) and 1 or 0 end
+  ffi_cast(CPTR[dt], a.buf_.data)[off] = v
+end
+
+local function get(a, ...)
+  return read_at(a, flat_offset(a, { ... }, select("#", ...), "ndarray.get"))
+end
+
+local function set(a, ...)
+  local n = select("#", ...)
+  local args = { ... }
+  local v = args[n]
+  args[n] = nil
+  write_at(a, flat_offset(a, args, n - 1, "ndarray.set"), v)
+end
+
+---------------------------------------------------------------------------
+-- Conversion from and to Lua tables
+
+local function infer(t, shape, depth, info)
+  if type(t) == "table" then
+    local n = #t
+    if shape[depth] == nil then shape[depth] = n
+    elseif shape[depth] ~= n then
+      error(format("from_table: ragged nested table (length %d vs %d at depth %d)", n,
+        shape[depth], depth - 1), 4)
+    end
+    if depth > 8 then error("from_table: more than 8 nesting levels", 4) end
+    for i = 1, n do infer(t[i], shape, depth + 1, info) end
+    if n == 0 and info.leaf_depth == nil then info.empty_depth = depth end
+  else
+    if info.leaf_depth == nil then info.leaf_depth = depth
+    elseif info.leaf_depth ~= depth then error("from_table: ragged nested table (mixed depths)", 4) end
+    local tt = type(t)
+    if tt == "boolean" then info.bool = true
+    elseif tt == "number" then
+      info.num = true
+      if t ~= floor(t) or t ~= t or t == huge or t == -huge then info.float = true end
+    else
+      error("from_table: element of type " .. tt .. " (expected numbers or booleans)", 4)
+    end
+  end
+end
+
+-- ndarray from a (nested) Lua list; DTYPE inferred when nil: all booleans
+-- → bool, all integers → int64, otherwise float64. A number gives a 0-d array.
+function M.from_table(t, dtype)
+  local shape, info = {}, {}
+  infer(t, shape, 1, info)
+  if info.bool and info.num then error("from_table: mixed booleans and numbers", 2) end
+  local nd = #shape
+  if info.leaf_depth and info.leaf_depth - 1 ~= nd then error("from_table: ragged nested table", 2) end
+  if dtype == nil then dtype = info.bool and "bool" or info.float and "float64" or
+    (info.num and "int64") or "float64" end
+  local a = alloc(shape, dtype)
+  local dt = a.dtype_
+  local p = ffi_cast(CPTR[dt], a.buf_.data)
+  local k = 0
+  local function fill(x, depth)
+    if depth > nd then
+      if type(x) == "boolean" then x = x and 1 or 0 end
+      if dt == 5 then x = x ~= 0 and 1 or 0 end
+      p[k] = x
+      k = k + 1
+    else
+      for i = 1, #x do fill(x[i], depth + 1) end
+    end
+  end
+  fill(t, 1)
+  return a
+end
+
+-- Nested Lua lists (1-based) of A's elements; a 0-d array gives a number.
+local function totable(a)
+  local nd = a.ndim_
+  if nd == 0 then return read_at(a, a.offset_) end
+  local function rec(d, off)
+    local out = {}
+    local n, st = tonumber(a.shape_[d]), a.strides_[d]
+    for i = 0, n - 1 do
+      if d == nd - 1 then out[i + 1] = read_at(a, off + i * st)
+      else out[i + 1] = rec(d + 1, off + i * st) end
+    end
+    return out
+  end
+  return rec(0, a.offset_)
+end
+
+-- Elements of A in C order as a flat Lua list.
+local function tolist(a)
+  local out, k = {}, 0
+  local nd = a.ndim_
+  local function rec(d, off)
+    if d == nd then k = k + 1; out[k] = read_at(a, off); return end
+    local st = a.strides_[d]
+    for i = 0, tonumber(a.shape_[d]) - 1 do rec(d + 1, off + i * st) end
+  end
+  rec(0, a.offset_)
+  return out
+end
+
+---------------------------------------------------------------------------
+-- tostring: a NumPy-like summary
+
+local function fmt_elem(v, dt)
+  if dt == 5 then return v and "True" or "False" end
+  if dt <= 1 then
+    if v ~= v then return "nan" end
+    if v == huge then return "inf" end
+    if v == -huge then return "-inf" end
+    if v == floor(v) and math.abs(v) < 1e16 then return format("%.1f", v):gsub("%.0$", ".") end
+    return format("%.8g", v)
+  end
+  return format("%d", v)
+end
+
+local function render(a)
+  local nd = a.ndim_
+  local dt = a.dtype_
+  local total = tonumber(lib.ld_nd_size(a))
+  local summarize = total > 1000
+  local function rec(d, off, indent)
+    if d == nd then return fmt_elem(read_at(a, off), dt) end
+    local n, st = tonumber(a.shape_[d]), a.strides_[d]
+    local parts = {}
+    local function add(i) parts[#parts + 1] = rec(d + 1, off + i * st, indent .. " ") end
+    if summarize and n > 6 then
+      for i = 0, 2 do add(i) end
+      parts[#parts + 1] = "..."
+      for i = n - 3, n - 1 do add(i) end
+    else
+      for i = 0, n - 1 do add(i) end
+    end
+    local sep = d == nd - 1 and ", " or (",\n" .. string.rep("\n", nd - d - 2) .. indent .. " ")
+    return "[" .. concat(parts, sep) .. "]"
+  end
+  return rec(0, a.offset_, "")
+end
+
+local function nd_tostring(a)
+  if a.buf_ == nil then return "ndarray(<released>)" end
+  return format("ndarray(%s, shape=%s, dtype=%s)", render(a), shape_str(shape_of(a)), DTNAMES[a.dtype_])
+end
+
+---------------------------------------------------------------------------
+-- Views
+
+local function norm_axis(ax, nd, what, level)
+  if type(ax) ~= "number" or ax ~= floor(ax) then
+    error(format("%s: axis %s is not an integer", what, tostring(ax)), level + 1)
+  end
+  local a = ax < 0 and ax + nd or ax
+  if a < 0 or a >= nd then
+    error(format("%s: axis %d out of range for a %d-d array", what, ax, nd), level + 1)
+  end
+  return a
+end
+M.norm_axis = norm_axis
+
+-- Transposed view; AXES a permutation (0-based), default reversed.
+local function transpose(a, axes)
+  local nd = a.ndim_
+  local v = view(a)
+  if axes == nil then
+    axes = {}
+    for d = 1, nd do axes[d] = nd - d end
+  end
+  if #axes ~= nd then
+    error(format("transpose: %d axes given for a %d-d array", #axes, nd), 2)
+  end
+  local seen = {}
+  for d = 1, nd do
+    local ax = norm_axis(axes[d], nd, "transpose", 2)
+    if seen[ax] then error("transpose: repeated axis " .. ax, 2) end
+    seen[ax] = true
+    v.shape_[d - 1] = a.shape_[ax]
+    v.strides_[d - 1] = a.strides_[ax]
+  end
+  return v
+end
+
+-- Normalizes slice (start, stop, step) for a dimension of size N like
+-- Python; returns start, count, step.
+local function norm_slice(start, stop, step, n, what, axis, level)
+  step = step or 1
+  if step == 0 then error(format("%s: slice step cannot be zero (axis %d)", what, axis), level + 1) end
+  local lo, hi
+  if step > 0 then
+    if start == nil then lo = 0 else lo = start < 0 and max(start + n, 0) or min(start, n) end
+    if stop == nil then hi = n else hi = stop < 0 and max(stop + n, 0) or min(stop, n) end
+    local cnt = hi > lo and floor((hi - lo + step - 1) / step) or 0
+    return lo, cnt, step
+  else
+    if start == nil then lo = n - 1 else lo = start < 0 and max(start + n, -1) or min(start, n - 1) end
+    if stop == nil then hi = -1 else hi = stop < 0 and max(stop + n, -1) or min(stop, n - 1) end
+    local cnt = lo > hi and floor((lo - hi - step - 1) / -step) or 0
+    return lo, cnt, step
+  end
+end
+M.norm_slice = norm_slice
+
+-- Parses one index spec of the slicing form (see docs/array.md):
+--   integer i          → pick (dimension dropped)
+--   {start, stop, step} (nil entries allowed, use false or nil) → slice
+--   ":" or true         → the whole axis
+-- Returns kind ("int" | "slice"), values.
+local function parse_index(spec, what, axis, level)
+  local t = type(spec)
+  if t == "number" then
+    if spec ~= floor(spec) then error(format("%s: index %s at axis %d is not an integer", what, spec, axis), level + 1) end
+    return "int", spec
+  end
+  if spec == ":" or spec == true then return "slice", nil, nil, 1 end
+  if t == "table" then
+    local s, e, st = spec[1], spec[2], spec[3]
+    if s == false then s = nil end
+    if e == false then e = nil end
+    if st == false then st = nil end
+    for _, x in ipairs({ s or 0, e or 0, st or 1 }) do
+      if type(x) ~= "number" or x ~= floor(x) then
+        error(format("%s: slice bound %s at axis %d is not an integer", what, tostring(x), axis), level + 1)
+      end
+    end
+    return "slice", s, e, st
+  end
+  error(format("%s: bad index %s at axis %d (use an integer, {start, stop, step} or \":\")",
+    what, tostring(spec), axis), level + 1)
+end
+M.parse_index = parse_index
+
+-- View selecting SPECS (a list of index specs, one per leading axis; the
+-- rest are whole). Integers drop their axis.
+local function slice(a, specs)
+  local nd = a.ndim_
+  if type(specs) ~= "table" then error("slice: expected a list of index specs", 2) end
+  if #specs > nd then
+    error(format("slice: %d indices for a %d-d array of shape %s", #specs, nd, shape_str(shape_of(a))), 2)
+  end
+  local v = view(a)
+  local off = a.offset_
+  local od = 0
+  for d = 0, nd - 1 do
+    local n = tonumber(a.shape_[d])
+    local kind, s, e, st = "slice", nil, nil, 1
+    if specs[d + 1] ~= nil then kind, s, e, st = parse_index(specs[d + 1], "slice", d, 2) end
+    if kind == "int" then
+      local i = s < 0 and s + n or s
+      if i < 0 or i >= n then
+        error(format("slice: index %d out of range for axis %d with size %d (shape %s)", s, d, n,
+          shape_str(shape_of(a))), 2)
+      end
+      off = off + i * a.strides_[d]
+    else
+      local lo, cnt, step = norm_slice(s, e, st, n, "slice", d, 2)
+      if cnt > 0 then off = off + lo * a.strides_[d] end
+      v.shape_[od] = cnt
+      v.strides_[od] = a.strides_[d] * step
+      od = od + 1
+    end
+  end
+  v.ndim_ = od
+  v.offset_ = off
+  return v
+end
+
+local function is_contig(a) return lib.ld_nd_is_contiguous(a) == 1 end
+
+-- C-contiguous copy (or A itself when already contiguous and FORCE unset).
+local function copy(a, force)
+  local out = empty()
+  if lib.ld_nd_astype(a, a.dtype_, out) ~= 0 then cerr("copy", 2) end
+  return out
+end
+
+-- Reshape: a view when A is contiguous, else a copy. One dimension may be -1.
+local function reshape(a, shape)
+  local size = tonumber(lib.ld_nd_size(a))
+  local known, neg = 1, nil
+  local s = {}
+  for i = 1, #shape do
+    local x = shape[i]
+    if x == -1 then
+      if neg then error("reshape: only one dimension can be -1", 2) end
+      neg = i
+    elseif type(x) ~= "number" or x < 0 or x ~= floor(x) then
+      error(format("reshape: bad dimension %s in %s", tostring(x), tostring(shape)), 2)
+    else known = known * x end
+    s[i] = x
+  end
+  if neg then
+    if known == 0 or size % known ~= 0 then
+      error(format("reshape: cannot reshape array of size %d into shape %s", size, shape_str(s)), 2)
+    end
+    s[neg] = size / known
+  elseif known ~= size then
+    error(format("reshape: cannot reshape array of size %d (shape %s) into shape %s", size,
+      shape_str(shape_of(a)), shape_str(s)), 2)
+  end
+  if #s > 8 then error("reshape: at most 8 dimensions", 2) end
+  local src = is_contig(a) and a or copy(a)
+  local v = view(src)
+  v.ndim_ = #s
+  local st = 1
+  for d = #s, 1, -1 do
+    v.shape_[d - 1] = s[d]
+    v.strides_[d - 1] = st
+    st = st * s[d]
+  end
+  return v
+end
+
+-- View with size-1 axes inserted at AXIS (0-based in the result).
+local function expand_dims(a, axis)
+  local nd = a.ndim_
+  local ax = norm_axis(axis, nd + 1, "expand_dims", 2)
+  local v = view(a)
+  v.ndim_ = nd + 1
+  for d = nd, ax + 1, -1 do
+    v.shape_[d] = a.shape_[d - 1]
+    v.strides_[d] = a.strides_[d - 1]
+  end
+  v.shape_[ax] = 1
+  v.strides_[ax] = 0
+  return v
+end
+
+-- View with the size-1 axes in AXES (list, or all when nil) removed.
+local function squeeze(a, axes)
+  local nd = a.ndim_
+  local drop = {}
+  if axes == nil then
+    for d = 0, nd - 1 do if a.shape_[d] == 1 then drop[d] = true end end
+  else
+    if type(axes) == "number" then axes = { axes } end
+    for _, ax in ipairs(axes) do
+      local d = norm_axis(ax, nd, "squeeze", 2)
+      if a.shape_[d] ~= 1 then
+        error(format("squeeze: axis %d has size %d, not 1 (shape %s)", ax, tonumber(a.shape_[d]),
+          shape_str(shape_of(a))), 2)
+      end
+      drop[d] = true
+    end
+  end
+  local v = view(a)
+  local od = 0
+  for d = 0, nd - 1 do
+    if not drop[d] then
+      v.shape_[od] = a.shape_[d]
+      v.strides_[od] = a.strides_[d]
+      od = od + 1
+    end
+  end
+  v.ndim_ = od
+  return v
+end
+
+-- Broadcast view of A to SHAPE (stride 0 on broadcast axes).
+local function broadcast_to(a, shape)
+  local nd, n = a.ndim_, #shape
+  if n < nd then
+    error(format("broadcast_to: cannot broadcast shape %s to %s", shape_str(shape_of(a)), shape_str(shape)), 2)
+  end
+  local v = view(a)
+  v.ndim_ = n
+  for d = n - 1, 0, -1 do
+    local ad = d - (n - nd)
+    if ad >= 0 then
+      local s = a.shape_[ad]
+      if s == shape[d + 1] then
+        v.shape_[d], v.strides_[d] = s, a.strides_[ad]
+      elseif s == 1 then
+        v.shape_[d], v.strides_[d] = shape[d + 1], 0
+      else
+        error(format("broadcast_to: cannot broadcast shape %s to %s", shape_str(shape_of(a)), shape_str(shape)), 2)
+      end
+    else
+      v.shape_[d], v.strides_[d] = shape[d + 1], 0
+    end
+  end
+  return v
+end
+
+---------------------------------------------------------------------------
+-- Kernels
+
+-- Result dtype of mixing dtype codes A and B (NumPy-like promotion).
+local RANK = { [5] = 0, [4] = 1, [3] = 2, [2] = 3 }
+local function promote(a, b)
+  if a == b then return a end
+  if a == 0 or b == 0 then return 0 end
+  if a == 1 or b == 1 then
+    local o = a == 1 and b or a
+    return (o == 2 or o == 3) and 0 or 1
+  end
+  return RANK[a] > RANK[b] and a or b
+end
+M.promote = promote
+
+-- dtype a Lua scalar V takes next to an array of dtype code DT (NumPy's
+-- weak scalars: the array's kind wins unless the scalar needs a float).
+local function scalar_dtype(v, dt)
+  if type(v) == "boolean" then return dt end
+  if v ~= floor(v) or v ~= v or v == huge or v == -huge then
+    return (dt == 0 or dt == 1) and dt or 0
+  end
+  if dt == 5 then return 2 end
+  return dt
+end
+M.scalar_dtype = scalar_dtype
+
+local function scalar(v, dt)
+  local a = alloc({}, dt)
+  if type(v) == "boolean" then v = v and 1 or 0 end
+  lib.ld_nd_fill(a, v, (v == v and v ~= huge and v ~= -huge) and v or 0)
+  return a
+end
+M.scalar = scalar
+
+local function astype(a, dtype)
+  local code = dtype_code(dtype, "astype", 2)
+  local out = empty()
+  if lib.ld_nd_astype(a, code, out) ~= 0 then cerr("astype", 2) end
+  return out
+end
+
+local function as_dtype(a, code)
+  if a.dtype_ == code then return a end
+  local out = empty()
+  if lib.ld_nd_astype(a, code, out) ~= 0 then cerr("astype", 3) end
+  return out
+end
+
+local BINOP = E.binop
+local CMP = { eq = true, ne = true, lt = true, le = true, gt = true, ge = true }
+local LOGIC = { ["and"] = true, ["or"] = true, xor = true }
+
+-- dtype code of the result operands of binary OP on dtype codes A, B.
+local function binary_dtype(op, a, b)
+  local d = promote(a, b)
+  if op == "div" and d ~= 0 and d ~= 1 then return 0 end
+  if d == 5 and not CMP[op] and not LOGIC[op] and op ~= "maximum" and op ~= "minimum" then return 2 end
+  if LOGIC[op] and (d == 0 or d == 1) then
+    error(format("%s: not supported for dtype %s", op, DTNAMES[d]), 3)
+  end
+  return d
+end
+M.binary_dtype = binary_dtype
+
+-- Binary elementwise OP (a name of ldask.ffi.array binop) between X and Y
+-- (ndarrays or Lua numbers/booleans), with broadcasting and promotion.
+local function binary(op, x, y)
+  local code = BINOP[op]
+  if not code then error("binary: unknown operation " .. tostring(op), 2) end
+  local xa, ya = is_nd(x), is_nd(y)
+  local dx, dy
+  if xa and ya then dx, dy = x.dtype_, y.dtype_
+  elseif xa then
+    if type(y) ~= "number" and type(y) ~= "boolean" then
+      error(format("%s: operand of type %s (expected ndarray, number or boolean)", op, type(y)), 2)
+    end
+    dx = x.dtype_; dy = scalar_dtype(y, dx)
+    if type(y) == "boolean" then dy = 5 end
+  elseif ya then
+    if type(x) ~= "number" and type(x) ~= "boolean" then
+      error(format("%s: operand of type %s (expected ndarray, number or boolean)", op, type(x)), 2)
+    end
+    dy = y.dtype_; dx = scalar_dtype(x, dy)
+    if type(x) == "boolean" then dx = 5 end
+  else
+    error(op .. ": needs at least one ndarray operand", 2)
+  end
+  local d = binary_dtype(op, dx, dy)
+  if not xa then x = scalar(x, (type(x) == "boolean" and d ~= 5) and d or d) end
+  if not ya then y = scalar(y, d) end
+  x, y = as_dtype(x, d), as_dtype(y, d)
+  local out = empty()
+  if lib.ld_nd_binary(code, x, y, out) ~= 0 then cerr(nil, 2) end
+  return out
+end
+M.binary = binary
+
+local UNOP = E.unop
+local INT_OK = { negative = true, abs = true, sign = true, square = true }
+local BOOL_OUT = { isnan = true, isinf = true, isfinite = true }
+
+-- Unary elementwise OP (a name of ldask.ffi.array unop) of A. Math on
+-- integer or bool input computes in float64 (like NumPy); isnan & co. of
+-- integers are all false / true.
+local function unary(op, a)
+  local code = UNOP[op]
+  if not code then error("unary: unknown operation " .. tostring(op), 2) end
+  if not is_nd(a) then error(op .. ": expected an ndarray, got " .. type(a), 2) end
+  local dt = a.dtype_
+  if op == "logical_not" then a = as_dtype(a, 5)
+  elseif dt ~= 0 and dt ~= 1 then
+    if BOOL_OUT[op] then
+      local shape = shape_of(a)
+      return M.full(shape, op == "isfinite", "bool")
+    end
+    if dt == 5 and INT_OK[op] then a = as_dtype(a, 2)
+    elseif not INT_OK[op] then a = as_dtype(a, 0) end
+  end
+  local out = empty()
+  if lib.ld_nd_unary(code, a, out) ~= 0 then cerr(nil, 2) end
+  return out
+end
+M.unary = unary
+
+-- where(cond, x, y): elementwise choice with broadcasting.
+function M.where(c, x, y)
+  if not is_nd(c) then c = scalar(c, 5) end
+  c = as_dtype(c, 5)
+  local dx = is_nd(x) and x.dtype_ or nil
+  local dy = is_nd(y) and y.dtype_ or nil
+  if not dx and not dy then
+    dx = scalar_dtype(x, 2); if type(x) == "boolean" then dx = 5 end
+    dy = scalar_dtype(y, 2); if type(y) == "boolean" then dy = 5 end
+  elseif not dx then dx = type(x) == "boolean" and 5 or scalar_dtype(x, dy)
+  elseif not dy then dy = type(y) == "boolean" and 5 or scalar_dtype(y, dx) end
+  local d = promote(dx, dy)
+  x = is_nd(x) and as_dtype(x, d) or scalar(x, d)
+  y = is_nd(y) and as_dtype(y, d) or scalar(y, d)
+  local out = empty()
+  if lib.ld_nd_where(c, x, y, out) ~= 0 then cerr(nil, 2) end
+  return out
+end
+
+-- Axis list (0-based, normalized, sorted) and bit mask from AXIS (nil = all,
+-- a number, or a list).
+local function axes_of(axis, nd, what, level)
+  local list, mask = {}, 0
+  if axis == nil then
+    for d = 0, nd - 1 do list[#list + 1] = d end
+  else
+    if type(axis) == "number" then axis = { axis } end
+    if type(axis) ~= "table" then error(what .. ": axis must be a number or a list", level + 1) end
+    local seen = {}
+    for _, ax in ipairs(axis) do
+      local d = norm_axis(ax, nd, what, level + 1)
+      if seen[d] then error(format("%s: duplicate axis %d", what, ax), level + 1) end
+      seen[d] = true
+      list[#list + 1] = d
+    end
+    table.sort(list)
+  end
+  for _, d in ipairs(list) do mask = mask + 2 ^ d end
+  return list, mask
+end
+M.axes_of = axes_of
+
+local REDOP = E.redop
+
+-- Raw C reduction (accumulator dtypes, keepdims shape).
+local function reduce_raw(op, a, mask)
+  local out = empty()
+  if lib.ld_nd_reduce(REDOP[op], a, mask, out) ~= 0 then cerr(nil, 3) end
+  return out
+end
+M.reduce_raw = reduce_raw
+
+local function drop_axes(a, list, keepdims)
+  if keepdims then return a end
+  if #list == 0 then return a end
+  return squeeze(a, list)
+end
+
+-- NumPy result dtype of reduction OP on dtype code DT.
+local function reduce_dtype(op, dt)
+  if op == "sum" or op == "prod" then return (dt == 0 or dt == 1) and dt or 2 end
+  if op == "mean" or op == "var" or op == "std" then return dt == 1 and 1 or 0 end
+  if op == "any" or op == "all" then return 5 end
+  if op == "argmin" or op == "argmax" then return 2 end
+  return dt
+end
+M.reduce_dtype = reduce_dtype
+
+-- Reduction OP (sum prod min max any all mean var std) of A over AXIS (nil,
+-- number or list) with KEEPDIMS; DDOF for var/std.
+local function reduce(a, op, axis, keepdims, ddof)
+  local nd = a.ndim_
+  local list, mask = axes_of(axis, nd, op, 2)
+  local dt = a.dtype_
+  if REDOP[op] then
+    local r = reduce_raw(op, a, mask)
+    return drop_axes(as_dtype(r, reduce_dtype(op, dt)), list, keepdims)
+  end
+  local n = 1
+  for _, d in ipairs(list) do n = n * tonumber(a.shape_[d]) end
+  if op == "mean" then
+    local s = reduce_raw("sum", as_dtype(a, (dt == 1) and 1 or 0), mask)
+    local r = binary("div", s, n)
+    return drop_axes(as_dtype(r, reduce_dtype(op, dt)), list, keepdims)
+  elseif op == "var" or op == "std" then
+    local x = as_dtype(a, 0)
+    local mu = binary("div", reduce_raw("sum", x, mask), n)
+    local dev = binary("sub", x, mu)
+    local m2 = reduce_raw("sum", binary("mul", dev, dev), mask)
+    local r = binary("div", m2, max(n - (ddof or 0), 0))
+    if op == "std" then r = unary("sqrt", r) end
+    return drop_axes(as_dtype(r, reduce_dtype(op, dt)), list, keepdims)
+  end
+  error("reduce: unknown reduction " .. tostring(op), 2)
+end
+M.reduce = reduce
+
+-- argmin/argmax of A along AXIS (nil: over the flattened array). Returns
+-- indices (int64) and values (keepdims shapes when KEEPDIMS).
+local function argreduce(a, op, axis, keepdims)
+  local maxop = op == "argmax" and 1 or 0
+  local src, ax = a, axis
+  if axis == nil then
+    src = reshape(a, { -1 })
+    ax = 0
+  else
+    ax = norm_axis(axis, a.ndim_, op, 2)
+  end
+  local idx, val = empty(), empty()
+  if lib.ld_nd_argreduce(maxop, src, ax, idx, val) ~= 0 then cerr(nil, 2) end
+  if not keepdims then
+    idx, val = squeeze(idx, { ax }), squeeze(val, { ax })
+  elseif axis == nil then
+    local ones = {}
+    for d = 1, a.ndim_ do ones[d] = 1 end
+    idx, val = reshape(idx, ones), reshape(val, ones)
+  end
+  return idx, val
+end
+M.argreduce = argreduce
+
+-- Matrix product of 2-D arrays (float dtypes through BLAS).
+local function matmul(a, b)
+  if not is_nd(a) or not is_nd(b) then error("matmul: expected two ndarrays", 2) end
+  if a.ndim_ ~= 2 or b.ndim_ ~= 2 or a.shape_[1] ~= b.shape_[0] then
+    error(format("matmul: shapes %s and %s not aligned (need (m, k) @ (k, n))",
+      shape_str(shape_of(a)), shape_str(shape_of(b))), 2)
+  end
+  local d = promote(a.dtype_, b.dtype_)
+  local rd = d
+  if d == 5 then d = 2 end
+  local out = empty()
+  if lib.ld_nd_matmul(as_dtype(a, d), as_dtype(b, d), out) ~= 0 then cerr(nil, 2) end
+  if rd == 5 then out = as_dtype(binary("ne", out, 0), 5) end
+  return out
+end
+M.matmul = matmul
+
+-- C += A @ B (C contiguous, same dtype as the promoted inputs).
+function M.matmul_acc(a, b, c)
+  local d = c.dtype_
+  if lib.ld_nd_matmul_acc(as_dtype(a, d), as_dtype(b, d), c) ~= 0 then cerr(nil, 2) end
+  return c
+end
+
+-- Copies SRC (ndarray or scalar) into the view DST (broadcast, converted).
+function M.assign(dst, src)
+  if not is_nd(src) then src = scalar(src, dst.dtype_) end
+  if lib.ld_nd_assign(dst, src) ~= 0 then cerr(nil, 2) end
+  return dst
+end
+
+-- Joins ARRAYS (a list of ndarrays with equal shapes off AXIS) along AXIS.
+function M.concatenate(arrays, axis)
+  axis = axis or 0
+  local n = #arrays
+  if n == 0 then error("concatenate: need at least one array", 2) end
+  local first = arrays[1]
+  local nd = first.ndim_
+  if nd == 0 then error("concatenate: zero-dimensional arrays cannot be concatenated", 2) end
+  local ax = norm_axis(axis, nd, "concatenate", 2)
+  local shape = shape_of(first)
+  local d = first.dtype_
+  local total = 0
+  for i = 1, n do
+    local a = arrays[i]
+    if a.ndim_ ~= nd then
+      error(format("concatenate: array %d has %d dims, array 1 has %d", i, a.ndim_, nd), 2)
+    end
+    for k = 0, nd - 1 do
+      if k ~= ax and a.shape_[k] ~= first.shape_[k] then
+        error(format("concatenate: shapes %s and %s differ off axis %d", shape_str(shape),
+          shape_str(shape_of(a)), ax), 2)
+      end
+    end
+    total = total + tonumber(a.shape_[ax])
+    d = promote(d, a.dtype_)
+  end
+  shape[ax + 1] = total
+  local out = alloc(shape, d)
+  local pos = 0
+  for i = 1, n do
+    local a = arrays[i]
+    local len = tonumber(a.shape_[ax])
+    local v = view(out)
+    v.shape_[ax] = len
+    v.offset_ = out.offset_ + pos * out.strides_[ax]
+    if len > 0 and lib.ld_nd_assign(v, a) ~= 0 then cerr("concatenate", 2) end
+    pos = pos + len
+  end
+  return out
+end
+
+-- Assembles a grid of blocks (nested Lua lists, NDIM levels) into one array.
+function M.block(grid, ndim)
+  if ndim == 0 then return grid end
+  local function rec(g, depth)
+    if depth == ndim then return M.concatenate(g, depth - 1) end
+    local parts = {}
+    for i = 1, #g do parts[i] = rec(g[i], depth + 1) end
+    return M.concatenate(parts, depth - 1)
+  end
+  if ndim == 1 then return M.concatenate(grid, 0) end
+  return rec(grid, 1)
+end
+
+-- Counter-based random block: SHAPE block at global START (with STEP) of an
+-- array of GSHAPE; KIND uniform|normal|integers.
+function M.random_block(kind, dtype, seed, gshape, start, step, shape, p1, p2)
+  local a = alloc(shape, dtype)
+  local nd = #shape
+  local st = step or {}
+  local steps = {}
+  for i = 1, nd do steps[i] = st[i] or 1 end
+  if lib.ld_nd_random(a, E.rand[kind], seed, to_i64arr(gshape, nd), to_i64arr(start, nd),
+      to_i64arr(steps, nd), p1, p2) ~= 0 then
+    cerr(nil, 2)
+  end
+  return a
+end
+
+-- arange-like fill: START + i*STEP for i in 0..N-1.
+function M.ramp(n, start, step, dtype)
+  local a = alloc({ n }, dtype)
+  lib.ld_nd_ramp(a, start, step)
+  return a
+end
+
+---------------------------------------------------------------------------
+-- Metatype
+
+local methods = {
+  get = get, set = set, totable = totable, tolist = tolist, transpose = transpose,
+  slice = slice, reshape = reshape, copy = copy, astype = astype, expand_dims = expand_dims,
+  squeeze = squeeze, broadcast_to = broadcast_to,
+  is_contiguous = is_contig,
+  sum = function(a, axis, keepdims) return reduce(a, "sum", axis, keepdims) end,
+  prod = function(a, axis, keepdims) return reduce(a, "prod", axis, keepdims) end,
+  mean = function(a, axis, keepdims) return reduce(a, "mean", axis, keepdims) end,
+  min = function(a, axis, keepdims) return reduce(a, "min", axis, keepdims) end,
+  max = function(a, axis, keepdims) return reduce(a, "max", axis, keepdims) end,
+  any = function(a, axis, keepdims) return reduce(a, "any", axis, keepdims) end,
+  all = function(a, axis, keepdims) return reduce(a, "all", axis, keepdims) end,
+  var = function(a, axis, keepdims, ddof) return reduce(a, "var", axis, keepdims, ddof) end,
+  std = function(a, axis, keepdims, ddof) return reduce(a, "std", axis, keepdims, ddof) end,
+  argmin = function(a, axis, keepdims) return (argreduce(a, "argmin", axis, keepdims)) end,
+  argmax = function(a, axis, keepdims) return (argreduce(a, "argmax", axis, keepdims)) end,
+  dot = matmul,
+  item = function(a)
+    if lib.ld_nd_size(a) ~= 1 then
+      error("item: array of shape " .. shape_str(shape_of(a)) .. " has more than one element", 2)
+    end
+    local off = a.offset_
+    return read_at(a, off)
+  end,
+  -- Pointer to the first element (cdata, typed by dtype).
+  data = function(a) return ffi_cast(CPTR[a.dtype_], a.buf_.data) + a.offset_ end,
+}
+
+local props = {
+  shape = shape_of,
+  ndim = function(a) return a.ndim_ end,
+  dtype = function(a) return DTNAMES[a.dtype_] end,
+  size = function(a) return tonumber(lib.ld_nd_size(a)) end,
+  itemsize = function(a) return SIZES[a.dtype_] end,
+  nbytes = function(a) return tonumber(lib.ld_nd_size(a)) * SIZES[a.dtype_] end,
+  strides = function(a)
+    local s = {}
+    for d = 0, a.ndim_ - 1 do s[d + 1] = tonumber(a.strides_[d]) end
+    return s
+  end,
+  T = function(a) return transpose(a) end,
+}
+
+for name in pairs(UNOP) do
+  if not methods[name] then methods[name] = function(a) return unary(name, a) end end
+end
+
+local function bin(op) return function(x, y) return binary(op, x, y) end end
+for op in pairs(BINOP) do
+  local name = (op == "and" or op == "or") and (op .. "_") or op
+  if not methods[name] then methods[name] = bin(op) end
+end
+
+local mt = {
+  __index = function(a, k)
+    local m = methods[k]
+    if m then return m end
+    local p = props[k]
+    if p then return p(a) end
+    if type(k) == "table" then
+      return read_at(a, flat_offset(a, k, #k, "ndarray index"))
+    end
+    return nil
+  end,
+  __newindex = function(a, k, v)
+    if type(k) == "table" then
+      write_at(a, flat_offset(a, k, #k, "ndarray index"), v)
+      return
+    end
+    error("ndarray: cannot set field " .. tostring(k), 2)
+  end,
+  __tostring = nd_tostring,
+  __len = function(a)
+    if a.ndim_ == 0 then error("len() of a 0-d ndarray", 2) end
+    return tonumber(a.shape_[0])
+  end,
+  __add = bin("add"), __sub = bin("sub"), __mul = bin("mul"), __div = bin("div"),
+  __mod = bin("mod"), __pow = bin("pow"),
+  __unm = function(a) return unary("negative", a) end,
+}
+ffi.metatype(ND, mt)
+M.methods = methods
+
+-- Content token for ldask.tokenize (dtype, shape and a hash of the data).
+local tok_ok, tokenize = pcall(require, "ldask.tokenize")
+if tok_ok and tokenize.register then
+  require "ldask.ffi.util"
+  tokenize.register(ND, function(a)
+    local c = is_contig(a) and a or copy(a)
+    local h = ffi_new("char[33]")
+    lib.ld_hash128_hex(ffi_cast("char *", c.buf_.data) + c.offset_ * SIZES[c.dtype_],
+      tonumber(lib.ld_nd_size(c)) * SIZES[c.dtype_], h)
+    return DTNAMES[a.dtype_] .. shape_str(shape_of(a)) .. ffi_string(h, 32)
+  end)
+end
+
+return M
