@@ -1,0 +1,158 @@
+/* main.c — ldask-scheduler: parses the command line, listens, writes the
+ * scheduler file, runs the one libuv loop that owns all state, removes
+ * workers whose heartbeats stopped, exits cleanly on SIGINT/SIGTERM or a
+ * client's shutdown. C only: no Lua state. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sched.h"
+#include "util/version.h"
+
+static const char *USAGE =
+    "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
+    "                       [--worker-ttl SECONDS] [--worker-saturation X]\n"
+    "\n"
+    "  --host HOST              address to bind (default 127.0.0.1: this machine only)\n"
+    "  --port PORT              TCP port (default 8786; 0 picks a free one)\n"
+    "  --scheduler-file FILE    write {\"address\": ...} as JSON to FILE for workers and\n"
+    "                           clients to find, removed at exit\n"
+    "  --worker-ttl SECONDS     remove a worker silent that long (default 30)\n"
+    "  --worker-saturation X    input tasks a worker may hold per thread (default 4)\n"
+    "  --version, --help\n";
+
+static sc_state st;
+static const char *sched_file;
+static uv_signal_t sig_int, sig_term;
+static uv_timer_t ttl_timer;
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)s;
+  fprintf(stderr, "ldask-scheduler: signal %d, shutting down\n", signum);
+  uv_stop(st.loop);
+}
+
+static void check_ttl(uv_timer_t *t) {
+  (void)t;
+  double now = sc_now(&st);
+  for (sc_worker *w = st.workers; w;) {
+    sc_worker *next = w->next;
+    if (now - w->last_seen > st.worker_ttl) {
+      char msg[120];
+      snprintf(msg, sizeof msg, "no heartbeat for %.1f s (worker ttl %.1f s)", now - w->last_seen,
+               st.worker_ttl);
+      ld_conn_close(w->conn, msg, 0);
+    }
+    w = next;
+  }
+}
+
+static int write_sched_file(const char *path, const char *addr) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (f == NULL) return -1;
+  fprintf(
+      f, "{\"type\": \"ldask-scheduler\", \"address\": \"%s\", \"pid\": %d, \"version\": \"%s\"}\n",
+      addr, (int)getpid(), LD_VERSION_STRING);
+  if (fclose(f) != 0) return -1;
+  return rename(tmp, path);
+}
+
+static int parse_num(const char *opt, const char *v, double lo, double hi, double *out) {
+  char *end;
+  double d = v ? strtod(v, &end) : 0;
+  if (v == NULL || *end != '\0' || d < lo || d > hi) {
+    fprintf(stderr, "ldask-scheduler: %s expects a number in %g..%g, got '%s'\n", opt, lo, hi,
+            v ? v : "(nothing)");
+    return -1;
+  }
+  *out = d;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *host = "127.0.0.1";
+  double port = 8786;
+  st.saturation = 4;
+  st.worker_ttl = 30;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(USAGE, stdout);
+      return 0;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("ldask-scheduler %s\n", LD_VERSION_STRING);
+      return 0;
+    } else if (strcmp(a, "--host") == 0 && v) {
+      host = v, i++;
+    } else if (strcmp(a, "--port") == 0) {
+      if (parse_num(a, v, 0, 65535, &port) != 0) return 2;
+      i++;
+    } else if (strcmp(a, "--scheduler-file") == 0 && v) {
+      sched_file = v, i++;
+    } else if (strcmp(a, "--worker-ttl") == 0) {
+      if (parse_num(a, v, 0.1, 1e6, &st.worker_ttl) != 0) return 2;
+      i++;
+    } else if (strcmp(a, "--worker-saturation") == 0) {
+      if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;
+      i++;
+    } else {
+      fprintf(stderr, "ldask-scheduler: unknown option or missing argument '%s'\n%s", a, USAGE);
+      return 2;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  st.loop = uv_default_loop();
+  ld_kmap_init(&st.tasks);
+  const ld_conn_handlers *h;
+  sc_proto_init(&st, &h);
+  char err[256];
+  ld_server *srv =
+      ld_server_listen(st.loop, host, (int)port, "scheduler", h, NULL, &st, err, sizeof err);
+  if (srv == NULL) {
+    fprintf(stderr, "ldask-scheduler: %s\n", err);
+    return 1;
+  }
+  snprintf(st.address, sizeof st.address, "tcp://%s:%d", host, ld_server_port(srv));
+  if (sched_file && write_sched_file(sched_file, st.address) != 0) {
+    fprintf(stderr, "ldask-scheduler: cannot write the scheduler file '%s'\n", sched_file);
+    return 1;
+  }
+  printf("ldask-scheduler at %s\n", st.address);
+  fflush(stdout);
+  uv_signal_init(st.loop, &sig_int);
+  uv_signal_init(st.loop, &sig_term);
+  uv_signal_start(&sig_int, on_signal, SIGINT);
+  uv_signal_start(&sig_term, on_signal, SIGTERM);
+  uv_timer_init(st.loop, &ttl_timer);
+  uv_timer_start(&ttl_timer, check_ttl, 1000, 1000);
+  uv_run(st.loop, UV_RUN_DEFAULT);
+  /* Shutdown: tell the workers, flush, close. */
+  for (sc_worker *w = st.workers; w; w = w->next) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 2);
+    msgpack_pack_str_body(&pk, "op", 2);
+    msgpack_pack_str(&pk, 5);
+    msgpack_pack_str_body(&pk, "close", 5);
+    ld_conn_send_packed(w->conn, &sb, NULL, 0);
+    msgpack_sbuffer_destroy(&sb);
+    ld_conn_close(w->conn, "scheduler shutting down", 1);
+  }
+  for (sc_client *c = st.clients; c; c = c->next)
+    ld_conn_close(c->conn, "scheduler shutting down", 1);
+  ld_server_close(srv);
+  uv_close((uv_handle_t *)&sig_int, NULL);
+  uv_close((uv_handle_t *)&sig_term, NULL);
+  uv_close((uv_handle_t *)&ttl_timer, NULL);
+  uv_run(st.loop, UV_RUN_DEFAULT);
+  if (sched_file) unlink(sched_file);
+  fprintf(stderr, "ldask-scheduler: stopped\n");
+  return 0;
+}
