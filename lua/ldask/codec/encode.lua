@@ -13,7 +13,7 @@ local index = require "ldask.codec.index"
 local funcs = require "ldask.codec.funcs"
 local cdatareg = require "ldask.codec.cdata"
 
-local type, next, rawget, pairs, tostring, error = type, next, rawget, pairs, tostring, error
+local type, next, rawget, rawequal, pairs, tostring, error = type, next, rawget, rawequal, pairs, tostring, error
 local getmetatable, setmetatable = debug.getmetatable, setmetatable
 local getupvalue, upvalueid, getfenv = debug.getupvalue, debug.upvalueid, getfenv
 local istype, ffi_gc, ffi_string = ffi.istype, ffi.gc, ffi.string
@@ -181,7 +181,11 @@ local function refusal(E, v, parent, how, name)
     end
   end
   local where = (lead or "") .. concat(path)
-  if where == "" then where = "value" elseif not lead and fi == nil then where = "field " .. where:gsub("^ ", "") end
+  if where == "" then
+    where = "value"
+  elseif not lead and fi == nil then
+    where = "field " .. where:gsub("^[ .]", "")
+  end
   parts[#parts + 1] = where:gsub("^ ", "")
   return format("cannot ship %s: %s is %s", E.what, concat(parts, " "), describe_type(v))
 end
@@ -359,18 +363,26 @@ local function process_function(E, f)
       ups[i] = conv(E, val, f, "upvalue", uname)
     end
   end
+  -- The environment: a module table (or other by-reference value) travels
+  -- by reference; otherwise (the usual _G, or a sandbox like busted's) the
+  -- globals the code names are looked up through it and shipped by value,
+  -- except the standard ones that hold their standard value.
   local env = getfenv(f)
   local envw
-  if env == _G then
+  local envref = env ~= _G and index.lookup_fast(env)
+  if envref then
+    envw = envref
+  else
     local g = globals_node(E)
     local gnames = E.gnames
     local names = info.globals
     for i = 1, #names do
       local gname = names[i]
-      if not std_globals[gname] and not gnames[gname] then
-        gnames[gname] = true
-        local val = rawget(_G, gname)
-        if val ~= nil then
+      if not gnames[gname] then
+        local val
+        if env == _G then val = rawget(_G, gname) else val = env[gname] end
+        if val ~= nil and not (std_globals[gname] and rawequal(val, rawget(_G, gname))) then
+          gnames[gname] = true
           local hash = g[3]
           hash[#hash + 1] = gname
           hash[#hash + 1] = conv(E, val, f, "global", gname)
@@ -378,8 +390,6 @@ local function process_function(E, f)
       end
     end
     envw = true
-  else
-    envw = conv(E, env, f, "environment", nil)
   end
   E.fns[id] = { info.bytecode, ups, joins, envw, info.where }
 end

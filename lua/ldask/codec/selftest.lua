@@ -37,6 +37,55 @@ function M.unpack(msg)
   return m[1], bufs, m[3], m[4]
 end
 
+-- A test cdata type: a vector of doubles whose storage is an ld_buffer.
+-- Its data travels as a buffer, never through the header.
+M.vec_t = ffi.typeof("struct { ld_buffer *buf; int64_t n; }")
+local vec_t = M.vec_t
+
+local function free_vec(v)
+  lib.ld_buffer_release(v.buf)
+  v.buf = nil
+end
+
+--- A vec of N doubles 1..N (or filled by FILL(i) when given).
+function M.new_vec(n, fill)
+  local b = lib.ld_buffer_new(n * 8)
+  assert(b ~= nil, "out of memory")
+  local d = ffi.cast("double *", b.data)
+  for i = 0, n - 1 do d[i] = fill and fill(i + 1) or i + 1 end
+  local v = vec_t()
+  v.buf = b
+  v.n = n
+  return ffi.gc(v, free_vec)
+end
+
+function M.vec_data(v) return ffi.cast("double *", v.buf.data) end
+
+codec.register_cdata(vec_t, {
+  name = "ldask.selftest.vec",
+  module = "ldask.codec.selftest",
+  encode = function(v) return { n = tonumber(v.n) }, { v.buf } end,
+  decode = function(t, bufs)
+    local v = vec_t()
+    v.buf = lib.ld_buffer_retain(bufs[1])
+    v.n = t.n
+    return ffi.gc(v, free_vec)
+  end,
+})
+
+-- Test classes: Point travels by module path (a field of this module),
+-- Hidden only by its registered name.
+M.Point = {}
+M.Point.__index = M.Point
+function M.Point.new(x, y) return setmetatable({ x = x, y = y }, M.Point) end
+function M.Point:norm2() return self.x * self.x + self.y * self.y end
+
+local Hidden = {}
+Hidden.__index = Hidden
+function Hidden:kind() return "hidden" end
+codec.register("ldask.selftest.Hidden", Hidden, "ldask.codec.selftest")
+function M.new_hidden() return setmetatable({}, Hidden) end
+
 local decoder = codec.decoder()
 
 local function reply(v, info)
@@ -63,6 +112,14 @@ function M.call(msg)
   local res = { pcall(task[1], unpack(task, 2, task.n or #task)) }
   if not res[1] then error(res[2], 0) end
   return reply({ select(2, unpack(res, 1, table.maxn(res))) }, { cached = decoder:cached() })
+end
+
+--- Runs a full garbage collection in this state (drops buffer references
+-- held by collected values).
+function M.gc()
+  collectgarbage()
+  collectgarbage()
+  return ""
 end
 
 --- Decodes the value and reports a description of it (used for garbage tests).
