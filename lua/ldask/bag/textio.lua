@@ -68,7 +68,7 @@ function M.expand(paths, what)
       for j = 1, #list do files[#files + 1] = list[j] end
     else
       local size, msg = M.file_size(p)
-      if not size then return nil, what .. ": cannot read '" .. p .. "': " .. msg end
+      if not size then return nil, what .. ": " .. msg end
       files[#files + 1] = p
     end
   end
@@ -186,6 +186,10 @@ function M.stream(d, push)
   end
 
   local ok, e = pcall(loop)
+  if not ok and type(e) == "string" then
+    -- drop the position inside ldask.bag itself (where cjson.decode was called)
+    e = e:gsub("^[^\n:]-ldask/bag/[%w_]+%.lua:%d+: ", "")
+  end
   if not ok then
     if e == IOERR then
       local msg = ffi_string(lib.ld_textreader_error(r))
