@@ -6,7 +6,11 @@ local helpers = require "helpers"
 local textio = require "ldask.bag.textio"
 local cjson = require "cjson"
 
-local o = { scheduler = "sync" }
+local schedulers = { "sync" }
+if pcall(require, "ldask.scheduler.threads") then schedulers[#schedulers + 1] = "threads" end
+
+for _, sched in ipairs(schedulers) do
+local o = { scheduler = sched }
 
 local function write(name, content) return helpers.write_tmp(name, content) end
 
@@ -26,7 +30,7 @@ local function check_all_blocksizes(path, expected)
   end
 end
 
-describe("ldask.bag.read_text", function()
+describe("ldask.bag.read_text on " .. sched, function()
   it("never splits or duplicates a line at any block size", function()
     check_all_blocksizes(write("plain.txt", "alpha\nbeta\ngamma\n"), { "alpha", "beta", "gamma" })
   end)
@@ -107,7 +111,7 @@ describe("ldask.bag.read_text", function()
   end)
 end)
 
-describe("ldask.bag.read_json", function()
+describe("ldask.bag.read_json on " .. sched, function()
   local good = '{"name":"Alice","v":1}\n{"name":"Bob","v":2}\n'
   local bad = good .. "{not json\n" .. '{"name":"Alice","v":3}\n'
 
@@ -147,7 +151,7 @@ describe("ldask.bag.read_json", function()
   end)
 end)
 
-describe("bag:to_textfiles", function()
+describe("bag:to_textfiles on " .. sched, function()
   it("writes one file per partition and reads back, plain and gzip", function()
     local dir = helpers.tmpdir()
     local b = bag.from_sequence({ "a", "b", "c", 4, true }, { npartitions = 2 })
@@ -168,10 +172,11 @@ describe("bag:to_textfiles", function()
     local dir = helpers.tmpdir()
     local b = bag.from_sequence({ "x", "y" }, { npartitions = 2 })
     assert.same({ dir .. "/n0.txt", dir .. "/n1.txt" }, b:to_textfiles(function(i) return dir .. "/n" .. i .. ".txt" end))
-    local item = b:to_textfiles({ dir .. "/l-a.txt", dir .. "/l-b.txt" }, { compute = false })
-    assert.is_nil(io.open(dir .. "/l-a.txt"))
-    assert.same({ dir .. "/l-a.txt", dir .. "/l-b.txt" }, item:compute(o))
-    assert.same({ "x", "y" }, bag.read_text(dir .. "/l-*.txt"):compute(o))
+    local la, lb = dir .. "/" .. sched .. "-l-a.txt", dir .. "/" .. sched .. "-l-b.txt"
+    local item = b:to_textfiles({ la, lb }, { compute = false })
+    assert.is_nil(io.open(la))
+    assert.same({ la, lb }, item:compute(o))
+    assert.same({ "x", "y" }, bag.read_text(dir .. "/" .. sched .. "-l-*.txt"):compute(o))
   end)
 
   it("refuses elements that are not text and paths without '*'", function()
@@ -183,3 +188,4 @@ describe("bag:to_textfiles", function()
       "cannot create: No such file or directory")
   end)
 end)
+end
