@@ -476,3 +476,5 @@ int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max) {
 }
 
 int32_t ld_sched_first_error(const ld_sched *s) { return s->first_error; }
+
+int32_t ld_sched_nready(const ld_sched *s) { return s->ready.len; }

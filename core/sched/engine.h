@@ -189,6 +189,9 @@ void ld_sched_events_enable(ld_sched *s, int mask);
  * many. */
 int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max);
 
+/* Number of tasks in the ready queue. */
+int32_t ld_sched_nready(const ld_sched *s);
+
 /* Task id of the first task that failed, or -1. */
 int32_t ld_sched_first_error(const ld_sched *s);
 

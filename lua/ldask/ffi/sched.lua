@@ -37,6 +37,7 @@ void ld_sched_get_stats(const ld_sched *s, ld_sched_stats *out);
 size_t ld_sched_bytes(const ld_sched *s);
 void ld_sched_events_enable(ld_sched *s, int mask);
 int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max);
+int32_t ld_sched_nready(const ld_sched *s);
 int32_t ld_sched_first_error(const ld_sched *s);
 ]]
 

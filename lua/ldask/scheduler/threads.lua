@@ -1,0 +1,443 @@
+-- ldask.scheduler.threads: the threaded local scheduler, the default of
+-- compute(). The graph is indexed and ordered here, its tasks encoded once
+-- (functions once per graph), and run by the executor pool of
+-- runtime/lib/pool.c: N threads with their own LuaJIT states, fed by the C
+-- scheduling engine (core/sched). This state waits with a timeout, so it
+-- stays responsive to Ctrl-C, draws progress, and decodes the outputs.
+local ffi = require "ffi"
+local bit = require "bit"
+local V = require "ldask.ffi.pool"
+local S = require "ldask.ffi.sched"
+local lib = require "ldask.native"
+local graph = require "ldask.graph"
+local optimize = require "ldask.optimize"
+local errors = require "ldask.errors"
+local config = require "ldask.config"
+local codec = require "ldask.codec"
+local executor = require "ldask.scheduler.executor"
+
+local type, getmetatable, pairs, error, tostring, pcall, select =
+  type, getmetatable, pairs, error, tostring, pcall, select
+local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
+local refid, decode_value = executor.refid, executor.decode_value
+local Ref = graph.Ref
+local K_ENC, K_FAST = V.ENC, V.FAST
+local sbuf = require "string.buffer"
+local ffi_cast = ffi.cast
+local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STATUS_CANCELLED
+
+local M = {}
+
+local pool -- the process's executor pool (ld_pool *, freed at exit)
+local decoder = codec.decoder()
+local buffer_array = ffi.typeof("ld_buffer *[?]")
+
+local function diagnostics()
+  local ok, d = pcall(require, "ldask.diagnostics")
+  if ok then return d end
+end
+
+-- Returns the pool with at least N threads (created on first use).
+function M.pool(n)
+  if pool == nil then
+    local err = ffi_new("char *[1]")
+    local p = lib.ld_pool_new(n, package.path, package.cpath, err)
+    if p == nil then
+      local msg = err[0] ~= nil and ffi_string(err[0]) or "unknown error"
+      if err[0] ~= nil then ffi.C.free(err[0]) end
+      error("ldask: cannot start the executor threads: " .. msg, 0)
+    end
+    pool = ffi_gc(p, lib.ld_pool_free)
+  elseif lib.ld_pool_size(pool) < n then
+    local err = ffi_new("char *[1]")
+    if lib.ld_pool_grow(pool, n, err) ~= 0 then
+      local msg = err[0] ~= nil and ffi_string(err[0]) or "unknown error"
+      if err[0] ~= nil then ffi.C.free(err[0]) end
+      error("ldask: cannot add executor threads: " .. msg, 0)
+    end
+  end
+  return pool
+end
+
+-- Number of threads the pool has now (0 before the first threaded compute).
+function M.pool_size() return pool and lib.ld_pool_size(pool) or 0 end
+
+-- Returns task/value V with references to keys of the graph (INDEX: key ->
+-- 1-based position) replaced by RefId markers, calling ADD(i) for each
+-- referenced position; V itself when it has no reference.
+local function compile(v, index, owner, add)
+  local t = type(v)
+  if t == "string" then
+    local i = index[v]
+    if i then
+      add(i)
+      return refid(i - 1)
+    end
+    return v
+  end
+  if t ~= "table" then return v end
+  local mt = getmetatable(v)
+  if mt == nil then
+    local out
+    for k, x in pairs(v) do
+      local tx = type(x)
+      if tx == "string" or tx == "table" then
+        local y = compile(x, index, owner, add)
+        if y ~= x then
+          if not out then
+            out = {}
+            for i = 1, #v do out[i] = v[i] end
+            for k2, x2 in pairs(v) do out[k2] = x2 end
+          end
+          out[k] = y
+        end
+      end
+    end
+    return out or v
+  elseif mt == Ref then
+    local i = index[v[1]]
+    if not i then error("task '" .. tostring(owner) .. "' depends on missing key '" .. v[1] .. "'", 0) end
+    add(i)
+    return refid(i - 1)
+  end
+  return v
+end
+M.compile = compile
+
+local fastarg_ptr = ffi.typeof("ld_fastarg *")
+local int32_ptr = ffi.typeof("int32_t *")
+local uint8_ptr = ffi.typeof("uint8_t *")
+local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_NIL = V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_NIL
+
+-- Size in bytes of the fast payload of task V, or nil when V is not a
+-- simple task ({f, args...} with numbers, booleans, nil, strings and
+-- references as arguments).
+local function fast_size(v, index)
+  if type(v) ~= "table" or getmetatable(v) ~= nil or type(v[1]) ~= "function" then return nil end
+  local n = #v
+  local bytes = 8 + 16 * (n - 1)
+  for j = 2, n do
+    local a = v[j]
+    local ta = type(a)
+    if ta == "string" then
+      if not index[a] then bytes = bytes + #a end
+    elseif ta == "table" then
+      if getmetatable(a) ~= Ref then return nil end
+    elseif ta ~= "number" and ta ~= "boolean" and ta ~= "nil" then
+      return nil
+    end
+  end
+  return bit.band(bytes + 7, -8)
+end
+
+-- One pass over graph G: keys, index, dependencies (CSR, int32, 0-based),
+-- and each task's payload: simple tasks written to the byte buffer FAST,
+-- the others compiled for the codec. Returns a table.
+local function prepare(g)
+  local keys, index, n = {}, {}, 0
+  for k in pairs(g) do
+    n = n + 1
+    keys[n] = k
+    index[k] = n
+  end
+  local offsets = ffi_new("int32_t[?]", n + 1)
+  local cap = 2 * n + 16
+  local cdeps = ffi_new("int32_t[?]", cap)
+  local m, cur = 0, 0
+  local stamp = {}
+  local function add(i)
+    if stamp[i] == cur then return end
+    stamp[i] = cur
+    if m == cap then
+      local ncap = cap * 2
+      local nd = ffi_new("int32_t[?]", ncap)
+      ffi.copy(nd, cdeps, m * 4)
+      cdeps, cap = nd, ncap
+    end
+    cdeps[m] = i - 1
+    m = m + 1
+  end
+  local fns, fnidx = {}, {}
+  local fast = sbuf.new()
+  local fastoff, fastlen, specs = {}, {}, {}
+  for i = 1, n do
+    offsets[i - 1] = m
+    cur = i
+    local key = keys[i]
+    local v = g[key]
+    local size = fast_size(v, index)
+    if size then
+      local f = v[1]
+      local fi = fnidx[f]
+      if not fi then
+        fi = #fns
+        fns[fi + 1] = f
+        fnidx[f] = fi
+      end
+      local na = #v - 1
+      local off = #fast
+      local base = fast:reserve(size)
+      local h = ffi_cast(int32_ptr, base)
+      h[0], h[1] = fi, na
+      local a = ffi_cast(fastarg_ptr, base + 8)
+      local spos = 8 + 16 * na
+      for j = 0, na - 1 do
+        local x = v[j + 2]
+        local tx = type(x)
+        local r = a[j]
+        r.i, r.d = 0, 0
+        if tx == "number" then
+          r.tag, r.d = A_NUM, x
+        elseif tx == "string" then
+          local ri = index[x]
+          if ri then
+            add(ri)
+            r.tag, r.i = A_REF, ri - 1
+          else
+            r.tag, r.i, r.d = A_STR, #x, spos
+            ffi.copy(ffi_cast(uint8_ptr, base) + spos, x, #x)
+            spos = spos + #x
+          end
+        elseif tx == "table" then -- a Ref
+          local ri = index[x[1]]
+          if not ri then error("task '" .. tostring(key) .. "' depends on missing key '" .. x[1] .. "'", 0) end
+          add(ri)
+          r.tag, r.i = A_REF, ri - 1
+        elseif x == true then
+          r.tag = A_TRUE
+        elseif x == false then
+          r.tag = A_FALSE
+        else
+          r.tag = A_NIL
+        end
+      end
+      fast:commit(size)
+      fastoff[i], fastlen[i] = off, size
+    else
+      specs[i] = compile(v, index, key, add)
+    end
+  end
+  offsets[n] = m
+  return { n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, fns = fns,
+    fast = fast, fastoff = fastoff, fastlen = fastlen, specs = specs }
+end
+M.prepare = prepare
+
+-- Execution priorities of prepared graph P (int32 cdata, 0-based); raises
+-- naming the keys of a cycle.
+local function order(p, g)
+  local n = p.n
+  local seq = ffi_new("int32_t[?]", n > 0 and n or 1)
+  local prio = ffi_new("int32_t[?]", n > 0 and n or 1)
+  local at = ffi_new("int32_t[1]")
+  local rc = lib.ld_order(n, p.offsets, p.cdeps, seq, prio, at)
+  if rc == -1 then
+    graph.order(graph.index(g)) -- raises with the keys on the cycle
+    error("cycle in the task graph", 0)
+  elseif rc ~= 0 then
+    error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
+  end
+  return prio
+end
+
+local function shape(keys, out)
+  if type(keys) == "table" and getmetatable(keys) == nil then
+    local r = {}
+    for i = 1, #keys do r[i] = shape(keys[i], out) end
+    return r
+  end
+  return out[keys]
+end
+
+local function check_rc(rc, what)
+  if rc < 0 then error("ldask: " .. what .. " failed (engine code " .. tostring(rc) .. ")", 0) end
+  return rc
+end
+
+-- Sets the payload of every task of prepared graph P into run R; returns
+-- the anchors (strings and buffers that R borrows).
+local function encode_tasks(r, p)
+  local session = codec.session()
+  local anchors = { p.fast }
+  local keys, specs, fastoff, fastlen = p.keys, p.specs, p.fastoff, p.fastlen
+  local senc = session.encode
+  local fbase = p.fast:ref()
+  for i = 1, p.n do
+    local rc
+    local off = fastoff[i]
+    if off then
+      rc = lib.ld_run_set_payload(r, i - 1, K_FAST, fbase + off, fastlen[i], nil, 0)
+    else
+      local key = keys[i]
+      local ok, h, bufs = pcall(senc, session, specs[i])
+      if not ok then
+        ok, h = pcall(senc, session, specs[i], "task '" .. key .. "'")
+        error("ldask: cannot ship task '" .. key .. "': " .. tostring(h), 0)
+      end
+      anchors[#anchors + 1] = h
+      local nb = #bufs
+      if nb == 0 then
+        rc = lib.ld_run_set_payload(r, i - 1, K_ENC, h, #h, nil, 0)
+      else
+        rc = lib.ld_run_set_payload(r, i - 1, K_ENC, h, #h, buffer_array(nb, bufs), nb)
+      end
+    end
+    if rc ~= 0 then error("ldask: out of memory storing task '" .. keys[i] .. "'", 0) end
+  end
+  -- the functions of simple tasks, then every function blob of the session
+  local ok, fh, fbufs = pcall(senc, session, p.fns)
+  if not ok then
+    local f = p.fns
+    for i = 1, #f do
+      local ok2, e = pcall(senc, session, f[i], "function #" .. i)
+      if not ok2 then error("ldask: cannot ship a task function: " .. tostring(e), 0) end
+    end
+    error("ldask: cannot ship the task functions: " .. tostring(fh), 0)
+  end
+  local ph = codec.encode({ session:functions(), fh })
+  anchors[#anchors + 1] = ph
+  anchors[#anchors + 1] = fbufs
+  local nb = #fbufs
+  lib.ld_run_set_prelude(r, ph, #ph, nb > 0 and buffer_array(nb, fbufs) or nil, nb)
+  return anchors
+end
+
+-- Splits a failure message "message\0traceback".
+local function split_error(msg)
+  local z = msg:find("\0", 1, true)
+  if z then return msg:sub(1, z - 1), msg:sub(z + 1) end
+  return msg, ""
+end
+
+local signals
+do
+  local ok, s = pcall(require, "ldask.signals")
+  if ok then signals = s end
+end
+
+-- Waits for run R, ticking the callbacks CBS; raises "interrupted" on
+-- Ctrl-C. Returns the final status.
+local function wait(r, cbs, t_start, stats)
+  local clock = lib.ld_pool_now
+  while true do
+    local st = lib.ld_run_wait(r, 100)
+    if cbs then
+      lib.ld_run_stats(r, stats)
+      for i = 1, #cbs do cbs[i]:_tick(r, stats, clock() - t_start) end
+    end
+    if st ~= RUNNING then return st end
+    if signals and signals.pending() then error("interrupted", 0) end
+  end
+end
+
+-- Runs graph G for KEYS (a key or nested list) on the executor threads;
+-- returns the results in the same shape. OPTS: num_workers, optimize_graph,
+-- progress (true or a ProgressBar), profile (a Profiler), stats (a table
+-- receiving tasks, peak_bytes, engine_bytes).
+function M.get(g, keys, opts)
+  opts = opts or {}
+  if executor.in_executor then
+    -- compute() inside a running task: inline, on this executor thread
+    return require("ldask.scheduler.sync").get(g, keys, opts)
+  end
+  local flat = graph.flatten_keys(keys)
+  graph.check_keys(g, flat, 4)
+  local nworkers = opts.num_workers or config.get("num_workers")
+  if type(nworkers) ~= "number" or nworkers < 1 or nworkers % 1 ~= 0 then
+    error("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers), 3)
+  end
+  if opts.optimize_graph ~= false then g = optimize.optimize(g, flat) end
+  local ix = prepare(g)
+  local prio = order(ix, g)
+  local n = ix.n
+  local p = M.pool(nworkers)
+  local r = lib.ld_run_new(p, n)
+  if r == nil then error("ldask: out of memory creating a run of " .. n .. " tasks", 0) end
+  local anchors
+  local ok, err = pcall(function()
+    local s = lib.ld_run_sched(r)
+    check_rc(lib.ld_sched_add(s, n, ix.offsets, ix.cdeps, prio), "adding the tasks")
+    for i = 1, #flat do check_rc(lib.ld_sched_want(s, ix.index[flat[i]] - 1), "marking outputs") end
+    anchors = encode_tasks(r, ix)
+  end)
+  if not ok then
+    lib.ld_run_free(r)
+    error(err, 0)
+  end
+  local d = diagnostics()
+  local cbs = d and d.callbacks_for(opts, ix) or nil
+  if cbs and #cbs == 0 then cbs = nil end
+  if cbs then
+    local mask = 0
+    for i = 1, #cbs do mask = bit.bor(mask, cbs[i].event_mask or 0) end
+    if mask ~= 0 then lib.ld_run_events_enable(r, mask) end
+  end
+  local t_start = lib.ld_pool_now()
+  local rc = lib.ld_run_start(r, nworkers)
+  if rc ~= 0 then
+    lib.ld_run_free(r)
+    if rc == S.ECYCLE then error("ldask: cycle in the task graph", 0) end
+    error("ldask: cannot start the run (code " .. tostring(rc) .. ")", 0)
+  end
+  if cbs then for i = 1, #cbs do cbs[i]:_begin(r, ix, nworkers) end end
+  local stats = ffi_new("ld_sched_stats")
+  local wok, st = pcall(wait, r, cbs, t_start, stats)
+  if not wok then
+    -- Ctrl-C (or an error in a callback): cancel and let the threads leave
+    lib.ld_run_cancel(r, 1)
+    while true do
+      local ok2, st2 = pcall(lib.ld_run_wait, r, 100)
+      if ok2 and st2 ~= RUNNING then break end
+    end
+    if signals then signals.pending() end
+    if cbs then for i = 1, #cbs do pcall(cbs[i]._end, cbs[i], r, false, lib.ld_pool_now() - t_start) end end
+    lib.ld_run_free(r)
+    anchors = nil
+    if st == "interrupted" or tostring(st):find("interrupted", 1, true) then
+      error("interrupted: computation cancelled (Ctrl-C)", 0)
+    end
+    error(st, 0)
+  end
+  if cbs then for i = 1, #cbs do cbs[i]:_end(r, st == DONE, lib.ld_pool_now() - t_start) end end
+  if st ~= DONE then
+    local msgp = ffi_new("const char *[1]")
+    local lenp = ffi_new("size_t[1]")
+    local id = lib.ld_run_error(r, msgp, lenp)
+    local msg = msgp[0] ~= nil and ffi_string(msgp[0], lenp[0]) or nil
+    lib.ld_run_free(r)
+    if st == ERRED and id >= 0 then
+      local message, tb = split_error(msg or "unknown error")
+      error(errors.task_error(ix.keys[id + 1], message, tb), 0)
+    elseif msg then
+      error("ldask: computation failed: " .. msg, 0)
+    elseif st == CANCELLED then
+      error("ldask: computation cancelled", 0)
+    end
+    error("ldask: the task graph cannot make progress (a cycle?)", 0)
+  end
+  local out = {}
+  local dok, derr = pcall(function()
+    for i = 1, #flat do
+      local k = flat[i]
+      if out[k] == nil then
+        local v = lib.ld_run_result(r, ix.index[k] - 1)
+        if v == nil then error("ldask: no result for output '" .. k .. "'", 0) end
+        out[k] = { decode_value(v, decoder) }
+      end
+    end
+  end)
+  if opts.stats then
+    lib.ld_run_stats(r, stats)
+    opts.stats.tasks = tonumber(stats.needed)
+    opts.stats.peak_bytes = tonumber(stats.peak_bytes)
+    opts.stats.engine_bytes = tonumber(stats.engine_bytes)
+    opts.stats.num_workers = nworkers
+  end
+  lib.ld_run_free(r)
+  anchors = nil
+  if not dok then error(derr, 0) end
+  for k, v in pairs(out) do out[k] = v[1] end
+  return shape(keys, out)
+end
+
+return M
