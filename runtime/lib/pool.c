@@ -15,6 +15,7 @@
 #include "xstate.h"
 
 #define MAX_BATCH 64
+#define BATCH_SECONDS 20e-6 /* aim: one lock per this much work */
 #define EXECUTOR_MODULE "ldask.scheduler.executor"
 
 enum { W_STARTING = 0, W_READY = 1, W_FAILED = 2, W_DEAD = 3 };
@@ -41,6 +42,8 @@ typedef struct worker {
   /* finished since the last ld_pool_next (owned by the thread) */
   done_rec done[MAX_BATCH];
   int32_t ndone;
+  double avg_task;  /* moving average of task durations, seconds */
+  int64_t last_gen; /* run the average belongs to */
 } worker;
 
 struct ld_pool {
@@ -185,10 +188,19 @@ int32_t ld_pool_next(ld_pool *p, int32_t wi, int32_t *ids, int32_t max, ld_run *
     ld_run *r = p->run;
     if (r != NULL && wi < r->nworkers && !r->stopping && !r->ended) {
       int32_t avail = ld_sched_nready(r->s);
+      if (w->last_gen != r->gen) { /* a new graph: forget the old durations */
+        w->last_gen = r->gen;
+        w->avg_task = 0;
+      }
       if (avail > 0) {
+        /* several tasks per lock when tasks are short (the lock costs more
+         * than they do); one at a time when they are long, so that results
+         * are consumed in priority order and memory stays small */
         int32_t batch = (avail + r->nworkers - 1) / r->nworkers;
+        int32_t by_time = w->avg_task > 0 ? (int32_t)(BATCH_SECONDS / w->avg_task) : 4;
+        if (by_time < 1) by_time = 1;
+        if (batch > by_time) batch = by_time;
         if (batch > max) batch = max;
-        if (batch > 16 && avail < 4 * r->nworkers * 16) batch = 16;
         int32_t k = ld_sched_pop(r->s, ids, batch, wi);
         memcpy(w->held, ids, (size_t)k * sizeof *ids);
         w->nheld = k;
@@ -237,6 +249,8 @@ int ld_pool_done(ld_pool *p, int32_t wi, int32_t id, int32_t kind, double num, c
     pthread_mutex_unlock(&p->mu);
   }
   w->done[w->ndone++] = (done_rec){id, nbytes, t0, t1};
+  double dt = t1 - t0;
+  w->avg_task = w->avg_task > 0 ? 0.8 * w->avg_task + 0.2 * dt : dt;
   return 0;
 oom:
   value_clear(v);

@@ -157,7 +157,7 @@ local function prepare(g)
     cdeps[m] = i - 1
     m = m + 1
   end
-  local fns, fnidx = {}, {}
+  local fns, fnidx, fnkey = {}, {}, {}
   local fast = sbuf.new()
   local fastoff, fastlen, specs = {}, {}, {}
   for i = 1, n do
@@ -173,6 +173,7 @@ local function prepare(g)
         fi = #fns
         fns[fi + 1] = f
         fnidx[f] = fi
+        fnkey[fi + 1] = key
       end
       local na = #v - 1
       local off = #fast
@@ -218,7 +219,7 @@ local function prepare(g)
     end
   end
   offsets[n] = m
-  return { n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, fns = fns,
+  return { n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, fns = fns, fnkey = fnkey,
     fast = fast, fastoff = fastoff, fastlen = fastlen, specs = specs }
 end
 M.prepare = prepare
@@ -289,8 +290,8 @@ local function encode_tasks(r, p)
   if not ok then
     local f = p.fns
     for i = 1, #f do
-      local ok2, e = pcall(senc, session, f[i], "function #" .. i)
-      if not ok2 then error("ldask: cannot ship a task function: " .. tostring(e), 0) end
+      local ok2, e = pcall(senc, session, f[i], "the function of task '" .. p.fnkey[i] .. "'")
+      if not ok2 then error("ldask: cannot ship task '" .. p.fnkey[i] .. "': " .. tostring(e), 0) end
     end
     error("ldask: cannot ship the task functions: " .. tostring(fh), 0)
   end

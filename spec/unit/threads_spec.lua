@@ -1,0 +1,206 @@
+-- spec/unit/threads_spec.lua: the threaded local scheduler
+-- (lua/ldask/scheduler/threads.lua + runtime/lib/pool.c): same results as
+-- the sync scheduler, errors naming the task with the executor's traceback,
+-- a pool that survives failures, nested computes, parallel execution.
+local threads = require "ldask.scheduler.threads"
+local sync = require "ldask.scheduler.sync"
+local graph = require "ldask.graph"
+local errors = require "ldask.errors"
+local lib = require "ldask.native"
+require "ldask.ffi.pool"
+
+local function inc(x) return x + 1 end
+local function add(...)
+  local s = 0
+  for i = 1, select("#", ...) do s = s + select(i, ...) end
+  return s
+end
+
+describe("threads scheduler", function()
+  it("computes simple and general tasks like the sync scheduler", function()
+    local g = {
+      a = 1,
+      b = { inc, "a" },
+      c = { add, "a", "b", 10 },
+      d = { function(t) return { sum = t[1] + t[2], name = t.name } end, { "b", "c", name = "nm" } },
+      e = { inc, { inc, { inc, "a" } } },
+      f = { function(s, flag, z) return s .. tostring(flag) .. tostring(z) end, "str", true, nil },
+      q = { function(t) return t[1] end, graph.quote({ "a" }) },
+      r = { inc, graph.ref("b") },
+      alias = "c",
+      lst = { function(...) return select("#", ...) end, "a", "b", "c", "a", "b", "c", "a" },
+    }
+    local keys = { "c", { "d", "e" }, "f", "q", "r", "alias", "lst" }
+    local want = sync.get(g, keys)
+    for _, nw in ipairs { 1, 2, 3 } do
+      local got = threads.get(g, keys, { num_workers = nw })
+      assert.same(want, got)
+    end
+    local got = threads.get(g, keys, { optimize_graph = false })
+    assert.same(want, got)
+    assert.equal(13, got[1])
+    assert.same({ sum = 15, name = "nm" }, got[2][1])
+    assert.equal("a", got[4])
+  end)
+
+  it("returns nil, booleans, strings and nested tables", function()
+    local g = {
+      n = { function() return nil end },
+      t = { function() return true end },
+      f = { function() return false end },
+      s = { function() return ("x"):rep(1000) end },
+      tab = { function() return { 1, { 2, { 3 } }, k = "v" } end },
+      use = { function(a, b, c) return tostring(a) .. tostring(b) .. tostring(c) end, "n", "t", "f" },
+    }
+    local r = threads.get(g, { "n", "t", "f", "s", "tab", "use" }, { num_workers = 2 })
+    assert.is_nil(r[1])
+    assert.is_true(r[2])
+    assert.is_false(r[3])
+    assert.equal(1000, #r[4])
+    assert.same({ 1, { 2, { 3 } }, k = "v" }, r[5])
+    assert.equal("niltruefalse", r[6])
+  end)
+
+  it("runs a wide tree reduction", function()
+    local g, level = {}, {}
+    local n = 5000
+    for i = 0, n - 1 do g["x," .. i] = { inc, i }; level[#level + 1] = "x," .. i end
+    local d = 0
+    while #level > 1 do
+      local nxt = {}
+      for j = 1, #level, 8 do
+        local k = "s," .. d .. "," .. j
+        local t = { add }
+        for q = j, math.min(j + 7, #level) do t[#t + 1] = level[q] end
+        g[k] = t
+        nxt[#nxt + 1] = k
+      end
+      level = nxt
+      d = d + 1
+    end
+    local stats = {}
+    assert.equal(n * (n + 1) / 2, threads.get(g, level[1], { stats = stats, optimize_graph = false }))
+    assert.equal(5000 + 625 + 79 + 10 + 2 + 1, stats.tasks)
+  end)
+
+  it("names the failing task and carries the executor's traceback", function()
+    local function boom(x) error("boom at " .. x) end
+    local g = { a = 1, b = { boom, "a" }, c = { inc, "b" } }
+    local ok, e = pcall(threads.get, g, "c", { optimize_graph = false })
+    assert.is_false(ok)
+    assert.is_true(errors.is_task_error(e))
+    assert.equal("b", e.key)
+    assert.matches("boom at 1", e.message)
+    assert.matches("threads_spec.lua:%d+: in function", e.traceback)
+    assert.matches("task 'b' failed", tostring(e))
+  end)
+
+  it("stops at the first failure, does not hang, and serves the next compute", function()
+    local g = {}
+    local keys = {}
+    for i = 1, 200 do
+      g["t," .. i] = { function(x) if x % 7 == 0 then error("bad " .. x) end return x end, i }
+      keys[#keys + 1] = "t," .. i
+    end
+    for _ = 1, 5 do
+      local ok, e = pcall(threads.get, g, keys, { num_workers = 2 })
+      assert.is_false(ok)
+      assert.matches("bad %d+", e.message)
+    end
+    assert.equal(42, threads.get({ x = { inc, 41 } }, "x"))
+  end)
+
+  it("refuses a task that cannot travel, naming it", function()
+    local co = coroutine.create(function() end)
+    local g = { a = { function() return co end } }
+    local ok, e = pcall(threads.get, g, "a")
+    assert.is_false(ok)
+    assert.matches("task 'a'", tostring(e))
+    assert.matches("coroutine", tostring(e))
+  end)
+
+  it("fails a task whose result cannot travel, naming the task", function()
+    local g = { a = { function() return coroutine.create(function() end) end } }
+    local ok, e = pcall(threads.get, g, "a")
+    assert.is_false(ok)
+    assert.equal("a", e.key)
+    assert.matches("cannot store the result", e.message)
+  end)
+
+  it("raises on missing keys and cycles", function()
+    assert.has_error(function() threads.get({ a = 1 }, "zz") end)
+    local ok, e = pcall(threads.get, { a = { inc, "b" }, b = { inc, "a" } }, "a", { optimize_graph = false })
+    assert.is_false(ok)
+    assert.matches("cycle", tostring(e))
+    ok, e = pcall(threads.get, { a = 1 }, "a", { num_workers = 0 })
+    assert.is_false(ok)
+    assert.matches("num_workers", tostring(e))
+  end)
+
+  it("runs a compute() called inside a task inline, without deadlock", function()
+    local g = {
+      outer = { function(n)
+        local inner = { x = { function(v) return v * 2 end, n }, y = { function(v) return v + 1 end, "x" } }
+        return ldask.get(inner, "y", { scheduler = "threads" })
+      end, 20 },
+    }
+    -- more outer tasks than threads: each would block a thread if nested
+    -- computes went back to the pool
+    local keys = {}
+    for i = 1, 6 do g["o," .. i] = { g.outer[1], i }; keys[i] = "o," .. i end
+    local r = threads.get(g, keys, { num_workers = 2 })
+    assert.same({ 3, 5, 7, 9, 11, 13 }, r)
+  end)
+
+  it("keeps intermediates small: peak memory follows the ordering", function()
+    local g = {}
+    local keys = {}
+    for i = 1, 200 do
+      g["big," .. i] = { function()
+        local s = 0
+        for j = 1, 20000 do s = s + j end -- make the task last ~20 us or more
+        return ("x"):rep(10000 + s % 2)
+      end }
+      g["len," .. i] = { function(s) return #s end, "big," .. i }
+      keys[i] = "len," .. i
+    end
+    local stats = {}
+    threads.get(g, keys, { optimize_graph = false, stats = stats, num_workers = 2 })
+    -- all 200 strings would be 2 MB; a few at a time are held
+    assert.is_true(stats.peak_bytes < 200 * 10000 / 4, "peak " .. stats.peak_bytes)
+  end)
+
+  it("runs CPU-bound Lua tasks on two threads at the same time (no interpreter lock)", function()
+    -- Each task reports its executor thread and when it ran; two tasks of
+    -- different threads overlapping in time ran Lua code at once. (Speed-up
+    -- figures are in bench/parallel.lua: a spec on a shared machine cannot
+    -- time them without flaking.)
+    local function work(n)
+      local ex = require "ldask.scheduler.executor"
+      local clock = require("ldask.native").ld_pool_now
+      local t0 = clock()
+      local s = 0
+      for i = 1, n do s = (s + i * i) % 1000003 end
+      return { ex.worker_index(), t0, clock(), s }
+    end
+    local g, keys = {}, {}
+    for i = 1, 8 do g["w," .. i] = { work, 1e6 + i }; keys[i] = "w," .. i end
+    local r = threads.get(g, keys, { num_workers = 2 })
+    local workers, overlap = {}, false
+    for i = 1, #r do
+      workers[r[i][1]] = true
+      for j = 1, #r do
+        if r[i][1] ~= r[j][1] and r[i][2] < r[j][3] and r[j][2] < r[i][3] then overlap = true end
+      end
+    end
+    assert.is_true(workers[0] and workers[1])
+    assert.is_true(overlap)
+    -- the results are right, whichever thread ran them
+    local function ref(n)
+      local s = 0
+      for i = 1, n do s = (s + i * i) % 1000003 end
+      return s
+    end
+    assert.equal(ref(1e6 + 3), r[3][4])
+  end)
+end)
