@@ -1005,4 +1005,36 @@ if tok_ok and tokenize.register then
   end)
 end
 
+-- Chunks travel between executor states (and over the network) as their
+-- buffer plus a small header: no copy of the data.
+local codec_ok, codec = pcall(require, "ldask.codec")
+if codec_ok and codec.register_cdata then
+  codec.register_cdata(ND, {
+    name = "ldask.ndarray",
+    module = "ldask.array.ndarray",
+    encode = function(a)
+      local nd = a.ndim_
+      local h = { d = a.dtype_, o = tonumber(a.offset_), s = {}, t = {} }
+      for d = 0, nd - 1 do
+        h.s[d + 1] = tonumber(a.shape_[d])
+        h.t[d + 1] = tonumber(a.strides_[d])
+      end
+      return h, { a.buf_ }
+    end,
+    decode = function(h, bufs)
+      local a = empty()
+      a.dtype_ = h.d
+      a.ndim_ = #h.s
+      for d = 1, #h.s do
+        a.shape_[d - 1] = h.s[d]
+        a.strides_[d - 1] = h.t[d]
+      end
+      a.offset_ = h.o
+      a.buf_ = lib.ld_buffer_retain(bufs[1])
+      if lib.ld_nd_check(a, "ndarray decode") ~= 0 then cerr(nil, 2) end
+      return a
+    end,
+  })
+end
+
 return M

@@ -1,0 +1,299 @@
+-- ldask.array.core: the Array collection object shared by the parts of
+-- ldask.array: chunks normalization, block keys, the graph layers, the
+-- collection protocol (docs/architecture.md) and compute().
+--
+-- Graph layers: every Array keeps `layers`, a table {layer name -> graph}
+-- holding its own layer and (by reference) those of its inputs; building an
+-- array copies only the layer table (O(number of operations), never
+-- O(tasks)). The graph is flattened once, at compute.
+local ldask_graph = require "ldask.graph"
+local base = require "ldask.base"
+local tokenize = require "ldask.tokenize"
+local nd = require "ldask.array.ndarray"
+
+local type, pairs, ipairs, error, tostring, setmetatable, getmetatable, select =
+  type, pairs, ipairs, error, tostring, setmetatable, getmetatable, select
+local floor, ceil, max, concat, format = math.floor, math.ceil, math.max, table.concat, string.format
+local key = ldask_graph.key
+
+local M = {}
+
+local Array = { __name = "ldask.array.Array" }
+M.Array = Array
+local methods = {}
+M.methods = methods
+
+local function is_array(x) return getmetatable(x) == Array end
+M.is_array = is_array
+
+M.AUTO_BYTES = 128 * 2 ^ 20
+
+-- Normalizes CHUNKS for SHAPE and ITEMSIZE into per-dimension lists of block
+-- sizes. Accepts a number (every axis), a list per axis of: number (block
+-- size), list of sizes (must add up), -1 or false (whole axis), "auto"; or
+-- "auto" (blocks of about 128 MiB), or already normalized lists.
+function M.normalize_chunks(chunks, shape, itemsize, what, level)
+  what, level = what or "chunks", (level or 1) + 1
+  local n = #shape
+  if chunks == nil then chunks = "auto" end
+  local per = {}
+  if type(chunks) == "number" or chunks == "auto" or chunks == -1 then
+    for d = 1, n do per[d] = chunks end
+  elseif type(chunks) == "table" then
+    if #chunks ~= n then
+      error(format("%s: %d chunk specs for a %d-d shape %s", what, #chunks, n, nd.shape_str(shape)), level)
+    end
+    for d = 1, n do per[d] = chunks[d] end
+  else
+    error(format("%s: bad chunks %s", what, tostring(chunks)), level)
+  end
+  local out = {}
+  local auto = {}
+  for d = 1, n do
+    local c, s = per[d], shape[d]
+    if c == "auto" then
+      auto[#auto + 1] = d
+      out[d] = s
+    elseif c == -1 or c == false then
+      out[d] = s
+    elseif type(c) == "number" then
+      if c <= 0 or c ~= floor(c) then
+        error(format("%s: block size %s at axis %d must be a positive integer", what, tostring(c), d - 1), level)
+      end
+      out[d] = c
+    elseif type(c) == "table" then
+      local sum = 0
+      for i, b in ipairs(c) do
+        if type(b) ~= "number" or b < 0 or b ~= floor(b) then
+          error(format("%s: bad block size %s at axis %d", what, tostring(b), d - 1), level)
+        end
+        sum = sum + b
+      end
+      if sum ~= s then
+        error(format("%s: block sizes at axis %d add up to %d, not the dimension %d", what, d - 1, sum, s), level)
+      end
+      local copy = {}
+      for i, b in ipairs(c) do copy[i] = b end
+      if #copy == 0 then copy[1] = 0 end
+      out[d] = copy
+    else
+      error(format("%s: bad chunk spec %s at axis %d", what, tostring(c), d - 1), level)
+    end
+  end
+  if #auto > 0 then
+    local limit = M.AUTO_BYTES / (itemsize or 8)
+    local function total()
+      local t = 1
+      for d = 1, n do t = t * (type(out[d]) == "table" and max(unpack(out[d])) or out[d]) end
+      return t
+    end
+    while total() > limit do
+      local best, bd = 1, nil
+      for _, d in ipairs(auto) do if out[d] > best then best, bd = out[d], d end end
+      if not bd then break end
+      out[bd] = ceil(out[bd] / 2)
+    end
+  end
+  for d = 1, n do
+    if type(out[d]) ~= "table" then
+      local s, b = shape[d], out[d]
+      local list = {}
+      if s == 0 then list[1] = 0
+      else
+        local full = floor(s / b)
+        for i = 1, full do list[i] = b end
+        if s % b ~= 0 then list[full + 1] = s % b end
+      end
+      out[d] = list
+    end
+  end
+  return out
+end
+
+local function sum(list)
+  local s = 0
+  for _, v in ipairs(list) do s = s + v end
+  return s
+end
+M.sum = sum
+
+-- Cumulative starts of a chunk list: {0, c1, c1+c2, ...} (length #c + 1).
+function M.starts(c)
+  local s = { 0 }
+  for i = 1, #c do s[i + 1] = s[i] + c[i] end
+  return s
+end
+
+-- Creates an Array. LAYER is the new layer (graph) named NAME; DEPS the
+-- input arrays whose layers it needs.
+function M.new(name, layer, chunks, dtype, deps, extra)
+  local layers = {}
+  if deps then
+    for _, a in ipairs(deps) do
+      for n, g in pairs(a.layers) do layers[n] = g end
+    end
+  end
+  layers[name] = layer
+  local shape = {}
+  for d = 1, #chunks do shape[d] = sum(chunks[d]) end
+  local self = setmetatable({
+    name = name, chunks = chunks, dtype = nd.dtype_name(dtype), layers = layers,
+    shape = shape, ndim = #chunks,
+  }, Array)
+  if extra then for k, v in pairs(extra) do rawset(self, k, v) end end
+  return self
+end
+
+-- Fresh name PREFIX-<token of the arguments>.
+function M.name(prefix, ...) return prefix .. "-" .. tokenize.tokenize(prefix, ...) end
+
+-- Calls FN(idx) for every block index (0-based list) in C order of NUMBLOCKS.
+function M.each_block(numblocks, fn)
+  local n = #numblocks
+  for d = 1, n do if numblocks[d] == 0 then return end end
+  local idx = {}
+  for d = 1, n do idx[d] = 0 end
+  while true do
+    fn(idx)
+    local d = n
+    while d >= 1 do
+      idx[d] = idx[d] + 1
+      if idx[d] < numblocks[d] then break end
+      idx[d] = 0
+      d = d - 1
+    end
+    if d < 1 then return end
+  end
+end
+
+function M.numblocks(chunks)
+  local nb = {}
+  for d = 1, #chunks do nb[d] = #chunks[d] end
+  return nb
+end
+
+-- Key of block IDX (list) of NAME.
+function M.bkey(name, idx) return key(name, unpack(idx)) end
+
+-- Shape of block IDX.
+function M.bshape(chunks, idx)
+  local s = {}
+  for d = 1, #chunks do s[d] = chunks[d][idx[d] + 1] end
+  return s
+end
+
+-- Nested list of block keys (like dask's __dask_keys__).
+function M.keys(a)
+  local n = a.ndim
+  if n == 0 then return a.name end
+  local function rec(d, prefix)
+    local out = {}
+    for i = 0, #a.chunks[d] - 1 do
+      prefix[d] = i
+      if d == n then out[i + 1] = key(a.name, unpack(prefix, 1, n))
+      else out[i + 1] = rec(d + 1, prefix) end
+    end
+    return out
+  end
+  return rec(1, {})
+end
+
+-- Collection protocol -------------------------------------------------------------
+
+function methods.__ldask_layers(self) return self.layers end
+function methods.__ldask_graph(self) return ldask_graph.flatten_layers(self.layers) end
+function methods.__ldask_keys(self) return M.keys(self) end
+function methods.__ldask_postcompute(self)
+  local n = self.ndim
+  if n == 0 then return nil end
+  return function(results) return nd.block(results, n) end
+end
+
+-- Computes the array; returns an ndarray. OPTS as for ldask.compute.
+function methods.compute(self, opts)
+  if opts then return (base.compute(self, opts)) end
+  return (base.compute(self))
+end
+
+-- Block IDX (0-based indices, or a list) as a one-block Array.
+function methods.block(self, ...)
+  local idx = select("#", ...) == 1 and type((...)) == "table" and (...) or { ... }
+  if #idx ~= self.ndim then
+    error(format("block: %d indices for a %d-d array with numblocks %s", #idx, self.ndim,
+      nd.shape_str(M.numblocks(self.chunks))), 2)
+  end
+  local chunks = {}
+  for d = 1, self.ndim do
+    local i = idx[d]
+    local nb = #self.chunks[d]
+    if type(i) ~= "number" or i ~= floor(i) then error("block: index must be an integer", 2) end
+    if i < 0 then i = i + nb end
+    if i < 0 or i >= nb then
+      error(format("block: index %d out of range for axis %d with %d blocks", idx[d], d - 1, nb), 2)
+    end
+    idx[d] = i
+    chunks[d] = { self.chunks[d][i + 1] }
+  end
+  local name = M.name("blocks", self.name, idx)
+  local zeros = {}
+  for d = 1, self.ndim do zeros[d] = 0 end
+  local layer = { [M.bkey(name, zeros)] = { require("ldask.array.kernels").identity, M.bkey(self.name, idx) } }
+  return M.new(name, layer, chunks, self.dtype, { self })
+end
+
+-- The graph keys of the blocks as a nested list.
+function methods.keys(self) return M.keys(self) end
+
+function methods.numblocks(self) return M.numblocks(self.chunks) end
+
+function methods.npartitions(self)
+  local n = 1
+  for d = 1, self.ndim do n = n * #self.chunks[d] end
+  return n
+end
+
+local props = {
+  size = function(self)
+    local n = 1
+    for d = 1, self.ndim do n = n * self.shape[d] end
+    return n
+  end,
+  itemsize = function(self) return nd.itemsize_of[nd.dtype_code(self.dtype)] end,
+  nbytes = function(self)
+    local n = nd.itemsize_of[nd.dtype_code(self.dtype)]
+    for d = 1, self.ndim do n = n * self.shape[d] end
+    return n
+  end,
+  numblocks = function(self) return M.numblocks(self.chunks) end,
+  T = function(self) return self:transpose() end,
+}
+M.props = props
+
+-- Index hook set by the slicing part: x[{...}] slices.
+M.getitem = nil
+
+Array.__index = function(self, k)
+  local m = methods[k]
+  if m then return m end
+  local p = props[k]
+  if p then return p(self) end
+  if type(k) == "table" and M.getitem then return M.getitem(self, k) end
+  return nil
+end
+
+Array.__tostring = function(self)
+  local cs = {}
+  for d = 1, self.ndim do
+    local c = self.chunks[d]
+    local uniq = true
+    for i = 2, #c - 1 do if c[i] ~= c[1] then uniq = false end end
+    cs[d] = (#c == 1 or uniq) and tostring(c[1]) or ("(" .. concat(c, ", ") .. ")")
+  end
+  return format("ldask.array<%s, shape=%s, dtype=%s, chunksize=(%s), numblocks=%s>",
+    self.name, nd.shape_str(self.shape), self.dtype, concat(cs, ", "),
+    nd.shape_str(M.numblocks(self.chunks)))
+end
+
+Array.__ldask_tokenize = function(self) return "array:" .. self.name end
+
+return M

@@ -1,0 +1,155 @@
+-- ldask.array.elemwise: elementwise operations on arrays: arithmetic and
+-- comparisons between arrays (any chunking: chunks are unified; NumPy
+-- broadcasting) and scalars, unary math, where, astype, and map_blocks.
+-- Result dtypes come from running the ndarray kernel on 0-d samples, so they
+-- always match what the blocks will produce.
+local core = require "ldask.array.core"
+local rechunk = require "ldask.array.rechunk"
+local nd = require "ldask.array.ndarray"
+local K = require "ldask.array.kernels"
+local E = require "ldask.ffi.array"
+
+local type, ipairs, error, pcall, tostring, format, unpack, select =
+  type, ipairs, error, pcall, tostring, string.format, unpack, select
+local is_array = core.is_array
+
+local M = {}
+
+-- Converts an operand: Arrays stay, ndarrays become one-block arrays,
+-- numbers/booleans stay literal. Raises for anything else.
+local function operand(v, what, level)
+  if is_array(v) then return v end
+  if nd.is_ndarray(v) then return require("ldask.array.creation").from_ndarray(v, { chunks = -1 }) end
+  local t = type(v)
+  if t == "number" or t == "boolean" then return v end
+  error(format("%s: operand of type %s (expected an array, ndarray, number or boolean)", what, t), level + 1)
+end
+
+-- 0-d sample of an operand for dtype inference.
+local function sample(v)
+  if is_array(v) then return nd.full({}, 1, v.dtype) end
+  return v
+end
+
+-- Builds the elementwise array: task {F, PRE..., operand blocks...}.
+local function build(prefix, f, pre, args, dtype, level)
+  level = level + 1
+  local arrays = {}
+  for _, a in ipairs(args) do if is_array(a) then arrays[#arrays + 1] = a end end
+  local unified, shape, chunks = rechunk.unify(arrays, prefix, level)
+  local k = 0
+  local ops = {}
+  for i, a in ipairs(args) do
+    if is_array(a) then k = k + 1; ops[i] = unified[k] else ops[i] = a end
+  end
+  local toks = { prefix, unpack(pre) }
+  for i, a in ipairs(ops) do toks[#toks + 1] = is_array(a) and a.name or a end
+  local name = core.name(prefix, toks)
+  local ndim = #shape
+  local layer = {}
+  local function task(idx)
+    local t = { f }
+    for _, p in ipairs(pre) do t[#t + 1] = p end
+    for _, a in ipairs(ops) do
+      if is_array(a) then
+        local off = ndim - a.ndim
+        local aidx = {}
+        for ad = 1, a.ndim do
+          aidx[ad] = (a.shape[ad] == shape[ad + off]) and idx[ad + off] or 0
+        end
+        t[#t + 1] = a.ndim == 0 and a.name or core.bkey(a.name, aidx)
+      else
+        t[#t + 1] = a
+      end
+    end
+    return t
+  end
+  if ndim == 0 then layer[name] = task({})
+  else core.each_block(core.numblocks(chunks), function(idx) layer[core.bkey(name, idx)] = task(idx) end) end
+  return core.new(name, layer, chunks, dtype, unified)
+end
+M.build = build
+
+-- Binary OP (ldask.ffi.array binop name) between X and Y.
+function M.binary(op, x, y, level)
+  level = (level or 1) + 1
+  if not E.binop[op] then error("elemwise: unknown binary operation " .. tostring(op), level) end
+  x, y = operand(x, op, level), operand(y, op, level)
+  if not is_array(x) and not is_array(y) then error(op .. ": needs at least one array operand", level) end
+  local ok, r = pcall(nd.binary, op, sample(x), sample(y))
+  if not ok then error(tostring(r):gsub("^[^:]*:%d+: ", ""), level) end
+  return build(op, K.binary, { op }, { x, y }, r.dtype, level)
+end
+
+-- Unary OP (ldask.ffi.array unop name) of X.
+function M.unary(op, x, level)
+  level = (level or 1) + 1
+  if not E.unop[op] then error("elemwise: unknown unary operation " .. tostring(op), level) end
+  x = operand(x, op, level)
+  if not is_array(x) then error(op .. ": expected an array", level) end
+  local ok, r = pcall(nd.unary, op, sample(x))
+  if not ok then error(tostring(r):gsub("^[^:]*:%d+: ", ""), level) end
+  return build(op, K.unary, { op }, { x }, r.dtype, level)
+end
+
+-- where(cond, x, y) with broadcasting.
+function M.where(c, x, y)
+  c, x, y = operand(c, "where", 2), operand(x, "where", 2), operand(y, "where", 2)
+  if not is_array(c) and not is_array(x) and not is_array(y) then
+    error("where: needs at least one array operand", 2)
+  end
+  local ok, r = pcall(nd.where, sample(c), sample(x), sample(y))
+  if not ok then error(tostring(r):gsub("^[^:]*:%d+: ", ""), 2) end
+  if not is_array(c) then c = require("ldask.array.creation").full({}, c, { dtype = "bool" }) end
+  return build("where", K.where, {}, { c, x, y }, r.dtype, 2)
+end
+
+-- astype(x, dtype).
+function M.astype(x, dtype)
+  local code = nd.dtype_code(dtype, "astype", 2)
+  local name = nd.dtype_names[code]
+  if x.dtype == name then return x end
+  return build("astype", K.astype, {}, { x, name }, name, 2)
+end
+
+-- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of
+-- the (unified) arrays; OPTS: dtype (default the first array's), chunks
+-- (the output chunks when FN changes block shapes; per-axis lists), name.
+function M.map_blocks(fn, ...)
+  if type(fn) ~= "function" then error("map_blocks: first argument must be a function", 2) end
+  local n = select("#", ...)
+  local args = { ... }
+  local opts = {}
+  if n > 0 and type(args[n]) == "table" and not is_array(args[n]) and getmetatable(args[n]) == nil then
+    opts = args[n]
+    args[n] = nil
+    n = n - 1
+  end
+  local first
+  for i = 1, n do
+    args[i] = operand(args[i], "map_blocks", 2)
+    if is_array(args[i]) and not first then first = args[i] end
+  end
+  if not first then error("map_blocks: needs at least one array", 2) end
+  local label = opts.name or "map_blocks"
+  local dtype = opts.dtype or first.dtype
+  local token = require("ldask.tokenize").tokenize(fn)
+  local a = build(label, K.apply, { fn, label }, args, dtype, 2)
+  if opts.chunks then
+    local chunks = core.normalize_chunks(opts.chunks, a.shape, 8, "map_blocks", 2)
+    local nb = core.numblocks(chunks)
+    for d = 1, #nb do
+      if nb[d] ~= #a.chunks[d] then
+        error(format("map_blocks: chunks give %d blocks on axis %d, the inputs have %d", nb[d], d - 1,
+          #a.chunks[d]), 2)
+      end
+    end
+    local shape = {}
+    for d = 1, #chunks do shape[d] = core.sum(chunks[d]) end
+    a.chunks, a.shape = chunks, shape
+  end
+  a.fn_token = token
+  return a
+end
+
+return M

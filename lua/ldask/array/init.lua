@@ -1,0 +1,112 @@
+-- ldask.array: blocked N-d arrays on C kernels (the collection, like
+-- dask.array). `local da = require "ldask.array"` (or ldask.array). An
+-- Array is a grid of ndarray blocks described by a task graph; compute()
+-- returns one ndarray. See docs/array.md for the guide and conventions.
+local core = require "ldask.array.core"
+local nd = require "ldask.array.ndarray"
+local creation = require "ldask.array.creation"
+local elemwise = require "ldask.array.elemwise"
+local reductions = require "ldask.array.reductions"
+local slicing = require "ldask.array.slicing"
+local rechunk = require "ldask.array.rechunk"
+local linalg = require "ldask.array.linalg"
+local aio = require "ldask.array.io"
+local E = require "ldask.ffi.array"
+
+local type, pairs, ipairs, next, error = type, pairs, ipairs, next, error
+
+local M = {}
+
+M.Array = core.Array
+M.is_array = core.is_array
+M.ndarray = nd
+M.normalize_chunks = function(chunks, shape, dtype)
+  return core.normalize_chunks(chunks, shape, nd.itemsize_of[nd.dtype_code(dtype or "float64")])
+end
+
+-- Creation
+M.ones, M.zeros, M.full, M.empty = creation.ones, creation.zeros, creation.full, creation.empty
+M.arange, M.linspace, M.eye = creation.arange, creation.linspace, creation.eye
+M.random = creation.random
+M.from_table, M.from_ndarray, M.from_delayed = creation.from_table, creation.from_ndarray, creation.from_delayed
+M.from_npy, M.to_npy, M.store = aio.from_npy, aio.to_npy, aio.store
+
+-- Slice spec helper: da.s(start, stop, step) == {start, stop, step}.
+function M.s(start, stop, step) return { start or false, stop or false, step or 1 } end
+
+-- Structure
+M.rechunk = rechunk.rechunk
+M.transpose = slicing.transpose
+M.reshape = slicing.reshape
+M.concatenate = slicing.concatenate
+M.stack = slicing.stack
+M.squeeze = slicing.squeeze
+M.expand_dims = slicing.expand_dims
+M.map_blocks = elemwise.map_blocks
+M.where = elemwise.where
+M.astype = elemwise.astype
+M.dot, M.matmul = linalg.dot, linalg.matmul
+
+-- Elementwise functions: da.sqrt(x), da.add(x, y), da.maximum(x, y), ...
+for op in pairs(E.unop) do
+  M[op] = function(x) return elemwise.unary(op, x, 2) end
+end
+local BINARY_FUNCS = {
+  add = "add", subtract = "sub", multiply = "mul", divide = "div", true_divide = "div",
+  floor_divide = "floordiv", mod = "mod", remainder = "mod", power = "pow", maximum = "maximum",
+  minimum = "minimum", equal = "eq", not_equal = "ne", less = "lt", less_equal = "le",
+  greater = "gt", greater_equal = "ge", logical_and = "and", logical_or = "or", logical_xor = "xor",
+}
+for fname, op in pairs(BINARY_FUNCS) do
+  M[fname] = function(x, y) return elemwise.binary(op, x, y, 2) end
+end
+
+-- Reductions as functions: da.sum(x, axis, keepdims, opts), ...
+local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax" }
+for _, op in ipairs(REDUCTIONS) do
+  M[op] = function(x, axis, keepdims, opts) return reductions.reduction(x, op, axis, keepdims, opts, 2) end
+end
+
+-- Methods ------------------------------------------------------------------------
+local methods = core.methods
+
+for _, op in ipairs(REDUCTIONS) do
+  -- x:sum(axis, keepdims, {split_every, ddof}) or x:sum{axis = 0, keepdims = true, ...}
+  methods[op] = function(x, axis, keepdims, opts)
+    if type(axis) == "table" and axis[1] == nil and next(axis) ~= nil then
+      local o = axis
+      return reductions.reduction(x, op, o.axis, o.keepdims, o, 2)
+    end
+    return reductions.reduction(x, op, axis, keepdims, opts, 2)
+  end
+end
+for op in pairs(E.unop) do
+  methods[op] = function(x) return elemwise.unary(op, x, 2) end
+end
+for op in pairs(E.binop) do
+  local name = (op == "and" or op == "or") and (op .. "_") or op
+  methods[name] = function(x, y) return elemwise.binary(op, x, y, 2) end
+end
+function methods.slice(x, specs) return slicing.getitem(x, specs, 2) end
+function methods.transpose(x, axes) return slicing.transpose(x, axes) end
+function methods.reshape(x, shape) return slicing.reshape(x, shape) end
+function methods.rechunk(x, chunks) return rechunk.rechunk(x, chunks) end
+function methods.astype(x, dtype) return elemwise.astype(x, dtype) end
+function methods.dot(x, y) return linalg.dot(x, y) end
+methods.matmul = methods.dot
+function methods.squeeze(x, axes) return slicing.squeeze(x, axes) end
+function methods.expand_dims(x, axis) return slicing.expand_dims(x, axis) end
+function methods.map_blocks(x, fn, opts) return elemwise.map_blocks(fn, x, opts or {}) end
+function methods.to_npy(x, path, opts) return aio.to_npy(x, path, opts) end
+methods.store = methods.to_npy
+function methods.visualize(x, filename, opts) return require("ldask").visualize(x, filename, opts) end
+
+local Array = core.Array
+local function binop(op)
+  return function(x, y) return elemwise.binary(op, x, y, 2) end
+end
+Array.__add, Array.__sub, Array.__mul = binop("add"), binop("sub"), binop("mul")
+Array.__div, Array.__mod, Array.__pow = binop("div"), binop("mod"), binop("pow")
+Array.__unm = function(x) return elemwise.unary("negative", x, 2) end
+
+return M

@@ -1,0 +1,98 @@
+-- ldask.array.io: .npy input and output. from_npy reads the header once and
+-- makes one task per block that maps (contiguous blocks: no copy; the map is
+-- dropped with the block) or reads its part of the file, so arrays far
+-- larger than memory stream through. to_npy creates the file, then each
+-- block's task writes its region with pwrite: the whole array is never in
+-- memory.
+local ffi = require "ffi"
+local lib = require "ldask.native"
+local core = require "ldask.array.core"
+local nd = require "ldask.array.ndarray"
+local K = require "ldask.array.kernels"
+local base = require "ldask.base"
+require "ldask.ffi.array"
+
+local type, error, format, tonumber = type, error, string.format, tonumber
+
+local M = {}
+
+local function header(path, what)
+  if type(path) ~= "string" then error(what .. ": path must be a string", 3) end
+  local info = ffi.new("ld_npy_info")
+  if lib.ld_npy_read_header(path, info) ~= 0 then
+    error(what .. ": " .. ffi.string(lib.ld_array_errmsg()), 3)
+  end
+  local shape = {}
+  for d = 0, info.ndim - 1 do shape[d + 1] = tonumber(info.shape[d]) end
+  return { path = path, dtype = info.dtype, shape = shape, offset = tonumber(info.data_offset) }
+end
+
+-- Size of PATH (part of the token, so a file rewritten with another size
+-- gets new keys).
+local function file_stamp(path)
+  local f = io.open(path, "rb")
+  local size = f and f:seek("end") or 0
+  if f then f:close() end
+  return size
+end
+
+-- from_npy(path, {chunks}): the array stored in a .npy file (little-endian,
+-- C order). Default chunks: "auto" along axis 0, whole trailing axes when
+-- they fit, so blocks are contiguous byte ranges.
+function M.from_npy(path, opts)
+  opts = opts or {}
+  local h = header(path, "from_npy")
+  local itemsize = nd.itemsize_of[h.dtype]
+  local spec = opts.chunks
+  if spec == nil then
+    spec = { "auto" }
+    for d = 2, #h.shape do spec[d] = -1 end
+    if #h.shape == 0 then spec = {} end
+  end
+  local chunks = core.normalize_chunks(spec, h.shape, itemsize, "from_npy", 2)
+  local name = core.name("from_npy", path, h.shape, h.dtype, chunks, file_stamp(path))
+  local starts = {}
+  for d = 1, #chunks do starts[d] = core.starts(chunks[d]) end
+  local layer = {}
+  core.each_block(core.numblocks(chunks), function(idx)
+    local s, b = {}, {}
+    for d = 1, #idx do s[d], b[d] = starts[d][idx[d] + 1], chunks[d][idx[d] + 1] end
+    layer[#idx == 0 and name or core.bkey(name, idx)] = { K.npy_read, h, s, b }
+  end)
+  return core.new(name, layer, chunks, h.dtype)
+end
+
+-- to_npy(x, path, opts): computes X block by block into the .npy file PATH
+-- (created or truncated). OPTS as for compute. Returns the number of
+-- elements written.
+function M.to_npy(x, path, opts)
+  if not core.is_array(x) then error("to_npy: expected an array", 2) end
+  if type(path) ~= "string" then error("to_npy: path must be a string", 2) end
+  local info = ffi.new("ld_npy_info")
+  local shape = ffi.new("int64_t[8]")
+  for d = 1, x.ndim do shape[d - 1] = x.shape[d] end
+  if lib.ld_npy_create(path, nd.dtype_code(x.dtype), x.ndim, shape, info) ~= 0 then
+    error(ffi.string(lib.ld_array_errmsg()), 2)
+  end
+  local h = { path = path, dtype = info.dtype, shape = x.shape, offset = tonumber(info.data_offset) }
+  local name = core.name("to_npy", x.name, path)
+  local layer = {}
+  local keys = {}
+  local starts = {}
+  for d = 1, x.ndim do starts[d] = core.starts(x.chunks[d]) end
+  core.each_block(core.numblocks(x.chunks), function(idx)
+    local s = {}
+    for d = 1, #idx do s[d] = starts[d][idx[d] + 1] end
+    local k = core.bkey(name .. "-block", idx)
+    layer[k] = { K.npy_write, h, s, x.ndim == 0 and x.name or core.bkey(x.name, idx) }
+    keys[#keys + 1] = k
+  end)
+  layer[name] = { K.count, keys }
+  local out = core.new(name, layer, {}, "int64", { x })
+  local g = out:__ldask_graph()
+  return base.get(g, name, opts)
+end
+
+M.store = M.to_npy
+
+return M

@@ -1,0 +1,297 @@
+-- ldask.array.kernels: the task functions of ldask.array graphs. Every task
+-- of an array graph is {kernels.f, args...}; module functions travel to
+-- executors by module path. Each function works on ndarray blocks
+-- (lua/ldask/array/ndarray.lua) and never sees the whole array.
+local ffi = require "ffi"
+local nd = require "ldask.array.ndarray"
+local lib = require "ldask.native"
+require "ldask.ffi.array"
+
+local type, ipairs, error, tonumber, unpack, format = type, ipairs, error, tonumber, unpack, string.format
+
+local M = {}
+
+-- Creation ---------------------------------------------------------------
+
+function M.full(shape, value, dtype) return nd.full(shape, value, dtype) end
+
+function M.ramp(n, start, step, dtype) return nd.ramp(n, start, step, dtype) end
+
+-- Block of eye(N, M, k): ROW0/COL0 the block's global offsets.
+function M.eye_block(shape, row0, col0, k, dtype)
+  local a = nd.zeros(shape, dtype)
+  local rows, cols = shape[1], shape[2]
+  -- diagonal elements i - j == -k  <=>  global col = global row + k
+  for i = 0, rows - 1 do
+    local j = row0 + i + k - col0
+    if j >= 0 and j < cols then a:set(i, j, 1) end
+  end
+  return a
+end
+
+-- Counter-based random block (see ldask.array.creation): GEN describes the
+-- generator and the map from this array's positions to global positions.
+function M.random(gen, bstart, bshape)
+  local n = #gen.gshape
+  local start, step, shape = {}, {}, {}
+  -- positions along this array's axes; dropped axes are fixed at one index
+  local k = 0
+  for d = 1, n do
+    if gen.fixed[d] then
+      start[d], step[d], shape[d] = gen.fixed[d], 1, 1
+    else
+      k = k + 1
+      start[d] = gen.start[d] + bstart[k] * gen.step[d]
+      step[d] = gen.step[d]
+      shape[d] = bshape[k]
+    end
+  end
+  local a = nd.random_block(gen.kind, gen.dtype, gen.seed, gen.gshape, start, step, shape, gen.p1, gen.p2)
+  if k ~= n then a = a:reshape(bshape) end
+  if gen.cast then a = a:astype(gen.cast) end
+  return a
+end
+
+-- Elementwise --------------------------------------------------------------
+
+function M.binary(op, x, y) return nd.binary(op, x, y) end
+
+function M.unary(op, x) return nd.unary(op, x) end
+
+function M.where(c, x, y) return nd.where(c, x, y) end
+
+function M.astype(x, dtype) return x:astype(dtype) end
+
+function M.identity(x) return x end
+
+-- Checks that X (e.g. the result of a delayed value) is an ndarray of SHAPE
+-- and converts it to DTYPE.
+function M.check_block(x, shape, dtype, what)
+  if type(x) == "number" and #shape == 0 then x = nd.scalar(x, nd.dtype_code(dtype)) end
+  if not nd.is_ndarray(x) then
+    error(format("%s: block is %s, expected an ndarray of shape %s", what, type(x), nd.shape_str(shape)), 0)
+  end
+  local s = x.shape
+  local ok = #s == #shape
+  for d = 1, #shape do if s[d] ~= shape[d] then ok = false end end
+  if not ok then
+    error(format("%s: block has shape %s, expected %s", what, nd.shape_str(s), nd.shape_str(shape)), 0)
+  end
+  if x.dtype ~= dtype then x = x:astype(dtype) end
+  return x
+end
+
+-- Views ----------------------------------------------------------------------
+
+-- SPECS: a list of {"i", index} or {"s", start, stop, step} entries.
+function M.slice(x, specs)
+  local s = {}
+  for i, sp in ipairs(specs) do
+    if sp[1] == "i" then s[i] = sp[2]
+    else s[i] = { sp[2], sp[3], sp[4] } end -- false bounds mean "none"
+  end
+  return x:slice(s)
+end
+
+function M.transpose(x, axes) return x:transpose(axes) end
+
+function M.reshape(x, shape) return x:reshape(shape) end
+
+function M.expand_dims(x, axis) return x:expand_dims(axis) end
+
+function M.squeeze(x, axes) return x:squeeze(axes) end
+
+-- Assembles a grid (nested lists, NDIM levels) of blocks into one block.
+function M.block(grid, ndim) return nd.block(grid, ndim) end
+
+function M.concatenate(list, axis) return nd.concatenate(list, axis) end
+
+-- Rechunk piece: block X restricted to [lo, hi) per axis (0-based lists).
+function M.piece(x, lo, hi)
+  local s = {}
+  for d = 1, #lo do s[d] = { lo[d], hi[d], 1 } end
+  return x:slice(s)
+end
+
+-- Linear algebra -------------------------------------------------------------
+
+-- Sum over k of A[k] @ B[k] (lists of blocks), accumulated in one output.
+function M.dot_sum(as, bs, dtype)
+  local m, n = as[1].shape[1], bs[1].shape[2]
+  local c = nd.zeros({ m, n }, dtype)
+  for i = 1, #as do nd.matmul_acc(as[i], bs[i], c) end
+  return c
+end
+
+-- Reductions -------------------------------------------------------------------
+-- A partial is an ndarray (sum, prod, min, max, any, all) or a table:
+-- mean {s = sum, n = count}, var/std {n, mean, m2}, arg {i = index, v = value}.
+
+local function mask_of(axes)
+  local m = 0
+  for _, d in ipairs(axes) do m = m + 2 ^ d end
+  return m
+end
+
+-- Per-block partial of reduction OP over AXES (0-based list) with keepdims.
+-- For argmin/argmax, OFFSET is the block's global start along the axis (or
+-- for a flattened reduction, {starts, global shape}).
+function M.red_chunk(op, x, axes, arg)
+  local mask = mask_of(axes)
+  if op == "sum" or op == "prod" or op == "min" or op == "max" or op == "any" or op == "all" then
+    return nd.reduce_raw(op, x, mask)
+  end
+  local n = 1
+  for _, d in ipairs(axes) do n = n * x.shape[d + 1] end
+  if op == "mean" then
+    return { s = nd.reduce_raw("sum", x, mask), n = n }
+  elseif op == "var" then
+    local xf = x.dtype == "float64" and x or x:astype("float64")
+    local s = nd.reduce_raw("sum", xf, mask)
+    local mu = n > 0 and nd.binary("div", s, n) or s
+    local dev = nd.binary("sub", xf, mu)
+    return { n = n, mean = mu, m2 = nd.reduce_raw("sum", nd.binary("mul", dev, dev), mask) }
+  elseif op == "argmin" or op == "argmax" then
+    local idx, val
+    if arg.flat then
+      -- flattened: local flat index -> global flat index
+      local i, v = nd.argreduce(x, op, nil, true)
+      local li = i:item()
+      local shape = x.shape
+      local g, rem = 0, li
+      local mult = {}
+      local acc = 1
+      for d = #shape, 1, -1 do mult[d] = acc; acc = acc * shape[d] end
+      local gacc = 1
+      local gmult = {}
+      for d = #arg.gshape, 1, -1 do gmult[d] = gacc; gacc = gacc * arg.gshape[d] end
+      for d = 1, #shape do
+        local q = math.floor(rem / mult[d])
+        rem = rem - q * mult[d]
+        g = g + (q + arg.start[d]) * gmult[d]
+      end
+      idx = nd.full(i.shape, g, "int64")
+      val = v
+    else
+      idx, val = nd.argreduce(x, op, axes[1], true)
+      if arg.offset ~= 0 then idx = nd.binary("add", idx, arg.offset) end
+    end
+    return { i = idx, v = val }
+  end
+  error("red_chunk: unknown reduction " .. tostring(op))
+end
+
+local function combine2(op, a, b)
+  if op == "sum" or op == "mean_s" then return nd.binary("add", a, b) end
+  if op == "prod" then return nd.binary("mul", a, b) end
+  if op == "min" then return nd.binary("minimum", a, b) end
+  if op == "max" then return nd.binary("maximum", a, b) end
+  if op == "any" then return nd.binary("or", a, b) end
+  if op == "all" then return nd.binary("and", a, b) end
+  if op == "mean" then return { s = nd.binary("add", a.s, b.s), n = a.n + b.n } end
+  if op == "var" then
+    local n = a.n + b.n
+    if a.n == 0 then return b end
+    if b.n == 0 then return a end
+    local delta = nd.binary("sub", b.mean, a.mean)
+    local mean = nd.binary("add", a.mean, nd.binary("mul", delta, b.n / n))
+    local m2 = nd.binary("add", nd.binary("add", a.m2, b.m2),
+      nd.binary("mul", nd.binary("mul", delta, delta), a.n * b.n / n))
+    return { n = n, mean = mean, m2 = m2 }
+  end
+  if op == "argmin" or op == "argmax" then
+    local better = nd.binary(op == "argmin" and "lt" or "gt", b.v, a.v)
+    local bnan = nd.unary("isnan", b.v)
+    local anan = nd.unary("isnan", a.v)
+    better = nd.binary("or", better, nd.binary("and", bnan, nd.unary("logical_not", anan)))
+    better = nd.binary("and", better, nd.unary("logical_not", anan))
+    return { i = nd.where(better, b.i, a.i), v = nd.where(better, b.v, a.v) }
+  end
+  error("combine: unknown reduction " .. tostring(op))
+end
+
+-- Combines a list of partials of the same shape (in block order).
+function M.red_combine(op, parts)
+  local acc = parts[1]
+  for i = 2, #parts do acc = combine2(op, acc, parts[i]) end
+  return acc
+end
+
+-- Final value from the combined partial: DTYPE the result dtype, AXES
+-- dropped unless KEEPDIMS, DDOF for var/std.
+function M.red_aggregate(op, part, axes, keepdims, dtype, ddof)
+  local r
+  if op == "mean" then
+    r = nd.binary("div", part.s, part.n)
+  elseif op == "var" or op == "std" then
+    local denom = part.n - (ddof or 0)
+    r = nd.binary("div", part.m2, denom > 0 and denom or 0)
+    if op == "std" then r = nd.unary("sqrt", r) end
+  elseif op == "argmin" or op == "argmax" then
+    r = part.i
+  else
+    r = part
+  end
+  if r.dtype ~= dtype then r = r:astype(dtype) end
+  if not keepdims and #axes > 0 then r = r:squeeze(axes) end
+  return r
+end
+
+-- map_blocks ---------------------------------------------------------------------
+
+-- Calls FN on the blocks (and extra arguments) and checks it returned an
+-- ndarray (numbers become 0-d arrays).
+function M.apply(fn, name, ...)
+  local r = fn(...)
+  if type(r) == "number" or type(r) == "boolean" then return nd.scalar(r, nd.scalar_dtype(r, 0)) end
+  if not nd.is_ndarray(r) then
+    error(format("map_blocks(%s): function returned %s, expected an ndarray", name, type(r)), 0)
+  end
+  return r
+end
+
+-- .npy input and output ------------------------------------------------------------
+
+local function info_of(h)
+  local info = ffi.new("ld_npy_info")
+  info.dtype = h.dtype
+  info.ndim = #h.shape
+  for d = 1, #h.shape do info.shape[d - 1] = h.shape[d] end
+  info.data_offset = h.offset
+  return info
+end
+M.npy_info = info_of
+
+local function i64(t)
+  local a = ffi.new("int64_t[8]")
+  for i = 1, #t do a[i - 1] = t[i] end
+  return a
+end
+
+-- Block of the .npy file H.path (H: header table) at START with SHAPE; a
+-- contiguous block is a mapping of the file (no copy).
+function M.npy_read(h, start, shape)
+  local out = nd.empty_struct()
+  if lib.ld_npy_read_block(h.path, info_of(h), i64(start), i64(shape), out) ~= 0 then
+    error(ffi.string(lib.ld_array_errmsg()), 0)
+  end
+  return out
+end
+
+-- Writes block X at START into the .npy file of header H; returns the
+-- number of elements written.
+function M.npy_write(h, start, x)
+  if lib.ld_npy_write_block(h.path, info_of(h), i64(start), x) ~= 0 then
+    error(ffi.string(lib.ld_array_errmsg()), 0)
+  end
+  return x.size
+end
+
+-- Sums a list of numbers (the store barrier).
+function M.count(list)
+  local s = 0
+  for _, v in ipairs(list) do s = s + v end
+  return s
+end
+
+return M

@@ -1,0 +1,161 @@
+-- ldask.array.reductions: sum, prod, mean, min, max, var, std, any, all,
+-- argmin, argmax over any set of axes with keepdims, as tree reductions:
+-- one partial per block (kept dims), then groups of up to split_every
+-- partials along each reduced axis are combined, level by level, until one
+-- block remains along every reduced axis; a final task converts it. The
+-- depth-first order runs each group as soon as its inputs exist, so few
+-- partials are alive at a time.
+local core = require "ldask.array.core"
+local nd = require "ldask.array.ndarray"
+local K = require "ldask.array.kernels"
+
+local type, ipairs, pairs, error, format, floor, ceil, max = type, ipairs, pairs, error, string.format, math.floor,
+  math.ceil, math.max
+
+local M = {}
+
+M.SPLIT_EVERY = 8
+
+-- Per-axis group sizes from SPLIT_EVERY (a number: total fan-in spread over
+-- the reduced axes that have several blocks; or a table {[axis] = n}).
+local function group_sizes(split_every, axes, nb)
+  local g = {}
+  if type(split_every) == "table" then
+    for _, d in ipairs(axes) do g[d] = max(2, split_every[d] or split_every[d + 1] or 2) end
+    return g
+  end
+  local total = split_every or M.SPLIT_EVERY
+  local multi = 0
+  for _, d in ipairs(axes) do if nb[d + 1] > 1 then multi = multi + 1 end end
+  local per = multi > 0 and max(2, floor(total ^ (1 / multi) + 1e-9)) or 2
+  for _, d in ipairs(axes) do g[d] = per end
+  return g
+end
+
+local CHUNK_OP = { std = "var" }
+
+-- reduction(x, op, axis, keepdims, opts {split_every, ddof})
+function M.reduction(x, op, axis, keepdims, opts, level)
+  level = (level or 1) + 1
+  opts = opts or {}
+  if type(keepdims) == "table" then opts, keepdims = keepdims, opts.keepdims end
+  local ndim = x.ndim
+  local code = nd.dtype_code(x.dtype)
+  local is_arg = op == "argmin" or op == "argmax"
+  local axes, flat
+  if is_arg then
+    if axis == nil then
+      flat = true
+      axes = {}
+      for d = 0, ndim - 1 do axes[d + 1] = d end
+    else
+      if type(axis) ~= "number" then error(op .. ": axis must be a single integer or nil", level) end
+      axes = { nd.norm_axis(axis, ndim, op, level) }
+    end
+  else
+    axes = nd.axes_of(axis, ndim, op, level)
+  end
+  local red = {}
+  for _, d in ipairs(axes) do red[d + 1] = true end
+  if (op == "min" or op == "max" or is_arg) then
+    for _, d in ipairs(axes) do
+      if x.shape[d + 1] == 0 then
+        error(format("%s: zero-size reduction over axis %d of shape %s has no identity", op, d,
+          nd.shape_str(x.shape)), level)
+      end
+    end
+  end
+  local dtype = nd.dtype_names[nd.reduce_dtype(op, code)]
+  local cop = CHUNK_OP[op] or op
+  local ddof = opts.ddof or 0
+  local tok = { x.name, op, axes, keepdims and true or false, ddof, opts.split_every or M.SPLIT_EVERY }
+  local layers = {}
+
+  -- 1. per-block partials
+  local cname = core.name(op .. "-chunk", tok)
+  local starts = {}
+  for d = 1, ndim do starts[d] = core.starts(x.chunks[d]) end
+  local layer = {}
+  local nb = core.numblocks(x.chunks)
+  if ndim == 0 then
+    layer[cname] = { K.red_chunk, cop, x.name, axes, false }
+  else
+    core.each_block(nb, function(idx)
+      local arg = false
+      if is_arg then
+        if flat then
+          local st = {}
+          for d = 1, ndim do st[d] = starts[d][idx[d] + 1] end
+          arg = { flat = true, start = st, gshape = x.shape }
+        else
+          arg = { offset = starts[axes[1] + 1][idx[axes[1] + 1] + 1] }
+        end
+      end
+      layer[core.bkey(cname, idx)] = { K.red_chunk, cop, core.bkey(x.name, idx), axes, arg }
+    end)
+  end
+  layers[cname] = layer
+
+  -- 2. tree of combines
+  local cur, curnb = cname, nb
+  local level_no = 0
+  while true do
+    local more = false
+    for _, d in ipairs(axes) do if curnb[d + 1] > 1 then more = true end end
+    if not more then break end
+    level_no = level_no + 1
+    local g = group_sizes(opts.split_every, axes, curnb)
+    local newnb = {}
+    for d = 1, ndim do newnb[d] = red[d] and ceil(curnb[d] / g[d - 1]) or curnb[d] end
+    local nname = core.name(op .. "-combine", tok, level_no)
+    local nlayer = {}
+    core.each_block(newnb, function(idx)
+      local keys = {}
+      local lo, cnt = {}, {}
+      for d = 1, ndim do
+        if red[d] then
+          lo[d] = idx[d] * g[d - 1]
+          cnt[d] = math.min(g[d - 1], curnb[d] - lo[d])
+        else
+          lo[d], cnt[d] = idx[d], 1
+        end
+      end
+      core.each_block(cnt, function(sub)
+        local src = {}
+        for d = 1, ndim do src[d] = lo[d] + sub[d] end
+        keys[#keys + 1] = core.bkey(cur, src)
+      end)
+      nlayer[core.bkey(nname, idx)] = { K.red_combine, cop, keys }
+    end)
+    layers[nname] = nlayer
+    cur, curnb = nname, newnb
+  end
+
+  -- 3. final conversion
+  local name = core.name(op, tok)
+  local out_chunks = {}
+  for d = 1, ndim do
+    if not red[d] then out_chunks[#out_chunks + 1] = x.chunks[d]
+    elseif keepdims then out_chunks[#out_chunks + 1] = { 1 } end
+  end
+  local flayer = {}
+  local function final(idx)
+    local src = ndim == 0 and cur or core.bkey(cur, idx)
+    local t = { K.red_aggregate, op, src, axes, keepdims and true or false, dtype, ddof }
+    if #out_chunks == 0 then
+      flayer[name] = t
+    else
+      local oidx = {}
+      for d = 1, ndim do
+        if not red[d] or keepdims then oidx[#oidx + 1] = idx[d] end
+      end
+      flayer[core.bkey(name, oidx)] = t
+    end
+  end
+  if ndim == 0 then final({}) else core.each_block(curnb, final) end
+  local out = core.new(name, flayer, out_chunks, dtype, { x })
+  for n, l in pairs(layers) do out.layers[n] = l end
+  return out
+end
+
+return M
