@@ -1012,24 +1012,26 @@ if codec_ok and codec.register_cdata then
   codec.register_cdata(ND, {
     name = "ldask.ndarray",
     module = "ldask.array.ndarray",
+    -- header: a flat list {dtype, ndim, offset, shape..., strides...}
     encode = function(a)
-      local nd = a.ndim_
-      local h = { d = a.dtype_, o = tonumber(a.offset_), s = {}, t = {} }
-      for d = 0, nd - 1 do
-        h.s[d + 1] = tonumber(a.shape_[d])
-        h.t[d + 1] = tonumber(a.strides_[d])
+      local n = a.ndim_
+      local h = { a.dtype_, n, tonumber(a.offset_) }
+      for d = 0, n - 1 do
+        h[4 + d] = tonumber(a.shape_[d])
+        h[4 + n + d] = tonumber(a.strides_[d])
       end
       return h, { a.buf_ }
     end,
     decode = function(h, bufs)
       local a = empty()
-      a.dtype_ = h.d
-      a.ndim_ = #h.s
-      for d = 1, #h.s do
-        a.shape_[d - 1] = h.s[d]
-        a.strides_[d - 1] = h.t[d]
+      local n = h[2]
+      a.dtype_ = h[1]
+      a.ndim_ = n
+      a.offset_ = h[3]
+      for d = 0, n - 1 do
+        a.shape_[d] = h[4 + d]
+        a.strides_[d] = h[4 + n + d]
       end
-      a.offset_ = h.o
       a.buf_ = lib.ld_buffer_retain(bufs[1])
       if lib.ld_nd_check(a, "ndarray decode") ~= 0 then cerr(nil, 2) end
       return a
