@@ -428,9 +428,29 @@ static void op_who_has(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_send(&p, c, NULL, 0);
 }
 
+static ld_msg *msg_clone(const ld_msg *m) {
+  return ld_msg_make(m->frames[0]->data, m->frames[0]->size, m->frames + 1, m->nframes - 1);
+}
+
+/* register-functions: names [hash] + one frame per function; kept and sent
+ * to every worker, now and when it joins. */
+static void op_register_functions(sc_state *st, ld_msg *m) {
+  if (st->nfn_msgs == st->capfn_msgs) {
+    st->capfn_msgs = st->capfn_msgs ? st->capfn_msgs * 2 : 8;
+    st->fn_msgs = realloc(st->fn_msgs, (size_t)st->capfn_msgs * sizeof *st->fn_msgs);
+    if (st->fn_msgs == NULL) abort();
+  }
+  ld_msg *keep = msg_clone(m);
+  if (keep == NULL) abort();
+  st->fn_msgs[st->nfn_msgs++] = keep;
+  for (sc_worker *w = st->workers; w; w = w->next) ld_conn_send(w->conn, msg_clone(keep));
+}
+
 static void on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");
-  if (ld_mp_str_eq(op, "update-graph"))
+  if (ld_mp_str_eq(op, "register-functions"))
+    op_register_functions(st, m);
+  else if (ld_mp_str_eq(op, "update-graph"))
     op_update_graph(st, cl, m, h);
   else if (ld_mp_str_eq(op, "release-keys"))
     op_keys(st, cl, h, 0);
@@ -465,7 +485,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   ld_mp_get_str(h, "address", &addr, &alen);
   ld_mp_get_i64(h, "nthreads", &nthreads);
   ld_mp_get_i64(h, "memory_limit", &memlimit);
-  if (alen == 0 || alen >= 80 || nlen >= 64 || nthreads < 1) {
+  if (alen == 0 || alen >= 96 || nlen >= 96 || nthreads < 1) {
     send_error(c, "register-worker: needs 'address' (tcp://host:port) and 'nthreads' >= 1");
     ld_conn_close(c, "bad register-worker", 1);
     return;
@@ -505,6 +525,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   S(&p, "op"), S(&p, "registered");
   S(&p, "id"), I(&p, w->id);
   pk_send(&p, c, NULL, 0);
+  for (int i = 0; i < st->nfn_msgs; i++) ld_conn_send(c, msg_clone(st->fn_msgs[i]));
   fprintf(stderr, "ldask-scheduler: worker %s joined (%s, %d threads)\n", w->name, w->addr,
           w->nthreads);
   sc_fill(st);

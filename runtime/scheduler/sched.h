@@ -26,8 +26,8 @@ enum {
 typedef struct sc_worker {
   int id;
   ld_conn *conn;
-  char name[64];
-  char addr[80]; /* where peers fetch data: tcp://host:port */
+  char name[96];
+  char addr[96]; /* where peers fetch data: tcp://host:port */
   int nthreads;
   int64_t memory_limit;
   int nprocessing;
@@ -90,6 +90,8 @@ typedef struct sc_state {
   double worker_ttl; /* seconds without heartbeat before a worker is dead */
   char address[96];
   int closing;
+  ld_msg **fn_msgs; /* register-functions messages, replayed to joining workers */
+  int nfn_msgs, capfn_msgs;
 } sc_state;
 
 /* state.c: transitions. */

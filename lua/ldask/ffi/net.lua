@@ -64,6 +64,29 @@ size_t ld_mpw_size(const ld_mpw *w);
 const char *ld_mpw_data(const ld_mpw *w);
 
 void ld_net_set_identity(int protocol, const char *version);
+
+/* runtime/worker/worker.h: a task as an executor thread sees it; the two
+   functions live in the ldask-worker program (reach them via ffi.C). */
+typedef struct ld_wtask {
+  const char *key;
+  size_t keylen;
+  ld_buffer **payload;
+  uint32_t npayload;
+  uint32_t ndeps;
+  const char **dep_keys;
+  size_t *dep_keylens;
+  ld_buffer ***dep_frames;
+  uint32_t *dep_nframes;
+  int ok;
+  ld_buffer **out;
+  uint32_t nout;
+  char *err, *tb;
+  double t0, t1;
+  void *owner;
+  struct ld_wtask *next;
+} ld_wtask;
+int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
+void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
 ]]
 
 return true

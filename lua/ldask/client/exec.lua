@@ -1,0 +1,109 @@
+-- ldask.client.exec: runs a task in an executor thread of ldask-worker
+-- (runtime/worker/exec.c calls run with each task). Decodes the payload (a
+-- graph task encoded by ldask.codec), decodes the inputs, evaluates the task
+-- with the graph's semantics (a string equal to a dependency key is that
+-- dependency's value; plain tables are traversed; quoted values are taken
+-- as they are), and stores the encoded result or the error with its
+-- traceback. Functions shared across a client's tasks arrive once through
+-- add_function (codec session blobs, by content hash).
+local ffi = require "ffi"
+require "ldask.ffi.net"
+local codec = require "ldask.codec"
+local graph = require "ldask.graph"
+local errors = require "ldask.errors"
+
+local C = ffi.C
+local type, getmetatable, pairs, unpack, xpcall, tostring = type, getmetatable, pairs, unpack, xpcall, tostring
+local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
+local Quote = graph.Quote
+
+local M = {}
+
+local decoder = codec.decoder()
+local buffer_array = ffi.typeof("ld_buffer *[?]")
+
+-- Registers one encoded function (from a client's codec session).
+function M.add_function(hash, blob)
+  decoder:add_functions({ [hash] = blob })
+end
+
+-- Decodes a value stored as frames (frame 0 the codec header).
+local function decode_frames(frames, n)
+  local h = ffi_string(frames[0].data, frames[0].size)
+  if n <= 1 then return decoder:decode(h, nil) end
+  local bufs = {}
+  for i = 1, n - 1 do bufs[i] = frames[i] end
+  return decoder:decode(h, bufs)
+end
+
+local deps -- key -> value for the task being run
+
+local function eval(v)
+  local tv = type(v)
+  if tv == "string" then
+    local d = deps[v]
+    if d ~= nil then return d[1] end
+    return v
+  end
+  if tv ~= "table" then return v end
+  local mt = getmetatable(v)
+  if mt == nil then
+    local f = v[1]
+    if type(f) == "function" then
+      local n = #v
+      if n == 1 then return f() end
+      if n == 2 then return f(eval(v[2])) end
+      if n == 3 then return f(eval(v[2]), eval(v[3])) end
+      local args = {}
+      for i = 2, n do args[i - 1] = eval(v[i]) end
+      return f(unpack(args, 1, n - 1))
+    end
+    local out = {}
+    for k, x in pairs(v) do out[k] = eval(x) end
+    return out
+  elseif mt == Quote then
+    return v[1]
+  end
+  return v
+end
+
+local function run_task(t)
+  deps = {}
+  for i = 0, t.ndeps - 1 do
+    local k = ffi_string(t.dep_keys[i], t.dep_keylens[i])
+    deps[k] = { decode_frames(t.dep_frames[i], t.dep_nframes[i]) }
+  end
+  local task = decode_frames(t.payload, t.npayload)
+  return eval(task)
+end
+
+-- Runs the task at light userdata P (an ld_wtask *).
+function M.run(p)
+  local t = ffi_cast("ld_wtask *", p)
+  local ok, res = xpcall(run_task, errors.handler, t)
+  deps = nil
+  if ok then
+    local ok2, h, bufs = pcall(codec.encode, res, nil, "the result of task '" .. ffi_string(t.key, t.keylen) .. "'")
+    if ok2 then
+      local n = #bufs
+      local arr = n > 0 and buffer_array(n, bufs) or nil
+      if C.ld_wtask_set_result(t, h, #h, arr, n) ~= 0 then
+        local msg = "out of memory storing the result"
+        C.ld_wtask_set_error(t, msg, #msg, "", 0)
+      end
+      return
+    end
+    local msg = "cannot send the result back: " .. tostring(h)
+    C.ld_wtask_set_error(t, msg, #msg, "", 0)
+    return
+  end
+  local msg, tb
+  if errors.is_task_error(res) then
+    msg, tb = tostring(res.message), tostring(res.traceback or "")
+  else
+    msg, tb = tostring(res.message), tostring(res.traceback or "")
+  end
+  C.ld_wtask_set_error(t, msg, #msg, tb, #tb)
+end
+
+return M

@@ -1,0 +1,17 @@
+-- ldask.ffi.client: C declarations of runtime/lib/client_conn.h (the
+-- client's background network thread).
+local ffi = require "ffi"
+require "ldask.ffi.net"
+
+ffi.cdef [[
+typedef struct ld_client ld_client;
+ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t errlen);
+int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
+ld_msg *ld_client_recv(ld_client *cl, double timeout);
+size_t ld_client_pending(ld_client *cl);
+int ld_client_closed(ld_client *cl);
+const char *ld_client_error(ld_client *cl);
+void ld_client_free(ld_client *cl);
+]]
+
+return true

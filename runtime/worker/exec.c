@@ -1,0 +1,311 @@
+/* exec.c — ldask-worker's executor threads: each owns a LuaJIT state
+ * (runtime/lib/xstate.h) running lua/ldask/client/exec.lua, takes the
+ * highest-priority ready task from a shared heap, runs it and hands the
+ * result back to the loop thread through a uv_async. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "worker.h"
+#include "xstate.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs,
+                        uint32_t n) {
+  ld_buffer **out = calloc(n + 1, sizeof *out);
+  if (out == NULL) return -1;
+  out[0] = ld_buffer_new(len);
+  if (out[0] == NULL) {
+    free(out);
+    return -1;
+  }
+  memcpy(out[0]->data, hdr, len);
+  for (uint32_t i = 0; i < n; i++) out[i + 1] = ld_buffer_retain(bufs[i]);
+  t->out = out;
+  t->nout = n + 1;
+  t->ok = 1;
+  return 0;
+}
+
+static char *dupn(const char *s, size_t n) {
+  char *r = malloc(n + 1);
+  if (r) {
+    memcpy(r, s, n);
+    r[n] = '\0';
+  }
+  return r;
+}
+
+void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen) {
+  free(t->err);
+  free(t->tb);
+  t->err = dupn(msg, mlen);
+  t->tb = dupn(tb, tblen);
+  t->ok = 0;
+}
+
+void ld_wtask_free(ld_wtask *r) {
+  if (r == NULL) return;
+  for (uint32_t i = 0; i < r->ndeps; i++) {
+    for (uint32_t j = 0; j < r->dep_nframes[i]; j++) ld_buffer_release(r->dep_frames[i][j]);
+    free(r->dep_frames[i]);
+  }
+  free(r->dep_keys);
+  free(r->dep_keylens);
+  free(r->dep_frames);
+  free(r->dep_nframes);
+  for (uint32_t i = 0; i < r->nout; i++) ld_buffer_release(r->out[i]);
+  free(r->out);
+  free(r->err);
+  free(r->tb);
+  free(r);
+}
+
+/* ---- ready heap (lower prio first), under w->mu ---- */
+
+static int64_t prio_of(const ld_wtask *r) { return r->owner ? r->owner->prio : 0; }
+
+static void heap_push(wk_state *w, ld_wtask *r) {
+  if (w->nready == w->capready) {
+    w->capready = w->capready ? w->capready * 2 : 64;
+    ld_wtask **n = realloc(w->ready, (size_t)w->capready * sizeof *n);
+    if (n == NULL) abort();
+    w->ready = n;
+  }
+  int i = w->nready++;
+  while (i > 0) {
+    int p = (i - 1) / 2;
+    if (prio_of(w->ready[p]) <= prio_of(r)) break;
+    w->ready[i] = w->ready[p];
+    i = p;
+  }
+  w->ready[i] = r;
+}
+
+static ld_wtask *heap_take(wk_state *w, int at) {
+  ld_wtask *top = w->ready[at];
+  ld_wtask *last = w->ready[--w->nready];
+  if (at == w->nready) return top;
+  int i = at;
+  /* sift the last element down from AT (and up if needed) */
+  for (;;) {
+    int l = 2 * i + 1, rr = l + 1, m = i;
+    int64_t best = prio_of(last);
+    if (l < w->nready && prio_of(w->ready[l]) < best) m = l, best = prio_of(w->ready[l]);
+    if (rr < w->nready && prio_of(w->ready[rr]) < best) m = rr;
+    if (m == i) break;
+    w->ready[i] = w->ready[m];
+    i = m;
+  }
+  w->ready[i] = last;
+  while (i > 0) {
+    int p = (i - 1) / 2;
+    if (prio_of(w->ready[p]) <= prio_of(w->ready[i])) break;
+    ld_wtask *tmp = w->ready[p];
+    w->ready[p] = w->ready[i];
+    w->ready[i] = tmp;
+    i = p;
+  }
+  return top;
+}
+
+void wk_exec_submit(wk_state *w, ld_wtask *r) {
+  pthread_mutex_lock(&w->mu);
+  heap_push(w, r);
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+int wk_exec_cancel(wk_state *w, ld_wtask *r) {
+  int found = 0;
+  pthread_mutex_lock(&w->mu);
+  for (int i = 0; i < w->nready; i++) {
+    if (w->ready[i] == r) {
+      heap_take(w, i);
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  return found;
+}
+
+void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob) {
+  pthread_mutex_lock(&w->mu);
+  if (w->nfn == w->capfn) {
+    w->capfn = w->capfn ? w->capfn * 2 : 16;
+    w->fn_names = realloc(w->fn_names, (size_t)w->capfn * sizeof(ld_buffer *));
+    w->fn_blobs = realloc(w->fn_blobs, (size_t)w->capfn * sizeof(ld_buffer *));
+    if (w->fn_names == NULL || w->fn_blobs == NULL) abort();
+  }
+  w->fn_names[w->nfn] = ld_buffer_retain(name);
+  w->fn_blobs[w->nfn] = ld_buffer_retain(blob);
+  w->nfn++;
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- threads ---- */
+
+typedef struct thread_arg {
+  wk_state *w;
+  int index;
+} thread_arg;
+
+static int started_ok, started_count;
+static char start_err[512];
+
+/* Calls exec[FN](lightuserdata R) or exec.add_function(name, blob). */
+static void call_run(lua_State *L, int ref_run, ld_wtask *r) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref_run);
+  lua_pushlightuserdata(L, r);
+  if (lua_pcall(L, 1, 0, 0) != 0) {
+    size_t n;
+    const char *msg = lua_tolstring(L, -1, &n);
+    if (msg == NULL) msg = "(error object is not a string)", n = strlen(msg);
+    ld_wtask_set_error(r, msg, n, "", 0);
+    lua_pop(L, 1);
+  }
+}
+
+static void *thread_main(void *p) {
+  thread_arg *a = p;
+  wk_state *w = a->w;
+  free(a);
+  char *err = NULL;
+  ld_xstate *xs = ld_xstate_new(w->lua_path, w->lua_cpath, &err);
+  lua_State *L = xs ? ld_xstate_L(xs) : NULL;
+  int ref_run = LUA_NOREF, ref_add = LUA_NOREF;
+  if (L) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "ldask.client.exec");
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+      const char *m = lua_tostring(L, -1);
+      err = dupn(m ? m : "?", strlen(m ? m : "?"));
+    } else {
+      lua_getfield(L, -1, "run");
+      ref_run = luaL_ref(L, LUA_REGISTRYINDEX);
+      lua_getfield(L, -1, "add_function");
+      ref_add = luaL_ref(L, LUA_REGISTRYINDEX);
+      lua_pop(L, 1);
+    }
+  }
+  pthread_mutex_lock(&w->mu);
+  started_count++;
+  if (err) {
+    snprintf(start_err, sizeof start_err, "cannot start an executor state: %s", err);
+    free(err);
+  } else {
+    started_ok++;
+  }
+  pthread_cond_broadcast(&w->cv);
+  if (ref_run == LUA_NOREF) {
+    pthread_mutex_unlock(&w->mu);
+    ld_xstate_free(xs);
+    return NULL;
+  }
+  int nfn_loaded = 0;
+  for (;;) {
+    while (!w->stopping && w->nready == 0) pthread_cond_wait(&w->cv, &w->mu);
+    if (w->stopping) break;
+    ld_wtask *r = heap_take(w, 0);
+    w->executing++;
+    /* Functions registered since the last task (copied under the lock). */
+    while (nfn_loaded < w->nfn) {
+      ld_buffer *name = ld_buffer_retain(w->fn_names[nfn_loaded]);
+      ld_buffer *blob = ld_buffer_retain(w->fn_blobs[nfn_loaded]);
+      nfn_loaded++;
+      pthread_mutex_unlock(&w->mu);
+      lua_rawgeti(L, LUA_REGISTRYINDEX, ref_add);
+      lua_pushlstring(L, name->data, name->size);
+      lua_pushlstring(L, blob->data, blob->size);
+      if (lua_pcall(L, 2, 0, 0) != 0) lua_pop(L, 1); /* reported when a task needs it */
+      ld_buffer_release(name);
+      ld_buffer_release(blob);
+      pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    r->t0 = now();
+    call_run(L, ref_run, r);
+    r->t1 = now();
+    pthread_mutex_lock(&w->mu);
+    w->executing--;
+    r->next = w->done_head;
+    w->done_head = r;
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->done_async);
+    pthread_mutex_lock(&w->mu);
+  }
+  pthread_mutex_unlock(&w->mu);
+  ld_xstate_free(xs);
+  return NULL;
+}
+
+static void on_done(uv_async_t *a) {
+  wk_state *w = a->data;
+  pthread_mutex_lock(&w->mu);
+  ld_wtask *list = w->done_head;
+  w->done_head = NULL;
+  pthread_mutex_unlock(&w->mu);
+  /* Reverse to completion order. */
+  ld_wtask *rev = NULL;
+  while (list) {
+    ld_wtask *n = list->next;
+    list->next = rev;
+    rev = list;
+    list = n;
+  }
+  while (rev) {
+    ld_wtask *n = rev->next;
+    wk_task_done(w, rev);
+    rev = n;
+  }
+}
+
+int wk_exec_start(wk_state *w, char *err, size_t errlen) {
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  uv_async_init(w->loop, &w->done_async, on_done);
+  w->done_async.data = w;
+  w->threads = calloc((size_t)w->nthreads, sizeof *w->threads);
+  if (w->threads == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < w->nthreads; i++) {
+    thread_arg *a = malloc(sizeof *a);
+    a->w = w;
+    a->index = i;
+    if (pthread_create(&w->threads[i], NULL, thread_main, a) != 0) {
+      free(a);
+      snprintf(err, errlen, "cannot start executor thread %d", i);
+      return -1;
+    }
+    w->nstarted++;
+  }
+  pthread_mutex_lock(&w->mu);
+  while (started_count < w->nstarted) pthread_cond_wait(&w->cv, &w->mu);
+  int ok = started_ok == w->nstarted;
+  pthread_mutex_unlock(&w->mu);
+  if (!ok) {
+    snprintf(err, errlen, "%s", start_err);
+    return -1;
+  }
+  return 0;
+}
+
+void wk_exec_stop(wk_state *w) {
+  pthread_mutex_lock(&w->mu);
+  w->stopping = 1;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  for (int i = 0; i < w->nstarted; i++) pthread_join(w->threads[i], NULL);
+  w->nstarted = 0;
+}

@@ -1,0 +1,394 @@
+/* main.c — ldask-worker: parses the command line, starts the executor
+ * threads, serves its data to peers, registers with the scheduler, sends
+ * heartbeats, handles the scheduler's messages, reconnects when the
+ * scheduler goes away and exits cleanly once it has been gone for
+ * --death-timeout seconds. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/mp.h"
+#include "util/version.h"
+#include "worker.h"
+
+static const char *USAGE =
+    "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
+    "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
+    "                    [--scheduler-file FILE] [--host HOST]\n"
+    "\n"
+    "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
+    "  --nthreads N             executor threads, one LuaJIT state each (default 1)\n"
+    "  --name NAME              the worker's name (default: its address)\n"
+    "  --memory-limit SIZE      bytes, with an optional kB/MB/GB/KiB/MiB/GiB suffix\n"
+    "  --local-directory DIR    scratch directory (created when missing)\n"
+    "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
+    "                           (default 60)\n"
+    "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n";
+
+static wk_state W;
+static uv_timer_t hb_timer, reconnect_timer;
+static uv_signal_t sig_int, sig_term;
+static ld_server *peer_server;
+static int exit_code;
+
+static void connect_scheduler(void);
+
+static void stop(int code) {
+  exit_code = code;
+  uv_stop(W.loop);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)s;
+  fprintf(stderr, "ldask-worker %s: signal %d, stopping\n", W.name, signum);
+  stop(0);
+}
+
+static void heartbeat(uv_timer_t *t) {
+  (void)t;
+  if (!W.registered) return;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 7);
+  ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "heartbeat");
+  ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, W.executing);
+  ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)W.data.count);
+  ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, W.nbytes);
+  ld_mp_pack_cstr(&pk, "executed"), msgpack_pack_int64(&pk, W.executed);
+  ld_mp_pack_cstr(&pk, "fetched"), msgpack_pack_int64(&pk, W.fetched);
+  ld_mp_pack_cstr(&pk, "fetched_bytes"), msgpack_pack_int64(&pk, W.fetched_bytes);
+  wk_send_sched(&W, &sb, NULL, 0);
+}
+
+static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
+  const msgpack_object *op = ld_mp_get(h, "op");
+  if (ld_mp_str_eq(op, "compute-task")) {
+    wk_on_compute(&W, m, h);
+  } else if (ld_mp_str_eq(op, "free-keys")) {
+    wk_on_free(&W, h);
+  } else if (ld_mp_str_eq(op, "send-data")) {
+    wk_on_send_data(&W, c, h, "gather-data");
+  } else if (ld_mp_str_eq(op, "put-data")) {
+    wk_on_put_data(&W, m, h);
+  } else if (ld_mp_str_eq(op, "register-functions")) {
+    const msgpack_object *names = ld_mp_get(h, "names");
+    for (uint32_t i = 0; names && names->type == MSGPACK_OBJECT_ARRAY &&
+                         i < names->via.array.size && i + 1 < m->nframes;
+         i++) {
+      const msgpack_object *n = &names->via.array.ptr[i];
+      if (n->type != MSGPACK_OBJECT_STR) continue;
+      ld_buffer *nb = ld_buffer_new(n->via.str.size);
+      if (nb == NULL) abort();
+      memcpy(nb->data, n->via.str.ptr, n->via.str.size);
+      wk_exec_add_function(&W, nb, m->frames[i + 1]);
+      ld_buffer_release(nb);
+    }
+  } else if (ld_mp_str_eq(op, "hello")) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "register-worker");
+    ld_mp_pack_cstr(&pk, "name"), ld_mp_pack_cstr(&pk, W.name);
+    ld_mp_pack_cstr(&pk, "address"), ld_mp_pack_cstr(&pk, W.address);
+    ld_mp_pack_cstr(&pk, "nthreads"), msgpack_pack_int(&pk, W.nthreads);
+    ld_mp_pack_cstr(&pk, "memory_limit"), msgpack_pack_int64(&pk, W.memory_limit);
+    ld_mp_pack_cstr(&pk, "pid"), msgpack_pack_int(&pk, (int)getpid());
+    ld_conn_send_packed(c, &sb, NULL, 0);
+    msgpack_sbuffer_destroy(&sb);
+  } else if (ld_mp_str_eq(op, "registered")) {
+    W.registered = 1;
+    W.lost_since = -1;
+    fprintf(stderr, "ldask-worker %s: registered with %s\n", W.name, W.sched_addr);
+  } else if (ld_mp_str_eq(op, "close")) {
+    fprintf(stderr, "ldask-worker %s: the scheduler asked us to close\n", W.name);
+    stop(0);
+  } else if (ld_mp_str_eq(op, "error")) {
+    const char *msg = "";
+    size_t len = 0;
+    ld_mp_get_str(h, "message", &msg, &len);
+    fprintf(stderr, "ldask-worker %s: the scheduler refused us: %.*s\n", W.name, (int)len, msg);
+    if (!W.registered) stop(1);
+  }
+  ld_msg_free(m);
+}
+
+static void on_sched_close(ld_conn *c, const char *reason) {
+  (void)c;
+  W.sched = NULL;
+  if (W.registered || W.lost_since < 0)
+    fprintf(stderr, "ldask-worker %s: lost the scheduler: %s\n", W.name, reason);
+  W.registered = 0;
+  wk_reset(&W);
+  if (W.lost_since < 0) W.lost_since = (double)uv_now(W.loop) / 1000.0;
+  if (exit_code == 0 && !uv_is_closing((uv_handle_t *)&reconnect_timer))
+    uv_timer_start(&reconnect_timer, (uv_timer_cb)connect_scheduler, 500, 0);
+}
+
+static const ld_conn_handlers sched_handlers = {on_sched_msg, on_sched_close};
+
+static void connect_scheduler(void) {
+  double now = (double)uv_now(W.loop) / 1000.0;
+  if (W.lost_since >= 0 && now - W.lost_since > W.death_timeout) {
+    fprintf(stderr, "ldask-worker %s: no scheduler for %.1f s (death timeout %.1f s): exiting\n",
+            W.name, now - W.lost_since, W.death_timeout);
+    stop(0);
+    return;
+  }
+  char err[256];
+  W.sched = ld_conn_connect(W.loop, W.sched_addr, "worker", &sched_handlers, NULL, err, sizeof err);
+  if (W.sched == NULL) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    stop(2);
+  }
+}
+
+/* Incoming peer connections: get-data. */
+static void on_peer_in_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
+  const msgpack_object *op = ld_mp_get(h, "op");
+  if (ld_mp_str_eq(op, "get-data")) wk_on_send_data(&W, c, h, "data");
+  ld_msg_free(m);
+}
+static void on_peer_in_close(ld_conn *c, const char *reason) { (void)c, (void)reason; }
+static const ld_conn_handlers peer_in_handlers = {on_peer_in_msg, on_peer_in_close};
+
+/* Outgoing peer connections: data replies. */
+static void on_peer_out_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
+  const msgpack_object *op = ld_mp_get(h, "op");
+  if (ld_mp_str_eq(op, "data")) wk_on_peer_data(&W, ld_conn_data(c), m, h);
+  ld_msg_free(m);
+}
+static void on_peer_out_close(ld_conn *c, const char *reason) {
+  wk_peer_lost(&W, ld_conn_data(c), reason);
+}
+const ld_conn_handlers wk_peer_handlers = {on_peer_out_msg, on_peer_out_close};
+
+static int parse_size(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || errno || v < 0) return -1;
+  while (isspace((unsigned char)*end)) end++;
+  static const struct {
+    const char *suffix;
+    double mult;
+  } units[] = {{"", 1},
+               {"b", 1},
+               {"kb", 1e3},
+               {"mb", 1e6},
+               {"gb", 1e9},
+               {"tb", 1e12},
+               {"kib", 1024.0},
+               {"mib", 1048576.0},
+               {"gib", 1073741824.0},
+               {"tib", 1099511627776.0},
+               {"k", 1e3},
+               {"m", 1e6},
+               {"g", 1e9}};
+  char low[8];
+  size_t n = strlen(end);
+  if (n >= sizeof low) return -1;
+  for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)end[i]);
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    if (strcmp(low, units[i].suffix) == 0) {
+      *out = (int64_t)(v * units[i].mult);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Finds lua/ and lib/ from the executable's location (the build tree or an
+ * install prefix), as bin/ldask does. */
+static void setup_paths(void) {
+  char exe[PATH_MAX], root[PATH_MAX], probe[PATH_MAX + 64];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash) *slash = '\0';               /* bin */
+  snprintf(root, sizeof root, "%s", exe); /* prefix */
+  slash = strrchr(root, '/');
+  if (slash && slash != root) *slash = '\0';
+  const char *sys_path =
+      "./?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;"
+      "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua";
+  const char *sys_cpath =
+      "./?.so;/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;"
+      "/usr/lib/lua/5.1/?.so";
+  size_t cap = 4 * PATH_MAX + 512;
+  W.lua_path = malloc(cap);
+  W.lua_cpath = malloc(cap);
+  if (!W.lua_path || !W.lua_cpath) abort();
+  snprintf(probe, sizeof probe, "%s/lib/ldask/native.so", root);
+  if (access(probe, R_OK) == 0) {
+    char src[PATH_MAX];
+    snprintf(src, sizeof src, "%s", root);
+    for (int up = 0; up < 4; up++) {
+      snprintf(probe, sizeof probe, "%s/lua/ldask/init.lua", src);
+      if (access(probe, R_OK) == 0) break;
+      slash = strrchr(src, '/');
+      if (slash && slash != src) *slash = '\0';
+    }
+    snprintf(W.lua_path, cap, "%s/lua/?.lua;%s/lua/?/init.lua;%s", src, src, sys_path);
+    snprintf(W.lua_cpath, cap, "%s/lib/?.so;%s", root, sys_cpath);
+  } else {
+    snprintf(W.lua_path, cap, "%s/share/lua/5.1/?.lua;%s/share/lua/5.1/?/init.lua;%s", root, root,
+             sys_path);
+    snprintf(W.lua_cpath, cap, "%s/lib/lua/5.1/?.so;%s", root, sys_cpath);
+  }
+}
+
+/* Reads "address" from a scheduler file. */
+static int read_sched_file(const char *path, char *out, size_t outlen) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return -1;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *a = strstr(buf, "\"address\"");
+  if (a == NULL) return -1;
+  a = strchr(a + 9, '"');
+  if (a == NULL) return -1;
+  char *e = strchr(a + 1, '"');
+  if (e == NULL || (size_t)(e - a - 1) >= outlen) return -1;
+  snprintf(out, outlen, "%.*s", (int)(e - a - 1), a + 1);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *sched = NULL, *sched_file = NULL, *local_dir = NULL, *host = "127.0.0.1";
+  W.nthreads = 1;
+  W.death_timeout = 60;
+  W.lost_since = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char *end;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(USAGE, stdout);
+      return 0;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("ldask-worker %s\n", LD_VERSION_STRING);
+      return 0;
+    } else if (strcmp(a, "--nthreads") == 0 && v) {
+      long n = strtol(v, &end, 10);
+      if (*end || n < 1 || n > 1024) {
+        fprintf(stderr, "ldask-worker: --nthreads expects an integer in 1..1024, got '%s'\n", v);
+        return 2;
+      }
+      W.nthreads = (int)n, i++;
+    } else if (strcmp(a, "--name") == 0 && v) {
+      if (strlen(v) >= sizeof W.name) {
+        fprintf(stderr, "ldask-worker: --name is longer than %zu bytes\n", sizeof W.name - 1);
+        return 2;
+      }
+      snprintf(W.name, sizeof W.name, "%s", v), i++;
+    } else if (strcmp(a, "--memory-limit") == 0 && v) {
+      if (parse_size(v, &W.memory_limit) != 0) {
+        fprintf(stderr, "ldask-worker: --memory-limit expects a size like 4GiB or 2e9, got '%s'\n",
+                v);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--local-directory") == 0 && v) {
+      local_dir = v, i++;
+    } else if (strcmp(a, "--death-timeout") == 0 && v) {
+      W.death_timeout = strtod(v, &end);
+      if (*end || W.death_timeout <= 0) {
+        fprintf(stderr, "ldask-worker: --death-timeout expects seconds > 0, got '%s'\n", v);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--scheduler-file") == 0 && v) {
+      sched_file = v, i++;
+    } else if (strcmp(a, "--host") == 0 && v) {
+      host = v, i++;
+    } else if (a[0] != '-' && sched == NULL) {
+      sched = a;
+    } else {
+      fprintf(stderr, "ldask-worker: unknown option or missing argument '%s'\n%s", a, USAGE);
+      return 2;
+    }
+  }
+  if (sched == NULL && sched_file) {
+    /* The scheduler may still be starting: wait for its file a little. */
+    for (int tries = 0; tries < 100; tries++) {
+      if (read_sched_file(sched_file, W.sched_addr, sizeof W.sched_addr) == 0) break;
+      usleep(100000);
+    }
+    if (W.sched_addr[0] == '\0') {
+      fprintf(stderr, "ldask-worker: no scheduler address in '%s'\n", sched_file);
+      return 2;
+    }
+  } else if (sched) {
+    snprintf(W.sched_addr, sizeof W.sched_addr, "%s", sched);
+  } else {
+    fprintf(stderr, "ldask-worker: needs the scheduler's address\n%s", USAGE);
+    return 2;
+  }
+  struct sockaddr_in sin;
+  char err[256];
+  if (ld_net_parse_addr(W.sched_addr, &sin, err, sizeof err) != 0) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    return 2;
+  }
+  if (local_dir && mkdir(local_dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "ldask-worker: cannot create --local-directory '%s': %s\n", local_dir,
+            strerror(errno));
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  W.loop = uv_default_loop();
+  ld_kmap_init(&W.tasks);
+  ld_kmap_init(&W.data);
+  ld_kmap_init(&W.fetching);
+  setup_paths();
+  peer_server =
+      ld_server_listen(W.loop, host, 0, "worker", &peer_in_handlers, NULL, &W, err, sizeof err);
+  if (peer_server == NULL) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    return 1;
+  }
+  snprintf(W.address, sizeof W.address, "tcp://%s:%d", host, ld_server_port(peer_server));
+  if (W.name[0] == '\0') snprintf(W.name, sizeof W.name, "%s", W.address);
+  if (wk_exec_start(&W, err, sizeof err) != 0) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    return 1;
+  }
+  printf("ldask-worker %s at %s, %d threads, scheduler %s\n", W.name, W.address, W.nthreads,
+         W.sched_addr);
+  fflush(stdout);
+  uv_timer_init(W.loop, &hb_timer);
+  uv_timer_start(&hb_timer, heartbeat, 500, 500);
+  uv_timer_init(W.loop, &reconnect_timer);
+  uv_signal_init(W.loop, &sig_int);
+  uv_signal_init(W.loop, &sig_term);
+  uv_signal_start(&sig_int, on_signal, SIGINT);
+  uv_signal_start(&sig_term, on_signal, SIGTERM);
+  connect_scheduler();
+  uv_run(W.loop, UV_RUN_DEFAULT);
+  /* Shutdown: close connections, let the executors finish what they run. */
+  uv_timer_stop(&reconnect_timer);
+  uv_close((uv_handle_t *)&reconnect_timer, NULL);
+  uv_close((uv_handle_t *)&hb_timer, NULL);
+  uv_close((uv_handle_t *)&sig_int, NULL);
+  uv_close((uv_handle_t *)&sig_term, NULL);
+  if (W.sched) ld_conn_close(W.sched, "worker stopping", 1);
+  for (wk_peer *p = W.peers; p; p = p->next) ld_conn_close(p->conn, "worker stopping", 0);
+  ld_server_close(peer_server);
+  wk_exec_stop(&W);
+  uv_close((uv_handle_t *)&W.done_async, NULL);
+  uv_run(W.loop, UV_RUN_DEFAULT);
+  fprintf(stderr, "ldask-worker %s: stopped\n", W.name);
+  return exit_code;
+}

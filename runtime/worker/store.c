@@ -1,0 +1,520 @@
+/* store.c — ldask-worker's tasks and data: compute-task handling, fetching
+ * missing inputs directly from the peers that hold them, serving data to
+ * peers and (for gathers) to the scheduler, freeing what the scheduler
+ * releases. Runs on the loop thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/mp.h"
+#include "worker.h"
+
+static char *dupn(const char *s, size_t n) {
+  char *r = malloc(n + 1);
+  if (r == NULL) abort();
+  memcpy(r, s, n);
+  r[n] = '\0';
+  return r;
+}
+
+typedef struct pk_t {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+} pk_t;
+
+static void pk_init(pk_t *p) {
+  msgpack_sbuffer_init(&p->sb);
+  msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+}
+
+#define S(p, s) ld_mp_pack_cstr(&(p)->pk, s)
+#define SN(p, s, n) ld_mp_pack_str(&(p)->pk, s, n)
+#define I(p, v) msgpack_pack_int64(&(p)->pk, (int64_t)(v))
+
+void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n) {
+  if (w->sched && w->registered) ld_conn_send_packed(w->sched, sb, bufs, n);
+  msgpack_sbuffer_destroy(sb);
+}
+
+/* ---- data ---- */
+
+static void data_free(wk_data *d) {
+  for (uint32_t i = 0; i < d->nframes; i++) ld_buffer_release(d->frames[i]);
+  free(d->frames);
+  free(d->key);
+  free(d);
+}
+
+static void data_drop(wk_state *w, const char *key, size_t len) {
+  wk_data *d = ld_kmap_del(&w->data, key, len);
+  if (d == NULL) return;
+  w->nbytes -= d->nbytes;
+  data_free(d);
+}
+
+/* Stores FRAMES (N references, taken over) under KEY. Returns the entry. */
+static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **frames, uint32_t n,
+                         int fetched) {
+  data_drop(w, key, len);
+  wk_data *d = calloc(1, sizeof *d);
+  if (d == NULL) abort();
+  d->key = dupn(key, len);
+  d->keylen = len;
+  d->frames = frames;
+  d->nframes = n;
+  for (uint32_t i = 0; i < n; i++) d->nbytes += (int64_t)frames[i]->size;
+  d->fetched = fetched;
+  if (ld_kmap_put(&w->data, d->key, len, d) != 0) abort();
+  w->nbytes += d->nbytes;
+  return d;
+}
+
+/* ---- tasks ---- */
+
+static void task_unref(wk_task *t) {
+  if (--t->refs > 0) return;
+  for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(t->payload[i]);
+  free(t->payload);
+  for (int i = 0; i < t->ndeps; i++) {
+    for (int j = 0; j < t->deps[i].nwho; j++) free(t->deps[i].who_has[j]);
+    free(t->deps[i].who_has);
+    free(t->deps[i].key);
+  }
+  free(t->deps);
+  free(t->key);
+  free(t);
+}
+
+/* Takes T out of the task table (it may live on in fetch lists). */
+static void task_abandon(wk_state *w, wk_task *t) {
+  if (t->state == W_ABANDONED) return;
+  if (t->state == W_FETCHING) {
+    for (int i = 0; i < t->ndeps; i++) {
+      wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
+      if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
+    }
+  }
+  t->state = W_ABANDONED;
+  ld_kmap_del(&w->tasks, t->key, t->keylen);
+  task_unref(t);
+}
+
+/* Hands T (all inputs here) to the executors. */
+static void task_run(wk_state *w, wk_task *t) {
+  ld_wtask *r = calloc(1, sizeof *r);
+  if (r == NULL) abort();
+  r->key = t->key;
+  r->keylen = t->keylen;
+  r->payload = t->payload;
+  r->npayload = t->npayload;
+  r->owner = t;
+  r->ndeps = (uint32_t)t->ndeps;
+  size_t nd = t->ndeps ? (size_t)t->ndeps : 1;
+  r->dep_keys = calloc(nd, sizeof *r->dep_keys);
+  r->dep_keylens = calloc(nd, sizeof *r->dep_keylens);
+  r->dep_frames = calloc(nd, sizeof *r->dep_frames);
+  r->dep_nframes = calloc(nd, sizeof *r->dep_nframes);
+  if (!r->dep_keys || !r->dep_keylens || !r->dep_frames || !r->dep_nframes) abort();
+  for (int i = 0; i < t->ndeps; i++) {
+    wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
+    r->dep_keys[i] = t->deps[i].key;
+    r->dep_keylens[i] = t->deps[i].keylen;
+    r->dep_frames[i] = calloc(d->nframes, sizeof(ld_buffer *));
+    if (r->dep_frames[i] == NULL) abort();
+    for (uint32_t j = 0; j < d->nframes; j++) r->dep_frames[i][j] = ld_buffer_retain(d->frames[j]);
+    r->dep_nframes[i] = d->nframes;
+    if (d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
+  }
+  t->run = r;
+  t->state = W_EXECUTING; /* from the loop's point of view: handed over */
+  t->refs++;              /* held by the run until wk_task_done */
+  wk_exec_submit(w, r);
+}
+
+static wk_peer *peer_get(wk_state *w, const char *addr, size_t len) {
+  for (wk_peer *p = w->peers; p; p = p->next)
+    if (strlen(p->addr) == len && memcmp(p->addr, addr, len) == 0) return p;
+  wk_peer *p = calloc(1, sizeof *p);
+  if (p == NULL) abort();
+  snprintf(p->addr, sizeof p->addr, "%.*s", (int)len, addr);
+  char err[200];
+  p->conn = ld_conn_connect(w->loop, p->addr, "peer", &wk_peer_handlers, p, err, sizeof err);
+  if (p->conn == NULL) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    free(p);
+    return NULL;
+  }
+  p->next = w->peers;
+  w->peers = p;
+  return p;
+}
+
+static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t deplen,
+                           const char *from) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  S(&p, "op"), S(&p, "missing-data");
+  S(&p, "key"), SN(&p, t->key, t->keylen);
+  S(&p, "dep"), SN(&p, dep, deplen);
+  S(&p, "from"), S(&p, from);
+  wk_send_sched(w, &p.sb, NULL, 0);
+}
+
+/* Starts fetching dependency D of T unless already under way. */
+static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
+  wk_fetch *f = ld_kmap_get(&w->fetching, d->key, d->keylen);
+  if (f == NULL) {
+    wk_peer *peer = NULL;
+    const char *holder = NULL;
+    for (int i = 0; i < d->nwho && peer == NULL; i++) {
+      if (strcmp(d->who_has[i], w->address) == 0) continue;
+      holder = d->who_has[i];
+      peer = peer_get(w, holder, strlen(holder));
+    }
+    if (peer == NULL) {
+      report_missing(w, t, d->key, d->keylen, holder ? holder : "");
+      task_abandon(w, t);
+      return;
+    }
+    f = calloc(1, sizeof *f);
+    if (f == NULL) abort();
+    f->key = dupn(d->key, d->keylen);
+    f->keylen = d->keylen;
+    f->peer = peer;
+    ld_kmap_put(&w->fetching, f->key, f->keylen, f);
+    pk_t p;
+    pk_init(&p);
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "op"), S(&p, "get-data");
+    S(&p, "keys");
+    msgpack_pack_array(&p.pk, 1);
+    SN(&p, d->key, d->keylen);
+    ld_conn_send_packed(peer->conn, &p.sb, NULL, 0);
+    msgpack_sbuffer_destroy(&p.sb);
+  }
+  if (f->nwaiters == f->capwaiters) {
+    f->capwaiters = f->capwaiters ? f->capwaiters * 2 : 4;
+    f->waiters = realloc(f->waiters, (size_t)f->capwaiters * sizeof *f->waiters);
+    if (f->waiters == NULL) abort();
+  }
+  f->waiters[f->nwaiters++] = t;
+  t->refs++;
+}
+
+static void fetch_free(wk_fetch *f) {
+  free(f->waiters);
+  free(f->key);
+  free(f);
+}
+
+void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
+  const char *key;
+  size_t klen;
+  int64_t nf = 0, prio = 0;
+  if (!ld_mp_get_str(h, "key", &key, &klen)) return;
+  ld_mp_get_i64(h, "nframes", &nf);
+  ld_mp_get_i64(h, "priority", &prio);
+  wk_data *have = ld_kmap_get(&w->data, key, klen);
+  if (have && !have->fetched) { /* already computed here */
+    pk_t p;
+    pk_init(&p);
+    msgpack_pack_map(&p.pk, 3);
+    S(&p, "op"), S(&p, "task-finished");
+    S(&p, "key"), SN(&p, key, klen);
+    S(&p, "nbytes"), I(&p, have->nbytes);
+    wk_send_sched(w, &p.sb, NULL, 0);
+    return;
+  }
+  wk_task *old = ld_kmap_get(&w->tasks, key, klen);
+  if (old) {
+    if (old->state == W_EXECUTING) {
+      old->run->owner = old;
+      return; /* still running: its result will do */
+    }
+    task_abandon(w, old);
+  }
+  if (nf < 1 || (uint64_t)nf + 1 > m->nframes) {
+    pk_t p;
+    pk_init(&p);
+    msgpack_pack_map(&p.pk, 4);
+    S(&p, "op"), S(&p, "task-erred");
+    S(&p, "key"), SN(&p, key, klen);
+    S(&p, "message"), S(&p, "compute-task: payload frame count out of range");
+    S(&p, "traceback"), S(&p, "");
+    wk_send_sched(w, &p.sb, NULL, 0);
+    return;
+  }
+  wk_task *t = calloc(1, sizeof *t);
+  if (t == NULL) abort();
+  t->key = dupn(key, klen);
+  t->keylen = klen;
+  t->prio = prio;
+  t->refs = 1;
+  t->npayload = (uint32_t)nf;
+  t->payload = malloc((size_t)nf * sizeof *t->payload);
+  if (t->payload == NULL) abort();
+  for (uint32_t i = 0; i < (uint32_t)nf; i++) t->payload[i] = ld_buffer_retain(m->frames[1 + i]);
+  const msgpack_object *deps = ld_mp_get(h, "deps");
+  uint32_t nd = deps && deps->type == MSGPACK_OBJECT_ARRAY ? deps->via.array.size : 0;
+  t->deps = calloc(nd ? nd : 1, sizeof *t->deps);
+  if (t->deps == NULL) abort();
+  for (uint32_t i = 0; i < nd; i++) {
+    const msgpack_object *o = &deps->via.array.ptr[i];
+    const char *dk;
+    size_t dl;
+    if (!ld_mp_get_str(o, "key", &dk, &dl)) continue;
+    wk_dep *d = &t->deps[t->ndeps++];
+    d->key = dupn(dk, dl);
+    d->keylen = dl;
+    ld_mp_get_i64(o, "nbytes", &d->nbytes);
+    const msgpack_object *wh = ld_mp_get(o, "who_has");
+    uint32_t nw = wh && wh->type == MSGPACK_OBJECT_ARRAY ? wh->via.array.size : 0;
+    d->who_has = calloc(nw ? nw : 1, sizeof(char *));
+    for (uint32_t j = 0; j < nw; j++) {
+      const msgpack_object *a = &wh->via.array.ptr[j];
+      if (a->type == MSGPACK_OBJECT_STR)
+        d->who_has[d->nwho++] = dupn(a->via.str.ptr, a->via.str.size);
+    }
+  }
+  ld_kmap_put(&w->tasks, t->key, t->keylen, t);
+  t->state = W_FETCHING;
+  t->refs++; /* pinned while its fetches start: one may abandon it */
+  for (int i = 0; i < t->ndeps && t->state == W_FETCHING; i++) {
+    wk_dep *d = &t->deps[i];
+    wk_data *have_dep = ld_kmap_get(&w->data, d->key, d->keylen);
+    if (have_dep) {
+      if (have_dep->fetched) have_dep->waiters++;
+    } else {
+      t->missing++;
+      fetch(w, t, d);
+    }
+  }
+  if (t->state == W_FETCHING && t->missing == 0) task_run(w, t);
+  task_unref(t);
+}
+
+void wk_task_done(wk_state *w, ld_wtask *r) {
+  wk_task *t = r->owner;
+  int live = t->state == W_EXECUTING && ld_kmap_get(&w->tasks, t->key, t->keylen) == t;
+  if (live) {
+    pk_t p;
+    pk_init(&p);
+    if (r->ok) {
+      wk_data *d = data_put(w, t->key, t->keylen, r->out, r->nout, 0);
+      r->out = NULL;
+      r->nout = 0;
+      w->executed++;
+      msgpack_pack_map(&p.pk, 5);
+      S(&p, "op"), S(&p, "task-finished");
+      S(&p, "key"), SN(&p, t->key, t->keylen);
+      S(&p, "nbytes"), I(&p, d->nbytes);
+      S(&p, "start"), msgpack_pack_double(&p.pk, r->t0);
+      S(&p, "stop"), msgpack_pack_double(&p.pk, r->t1);
+    } else {
+      msgpack_pack_map(&p.pk, 4);
+      S(&p, "op"), S(&p, "task-erred");
+      S(&p, "key"), SN(&p, t->key, t->keylen);
+      S(&p, "message"), S(&p, r->err ? r->err : "unknown error");
+      S(&p, "traceback"), S(&p, r->tb ? r->tb : "");
+    }
+    wk_send_sched(w, &p.sb, NULL, 0);
+    ld_kmap_del(&w->tasks, t->key, t->keylen);
+    t->state = W_ABANDONED;
+    task_unref(t); /* the table's reference */
+  }
+  t->run = NULL;
+  task_unref(t); /* the run's reference */
+  ld_wtask_free(r);
+}
+
+void wk_on_free(wk_state *w, const msgpack_object *h) {
+  const msgpack_object *keys = ld_mp_get(h, "keys");
+  if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
+  for (uint32_t i = 0; i < keys->via.array.size; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[i];
+    if (k->type != MSGPACK_OBJECT_STR) continue;
+    wk_task *t = ld_kmap_get(&w->tasks, k->via.str.ptr, k->via.str.size);
+    if (t) {
+      if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
+        ld_wtask *r = t->run;
+        t->run = NULL;
+        ld_wtask_free(r);
+        task_unref(t); /* the run's reference */
+      }
+      task_abandon(w, t);
+    }
+    wk_data *d = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
+    if (d && !d->fetched) data_drop(w, k->via.str.ptr, k->via.str.size);
+  }
+}
+
+void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
+  const char *key;
+  size_t klen;
+  int64_t nf = 0;
+  if (!ld_mp_get_str(h, "key", &key, &klen)) return;
+  ld_mp_get_i64(h, "nframes", &nf);
+  if (nf < 1 || (uint64_t)nf + 1 > m->nframes) return;
+  ld_buffer **frames = malloc((size_t)nf * sizeof *frames);
+  if (frames == NULL) abort();
+  for (uint32_t i = 0; i < (uint32_t)nf; i++) frames[i] = ld_buffer_retain(m->frames[1 + i]);
+  wk_data *d = data_put(w, key, klen, frames, (uint32_t)nf, 0);
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 3);
+  S(&p, "op"), S(&p, "task-finished");
+  S(&p, "key"), SN(&p, key, klen);
+  S(&p, "nbytes"), I(&p, d->nbytes);
+  wk_send_sched(w, &p.sb, NULL, 0);
+}
+
+/* Replies to get-data (a peer) or send-data (the scheduler, for a client):
+ * {op=REPLY_OP, keys=[{key, nframes}], missing=[keys], client=} + frames. */
+void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op) {
+  const msgpack_object *keys = ld_mp_get(h, "keys");
+  if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
+  uint32_t n = keys->via.array.size, nhave = 0, nframes = 0;
+  wk_data **ds = calloc(n ? n : 1, sizeof *ds);
+  if (ds == NULL) abort();
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[i];
+    if (k->type != MSGPACK_OBJECT_STR) continue;
+    ds[i] = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
+    if (ds[i]) nhave++, nframes += ds[i]->nframes;
+  }
+  ld_buffer **frames = calloc(nframes ? nframes : 1, sizeof *frames);
+  if (frames == NULL) abort();
+  pk_t p;
+  pk_init(&p);
+  int64_t client = -1;
+  int has_client = ld_mp_get_i64(h, "client", &client);
+  msgpack_pack_map(&p.pk, has_client ? 4 : 3);
+  S(&p, "op"), S(&p, reply_op);
+  if (has_client) S(&p, "client"), I(&p, client);
+  S(&p, "keys");
+  msgpack_pack_array(&p.pk, nhave);
+  uint32_t fi = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (ds[i] == NULL) continue;
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "key"), SN(&p, ds[i]->key, ds[i]->keylen);
+    S(&p, "nframes"), I(&p, ds[i]->nframes);
+    for (uint32_t j = 0; j < ds[i]->nframes; j++) frames[fi++] = ds[i]->frames[j];
+  }
+  S(&p, "missing");
+  msgpack_pack_array(&p.pk, n - nhave);
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[i];
+    if (ds[i] == NULL) {
+      if (k->type == MSGPACK_OBJECT_STR)
+        SN(&p, k->via.str.ptr, k->via.str.size);
+      else
+        msgpack_pack_nil(&p.pk);
+    }
+  }
+  ld_conn_send_packed(to, &p.sb, frames, fi);
+  msgpack_sbuffer_destroy(&p.sb);
+  free(frames);
+  free(ds);
+}
+
+/* Data of one key arrived (or did not): wakes the tasks waiting for it. */
+static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
+  ld_kmap_del(&w->fetching, f->key, f->keylen);
+  wk_data *d = ld_kmap_get(&w->data, f->key, f->keylen);
+  for (int i = 0; i < f->nwaiters; i++) {
+    wk_task *t = f->waiters[i];
+    if (t->state == W_FETCHING) {
+      if (ok && d) {
+        if (d->fetched) d->waiters++;
+        if (--t->missing == 0) task_run(w, t);
+      } else {
+        report_missing(w, t, f->key, f->keylen, f->peer->addr);
+        task_abandon(w, t);
+      }
+    }
+    task_unref(t);
+  }
+  if (d && d->fetched && d->waiters <= 0) data_drop(w, f->key, f->keylen);
+  fetch_free(f);
+}
+
+void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h) {
+  (void)p;
+  const msgpack_object *keys = ld_mp_get(h, "keys");
+  const msgpack_object *missing = ld_mp_get(h, "missing");
+  uint32_t next = 1;
+  for (uint32_t i = 0; keys && keys->type == MSGPACK_OBJECT_ARRAY && i < keys->via.array.size;
+       i++) {
+    const msgpack_object *rec = &keys->via.array.ptr[i];
+    const char *key;
+    size_t klen;
+    int64_t nf = 0;
+    if (!ld_mp_get_str(rec, "key", &key, &klen)) continue;
+    ld_mp_get_i64(rec, "nframes", &nf);
+    if (nf < 1 || next + (uint64_t)nf > m->nframes) break;
+    wk_fetch *f = ld_kmap_get(&w->fetching, key, klen);
+    if (f && !ld_kmap_get(&w->data, key, klen)) {
+      ld_buffer **frames = malloc((size_t)nf * sizeof *frames);
+      if (frames == NULL) abort();
+      for (uint32_t j = 0; j < (uint32_t)nf; j++) frames[j] = ld_buffer_retain(m->frames[next + j]);
+      wk_data *d = data_put(w, key, klen, frames, (uint32_t)nf, 1);
+      w->fetched++;
+      w->fetched_bytes += d->nbytes;
+    }
+    next += (uint32_t)nf;
+    if (f) fetch_done(w, f, 1);
+  }
+  for (uint32_t i = 0;
+       missing && missing->type == MSGPACK_OBJECT_ARRAY && i < missing->via.array.size; i++) {
+    const msgpack_object *k = &missing->via.array.ptr[i];
+    if (k->type != MSGPACK_OBJECT_STR) continue;
+    wk_fetch *f = ld_kmap_get(&w->fetching, k->via.str.ptr, k->via.str.size);
+    if (f) fetch_done(w, f, 0);
+  }
+}
+
+void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason) {
+  (void)reason;
+  for (wk_peer **pp = &w->peers; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+  /* Fail every fetch from it (collected first: fetch_done edits the map). */
+  size_t i = 0, n = 0;
+  wk_fetch **fs = malloc((w->fetching.count + 1) * sizeof *fs);
+  if (fs == NULL) abort();
+  ld_kmap_slot *s;
+  while ((s = ld_kmap_next(&w->fetching, &i)) != NULL)
+    if (((wk_fetch *)s->val)->peer == p) fs[n++] = s->val;
+  for (size_t k = 0; k < n; k++) fetch_done(w, fs[k], 0);
+  free(fs);
+  free(p);
+}
+
+void wk_reset(wk_state *w) {
+  size_t i = 0, n = 0;
+  ld_kmap_slot *s;
+  wk_task **ts = malloc((w->tasks.count + 1) * sizeof *ts);
+  if (ts == NULL) abort();
+  while ((s = ld_kmap_next(&w->tasks, &i)) != NULL) ts[n++] = s->val;
+  for (size_t k = 0; k < n; k++) {
+    wk_task *t = ts[k];
+    if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
+      ld_wtask *r = t->run;
+      t->run = NULL;
+      ld_wtask_free(r);
+      task_unref(t);
+    }
+    task_abandon(w, t);
+  }
+  free(ts);
+  i = n = 0;
+  wk_data **ds = malloc((w->data.count + 1) * sizeof *ds);
+  if (ds == NULL) abort();
+  while ((s = ld_kmap_next(&w->data, &i)) != NULL) ds[n++] = s->val;
+  for (size_t k = 0; k < n; k++) data_drop(w, ds[k]->key, ds[k]->keylen);
+  free(ds);
+}

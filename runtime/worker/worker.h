@@ -1,0 +1,151 @@
+/* worker.h — the state of ldask-worker: tasks the scheduler assigned, data
+ * it holds (results and fetched inputs, each a list of frames: frame 0 the
+ * codec header, then raw buffers), connections to the scheduler and to
+ * peers, and the executor threads. main.c: program and scheduler link;
+ * store.c: tasks, data, peer fetches and serving; exec.c: executor threads,
+ * each with its own LuaJIT state running lua/ldask/client/exec.lua. */
+#ifndef LDASK_WORKER_WORKER_H
+#define LDASK_WORKER_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/conn.h"
+#include "net/kmap.h"
+
+/* A task handed to an executor thread. Filled by the loop thread; the
+ * executor reads inputs and sets outputs through the ld_wtask_* calls
+ * (exported for the FFI: lua/ldask/ffi/net.lua). */
+typedef struct ld_wtask {
+  const char *key; /* borrowed from the wk_task */
+  size_t keylen;
+  ld_buffer **payload; /* borrowed */
+  uint32_t npayload;
+  uint32_t ndeps;
+  const char **dep_keys; /* owned arrays; the frames are owned references */
+  size_t *dep_keylens;
+  ld_buffer ***dep_frames;
+  uint32_t *dep_nframes;
+  /* outputs */
+  int ok;
+  ld_buffer **out; /* owned references (result frames) */
+  uint32_t nout;
+  char *err, *tb; /* malloc'ed */
+  double t0, t1;
+  struct wk_task *owner;
+  struct ld_wtask *next;
+} ld_wtask;
+
+/* Called by the executor (Lua, through the FFI) with the result's codec
+ * header and buffers: the task takes a new reference to each buffer. */
+int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs,
+                        uint32_t n);
+/* Called by the executor when the task raised. Copies both strings. */
+void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
+
+enum { W_FETCHING = 1, W_READY, W_EXECUTING, W_ABANDONED };
+
+typedef struct wk_dep {
+  char *key;
+  size_t keylen;
+  char **who_has;
+  int nwho;
+  int64_t nbytes;
+} wk_dep;
+
+typedef struct wk_task {
+  char *key;
+  size_t keylen;
+  int state;
+  int released; /* the scheduler freed it while executing */
+  int64_t prio;
+  ld_buffer **payload;
+  uint32_t npayload;
+  wk_dep *deps;
+  int ndeps;
+  int missing; /* dependencies not yet here */
+  int refs;    /* the task table, plus each fetch waiting list holding it */
+  ld_wtask *run;
+} wk_task;
+
+typedef struct wk_data {
+  char *key;
+  size_t keylen;
+  ld_buffer **frames;
+  uint32_t nframes;
+  int64_t nbytes;
+  int fetched; /* a copy from a peer, unknown to the scheduler */
+  int waiters; /* fetched: local tasks still to start that need it */
+} wk_data;
+
+/* A fetch in flight from one peer. */
+typedef struct wk_peer {
+  char addr[80];
+  ld_conn *conn;
+  struct wk_peer *next;
+} wk_peer;
+
+typedef struct wk_fetch {
+  char *key;
+  size_t keylen;
+  wk_peer *peer;
+  wk_task **waiters; /* each holds a task reference */
+  int nwaiters, capwaiters;
+} wk_fetch;
+
+typedef struct wk_state {
+  uv_loop_t *loop;
+  ld_conn *sched;
+  char sched_addr[96];
+  char name[96];
+  char address[96]; /* our peer server */
+  int nthreads;
+  int64_t memory_limit;
+  double death_timeout;
+  double lost_since; /* when the scheduler link went down, <0 when up */
+  int registered;
+  ld_kmap tasks;    /* key -> wk_task */
+  ld_kmap data;     /* key -> wk_data */
+  ld_kmap fetching; /* key -> wk_fetch */
+  wk_peer *peers;
+  int64_t nbytes;
+  int64_t executed, fetched, fetched_bytes;
+  /* executor side */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  ld_wtask **ready; /* heap by prio */
+  int nready, capready;
+  ld_wtask *done_head;
+  int executing;
+  int stopping;
+  uv_async_t done_async;
+  pthread_t *threads;
+  int nstarted;
+  char *lua_path, *lua_cpath;
+  /* functions registered by clients (codec session blobs by hash) */
+  ld_buffer **fn_names, **fn_blobs;
+  int nfn, capfn;
+} wk_state;
+
+/* store.c */
+void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_on_free(wk_state *w, const msgpack_object *h);
+void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
+void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);
+void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason);
+void wk_task_done(wk_state *w, ld_wtask *r);
+void wk_reset(wk_state *w);
+void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
+extern const ld_conn_handlers wk_peer_handlers;
+
+/* exec.c */
+int wk_exec_start(wk_state *w, char *err, size_t errlen);
+void wk_exec_submit(wk_state *w, ld_wtask *r);
+int wk_exec_cancel(wk_state *w, ld_wtask *r); /* 1 when removed before running */
+void wk_exec_stop(wk_state *w);
+void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob);
+void ld_wtask_free(ld_wtask *r);
+
+#endif
