@@ -49,6 +49,7 @@ int ld_pool_done(ld_pool *p, int32_t worker, int32_t id, int32_t kind, double nu
 void ld_pool_fail(ld_pool *p, int32_t worker, int32_t id, const char *msg, size_t len, double t0,
                   double t1);
 double ld_pool_now(void);
+int isatty(int fd);
 ]]
 
 return {

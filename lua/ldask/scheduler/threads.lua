@@ -316,16 +316,40 @@ do
   if ok then signals = s end
 end
 
+local events = ffi.new("ld_sched_event[256]")
+
+-- Feeds the callbacks CBS: finished-task events (to those wanting tasks)
+-- and progress.
+local function tick(r, cbs, keys, stats, elapsed, want_tasks)
+  if want_tasks then
+    while true do
+      local k = lib.ld_run_events(r, events, 256)
+      for j = 0, k - 1 do
+        local e = events[j]
+        if e.kind == S.EV_FINISHED then
+          local key = keys[e.task + 1]
+          for i = 1, #cbs do
+            local cb = cbs[i]
+            if cb.wants_tasks then cb:task(key, e.t0, e.t1, e.worker) end
+          end
+        end
+      end
+      if k < 256 then break end
+    end
+  end
+  lib.ld_run_stats(r, stats)
+  local done, total = tonumber(stats.finished), tonumber(stats.needed)
+  for i = 1, #cbs do cbs[i]:progress(done, total, elapsed) end
+  return done, total
+end
+
 -- Waits for run R, ticking the callbacks CBS; raises "interrupted" on
 -- Ctrl-C. Returns the final status.
-local function wait(r, cbs, t_start, stats)
+local function wait(r, cbs, keys, t_start, stats, want_tasks)
   local clock = lib.ld_pool_now
   while true do
     local st = lib.ld_run_wait(r, 100)
-    if cbs then
-      lib.ld_run_stats(r, stats)
-      for i = 1, #cbs do cbs[i]:_tick(r, stats, clock() - t_start) end
-    end
+    if cbs then tick(r, cbs, keys, stats, clock() - t_start, want_tasks) end
     if st ~= RUNNING then return st end
     if signals and signals.pending() then error("interrupted", 0) end
   end
@@ -366,12 +390,12 @@ function M.get(g, keys, opts)
     error(err, 0)
   end
   local d = diagnostics()
-  local cbs = d and d.callbacks_for(opts, ix) or nil
+  local cbs = d and d.callbacks_for(opts) or nil
   if cbs and #cbs == 0 then cbs = nil end
+  local want_tasks = false
   if cbs then
-    local mask = 0
-    for i = 1, #cbs do mask = bit.bor(mask, cbs[i].event_mask or 0) end
-    if mask ~= 0 then lib.ld_run_events_enable(r, mask) end
+    for i = 1, #cbs do if cbs[i].wants_tasks then want_tasks = true end end
+    if want_tasks then lib.ld_run_events_enable(r, S.EV_FINISHED) end
   end
   local t_start = lib.ld_pool_now()
   local rc = lib.ld_run_start(r, nworkers)
@@ -380,9 +404,17 @@ function M.get(g, keys, opts)
     if rc == S.ECYCLE then error("ldask: cycle in the task graph", 0) end
     error("ldask: cannot start the run (code " .. tostring(rc) .. ")", 0)
   end
-  if cbs then for i = 1, #cbs do cbs[i]:_begin(r, ix, nworkers) end end
   local stats = ffi_new("ld_sched_stats")
-  local wok, st = pcall(wait, r, cbs, t_start, stats)
+  if cbs then
+    for i = 1, #cbs do cbs[i]:start { ntasks = n, nworkers = nworkers, scheduler = "threads" } end
+  end
+  local wok, st = pcall(wait, r, cbs, ix.keys, t_start, stats, want_tasks)
+  local function finish_callbacks(ok)
+    if not cbs then return end
+    local elapsed = lib.ld_pool_now() - t_start
+    local done, total = tick(r, cbs, ix.keys, stats, elapsed, want_tasks)
+    for i = 1, #cbs do cbs[i]:finish(ok, elapsed, done, total) end
+  end
   if not wok then
     -- Ctrl-C (or an error in a callback): cancel and let the threads leave
     lib.ld_run_cancel(r, 1)
@@ -391,15 +423,15 @@ function M.get(g, keys, opts)
       if ok2 and st2 ~= RUNNING then break end
     end
     if signals then signals.pending() end
-    if cbs then for i = 1, #cbs do pcall(cbs[i]._end, cbs[i], r, false, lib.ld_pool_now() - t_start) end end
+    pcall(finish_callbacks, false)
     lib.ld_run_free(r)
     anchors = nil
-    if st == "interrupted" or tostring(st):find("interrupted", 1, true) then
+    if tostring(st):find("interrupted", 1, true) then
       error("interrupted: computation cancelled (Ctrl-C)", 0)
     end
     error(st, 0)
   end
-  if cbs then for i = 1, #cbs do cbs[i]:_end(r, st == DONE, lib.ld_pool_now() - t_start) end end
+  finish_callbacks(st == DONE)
   if st ~= DONE then
     local msgp = ffi_new("const char *[1]")
     local lenp = ffi_new("size_t[1]")

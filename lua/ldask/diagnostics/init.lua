@@ -1,0 +1,112 @@
+-- ldask.diagnostics: progress bars and profiling of computations. Callback
+-- objects (a ProgressBar, a Profiler, or any table with the methods below)
+-- are attached to one compute (compute(x, {progress = true, profile = p}))
+-- or registered for every compute (register / with). The threaded
+-- scheduler calls, on the main thread:
+--   cb:start{ntasks, nworkers, scheduler}
+--   cb:progress(done, total, elapsed)        -- about 10 times a second
+--   cb:task(key, t0, t1, worker)             -- when cb.wants_tasks is true
+--   cb:finish(ok, elapsed, done, total)
+local progress = require "ldask.diagnostics.progress"
+local profile = require "ldask.diagnostics.profile"
+
+local M = {}
+
+M.ProgressBar = progress.new
+M.Profiler = profile.new
+M.key_prefix = profile.key_prefix
+
+local registered = {}
+
+--- Registers callback object CB for every computation until unregister.
+function M.register(cb)
+  if type(cb) ~= "table" then error("diagnostics.register: expected a callback object, got " .. type(cb), 2) end
+  for i = 1, #registered do if registered[i] == cb then return cb end end
+  registered[#registered + 1] = cb
+  return cb
+end
+
+function M.unregister(cb)
+  for i = #registered, 1, -1 do
+    if registered[i] == cb then table.remove(registered, i) end
+  end
+end
+
+--- Runs fn(...) with CB registered; unregisters it also on error. Returns
+-- fn's results.
+function M.with(cb, fn, ...)
+  if type(fn) ~= "function" then error("diagnostics.with: fn must be a function, got " .. type(fn), 2) end
+  M.register(cb)
+  local res = { pcall(fn, ...) }
+  M.unregister(cb)
+  if not res[1] then error(res[2], 0) end
+  return unpack(res, 2, table.maxn(res))
+end
+
+--- Runs fn(...) showing a progress bar (on stderr, terminal or not).
+-- OPTS: see ProgressBar. Returns fn's results.
+function M.progress(fn, opts)
+  if type(fn) ~= "function" then error("diagnostics.progress: fn must be a function, got " .. type(fn), 2) end
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.force == nil then o.force = true end
+  return M.with(progress.new(o), fn)
+end
+
+--- Runs fn(...) under a new profiler. Returns the profiler, then fn's results.
+function M.profile(fn, ...)
+  if type(fn) ~= "function" then error("diagnostics.profile: fn must be a function, got " .. type(fn), 2) end
+  local p = profile.new()
+  return p, M.with(p, fn, ...)
+end
+
+-- Adapter for sync-style callbacks {start = fn(key), finish = fn(key)}.
+local function key_callbacks(t)
+  return {
+    wants_tasks = true,
+    start = function() end,
+    progress = function() end,
+    task = function(_, key)
+      if t.start then t.start(key) end
+      if t.finish then t.finish(key) end
+    end,
+    finish = function() end,
+  }
+end
+
+--- The callback objects of a compute: OPTS.progress (true or a bar),
+-- OPTS.profile, OPTS.callbacks, config "progress" (true: always; "auto":
+-- on a terminal after a second), and the registered ones.
+function M.callbacks_for(opts)
+  local out = {}
+  local p = opts.progress
+  if p == nil then
+    local c = require("ldask.config").get("progress")
+    if c == true then p = progress.new { force = true }
+    elseif c == "auto" then p = progress.new { minimum = 1 } end
+  elseif p == true then
+    p = progress.new { force = true }
+  elseif p == false then
+    p = nil
+  end
+  if p then out[#out + 1] = p end
+  if opts.profile then out[#out + 1] = opts.profile end
+  if type(opts.callbacks) == "table" and getmetatable(opts.callbacks) == nil
+    and (opts.callbacks.start or opts.callbacks.finish) and not opts.callbacks.progress then
+    out[#out + 1] = key_callbacks(opts.callbacks)
+  elseif type(opts.callbacks) == "table" then
+    out[#out + 1] = opts.callbacks
+  end
+  for i = 1, #registered do out[#out + 1] = registered[i] end
+  for i = 1, #out do
+    local cb = out[i]
+    for _, m in ipairs { "start", "progress", "finish" } do
+      if type(cb[m]) ~= "function" then
+        error("ldask: callback object #" .. i .. " has no method '" .. m .. "'", 0)
+      end
+    end
+  end
+  return out
+end
+
+return M
