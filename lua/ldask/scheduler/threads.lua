@@ -29,6 +29,7 @@ local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STA
 local M = {}
 
 local pool -- the process's executor pool (ld_pool *, freed at exit)
+local cancel_run
 local decoder = codec.decoder()
 local buffer_array = ffi.typeof("ld_buffer *[?]")
 
@@ -355,6 +356,31 @@ local function wait(r, cbs, keys, t_start, stats, want_tasks)
   end
 end
 
+-- Runs left running on abandoned pools, with what their threads may read.
+local abandoned_runs = {}
+
+-- Cancels run R and waits for its threads to leave it, up to GRACE seconds
+-- (tasks in JIT-compiled loops cannot be interrupted). Returns nil when the
+-- run ended; else the number of threads still busy, after abandoning the
+-- pool: it is never freed (its threads finish their task, then wait), and
+-- the next compute starts a new pool.
+local GRACE = 1.5
+cancel_run = function(r, anchors)
+  lib.ld_run_cancel(r, 1)
+  local t0 = lib.ld_pool_now()
+  while true do
+    local ok, st = pcall(lib.ld_run_wait, r, 100)
+    if ok and st ~= RUNNING then return nil end
+    if lib.ld_pool_now() - t0 > GRACE then break end
+  end
+  local stats = ffi_new("ld_sched_stats")
+  lib.ld_run_stats(r, stats)
+  abandoned_runs[#abandoned_runs + 1] = { pool, r, anchors }
+  ffi_gc(pool, nil)
+  pool = nil
+  return tonumber(stats.processing)
+end
+
 -- Runs graph G for KEYS (a key or nested list) on the executor threads;
 -- returns the results in the same shape. OPTS: num_workers, optimize_graph,
 -- progress (true or a ProgressBar), profile (a Profiler), stats (a table
@@ -416,18 +442,23 @@ function M.get(g, keys, opts)
     for i = 1, #cbs do cbs[i]:finish(ok, elapsed, done, total) end
   end
   if not wok then
-    -- Ctrl-C (or an error in a callback): cancel and let the threads leave
-    lib.ld_run_cancel(r, 1)
-    while true do
-      local ok2, st2 = pcall(lib.ld_run_wait, r, 100)
-      if ok2 and st2 ~= RUNNING then break end
-    end
+    -- Ctrl-C (or an error in a callback): clear a pending interrupt hook
+    -- first (it is one-shot: if it fires in this pcall, it is gone too)
+    pcall(debug.sethook)
+    local abandoned = cancel_run(r, anchors)
     if signals then signals.pending() end
-    pcall(finish_callbacks, false)
-    lib.ld_run_free(r)
+    if not abandoned then
+      pcall(finish_callbacks, false)
+      lib.ld_run_free(r)
+    end
     anchors = nil
     if tostring(st):find("interrupted", 1, true) then
-      error("interrupted: computation cancelled (Ctrl-C)", 0)
+      local msg = "interrupted: computation cancelled (Ctrl-C)"
+      if abandoned then
+        msg = msg .. "; " .. abandoned .. " executor thread(s) busy in a task that cannot be"
+          .. " interrupted were left to finish it, and a new pool serves the next compute"
+      end
+      error(msg, 0)
     end
     error(st, 0)
   end
