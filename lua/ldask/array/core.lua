@@ -244,8 +244,6 @@ end
 -- The graph keys of the blocks as a nested list.
 function methods.keys(self) return M.keys(self) end
 
-function methods.numblocks(self) return M.numblocks(self.chunks) end
-
 function methods.npartitions(self)
   local n = 1
   for d = 1, self.ndim do n = n * #self.chunks[d] end

@@ -9,8 +9,8 @@ local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
 local E = require "ldask.ffi.array"
 
-local type, ipairs, error, pcall, tostring, format, unpack, select =
-  type, ipairs, error, pcall, tostring, string.format, unpack, select
+local type, ipairs, error, pcall, tostring, format, unpack, select, getmetatable =
+  type, ipairs, error, pcall, tostring, string.format, unpack, select, getmetatable
 local is_array = core.is_array
 
 local M = {}
@@ -136,7 +136,20 @@ function M.map_blocks(fn, ...)
   local token = require("ldask.tokenize").tokenize(fn)
   local a = build(label, K.apply, { fn, label }, args, dtype, 2)
   if opts.chunks then
-    local chunks = core.normalize_chunks(opts.chunks, a.shape, 8, "map_blocks", 2)
+    local chunks = opts.chunks
+    if type(chunks) ~= "table" or #chunks ~= a.ndim then
+      error(format("map_blocks: chunks must list the block sizes of each of the %d axes", a.ndim), 2)
+    end
+    for d = 1, #chunks do
+      if type(chunks[d]) ~= "table" then
+        error(format("map_blocks: chunks of axis %d must be a list of block sizes", d - 1), 2)
+      end
+      for _, c in ipairs(chunks[d]) do
+        if type(c) ~= "number" or c < 0 or c ~= math.floor(c) then
+          error(format("map_blocks: bad block size %s on axis %d", tostring(c), d - 1), 2)
+        end
+      end
+    end
     local nb = core.numblocks(chunks)
     for d = 1, #nb do
       if nb[d] ~= #a.chunks[d] then

@@ -1,0 +1,331 @@
+-- Specs of the ldask.array collection: creation, chunks, elementwise
+-- operations across different chunkings, tree reductions, slicing (steps,
+-- negative steps, empty slices, only the needed blocks), structure
+-- operations, dot, map_blocks, from_delayed, and their errors; on every
+-- local scheduler available.
+local ldask = require "ldask"
+local da = require "ldask.array"
+local nd = require "ldask.array.ndarray"
+
+local schedulers = { "sync" }
+if pcall(require, "ldask.scheduler.threads") then schedulers[#schedulers + 1] = "threads" end
+
+local function close(a, b, tol)
+  tol = tol or 1e-9
+  if type(a) == "table" then
+    assert.equal(#b, #a)
+    for i = 1, #a do close(a[i], b[i], tol) end
+  else
+    assert.is_true(math.abs(a - b) <= tol * math.max(1, math.abs(b)),
+      ("expected %.17g, got %.17g"):format(b, a))
+  end
+end
+
+-- 0..n-1 reshaped, as a plain Lua nested table (the reference values)
+local function grid(r, c)
+  local t = {}
+  for i = 1, r do
+    t[i] = {}
+    for j = 1, c do t[i][j] = (i - 1) * c + (j - 1) end
+  end
+  return t
+end
+
+describe("ldask.array chunks", function()
+  it("normalizes chunk specs like dask", function()
+    assert.same({ { 4, 4, 2 } }, da.normalize_chunks(4, { 10 }))
+    assert.same({ { 2, 2 }, { 5 } }, da.normalize_chunks({ 2, -1 }, { 4, 5 }))
+    assert.same({ { 1, 3 }, { 5 } }, da.normalize_chunks({ { 1, 3 }, false }, { 4, 5 }))
+    assert.same({ { 0 } }, da.normalize_chunks(3, { 0 }))
+    local auto = da.normalize_chunks("auto", { 100000, 1000 })
+    assert.equal(1000, auto[2][1])
+    assert.is_true(auto[1][1] * 1000 * 8 <= 128 * 2 ^ 20)
+    assert.has_error(function() da.normalize_chunks({ { 1, 2 } }, { 4 }) end,
+      "chunks: block sizes at axis 0 add up to 3, not the dimension 4")
+    assert.has_error(function() da.normalize_chunks({ 2 }, { 4, 4 }) end)
+    assert.has_error(function() da.normalize_chunks(0, { 4 }) end)
+  end)
+
+  it("describes shape, dtype, numblocks and blocks", function()
+    local x = da.ones({ 10, 6 }, { chunks = { 4, 3 } })
+    assert.same({ 10, 6 }, x.shape)
+    assert.equal(2, x.ndim)
+    assert.equal("float64", x.dtype)
+    assert.same({ { 4, 4, 2 }, { 3, 3 } }, x.chunks)
+    assert.same({ 3, 2 }, x.numblocks)
+    assert.equal(480, x.nbytes)
+    assert.equal(60, x.size)
+    assert.matches("shape=%(10, 6%)", tostring(x))
+    local keys = x:__ldask_keys()
+    assert.equal(3, #keys)
+    assert.equal(2, #keys[1])
+    assert.same({ 2, 3 }, x:block(2, 1):compute({ scheduler = "sync" }).shape)
+    assert.has_error(function() x:block(3, 0) end, "block: index 3 out of range for axis 0 with 3 blocks")
+  end)
+end)
+
+for _, sched in ipairs(schedulers) do
+  local o = { scheduler = sched }
+
+  describe("ldask.array on the " .. sched .. " scheduler", function()
+    it("creates arrays", function()
+      assert.same({ { 1, 1, 1 }, { 1, 1, 1 } }, da.ones({ 2, 3 }, { chunks = 2 }):compute(o):totable())
+      assert.same({ 0, 0, 0 }, da.zeros(3, { chunks = 2, dtype = "int32" }):compute(o):totable())
+      assert.equal("int32", da.zeros(3, { dtype = "int32" }):compute(o).dtype)
+      assert.same({ 7, 7 }, da.full({ 2 }, 7, { chunks = 1 }):compute(o):totable())
+      assert.same({ 0, 1, 2, 3, 4 }, da.arange(5, { chunks = 2 }):compute(o):totable())
+      assert.same({ 2, 5, 8 }, da.arange(2, 10, 3, { chunks = 2 }):compute(o):totable())
+      close(da.arange(0, 1, 0.25, { chunks = 3 }):compute(o):totable(), { 0, 0.25, 0.5, 0.75 })
+      close(da.linspace(0, 1, 5, { chunks = 2 }):compute(o):totable(), { 0, 0.25, 0.5, 0.75, 1 })
+      close(da.linspace(0, 1, 4, { chunks = 3, endpoint = false }):compute(o):totable(), { 0, 0.25, 0.5, 0.75 })
+      assert.same({ { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 } }, da.eye(3, { chunks = 2 }):compute(o):totable())
+      assert.same({ { 0, 1, 0, 0 }, { 0, 0, 1, 0 } }, da.eye(2, { m = 4, k = 1, chunks = { 1, 3 } }):compute(o):totable())
+      assert.same(grid(3, 4), da.from_table(grid(3, 4), { chunks = { 2, 3 } }):compute(o):totable())
+      local a = nd.from_table(grid(4, 4))
+      assert.same(grid(4, 4), da.from_ndarray(a, { chunks = 3 }):compute(o):totable())
+      assert.has_error(function() da.ones({ -1 }) end, "full: bad dimension -1 at axis 0")
+      assert.has_error(function() da.ones({ 2 }, { dtype = "complex" }) end)
+    end)
+
+    it("makes random arrays that do not depend on chunking", function()
+      local a = da.random.random({ 20, 30 }, { seed = 3, chunks = { 7, 11 } }):compute(o)
+      local b = da.random.random({ 20, 30 }, { seed = 3, chunks = { 20, 4 } }):compute(o)
+      assert.same(a:totable(), b:totable())
+      assert.is_true(a:min():item() >= 0 and a:max():item() < 1)
+      local n = da.random.normal({ 100000 }, { seed = 1, loc = 5, scale = 2, chunks = 30000 })
+      close(n:mean():compute(o):item(), 5, 0.01)
+      close(n:std():compute(o):item(), 2, 0.02)
+      local r = da.random.randint(0, 3, { 1000 }, { seed = 1, chunks = 300 }):compute(o)
+      assert.equal("int64", r.dtype)
+      assert.equal(0, r:min():item())
+      assert.equal(2, r:max():item())
+      local f = da.random.random({ 10 }, { seed = 1, dtype = "float32" })
+      assert.equal("float32", f:compute(o).dtype)
+      assert.has_error(function() da.random.randint(0, 3, { 4 }, { dtype = "float64" }) end)
+    end)
+
+    it("computes elementwise operations across different chunkings and broadcasting", function()
+      local x = da.from_table(grid(6, 4), { chunks = { 4, 3 } })
+      local y = da.from_table(grid(6, 4), { chunks = { 2, 1 } })
+      local s = (x + y * 2):compute(o)
+      local want = {}
+      for i, row in ipairs(grid(6, 4)) do
+        want[i] = {}
+        for j, v in ipairs(row) do want[i][j] = 3 * v end
+      end
+      assert.same(want, s:totable())
+      local row = da.from_table({ 10, 20, 30, 40 }, { chunks = 3 })
+      local b = (x + row):compute(o)
+      assert.same({ 10, 21, 32, 43 }, b:totable()[1])
+      local col = da.from_table({ { 1 }, { 2 }, { 3 }, { 4 }, { 5 }, { 6 } }, { chunks = { 5, 1 } })
+      assert.same({ 6, 7, 8, 9 }, (x + col):compute(o):totable()[2])
+      assert.same({ { 0, 1, 2, 3 } }, (x:slice({ { 0, 1 } }) * 1):compute(o):totable())
+      assert.same({ 0, 1, 2, 3 }, (2 * x - x):compute(o):totable()[1])
+      close((x / 4):compute(o):totable()[1], { 0, 0.25, 0.5, 0.75 })
+      assert.same({ true, false, false, false }, x:lt(1):compute(o):totable()[1])
+      assert.same({ 0, 1, 4, 9 }, (x ^ 2):compute(o):totable()[1])
+      close(da.sqrt(x):compute(o):totable()[2], { 2, math.sqrt(5), math.sqrt(6), math.sqrt(7) })
+      assert.same({ 0, -1, -2, -3 }, (-x):compute(o):totable()[1])
+      assert.same({ 0, 1, 2, 3 }, da.maximum(x, 0):compute(o):totable()[1])
+      assert.same({ 100, 1, 2, 3 }, da.where(x:eq(0), 100, x):compute(o):totable()[1])
+      local xnd = nd.from_table({ 1, 1, 1, 1 })
+      assert.same({ 1, 2, 3, 4 }, (x + xnd):compute(o):totable()[1])
+      assert.equal("float32", x:astype("float32"):compute(o).dtype)
+      assert.has_error(function() return x + da.ones({ 3, 4 }) end,
+        "add: shapes (6, 4) and (3, 4) do not broadcast (axis 0)")
+      assert.has_error(function() return x + "a" end)
+      assert.has_error(function() x:and_(1.5) end)
+    end)
+
+    it("reduces over axes with keepdims as a tree with split_every", function()
+      local t = grid(12, 10)
+      local x = da.from_table(t, { chunks = { 2, 3 } })
+      assert.equal(7140, x:sum():compute(o):item())
+      local col = {}
+      for j = 1, 10 do
+        local s = 0
+        for i = 1, 12 do s = s + t[i][j] end
+        col[j] = s
+      end
+      assert.same(col, x:sum(0):compute(o):totable())
+      assert.same(col, x:sum(0, false, { split_every = 2 }):compute(o):totable())
+      assert.same(col, x:sum { axis = 0, split_every = 3 }:compute(o):totable())
+      assert.same({ 1, 10 }, x:sum(0, true):compute(o).shape)
+      assert.same({ 1, 1 }, x:sum(nil, true):compute(o).shape)
+      assert.same({ 45, 145 }, { x:sum(1):compute(o):get(0), x:sum(1):compute(o):get(1) })
+      close(x:mean():compute(o):item(), 59.5)
+      close(x:mean(1):compute(o):totable()[1], 4.5)
+      assert.equal(0, x:min():compute(o):item())
+      assert.equal(119, x:max():compute(o):item())
+      assert.same({ 110, 111, 112 }, { x:max(0):compute(o):get(0), x:max(0):compute(o):get(1), x:max(0):compute(o):get(2) })
+      -- var/std of 0..119: (n^2 - 1) / 12
+      close(x:var():compute(o):item(), (120 * 120 - 1) / 12)
+      close(x:std():compute(o):item(), math.sqrt((120 * 120 - 1) / 12))
+      close(x:var(nil, false, { ddof = 1 }):compute(o):item(), 120 * 121 / 12)
+      close(x:var(0):compute(o):totable()[1], (12 * 12 - 1) / 12 * 100)
+      assert.is_true(x:ge(0):all():compute(o):item())
+      assert.is_false(x:gt(0):all():compute(o):item())
+      assert.is_true(x:eq(57):any():compute(o):item())
+      assert.equal(1, x:prod(1):compute(o):get(0) == 0 and 1 or 0)
+      assert.equal("float64", x:mean():compute(o).dtype)
+      assert.equal("int64", x:sum():compute(o).dtype)
+      assert.has_error(function() x:sum(2) end, "sum: axis 2 out of range for a 2-d array")
+    end)
+
+    it("finds argmin and argmax across blocks", function()
+      local t = { { 5, 9, 1, 7 }, { 3, 0, 8, 9 }, { 6, 2, 4, 0 } }
+      local x = da.from_table(t, { chunks = { 2, 3 } })
+      assert.equal(5, x:argmin():compute(o):item()) -- first 0 at (1, 1)
+      assert.equal(1, x:argmax():compute(o):item()) -- first 9 at (0, 1)
+      assert.same({ 1, 1, 0, 2 }, x:argmin(0):compute(o):totable())
+      assert.same({ 1, 3, 0 }, x:argmax(1):compute(o):totable())
+      assert.same({ 3, 1 }, x:argmax(1, true):compute(o).shape)
+      assert.has_error(function() x:argmin({ 0, 1 }) end)
+    end)
+
+    it("slices with steps, negative steps, integers and empty slices", function()
+      local t = grid(10, 6)
+      local x = da.from_table(t, { chunks = { 3, 4 } })
+      local function rows(sel)
+        local out = {}
+        for _, i in ipairs(sel) do out[#out + 1] = t[i + 1] end
+        return out
+      end
+      assert.same(rows({ 0, 4, 8 }), x:slice({ { 0, nil, 4 } }):compute(o):totable())
+      assert.same(rows({ 2, 6 }), x:slice({ { 2, nil, 4 } }):compute(o):totable())
+      assert.same(rows({ 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 }), x:slice({ { nil, nil, -1 } }):compute(o):totable())
+      assert.same(rows({ 8, 5, 2 }), x:slice({ { 8, 0, -3 } }):compute(o):totable())
+      assert.same(rows({ 7, 4 }), x:slice({ { -3, 2, -3 } }):compute(o):totable())
+      assert.same(rows({ 1, 2, 3, 4 }), x[{ { 1, 5 } }]:compute(o):totable())
+      assert.same(rows({ 1, 3 }), x[{ da.s(1, 5, 2) }]:compute(o):totable())
+      assert.same({ 15, 14, 13, 12 }, x:slice({ 2, { 3, nil, -1 } }):compute(o):totable())
+      assert.same({ 5, 11, 17 }, x:slice({ { 0, 3 }, -1 }):compute(o):totable())
+      assert.equal(33, x:slice({ 5, 3 }):compute(o):item())
+      local e = x:slice({ { 5, 5 } })
+      assert.same({ 0, 6 }, e.shape)
+      assert.same({ 0, 6 }, e:compute(o).shape)
+      assert.same({ 0, 6 }, x:slice({ { 2, 8, -1 } }):compute(o).shape)
+      assert.same({ 10, 0 }, x:slice({ ":", { 9, 20 } }):compute(o).shape)
+      assert.equal(0, x:slice({ { 5, 5 } }):sum():compute(o):item())
+      assert.same(rows({ 0 }), x:slice({ { -100, 1 } }):compute(o):totable())
+      assert.has_error(function() x:slice({ 10 }) end, "slice: index 10 out of range for axis 0 with size 10 (shape (10, 6))")
+      assert.has_error(function() x:slice({ 0, 0, 0 }) end, "slice: 3 indices for a 2-d array of shape (10, 6)")
+      assert.has_error(function() x:slice({ { 0, nil, 0 } }) end, "slice: slice step cannot be zero (axis 0)")
+      assert.has_error(function() x:slice({ 1.5 }) end)
+    end)
+
+    it("slices random arrays exactly like their computed values", function()
+      local r = da.random.random({ 12, 5 }, { seed = 9, chunks = { 5, 2 } })
+      local full = r:compute(o)
+      for _, spec in ipairs({ { { 0, nil, 4 } }, { { 2, nil, 4 } }, { { nil, nil, -3 }, { 1, nil, 2 } }, { 3, { 4, 0, -1 } } }) do
+        assert.same(full:slice(spec):totable(), r:slice(spec):compute(o):totable())
+      end
+      local m = (r:slice({ { 0, nil, 4 } }):mean(0) - r:slice({ { 2, nil, 4 } }):mean(0)):compute(o)
+      local want = (full:slice({ { 0, nil, 4 } }):mean(0) - full:slice({ { 2, nil, 4 } }):mean(0))
+      close(m:totable(), want:totable())
+    end)
+
+    it("transposes, reshapes, rechunks, concatenates and stacks", function()
+      local t = grid(4, 6)
+      local x = da.from_table(t, { chunks = { 3, 4 } })
+      assert.same(nd.from_table(t).T:totable(), x.T:compute(o):totable())
+      local a3 = da.arange(24, { chunks = 5 }):reshape({ 2, 3, 4 })
+      assert.same(nd.ramp(24, 0, 1, "int64"):reshape({ 2, 3, 4 }):transpose({ 2, 0, 1 }):totable(),
+        a3:transpose({ 2, 0, 1 }):compute(o):totable())
+      assert.same(t, da.arange(24, { chunks = 7 }):reshape({ 4, 6 }):compute(o):totable())
+      assert.same(t, x:reshape({ 4, 2, 3 }):reshape({ 4, -1 }):compute(o):totable())
+      assert.same({ 4, 2, 3 }, x:reshape({ 4, 2, 3 }).shape)
+      assert.same({ { 3, 1 }, { 2 }, { 3 } }, x:reshape({ 4, 2, 3 }).chunks) -- leading axis keeps its chunks
+      assert.has_error(function() x:reshape({ 5, 5 }) end)
+      local r = x:rechunk({ 1, 5 })
+      assert.same({ { 1, 1, 1, 1 }, { 5, 1 } }, r.chunks)
+      assert.same(t, r:compute(o):totable())
+      assert.same(t, x:rechunk({ 4, 6 }):compute(o):totable())
+      local c = da.concatenate({ x, x:slice({ { 0, 1 } }) }, 0)
+      assert.same({ 5, 6 }, c.shape)
+      local ct = c:compute(o):totable()
+      assert.same(t[1], ct[5])
+      assert.same(t[4], ct[4])
+      local c1 = da.concatenate({ x, da.ones({ 4, 2 }, { chunks = 1 }) }, 1):compute(o)
+      assert.same({ 4, 8 }, c1.shape)
+      assert.equal("float64", c1.dtype)
+      assert.same({ 0, 1, 2, 3, 4, 5, 1, 1 }, c1:totable()[1])
+      local s = da.stack({ x, x * 10 }, 0):compute(o)
+      assert.same({ 2, 4, 6 }, s.shape)
+      assert.equal(10, s:get(1, 0, 1))
+      local s2 = da.stack({ x, x }, 2)
+      assert.same({ 4, 6, 2 }, s2.shape)
+      assert.same({ 7, 7 }, s2:compute(o):totable()[2][2])
+      assert.has_error(function() da.concatenate({ x, da.ones({ 3, 3 }) }, 0) end,
+        "concatenate: shapes (4, 6) and (3, 3) differ off axis 0")
+      assert.has_error(function() da.stack({ x, da.ones({ 3, 3 }) }) end)
+      assert.same({ 6 }, x:slice({ { 0, 1 } }):squeeze(0).shape)
+      assert.same({ 1, 4, 6 }, x:expand_dims(0):compute(o).shape)
+    end)
+
+    it("multiplies matrices blockwise like numpy", function()
+      local t = grid(5, 4)
+      local x = da.from_table(t, { chunks = { 2, 3 } }):astype("float64")
+      local y = da.from_table(grid(4, 3), { chunks = { 1, 2 } }):astype("float64")
+      local want = nd.matmul(nd.from_table(t, "float64"), nd.from_table(grid(4, 3), "float64")):totable()
+      assert.same(want, x:dot(y):compute(o):totable())
+      local xxt = nd.matmul(nd.from_table(t, "float64"), nd.from_table(t, "float64").T)
+      assert.same(xxt:totable(), x:dot(x.T):compute(o):totable())
+      close(x:dot(x.T):mean(0):compute(o):totable(), xxt:mean(0):totable())
+      assert.same(nd.matmul(nd.from_table(t), nd.from_table(grid(4, 3))):totable(),
+        da.from_table(t, { chunks = 2 }):dot(da.from_table(grid(4, 3), { chunks = 3 })):compute(o):totable())
+      assert.has_error(function() x:dot(x) end, "dot: shapes (5, 4) and (5, 4) not aligned: 4 (axis 1) != 5 (axis 0)")
+      assert.has_error(function() x:dot(da.ones({ 4 })) end)
+    end)
+
+    it("maps functions over blocks", function()
+      local x = da.arange(10, { chunks = 4 })
+      local y = x:map_blocks(function(b) return b * 2 + 1 end)
+      assert.same({ 1, 3, 5, 7, 9, 11, 13, 15, 17, 19 }, y:compute(o):totable())
+      local z = da.map_blocks(function(a, b) return a + b end, x, x)
+      assert.same({ 0, 2, 4 }, z:slice({ { 0, 3 } }):compute(o):totable())
+      local sums = x:map_blocks(function(b) return b:sum(nil, true) end, { chunks = { { 1, 1, 1 } } })
+      assert.same({ 6, 22, 17 }, sums:compute(o):totable())
+      local bad = x:map_blocks(function() return "nope" end)
+      assert.has_error(function() bad:compute(o) end)
+    end)
+
+    it("builds arrays from delayed values", function()
+      local mk = ldask.delayed(function(n) return require("ldask.array.ndarray").ramp(n, 0, 2, "float64") end)
+      local a = da.from_delayed(mk(4), { 4 })
+      assert.same({ 0, 2, 4, 6 }, (a + 0):compute(o):totable())
+      local wrong = da.from_delayed(mk(3), { 4 })
+      assert.has_error(function() wrong:compute(o) end)
+    end)
+  end)
+end
+
+describe("ldask.array graphs", function()
+  it("references only the blocks a slice needs", function()
+    local x = da.ones({ 100, 10 }, { chunks = { 10, 10 } })
+    local y = x:slice({ { 15, 25 } })
+    local g = y:__ldask_graph()
+    local refs = {}
+    for _, task in pairs(y.layers[y.name]) do refs[#refs + 1] = task[2] end
+    table.sort(refs)
+    assert.same({ x.name .. ",1,0", x.name .. ",2,0" }, refs)
+    assert.is_not_nil(g[x.name .. ",1,0"])
+  end)
+
+  it("computes only the needed blocks", function()
+    local calls = 0
+    local x = da.arange(100, { chunks = 10 }):map_blocks(function(b)
+      calls = calls + 1
+      return b
+    end)
+    assert.same({ 42, 43 }, x:slice({ { 42, 44 } }):compute({ scheduler = "sync" }):totable())
+    assert.equal(1, calls)
+  end)
+
+  it("gives equal names to equal computations", function()
+    local a = da.ones({ 4 }, { chunks = 2 })
+    assert.equal((a + 1).name, (a + 1).name)
+    assert.not_equal((a + 1).name, (a + 2).name)
+    assert.equal(a:sum(0).name, a:sum(0).name)
+  end)
+end)
