@@ -264,7 +264,17 @@ void ld_pool_fail(ld_pool *p, int32_t wi, int32_t id, const char *msg, size_t le
   worker *w = p->w[wi];
   pthread_mutex_lock(&p->mu);
   ld_run *r = w->held_run;
-  if (r != NULL) run_fail_locked(r, wi, id, msg, len, t0, t1);
+  if (r != NULL) {
+    run_fail_locked(r, wi, id, msg, len, t0, t1);
+    /* reported: the run may end (and be freed) before this thread's next
+     * ld_pool_next, which must not look at the task again */
+    for (int32_t i = 0; i < w->nheld; i++)
+      if (w->held[i] == id) {
+        w->held[i] = w->held[--w->nheld];
+        break;
+      }
+    if (w->nheld == 0 && w->ndone == 0) w->held_run = NULL;
+  }
   pthread_mutex_unlock(&p->mu);
 }
 
