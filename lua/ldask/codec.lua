@@ -33,7 +33,14 @@ M.hash = hash_hex
 -- index when a value was refused (a module loaded since the last build may
 -- make it shippable by reference). Raises refusals at LEVEL.
 local function encode_general(v, session, what, level)
-  index.refresh()
+  -- A session checks for newly loaded modules once (a graph is encoded in
+  -- one go); a stale index only costs a retry below.
+  if session == nil then
+    index.refresh()
+  elseif not session.refreshed then
+    index.refresh()
+    session.refreshed = true
+  end
   local E = new_encoder(what, session)
   local ok, h = pcall(general, E, v)
   if not ok then

@@ -34,25 +34,98 @@ local function decode_plain(header)
   rbuf:reset()
   return v
 end
+-- string.buffer's decoder raising an error (corrupt input) from a compiled
+-- trace crashes this LuaJIT (2.1 20220320, trace stitching around the C
+-- call): functions that call it run interpreted. See docs/codec.md.
+jit.off(decode_plain)
 
 local function check(cond, msg)
   if not cond then fail("malformed header: " .. msg) end
 end
 
+local val
+
+local function cdata_obj(D, id)
+  local obj = D.cobjs[id]
+  if obj ~= nil then return obj end
+  local rec = D.cds[id]
+  check(type(rec) == "table" and type(rec[1]) == "string", "cdata " .. tostring(id) .. " is not a record")
+  local entry, err = cdatareg.lookup(rec[1], rec[2])
+  if not entry then fail(err) end
+  local first, count = rec[4], rec[5]
+  check(type(first) == "number" and type(count) == "number", "cdata " .. id .. " has no buffer range")
+  local buffers = D.buffers
+  local bufs = {}
+  for k = 0, count - 1 do
+    local b = buffers and buffers[first + k]
+    if b == nil or not istype(buffer_ptr, b) then
+      fail(format("buffer #%d (of %d given) for cdata type %s is missing or not an ld_buffer *",
+        first + k, buffers and #buffers or 0, rec[1]))
+    end
+    bufs[k + 1] = b
+  end
+  local arg = val(D, rec[3])
+  local ok, o = pcall(entry.decode, arg, bufs)
+  if not ok then fail("decoder of cdata type " .. rec[1] .. " failed: " .. tostring(o)) end
+  D.cobjs[id] = o
+  return o
+end
+
+val = function(D, w)
+  if type(w) ~= "table" then return w end
+  local tag = w[1]
+  if tag == 1 then
+    local o = D.objs[w[2]]
+    if o == nil then fail("malformed header: reference to missing table " .. tostring(w[2])) end
+    return o
+  elseif tag == 7 then
+    local h = w[2]
+    if type(h) ~= "string" then fail("malformed header: bad function hash") end
+    local functions = D.functions
+    if functions == nil then
+      fail("function " .. h .. " was encoded by a session: decode with codec.decoder() after d:add_functions()")
+    end
+    return functions(h)
+  elseif tag == 3 then
+    local o = D.fobjs[w[2]]
+    if o == nil then fail("malformed header: reference to missing function " .. tostring(w[2])) end
+    return o
+  elseif tag == 4 or tag == 5 or tag == 8 then
+    local o, err = index.resolve(w)
+    if o == nil then fail("cannot resolve reference " .. index.describe(w) .. ": " .. tostring(err)) end
+    return o
+  elseif tag == 6 then
+    if type(w[2]) ~= "number" then fail("malformed header: bad cdata reference") end
+    return cdata_obj(D, w[2])
+  end
+  fail("malformed header: unknown reference tag " .. tostring(tag))
+end
+
+-- The plan of a general header (after prefix and checksum).
+local function decode_plan(header)
+  rbuf:set(header)
+  rbuf:skip(10)
+  local ok, plan = pcall(rbuf.decode, rbuf)
+  local left = #rbuf
+  rbuf:reset()
+  if not ok then fail("malformed header: " .. tostring(plan)) end
+  check(left == 0, "trailing bytes")
+  return plan
+end
+jit.off(decode_plan) -- see decode_plain
+
 -- Decodes a general plan. FUNCTIONS(hash) resolves session function
 -- references (nil outside a decoder).
 local function decode_general(header, buffers, functions)
-  check(#header >= 10, "too short")
-  local body = sub(header, 11)
-  if encode.checksum(body) ~= sub(header, 3, 10) then fail("checksum mismatch (corrupt or truncated header)") end
-  local ok, plan = pcall(sbuf.decode, body)
-  if not ok then fail("malformed header: " .. tostring(plan)) end
+  if not encode.checksum_ok(header) then fail("checksum mismatch (corrupt or truncated header)") end
+  local plan = decode_plan(header)
   check(type(plan) == "table", "plan is not a table")
   local nodes, fns, cds, gid = plan[2], plan[3], plan[4], plan[5]
   check(type(nodes) == "table" and type(fns) == "table" and type(cds) == "table", "plan lists missing")
   check(gid == nil or type(gid) == "number", "bad globals reference")
 
-  local objs, fobjs, cobjs = {}, {}, {}
+  local objs, fobjs = {}, {}
+  local D = { objs = objs, fobjs = fobjs, cobjs = {}, cds = cds, buffers = buffers, functions = functions }
   -- 1. tables and closures exist before anything refers to them
   for i = 1, #nodes do
     local rec = nodes[i]
@@ -78,70 +151,16 @@ local function decode_general(header, buffers, functions)
     fobjs[i] = f
   end
 
-  local val
-  local function cdata_obj(id)
-    local obj = cobjs[id]
-    if obj ~= nil then return obj end
-    local rec = cds[id]
-    check(type(rec) == "table" and type(rec[1]) == "string", "cdata " .. tostring(id) .. " is not a record")
-    local entry, err = cdatareg.lookup(rec[1], rec[2])
-    if not entry then fail(err) end
-    local first, count = rec[4], rec[5]
-    check(type(first) == "number" and type(count) == "number", "cdata " .. id .. " has no buffer range")
-    local bufs = {}
-    for k = 0, count - 1 do
-      local b = buffers and buffers[first + k]
-      if b == nil or not istype(buffer_ptr, b) then
-        fail(format("buffer #%d (of %d given) for cdata type %s is missing or not an ld_buffer *",
-          first + k, buffers and #buffers or 0, rec[1]))
-      end
-      bufs[k + 1] = b
-    end
-    local arg = val(rec[3])
-    local ok2, o = pcall(entry.decode, arg, bufs)
-    if not ok2 then fail("decoder of cdata type " .. rec[1] .. " failed: " .. tostring(o)) end
-    cobjs[id] = o
-    return o
-  end
-
-  val = function(w)
-    if type(w) ~= "table" then return w end
-    local tag = w[1]
-    if tag == 1 then
-      local o = objs[w[2]]
-      check(o ~= nil, "reference to missing table " .. tostring(w[2]))
-      return o
-    elseif tag == 3 then
-      local o = fobjs[w[2]]
-      check(o ~= nil, "reference to missing function " .. tostring(w[2]))
-      return o
-    elseif tag == 4 or tag == 5 or tag == 8 then
-      local o, err = index.resolve(w)
-      if o == nil then fail("cannot resolve reference " .. index.describe(w) .. ": " .. tostring(err)) end
-      return o
-    elseif tag == 6 then
-      check(type(w[2]) == "number", "bad cdata reference")
-      return cdata_obj(w[2])
-    elseif tag == 7 then
-      check(type(w[2]) == "string", "bad function hash")
-      if functions == nil then
-        fail("function " .. w[2] .. " was encoded by a session: decode with codec.decoder() after d:add_functions()")
-      end
-      return functions(w[2])
-    end
-    fail("malformed header: unknown reference tag " .. tostring(tag))
-  end
-
   -- 2. contents
   for i = 1, #nodes do
     local rec = nodes[i]
     if rec[1] == 1 then
       local t, arr, hash = objs[i], rec[2], rec[3]
-      for k = 1, #arr do t[k] = val(arr[k]) end
+      for k = 1, #arr do t[k] = val(D, arr[k]) end
       for k = 1, #hash, 2 do
-        local key = val(hash[k])
+        local key = val(D, hash[k])
         check(key ~= nil and key == key, "table key is nil or NaN in node " .. i)
-        rawset(t, key, val(hash[k + 1]))
+        rawset(t, key, val(D, hash[k + 1]))
       end
     end
   end
@@ -153,7 +172,7 @@ local function decode_general(header, buffers, functions)
   end
   for i = 1, #fns do
     local rec, f = fns[i], fobjs[i]
-    for k, w in pairs(rec[2]) do setupvalue(f, k, val(w)) end
+    for k, w in pairs(rec[2]) do setupvalue(f, k, val(D, w)) end
     local joins = rec[3]
     for k = 1, #joins do
       local j = joins[k]
@@ -165,7 +184,7 @@ local function decode_general(header, buffers, functions)
       check(genv ~= nil, "function " .. i .. " needs the globals node")
       setfenv(f, genv)
     elseif rec[4] ~= nil then
-      local env = val(rec[4])
+      local env = val(D, rec[4])
       check(type(env) == "table", "function environment is not a table")
       setfenv(f, env)
     end
@@ -174,12 +193,12 @@ local function decode_general(header, buffers, functions)
   for i = 1, #nodes do
     local mtw = nodes[i][4]
     if mtw ~= nil then
-      local mt = val(mtw)
+      local mt = val(D, mtw)
       check(type(mt) == "table", "metatable of node " .. i .. " is a " .. type(mt))
       setmetatable(objs[i], mt)
     end
   end
-  return val(plan[1])
+  return val(D, plan[1])
 end
 
 --- Decodes HEADER with BUFFERS (array of ld_buffer *, borrowed) and

@@ -257,8 +257,16 @@ local function conv_cdata(E, v, parent, how, name)
 end
 
 local function conv_function(E, f, parent, how, name)
-  if funcs.is_c(f) then refuse(E, f, parent, how, name) end
   local session = E.session
+  if session ~= nil then
+    local h = session.byfn[f]
+    if h then
+      local w = { 7, h }
+      E.ids[f] = w
+      return w
+    end
+  end
+  if funcs.is_c(f) then refuse(E, f, parent, how, name) end
   if session ~= nil then
     local w = session:function_ref(f, E, parent, how, name)
     if w then
@@ -413,20 +421,41 @@ end
 
 --- Encodes V through the general path with encoder state E; returns the
 -- header. Raises { refuse = msg } tables for unshippable values.
+local body = sbuf.new()
+local hash_ptr = ffi.typeof("const uint8_t *")
+
 function M.general(E, v, parent, how, name)
   local root = conv(E, v, parent, how, name)
   run(E)
   local plan = { root, E.nodes, E.fns, E.cds, E.g }
+  body:reset()
+  body:encode(plan)
+  local ptr, len = body:ref()
+  hash_box[0] = lib.ld_hash64(ptr, len, 0x6c64)
   out:reset()
-  out:encode(plan)
-  local body = out:tostring()
-  hash_box[0] = lib.ld_hash64(body, #body, 0x6c64)
-  return GENERAL_PREFIX .. ffi_string(hash_box, 8) .. body
+  out:put(GENERAL_PREFIX)
+  out:putcdata(hash_box, 8)
+  out:put(body)
+  body:reset()
+  return out:tostring()
+end
+
+--- True when the 8 checksum bytes of general HEADER match its body.
+function M.checksum_ok(header)
+  local n = #header
+  if n < 10 then return false end
+  local p = ffi.cast(hash_ptr, header)
+  hash_box[0] = lib.ld_hash64(p + 10, n - 10, 0x6c64)
+  local h = ffi.cast(hash_ptr, hash_box)
+  for i = 0, 7 do
+    if h[i] ~= p[2 + i] then return false end
+  end
+  return true
 end
 
 --- Checksum of a general body, as 8 raw bytes.
-function M.checksum(body)
-  hash_box[0] = lib.ld_hash64(body, #body, 0x6c64)
+function M.checksum(b)
+  hash_box[0] = lib.ld_hash64(b, #b, 0x6c64)
   return ffi_string(hash_box, 8)
 end
 

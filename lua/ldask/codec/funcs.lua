@@ -24,6 +24,7 @@ end
 local GGET, GSET = opcode("GGET"), opcode("GSET")
 
 local cache = setmetatable({}, { __mode = "k" }) -- proto -> info
+local byclosure = setmetatable({}, { __mode = "k" }) -- closure -> info or false (C)
 
 -- Adds the global names used by PROTO and its children to SET.
 local function scan(proto, set, list)
@@ -51,9 +52,14 @@ end
 --- Returns nil when F is a C function (or a fast function), else a table
 -- { proto, bytecode, globals (sorted names), where ("src:line"), nups }.
 function M.info(f)
+  local known = byclosure[f]
+  if known ~= nil then return known or nil end
   local fi = funcinfo(f)
   local proto = fi.proto
-  if proto == nil then return nil end
+  if proto == nil then
+    byclosure[f] = false
+    return nil
+  end
   local info = cache[proto]
   if info == nil then
     local list = {}
@@ -70,6 +76,7 @@ function M.info(f)
     }
     cache[proto] = info
   end
+  byclosure[f] = info
   return info
 end
 
@@ -83,7 +90,7 @@ end
 
 --- True when F is a C (or builtin fast) function.
 function M.is_c(f)
-  return funcinfo(f).proto == nil
+  return M.info(f) == nil
 end
 
 M.getinfo, M.getupvalue = getinfo, getupvalue
