@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "client_conn.h"
@@ -242,3 +243,13 @@ void ld_client_free(ld_client *cl) {
   pthread_cond_destroy(&cl->cv);
   free(cl);
 }
+
+/* Monotonic seconds, for the client's timeouts. */
+double ld_client_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* This process's id (for --parent-pid of a local cluster). */
+int ld_client_pid(void) { return (int)getpid(); }

@@ -2,6 +2,7 @@
  * scheduler file, runs the one libuv loop that owns all state, removes
  * workers whose heartbeats stopped, exits cleanly on SIGINT/SIGTERM or a
  * client's shutdown. C only: no Lua state. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +22,14 @@ static const char *USAGE =
     "                           clients to find, removed at exit\n"
     "  --worker-ttl SECONDS     remove a worker silent that long (default 30)\n"
     "  --worker-saturation X    input tasks a worker may hold per thread (default 4)\n"
+    "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
     "  --version, --help\n";
 
 static sc_state st;
 static const char *sched_file;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t ttl_timer;
+static double parent_pid;
 
 static void on_signal(uv_signal_t *s, int signum) {
   (void)s;
@@ -36,6 +39,11 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void check_ttl(uv_timer_t *t) {
   (void)t;
+  if (parent_pid > 0 && kill((pid_t)parent_pid, 0) != 0 && errno == ESRCH) {
+    fprintf(stderr, "ldask-scheduler: parent process %d is gone, shutting down\n", (int)parent_pid);
+    uv_stop(st.loop);
+    return;
+  }
   double now = sc_now(&st);
   for (sc_worker *w = st.workers; w;) {
     sc_worker *next = w->next;
@@ -95,6 +103,9 @@ int main(int argc, char **argv) {
       sched_file = v, i++;
     } else if (strcmp(a, "--worker-ttl") == 0) {
       if (parse_num(a, v, 0.1, 1e6, &st.worker_ttl) != 0) return 2;
+      i++;
+    } else if (strcmp(a, "--parent-pid") == 0) {
+      if (parse_num(a, v, 1, 4194304, &parent_pid) != 0) return 2;
       i++;
     } else if (strcmp(a, "--worker-saturation") == 0) {
       if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;

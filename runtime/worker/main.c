@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
 #include "net/mp.h"
 #include "util/version.h"
 #include "worker.h"
@@ -219,13 +223,19 @@ static void setup_paths(void) {
   snprintf(root, sizeof root, "%s", exe); /* prefix */
   slash = strrchr(root, '/');
   if (slash && slash != root) *slash = '\0';
-  const char *sys_path =
-      "./?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;"
-      "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua";
-  const char *sys_cpath =
-      "./?.so;/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;"
-      "/usr/lib/lua/5.1/?.so";
-  size_t cap = 4 * PATH_MAX + 512;
+  /* LuaJIT's own default paths (jit.*, system modules) come after ours. */
+  char sys_path[2048] = "./?.lua", sys_cpath[2048] = "./?.so";
+  lua_State *L = luaL_newstate();
+  if (L) {
+    luaL_openlibs(L);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    if (lua_isstring(L, -1)) snprintf(sys_path, sizeof sys_path, "%s", lua_tostring(L, -1));
+    lua_getfield(L, -2, "cpath");
+    if (lua_isstring(L, -1)) snprintf(sys_cpath, sizeof sys_cpath, "%s", lua_tostring(L, -1));
+    lua_close(L);
+  }
+  size_t cap = 4 * PATH_MAX + 4200;
   W.lua_path = malloc(cap);
   W.lua_cpath = malloc(cap);
   if (!W.lua_path || !W.lua_cpath) abort();

@@ -12,6 +12,8 @@ size_t ld_client_pending(ld_client *cl);
 int ld_client_closed(ld_client *cl);
 const char *ld_client_error(ld_client *cl);
 void ld_client_free(ld_client *cl);
+double ld_client_now(void);
+int ld_client_pid(void);
 ]]
 
 return true

@@ -1,0 +1,98 @@
+-- ldask.client.cluster: a local cluster for ldask.Client(): one
+-- ldask-scheduler and N ldask-workers as child processes on 127.0.0.1 (free
+-- ports, found through a scheduler file), stopped with the client or when
+-- this process exits (the scheduler watches our pid; workers time out).
+local ffi = require "ffi"
+require "ldask.ffi.client"
+local lib = require "ldask.native"
+
+local M = {}
+
+local Cluster = { __name = "ldask.LocalCluster" }
+Cluster.__index = Cluster
+
+local function bindir()
+  if _LDASK_BIN then return _LDASK_BIN end
+  local root = _LDASK_ROOT or os.getenv("LDASK_ROOT") or "."
+  return root .. "/bin"
+end
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- Starts CMD in the background with output to LOG; returns its pid.
+local function spawn(cmd, log)
+  local p = io.popen("sh -c " .. quote(cmd .. " >" .. quote(log) .. " 2>&1 & echo $!"))
+  local pid = p:read("*l")
+  p:close()
+  return tonumber(pid)
+end
+
+local function read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("*a"); f:close()
+  return s
+end
+
+-- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
+-- (default 1), memory_limit, death_timeout (workers, default 10 s),
+-- timeout (start-up, default 20 s).
+function M.start(opts)
+  opts = opts or {}
+  local n = opts.n_workers or 2
+  local threads = opts.threads_per_worker or 1
+  if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
+    error("ldask.Client: n_workers must be an integer >= 0, got " .. tostring(n), 3)
+  end
+  if type(threads) ~= "number" or threads < 1 or threads % 1 ~= 0 then
+    error("ldask.Client: threads_per_worker must be an integer >= 1, got " .. tostring(threads), 3)
+  end
+  local p = io.popen("mktemp -d /tmp/ldask-cluster.XXXXXX")
+  local dir = p:read("*l"); p:close()
+  local bin = bindir()
+  local self = setmetatable({ dir = dir, pids = {}, n_workers = n }, Cluster)
+  local sfile = dir .. "/scheduler.json"
+  local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
+    " --parent-pid " .. lib.ld_client_pid(), dir .. "/scheduler.log")
+  self.pids[#self.pids + 1] = spid
+  self.scheduler_pid = spid
+  local deadline = lib.ld_client_now() + (opts.timeout or 20)
+  while true do
+    local s = read_file(sfile)
+    local addr = s and s:match('"address"%s*:%s*"([^"]+)"')
+    if addr then self.address = addr; break end
+    if lib.ld_client_now() > deadline then
+      local log = read_file(dir .. "/scheduler.log") or ""
+      self:stop()
+      error("ldask.Client: the local scheduler did not start: " .. log, 3)
+    end
+    os.execute("sleep 0.02")
+  end
+  for i = 1, n do
+    local cmd = bin .. "/ldask-worker " .. self.address .. " --nthreads " .. threads ..
+      " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) ..
+      (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "")
+    self.pids[#self.pids + 1] = spawn(cmd, dir .. "/worker-" .. i .. ".log")
+  end
+  self._gc = ffi.gc(ffi.new("char[1]"), function() self:stop() end)
+  return self
+end
+
+-- Stops every process of the cluster and removes its directory.
+function Cluster:stop()
+  if self.stopped then return end
+  self.stopped = true
+  if self._gc then ffi.gc(self._gc, nil) end
+  local pids = {}
+  for _, pid in ipairs(self.pids) do pids[#pids + 1] = tostring(pid) end
+  if #pids > 0 then os.execute("kill " .. table.concat(pids, " ") .. " 2>/dev/null") end
+  if self.dir and self.dir:match("^/tmp/ldask%-cluster%.") then os.execute("rm -rf " .. quote(self.dir)) end
+end
+
+-- The log of the scheduler or of worker I.
+function Cluster:log(i)
+  return read_file(self.dir .. (i and ("/worker-" .. i .. ".log") or "/scheduler.log"))
+end
+
+M.Cluster = Cluster
+return M

@@ -1,0 +1,179 @@
+-- ldask.client.future: Future, a handle on a task or a scattered value on a
+-- cluster (status, result, exception, cancel, callbacks), and the helpers
+-- that wait on many of them: as_completed and wait. A future keeps its data
+-- alive on the workers; when it is released (:release() or garbage
+-- collected) and no other future of the same key remains in this client,
+-- the scheduler is told that this client no longer needs the key.
+local ffi = require "ffi"
+
+local setmetatable, getmetatable, type, error, tostring, pairs, ipairs =
+  setmetatable, getmetatable, type, error, tostring, pairs, ipairs
+local clock = os.clock
+
+local M = {}
+
+local Future = { __name = "ldask.Future" }
+Future.__index = Future
+M.Future = Future
+
+local gc_anchor = ffi.typeof("char[1]")
+
+-- Creates a future for KEY of CLIENT (which counts the reference).
+function M.new(client, key)
+  local f = setmetatable({ client = client, key = key }, Future)
+  client:_ref(key)
+  f._gc = ffi.gc(gc_anchor(), function() client:_unref(key) end)
+  return f
+end
+
+function M.is_future(x) return getmetatable(x) == Future end
+
+local function check(self, name)
+  if getmetatable(self) ~= Future then
+    error("Future:" .. name .. ": call it with ':' on a future", 3)
+  end
+  if self.released then error("Future:" .. name .. ": the future of '" .. self.key .. "' was released", 3) end
+end
+
+-- "pending", "finished", "error", "cancelled" or "lost" (data gone).
+function Future:status()
+  check(self, "status")
+  self.client:_poll(0)
+  return self.client:_state(self.key).status
+end
+
+function Future:done()
+  local s = self:status()
+  return s ~= "pending"
+end
+
+-- Waits for the result (at most TIMEOUT seconds when given) and returns it;
+-- raises the task's error (key, message, remote traceback), or on timeout.
+function Future:result(timeout)
+  check(self, "result")
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+    error("Future:result: timeout must be a number of seconds >= 0, got " .. tostring(timeout), 2)
+  end
+  return self.client:_result(self.key, timeout, 3)
+end
+
+-- The error of a failed future (a ldask.errors TaskError), nil when it
+-- finished; waits for it to complete (TIMEOUT as in result).
+function Future:exception(timeout)
+  check(self, "exception")
+  local c = self.client
+  c:_wait_keys({ self.key }, timeout, "Future:exception", 3, false)
+  local st = c:_state(self.key)
+  return st.err
+end
+
+-- Cancels the task (and what depends on it) unless it already finished.
+function Future:cancel()
+  check(self, "cancel")
+  self.client:cancel(self)
+end
+
+-- Calls FN(future) once the future is done, in this Lua state: at once when
+-- it already is, otherwise when the client next processes messages (any
+-- client call, a wait, a result, printing a future in the REPL).
+function Future:add_done_callback(fn)
+  check(self, "add_done_callback")
+  if type(fn) ~= "function" then
+    error("Future:add_done_callback: expected a function, got " .. type(fn), 2)
+  end
+  local c = self.client
+  c:_poll(0)
+  local st = c:_state(self.key)
+  if st.status ~= "pending" then
+    fn(self)
+  else
+    st.callbacks[#st.callbacks + 1] = { fn, self }
+  end
+end
+
+-- Lets the cluster forget the data unless another future holds the key.
+function Future:release()
+  if self.released then return end
+  self.released = true
+  ffi.gc(self._gc, nil)
+  self.client:_unref(self.key)
+end
+
+Future.__tostring = function(self)
+  if self.released then return "<Future " .. self.key .. " released>" end
+  local ok, s = pcall(Future.status, self)
+  return "<Future " .. self.key .. " " .. (ok and s or "?") .. ">"
+end
+
+Future.__ldask_tokenize = function(self) return "future:" .. self.key end
+
+-- Flattens futures (one, or a list) into a list; raises on anything else.
+local function list_of(fs, what, level)
+  if getmetatable(fs) == Future then return { fs } end
+  if type(fs) ~= "table" then
+    error(what .. ": expected a future or a list of futures, got " .. type(fs), level + 1)
+  end
+  for i, f in ipairs(fs) do
+    if getmetatable(f) ~= Future then
+      error(what .. ": element " .. i .. " is a " .. type(f) .. ", not a future", level + 1)
+    end
+  end
+  return fs
+end
+M.list_of = list_of
+
+-- Iterates over FUTURES in the order they complete: `for f in
+-- as_completed(fs) do ... end`. OPTS.timeout (seconds) bounds the whole
+-- iteration; with OPTS.with_results each step yields future, result.
+function M.as_completed(futures, opts)
+  local fs = list_of(futures, "as_completed", 2)
+  opts = opts or {}
+  local left, n = {}, 0
+  for i, f in ipairs(fs) do left[i] = f; n = n + 1 end
+  local start = clock()
+  local wall0 = fs[1] and fs[1].client._now() or 0
+  return function()
+    while n > 0 do
+      for i, f in pairs(left) do
+        local c = f.client
+        local st = c:_state(f.key)
+        if st.status ~= "pending" then
+          left[i] = nil
+          n = n - 1
+          if opts.with_results then return f, f:result() end
+          return f
+        end
+      end
+      local c = fs[1].client
+      if opts.timeout and c._now() - wall0 > opts.timeout then
+        error("as_completed: " .. n .. " future(s) still pending after " .. opts.timeout .. " s", 2)
+      end
+      c:_poll(0.2, true)
+    end
+    return nil
+  end, start
+end
+
+-- Waits until all (return_when = "ALL_COMPLETED", the default) or one
+-- ("FIRST_COMPLETED") of FUTURES are done. Returns { done = {...},
+-- not_done = {...} }; raises when OPTS.timeout seconds pass first.
+function M.wait(futures, opts)
+  local fs = list_of(futures, "wait", 2)
+  opts = opts or {}
+  local when = opts.return_when or "ALL_COMPLETED"
+  if when ~= "ALL_COMPLETED" and when ~= "FIRST_COMPLETED" then
+    error("wait: return_when must be 'ALL_COMPLETED' or 'FIRST_COMPLETED', got '" .. tostring(when) .. "'", 2)
+  end
+  if #fs == 0 then return { done = {}, not_done = {} } end
+  local c = fs[1].client
+  local keys = {}
+  for i, f in ipairs(fs) do keys[i] = f.key end
+  c:_wait_keys(keys, opts.timeout, "wait", 3, when == "FIRST_COMPLETED")
+  local done, not_done = {}, {}
+  for _, f in ipairs(fs) do
+    if c:_state(f.key).status ~= "pending" then done[#done + 1] = f else not_done[#not_done + 1] = f end
+  end
+  return { done = done, not_done = not_done }
+end
+
+return M

@@ -1,0 +1,744 @@
+-- ldask.client: Client, the user's connection to a distributed ldask
+-- cluster (ldask-scheduler + ldask-workers). A background network thread
+-- (runtime/lib/client_conn.c) receives the scheduler's messages while the
+-- script or REPL goes on; this module turns them into future states when
+-- the user's code next touches the client. See docs/distributed.md.
+--
+--   local c = ldask.Client()                     -- a local cluster
+--   local c = ldask.Client("tcp://127.0.0.1:8786")
+--   local f = c:submit(function(x) return x + 1 end, 1); print(f:result())
+local ffi = require "ffi"
+require "ldask.ffi.client"
+local lib = require "ldask.native"
+local mp = require "ldask.client.mp"
+local future = require "ldask.client.future"
+local codec = require "ldask.codec"
+local graph = require "ldask.graph"
+local tokenize = require "ldask.tokenize"
+local errors = require "ldask.errors"
+
+local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall =
+  type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall
+local ffi_string, ffi_new, ffi_copy = ffi.string, ffi.new, ffi.copy
+local is_future, Future = future.is_future, future.Future
+local Quote = graph.Quote
+
+local M = {}
+M.Future = Future
+M.as_completed = future.as_completed
+M.wait = future.wait
+
+local Client = { __name = "ldask.Client" }
+Client.__index = Client
+M.Client = Client
+
+local now = lib.ld_client_now
+Client._now = now
+
+local current -- the default client (the last one created, until closed)
+
+local errbuf = ffi_new("char[512]")
+
+-- Buffers -----------------------------------------------------------------
+
+local buffer_array = ffi.typeof("ld_buffer *[?]")
+
+-- A new ld_buffer holding string S (one reference, released by the GC).
+local function string_buffer(s)
+  local b = lib.ld_buffer_new(#s)
+  if b == nil then error("ldask.Client: out of memory", 3) end
+  ffi_copy(b.data, s, #s)
+  return ffi.gc(b, lib.ld_buffer_release)
+end
+
+-- Connection --------------------------------------------------------------
+
+local function new_client(address, opts)
+  local cl = lib.ld_client_new(address, opts.timeout or 10, errbuf, 512)
+  if cl == nil then return nil, ffi_string(errbuf) end
+  local self = setmetatable({
+    address = address,
+    cl = ffi.gc(cl, lib.ld_client_free),
+    keys = {},          -- key -> state {status, refs, value, has_value, err, callbacks}
+    replies = {},       -- request id -> reply header
+    next_id = 0,
+    session = codec.session(),
+    sent_fns = {},      -- function hash -> true once registered with the scheduler
+    to_release = {},
+    seq = 0,            -- submission order, for priorities
+    errors = {},
+  }, Client)
+  return self
+end
+
+-- Client(address [, opts]) connects to the scheduler at ADDRESS
+-- ("tcp://HOST:PORT"); Client() or Client({n_workers=, threads_per_worker=})
+-- starts a local cluster first and stops it when the client closes.
+-- opts.scheduler_file: read the address from a file written by
+-- ldask-scheduler --scheduler-file. opts.set_as_default (default true).
+function M.new(address, opts)
+  if type(address) == "table" and opts == nil then address, opts = nil, address end
+  opts = opts or {}
+  if address ~= nil and type(address) ~= "string" then
+    error("ldask.Client: address must be a string like 'tcp://127.0.0.1:8786', got " .. type(address), 2)
+  end
+  local cluster
+  if address == nil and opts.scheduler_file then
+    local f, err = io.open(opts.scheduler_file)
+    if not f then error("ldask.Client: cannot read the scheduler file: " .. tostring(err), 2) end
+    local text = f:read("*a"); f:close()
+    address = text:match('"address"%s*:%s*"([^"]+)"')
+    if not address then error("ldask.Client: no address in scheduler file '" .. opts.scheduler_file .. "'", 2) end
+  end
+  if address == nil then
+    cluster = require("ldask.client.cluster").start(opts)
+    address = cluster.address
+  end
+  local self, err = new_client(address, opts)
+  if not self then
+    if cluster then cluster:stop() end
+    error("ldask.Client: " .. err, 2)
+  end
+  self.cluster = cluster
+  if cluster then
+    local ok, e = pcall(self.wait_for_workers, self, cluster.n_workers, opts.timeout or 20)
+    if not ok then self:close(); error("ldask.Client: the local cluster did not start: " .. tostring(e), 2) end
+  end
+  if opts.set_as_default ~= false then current = self end
+  return self
+end
+
+-- The default client (nil when none is open).
+function M.current()
+  if current and current.closed then current = nil end
+  return current
+end
+
+Client.__tostring = function(self)
+  if self.closed then return "<Client closed>" end
+  return "<Client " .. self.address .. (self.cluster and " (local cluster)" or "") .. ">"
+end
+
+local function check(self, name, level)
+  if getmetatable(self) ~= Client then error("Client:" .. name .. ": call it with ':' on a client", (level or 2) + 1) end
+  if self.closed then error("Client:" .. name .. ": the client is closed", (level or 2) + 1) end
+end
+
+-- Sends header table H with frames (array of ld_buffer *). Raises when the
+-- connection is gone.
+function Client:_send(h, frames, level)
+  local hs = mp.encode(h)
+  local n = frames and #frames or 0
+  local arr = n > 0 and buffer_array(n, frames) or nil
+  if lib.ld_client_send(self.cl, hs, #hs, arr, n) ~= 0 then
+    error("ldask.Client: connection to the scheduler at " .. self.address .. " is closed: " ..
+      ffi_string(lib.ld_client_error(self.cl)), (level or 2) + 1)
+  end
+end
+
+-- Key states ----------------------------------------------------------------
+
+function Client:_state(key)
+  local st = self.keys[key]
+  if not st then
+    st = { status = "pending", refs = 0, callbacks = {} }
+    self.keys[key] = st
+  end
+  return st
+end
+
+function Client:_ref(key)
+  local st = self:_state(key)
+  st.refs = st.refs + 1
+end
+
+-- Called by futures' finalizers: must not send (it may run anywhere); the
+-- release goes out at the next safe point.
+function Client:_unref(key)
+  local st = self.keys[key]
+  if not st then return end
+  st.refs = st.refs - 1
+  if st.refs <= 0 then
+    self.keys[key] = nil
+    self.to_release[#self.to_release + 1] = key
+  end
+end
+
+function Client:_flush_releases()
+  local rel = self.to_release
+  if #rel == 0 or self.closed then return end
+  self.to_release = {}
+  local keys = {}
+  for _, k in ipairs(rel) do
+    if not self.keys[k] then keys[#keys + 1] = k end -- unless wanted again since
+  end
+  if #keys > 0 then pcall(self._send, self, { op = "release-keys", keys = keys }) end
+end
+
+local function fire(st)
+  local cbs = st.callbacks
+  if #cbs == 0 then return end
+  st.callbacks = {}
+  for _, cb in ipairs(cbs) do
+    local ok, err = pcall(cb[1], cb[2])
+    if not ok then io.stderr:write("ldask: error in a future's done callback: ", tostring(err), "\n") end
+  end
+end
+
+local function decode_value(frames, first, n)
+  local h = ffi_string(frames[first].data, frames[first].size)
+  local bufs = {}
+  for i = 1, n - 1 do bufs[i] = frames[first + i] end
+  return codec.decode(h, bufs)
+end
+
+-- Handles one received message (and frees it).
+function Client:_handle(m)
+  local h, err = mp.decode(m.frames[0].data, m.frames[0].size)
+  if not h then
+    lib.ld_msg_free(m)
+    io.stderr:write("ldask: bad message from the scheduler: ", err, "\n")
+    return
+  end
+  local op = h.op
+  if op == "key-finished" then
+    local st = self.keys[h.key]
+    if st and st.status ~= "finished" then st.status = "finished"; fire(st) end
+  elseif op == "gather-data" then
+    local next_frame = 1
+    for _, rec in ipairs(h.keys or {}) do
+      local st = self.keys[rec.key]
+      local nf = rec.nframes or 1
+      if st then
+        local ok, v = pcall(decode_value, m.frames, next_frame, nf)
+        if ok then
+          st.value, st.has_value = v, true
+          if st.status ~= "finished" then st.status = "finished"; fire(st) end
+        else
+          st.status = "error"
+          st.err = errors.task_error(rec.key, "cannot decode the result: " .. tostring(v), "")
+          fire(st)
+        end
+      end
+      next_frame = next_frame + nf
+    end
+  elseif op == "key-erred" then
+    local st = self.keys[h.key]
+    if st then
+      st.status = h.lost and "lost" or "error"
+      st.err = errors.task_error(h.key, h.message or "", h.traceback or "")
+      fire(st)
+    end
+  elseif op == "key-cancelled" then
+    local st = self.keys[h.key]
+    if st and st.status == "pending" then st.status = "cancelled"; fire(st) end
+  elseif op == "identity-reply" or op == "who-has-reply" then
+    self.replies[h.id] = h
+  elseif op == "welcome" then
+    self.id = h.id
+  elseif op == "error" then
+    self.errors[#self.errors + 1] = h.message
+    io.stderr:write("ldask: the scheduler reports: ", tostring(h.message), "\n")
+  end
+  lib.ld_msg_free(m)
+end
+
+-- Processes received messages: waits up to TIMEOUT seconds for the first.
+-- Returns true when something was processed.
+function Client:_poll(timeout)
+  if self.closed then return false end
+  self:_flush_releases()
+  local got = false
+  local m = lib.ld_client_recv(self.cl, timeout or 0)
+  while m ~= nil do
+    got = true
+    self:_handle(m)
+    m = lib.ld_client_recv(self.cl, 0)
+  end
+  return got
+end
+
+local function lost_connection(self, what, level)
+  error(what .. ": lost the connection to the scheduler at " .. self.address .. ": " ..
+    ffi_string(lib.ld_client_error(self.cl)), level + 1)
+end
+
+-- Waits until the keys are done (all, or ANY); raises after TIMEOUT seconds.
+function Client:_wait_keys(keys, timeout, what, level, any)
+  local deadline = timeout and now() + timeout
+  while true do
+    local pending = 0
+    for _, k in ipairs(keys) do
+      local st = self:_state(k)
+      if st.status == "pending" then pending = pending + 1 end
+    end
+    if pending == 0 or (any and pending < #keys) then return end
+    local wait = 0.5
+    if deadline then
+      wait = deadline - now()
+      if wait <= 0 then
+        error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s", level + 1)
+      end
+      if wait > 0.5 then wait = 0.5 end
+    end
+    if not self:_poll(wait) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, what, level + 1) end
+  end
+end
+
+-- Fetches the values of KEYS (not already here) and waits for them.
+function Client:_fetch(keys, timeout, what, level)
+  local ask = {}
+  for _, k in ipairs(keys) do
+    local st = self:_state(k)
+    if not st.has_value and st.status ~= "error" and st.status ~= "cancelled" and st.status ~= "lost" then
+      ask[#ask + 1] = k
+    end
+  end
+  if #ask > 0 then self:_send({ op = "gather", keys = ask }, nil, level + 1) end
+  local deadline = timeout and now() + timeout
+  local i = 1
+  while i <= #ask do
+    local st = self:_state(ask[i])
+    if st.has_value or st.status == "error" or st.status == "cancelled" or st.status == "lost" then
+      i = i + 1
+    else
+      local wait = 0.5
+      if deadline then
+        wait = deadline - now()
+        if wait <= 0 then
+          error(what .. ": no result for '" .. ask[i] .. "' after " .. timeout .. " s", level + 1)
+        end
+        if wait > 0.5 then wait = 0.5 end
+      end
+      if not self:_poll(wait) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, what, level + 1) end
+    end
+  end
+end
+
+local function raise_state(key, st, level)
+  if st.status == "error" or st.status == "lost" then error(st.err, 0) end
+  if st.status == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
+end
+
+function Client:_result(key, timeout, level)
+  self:_poll(0)
+  self:_fetch({ key }, timeout, "Future:result", level + 1)
+  local st = self:_state(key)
+  raise_state(key, st, level + 1)
+  return st.value
+end
+
+-- Tasks ----------------------------------------------------------------------
+
+-- Replaces futures inside V (plain tables are searched) by their keys and
+-- records them in DEPS. Tables without futures stay as they are.
+local function strip_futures(v, deps)
+  if is_future(v) then
+    if not deps[v.key] then deps[v.key] = true; deps[#deps + 1] = v.key end
+    return v.key, true
+  end
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
+  local out, any = {}, false
+  for k, x in pairs(v) do
+    local y, has = strip_futures(x, deps)
+    out[k] = y
+    any = any or has
+  end
+  if any then return out, true end
+  return v, false
+end
+
+-- Encodes task value V under KEY: returns nframes and appends the frames.
+function Client:_encode(v, key, frames, level)
+  local ok, h, bufs = pcall(self.session.encode, self.session, v, "task '" .. key .. "'")
+  if not ok then error("ldask.Client: cannot ship task '" .. key .. "': " .. tostring(h), level + 1) end
+  frames[#frames + 1] = string_buffer(h)
+  for _, b in ipairs(bufs) do frames[#frames + 1] = b end
+  return 1 + #bufs
+end
+
+-- Registers the functions the session encoded since the last call.
+function Client:_send_functions(level)
+  local names, frames = {}, {}
+  for h, blob in pairs(self.session.blobs) do
+    if not self.sent_fns[h] then
+      self.sent_fns[h] = true
+      names[#names + 1] = h
+      frames[#frames + 1] = string_buffer(blob)
+    end
+  end
+  if #names > 0 then self:_send({ op = "register-functions", names = names }, frames, level + 1) end
+end
+
+local function check_opts(opts, what, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), level + 1) end
+  if opts.retries ~= nil and (type(opts.retries) ~= "number" or opts.retries < 0 or opts.retries % 1 ~= 0) then
+    error(what .. ": retries must be an integer >= 0, got " .. tostring(opts.retries), level + 1)
+  end
+  if opts.priority ~= nil and type(opts.priority) ~= "number" then
+    error(what .. ": priority must be a number, got " .. type(opts.priority), level + 1)
+  end
+  if opts.workers ~= nil then
+    if type(opts.workers) == "string" then opts.workers = { opts.workers } end
+    if type(opts.workers) ~= "table" then
+      error(what .. ": workers must be a name/address or a list of them, got " .. type(opts.workers), level + 1)
+    end
+  end
+  if opts.key ~= nil and type(opts.key) ~= "string" then
+    error(what .. ": key must be a string, got " .. type(opts.key), level + 1)
+  end
+  return opts
+end
+
+-- Scheduler priority: user priority first (higher first), then ORDER.
+local function prio(opts, order)
+  return -(opts.priority or 0) * 4294967296 + order
+end
+
+-- Sends TASKS ({key, value, deps, order}) as one update-graph; WANTED keys.
+function Client:_update_graph(tasks, wanted, opts, level)
+  local recs, frames = {}, {}
+  for i, t in ipairs(tasks) do
+    local nf = self:_encode(t.value, t.key, frames, level + 1)
+    recs[i] = {
+      key = t.key, deps = mp.array(t.deps), nframes = nf,
+      priority = prio(opts, t.order), retries = opts.retries, workers = opts.workers,
+    }
+  end
+  self:_send_functions(level + 1)
+  self:_send({ op = "update-graph", tasks = mp.array(recs), wanted = mp.array(wanted) }, frames, level + 1)
+end
+
+local function funcname(f)
+  local info = debug.getinfo(f, "S")
+  if info and info.what == "Lua" then
+    local base = (info.short_src or "f"):match("([^/]+)%.lua$") or "task"
+    return base .. "-" .. (info.linedefined or 0)
+  end
+  return "task"
+end
+
+-- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
+-- Futures among the arguments are replaced by their results (the data stays
+-- on the workers). The last argument may be an options table made with
+-- Client.options{key=, pure=, retries=, priority=, workers=}.
+function Client:submit(f, ...)
+  check(self, "submit")
+  if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end
+  local n = select("#", ...)
+  local args = { ... }
+  local opts = {}
+  if n > 0 and getmetatable(args[n]) == M.Options then opts = args[n]; args[n] = nil; n = n - 1 end
+  opts = check_opts(opts, "Client:submit", 2)
+  local deps = {}
+  local task = { f }
+  for i = 1, n do
+    local a, has = strip_futures(args[i], deps)
+    if type(a) == "table" and getmetatable(a) == nil and not has then a = graph.quote(a) end
+    task[i + 1] = a
+  end
+  local key = opts.key
+  if not key then
+    local token = opts.pure == false and tokenize.unique() or tokenize.tokenize(f, unpack(args, 1, n))
+    key = funcname(f) .. "-" .. token
+  end
+  self.seq = self.seq + 1
+  local fut = future.new(self, key)
+  self:_update_graph({ { key = key, value = task, deps = deps, order = self.seq } }, { key }, opts, 2)
+  return fut
+end
+
+-- Options for submit/map: Client.options{key=, pure=, retries=, priority=, workers=}.
+M.Options = { __name = "ldask.Client.options" }
+function M.options(t) return setmetatable(t or {}, M.Options) end
+Client.options = M.options
+
+-- map(f, seq, ...[, opts]) submits f(seq[i], ...) for every element: a list
+-- of futures, in one message to the scheduler.
+function Client:map(f, seq, ...)
+  check(self, "map")
+  if type(f) ~= "function" then error("Client:map: expected a function, got " .. type(f), 2) end
+  if type(seq) ~= "table" then error("Client:map: expected a list to map over, got " .. type(seq), 2) end
+  local n = select("#", ...)
+  local extra = { ... }
+  local opts = {}
+  if n > 0 and getmetatable(extra[n]) == M.Options then opts = extra[n]; extra[n] = nil; n = n - 1 end
+  opts = check_opts(opts, "Client:map", 2)
+  local prefix = funcname(f) .. "-"
+  local ftoken = opts.pure ~= false and tokenize.tokenize(f, unpack(extra, 1, n))
+  local tasks, wanted, futs = {}, {}, {}
+  for i = 1, #seq do
+    local deps = {}
+    local task = { f }
+    local a, has = strip_futures(seq[i], deps)
+    if type(a) == "table" and getmetatable(a) == nil and not has then a = graph.quote(a) end
+    task[2] = a
+    for j = 1, n do
+      local e, h2 = strip_futures(extra[j], deps)
+      if type(e) == "table" and getmetatable(e) == nil and not h2 then e = graph.quote(e) end
+      task[j + 2] = e
+    end
+    local key
+    if opts.key then key = opts.key .. "-" .. i
+    elseif ftoken then key = prefix .. tokenize.tokenize(ftoken, seq[i])
+    else key = prefix .. tokenize.unique() end
+    self.seq = self.seq + 1
+    tasks[i] = { key = key, value = task, deps = deps, order = self.seq }
+    wanted[i] = key
+    futs[i] = future.new(self, key)
+  end
+  if #tasks > 0 then self:_update_graph(tasks, wanted, opts, 2) end
+  return futs
+end
+
+-- gather(future or list [, timeout]): the results, in the same shape.
+-- Raises the first task error.
+function Client:gather(fs, timeout)
+  check(self, "gather")
+  local single = is_future(fs)
+  local list = future.list_of(fs, "Client:gather", 2)
+  local keys = {}
+  for i, f in ipairs(list) do keys[i] = f.key end
+  self:_poll(0)
+  self:_fetch(keys, timeout, "Client:gather", 2)
+  local out = {}
+  for i, k in ipairs(keys) do
+    local st = self:_state(k)
+    raise_state(k, st, 2)
+    out[i] = st.value
+  end
+  if single then return out[1] end
+  return out
+end
+
+-- scatter(value or list [, opts]): sends data to the workers; returns
+-- future(s) of it. opts.workers restricts where it goes.
+function Client:scatter(values, opts)
+  check(self, "scatter")
+  opts = opts or {}
+  local single = type(values) ~= "table" or getmetatable(values) ~= nil or #values == 0
+  local list = single and { values } or values
+  local recs, frames, futs = {}, {}, {}
+  for i, v in ipairs(list) do
+    local key = "scatter-" .. tokenize.tokenize(v)
+    local ok, h, bufs = pcall(codec.encode, v, nil, "scattered value " .. i)
+    if not ok then error("Client:scatter: " .. tostring(h), 2) end
+    frames[#frames + 1] = string_buffer(h)
+    local nbytes = #h
+    for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
+    recs[i] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }
+    futs[i] = future.new(self, key)
+  end
+  local workers = opts.workers
+  if type(workers) == "string" then workers = { workers } end
+  self:_send({ op = "scatter", keys = mp.array(recs), workers = workers }, frames, 2)
+  if single then return futs[1] end
+  return futs
+end
+
+-- cancel(future or list): stops them (and what depends on them).
+function Client:cancel(fs)
+  check(self, "cancel")
+  local list = future.list_of(fs, "Client:cancel", 2)
+  local keys = {}
+  for i, f in ipairs(list) do
+    keys[i] = f.key
+    local st = self:_state(f.key)
+    if st.status == "pending" then st.status = "cancelled"; fire(st) end
+  end
+  self:_send({ op = "cancel", keys = keys }, nil, 2)
+end
+
+-- Graphs and collections --------------------------------------------------------
+
+-- Submits graph G; returns futures for the flat list WANTED.
+function Client:_submit_graph(g, wanted, opts, level)
+  local deps = graph.deps(g)
+  local tasks = {}
+  local ix = graph.index(g, deps)
+  local ok, order_or_err, prios = pcall(graph.order, ix)
+  if not ok then error("ldask.Client: " .. tostring(order_or_err), level + 1) end
+  local base = self.seq
+  for i = 1, ix.n do
+    local key = ix.keys[i]
+    local v = g[key]
+    if is_future(v) and v.key == key then
+      -- already on the cluster (a persisted collection)
+    else
+      local fdeps = {}
+      local sv = strip_futures(v, fdeps)
+      local d = {}
+      for _, k in ipairs(deps[key]) do d[#d + 1] = k end
+      for _, k in ipairs(fdeps) do d[#d + 1] = k end
+      tasks[#tasks + 1] = { key = key, value = sv, deps = d, order = base + prios[i - 1] }
+    end
+  end
+  self.seq = base + ix.n
+  local futs = {}
+  for i, k in ipairs(wanted) do futs[i] = future.new(self, k) end
+  self:_update_graph(tasks, wanted, opts, level + 1)
+  return futs
+end
+
+local function reshape(keys, values, pos)
+  if type(keys) == "table" and getmetatable(keys) == nil then
+    local out = {}
+    for i = 1, #keys do out[i] = reshape(keys[i], values, pos) end
+    return out
+  end
+  pos.i = pos.i + 1
+  return values[pos.i]
+end
+
+-- get(graph, keys [, opts]): runs a graph on the cluster and returns the
+-- results of KEYS (a key or nested list) in the same shape; the scheduler
+-- contract of ldask.get (see ldask.client.scheduler).
+function Client:get(g, keys, opts)
+  check(self, "get")
+  if type(g) ~= "table" then error("Client:get: graph must be a table, got " .. type(g), 2) end
+  opts = opts or {}
+  local flat = graph.flatten_keys(keys)
+  graph.check_keys(g, flat, 2)
+  if opts.optimize_graph ~= false then
+    local optimize = require "ldask.optimize"
+    g = optimize.cull(g, flat)
+  end
+  local futs = self:_submit_graph(g, flat, {}, 2)
+  local values = self:gather(futs, opts.timeout)
+  for _, f in ipairs(futs) do f:release() end
+  self:_flush_releases()
+  return reshape(keys, values, { i = 0 })
+end
+
+-- compute(collection or delayed [, opts]) -> a Future of its finalized
+-- value; with a list of collections, a list of futures.
+function Client:compute(obj, opts)
+  check(self, "compute")
+  local base = require "ldask.base"
+  if not base.is_collection(obj) then
+    if type(obj) == "table" and getmetatable(obj) == nil then
+      local out = {}
+      for i, o in ipairs(obj) do out[i] = self:compute(o, opts) end
+      return out
+    end
+    error("Client:compute: expected a collection or delayed value, got " .. type(obj), 2)
+  end
+  local g = obj:__ldask_graph()
+  local keys = obj:__ldask_keys()
+  local flat = graph.flatten_keys(keys)
+  if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
+  local fin = obj:__ldask_postcompute()
+  if fin == nil and type(keys) == "string" then
+    local optimize = require "ldask.optimize"
+    g = optimize.cull(g, flat)
+    return self:_submit_graph(g, { keys }, opts or {}, 2)[1]
+  end
+  local out = "finalize-" .. tokenize.tokenize(keys, fin and fin or false)
+  local g2 = {}
+  for k, v in pairs(g) do g2[k] = v end
+  if fin then
+    g2[out] = { fin, keys }
+  else
+    g2[out] = { function(r) return r end, keys }
+  end
+  local optimize = require "ldask.optimize"
+  g2 = optimize.cull(g2, { out })
+  return self:_submit_graph(g2, { out }, opts or {}, 2)[1]
+end
+
+-- persist(collection) -> a collection of the same keys whose data stays on
+-- the cluster (its graph holds the futures); compute it through this client.
+function Client:persist(obj)
+  check(self, "persist")
+  local base = require "ldask.base"
+  if not base.is_collection(obj) then error("Client:persist: expected a collection, got " .. type(obj), 2) end
+  local g = obj:__ldask_graph()
+  local keys = obj:__ldask_keys()
+  local flat = graph.flatten_keys(keys)
+  if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
+  local optimize = require "ldask.optimize"
+  g = optimize.cull(g, flat)
+  local futs = self:_submit_graph(g, flat, {}, 2)
+  local pg = {}
+  for i, k in ipairs(flat) do pg[k] = futs[i] end
+  local fin = obj:__ldask_postcompute()
+  return setmetatable({ graph = pg, keys = keys, finalize = fin, futures = futs }, M.Persisted)
+end
+
+M.Persisted = { __name = "ldask.Persisted" }
+M.Persisted.__index = {
+  __ldask_graph = function(self) return self.graph end,
+  __ldask_keys = function(self) return self.keys end,
+  __ldask_postcompute = function(self) return self.finalize end,
+}
+
+-- Cluster information ------------------------------------------------------------
+
+function Client:_request(h, level)
+  self.next_id = self.next_id + 1
+  local id = self.next_id
+  h.id = id
+  self:_send(h, nil, level + 1)
+  local deadline = now() + 10
+  while not self.replies[id] do
+    if now() > deadline then error("ldask.Client: no reply to '" .. h.op .. "' within 10 s", level + 1) end
+    if not self:_poll(0.5) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, h.op, level + 1) end
+  end
+  local r = self.replies[id]
+  self.replies[id] = nil
+  return r
+end
+
+-- { address=, workers = { {name, address, nthreads, processing, nkeys,
+-- executed, fetched, fetched_bytes}, ... }, ntasks= }
+function Client:scheduler_info()
+  check(self, "scheduler_info")
+  return self:_request({ op = "identity" }, 2)
+end
+
+-- { [key] = {worker addresses} } for futures or keys.
+function Client:who_has(fs)
+  check(self, "who_has")
+  local keys = {}
+  for i, f in ipairs(is_future(fs) and { fs } or fs) do keys[i] = is_future(f) and f.key or f end
+  return self:_request({ op = "who-has", keys = keys }, 2).who_has
+end
+
+-- Waits until N workers are connected (TIMEOUT seconds, default 20).
+function Client:wait_for_workers(n, timeout)
+  check(self, "wait_for_workers")
+  local deadline = now() + (timeout or 20)
+  while true do
+    local info = self:_request({ op = "identity" }, 2)
+    if #info.workers >= n then return info end
+    if now() > deadline then
+      error("Client:wait_for_workers: " .. #info.workers .. " of " .. n .. " workers after " .. (timeout or 20) .. " s", 2)
+    end
+    self:_poll(0.05)
+  end
+end
+
+-- Closes the connection (and the local cluster it started).
+function Client:close()
+  if self.closed then return end
+  self:_flush_releases()
+  if self.cluster then pcall(self._send, self, { op = "shutdown" }) end
+  self.closed = true
+  lib.ld_client_free(ffi.gc(self.cl, nil))
+  self.cl = nil
+  if self.cluster then self.cluster:stop() end
+  if current == self then current = nil end
+end
+
+-- Makes ldask.compute / ldask.get use this client: config scheduler
+-- "distributed" resolves to ldask.client.scheduler, which uses M.current().
+function Client:set_as_default()
+  check(self, "set_as_default")
+  current = self
+  return self
+end
+
+setmetatable(M, { __call = function(_, ...) return M.new(...) end })
+
+return M
