@@ -28,6 +28,10 @@ local validators = {
     return v == "threads" or v == "sync" or v == "distributed" or v == "processes",
       "scheduler must be 'threads' or 'sync'"
   end,
+  progress = function(v)
+    return v == true or v == false or v == "auto",
+      "progress must be true, false or 'auto' (a terminal, computes over a second)"
+  end,
   num_workers = function(v)
     return type(v) == "number" and v >= 1 and v % 1 == 0, "num_workers must be a positive integer"
   end,
