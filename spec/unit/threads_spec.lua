@@ -61,6 +61,22 @@ describe("threads scheduler", function()
     assert.equal("niltruefalse", r[6])
   end)
 
+  it("shares numeric buffers between states without a copy", function()
+    local nd = require "ldask.array.ndarray"
+    local function addr(a) return tonumber(require("ffi").cast("intptr_t", a.buf_.data)) end
+    local g = {
+      a = { function() return require("ldask.array.ndarray").ones({ 1000 }, "float64") end },
+      p1 = { addr, "a" },
+      p2 = { addr, "a" },
+      s = { function(a) return a:sum() end, "a" },
+    }
+    local r = threads.get(g, { "a", "p1", "p2", "s" }, { num_workers = 2, optimize_graph = false })
+    assert.is_true(nd.is_ndarray(r[1]))
+    assert.equal(addr(r[1]), r[2])
+    assert.equal(r[2], r[3])
+    assert.equal(1000, tonumber(r[4]) or r[4]:item())
+  end)
+
   it("runs a wide tree reduction", function()
     local g, level = {}, {}
     local n = 5000
