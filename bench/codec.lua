@@ -47,24 +47,29 @@ for _, case in ipairs(small) do
   report("small " .. case[1] .. " round trip", trt / n * 1e9, "ns")
 end
 
--- Big tables.
+-- Big tables, built one at a time (the heap holds one case).
 local N = 1000000
-local nums, strs = {}, {}
-for i = 1, N do
-  nums[i] = i * 0.5
-  strs[i] = format("item-%07d", i)
-end
-local recs = {}
-for i = 1, 100000 do recs[i] = { id = i, name = "name" .. i, score = i * 0.25, tags = { "a", "b" } } end
-local big = { { "1M numbers", nums }, { "1M strings", strs }, { "100k records", recs } }
+local line = "the quick brown fox jumps over the lazy dog, then sleeps %07d times a day"
+local big = {
+  { "1M numbers", function() local t = {} for i = 1, N do t[i] = i * 0.5 end return t end },
+  { "1M strings", function() local t = {} for i = 1, N do t[i] = format("item-%07d", i) end return t end },
+  { "1M text lines", function() local t = {} for i = 1, N do t[i] = format(line, i) end return t end },
+  { "100k records", function()
+    local t = {}
+    for i = 1, 100000 do t[i] = { id = i, name = "name" .. i, score = i * 0.25, tags = { "a", "b" } } end
+    return t
+  end },
+}
 for _, case in ipairs(big) do
-  local v = case[2]
+  local v = case[2]()
   local h
   local te = best(3, function() h = codec.encode(v) end)
   local td = best(3, function() codec.decode(h) end)
   local mb = #h / 1e6
   report("big " .. case[1] .. " encode", mb / te, "MB/s", format("(%.1f MB header)", mb))
   report("big " .. case[1] .. " decode", mb / td, "MB/s")
+  v, h = nil, nil
+  collectgarbage()
 end
 
 -- Task payloads: { inc, i } with a closure, one session for the graph.
@@ -112,16 +117,20 @@ for name, v in [("number", 42.5), ("string", "hello world"), ("short table", [1,
     out.append(("small %s decode" % name, td / n * 1e9))
     out.append(("small %s round trip" % name, (te + td) / n * 1e9))
 N = 1000000
-nums = [i * 0.5 for i in range(1, N + 1)]
-strs = ["item-%07d" % i for i in range(1, N + 1)]
-recs = [{"id": i, "name": "name%d" % i, "score": i * 0.25, "tags": ["a", "b"]} for i in range(1, 100001)]
-for name, v in [("1M numbers", nums), ("1M strings", strs), ("100k records", recs)]:
+line = "the quick brown fox jumps over the lazy dog, then sleeps %07d times a day"
+cases = [("1M numbers", lambda: [i * 0.5 for i in range(1, N + 1)]),
+         ("1M strings", lambda: ["item-%07d" % i for i in range(1, N + 1)]),
+         ("1M text lines", lambda: [line % i for i in range(1, N + 1)]),
+         ("100k records", lambda: [{"id": i, "name": "name%d" % i, "score": i * 0.25, "tags": ["a", "b"]} for i in range(1, 100001)])]
+for name, mk in cases:
+    v = mk()
     h = pickle.dumps(v, protocol=5)
     te = best(3, lambda: pickle.dumps(v, protocol=5))
     td = best(3, lambda: pickle.loads(h))
     mb = len(h) / 1e6
     out.append(("big %s encode" % name, mb / te))
     out.append(("big %s decode" % name, mb / td))
+    del v, h
 if cloudpickle:
     step = 1
     def inc(x): return x + step

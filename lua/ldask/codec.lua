@@ -16,7 +16,7 @@ local type, error, pcall, setmetatable, getmetatable, pairs, tostring =
   type, error, pcall, setmetatable, getmetatable, pairs, tostring
 local ffi_string = ffi.string
 local is_plain, plain, new_encoder, general = enc.is_plain, enc.plain, enc.new_encoder, enc.general
-local decode_raw = dec.decode
+local decode_raw, fast = dec.decode, dec.fast
 
 local M = {}
 
@@ -75,6 +75,10 @@ end
 --- Decodes HEADER with BUFFERS (array of ld_buffer *; the codec retains what
 -- the decoded value keeps, the caller keeps its own references).
 function M.decode(header, buffers)
+  if type(header) == "string" then
+    local v, ok = fast(header)
+    if ok then return v end
+  end
   local ok, v = pcall(decode_raw, header, buffers, nil)
   if not ok then error("codec.decode: " .. tostring(v), 2) end
   return v
@@ -162,6 +166,10 @@ end
 
 --- Decodes HEADER, BUFFERS, resolving session functions from the cache.
 function Decoder:decode(header, buffers)
+  if type(header) == "string" then
+    local v, ok = fast(header)
+    if ok then return v end
+  end
   local ok, v = pcall(decode_raw, header, buffers, self.resolve)
   if not ok then error("codec.decode: " .. tostring(v), 2) end
   return v

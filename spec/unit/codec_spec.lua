@@ -47,6 +47,14 @@ describe("ldask.codec values", function()
     assert.equal("", via(""))
     local bin = "a\0b\255\n" .. string.rep("xyz", 10000)
     assert.equal(bin, via(bin))
+    -- around the length limit of the direct small-value reader
+    for _, n in ipairs { 190, 191, 192, 193 } do
+      local str = string.rep("s", n)
+      assert.equal(str, via(str))
+      assert.equal(str, codec.decode((codec.encode(str))))
+    end
+    assert.equal(2 ^ 31, codec.decode("\1P\7\0\0\0\0\0\0\224\65"))
+    assert.equal(-5, codec.decode("\1P\6\251\255\255\255")) -- string.buffer's int32 form
   end)
 
   it("keeps int64 and uint64 cdata exact", function()
@@ -396,6 +404,10 @@ describe("ldask.codec decoding bad input", function()
     ok, err = pcall(codec.decode, "", {})
     assert.matches("empty header", err, 1, true)
     ok, err = pcall(codec.decode, h:sub(1, -2), {})
+    assert.matches("malformed header", err, 1, true)
+    ok, err = pcall(codec.decode, "\1P\35ab", {}) -- a 3-byte string with 2 bytes
+    assert.matches("malformed header", err, 1, true)
+    ok, err = pcall(codec.decode, "\1P\7\0\0", {}) -- a truncated number
     assert.matches("malformed header", err, 1, true)
     ok, err = pcall(codec.decode, 42, {})
     assert.matches("header must be a string", err, 1, true)

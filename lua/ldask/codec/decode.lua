@@ -10,7 +10,7 @@ local index = require "ldask.codec.index"
 local cdatareg = require "ldask.codec.cdata"
 local encode = require "ldask.codec.encode"
 
-local type, error, tostring, rawset, pcall, pairs = type, error, tostring, rawset, pcall, pairs
+local type, error, tostring, tonumber, rawset, pcall, pairs = type, error, tostring, tonumber, rawset, pcall, pairs
 local setmetatable, setfenv, loadstring = setmetatable, setfenv, loadstring
 local setupvalue, upvaluejoin = debug.setupvalue, debug.upvaluejoin
 local byte, sub, format = string.byte, string.sub, string.format
@@ -199,6 +199,38 @@ local function decode_general(header, buffers, functions)
     end
   end
   return val(D, plan[1])
+end
+
+-- The commonest small plain values (nil, booleans, numbers, short strings)
+-- are read here directly: exact lengths are checked, so this cannot fail and
+-- stays compiled. Returns the value and true, or nil and false.
+local dbox = ffi.new("double[1]")
+local ibox = ffi.new("int32_t[1]")
+local u8p = ffi.typeof("const uint8_t *")
+local copy = ffi.copy
+function M.fast(header)
+  local n = #header
+  if n < 3 or n > 194 then return nil, false end
+  local v, mode, tag = byte(header, 1, 3)
+  if v ~= VERSION or mode ~= PLAIN then return nil, false end
+  if tag >= 0x20 and tag <= 0xdf then
+    if n == 3 + tag - 0x20 then return sub(header, 4), true end
+    return nil, false
+  end
+  if n == 11 and tag == 0x07 then
+    copy(dbox, ffi.cast(u8p, header) + 3, 8)
+    return dbox[0], true
+  end
+  if n == 7 and tag == 0x06 then
+    copy(ibox, ffi.cast(u8p, header) + 3, 4)
+    return tonumber(ibox[0]), true
+  end
+  if n == 3 then
+    if tag == 0x00 then return nil, true end
+    if tag == 0x01 then return false, true end
+    if tag == 0x02 then return true, true end
+  end
+  return nil, false
 end
 
 --- Decodes HEADER with BUFFERS (array of ld_buffer *, borrowed) and
