@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ struct ld_run {
   int64_t gen;
   int nworkers;
   int started, ended;
-  volatile int stopping;
+  atomic_int stopping; /* read by executors without the lock */
   int32_t err_id;
   char *err_msg;
   size_t err_len;
@@ -286,7 +287,9 @@ const ld_value *ld_run_payload(const ld_run *r, int32_t id) {
 
 int64_t ld_run_generation(const ld_run *r) { return r->gen; }
 
-int ld_run_stopping(const ld_run *r) { return r->stopping; }
+int ld_run_stopping(const ld_run *r) {
+  return atomic_load_explicit(&((ld_run *)r)->stopping, memory_order_relaxed);
+}
 
 const int32_t *ld_run_deps(const ld_run *r, int32_t id, int32_t *n) {
   return ld_sched_deps(r->s, id, n);
