@@ -132,7 +132,7 @@ function M.stream(d, push)
   local err = ffi_new("char[?]", ERRLEN)
   local pr = ffi_new("ld_textreader*[1]")
   local rc = lib.ld_textreader_open(path, d.gzip and GZIP or PLAIN, d.start or 0, d.stop or -1,
-    d.chunk or 0, d.keep_newlines and 0 or 1, pr, err, ERRLEN)
+    d.chunk or (d.json and 131072 or 0), d.keep_newlines and 0 or 1, pr, err, ERRLEN)
   if rc < 0 then error("ldask.bag.read_text: " .. ffi_string(err), 0) end
   local r = ffi_gc(pr[0], lib.ld_textreader_close)
   local pdata = ffi_new("const char*[1]")
@@ -140,18 +140,43 @@ function M.stream(d, push)
   local plens = ffi_new("const uint32_t*[1]")
   local json = d.json
   local decode = json and require("cjson").decode
+  local fast = json and require("ldask.bag.json").decoder()
   local skip = json and d.on_error == "skip"
   local with_path = d.include_path
-  local cur, in_json = 0, false
+  local cur, in_json, fb_line = 0, false, 0
   local skipped, first_bad, first_msg = 0, nil, nil
+  local SKIP = IOERR
 
   local function loop()
     local before = 0
+    local base, st, ln
+    -- JSON: values come from the tape in order; lines outside its subset
+    -- (and malformed ones) go through cjson here.
+    local function fallback(line)
+      local s = ffi_string(base + st[line], ln[line])
+      if skip then
+        local ok, v = pcall(decode, s)
+        if ok then return v end
+        skipped = skipped + 1
+        if not first_bad then first_bad, first_msg = before + line + 1, v end
+        return SKIP
+      end
+      fb_line, in_json = before + line + 1, true
+      local v = decode(s)
+      in_json = false
+      return v
+    end
+    local function push_json(v)
+      cur = cur + 1
+      if v == SKIP then return end
+      if with_path then v = { v, path } end
+      return push(v)
+    end
     while true do
       local n = tonumber(lib.ld_textreader_next(r, pdata, pstarts, plens))
       if n < 0 then error(IOERR, 0) end
       if n == 0 then return end
-      local base, st, ln = pdata[0], pstarts[0], plens[0]
+      base, st, ln = pdata[0], pstarts[0], plens[0]
       if not json then
         for i = 0, n - 1 do
           cur = before + i + 1
@@ -159,27 +184,10 @@ function M.stream(d, push)
           if with_path then s = { s, path } end
           if push(s) then return end
         end
-      elseif skip then
-        for i = 0, n - 1 do
-          cur = before + i + 1
-          local ok, v = pcall(decode, ffi_string(base + st[i], ln[i]))
-          if ok then
-            if with_path then v = { v, path } end
-            if push(v) then return end
-          else
-            skipped = skipped + 1
-            if not first_bad then first_bad, first_msg = cur, v end
-          end
-        end
       else
-        for i = 0, n - 1 do
-          cur = before + i + 1
-          in_json = true
-          local v = decode(ffi_string(base + st[i], ln[i]))
-          in_json = false
-          if with_path then v = { v, path } end
-          if push(v) then return end
-        end
+        fast.parse(base, st, ln, n)
+        local _, stop = fast.each(base, n, push_json, fallback)
+        if stop then return end
       end
       before = before + n
     end
@@ -198,8 +206,8 @@ function M.stream(d, push)
     end
     lib.ld_textreader_close(ffi_gc(r, nil))
     local lb = lines_before(path, d.start or 0)
-    local where = path .. ":" .. (lb and tostring(lb + cur) or "?")
-    if in_json then
+    local where = path .. ":" .. (lb and tostring(lb + (in_json and fb_line or cur)) or "?")
+    if in_json and json ~= "map" then
       error("ldask.bag.read_json: malformed JSON at " .. where .. ": " .. tostring(e), 0)
     end
     if type(e) ~= "string" then error(e, 0) end
