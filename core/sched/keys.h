@@ -26,7 +26,7 @@ void ld_keys_free(ld_keys *k);
 
 /* Sets the key of task ID (copied). Returns 0; -1 when out of memory; -2
  * when the key is already used by another task; -3 when ID already has a
- * key. */
+ * key; -4 when the key holds a NUL byte. */
 int ld_keys_set(ld_keys *k, int32_t id, const char *key, size_t len);
 
 /* Returns the task id of KEY, or -1 when unknown. */
