@@ -109,4 +109,46 @@ function M.callbacks_for(opts)
   return out
 end
 
+local clock
+local function now()
+  if not clock then
+    require "ldask.ffi.pool"
+    clock = require("ldask.native").ld_pool_now
+  end
+  return clock()
+end
+
+--- For schedulers that run tasks one by one in the caller's state (sync):
+-- returns nil when no callback applies to OPTS, else an object with
+-- start(key) and finish(key) (call around each task) and close(ok) (call
+-- once at the end, also on failure). NTASKS: tasks that will run.
+function M.adapter(opts, ntasks)
+  local cbs = M.callbacks_for(opts or {})
+  if #cbs == 0 then return nil end
+  local t_start = now()
+  local t0, done, last = 0, 0, -1
+  for i = 1, #cbs do cbs[i]:start { ntasks = ntasks, nworkers = 1, scheduler = "sync" } end
+  local a = {}
+  function a.start() t0 = now() end
+  function a.finish(key)
+    local t1 = now()
+    done = done + 1
+    for i = 1, #cbs do
+      local cb = cbs[i]
+      if cb.wants_tasks then cb:task(key, t0, t1, 0) end
+    end
+    local el = t1 - t_start
+    if el - last >= 0.1 then
+      last = el
+      for i = 1, #cbs do cbs[i]:progress(done, ntasks, el) end
+    end
+  end
+  function a.close(ok)
+    local el = now() - t_start
+    for i = 1, #cbs do cbs[i]:progress(done, ntasks, el) end
+    for i = 1, #cbs do cbs[i]:finish(ok, el, done, ntasks) end
+  end
+  return a
+end
+
 return M
