@@ -16,6 +16,7 @@ local type, error, pcall, setmetatable, getmetatable, pairs, tostring =
   type, error, pcall, setmetatable, getmetatable, pairs, tostring
 local ffi_string = ffi.string
 local is_plain, plain, new_encoder, general = enc.is_plain, enc.plain, enc.new_encoder, enc.general
+local RESTART = enc.RESTART
 local decode_raw, fast = dec.decode, dec.fast
 
 local M = {}
@@ -43,10 +44,15 @@ local function encode_general(v, session, what, level)
   end
   local E = new_encoder(what, session)
   local ok, h = pcall(general, E, v)
+  if not ok and h == RESTART then
+    -- a table embedded as plain turned out to be shared: no embedding
+    E = new_encoder(what, session, true)
+    ok, h = pcall(general, E, v)
+  end
   if not ok then
     if type(h) ~= "table" or not h.refuse then error(h, 0) end
     index.rebuild()
-    E = new_encoder(what, session)
+    E = new_encoder(what, session, not E.embed)
     ok, h = pcall(general, E, v)
     if not ok then
       if type(h) == "table" and h.refuse then error(h.refuse, level + 1) end
@@ -118,7 +124,7 @@ end
 function Session:function_ref(f, E, parent, how, name)
   local h = self.byfn[f]
   if h then return { 7, h } end
-  local E2 = new_encoder(E.what, nil)
+  local E2 = new_encoder(E.what, nil, not E.embed)
   E2.parent = setmetatable({ [f] = { parent, how, name } }, { __index = E.parent })
   local blob = general(E2, f, parent, how, name)
   if #E2.bufs > 0 then return nil end

@@ -97,6 +97,25 @@ describe("ldask.codec values", function()
     assert.equal("key", key[1])
   end)
 
+  it("keeps sharing when plain sub-tables sit next to functions", function()
+    -- plain sub-trees of a non-plain value are embedded as they are, unless
+    -- shared: whichever way the shared table is reached first
+    local s = { 1, 2 }
+    local r = via({ { s }, function() return s end })
+    assert.equal(r[1][1], r[2]())
+    for _ = 1, 5 do -- several hash orders
+      local v = { a = { x = s }, b = s, c = { { s } }, f = print }
+      for i = 1, math.random(1, 20) do v["k" .. i] = { i } end
+      local rv = via(v)
+      assert.equal(rv.a.x, rv.b)
+      assert.equal(rv.b, rv.c[1][1])
+    end
+    local recs = {}
+    for i = 1, 1000 do recs[i] = { id = i, tags = { "a", i } } end
+    local rr = assert(run({ function(list) return #list, list[1000].tags[2] end, recs }))
+    assert.same({ 1000, 1000 }, rr)
+  end)
+
   it("handles nesting deeper than string.buffer allows", function()
     local root = {}
     local c = root

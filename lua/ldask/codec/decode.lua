@@ -78,6 +78,10 @@ val = function(D, w)
     local o = D.objs[w[2]]
     if o == nil then fail("malformed header: reference to missing table " .. tostring(w[2])) end
     return o
+  elseif tag == 2 then
+    local t = w[2]
+    if type(t) ~= "table" then fail("malformed header: embedded value is a " .. type(t)) end
+    return t
   elseif tag == 7 then
     local h = w[2]
     if type(h) ~= "string" then fail("malformed header: bad function hash") end

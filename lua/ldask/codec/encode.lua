@@ -190,6 +190,9 @@ local function refusal(E, v, parent, how, name)
   return format("cannot ship %s: %s is %s", E.what, concat(parts, " "), describe_type(v))
 end
 
+local RESTART = { restart = true }
+M.RESTART = RESTART
+
 local function refuse(E, v, parent, how, name)
   error({ refuse = refusal(E, v, parent, how, name) }, 0)
 end
@@ -199,10 +202,13 @@ end
 
 local conv
 
-local function new_encoder(what, session)
+local function new_encoder(what, session, no_embed)
   return {
     what = what or "value",
     session = session,
+    embed = not no_embed, -- plain sub-trees go into the plan as they are
+    embedded = {}, -- tables inside embedded sub-trees
+    noembed = {}, -- tables known not to be embeddable
     ids = {}, -- object -> wrapper
     nodes = {}, -- plan nodes
     fns = {}, -- plan functions
@@ -297,6 +303,8 @@ conv = function(E, v, parent, how, name)
     return rec
   end
   if tv == "table" then
+    -- a table embedded earlier is reached again: it is shared after all
+    if E.embedded[v] then error(RESTART, 0) end
     local id = #E.nodes + 1
     w = { 1, id }
     E.ids[v] = w
@@ -320,6 +328,53 @@ local function is_prim(v)
   return tv == "string" or tv == "number" or tv == "boolean" or (tv == "cdata" and is_int64(v))
 end
 
+-- Embedding: a sub-table that is plain (no metatable, primitives only, not
+-- shared, not a module value, not deeper than EMBED_DEPTH) is put into the
+-- plan as it is, as { 2, t }, and string.buffer encodes it directly. Sharing
+-- is checked optimistically: when an embedded table is reached a second
+-- time, encoding restarts without embedding (RESTART).
+local EMBED_DEPTH = 60
+local lookup_fast = index.lookup_fast
+
+local function embed_ok(E, t, depth, seen)
+  if depth > EMBED_DEPTH or seen[t] or E.noembed[t] or E.ids[t] ~= nil or E.embedded[t]
+    or getmetatable(t) ~= nil or lookup_fast(t) ~= nil then
+    E.noembed[t] = true
+    return false
+  end
+  seen[t] = true
+  for k, v in next, t do
+    local tk = type(k)
+    if tk ~= "string" and tk ~= "number" and tk ~= "boolean" and not (tk == "cdata" and is_int64(k)) then
+      E.noembed[t] = true
+      return false
+    end
+    local tv = type(v)
+    if tv == "table" then
+      if not embed_ok(E, v, depth + 1, seen) then
+        E.noembed[t] = true
+        return false
+      end
+    elseif tv ~= "string" and tv ~= "number" and tv ~= "boolean" and not (tv == "cdata" and is_int64(v)) then
+      E.noembed[t] = true
+      return false
+    end
+  end
+  return true
+end
+
+local function conv_value(E, v, t, k)
+  if E.embed and type(v) == "table" and E.ids[v] == nil and not E.noembed[v] then
+    local seen = {}
+    if embed_ok(E, v, 0, seen) then
+      local embedded = E.embedded
+      for x in next, seen do embedded[x] = true end
+      return { 2, v }
+    end
+  end
+  return conv(E, v, t, "field", k)
+end
+
 local function process_table(E, t)
   local id = E.ids[t][2]
   local mt = getmetatable(t)
@@ -341,13 +396,13 @@ local function process_table(E, t)
     local v = rawget(t, n + 1)
     if v == nil then break end
     n = n + 1
-    arr[n] = conv(E, v, t, "field", n)
+    arr[n] = conv_value(E, v, t, n)
   end
   local hash, h = {}, 0
   for k, v in next, t do
     if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
       hash[h + 1] = conv(E, k, t, "key", k)
-      hash[h + 2] = conv(E, v, t, "field", k)
+      hash[h + 2] = conv_value(E, v, t, k)
       h = h + 2
     end
   end
