@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define INTERN_MAX_LEN 24 /* strings up to this long are interned */
+#define MEMO_BITS 10      /* memo of short interned strings: 1024 entries */
 #define INTERN_MAX 4096   /* at most this many interned strings per tape */
 #define HASH_CAP 16384    /* power of two, > 2 * INTERN_MAX */
 #define SHAPE_MAX 1024    /* at most this many shapes per tape */
@@ -34,6 +35,12 @@ ld_jsontape *ld_jsontape_new(void) {
     return NULL;
   }
   memset(t->hash, 0xff, HASH_CAP * sizeof *t->hash);
+  t->memo = malloc(((size_t)1 << MEMO_BITS) * sizeof *t->memo);
+  if (t->memo == NULL) {
+    ld_jsontape_free(t);
+    return NULL;
+  }
+  for (size_t i = 0; i < ((size_t)1 << MEMO_BITS); i++) t->memo[i].id = -1;
   t->shash = malloc(SHAPE_HASH_CAP * sizeof *t->shash);
   t->sfcap = 64;
   t->shape_first = malloc(t->sfcap * sizeof *t->shape_first);
@@ -79,6 +86,7 @@ void ld_jsontape_free(ld_jsontape *t) {
   free(t->shape_keys);
   free(t->kids);
   free(t->line_sig);
+  free(t->memo);
   free(t->ghash);
   free(t->sig_first);
   free(t->sig_n);
@@ -126,7 +134,36 @@ static inline int same(const char *a, const char *b, uint32_t len) {
 
 /* Interned id of the LEN bytes at S, adding them if there is room; -1 when
  * not interned. -2 when out of memory. */
-static int32_t intern(ld_jsontape *t, const char *s, uint32_t len) {
+static int32_t intern_slow(ld_jsontape *t, const char *s, uint32_t len);
+
+/* Strings of at most 8 bytes are found through a small direct-mapped memo
+ * keyed by their bytes as one word (no byte loop, no compare call). END:
+ * the end of readable memory after S (to load a whole word at once). */
+static inline int32_t intern(ld_jsontape *t, const char *s, uint32_t len, const char *end) {
+  if (len > 8) return intern_slow(t, s, len);
+  uint64_t w = 0;
+  if (s + 8 <= end) {
+    memcpy(&w, s, 8);
+    if (len < 8) w &= ((uint64_t)1 << (8 * len)) - 1;
+  } else {
+    for (uint32_t j = 0; j < len; j++) w |= (uint64_t)(unsigned char)s[j] << (8 * j);
+  }
+  uint64_t key = w ^ ((uint64_t)len << 59);
+  size_t slot = (size_t)(((key ^ (key >> 31)) * 0x9E3779B97F4A7C15ull) >> (64 - MEMO_BITS));
+  struct memo_ent *m = &t->memo[slot & ~(size_t)1]; /* 2-way: m[0], m[1] */
+  if (m[0].key == key && m[0].len == len && m[0].id >= 0) return m[0].id;
+  if (m[1].key == key && m[1].len == len && m[1].id >= 0) return m[1].id;
+  int32_t id = intern_slow(t, s, len);
+  if (id >= 0) {
+    if (m[0].id >= 0) m[1] = m[0]; /* keep the most recent first */
+    m[0].key = key;
+    m[0].len = len;
+    m[0].id = id;
+  }
+  return id;
+}
+
+static int32_t intern_slow(ld_jsontape *t, const char *s, uint32_t len) {
   if (len > INTERN_MAX_LEN) return -1;
   /* hash 8 bytes at a time (len <= INTERN_MAX_LEN) */
   uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ull;
@@ -352,7 +389,7 @@ static const char *string(ld_jsontape *t, int kind, const char *data, const char
   }
   if (p >= end) return NULL;
   uint32_t len = (uint32_t)(p - s);
-  int32_t id = intern(t, s, len);
+  int32_t id = intern(t, s, len, end);
   if (id == -2) {
     *oom = 1;
     return NULL;

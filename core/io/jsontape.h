@@ -72,6 +72,11 @@ typedef struct ld_jsontape {
   size_t skcap, sfcap, nskeys;
   int32_t *kids;  /* key ids of the open objects of the line being parsed */
   int32_t *ghash; /* open addressing: signature id or -1 */
+  struct memo_ent {
+    uint64_t key;
+    uint32_t len;
+    int32_t id;
+  } * memo; /* short strings: bytes as a word -> interned id */
   size_t gfcap, gccap, ngcodes;
 } ld_jsontape;
 
