@@ -252,6 +252,21 @@ describe("ldask.codec functions", function()
     assert.same({ "42", '{"b":1}', ldask.version }, (run({ f, '{"a": 42.7}' })))
   end)
 
+  it("ships ctypes by declaration", function()
+    local dvec = ffi.typeof("double[?]")
+    local bptr = ffi.typeof("ld_buffer *")
+    local function f(n)
+      local v = dvec(n)
+      for i = 0, n - 1 do v[i] = i * 1.5 end
+      return v[n - 1], tostring(bptr)
+    end
+    assert.same({ 6, "ctype<struct ld_buffer *>" }, (run({ f, 5 })))
+    local anon = ffi.typeof("struct { int a; }")
+    local ok, err = pcall(codec.check, function() return anon end, "task 'a'")
+    assert.is_false(ok)
+    assert.matches("upvalue 'anon' is an anonymous ctype (struct ", err, 1, true)
+  end)
+
   it("keeps debug info so errors show file:line", function()
     local function boom() error("kaboom") end
     local r, err = run({ boom })

@@ -10,7 +10,8 @@ local index = require "ldask.codec.index"
 local cdatareg = require "ldask.codec.cdata"
 local encode = require "ldask.codec.encode"
 
-local type, error, tostring, tonumber, rawset, pcall, pairs = type, error, tostring, tonumber, rawset, pcall, pairs
+local type, error, tostring, tonumber, rawset, pcall, pairs, require =
+  type, error, tostring, tonumber, rawset, pcall, pairs, require
 local setmetatable, setfenv, loadstring = setmetatable, setfenv, loadstring
 local setupvalue, upvaluejoin = debug.setupvalue, debug.upvaluejoin
 local byte, sub, format = string.byte, string.sub, string.format
@@ -78,6 +79,18 @@ val = function(D, w)
     local o = D.objs[w[2]]
     if o == nil then fail("malformed header: reference to missing table " .. tostring(w[2])) end
     return o
+  elseif tag == 9 then
+    local decl, mods = w[2], w[3]
+    if type(decl) ~= "string" then fail("malformed header: bad ctype") end
+    local ok, ct = pcall(ffi.typeof, decl)
+    if not ok and type(mods) == "table" then
+      for i = 1, #mods do
+        if type(mods[i]) == "string" then pcall(require, mods[i]) end
+      end
+      ok, ct = pcall(ffi.typeof, decl)
+    end
+    if not ok then fail("cannot resolve ctype " .. decl .. " in this state: " .. tostring(ct)) end
+    return ct
   elseif tag == 2 then
     local t = w[2]
     if type(t) ~= "table" then fail("malformed header: embedded value is a " .. type(t)) end

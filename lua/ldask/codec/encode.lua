@@ -235,8 +235,30 @@ local function globals_node(E)
   return E.nodes[E.g]
 end
 
+-- Modules that declare C types (ldask.ffi.*), for decoding ctypes.
+local function ffi_modules()
+  local list = {}
+  for name in pairs(package.loaded) do
+    if type(name) == "string" and name:find("^ldask%.ffi%.") then list[#list + 1] = name end
+  end
+  table.sort(list)
+  return list
+end
+
 local function conv_cdata(E, v, parent, how, name)
   if is_int64(v) then return v end
+  -- a ctype object (ffi.typeof(...)) travels as its declaration
+  local decl = tostring(v):match("^ctype<(.*)>$")
+  if decl then
+    if decl:find("^struct %d") or decl:find("^union %d") or decl:find("^enum %d") then
+      error({ refuse = refusal(E, v, parent, how, name):gsub(" is a .*$", " is an anonymous ctype (" .. decl
+        .. "): declare it with ffi.cdef in a module") }, 0)
+    end
+    E.ffimods = E.ffimods or ffi_modules()
+    local w = { 9, decl, E.ffimods }
+    E.ids[v] = w
+    return w
+  end
   local entry = cdatareg.find(v)
   if entry == nil then refuse(E, v, parent, how, name) end
   local id = #E.cds + 1
