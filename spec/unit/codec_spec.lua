@@ -479,6 +479,38 @@ describe("ldask.codec decoding bad input", function()
     assert.truthy(errors > 0)
   end)
 
+  it("reads small plain headers directly, exactly as string.buffer does", function()
+    local sbuf = require "string.buffer"
+    local fast = require("ldask.codec.decode").fast
+    -- string.buffer raising inside a compiled trace crashes this LuaJIT
+    local function reference(m) return pcall(sbuf.decode, m:sub(3)) end
+    jit.off(reference)
+    local vals = { {}, { 1, 2, 3 }, { 1, nil, 3 }, { a = 1, b = "x" }, { 1, x = { y = { z = true } } },
+      { [0] = "zero", 1 }, { [1.5] = 2, [-1] = 3 }, { string.rep("a", 300) }, { false, true, -0.0 } }
+    math.randomseed(11)
+    local accepted = 0
+    for _, v in ipairs(vals) do
+      local h = codec.encode(v)
+      local r, ok = fast(h)
+      assert.is_true(ok)
+      assert.same(v, r)
+      for _ = 1, 300 do
+        local b = { h:byte(1, -1) }
+        for _ = 1, math.random(1, 2) do b[math.random(3, #b)] = math.random(0, 255) end
+        local m = string.char(unpack(b))
+        local fr, fok = fast(m)
+        if fok then
+          accepted = accepted + 1
+          local rok, rr = reference(m)
+          assert.is_true(rok)
+          assert.same(rr, fr)
+        end
+      end
+    end
+    assert.truthy(accepted > 100)
+    assert.is_false(select(2, fast(codec.encode({ { { { { { { { { { 1 } } } } } } } } } })))) -- too deep: left to string.buffer
+  end)
+
   it("reports garbage decoded in another state as an error there", function()
     local msg = selftest.pack("\1Gnot a real header at all", {}, nil)
     assert.matches("^error: codec.decode: checksum mismatch", xs:call("ldask.codec.selftest", "describe", msg))

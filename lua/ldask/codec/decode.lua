@@ -6,12 +6,13 @@ local ffi = require "ffi"
 local sbuf = require "string.buffer"
 require "ldask.ffi.buffer"
 local tnew = require "table.new"
+local bit = require "bit"
 local index = require "ldask.codec.index"
 local cdatareg = require "ldask.codec.cdata"
 local encode = require "ldask.codec.encode"
 
-local type, error, tostring, tonumber, rawset, pcall, pairs, require =
-  type, error, tostring, tonumber, rawset, pcall, pairs, require
+local type, error, tostring, tonumber, rawget, rawset, pcall, pairs, require =
+  type, error, tostring, tonumber, rawget, rawset, pcall, pairs, require
 local setmetatable, setfenv, loadstring = setmetatable, setfenv, loadstring
 local setupvalue, upvaluejoin = debug.setupvalue, debug.upvaluejoin
 local byte, sub, format = string.byte, string.sub, string.format
@@ -218,36 +219,99 @@ local function decode_general(header, buffers, functions)
   return val(D, plan[1])
 end
 
--- The commonest small plain values (nil, booleans, numbers, short strings)
--- are read here directly: exact lengths are checked, so this cannot fail and
--- stays compiled. Returns the value and true, or nil and false.
+-- Small plain headers (up to FASTMAX bytes: nil, booleans, numbers,
+-- strings, tables of these up to 8 deep) are read here directly, in Lua, with
+-- every length checked, so this reader never raises and stays compiled.
+-- Anything else (or anything odd) makes it give up: it returns nil, false
+-- and the caller takes the string.buffer path, which reports errors.
 local dbox = ffi.new("double[1]")
 local ibox = ffi.new("int32_t[1]")
+local ubox = ffi.new("uint32_t[1]")
 local u8p = ffi.typeof("const uint8_t *")
-local copy = ffi.copy
+local copy, cast = ffi.copy, ffi.cast
+local band, lshift = bit.band, bit.lshift
+local FASTMAX = 2048
+
+-- string.buffer's prefix-encoded unsigned number at P[I]; returns it and the
+-- next index, or nil.
+local function ru124(p, i, n)
+  if i >= n then return nil end
+  local v = p[i]
+  if v < 0xe0 then return v, i + 1 end
+  if v ~= 0xff then
+    if i + 1 >= n then return nil end
+    return lshift(band(v, 0x1f), 8) + p[i + 1] + 0xe0, i + 2
+  end
+  if i + 5 > n then return nil end
+  copy(ubox, p + i + 1, 4)
+  return tonumber(ubox[0]), i + 5
+end
+
+-- Reads one object at P[I] (N bytes in all); returns value, next index, or
+-- nil, nil to give up.
+local function read_obj(p, i, n, header, depth)
+  if i >= n then return nil, nil end
+  local tag = p[i]
+  if tag >= 0x20 then
+    local u, j = ru124(p, i, n)
+    if j == nil then return nil, nil end
+    local len = u - 0x20
+    if j + len > n then return nil, nil end
+    return sub(header, j + 1, j + len), j + len
+  elseif tag == 0x07 then
+    if i + 9 > n then return nil, nil end
+    copy(dbox, p + i + 1, 8)
+    return dbox[0], i + 9
+  elseif tag == 0x06 then
+    if i + 5 > n then return nil, nil end
+    copy(ibox, p + i + 1, 4)
+    return tonumber(ibox[0]), i + 5
+  elseif tag <= 0x02 then
+    if tag == 0x00 then return nil, i + 1 end
+    return tag == 0x02, i + 1
+  elseif tag >= 0x08 and tag <= 0x0d and depth < 8 then
+    local j = i + 1
+    local narr, nhash = 0, 0
+    if tag >= 0x0a then
+      narr, j = ru124(p, j, n)
+      if j == nil then return nil, nil end
+    end
+    if band(tag, 1) ~= 0 then
+      nhash, j = ru124(p, j, n)
+      if j == nil then return nil, nil end
+    end
+    local first = tag >= 0x0c and 1 or 0
+    if narr - first + 2 * nhash > n - j then return nil, nil end
+    local t = tnew(narr, nhash)
+    local v
+    for k = first, narr - 1 do
+      v, j = read_obj(p, j, n, header, depth + 1)
+      if j == nil then return nil, nil end
+      if v ~= nil then t[k] = v end
+    end
+    for _ = 1, nhash do
+      local key
+      key, j = read_obj(p, j, n, header, depth + 1)
+      if j == nil or key == nil or key ~= key then return nil, nil end
+      v, j = read_obj(p, j, n, header, depth + 1)
+      if j == nil or rawget(t, key) ~= nil then return nil, nil end
+      rawset(t, key, v)
+    end
+    return t, j
+  end
+  return nil, nil
+end
+
+--- Returns the value of a small plain header and true, or nil and false
+-- when the header is not one this reader takes.
 function M.fast(header)
   local n = #header
-  if n < 3 or n > 194 then return nil, false end
-  local v, mode, tag = byte(header, 1, 3)
-  if v ~= VERSION or mode ~= PLAIN then return nil, false end
-  if tag >= 0x20 and tag <= 0xdf then
-    if n == 3 + tag - 0x20 then return sub(header, 4), true end
-    return nil, false
-  end
-  if n == 11 and tag == 0x07 then
-    copy(dbox, ffi.cast(u8p, header) + 3, 8)
-    return dbox[0], true
-  end
-  if n == 7 and tag == 0x06 then
-    copy(ibox, ffi.cast(u8p, header) + 3, 4)
-    return tonumber(ibox[0]), true
-  end
-  if n == 3 then
-    if tag == 0x00 then return nil, true end
-    if tag == 0x01 then return false, true end
-    if tag == 0x02 then return true, true end
-  end
-  return nil, false
+  if n < 3 or n > FASTMAX then return nil, false end
+  local p = cast(u8p, header)
+  if p[0] ~= VERSION or p[1] ~= PLAIN then return nil, false end
+  local v, j = read_obj(p, 2, n, header, 0)
+  if j ~= n then return nil, false end
+  return v, true
 end
 
 --- Decodes HEADER with BUFFERS (array of ld_buffer *, borrowed) and
