@@ -43,6 +43,23 @@ describe("threads scheduler", function()
     assert.equal("a", got[4])
   end)
 
+  it("passes plain data tables and quoted values to simple tasks", function()
+    local q = graph.quote
+    local g = {
+      a = 5,
+      t1 = { function(t) return t.x + t[1] + #t.list end, { 10, x = 1, list = { 1, 2, 3 } } },
+      t2 = { function(t) return t[1] end, q({ "a" }) },          -- quoted: "a" is not a reference
+      t3 = { function(s, n, b) return s .. n .. tostring(b) end, q("a"), q(7), q(false) },
+      t4 = { function(t) return t[1] end, { "a" } },             -- a reference inside a table
+      t5 = { function(t) return t[1][1] + 1 end, { { 41 } } },
+      t6 = { function(t) return t[1] end, { { inc, 1 } } },      -- a nested task inside a table
+    }
+    local keys = { "t1", "t2", "t3", "t4", "t5", "t6" }
+    local want = sync.get(g, keys, { optimize_graph = false })
+    assert.same({ 14, "a", "a7false", 5, 42, 2 }, want)
+    assert.same(want, threads.get(g, keys, { optimize_graph = false }))
+  end)
+
   it("returns nil, booleans, strings and nested tables", function()
     local g = {
       n = { function() return nil end },

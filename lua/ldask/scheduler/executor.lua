@@ -114,7 +114,8 @@ end
 local fns = {} -- functions of the simple tasks of the current run
 local int32_ptr = ffi.typeof("const int32_t *")
 local fastarg_ptr = ffi.typeof("const ld_fastarg *")
-local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE = V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE
+local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_SBUF = V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_SBUF
+local dbuf = require("string.buffer").new() -- decodes plain data arguments in place
 
 -- Argument X (ld_fastarg) of a simple task whose payload starts at BASE.
 local function fast_arg(base, x)
@@ -122,6 +123,10 @@ local function fast_arg(base, x)
   if tag == A_NUM then return x.d end
   if tag == A_REF then return decode_value(lib.ld_run_input(run, x.i), decoder) end
   if tag == A_STR then return ffi_string(base + x.d, x.i) end
+  if tag == A_SBUF then
+    dbuf:set(base + x.d, x.i)
+    return dbuf:decode()
+  end
   if tag == A_TRUE then return true end
   if tag == A_FALSE then return false end
   return nil

@@ -108,11 +108,37 @@ M.compile = compile
 local fastarg_ptr = ffi.typeof("ld_fastarg *")
 local int32_ptr = ffi.typeof("int32_t *")
 local uint8_ptr = ffi.typeof("uint8_t *")
-local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_NIL = V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_NIL
+local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_NIL, A_SBUF =
+  V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_NIL, V.A_SBUF
+local PAD = "\0\0\0\0\0\0\0\0"
+local Quote = graph.Quote
 
--- Size in bytes of the fast payload of task V, or nil when V is not a
--- simple task ({f, args...} with numbers, booleans, nil, strings and
--- references as arguments).
+-- True when table T is plain data that string.buffer encodes as is: no
+-- metatables, functions, cdata or cycles; keys and values scalars or such
+-- tables. Unless QUOTED, it must not hold references (strings naming keys)
+-- or tasks, which the task would have to resolve.
+local function plain_data(t, index, quoted, depth)
+  if depth > 20 or getmetatable(t) ~= nil then return false end
+  if not quoted and type(t[1]) == "function" then return false end
+  for k, x in next, t do
+    local tk = type(k)
+    if tk ~= "number" and tk ~= "string" and tk ~= "boolean" then return false end
+    local tx = type(x)
+    if tx == "string" then
+      if not quoted and index[x] then return false end
+    elseif tx == "table" then
+      if not plain_data(x, index, quoted, depth + 1) then return false end
+    elseif tx ~= "number" and tx ~= "boolean" then
+      return false
+    end
+  end
+  return true
+end
+
+-- Size in bytes of the fixed part of the fast payload of task V (padded to
+-- 8), or nil when V is not a simple task: {f, args...} whose arguments are
+-- numbers, booleans, nil, strings, references (ldask.ref or key strings),
+-- plain data tables, or quoted scalars and plain data tables.
 local function fast_size(v, index)
   if type(v) ~= "table" or getmetatable(v) ~= nil or type(v[1]) ~= "function" then return nil end
   local n = #v
@@ -123,7 +149,20 @@ local function fast_size(v, index)
     if ta == "string" then
       if not index[a] then bytes = bytes + #a end
     elseif ta == "table" then
-      if getmetatable(a) ~= Ref then return nil end
+      local mt = getmetatable(a)
+      if mt == Quote then
+        local q = a[1]
+        local tq = type(q)
+        if tq == "string" then
+          bytes = bytes + #q
+        elseif tq == "table" then
+          if not plain_data(q, index, true, 0) then return nil end
+        elseif tq ~= "number" and tq ~= "boolean" and tq ~= "nil" then
+          return nil
+        end
+      elseif mt ~= Ref and not (mt == nil and plain_data(a, index, false, 0)) then
+        return nil
+      end
     elseif ta ~= "number" and ta ~= "boolean" and ta ~= "nil" then
       return nil
     end
@@ -161,6 +200,7 @@ local function prepare(g)
   local fns, fnidx, fnkey = {}, {}, {}
   local fast = sbuf.new()
   local fastoff, fastlen, specs = {}, {}, {}
+  local tabs, tabj, ntab = {}, {}, 0
   for i = 1, n do
     offsets[i - 1] = m
     cur = i
@@ -200,11 +240,35 @@ local function prepare(g)
             ffi.copy(ffi_cast(uint8_ptr, base) + spos, x, #x)
             spos = spos + #x
           end
-        elseif tx == "table" then -- a Ref
-          local ri = index[x[1]]
-          if not ri then error("task '" .. tostring(key) .. "' depends on missing key '" .. x[1] .. "'", 0) end
-          add(ri)
-          r.tag, r.i = A_REF, ri - 1
+        elseif tx == "table" then
+          local mt = getmetatable(x)
+          if mt == Ref then
+            local ri = index[x[1]]
+            if not ri then error("task '" .. tostring(key) .. "' depends on missing key '" .. x[1] .. "'", 0) end
+            add(ri)
+            r.tag, r.i = A_REF, ri - 1
+          else -- plain data or a quote: scalars inline, tables encoded after
+            local q = x
+            if mt == Quote then q = x[1] end
+            local tq = type(q)
+            if tq == "table" then
+              r.tag = A_SBUF
+              ntab = ntab + 1
+              tabs[ntab], tabj[ntab] = q, j
+            elseif tq == "number" then
+              r.tag, r.d = A_NUM, q
+            elseif tq == "string" then
+              r.tag, r.i, r.d = A_STR, #q, spos
+              ffi.copy(ffi_cast(uint8_ptr, base) + spos, q, #q)
+              spos = spos + #q
+            elseif q == true then
+              r.tag = A_TRUE
+            elseif q == false then
+              r.tag = A_FALSE
+            else
+              r.tag = A_NIL
+            end
+          end
         elseif x == true then
           r.tag = A_TRUE
         elseif x == false then
@@ -214,7 +278,21 @@ local function prepare(g)
         end
       end
       fast:commit(size)
-      fastoff[i], fastlen[i] = off, size
+      if ntab > 0 then
+        -- tables: string.buffer encodings after the fixed part
+        for t = 1, ntab do
+          local toff = #fast - off
+          fast:encode(tabs[t])
+          local tlen = #fast - off - toff
+          local r = ffi_cast(fastarg_ptr, fast:ref() + off + 8) + tabj[t]
+          r.i, r.d = tlen, toff
+          tabs[t] = nil
+        end
+        ntab = 0
+        local pad = bit.band(-(#fast - off), 7)
+        if pad > 0 then fast:put(PAD:sub(1, pad)) end
+      end
+      fastoff[i], fastlen[i] = off, #fast - off
     else
       specs[i] = compile(v, index, key, add)
     end
