@@ -88,6 +88,8 @@ function M.callbacks_for(opts)
     p = progress.new { force = true }
   elseif p == false then
     p = nil
+  elseif type(p) ~= "table" then
+    error("ldask: option progress must be true, false or a ProgressBar, got " .. tostring(p), 0)
   end
   if p then out[#out + 1] = p end
   if opts.profile then out[#out + 1] = opts.profile end
