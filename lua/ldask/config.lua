@@ -17,7 +17,10 @@ local defaults = {
   scheduler = "sync",      -- "threads" | "sync" (| "distributed" with a client)
   num_workers = ncores(),  -- executor threads of the local scheduler
   optimize_graph = true,
-  progress = false,        -- show a progress bar during computes
+  -- progress bar during computes: true (always, on stderr), false, "auto"
+  -- (on a terminal, computes over a second), "repl" ("auto" while the
+  -- interactive prompt runs, else off)
+  progress = "repl",
 }
 
 local values = {}
@@ -29,8 +32,8 @@ local validators = {
       "scheduler must be 'threads' or 'sync'"
   end,
   progress = function(v)
-    return v == true or v == false or v == "auto",
-      "progress must be true, false or 'auto' (a terminal, computes over a second)"
+    return v == true or v == false or v == "auto" or v == "repl",
+      "progress must be true, false, 'auto' (a terminal, computes over a second) or 'repl'"
   end,
   num_workers = function(v)
     return type(v) == "number" and v >= 1 and v % 1 == 0, "num_workers must be a positive integer"

@@ -76,12 +76,14 @@ end
 
 --- The callback objects of a compute: OPTS.progress (true or a bar),
 -- OPTS.profile, OPTS.callbacks, config "progress" (true: always; "auto":
--- on a terminal after a second), and the registered ones.
+-- on a terminal after a second; "repl", the default: "auto" once the
+-- interactive prompt is loaded), and the registered ones.
 function M.callbacks_for(opts)
   local out = {}
   local p = opts.progress
   if p == nil then
     local c = require("ldask.config").get("progress")
+    if c == "repl" then c = package.loaded["ldask.repl"] ~= nil and "auto" end
     if c == true then p = progress.new { force = true }
     elseif c == "auto" then p = progress.new { minimum = 1 } end
   elseif p == true then
