@@ -29,19 +29,24 @@ end
 
 print("== ldask.codec")
 
--- Small values: encode + decode round trips.
+-- Small values: encode + decode round trips. 1024 distinct values are
+-- cycled so the compiler cannot hoist the work out of the loop.
+local M1 = 1024
 local small = {
-  { "number", 42.5 },
-  { "string", "hello world" },
-  { "short table", { 1, 2, "x", a = true } },
+  { "number", function(i) return i + 0.5 end },
+  { "string", function(i) return "hello world " .. i end },
+  { "short table", function(i) return { i, 2, "x", a = true } end },
 }
 for _, case in ipairs(small) do
-  local v = case[2]
+  local vals, hs = {}, {}
+  for i = 1, M1 do
+    vals[i] = case[2](i)
+    hs[i] = codec.encode(vals[i])
+  end
   local n = 1000000
-  local h = codec.encode(v)
-  local te = best(3, function() for _ = 1, n do codec.encode(v) end end)
-  local td = best(3, function() for _ = 1, n do codec.decode(h) end end)
-  local trt = best(3, function() for _ = 1, n do codec.decode((codec.encode(v))) end end)
+  local te = best(3, function() for i = 1, n do codec.encode(vals[i % M1 + 1]) end end)
+  local td = best(3, function() for i = 1, n do codec.decode(hs[i % M1 + 1]) end end)
+  local trt = best(3, function() for i = 1, n do codec.decode((codec.encode(vals[i % M1 + 1]))) end end)
   report("small " .. case[1] .. " encode", te / n * 1e9, "ns")
   report("small " .. case[1] .. " decode", td / n * 1e9, "ns")
   report("small " .. case[1] .. " round trip", trt / n * 1e9, "ns")
@@ -108,11 +113,14 @@ def best(r, fn):
         gc.collect(); t0 = time.process_time(); fn(); t = min(t, time.process_time() - t0)
     return t
 out = []
-for name, v in [("number", 42.5), ("string", "hello world"), ("short table", [1, 2, "x", {"a": True}])]:
+M1 = 1024
+for name, mk in [("number", lambda i: i + 0.5), ("string", lambda i: "hello world %d" % i),
+                 ("short table", lambda i: [i, 2, "x", {"a": True}])]:
     n = 300000
-    h = pickle.dumps(v)
-    te = best(3, lambda: [pickle.dumps(v) for _ in range(n)])
-    td = best(3, lambda: [pickle.loads(h) for _ in range(n)])
+    vals = [mk(i) for i in range(1, M1 + 1)]
+    hs = [pickle.dumps(v) for v in vals]
+    te = best(3, lambda: [pickle.dumps(vals[i % M1]) for i in range(n)])
+    td = best(3, lambda: [pickle.loads(hs[i % M1]) for i in range(n)])
     out.append(("small %s encode" % name, te / n * 1e9))
     out.append(("small %s decode" % name, td / n * 1e9))
     out.append(("small %s round trip" % name, (te + td) / n * 1e9))
