@@ -81,6 +81,13 @@ int ld_nd_is_contiguous(const ld_ndarray *a);
 /* Pointer to the first element of A (buf->data + offset * itemsize). */
 void *ld_nd_data(const ld_ndarray *a);
 
+/* Memory pressure for garbage-collected owners (Lua): ld_nd_alloc and the
+ * .npy block maps add their sizes to a per-thread counter; ld_nd_gc_due
+ * returns 1 (and resets the counter) once it reaches LIMIT bytes, telling the
+ * caller to run its collector so unreachable arrays release their buffers. */
+void ld_nd_note_alloc(size_t bytes);
+int ld_nd_gc_due(size_t limit);
+
 /* Checks that A's strides/offset/shape stay inside its buffer. Returns 0 or
  * LD_ARR_EINVAL with a message naming WHAT. */
 int ld_nd_check(const ld_ndarray *a, const char *what);

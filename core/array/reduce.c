@@ -14,14 +14,16 @@ static const char *red_names[LD_NREDOP] = {"sum", "prod", "min", "max", "any", "
 
 /* SUM/PROD: T input, A output, C accumulator (unsigned for integers, so
  * overflow wraps instead of being undefined). */
-#define RED_ARITH(NAME, T, A, C, OP, ID)                                                   \
+#define RED_ARITH(NAME, T, A, C, OP, ID, IS_SUM)                                           \
   static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {               \
     (void)ctx;                                                                             \
     A *restrict o = (A *)p[0];                                                             \
     const T *restrict a = (const T *)p[1];                                                 \
     if (s[0] == 0) {                                                                       \
       C acc = (C)*o;                                                                       \
-      if (s[1] == 1) {                                                                     \
+      if (IS_SUM && s[1] == 0) { /* broadcast input (e.g. ones): n copies */               \
+        acc += (C)n * (C)a[0];                                                             \
+      } else if (s[1] == 1) {                                                              \
         C r0 = ID, r1 = ID, r2 = ID, r3 = ID, r4 = ID, r5 = ID, r6 = ID, r7 = ID;          \
         int64_t i = 0;                                                                     \
         for (; i + 8 <= n; i += 8) {                                                       \
@@ -85,12 +87,12 @@ static const char *red_names[LD_NREDOP] = {"sum", "prod", "min", "max", "any", "
     }                                                                                 \
   }
 
-#define RED_TYPE(T, SFX, A, C, NANCHK) \
-  RED_ARITH(sum_##SFX, T, A, C, +, 0)  \
-  RED_ARITH(prod_##SFX, T, A, C, *, 1) \
-  RED_EXT(min_##SFX, T, <, NANCHK)     \
-  RED_EXT(max_##SFX, T, >, NANCHK)     \
-  RED_BOOL(any_##SFX, T, |)            \
+#define RED_TYPE(T, SFX, A, C, NANCHK)    \
+  RED_ARITH(sum_##SFX, T, A, C, +, 0, 1)  \
+  RED_ARITH(prod_##SFX, T, A, C, *, 1, 0) \
+  RED_EXT(min_##SFX, T, <, NANCHK)        \
+  RED_EXT(max_##SFX, T, >, NANCHK)        \
+  RED_BOOL(any_##SFX, T, |)               \
   RED_BOOL(all_##SFX, T, &)
 
 RED_TYPE(double, f64, double, double, ISNAN_F)

@@ -179,6 +179,7 @@ int ld_npy_read_block(const char *path, const ld_npy_info *info, const int64_t *
     if (base == MAP_FAILED)
       return ld_array_error(LD_ARR_EIO, "npy: cannot map %s: %s", path, strerror(errno));
     madvise(base, len, MADV_SEQUENTIAL);
+    ld_nd_note_alloc(len);
     mapping *m = malloc(sizeof *m);
     ld_buffer *b =
         m ? ld_buffer_wrap((char *)base + (off - aligned), (size_t)total * isz, unmap_release, m)

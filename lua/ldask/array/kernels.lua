@@ -13,7 +13,9 @@ local M = {}
 
 -- Creation ---------------------------------------------------------------
 
-function M.full(shape, value, dtype) return nd.full(shape, value, dtype) end
+-- A constant block is one element broadcast (stride 0) to SHAPE, like
+-- dask's broadcast trick: no memory per element. Treat blocks as read-only.
+function M.full(shape, value, dtype) return nd.full({}, value, dtype):broadcast_to(shape) end
 
 function M.ramp(n, start, step, dtype) return nd.ramp(n, start, step, dtype) end
 

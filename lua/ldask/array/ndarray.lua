@@ -61,8 +61,18 @@ function M.dtype_name(name, what) return DTNAMES[dtype_code(name, what, 2)] end
 local function is_nd(x) return ffi_istype(ND, x) end
 M.is_ndarray = is_nd
 
+-- The Lua collector does not see the C memory behind ndarrays: after
+-- GC_BYTES of new array memory on this thread, a full collection runs so
+-- unreachable arrays give their buffers back (bounded memory in streaming
+-- computations).
+M.GC_BYTES = 192 * 2 ^ 20
+local collectgarbage = collectgarbage
+
 -- A fresh empty struct whose buffer reference is released by the GC.
-local function empty() return C_gc(ND(), lib.ld_nd_clear) end
+local function empty()
+  if lib.ld_nd_gc_due(M.GC_BYTES) ~= 0 then collectgarbage() end
+  return C_gc(ND(), lib.ld_nd_clear)
+end
 M.empty_struct = empty
 
 local function cerr(what, level)

@@ -32,6 +32,8 @@ void ld_nd_clear(ld_ndarray *a);
 int ld_nd_is_contiguous(const ld_ndarray *a);
 void *ld_nd_data(const ld_ndarray *a);
 int ld_nd_check(const ld_ndarray *a, const char *what);
+void ld_nd_note_alloc(size_t bytes);
+int ld_nd_gc_due(size_t limit);
 
 const char *ld_binop_name(int op);
 const char *ld_unop_name(int op);
