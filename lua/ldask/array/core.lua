@@ -287,8 +287,8 @@ Array.__tostring = function(self)
     for i = 2, #c - 1 do if c[i] ~= c[1] then uniq = false end end
     cs[d] = (#c == 1 or uniq) and tostring(c[1]) or ("(" .. concat(c, ", ") .. ")")
   end
-  return format("ldask.array<%s, shape=%s, dtype=%s, chunksize=(%s), numblocks=%s>",
-    self.name, nd.shape_str(self.shape), self.dtype, concat(cs, ", "),
+  return format("ldask.array<%s, shape=%s, dtype=%s, chunksize=(%s%s), numblocks=%s>",
+    self.name, nd.shape_str(self.shape), self.dtype, concat(cs, ", "), self.ndim == 1 and "," or "",
     nd.shape_str(M.numblocks(self.chunks)))
 end
 
