@@ -36,7 +36,7 @@ end
 
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
--- timeout (start-up, default 20 s).
+-- timeout (start-up, default 20 s), scheduler_args (extra options).
 function M.start(opts)
   opts = opts or {}
   local n = opts.n_workers or 2
@@ -53,7 +53,8 @@ function M.start(opts)
   local self = setmetatable({ dir = dir, pids = {}, n_workers = n }, Cluster)
   local sfile = dir .. "/scheduler.json"
   local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
-    " --parent-pid " .. lib.ld_client_pid(), dir .. "/scheduler.log")
+    " --parent-pid " .. lib.ld_client_pid() .. " " .. (opts.scheduler_args or ""),
+    dir .. "/scheduler.log")
   self.pids[#self.pids + 1] = spid
   self.scheduler_pid = spid
   local deadline = lib.ld_client_now() + (opts.timeout or 20)
@@ -68,14 +69,33 @@ function M.start(opts)
     end
     os.execute("sleep 0.02")
   end
-  for i = 1, n do
-    local cmd = bin .. "/ldask-worker " .. self.address .. " --nthreads " .. threads ..
-      " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) ..
-      (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "")
-    self.pids[#self.pids + 1] = spawn(cmd, dir .. "/worker-" .. i .. ".log")
-  end
+  self.opts = opts
+  self.workers = {}
+  for _ = 1, n do self:add_worker() end
   self._gc = ffi.gc(ffi.new("char[1]"), function() self:stop() end)
   return self
+end
+
+-- Starts one more worker named local-I (I = its number); returns I. Its
+-- registration is asynchronous (see Client:wait_for_workers).
+function Cluster:add_worker(threads)
+  local opts = self.opts
+  local i = #self.workers + 1
+  local cmd = bindir() .. "/ldask-worker " .. self.address .. " --nthreads " ..
+    (threads or opts.threads_per_worker or 1) ..
+    " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) ..
+    (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "")
+  local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log")
+  self.workers[i] = pid
+  self.pids[#self.pids + 1] = pid
+  return i
+end
+
+-- Sends SIGNAL (default "KILL") to worker I.
+function Cluster:kill_worker(i, signal)
+  local pid = self.workers[i]
+  if not pid then error("Cluster:kill_worker: no worker " .. tostring(i), 2) end
+  os.execute("kill -" .. (signal or "KILL") .. " " .. pid .. " 2>/dev/null")
 end
 
 -- Stops every process of the cluster and removes its directory.

@@ -1,8 +1,8 @@
 -- ldask.client.exec: runs a task in an executor thread of ldask-worker
 -- (runtime/worker/exec.c calls run with each task). Decodes the payload (a
 -- graph task encoded by ldask.codec), decodes the inputs, evaluates the task
--- with the graph's semantics (a string equal to a dependency key is that
--- dependency's value; plain tables are traversed; quoted values are taken
+-- with the graph's semantics (a string equal to a dependency key, or a
+-- ldask.ref of it, is that dependency's value; plain tables are traversed; quoted values are taken
 -- as they are), and stores the encoded result or the error with its
 -- traceback. Functions shared across a client's tasks arrive once through
 -- add_function (codec session blobs, by content hash).
@@ -15,7 +15,7 @@ local errors = require "ldask.errors"
 local C = ffi.C
 local type, getmetatable, pairs, unpack, xpcall, tostring = type, getmetatable, pairs, unpack, xpcall, tostring
 local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
-local Quote = graph.Quote
+local Quote, Ref = graph.Quote, graph.Ref
 
 local M = {}
 
@@ -63,6 +63,10 @@ local function eval(v)
     return out
   elseif mt == Quote then
     return v[1]
+  elseif mt == Ref then
+    local d = deps[v[1]]
+    if d == nil then error("task input '" .. tostring(v[1]) .. "' is missing on this worker", 0) end
+    return d[1]
   end
   return v
 end

@@ -1,0 +1,341 @@
+-- Functional specs of distributed ldask: real ldask-scheduler and
+-- ldask-worker processes on 127.0.0.1 (free ports, found through a
+-- scheduler file), driven through ldask.client. Every cluster is stopped at
+-- the end of its block, also on failure; every wait has a timeout.
+local client = require "ldask.client"
+local cluster_mod = require "ldask.client.cluster"
+local helpers = require "helpers"
+
+local opts = client.options
+
+-- Runs FN(cluster, c) with a fresh cluster of N workers; always stops it.
+local function with_cluster(n, fn, copts)
+  copts = copts or {}
+  copts.n_workers = n
+  local cl = cluster_mod.start(copts)
+  local c
+  local ok, err = pcall(function()
+    c = client(cl.address, { set_as_default = false })
+    c:wait_for_workers(n, 20)
+    fn(cl, c)
+  end)
+  if c then pcall(c.close, c) end
+  cl:stop()
+  if not ok then error(err, 0) end
+end
+
+local function nap(s) require("socket").sleep(s) end
+
+describe("distributed ldask on a cluster of two workers", function()
+  local cl, c
+  setup(function()
+    cl = cluster_mod.start({ n_workers = 2 })
+    c = client(cl.address, { set_as_default = false })
+    c:wait_for_workers(2, 20)
+  end)
+  teardown(function()
+    if c then pcall(c.close, c) end
+    if cl then cl:stop() end
+  end)
+
+  it("submits a task and returns its result", function()
+    local f = c:submit(function(x, y) return x * y end, 6, 7)
+    assert.equal(42, f:result(10))
+    assert.equal("finished", f:status())
+    assert.is_true(f:done())
+    assert.matches("^<Future .+ finished>$", tostring(f))
+  end)
+
+  it("maps over a list and gathers the results in order", function()
+    local seq = {}
+    for i = 1, 200 do seq[i] = i end
+    local fs = c:map(function(x) return x * x end, seq)
+    assert.equal(200, #fs)
+    local r = c:gather(fs, 20)
+    for i = 1, 200 do assert.equal(i * i, r[i]) end
+  end)
+
+  it("ships tables and strings both ways, and keeps nil results", function()
+    local f = c:submit(function(t) return { n = #t.items, s = t.name:upper() } end, { items = { 1, 2, 3 }, name = "abc" })
+    assert.same({ n = 3, s = "ABC" }, f:result(10))
+    assert.is_nil(c:submit(function() return nil end):result(10))
+  end)
+
+  it("passes futures as arguments: the data moves between workers, not through the client", function()
+    local a = c:submit(function() return 40 end, opts { workers = "local-1", pure = false })
+    local b = c:submit(function() return 2 end, opts { workers = "local-2", pure = false })
+    local s = c:submit(function(x, y) return x + y end, a, b, opts { pure = false })
+    assert.equal(42, s:result(10))
+    local wh = c:who_has({ a, b })
+    local info = c:scheduler_info()
+    local addr = {}
+    for _, w in ipairs(info.workers) do addr[w.name] = w.address end
+    assert.same({ addr["local-1"] }, wh[a.key])
+    assert.same({ addr["local-2"] }, wh[b.key])
+    -- one of the workers fetched the other's input from its peer
+    local fetched, deadline = 0, os.time() + 10
+    repeat
+      fetched = 0
+      for _, w in ipairs(c:scheduler_info().workers) do fetched = fetched + w.fetched end
+      if fetched == 0 then nap(0.1) end
+    until fetched > 0 or os.time() > deadline
+    assert.is_true(fetched > 0, "no peer transfer recorded")
+  end)
+
+  it("reports a task error with its key, message and remote traceback", function()
+    local function explode(x) error("bad value " .. x) end
+    local f = c:submit(explode, 13, opts { key = "explode-13" })
+    local ok, err = pcall(f.result, f, 10)
+    assert.is_false(ok)
+    assert.equal("explode-13", err.key)
+    assert.matches("bad value 13", err.message, 1, true)
+    assert.matches("in function", err.traceback, 1, true)
+    assert.matches("task 'explode-13' failed", tostring(err), 1, true)
+    assert.equal("error", f:status())
+    assert.equal(err.message, f:exception(1).message)
+    -- dependents fail with the same error
+    local g = c:submit(function(x) return x end, f)
+    local ok2, err2 = pcall(g.result, g, 10)
+    assert.is_false(ok2)
+    assert.matches("bad value 13", err2.message, 1, true)
+  end)
+
+  it("retries a failing task", function()
+    local path = helpers.tmpdir() .. "/attempts"
+    os.remove(path)
+    local function flaky(p)
+      local f = io.open(p, "a+"); f:write("x"); f:close()
+      local n = #io.open(p):read("*a")
+      if n < 3 then error("attempt " .. n .. " fails") end
+      return n
+    end
+    assert.equal(3, c:submit(flaky, path, opts { retries = 2, pure = false }):result(10))
+    os.remove(path)
+    local f = c:submit(flaky, path, opts { retries = 1, pure = false })
+    local ok, err = pcall(f.result, f, 10)
+    assert.is_false(ok)
+    assert.matches("attempt 2 fails", err.message, 1, true)
+  end)
+
+  it("cancels a pending task", function()
+    local slow = c:submit(function(s) require("socket").sleep(s) return 1 end, 2, opts { pure = false })
+    local after = c:submit(function(x) return x + 1 end, slow)
+    slow:cancel()
+    assert.equal("cancelled", slow:status())
+    local ok, err = pcall(slow.result, slow, 5)
+    assert.is_false(ok)
+    assert.matches("cancelled", tostring(err))
+    local ok2 = pcall(after.result, after, 5)
+    assert.is_false(ok2)
+    assert.equal("cancelled", after:status())
+  end)
+
+  it("scatters data and uses it in tasks", function()
+    local data = c:scatter({ 10, 20, 30 })
+    assert.equal(3, #data)
+    local total = c:submit(function(a, b, d) return a + b + d end, data[1], data[2], data[3])
+    assert.equal(60, total:result(10))
+    assert.same({ 10, 20, 30 }, c:gather(data, 10))
+    local one = c:scatter({ 1, 2, 3 }, { workers = "local-2" })
+    assert.equal(3, #one)
+    local t = c:scatter({ { 1, 2, 3 } })
+    assert.same({ 1, 2, 3 }, t[1]:result(10))
+  end)
+
+  it("runs callbacks in this Lua state, and waits with as_completed and wait", function()
+    local fs = c:map(function(x) require("socket").sleep(0.01 * x) return x end, { 5, 1, 3 }, opts { pure = false })
+    local seen = {}
+    for _, f in ipairs(fs) do f:add_done_callback(function(ff) seen[#seen + 1] = ff:result() end) end
+    local order = {}
+    for f in client.as_completed(fs, { timeout = 10 }) do order[#order + 1] = f:result() end
+    table.sort(order)
+    assert.same({ 1, 3, 5 }, order)
+    table.sort(seen)
+    assert.same({ 1, 3, 5 }, seen)
+    local w = client.wait(fs, { timeout = 10 })
+    assert.equal(3, #w.done)
+    local slow = c:submit(function() require("socket").sleep(3) return 1 end, opts { pure = false })
+    assert.has_error(function() client.wait({ slow }, { timeout = 0.2 }) end,
+      "wait: 1 of 1 future(s) still pending after 0.2 s")
+    slow:cancel()
+  end)
+
+  it("lets the cluster forget released futures", function()
+    local f = c:submit(function() return string.rep("x", 1000) end, opts { key = "forget-me" })
+    assert.equal(1000, #f:result(10))
+    f:release()
+    c:_flush_releases()
+    local deadline = os.time() + 10
+    local wh
+    repeat
+      wh = c:who_has({ "forget-me" })
+      if #wh["forget-me"] > 0 then nap(0.05) end
+    until #wh["forget-me"] == 0 or os.time() > deadline
+    assert.same({}, wh["forget-me"])
+    assert.has_error(function() f:result() end, "Future:result: the future of 'forget-me' was released")
+  end)
+
+  it("computes graphs and delayed values through the client", function()
+    local ldask = require "ldask"
+    local inc = function(x) return x + 1 end
+    local g = { a = { inc, 1 }, b = { inc, "a" }, c = { function(x, y) return x * y end, "a", "b" } }
+    assert.same({ 6, { 2, 3 } }, c:get(g, { "c", { "a", "b" } }))
+    local d = ldask.delayed(function(x, y) return x + y end)(ldask.delayed(inc)(1), 10)
+    assert.equal(12, c:compute(d):result(10))
+    local p = c:persist(d)
+    assert.same({ 12 }, c:get(p:__ldask_graph(), { p:__ldask_keys() }))
+  end)
+
+  it("refuses bad arguments with messages naming them", function()
+    assert.has_error(function() c:submit(42) end, "Client:submit: expected a function, got number")
+    assert.has_error(function() c:map(print, 3) end, "Client:map: expected a list to map over, got number")
+    assert.has_error(function() c:gather({ 1 }) end, "Client:gather: element 1 is a number, not a future")
+    assert.has_error(function() c:submit(print, opts { retries = -1 }) end,
+      "Client:submit: retries must be an integer >= 0, got -1")
+    local co = coroutine.create(function() end)
+    local ok, err = pcall(c.submit, c, function() return co end)
+    assert.is_false(ok)
+    assert.matches("cannot ship task", err, 1, true)
+  end)
+end)
+
+describe("distributed ldask when workers come and go", function()
+  it("returns the right result when a worker is killed with SIGKILL mid-computation", function()
+    with_cluster(2, function(cl, c)
+      local seq = {}
+      for i = 1, 60 do seq[i] = i end
+      local fs = c:map(function(x) require("socket").sleep(0.02) return x * 10 end, seq)
+      local total = c:submit(function(...) local s = 0 for _, v in ipairs({ ... }) do s = s + v end return s end, unpack(fs))
+      -- let some tasks finish on both workers, then kill one
+      local deadline = os.time() + 10
+      local done = 0
+      repeat
+        done = 0
+        for _, f in ipairs(fs) do if f:status() == "finished" then done = done + 1 end end
+        if done < 10 then nap(0.02) end
+      until done >= 10 or os.time() > deadline
+      cl:kill_worker(1, "KILL")
+      assert.equal(18300, total:result(30))
+      local r = c:gather(fs, 30)
+      for i = 1, 60 do assert.equal(i * 10, r[i]) end
+      assert.equal(1, #c:scheduler_info().workers)
+    end)
+  end)
+
+  it("gives work to a worker that joins during a computation", function()
+    with_cluster(1, function(cl, c)
+      local seq = {}
+      for i = 1, 60 do seq[i] = i end
+      local fs = c:map(function(x) require("socket").sleep(0.03) return x end, seq)
+      cl:add_worker()
+      c:wait_for_workers(2, 20)
+      local r = c:gather(fs, 30)
+      assert.equal(60, #r)
+      local executed, deadline = {}, os.time() + 10
+      repeat
+        for _, w in ipairs(c:scheduler_info().workers) do executed[w.name] = w.executed end
+        if (executed["local-2"] or 0) == 0 then nap(0.1) end
+      until (executed["local-2"] or 0) > 0 or os.time() > deadline
+      assert.is_true((executed["local-2"] or 0) > 0, "the new worker ran nothing")
+    end)
+  end)
+
+  it("fails a task that was running on three workers that died", function()
+    with_cluster(3, function(cl, c)
+      local f = c:submit(function() os.exit(3) end, opts { key = "killer" })
+      local ok, err = pcall(f.result, f, 30)
+      assert.is_false(ok)
+      assert.equal("killer", err.key)
+      assert.matches("task 'killer' was running on 3 workers that died", err.message, 1, true)
+    end)
+  end)
+end)
+
+describe("the distributed programs", function()
+  local bin = helpers.root .. "/bin/"
+
+  it("ldask-scheduler prints its address, writes the scheduler file and refuses bad options", function()
+    local out = io.popen(bin .. "ldask-scheduler --port nope 2>&1; echo rc=$?"):read("*a")
+    assert.matches("--port expects a number in 0..65535, got 'nope'", out, 1, true)
+    assert.matches("rc=2", out, 1, true)
+    out = io.popen(bin .. "ldask-worker 2>&1; echo rc=$?"):read("*a")
+    assert.matches("needs the scheduler's address", out, 1, true)
+    out = io.popen(bin .. "ldask-worker tcp://nowhere:1 2>&1; echo rc=$?"):read("*a")
+    assert.matches("host 'nowhere' is not a numeric IPv4 address", out, 1, true)
+  end)
+
+  it("refuses a client of another protocol version, naming both versions", function()
+    local ffi = require "ffi"
+    require "ldask.ffi.net"
+    local lib = require "ldask.native"
+    with_cluster(0, function(cl)
+      lib.ld_net_set_identity(99, "9.9.9")
+      local ok, err = pcall(client, cl.address, { set_as_default = false })
+      lib.ld_net_set_identity(1, "0.1.0")
+      assert.is_false(ok)
+      assert.matches("version mismatch", err, 1, true)
+      assert.matches("9.9.9 (protocol 99)", err, 1, true)
+      assert.matches("0.1.0 (protocol 1)", err, 1, true)
+    end)
+  end)
+
+  it("reports a scheduler that is not there", function()
+    local ok, err = pcall(client, "tcp://127.0.0.1:1", { set_as_default = false, timeout = 5 })
+    assert.is_false(ok)
+    assert.matches("cannot connect to the scheduler at tcp://127.0.0.1:1", err, 1, true)
+    assert.matches("connection refused", err, 1, true)
+  end)
+
+  it("a worker exits cleanly once the scheduler has been gone for --death-timeout", function()
+    local cl = cluster_mod.start({ n_workers = 0 })
+    local dir = helpers.tmpdir()
+    local p = io.popen("sh -c '" .. bin .. "ldask-worker " .. cl.address ..
+      " --death-timeout 1 > " .. dir .. "/dt.log 2>&1; echo $? > " .. dir .. "/dt.rc' & echo $!")
+    p:read("*l")
+    p:close()
+    local c = client(cl.address, { set_as_default = false })
+    local ok, err = pcall(c.wait_for_workers, c, 1, 20)
+    c:close()
+    os.execute("kill -KILL " .. cl.scheduler_pid) -- gone without a word to its workers
+    cl:stop()
+    assert.is_true(ok, err)
+    local rc, deadline = nil, os.time() + 15
+    repeat
+      local f = io.open(dir .. "/dt.rc")
+      if f then rc = f:read("*l"); f:close() end
+      if not rc then nap(0.1) end
+    until rc or os.time() > deadline
+    assert.equal("0", rc)
+    local log = io.open(dir .. "/dt.log"):read("*a")
+    assert.matches("death timeout 1.0 s", log, 1, true)
+  end)
+
+  it("keeps the REPL responsive while futures complete in the background", function()
+    local cl = cluster_mod.start({ n_workers = 1 })
+    local ok, err = pcall(function()
+      local input = helpers.write_tmp("dist_repl.txt", table.concat({
+        "f = c:submit(function() require('socket').sleep(1) return 7 end)",
+        "print('status ' .. f:status())",
+        "print('still here ' .. (6 * 7))",
+        "require('socket').sleep(2)",
+        "print('later ' .. f:status())",
+        "print('result ' .. f:result(10))",
+        "f",
+        "os.exit(0)", -- a ^D typed while a line runs can be lost by the terminal
+        "",
+      }, "\n"))
+      local code = "c = require('ldask.client')('" .. cl.address .. "')"
+      local cmd = string.format("HOME=%s timeout 60 script -qfec %s /dev/null < %s 2>&1", helpers.tmpdir(),
+        helpers.shell_quote(helpers.ldask .. " -i -e " .. helpers.shell_quote(code)), input)
+      local p = io.popen(cmd)
+      local out = p:read("*a"); p:close()
+      assert.matches("status pending", out, 1, true)
+      assert.matches("still here 42", out, 1, true)
+      assert.matches("later finished", out, 1, true)
+      assert.matches("result 7", out, 1, true)
+      assert.matches("<Future [^>]+ finished>", out)
+    end)
+    cl:stop()
+    if not ok then error(err, 0) end
+  end)
+end)
