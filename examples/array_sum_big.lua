@@ -24,7 +24,7 @@ elseif mode == "random" then
 else
   error("mode must be 'ones' or 'random', got " .. mode)
 end
-print(("array: %s\n  %.0f elements, %.0f GB if it were in memory"):format(tostring(x), x.size, x.nbytes / 1e9))
+print(("array: %s\n  %.0f elements, %.3g GB if it were in memory"):format(tostring(x), x.size, x.nbytes / 1e9))
 
 local s, dt, peak = bu.timed(function() return x:sum():compute() end)
 local n = rows * cols
