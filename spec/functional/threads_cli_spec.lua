@@ -48,6 +48,26 @@ describe("ldask program with the threaded scheduler", function()
     assert.equal("2\n", out)
   end)
 
+  it("shows a progress bar in the REPL for computes longer than a second", function()
+    local home = helpers.tmpdir() .. "/home-progress"
+    os.execute("mkdir -p " .. home)
+    local input = helpers.write_tmp("repl_progress.txt", table.concat({
+      "ldask.config.set{scheduler = 'threads'}",
+      "function spin(s) local c = require('ldask.native').ld_pool_now; local t = c(); while c() - t < s do end; return s end",
+      "ldask.get({a = {spin, 0.01}}, 'a')",
+      "ldask.get({a = {spin, 0.7}, b = {spin, 0.7}, c = {spin, 0.7}}, {'a', 'b', 'c'}, {num_workers = 2})",
+      "os.exit(0)", -- do not depend on how the pty delivers end of input
+      "",
+    }, "\n"))
+    local cmd = string.format("HOME=%s timeout 60 script -qfec %s /dev/null < %s 2>&1", home,
+      helpers.shell_quote(helpers.ldask .. " -e 'require [[ldask.ffi.pool]]' -i"), input)
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    local bars = select(2, out:gsub("100%% Completed", ""))
+    assert.equal(1, bars, out) -- the long compute only
+  end)
+
   it("prints a failing task's key, message and traceback, and exits 1", function()
     local script = helpers.write_tmp("fail.lua", [[
       local function parse(s)
