@@ -116,6 +116,32 @@ describe("threads scheduler", function()
     assert.equal(5000 + 625 + 79 + 10 + 2 + 1, stats.tasks)
   end)
 
+  it("agrees with the sync scheduler on random graphs", function()
+    local function node(id, ...)
+      local s = id
+      for i = 1, select("#", ...) do s = (s * 31 + select(i, ...)) % 1000003 end
+      return s
+    end
+    for seed = 1, 8 do
+      math.randomseed(seed)
+      local n = 300 + seed * 50
+      local g, keys = {}, {}
+      for i = 1, n do
+        local t = { node, i }
+        for _ = 1, math.random(0, 4) do
+          if i > 1 then t[#t + 1] = "n," .. math.random(1, i - 1) end
+        end
+        g["n," .. i] = t
+        if math.random() < 0.1 then keys[#keys + 1] = "n," .. i end
+      end
+      keys[#keys + 1] = "n," .. n
+      local want = sync.get(g, keys, { optimize_graph = false })
+      local got = threads.get(g, keys, { optimize_graph = false, num_workers = 1 + seed % 3 })
+      assert.same(want, got)
+      assert.same(want, threads.get(g, keys))
+    end
+  end)
+
   it("names the failing task and carries the executor's traceback", function()
     local function boom(x) error("boom at " .. x) end
     local g = { a = 1, b = { boom, "a" }, c = { inc, "b" } }
