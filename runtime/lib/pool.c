@@ -247,6 +247,7 @@ int ld_pool_done(ld_pool *p, int32_t wi, int32_t id, int32_t kind, double num, c
         value_clear(&r->slots[d->id]);
     }
     w->ndone = 0;
+    if (ld_sched_nready(r->s) > 0 && p->idle > 0) pthread_cond_broadcast(&p->work_cv);
     pthread_mutex_unlock(&p->mu);
   }
   w->done[w->ndone++] = (done_rec){id, nbytes, t0, t1};
@@ -330,6 +331,9 @@ static void *thread_main(void *arg) {
   worker *w = arg;
   ld_pool *p = w->pool;
   char *err = NULL;
+  char name[16];
+  snprintf(name, sizeof name, "ldask-exec-%d", w->idx % 1000);
+  pthread_setname_np(pthread_self(), name); /* shows in top -H and gdb */
   ld_xstate *xs = ld_xstate_new(p->path, p->cpath, &err);
   lua_State *L = xs ? ld_xstate_L(xs) : NULL;
   if (L != NULL) {
