@@ -55,9 +55,12 @@ M.copy_layers = copy_layers
 
 -- A lazy bag: partitions are produced by streaming SRCS[i] (of KIND) through
 -- OPS. DEPLAYERS: the graph layers the sources refer to (name -> graph).
-function M.lazy(name, kind, srcs, ops, deplayers)
+-- EXTRAS (optional): inputs the operations read besides the element: a
+-- list of {item = key} (one value for every partition) or {bag = keys} (the
+-- partition of another bag with the same number of partitions).
+function M.lazy(name, kind, srcs, ops, deplayers, extras)
   return setmetatable({ name = name, npartitions = #srcs, _kind = kind, _srcs = srcs,
-    _ops = ops, _dl = deplayers }, Bag)
+    _ops = ops, _dl = deplayers, _extras = extras or {} }, Bag)
 end
 
 -- A materialized bag: LAYER holds tasks name,i each producing a partition.
@@ -77,20 +80,25 @@ end
 -- The sources of B: kind, per-partition sources, pending ops, and the
 -- layers they need. A materialized bag is a "list" source over its keys.
 function M.source(b)
-  if b._layers then return "list", M.keys(b), {}, b._layers end
-  return b._kind, b._srcs, b._ops, b._dl
+  if b._layers then return "list", M.keys(b), {}, b._layers, {} end
+  return b._kind, b._srcs, b._ops, b._dl, b._extras
 end
 
 -- Tasks computing each partition of B through SINK (a sink spec):
 -- {run, ops, sink, kind, src}. Returns the list and the layers they need.
 -- SINK may be a function i -> sink spec (a different sink per partition).
 function M.partition_tasks(b, sink)
-  local kind, srcs, ops, layers = M.source(b)
+  local kind, srcs, ops, layers, extras = M.source(b)
   local qops = quote(ops)
   local qsink = type(sink) == "table" and quote(sink)
   local tasks = {}
   for i = 1, #srcs do
-    tasks[i] = { pipeline.run, qops, qsink or quote(sink(i)), kind, srcs[i] }
+    local ex = {}
+    for j = 1, #extras do
+      local e = extras[j]
+      ex[j] = e.item or e.bag[i]
+    end
+    tasks[i] = { pipeline.run, qops, qsink or quote(sink(i)), kind, srcs[i], ex, i - 1 }
   end
   return tasks, layers
 end
@@ -109,12 +117,32 @@ function M.layers(b)
 end
 
 -- Returns a new lazy bag: B's pending operations plus OP.
+-- NEWEXTRAS / NEWLAYERS (optional): inputs OP reads (appended to B's; OP's
+-- slots count from the first of them, see M.add_extras) and their layers.
 function M.extend(b, prefix, op, ...)
-  local kind, srcs, ops, layers = M.source(b)
+  return M.extend_with(b, prefix, op, nil, nil, ...)
+end
+
+function M.extend_with(b, prefix, op, newextras, newlayers, ...)
+  local kind, srcs, ops, layers, extras = M.source(b)
   local nops = {}
   for i = 1, #ops do nops[i] = ops[i] end
   nops[#nops + 1] = op
-  return M.lazy(M.name(prefix, b.name, ...), kind, srcs, nops, layers)
+  if newextras and #newextras > 0 then
+    local ex = {}
+    for i = 1, #extras do ex[i] = extras[i] end
+    for i = 1, #newextras do ex[#ex + 1] = newextras[i] end
+    extras = ex
+    layers = copy_layers(layers)
+    for k, v in pairs(newlayers) do layers[k] = v end
+  end
+  return M.lazy(M.name(prefix, b.name, ...), kind, srcs, nops, layers, extras)
+end
+
+-- Number of extras B's pending operations already read (new slots follow).
+function M.nextras(b)
+  if b._layers then return 0 end
+  return #b._extras
 end
 
 -- Reduces B: per-partition SINK, tree combine (SPLIT_EVERY), finalize.

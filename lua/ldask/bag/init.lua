@@ -23,5 +23,6 @@ M.from_delayed = creation.from_delayed
 M.read_text = text.read_text
 M.read_json = text.read_json
 M.concat = transforms.concat
+M.zip = transforms.zip
 
 return M

@@ -6,6 +6,7 @@
 -- in a single pass, with no intermediate table per step. The aggregate
 -- functions that combine sink results across partitions live here too.
 local textio = require "ldask.bag.textio"
+local bit = require "bit"
 
 local type, error, tostring = type, error, tostring
 local unpack, sort, floor = unpack, table.sort, math.floor
@@ -61,12 +62,56 @@ M.getter = getter
 
 -- Builds the push function: OPS applied in order, then NXT. A push returns
 -- true to stop the stream (take).
-local function chain(ops, nxt)
+-- EXTRAS: the partition's extra inputs (items' values, other bags'
+-- partitions) that ops refer to by slot; CHECKS: functions to run once the
+-- source is exhausted (zipped bags of unequal lengths); INDEX: the
+-- partition number.
+local function chain(ops, nxt, extras, checks, index)
   local push = nxt
   for i = #ops, 1, -1 do
     local op, down = ops[i], push
     local k = op.k
-    if k == "map" then
+    if k == "map" and op.slots then
+      local f, na = op.f, op.nargs
+      local a, seqs = {}, {}
+      for j = 1, na do a[j] = op.args[j] end
+      for j, sl in pairs(op.slots) do
+        local v = extras[sl[1]]
+        if sl[2] == "item" then
+          a[j] = v
+        else
+          if type(v) ~= "table" then error("bag.map: argument " .. (j + 1) .. " is not a partition", 0) end
+          seqs[#seqs + 1] = { j, v }
+        end
+      end
+      local cnt, ns = 0, #seqs
+      push = function(x)
+        cnt = cnt + 1
+        for s = 1, ns do
+          local sq = seqs[s]
+          local arr = sq[2]
+          if cnt > #arr then
+            error("bag.map: partition " .. index .. " of the bag in argument " .. (sq[1] + 1) .. " has "
+              .. #arr .. " elements, fewer than the mapped bag's", 0)
+          end
+          a[sq[1]] = arr[cnt]
+        end
+        local y = f(x, unpack(a, 1, na))
+        if y == nil then error("bag.map: the function returned nil (a bag cannot hold nil)", 0) end
+        return down(y)
+      end
+      if ns > 0 then
+        checks[#checks + 1] = function()
+          for s = 1, ns do
+            local sq = seqs[s]
+            if #sq[2] ~= cnt then
+              error("bag.map: partition " .. index .. " of the bag in argument " .. (sq[1] + 1) .. " has "
+                .. #sq[2] .. " elements, the mapped bag's has " .. cnt, 0)
+            end
+          end
+        end
+      end
+    elseif k == "map" then
       local f, args, na = op.f, op.args, op.nargs or 0
       if na == 0 then
         push = function(x)
@@ -87,9 +132,31 @@ local function chain(ops, nxt)
     elseif k == "remove" then
       local f = op.f
       push = function(x) if not f(x) then return down(x) end end
+    elseif k == "pluck" and op.keys then
+      local getters, nk = {}, #op.keys
+      for j = 1, nk do getters[j] = getter(op.keys[j], op.default, op.has_default, "bag.pluck") end
+      push = function(x)
+        local out = {}
+        for j = 1, nk do out[j] = getters[j](x) end
+        return down(out)
+      end
     elseif k == "pluck" then
       local g = getter(op.key, op.default, op.has_default, "bag.pluck")
       push = function(x) return down(g(x)) end
+    elseif k == "sample" then
+      -- xorshift32 seeded by (seed, partition): reproducible per partition
+      local prob = op.prob
+      local state = (op.seed * 2654435761 + index * 40503 + 1) % 4294967296
+      if state == 0 then state = 1 end
+      local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
+      state = tobit(state)
+      push = function(x)
+        state = bxor(state, lshift(state, 13))
+        state = bxor(state, rshift(state, 17))
+        state = bxor(state, lshift(state, 5))
+        local u = (state % 4294967296) / 4294967296
+        if u < prob then return down(x) end
+      end
     elseif k == "flatten" then
       push = function(x)
         if type(x) ~= "table" then error("bag.flatten: element is a " .. type(x) .. ", not an array", 0) end
@@ -344,23 +411,26 @@ end
 
 -- The partition task: streams SRC (of KIND "list", "range" or "text")
 -- through OPS into SINK and returns the sink's result.
-function M.run(ops, sink, kind, src)
+function M.run(ops, sink, kind, src, extras, index)
   local make = sinks[sink.k]
   if not make then error("bag pipeline: unknown sink '" .. tostring(sink.k) .. "'", 0) end
   local push, finish = make(sink)
-  push = chain(ops, push)
+  local checks = {}
+  push = chain(ops, push, extras, checks, index or 0)
+  local stopped = false
   if kind == "list" then
     if type(src) ~= "table" then
       error("bag: a partition must be an array, got a " .. type(src), 0)
     end
-    for i = 1, #src do if push(src[i]) then break end end
+    for i = 1, #src do if push(src[i]) then stopped = true; break end end
   elseif kind == "range" then
-    for i = src[1], src[2] - 1 do if push(i) then break end end
+    for i = src[1], src[2] - 1 do if push(i) then stopped = true; break end end
   elseif kind == "text" then
-    textio.stream(src, push)
+    stopped = textio.stream(src, push)
   else
     error("bag pipeline: unknown source kind '" .. tostring(kind) .. "'", 0)
   end
+  if not stopped then for i = 1, #checks do checks[i]() end end
   return finish()
 end
 
@@ -577,6 +647,22 @@ end
 
 -- The list of VALUES as is (to_textfiles: the paths written).
 function M.concat_values(values) return values end
+
+-- Packs its arguments into an array (zip).
+function M.pack(...) return { ... } end
+
+-- Cartesian product of partition A with all partitions PARTS (product).
+function M.product(a, parts)
+  local out, n = {}, 0
+  for i = 1, #a do
+    local x = a[i]
+    for p = 1, #parts do
+      local part = parts[p]
+      for j = 1, #part do n = n + 1; out[n] = { x, part[j] } end
+    end
+  end
+  return out
+end
 
 -- Concatenates partitions (repartition, compute of a bag).
 function M.concat(parts)

@@ -124,7 +124,8 @@ end
 
 local IOERR = {}
 
--- Streams the lines of block D into PUSH (which returns true to stop).
+-- Streams the lines of block D into PUSH (which returns true to stop);
+-- returns true when PUSH stopped it.
 -- D: {path, start, stop, gzip, keep_newlines, json, on_error, include_path,
 -- chunk}. Errors name the file and the 1-based line number.
 function M.stream(d, push)
@@ -182,18 +183,19 @@ function M.stream(d, push)
           cur = before + i + 1
           local s = ffi_string(base + st[i], ln[i])
           if with_path then s = { s, path } end
-          if push(s) then return end
+          if push(s) then return true end
         end
       else
         fast.parse(base, st, ln, n)
         local _, stop = fast.each(base, n, push_json, fallback)
-        if stop then return end
+        if stop then return true end
       end
       before = before + n
     end
   end
 
   local ok, e = pcall(loop)
+  local stopped = ok and e == true
   if not ok and type(e) == "string" then
     -- drop the position inside ldask.bag itself (where cjson.decode was called)
     e = e:gsub("^[^\n:]-ldask/bag/[%w_]+%.lua:%d+: ", "")
@@ -220,6 +222,7 @@ function M.stream(d, push)
       "ldask.bag.read_json: skipped %d malformed line(s) in %s (first at line %s: %s)\n",
       skipped, path, lb and tostring(lb + first_bad) or "?", tostring(first_msg)))
   end
+  return stopped
 end
 
 -- Returns push, finish writing a partition to PATH (gzip when GZ): each

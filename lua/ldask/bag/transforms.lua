@@ -6,7 +6,8 @@ local graph = require "ldask.graph"
 local core = require "ldask.bag.core"
 local pipeline = require "ldask.bag.pipeline"
 
-local type, select, error, tostring, getmetatable = type, select, error, tostring, getmetatable
+local type, select, error, tostring, getmetatable, setmetatable = type, select, error, tostring, getmetatable, setmetatable
+local pairs, ipairs = pairs, ipairs
 local key, quote, floor = graph.key, graph.quote, math.floor
 local Bag, check_fn, extend = core.Bag, core.check_fn, core.extend
 
@@ -31,6 +32,39 @@ local function extra_args(what, ...)
   return args, n
 end
 
+-- Extra arguments of map: plain values, Items (their value, the same for
+-- every element) and Bags with as many partitions as B (zipped element by
+-- element). Returns args, n, slots ({[argindex] = {slot, "item"|"bag"}} or
+-- nil), the new extras and their layers.
+local function map_args(b, ...)
+  local n = select("#", ...)
+  if n == 0 then return nil, 0 end
+  local args = { ... }
+  local slots, extras, layers = nil, {}, {}
+  local base = core.nextras(b)
+  for i = 1, n do
+    local a = args[i]
+    if core.is_item(a) then
+      slots = slots or {}
+      extras[#extras + 1] = { item = a.key }
+      for k, v in pairs(a._layers) do layers[k] = v end
+      slots[i] = { base + #extras, "item" }
+      args[i] = false
+    elseif core.is_bag(a) then
+      if a.npartitions ~= b.npartitions then
+        error("bag.map: the bag in argument " .. (i + 1) .. " has " .. a.npartitions
+          .. " partitions, the mapped bag " .. b.npartitions .. " (they are zipped partition by partition)", 3)
+      end
+      slots = slots or {}
+      extras[#extras + 1] = { bag = core.keys(a) }
+      for k, v in pairs(core.layers(a)) do layers[k] = v end
+      slots[i] = { base + #extras, "bag" }
+      args[i] = false
+    end
+  end
+  return args, n, slots, extras, layers
+end
+
 -- map(cjson.decode) straight on read_text: the reader decodes the lines
 -- itself through the fast JSON path (ldask.bag.json: same values and errors
 -- as cjson.decode, which it falls back to), with no line strings made.
@@ -51,13 +85,67 @@ end
 function Bag:map(f, ...)
   check_bag(self, "bag.map")
   check_fn(f, "bag.map function", 1)
-  local args, n = extra_args("bag.map", ...)
+  local args, n, slots, extras, layers = map_args(self, ...)
   local cj = package.loaded.cjson
   if n == 0 and cj and f == cj.decode and self._kind == "text" and #self._ops == 0 then
     local fused = decode_in_reader(self)
     if fused then return fused end
   end
-  return extend(self, "map", { k = "map", f = f, args = args, nargs = n }, f, ...)
+  local op = { k = "map", f = f, args = args, nargs = n, slots = slots }
+  if slots then return core.extend_with(self, "map", op, extras, layers, f, ...) end
+  return extend(self, "map", op, f, ...)
+end
+
+-- ldask.bag.zip(b1, b2, ...): bags with the same partitioning zipped into
+-- arrays {x1, x2, ...} (partitions of unequal lengths are an error).
+function M.zip(first, ...)
+  if not core.is_bag(first) then error("ldask.bag.zip: argument 1 is a " .. type(first) .. ", not a bag", 2) end
+  for i = 1, select("#", ...) do
+    if not core.is_bag((select(i, ...))) then
+      error("ldask.bag.zip: argument " .. (i + 1) .. " is a " .. type((select(i, ...))) .. ", not a bag", 2)
+    end
+  end
+  return first:map(pipeline.pack, ...)
+end
+
+-- b:product(other): every pair {x, y} of x in b and y in other (other is
+-- gathered whole for every partition of b).
+function Bag:product(other)
+  check_bag(self, "bag.product")
+  if not core.is_bag(other) then error("bag.product: argument is a " .. type(other) .. ", not a bag", 2) end
+  local layers = core.copy_layers(core.layers(self))
+  for k, v in pairs(core.layers(other)) do layers[k] = v end
+  local name = core.name("product", self.name, other.name)
+  local mine, theirs = core.keys(self), core.keys(other)
+  local layer = {}
+  for i = 1, self.npartitions do layer[key(name, i - 1)] = { pipeline.product, mine[i], theirs } end
+  return core.materialized(name, self.npartitions, layer, layers)
+end
+
+-- b:random_sample(prob [, seed]): each element kept with probability PROB
+-- (reproducible for a given seed: a generator per partition).
+function Bag:random_sample(prob, seed)
+  check_bag(self, "bag.random_sample")
+  if type(prob) ~= "number" or prob < 0 or prob > 1 then
+    error("bag.random_sample: prob must be a number in [0, 1], got " .. tostring(prob), 2)
+  end
+  seed = seed or math.random(0, 2 ^ 31 - 1)
+  if type(seed) ~= "number" or seed % 1 ~= 0 then
+    error("bag.random_sample: seed must be an integer, got " .. tostring(seed), 2)
+  end
+  return extend(self, "random-sample", { k = "sample", prob = prob, seed = seed }, prob, seed)
+end
+
+-- b:to_delayed(): one ldask.delayed value per partition (an array).
+function Bag:to_delayed()
+  check_bag(self, "bag.to_delayed")
+  local delayed = require "ldask.delayed"
+  local layers = core.layers(self)
+  local out = {}
+  for i, k in ipairs(core.keys(self)) do
+    out[i] = setmetatable({ _key = k, _layers = layers }, delayed.Delayed)
+  end
+  return out
 end
 
 -- b:starmap(f): f(unpack(x)) for every element x (an array).
@@ -83,14 +171,19 @@ end
 
 -- b:pluck(field [, default]): x[field] of every element (a table); with no
 -- default a missing field is an error naming it.
+-- A list of fields gives arrays {x[f1], x[f2], ...}.
 function Bag:pluck(field, ...)
   check_bag(self, "bag.pluck")
   if field == nil then error("bag.pluck: field must not be nil", 2) end
   local has_default = select("#", ...) > 0
   local default = ...
   if type(field) == "function" then check_fn(field, "bag.pluck key", 1) end
-  return extend(self, "pluck", { k = "pluck", key = field, default = default, has_default = has_default },
-    field, has_default, default)
+  local op = { k = "pluck", key = field, default = default, has_default = has_default }
+  if type(field) == "table" and getmetatable(field) == nil then
+    if #field == 0 then error("bag.pluck: the list of fields is empty", 2) end
+    op.key, op.keys = nil, field
+  end
+  return extend(self, "pluck", op, field, has_default, default)
 end
 
 -- b:flatten(): the elements of every element (each an array), concatenated.
