@@ -202,7 +202,7 @@ for _, sched in ipairs(schedulers) do
       assert.same({ 6, 60, 6 }, z[6])
       assert.error_matches(function()
         a:map(function(x) return x end, bag.from_sequence({ 1, 2, 3 }, { npartitions = 2 })):compute(o)
-      end, "partition 0 of the bag in argument 2 has 2 elements, fewer than the mapped bag's")
+      end, "partition %d of the bag in argument 2 has %d elements, fewer than the mapped bag's")
       assert.error_matches(function()
         a:map(function(x) return x end, bag.from_sequence({ 1, 2, 3, 4, 5, 6, 7, 8 }, { npartitions = 2 })):compute(o)
       end, "has 4 elements, the mapped bag's has 3")
