@@ -161,10 +161,20 @@ local ERRSEP = "\0"
 -- Index of this executor thread (nil outside executor states).
 function M.worker_index() return worker end
 
+local runs_on_decoder = 0
+
 local function start_run()
   generation = lib.ld_run_generation(run)
   local pre = lib.ld_run_payload(run, -1)
   fns = {}
+  -- The function cache lives across computes (a function decoded once per
+  -- state), but is renewed every 256 computes so that a long session
+  -- creating new closures does not grow it without bound.
+  runs_on_decoder = runs_on_decoder + 1
+  if runs_on_decoder > 256 then
+    decoder = codec.decoder()
+    runs_on_decoder = 1
+  end
   if pre.kind == K_ENC then
     local t = decoder:decode(ffi_string(pre.data, pre.len), nil)
     decoder:add_functions(t[1])
