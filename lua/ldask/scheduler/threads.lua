@@ -15,9 +15,9 @@ local errors = require "ldask.errors"
 local config = require "ldask.config"
 local codec = require "ldask.codec"
 local executor = require "ldask.scheduler.executor"
+local diagnostics = require "ldask.diagnostics"
 
-local type, getmetatable, pairs, error, tostring, pcall, select =
-  type, getmetatable, pairs, error, tostring, pcall, select
+local type, getmetatable, pairs, error, tostring, pcall = type, getmetatable, pairs, error, tostring, pcall
 local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
 local refid, decode_value = executor.refid, executor.decode_value
 local Ref = graph.Ref
@@ -32,11 +32,6 @@ local pool -- the process's executor pool (ld_pool *, freed at exit)
 local cancel_run
 local decoder = codec.decoder()
 local buffer_array = ffi.typeof("ld_buffer *[?]")
-
-local function diagnostics()
-  local ok, d = pcall(require, "ldask.diagnostics")
-  if ok then return d end
-end
 
 -- Returns the pool with at least N threads (created on first use).
 function M.pool(n)
@@ -351,8 +346,9 @@ local function encode_tasks(r, p)
       local key = keys[i]
       local ok, h, bufs = pcall(senc, session, specs[i])
       if not ok then
+        local err = h
         ok, h = pcall(senc, session, specs[i], "task '" .. key .. "'")
-        error("ldask: cannot ship task '" .. key .. "': " .. tostring(h), 0)
+        error("ldask: cannot ship task '" .. key .. "': " .. tostring(ok and err or h), 0)
       end
       anchors[#anchors + 1] = h
       local nb = #bufs
@@ -493,8 +489,7 @@ function M.get(g, keys, opts)
     lib.ld_run_free(r)
     error(err, 0)
   end
-  local d = diagnostics()
-  local cbs = d and d.callbacks_for(opts) or nil
+  local cbs = diagnostics.callbacks_for(opts)
   if cbs and #cbs == 0 then cbs = nil end
   local want_tasks = false
   if cbs then
