@@ -329,6 +329,14 @@ local function check_rc(rc, what)
   return rc
 end
 
+-- The message of a codec refusal E about task KEY, without the position of
+-- the encoder's error call.
+local function refusal(e, key)
+  local m = tostring(e):gsub("^[^\n]-%.lua:%d+: ", "")
+  if m:find("task '" .. key .. "'", 1, true) then return "ldask: " .. m end
+  return "ldask: cannot ship task '" .. key .. "': " .. m
+end
+
 -- Sets the payload of every task of prepared graph P into run R; returns
 -- the anchors (strings and buffers that R borrows).
 local function encode_tasks(r, p)
@@ -348,7 +356,7 @@ local function encode_tasks(r, p)
       if not ok then
         local err = h
         ok, h = pcall(senc, session, specs[i], "task '" .. key .. "'")
-        error("ldask: cannot ship task '" .. key .. "': " .. tostring(ok and err or h), 0)
+        error(refusal(ok and err or h, key), 0)
       end
       anchors[#anchors + 1] = h
       local nb = #bufs
@@ -366,7 +374,7 @@ local function encode_tasks(r, p)
     local f = p.fns
     for i = 1, #f do
       local ok2, e = pcall(senc, session, f[i], "the function of task '" .. p.fnkey[i] .. "'")
-      if not ok2 then error("ldask: cannot ship task '" .. p.fnkey[i] .. "': " .. tostring(e), 0) end
+      if not ok2 then error(refusal(e, p.fnkey[i]), 0) end
     end
     error("ldask: cannot ship the task functions: " .. tostring(fh), 0)
   end
