@@ -34,6 +34,9 @@ local function make_ctor(tape, sid, strs, intern)
   return assert(loadstring(src, "=ldask.bag.json shape"))()
 end
 
+-- Builders by their code, shared by the partitions run in this Lua state.
+local prog_cache, prog_cache_n = {}, 0
+
 -- Makes the builder of lines of signature SID: straight-line code that
 -- reads the line's tokens at fixed offsets from its first token t:
 -- function(t, num, S) return {["id"] = num[t + 2], ["name"] = S(t + 4), ...} end
@@ -70,8 +73,15 @@ local function make_prog(tape, sid, strs, intern)
     return "{ " .. table.concat(parts, ", ") .. " }"
   end
   local body = gen()
-  local src = "local null = ...\nreturn function(t, num, S) return " .. body .. " end"
-  return assert(loadstring(src, "=ldask.bag.json signature"))(null), n
+  local prog = prog_cache[body]
+  if not prog then
+    local src = "local null = ...\nreturn function(t, num, S) return " .. body .. " end"
+    prog = assert(loadstring(src, "=ldask.bag.json signature"))(null)
+    prog_cache_n = prog_cache_n + 1
+    if prog_cache_n > 4096 then prog_cache, prog_cache_n = {}, 1 end
+    prog_cache[body] = prog
+  end
+  return prog, n
 end
 
 -- Returns a decoder: parse(data, starts, lens, n) tokenizes a chunk of n
