@@ -21,7 +21,8 @@ static const char *USAGE =
     "  --scheduler-file FILE    write {\"address\": ...} as JSON to FILE for workers and\n"
     "                           clients to find, removed at exit\n"
     "  --worker-ttl SECONDS     remove a worker silent that long (default 30)\n"
-    "  --worker-saturation X    input tasks a worker may hold per thread (default 4)\n"
+    "  --worker-saturation X    input tasks a worker holds at least per thread (default 2;\n"
+    "                           more when tasks are shorter than the message round trip)\n"
     "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
     "  --version, --help\n";
 
@@ -84,7 +85,8 @@ static int parse_num(const char *opt, const char *v, double lo, double hi, doubl
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   double port = 8786;
-  st.saturation = 4;
+  st.saturation = 2;
+  st.avg_task = -1;
   st.worker_ttl = 30;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -162,6 +164,7 @@ int main(int argc, char **argv) {
   uv_close((uv_handle_t *)&sig_int, NULL);
   uv_close((uv_handle_t *)&sig_term, NULL);
   uv_close((uv_handle_t *)&ttl_timer, NULL);
+  uv_close((uv_handle_t *)&st.notify, NULL);
   uv_run(st.loop, UV_RUN_DEFAULT);
   if (sched_file) unlink(sched_file);
   fprintf(stderr, "ldask-scheduler: stopped\n");

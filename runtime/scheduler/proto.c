@@ -82,7 +82,41 @@ void sc_send_free(sc_worker *w, sc_task *t) {
   pk_send(&p, w->conn, NULL, 0);
 }
 
+/* Sends each client's batched keys-finished (a uv_check: right after the
+ * messages of one poll were handled, before the loop writes). */
+static void flush_finished(uv_check_t *chk) {
+  sc_state *st = chk->data;
+  uv_check_stop(chk);
+  for (sc_client *c = st->clients; c; c = c->next) {
+    if (c->nfin == 0) continue;
+    pk_t p;
+    pk_init(&p);
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "op"), S(&p, "keys-finished");
+    S(&p, "keys");
+    msgpack_pack_array(&p.pk, c->nfin);
+    msgpack_sbuffer_write(&p.sb, c->fin_keys.data, c->fin_keys.size);
+    pk_send(&p, c->conn, NULL, 0);
+    c->fin_keys.size = 0;
+    c->nfin = 0;
+  }
+}
+
+void sc_client_free(sc_client *c) {
+  msgpack_sbuffer_destroy(&c->fin_keys);
+  ld_kmap_free(&c->wants);
+  free(c);
+}
+
 static void notify_one(sc_client *c, sc_task *t, const char *op) {
+  if (strcmp(op, "key-finished") == 0) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &c->fin_keys, msgpack_sbuffer_write);
+    ld_mp_pack_str(&pk, t->key, t->keylen);
+    c->nfin++;
+    if (!uv_is_active((uv_handle_t *)&g_st->notify)) uv_check_start(&g_st->notify, flush_finished);
+    return;
+  }
   pk_t p;
   pk_init(&p);
   int erred = strcmp(op, "key-erred") == 0;
@@ -118,6 +152,32 @@ void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int c
   msgpack_pack_array(&p.pk, (size_t)n);
   for (int i = 0; i < n; i++) SN(&p, ts[i]->key, ts[i]->keylen);
   pk_send(&p, w->conn, NULL, 0);
+}
+
+/* Answers a client's gather from the small results kept here. */
+void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
+  sc_client *c = sc_find_client(st, client_id);
+  if (c == NULL) return;
+  uint32_t nframes = 0;
+  for (int i = 0; i < n; i++) nframes += ts[i]->ninline;
+  ld_buffer **frames = malloc((nframes ? nframes : 1) * sizeof *frames);
+  if (frames == NULL) abort();
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 3);
+  S(&p, "op"), S(&p, "gather-data");
+  S(&p, "client"), I(&p, client_id);
+  S(&p, "keys");
+  msgpack_pack_array(&p.pk, (size_t)n);
+  uint32_t f = 0;
+  for (int i = 0; i < n; i++) {
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "key"), SN(&p, ts[i]->key, ts[i]->keylen);
+    S(&p, "nframes"), I(&p, ts[i]->ninline);
+    for (uint32_t j = 0; j < ts[i]->ninline; j++) frames[f++] = ts[i]->inline_data[j];
+  }
+  pk_send(&p, c->conn, frames, f);
+  free(frames);
 }
 
 /* ---- helpers reading headers ---- */
@@ -277,13 +337,26 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     send_error(cl->conn, "gather: 'keys' must be an array");
     return;
   }
-  /* Keys in memory are requested per holding worker in one message. */
+  /* Small results kept here are answered at once, in one message. */
+  {
+    sc_task *batch[256];
+    int nb = 0;
+    for (uint32_t i = 0; i < keys->via.array.size; i++) {
+      sc_task *t = find(st, &keys->via.array.ptr[i]);
+      if (t && t->state == T_MEMORY && t->ninline > 0) {
+        batch[nb++] = t;
+        if (nb == 256) sc_send_inline(st, batch, nb, cl->id), nb = 0;
+      }
+    }
+    if (nb) sc_send_inline(st, batch, nb, cl->id);
+  }
+  /* Other keys in memory are requested per holding worker in one message. */
   for (sc_worker *w = st->workers; w; w = w->next) {
     sc_task *batch[256];
     int nb = 0;
     for (uint32_t i = 0; i < keys->via.array.size; i++) {
       sc_task *t = find(st, &keys->via.array.ptr[i]);
-      if (t && t->state == T_MEMORY && t->nwho > 0 && t->who_has[0] == w) {
+      if (t && t->state == T_MEMORY && t->ninline == 0 && t->nwho > 0 && t->who_has[0] == w) {
         batch[nb++] = t;
         if (nb == 256) sc_send_data_request(st, w, batch, nb, cl->id), nb = 0;
       }
@@ -300,8 +373,8 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
                "gather: key '%.*s' is not known to the scheduler (never submitted, or released)",
                (int)o->via.str.size, o->via.str.ptr);
       key_error(cl->conn, o->via.str.ptr, o->via.str.size, msg);
-    } else if (t->state == T_MEMORY && t->nwho > 0) {
-      continue; /* requested above */
+    } else if (t->state == T_MEMORY && (t->nwho > 0 || t->ninline > 0)) {
+      continue; /* answered or requested above */
     } else if (t->state == T_ERRED) {
       notify_one(cl, t, "key-erred");
     } else if (t->state == T_CANCELLED) {
@@ -536,10 +609,18 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
   w->last_seen = sc_now(st);
   if (ld_mp_str_eq(op, "task-finished")) {
     int64_t nbytes = 0;
+    double t0, t1;
     ld_mp_get_i64(h, "nbytes", &nbytes);
+    if (ld_mp_get_f64(h, "start", &t0) && ld_mp_get_f64(h, "stop", &t1) && t1 >= t0) {
+      double d = t1 - t0;
+      st->avg_task = st->avg_task < 0 ? d : 0.95 * st->avg_task + 0.05 * d;
+    }
+    int64_t ndata = 0;
+    ld_mp_get_i64(h, "nframes", &ndata);
+    if (ndata < 0 || (uint64_t)ndata + 1 > m->nframes) ndata = 0;
     sc_task *t = find(st, ld_mp_get(h, "key"));
     if (t)
-      sc_finished(st, w, t, nbytes);
+      sc_finished(st, w, t, nbytes, m->frames + 1, (uint32_t)ndata);
     else {
       /* Forgotten meanwhile: the worker may drop it. */
       const msgpack_object *k = ld_mp_get(h, "key");
@@ -619,6 +700,7 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
       cl->id = ++st->next_client_id;
       cl->conn = c;
       ld_kmap_init(&cl->wants);
+      msgpack_sbuffer_init(&cl->fin_keys);
       cl->next = st->clients;
       st->clients = cl;
       ld_conn_set_data(c, cl);
@@ -678,8 +760,7 @@ static void on_close(ld_conn *c, const char *reason) {
       sc_maybe_release(st, ts[k]);
     }
     free(ts);
-    ld_kmap_free(&cl->wants);
-    free(cl);
+    sc_client_free(cl);
   } else {
     sc_worker *w = data;
     sc_worker_gone(st, w, reason);
@@ -691,5 +772,7 @@ static const ld_conn_handlers handlers = {on_msg, on_close};
 
 void sc_proto_init(sc_state *st, const ld_conn_handlers **h) {
   g_st = st;
+  uv_check_init(st->loop, &st->notify);
+  st->notify.data = st;
   *h = &handlers;
 }

@@ -42,7 +42,9 @@ typedef struct sc_worker {
 typedef struct sc_client {
   int id;
   ld_conn *conn;
-  ld_kmap wants; /* key -> sc_task */
+  ld_kmap wants;            /* key -> sc_task */
+  msgpack_sbuffer fin_keys; /* packed keys of a keys-finished not yet sent */
+  uint32_t nfin;
   struct sc_client *next;
 } sc_client;
 
@@ -66,6 +68,8 @@ typedef struct sc_task {
   int scattered;       /* data came from scatter: cannot be recomputed */
   ld_buffer **payload; /* owned references */
   uint32_t npayload;
+  ld_buffer **inline_data; /* a small result's frames, kept to answer gathers */
+  uint32_t ninline;
   char **restrict_to; /* worker names or addresses */
   int nrestrict;
   int refs; /* clients wanting it */
@@ -86,11 +90,13 @@ typedef struct sc_state {
   sc_task **heap; /* ready tasks waiting for a worker */
   int heap_len, heap_cap;
   uint64_t seq;
-  double saturation; /* root tasks a worker may hold per thread */
+  double saturation; /* input tasks a worker may hold per thread, at least */
+  double avg_task;   /* moving average of task run times (s), <0 unknown */
   double worker_ttl; /* seconds without heartbeat before a worker is dead */
   char address[96];
   int closing;
-  ld_msg **fn_msgs; /* register-functions messages, replayed to joining workers */
+  uv_check_t notify; /* sends the batched keys-finished after each poll */
+  ld_msg **fn_msgs;  /* register-functions messages, replayed to joining workers */
   int nfn_msgs, capfn_msgs;
 } sc_state;
 
@@ -98,7 +104,8 @@ typedef struct sc_state {
 sc_task *sc_task_new(sc_state *st, const char *key, size_t len);
 void sc_task_add_dependent(sc_task *dep, sc_task *t);
 void sc_recount(sc_state *st, sc_task *t); /* waiting -> ready when deps done */
-void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes);
+void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buffer *const *data,
+                 uint32_t ndata);
 void sc_erred(sc_state *st, sc_task *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
 void sc_failed_on_worker(sc_state *st, sc_worker *w, sc_task *t, const char *msg, size_t mlen,
                          const char *tb, size_t tblen);
@@ -116,8 +123,10 @@ void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_send_free(sc_worker *w, sc_task *t);
 void sc_notify_key(sc_state *st, sc_task *t, const char *op);
 void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id);
+void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id);
 sc_client *sc_find_client(sc_state *st, int id);
 void sc_proto_init(sc_state *st, const ld_conn_handlers **h);
+void sc_client_free(sc_client *c);
 double sc_now(sc_state *st);
 
 #endif

@@ -124,8 +124,16 @@ static void add_holder(sc_task *t, sc_worker *w) {
   w->nbytes += t->nbytes;
 }
 
+static void drop_inline(sc_task *t) {
+  for (uint32_t i = 0; i < t->ninline; i++) ld_buffer_release(t->inline_data[i]);
+  free(t->inline_data);
+  t->inline_data = NULL;
+  t->ninline = 0;
+}
+
 static void free_task(sc_state *st, sc_task *t) {
   ld_kmap_del(&st->tasks, t->key, t->keylen);
+  drop_inline(t);
   for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(t->payload[i]);
   for (int i = 0; i < t->nrestrict; i++) free(t->restrict_to[i]);
   free(t->restrict_to);
@@ -143,6 +151,7 @@ static void free_task(sc_state *st, sc_task *t) {
 /* Drops the data of T on every holder. */
 static void drop_data(sc_state *st, sc_task *t) {
   (void)st;
+  drop_inline(t);
   while (t->nwho > 0) {
     sc_worker *w = t->who_has[--t->nwho];
     ld_kmap_del(&w->has, t->key, t->keylen);
@@ -222,8 +231,21 @@ static int allowed(const sc_task *t, const sc_worker *w) {
   return 0;
 }
 
+/* Queued work a worker should hold so that it never idles while the
+ * scheduler's next message is under way (seconds). */
+#define QUEUE_BUDGET 0.002
+#define MAX_PER_THREAD 1000.0
+
+/* Input tasks worker W may hold: at least nthreads * saturation, more for
+ * tasks so short that the message round trip would leave it idle. */
 static int capacity(const sc_state *st, const sc_worker *w) {
-  int cap = (int)ceil(w->nthreads * st->saturation);
+  double per_thread = st->saturation;
+  if (st->avg_task >= 0) {
+    double fill = QUEUE_BUDGET / (st->avg_task > 1e-7 ? st->avg_task : 1e-7);
+    if (fill > MAX_PER_THREAD) fill = MAX_PER_THREAD;
+    if (fill > per_thread) per_thread = fill;
+  }
+  int cap = (int)ceil(w->nthreads * per_thread);
   return cap < 1 ? 1 : cap;
 }
 
@@ -338,7 +360,8 @@ static void ensure_computing(sc_state *st, sc_task *t) {
 
 /* ---- events ---- */
 
-void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes) {
+void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buffer *const *data,
+                 uint32_t ndata) {
   if (t->state == T_MEMORY) { /* a second copy: keep it as a replica */
     add_holder(t, w);
     return;
@@ -352,6 +375,12 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes) {
   t->nbytes = nbytes;
   t->state = T_MEMORY;
   add_holder(t, w);
+  if (ndata > 0) {
+    drop_inline(t);
+    t->inline_data = xrealloc(NULL, ndata * sizeof *t->inline_data);
+    for (uint32_t i = 0; i < ndata; i++) t->inline_data[i] = ld_buffer_retain(data[i]);
+    t->ninline = ndata;
+  }
   if (t->refs > 0) sc_notify_key(st, t, "key-finished");
   for (int i = 0; i < t->ngather; i++) sc_request_data(st, t, t->gather_clients[i]);
   t->ngather = 0;
@@ -418,6 +447,7 @@ void sc_cancel(sc_state *st, sc_task *t) {
 /* T lost its last copy. */
 static void key_lost(sc_state *st, sc_task *t) {
   t->state = T_RELEASED;
+  drop_inline(t);
   for (int i = 0; i < t->ndependents; i++) {
     sc_task *d = t->dependents[i];
     if (d->state == T_READY || d->state == T_PROCESSING) {
@@ -511,6 +541,10 @@ void sc_unwant(sc_state *st, sc_client *c, sc_task *t) {
 }
 
 void sc_request_data(sc_state *st, sc_task *t, int client_id) {
+  if (t->state == T_MEMORY && t->ninline > 0) {
+    sc_send_inline(st, &t, 1, client_id);
+    return;
+  }
   if (t->state == T_MEMORY && t->nwho > 0) {
     sc_send_data_request(st, t->who_has[0], &t, 1, client_id);
     return;

@@ -305,12 +305,22 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
       r->out = NULL;
       r->nout = 0;
       w->executed++;
-      msgpack_pack_map(&p.pk, 5);
+      /* Small results travel with the message: the scheduler answers
+       * gathers of them without asking us. */
+      int small = d->nbytes <= WK_INLINE_MAX;
+      msgpack_pack_map(&p.pk, small ? 6 : 5);
+      if (small) S(&p, "nframes"), I(&p, d->nframes);
       S(&p, "op"), S(&p, "task-finished");
       S(&p, "key"), SN(&p, t->key, t->keylen);
       S(&p, "nbytes"), I(&p, d->nbytes);
       S(&p, "start"), msgpack_pack_double(&p.pk, r->t0);
       S(&p, "stop"), msgpack_pack_double(&p.pk, r->t1);
+      if (small) {
+        ld_conn *sc = w->registered ? w->sched : NULL;
+        if (sc) ld_conn_send_packed(sc, &p.sb, d->frames, d->nframes);
+        msgpack_sbuffer_destroy(&p.sb);
+        goto sent;
+      }
     } else {
       msgpack_pack_map(&p.pk, 4);
       S(&p, "op"), S(&p, "task-erred");
@@ -319,6 +329,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
       S(&p, "traceback"), S(&p, r->tb ? r->tb : "");
     }
     wk_send_sched(w, &p.sb, NULL, 0);
+  sent:
     ld_kmap_del(&w->tasks, t->key, t->keylen);
     t->state = W_ABANDONED;
     task_unref(t); /* the table's reference */

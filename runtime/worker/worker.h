@@ -44,6 +44,9 @@ int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *con
 /* Called by the executor when the task raised. Copies both strings. */
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
 
+/* Results up to this size go to the scheduler with task-finished. */
+#define WK_INLINE_MAX 1024
+
 enum { W_FETCHING = 1, W_READY, W_EXECUTING, W_ABANDONED };
 
 typedef struct wk_dep {

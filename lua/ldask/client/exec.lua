@@ -15,6 +15,7 @@ local errors = require "ldask.errors"
 local C = ffi.C
 local type, getmetatable, pairs, unpack, xpcall, tostring = type, getmetatable, pairs, unpack, xpcall, tostring
 local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
+local byte = string.byte
 local Quote, Ref = graph.Quote, graph.Ref
 
 local M = {}
@@ -71,6 +72,27 @@ local function eval(v)
   return v
 end
 
+-- The compact call form of submit/map (see ldask.client): {CALL, function
+-- hash, flags, arg...}; flag 'r' marks an argument holding dependency keys
+-- (evaluated), 'l' a literal.
+local CALL = "\0ldask.call"
+M.CALL = CALL
+local resolve = decoder.resolve
+
+local function call_form(task)
+  local f = resolve(task[2])
+  local flags = task[3]
+  local n = #flags
+  if n == 0 then return f() end
+  local args = {}
+  for i = 1, n do
+    local a = task[3 + i]
+    if byte(flags, i) == 114 then a = eval(a) end
+    args[i] = a
+  end
+  return f(unpack(args, 1, n))
+end
+
 local function run_task(t)
   deps = {}
   for i = 0, t.ndeps - 1 do
@@ -78,6 +100,7 @@ local function run_task(t)
     deps[k] = { decode_frames(t.dep_frames[i], t.dep_nframes[i]) }
   end
   local task = decode_frames(t.payload, t.npayload)
+  if type(task) == "table" and task[1] == CALL and getmetatable(task) == nil then return call_form(task) end
   return eval(task)
 end
 

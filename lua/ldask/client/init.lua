@@ -204,6 +204,12 @@ function Client:_handle(m)
   if op == "key-finished" then
     local st = self.keys[h.key]
     if st and st.status ~= "finished" then st.status = "finished"; fire(st) end
+  elseif op == "keys-finished" then
+    local keys = self.keys
+    for _, k in ipairs(h.keys) do
+      local st = keys[k]
+      if st and st.status ~= "finished" then st.status = "finished"; fire(st) end
+    end
   elseif op == "gather-data" then
     local next_frame = 1
     for _, rec in ipairs(h.keys or {}) do
@@ -370,6 +376,51 @@ function Client:_send_functions(level)
   if #names > 0 then self:_send({ op = "register-functions", names = names }, frames, level + 1) end
 end
 
+-- The compact call form {CALL, function hash, flags, arg...} (see
+-- ldask.client.exec): the function travels once, by register-functions, and
+-- plain arguments take the codec's fast path.
+local CALL = "\0ldask.call"
+
+-- Content hash of F in this client's codec session, or nil when F cannot
+-- travel as a shared blob (then tasks carry it inline).
+function Client:_fn_hash(f, level)
+  local cache = self.fn_hash
+  if not cache then cache = setmetatable({}, { __mode = "k" }); self.fn_hash = cache end
+  local h = cache[f]
+  if h == nil then
+    local ok, err = pcall(self.session.encode, self.session, f, "the function of a task")
+    if not ok then
+      err = tostring(err):gsub("^[^:\n]*:%d+: ", "")
+      error("ldask.Client: " .. err, level + 1)
+    end
+    h = self.session.byfn and self.session.byfn[f] or false
+    cache[f] = h
+  end
+  return h or nil
+end
+
+-- Builds the task for f(args...) (N arguments), collecting futures into DEPS.
+local function call_task(fh, f, args, n, deps)
+  local flags, vals = {}, {}
+  for i = 1, n do
+    local a, has = strip_futures(args[i], deps)
+    flags[i] = has and "r" or "l"
+    vals[i] = a
+  end
+  if fh then
+    local t = { CALL, fh, table.concat(flags) }
+    for i = 1, n do t[3 + i] = vals[i] end
+    return t
+  end
+  local t = { f }
+  for i = 1, n do
+    local a = vals[i]
+    if flags[i] == "l" and type(a) == "table" and getmetatable(a) == nil then a = graph.quote(a) end
+    t[i + 1] = a
+  end
+  return t
+end
+
 local function check_opts(opts, what, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), level + 1) end
@@ -432,15 +483,17 @@ function Client:submit(f, ...)
   if n > 0 and getmetatable(args[n]) == M.Options then opts = args[n]; args[n] = nil; n = n - 1 end
   opts = check_opts(opts, "Client:submit", 2)
   local deps = {}
-  local task = { f }
-  for i = 1, n do
-    local a, has = strip_futures(args[i], deps)
-    if type(a) == "table" and getmetatable(a) == nil and not has then a = graph.quote(a) end
-    task[i + 1] = a
-  end
+  local task = call_task(self:_fn_hash(f, 2), f, args, n, deps)
   local key = opts.key
   if not key then
-    local token = opts.pure == false and tokenize.unique() or tokenize.tokenize(f, unpack(args, 1, n))
+    local token
+    if opts.pure == false then
+      self.nunique = (self.nunique or 0) + 1
+      self.uid = self.uid or tokenize.unique()
+      token = self.uid .. "-" .. self.nunique
+    else
+      token = tokenize.tokenize(f, unpack(args, 1, n))
+    end
     key = funcname(f) .. "-" .. token
   end
   self.seq = self.seq + 1
@@ -467,22 +520,18 @@ function Client:map(f, seq, ...)
   opts = check_opts(opts, "Client:map", 2)
   local prefix = funcname(f) .. "-"
   local ftoken = opts.pure ~= false and tokenize.tokenize(f, unpack(extra, 1, n))
+  local unique = not ftoken and tokenize.unique() .. "-"
   local tasks, wanted, futs = {}, {}, {}
+  local fh = self:_fn_hash(f, 2)
+  local args = { nil, unpack(extra, 1, n) }
   for i = 1, #seq do
     local deps = {}
-    local task = { f }
-    local a, has = strip_futures(seq[i], deps)
-    if type(a) == "table" and getmetatable(a) == nil and not has then a = graph.quote(a) end
-    task[2] = a
-    for j = 1, n do
-      local e, h2 = strip_futures(extra[j], deps)
-      if type(e) == "table" and getmetatable(e) == nil and not h2 then e = graph.quote(e) end
-      task[j + 2] = e
-    end
+    args[1] = seq[i]
+    local task = call_task(fh, f, args, n + 1, deps)
     local key
     if opts.key then key = opts.key .. "-" .. i
     elseif ftoken then key = prefix .. tokenize.tokenize(ftoken, seq[i])
-    else key = prefix .. tokenize.unique() end
+    else key = prefix .. unique .. i end
     self.seq = self.seq + 1
     tasks[i] = { key = key, value = task, deps = deps, order = self.seq }
     wanted[i] = key
