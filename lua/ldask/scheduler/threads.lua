@@ -23,6 +23,7 @@ local refid, decode_value = executor.refid, executor.decode_value
 local Ref = graph.Ref
 local K_ENC, K_FAST = V.ENC, V.FAST
 local sbuf = require "string.buffer"
+local table_new = require "table.new"
 local ffi_cast = ffi.cast
 local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STATUS_CANCELLED
 
@@ -169,12 +170,13 @@ end
 -- and each task's payload: simple tasks written to the byte buffer FAST,
 -- the others compiled for the codec. Returns a table.
 local function prepare(g)
-  local keys, index, n = {}, {}, 0
+  local keys, n = {}, 0
   for k in pairs(g) do
     n = n + 1
     keys[n] = k
-    index[k] = n
   end
+  local index = table_new(0, n) -- sized once: no rehashing
+  for i = 1, n do index[keys[i]] = i end
   local offsets = ffi_new("int32_t[?]", n + 1)
   local cap = 2 * n + 16
   local cdeps = ffi_new("int32_t[?]", cap)
