@@ -6,6 +6,7 @@ local graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
 local pipeline = require "ldask.bag.pipeline"
+local aggregate = require "ldask.bag.aggregate"
 
 local type, setmetatable, getmetatable, pairs, error, tostring = type, setmetatable, getmetatable, pairs, error, tostring
 local key, quote, ceil, unpack = graph.key, graph.quote, math.ceil, unpack
@@ -170,12 +171,12 @@ function M.reduce(b, prefix, sink, split_every, post, ...)
       local group = {}
       for j = (g - 1) * split_every + 1, math.min(g * split_every, #level) do group[#group + 1] = level[j] end
       local k = key(name .. "-combine" .. depth, g - 1)
-      layer[k] = { pipeline.combine, qsink, group }
+      layer[k] = { aggregate.combine, qsink, group }
       nxt[g] = k
     end
     level = nxt
   end
-  local final = { pipeline.finalize, qsink, level }
+  local final = { aggregate.finalize, qsink, level }
   if post then final = { post[1], final, unpack(post, 2) } end
   local k = key(name, 0)
   layer[k] = final

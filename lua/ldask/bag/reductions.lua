@@ -7,6 +7,7 @@ local graph = require "ldask.graph"
 local base = require "ldask.base"
 local core = require "ldask.bag.core"
 local pipeline = require "ldask.bag.pipeline"
+local aggregate = require "ldask.bag.aggregate"
 
 local type, select, error, tostring, getmetatable, setmetatable = type, select, error, tostring, getmetatable, setmetatable
 local key = graph.key
@@ -63,7 +64,7 @@ end
 
 function Bag:mean(opts)
   check_bag(self, "bag.mean")
-  return reduce(self, "mean", { k = "moments" }, split_every(opts, "bag.mean"), { pipeline.mean })
+  return reduce(self, "mean", { k = "moments" }, split_every(opts, "bag.mean"), { aggregate.mean })
 end
 
 local function ddof_of(opts, what)
@@ -76,13 +77,13 @@ end
 function Bag:var(opts)
   check_bag(self, "bag.var")
   local ddof = ddof_of(opts, "bag.var")
-  return reduce(self, "var", { k = "moments" }, split_every(opts, "bag.var"), { pipeline.var, ddof })
+  return reduce(self, "var", { k = "moments" }, split_every(opts, "bag.var"), { aggregate.var, ddof })
 end
 
 function Bag:std(opts)
   check_bag(self, "bag.std")
   local ddof = ddof_of(opts, "bag.std")
-  return reduce(self, "std", { k = "moments" }, split_every(opts, "bag.std"), { pipeline.std, ddof })
+  return reduce(self, "std", { k = "moments" }, split_every(opts, "bag.std"), { aggregate.std, ddof })
 end
 
 -- b:reduction(perpartition, aggregate [, {split_every=}]): perpartition(array)
@@ -113,7 +114,7 @@ function Bag:frequencies(opts)
   check_bag(self, "bag.frequencies")
   local sorted = type(opts) == "table" and opts.sort or false
   return as_bag(reduce(self, "frequencies", { k = "frequencies" }, split_every(opts, "bag.frequencies"),
-    { pipeline.freq_pairs, sorted }))
+    { aggregate.freq_pairs, sorted }))
 end
 
 -- b:distinct([key]): the first element of each distinct value (or key).
@@ -137,7 +138,7 @@ function Bag:foldby(keyfn, binop, initial, combine, combine_initial, opts)
   return as_bag(reduce(self, "foldby", { k = "foldby", key = keyfn, binop = binop,
     has_initial = initial ~= nil, initial = initial, combine = combine,
     has_combine_initial = combine_initial ~= nil, combine_initial = combine_initial },
-    split_every(opts, "bag.foldby"), { pipeline.fold_pairs }))
+    split_every(opts, "bag.foldby"), { aggregate.fold_pairs }))
 end
 
 -- b:topk(k [, key]): the K largest elements (by key: a function or a field

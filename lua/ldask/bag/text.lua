@@ -5,7 +5,7 @@
 local graph = require "ldask.graph"
 local core = require "ldask.bag.core"
 local textio = require "ldask.bag.textio"
-local pipeline = require "ldask.bag.pipeline"
+local aggregate = require "ldask.bag.aggregate"
 
 local type, error, tostring, pairs, ipairs, pcall, setmetatable = type, error, tostring, pairs, ipairs, pcall, setmetatable
 local key, quote = graph.key, graph.quote
@@ -123,7 +123,7 @@ function core.Bag:to_textfiles(path, opts)
     own[keys[i]] = tasks[i]
   end
   local fin = key(name, 0)
-  own[fin] = { pipeline.concat_values, keys }
+  own[fin] = { aggregate.concat_values, keys }
   local layers = core.copy_layers(dl)
   layers[name] = own
   local item = setmetatable({ name = name, key = fin, _layers = layers }, core.Item)
