@@ -434,19 +434,27 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
 static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
   ld_kmap_del(&w->fetching, f->key, f->keylen);
   wk_data *d = ld_kmap_get(&w->data, f->key, f->keylen);
-  for (int i = 0; i < f->nwaiters; i++) {
-    wk_task *t = f->waiters[i];
-    if (t->state == W_FETCHING) {
-      if (ok && d) {
-        if (d->fetched) d->waiters++;
-        if (--t->missing == 0) task_run(w, t);
-      } else {
-        report_missing(w, t, f->key, f->keylen, f->peer->addr);
-        task_abandon(w, t);
-      }
+  if (ok && d) {
+    /* Count every waiter first: starting one must not drop the copy the
+     * others still need. */
+    if (d->fetched)
+      for (int i = 0; i < f->nwaiters; i++)
+        if (f->waiters[i]->state == W_FETCHING) d->waiters++;
+    for (int i = 0; i < f->nwaiters; i++) {
+      wk_task *t = f->waiters[i];
+      if (t->state == W_FETCHING && --t->missing == 0) task_run(w, t);
     }
-    task_unref(t);
+  } else {
+    for (int i = 0; i < f->nwaiters; i++) {
+      wk_task *t = f->waiters[i];
+      if (t->state != W_FETCHING) continue;
+      report_missing(w, t, f->key, f->keylen, f->peer->addr);
+      task_abandon(w, t);
+    }
   }
+  for (int i = 0; i < f->nwaiters; i++) task_unref(f->waiters[i]);
+  /* Starting a task may have dropped the copy already: look it up again. */
+  d = ld_kmap_get(&w->data, f->key, f->keylen);
   if (d && d->fetched && d->waiters <= 0) data_drop(w, f->key, f->keylen);
   fetch_free(f);
 }

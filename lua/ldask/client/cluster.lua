@@ -106,6 +106,16 @@ function Cluster:stop()
   local pids = {}
   for _, pid in ipairs(self.pids) do pids[#pids + 1] = tostring(pid) end
   if #pids > 0 then os.execute("kill " .. table.concat(pids, " ") .. " 2>/dev/null") end
+  -- Sanitizer reports of the processes (sanitized builds) must not vanish
+  -- with the directory.
+  for i = 0, #(self.workers or {}) do
+    local log = self:log(i > 0 and i or nil) or ""
+    if log:find("ERROR: AddressSanitizer", 1, true) or log:find("runtime error:", 1, true) or
+       log:find("ThreadSanitizer", 1, true) then
+      io.stderr:write("ldask: sanitizer report from the local cluster (",
+        i > 0 and ("worker " .. i) or "scheduler", "):\n", log, "\n")
+    end
+  end
   if self.dir and self.dir:match("^/tmp/ldask%-cluster%.") then os.execute("rm -rf " .. quote(self.dir)) end
 end
 
