@@ -45,6 +45,8 @@ typedef struct worker {
   int32_t ndone;
   double avg_task;  /* moving average of task durations, seconds */
   int64_t last_gen; /* run the average belongs to */
+  double batch_t0;  /* when the current batch was taken */
+  int32_t batch_n;  /* its size (0: none) */
 } worker;
 
 struct ld_pool {
@@ -68,6 +70,7 @@ struct ld_run {
   ld_value *payloads; /* borrowed data, retained buffers */
   ld_value prelude;
   int64_t gen;
+  int timed; /* executors time each task (for the finished events) */
   int nworkers;
   int started, ended;
   atomic_int stopping; /* read by executors without the lock */
@@ -178,6 +181,11 @@ static void flush_locked(worker *w, const char *lost_msg) {
 int32_t ld_pool_next(ld_pool *p, int32_t wi, int32_t *ids, int32_t max, ld_run **run) {
   worker *w = p->w[wi];
   if (max > MAX_BATCH) max = MAX_BATCH;
+  if (w->batch_n > 0) { /* duration per task of the previous batch, overhead included */
+    double dt = (ld_pool_now() - w->batch_t0) / w->batch_n;
+    w->avg_task = w->avg_task > 0 ? 0.8 * w->avg_task + 0.2 * dt : dt;
+    w->batch_n = 0;
+  }
   pthread_mutex_lock(&p->mu);
   lua_sethook(w->L, NULL, 0, 0); /* drop an interrupt aimed at the previous batch */
   flush_locked(w, NULL);
@@ -209,6 +217,8 @@ int32_t ld_pool_next(ld_pool *p, int32_t wi, int32_t *ids, int32_t max, ld_run *
         if (ld_sched_nready(r->s) > 0 && p->idle > 0) pthread_cond_signal(&p->work_cv);
         *run = r;
         pthread_mutex_unlock(&p->mu);
+        w->batch_n = k;
+        w->batch_t0 = ld_pool_now();
         return k;
       }
       if (ld_sched_status(r->s) != LD_SCHED_RUNNING) pthread_cond_broadcast(&p->main_cv);
@@ -251,8 +261,7 @@ int ld_pool_done(ld_pool *p, int32_t wi, int32_t id, int32_t kind, double num, c
     pthread_mutex_unlock(&p->mu);
   }
   w->done[w->ndone++] = (done_rec){id, nbytes, t0, t1};
-  double dt = t1 - t0;
-  w->avg_task = w->avg_task > 0 ? 0.8 * w->avg_task + 0.2 * dt : dt;
+
   return 0;
 oom:
   value_clear(v);
@@ -287,6 +296,8 @@ const ld_value *ld_run_payload(const ld_run *r, int32_t id) {
 }
 
 int64_t ld_run_generation(const ld_run *r) { return r->gen; }
+
+int ld_run_timed(const ld_run *r) { return r->timed; }
 
 int ld_run_stopping(const ld_run *r) {
   return atomic_load_explicit(&((ld_run *)r)->stopping, memory_order_relaxed);
@@ -620,6 +631,7 @@ void ld_run_stats(ld_run *r, ld_sched_stats *out) {
 void ld_run_events_enable(ld_run *r, int mask) {
   pthread_mutex_lock(&r->pool->mu);
   ld_sched_events_enable(r->s, mask);
+  r->timed = (mask & LD_EV_FINISHED) != 0;
   pthread_mutex_unlock(&r->pool->mu);
 }
 

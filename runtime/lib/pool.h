@@ -139,6 +139,10 @@ const ld_value *ld_run_payload(const ld_run *r, int32_t id);
 /* Generation of run R: distinct for every run of the process. */
 int64_t ld_run_generation(const ld_run *r);
 
+/* Non-zero when the tasks of R must be timed (finished events recorded);
+ * otherwise ld_pool_done may get 0 for T0 and T1. */
+int ld_run_timed(const ld_run *r);
+
 /* Non-zero once R was cancelled or failed: threads skip remaining tasks. */
 int ld_run_stopping(const ld_run *r);
 

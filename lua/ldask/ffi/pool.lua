@@ -40,6 +40,7 @@ void ld_run_free(ld_run *r);
 int32_t ld_pool_next(ld_pool *p, int32_t worker, int32_t *ids, int32_t max, ld_run **run);
 const ld_value *ld_run_payload(const ld_run *r, int32_t id);
 int64_t ld_run_generation(const ld_run *r);
+int ld_run_timed(const ld_run *r);
 int ld_run_stopping(const ld_run *r);
 const int32_t *ld_run_deps(const ld_run *r, int32_t id, int32_t *n);
 const ld_value *ld_run_input(const ld_run *r, int32_t id);

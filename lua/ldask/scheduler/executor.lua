@@ -202,17 +202,20 @@ function M.serve(poolp, w)
         n = 0
       end
     end
+    local timed = n > 0 and lib.ld_run_timed(run) ~= 0
     for i = 0, n - 1 do
       local id = ids[i]
       if lib.ld_run_stopping(run) ~= 0 then
         lib.ld_pool_done(pool, worker, id, K_EMPTY, 0, nil, 0, nil, 0, 0, 0)
       else
-        local t0 = now()
+        local t0 = timed and now() or 0
         local ok, res = xpcall(run_task, handler, id)
-        if ok then
+        if ok and type(res) == "number" then
+          lib.ld_pool_done(pool, worker, id, K_NUM, res, nil, 0, nil, 0, t0, timed and now() or 0)
+        elseif ok then
           local ok2, kind, num, data, len, bufs, nb = pcall(encode_result, res)
           if ok2 then
-            lib.ld_pool_done(pool, worker, id, kind, num, data, len, bufs, nb, t0, now())
+            lib.ld_pool_done(pool, worker, id, kind, num, data, len, bufs, nb, t0, timed and now() or 0)
           else
             local msg = "cannot store the result: " .. tostring(kind) .. ERRSEP
             lib.ld_pool_fail(pool, worker, id, msg, #msg, t0, now())
