@@ -262,6 +262,16 @@ describe("ldask.bag errors", function()
       "argument 2 is a lazy bag")
   end)
 
+  it("refuses functions that cannot travel to the executors when the bag is built", function()
+    local co = coroutine.create(print)
+    local b = bag.from_sequence({ 1, 2 })
+    assert.error_matches(function() b:map(function() return co end) end,
+      "cannot ship bag.map function: .*upvalue 'co' is a coroutine")
+    assert.error_matches(function() b:filter(function() return co end) end, "cannot ship bag.filter predicate")
+    assert.error_matches(function() b:foldby(function() return co end, function(a) return a end) end,
+      "cannot ship bag.foldby key")
+  end)
+
   it("reports element errors with the task key and the cause", function()
     local b = bag.from_sequence({ { a = 1 }, {} }, { npartitions = 2 })
     local ok, err = pcall(function() return b:pluck("a"):compute(o) end)
