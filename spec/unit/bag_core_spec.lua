@@ -228,6 +228,29 @@ for _, sched in ipairs(schedulers) do
         return { p1[1] + p2[1], p1[2] + p2[2] } end)(ds[1], ds[2]), o))
     end)
 
+    it("accumulates across partitions and joins with an array or a bag", function()
+      local b = bag.from_sequence({ 1, 2, 3, 4, 5 }, { npartitions = 3 })
+      local add = function(a, x) return a + x end
+      assert.same({ 1, 3, 6, 10, 15 }, b:accumulate(add):compute(o))
+      assert.same({ 100, 101, 103, 106, 110, 115 }, b:accumulate(add, 100):compute(o))
+      assert.equal(3, b:accumulate(add).npartitions)
+      local people = bag.from_sequence({ { name = "Al", fruit = "apple" }, { name = "Bo", fruit = "kiwi" },
+        { name = "Cy", fruit = "fig" } }, { npartitions = 2 })
+      local fruit = { { fruit = "apple", color = "red" }, { fruit = "kiwi", color = "green" },
+        { fruit = "apple", color = "green" } }
+      local function names(pairs_)
+        local out = {}
+        for i, p in ipairs(pairs_) do out[i] = p[2].name .. "-" .. p[1].color end
+        return out
+      end
+      local expect = { "Al-red", "Al-green", "Bo-green" }
+      assert.same(expect, names(people:join(fruit, "fruit"):compute(o)))
+      assert.same(expect, names(people:join(bag.from_sequence(fruit, { npartitions = 1 }), "fruit"):compute(o)))
+      assert.same(expect, names(people:join(fruit, function(p) return p.fruit end, "fruit"):compute(o)))
+      assert.error_matches(function() people:join(bag.from_sequence(fruit, { npartitions = 2 }), "fruit") end,
+        "repartition%(1%) it first")
+    end)
+
     it("takes the first elements, computing only the partitions needed", function()
       local seen = 0
       local b = bag.from_sequence(seq(100), { npartitions = 10 })

@@ -143,6 +143,31 @@ local function chain(ops, nxt, extras, checks, index)
     elseif k == "pluck" then
       local g = getter(op.key, op.default, op.has_default, "bag.pluck")
       push = function(x) return down(g(x)) end
+    elseif k == "join" then
+      -- dask's Bag.join: {other element, element} for every other element
+      -- whose key equals the element's; OTHER is indexed once per partition
+      local other = op.other or extras[op.slot]
+      if type(other) ~= "table" then error("bag.join: the other collection is not an array", 0) end
+      local on_self = getter(op.on_self, nil, false, "bag.join")
+      local on_other = getter(op.on_other, nil, false, "bag.join")
+      local index
+      push = function(x)
+        if not index then
+          index = {}
+          for j = 1, #other do
+            local y = other[j]
+            local kk = hashable(on_other(y), "bag.join")
+            local list = index[kk]
+            if not list then list = {}; index[kk] = list end
+            list[#list + 1] = y
+          end
+        end
+        local kx = on_self(x)
+        local list = kx ~= nil and kx == kx and index[kx]
+        if list then
+          for j = 1, #list do if down({ list[j], x }) then return true end end
+        end
+      end
     elseif k == "sample" then
       -- xorshift32 seeded by (seed, partition): reproducible per partition
       local prob = op.prob
@@ -433,6 +458,36 @@ function M.run(ops, sink, kind, src, extras, index)
   if not stopped then for i = 1, #checks do checks[i]() end end
   return finish()
 end
+
+-- accumulate, per partition: running values of BINOP from PREV (the
+-- previous partition's result, nil for the first) or INITIAL. Returns
+-- {values, last, has_last}.
+function M.accumulate_part(binop, has_initial, initial, part, prev)
+  local out, n = {}, 0
+  local acc, have
+  if prev then
+    acc, have = prev[2], prev[3]
+  elseif has_initial then
+    acc, have = initial, true
+    n = 1
+    out[1] = initial
+  end
+  for i = 1, #part do
+    local x = part[i]
+    if have then
+      acc = binop(acc, x)
+      if acc == nil then error("bag.accumulate: binop returned nil", 0) end
+    else
+      acc, have = x, true
+    end
+    n = n + 1
+    out[n] = acc
+  end
+  return { out, acc, have }
+end
+
+-- The first field of T.
+function M.first(t) return t[1] end
 
 -- Packs its arguments into an array (zip).
 function M.pack(...) return { ... } end

@@ -122,6 +122,55 @@ function Bag:product(other)
   return core.materialized(name, self.npartitions, layer, layers)
 end
 
+-- b:accumulate(binop [, initial]): running results of binop over the
+-- elements in order, across partitions (partition i waits for i-1): {x1,
+-- binop(x1, x2), ...}, or {initial, binop(initial, x1), ...}.
+function Bag:accumulate(binop, ...)
+  check_bag(self, "bag.accumulate")
+  check_fn(binop, "bag.accumulate binop", 1)
+  local has_initial = select("#", ...) > 0 and (...) ~= nil
+  local initial = (...)
+  local layers = core.layers(self)
+  local inkeys = core.keys(self)
+  local name = core.name("accumulate", self.name, binop, has_initial, initial)
+  local layer, prev = {}, nil
+  for i = 1, self.npartitions do
+    local ak = key(name .. "-acc", i - 1)
+    layer[ak] = { pipeline.accumulate_part, binop, has_initial, graph.quote(initial), inkeys[i], prev or false }
+    layer[key(name, i - 1)] = { pipeline.first, ak }
+    prev = ak
+  end
+  return core.materialized(name, self.npartitions, layer, layers)
+end
+
+-- b:join(other, on_self [, on_other]): for each element x and each element y
+-- of OTHER (an array, or a bag of one partition) with on_other(y) ==
+-- on_self(x), the pair {y, x} (as dask). Keys: functions or field names;
+-- on_other defaults to on_self.
+function Bag:join(other, on_self, on_other)
+  check_bag(self, "bag.join")
+  if on_self == nil then error("bag.join: on_self must be a function or a field name, got nil", 2) end
+  on_other = on_other == nil and on_self or on_other
+  if type(on_self) == "function" then check_fn(on_self, "bag.join on_self", 1) end
+  if type(on_other) == "function" then check_fn(on_other, "bag.join on_other", 1) end
+  local op = { k = "join", on_self = on_self, on_other = on_other }
+  if core.is_bag(other) then
+    if other.npartitions ~= 1 then
+      error("bag.join: the other bag has " .. other.npartitions .. " partitions; repartition(1) it first", 2)
+    end
+    local okey = core.keys(other)[1]
+    local keys = {}
+    for i = 1, self.npartitions do keys[i] = okey end
+    op.slot = core.nextras(self) + 1
+    return core.extend_with(self, "join", op, { { bag = keys } }, core.layers(other), other.name, on_self, on_other)
+  end
+  if type(other) ~= "table" or getmetatable(other) ~= nil then
+    error("bag.join: other must be an array or a bag, got " .. type(other), 2)
+  end
+  op.other = other
+  return extend(self, "join", op, other, on_self, on_other)
+end
+
 -- b:random_sample(prob [, seed]): each element kept with probability PROB
 -- (reproducible for a given seed: a generator per partition).
 function Bag:random_sample(prob, seed)
