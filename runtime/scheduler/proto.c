@@ -120,12 +120,17 @@ static void notify_one(sc_client *c, sc_task *t, const char *op) {
   pk_t p;
   pk_init(&p);
   int erred = strcmp(op, "key-erred") == 0;
-  msgpack_pack_map(&p.pk, erred ? 4 : 3);
+  msgpack_pack_map(&p.pk, erred ? 5 : 3);
   S(&p, "op"), S(&p, op);
   S(&p, "key"), SN(&p, t->key, t->keylen);
   if (erred) {
     S(&p, "message"), S(&p, t->err_msg);
     S(&p, "traceback"), S(&p, t->err_tb);
+    S(&p, "lost");
+    if (t->lost)
+      msgpack_pack_true(&p.pk);
+    else
+      msgpack_pack_false(&p.pk);
   } else {
     S(&p, "nbytes"), I(&p, t->nbytes);
   }

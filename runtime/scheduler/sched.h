@@ -66,6 +66,7 @@ typedef struct sc_task {
   int retries;         /* reruns left after an error */
   int suspicious;      /* workers that died while running it */
   int scattered;       /* data came from scatter: cannot be recomputed */
+  int lost;            /* erred because its data was lost for good */
   ld_buffer **payload; /* owned references */
   uint32_t npayload;
   ld_buffer **inline_data; /* a small result's frames, kept to answer gathers */

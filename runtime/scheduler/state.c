@@ -346,12 +346,14 @@ static void ensure_computing(sc_state *st, sc_task *t) {
     snprintf(msg, sizeof msg,
              "the data of scattered key '%s' was lost with its worker and cannot be recomputed",
              t->key);
+    t->lost = 1;
     sc_erred(st, t, msg, strlen(msg), "", 0);
     return;
   }
   if (t->npayload == 0) {
     char msg[300];
     snprintf(msg, sizeof msg, "key '%s' was lost and has no task to recompute it", t->key);
+    t->lost = 1;
     sc_erred(st, t, msg, strlen(msg), "", 0);
     return;
   }

@@ -244,6 +244,22 @@ describe("distributed ldask when workers come and go", function()
     end)
   end)
 
+  it("reports scattered data lost with its worker as lost", function()
+    with_cluster(2, function(cl, c)
+      local d = c:scatter({ 5 }, { workers = "local-1" })[1]
+      assert.equal(5, d:result(10))
+      local user = c:submit(function(x) return x end, d, opts { pure = false })
+      assert.equal(5, user:result(10))
+      cl:kill_worker(1, "KILL")
+      local deadline = os.time() + 15
+      while d:status() ~= "lost" and os.time() < deadline do nap(0.05) end
+      assert.equal("lost", d:status())
+      local ok, err = pcall(d.result, d, 5)
+      assert.is_false(ok)
+      assert.matches("was lost with its worker and cannot be recomputed", err.message, 1, true)
+    end)
+  end)
+
   it("fails a task that was running on three workers that died", function()
     with_cluster(3, function(cl, c)
       local f = c:submit(function() os.exit(3) end, opts { key = "killer" })
