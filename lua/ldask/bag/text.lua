@@ -62,7 +62,8 @@ end
 -- ldask.bag.read_json(paths [, opts]): JSON lines decoded with lua-cjson;
 -- the options of read_text plus on_error = "raise" (default: a malformed
 -- line is an error naming the file and line number) or "skip" (skipped; a
--- warning on stderr per partition gives the count and the first line).
+-- warning on stderr per partition gives the count and the first line, and
+-- b:malformed() computes the total).
 function M.read_json(paths, opts)
   opts = check_opts(opts, "ldask.bag.read_json")
   local oe = opts.on_error
@@ -71,6 +72,26 @@ function M.read_json(paths, opts)
   end
   if opts.keep_newlines then error("ldask.bag.read_json: keep_newlines does not apply to JSON lines", 2) end
   return text_bag("read-json", paths, opts, true, "ldask.bag.read_json")
+end
+
+-- b:malformed(): an Item, the number of lines of the bag's JSON files that
+-- are not valid JSON (for a bag read with read_json, whatever operations
+-- follow; with on_error="skip" these are the lines that were skipped). Reads
+-- the files again when computed.
+function core.Bag:malformed()
+  if not core.is_bag(self) then error("bag.malformed: call it as b:malformed()", 2) end
+  local kind, srcs = core.source(self)
+  if kind ~= "text" or not srcs[1] or not srcs[1][1].json then
+    error("bag.malformed: the bag does not come from read_json (or read_text():map(cjson.decode))", 2)
+  end
+  local name = core.name("malformed", self.name)
+  local own, keys = {}, {}
+  for i = 1, #srcs do
+    keys[i] = key(name .. "-part", i - 1)
+    own[keys[i]] = { textio.count_malformed, srcs[i] }
+  end
+  own[key(name, 0)] = { aggregate.finalize, quote({ k = "count" }), keys }
+  return setmetatable({ name = name, key = key(name, 0), _layers = { [name] = own } }, core.Item)
 end
 
 -- b:to_textfiles(path [, {compression=, compute=true}]): writes partition i

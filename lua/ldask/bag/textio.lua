@@ -9,7 +9,7 @@ require "ldask.ffi.io"
 local lib = require "ldask.native"
 
 local ffi_string, ffi_new, ffi_gc = ffi.string, ffi.new, ffi.gc
-local tonumber, tostring, type, error, pcall = tonumber, tostring, type, error, pcall
+local tonumber, tostring, type, error, pcall, pairs = tonumber, tostring, type, error, pcall, pairs
 
 local M = {}
 
@@ -216,6 +216,7 @@ function M.stream(d, push)
     error(where .. ": " .. e, 0)
   end
   lib.ld_textreader_close(ffi_gc(r, nil))
+  if d.counted then d.counted[1] = skipped end
   if skipped > 0 and not d.quiet then
     local lb = lines_before(path, d.start or 0)
     io.stderr:write(string.format(
@@ -223,6 +224,16 @@ function M.stream(d, push)
       skipped, path, lb and tostring(lb + first_bad) or "?", tostring(first_msg)))
   end
   return stopped
+end
+
+-- Task: the number of lines of block D that are not valid JSON (cjson's
+-- judgement), read through the same path as read_json with on_error="skip".
+function M.count_malformed(d)
+  local nd = {}
+  for k, v in pairs(d) do nd[k] = v end
+  nd.json, nd.on_error, nd.quiet, nd.include_path, nd.counted = true, "skip", true, nil, { 0 }
+  M.stream(nd, function() end)
+  return nd.counted[1]
 end
 
 -- Returns push, finish writing a partition to PATH (gzip when GZ): each
