@@ -299,6 +299,56 @@ describe("the distributed programs", function()
     end)
   end)
 
+  it("the scheduler survives garbage, truncated messages and unknown ops", function()
+    local socket = require "socket"
+    local mp = require "ldask.client.mp"
+    local function frame(h)
+      local n = #h
+      local len = {}
+      for i = 0, 7 do len[#len + 1] = string.char(math.floor(n / 2 ^ (8 * i)) % 256) end
+      return "\1\0\0\0" .. table.concat(len) .. h
+    end
+    local function read_error(sock)
+      sock:settimeout(5)
+      local data = {}
+      while true do
+        local chunk, err, partial = sock:receive(4096)
+        local got = chunk or partial
+        if got and #got > 0 then data[#data + 1] = got end
+        if not chunk then break end
+      end
+      return table.concat(data)
+    end
+    with_cluster(1, function(cl, c)
+      local host, port = cl.address:match("tcp://([^:]+):(%d+)")
+      -- a frame count out of range
+      local s1 = assert(socket.connect(host, tonumber(port)))
+      s1:send("\255\255\255\255")
+      assert.matches("frame count 4294967295 not in 1..65536", read_error(s1), 1, true)
+      s1:close()
+      -- a header that is not msgpack
+      local s2 = assert(socket.connect(host, tonumber(port)))
+      s2:send(frame("\193\193"))
+      assert.matches("bad message header", read_error(s2), 1, true)
+      s2:close()
+      -- a proper hello, then an unknown op, then a truncated message
+      local s3 = assert(socket.connect(host, tonumber(port)))
+      s3:send(frame(mp.encode({ op = "hello", protocol = 1, version = "0.1.0", role = "client" })))
+      s3:send(frame(mp.encode({ op = "frobnicate" })))
+      s3:send("\2\0\0\0\9")
+      s3:settimeout(0.5)
+      local got = {}
+      repeat
+        local chunk, err, partial = s3:receive(4096)
+        got[#got + 1] = chunk or partial or ""
+      until not chunk
+      assert.matches("unknown op 'frobnicate' from a client", table.concat(got), 1, true)
+      s3:close()
+      -- the cluster still works
+      assert.equal(3, c:submit(function() return 3 end):result(10))
+    end)
+  end)
+
   it("reports a scheduler that is not there", function()
     local ok, err = pcall(client, "tcp://127.0.0.1:1", { set_as_default = false, timeout = 5 })
     assert.is_false(ok)

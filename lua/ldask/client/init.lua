@@ -356,8 +356,12 @@ end
 
 -- Encodes task value V under KEY: returns nframes and appends the frames.
 function Client:_encode(v, key, frames, level)
-  local ok, h, bufs = pcall(self.session.encode, self.session, v, "task '" .. key .. "'")
-  if not ok then error("ldask.Client: cannot ship task '" .. key .. "': " .. tostring(h), level + 1) end
+  local ok, h, bufs = pcall(self.session.encode, self.session, v)
+  if not ok then
+    -- again, for a message that names the task
+    ok, h = pcall(self.session.encode, self.session, v, "task '" .. key .. "'")
+    error("ldask.Client: cannot ship task '" .. key .. "': " .. tostring(h), level + 1)
+  end
   frames[#frames + 1] = string_buffer(h)
   for _, b in ipairs(bufs) do frames[#frames + 1] = b end
   return 1 + #bufs
