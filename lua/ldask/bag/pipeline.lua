@@ -3,14 +3,14 @@
 -- elements of a source (a Lua array, a range, or a block of a text file)
 -- through the fused element operations OPS (map, filter, pluck, flatten,
 -- ...) into one SINK (collect, count, sum, frequencies, foldby, take, ...)
--- in a single pass, with no intermediate table per step. The aggregate
--- functions that combine sink results across partitions live here too.
+-- in a single pass, with no intermediate table per step. Also the other
+-- partition-level task functions (repartition, groupby, accumulate, ...);
+-- the combine steps of reductions are in ldask.bag.aggregate.
 local textio = require "ldask.bag.textio"
 local bit = require "bit"
 
 local type, error, tostring = type, error, tostring
 local unpack, sort, floor = unpack, table.sort, math.floor
-
 
 local M = {}
 
@@ -435,7 +435,9 @@ do
 end
 
 -- The partition task: streams SRC (of KIND "list", "range" or "text")
--- through OPS into SINK and returns the sink's result.
+-- through OPS into SINK and returns the sink's result. EXTRAS: the values
+-- of the items and partitions of other bags the operations read; INDEX: the
+-- partition number.
 function M.run(ops, sink, kind, src, extras, index)
   local make = sinks[sink.k]
   if not make then error("bag pipeline: unknown sink '" .. tostring(sink.k) .. "'", 0) end
