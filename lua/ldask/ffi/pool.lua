@@ -56,5 +56,5 @@ int isatty(int fd);
 return {
   EMPTY = 0, NIL = 1, FALSE = 2, TRUE = 3, NUM = 4, STR = 5, ENC = 6, FAST = 7,
   -- ld_fastarg tags
-  A_NUM = 0, A_REF = 1, A_STR = 2, A_TRUE = 3, A_FALSE = 4, A_NIL = 5, A_SBUF = 6,
+  A_NUM = 0, A_REF = 1, A_STR = 2, A_TRUE = 3, A_FALSE = 4, A_NIL = 5, A_SBUF = 6, A_TASK = 7,
 }

@@ -114,8 +114,11 @@ end
 local fns = {} -- functions of the simple tasks of the current run
 local int32_ptr = ffi.typeof("const int32_t *")
 local fastarg_ptr = ffi.typeof("const ld_fastarg *")
-local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_SBUF = V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_SBUF
+local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_SBUF, A_TASK =
+  V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_SBUF, V.A_TASK
 local dbuf = require("string.buffer").new() -- decodes plain data arguments in place
+
+local run_fast_at
 
 -- Argument X (ld_fastarg) of a simple task whose payload starts at BASE.
 local function fast_arg(base, x)
@@ -127,17 +130,18 @@ local function fast_arg(base, x)
     dbuf:set(base + x.d, x.i)
     return dbuf:decode()
   end
+  if tag == A_TASK then return run_fast_at(base, x.d) end
   if tag == A_TRUE then return true end
   if tag == A_FALSE then return false end
   return nil
 end
 
--- Runs the simple task of payload P (see threads.lua: prepare).
-local function run_fast(p)
-  local base = p.data
-  local h = ffi_cast(int32_ptr, base)
+-- Runs the simple task whose record is at OFF in the payload at BASE (see
+-- threads.lua: prepare).
+run_fast_at = function(base, off)
+  local h = ffi_cast(int32_ptr, base + off)
   local f, na = fns[h[0] + 1], h[1]
-  local a = ffi_cast(fastarg_ptr, base + 8)
+  local a = ffi_cast(fastarg_ptr, base + off + 8)
   if na == 1 then return f(fast_arg(base, a[0])) end
   if na == 0 then return f() end
   if na == 2 then return f(fast_arg(base, a[0]), fast_arg(base, a[1])) end
@@ -148,7 +152,7 @@ end
 
 local function run_task(id)
   local p = lib.ld_run_payload(run, id)
-  if p.kind == K_FAST then return run_fast(p) end
+  if p.kind == K_FAST then return run_fast_at(p.data, 0) end
   local task = decode_value(p, decoder)
   return eval(task)
 end

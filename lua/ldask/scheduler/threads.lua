@@ -104,8 +104,8 @@ M.compile = compile
 local fastarg_ptr = ffi.typeof("ld_fastarg *")
 local int32_ptr = ffi.typeof("int32_t *")
 local uint8_ptr = ffi.typeof("uint8_t *")
-local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_NIL, A_SBUF =
-  V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_NIL, V.A_SBUF
+local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_NIL, A_SBUF, A_TASK =
+  V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_NIL, V.A_SBUF, V.A_TASK
 local PAD = "\0\0\0\0\0\0\0\0"
 local Quote = graph.Quote
 
@@ -131,12 +131,14 @@ local function plain_data(t, index, quoted, depth)
   return true
 end
 
--- Size in bytes of the fixed part of the fast payload of task V (padded to
+-- Size in bytes of the fixed part of the fast record of task V (padded to
 -- 8), or nil when V is not a simple task: {f, args...} whose arguments are
 -- numbers, booleans, nil, strings, references (ldask.ref or key strings),
--- plain data tables, or quoted scalars and plain data tables.
-local function fast_size(v, index)
+-- plain data tables, quoted scalars and plain data tables, or simple tasks
+-- themselves (nested, up to DEPTH 20).
+local function fast_size(v, index, depth)
   if type(v) ~= "table" or getmetatable(v) ~= nil or type(v[1]) ~= "function" then return nil end
+  if depth > 20 then return nil end
   local n = #v
   local bytes = 8 + 16 * (n - 1)
   for j = 2, n do
@@ -156,7 +158,13 @@ local function fast_size(v, index)
         elseif tq ~= "number" and tq ~= "boolean" and tq ~= "nil" then
           return nil
         end
-      elseif mt ~= Ref and not (mt == nil and plain_data(a, index, false, 0)) then
+      elseif mt == nil then
+        if type(a[1]) == "function" then
+          if not fast_size(a, index, depth + 1) then return nil end
+        elseif not plain_data(a, index, false, 0) then
+          return nil
+        end
+      elseif mt ~= Ref then
         return nil
       end
     elseif ta ~= "number" and ta ~= "boolean" and ta ~= "nil" then
@@ -169,6 +177,12 @@ end
 -- One pass over graph G: keys, index, dependencies (CSR, int32, 0-based),
 -- and each task's payload: simple tasks written to the byte buffer FAST,
 -- the others compiled for the codec. Returns a table.
+--
+-- Fast record of a task: int32 function index, int32 nargs, nargs
+-- ld_fastarg {tag, i, d}, the bytes of its string arguments, then (after
+-- the fixed part) the string.buffer encodings of its table arguments and
+-- the records of its nested tasks. Offsets (d) are from the start of the
+-- task's top-level record; every record starts 8-aligned.
 local function prepare(g)
   local keys, n = {}, 0
   for k in pairs(g) do
@@ -197,98 +211,113 @@ local function prepare(g)
   local fns, fnidx, fnkey = {}, {}, {}
   local fast = sbuf.new()
   local fastoff, fastlen, specs = {}, {}, {}
-  local tabs, tabj, ntab = {}, {}, 0
+
+  -- Appends the record of simple task V (fixed part SIZE bytes) of graph
+  -- key KEY; TOP: where the top-level record starts. Returns the record's
+  -- offset from TOP.
+  local function emit(v, size, key, top)
+    local f = v[1]
+    local fi = fnidx[f]
+    if not fi then
+      fi = #fns
+      fns[fi + 1] = f
+      fnidx[f] = fi
+      fnkey[fi + 1] = key
+    end
+    local na = #v - 1
+    local rel = #fast - top
+    local base = fast:reserve(size)
+    local h = ffi_cast(int32_ptr, base)
+    h[0], h[1] = fi, na
+    local a = ffi_cast(fastarg_ptr, base + 8)
+    local spos = 8 + 16 * na
+    local later -- table and task arguments, written after the fixed part
+    for j = 0, na - 1 do
+      local x = v[j + 2]
+      local tx = type(x)
+      local r = a[j]
+      r.i, r.d = 0, 0
+      if tx == "number" then
+        r.tag, r.d = A_NUM, x
+      elseif tx == "string" then
+        local ri = index[x]
+        if ri then
+          add(ri)
+          r.tag, r.i = A_REF, ri - 1
+        else
+          r.tag, r.i, r.d = A_STR, #x, rel + spos
+          ffi.copy(ffi_cast(uint8_ptr, base) + spos, x, #x)
+          spos = spos + #x
+        end
+      elseif tx == "table" then
+        local mt = getmetatable(x)
+        if mt == Ref then
+          local ri = index[x[1]]
+          if not ri then error("task '" .. tostring(key) .. "' depends on missing key '" .. x[1] .. "'", 0) end
+          add(ri)
+          r.tag, r.i = A_REF, ri - 1
+        else -- plain data, a nested task or a quote: scalars inline
+          local q = x
+          if mt == Quote then q = x[1] end
+          local tq = type(q)
+          if tq == "table" then
+            r.tag = (mt == nil and type(q[1]) == "function") and A_TASK or A_SBUF
+            later = later or {}
+            later[#later + 1] = j
+          elseif tq == "number" then
+            r.tag, r.d = A_NUM, q
+          elseif tq == "string" then
+            r.tag, r.i, r.d = A_STR, #q, rel + spos
+            ffi.copy(ffi_cast(uint8_ptr, base) + spos, q, #q)
+            spos = spos + #q
+          elseif q == true then
+            r.tag = A_TRUE
+          elseif q == false then
+            r.tag = A_FALSE
+          else
+            r.tag = A_NIL
+          end
+        end
+      elseif x == true then
+        r.tag = A_TRUE
+      elseif x == false then
+        r.tag = A_FALSE
+      else
+        r.tag = A_NIL
+      end
+    end
+    fast:commit(size)
+    if later then
+      for t = 1, #later do
+        local j = later[t]
+        local x = v[j + 2]
+        local tag = ffi_cast(fastarg_ptr, fast:ref() + top + rel + 8)[j].tag
+        local toff, tlen = #fast - top, 0
+        if tag == A_TASK then
+          toff = emit(x, fast_size(x, index, 0), key, top)
+        else
+          if getmetatable(x) == Quote then x = x[1] end
+          fast:encode(x)
+          tlen = #fast - top - toff
+          local pad = bit.band(-#fast, 7)
+          if pad > 0 then fast:put(PAD:sub(1, pad)) end
+        end
+        local r = ffi_cast(fastarg_ptr, fast:ref() + top + rel + 8) + j
+        r.i, r.d = tlen, toff
+      end
+    end
+    return rel
+  end
+
   for i = 1, n do
     offsets[i - 1] = m
     cur = i
     local key = keys[i]
     local v = g[key]
-    local size = fast_size(v, index)
+    local size = fast_size(v, index, 0)
     if size then
-      local f = v[1]
-      local fi = fnidx[f]
-      if not fi then
-        fi = #fns
-        fns[fi + 1] = f
-        fnidx[f] = fi
-        fnkey[fi + 1] = key
-      end
-      local na = #v - 1
       local off = #fast
-      local base = fast:reserve(size)
-      local h = ffi_cast(int32_ptr, base)
-      h[0], h[1] = fi, na
-      local a = ffi_cast(fastarg_ptr, base + 8)
-      local spos = 8 + 16 * na
-      for j = 0, na - 1 do
-        local x = v[j + 2]
-        local tx = type(x)
-        local r = a[j]
-        r.i, r.d = 0, 0
-        if tx == "number" then
-          r.tag, r.d = A_NUM, x
-        elseif tx == "string" then
-          local ri = index[x]
-          if ri then
-            add(ri)
-            r.tag, r.i = A_REF, ri - 1
-          else
-            r.tag, r.i, r.d = A_STR, #x, spos
-            ffi.copy(ffi_cast(uint8_ptr, base) + spos, x, #x)
-            spos = spos + #x
-          end
-        elseif tx == "table" then
-          local mt = getmetatable(x)
-          if mt == Ref then
-            local ri = index[x[1]]
-            if not ri then error("task '" .. tostring(key) .. "' depends on missing key '" .. x[1] .. "'", 0) end
-            add(ri)
-            r.tag, r.i = A_REF, ri - 1
-          else -- plain data or a quote: scalars inline, tables encoded after
-            local q = x
-            if mt == Quote then q = x[1] end
-            local tq = type(q)
-            if tq == "table" then
-              r.tag = A_SBUF
-              ntab = ntab + 1
-              tabs[ntab], tabj[ntab] = q, j
-            elseif tq == "number" then
-              r.tag, r.d = A_NUM, q
-            elseif tq == "string" then
-              r.tag, r.i, r.d = A_STR, #q, spos
-              ffi.copy(ffi_cast(uint8_ptr, base) + spos, q, #q)
-              spos = spos + #q
-            elseif q == true then
-              r.tag = A_TRUE
-            elseif q == false then
-              r.tag = A_FALSE
-            else
-              r.tag = A_NIL
-            end
-          end
-        elseif x == true then
-          r.tag = A_TRUE
-        elseif x == false then
-          r.tag = A_FALSE
-        else
-          r.tag = A_NIL
-        end
-      end
-      fast:commit(size)
-      if ntab > 0 then
-        -- tables: string.buffer encodings after the fixed part
-        for t = 1, ntab do
-          local toff = #fast - off
-          fast:encode(tabs[t])
-          local tlen = #fast - off - toff
-          local r = ffi_cast(fastarg_ptr, fast:ref() + off + 8) + tabj[t]
-          r.i, r.d = tlen, toff
-          tabs[t] = nil
-        end
-        ntab = 0
-        local pad = bit.band(-(#fast - off), 7)
-        if pad > 0 then fast:put(PAD:sub(1, pad)) end
-      end
+      emit(v, size, key, off)
       fastoff[i], fastlen[i] = off, #fast - off
     else
       specs[i] = compile(v, index, key, add)
