@@ -54,9 +54,14 @@ describe("threads scheduler", function()
       t5 = { function(t) return t[1][1] + 1 end, { { 41 } } },
       t6 = { function(t) return t[1] end, { { inc, 1 } } },      -- a nested task inside a table
     }
-    local keys = { "t1", "t2", "t3", "t4", "t5", "t6" }
+    local deep = 0
+    for _ = 1, 30 do deep = { inc, deep } end -- deeper than the fast path nests
+    g.t7 = deep
+    g.t8 = { function(x, s, t) return x .. s .. t[1] end,
+      { tostring, { inc, "a" } }, { string.rep, "ab", 2 }, { function(q) return q end, q({ "z" }) } }
+    local keys = { "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8" }
     local want = sync.get(g, keys, { optimize_graph = false })
-    assert.same({ 14, "a", "a7false", 5, 42, 2 }, want)
+    assert.same({ 14, "a", "a7false", 5, 42, 2, 30, "6ababz" }, want)
     assert.same(want, threads.get(g, keys, { optimize_graph = false }))
   end)
 
