@@ -8,7 +8,7 @@
 -- docs/bench-bag.md, LDASK_BENCH_NO_DASK=1 skips the dask run.
 local bag = require "ldask.bag"
 local cjson = require "cjson"
-local ffi = require "ffi"
+local benchutil = require "ldask.array.benchutil"
 
 local format = string.format
 local data = arg and arg[1] or "/tmp/ldask-bagdata"
@@ -16,12 +16,7 @@ local here = debug.getinfo(1, "S").source:sub(2):match("(.*)/bench/bag_json.lua$
 local anchors = here .. "/../shared/anchors"
 local REPEAT = tonumber(os.getenv("LDASK_BENCH_REPEAT") or "") or 3
 
-pcall(ffi.cdef, "int clock_gettime(int clk, struct timespec *ts); struct timespec { long tv_sec; long tv_nsec; };")
-local ts = ffi.new("struct timespec")
-local function now()
-  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+local now = benchutil.clock -- monotonic wall clock
 
 local function sh(cmd)
   local p = io.popen(cmd)
