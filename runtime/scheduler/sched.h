@@ -119,12 +119,22 @@ void sc_want(sc_state *st, sc_client *c, sc_task *t);
 void sc_unwant(sc_state *st, sc_client *c, sc_task *t);
 void sc_request_data(sc_state *st, sc_task *t, int client_id);
 
-/* proto.c: sending. */
+/* The one scheduler state of the process (send.c). */
+extern sc_state *sc_g;
+
+/* client_ops.c */
+void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
+ld_msg *sc_msg_clone(const ld_msg *m);
+
+/* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_send_free(sc_worker *w, sc_task *t);
 void sc_notify_key(sc_state *st, sc_task *t, const char *op);
 void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id);
 void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id);
+/* Tells client C about key T now (key-erred, key-cancelled) or batched
+ * (key-finished). */
+void sc_notify_one(sc_client *c, sc_task *t, const char *op);
 sc_client *sc_find_client(sc_state *st, int id);
 void sc_proto_init(sc_state *st, const ld_conn_handlers **h);
 void sc_client_free(sc_client *c);

@@ -1,0 +1,65 @@
+/* pack.h — small helpers shared by the scheduler's message code: packing a
+ * header and sending it, reading fields of a received header. Private to
+ * runtime/scheduler/. */
+#ifndef LDASK_SCHEDULER_PACK_H
+#define LDASK_SCHEDULER_PACK_H
+
+#include <stdlib.h>
+
+#include "net/mp.h"
+#include "sched.h"
+
+/* ---- small packing helpers ---- */
+
+typedef struct pk_t {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+} pk_t;
+
+static inline void pk_init(pk_t *p) {
+  msgpack_sbuffer_init(&p->sb);
+  msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+}
+
+static inline void pk_send(pk_t *p, ld_conn *c, ld_buffer *const *bufs, uint32_t n) {
+  if (c) ld_conn_send_packed(c, &p->sb, bufs, n);
+  msgpack_sbuffer_destroy(&p->sb);
+}
+
+#define S(p, s) ld_mp_pack_cstr(&(p)->pk, s)
+#define SN(p, s, n) ld_mp_pack_str(&(p)->pk, s, n)
+#define I(p, v) msgpack_pack_int64(&(p)->pk, (int64_t)(v))
+
+static inline void send_error(ld_conn *c, const char *msg) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 2);
+  S(&p, "op"), S(&p, "error");
+  S(&p, "message"), S(&p, msg);
+  pk_send(&p, c, NULL, 0);
+}
+
+/* ---- helpers reading headers ---- */
+
+static inline const msgpack_object *arr(const msgpack_object *h, const char *k) {
+  const msgpack_object *o = ld_mp_get(h, k);
+  return o && o->type == MSGPACK_OBJECT_ARRAY ? o : NULL;
+}
+
+static inline sc_task *find(sc_state *st, const msgpack_object *o) {
+  if (o == NULL || o->type != MSGPACK_OBJECT_STR) return NULL;
+  return ld_kmap_get(&st->tasks, o->via.str.ptr, o->via.str.size);
+}
+
+static inline void key_error(ld_conn *c, const char *key, size_t klen, const char *msg) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  S(&p, "op"), S(&p, "key-erred");
+  S(&p, "key"), SN(&p, key, klen);
+  S(&p, "message"), S(&p, msg);
+  S(&p, "traceback"), S(&p, "");
+  pk_send(&p, c, NULL, 0);
+}
+
+#endif

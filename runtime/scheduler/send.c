@@ -1,0 +1,157 @@
+/* send.c — what ldask-scheduler sends: tasks to workers, frees, data
+ * requests, and the notifications of clients (keys-finished batched once
+ * per loop iteration, errors and cancellations at once, small results from
+ * the scheduler's own copies). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pack.h"
+
+sc_state *sc_g;
+
+double sc_now(sc_state *st) { return (double)uv_now(st->loop) / 1000.0; }
+
+sc_client *sc_find_client(sc_state *st, int id) {
+  for (sc_client *c = st->clients; c; c = c->next)
+    if (c->id == id) return c;
+  return NULL;
+}
+
+void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
+  (void)st;
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 5);
+  S(&p, "op"), S(&p, "compute-task");
+  S(&p, "key"), SN(&p, t->key, t->keylen);
+  S(&p, "priority"), I(&p, t->prio);
+  S(&p, "nframes"), I(&p, t->npayload);
+  S(&p, "deps");
+  msgpack_pack_array(&p.pk, (size_t)t->ndeps);
+  for (int i = 0; i < t->ndeps; i++) {
+    sc_task *d = t->deps[i];
+    msgpack_pack_map(&p.pk, 3);
+    S(&p, "key"), SN(&p, d->key, d->keylen);
+    S(&p, "nbytes"), I(&p, d->nbytes);
+    S(&p, "who_has");
+    msgpack_pack_array(&p.pk, (size_t)d->nwho);
+    for (int j = 0; j < d->nwho; j++) S(&p, d->who_has[j]->addr);
+  }
+  pk_send(&p, w->conn, t->payload, t->npayload);
+}
+
+void sc_send_free(sc_worker *w, sc_task *t) {
+  if (!w->alive) return;
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 2);
+  S(&p, "op"), S(&p, "free-keys");
+  S(&p, "keys");
+  msgpack_pack_array(&p.pk, 1);
+  SN(&p, t->key, t->keylen);
+  pk_send(&p, w->conn, NULL, 0);
+}
+
+/* Sends each client's batched keys-finished (a uv_check: right after the
+ * messages of one poll were handled, before the loop writes). */
+static void flush_finished(uv_check_t *chk) {
+  sc_state *st = chk->data;
+  uv_check_stop(chk);
+  for (sc_client *c = st->clients; c; c = c->next) {
+    if (c->nfin == 0) continue;
+    pk_t p;
+    pk_init(&p);
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "op"), S(&p, "keys-finished");
+    S(&p, "keys");
+    msgpack_pack_array(&p.pk, c->nfin);
+    msgpack_sbuffer_write(&p.sb, c->fin_keys.data, c->fin_keys.size);
+    pk_send(&p, c->conn, NULL, 0);
+    c->fin_keys.size = 0;
+    c->nfin = 0;
+  }
+}
+
+void sc_client_free(sc_client *c) {
+  msgpack_sbuffer_destroy(&c->fin_keys);
+  ld_kmap_free(&c->wants);
+  free(c);
+}
+
+void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
+  if (strcmp(op, "key-finished") == 0) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &c->fin_keys, msgpack_sbuffer_write);
+    ld_mp_pack_str(&pk, t->key, t->keylen);
+    c->nfin++;
+    if (!uv_is_active((uv_handle_t *)&sc_g->notify)) uv_check_start(&sc_g->notify, flush_finished);
+    return;
+  }
+  pk_t p;
+  pk_init(&p);
+  int erred = strcmp(op, "key-erred") == 0;
+  msgpack_pack_map(&p.pk, erred ? 5 : 3);
+  S(&p, "op"), S(&p, op);
+  S(&p, "key"), SN(&p, t->key, t->keylen);
+  if (erred) {
+    S(&p, "message"), S(&p, t->err_msg);
+    S(&p, "traceback"), S(&p, t->err_tb);
+    S(&p, "lost");
+    if (t->lost)
+      msgpack_pack_true(&p.pk);
+    else
+      msgpack_pack_false(&p.pk);
+  } else {
+    S(&p, "nbytes"), I(&p, t->nbytes);
+  }
+  pk_send(&p, c->conn, NULL, 0);
+}
+
+void sc_notify_key(sc_state *st, sc_task *t, const char *op) {
+  int finished = strcmp(op, "key-finished") == 0;
+  for (sc_client *c = st->clients; c; c = c->next) {
+    int tell = ld_kmap_get(&c->wants, t->key, t->keylen) != NULL;
+    for (int i = 0; !tell && !finished && i < t->ngather; i++) tell = t->gather_clients[i] == c->id;
+    if (tell) sc_notify_one(c, t, op);
+  }
+}
+
+void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id) {
+  (void)st;
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 3);
+  S(&p, "op"), S(&p, "send-data");
+  S(&p, "client"), I(&p, client_id);
+  S(&p, "keys");
+  msgpack_pack_array(&p.pk, (size_t)n);
+  for (int i = 0; i < n; i++) SN(&p, ts[i]->key, ts[i]->keylen);
+  pk_send(&p, w->conn, NULL, 0);
+}
+
+/* Answers a client's gather from the small results kept here. */
+void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
+  sc_client *c = sc_find_client(st, client_id);
+  if (c == NULL) return;
+  uint32_t nframes = 0;
+  for (int i = 0; i < n; i++) nframes += ts[i]->ninline;
+  ld_buffer **frames = malloc((nframes ? nframes : 1) * sizeof *frames);
+  if (frames == NULL) abort();
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 3);
+  S(&p, "op"), S(&p, "gather-data");
+  S(&p, "client"), I(&p, client_id);
+  S(&p, "keys");
+  msgpack_pack_array(&p.pk, (size_t)n);
+  uint32_t f = 0;
+  for (int i = 0; i < n; i++) {
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "key"), SN(&p, ts[i]->key, ts[i]->keylen);
+    S(&p, "nframes"), I(&p, ts[i]->ninline);
+    for (uint32_t j = 0; j < ts[i]->ninline; j++) frames[f++] = ts[i]->inline_data[j];
+  }
+  pk_send(&p, c->conn, frames, f);
+  free(frames);
+}
