@@ -172,6 +172,30 @@ for _, sched in ipairs(schedulers) do
       assert.has_error(function() x:sum(2) end, "sum: axis 2 out of range for a 2-d array")
     end)
 
+    it("keeps every dtype through elementwise operations, reductions and slices", function()
+      local t = { { 1, 0, 3 }, { 4, 5, 0 } }
+      for _, dt in ipairs({ "float64", "float32", "int64", "int32", "uint8", "bool" }) do
+        local x = da.from_table(t, { chunks = { 1, 2 } }):astype(dt)
+        local want = nd.from_table(t):astype(dt)
+        assert.equal(dt, x.dtype)
+        assert.same(want:totable(), x:compute(o):totable())
+        assert.same(want:slice({ { nil, nil, -1 }, { 2, 0, -2 } }):totable(),
+          x:slice({ { nil, nil, -1 }, { 2, 0, -2 } }):compute(o):totable())
+        assert.same(want:max(0):totable(), x:max(0):compute(o):totable())
+        assert.equal(want:sum():item(), x:sum():compute(o):item())
+        assert.equal(nd.reduce(want, "sum", nil).dtype, x:sum().dtype)
+        assert.same(want:eq(want):totable(), x:eq(x):compute(o):totable())
+        assert.same(want:any(1):totable(), x:any(1):compute(o):totable())
+        if dt ~= "bool" then
+          local w2 = want + want
+          local y = x + x
+          assert.equal(w2.dtype, y.dtype)
+          assert.same(w2:totable(), y:compute(o):totable())
+          assert.same(want:argmax(1):totable(), x:argmax(1):compute(o):totable())
+        end
+      end
+    end)
+
     it("finds argmin and argmax across blocks", function()
       local t = { { 5, 9, 1, 7 }, { 3, 0, 8, 9 }, { 6, 2, 4, 0 } }
       local x = da.from_table(t, { chunks = { 2, 3 } })
