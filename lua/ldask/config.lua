@@ -14,7 +14,7 @@ local function ncores()
 end
 
 local defaults = {
-  scheduler = "sync",      -- "threads" | "sync" (| "distributed" with a client)
+  scheduler = "threads",   -- "threads" | "sync" (| "distributed" with a client)
   num_workers = ncores(),  -- executor threads of the local scheduler
   optimize_graph = true,
   -- progress bar during computes: true (always, on stderr), false, "auto"
