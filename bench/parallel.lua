@@ -46,6 +46,13 @@ print(string.format("sync:               %.3fs", t_sync))
 print(string.format("threads, 1 thread:  %.3fs", t1))
 print(string.format("threads, 2 threads: %.3fs", t2))
 print(string.format("speed-up 2 vs 1 thread: %.2fx", t1 / t2))
+do -- the speed-up needs a second idle core: show how busy the machine was
+  local f = io.open("/proc/loadavg")
+  if f then
+    print("load average (1, 5, 15 min): " .. (f:read("*l") or ""):match("^(%S+ %S+ %S+)"))
+    f:close()
+  end
+end
 
 local py = io.popen("/usr/bin/python3 -c 'import dask' 2>/dev/null && echo yes")
 local have_py = py:read("*a"):match("yes")
