@@ -251,6 +251,27 @@ for _, sched in ipairs(schedulers) do
         "repartition%(1%) it first")
     end)
 
+    it("unzips, persists, and turns items into delayed values", function()
+      local pairs_ = bag.from_sequence({ { 1, "a" }, { 2, "b" }, { 3, "c" } }, { npartitions = 2 })
+      local nums, letters = pairs_:unzip(2)
+      assert.same({ 1, 2, 3 }, nums:compute(o))
+      assert.same({ "a", "b", "c" }, letters:compute(o))
+      local runs = 0
+      local b = bag.range(10, { npartitions = 3 }):map(function(x) return x * x end)
+      local p = b:persist(o)
+      assert.equal(3, p.npartitions)
+      assert.equal(b.name, p.name)
+      assert.same(b:compute(o), p:compute(o))
+      assert.equal(285, p:sum():compute(o))
+      -- persisted partitions are data: no task of b runs again
+      local n = 0
+      for _, t in pairs(p:map(function(x) return x end):__ldask_graph()) do n = n + 1 end
+      assert.equal(3, n)
+      local d = p:sum():to_delayed()
+      assert.equal(286, ldask.compute(ldask.delayed(function(v) return v + 1 end)(d), o))
+      assert.equal(0, runs)
+    end)
+
     it("takes the first elements, computing only the partitions needed", function()
       local seen = 0
       local b = bag.from_sequence(seq(100), { npartitions = 10 })

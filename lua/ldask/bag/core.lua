@@ -226,6 +226,12 @@ function Item:apply(f, ...)
   return M.item_from("apply", self, f, self.key, ...)
 end
 
+-- The item as an ldask.delayed value.
+function Item:to_delayed()
+  local delayed = require "ldask.delayed"
+  return setmetatable({ _key = self.key, _layers = self._layers }, delayed.Delayed)
+end
+
 function Item:__tostring() return "ldask.bag.Item<" .. self.key .. ">" end
 
 return M

@@ -7,7 +7,7 @@ local core = require "ldask.bag.core"
 local pipeline = require "ldask.bag.pipeline"
 
 local type, select, error, tostring, getmetatable, setmetatable = type, select, error, tostring, getmetatable, setmetatable
-local pairs, ipairs = pairs, ipairs
+local pairs, ipairs, unpack = pairs, ipairs, unpack
 local key, quote, floor = graph.key, graph.quote, math.floor
 local Bag, check_fn, extend = core.Bag, core.check_fn, core.extend
 
@@ -183,6 +183,30 @@ function Bag:random_sample(prob, seed)
     error("bag.random_sample: seed must be an integer, got " .. tostring(seed), 2)
   end
   return extend(self, "random-sample", { k = "sample", prob = prob, seed = seed }, prob, seed)
+end
+
+-- b:unzip(n): N bags, the j-th holding element j of every element (arrays).
+function Bag:unzip(n)
+  check_bag(self, "bag.unzip")
+  if type(n) ~= "number" or n < 1 or n % 1 ~= 0 then
+    error("bag.unzip: n must be a positive integer, got " .. tostring(n), 2)
+  end
+  local out = {}
+  for j = 1, n do out[j] = self:pluck(j) end
+  return unpack(out, 1, n)
+end
+
+-- b:persist([opts]): computes the partitions now and returns a bag whose
+-- partitions are those results, held in its graph (as dask's persist on a
+-- local scheduler): later computations start from them.
+function Bag:persist(opts)
+  check_bag(self, "bag.persist")
+  local base = require "ldask.base"
+  local g = graph.flatten_layers(core.layers(self))
+  local parts = base.get(g, core.keys(self), opts or {})
+  local srcs = {}
+  for i = 1, #parts do srcs[i] = graph.quote(parts[i]) end
+  return core.lazy(self.name, "list", srcs, {}, {})
 end
 
 -- b:to_delayed(): one ldask.delayed value per partition (an array).
