@@ -186,6 +186,41 @@ describe("distributed ldask on a cluster of two workers", function()
     assert.same({ 12 }, c:get(p:__ldask_graph(), { p:__ldask_keys() }))
   end)
 
+  it("moves large results between workers: numeric arrays as raw frames, big strings", function()
+    local a = c:submit(function() return require("ldask.array.ndarray").ones({ 1000, 1000 }) end,
+      opts { workers = "local-1", pure = false })
+    local s = c:submit(function(x) return x:sum():item() end, a, opts { workers = "local-2", pure = false })
+    assert.equal(1000000, s:result(20))
+    local big = c:submit(function() return string.rep("x", 3000000) end, opts { workers = "local-2", pure = false })
+    local n = c:submit(function(x) return #x end, big, opts { workers = "local-1", pure = false })
+    assert.equal(3000000, n:result(20))
+    local arr = a:result(20)
+    assert.equal(1000000, arr:sum():item())
+  end)
+
+  it("reports a result that cannot travel back", function()
+    local f = c:submit(function() return coroutine.create(print) end, opts { key = "bad-result" })
+    local ok, err = pcall(f.result, f, 10)
+    assert.is_false(ok)
+    assert.equal("bad-result", err.key)
+    assert.matches("cannot send the result back", err.message, 1, true)
+    assert.matches("coroutine", err.message, 1, true)
+  end)
+
+  it("forgets the keys of a client that disconnects", function()
+    local c2 = client(cl.address, { set_as_default = false })
+    local f = c2:submit(function() return 1 end, opts { key = "orphan" })
+    assert.equal(1, f:result(10))
+    assert.same({ 1 }, { #c:who_has({ "orphan" })["orphan"] })
+    c2:close()
+    local deadline, wh = os.time() + 10
+    repeat
+      wh = c:who_has({ "orphan" })
+      if #wh["orphan"] > 0 then nap(0.05) end
+    until #wh["orphan"] == 0 or os.time() > deadline
+    assert.same({}, wh["orphan"])
+  end)
+
   it("refuses bad arguments with messages naming them", function()
     assert.has_error(function() c:submit(42) end, "Client:submit: expected a function, got number")
     assert.has_error(function() c:map(print, 3) end, "Client:map: expected a list to map over, got number")
@@ -242,6 +277,29 @@ describe("distributed ldask when workers come and go", function()
       until (executed["local-2"] or 0) > 0 or os.time() > deadline
       assert.is_true((executed["local-2"] or 0) > 0, "the new worker ran nothing")
     end)
+  end)
+
+  it("removes a worker whose heartbeats stop and reruns its tasks elsewhere", function()
+    with_cluster(2, function(cl, c)
+      local f = c:submit(function() require("socket").sleep(0.5) return "done" end,
+        opts { workers = { "local-1", "local-2" }, pure = false })
+      -- find where it runs, freeze that worker
+      local frozen, deadline = nil, os.time() + 10
+      repeat
+        for _, w in ipairs(c:scheduler_info().workers) do
+          if w.processing > 0 then frozen = tonumber(w.name:match("%d+$")) end
+        end
+        if not frozen then nap(0.01) end
+      until frozen or os.time() > deadline
+      assert.is_not_nil(frozen, "the task never started")
+      cl:kill_worker(frozen, "STOP")
+      local ok, r = pcall(f.result, f, 20)
+      local log = cl:log() or ""
+      cl:kill_worker(frozen, "CONT")
+      assert.is_true(ok, tostring(r))
+      assert.equal("done", r)
+      assert.matches("local%-" .. frozen .. " %(tcp://[%d.:]+%) removed: no heartbeat for [%d.]+ s", log)
+    end, { scheduler_args = "--worker-ttl 1" })
   end)
 
   it("reports scattered data lost with its worker as lost", function()
