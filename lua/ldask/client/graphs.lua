@@ -9,6 +9,7 @@ local future = require "ldask.client.future"
 local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring =
   type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring
 local is_future = future.is_future
+local CALL = "\0ldask.call" -- the compact call form (ldask.client.exec)
 
 local G = {}
 
@@ -35,6 +36,17 @@ function G.install(M, Client, strip_futures)
       else
         local fdeps = {}
         local sv = strip_futures(v, fdeps)
+        -- {f, args...}: the compact call form, f sent once; every argument
+        -- is evaluated with the graph's rules on the worker ('r').
+        if type(sv) == "table" and getmetatable(sv) == nil and type(sv[1]) == "function" then
+          local fh = self:_fn_hash(sv[1], level + 1)
+          if fh then
+            local n = #sv
+            local t = { CALL, fh, string.rep("r", n - 1) }
+            for j = 2, n do t[j + 2] = sv[j] end
+            sv = t
+          end
+        end
         local d = {}
         for _, k in ipairs(deps[key]) do d[#d + 1] = k end
         for _, k in ipairs(fdeps) do d[#d + 1] = k end
