@@ -177,6 +177,47 @@ int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const 
   return 0;
 }
 
+/* Queues a message whose N frames after the header are either bytes
+ * (BUFS[i] == NULL: LENS[i] bytes at PTRS[i], copied) or buffers (BUFS[i],
+ * retained by the message). One call per message however many frames: the
+ * Lua client sends its task payloads this way. Thread-safe. Returns 0, or
+ * -1 when the connection is closed or out of memory. */
+int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
+                         const size_t *lens, ld_buffer *const *bufs, uint32_t n) {
+  ld_msg *m = ld_msg_make(hdr, len, NULL, 0);
+  if (m == NULL) return -1;
+  ld_buffer **frames = realloc(m->frames, (size_t)(n + 1) * sizeof *frames);
+  if (frames == NULL) {
+    ld_msg_free(m);
+    return -1;
+  }
+  m->frames = frames;
+  for (uint32_t i = 0; i < n; i++) {
+    if (bufs && bufs[i]) {
+      frames[i + 1] = ld_buffer_retain(bufs[i]);
+    } else {
+      frames[i + 1] = ld_buffer_new(lens[i]);
+      if (frames[i + 1] == NULL) {
+        m->nframes = i + 1;
+        ld_msg_free(m);
+        return -1;
+      }
+      if (lens[i]) memcpy(frames[i + 1]->data, ptrs[i], lens[i]);
+    }
+    m->nframes = i + 2;
+  }
+  pthread_mutex_lock(&cl->mu);
+  if (cl->closed || cl->stopping) {
+    pthread_mutex_unlock(&cl->mu);
+    ld_msg_free(m);
+    return -1;
+  }
+  push(&cl->out_head, &cl->out_tail, m);
+  pthread_mutex_unlock(&cl->mu);
+  uv_async_send(&cl->wake);
+  return 0;
+}
+
 /* Takes the oldest received message, waiting up to TIMEOUT seconds (0: do
  * not wait). Returns it (the caller owns it: ld_msg_free), or NULL when
  * none arrived in time or the connection is closed and drained. */

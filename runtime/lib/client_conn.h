@@ -12,6 +12,8 @@ typedef struct ld_client ld_client;
 
 ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t errlen);
 int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
+int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
+                         const size_t *lens, ld_buffer *const *bufs, uint32_t n);
 ld_msg *ld_client_recv(ld_client *cl, double timeout);
 size_t ld_client_pending(ld_client *cl);
 int ld_client_closed(ld_client *cl);

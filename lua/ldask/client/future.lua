@@ -87,7 +87,9 @@ function Future:add_done_callback(fn)
   if st.status ~= "pending" then
     fn(self)
   else
-    st.callbacks[#st.callbacks + 1] = { fn, self }
+    local cbs = st.callbacks
+    if not cbs then cbs = {}; st.callbacks = cbs end
+    cbs[#cbs + 1] = { fn, self }
   end
 end
 

@@ -20,6 +20,8 @@ local errors = require "ldask.errors"
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall
 local ffi_string, ffi_new, ffi_copy = ffi.string, ffi.new, ffi.copy
+local format = string.format
+local EMPTY = mp.EMPTY
 local is_future, Future = future.is_future, future.Future
 local Quote = graph.Quote
 
@@ -42,14 +44,6 @@ local errbuf = ffi_new("char[512]")
 -- Buffers -----------------------------------------------------------------
 
 local buffer_array = ffi.typeof("ld_buffer *[?]")
-
--- A new ld_buffer holding string S (one reference, released by the GC).
-local function string_buffer(s)
-  local b = lib.ld_buffer_new(#s)
-  if b == nil then error("ldask.Client: out of memory", 3) end
-  ffi_copy(b.data, s, #s)
-  return ffi.gc(b, lib.ld_buffer_release)
-end
 
 -- Connection --------------------------------------------------------------
 
@@ -124,13 +118,30 @@ local function check(self, name, level)
   if self.closed then error("Client:" .. name .. ": the client is closed", (level or 2) + 1) end
 end
 
--- Sends header table H with frames (array of ld_buffer *). Raises when the
--- connection is gone.
+local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?]")
+
+-- Sends header table H with FRAMES: a list of strings (copied) and
+-- ld_buffer * (sent without a copy). Raises when the connection is gone.
 function Client:_send(h, frames, level)
   local hs = mp.encode(h)
   local n = frames and #frames or 0
-  local arr = n > 0 and buffer_array(n, frames) or nil
-  if lib.ld_client_send(self.cl, hs, #hs, arr, n) ~= 0 then
+  local rc
+  if n == 0 then
+    rc = lib.ld_client_send(self.cl, hs, #hs, nil, 0)
+  else
+    local ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
+    for i = 1, n do
+      local f = frames[i]
+      if type(f) == "string" then
+        ptrs[i - 1] = f
+        lens[i - 1] = #f
+      else
+        bufs[i - 1] = f
+      end
+    end
+    rc = lib.ld_client_send_parts(self.cl, hs, #hs, ptrs, lens, bufs, n)
+  end
+  if rc ~= 0 then
     error("ldask.Client: connection to the scheduler at " .. self.address .. " is closed: " ..
       ffi_string(lib.ld_client_error(self.cl)), (level or 2) + 1)
   end
@@ -141,7 +152,7 @@ end
 function Client:_state(key)
   local st = self.keys[key]
   if not st then
-    st = { status = "pending", refs = 0, callbacks = {} }
+    st = { status = "pending", refs = 0 } -- .callbacks made on demand
     self.keys[key] = st
   end
   return st
@@ -177,8 +188,8 @@ end
 
 local function fire(st)
   local cbs = st.callbacks
-  if #cbs == 0 then return end
-  st.callbacks = {}
+  if not cbs then return end
+  st.callbacks = nil
   for _, cb in ipairs(cbs) do
     local ok, err = pcall(cb[1], cb[2])
     if not ok then io.stderr:write("ldask: error in a future's done callback: ", tostring(err), "\n") end
@@ -362,9 +373,10 @@ function Client:_encode(v, key, frames, level)
     ok, h = pcall(self.session.encode, self.session, v, "task '" .. key .. "'")
     error("ldask.Client: cannot ship task '" .. key .. "': " .. tostring(h), level + 1)
   end
-  frames[#frames + 1] = string_buffer(h)
-  for _, b in ipairs(bufs) do frames[#frames + 1] = b end
-  return 1 + #bufs
+  frames[#frames + 1] = h
+  local nb = #bufs
+  for i = 1, nb do frames[#frames + 1] = bufs[i] end
+  return 1 + nb
 end
 
 -- Registers the functions the session encoded since the last call.
@@ -374,7 +386,7 @@ function Client:_send_functions(level)
     if not self.sent_fns[h] then
       self.sent_fns[h] = true
       names[#names + 1] = h
-      frames[#frames + 1] = string_buffer(blob)
+      frames[#frames + 1] = blob
     end
   end
   if #names > 0 then self:_send({ op = "register-functions", names = names }, frames, level + 1) end
@@ -404,22 +416,32 @@ function Client:_fn_hash(f, level)
 end
 
 -- Builds the task for f(args...) (N arguments), collecting futures into DEPS.
+local LITERALS = setmetatable({}, { __index = function(t, n)
+  local s = string.rep("l", n); t[n] = s; return s
+end })
+
 local function call_task(fh, f, args, n, deps)
-  local flags, vals = {}, {}
-  for i = 1, n do
-    local a, has = strip_futures(args[i], deps)
-    flags[i] = has and "r" or "l"
-    vals[i] = a
-  end
+  local t, refs
   if fh then
-    local t = { CALL, fh, table.concat(flags) }
-    for i = 1, n do t[3 + i] = vals[i] end
+    t = { CALL, fh, false }
+    for i = 1, n do
+      local a, has = strip_futures(args[i], deps)
+      if has then refs = refs or {}; refs[i] = true end
+      t[3 + i] = a
+    end
+    if refs then
+      local flags = {}
+      for i = 1, n do flags[i] = refs[i] and "r" or "l" end
+      t[3] = table.concat(flags)
+    else
+      t[3] = LITERALS[n]
+    end
     return t
   end
-  local t = { f }
+  t = { f }
   for i = 1, n do
-    local a = vals[i]
-    if flags[i] == "l" and type(a) == "table" and getmetatable(a) == nil then a = graph.quote(a) end
+    local a, has = strip_futures(args[i], deps)
+    if not has and type(a) == "table" and getmetatable(a) == nil then a = graph.quote(a) end
     t[i + 1] = a
   end
   return t
@@ -465,7 +487,7 @@ function Client:_update_graph(tasks, wanted, opts, level, chunk)
       local t = tasks[i]
       local nf = self:_encode(t.value, t.key, frames, level + 1)
       recs[#recs + 1] = {
-        key = t.key, deps = mp.array(t.deps), nframes = nf,
+        key = t.key, deps = #t.deps > 0 and mp.array(t.deps) or EMPTY, nframes = nf,
         priority = prio(opts, t.order), retries = opts.retries, workers = opts.workers,
       }
       if chunk < #tasks then want[#want + 1] = wanted[i] end
@@ -535,8 +557,13 @@ function Client:map(f, seq, ...)
   if n > 0 and getmetatable(extra[n]) == M.Options then opts = extra[n]; extra[n] = nil; n = n - 1 end
   opts = check_opts(opts, "Client:map", 2)
   local prefix = funcname(f) .. "-"
-  local ftoken = opts.pure ~= false and tokenize.tokenize(f, unpack(extra, 1, n))
-  local unique = not ftoken and tokenize.unique() .. "-"
+  -- Pure keys: the hash of the function and the extra arguments, then the
+  -- element (a number as itself, anything else hashed): the same call gives
+  -- the same key. Otherwise a fresh token and the index.
+  local base, pure
+  if opts.key then base = opts.key .. "-"
+  elseif opts.pure ~= false then base = prefix .. tokenize.tokenize(f, unpack(extra, 1, n)) .. "-"; pure = true
+  else base = prefix .. tokenize.unique() .. "-" end
   local tasks, wanted, futs = {}, {}, {}
   local fh = self:_fn_hash(f, 2)
   local args = { nil, unpack(extra, 1, n) }
@@ -545,9 +572,15 @@ function Client:map(f, seq, ...)
     args[1] = seq[i]
     local task = call_task(fh, f, args, n + 1, deps)
     local key
-    if opts.key then key = opts.key .. "-" .. i
-    elseif ftoken then key = prefix .. tokenize.tokenize(ftoken, seq[i])
-    else key = prefix .. unique .. i end
+    if not pure then key = base .. i
+    else
+      local v = seq[i]
+      if type(v) == "number" and v == v and v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then
+        key = base .. format("%d", v)
+      else
+        key = base .. tokenize.tokenize(v)
+      end
+    end
     self.seq = self.seq + 1
     tasks[i] = { key = key, value = task, deps = deps, order = self.seq }
     wanted[i] = key
@@ -589,7 +622,7 @@ function Client:scatter(values, opts)
     local key = "scatter-" .. tokenize.tokenize(v)
     local ok, h, bufs = pcall(codec.encode, v, nil, "scattered value " .. i)
     if not ok then error("Client:scatter: " .. tostring(h), 2) end
-    frames[#frames + 1] = string_buffer(h)
+    frames[#frames + 1] = h
     local nbytes = #h
     for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
     recs[i] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }

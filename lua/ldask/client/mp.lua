@@ -14,6 +14,9 @@ local ARRAY = setmetatable({}, { __mode = "k" })
 -- Marks T (usually empty) to encode as a msgpack array. Returns T.
 function M.array(t) ARRAY[t] = true; return t end
 
+-- An empty array, shared (never modify it).
+M.EMPTY = M.array({})
+
 local function is_array(t)
   if ARRAY[t] then return true end
   local n = #t
@@ -23,7 +26,13 @@ local function is_array(t)
   return true
 end
 
-local function put(w, v, path)
+local function where(parent, key)
+  return key == nil and parent or (parent .. "." .. tostring(key))
+end
+
+-- Appends V; PARENT and KEY name its place for error messages (built only
+-- when needed).
+local function put(w, v, parent, key)
   local tv = type(v)
   if tv == "string" then
     lib.ld_mpw_str(w, v, #v)
@@ -41,21 +50,21 @@ local function put(w, v, path)
     if is_array(v) then
       local n = #v
       lib.ld_mpw_array(w, n)
-      for i = 1, n do put(w, v[i], path) end
+      for i = 1, n do put(w, v[i], parent, key) end
     else
       local n = 0
       for _ in pairs(v) do n = n + 1 end
       lib.ld_mpw_map(w, n)
       for k, x in pairs(v) do
         if type(k) ~= "string" then
-          error("msgpack header: map key " .. tostring(k) .. " at " .. path .. " is not a string", 3)
+          error("msgpack header: map key " .. tostring(k) .. " at " .. where(parent, key) .. " is not a string", 3)
         end
         lib.ld_mpw_str(w, k, #k)
-        put(w, x, path .. "." .. k)
+        if type(x) == "table" then put(w, x, where(parent, key), k) else put(w, x, parent, k) end
       end
     end
   else
-    error("msgpack header: cannot encode a " .. tv .. " at " .. path, 3)
+    error("msgpack header: cannot encode a " .. tv .. " at " .. where(parent, key), 3)
   end
 end
 
@@ -64,7 +73,7 @@ local writer = ffi.gc(lib.ld_mpw_new(), lib.ld_mpw_free)
 -- Encodes the table T as a msgpack string.
 function M.encode(t)
   lib.ld_mpw_reset(writer)
-  put(writer, t, "header")
+  put(writer, t, "header", nil)
   return ffi_string(lib.ld_mpw_data(writer), lib.ld_mpw_size(writer))
 end
 
