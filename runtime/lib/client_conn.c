@@ -53,8 +53,8 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     push(&cl->in_head, &cl->in_tail, m);
     cl->nin++;
   }
-  pthread_cond_broadcast(&cl->cv);
   pthread_mutex_unlock(&cl->mu);
+  pthread_cond_broadcast(&cl->cv); /* after unlocking: the waiter can run at once */
 }
 
 static void on_close(ld_conn *c, const char *reason) {

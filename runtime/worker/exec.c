@@ -120,8 +120,8 @@ static ld_wtask *heap_take(wk_state *w, int at) {
 void wk_exec_submit(wk_state *w, ld_wtask *r) {
   pthread_mutex_lock(&w->mu);
   heap_push(w, r);
-  pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
+  pthread_cond_signal(&w->cv); /* after unlocking: the woken thread can run at once */
 }
 
 int wk_exec_cancel(wk_state *w, ld_wtask *r) {
