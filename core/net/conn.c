@@ -6,6 +6,7 @@
 #include "net/conn.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #define COPY_MAX 16384
 
 static int g_protocol = LD_PROTOCOL;
+/* Process-wide counters (ld_net_stats). */
+static _Atomic uint64_t g_msgs_sent, g_writes;
 static const char *g_version = LD_VERSION_STRING;
 
 /* Test hook (docs/protocol.md): makes this process claim another protocol
@@ -259,7 +262,13 @@ static int flush_queue(ld_conn *c) {
     return rc;
   }
   c->writing = 1;
+  g_writes++;
   return 0;
+}
+
+void ld_net_stats(uint64_t *msgs_sent, uint64_t *writes) {
+  *msgs_sent = g_msgs_sent;
+  *writes = g_writes;
 }
 
 static void flush_cb(uv_prepare_t *p) {
@@ -286,6 +295,7 @@ int ld_conn_send(ld_conn *c, ld_msg *m) {
     c->q_head = m;
   c->q_tail = m;
   c->q_len++;
+  g_msgs_sent++;
   if (c->connected && !c->writing) uv_prepare_start(&c->flush, flush_cb);
   return 0;
 }

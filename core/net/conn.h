@@ -84,6 +84,10 @@ void *ld_server_data(const ld_server *s);
 /* Stops listening; the server is freed from its close callback. */
 void ld_server_close(ld_server *s);
 
+/* Messages queued for sending and uv_write calls made by this process so
+ * far (batching shows as fewer writes than messages). */
+void ld_net_stats(uint64_t *msgs_sent, uint64_t *writes);
+
 /* Builds the hello header of ROLE into SB (initialised by the caller). */
 void ld_net_pack_hello(msgpack_sbuffer *sb, const char *role, int protocol, const char *version);
 

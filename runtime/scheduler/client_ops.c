@@ -257,8 +257,12 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   ld_mp_get_i64(h, "id", &id);
   pk_t p;
   pk_init(&p);
-  msgpack_pack_map(&p.pk, 6);
+  uint64_t msgs, writes;
+  ld_net_stats(&msgs, &writes);
+  msgpack_pack_map(&p.pk, 8);
   S(&p, "op"), S(&p, "identity-reply");
+  S(&p, "messages_sent"), I(&p, msgs);
+  S(&p, "writes"), I(&p, writes);
   S(&p, "id"), I(&p, id);
   S(&p, "address"), S(&p, st->address);
   S(&p, "ntasks"), I(&p, st->tasks.count);

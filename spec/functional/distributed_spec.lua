@@ -221,6 +221,34 @@ describe("distributed ldask on a cluster of two workers", function()
     assert.same({}, wh["orphan"])
   end)
 
+  it("lets garbage-collected futures go", function()
+    do
+      local f = c:submit(function() return 99 end, opts { key = "collect-me" })
+      assert.equal(99, f:result(10))
+    end
+    collectgarbage()
+    collectgarbage()
+    c:_flush_releases()
+    local deadline, wh = os.time() + 10
+    repeat
+      wh = c:who_has({ "collect-me" })
+      if #wh["collect-me"] > 0 then nap(0.05); collectgarbage(); c:_flush_releases() end
+    until #wh["collect-me"] == 0 or os.time() > deadline
+    assert.same({}, wh["collect-me"])
+  end)
+
+  it("batches messages that are ready at once into one write", function()
+    local before = c:scheduler_info()
+    local seq = {}
+    for i = 1, 2000 do seq[i] = i end
+    c:gather(c:map(function(x) return -x end, seq), 20)
+    local after = c:scheduler_info()
+    local msgs = after.messages_sent - before.messages_sent
+    local writes = after.writes - before.writes
+    assert.is_true(msgs >= 2000, "messages: " .. msgs)
+    assert.is_true(writes * 2 < msgs, ("%d writes for %d messages"):format(writes, msgs))
+  end)
+
   it("refuses bad arguments with messages naming them", function()
     assert.has_error(function() c:submit(42) end, "Client:submit: expected a function, got number")
     assert.has_error(function() c:map(print, 3) end, "Client:map: expected a list to map over, got number")
@@ -300,6 +328,19 @@ describe("distributed ldask when workers come and go", function()
       assert.equal("done", r)
       assert.matches("local%-" .. frozen .. " %(tcp://[%d.:]+%) removed: no heartbeat for [%d.]+ s", log)
     end, { scheduler_args = "--worker-ttl 1" })
+  end)
+
+  it("runs higher-priority tasks first", function()
+    with_cluster(1, function(cl, c)
+      local blocker = c:submit(function() require("socket").sleep(0.3) return 0 end, opts { pure = false })
+      local function stamp(x) return { x, require("socket").gettime() } end
+      local low = c:map(stamp, { 1, 2, 3, 4, 5 }, opts { pure = false })
+      local high = c:submit(stamp, 6, opts { pure = false, priority = 10 })
+      local lows = c:gather(low, 20)
+      local h = high:result(20)
+      blocker:result(20)
+      for _, l in ipairs(lows) do assert.is_true(h[2] <= l[2], "the high-priority task ran after a low one") end
+    end, { scheduler_args = "--worker-saturation 0.5" }) -- one task at a time on the worker
   end)
 
   it("reports scattered data lost with its worker as lost", function()
@@ -405,6 +446,22 @@ describe("the distributed programs", function()
       -- the cluster still works
       assert.equal(3, c:submit(function() return 3 end):result(10))
     end)
+  end)
+
+  it("a worker finds the scheduler through --scheduler-file", function()
+    local cl = cluster_mod.start({ n_workers = 0 })
+    local pid = io.popen("sh -c '" .. bin .. "ldask-worker --scheduler-file " .. cl.dir ..
+      "/scheduler.json --name by-file > /dev/null 2>&1 & echo $!'"):read("*l")
+    local c = client({ scheduler_file = cl.dir .. "/scheduler.json", set_as_default = false })
+    local ok, err = pcall(function()
+      local info = c:wait_for_workers(1, 20)
+      assert.equal("by-file", info.workers[1].name)
+      assert.equal(4, c:submit(function() return 2 + 2 end):result(10))
+    end)
+    c:close()
+    os.execute("kill " .. pid)
+    cl:stop()
+    assert.is_true(ok, err)
   end)
 
   it("reports a scheduler that is not there", function()
