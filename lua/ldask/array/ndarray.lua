@@ -881,17 +881,59 @@ function M.concatenate(arrays, axis)
   return out
 end
 
--- Assembles a grid of blocks (nested Lua lists, NDIM levels) into one array.
+-- Assembles a grid of blocks (nested Lua lists, NDIM levels, blocks of
+-- NDIM dims) into one new array: one allocation, each block copied once
+-- into its region. Block shapes must agree along each grid row/column.
 function M.block(grid, ndim)
   if ndim == 0 then return grid end
-  local function rec(g, depth)
-    if depth == ndim then return M.concatenate(g, depth - 1) end
-    local parts = {}
-    for i = 1, #g do parts[i] = rec(g[i], depth + 1) end
-    return M.concatenate(parts, depth - 1)
+  -- block sizes along each axis from the first row/column of the grid
+  local sizes, starts = {}, {}
+  for d = 1, ndim do
+    local g = grid
+    for _ = 1, d - 1 do g = g[1] end
+    local list, st, pos = {}, {}, 0
+    for i = 1, #g do
+      local b = g[i]
+      for _ = d + 1, ndim do b = b[1] end
+      if not is_nd(b) then error("block: grid entry is not an ndarray", 2) end
+      list[i] = tonumber(b.shape_[d - 1])
+      st[i] = pos
+      pos = pos + list[i]
+    end
+    sizes[d], starts[d] = pos, st
   end
-  if ndim == 1 then return M.concatenate(grid, 0) end
-  return rec(grid, 1)
+  local dt
+  local function scan(g, depth)
+    for i = 1, #g do
+      if depth == ndim then dt = dt and promote(dt, g[i].dtype_) or g[i].dtype_
+      else scan(g[i], depth + 1) end
+    end
+  end
+  scan(grid, 1)
+  local out = alloc(sizes, dt)
+  local idx = {}
+  local function place(g, depth)
+    for i = 1, #g do
+      idx[depth] = i
+      if depth < ndim then place(g[i], depth + 1)
+      else
+        local b = g[i]
+        if b.ndim_ ~= ndim then
+          error(format("block: a block has %d dims, expected %d", b.ndim_, ndim), 3)
+        end
+        local v = view(out)
+        local off = out.offset_
+        for d = 1, ndim do
+          v.shape_[d - 1] = b.shape_[d - 1]
+          off = off + starts[d][idx[d]] * out.strides_[d - 1]
+        end
+        v.offset_ = off
+        if lib.ld_nd_size(b) > 0 and lib.ld_nd_assign(v, b) ~= 0 then cerr("block", 3) end
+      end
+    end
+  end
+  place(grid, 1)
+  return out
 end
 
 -- Counter-based random block: SHAPE block at global START (with STEP) of an
