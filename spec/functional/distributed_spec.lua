@@ -184,6 +184,12 @@ describe("distributed ldask on a cluster of two workers", function()
     assert.equal(12, c:compute(d):result(10))
     local p = c:persist(d)
     assert.same({ 12 }, c:get(p:__ldask_graph(), { p:__ldask_keys() }))
+    -- ldask.get / ldask.compute with the distributed scheduler module run on
+    -- the default client
+    c:set_as_default()
+    local dist = require "ldask.client.scheduler"
+    assert.equal(3, ldask.get(g, "b", { scheduler = dist }))
+    assert.equal(12, ldask.compute(d, { scheduler = dist }))
   end)
 
   it("moves large results between workers: numeric arrays as raw frames, big strings", function()

@@ -98,7 +98,7 @@ function M.new(address, opts)
     local ok, e = pcall(self.wait_for_workers, self, cluster.n_workers, opts.timeout or 20)
     if not ok then self:close(); error("ldask.Client: the local cluster did not start: " .. tostring(e), 2) end
   end
-  if opts.set_as_default ~= false then current = self end
+  if opts.set_as_default ~= false then self:set_as_default() end
   return self
 end
 
@@ -706,7 +706,14 @@ function Client:close()
   lib.ld_client_free(ffi.gc(self.cl, nil))
   self.cl = nil
   if self.cluster then self.cluster:stop() end
-  if current == self then current = nil end
+  if current == self then
+    current = nil
+    -- ldask.compute goes back to the scheduler it used before
+    local config = require "ldask.config"
+    if config.get("scheduler") == "distributed" and self.previous_scheduler then
+      pcall(config.set, { scheduler = self.previous_scheduler })
+    end
+  end
 end
 
 -- Makes ldask.compute / ldask.get use this client: config scheduler
@@ -714,6 +721,14 @@ end
 function Client:set_as_default()
   check(self, "set_as_default")
   current = self
+  -- Where ldask.get knows the "distributed" scheduler (ldask.client.scheduler),
+  -- ldask.compute and :compute() now run here.
+  local config = require "ldask.config"
+  local ok = pcall(require("ldask.base").scheduler_for, { scheduler = "distributed" })
+  if ok and config.get("scheduler") ~= "distributed" then
+    self.previous_scheduler = config.get("scheduler")
+    config.set({ scheduler = "distributed" })
+  end
   return self
 end
 
