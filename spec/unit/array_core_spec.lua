@@ -83,7 +83,7 @@ for _, sched in ipairs(schedulers) do
       assert.same(grid(3, 4), da.from_table(grid(3, 4), { chunks = { 2, 3 } }):compute(o):totable())
       local a = nd.from_table(grid(4, 4))
       assert.same(grid(4, 4), da.from_ndarray(a, { chunks = 3 }):compute(o):totable())
-      assert.has_error(function() da.ones({ -1 }) end, "full: bad dimension -1 at axis 0")
+      assert.has_error(function() da.ones({ -1 }) end, "ones: bad dimension -1 at axis 0")
       assert.has_error(function() da.ones({ 2 }, { dtype = "complex" }) end)
     end)
 
@@ -351,5 +351,26 @@ describe("ldask.array graphs", function()
     assert.equal((a + 1).name, (a + 1).name)
     assert.not_equal((a + 1).name, (a + 2).name)
     assert.equal(a:sum(0).name, a:sum(0).name)
+  end)
+end)
+
+describe("ldask.array errors", function()
+  it("point at the caller's line and name the operation", function()
+    local x = da.ones({ 4, 6 }, { chunks = 2 })
+    local cases = {
+      { function() local r = x:sum("a"); return r end, "sum: axis must be a number or a list" },
+      { function() local r = x + {}; return r end, "add: operand of type table" },
+      { function() local r = x:mean(5); return r end, "mean: axis 5 out of range for a 2%-d array" },
+      { function() local r = x:slice({ { 0, nil, 0 } }); return r end, "slice: slice step cannot be zero %(axis 0%)" },
+      { function() local r = da.random.random({ 3 }, { seed = -1 }); return r end, "random.random: seed must be" },
+      { function() local r = da.zeros({ 2, -3 }); return r end, "zeros: bad dimension %-3 at axis 1" },
+      { function() local r = x:astype("float16"); return r end, "astype: unknown dtype float16" },
+      { function() local r = da.from_npy(123); return r end, "from_npy: path must be a string" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(c[1])
+      assert.is_false(ok)
+      assert.matches("array_core_spec%.lua:%d+: " .. c[2], err)
+    end
   end)
 end)

@@ -54,35 +54,54 @@ local function blockwise_new(prefix, shape, chunks_spec, dtype, make, token_args
 end
 M.blockwise_new = blockwise_new
 
--- full(shape, value, {chunks, dtype}): every element VALUE.
-function M.full(shape, value, opts)
-  shape = shape_arg(shape, "full")
-  opts = opts_arg(opts, "full")
+local function full_impl(shape, value, opts, what)
+  if type(shape) == "number" then shape = { shape } end
+  if type(shape) ~= "table" then error(what .. ": shape must be a list of sizes or a number", 3) end
+  for d, v in ipairs(shape) do
+    if type(v) ~= "number" or v < 0 or v ~= floor(v) then
+      error(format("%s: bad dimension %s at axis %d", what, tostring(v), d - 1), 3)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then error(what .. ": options must be a table", 3) end
+  opts = opts or {}
   if type(value) ~= "number" and type(value) ~= "boolean" then
-    error("full: value must be a number or boolean, got " .. type(value), 2)
+    error(what .. ": value must be a number or boolean, got " .. type(value), 3)
   end
   local dtype = opts.dtype
   if dtype == nil then
     dtype = type(value) == "boolean" and "bool" or value == floor(value) and "int64" or "float64"
   end
+  dtype = nd.dtype_names[nd.dtype_code(dtype, what, 3)]
   return blockwise_new("full", shape, opts.chunks, dtype, function(_, _, bshape)
-    return { K.full, bshape, value, nd.dtype_name(dtype) }
+    return { K.full, bshape, value, dtype }
   end, { value })
 end
 
+-- full(shape, value, {chunks, dtype}): every element VALUE.
+function M.full(shape, value, opts)
+  local r = full_impl(shape, value, opts, "full")
+  return r
+end
+
 function M.ones(shape, opts)
-  opts = opts_arg(opts, "ones")
-  return M.full(shape, 1, { chunks = opts.chunks, dtype = opts.dtype or "float64" })
+  local o = opts or {}
+  local r = full_impl(shape, 1, type(o) == "table" and { chunks = o.chunks, dtype = o.dtype or "float64" } or o, "ones")
+  return r
 end
 
 function M.zeros(shape, opts)
-  opts = opts_arg(opts, "zeros")
-  return M.full(shape, 0, { chunks = opts.chunks, dtype = opts.dtype or "float64" })
+  local o = opts or {}
+  local r = full_impl(shape, 0, type(o) == "table" and { chunks = o.chunks, dtype = o.dtype or "float64" } or o, "zeros")
+  return r
 end
 
 -- empty: like zeros (blocks are always initialized; no uninitialized memory
 -- is ever shown).
-function M.empty(shape, opts) return M.zeros(shape, opts) end
+function M.empty(shape, opts)
+  local o = opts or {}
+  local r = full_impl(shape, 0, type(o) == "table" and { chunks = o.chunks, dtype = o.dtype or "float64" } or o, "empty")
+  return r
+end
 
 -- arange([start,] stop [, step] [, opts]): like numpy.arange.
 function M.arange(...)
@@ -181,17 +200,22 @@ end
 M.random = {}
 
 -- random.random(shape, {seed, chunks, dtype}): uniform in [0, 1).
-function M.random.random(shape, opts) return random_array("uniform", shape, opts, 0, 1, "float64", "random.random") end
+function M.random.random(shape, opts)
+  local r = random_array("uniform", shape, opts, 0, 1, "float64", "random.random")
+  return r
+end
 
 -- random.uniform(low, high, shape, opts): uniform in [low, high).
 function M.random.uniform(low, high, shape, opts)
-  return random_array("uniform", shape, opts, low or 0, high or 1, "float64", "random.uniform")
+  local r = random_array("uniform", shape, opts, low or 0, high or 1, "float64", "random.uniform")
+  return r
 end
 
 -- random.normal(shape, {loc, scale, seed, chunks, dtype}).
 function M.random.normal(shape, opts)
   local o = opts or {}
-  return random_array("normal", shape, opts, o.loc or 0, o.scale or 1, "float64", "random.normal")
+  local r = random_array("normal", shape, opts, o.loc or 0, o.scale or 1, "float64", "random.normal")
+  return r
 end
 
 -- random.randint(low, high, shape, {seed, chunks, dtype = int64}): [low, high).
@@ -199,7 +223,8 @@ function M.random.randint(low, high, shape, opts)
   if type(low) ~= "number" or type(high) ~= "number" or high <= low then
     error(format("random.randint: need low < high, got %s and %s", tostring(low), tostring(high)), 2)
   end
-  return random_array("integers", shape, opts, low, high, "int64", "random.randint")
+  local r = random_array("integers", shape, opts, low, high, "int64", "random.randint")
+  return r
 end
 
 -- From memory ------------------------------------------------------------------------

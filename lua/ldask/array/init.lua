@@ -49,7 +49,10 @@ M.dot, M.matmul = linalg.dot, linalg.matmul
 
 -- Elementwise functions: da.sqrt(x), da.add(x, y), da.maximum(x, y), ...
 for op in pairs(E.unop) do
-  M[op] = function(x) return elemwise.unary(op, x, 2) end
+  M[op] = function(x)
+    local r = elemwise.unary(op, x, 2)
+    return r
+  end
 end
 local BINARY_FUNCS = {
   add = "add", subtract = "sub", multiply = "mul", divide = "div", true_divide = "div",
@@ -58,13 +61,19 @@ local BINARY_FUNCS = {
   greater = "gt", greater_equal = "ge", logical_and = "and", logical_or = "or", logical_xor = "xor",
 }
 for fname, op in pairs(BINARY_FUNCS) do
-  M[fname] = function(x, y) return elemwise.binary(op, x, y, 2) end
+  M[fname] = function(x, y)
+    local r = elemwise.binary(op, x, y, 2)
+    return r
+  end
 end
 
 -- Reductions as functions: da.sum(x, axis, keepdims, opts), ...
 local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax" }
 for _, op in ipairs(REDUCTIONS) do
-  M[op] = function(x, axis, keepdims, opts) return reductions.reduction(x, op, axis, keepdims, opts, 2) end
+  M[op] = function(x, axis, keepdims, opts)
+    local r = reductions.reduction(x, op, axis, keepdims, opts, 2)
+    return r
+  end
 end
 
 -- Methods ------------------------------------------------------------------------
@@ -73,21 +82,33 @@ local methods = core.methods
 for _, op in ipairs(REDUCTIONS) do
   -- x:sum(axis, keepdims, {split_every, ddof}) or x:sum{axis = 0, keepdims = true, ...}
   methods[op] = function(x, axis, keepdims, opts)
+    local r
     if type(axis) == "table" and axis[1] == nil and next(axis) ~= nil then
       local o = axis
-      return reductions.reduction(x, op, o.axis, o.keepdims, o, 2)
+      r = reductions.reduction(x, op, o.axis, o.keepdims, o, 2)
+    else
+      r = reductions.reduction(x, op, axis, keepdims, opts, 2)
     end
-    return reductions.reduction(x, op, axis, keepdims, opts, 2)
+    return r
   end
 end
 for op in pairs(E.unop) do
-  methods[op] = function(x) return elemwise.unary(op, x, 2) end
+  methods[op] = function(x)
+    local r = elemwise.unary(op, x, 2)
+    return r
+  end
 end
 for op in pairs(E.binop) do
   local name = (op == "and" or op == "or") and (op .. "_") or op
-  methods[name] = function(x, y) return elemwise.binary(op, x, y, 2) end
+  methods[name] = function(x, y)
+    local r = elemwise.binary(op, x, y, 2)
+    return r
+  end
 end
-function methods.slice(x, specs) return slicing.getitem(x, specs, 2) end
+function methods.slice(x, specs)
+  local r = slicing.getitem(x, specs, 2)
+  return r
+end
 function methods.transpose(x, axes) return slicing.transpose(x, axes) end
 function methods.reshape(x, shape) return slicing.reshape(x, shape) end
 function methods.rechunk(x, chunks) return rechunk.rechunk(x, chunks) end
@@ -103,10 +124,16 @@ function methods.visualize(x, filename, opts) return require("ldask").visualize(
 
 local Array = core.Array
 local function binop(op)
-  return function(x, y) return elemwise.binary(op, x, y, 2) end
+  return function(x, y)
+    local r = elemwise.binary(op, x, y, 2)
+    return r
+  end
 end
 Array.__add, Array.__sub, Array.__mul = binop("add"), binop("sub"), binop("mul")
 Array.__div, Array.__mod, Array.__pow = binop("div"), binop("mod"), binop("pow")
-Array.__unm = function(x) return elemwise.unary("negative", x, 2) end
+Array.__unm = function(x)
+  local r = elemwise.unary("negative", x, 2)
+  return r
+end
 
 return M
