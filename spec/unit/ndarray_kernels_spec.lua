@@ -328,6 +328,19 @@ describe("ndarray random numbers", function()
     assert.is_false(whole:eq(other):all():item())
   end)
 
+  it("gives float32 blocks that agree across splits, also across 2^32 counters", function()
+    local whole = nd.random_block("uniform", "float32", 3, { 40, 50 }, { 0, 0 }, nil, { 40, 50 }, 0, 1)
+    local part = nd.random_block("uniform", "float32", 3, { 40, 50 }, { 5, 7 }, { 3, 2 }, { 10, 20 }, 0, 1)
+    assert.same(whole:slice({ { 5, 35, 3 }, { 7, 47, 2 } }):totable(), part:totable())
+    local big = 2 ^ 32 + 10
+    local cross = nd.random_block("uniform", "float32", 3, { big }, { 2 ^ 32 - 5 }, nil, { 10 }, 0, 1)
+    local left = nd.random_block("uniform", "float32", 3, { big }, { 2 ^ 32 - 5 }, nil, { 5 }, 0, 1)
+    local right = nd.random_block("uniform", "float32", 3, { big }, { 2 ^ 32 }, nil, { 5 }, 0, 1)
+    assert.same(cross:totable(), nd.concatenate({ left, right }, 0):totable())
+    local m = nd.random_block("uniform", "float32", 3, { 100000 }, { 0 }, nil, { 100000 }, 0, 1):mean():item()
+    assert.is_true(math.abs(m - 0.5) < 0.01)
+  end)
+
   it("draws uniform, normal and integers with the right moments and ranges", function()
     local n = 200000
     local u = nd.random_block("uniform", "float64", 1, { n }, { 0 }, nil, { n }, 2, 4)
