@@ -150,7 +150,8 @@ int ld_nd_check(const ld_ndarray *a, const char *what) {
   if (a->ndim < 0 || a->ndim > LD_MAXDIM)
     return ld_array_error(LD_ARR_EINVAL, "%s: ndim %d outside 0..%d", what, (int)a->ndim,
                           LD_MAXDIM);
-  int64_t lo = a->offset, hi = a->offset;
+  int64_t lo = a->offset;
+  int64_t hi = lo;
   for (int d = 0; d < a->ndim; d++) {
     if (a->shape[d] < 0) return ld_array_error(LD_ARR_EINVAL, "%s: negative dimension", what);
     if (a->shape[d] == 0) return 0;
