@@ -165,7 +165,9 @@ static int pending_state(int s) { return s == T_WAITING || s == T_READY || s == 
 /* Whether anything still needs T's result. */
 static int needed(const sc_task *t) {
   if (t->refs > 0) return 1;
-  for (int i = 0; i < t->ndependents; i++)
+  /* From the newest: dependents tend to finish in the order they came, so
+   * a pending one is found at once even for an input shared by many. */
+  for (int i = t->ndependents - 1; i >= 0; i--)
     if (pending_state(t->dependents[i]->state)) return 1;
   return 0;
 }
