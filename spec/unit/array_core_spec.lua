@@ -196,6 +196,26 @@ for _, sched in ipairs(schedulers) do
       end
     end)
 
+    it("skips NaN in nan-reductions and offers like-creators, clip, ravel, isclose", function()
+      local nan = 0 / 0
+      local x = da.from_table({ { 1, nan, 3 }, { 4, 5, nan } }, { chunks = 1 })
+      assert.equal(13, x:nansum():compute(o):item())
+      assert.same({ 5, 5, 3 }, x:nansum(0):compute(o):totable())
+      close(x:nanmean(1):compute(o):totable(), { 2, 4.5 })
+      assert.same({ 4, 5, 3 }, x:nanmax(0):compute(o):totable())
+      assert.equal(1, x:nanmin():compute(o):item())
+      close(x:nanvar(1):compute(o):totable(), { 1, 0.25 })
+      close(x:nanstd():compute(o):item(), math.sqrt(2.1875))
+      assert.same({ { 7, 7, 7 }, { 7, 7, 7 } }, da.full_like(x, 7, { dtype = "int32" }):compute(o):totable())
+      assert.same(x.chunks, da.zeros_like(x).chunks)
+      local y = da.arange(6, { chunks = 4 })
+      assert.same({ 1, 1, 2, 3, 4, 4 }, y:clip(1, 4):compute(o):totable())
+      assert.same({ 0, 1, 2, 3, 4, 5 }, da.ravel(y:reshape({ 2, 3 })):compute(o):totable())
+      assert.is_true(da.allclose(y, y + 1e-12):compute(o):item())
+      assert.is_false(da.allclose(y, y + 1e-3):compute(o):item())
+      assert.same({ false, true, false, false, false, false }, da.isclose(y, 1):compute(o):totable())
+    end)
+
     it("finds argmin and argmax across blocks", function()
       local t = { { 5, 9, 1, 7 }, { 3, 0, 8, 9 }, { 6, 2, 4, 0 } }
       local x = da.from_table(t, { chunks = { 2, 3 } })

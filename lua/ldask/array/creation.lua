@@ -103,6 +103,19 @@ function M.empty(shape, opts)
   return r
 end
 
+-- *_like(x, opts): same shape, chunks and dtype as the array X unless OPTS
+-- says otherwise.
+local function like(x, value, opts, what)
+  if not core.is_array(x) then error(what .. ": expected an array", 3) end
+  opts = opts or {}
+  local o = { chunks = opts.chunks or x.chunks, dtype = opts.dtype or x.dtype }
+  return full_impl(x.shape, value, o, what)
+end
+function M.zeros_like(x, opts) local r = like(x, 0, opts, "zeros_like"); return r end
+function M.ones_like(x, opts) local r = like(x, 1, opts, "ones_like"); return r end
+function M.empty_like(x, opts) local r = like(x, 0, opts, "empty_like"); return r end
+function M.full_like(x, value, opts) local r = like(x, value, opts, "full_like"); return r end
+
 -- arange([start,] stop [, step] [, opts]): like numpy.arange.
 function M.arange(...)
   local args = { ... }

@@ -112,6 +112,24 @@ function M.astype(x, dtype)
   return build("astype", K.astype, {}, { x, name }, name, 2)
 end
 
+-- clip(x, lo, hi): values limited to [lo, hi] (either may be nil).
+function M.clip(x, lo, hi)
+  local r = x
+  if lo ~= nil then r = M.binary("maximum", r, lo, 2) end
+  if hi ~= nil then r = M.binary("minimum", r, hi, 2) end
+  return r
+end
+
+-- isclose(x, y, rtol, atol): |x - y| <= atol + rtol * |y| elementwise.
+function M.isclose(x, y, rtol, atol)
+  rtol, atol = rtol or 1e-5, atol or 1e-8
+  local d = M.unary("abs", M.binary("sub", x, y, 2), 2)
+  y = operand(y, "isclose", 2)
+  local ay = is_array(y) and M.unary("abs", y, 2) or math.abs(y)
+  local tol = is_array(ay) and M.binary("add", M.binary("mul", ay, rtol, 2), atol, 2) or (atol + rtol * ay)
+  return M.binary("le", d, tol, 2)
+end
+
 -- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of
 -- the (unified) arrays; OPTS: dtype (default the first array's), chunks
 -- (the output chunks when FN changes block shapes; per-axis lists), name.

@@ -30,6 +30,8 @@ M.arange, M.linspace, M.eye = creation.arange, creation.linspace, creation.eye
 M.random = creation.random
 M.from_table, M.from_ndarray, M.from_delayed = creation.from_table, creation.from_ndarray, creation.from_delayed
 M.from_npy, M.to_npy, M.store = aio.from_npy, aio.to_npy, aio.store
+M.zeros_like, M.ones_like, M.empty_like, M.full_like =
+  creation.zeros_like, creation.ones_like, creation.empty_like, creation.full_like
 
 -- Slice spec helper: da.s(start, stop, step) == {start, stop, step}.
 function M.s(start, stop, step) return { start or false, stop or false, step or 1 } end
@@ -46,6 +48,18 @@ M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
 M.dot, M.matmul = linalg.dot, linalg.matmul
+M.clip, M.isclose = elemwise.clip, elemwise.isclose
+
+-- allclose(x, y, rtol, atol): a 0-d bool array (compute() it).
+function M.allclose(x, y, rtol, atol)
+  local r = reductions.reduction(elemwise.isclose(x, y, rtol, atol), "all", nil, false, nil, 2)
+  return r
+end
+
+function M.ravel(x)
+  local r = slicing.reshape(x, { -1 })
+  return r
+end
 
 -- Elementwise functions: da.sqrt(x), da.add(x, y), da.maximum(x, y), ...
 for op in pairs(E.unop) do
@@ -92,6 +106,20 @@ for _, op in ipairs(REDUCTIONS) do
     return r
   end
 end
+local NANRED = { "nansum", "nanprod", "nanmean", "nanmin", "nanmax", "nanvar", "nanstd" }
+for _, op in ipairs(NANRED) do
+  M[op] = function(x, axis, keepdims, opts)
+    local r = reductions.nan_reduction(x, op, axis, keepdims, opts, 2)
+    return r
+  end
+  methods[op] = M[op]
+end
+function methods.clip(x, lo, hi) return elemwise.clip(x, lo, hi) end
+function methods.ravel(x) return slicing.reshape(x, { -1 }) end
+methods.flatten = methods.ravel
+function methods.round(x) return elemwise.unary("rint", x, 2) end
+M.round = methods.round
+
 for op in pairs(E.unop) do
   methods[op] = function(x)
     local r = elemwise.unary(op, x, 2)

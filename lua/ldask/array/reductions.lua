@@ -158,4 +158,38 @@ function M.reduction(x, op, axis, keepdims, opts, level)
   return out
 end
 
+-- NaN-skipping reductions (NumPy's nansum & co.): NaNs count as 0 for
+-- nansum, are left out of nanmean/nanvar/nanstd, and are ignored by
+-- nanmin/nanmax (an all-NaN slice gives +inf/-inf there, not NaN).
+function M.nan_reduction(x, op, axis, keepdims, opts, level)
+  level = (level or 1) + 1
+  local ew = require "ldask.array.elemwise"
+  local nan = ew.unary("isnan", x, level)
+  local function fill(v) return ew.where(nan, v, x) end
+  if op == "nansum" or op == "nanprod" then
+    return M.reduction(fill(op == "nansum" and 0 or 1), op:sub(4), axis, keepdims, opts, level)
+  elseif op == "nanmin" then
+    return M.reduction(fill(math.huge), "min", axis, keepdims, opts, level)
+  elseif op == "nanmax" then
+    return M.reduction(fill(-math.huge), "max", axis, keepdims, opts, level)
+  end
+  local ok = ew.unary("logical_not", nan, level)
+  local n = M.reduction(ok, "sum", axis, keepdims, opts, level)
+  local s = M.reduction(fill(0), "sum", axis, keepdims, opts, level)
+  local mean = ew.binary("div", s, n, level)
+  if op == "nanmean" then
+    if x.dtype == "float32" then mean = ew.astype(mean, "float32") end
+    return mean
+  end
+  -- nanvar/nanstd: mean of squared deviations of the non-NaN values
+  local ddof = opts and opts.ddof or 0
+  local kmean = keepdims and mean or M.reduction(fill(0), "sum", axis, true, opts, level) / M.reduction(ok, "sum", axis, true, opts, level)
+  local dev = ew.where(nan, 0, ew.binary("sub", x, kmean, level))
+  local m2 = M.reduction(ew.binary("mul", dev, dev, level), "sum", axis, keepdims, opts, level)
+  local var = ew.binary("div", m2, ew.binary("sub", n, ddof, level), level)
+  if op == "nanstd" then var = ew.unary("sqrt", var, level) end
+  if x.dtype == "float32" then var = ew.astype(var, "float32") end
+  return var
+end
+
 return M
