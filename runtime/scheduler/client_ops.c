@@ -161,6 +161,7 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     for (uint32_t i = 0; i < keys->via.array.size; i++) {
       sc_task *t = find(st, &keys->via.array.ptr[i]);
       if (t && t->state == T_MEMORY && t->ninline == 0 && t->nwho > 0 && t->who_has[0] == w) {
+        sc_add_gather(t, cl->id);
         batch[nb++] = t;
         if (nb == 256) sc_send_data_request(st, w, batch, nb, cl->id), nb = 0;
       }

@@ -115,6 +115,11 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
       sc_remove_holder(st, t, w);
       if (cl) sc_request_data(st, t, cl->id);
     }
+    const msgpack_object *got = arr(h, "keys");
+    for (uint32_t i = 0; cl && got && i < got->via.array.size; i++) {
+      sc_task *t = find(st, ld_mp_get(&got->via.array.ptr[i], "key"));
+      if (t) sc_gather_done(t, cl->id);
+    }
     if (cl && ld_mp_get(h, "keys") && arr(h, "keys")->via.array.size > 0) {
       ld_conn_send(cl->conn, m); /* forwarded as is: the frames are not copied */
       return;

@@ -118,6 +118,9 @@ void sc_fill(sc_state *st); /* places queued ready tasks on free workers */
 void sc_want(sc_state *st, sc_client *c, sc_task *t);
 void sc_unwant(sc_state *st, sc_client *c, sc_task *t);
 void sc_request_data(sc_state *st, sc_task *t, int client_id);
+/* Records / clears that CLIENT_ID waits for the data of T. */
+void sc_add_gather(sc_task *t, int client_id);
+void sc_gather_done(sc_task *t, int client_id);
 
 /* The one scheduler state of the process (send.c). */
 extern sc_state *sc_g;

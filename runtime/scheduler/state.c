@@ -386,8 +386,14 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
     t->ninline = ndata;
   }
   if (t->refs > 0) sc_notify_key(st, t, "key-finished");
-  for (int i = 0; i < t->ngather; i++) sc_request_data(st, t, t->gather_clients[i]);
-  t->ngather = 0;
+  if (t->ngather > 0) {
+    int n = t->ngather;
+    int *ids = xrealloc(NULL, (size_t)n * sizeof *ids);
+    memcpy(ids, t->gather_clients, (size_t)n * sizeof *ids);
+    t->ngather = 0;
+    for (int i = 0; i < n; i++) sc_request_data(st, t, ids[i]);
+    free(ids);
+  }
   for (int i = 0; i < t->ndependents; i++) {
     sc_task *d = t->dependents[i];
     if (d->state == T_WAITING && --d->waiting_on == 0) make_ready(st, d);
@@ -544,15 +550,7 @@ void sc_unwant(sc_state *st, sc_client *c, sc_task *t) {
   sc_maybe_release(st, t);
 }
 
-void sc_request_data(sc_state *st, sc_task *t, int client_id) {
-  if (t->state == T_MEMORY && t->ninline > 0) {
-    sc_send_inline(st, &t, 1, client_id);
-    return;
-  }
-  if (t->state == T_MEMORY && t->nwho > 0) {
-    sc_send_data_request(st, t->who_has[0], &t, 1, client_id);
-    return;
-  }
+void sc_add_gather(sc_task *t, int client_id) {
   for (int i = 0; i < t->ngather; i++)
     if (t->gather_clients[i] == client_id) return;
   if (t->ngather == t->capgather) {
@@ -560,5 +558,24 @@ void sc_request_data(sc_state *st, sc_task *t, int client_id) {
     t->gather_clients = xrealloc(t->gather_clients, (size_t)t->capgather * sizeof(int));
   }
   t->gather_clients[t->ngather++] = client_id;
+}
+
+void sc_gather_done(sc_task *t, int client_id) {
+  for (int i = 0; i < t->ngather; i++)
+    if (t->gather_clients[i] == client_id) t->gather_clients[i--] = t->gather_clients[--t->ngather];
+}
+
+void sc_request_data(sc_state *st, sc_task *t, int client_id) {
+  if (t->state == T_MEMORY && t->ninline > 0) {
+    sc_send_inline(st, &t, 1, client_id);
+    return;
+  }
+  /* Remembered until the data reaches the client: if the holder dies
+   * first, the key is recomputed and asked for again. */
+  sc_add_gather(t, client_id);
+  if (t->state == T_MEMORY && t->nwho > 0) {
+    sc_send_data_request(st, t->who_has[0], &t, 1, client_id);
+    return;
+  }
   if (t->state == T_RELEASED) ensure_computing(st, t);
 }
