@@ -60,15 +60,15 @@ typedef struct {
   int64_t iv;
 } fillv;
 
-#define FILL(NAME, T, VAL)                                                   \
-  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
-    const fillv *f = ctx;                                                    \
-    T *restrict o = (T *)p[0];                                               \
-    const T v = (T)(VAL);                                                    \
-    if (s[0] == 1)                                                           \
-      for (int64_t i = 0; i < n; i++) o[i] = v;                              \
-    else                                                                     \
-      for (int64_t i = 0; i < n; i++) o[i * s[0]] = v;                       \
+#define FILL(NAME, T, VAL)                                                          \
+  LD_VEC static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
+    const fillv *f = ctx;                                                           \
+    T *restrict o = (T *)p[0];                                                      \
+    const T v = (T)(VAL);                                                           \
+    if (s[0] == 1)                                                                  \
+      for (int64_t i = 0; i < n; i++) o[i] = v;                                     \
+    else                                                                            \
+      for (int64_t i = 0; i < n; i++) o[i * s[0]] = v;                              \
   }
 FILL(fill_f64, double, f->v)
 FILL(fill_f32, float, f->v)
@@ -91,9 +91,9 @@ int ld_nd_fill(ld_ndarray *dst, double v, int64_t iv) {
   return 0;
 }
 
-#define RAMP(NAME, T)                                                     \
-  static void NAME(T *restrict o, int64_t n, double start, double step) { \
-    for (int64_t i = 0; i < n; i++) o[i] = (T)(start + (double)i * step); \
+#define RAMP(NAME, T)                                                            \
+  LD_VEC static void NAME(T *restrict o, int64_t n, double start, double step) { \
+    for (int64_t i = 0; i < n; i++) o[i] = (T)(start + (double)i * step);        \
   }
 RAMP(ramp_f64, double)
 RAMP(ramp_f32, float)
@@ -133,7 +133,7 @@ int ld_nd_ramp(ld_ndarray *dst, double start, double step) {
 }
 
 #define WHERE(NAME, T)                                                                       \
-  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {                 \
+  LD_VEC static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {          \
     (void)ctx;                                                                               \
     T *restrict o = (T *)p[0];                                                               \
     const uint8_t *restrict c = (const uint8_t *)p[1];                                       \

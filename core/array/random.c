@@ -8,6 +8,7 @@
 
 #include "array/iter.h"
 #include "array/kernels.h"
+#include "array/loops.h"
 
 static inline uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -30,12 +31,7 @@ typedef struct {
   int64_t low;
 } rctx;
 
-/* The loops are compiled for AVX2 too and picked at run time (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LD_CLONES __attribute__((target_clones("avx2", "default"), optimize("O3")))
-#else
-#define LD_CLONES
-#endif
+#define LD_CLONES LD_VEC
 
 #define RLOOP(NAME, T, EXPR)                                                                       \
   LD_CLONES static void NAME(T *restrict o, int64_t n, uint64_t c0, int64_t step, const rctx *r) { \

@@ -9,13 +9,14 @@
 
 #include "array/iter.h"
 #include "array/kernels.h"
+#include "array/loops.h"
 
 static const char *red_names[LD_NREDOP] = {"sum", "prod", "min", "max", "any", "all"};
 
 /* SUM/PROD: T input, A output, C accumulator (unsigned for integers, so
  * overflow wraps instead of being undefined). */
 #define RED_ARITH(NAME, T, A, C, OP, ID, IS_SUM)                                           \
-  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {               \
+  LD_VEC static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {        \
     (void)ctx;                                                                             \
     A *restrict o = (A *)p[0];                                                             \
     const T *restrict a = (const T *)p[1];                                                 \
@@ -53,28 +54,28 @@ static const char *red_names[LD_NREDOP] = {"sum", "prod", "min", "max", "any", "
 #define ISNAN_I(x) 0
 
 /* MIN/MAX: LT is < for min and > for max; NaN propagates for floats. */
-#define RED_EXT(NAME, T, LT, NANCHK)                                         \
-  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
-    (void)ctx;                                                               \
-    T *restrict o = (T *)p[0];                                               \
-    const T *restrict a = (const T *)p[1];                                   \
-    if (s[0] == 0) {                                                         \
-      T m = *o;                                                              \
-      for (int64_t i = 0; i < n; i++) {                                      \
-        T x = a[i * s[1]];                                                   \
-        m = (x LT m || NANCHK(x)) ? x : m;                                   \
-      }                                                                      \
-      *o = m;                                                                \
-    } else {                                                                 \
-      for (int64_t i = 0; i < n; i++) {                                      \
-        T x = a[i * s[1]], m = o[i * s[0]];                                  \
-        o[i * s[0]] = (x LT m || NANCHK(x)) ? x : m;                         \
-      }                                                                      \
-    }                                                                        \
+#define RED_EXT(NAME, T, LT, NANCHK)                                                \
+  LD_VEC static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) { \
+    (void)ctx;                                                                      \
+    T *restrict o = (T *)p[0];                                                      \
+    const T *restrict a = (const T *)p[1];                                          \
+    if (s[0] == 0) {                                                                \
+      T m = *o;                                                                     \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T x = a[i * s[1]];                                                          \
+        m = (x LT m || NANCHK(x)) ? x : m;                                          \
+      }                                                                             \
+      *o = m;                                                                       \
+    } else {                                                                        \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T x = a[i * s[1]], m = o[i * s[0]];                                         \
+        o[i * s[0]] = (x LT m || NANCHK(x)) ? x : m;                                \
+      }                                                                             \
+    }                                                                               \
   }
 
 #define RED_BOOL(NAME, T, OP)                                                         \
-  static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {          \
+  LD_VEC static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx) {   \
     (void)ctx;                                                                        \
     uint8_t *restrict o = (uint8_t *)p[0];                                            \
     const T *restrict a = (const T *)p[1];                                            \
