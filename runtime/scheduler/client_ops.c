@@ -113,10 +113,15 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     sc_task *t = added[i];
     if (t && t->state == T_RELEASED) sc_recount(st, t);
   }
-  /* Tasks nobody wants and nothing needs are dropped at once. */
+  /* Tasks nobody wants and nothing needs are dropped at once. Dropping one
+   * may drop others of this batch: pin them all, then let go one by one. */
   for (uint32_t i = 0; i < n; i++)
-    if (added[i] && added[i]->refs == 0 && added[i]->ndependents == 0)
-      sc_maybe_release(st, added[i]);
+    if (added[i]) added[i]->refs++;
+  for (uint32_t i = 0; i < n; i++) {
+    if (added[i] == NULL) continue;
+    added[i]->refs--;
+    sc_maybe_release(st, added[i]);
+  }
   free(added);
 }
 

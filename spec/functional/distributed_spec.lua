@@ -295,6 +295,39 @@ describe("distributed ldask when workers come and go", function()
     end)
   end)
 
+  it("computes a random graph right while workers die and join", function()
+    with_cluster(3, function(cl, c)
+      math.randomseed(11)
+      local g, expect = {}, {}
+      local n = 1500
+      local function f(...)
+        local s = 1
+        for i = 1, select("#", ...) do s = (s + select(i, ...)) % 1000003 end
+        require("socket").sleep(0.0005)
+        return s
+      end
+      for i = 1, n do
+        local t, v = { f }, 1
+        for _ = 1, (i > 1 and math.random(0, 4) or 0) do
+          local j = math.random(math.max(1, i - 100), i - 1)
+          t[#t + 1] = "t" .. j
+          v = (v + expect["t" .. j]) % 1000003
+        end
+        g["t" .. i], expect["t" .. i] = t, v
+      end
+      local outs = {}
+      for i = n - 30, n do outs[#outs + 1] = "t" .. i end
+      local fs = c:_submit_graph(g, outs, {}, 1) -- uncull'd: unneeded tasks are dropped too
+      nap(0.2)
+      cl:kill_worker(1, "KILL")
+      cl:add_worker(2)
+      nap(0.2)
+      cl:kill_worker(2, "KILL")
+      local r = c:gather(fs, 60)
+      for i, k in ipairs(outs) do assert.equal(expect[k], r[i]) end
+    end, { threads_per_worker = 2 })
+  end)
+
   it("gives work to a worker that joins during a computation", function()
     with_cluster(1, function(cl, c)
       local seq = {}
