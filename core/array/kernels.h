@@ -116,6 +116,11 @@ int ld_nd_reduce(int op, const ld_ndarray *a, uint32_t axes, ld_ndarray *out);
 int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
                     ld_ndarray *out_val);
 
+/* Cumulative sum (PROD = 0) or product (PROD != 0) of A along AXIS into a
+ * new C-contiguous OUT of A's dtype for floats, int64 for integers and bool
+ * (like NumPy). */
+int ld_nd_cumulate(int prod, const ld_ndarray *a, int axis, ld_ndarray *out);
+
 /* OUT = A @ B for 2-D A (m, k) and B (k, n) of the same dtype. float64 and
  * float32 go through CBLAS (transposed views need no copy); integer dtypes
  * use a plain loop. */

@@ -216,6 +216,33 @@ for _, sched in ipairs(schedulers) do
       assert.same({ false, true, false, false, false, false }, da.isclose(y, 1):compute(o):totable())
     end)
 
+    it("computes cumulative sums and products across blocks", function()
+      local x = da.arange(12, { chunks = 5 }):reshape({ 3, 4 }):rechunk({ 1, 3 })
+      assert.same({ { 0, 1, 2, 3 }, { 4, 6, 8, 10 }, { 12, 15, 18, 21 } }, x:cumsum(0):compute(o):totable())
+      assert.same({ { 0, 1, 3, 6 }, { 4, 9, 15, 22 }, { 8, 17, 27, 38 } }, x:cumsum(1):compute(o):totable())
+      assert.same({ 0, 1, 3, 6, 10, 15, 21, 28, 36, 45, 55, 66 }, x:cumsum():compute(o):totable())
+      assert.same({ 1, 2, 6, 24 }, (x + 1):cumprod(1):compute(o):totable()[1])
+      local f = da.ones({ 7 }, { chunks = 2, dtype = "float32" }):cumsum()
+      assert.equal("float32", f.dtype)
+      assert.same({ 1, 2, 3, 4, 5, 6, 7 }, f:compute(o):totable())
+      assert.same({ 0, 0, 1, 1, 2 }, da.from_table({ 0, 0, 1, 0, 1 }, { chunks = 2 }):astype("bool"):cumsum():compute(o):totable())
+      assert.has_error(function() x:cumsum(2) end, "cumsum: axis 2 out of range for a 2-d array")
+    end)
+
+    it("multiplies vectors and persists blocks", function()
+      local x = da.arange(12, { chunks = 5 }):reshape({ 3, 4 }):astype("float64")
+      local v = da.from_table({ 1, 2, 3, 4 }, { chunks = 3 })
+      assert.same({ 20, 60, 100 }, x:dot(v):compute(o):totable())
+      assert.equal(30, v:dot(v):compute(o):item())
+      assert.same({ 12, 15, 18, 21 }, da.from_table({ 1, 1, 1 }):dot(x):compute(o):totable())
+      assert.has_error(function() x:dot(da.ones({ 3 })) end)
+      local p = (x * 2):persist(o)
+      for _, task in pairs(p.layers[p.name]) do assert.is_true(nd.is_ndarray(task)) end
+      assert.equal(132, p:sum():compute(o):item())
+      assert.same((x * 2):compute(o):totable(), p:compute(o):totable())
+      assert.equal(da.from_ndarray, da.from_array)
+    end)
+
     it("finds argmin and argmax across blocks", function()
       local t = { { 5, 9, 1, 7 }, { 3, 0, 8, 9 }, { 6, 2, 4, 0 } }
       local x = da.from_table(t, { chunks = { 2, 3 } })
@@ -319,7 +346,7 @@ for _, sched in ipairs(schedulers) do
       assert.same(nd.matmul(nd.from_table(t), nd.from_table(grid(4, 3))):totable(),
         da.from_table(t, { chunks = 2 }):dot(da.from_table(grid(4, 3), { chunks = 3 })):compute(o):totable())
       assert.has_error(function() x:dot(x) end, "dot: shapes (5, 4) and (5, 4) not aligned: 4 (axis 1) != 5 (axis 0)")
-      assert.has_error(function() x:dot(da.ones({ 4 })) end)
+      assert.same({ 6, 22, 38, 54, 70 }, x:dot(da.ones({ 4 })):compute(o):totable())
     end)
 
     it("maps functions over blocks", function()

@@ -215,6 +215,25 @@ function methods.compute(self, opts)
   return (base.compute(self))
 end
 
+-- Computes every block now and returns an array whose graph holds the
+-- blocks themselves (for reuse across several computations).
+function methods.persist(self, opts)
+  local keys = M.keys(self)
+  local g = ldask_graph.flatten_layers(self.layers)
+  if self.__ldask_optimize then g = self:__ldask_optimize(g, ldask_graph.flatten_keys({ keys })) end
+  local results = base.get(g, keys, opts)
+  local layer = {}
+  local function rec(k, r)
+    if type(k) == "table" then
+      for i = 1, #k do rec(k[i], r[i]) end
+    else
+      layer[k] = r
+    end
+  end
+  rec(keys, results)
+  return M.new(self.name, layer, self.chunks, self.dtype)
+end
+
 -- Block IDX (0-based indices, or a list) as a one-block Array.
 function methods.block(self, ...)
   local idx = select("#", ...) == 1 and type((...)) == "table" and (...) or { ... }

@@ -29,6 +29,7 @@ M.ones, M.zeros, M.full, M.empty = creation.ones, creation.zeros, creation.full,
 M.arange, M.linspace, M.eye = creation.arange, creation.linspace, creation.eye
 M.random = creation.random
 M.from_table, M.from_ndarray, M.from_delayed = creation.from_table, creation.from_ndarray, creation.from_delayed
+M.from_array = creation.from_ndarray -- dask's name
 M.from_npy, M.to_npy, M.store = aio.from_npy, aio.to_npy, aio.store
 M.zeros_like, M.ones_like, M.empty_like, M.full_like =
   creation.zeros_like, creation.ones_like, creation.empty_like, creation.full_like
@@ -110,6 +111,13 @@ local NANRED = { "nansum", "nanprod", "nanmean", "nanmin", "nanmax", "nanvar", "
 for _, op in ipairs(NANRED) do
   M[op] = function(x, axis, keepdims, opts)
     local r = reductions.nan_reduction(x, op, axis, keepdims, opts, 2)
+    return r
+  end
+  methods[op] = M[op]
+end
+for _, op in ipairs({ "cumsum", "cumprod" }) do
+  M[op] = function(x, axis)
+    local r = reductions.cumulative(x, op, axis, 2)
     return r
   end
   methods[op] = M[op]

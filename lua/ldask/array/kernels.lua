@@ -239,6 +239,29 @@ function M.red_aggregate(op, part, axes, keepdims, dtype, ddof)
   return r
 end
 
+-- Cumulative sums/products ---------------------------------------------------------
+
+function M.cumulate(op, x, axis) return nd.cumulate(x, op, axis) end
+
+-- Running total after block X along AXIS: PREV (or false) combined with the
+-- last slice of X (X already cumulated), keeping AXIS as size 1.
+function M.carry(op, prev, x, axis)
+  local n = x.shape[axis + 1]
+  local last
+  if n == 0 then
+    local shape = x.shape
+    shape[axis + 1] = 1
+    last = nd.full(shape, op == "cumprod" and 1 or 0, x.dtype)
+  else
+    local spec = {}
+    for d = 1, x.ndim do spec[d] = ":" end
+    spec[axis + 1] = { n - 1, n }
+    last = x:slice(spec)
+  end
+  if not prev then return last end
+  return nd.binary(op == "cumprod" and "mul" or "add", prev, last)
+end
+
 -- map_blocks ---------------------------------------------------------------------
 
 -- Calls FN on the blocks (and extra arguments) and checks it returned an

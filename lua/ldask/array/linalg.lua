@@ -12,11 +12,26 @@ local error, format = error, string.format
 
 local M = {}
 
+-- dot(a, b): matrix product of 2-D arrays; 1-D operands are treated as a
+-- row (left) or column (right) vector and that axis is dropped from the
+-- result, like NumPy (1-D . 1-D gives a 0-d array).
 function M.dot(a, b)
   if not core.is_array(a) or not core.is_array(b) then error("dot: expected two arrays", 2) end
-  if a.ndim ~= 2 or b.ndim ~= 2 then
-    error(format("dot: only 2-D arrays are supported, got shapes %s and %s", nd.shape_str(a.shape),
+  if a.ndim < 1 or a.ndim > 2 or b.ndim < 1 or b.ndim > 2 then
+    error(format("dot: only 1-D and 2-D arrays are supported, got shapes %s and %s", nd.shape_str(a.shape),
       nd.shape_str(b.shape)), 2)
+  end
+  if a.ndim == 1 or b.ndim == 1 then
+    local slicing = require "ldask.array.slicing"
+    local a2 = a.ndim == 1 and slicing.expand_dims(a, 0) or a
+    local b2 = b.ndim == 1 and slicing.expand_dims(b, 1) or b
+    if a2.shape[2] ~= b2.shape[1] then
+      error(format("dot: shapes %s and %s not aligned: %d != %d", nd.shape_str(a.shape), nd.shape_str(b.shape),
+        a2.shape[2], b2.shape[1]), 2)
+    end
+    local r = M.dot(a2, b2)
+    local spec = { a.ndim == 1 and 0 or ":", b.ndim == 1 and 0 or ":" }
+    return slicing.getitem(r, spec, 2)
   end
   if a.shape[2] ~= b.shape[1] then
     error(format("dot: shapes %s and %s not aligned: %d (axis 1) != %d (axis 0)", nd.shape_str(a.shape),

@@ -594,6 +594,8 @@ local methods = {
   argmin = function(a, axis, keepdims) return (argreduce(a, "argmin", axis, keepdims)) end,
   argmax = function(a, axis, keepdims) return (argreduce(a, "argmax", axis, keepdims)) end,
   dot = matmul,
+  cumsum = function(a, axis) return M.cumulate(a, "cumsum", axis) end,
+  cumprod = function(a, axis) return M.cumulate(a, "cumprod", axis) end,
   item = function(a)
     if lib.ld_nd_size(a) ~= 1 then
       error("item: array of shape " .. shape_str(shape_of(a)) .. " has more than one element", 2)

@@ -415,5 +415,20 @@ return function(M, I)
   end
 
 
+  -- Cumulative sum/product (OP "cumsum" | "cumprod") of A along AXIS (nil:
+  -- over the flattened array).
+  function M.cumulate(a, op, axis)
+    local src, ax = a, axis
+    if axis == nil then
+      src = reshape(a, { -1 })
+      ax = 0
+    else
+      ax = norm_axis(axis, a.ndim_, op, 2)
+    end
+    local out = empty()
+    if lib.ld_nd_cumulate(op == "cumprod" and 1 or 0, src, ax, out) ~= 0 then cerr(nil, 2) end
+    return out
+  end
+
   M.astype = astype
 end

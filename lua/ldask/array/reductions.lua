@@ -9,6 +9,7 @@ local core = require "ldask.array.core"
 local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
 
+local unpack = unpack
 local type, ipairs, pairs, error, format, floor, ceil, max = type, ipairs, pairs, error, string.format, math.floor,
   math.ceil, math.max
 
@@ -155,6 +156,44 @@ function M.reduction(x, op, axis, keepdims, opts, level)
   if ndim == 0 then final({}) else core.each_block(curnb, final) end
   local out = core.new(name, flayer, out_chunks, dtype, { x })
   for n, l in pairs(layers) do out.layers[n] = l end
+  return out
+end
+
+-- cumsum/cumprod along AXIS (nil: over the flattened array): each block is
+-- cumulated on its own, then a chain of running totals along the axis (one
+-- small task per block) is added (multiplied) in.
+function M.cumulative(x, op, axis, level)
+  level = (level or 1) + 1
+  if axis == nil then
+    x = require("ldask.array.slicing").reshape(x, { -1 })
+    axis = 0
+  end
+  local ax = nd.norm_axis(axis, x.ndim, op, level)
+  local code = nd.dtype_code(x.dtype)
+  local dtype = (code == 0 or code == 1) and x.dtype or "int64"
+  local lname = core.name(op .. "-local", x.name, ax)
+  local cname = core.name(op .. "-carry", x.name, ax)
+  local name = core.name(op, x.name, ax)
+  local local_layer, carry_layer, layer = {}, {}, {}
+  local bop = op == "cumprod" and "mul" or "add"
+  core.each_block(core.numblocks(x.chunks), function(idx)
+    local k = core.bkey(x.name, idx)
+    local lk = core.bkey(lname, idx)
+    local_layer[lk] = { K.cumulate, op, k, ax }
+    local j = idx[ax + 1]
+    if j == 0 then
+      layer[core.bkey(name, idx)] = { K.identity, lk }
+    else
+      local prev = { unpack(idx) }
+      prev[ax + 1] = j - 1
+      local pc = j >= 2 and core.bkey(cname, prev) or false
+      carry_layer[core.bkey(cname, idx)] = { K.carry, op, pc, core.bkey(lname, prev), ax }
+      layer[core.bkey(name, idx)] = { K.binary, bop, lk, core.bkey(cname, idx) }
+    end
+  end)
+  local out = core.new(name, layer, x.chunks, dtype, { x })
+  out.layers[lname] = local_layer
+  out.layers[cname] = carry_layer
   return out
 end
 
