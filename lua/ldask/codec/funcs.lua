@@ -9,7 +9,7 @@ local bit = require "bit"
 
 local funcinfo, funcbc, funck = jutil.funcinfo, jutil.funcbc, jutil.funck
 local band, rshift = bit.band, bit.rshift
-local dump, getinfo, getupvalue = string.dump, debug.getinfo, debug.getupvalue
+local dump = string.dump
 local type, sort = type, table.sort
 
 local M = {}
@@ -92,7 +92,5 @@ end
 function M.is_c(f)
   return M.info(f) == nil
 end
-
-M.getinfo, M.getupvalue = getinfo, getupvalue
 
 return M
