@@ -274,6 +274,19 @@ int ld_npy_create(const char *path, int dtype, int ndim, const int64_t *shape, l
   return 0;
 }
 
+/* pwrite of all N bytes (pwrite may write less, e.g. above 2 GiB). */
+static int pwrite_all(int fd, const char *p, size_t n, off_t off) {
+  while (n > 0) {
+    ssize_t w = pwrite(fd, p, n, off);
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      return -1;
+    }
+    p += w, n -= (size_t)w, off += w;
+  }
+  return 0;
+}
+
 int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t *start,
                        const ld_ndarray *block) {
   int nd = info->ndim, rc;
@@ -293,7 +306,14 @@ int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t 
     ld_nd_clear(&c);
     return ld_array_error(LD_ARR_EIO, "to_npy: cannot open %s: %s", path, strerror(errno));
   }
+  /* a block covering whole trailing axes is one contiguous byte range */
+  int k = nd - 1;
+  while (k > 0 && block->shape[k] == info->shape[k]) k--;
+  int whole = 1;
+  for (int d = 0; d < k; d++)
+    if (block->shape[d] != 1) whole = 0;
   int64_t row = nd ? block->shape[nd - 1] : 1;
+  if (whole) row = total;
   int64_t idx[LD_MAXDIM] = {0};
   const char *src = ld_nd_data(block);
   rc = 0;
@@ -301,8 +321,8 @@ int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t 
     int64_t e = 0;
     for (int d = 0; d < nd; d++) e += (start[d] + idx[d]) * gstr[d];
     size_t want = (size_t)row * isz;
-    if (pwrite(fd, src + (size_t)(r * row) * isz, want,
-               (off_t)(info->data_offset + e * (int64_t)isz)) != (ssize_t)want) {
+    if (pwrite_all(fd, src + (size_t)(r * row) * isz, want,
+                   (off_t)(info->data_offset + e * (int64_t)isz)) != 0) {
       rc = ld_array_error(LD_ARR_EIO, "to_npy: short write to %s: %s", path, strerror(errno));
       break;
     }
