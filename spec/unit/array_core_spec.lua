@@ -285,6 +285,17 @@ for _, sched in ipairs(schedulers) do
       assert.has_error(function() x:slice({ 1.5 }) end)
     end)
 
+    it("takes elements at integer lists in any order", function()
+      local t = grid(4, 5)
+      local x = da.from_table(t, { chunks = { 2, 2 } })
+      assert.same({ t[4], t[1], t[1], t[4], t[2], t[3] }, x:take({ 3, 0, 0, -1, 1, 2 }, 0):compute(o):totable())
+      assert.same({ { 4, 3, 1 }, { 9, 8, 6 }, { 14, 13, 11 }, { 19, 18, 16 } }, x:take({ 4, 3, 1 }, 1):compute(o):totable())
+      assert.same({ 4, 0 }, x:take({}, 1):compute(o).shape)
+      assert.same({ t[3] }, da.take(x, nd.from_table({ 2 }), 0):compute(o):totable())
+      assert.has_error(function() x:take({ 7 }) end, "take: index 7 out of range for axis 0 with size 4 (shape (4, 5))")
+      assert.has_error(function() x:take({ 1.5 }) end)
+    end)
+
     it("slices random arrays exactly like their computed values", function()
       local r = da.random.random({ 12, 5 }, { seed = 9, chunks = { 5, 2 } })
       local full = r:compute(o)

@@ -44,6 +44,7 @@ M.reshape = slicing.reshape
 M.concatenate = slicing.concatenate
 M.stack = slicing.stack
 M.squeeze = slicing.squeeze
+M.take = slicing.take
 M.expand_dims = slicing.expand_dims
 M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
@@ -145,6 +146,7 @@ function methods.slice(x, specs)
   local r = slicing.getitem(x, specs, 2)
   return r
 end
+function methods.take(x, indices, axis) return slicing.take(x, indices, axis) end
 function methods.transpose(x, axes) return slicing.transpose(x, axes) end
 function methods.reshape(x, shape) return slicing.reshape(x, shape) end
 function methods.rechunk(x, chunks) return rechunk.rechunk(x, chunks) end

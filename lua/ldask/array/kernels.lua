@@ -115,6 +115,21 @@ function M.piece(x, lo, hi)
   return x:slice(s)
 end
 
+-- Elements of X at the 0-based local INDICES along AXIS (a new array).
+function M.take(x, indices, axis)
+  local shape = x.shape
+  shape[axis + 1] = #indices
+  local out = nd.alloc(shape, x.dtype)
+  local spec_o, spec_x = {}, {}
+  for d = 1, x.ndim do spec_o[d], spec_x[d] = ":", ":" end
+  for i, li in ipairs(indices) do
+    spec_o[axis + 1] = { i - 1, i }
+    spec_x[axis + 1] = { li, li + 1 }
+    nd.assign(out:slice(spec_o), x:slice(spec_x))
+  end
+  return out
+end
+
 -- Linear algebra -------------------------------------------------------------
 
 -- Sum over k of A[k] @ B[k] (lists of blocks), accumulated in one output.

@@ -360,6 +360,56 @@ function M.stack(arrays, axis)
   return M.concatenate(ex, ax)
 end
 
+-- take(x, indices, axis): the elements at INDICES (a list of 0-based,
+-- possibly negative, integers in any order, repeats allowed, or an integer
+-- ndarray) along AXIS (default 0). Each run of indices falling in one block
+-- becomes one output block.
+function M.take(x, indices, axis)
+  axis = axis or 0
+  local ax = nd.norm_axis(axis, x.ndim, "take", 2)
+  if nd.is_ndarray(indices) then indices = indices:tolist() end
+  if type(indices) ~= "table" then error("take: indices must be a list of integers or an ndarray", 2) end
+  local size = x.shape[ax + 1]
+  local starts = core.starts(x.chunks[ax + 1])
+  local runs = {}
+  for i, v in ipairs(indices) do
+    if type(v) ~= "number" or v ~= floor(v) then
+      error(format("take: index %s (position %d) is not an integer", tostring(v), i), 2)
+    end
+    local g = v < 0 and v + size or v
+    if g < 0 or g >= size then
+      error(format("take: index %d out of range for axis %d with size %d (shape %s)", v, ax, size,
+        nd.shape_str(x.shape)), 2)
+    end
+    local lo, hi = 1, #starts - 1
+    while lo < hi do
+      local mid = floor((lo + hi + 1) / 2)
+      if starts[mid] <= g then lo = mid else hi = mid - 1 end
+    end
+    local run = runs[#runs]
+    if not run or run.block ~= lo - 1 then
+      run = { block = lo - 1, idx = {} }
+      runs[#runs + 1] = run
+    end
+    run.idx[#run.idx + 1] = g - starts[lo]
+  end
+  local chunks = {}
+  for d = 1, x.ndim do chunks[d] = x.chunks[d] end
+  local c = {}
+  for i, run in ipairs(runs) do c[i] = #run.idx end
+  if #c == 0 then c[1] = 0 end
+  chunks[ax + 1] = c
+  local name = core.name("take", x.name, ax, indices)
+  local layer = {}
+  core.each_block(core.numblocks(chunks), function(idx)
+    local run = runs[idx[ax + 1] + 1]
+    local src = { unpack(idx) }
+    src[ax + 1] = run and run.block or 0
+    layer[core.bkey(name, idx)] = { K.take, core.bkey(x.name, src), run and run.idx or {}, ax }
+  end)
+  return core.new(name, layer, chunks, x.dtype, { x })
+end
+
 core.getitem = function(x, specs) return M.getitem(x, specs, 2) end
 
 return M
