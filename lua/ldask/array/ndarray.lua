@@ -703,6 +703,8 @@ if codec_ok and codec.register_cdata then
         a.strides_[d] = h[4 + n + d]
       end
       a.buf_ = lib.ld_buffer_retain(bufs[1])
+      -- a retained buffer counts as memory this state must collect for
+      lib.ld_nd_note_alloc(bufs[1].size)
       if lib.ld_nd_check(a, "ndarray decode") ~= 0 then cerr(nil, 2) end
       return a
     end,
