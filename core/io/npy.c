@@ -89,10 +89,11 @@ int ld_npy_read_header(const char *path, ld_npy_info *info) {
     goto done;
   }
   p = find_key(h, "fortran_order");
-  if (!p || strncmp(p, "True", 4) == 0) {
-    rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: Fortran-order arrays are not supported", path);
+  if (!p || (strncmp(p, "True", 4) != 0 && strncmp(p, "False", 5) != 0)) {
+    rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: header has no valid 'fortran_order'", path);
     goto done;
   }
+  info->fortran = strncmp(p, "True", 4) == 0;
   p = find_key(h, "shape");
   if (!p || *p != '(') {
     rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: header has no 'shape'", path);

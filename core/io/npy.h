@@ -2,7 +2,9 @@
  * block reads (a block spanning contiguous bytes is memory-mapped without a
  * copy and unmapped when its last reference goes; other blocks are read
  * with pread), block writes with pwrite so several threads can fill one
- * file. Little-endian, C order; dtypes f8 f4 i8 i4 u1 b1. */
+ * file. Little-endian, C or Fortran order (ld_npy_info.fortran: the caller
+ * reads the C-order array of reversed shape and transposes it); dtypes f8 f4
+ * i8 i4 u1 b1. */
 #ifndef LDASK_NPY_H
 #define LDASK_NPY_H
 
@@ -15,11 +17,13 @@ typedef struct ld_npy_info {
   int32_t ndim;
   int64_t shape[LD_MAXDIM];
   int64_t data_offset; /* bytes from the start of the file */
+  int32_t fortran;     /* 1: column-major data (read it as the C-order
+                          array of reversed shape, then transpose) */
 } ld_npy_info;
 
 /* Reads the header of PATH into INFO. Returns 0, LD_ARR_EIO (cannot open or
- * read, short file) or LD_ARR_EINVAL (not .npy, unsupported dtype, Fortran
- * order, bad shape), with a message naming the file. */
+ * read, short file) or LD_ARR_EINVAL (not .npy, unsupported dtype, bad
+ * shape), with a message naming the file. */
 int ld_npy_read_header(const char *path, ld_npy_info *info);
 
 /* Fills OUT (empty) with the block of PATH starting at START with SHAPE

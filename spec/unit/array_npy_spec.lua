@@ -63,6 +63,20 @@ describe("ldask.array .npy files", function()
     assert.has_error(function() K.npy_read(h, { 3, 0 }, { 2, 6 }) end)
   end)
 
+  it("reads Fortran-order files as their transpose", function()
+    local ffi = require "ffi"
+    local dict = "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }"
+    local hlen = 128 - 10
+    dict = dict .. string.rep(" ", hlen - #dict - 1) .. "\n"
+    local data = ffi.new("int64_t[6]", { 0, 3, 1, 4, 2, 5 }) -- [[0, 1, 2], [3, 4, 5]] column by column
+    local path = helpers.write_tmp("f.npy", "\147NUMPY\1\0" .. string.char(hlen, 0) .. dict .. ffi.string(data, 48))
+    local x = da.from_npy(path)
+    assert.same({ 2, 3 }, x.shape)
+    assert.same({ { 0, 1, 2 }, { 3, 4, 5 } }, x:compute(o):totable())
+    assert.same({ { 0, 1, 2 }, { 3, 4, 5 } }, da.from_npy(path, { chunks = { 1, 2 } }):compute(o):totable())
+    assert.equal(15, da.from_npy(path, { chunks = 1 }):sum():compute(o):item())
+  end)
+
   it("rejects files that are not .npy or use unsupported layouts", function()
     local bad = helpers.write_tmp("bad.npy", "hello, world")
     assert.has_error(function() da.from_npy(bad) end, "from_npy: npy: " .. bad .. " is not a .npy file (bad magic)")

@@ -24,7 +24,8 @@ local function header(path, what)
   end
   local shape = {}
   for d = 0, info.ndim - 1 do shape[d + 1] = tonumber(info.shape[d]) end
-  return { path = path, dtype = info.dtype, shape = shape, offset = tonumber(info.data_offset) }
+  return { path = path, dtype = info.dtype, shape = shape, offset = tonumber(info.data_offset),
+    fortran = info.fortran ~= 0 }
 end
 
 -- Size of PATH (part of the token, so a file rewritten with another size
@@ -42,15 +43,36 @@ end
 function M.from_npy(path, opts)
   opts = opts or {}
   local h = header(path, "from_npy")
+  local n = #h.shape
   local itemsize = nd.itemsize_of[h.dtype]
   local spec = opts.chunks
+  if h.fortran then
+    -- column-major data: the C-order array of reversed shape, transposed
+    local rshape = {}
+    for d = 1, n do rshape[d] = h.shape[n + 1 - d] end
+    local rspec
+    if spec ~= nil then
+      local c = core.normalize_chunks(spec, h.shape, itemsize, "from_npy", 2)
+      rspec = {}
+      for d = 1, n do rspec[d] = c[n + 1 - d] end
+    end
+    local hr = { path = h.path, dtype = h.dtype, shape = rshape, offset = h.offset }
+    local r = M.read_c_order(hr, rspec, itemsize)
+    return require("ldask.array.slicing").transpose(r)
+  end
+  return M.read_c_order(h, spec, itemsize)
+end
+
+-- Array over the C-order data of header H. Default chunks: "auto" along
+-- axis 0 and whole trailing axes, so blocks are contiguous byte ranges.
+function M.read_c_order(h, spec, itemsize)
   if spec == nil then
     spec = { "auto" }
     for d = 2, #h.shape do spec[d] = -1 end
     if #h.shape == 0 then spec = {} end
   end
-  local chunks = core.normalize_chunks(spec, h.shape, itemsize, "from_npy", 2)
-  local name = core.name("from_npy", path, h.shape, h.dtype, chunks, file_stamp(path))
+  local chunks = core.normalize_chunks(spec, h.shape, itemsize, "from_npy", 3)
+  local name = core.name("from_npy", h.path, h.shape, h.dtype, chunks, file_stamp(h.path))
   local starts = {}
   for d = 1, #chunks do starts[d] = core.starts(chunks[d]) end
   local layer = {}

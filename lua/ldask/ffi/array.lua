@@ -20,6 +20,7 @@ typedef struct ld_npy_info {
   int32_t ndim;
   int64_t shape[8];
   int64_t data_offset;
+  int32_t fortran;
 } ld_npy_info;
 
 size_t ld_dtype_size(int dtype);
