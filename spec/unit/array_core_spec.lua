@@ -423,6 +423,8 @@ describe("ldask.array errors", function()
       { function() local r = da.random.random({ 3 }, { seed = -1 }); return r end, "random.random: seed must be" },
       { function() local r = da.zeros({ 2, -3 }); return r end, "zeros: bad dimension %-3 at axis 1" },
       { function() local r = x:astype("float16"); return r end, "astype: unknown dtype float16" },
+      { function() local r = x:astype("int32", "safe"); return r end,
+        "astype: cannot cast float64 to int32 under the 'safe' casting rule %(shape %(4, 6%)%)" },
       { function() local r = da.from_npy(123); return r end, "from_npy: path must be a string" },
     }
     for _, c in ipairs(cases) do

@@ -211,6 +211,16 @@ describe("ndarray elementwise kernels", function()
         assert.equal(3, b.size)
       end
     end
+    assert.has_error(function() src:astype("int32", "safe") end,
+      "astype: cannot cast float64 to int32 under the 'safe' casting rule (shape (3,))")
+    assert.has_error(function() src:astype("float32", "safe") end)
+    assert.equal("float32", src:astype("float32", "same_kind").dtype)
+    assert.has_error(function() src:astype("int64", "same_kind") end)
+    assert.equal("int64", nd.from_table({ 1 }, "uint8"):astype("int64", "safe").dtype)
+    assert.equal("float64", nd.from_table({ 1 }, "int32"):astype("float64", "safe").dtype)
+    assert.equal("uint8", nd.from_table({ true }):astype("uint8", "safe").dtype)
+    assert.has_error(function() src:astype("int64", "bogus") end,
+      "astype: casting must be 'unsafe', 'same_kind' or 'safe', got bogus")
     assert.has_error(function() src:astype("complex128") end,
       "astype: unknown dtype complex128 (expected float64, float32, int64, int32, uint8 or bool)")
   end)

@@ -105,9 +105,14 @@ function M.where(c, x, y)
 end
 
 -- astype(x, dtype).
-function M.astype(x, dtype)
-  local code = nd.dtype_code(dtype, "astype", 2)
+function M.astype(x, dtype, casting, level)
+  level = (level or 1) + 1
+  local code = nd.dtype_code(dtype, "astype", level)
   local name = nd.dtype_names[code]
+  if not nd.can_cast(nd.dtype_code(x.dtype), code, casting, level) then
+    error(format("astype: cannot cast %s to %s under the '%s' casting rule (shape %s)", x.dtype, name,
+      casting, nd.shape_str(x.shape)), level)
+  end
   if x.dtype == name then return x end
   return build("astype", K.astype, {}, { x, name }, name, 2)
 end

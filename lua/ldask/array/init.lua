@@ -150,7 +150,10 @@ function methods.take(x, indices, axis) return slicing.take(x, indices, axis) en
 function methods.transpose(x, axes) return slicing.transpose(x, axes) end
 function methods.reshape(x, shape) return slicing.reshape(x, shape) end
 function methods.rechunk(x, chunks) return rechunk.rechunk(x, chunks) end
-function methods.astype(x, dtype) return elemwise.astype(x, dtype) end
+function methods.astype(x, dtype, casting)
+  local r = elemwise.astype(x, dtype, casting, 2)
+  return r
+end
 function methods.dot(x, y) return linalg.dot(x, y) end
 methods.matmul = methods.dot
 function methods.squeeze(x, axes) return slicing.squeeze(x, axes) end

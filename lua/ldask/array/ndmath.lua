@@ -54,8 +54,40 @@ return function(M, I)
   end
   M.scalar = scalar
 
-  local function astype(a, dtype)
+  -- NumPy's casting rules between dtype codes: "unsafe" (any), "same_kind"
+  -- (safe, or float to float, or signed integer to signed integer), "safe"
+  -- (no loss: bool to anything, uint8 to wider integers and floats, int32
+  -- to int64/float64, int64 to float64, float32 to float64).
+  local SAFE = {
+    [5] = { [0] = true, true, true, true, true, true },
+    [4] = { [0] = true, [1] = true, [2] = true, [3] = true, [4] = true },
+    [3] = { [0] = true, [2] = true, [3] = true },
+    [2] = { [0] = true, [2] = true },
+    [1] = { [0] = true, [1] = true },
+    [0] = { [0] = true },
+  }
+  local function can_cast(from, to, casting, level)
+    if casting == nil or casting == "unsafe" then return true end
+    if casting ~= "safe" and casting ~= "same_kind" then
+      error("astype: casting must be 'unsafe', 'same_kind' or 'safe', got " .. tostring(casting), (level or 1) + 1)
+    end
+    if SAFE[from][to] then return true end
+    if casting == "same_kind" then
+      local function kind(c) return (c == 0 or c == 1) and "f" or (c == 2 or c == 3) and "i" or c == 4 and "u" or "b" end
+      return kind(from) == kind(to) or (kind(from) == "u" and kind(to) == "i")
+    end
+    return false
+  end
+  M.can_cast = can_cast
+
+  -- astype(a, dtype, casting): converted copy; CASTING as in NumPy (default
+  -- "unsafe"); a cast the rule forbids is an error naming both dtypes.
+  local function astype(a, dtype, casting)
     local code = dtype_code(dtype, "astype", 2)
+    if not can_cast(a.dtype_, code, casting, 2) then
+      error(format("astype: cannot cast %s to %s under the '%s' casting rule (shape %s)", DTNAMES[a.dtype_],
+        DTNAMES[code], casting, shape_str(shape_of(a))), 2)
+    end
     local out = empty()
     if lib.ld_nd_astype(a, code, out) ~= 0 then cerr("astype", 2) end
     return out
