@@ -150,6 +150,11 @@ for _, sched in ipairs(schedulers) do
       assert.same(col, x:sum(0):compute(o):totable())
       assert.same(col, x:sum(0, false, { split_every = 2 }):compute(o):totable())
       assert.same(col, x:sum { axis = 0, split_every = 3 }:compute(o):totable())
+      assert.same(col, x:sum { axis = 0, split_every = { [0] = 2 } }:compute(o):totable())
+      local tree = x:sum(0, false, { split_every = { [0] = 2 } })
+      local levels = 0
+      for name in pairs(tree.layers) do if name:match("^sum%-combine") then levels = levels + 1 end end
+      assert.equal(3, levels) -- 6 blocks on axis 0: 6 -> 3 -> 2 -> 1
       assert.same({ 1, 10 }, x:sum(0, true):compute(o).shape)
       assert.same({ 1, 1 }, x:sum(nil, true):compute(o).shape)
       assert.same({ 45, 145 }, { x:sum(1):compute(o):get(0), x:sum(1):compute(o):get(1) })

@@ -22,7 +22,7 @@ M.SPLIT_EVERY = 8
 local function group_sizes(split_every, axes, nb)
   local g = {}
   if type(split_every) == "table" then
-    for _, d in ipairs(axes) do g[d] = max(2, split_every[d] or split_every[d + 1] or 2) end
+    for _, d in ipairs(axes) do g[d] = max(2, split_every[d] or 2) end -- 0-based axis keys
     return g
   end
   local total = split_every or M.SPLIT_EVERY
