@@ -406,6 +406,18 @@ describe("ldask.codec registered cdata", function()
     assert.equal(1, refs(v.buf)) -- every reference taken on the way was dropped
   end)
 
+  it("moves an ldask ndarray to another state without a copy", function()
+    local ok, nd = pcall(require, "ldask.array.ndarray")
+    if not ok or not nd.from_table then return pending("ldask.array.ndarray not available: " .. tostring(nd)) end
+    local a = nd.from_table({ { 1, 2 }, { 3, 4 } })
+    local function addr(p) return tonumber(ffi.cast("uintptr_t", p)) end
+    local function probe(x) return x, tonumber(require("ffi").cast("uintptr_t", x.buf_.data)) end
+    local r = assert(run({ probe, a }))
+    assert.equal(addr(a.buf_.data), r[2]) -- the other state saw the same memory
+    assert.equal(a.buf_, r[1].buf_)
+    assert.equal(tostring(a), tostring(r[1]))
+  end)
+
   it("ships ld_buffer * values as buffers", function()
     local b = ffi.gc(lib.ld_buffer_new(16), lib.ld_buffer_release)
     ffi.copy(b.data, "0123456789abcdef", 16)
