@@ -5,10 +5,7 @@ local ffi = require "ffi"
 
 local tonumber, format, open, popen = tonumber, string.format, io.open, io.popen
 
-ffi.cdef [[
-typedef struct ld_bench_timespec { long tv_sec; long tv_nsec; } ld_bench_timespec;
-int clock_gettime(int clk, ld_bench_timespec *tp);
-]]
+require "ldask.ffi.array" -- declares clock_gettime for the benchmarks
 
 local M = {}
 

@@ -60,6 +60,10 @@ int ld_npy_read_block(const char *path, const ld_npy_info *info, const int64_t *
 int ld_npy_create(const char *path, int dtype, int ndim, const int64_t *shape, ld_npy_info *info);
 int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t *start,
                        const ld_ndarray *block);
+
+/* libc, for the array benchmarks (ldask.array.benchutil) */
+typedef struct ld_bench_timespec { long tv_sec; long tv_nsec; } ld_bench_timespec;
+int clock_gettime(int clk, ld_bench_timespec *tp);
 ]]
 
 return {
