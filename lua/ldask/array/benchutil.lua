@@ -13,7 +13,7 @@ local ts = ffi.new("ld_bench_timespec")
 
 -- Seconds from a monotonic clock.
 function M.clock()
-  ffi.C.clock_gettime(1, ts)
+  ffi.C.ld_bench_clock_gettime(1, ts)
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 

@@ -63,7 +63,7 @@ int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t 
 
 /* libc, for the array benchmarks (ldask.array.benchutil) */
 typedef struct ld_bench_timespec { long tv_sec; long tv_nsec; } ld_bench_timespec;
-int clock_gettime(int clk, ld_bench_timespec *tp);
+int ld_bench_clock_gettime(int clk, ld_bench_timespec *tp) __asm__("clock_gettime");
 ]]
 
 return {
