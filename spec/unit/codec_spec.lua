@@ -250,6 +250,10 @@ describe("ldask.codec functions", function()
       return fmt("%d", floor(v.a)), cjson.encode({ b = 1 }), ldask.version
     end
     assert.same({ "42", '{"b":1}', ldask.version }, (run({ f, '{"a": 42.7}' })))
+    local key = ldask.key
+    local function g(i) return key("x", i, 2) end
+    assert.same({ ldask.key("x", 7, 2) }, (run({ g, 7 })))
+    assert.falsy(codec.encode(key):find("\27LJ", 1, true)) -- by path, not bytecode
   end)
 
   it("ships ctypes by declaration", function()
