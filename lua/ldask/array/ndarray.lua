@@ -65,7 +65,7 @@ M.is_ndarray = is_nd
 -- GC_BYTES of new array memory on this thread, a full collection runs so
 -- unreachable arrays give their buffers back (bounded memory in streaming
 -- computations).
-M.GC_BYTES = 192 * 2 ^ 20
+M.GC_BYTES = 64 * 2 ^ 20
 local collectgarbage = collectgarbage
 
 -- A fresh empty struct whose buffer reference is released by the GC.
