@@ -77,6 +77,18 @@ describe("ndarray basics", function()
     assert.has_error(function() a:slice({ { 0, nil, 0 } }) end)
   end)
 
+  it("refuses writes into broadcast views", function()
+    local b = nd.full({}, 1, "float64"):broadcast_to({ 3, 4 })
+    assert.same({ 0, 0 }, b.strides)
+    assert.equal(12, b:sum():item())
+    assert.has_error(function() b:set(0, 0, 5) end,
+      "ndarray.set: the array is a broadcast (read-only) view; write into a copy (a:copy())")
+    assert.has_error(function() nd.assign(b, 2) end)
+    local c = b:copy()
+    c:set(0, 0, 5)
+    assert.equal(16, c:sum():item())
+  end)
+
   it("reshapes contiguous data as views and copies strided data", function()
     local a = nd.ramp(6, 0, 1, "int32")
     assert.same({ { 0, 1, 2 }, { 3, 4, 5 } }, a:reshape({ 2, -1 }):totable())

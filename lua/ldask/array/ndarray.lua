@@ -176,7 +176,21 @@ local function read_at(a, off)
   return tonumber(v)
 end
 
+-- True when A repeats elements (a stride 0 on an axis longer than 1, as in
+-- broadcast views and constant blocks): writing into it would change many
+-- positions at once, so writes are refused like NumPy's read-only views.
+local function is_broadcast(a)
+  for d = 0, a.ndim_ - 1 do
+    if a.strides_[d] == 0 and a.shape_[d] > 1 then return true end
+  end
+  return false
+end
+M.is_broadcast = is_broadcast
+
 local function write_at(a, off, v)
+  if is_broadcast(a) then
+    error("ndarray.set: the array is a broadcast (read-only) view; write into a copy (a:copy())", 3)
+  end
   local dt = a.dtype_
   if type(v) == "boolean" then v = v and 1 or 0 end
   if type(v) ~= "number" then error("ndarray.set: value must be a number or boolean, got " .. type(v), 3) end

@@ -323,6 +323,9 @@ return function(M, I)
 
   -- Copies SRC (ndarray or scalar) into the view DST (broadcast, converted).
   function M.assign(dst, src)
+    if M.is_broadcast(dst) then
+      error("assign: the target is a broadcast (read-only) view; write into a copy", 2)
+    end
     if not is_nd(src) then src = scalar(src, dst.dtype_) end
     if lib.ld_nd_assign(dst, src) ~= 0 then cerr(nil, 2) end
     return dst
