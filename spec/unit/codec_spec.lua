@@ -388,7 +388,9 @@ describe("ldask.codec registered cdata", function()
   it("moves a vec's buffer to another state and back without a copy", function()
     local v = selftest.new_vec(1000)
     local data = selftest.vec_data(v)
+    local calls = selftest.tostring_calls
     local h, bufs = codec.encode({ vec = v })
+    assert.equal(calls, selftest.tostring_calls) -- never rendered to encode it
     assert.equal(1, #bufs)
     assert.is_true(#h < 200) -- the 8000 data bytes are not in the header
     assert.equal(v.buf, bufs[1])

@@ -13,7 +13,8 @@ local index = require "ldask.codec.index"
 local funcs = require "ldask.codec.funcs"
 local cdatareg = require "ldask.codec.cdata"
 
-local type, next, rawget, rawequal, pairs, tostring, error = type, next, rawget, rawequal, pairs, tostring, error
+local type, next, rawget, rawequal, pairs, tostring, tonumber, error =
+  type, next, rawget, rawequal, pairs, tostring, tonumber, error
 local getmetatable = debug.getmetatable
 local getupvalue, upvalueid, getfenv = debug.getupvalue, debug.upvalueid, getfenv
 local istype, ffi_gc, ffi_string = ffi.istype, ffi.gc, ffi.string
@@ -131,10 +132,18 @@ local function ffi_modules()
   return list
 end
 
+-- The declaration of V when V is a ctype object (ffi.typeof(...)), else nil.
+-- tonumber gives a ctype object's type id and nil for pointer, struct and
+-- array instances, so tostring (which would run an instance's __tostring)
+-- is only called on ctype objects and numeric scalars.
+local function ctype_decl(v)
+  if tonumber(v) == nil then return nil end
+  return tostring(v):match("^ctype<(.*)>$")
+end
+
 local function conv_cdata(E, v, parent, how, name)
   if is_int64(v) then return v end
-  -- a ctype object (ffi.typeof(...)) travels as its declaration
-  local decl = tostring(v):match("^ctype<(.*)>$")
+  local decl = ctype_decl(v)
   if decl then
     if decl:find("^struct %d") or decl:find("^union %d") or decl:find("^enum %d") then
       error({ refuse = refusal(E, v, parent, how, name):gsub(" is a .*$", " is an anonymous ctype (" .. decl

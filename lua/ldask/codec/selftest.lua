@@ -39,7 +39,14 @@ end
 
 -- A test cdata type: a vector of doubles whose storage is an ld_buffer.
 -- Its data travels as a buffer, never through the header.
-M.vec_t = ffi.typeof("struct { ld_buffer *buf; int64_t n; }")
+-- Its __tostring counts calls: the codec must never render a value.
+M.tostring_calls = 0
+M.vec_t = ffi.metatype(ffi.typeof("struct { ld_buffer *buf; int64_t n; }"), {
+  __tostring = function(v)
+    M.tostring_calls = M.tostring_calls + 1
+    return "vec(" .. tostring(v.n) .. ")"
+  end,
+})
 local vec_t = M.vec_t
 
 local function free_vec(v)
