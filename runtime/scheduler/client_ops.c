@@ -238,11 +238,16 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
       next += (uint32_t)nf;
       continue;
     }
-    if (t->state == T_MEMORY) { /* same key already scattered */
+    if (t->state == T_MEMORY || (t->state == T_PROCESSING && t->scattered)) {
+      /* the same value, stored or on its way */
       next += (uint32_t)nf;
-      sc_notify_key(st, t, "key-finished");
+      if (t->state == T_MEMORY) sc_notify_key(st, t, "key-finished");
       continue;
     }
+    free(t->err_msg);
+    free(t->err_tb);
+    t->err_msg = t->err_tb = NULL;
+    t->lost = 0;
     t->scattered = 1;
     t->state = T_PROCESSING;
     t->processing_on = best;
@@ -285,6 +290,50 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
     S(&p, "executed"), I(&p, w->executed);
     S(&p, "fetched"), I(&p, w->fetched);
     S(&p, "fetched_bytes"), I(&p, w->fetched_bytes);
+  }
+  pk_send(&p, c, NULL, 0);
+}
+
+static const char *state_name(int s) {
+  static const char *names[] = {"released", "waiting", "ready",    "processing",
+                                "memory",   "erred",   "cancelled"};
+  return s >= 0 && s <= T_CANCELLED ? names[s] : "?";
+}
+
+/* task-info: the scheduler's view of one key (for diagnostics). */
+static void op_task_info(sc_state *st, ld_conn *c, const msgpack_object *h) {
+  int64_t id = 0;
+  ld_mp_get_i64(h, "id", &id);
+  sc_task *t = find(st, ld_mp_get(h, "key"));
+  pk_t p;
+  pk_init(&p);
+  if (t == NULL) {
+    msgpack_pack_map(&p.pk, 3);
+    S(&p, "op"), S(&p, "task-info-reply");
+    S(&p, "id"), I(&p, id);
+    S(&p, "state"), S(&p, "forgotten");
+    pk_send(&p, c, NULL, 0);
+    return;
+  }
+  msgpack_pack_map(&p.pk, 11);
+  S(&p, "op"), S(&p, "task-info-reply");
+  S(&p, "id"), I(&p, id);
+  S(&p, "state"), S(&p, state_name(t->state));
+  S(&p, "waiting_on"), I(&p, t->waiting_on);
+  S(&p, "refs"), I(&p, t->refs);
+  S(&p, "gathers"), I(&p, t->ngather);
+  S(&p, "retries"), I(&p, t->retries);
+  S(&p, "suspicious"), I(&p, t->suspicious);
+  S(&p, "processing_on"), S(&p, t->processing_on ? t->processing_on->addr : "");
+  S(&p, "who_has");
+  msgpack_pack_array(&p.pk, (size_t)t->nwho);
+  for (int j = 0; j < t->nwho; j++) S(&p, t->who_has[j]->addr);
+  S(&p, "deps");
+  msgpack_pack_array(&p.pk, (size_t)t->ndeps);
+  for (int j = 0; j < t->ndeps; j++) {
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "key"), SN(&p, t->deps[j]->key, t->deps[j]->keylen);
+    S(&p, "state"), S(&p, state_name(t->deps[j]->state));
   }
   pk_send(&p, c, NULL, 0);
 }
@@ -349,6 +398,8 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
     op_scatter(st, cl, m, h);
   else if (ld_mp_str_eq(op, "identity"))
     op_identity(st, cl->conn, h);
+  else if (ld_mp_str_eq(op, "task-info"))
+    op_task_info(st, cl->conn, h);
   else if (ld_mp_str_eq(op, "who-has"))
     op_who_has(st, cl->conn, h);
   else if (ld_mp_str_eq(op, "shutdown"))

@@ -277,6 +277,16 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
 }
 
 static void make_ready(sc_state *st, sc_task *t) {
+  if (t->npayload == 0) { /* scattered data: nothing to run */
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "the data of scattered key '%s' was lost with its worker and cannot be recomputed",
+             t->key);
+    t->lost = 1;
+    t->state = T_WAITING;
+    sc_erred(st, t, msg, strlen(msg), "", 0);
+    return;
+  }
   t->state = T_READY;
   /* Tasks with inputs go out at once (they free memory); input tasks only
    * as fast as the workers run them. */

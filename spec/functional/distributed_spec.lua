@@ -328,6 +328,67 @@ describe("distributed ldask when workers come and go", function()
     end, { threads_per_worker = 2 })
   end)
 
+  it("stays right through a random mix of submits, scatters, failures, cancels, releases and deaths", function()
+    with_cluster(3, function(cl, c)
+      math.randomseed(16)
+      local futs, vals, n, killed = {}, {}, 0, 0
+      local function push(f, v) n = n + 1; futs[n] = f; vals[n] = v end
+      local function add(a, b) require("socket").sleep(0.001) return a + b end
+      local function fail(a) error("nope " .. a) end
+      for step = 1, 400 do
+        local r = math.random()
+        if r < 0.5 or n < 2 then
+          local x = math.random(1, 100)
+          push(c:submit(add, x, 1, opts { pure = false }), x + 1)
+        elseif r < 0.75 then
+          local i, j = math.random(n), math.random(n)
+          if type(vals[i]) == "number" and type(vals[j]) == "number" then
+            push(c:submit(add, futs[i], futs[j], opts { pure = false, priority = math.random(0, 3) }), vals[i] + vals[j])
+          end
+        elseif r < 0.8 then
+          push(c:scatter({ step })[1], step)
+        elseif r < 0.85 then
+          local i = math.random(n)
+          if futs[i] then push(c:submit(fail, futs[i], opts { pure = false, retries = 1 }), false) end
+        elseif r < 0.9 then
+          local i = math.random(n)
+          if futs[i] and type(vals[i]) == "number" then futs[i]:release(); futs[i], vals[i] = nil, nil end
+        elseif r < 0.93 then
+          local i = math.random(n)
+          if futs[i] and type(vals[i]) == "number" then futs[i]:cancel(); vals[i] = { vals[i] } end
+        else
+          collectgarbage()
+        end
+        if step == 150 or step == 300 then
+          killed = killed + 1
+          cl:kill_worker(killed, "KILL")
+          cl:add_worker(2)
+        end
+      end
+      local right = 0
+      for i = 1, n do
+        local f, v = futs[i], vals[i]
+        if f then
+          local ok, res = pcall(f.result, f, 30)
+          if type(v) == "table" then
+            assert.is_true(not ok or res == v[1])
+          elseif v == false then
+            assert.is_false(ok)
+          elseif ok then
+            assert.equal(v, res)
+            right = right + 1
+          else
+            -- only data lost for good (scattered inputs on a killed worker)
+            -- or a cancelled input may stop a computation
+            local m = tostring(res.message or res)
+            assert.is_truthy(m:find("lost", 1, true) or m:find("cancelled", 1, true), m)
+          end
+        end
+      end
+      assert.is_true(right > n / 2, right .. " of " .. n .. " right")
+    end, { threads_per_worker = 2 })
+  end)
+
   it("gives work to a worker that joins during a computation", function()
     with_cluster(1, function(cl, c)
       local seq = {}

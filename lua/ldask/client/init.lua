@@ -241,15 +241,21 @@ function Client:_handle(m)
     end
   elseif op == "key-erred" then
     local st = self.keys[h.key]
-    if st then
+    -- (after a finish: its data was lost and could not be made again; a
+    -- value already here stays good)
+    if st and not st.has_value then
       st.status = h.lost and "lost" or "error"
       st.err = errors.task_error(h.key, h.message or "", h.traceback or "")
       fire(st)
     end
   elseif op == "key-cancelled" then
+    -- also after a finish: the data was lost and its recomputation cancelled
     local st = self.keys[h.key]
-    if st and st.status == "pending" then st.status = "cancelled"; fire(st) end
-  elseif op == "identity-reply" or op == "who-has-reply" then
+    if st and not st.has_value and st.status ~= "cancelled" then
+      st.status = "cancelled"
+      fire(st)
+    end
+  elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" then
     self.replies[h.id] = h
   elseif op == "welcome" then
     self.id = h.id
@@ -681,6 +687,14 @@ function Client:who_has(fs)
   local keys = {}
   for i, f in ipairs(is_future(fs) and { fs } or fs) do keys[i] = is_future(f) and f.key or f end
   return self:_request({ op = "who-has", keys = keys }, 2).who_has
+end
+
+-- The scheduler's view of KEY (a future or a key), for diagnostics:
+-- { state, waiting_on, refs, gathers, retries, suspicious, processing_on,
+-- who_has, deps = { {key, state} } }; state "forgotten" when unknown.
+function Client:task_info(f)
+  check(self, "task_info")
+  return self:_request({ op = "task-info", key = is_future(f) and f.key or f }, 2)
 end
 
 -- Waits until N workers are connected (TIMEOUT seconds, default 20).
