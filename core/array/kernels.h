@@ -121,6 +121,10 @@ int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
  * (like NumPy). */
 int ld_nd_cumulate(int prod, const ld_ndarray *a, int axis, ld_ndarray *out);
 
+/* OUT (int64, NBINS) = counts of A's values in NBINS equal bins over
+ * [LO, HI]; NaN and values outside are skipped, HI counts in the last bin. */
+int ld_nd_histogram(const ld_ndarray *a, int64_t nbins, double lo, double hi, ld_ndarray *out);
+
 /* OUT = A @ B for 2-D A (m, k) and B (k, n) of the same dtype. float64 and
  * float32 go through CBLAS (transposed views need no copy); integer dtypes
  * use a plain loop. */

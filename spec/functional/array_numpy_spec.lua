@@ -57,6 +57,12 @@ r = {
   'concat': np.concatenate([A, A[:1]], axis=0),
   'stack': np.stack([A[0], A[1]], axis=1),
   'take': np.take(A, [3, 0, 0, 2], axis=1),
+  'hist': np.histogram(F, bins=7, range=(-2, 6.5))[0],
+  'flip': np.flip(A, 1),
+  'moveaxis': np.moveaxis(F, 0, 2),
+  'bcast': np.broadcast_to(F[0, 0], (3, 5)),
+  'nansum': np.nansum(np.where(A > 1, np.nan, F), axis=1),
+  'nanmean': np.nanmean(np.where(A > 1, np.nan, F), axis=0),
 }
 for k, v in r.items():
     np.save(d + '/' + k + '.npy', v)
@@ -107,6 +113,12 @@ local function exprs()
     concat = da.concatenate({ A, A:slice { { 0, 1 } } }, 0),
     stack = da.stack({ A:slice { 0 }, A:slice { 1 } }, 1),
     take = A:take({ 3, 0, 0, 2 }, 1),
+    hist = (da.histogram(F, { bins = 7, range = { -2, 6.5 } })),
+    flip = da.flip(A, 1),
+    moveaxis = da.moveaxis(F, 0, 2),
+    bcast = da.broadcast_to(F:slice { 0, 0 }, { 3, 5 }),
+    nansum = da.where(A:gt(1), 0 / 0, F):nansum(1),
+    nanmean = da.where(A:gt(1), 0 / 0, F):nanmean(0),
   }
 end
 

@@ -45,6 +45,10 @@ M.concatenate = slicing.concatenate
 M.stack = slicing.stack
 M.squeeze = slicing.squeeze
 M.take = slicing.take
+M.flip, M.swapaxes, M.moveaxis, M.broadcast_to = slicing.flip, slicing.swapaxes, slicing.moveaxis,
+  slicing.broadcast_to
+function M.flipud(x) return slicing.flip(x, 0) end
+function M.fliplr(x) return slicing.flip(x, 1) end
 M.expand_dims = slicing.expand_dims
 M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
@@ -123,6 +127,11 @@ for _, op in ipairs({ "cumsum", "cumprod" }) do
   end
   methods[op] = M[op]
 end
+-- counts, edges = da.histogram(x, {bins = 10, range = {lo, hi}})
+function M.histogram(x, opts)
+  local counts, edges = reductions.histogram(x, opts, 2)
+  return counts, edges
+end
 function methods.clip(x, lo, hi) return elemwise.clip(x, lo, hi) end
 function methods.ravel(x) return slicing.reshape(x, { -1 }) end
 methods.flatten = methods.ravel
@@ -146,6 +155,8 @@ function methods.slice(x, specs)
   local r = slicing.getitem(x, specs, 2)
   return r
 end
+function methods.swapaxes(x, a, b) return slicing.swapaxes(x, a, b) end
+function methods.flip(x, axis) return slicing.flip(x, axis) end
 function methods.take(x, indices, axis) return slicing.take(x, indices, axis) end
 function methods.transpose(x, axes) return slicing.transpose(x, axes) end
 function methods.reshape(x, shape) return slicing.reshape(x, shape) end

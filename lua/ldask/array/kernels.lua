@@ -99,6 +99,8 @@ function M.transpose(x, axes) return x:transpose(axes) end
 
 function M.reshape(x, shape) return x:reshape(shape) end
 
+function M.broadcast_to(x, shape) return x:broadcast_to(shape) end
+
 function M.expand_dims(x, axis) return x:expand_dims(axis) end
 
 function M.squeeze(x, axes) return x:squeeze(axes) end
@@ -253,6 +255,8 @@ function M.red_aggregate(op, part, axes, keepdims, dtype, ddof)
   if not keepdims and #axes > 0 then r = r:squeeze(axes) end
   return r
 end
+
+function M.histogram(x, bins, lo, hi) return nd.histogram(x, bins, lo, hi) end
 
 -- Cumulative sums/products ---------------------------------------------------------
 

@@ -465,5 +465,12 @@ return function(M, I)
     return out
   end
 
+  -- Counts of A's values in BINS equal bins over [LO, HI] (int64 vector).
+  function M.histogram(a, bins, lo, hi)
+    local out = empty()
+    if lib.ld_nd_histogram(a, bins, lo, hi, out) ~= 0 then cerr(nil, 2) end
+    return out
+  end
+
   M.astype = astype
 end

@@ -197,6 +197,55 @@ function M.cumulative(x, op, axis, level)
   return out
 end
 
+-- histogram(x, {bins = 10, range = {lo, hi}}): counts (an int64 array of
+-- BINS) and the bin edges (an ndarray of BINS + 1), like numpy.histogram
+-- with equal bins. RANGE is required (finding it would need a pass over the
+-- data first: compute x:min() and x:max() when needed).
+function M.histogram(x, opts, level)
+  level = (level or 1) + 1
+  opts = opts or {}
+  local bins, range = opts.bins or 10, opts.range
+  if type(bins) ~= "number" or bins < 1 or bins ~= floor(bins) then
+    error("histogram: bins must be a positive integer", level)
+  end
+  if type(range) ~= "table" or type(range[1]) ~= "number" or type(range[2]) ~= "number" or not (range[2] > range[1]) then
+    error("histogram: range = {lo, hi} with lo < hi is required", level)
+  end
+  local lo, hi = range[1], range[2]
+  local tok = { x.name, bins, lo, hi }
+  local cname = core.name("histogram-chunk", tok)
+  local layers = {}
+  local layer, keys = {}, {}
+  core.each_block(core.numblocks(x.chunks), function(idx)
+    local k = cname .. "," .. #keys
+    layer[k] = { K.histogram, x.ndim == 0 and x.name or core.bkey(x.name, idx), bins, lo, hi }
+    keys[#keys + 1] = k
+  end)
+  layers[cname] = layer
+  local level_no = 0
+  local split = opts.split_every or M.SPLIT_EVERY
+  while #keys > 1 do
+    level_no = level_no + 1
+    local nname = core.name("histogram-combine", tok, level_no)
+    local nlayer, nkeys = {}, {}
+    for i = 1, #keys, split do
+      local group = {}
+      for j = i, math.min(i + split - 1, #keys) do group[#group + 1] = keys[j] end
+      local k = nname .. "," .. #nkeys
+      nlayer[k] = { K.red_combine, "sum", group }
+      nkeys[#nkeys + 1] = k
+    end
+    layers[nname] = nlayer
+    keys = nkeys
+  end
+  local name = core.name("histogram", tok)
+  local out = core.new(name, { [core.bkey(name, { 0 })] = { K.identity, keys[1] } }, { { bins } }, "int64", { x })
+  for n, l in pairs(layers) do out.layers[n] = l end
+  local edges = nd.ramp(bins + 1, lo, (hi - lo) / bins, "float64")
+  edges:set(bins, hi)
+  return out, edges
+end
+
 -- NaN-skipping reductions (NumPy's nansum & co.): NaNs count as 0 for
 -- nansum, are left out of nanmean/nanvar/nanstd, and are ignored by
 -- nanmin/nanmax (an all-NaN slice gives +inf/-inf there, not NaN).

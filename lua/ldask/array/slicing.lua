@@ -410,6 +410,70 @@ function M.take(x, indices, axis)
   return core.new(name, layer, chunks, x.dtype, { x })
 end
 
+-- flip(x, axis): reversed along AXIS (nil: every axis), a negative-step slice.
+function M.flip(x, axis)
+  local specs = {}
+  for d = 1, x.ndim do specs[d] = ":" end
+  if axis == nil then
+    for d = 1, x.ndim do specs[d] = { nil, nil, -1 } end
+  else
+    specs[nd.norm_axis(axis, x.ndim, "flip", 2) + 1] = { nil, nil, -1 }
+  end
+  return M.getitem(x, specs, 2)
+end
+
+-- swapaxes(x, a, b) and moveaxis(x, source, destination): transposes.
+function M.swapaxes(x, a, b)
+  local ia, ib = nd.norm_axis(a, x.ndim, "swapaxes", 2), nd.norm_axis(b, x.ndim, "swapaxes", 2)
+  local perm = {}
+  for d = 1, x.ndim do perm[d] = d - 1 end
+  perm[ia + 1], perm[ib + 1] = ib, ia
+  return M.transpose(x, perm)
+end
+
+function M.moveaxis(x, source, destination)
+  local s = nd.norm_axis(source, x.ndim, "moveaxis", 2)
+  local t = nd.norm_axis(destination, x.ndim, "moveaxis", 2)
+  local rest = {}
+  for d = 0, x.ndim - 1 do if d ~= s then rest[#rest + 1] = d end end
+  table.insert(rest, t + 1, s)
+  return M.transpose(x, rest)
+end
+
+-- broadcast_to(x, shape): X repeated along new leading axes and its size-1
+-- axes (blocks are stride-0 views: no copies).
+function M.broadcast_to(x, shape, chunks)
+  if type(shape) ~= "table" then error("broadcast_to: shape must be a list", 2) end
+  local n = #shape
+  if n < x.ndim then
+    error(format("broadcast_to: cannot broadcast shape %s to %s", nd.shape_str(x.shape), nd.shape_str(shape)), 2)
+  end
+  local off = n - x.ndim
+  local want = {}
+  for d = 1, n do
+    local ad = d - off
+    if ad >= 1 and x.shape[ad] ~= shape[d] and x.shape[ad] ~= 1 then
+      error(format("broadcast_to: cannot broadcast shape %s to %s (axis %d)", nd.shape_str(x.shape),
+        nd.shape_str(shape), d - 1), 2)
+    end
+    if ad >= 1 and x.shape[ad] == shape[d] then want[d] = x.chunks[ad]
+    else want[d] = chunks and chunks[d] or "auto" end
+  end
+  local out_chunks = core.normalize_chunks(want, shape, x.itemsize, "broadcast_to", 2)
+  local name = core.name("broadcast_to", x.name, shape, out_chunks)
+  local layer = {}
+  core.each_block(core.numblocks(out_chunks), function(idx)
+    local src, bshape = {}, {}
+    for d = 1, n do
+      bshape[d] = out_chunks[d][idx[d] + 1]
+      local ad = d - off
+      if ad >= 1 then src[ad] = (x.shape[ad] == shape[d]) and idx[d] or 0 end
+    end
+    layer[core.bkey(name, idx)] = { K.broadcast_to, x.ndim == 0 and x.name or core.bkey(x.name, src), bshape }
+  end)
+  return core.new(name, layer, out_chunks, x.dtype, { x })
+end
+
 core.getitem = function(x, specs) return M.getitem(x, specs, 2) end
 
 return M

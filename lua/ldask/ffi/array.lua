@@ -48,6 +48,7 @@ int ld_nd_ramp(ld_ndarray *dst, double start, double step);
 int ld_nd_reduce(int op, const ld_ndarray *a, uint32_t axes, ld_ndarray *out);
 int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
                     ld_ndarray *out_val);
+int ld_nd_histogram(const ld_ndarray *a, int64_t nbins, double lo, double hi, ld_ndarray *out);
 int ld_nd_cumulate(int prod, const ld_ndarray *a, int axis, ld_ndarray *out);
 int ld_nd_matmul(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
 int ld_nd_matmul_acc(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *c);
