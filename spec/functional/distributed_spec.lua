@@ -453,9 +453,12 @@ describe("distributed ldask when workers come and go", function()
       local deadline = os.time() + 15
       while d:status() ~= "lost" and os.time() < deadline do nap(0.05) end
       assert.equal("lost", d:status())
-      local ok, err = pcall(d.result, d, 5)
+      assert.equal(5, d:result(5)) -- fetched before: still available here
+      local again = c:submit(function(x) return x end, d, opts { pure = false })
+      local ok, err = pcall(again.result, again, 5)
       assert.is_false(ok)
       assert.matches("was lost with its worker and cannot be recomputed", err.message, 1, true)
+      assert.equal("lost", d:exception(1) and "lost")
     end)
   end)
 

@@ -241,9 +241,9 @@ function Client:_handle(m)
     end
   elseif op == "key-erred" then
     local st = self.keys[h.key]
-    -- (after a finish: its data was lost and could not be made again; a
-    -- value already here stays good)
-    if st and not st.has_value then
+    -- (also after a finish: its data was lost and could not be made again;
+    -- a value already fetched stays available here)
+    if st then
       st.status = h.lost and "lost" or "error"
       st.err = errors.task_error(h.key, h.message or "", h.traceback or "")
       fire(st)
@@ -251,7 +251,7 @@ function Client:_handle(m)
   elseif op == "key-cancelled" then
     -- also after a finish: the data was lost and its recomputation cancelled
     local st = self.keys[h.key]
-    if st and not st.has_value and st.status ~= "cancelled" then
+    if st and st.status ~= "cancelled" then
       st.status = "cancelled"
       fire(st)
     end
@@ -347,7 +347,7 @@ function Client:_result(key, timeout, level)
   self:_poll(0)
   self:_fetch({ key }, timeout, "Future:result", level + 1)
   local st = self:_state(key)
-  raise_state(key, st, level + 1)
+  if not st.has_value then raise_state(key, st, level + 1) end
   return st.value
 end
 
@@ -609,7 +609,7 @@ function Client:gather(fs, timeout)
   local out = {}
   for i, k in ipairs(keys) do
     local st = self:_state(k)
-    raise_state(k, st, 2)
+    if not st.has_value then raise_state(k, st, 2) end
     out[i] = st.value
   end
   if single then return out[1] end
