@@ -154,6 +154,15 @@ describe("ldask.codec values", function()
     assert.equal("hidden", hid:kind())
   end)
 
+  it("ships data a module keeps two levels down by value", function()
+    local mine = { 1, 2, x = "y" }
+    package.loaded["codec_spec_state"] = { store = { mine = mine } }
+    local ok, r = pcall(via, { mine, print }) -- not plain: goes through the module index
+    package.loaded["codec_spec_state"] = nil
+    assert.is_true(ok, r)
+    assert.same({ 1, 2, x = "y" }, r[1])
+  end)
+
   it("ships loaded modules by require name and library functions by path", function()
     local cjson = require "cjson"
     local r = via({ cjson, math.floor, string.format, cjson.decode, codec.hash, print, ldask })

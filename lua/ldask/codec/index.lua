@@ -3,7 +3,7 @@
 -- e.g. math.floor, cjson.decode, ldask.array.Array), the standard base
 -- functions (_G.print), and values registered with codec.register. Built from
 -- package.loaded and rebuilt when new modules get loaded.
-local pairs, type, sort, rawget = pairs, type, table.sort, rawget
+local pairs, type, sort, rawget, getmetatable = pairs, type, table.sort, rawget, debug.getmetatable
 local loaded = package.loaded
 
 local M = {}
@@ -44,6 +44,18 @@ end
 local function shareable(v)
   local tv = type(v)
   return tv == "table" or tv == "function" or tv == "userdata"
+end
+
+-- Tables two levels down travel by path only when they look like code (a
+-- class, a method table: they have a metatable or hold functions), never
+-- when they are plain data that a module happens to keep (a user's table
+-- stored in a module's state must travel by value).
+local function class_like(t)
+  if getmetatable(t) ~= nil then return true end
+  for _, v in pairs(t) do
+    if type(v) == "function" then return true end
+  end
+  return false
 end
 
 --- Rebuilds the index now.
@@ -88,7 +100,7 @@ function M.rebuild()
     local t, name, key = level[i][1], level[i][2], level[i][3]
     local keys = {}
     for k, v in pairs(t) do
-      if type(k) == "string" and shareable(v) then keys[#keys + 1] = k end
+      if type(k) == "string" and shareable(v) and (type(v) ~= "table" or class_like(v)) then keys[#keys + 1] = k end
     end
     sort(keys)
     for j = 1, #keys do
