@@ -54,6 +54,10 @@ local function encode_general(v, session, what, level)
     index.rebuild()
     E = new_encoder(what, session, not E.embed)
     ok, h = pcall(general, E, v)
+    if not ok and h == RESTART then
+      E = new_encoder(what, session, true)
+      ok, h = pcall(general, E, v)
+    end
     if not ok then
       if type(h) == "table" and h.refuse then error(h.refuse, level + 1) end
       error(h, 0)
