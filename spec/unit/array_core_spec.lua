@@ -257,6 +257,13 @@ for _, sched in ipairs(schedulers) do
       assert.same({ 1, 3, 0 }, x:argmax(1):compute(o):totable())
       assert.same({ 3, 1 }, x:argmax(1, true):compute(o).shape)
       assert.has_error(function() x:argmin({ 0, 1 }) end)
+      -- empty blocks among full ones (after concatenating an empty slice)
+      local v = da.arange(6, { chunks = 2 })
+      local y = da.concatenate({ v, v:slice({ { 0, 0 } }), v }, 0)
+      assert.equal(7, #y.chunks[1])
+      assert.equal(5, y:max():compute(o):item())
+      assert.equal(0, y:min(0):compute(o):item())
+      assert.equal(5, y:argmax():compute(o):item())
     end)
 
     it("slices with steps, negative steps, integers and empty slices", function()

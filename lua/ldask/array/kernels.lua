@@ -157,6 +157,9 @@ end
 -- for a flattened reduction, {starts, global shape}).
 function M.red_chunk(op, x, axes, arg)
   local mask = mask_of(axes)
+  if (op == "min" or op == "max" or op == "argmin" or op == "argmax") and x.size == 0 then
+    return { empty = true } -- an empty block has no extreme; the combine skips it
+  end
   if op == "sum" or op == "prod" or op == "min" or op == "max" or op == "any" or op == "all" then
     return nd.reduce_raw(op, x, mask)
   end
@@ -201,6 +204,8 @@ function M.red_chunk(op, x, axes, arg)
 end
 
 local function combine2(op, a, b)
+  if type(a) == "table" and a.empty then return b end
+  if type(b) == "table" and b.empty then return a end
   if op == "sum" or op == "mean_s" then return nd.binary("add", a, b) end
   if op == "prod" then return nd.binary("mul", a, b) end
   if op == "min" then return nd.binary("minimum", a, b) end
@@ -239,6 +244,9 @@ end
 -- Final value from the combined partial: DTYPE the result dtype, AXES
 -- dropped unless KEEPDIMS, DDOF for var/std.
 function M.red_aggregate(op, part, axes, keepdims, dtype, ddof)
+  if type(part) == "table" and part.empty then
+    error(op .. ": zero-size reduction has no identity", 0)
+  end
   local r
   if op == "mean" then
     r = nd.binary("div", part.s, part.n)
