@@ -404,6 +404,16 @@ for _, sched in ipairs(schedulers) do
       assert.has_error(function() bad:compute(o) end)
     end)
 
+    it("turns blocks into delayed values", function()
+      local x = da.arange(10, { chunks = 4 }):reshape({ 2, 5 }):rechunk({ 1, 3 })
+      local d = x:to_delayed()
+      assert.equal(2, #d)
+      assert.equal(2, #d[1])
+      assert.same({ { 8, 9 } }, d[2][2]:compute(o):totable())
+      local s = ldask.delayed(function(a, b) return a:sum():item() + b:sum():item() end)(d[1][1], d[2][2])
+      assert.equal(20, s:compute(o))
+    end)
+
     it("builds arrays from delayed values", function()
       local mk = ldask.delayed(function(n) return require("ldask.array.ndarray").ramp(n, 0, 2, "float64") end)
       local a = da.from_delayed(mk(4), { 4 })

@@ -260,6 +260,23 @@ function methods.block(self, ...)
   return M.new(name, layer, chunks, self.dtype, { self })
 end
 
+-- The blocks as delayed values (ldask.delayed), nested like the keys: each
+-- computes to its block's ndarray.
+function methods.to_delayed(self)
+  local delayed = require "ldask.delayed"
+  if self.ndim == 0 then return delayed.from_collection(self) end
+  local function rec(prefix, d)
+    local out = {}
+    for i = 0, #self.chunks[d] - 1 do
+      prefix[d] = i
+      if d == self.ndim then out[i + 1] = delayed.from_collection(self:block({ unpack(prefix, 1, d) }))
+      else out[i + 1] = rec(prefix, d + 1) end
+    end
+    return out
+  end
+  return rec({}, 1)
+end
+
 -- The graph keys of the blocks as a nested list.
 function methods.keys(self) return M.keys(self) end
 
