@@ -100,6 +100,23 @@ report("task {closure, i} decoder decode", td / NT * 1e6, "us")
 local tf = best(3, function() for _ = 1, 10000 do codec.encode(inc) end end)
 report("closure encode without session", tf / 10000 * 1e6, "us")
 
+-- A registered cdata value: a 1000-element float64 ndarray chunk (its data
+-- is a buffer, not in the header).
+do
+  local ok, nd = pcall(require, "ldask.array.ndarray")
+  if ok and nd.ones then
+    local a = nd.ones({ 1000 }, "float64")
+    local n = 100000
+    local h, b = codec.encode(a)
+    local tce = best(3, function() for _ = 1, n do codec.encode(a) end end)
+    local tcd = best(3, function() for _ = 1, n do codec.decode(h, b) end end)
+    report("ndarray chunk (1000 float64) encode", tce / n * 1e6, "us", format("(%d-byte header, %d buffer)", #h, #b))
+    report("ndarray chunk (1000 float64) decode", tcd / n * 1e6, "us")
+  else
+    print("(ldask.array.ndarray not available: ndarray case skipped)")
+  end
+end
+
 -- Python side
 local py = [==[
 import pickle, time, sys, gc
@@ -139,6 +156,17 @@ for name, mk in cases:
     out.append(("big %s encode" % name, mb / te))
     out.append(("big %s decode" % name, mb / td))
     del v, h
+try:
+    import numpy as np
+    a = np.ones(1000)
+    n = 100000
+    h = pickle.dumps(a, protocol=5)
+    te = best(3, lambda: [pickle.dumps(a, protocol=5) for _ in range(n)])
+    td = best(3, lambda: [pickle.loads(h) for _ in range(n)])
+    out.append(("ndarray chunk (1000 float64) encode", te / n * 1e6))
+    out.append(("ndarray chunk (1000 float64) decode", td / n * 1e6))
+except ImportError:
+    pass
 if cloudpickle:
     step = 1
     def inc(x): return x + step
