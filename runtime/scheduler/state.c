@@ -251,6 +251,14 @@ static int capacity(const sc_state *st, const sc_worker *w) {
   return cap < 1 ? 1 : cap;
 }
 
+static int paused(const sc_worker *w) { return w->memory_limit > 0 && w->nbytes >= w->memory_limit; }
+
+static int someone_unpaused(const sc_state *st, const sc_task *t) {
+  for (const sc_worker *w = st->workers; w; w = w->next)
+    if (!paused(w) && allowed(t, w)) return 1;
+  return 0;
+}
+
 /* The worker for T: most input bytes held, then least occupied. With
  * NEED_ROOM only workers below their capacity qualify. */
 static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
@@ -260,6 +268,10 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
   for (sc_worker *w = st->workers; w; w = w->next) {
     if (!allowed(t, w)) continue;
     if (need_room && w->nprocessing >= capacity(st, w)) continue;
+    /* A worker holding its --memory-limit or more takes no new input tasks
+     * (paused) while another one can; tasks with inputs still go where the
+     * inputs are, since running them is what frees memory. */
+    if (need_room && paused(w) && someone_unpaused(st, t)) continue;
     int64_t bytes = 0;
     for (int i = 0; i < t->ndeps; i++) {
       sc_task *d = t->deps[i];

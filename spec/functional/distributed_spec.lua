@@ -430,6 +430,26 @@ describe("distributed ldask when workers come and go", function()
     end, { scheduler_args = "--worker-ttl 1" })
   end)
 
+  it("gives no new input tasks to a worker over its --memory-limit", function()
+    with_cluster(1, function(cl, c)
+      cl:add_worker(1, "--memory-limit 1MB")
+      c:wait_for_workers(2, 20)
+      local big = c:submit(function() return string.rep("x", 2000000) end, opts { workers = "local-2" })
+      assert.equal(2000000, #big:result(10))
+      local seq = {}
+      for i = 1, 40 do seq[i] = i end
+      c:gather(c:map(function(x) require("socket").sleep(0.002) return x end, seq), 20)
+      local executed, deadline = {}, os.time() + 10
+      repeat
+        for _, w in ipairs(c:scheduler_info().workers) do executed[w.name] = w.executed end
+        if (executed["local-1"] or 0) < 40 then nap(0.1) end
+      until (executed["local-1"] or 0) >= 40 or os.time() > deadline
+      assert.equal(40, executed["local-1"])
+      assert.is_true((executed["local-2"] or 0) <= 1) -- at most the big one
+      big:release()
+    end)
+  end)
+
   it("runs higher-priority tasks first", function()
     with_cluster(1, function(cl, c)
       local blocker = c:submit(function() require("socket").sleep(0.3) return 0 end, opts { pure = false })

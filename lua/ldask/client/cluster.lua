@@ -77,14 +77,16 @@ function M.start(opts)
 end
 
 -- Starts one more worker named local-I (I = its number); returns I. Its
--- registration is asynchronous (see Client:wait_for_workers).
-function Cluster:add_worker(threads)
+-- registration is asynchronous (see Client:wait_for_workers). EXTRA: more
+-- ldask-worker options (a string), e.g. "--memory-limit 1MB".
+function Cluster:add_worker(threads, extra)
   local opts = self.opts
   local i = #self.workers + 1
   local cmd = bindir() .. "/ldask-worker " .. self.address .. " --nthreads " ..
     (threads or opts.threads_per_worker or 1) ..
     " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) ..
-    (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "")
+    (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "") ..
+    (extra and (" " .. extra) or "")
   local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log")
   self.workers[i] = pid
   self.pids[#self.pids + 1] = pid
