@@ -334,6 +334,10 @@ for _, sched in ipairs(schedulers) do
       for _, spec in ipairs({ { { 0, nil, 4 } }, { { 2, nil, 4 } }, { { nil, nil, -3 }, { 1, nil, 2 } }, { 3, { 4, 0, -1 } } }) do
         assert.same(full:slice(spec):totable(), r:slice(spec):compute(o):totable())
       end
+      local f = r:astype("float32")
+      assert.is_not_nil(f.gen) -- still a generator: slices generate only what they keep
+      assert.same(full:astype("float32"):slice({ { 1, nil, 3 } }):totable(), f:slice({ { 1, nil, 3 } }):compute(o):totable())
+      assert.same(full:astype("int32"):astype("float32"):totable(), r:astype("int32"):astype("float32"):compute(o):totable())
       local m = (r:slice({ { 0, nil, 4 } }):mean(0) - r:slice({ { 2, nil, 4 } }):mean(0)):compute(o)
       local want = (full:slice({ { 0, nil, 4 } }):mean(0) - full:slice({ { 2, nil, 4 } }):mean(0))
       close(m:totable(), want:totable())

@@ -9,8 +9,8 @@ local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
 local E = require "ldask.ffi.array"
 
-local type, ipairs, error, pcall, tostring, format, unpack, select, getmetatable =
-  type, ipairs, error, pcall, tostring, string.format, unpack, select, getmetatable
+local type, ipairs, pairs, error, pcall, tostring, format, unpack, select, getmetatable =
+  type, ipairs, pairs, error, pcall, tostring, string.format, unpack, select, getmetatable
 local is_array = core.is_array
 
 local M = {}
@@ -114,6 +114,14 @@ function M.astype(x, dtype, casting, level)
       casting, nd.shape_str(x.shape)), level)
   end
   if x.dtype == name then return x end
+  if x.gen and not x.gen.cast then
+    -- a random array stays a generator (slices of it keep generating only
+    -- what they select): the cast is applied to each generated block
+    local g = {}
+    for k, v in pairs(x.gen) do g[k] = v end
+    g.cast = name
+    return require("ldask.array.creation").from_generator(g, x.shape, x.chunks)
+  end
   return build("astype", K.astype, {}, { x, name }, name, 2)
 end
 
