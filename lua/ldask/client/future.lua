@@ -16,13 +16,38 @@ local Future = { __name = "ldask.Future" }
 Future.__index = Future
 M.Future = Future
 
-local gc_anchor = ffi.typeof("char[1]")
+-- Each future holds a small cdata whose finalizer tells its client that
+-- one reference to the key is gone. The cdata carries a slot number into
+-- the client's table of keys, so one finalizer per client serves every
+-- future (no closure per future).
+local gc_anchor = ffi.typeof("int32_t[1]")
+
+local function finalizer_of(client)
+  local fin = client._fin
+  if fin then return fin end
+  local slots, free = {}, {}
+  client._slots, client._free_slots = slots, free
+  fin = function(cd)
+    local i = cd[0]
+    local key = slots[i]
+    slots[i] = false
+    free[#free + 1] = i
+    if key then client:_unref(key) end
+  end
+  client._fin = fin
+  return fin
+end
 
 -- Creates a future for KEY of CLIENT (which counts the reference).
 function M.new(client, key)
   local f = setmetatable({ client = client, key = key }, Future)
   client:_ref(key)
-  f._gc = ffi.gc(gc_anchor(), function() client:_unref(key) end)
+  local fin = client._fin or finalizer_of(client)
+  local slots, free = client._slots, client._free_slots
+  local i = free[#free]
+  if i then free[#free] = nil else i = #slots + 1 end
+  slots[i] = key
+  f._gc = ffi.gc(gc_anchor(i), fin)
   return f
 end
 
@@ -97,8 +122,11 @@ end
 function Future:release()
   if self.released then return end
   self.released = true
+  local c, i = self.client, self._gc[0]
   ffi.gc(self._gc, nil)
-  self.client:_unref(self.key)
+  c._slots[i] = false
+  c._free_slots[#c._free_slots + 1] = i
+  c:_unref(self.key)
 end
 
 Future.__tostring = function(self)
