@@ -9,15 +9,27 @@ local type, getmetatable, pairs, select = type, getmetatable, pairs, select
 
 local M = {}
 
-local schedulers = { sync = "ldask.scheduler.sync", threads = "ldask.scheduler.threads" }
+local schedulers = {
+  sync = "ldask.scheduler.sync",
+  threads = "ldask.scheduler.threads",
+  distributed = "ldask.client.scheduler",
+}
 
--- Returns the scheduler module for OPTS (or the configured default).
+-- True when a distributed client is open (without loading the client).
+local function have_client()
+  local client = package.loaded["ldask.client"]
+  return client ~= nil and client.current() ~= nil
+end
+
+-- Returns the scheduler module for OPTS: opts.scheduler, else the open
+-- client's cluster when there is one, else the configured default.
 function M.scheduler_for(opts)
-  local name = opts and opts.scheduler or config.get("scheduler")
+  local name = opts and opts.scheduler
+  if name == nil then name = have_client() and "distributed" or config.get("scheduler") end
   if type(name) == "table" and type(name.get) == "function" then return name end
   local mod = schedulers[name]
   if not mod then
-    error("ldask: unknown scheduler '" .. tostring(name) .. "' (expected 'threads' or 'sync')", 3)
+    error("ldask: unknown scheduler '" .. tostring(name) .. "' (expected 'threads', 'sync' or 'distributed')", 3)
   end
   return require(mod)
 end

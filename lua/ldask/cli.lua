@@ -15,8 +15,11 @@ options:
   -e CODE                  execute CODE
   -i                       enter the REPL after running the script or -e code
   --nthreads N             executor threads of the local scheduler
-  --scheduler NAME         local scheduler: threads | sync
+  --scheduler NAME         local scheduler: threads | sync; or a cluster's
+                           address tcp://HOST:PORT (runs on ldask-scheduler)
   --progress               show a progress bar for computations
+  (these three may also follow the script; `--` after the script passes
+   everything after it to the script unchanged)
   --version                print the version and exit
   -h, --help               print this help and exit
 ]=]
@@ -26,38 +29,65 @@ local function die(msg)
   return 2
 end
 
--- Parses argv (0-based as given by C) into options; the script and its
--- arguments are left in opts.script and opts.script_args (1-based table).
+-- Takes the run-time option at argv[i] (--progress, --nthreads N,
+-- --scheduler NAME|ADDRESS) into OPTS. Returns the next index, false when
+-- argv[i] is no such option, or nil, err.
+local function take_runtime_option(argv, i, opts)
+  local a = argv[i]
+  if a == "--progress" then opts.config.progress = true; return i + 1 end
+  if a ~= "--nthreads" and a ~= "--scheduler" then return false end
+  local v = argv[i + 1]
+  if not v then return nil, a .. " needs an argument" end
+  if a == "--nthreads" then
+    local n = tonumber(v)
+    if not n or n < 1 or n % 1 ~= 0 then
+      return nil, "--nthreads expects a positive integer, got '" .. v .. "'"
+    end
+    opts.config.num_workers = n
+  elseif v:match("^tcp://") then
+    opts.address = v
+  else
+    opts.config.scheduler = v
+  end
+  return i + 2
+end
+
+-- Parses argv (0-based as given by C) into options. The script's name goes
+-- to opts.script, its arguments to opts.script_args. ldask's run-time
+-- options may also follow the script (`ldask script.lua --progress`); after
+-- a `--` there, everything goes to the script unchanged.
 function M.parse(argv)
-  local opts = { exec = {}, config = {} }
+  local opts = { exec = {}, config = {}, script_args = {} }
   local i = 1
   while argv[i] do
     local a = argv[i]
-    if a == "-e" then
+    local nxt, err = take_runtime_option(argv, i, opts)
+    if nxt == nil then return nil, err end
+    if nxt then i = nxt
+    elseif a == "-e" then
       if not argv[i + 1] then return nil, "-e needs an argument" end
       opts.exec[#opts.exec + 1] = argv[i + 1]; i = i + 2
     elseif a == "-i" then opts.interactive = true; i = i + 1
     elseif a == "--version" or a == "-v" then opts.version = true; i = i + 1
     elseif a == "-h" or a == "--help" then opts.help = true; i = i + 1
-    elseif a == "--progress" then opts.config.progress = true; i = i + 1
-    elseif a == "--nthreads" or a == "--scheduler" then
-      local v = argv[i + 1]
-      if not v then return nil, a .. " needs an argument" end
-      if a == "--nthreads" then
-        local n = tonumber(v)
-        if not n or n < 1 or n % 1 ~= 0 then
-          return nil, "--nthreads expects a positive integer, got '" .. v .. "'"
-        end
-        opts.config.num_workers = n
-      else
-        opts.config.scheduler = v
-      end
-      i = i + 2
-    elseif a == "--" then opts.script = argv[i + 1]; opts.first_arg = i + 2; break
+    elseif a == "--" then opts.script = argv[i + 1]; opts.script_at = i + 1; i = i + 2; break
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       return nil, "unknown option '" .. a .. "' (see ldask --help)"
     else
-      opts.script = a; opts.first_arg = i + 1; break
+      opts.script = a; opts.script_at = i; i = i + 1; break
+    end
+  end
+  local passthrough = false
+  while opts.script and argv[i] do
+    local a = argv[i]
+    if passthrough then
+      opts.script_args[#opts.script_args + 1] = a; i = i + 1
+    elseif a == "--" then
+      passthrough = true; i = i + 1
+    else
+      local nxt, err = take_runtime_option(argv, i, opts)
+      if nxt == nil then return nil, err end
+      if nxt then i = nxt else opts.script_args[#opts.script_args + 1] = a; i = i + 1 end
     end
   end
   return opts
@@ -67,8 +97,10 @@ end
 -- arg[1..n] its arguments, negative indices the interpreter and options.
 local function make_arg(argv, opts)
   local t = {}
-  local s = opts.first_arg and (opts.first_arg - 1) or (#argv + 1)
-  for i = 0, #argv do t[i - s] = argv[i] end
+  local at = opts.script_at or (#argv + 1)
+  for i = 0, at - 1 do t[i - at] = argv[i] end
+  t[0] = opts.script
+  for k, v in ipairs(opts.script_args) do t[k] = v end
   return t
 end
 
@@ -93,6 +125,10 @@ function M.main(argv)
   for k, v in pairs(opts.config) do ldask.config.set { [k] = v } end
   _G.ldask = ldask
   _G.arg = make_arg(argv, opts)
+  if opts.address then
+    local ok, err = pcall(ldask.Client, opts.address)
+    if not ok then return die(tostring(err)) end
+  end
   local signals = require "ldask.signals"
   signals.arm()
   for _, code in ipairs(opts.exec) do

@@ -25,6 +25,12 @@ M.compute = base.compute
 M.delayed = delayed.delayed
 M.tokenize = tokenize.tokenize
 
+-- Distributed: Client(address | {opts}) connects to an ldask-scheduler or
+-- starts a local cluster; see docs/distributed.md.
+function M.Client(...) return require("ldask.client").new(...) end
+function M.as_completed(...) return require("ldask.client").as_completed(...) end
+function M.wait(...) return require("ldask.client").wait(...) end
+
 -- Writes a picture of the graph of OBJ (a collection or delayed value, or
 -- several in a list): see ldask.visualize.
 function M.visualize(obj, filename, opts)

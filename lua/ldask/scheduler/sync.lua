@@ -62,7 +62,8 @@ local function shape(keys, cache)
 end
 
 -- Runs graph G for KEYS (a key or nested list of keys); returns the results
--- in the same shape. OPTS: optimize_graph (default true), stats (a table
+-- in the same shape. OPTS: optimize_graph (default true), progress and
+-- profile (see ldask.diagnostics), stats (a table
 -- that receives tasks = count run, max_live = the largest number of results
 -- held at once), callbacks = {start = fn(key), finish = fn(key)}.
 function M.get(g, keys, opts)
@@ -85,7 +86,7 @@ function M.get(g, keys, opts)
     for j = 1, #d do remaining[d[j]] = (remaining[d[j]] or 0) + 1 end
   end
   local cache, live, max_live = {}, 0, 0
-  local cb = opts.callbacks
+  local cb = opts.callbacks or require("ldask.diagnostics").adapter(opts, n)
   local handler = errors.handler
   for p = 1, n do
     local i = seq[p]
@@ -94,6 +95,7 @@ function M.get(g, keys, opts)
     local task = g[key]
     local ok, res = xpcall(eval, handler, task, g, cache)
     if not ok then
+      if cb and cb.close then cb.close(false) end
       if errors.is_task_error(res) then error(res, 0) end
       error(errors.task_error(key, res.message, res.traceback), 0)
     end
@@ -113,6 +115,7 @@ function M.get(g, keys, opts)
     end
     if cb and cb.finish then cb.finish(key) end
   end
+  if cb and cb.close then cb.close(true) end
   if opts.stats then
     opts.stats.tasks = n
     opts.stats.max_live = max_live
