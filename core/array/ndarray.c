@@ -2,12 +2,11 @@
  * per-thread error message of the array kernels (see ndarray.h). */
 #include "array/ndarray.h"
 
+#include "array/bigbuf.h"
+
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 static _Thread_local char errbuf[512];
 static _Thread_local size_t pressure; /* bytes allocated since the last GC hint */
@@ -45,42 +44,6 @@ int64_t ld_nd_size(const ld_ndarray *a) {
   return n;
 }
 
-/* Big buffers are anonymous maps aligned to 2 MiB and advised as huge pages:
- * first-touch page faults (which dominate writing fresh blocks) drop 512x. */
-#define HUGE_MIN ((size_t)4 << 20)
-#define HUGE_ALIGN ((size_t)2 << 20)
-
-typedef struct {
-  void *base;
-  size_t len;
-} big_map;
-
-static void big_release(void *ctx, void *data, size_t size) {
-  (void)data, (void)size;
-  big_map *m = ctx;
-  munmap(m->base, m->len);
-  free(m);
-}
-
-static ld_buffer *big_buffer(size_t bytes) {
-  size_t len = bytes + HUGE_ALIGN;
-  void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) return NULL;
-  uintptr_t p = ((uintptr_t)base + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
-#ifdef MADV_HUGEPAGE
-  madvise((void *)p, bytes, MADV_HUGEPAGE);
-#endif
-  big_map *m = malloc(sizeof *m);
-  ld_buffer *b = m ? ld_buffer_wrap((void *)p, bytes, big_release, m) : NULL;
-  if (b == NULL) {
-    munmap(base, len);
-    free(m);
-    return NULL;
-  }
-  m->base = base, m->len = len;
-  return b;
-}
-
 int ld_nd_alloc(ld_ndarray *out, int dtype, int ndim, const int64_t *shape, int zero) {
   if (dtype < 0 || dtype >= LD_NDTYPES)
     return ld_array_error(LD_ARR_EINVAL, "ndarray: unknown dtype code %d", dtype);
@@ -97,9 +60,9 @@ int ld_nd_alloc(ld_ndarray *out, int dtype, int ndim, const int64_t *shape, int 
   }
   size_t bytes = (size_t)n * sizes[dtype];
   /* anonymous maps are zero-filled already */
-  ld_buffer *b = bytes >= HUGE_MIN ? big_buffer(bytes)
-                 : zero            ? ld_buffer_new_zeroed(bytes)
-                                   : ld_buffer_new(bytes);
+  ld_buffer *b = bytes >= LD_BIGBUF_MIN ? ld_bigbuf_new(bytes, zero)
+                 : zero                 ? ld_buffer_new_zeroed(bytes)
+                                        : ld_buffer_new(bytes);
   if (b == NULL)
     return ld_array_error(LD_ARR_ENOMEM, "ndarray: out of memory allocating %zu bytes", bytes);
   ld_nd_note_alloc(bytes);
