@@ -17,6 +17,7 @@ local type, error, pcall, setmetatable, getmetatable, pairs, tostring =
 local ffi_string = ffi.string
 local is_plain, plain, new_encoder, general = enc.is_plain, enc.plain, enc.new_encoder, enc.general
 local RESTART = enc.RESTART
+local PROTO_PREFIX = "\1B" -- a session entry holding a function's bytecode
 local decode_raw, fast = dec.decode, dec.fast
 
 local M = {}
@@ -105,7 +106,19 @@ end
 
 --- A new encoding session (one per graph).
 function M.session()
-  return setmetatable({ byfn = setmetatable({}, { __mode = "k" }), blobs = {}, count = 0 }, Session)
+  local s = setmetatable({ byfn = setmetatable({}, { __mode = "k" }), blobs = {}, count = 0 }, Session)
+  -- Function encodings refer to their bytecode by hash: closures of one
+  -- prototype (a factory's products) share one copy of it.
+  s.proto_ref = function(info)
+    local h = info.phash
+    if h == nil then
+      h = hash_hex(PROTO_PREFIX .. info.bytecode)
+      info.phash = h
+    end
+    if s.blobs[h] == nil then s.blobs[h] = PROTO_PREFIX .. info.bytecode end
+    return { h }
+  end
+  return s
 end
 
 --- Like codec.encode; functions are referred to by content hash and their
@@ -129,6 +142,7 @@ function Session:function_ref(f, E, parent, how, name)
   local h = self.byfn[f]
   if h then return { 7, h } end
   local E2 = new_encoder(E.what, nil, not E.embed)
+  E2.proto_ref = self.proto_ref
   E2.parent = setmetatable({ [f] = { parent, how, name } }, { __index = E.parent })
   local blob = general(E2, f, parent, how, name)
   if #E2.bufs > 0 then return nil end
@@ -148,7 +162,20 @@ Decoder.__index = Decoder
 -- as long as the executor state.
 function M.decoder()
   local d = setmetatable({ blobs = {}, fns = {} }, Decoder)
-  d.resolve = function(h)
+  d.protos = {}
+  d.resolve = function(h, kind)
+    if kind == "proto" then
+      local bc = d.protos[h]
+      if bc ~= nil then return bc end
+      local blob = d.blobs[h]
+      if blob == nil then error("function prototype " .. h .. " is unknown to this decoder (d:add_functions first)", 0) end
+      if blob:sub(1, 2) ~= PROTO_PREFIX then error("entry " .. h .. " is not a function prototype", 0) end
+      if hash_hex(blob) ~= h then error("function prototype " .. h .. " does not match its content hash", 0) end
+      bc = blob:sub(3)
+      d.protos[h] = bc
+      d.blobs[h] = nil
+      return bc
+    end
     local f = d.fns[h]
     if f ~= nil then return f end
     local blob = d.blobs[h]

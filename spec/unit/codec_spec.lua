@@ -289,6 +289,16 @@ describe("ldask.codec functions", function()
 end)
 
 describe("ldask.codec sessions", function()
+  -- Counts the entries of s:functions(): closures ("\1G") and bytecode ("\1B").
+  local function entries(s)
+    local nf, np, bytes = 0, 0, 0
+    for _, v in pairs(s:functions()) do
+      if v:sub(1, 2) == "\1B" then np = np + 1 else nf = nf + 1 end
+      bytes = bytes + #v
+    end
+    return nf, np, bytes
+  end
+
   it("encodes each distinct function once per session", function()
     local k = 7
     local function inc(x) return x + k end
@@ -298,19 +308,38 @@ describe("ldask.codec sessions", function()
       local h = s:encode({ inc, i })
       total = total + #h
     end
-    local fns = s:functions()
-    local n, blob = 0, nil
-    for _, v in pairs(fns) do n, blob = n + 1, v end
-    assert.equal(1, n)
-    assert.truthy(total < 100 * #blob) -- headers refer to the function, do not carry it
+    local nf, np, bytes = entries(s)
+    assert.equal(1, nf)
+    assert.equal(1, np)
+    assert.truthy(total < 100 * bytes) -- headers refer to the function, do not carry it
     assert.falsy(s:encode({ inc, 1 }):find("\27LJ", 1, true))
     -- a different closure with the same content has the same hash
     local function make() return function(x) return x + 1 end end
     s:encode({ make(), 1 })
     s:encode({ make(), 2 })
-    n = 0
-    for _ in pairs(s:functions()) do n = n + 1 end
-    assert.equal(2, n)
+    nf, np = entries(s)
+    assert.equal(2, nf)
+    assert.equal(2, np)
+  end)
+
+  it("shares the bytecode of closures made by one factory", function()
+    local function scaler(m) return function(x) return x * m end end
+    local s = codec.session()
+    local h, b = s:encode({ scaler(2), scaler(3), scaler(4), scaler(5) })
+    local nf, np = entries(s)
+    assert.equal(4, nf) -- four closures (different upvalues)
+    assert.equal(1, np) -- one prototype
+    for _, v in pairs(s:functions()) do
+      if v:sub(1, 2) ~= "\1B" then assert.falsy(v:find("\27LJ", 1, true)) end
+    end
+    local out = assert(xs:call("ldask.codec.selftest", "echo", selftest.pack(h, b, s:functions())))
+    local r = codec.decode(selftest.unpack(out))
+    assert.equal(10, r[1](5))
+    assert.equal(25, r[4](5))
+    local d = codec.decoder()
+    assert.has_error(function() d:decode(h, b) end) -- without the entries
+    d:add_functions(s:functions())
+    assert.equal(15, d:decode(h, b)[2](5))
   end)
 
   it("decodes session functions once per decoder, across calls", function()

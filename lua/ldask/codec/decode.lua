@@ -160,11 +160,21 @@ local function decode_general(header, buffers, functions)
   end
   for i = 1, #fns do
     local rec = fns[i]
-    check(type(rec) == "table" and type(rec[1]) == "string" and type(rec[2]) == "table" and type(rec[3]) == "table",
+    check(type(rec) == "table" and type(rec[2]) == "table" and type(rec[3]) == "table",
       "function " .. i .. " is not a record")
     local where = tostring(rec[5])
-    check(sub(rec[1], 1, 3) == "\27LJ", "function " .. i .. " (" .. where .. ") is not LuaJIT bytecode")
-    local f, err = loadstring(rec[1])
+    local bytecode = rec[1]
+    if type(bytecode) == "table" then -- a session's shared prototype, by hash
+      local h = bytecode[1]
+      check(type(h) == "string", "function " .. i .. " has a bad prototype reference")
+      if functions == nil then
+        fail("function " .. where .. " was encoded by a session: decode with codec.decoder() after d:add_functions()")
+      end
+      bytecode = functions(h, "proto")
+    end
+    check(type(bytecode) == "string" and sub(bytecode, 1, 3) == "\27LJ",
+      "function " .. i .. " (" .. where .. ") is not LuaJIT bytecode")
+    local f, err = loadstring(bytecode)
     if not f then fail("cannot load function " .. where .. ": " .. tostring(err)) end
     fobjs[i] = f
   end

@@ -371,7 +371,9 @@ local function process_function(E, f)
     end
     envw = true
   end
-  E.fns[id] = { info.bytecode, ups, joins, envw, info.where }
+  local bytecode = info.bytecode
+  if E.proto_ref then bytecode = E.proto_ref(info) end
+  E.fns[id] = { bytecode, ups, joins, envw, info.where }
 end
 
 -- Drains the queue of E.
