@@ -93,6 +93,7 @@ typedef struct sc_state {
   uint64_t seq;
   double saturation; /* input tasks a worker may hold per thread, at least */
   double avg_task;   /* moving average of task run times (s), <0 unknown */
+  struct sc_worker *last_root; /* where the previous input task went */
   double worker_ttl; /* seconds without heartbeat before a worker is dead */
   char address[96];
   int closing;

@@ -262,6 +262,13 @@ static int someone_unpaused(const sc_state *st, const sc_task *t) {
 /* The worker for T: most input bytes held, then least occupied. With
  * NEED_ROOM only workers below their capacity qualify. */
 static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
+  /* Input tasks that come one after the other in priority order are
+   * usually siblings (their results meet in the same task): keep them on
+   * one worker while it has room, so that fewer results need to move. */
+  sc_worker *last = st->last_root;
+  if (t->ndeps == 0 && last && allowed(t, last) && last->nprocessing < capacity(st, last) &&
+      !(paused(last) && someone_unpaused(st, t)))
+    return last;
   sc_worker *best = NULL;
   int64_t best_bytes = -1;
   double best_occ = 0;
@@ -285,6 +292,7 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
       best_occ = occ;
     }
   }
+  if (t->ndeps == 0 && best) st->last_root = best;
   return best;
 }
 
@@ -516,6 +524,7 @@ void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
     }
   }
   st->nworkers--;
+  if (st->last_root == w) st->last_root = NULL;
   /* Tasks it was running go back to the queue, or fail after 3 deaths. */
   size_t n = 0, cap = 16, i = 0;
   sc_task **running = xrealloc(NULL, cap * sizeof *running);
