@@ -353,7 +353,10 @@ for _, sched in ipairs(schedulers) do
       assert.same(t, da.arange(24, { chunks = 7 }):reshape({ 4, 6 }):compute(o):totable())
       assert.same(t, x:reshape({ 4, 2, 3 }):reshape({ 4, -1 }):compute(o):totable())
       assert.same({ 4, 2, 3 }, x:reshape({ 4, 2, 3 }).shape)
-      assert.same({ { 3, 1 }, { 2 }, { 3 } }, x:reshape({ 4, 2, 3 }).chunks) -- leading axis keeps its chunks
+      assert.same({ { 3, 1 }, { 1, 1 }, { 3 } }, x:reshape({ 4, 2, 3 }).chunks) -- split axis stays blocked
+      assert.same({ { 10, 10, 10 }, { 6 } }, da.arange(180, { chunks = 60 }):reshape({ 30, 6 }).chunks)
+      assert.same(nd.ramp(180, 0, 1, "int64"):reshape({ 30, 6 }):totable(), da.arange(180, { chunks = 50 }):reshape({ 30, 6 }):compute(o):totable())
+      assert.same({ { 2, 2, 2 }, { 20 } }, da.ones({ 6, 4, 5 }, { chunks = { 2, 4, 5 } }):reshape({ 6, 20 }).chunks)
       assert.has_error(function() x:reshape({ 5, 5 }) end)
       local r = x:rechunk({ 1, 5 })
       assert.same({ { 1, 1, 1, 1 }, { 5, 1 } }, r.chunks)

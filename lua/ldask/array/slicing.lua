@@ -222,14 +222,38 @@ function M.reshape(x, shape)
   while p < #s and p < x.ndim and s[p + 1] == x.shape[p + 1] do p = p + 1 end
   local want = {}
   for d = 1, x.ndim do want[d] = d <= p and x.chunks[d] or -1 end
-  local y = rechunk.rechunk(x, want)
   local chunks = {}
   for d = 1, #s do chunks[d] = d <= p and x.chunks[d] or { s[d] } end
+  -- The first differing axis keeps blocks when it can: an input block of c
+  -- rows (each R_in elements) is c * R_in / R_out output rows when that
+  -- divides; the input chunks are first aligned to multiples of
+  -- unit = R_out / gcd(R_in, R_out) rows. Later axes are whole.
+  local q = p + 1
+  if q <= x.ndim and q <= #s then
+    local r_in, r_out = 1, 1
+    for d = q + 1, x.ndim do r_in = r_in * x.shape[d] end
+    for d = q + 1, #s do r_out = r_out * s[d] end
+    local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
+    local unit = r_out / gcd(r_in, r_out)
+    local c = x.chunks[q]
+    local aligned = true
+    for _, v in ipairs(c) do if v % unit ~= 0 then aligned = false end end
+    if not aligned then
+      local avg = x.shape[q] / #c
+      local size = math.max(unit, floor(avg / unit) * unit)
+      c = core.normalize_chunks({ size }, { x.shape[q] }, 8, "reshape", 2)[1]
+    end
+    want[q] = c
+    local oc = {}
+    for i, v in ipairs(c) do oc[i] = v * r_in / r_out end
+    chunks[q] = oc
+  end
+  local y = rechunk.rechunk(x, want)
   local name = core.name("reshape", y.name, s)
   local layer = {}
   core.each_block(core.numblocks(chunks), function(idx)
     local src, bshape = {}, {}
-    for d = 1, x.ndim do src[d] = d <= p and idx[d] or 0 end
+    for d = 1, x.ndim do src[d] = (d <= p or d == q) and idx[d] or 0 end
     for d = 1, #s do bshape[d] = chunks[d][idx[d] + 1] end
     local sk = x.ndim == 0 and y.name or core.bkey(y.name, src)
     layer[#s == 0 and name or core.bkey(name, idx)] = { K.reshape, sk, bshape }
