@@ -258,6 +258,7 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     S(&p, "op"), S(&p, "put-data");
     S(&p, "key"), SN(&p, key, klen);
     S(&p, "nframes"), I(&p, nf);
+    sc_flush_frees(best);
     pk_send(&p, best->conn, m->frames + next, (uint32_t)nf);
     next += (uint32_t)nf;
   }

@@ -48,6 +48,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   w->alive = 1;
   w->last_seen = sc_now(st);
   ld_kmap_init(&w->has);
+  msgpack_sbuffer_init(&w->free_keys);
   w->next = st->workers;
   st->workers = w;
   st->nworkers++;
@@ -84,16 +85,7 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
     else {
       /* Forgotten meanwhile: the worker may drop it. */
       const msgpack_object *k = ld_mp_get(h, "key");
-      if (k && k->type == MSGPACK_OBJECT_STR) {
-        pk_t p;
-        pk_init(&p);
-        msgpack_pack_map(&p.pk, 2);
-        S(&p, "op"), S(&p, "free-keys");
-        S(&p, "keys");
-        msgpack_pack_array(&p.pk, 1);
-        SN(&p, k->via.str.ptr, k->via.str.size);
-        pk_send(&p, w->conn, NULL, 0);
-      }
+      if (k && k->type == MSGPACK_OBJECT_STR) sc_queue_free(w, k->via.str.ptr, k->via.str.size);
     }
     sc_fill(st);
   } else if (ld_mp_str_eq(op, "task-erred")) {
@@ -229,6 +221,7 @@ static void on_close(ld_conn *c, const char *reason) {
   } else {
     sc_worker *w = data;
     sc_worker_gone(st, w, reason);
+    msgpack_sbuffer_destroy(&w->free_keys);
     free(w);
   }
 }

@@ -36,6 +36,8 @@ typedef struct sc_worker {
   int64_t executed, fetched, fetched_bytes; /* from heartbeats */
   double last_seen;
   int alive;
+  msgpack_sbuffer free_keys; /* packed keys of a free-keys not yet sent */
+  uint32_t nfree;
   struct sc_worker *next;
 } sc_worker;
 
@@ -91,10 +93,10 @@ typedef struct sc_state {
   sc_task **heap; /* ready tasks waiting for a worker */
   int heap_len, heap_cap;
   uint64_t seq;
-  double saturation; /* input tasks a worker may hold per thread, at least */
-  double avg_task;   /* moving average of task run times (s), <0 unknown */
+  double saturation;           /* input tasks a worker may hold per thread, at least */
+  double avg_task;             /* moving average of task run times (s), <0 unknown */
   struct sc_worker *last_root; /* where the previous input task went */
-  double worker_ttl; /* seconds without heartbeat before a worker is dead */
+  double worker_ttl;           /* seconds without heartbeat before a worker is dead */
   char address[96];
   int closing;
   uv_check_t notify; /* sends the batched keys-finished after each poll */
@@ -133,6 +135,12 @@ ld_msg *sc_msg_clone(const ld_msg *m);
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_send_free(sc_worker *w, sc_task *t);
+/* Queues KEY for the worker's next free-keys (sent after this loop
+ * iteration's messages, or before the next message to that worker, so the
+ * order of messages to a worker is kept). */
+void sc_queue_free(sc_worker *w, const char *key, size_t len);
+void sc_flush_frees(sc_worker *w);
+void sc_flush_batches(uv_check_t *chk);
 void sc_notify_key(sc_state *st, sc_task *t, const char *op);
 void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id);
 void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id);

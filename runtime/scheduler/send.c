@@ -38,26 +38,42 @@ void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
     msgpack_pack_array(&p.pk, (size_t)d->nwho);
     for (int j = 0; j < d->nwho; j++) S(&p, d->who_has[j]->addr);
   }
+  sc_flush_frees(w); /* a free of the same key queued before must go first */
   pk_send(&p, w->conn, t->payload, t->npayload);
 }
 
-void sc_send_free(sc_worker *w, sc_task *t) {
-  if (!w->alive) return;
+void sc_flush_frees(sc_worker *w) {
+  if (w->nfree == 0) return;
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 2);
   S(&p, "op"), S(&p, "free-keys");
   S(&p, "keys");
-  msgpack_pack_array(&p.pk, 1);
-  SN(&p, t->key, t->keylen);
-  pk_send(&p, w->conn, NULL, 0);
+  msgpack_pack_array(&p.pk, w->nfree);
+  msgpack_sbuffer_write(&p.sb, w->free_keys.data, w->free_keys.size);
+  w->free_keys.size = 0;
+  w->nfree = 0;
+  pk_send(&p, w->alive ? w->conn : NULL, NULL, 0);
 }
 
-/* Sends each client's batched keys-finished (a uv_check: right after the
- * messages of one poll were handled, before the loop writes). */
-static void flush_finished(uv_check_t *chk) {
+void sc_queue_free(sc_worker *w, const char *key, size_t len) {
+  if (!w->alive) return;
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &w->free_keys, msgpack_sbuffer_write);
+  ld_mp_pack_str(&pk, key, len);
+  w->nfree++;
+  if (!uv_is_active((uv_handle_t *)&sc_g->notify)) uv_check_start(&sc_g->notify, sc_flush_batches);
+}
+
+void sc_send_free(sc_worker *w, sc_task *t) { sc_queue_free(w, t->key, t->keylen); }
+
+/* Sends each client's batched keys-finished and each worker's batched
+ * free-keys (a uv_check: right after the messages of one poll were
+ * handled, before the loop writes). */
+void sc_flush_batches(uv_check_t *chk) {
   sc_state *st = chk->data;
   uv_check_stop(chk);
+  for (sc_worker *w = st->workers; w; w = w->next) sc_flush_frees(w);
   for (sc_client *c = st->clients; c; c = c->next) {
     if (c->nfin == 0) continue;
     pk_t p;
@@ -85,7 +101,8 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
     msgpack_packer_init(&pk, &c->fin_keys, msgpack_sbuffer_write);
     ld_mp_pack_str(&pk, t->key, t->keylen);
     c->nfin++;
-    if (!uv_is_active((uv_handle_t *)&sc_g->notify)) uv_check_start(&sc_g->notify, flush_finished);
+    if (!uv_is_active((uv_handle_t *)&sc_g->notify))
+      uv_check_start(&sc_g->notify, sc_flush_batches);
     return;
   }
   pk_t p;
@@ -127,6 +144,7 @@ void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int c
   S(&p, "keys");
   msgpack_pack_array(&p.pk, (size_t)n);
   for (int i = 0; i < n; i++) SN(&p, ts[i]->key, ts[i]->keylen);
+  sc_flush_frees(w);
   pk_send(&p, w->conn, NULL, 0);
 }
 

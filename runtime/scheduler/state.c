@@ -251,7 +251,9 @@ static int capacity(const sc_state *st, const sc_worker *w) {
   return cap < 1 ? 1 : cap;
 }
 
-static int paused(const sc_worker *w) { return w->memory_limit > 0 && w->nbytes >= w->memory_limit; }
+static int paused(const sc_worker *w) {
+  return w->memory_limit > 0 && w->nbytes >= w->memory_limit;
+}
 
 static int someone_unpaused(const sc_state *st, const sc_task *t) {
   for (const sc_worker *w = st->workers; w; w = w->next)
