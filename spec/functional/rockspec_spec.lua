@@ -7,7 +7,7 @@ describe("the rockspec", function()
     local tree = helpers.tmpdir() .. "/rocktree"
     local cmd = string.format("cd %s && luarocks --lua-version 5.1 make --tree %s ldask-scm-1.rockspec >/dev/null 2>&1 && " ..
       "eval \"$(luarocks --lua-version 5.1 path --tree %s)\" && cd / && " ..
-      "luajit -e 'local l = require \"ldask\"; print(l.version, l.get({a = 1, b = {function(x) return x * 5 end, \"a\"}}, \"b\", {scheduler = \"sync\"}))' 2>&1",
+      "luajit -e 'local l = require \"ldask\"; print(l.version, l.get({a = 1, b = {function(x) return x * 5 end, \"a\"}}, \"b\", {scheduler = \"threads\"}))' 2>&1",
       helpers.root, tree, tree)
     local p = io.popen(cmd)
     local out = p:read("*a"); p:close()

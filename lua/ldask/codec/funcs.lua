@@ -4,7 +4,6 @@
 -- the bytecode), its upvalues, and a printable name (source:line).
 -- Results are cached per function prototype.
 local jutil = require "jit.util"
-local vmdef = require "jit.vmdef"
 local bit = require "bit"
 
 local funcinfo, funcbc, funck = jutil.funcinfo, jutil.funcbc, jutil.funck
@@ -14,14 +13,19 @@ local type, sort = type, table.sort
 
 local M = {}
 
-local function opcode(name)
-  local names = vmdef.bcnames
-  for i = 0, #names / 6 - 1 do
-    if names:sub(i * 6 + 1, i * 6 + 6):match("^%S+") == name then return i end
+-- The opcode that PROBE uses on the global named ldask_codec_probe_:
+-- found from the bytecode itself, so that jit.vmdef (absent from the
+-- module path of a plain luajit under `luarocks path`) is not needed.
+local function opcode(probe)
+  local fi = funcinfo(probe)
+  for pc = 1, fi.bytecodes - 1 do
+    local ins = funcbc(probe, pc)
+    if funck(probe, -rshift(ins, 16) - 1) == "ldask_codec_probe_" then return band(ins, 0xff) end
   end
-  error("ldask.codec: bytecode op " .. name .. " not found in jit.vmdef")
+  error("ldask.codec: cannot find the global access opcodes of this LuaJIT")
 end
-local GGET, GSET = opcode("GGET"), opcode("GSET")
+local GGET = opcode(function() return ldask_codec_probe_ end) -- luacheck: ignore
+local GSET = opcode(function() ldask_codec_probe_ = 1 end) -- luacheck: ignore
 
 local cache = setmetatable({}, { __mode = "k" }) -- proto -> info
 local byclosure = setmetatable({}, { __mode = "k" }) -- closure -> info or false (C)
