@@ -68,6 +68,18 @@ M.is_ndarray = is_nd
 M.GC_BYTES = 64 * 2 ^ 20
 local collectgarbage = collectgarbage
 
+-- Runs a full collection when this state created or received at least
+-- GC_BYTES of array memory since the last one (FORCE: when it received any).
+-- Executors can call it after a task or a run so that chunks held only by
+-- dead Lua objects do not outlive the computation.
+function M.collect_if_due(force)
+  if lib.ld_nd_gc_due(force and 1 or M.GC_BYTES) ~= 0 then
+    collectgarbage()
+    return true
+  end
+  return false
+end
+
 -- A fresh empty struct whose buffer reference is released by the GC.
 local function empty()
   if lib.ld_nd_gc_due(M.GC_BYTES) ~= 0 then collectgarbage() end
