@@ -235,6 +235,10 @@ function M.serve(poolp, w)
         end
       end
     end
+    -- ndarray chunks held only by dead Lua values are invisible to the
+    -- collector: give their C memory back before waiting for more work.
+    local nd = package.loaded["ldask.array.ndarray"]
+    if nd then nd.collect_if_due() end
   end
 end
 
