@@ -3,7 +3,8 @@
 # that are missing. Safe to run again; runs apt-get only when needed.
 set -e
 PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
-lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks"
+lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks
+python3-numpy"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
