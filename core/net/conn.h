@@ -84,6 +84,10 @@ void *ld_server_data(const ld_server *s);
 /* Stops listening; the server is freed from its close callback. */
 void ld_server_close(ld_server *s);
 
+/* Test hook: makes this process claim PROTOCOL and VERSION (kept, not
+ * copied) in its hellos, to exercise the version check. */
+void ld_net_set_identity(int protocol, const char *version);
+
 /* Messages queued for sending and uv_write calls made by this process so
  * far (batching shows as fewer writes than messages). */
 void ld_net_stats(uint64_t *msgs_sent, uint64_t *writes);
