@@ -194,6 +194,13 @@ static void *thread_main(void *p) {
       ref_run = luaL_ref(L, LUA_REGISTRYINDEX);
       lua_getfield(L, -1, "add_function");
       ref_add = luaL_ref(L, LUA_REGISTRYINDEX);
+      /* What tasks see through ldask.client.get_worker(). */
+      lua_getfield(L, -1, "set_worker");
+      lua_pushstring(L, w->name);
+      lua_pushstring(L, w->address);
+      lua_pushstring(L, w->local_dir ? w->local_dir : "");
+      lua_pushinteger(L, w->nthreads);
+      if (lua_pcall(L, 4, 0, 0) != 0) lua_pop(L, 1);
       lua_pop(L, 1);
     }
   }

@@ -30,7 +30,8 @@ static const char *USAGE =
     "  --nthreads N             executor threads, one LuaJIT state each (default 1)\n"
     "  --name NAME              the worker's name (default: its address)\n"
     "  --memory-limit SIZE      bytes, with an optional kB/MB/GB/KiB/MiB/GiB suffix\n"
-    "  --local-directory DIR    scratch directory (created when missing)\n"
+    "  --local-directory DIR    scratch directory for tasks (created when missing;\n"
+    "                           ldask.client.get_worker().local_directory)\n"
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
     "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n";
@@ -356,6 +357,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-worker: cannot create --local-directory '%s': %s\n", local_dir,
             strerror(errno));
     return 2;
+  }
+  if (local_dir) {
+    W.local_dir = realpath(local_dir, NULL);
+    if (W.local_dir == NULL) {
+      fprintf(stderr, "ldask-worker: --local-directory '%s': %s\n", local_dir, strerror(errno));
+      return 2;
+    }
   }
   signal(SIGPIPE, SIG_IGN);
   W.loop = uv_default_loop();

@@ -103,6 +103,7 @@ typedef struct wk_state {
   char sched_addr[96];
   char name[96];
   char address[96]; /* our peer server */
+  char *local_dir;  /* --local-directory (absolute), or NULL */
   int nthreads;
   int64_t memory_limit;
   double death_timeout;

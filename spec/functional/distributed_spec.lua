@@ -255,6 +255,16 @@ describe("distributed ldask on a cluster of two workers", function()
     assert.is_true(writes * 2 < msgs, ("%d writes for %d messages"):format(writes, msgs))
   end)
 
+  it("tells a task which worker runs it", function()
+    local w = c:submit(function() return require("ldask.client").get_worker() end,
+      opts { workers = "local-2", pure = false }):result(10)
+    assert.equal("local-2", w.name)
+    assert.matches("^tcp://127%.0%.0%.1:%d+$", w.address)
+    assert.equal(1, w.nthreads)
+    assert.has_error(function() client.get_worker() end,
+      "ldask.client.get_worker: not running in a task on an ldask-worker")
+  end)
+
   it("refuses bad arguments with messages naming them", function()
     assert.has_error(function() c:submit(42) end, "Client:submit: expected a function, got number")
     assert.has_error(function() c:map(print, 3) end, "Client:map: expected a list to map over, got number")
@@ -568,6 +578,21 @@ describe("the distributed programs", function()
       s3:close()
       -- the cluster still works
       assert.equal(3, c:submit(function() return 3 end):result(10))
+    end)
+  end)
+
+  it("gives tasks the worker's --local-directory", function()
+    with_cluster(0, function(cl, c)
+      local dir = helpers.tmpdir() .. "/scratch"
+      cl:add_worker(1, "--local-directory " .. dir)
+      c:wait_for_workers(1, 20)
+      local where = c:submit(function()
+        local d = require("ldask.client").get_worker().local_directory
+        local f = assert(io.open(d .. "/note.txt", "w")); f:write("hi"); f:close()
+        return d
+      end):result(10)
+      assert.matches("/scratch$", where)
+      assert.equal("hi", io.open(dir .. "/note.txt"):read("*a"))
     end)
   end)
 

@@ -23,6 +23,18 @@ local M = {}
 local decoder = codec.decoder()
 local buffer_array = ffi.typeof("ld_buffer *[?]")
 
+-- The worker this state runs in (set by runtime/worker/exec.c): { name,
+-- address, local_directory (or nil), nthreads }. Read it through
+-- ldask.client.get_worker().
+M.worker = nil
+
+function M.set_worker(name, address, local_directory, nthreads)
+  M.worker = {
+    name = name, address = address, nthreads = nthreads,
+    local_directory = local_directory ~= "" and local_directory or nil,
+  }
+end
+
 -- Registers one encoded function (from a client's codec session).
 function M.add_function(hash, blob)
   decoder:add_functions({ [hash] = blob })

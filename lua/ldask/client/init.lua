@@ -102,6 +102,16 @@ function M.new(address, opts)
   return self
 end
 
+-- Inside a task on a worker: { name, address, local_directory, nthreads }
+-- of that worker. Raises anywhere else.
+function M.get_worker()
+  local exec = package.loaded["ldask.client.exec"]
+  if not (exec and exec.worker) then
+    error("ldask.client.get_worker: not running in a task on an ldask-worker", 2)
+  end
+  return exec.worker
+end
+
 -- The default client (nil when none is open).
 function M.current()
   if current and current.closed then current = nil end
