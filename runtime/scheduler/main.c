@@ -14,7 +14,7 @@
 
 static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
-    "                       [--worker-ttl SECONDS] [--worker-saturation X]\n"
+    "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
     "\n"
     "  --host HOST              address to bind (default 127.0.0.1: this machine only)\n"
     "  --port PORT              TCP port (default 8786; 0 picks a free one)\n"
