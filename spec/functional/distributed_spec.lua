@@ -255,6 +255,20 @@ describe("distributed ldask on a cluster of two workers", function()
     assert.is_true(writes * 2 < msgs, ("%d writes for %d messages"):format(writes, msgs))
   end)
 
+  it("computes ldask.array and ldask.bag collections through the client", function()
+    local da = require "ldask.array"
+    local x = da.ones({ 2000, 2000 }, { chunks = { 500, 500 } })
+    assert.equal(4000000, c:compute(x:sum()):result(60):item())
+    local m = c:compute((x + 1):mean(0)):result(60)
+    assert.equal(2000, m.shape[1])
+    assert.equal(2, m:max():item())
+    local bag = require "ldask.bag"
+    local b = bag.from_sequence({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, { npartitions = 3 })
+    assert.equal(110, c:compute(b:map(function(v) return v * 2 end):sum()):result(30))
+    local p = c:persist(x:sum())
+    assert.equal(4000000, c:compute(p):result(30):item())
+  end)
+
   it("tells a task which worker runs it", function()
     local w = c:submit(function() return require("ldask.client").get_worker() end,
       opts { workers = "local-2", pure = false }):result(10)

@@ -113,7 +113,9 @@ function G.install(M, Client, strip_futures)
       g = optimize.cull(g, flat)
       return self:_submit_graph(g, { keys }, opts or {}, 2)[1]
     end
-    local out = "finalize-" .. tokenize.tokenize(keys, fin and fin or false)
+    -- (the finalizer itself is not hashed: its upvalues may hold anything)
+    self.nfinal = (self.nfinal or 0) + 1
+    local out = "finalize-" .. tokenize.tokenize(keys) .. "-" .. self.nfinal
     local g2 = {}
     for k, v in pairs(g) do g2[k] = v end
     if fin then
