@@ -152,7 +152,7 @@ function Client:_send(h, frames, level)
     rc = lib.ld_client_send_parts(self.cl, hs, #hs, ptrs, lens, bufs, n)
   end
   if rc ~= 0 then
-    error("ldask.Client: connection to the scheduler at " .. self.address .. " is closed: " ..
+    error("ldask.Client: lost the connection to the scheduler at " .. self.address .. ": " ..
       ffi_string(lib.ld_client_error(self.cl)), (level or 2) + 1)
   end
 end
