@@ -17,6 +17,7 @@ options:
   --nthreads N             executor threads of the local scheduler
   --scheduler NAME         local scheduler: threads | sync; or a cluster's
                            address tcp://HOST:PORT (runs on ldask-scheduler)
+  --scheduler-file FILE    connect to the cluster whose scheduler wrote FILE
   --progress               show a progress bar for computations
   (these three may also follow the script; `--` after the script passes
    everything after it to the script unchanged)
@@ -30,15 +31,17 @@ local function die(msg)
 end
 
 -- Takes the run-time option at argv[i] (--progress, --nthreads N,
--- --scheduler NAME|ADDRESS) into OPTS. Returns the next index, false when
+-- --scheduler NAME|ADDRESS, --scheduler-file FILE) into OPTS. Returns the next index, false when
 -- argv[i] is no such option, or nil, err.
 local function take_runtime_option(argv, i, opts)
   local a = argv[i]
   if a == "--progress" then opts.config.progress = true; return i + 1 end
-  if a ~= "--nthreads" and a ~= "--scheduler" then return false end
+  if a ~= "--nthreads" and a ~= "--scheduler" and a ~= "--scheduler-file" then return false end
   local v = argv[i + 1]
   if not v then return nil, a .. " needs an argument" end
-  if a == "--nthreads" then
+  if a == "--scheduler-file" then
+    opts.scheduler_file = v
+  elseif a == "--nthreads" then
     local n = tonumber(v)
     if not n or n < 1 or n % 1 ~= 0 then
       return nil, "--nthreads expects a positive integer, got '" .. v .. "'"
@@ -125,9 +128,11 @@ function M.main(argv)
   for k, v in pairs(opts.config) do ldask.config.set { [k] = v } end
   _G.ldask = ldask
   _G.arg = make_arg(argv, opts)
-  if opts.address then
-    local ok, err = pcall(ldask.Client, opts.address)
-    if not ok then return die(tostring(err)) end
+  if opts.address or opts.scheduler_file then
+    local ok, err
+    if opts.address then ok, err = pcall(ldask.Client, opts.address)
+    else ok, err = pcall(ldask.Client, { scheduler_file = opts.scheduler_file }) end
+    if not ok then io.stderr:write("ldask: ", tostring(err), "\n"); return 1 end
   end
   local signals = require "ldask.signals"
   signals.arm()

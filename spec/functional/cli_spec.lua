@@ -65,3 +65,42 @@ describe("run-time options after the script", function()
     assert.matches("--nthreads expects a positive integer, got 'zero'", out, 1, true)
   end)
 end)
+
+describe("connecting to a cluster from the command line", function()
+  local sched, file
+  setup(function()
+    file = helpers.tmpdir() .. "/cli-sched.json"
+    os.remove(file)
+    sched = io.popen(string.format("%s/ldask-scheduler --port 0 --scheduler-file %s > %s/cli-sched.log 2>&1 & echo $!",
+      helpers.bin, file, helpers.tmpdir())):read("*l")
+    os.execute(string.format("%s/ldask-worker --scheduler-file %s --nthreads 1 --death-timeout 5 > /dev/null 2>&1 &",
+      helpers.bin, file))
+    for _ = 1, 100 do
+      if io.open(file) then break end
+      os.execute("sleep 0.05")
+    end
+  end)
+  teardown(function()
+    if sched then os.execute("kill " .. sched .. " 2>/dev/null") end
+  end)
+
+  it("runs a script's computes on the cluster with --scheduler tcp://...", function()
+    local f = assert(io.open(file)); local addr = f:read("*a"):match('"address"%s*:%s*"([^"]+)"'); f:close()
+    local path = helpers.write_tmp("on_cluster.lua", [[
+      local d = ldask.delayed(function(x) return x * 3 end)(14)
+      print(d:compute(), tostring(require("ldask.client").current()):match("^<Client") ~= nil)
+    ]])
+    local out, code = helpers.run_ldask(path .. " --scheduler " .. addr .. " 2>&1")
+    assert.equal(0, code, out)
+    assert.equal("42\ttrue\n", out)
+    local out2, code2 = helpers.run_ldask("--scheduler-file " .. file .. " " .. path .. " 2>&1")
+    assert.equal(0, code2, out2)
+    assert.equal("42\ttrue\n", out2)
+  end)
+
+  it("exits 1 naming the address it cannot reach", function()
+    local out, code = helpers.run_ldask("--scheduler tcp://127.0.0.1:1 -e 'print(1)' 2>&1")
+    assert.equal(1, code)
+    assert.matches("127.0.0.1:1", out, 1, true)
+  end)
+end)

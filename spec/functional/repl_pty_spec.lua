@@ -1,14 +1,16 @@
 -- Functional spec: the REPL on a pseudo-terminal (through util-linux's
 -- `script`), as a person uses it: line editing on, results printed, ldask
--- objects shown by their key, history saved.
+-- objects shown by their key, history saved. The input ends with os.exit:
+-- an EOF that `script` sends while a line still runs reaches the terminal in
+-- cooked mode and is lost to the line editor (as with any readline REPL).
 local helpers = require "helpers"
 
 describe("the REPL on a terminal", function()
   it("evaluates lines, pretty-prints ldask objects and saves history", function()
     local home = helpers.tmpdir() .. "/home"
     os.execute("mkdir -p " .. home)
-    local input = helpers.write_tmp("repl_in.txt", "x = 6\nx * 7\nldask.delayed(5, {key = 'five'})\n")
-    local cmd = string.format("HOME=%s script -qfec %s /dev/null < %s 2>&1", home,
+    local input = helpers.write_tmp("repl_in.txt", "x = 6\nx * 7\nldask.delayed(5, {key = 'five'})\nos.exit(0)\n")
+    local cmd = string.format("HOME=%s timeout 60 script -qfec %s /dev/null < %s 2>&1", home,
       helpers.shell_quote(helpers.ldask), input)
     local p = io.popen(cmd)
     local out = p:read("*a"); p:close()
