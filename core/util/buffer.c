@@ -45,7 +45,9 @@ ld_buffer *ld_buffer_retain(ld_buffer *b) {
 void ld_buffer_release(ld_buffer *b) {
   if (b == NULL) return;
   if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
-  if (b->release != NULL) b->release(b->ctx, b->data, b->size);
-  else free(b->data);
+  if (b->release != NULL)
+    b->release(b->ctx, b->data, b->size);
+  else
+    free(b->data);
   free(b);
 }

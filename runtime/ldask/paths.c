@@ -11,8 +11,10 @@
 
 static void parent_dir(char *path) {
   char *slash = strrchr(path, '/');
-  if (slash != NULL && slash != path) *slash = '\0';
-  else if (slash == path) path[1] = '\0';
+  if (slash != NULL && slash != path)
+    *slash = '\0';
+  else if (slash == path)
+    path[1] = '\0';
 }
 
 static int exists_in(const char *dir, const char *rel) {
