@@ -24,6 +24,15 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
+/* Makes require(NAME) return the table OPEN builds. */
+static void preload(lua_State *L, const char *name, lua_CFunction open) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, open);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 2);
+}
+
 int main(int argc, char **argv) {
   lua_State *L = luaL_newstate();
   if (L == NULL) {
@@ -36,8 +45,8 @@ int main(int argc, char **argv) {
     lua_close(L);
     return 1;
   }
-  ld_readline_register(L);
-  ld_signals_register(L);
+  preload(L, "ldask.readline", ld_readline_open);
+  preload(L, "ldask.signals", ld_signals_open);
 
   lua_pushcfunction(L, traceback);
   lua_getglobal(L, "require");

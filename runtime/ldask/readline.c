@@ -37,7 +37,7 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
-static int open_readline(lua_State *L) {
+int ld_readline_open(lua_State *L) {
   static const luaL_Reg fns[] = {{"readline", l_readline},
                                  {"add_history", l_add_history},
                                  {"read_history", l_read_history},
@@ -47,12 +47,4 @@ static int open_readline(lua_State *L) {
   lua_newtable(L);
   luaL_register(L, NULL, fns);
   return 1;
-}
-
-void ld_readline_register(lua_State *L) {
-  lua_getglobal(L, "package");
-  lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, open_readline);
-  lua_setfield(L, -2, "ldask.readline");
-  lua_pop(L, 2);
 }

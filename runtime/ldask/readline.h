@@ -3,9 +3,9 @@
 #define LDASK_READLINE_H
 #include <lua.h>
 
-/* Registers package.preload["ldask.readline"], a module with
+/* The loader of the module "ldask.readline" (main.c puts it in package.preload), a module with
  * readline(prompt) -> line | nil at end of input, add_history(line),
  * read_history(file), write_history(file), isatty(fd). */
-void ld_readline_register(lua_State *L);
+int ld_readline_open(lua_State *L);
 
 #endif

@@ -45,18 +45,10 @@ static int l_pending(lua_State *L) {
   return 1;
 }
 
-static int open_signals(lua_State *L) {
+int ld_signals_open(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"arm", l_arm}, {"disarm", l_disarm}, {"pending", l_pending}, {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);
   return 1;
-}
-
-void ld_signals_register(lua_State *L) {
-  lua_getglobal(L, "package");
-  lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, open_signals);
-  lua_setfield(L, -2, "ldask.signals");
-  lua_pop(L, 2);
 }

@@ -3,10 +3,10 @@
 #define LDASK_SIGNALS_H
 #include <lua.h>
 
-/* Registers package.preload["ldask.signals"]: arm() installs a SIGINT
- * handler that interrupts running Lua code with the error "interrupted"
- * (as the luajit program does); disarm() restores the default action;
- * pending() returns true once per SIGINT received since the last call. */
-void ld_signals_register(lua_State *L);
+/* The loader of the module "ldask.signals" (main.c puts it in package.preload): arm() installs a
+ * SIGINT handler that interrupts running Lua code with the error "interrupted" (as the luajit
+ * program does); disarm() restores the default action; pending() returns true once per SIGINT
+ * received since the last call. */
+int ld_signals_open(lua_State *L);
 
 #endif
