@@ -1,8 +1,9 @@
 /* conn.c — connections, servers and the hello handshake on libuv TCP (see
  * conn.h). Writes are batched: messages queued in one loop iteration are
- * coalesced by a uv_prepare handle into a single uv_write; frames under
- * COPY_MAX bytes are copied into one contiguous block, larger ones are
- * written from their buffers without a copy. */
+ * coalesced by a uv_prepare handle into a single write, tried at once with
+ * uv_try_write (only what the socket does not take waits in a uv_write
+ * request); frames under COPY_MAX bytes are copied into one contiguous
+ * block, larger ones are written from their buffers without a copy. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -167,11 +168,9 @@ static void free_batch(write_batch *b) {
   free(b);
 }
 
-static void write_cb(uv_write_t *req, int status) {
-  write_batch *b = req->data;
-  ld_conn *c = b->conn;
-  free_batch(b);
-  c->writing = 0;
+/* What follows a finished write (STATUS 0 or a libuv error): close when a
+ * close waits for it, or schedule the next batch. */
+static void after_write(ld_conn *c, int status) {
   if (status < 0) {
     char msg[128];
     snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(status));
@@ -188,7 +187,18 @@ static void write_cb(uv_write_t *req, int status) {
   if (c->q_head) uv_prepare_start(&c->flush, flush_cb);
 }
 
-/* Writes every queued message in one uv_write. Returns 0 or a libuv error. */
+static void write_cb(uv_write_t *req, int status) {
+  write_batch *b = req->data;
+  ld_conn *c = b->conn;
+  free_batch(b);
+  c->writing = 0;
+  after_write(c, status);
+}
+
+/* Writes every queued message: first straight to the socket (uv_try_write:
+ * no request, no completion callback, no extra loop iteration: the common
+ * case for small messages), then whatever the kernel did not take through
+ * one uv_write. Returns 0 or a libuv error. */
 static int flush_queue(ld_conn *c) {
   size_t block_size = 0, nbufs = 0, nbig = 0;
   for (ld_msg *m = c->q_head; m; m = m->next) {
@@ -256,13 +266,34 @@ static int flush_queue(ld_conn *c) {
   if (p > seg) b->bufs[nb++] = uv_buf_init(seg, (unsigned)(p - seg));
   b->nbufs = nb;
   b->req.data = b;
-  int rc = uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, b->nbufs, write_cb);
+  g_writes++;
+  uv_buf_t *bufs = b->bufs;
+  unsigned left = nb;
+  int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, left);
+  if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
+  if (n < 0) {
+    free_batch(b);
+    return n;
+  }
+  /* Skip what was written. */
+  size_t done = (size_t)n;
+  while (left > 0 && done >= bufs->len) {
+    done -= bufs->len;
+    bufs++, left--;
+  }
+  if (left == 0) {
+    free_batch(b);
+    after_write(c, 0);
+    return 0;
+  }
+  bufs->base += done;
+  bufs->len -= (unsigned)done;
+  int rc = uv_write(&b->req, (uv_stream_t *)&c->tcp, bufs, left, write_cb);
   if (rc < 0) {
     free_batch(b);
     return rc;
   }
   c->writing = 1;
-  g_writes++;
   return 0;
 }
 
