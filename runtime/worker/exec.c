@@ -1,7 +1,7 @@
 /* exec.c — ldask-worker's executor threads: each owns a LuaJIT state
  * (runtime/lib/xstate.h) running lua/ldask/client/exec.lua, takes the
  * highest-priority ready task from a shared heap, runs it and hands the
- * result back to the loop thread through a uv_async. */
+ * result back to the loop thread through an ld_wake (core/net/wake.h). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -247,7 +247,7 @@ static void *thread_main(void *p) {
     r->next = w->done_head;
     w->done_head = r;
     pthread_mutex_unlock(&w->mu);
-    uv_async_send(&w->done_async);
+    ld_wake_send(&w->done_wake);
     pthread_mutex_lock(&w->mu);
   }
   pthread_mutex_unlock(&w->mu);
@@ -255,8 +255,8 @@ static void *thread_main(void *p) {
   return NULL;
 }
 
-static void on_done(uv_async_t *a) {
-  wk_state *w = a->data;
+static void on_done(ld_wake *k) {
+  wk_state *w = k->data;
   pthread_mutex_lock(&w->mu);
   ld_wtask *list = w->done_head;
   w->done_head = NULL;
@@ -279,8 +279,12 @@ static void on_done(uv_async_t *a) {
 int wk_exec_start(wk_state *w, char *err, size_t errlen) {
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
-  uv_async_init(w->loop, &w->done_async, on_done);
-  w->done_async.data = w;
+  w->done_wake.data = w;
+  int rc = ld_wake_init(w->loop, &w->done_wake, on_done);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot create the executors' wake-up: %s", uv_strerror(rc));
+    return -1;
+  }
   w->threads = calloc((size_t)w->nthreads, sizeof *w->threads);
   if (w->threads == NULL) {
     snprintf(err, errlen, "out of memory");

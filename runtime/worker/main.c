@@ -405,7 +405,7 @@ int main(int argc, char **argv) {
   for (wk_peer *p = W.peers; p; p = p->next) ld_conn_close(p->conn, "worker stopping", 0);
   ld_server_close(peer_server);
   wk_exec_stop(&W);
-  uv_close((uv_handle_t *)&W.done_async, NULL);
+  ld_wake_close(&W.done_wake, NULL);
   uv_run(W.loop, UV_RUN_DEFAULT);
   fprintf(stderr, "ldask-worker %s: stopped\n", W.name);
   return exit_code;

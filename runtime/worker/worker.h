@@ -13,6 +13,7 @@
 
 #include "net/conn.h"
 #include "net/kmap.h"
+#include "net/wake.h"
 
 /* A task handed to an executor thread. Filled by the loop thread; the
  * executor reads inputs and sets outputs through the ld_wtask_* calls
@@ -123,7 +124,7 @@ typedef struct wk_state {
   ld_wtask *done_head;
   int executing;
   int stopping;
-  uv_async_t done_async;
+  ld_wake done_wake; /* executors -> loop: finished tasks */
   pthread_t *threads;
   int nstarted;
   char *lua_path, *lua_cpath;
