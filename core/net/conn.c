@@ -48,6 +48,7 @@ struct ld_conn {
   size_t q_len;
   ld_frame_reader *reader;
   ld_conn_handlers h;
+  void (*on_drained)(ld_conn *c);
   void *data;
   char rbuf[READ_CHUNK];
 };
@@ -80,6 +81,13 @@ const char *ld_conn_peer_role(const ld_conn *c) { return c->peer_role; }
 const char *ld_conn_peer_addr(const ld_conn *c) { return c->peer_addr; }
 size_t ld_conn_pending(const ld_conn *c) { return c->q_len; }
 int ld_server_port(const ld_server *s) { return s->port; }
+void ld_conn_set_on_drained(ld_conn *c, void (*fn)(ld_conn *c)) { c->on_drained = fn; }
+
+int ld_conn_fd(const ld_conn *c) {
+  uv_os_fd_t fd;
+  if (!c->connected || c->closing || uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) return -1;
+  return (int)fd;
+}
 void *ld_server_data(const ld_server *s) { return s->data; }
 
 int ld_net_parse_addr(const char *addr, struct sockaddr_in *out, char *err, size_t errlen) {
@@ -184,7 +192,10 @@ static void after_write(ld_conn *c, int status) {
       conn_shutdown(c, NULL);
     return;
   }
-  if (c->q_head) uv_prepare_start(&c->flush, flush_cb);
+  if (c->q_head)
+    uv_prepare_start(&c->flush, flush_cb);
+  else if (c->on_drained)
+    c->on_drained(c);
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -202,7 +213,7 @@ static void write_cb(uv_write_t *req, int status) {
 static int flush_queue(ld_conn *c) {
   size_t block_size = 0, nbufs = 0, nbig = 0;
   for (ld_msg *m = c->q_head; m; m = m->next) {
-    block_size += 4 + 8 * (size_t)m->nframes;
+    if (!m->raw) block_size += 4 + 8 * (size_t)m->nframes;
     nbufs++;
     for (uint32_t i = 0; i < m->nframes; i++) {
       size_t sz = m->frames[i] ? m->frames[i]->size : 0;
@@ -229,7 +240,7 @@ static int flush_queue(ld_conn *c) {
   while (c->q_head) {
     ld_msg *m = c->q_head;
     c->q_head = m->next;
-    p += ld_msg_prefix(m, (unsigned char *)p);
+    if (!m->raw) p += ld_msg_prefix(m, (unsigned char *)p);
     for (uint32_t i = 0; i < m->nframes; i++) {
       ld_buffer *f = m->frames[i];
       if (f == NULL || f->size == 0) continue;

@@ -54,6 +54,18 @@ int ld_conn_send(ld_conn *c, ld_msg *m);
 int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const *bufs,
                         uint32_t nbuf);
 
+/* Calls FN(C) on the loop thread each time a write finished and nothing is
+ * left queued (the socket has taken every message sent so far). NULL
+ * stops it. */
+void ld_conn_set_on_drained(ld_conn *c, void (*fn)(ld_conn *c));
+
+/* The socket's descriptor while connected and not closing, else -1.
+ * Borrowed: the connection closes it. A sender in another thread (the
+ * client) writes to a dup() of it while the connection is drained, and
+ * queues the rest of a message it could not finish as a raw message
+ * (ld_msg.raw): bytes go out in order either way. */
+int ld_conn_fd(const ld_conn *c);
+
 /* Closes C with REASON (copied): pending messages are written first when
  * FLUSH is non-zero. on_close follows (from the loop). Closing twice is
  * harmless. */

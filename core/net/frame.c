@@ -17,6 +17,7 @@ ld_msg *ld_msg_new(uint32_t nframes) {
     return NULL;
   }
   m->nframes = nframes;
+  m->raw = 0;
   m->next = NULL;
   return m;
 }

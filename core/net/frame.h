@@ -30,6 +30,8 @@ enum {
  * header. The message owns one reference to each frame and its array. */
 typedef struct ld_msg {
   uint32_t nframes;
+  int raw; /* set by a sender: frames hold bytes already framed for the
+              wire (the rest of a message begun elsewhere); no prefix */
   ld_buffer **frames;
   struct ld_msg *next; /* for queues; NULL when not queued */
 } ld_msg;

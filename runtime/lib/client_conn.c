@@ -1,13 +1,19 @@
 /* client_conn.c — the client side of ldask's protocol for the user's
  * process: a background thread runs a libuv loop holding one connection to
  * ldask-scheduler, so messages arrive (futures complete) while the script
- * or the REPL goes on. The Lua client (lua/ldask/client/) sends through a
- * locked outbox and takes received messages from a locked inbox; it never
- * touches the loop. Declared for the FFI in lua/ldask/ffi/client.lua. */
+ * or the REPL goes on. The Lua client (lua/ldask/client/) takes received
+ * messages from a locked inbox and sends from its own thread: straight to
+ * the socket (a dup of its descriptor) while the loop has nothing of ours
+ * to write, else through a locked outbox that wakes the loop (ld_wake). It
+ * never touches the loop itself. Declared for the FFI in lua/ldask/ffi/client.lua. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -15,10 +21,11 @@
 #include "client_conn.h"
 #include "net/conn.h"
 #include "net/mp.h"
+#include "net/wake.h"
 
 struct ld_client {
   uv_loop_t loop;
-  uv_async_t wake;
+  ld_wake wake; /* Lua thread -> loop: the outbox has messages, or stop */
   ld_conn *conn;
   pthread_t thread;
   pthread_mutex_t mu;
@@ -27,6 +34,8 @@ struct ld_client {
   ld_msg *in_head, *in_tail;   /* received */
   size_t nin;
   int welcomed; /* the scheduler's welcome arrived */
+  int dfd;      /* dup of the socket for direct writes, -1 when none */
+  int busy;     /* the loop thread has messages to write (outbox or conn) */
   int closed;   /* the connection is gone */
   int stopping;
   char addr[128];
@@ -49,7 +58,11 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   if (ld_mp_str_eq(op, "hello")) {
     ld_msg_free(m);
   } else {
-    if (ld_mp_str_eq(op, "welcome")) cl->welcomed = 1;
+    if (ld_mp_str_eq(op, "welcome")) {
+      cl->welcomed = 1;
+      int fd = ld_conn_fd(c);
+      if (cl->dfd < 0 && fd >= 0) cl->dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
     push(&cl->in_head, &cl->in_tail, m);
     cl->nin++;
   }
@@ -62,6 +75,8 @@ static void on_close(ld_conn *c, const char *reason) {
   pthread_mutex_lock(&cl->mu);
   cl->closed = 1;
   cl->conn = NULL;
+  if (cl->dfd >= 0) close(cl->dfd);
+  cl->dfd = -1;
   if (cl->error[0] == '\0') snprintf(cl->error, sizeof cl->error, "%s", reason);
   pthread_cond_broadcast(&cl->cv);
   pthread_mutex_unlock(&cl->mu);
@@ -69,8 +84,17 @@ static void on_close(ld_conn *c, const char *reason) {
 
 static const ld_conn_handlers handlers = {on_msg, on_close};
 
-static void on_wake(uv_async_t *a) {
-  ld_client *cl = a->data;
+/* The conn wrote everything it was given: unless more waits in the
+ * outbox, the Lua thread may write to the socket itself again. */
+static void on_drained(ld_conn *c) {
+  ld_client *cl = ld_conn_data(c);
+  pthread_mutex_lock(&cl->mu);
+  if (cl->out_head == NULL) cl->busy = 0;
+  pthread_mutex_unlock(&cl->mu);
+}
+
+static void on_wake(ld_wake *k) {
+  ld_client *cl = k->data;
   pthread_mutex_lock(&cl->mu);
   ld_msg *m = cl->out_head;
   cl->out_head = cl->out_tail = NULL;
@@ -86,7 +110,7 @@ static void on_wake(uv_async_t *a) {
   }
   if (stopping) {
     if (cl->conn) ld_conn_close(cl->conn, "client closed", 1);
-    uv_close((uv_handle_t *)&cl->wake, NULL);
+    ld_wake_close(&cl->wake, NULL);
   }
 }
 
@@ -114,16 +138,27 @@ ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t err
     return NULL;
   }
   snprintf(cl->addr, sizeof cl->addr, "%s", addr);
+  cl->dfd = -1;
+  cl->busy = 1; /* until the hello is written */
   pthread_mutex_init(&cl->mu, NULL);
   pthread_cond_init(&cl->cv, NULL);
   uv_loop_init(&cl->loop);
-  uv_async_init(&cl->loop, &cl->wake, on_wake);
   cl->wake.data = cl;
+  int wrc = ld_wake_init(&cl->loop, &cl->wake, on_wake);
+  if (wrc < 0) {
+    snprintf(err, errlen, "cannot create the client's wake-up: %s", uv_strerror(wrc));
+    if (cl->wake.rfd >= 0) ld_wake_close(&cl->wake, NULL);
+    uv_run(&cl->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&cl->loop);
+    free(cl);
+    return NULL;
+  }
   char cerr[256];
   cl->conn = ld_conn_connect(&cl->loop, addr, "client", &handlers, cl, cerr, sizeof cerr);
+  if (cl->conn) ld_conn_set_on_drained(cl->conn, on_drained);
   if (cl->conn == NULL) {
     snprintf(err, errlen, "%s", cerr);
-    uv_close((uv_handle_t *)&cl->wake, NULL);
+    ld_wake_close(&cl->wake, NULL);
     uv_run(&cl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&cl->loop);
     free(cl);
@@ -132,7 +167,7 @@ ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t err
   if (pthread_create(&cl->thread, NULL, thread_main, cl) != 0) {
     snprintf(err, errlen, "cannot start the client's network thread");
     ld_conn_close(cl->conn, "no thread", 0);
-    uv_close((uv_handle_t *)&cl->wake, NULL);
+    ld_wake_close(&cl->wake, NULL);
     uv_run(&cl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&cl->loop);
     free(cl);
@@ -159,22 +194,144 @@ ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t err
   return cl;
 }
 
-/* Queues a message: header HDR (LEN bytes, copied) and N buffers (each
- * retained by the message). Thread-safe. Returns 0, or -1 when the
- * connection is closed (see ld_client_error) or out of memory. */
-int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n) {
-  ld_msg *m = ld_msg_make(hdr, len, bufs, n);
-  if (m == NULL) return -1;
+/* Segment I of M on the wire: 0 the prefix (PFX, PLEN bytes), then frames. */
+static void segment(const ld_msg *m, const unsigned char *pfx, size_t plen, uint32_t i,
+                    const char **base, size_t *len) {
+  if (i == 0) {
+    *base = (const char *)pfx, *len = plen;
+  } else {
+    ld_buffer *f = m->frames[i - 1];
+    *base = f ? f->data : NULL, *len = f ? f->size : 0;
+  }
+}
+
+/* Writes as much of M to the socket FD as it takes now, without blocking.
+ * Takes ownership of M. Returns NULL when all of M went out, or what is
+ * left to queue: M itself when nothing was written, else a raw message
+ * (ld_msg.raw) of the rest of the segment being written followed by the
+ * untouched frames (references, not copies). *FAILED is set when the
+ * connection cannot go on (out of memory halfway: the socket is shut down
+ * so that the failure shows as a closed connection, not a torn stream). */
+static ld_msg *write_direct(int fd, ld_msg *m, int *failed) {
+  unsigned char small[4 + 8 * 16];
+  size_t plen = 4 + 8 * (size_t)m->nframes;
+  unsigned char *pfx = plen <= sizeof small ? small : malloc(plen);
+  if (pfx == NULL) return m;
+  ld_msg_prefix(m, pfx);
+  uint32_t nseg = m->nframes + 1, seg = 0;
+  size_t off = 0; /* into segment SEG */
+  uint64_t done = 0;
+  for (;;) {
+    struct iovec iov[64];
+    int k = 0;
+    size_t want = 0;
+    for (uint32_t s = seg; s < nseg && k < 64; s++) {
+      const char *b;
+      size_t len;
+      segment(m, pfx, plen, s, &b, &len);
+      size_t o = s == seg ? off : 0;
+      if (len > o) {
+        iov[k].iov_base = (void *)(b + o);
+        iov[k].iov_len = len - o;
+        want += len - o;
+        k++;
+      }
+    }
+    if (k == 0) break; /* all written */
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)k;
+    ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break; /* full, or an error the loop thread will meet too */
+    done += (uint64_t)n;
+    size_t left = (size_t)n;
+    while (left > 0) {
+      const char *b;
+      size_t len;
+      segment(m, pfx, plen, seg, &b, &len);
+      if (left >= len - off) {
+        left -= len - off;
+        seg++, off = 0;
+      } else {
+        off += left;
+        left = 0;
+      }
+    }
+    if ((size_t)n < want) break; /* the socket is full */
+  }
+  ld_msg *rest = NULL;
+  if (done == 0) {
+    rest = m;
+    m = NULL;
+  } else {
+    /* skip empty segments at the cut */
+    for (;;) {
+      const char *b;
+      size_t len;
+      if (seg >= nseg) break;
+      segment(m, pfx, plen, seg, &b, &len);
+      if (len > off) break;
+      seg++, off = 0;
+    }
+    if (seg < nseg) {
+      rest = ld_msg_new(nseg - seg);
+      const char *b;
+      size_t len;
+      segment(m, pfx, plen, seg, &b, &len);
+      ld_buffer *head = rest ? ld_buffer_new(len - off) : NULL;
+      if (head == NULL) {
+        ld_msg_free(rest);
+        rest = NULL;
+        shutdown(fd, SHUT_RDWR);
+        *failed = 1;
+      } else {
+        memcpy(head->data, b + off, len - off);
+        rest->raw = 1;
+        rest->frames[0] = head;
+        for (uint32_t s = seg + 1; s < nseg; s++)
+          rest->frames[s - seg] = m->frames[s - 1] ? ld_buffer_retain(m->frames[s - 1]) : NULL;
+      }
+    }
+  }
+  if (pfx != small) free(pfx);
+  ld_msg_free(m);
+  return rest;
+}
+
+/* Sends M (owned): straight to the socket from the calling thread when the
+ * loop thread has nothing of ours to write (no wake-up, no hand-off),
+ * otherwise (or for what the socket did not take) through the outbox. */
+static int enqueue(ld_client *cl, ld_msg *m) {
   pthread_mutex_lock(&cl->mu);
   if (cl->closed || cl->stopping) {
     pthread_mutex_unlock(&cl->mu);
     ld_msg_free(m);
     return -1;
   }
+  if (!cl->busy && cl->dfd >= 0) {
+    int failed = 0;
+    m = write_direct(cl->dfd, m, &failed);
+    if (m == NULL) {
+      pthread_mutex_unlock(&cl->mu);
+      return failed ? -1 : 0;
+    }
+  }
   push(&cl->out_head, &cl->out_tail, m);
+  cl->busy = 1; /* until on_drained */
   pthread_mutex_unlock(&cl->mu);
-  uv_async_send(&cl->wake);
+  ld_wake_send(&cl->wake);
   return 0;
+}
+
+/* Queues a message: header HDR (LEN bytes, copied) and N buffers (each
+ * retained by the message). Thread-safe. Returns 0, or -1 when the
+ * connection is closed (see ld_client_error) or out of memory. */
+int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n) {
+  ld_msg *m = ld_msg_make(hdr, len, bufs, n);
+  if (m == NULL) return -1;
+  return enqueue(cl, m);
 }
 
 /* Queues a message whose N frames after the header are either bytes
@@ -206,16 +363,7 @@ int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char 
     }
     m->nframes = i + 2;
   }
-  pthread_mutex_lock(&cl->mu);
-  if (cl->closed || cl->stopping) {
-    pthread_mutex_unlock(&cl->mu);
-    ld_msg_free(m);
-    return -1;
-  }
-  push(&cl->out_head, &cl->out_tail, m);
-  pthread_mutex_unlock(&cl->mu);
-  uv_async_send(&cl->wake);
-  return 0;
+  return enqueue(cl, m);
 }
 
 /* Takes the oldest received message, waiting up to TIMEOUT seconds (0: do
@@ -267,7 +415,7 @@ void ld_client_free(ld_client *cl) {
   pthread_mutex_lock(&cl->mu);
   cl->stopping = 1;
   pthread_mutex_unlock(&cl->mu);
-  uv_async_send(&cl->wake);
+  ld_wake_send(&cl->wake);
   pthread_join(cl->thread, NULL);
   uv_loop_close(&cl->loop);
   for (ld_msg *m = cl->in_head; m;) {
@@ -280,6 +428,7 @@ void ld_client_free(ld_client *cl) {
     ld_msg_free(m);
     m = n;
   }
+  if (cl->dfd >= 0) close(cl->dfd);
   pthread_mutex_destroy(&cl->mu);
   pthread_cond_destroy(&cl->cv);
   free(cl);

@@ -204,6 +204,22 @@ describe("distributed ldask on a cluster of two workers", function()
     assert.equal(1000000, arr:sum():item())
   end)
 
+  it("sends messages larger than the socket takes at once, in order with what follows", function()
+    -- the client writes straight to the socket; the rest of a message the
+    -- socket did not take goes through its network thread, and later
+    -- messages queue behind it
+    local fs = {}
+    for i = 1, 3 do
+      local s = string.rep(string.char(96 + i), 8000000 + i)
+      fs[#fs + 1] = c:submit(function(x) return #x .. x:sub(1, 1) end, s, opts { pure = false })
+      fs[#fs + 1] = c:submit(function(x) return x * 2 end, i, opts { pure = false })
+    end
+    local d = c:scatter({ string.rep("z", 5000000) })[1]
+    local r = c:gather(fs, 60)
+    assert.same({ "8000001a", 2, "8000002b", 4, "8000003c", 6 }, r)
+    assert.equal(5000000, #d:result(60))
+  end)
+
   it("reports a result that cannot travel back", function()
     local f = c:submit(function() return coroutine.create(print) end, opts { key = "bad-result" })
     local ok, err = pcall(f.result, f, 10)

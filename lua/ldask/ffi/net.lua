@@ -6,6 +6,7 @@ require "ldask.ffi.buffer"
 ffi.cdef [[
 typedef struct ld_msg {
   uint32_t nframes;
+  int raw;
   ld_buffer **frames;
   struct ld_msg *next;
 } ld_msg;
