@@ -158,6 +158,7 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
       cl->conn = c;
       ld_kmap_init(&cl->wants);
       msgpack_sbuffer_init(&cl->fin_keys);
+      msgpack_sbuffer_init(&cl->fin_nframes);
       cl->next = st->clients;
       st->clients = cl;
       ld_conn_set_data(c, cl);

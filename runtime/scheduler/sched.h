@@ -44,9 +44,12 @@ typedef struct sc_worker {
 typedef struct sc_client {
   int id;
   ld_conn *conn;
-  ld_kmap wants;            /* key -> sc_task */
-  msgpack_sbuffer fin_keys; /* packed keys of a keys-finished not yet sent */
+  ld_kmap wants;               /* key -> sc_task */
+  msgpack_sbuffer fin_keys;    /* packed keys of a keys-finished not yet sent */
+  msgpack_sbuffer fin_nframes; /* packed value frame counts, one per key */
   uint32_t nfin;
+  ld_buffer **fin_frames; /* the small values' frames (references), in order */
+  uint32_t nfin_frames, capfin_frames;
   struct sc_client *next;
 } sc_client;
 

@@ -67,6 +67,11 @@ void sc_queue_free(sc_worker *w, const char *key, size_t len) {
 
 void sc_send_free(sc_worker *w, sc_task *t) { sc_queue_free(w, t->key, t->keylen); }
 
+static void release_fin_frames(sc_client *c) {
+  for (uint32_t i = 0; i < c->nfin_frames; i++) ld_buffer_release(c->fin_frames[i]);
+  c->nfin_frames = 0;
+}
+
 /* Sends each client's batched keys-finished and each worker's batched
  * free-keys (a uv_check: right after the messages of one poll were
  * handled, before the loop writes). */
@@ -78,19 +83,27 @@ void sc_flush_batches(uv_check_t *chk) {
     if (c->nfin == 0) continue;
     pk_t p;
     pk_init(&p);
-    msgpack_pack_map(&p.pk, 2);
+    msgpack_pack_map(&p.pk, 3);
     S(&p, "op"), S(&p, "keys-finished");
     S(&p, "keys");
     msgpack_pack_array(&p.pk, c->nfin);
     msgpack_sbuffer_write(&p.sb, c->fin_keys.data, c->fin_keys.size);
-    pk_send(&p, c->conn, NULL, 0);
+    S(&p, "nframes");
+    msgpack_pack_array(&p.pk, c->nfin);
+    msgpack_sbuffer_write(&p.sb, c->fin_nframes.data, c->fin_nframes.size);
+    pk_send(&p, c->conn, c->fin_frames, c->nfin_frames);
+    release_fin_frames(c);
     c->fin_keys.size = 0;
+    c->fin_nframes.size = 0;
     c->nfin = 0;
   }
 }
 
 void sc_client_free(sc_client *c) {
+  release_fin_frames(c);
+  free(c->fin_frames);
   msgpack_sbuffer_destroy(&c->fin_keys);
+  msgpack_sbuffer_destroy(&c->fin_nframes);
   ld_kmap_free(&c->wants);
   free(c);
 }
@@ -100,6 +113,19 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, &c->fin_keys, msgpack_sbuffer_write);
     ld_mp_pack_str(&pk, t->key, t->keylen);
+    /* A small result kept here travels along: no gather needed. */
+    msgpack_packer_init(&pk, &c->fin_nframes, msgpack_sbuffer_write);
+    msgpack_pack_uint32(&pk, t->ninline);
+    if (c->nfin_frames + t->ninline > c->capfin_frames) {
+      uint32_t cap = c->capfin_frames ? c->capfin_frames : 64;
+      while (cap < c->nfin_frames + t->ninline) cap *= 2;
+      ld_buffer **n = realloc(c->fin_frames, cap * sizeof *n);
+      if (n == NULL) abort();
+      c->fin_frames = n;
+      c->capfin_frames = cap;
+    }
+    for (uint32_t j = 0; j < t->ninline; j++)
+      c->fin_frames[c->nfin_frames++] = ld_buffer_retain(t->inline_data[j]);
     c->nfin++;
     if (!uv_is_active((uv_handle_t *)&sc_g->notify))
       uv_check_start(&sc_g->notify, sc_flush_batches);

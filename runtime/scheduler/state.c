@@ -423,7 +423,12 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
     int *ids = xrealloc(NULL, (size_t)n * sizeof *ids);
     memcpy(ids, t->gather_clients, (size_t)n * sizeof *ids);
     t->ngather = 0;
-    for (int i = 0; i < n; i++) sc_request_data(st, t, ids[i]);
+    for (int i = 0; i < n; i++) {
+      /* A client that wants the key got its small value with keys-finished. */
+      sc_client *c = t->ninline > 0 ? sc_find_client(st, ids[i]) : NULL;
+      if (c && ld_kmap_get(&c->wants, t->key, t->keylen)) continue;
+      sc_request_data(st, t, ids[i]);
+    }
     free(ids);
   }
   for (int i = 0; i < t->ndependents; i++) {

@@ -59,6 +59,7 @@ local function new_client(address, opts)
     session = codec.session(),
     sent_fns = {},      -- function hash -> true once registered with the scheduler
     to_release = {},
+    to_gather = {},     -- keys finished without their value, for a waiting fetch
     seq = 0,            -- submission order, for priorities
     errors = {},
   }, Client)
@@ -196,6 +197,17 @@ function Client:_flush_releases()
   if #keys > 0 then pcall(self._send, self, { op = "release-keys", keys = keys }) end
 end
 
+-- Marks ST (of KEY) finished; a value still wanted by a waiting fetch and
+-- not come along is gathered by that fetch.
+local function finished(self, key, st)
+  if st.status == "finished" then return end
+  st.status = "finished"
+  if st.fetch then
+    st.fetch = nil
+    if not st.has_value then self.to_gather[#self.to_gather + 1] = key end
+  end
+end
+
 local function fire(st)
   local cbs = st.callbacks
   if not cbs then return end
@@ -224,12 +236,22 @@ function Client:_handle(m)
   local op = h.op
   if op == "key-finished" then
     local st = self.keys[h.key]
-    if st and st.status ~= "finished" then st.status = "finished"; fire(st) end
+    if st and st.status ~= "finished" then finished(self, h.key, st); fire(st) end
   elseif op == "keys-finished" then
-    local keys = self.keys
-    for _, k in ipairs(h.keys) do
+    -- small values come along (nframes[i] frames for keys[i]; 0: fetch
+    -- with gather when asked for)
+    local keys, nfs, next_frame = self.keys, h.nframes, 1
+    for i, k in ipairs(h.keys) do
       local st = keys[k]
-      if st and st.status ~= "finished" then st.status = "finished"; fire(st) end
+      local nf = nfs and nfs[i] or 0
+      if st then
+        if nf > 0 and not st.has_value then
+          local ok, v = pcall(decode_value, m.frames, next_frame, nf)
+          if ok then st.value, st.has_value = v, true end
+        end
+        if st.status ~= "finished" then finished(self, k, st); fire(st) end
+      end
+      next_frame = next_frame + nf
     end
   elseif op == "gather-data" then
     local next_frame = 1
@@ -320,17 +342,27 @@ end
 
 -- Fetches the values of KEYS (not already here) and waits for them.
 function Client:_fetch(keys, timeout, what, level)
-  local ask = {}
+  self:_poll(0) -- values that already arrived need no gather
+  -- Small values come with keys-finished: only finished keys whose value
+  -- did not come along are gathered (pending ones once they finish, see
+  -- finished()), so a small result costs no request.
+  local ask, now_ask = {}, {}
   for _, k in ipairs(keys) do
     local st = self:_state(k)
     if not st.has_value and st.status ~= "error" and st.status ~= "cancelled" and st.status ~= "lost" then
       ask[#ask + 1] = k
+      if st.status == "finished" then now_ask[#now_ask + 1] = k else st.fetch = true end
     end
   end
-  if #ask > 0 then self:_send({ op = "gather", keys = ask }, nil, level + 1) end
+  if #now_ask > 0 then self:_send({ op = "gather", keys = now_ask }, nil, level + 1) end
   local deadline = timeout and now() + timeout
   local i = 1
   while i <= #ask do
+    local tg = self.to_gather
+    if #tg > 0 then
+      self.to_gather = {}
+      self:_send({ op = "gather", keys = tg }, nil, level + 1)
+    end
     local st = self:_state(ask[i])
     if st.has_value or st.status == "error" or st.status == "cancelled" or st.status == "lost" then
       i = i + 1
