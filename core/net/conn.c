@@ -17,6 +17,10 @@
 
 #define READ_CHUNK 65536
 #define COPY_MAX 16384
+/* A connection keeps the block of its last write for the next one, up to
+ * this size: a busy connection then writes without malloc/free of blocks
+ * large enough to make glibc consolidate its free lists each time. */
+#define SPARE_MAX ((size_t)4 << 20)
 
 static int g_protocol = LD_PROTOCOL;
 /* Process-wide counters (ld_net_stats). */
@@ -46,6 +50,8 @@ struct ld_conn {
   char reason[256];
   ld_msg *q_head, *q_tail;
   size_t q_len;
+  char *spare; /* owned: a write block to reuse (SPARE_MAX at most) */
+  size_t spare_cap;
   ld_frame_reader *reader;
   ld_conn_handlers h;
   void (*on_drained)(ld_conn *c);
@@ -66,7 +72,8 @@ struct ld_server {
 typedef struct write_batch {
   uv_write_t req;
   ld_conn *conn;
-  char *block;     /* prefixes and small frames */
+  char *block; /* prefixes and small frames */
+  size_t block_cap;
   ld_buffer **big; /* referenced large frames */
   size_t nbig;
   uv_buf_t *bufs;
@@ -144,6 +151,7 @@ static void handle_closed(uv_handle_t *h) {
     ld_msg_free(m);
   }
   ld_frame_reader_free(c->reader);
+  free(c->spare);
   if (c->h.on_close) c->h.on_close(c, c->reason);
   free(c);
 }
@@ -171,7 +179,13 @@ static ld_conn *conn_new(uv_loop_t *loop, const char *role, const ld_conn_handle
 static void free_batch(write_batch *b) {
   for (size_t i = 0; i < b->nbig; i++) ld_buffer_release(b->big[i]);
   free(b->big);
-  free(b->block);
+  ld_conn *c = b->conn;
+  if (c && b->block && c->spare == NULL && b->block_cap <= SPARE_MAX) {
+    c->spare = b->block; /* kept for the next write */
+    c->spare_cap = b->block_cap;
+  } else {
+    free(b->block);
+  }
   free(b->bufs);
   free(b);
 }
@@ -228,7 +242,16 @@ static int flush_queue(ld_conn *c) {
   write_batch *b = calloc(1, sizeof *b);
   if (b == NULL) return UV_ENOMEM;
   b->conn = c;
-  b->block = malloc(block_size ? block_size : 1);
+  if (c->spare && c->spare_cap >= block_size) {
+    b->block = c->spare;
+    b->block_cap = c->spare_cap;
+    c->spare = NULL;
+  } else {
+    free(c->spare); /* too small: the new block replaces it */
+    c->spare = NULL;
+    b->block_cap = block_size > 256 ? block_size : 256;
+    b->block = malloc(b->block_cap);
+  }
   b->big = nbig ? malloc(nbig * sizeof *b->big) : NULL;
   b->bufs = malloc(nbufs * sizeof *b->bufs);
   if (b->block == NULL || (nbig && b->big == NULL) || b->bufs == NULL) {

@@ -16,14 +16,36 @@ typedef struct pk_t {
   msgpack_packer pk;
 } pk_t;
 
+/* One packing buffer kept from message to message (send.c; the loop is
+ * single-threaded): a fresh msgpack_sbuffer allocates 8 KiB at its first
+ * write, a request large enough to make glibc consolidate its fast bins
+ * for every message sent. */
+extern char *sc_pk_spare;
+extern size_t sc_pk_spare_cap;
+#define SC_PK_SPARE_MAX ((size_t)1 << 20)
+
 static inline void pk_init(pk_t *p) {
-  msgpack_sbuffer_init(&p->sb);
+  if (sc_pk_spare) {
+    p->sb.data = sc_pk_spare;
+    p->sb.alloc = sc_pk_spare_cap;
+    p->sb.size = 0;
+    sc_pk_spare = NULL;
+  } else {
+    msgpack_sbuffer_init(&p->sb);
+  }
   msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
 }
 
+/* Sends the header packed in P (copied) with N frames (retained) on C (NULL:
+ * drop it), and gives P's buffer back. */
 static inline void pk_send(pk_t *p, ld_conn *c, ld_buffer *const *bufs, uint32_t n) {
   if (c) ld_conn_send_packed(c, &p->sb, bufs, n);
-  msgpack_sbuffer_destroy(&p->sb);
+  if (sc_pk_spare == NULL && p->sb.data && p->sb.alloc <= SC_PK_SPARE_MAX) {
+    sc_pk_spare = p->sb.data;
+    sc_pk_spare_cap = p->sb.alloc;
+  } else {
+    msgpack_sbuffer_destroy(&p->sb);
+  }
 }
 
 #define S(p, s) ld_mp_pack_cstr(&(p)->pk, s)

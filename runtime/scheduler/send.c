@@ -12,6 +12,9 @@ sc_state *sc_g;
 
 double sc_now(sc_state *st) { return (double)uv_now(st->loop) / 1000.0; }
 
+char *sc_pk_spare;
+size_t sc_pk_spare_cap;
+
 sc_client *sc_find_client(sc_state *st, int id) {
   for (sc_client *c = st->clients; c; c = c->next)
     if (c->id == id) return c;
