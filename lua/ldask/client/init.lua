@@ -547,13 +547,20 @@ function Client:_update_graph(tasks, wanted, opts, level, chunk)
   end
 end
 
+-- The key prefix of F's tasks ("script-12"), remembered per function:
+-- debug.getinfo and the match cost more than the rest of a key.
+local funcnames = setmetatable({}, { __mode = "k" })
 local function funcname(f)
+  local name = funcnames[f]
+  if name then return name end
   local info = debug.getinfo(f, "S")
+  name = "task"
   if info and info.what == "Lua" then
     local base = (info.short_src or "f"):match("([^/]+)%.lua$") or "task"
-    return base .. "-" .. (info.linedefined or 0)
+    name = base .. "-" .. (info.linedefined or 0)
   end
-  return "task"
+  funcnames[f] = name
+  return name
 end
 
 -- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
