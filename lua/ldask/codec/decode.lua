@@ -45,13 +45,19 @@ local function check(cond, msg)
   if not cond then fail("malformed header: " .. msg) end
 end
 
-local val
+local val, complete
+local BUSY = {} -- D.cobjs[id] while the object's table is completed
 
+-- The object of cdata record ID, decoded on first use. Its handler's decode
+-- runs once everything the record's table reaches is complete (complete).
 local function cdata_obj(D, id)
   local obj = D.cobjs[id]
-  if obj ~= nil then return obj end
+  if obj ~= nil and obj ~= BUSY then return obj end
   local rec = D.cds[id]
   check(type(rec) == "table" and type(rec[1]) == "string", "cdata " .. tostring(id) .. " is not a record")
+  if obj == BUSY then
+    fail(format("cdata %d (type %s) is reached again while its own table is completed (a cycle through it)", id, rec[1]))
+  end
   local entry, err = cdatareg.lookup(rec[1], rec[2])
   if not entry then fail(err) end
   local first, count = rec[4], rec[5]
@@ -66,6 +72,8 @@ local function cdata_obj(D, id)
     end
     bufs[k + 1] = b
   end
+  D.cobjs[id] = BUSY
+  complete(D, rec[3])
   local arg = val(D, rec[3])
   local ok, o = pcall(entry.decode, arg, bufs)
   if not ok then fail("decoder of cdata type " .. rec[1] .. " failed: " .. tostring(o)) end
@@ -119,6 +127,118 @@ val = function(D, w)
   fail("malformed header: unknown reference tag " .. tostring(tag))
 end
 
+-- Filling a table node, setting up a closure (upvalues, joins,
+-- environment), setting a node's metatable. The main loops of
+-- decode_general do each in order: node i is their step i, closure i step
+-- #nodes + i, metatable i step #nodes + #fns + i, D.at the step they are at.
+-- complete does some ahead of them, marked in D.nx, D.fx, D.mx. Filling uses
+-- rawset: a metatable set early by complete runs no metamethod.
+local function fill_node(D, i)
+  local rec = D.plan[2][i]
+  if rec[1] ~= 1 then return end
+  local t, arr, hash = D.objs[i], rec[2], rec[3]
+  for k = 1, #arr do rawset(t, k, val(D, arr[k])) end
+  for k = 1, #hash, 2 do
+    local key = val(D, hash[k])
+    check(key ~= nil and key == key, "table key is nil or NaN in node " .. i)
+    rawset(t, key, val(D, hash[k + 1]))
+  end
+end
+
+local function setup_fn(D, i)
+  local rec, f = D.plan[3][i], D.fobjs[i]
+  for k, w in pairs(rec[2]) do setupvalue(f, k, val(D, w)) end
+  local joins = rec[3]
+  for k = 1, #joins do
+    local j = joins[k]
+    local other = D.fobjs[j[2]]
+    check(type(j[1]) == "number" and other ~= nil and type(j[3]) == "number", "bad upvalue join")
+    upvaluejoin(f, j[1], other, j[3])
+  end
+  if rec[4] == true then
+    local genv = D.objs[D.plan[5]]
+    check(genv ~= nil, "function " .. i .. " needs the globals node")
+    setfenv(f, genv)
+  elseif rec[4] ~= nil then
+    local env = val(D, rec[4])
+    check(type(env) == "table", "function environment is not a table")
+    setfenv(f, env)
+  end
+end
+
+local function set_mt(D, i)
+  local mtw = D.plan[2][i][4]
+  if mtw == nil then return end
+  local mt = val(D, mtw)
+  check(type(mt) == "table", "metatable of node " .. i .. " is a " .. type(mt))
+  setmetatable(D.objs[i], mt)
+end
+
+local function push(stack, n, w)
+  if type(w) ~= "table" then return n end
+  stack[n + 1] = w
+  return n + 1
+end
+
+-- Completes the tables and closures reachable from plan value W (filled,
+-- upvalues and metatables set) before a cdata handler's decode sees them:
+-- the plan is filled in node order, not in the order cdata objects are
+-- reached. Walks the plan iteratively; cdata met on the way are decoded
+-- then (recursion only as deep as cdata tables hold cdata). A table still
+-- being filled further up (a cycle through the object) stays as it is.
+complete = function(D, w)
+  if type(w) ~= "table" then return end
+  local nodes, fns, objs, fobjs = D.plan[2], D.plan[3], D.objs, D.fobjs
+  local tag = w[1]
+  if tag ~= 1 and tag ~= 3 then return end -- plain, embedded or by reference
+  if tag == 1 then
+    local rec = objs[w[2]] ~= nil and nodes[w[2]]
+    if rec and rec[1] == 0 and rec[4] == nil then return end -- a leaf: complete from the start
+  end
+  if D.nx == nil then D.nx, D.fx, D.mx = {}, {}, {} end
+  local nx, fx, mx = D.nx, D.fx, D.mx
+  local stack, n = { w }, 1
+  local nseen, fseen, reached = {}, {}, {}
+  while n > 0 do
+    local x = stack[n]
+    stack[n] = nil
+    n = n - 1
+    local i = x[2]
+    if x[1] == 1 and objs[i] ~= nil and not nseen[i] then
+      nseen[i] = true
+      reached[#reached + 1] = i
+      if i > D.at and not nx[i] then
+        nx[i] = true
+        fill_node(D, i)
+      end
+      local rec = nodes[i]
+      n = push(stack, n, rec[4])
+      if rec[1] == 1 then
+        local arr, hash = rec[2], rec[3]
+        for k = 1, #arr do n = push(stack, n, arr[k]) end
+        for k = 1, #hash do n = push(stack, n, hash[k]) end
+      end
+    elseif x[1] == 3 and fobjs[i] ~= nil and not fseen[i] then
+      fseen[i] = true
+      if #nodes + i > D.at and not fx[i] then
+        fx[i] = true
+        setup_fn(D, i)
+      end
+      local rec = fns[i]
+      n = push(stack, n, rec[4] == true and { 1, D.plan[5] } or rec[4])
+      for _, uw in pairs(rec[2]) do n = push(stack, n, uw) end
+      for k = 1, #rec[3] do n = push(stack, n, { 3, rec[3][k][2] }) end
+    end
+  end
+  for k = 1, #reached do
+    local i = reached[k]
+    if #nodes + #fns + i > D.at and not mx[i] then
+      mx[i] = true
+      set_mt(D, i)
+    end
+  end
+end
+
 -- The plan of a general header (after prefix and checksum).
 local function decode_plan(header)
   rbuf:set(header)
@@ -143,7 +263,8 @@ local function decode_general(header, buffers, functions)
   check(gid == nil or type(gid) == "number", "bad globals reference")
 
   local objs, fobjs = {}, {}
-  local D = { objs = objs, fobjs = fobjs, cobjs = {}, cds = cds, buffers = buffers, functions = functions }
+  local D = { objs = objs, fobjs = fobjs, cobjs = {}, cds = cds, buffers = buffers, functions = functions,
+    plan = plan, at = 0 }
   -- 1. tables and closures exist before anything refers to them
   for i = 1, #nodes do
     local rec = nodes[i]
@@ -178,52 +299,26 @@ local function decode_general(header, buffers, functions)
     if not f then fail("cannot load function " .. where .. ": " .. tostring(err)) end
     fobjs[i] = f
   end
-
-  -- 2. contents
-  for i = 1, #nodes do
-    local rec = nodes[i]
-    if rec[1] == 1 then
-      local t, arr, hash = objs[i], rec[2], rec[3]
-      for k = 1, #arr do t[k] = val(D, arr[k]) end
-      for k = 1, #hash, 2 do
-        local key = val(D, hash[k])
-        check(key ~= nil and key == key, "table key is nil or NaN in node " .. i)
-        rawset(t, key, val(D, hash[k + 1]))
-      end
-    end
-  end
-  local genv
   if gid ~= nil then
-    genv = objs[gid]
-    check(genv ~= nil, "globals node missing")
-    setmetatable(genv, { __index = _G })
+    check(objs[gid] ~= nil, "globals node missing")
+    setmetatable(objs[gid], { __index = _G })
   end
-  for i = 1, #fns do
-    local rec, f = fns[i], fobjs[i]
-    for k, w in pairs(rec[2]) do setupvalue(f, k, val(D, w)) end
-    local joins = rec[3]
-    for k = 1, #joins do
-      local j = joins[k]
-      local other = fobjs[j[2]]
-      check(type(j[1]) == "number" and other ~= nil and type(j[3]) == "number", "bad upvalue join")
-      upvaluejoin(f, j[1], other, j[3])
-    end
-    if rec[4] == true then
-      check(genv ~= nil, "function " .. i .. " needs the globals node")
-      setfenv(f, genv)
-    elseif rec[4] ~= nil then
-      local env = val(D, rec[4])
-      check(type(env) == "table", "function environment is not a table")
-      setfenv(f, env)
-    end
+
+  -- 2. contents, then metatables (no metamethod runs while filling); a
+  -- cdata object is decoded when first reached, its table completed first
+  local nn, nf = #nodes, #fns
+  for i = 1, nn do
+    D.at = i
+    if nodes[i][1] == 1 and (D.nx == nil or not D.nx[i]) then fill_node(D, i) end
   end
-  -- 3. metatables last, so filling never ran metamethods
-  for i = 1, #nodes do
-    local mtw = nodes[i][4]
-    if mtw ~= nil then
-      local mt = val(D, mtw)
-      check(type(mt) == "table", "metatable of node " .. i .. " is a " .. type(mt))
-      setmetatable(objs[i], mt)
+  for i = 1, nf do
+    D.at = nn + i
+    if D.fx == nil or not D.fx[i] then setup_fn(D, i) end
+  end
+  for i = 1, nn do
+    if nodes[i][4] ~= nil then
+      D.at = nn + nf + i
+      if D.mx == nil or not D.mx[i] then set_mt(D, i) end
     end
   end
   return val(D, plan[1])

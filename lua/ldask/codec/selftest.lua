@@ -80,6 +80,47 @@ codec.register_cdata(vec_t, {
   end,
 })
 
+-- A second test type whose handler's table is nested: a sub-table, a table
+-- shared by every object's table (so by all of one message) and a Point
+-- (metatable by module path). Its decode refuses anything incomplete and
+-- keeps each table it got in M.tagged_seen.
+M.tagged_t = ffi.typeof("struct { ld_buffer *buf; int32_t n; }") -- not vec_t's declaration: busted memoizes ffi.typeof
+M.tagged_seen = {}
+local tagged_meta = { unit = "m", dims = { "x", "y" } }
+
+function M.new_tagged(n)
+  local v = M.tagged_t()
+  v.buf = lib.ld_buffer_new(8)
+  assert(v.buf ~= nil, "out of memory")
+  v.n = n
+  return ffi.gc(v, free_vec)
+end
+
+codec.register_cdata(M.tagged_t, {
+  name = "ldask.selftest.tagged",
+  module = "ldask.codec.selftest",
+  encode = function(v)
+    local n = v.n
+    return { n = n, shape = { n, { n + 1 } }, meta = tagged_meta, at = M.Point.new(n, 0) }, { v.buf }
+  end,
+  decode = function(t, bufs)
+    local n = t.n
+    local s, m = t.shape, t.meta
+    if type(s) ~= "table" or s[1] ~= n or type(s[2]) ~= "table" or s[2][1] ~= n + 1 then
+      error("tagged: nested table missing")
+    end
+    if type(m) ~= "table" or m.unit ~= "m" or type(m.dims) ~= "table" or m.dims[2] ~= "y" then
+      error("tagged: shared table missing")
+    end
+    if getmetatable(t.at) ~= M.Point or t.at:norm2() ~= n * n then error("tagged: Point without its metatable") end
+    M.tagged_seen[#M.tagged_seen + 1] = t
+    local v = M.tagged_t()
+    v.buf = lib.ld_buffer_retain(bufs[1])
+    v.n = n
+    return ffi.gc(v, free_vec)
+  end,
+})
+
 -- Test classes: Point travels by module path (a field of this module),
 -- Hidden only by its registered name.
 M.Point = {}
