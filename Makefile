@@ -113,7 +113,7 @@ clean:
 	rm -rf build bin lib
 
 ifneq ($(findstring address,$(SANITIZE)),)
-  SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+  SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
 
 # Used by the rockspec: LUADIR/LIBDIR/BINDIR come from luarocks.
