@@ -534,7 +534,7 @@ describe("distributed ldask when workers come and go", function()
 end)
 
 describe("the distributed programs", function()
-  local bin = helpers.root .. "/bin/"
+  local bin = helpers.bin .. "/"
 
   it("ldask-scheduler prints its address, writes the scheduler file and refuses bad options", function()
     local out = io.popen(bin .. "ldask-scheduler --port nope 2>&1; echo rc=$?"):read("*a")
