@@ -8,7 +8,7 @@ local ffi = require "ffi"
 require "ldask.ffi.util"
 
 local type, getmetatable, setmetatable, pairs, next = type, getmetatable, setmetatable, pairs, next
-local tostring, select, concat, error = tostring, select, table.concat, error
+local tostring, select, concat, error, unpack = tostring, select, table.concat, error, unpack
 
 local M = {}
 
@@ -212,6 +212,46 @@ function M.reaches(ix, from, to)
     end
   end
   return false
+end
+
+-- Returns eval(v), the task semantics every executor shares: a task
+-- {f, args...} is called with its evaluated arguments (nested tasks too), a
+-- plain table is rebuilt from its evaluated values, a quote gives its
+-- content. STRING_FN(s) resolves string arguments (nil: strings are
+-- literals); a table whose metatable is REF_MT is a reference, resolved by
+-- REF_FN(v[1]). Other values pass through.
+function M.evaluator(string_fn, ref_mt, ref_fn)
+  local eval
+  eval = function(v)
+    local t = type(v)
+    if t == "string" then
+      if string_fn then return string_fn(v) end
+      return v
+    end
+    if t ~= "table" then return v end
+    local mt = getmetatable(v)
+    if mt == nil then
+      local f = v[1]
+      if type(f) == "function" then
+        local n = #v
+        if n == 1 then return f() end
+        if n == 2 then return f(eval(v[2])) end
+        if n == 3 then return f(eval(v[2]), eval(v[3])) end
+        local args = {}
+        for i = 2, n do args[i - 1] = eval(v[i]) end
+        return f(unpack(args, 1, n - 1))
+      end
+      local out = {}
+      for k, x in pairs(v) do out[k] = eval(x) end
+      return out
+    elseif mt == ref_mt then
+      return ref_fn(v[1])
+    elseif mt == Quote then
+      return v[1]
+    end
+    return v
+  end
+  return eval
 end
 
 -- Merges graphs (tables of key -> task) into a new table; later wins.

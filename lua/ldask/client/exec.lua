@@ -13,10 +13,10 @@ local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 
 local C = ffi.C
-local type, getmetatable, pairs, unpack, xpcall, tostring = type, getmetatable, pairs, unpack, xpcall, tostring
+local type, getmetatable, unpack, xpcall, tostring = type, getmetatable, unpack, xpcall, tostring
 local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
 local byte = string.byte
-local Quote, Ref = graph.Quote, graph.Ref
+local Ref = graph.Ref
 
 local M = {}
 
@@ -51,38 +51,17 @@ end
 
 local deps -- key -> value for the task being run
 
-local function eval(v)
-  local tv = type(v)
-  if tv == "string" then
-    local d = deps[v]
-    if d ~= nil then return d[1] end
-    return v
-  end
-  if tv ~= "table" then return v end
-  local mt = getmetatable(v)
-  if mt == nil then
-    local f = v[1]
-    if type(f) == "function" then
-      local n = #v
-      if n == 1 then return f() end
-      if n == 2 then return f(eval(v[2])) end
-      if n == 3 then return f(eval(v[2]), eval(v[3])) end
-      local args = {}
-      for i = 2, n do args[i - 1] = eval(v[i]) end
-      return f(unpack(args, 1, n - 1))
-    end
-    local out = {}
-    for k, x in pairs(v) do out[k] = eval(x) end
-    return out
-  elseif mt == Quote then
-    return v[1]
-  elseif mt == Ref then
-    local d = deps[v[1]]
-    if d == nil then error("task input '" .. tostring(v[1]) .. "' is missing on this worker", 0) end
-    return d[1]
-  end
+-- Evaluates a task's argument: strings and refs naming an input are its
+-- value (the sync scheduler's rules, ldask.graph.evaluator).
+local eval = graph.evaluator(function(v)
+  local d = deps[v]
+  if d ~= nil then return d[1] end
   return v
-end
+end, Ref, function(k)
+  local d = deps[k]
+  if d == nil then error("task input '" .. tostring(k) .. "' is missing on this worker", 0) end
+  return d[1]
+end)
 
 -- The compact call form of submit/map (see ldask.client): {CALL, function
 -- hash, flags, arg...}; flag 'r' marks an argument holding dependency keys

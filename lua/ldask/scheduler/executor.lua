@@ -14,11 +14,10 @@ local codec = require "ldask.codec"
 local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 
-local type, getmetatable, setmetatable, pairs, unpack, xpcall, tostring =
-  type, getmetatable, setmetatable, pairs, unpack, xpcall, tostring
+local type, setmetatable, unpack, xpcall, tostring =
+  type, setmetatable, unpack, xpcall, tostring
 local ffi_string, ffi_new, ffi_cast = ffi.string, ffi.new, ffi.cast
 local now = lib.ld_pool_now
-local Quote = graph.Quote
 local K_NIL, K_FALSE, K_TRUE, K_NUM, K_STR, K_ENC, K_EMPTY, K_FAST =
   V.NIL, V.FALSE, V.TRUE, V.NUM, V.STR, V.ENC, V.EMPTY, V.FAST
 
@@ -84,32 +83,11 @@ local pool, worker, run
 local decoder = codec.decoder()
 local generation = -1
 
--- Evaluates argument V of a task: references become inputs, nested tasks
--- are called, plain tables are rebuilt (the semantics of the sync scheduler).
-local function eval(v)
-  if type(v) ~= "table" then return v end
-  local mt = getmetatable(v)
-  if mt == nil then
-    local f = v[1]
-    if type(f) == "function" then
-      local n = #v
-      if n == 1 then return f() end
-      if n == 2 then return f(eval(v[2])) end
-      if n == 3 then return f(eval(v[2]), eval(v[3])) end
-      local args = {}
-      for i = 2, n do args[i - 1] = eval(v[i]) end
-      return f(unpack(args, 1, n - 1))
-    end
-    local out = {}
-    for k, x in pairs(v) do out[k] = eval(x) end
-    return out
-  elseif mt == RefId then
-    return decode_value(lib.ld_run_input(run, v[1]), decoder)
-  elseif mt == Quote then
-    return v[1]
-  end
-  return v
-end
+-- Evaluates argument V of a task: RefIds become inputs of the run, nested
+-- tasks are called, plain tables are rebuilt (the sync scheduler's rules).
+local eval = graph.evaluator(nil, RefId, function(id)
+  return decode_value(lib.ld_run_input(run, id), decoder)
+end)
 
 local fns = {} -- functions of the simple tasks of the current run
 local int32_ptr = ffi.typeof("const int32_t *")

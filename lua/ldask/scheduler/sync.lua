@@ -6,49 +6,10 @@ local graph = require "ldask.graph"
 local optimize = require "ldask.optimize"
 local errors = require "ldask.errors"
 
-local type, getmetatable, pairs, xpcall, unpack = type, getmetatable, pairs, xpcall, unpack
-local NIL, Quote, Ref = graph.NIL, graph.Quote, graph.Ref
+local type, getmetatable, xpcall = type, getmetatable, xpcall
+local NIL, Ref = graph.NIL, graph.Ref
 
 local M = {}
-
--- Evaluates argument V against computed results CACHE (key -> value, NIL
--- for nil) of graph G.
-local function eval(v, g, cache)
-  local t = type(v)
-  if t == "string" then
-    if g[v] ~= nil then
-      local r = cache[v]
-      if r == NIL then return nil end
-      return r
-    end
-    return v
-  end
-  if t ~= "table" then return v end
-  local mt = getmetatable(v)
-  if mt == nil then
-    local f = v[1]
-    if type(f) == "function" then
-      local n = #v
-      if n == 1 then return f() end
-      if n == 2 then return f(eval(v[2], g, cache)) end
-      if n == 3 then return f(eval(v[2], g, cache), eval(v[3], g, cache)) end
-      local args = {}
-      for i = 2, n do args[i - 1] = eval(v[i], g, cache) end
-      return f(unpack(args, 1, n - 1))
-    end
-    local out = {}
-    for k, x in pairs(v) do out[k] = eval(x, g, cache) end
-    return out
-  elseif mt == Quote then
-    return v[1]
-  elseif mt == Ref then
-    local r = cache[v[1]]
-    if r == NIL then return nil end
-    return r
-  end
-  return v
-end
-M.eval = eval
 
 local function shape(keys, cache)
   if type(keys) == "table" and getmetatable(keys) == nil then
@@ -86,6 +47,15 @@ function M.get(g, keys, opts)
     for j = 1, #d do remaining[d[j]] = (remaining[d[j]] or 0) + 1 end
   end
   local cache, live, max_live = {}, 0, 0
+  local function value(k)
+    local r = cache[k]
+    if r == NIL then return nil end
+    return r
+  end
+  local eval = graph.evaluator(function(s)
+    if g[s] ~= nil then return value(s) end
+    return s
+  end, Ref, value)
   local cb = opts.callbacks or require("ldask.diagnostics").adapter(opts, n)
   local handler = errors.handler
   for p = 1, n do
@@ -93,7 +63,7 @@ function M.get(g, keys, opts)
     local key = ikeys[i]
     if cb and cb.start then cb.start(key) end
     local task = g[key]
-    local ok, res = xpcall(eval, handler, task, g, cache)
+    local ok, res = xpcall(eval, handler, task)
     if not ok then
       if cb and cb.close then cb.close(false) end
       if errors.is_task_error(res) then error(res, 0) end
