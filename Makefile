@@ -44,6 +44,8 @@ WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 CORE_LIBS := $(shell pkg-config --libs libuv msgpack zlib libxxhash 2>/dev/null) $(BLAS_LIBS) -lpthread -lm
 HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 
+# native.so has the soname native.so: programs find it through their rpath
+# (build tree: ../lib/ldask; install and rock trees: ../lib/lua/5.1/ldask).
 NATIVE := $(OUT)lib/ldask/native.so
 
 .PHONY: all test demo bench format lint install rock-install clean deps
@@ -63,12 +65,12 @@ $(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/.flags
 
 $(NATIVE): $(CORE_OBJ) $(RTLIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LDFLAGS_SAN) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,native.so -o $@ $^ $(LDFLAGS_SAN) $(LDLIBS)
 
 $(OUT)bin/ldask: $(LDASK_OBJ) $(NATIVE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(LDASK_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
-	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS) -ledit
+	  -Wl,-rpath,'$$ORIGIN/../lib/ldask:$$ORIGIN/../lib/lua/5.1/ldask' $(LDLIBS) -ledit
 
 # The scheduler links core/ only: it never runs user code or needs Lua.
 $(OUT)bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
@@ -78,7 +80,7 @@ $(OUT)bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
 $(OUT)bin/ldask-worker: $(WORKER_OBJ) $(NATIVE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(WORKER_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
-	  -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(LDLIBS)
+	  -Wl,-rpath,'$$ORIGIN/../lib/ldask:$$ORIGIN/../lib/lua/5.1/ldask' $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh

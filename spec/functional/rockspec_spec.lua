@@ -15,4 +15,14 @@ describe("the rockspec", function()
     local out = p:read("*a"); p:close()
     assert.equal("0.1.0\t5\n", out)
   end)
+
+  it("from that tree, ldask.Client() starts a local cluster of the installed programs", function()
+    local tree = helpers.tmpdir() .. "/rocktree"
+    local cmd = string.format("eval \"$(luarocks --lua-version 5.1 path --bin --tree %s)\" && cd / && " ..
+      "timeout 60 luajit -e 'local l = require \"ldask\"; local c = l.Client(); " ..
+      "print(c:submit(function(x) return x * 2 end, 21):result(20)); c:close()' 2>&1", tree)
+    local p = io.popen(cmd)
+    local out = p:read("*a"); p:close()
+    assert.equal("42\n", out)
+  end)
 end)

@@ -11,10 +11,18 @@ local M = {}
 local Cluster = { __name = "ldask.LocalCluster" }
 Cluster.__index = Cluster
 
+-- Where ldask-scheduler and ldask-worker are: beside the running ldask
+-- program, else LDASK_ROOT/bin, else the directory of the ldask-scheduler
+-- found on PATH (a luarocks tree's bin/, an install prefix).
 local function bindir()
   if _LDASK_BIN then return _LDASK_BIN end
-  local root = _LDASK_ROOT or os.getenv("LDASK_ROOT") or "."
-  return root .. "/bin"
+  local root = _LDASK_ROOT or os.getenv("LDASK_ROOT")
+  if root then return root .. "/bin" end
+  local p = io.popen("command -v ldask-scheduler 2>/dev/null")
+  local found = p and p:read("*l")
+  if p then p:close() end
+  if found and found ~= "" then return (found:gsub("/[^/]*$", "")) end
+  return "./bin"
 end
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
