@@ -4,6 +4,7 @@
 -- on the same shapes (what dask.distributed uses), run in the same process
 -- run when /usr/bin/python3 is available. Usage: bin/ldask bench/codec.lua
 local codec = require "ldask.codec"
+local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
 
 local clock, format = os.clock, string.format
 
@@ -14,18 +15,8 @@ local function report(name, value, unit, note)
   print(format("%-42s %12.3f %-6s %s", name, value, unit, note or ""))
 end
 
--- Best of REPEAT runs of FN(n), seconds.
-local function best(repeat_, fn)
-  local t = math.huge
-  for _ = 1, repeat_ do
-    collectgarbage()
-    local t0 = clock()
-    fn()
-    local dt = clock() - t0
-    if dt < t then t = dt end
-  end
-  return t
-end
+-- Best of REPEAT runs of FN, seconds of CPU time.
+local function best(repeat_, fn) return support.best_of(repeat_, fn, clock) end
 
 print("== ldask.codec")
 

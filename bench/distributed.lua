@@ -16,12 +16,8 @@ local now = lib.ld_client_now
 local here = _LDASK_ROOT or debug.getinfo(1, "S").source:sub(2):match("(.*)/bench/") or "."
 local anchor = here .. "/../shared/anchors/dask_distributed_overhead.py"
 
-local function inc(x) return x + 1 end
-local function add(...)
-  local s = 0
-  for i = 1, select("#", ...) do s = s + select(i, ...) end
-  return s
-end
+local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
+local inc = support.inc
 
 local c = client({ n_workers = 2, threads_per_worker = 1 })
 c:gather(c:map(inc, { 1, 2, 3, 4, 5 })) -- warm
@@ -45,29 +41,9 @@ fs, r = nil, nil
 collectgarbage()
 
 -- 2. tree graph
-local g, level = {}, {}
-for i = 0, n - 1 do
-  local k = "x," .. i
-  g[k] = { inc, i }
-  level[#level + 1] = k
-end
-local depth = 0
-while #level > 1 do
-  local nxt = {}
-  for j = 1, #level, 8 do
-    local k = "s," .. depth .. "," .. (j - 1)
-    local t = { add }
-    for m = j, math.min(j + 7, #level) do t[#t + 1] = level[m] end
-    g[k] = t
-    nxt[#nxt + 1] = k
-  end
-  level = nxt
-  depth = depth + 1
-end
-local ntasks = 0
-for _ in pairs(g) do ntasks = ntasks + 1 end
+local g, root, ntasks = support.anchor_graph(n)
 t0 = now()
-local total = c:get(g, level[1])
+local total = c:get(g, root)
 dt = now() - t0
 assert(total == n * (n + 1) / 2, "tree graph result is wrong: " .. tostring(total))
 ours.graph = ntasks / dt
@@ -75,7 +51,7 @@ print(("graph %d tasks: %.3fs %.1f us/task %.0f tasks/s"):format(ntasks, dt, dt 
 
 -- 3. round trip (after a full collection: the steady state, not the
 -- previous cases' garbage)
-g, level = nil, nil
+g = nil
 collectgarbage()
 local o = client.options { pure = false }
 for i = 1, 20 do c:submit(inc, i, o):result() end

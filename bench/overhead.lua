@@ -13,58 +13,9 @@ local now = lib.ld_pool_now
 local N = tonumber(arg and arg[1]) or 100000
 local NW = ldask.config.get("num_workers")
 
-local function inc(x) return x + 1 end
-local function add(...)
-  local s = 0
-  for i = 1, select("#", ...) do s = s + select(i, ...) end
-  return s
-end
-
--- The anchor graph: {("x", i): (inc, i)} and a pairwise tree of add over 8.
-local function anchor_graph(n)
-  local g, level = {}, {}
-  for i = 0, n - 1 do
-    local k = "x," .. i
-    g[k] = { inc, i }
-    level[i + 1] = k
-  end
-  local d = 0
-  while #level > 1 do
-    local nxt = {}
-    for j = 1, #level, 8 do
-      local k = "s," .. d .. "," .. (j - 1)
-      local t = { add }
-      for q = j, math.min(j + 7, #level) do t[#t + 1] = level[q] end
-      g[k] = t
-      nxt[#nxt + 1] = k
-    end
-    level = nxt
-    d = d + 1
-  end
-  local count = 0
-  for _ in pairs(g) do count = count + 1 end
-  return g, level[1], count
-end
-
-local function peak_rss_mb()
-  local f = io.open("/proc/self/status")
-  if not f then return 0 end
-  local s = f:read("*a")
-  f:close()
-  return (tonumber(s:match("VmHWM:%s*(%d+)")) or 0) / 1024
-end
-
-local function best_of(k, fn)
-  local best = math.huge
-  for _ = 1, k do
-    collectgarbage()
-    local t = now()
-    fn()
-    local dt = now() - t
-    if dt < best then best = dt end
-  end
-  return best
-end
+local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
+local inc, anchor_graph, peak_rss_mb = support.inc, support.anchor_graph, support.peak_rss_mb
+local function best_of(k, fn) return support.best_of(k, fn, now) end
 
 print(string.format("ldask %s, %s, %d executor threads, %s", ldask.version, jit.version, NW, os.date("!%Y-%m-%d %H:%M UTC")))
 local g, root, ntasks = anchor_graph(N)
