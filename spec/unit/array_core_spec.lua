@@ -209,6 +209,10 @@ for _, sched in ipairs(schedulers) do
       close(x:nanmean(1):compute(o):totable(), { 2, 4.5 })
       assert.same({ 4, 5, 3 }, x:nanmax(0):compute(o):totable())
       assert.equal(1, x:nanmin():compute(o):item())
+      local allnan = da.from_table({ { nan, 2 }, { nan, 1 } }, { chunks = 1 })
+      local mn, mx = allnan:nanmin(0):compute(o):totable(), allnan:nanmax(0):compute(o):totable()
+      assert.is_true(mn[1] ~= mn[1] and mx[1] ~= mx[1]) -- NaN, as numpy
+      assert.same({ 1, 2 }, { mn[2], mx[2] })
       close(x:nanvar(1):compute(o):totable(), { 1, 0.25 })
       close(x:nanstd():compute(o):item(), math.sqrt(2.1875))
       assert.same({ { 7, 7, 7 }, { 7, 7, 7 } }, da.full_like(x, 7, { dtype = "int32" }):compute(o):totable())

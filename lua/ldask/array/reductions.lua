@@ -248,21 +248,24 @@ end
 
 -- NaN-skipping reductions (NumPy's nansum & co.): NaNs count as 0 for
 -- nansum, are left out of nanmean/nanvar/nanstd, and are ignored by
--- nanmin/nanmax (an all-NaN slice gives +inf/-inf there, not NaN).
+-- nanmin/nanmax (an all-NaN slice gives NaN, as in NumPy).
 function M.nan_reduction(x, op, axis, keepdims, opts, level)
   level = (level or 1) + 1
   local ew = require "ldask.array.elemwise"
+  if x.dtype ~= "float64" and x.dtype ~= "float32" and (op == "nansum" or op == "nanprod" or op == "nanmin" or op == "nanmax") then
+    return M.reduction(x, op:sub(4), axis, keepdims, opts, level) -- no NaN to skip; keeps the dtype
+  end
   local nan = ew.unary("isnan", x, level)
   local function fill(v) return ew.where(nan, v, x) end
   if op == "nansum" or op == "nanprod" then
     return M.reduction(fill(op == "nansum" and 0 or 1), op:sub(4), axis, keepdims, opts, level)
-  elseif op == "nanmin" then
-    return M.reduction(fill(math.huge), "min", axis, keepdims, opts, level)
-  elseif op == "nanmax" then
-    return M.reduction(fill(-math.huge), "max", axis, keepdims, opts, level)
   end
   local ok = ew.unary("logical_not", nan, level)
   local n = M.reduction(ok, "sum", axis, keepdims, opts, level)
+  if op == "nanmin" or op == "nanmax" then
+    local m = M.reduction(fill(op == "nanmin" and math.huge or -math.huge), op:sub(4), axis, keepdims, opts, level)
+    return ew.where(ew.binary("eq", n, 0, level), 0 / 0, m)
+  end
   local s = M.reduction(fill(0), "sum", axis, keepdims, opts, level)
   local mean = ew.binary("div", s, n, level)
   if op == "nanmean" then
