@@ -1,5 +1,6 @@
 -- spec/support/helpers.lua: shared helpers of the specs: locating the build
--- tree, running bin/ldask as a child process, temporary files.
+-- tree, running bin/ldask as a child process, temporary files, the
+-- benchmarks' anchor graph.
 local M = {}
 
 -- root: the source tree; bin: where the programs under test live (bin/, or
@@ -7,6 +8,10 @@ local M = {}
 M.root = (_LDASK_ROOT or os.getenv("LDASK_ROOT") or ".")
 M.bin = (_LDASK_BIN or (M.root .. "/bin"))
 M.ldask = M.bin .. "/ldask"
+
+-- The anchor graph of the benchmarks (bench/support.lua): N inc tasks and a
+-- fan-in-8 tree of add. Returns the graph, the root key and the task count.
+function M.anchor_graph(n) return dofile(M.root .. "/bench/support.lua").anchor_graph(n) end
 
 function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 

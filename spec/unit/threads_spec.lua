@@ -7,6 +7,7 @@ local sync = require "ldask.scheduler.sync"
 local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 local lib = require "ldask.native"
+local helpers = require "helpers"
 require "ldask.ffi.pool"
 
 local function inc(x) return x + 1 end
@@ -100,24 +101,10 @@ describe("threads scheduler", function()
   end)
 
   it("runs a wide tree reduction", function()
-    local g, level = {}, {}
     local n = 5000
-    for i = 0, n - 1 do g["x," .. i] = { inc, i }; level[#level + 1] = "x," .. i end
-    local d = 0
-    while #level > 1 do
-      local nxt = {}
-      for j = 1, #level, 8 do
-        local k = "s," .. d .. "," .. j
-        local t = { add }
-        for q = j, math.min(j + 7, #level) do t[#t + 1] = level[q] end
-        g[k] = t
-        nxt[#nxt + 1] = k
-      end
-      level = nxt
-      d = d + 1
-    end
+    local g, root = helpers.anchor_graph(n)
     local stats = {}
-    assert.equal(n * (n + 1) / 2, threads.get(g, level[1], { stats = stats, optimize_graph = false }))
+    assert.equal(n * (n + 1) / 2, threads.get(g, root, { stats = stats, optimize_graph = false }))
     assert.equal(5000 + 625 + 79 + 10 + 2 + 1, stats.tasks)
   end)
 
