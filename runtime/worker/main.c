@@ -18,6 +18,7 @@
 #include <lualib.h>
 
 #include "net/mp.h"
+#include "spill.h"
 #include "util/version.h"
 #include "worker.h"
 
@@ -55,22 +56,30 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(0);
 }
 
-static void heartbeat(uv_timer_t *t) {
-  (void)t;
-  if (!W.registered) return;
+/* Sends a heartbeat: counters, and the bytes of results held in RAM
+ * (memory) and in spill files (spilled). */
+void wk_heartbeat(wk_state *w) {
+  if (!w->registered) return;
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 7);
+  msgpack_pack_map(&pk, 9);
   ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "heartbeat");
-  ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, W.executing);
-  ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)W.data.count);
-  ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, W.nbytes);
-  ld_mp_pack_cstr(&pk, "executed"), msgpack_pack_int64(&pk, W.executed);
-  ld_mp_pack_cstr(&pk, "fetched"), msgpack_pack_int64(&pk, W.fetched);
-  ld_mp_pack_cstr(&pk, "fetched_bytes"), msgpack_pack_int64(&pk, W.fetched_bytes);
-  wk_send_sched(&W, &sb, NULL, 0);
+  ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, w->executing);
+  ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)w->data.count);
+  ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, w->nbytes);
+  ld_mp_pack_cstr(&pk, "executed"), msgpack_pack_int64(&pk, w->executed);
+  ld_mp_pack_cstr(&pk, "fetched"), msgpack_pack_int64(&pk, w->fetched);
+  ld_mp_pack_cstr(&pk, "fetched_bytes"), msgpack_pack_int64(&pk, w->fetched_bytes);
+  ld_mp_pack_cstr(&pk, "memory"), msgpack_pack_int64(&pk, w->memory);
+  ld_mp_pack_cstr(&pk, "spilled"), msgpack_pack_int64(&pk, w->spilled);
+  wk_send_sched(w, &sb, NULL, 0);
+}
+
+static void heartbeat(uv_timer_t *t) {
+  (void)t;
+  wk_heartbeat(&W);
 }
 
 static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
@@ -163,7 +172,24 @@ static void on_peer_in_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   if (ld_mp_str_eq(op, "get-data")) wk_on_send_data(&W, c, h, "data");
   ld_msg_free(m);
 }
-static void on_peer_in_close(ld_conn *c, const char *reason) { (void)c, (void)reason; }
+/* Accepted peer connections, closed at shutdown (an open one would keep
+ * the loop, and so the worker, alive). */
+static ld_conn **peers_in;
+static int npeers_in, cappeers_in;
+static void on_peer_in(ld_server *s, ld_conn *c) {
+  (void)s;
+  if (npeers_in == cappeers_in) {
+    cappeers_in = cappeers_in ? 2 * cappeers_in : 8;
+    peers_in = realloc(peers_in, (size_t)cappeers_in * sizeof *peers_in);
+    if (peers_in == NULL) abort();
+  }
+  peers_in[npeers_in++] = c;
+}
+static void on_peer_in_close(ld_conn *c, const char *reason) {
+  (void)reason;
+  for (int i = 0; i < npeers_in; i++)
+    if (peers_in[i] == c) peers_in[i] = peers_in[--npeers_in];
+}
 static const ld_conn_handlers peer_in_handlers = {on_peer_in_msg, on_peer_in_close};
 
 /* Outgoing peer connections: data replies. */
@@ -366,13 +392,14 @@ int main(int argc, char **argv) {
     }
   }
   signal(SIGPIPE, SIG_IGN);
+  wk_mem_init(&W);
   W.loop = uv_default_loop();
   ld_kmap_init(&W.tasks);
   ld_kmap_init(&W.data);
   ld_kmap_init(&W.fetching);
   setup_paths();
-  peer_server =
-      ld_server_listen(W.loop, host, 0, "worker", &peer_in_handlers, NULL, &W, err, sizeof err);
+  peer_server = ld_server_listen(W.loop, host, 0, "worker", &peer_in_handlers, on_peer_in, &W, err,
+                                 sizeof err);
   if (peer_server == NULL) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 1;
@@ -404,9 +431,12 @@ int main(int argc, char **argv) {
   if (W.sched) ld_conn_close(W.sched, "worker stopping", 1);
   for (wk_peer *p = W.peers; p; p = p->next) ld_conn_close(p->conn, "worker stopping", 0);
   ld_server_close(peer_server);
+  for (int i = npeers_in; i-- > 0;) ld_conn_close(peers_in[i], "worker stopping", 0);
   wk_exec_stop(&W);
   ld_wake_close(&W.done_wake, NULL);
   uv_run(W.loop, UV_RUN_DEFAULT);
+  wk_mem_shutdown(&W);
+  free(peers_in);
   fprintf(stderr, "ldask-worker %s: stopped\n", W.name);
   return exit_code;
 }

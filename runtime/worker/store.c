@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/mp.h"
+#include "spill.h"
 #include "worker.h"
 
 static char *dupn(const char *s, size_t n) {
@@ -39,7 +40,7 @@ void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uin
 /* ---- data ---- */
 
 static void data_free(wk_data *d) {
-  for (uint32_t i = 0; i < d->nframes; i++) ld_buffer_release(d->frames[i]);
+  for (uint32_t i = 0; d->frames && i < d->nframes; i++) ld_buffer_release(d->frames[i]);
   free(d->frames);
   free(d->key);
   free(d);
@@ -49,6 +50,7 @@ static void data_drop(wk_state *w, const char *key, size_t len) {
   wk_data *d = ld_kmap_del(&w->data, key, len);
   if (d == NULL) return;
   w->nbytes -= d->nbytes;
+  wk_mem_removed(w, d);
   data_free(d);
 }
 
@@ -66,6 +68,7 @@ static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **f
   d->fetched = fetched;
   if (ld_kmap_put(&w->data, d->key, len, d) != 0) abort();
   w->nbytes += d->nbytes;
+  wk_mem_added(w, d);
   return d;
 }
 
@@ -99,8 +102,43 @@ static void task_abandon(wk_state *w, wk_task *t) {
   task_unref(t);
 }
 
-/* Hands T (all inputs here) to the executors. */
+static void send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  S(&p, "op"), S(&p, "task-erred");
+  S(&p, "key"), SN(&p, key, klen);
+  S(&p, "message"), S(&p, msg);
+  S(&p, "traceback"), S(&p, tb);
+  wk_send_sched(w, &p.sb, NULL, 0);
+}
+
+/* Hands T (all inputs here) to the executors. An input that cannot be read
+ * back from its spill file makes T fail with a message naming the input,
+ * the file and the error. */
 static void task_run(wk_state *w, wk_task *t) {
+  ld_buffer ***in = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *in);
+  uint32_t *nin = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *nin);
+  if (in == NULL || nin == NULL) abort();
+  for (int i = 0; i < t->ndeps; i++) {
+    wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
+    char err[1024], msg[1200];
+    nin[i] = d->nframes;
+    if (wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
+      fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
+      snprintf(msg, sizeof msg, "task '%.*s' on worker %s: %s", (int)t->keylen, t->key, w->name,
+               err);
+      send_erred(w, t->key, t->keylen, msg, "");
+      for (int k = 0; k < i; k++) {
+        for (uint32_t j = 0; j < nin[k]; j++) ld_buffer_release(in[k][j]);
+        free(in[k]);
+      }
+      free(in);
+      free(nin);
+      task_abandon(w, t);
+      return;
+    }
+  }
   ld_wtask *r = calloc(1, sizeof *r);
   if (r == NULL) abort();
   r->key = t->key;
@@ -119,12 +157,12 @@ static void task_run(wk_state *w, wk_task *t) {
     wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
-    r->dep_frames[i] = calloc(d->nframes, sizeof(ld_buffer *));
-    if (r->dep_frames[i] == NULL) abort();
-    for (uint32_t j = 0; j < d->nframes; j++) r->dep_frames[i][j] = ld_buffer_retain(d->frames[j]);
+    r->dep_frames[i] = in[i]; /* the references move to the run */
     r->dep_nframes[i] = d->nframes;
     if (d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
+  free(in);
+  free(nin);
   t->run = r;
   t->state = W_EXECUTING; /* from the loop's point of view: handed over */
   t->refs++;              /* held by the run until wk_task_done */
@@ -235,14 +273,7 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
     task_abandon(w, old);
   }
   if (nf < 1 || (uint64_t)nf + 1 > m->nframes) {
-    pk_t p;
-    pk_init(&p);
-    msgpack_pack_map(&p.pk, 4);
-    S(&p, "op"), S(&p, "task-erred");
-    S(&p, "key"), SN(&p, key, klen);
-    S(&p, "message"), S(&p, "compute-task: payload frame count out of range");
-    S(&p, "traceback"), S(&p, "");
-    wk_send_sched(w, &p.sb, NULL, 0);
+    send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
     return;
   }
   wk_task *t = calloc(1, sizeof *t);
@@ -381,17 +412,26 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
 }
 
 /* Replies to get-data (a peer) or send-data (the scheduler, for a client):
- * {op=REPLY_OP, keys=[{key, nframes}], missing=[keys], client=} + frames. */
+ * {op=REPLY_OP, keys=[{key, nframes}], missing=[keys], client=} + frames.
+ * Spilled values are read back for the reply (synchronously); one that
+ * cannot be read is reported on stderr and answered as missing, so that the
+ * scheduler looks for it elsewhere or recomputes it. */
 void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op) {
   const msgpack_object *keys = ld_mp_get(h, "keys");
   if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
   uint32_t n = keys->via.array.size, nhave = 0, nframes = 0;
   wk_data **ds = calloc(n ? n : 1, sizeof *ds);
-  if (ds == NULL) abort();
+  ld_buffer ***got = calloc(n ? n : 1, sizeof *got);
+  if (ds == NULL || got == NULL) abort();
   for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *k = &keys->via.array.ptr[i];
     if (k->type != MSGPACK_OBJECT_STR) continue;
     ds[i] = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
+    char err[1024];
+    if (ds[i] && wk_mem_frames(w, ds[i], &got[i], err, sizeof err) != 0) {
+      fprintf(stderr, "ldask-worker %s: %s; answered as missing\n", w->name, err);
+      ds[i] = NULL;
+    }
     if (ds[i]) nhave++, nframes += ds[i]->nframes;
   }
   ld_buffer **frames = calloc(nframes ? nframes : 1, sizeof *frames);
@@ -411,7 +451,8 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
     msgpack_pack_map(&p.pk, 2);
     S(&p, "key"), SN(&p, ds[i]->key, ds[i]->keylen);
     S(&p, "nframes"), I(&p, ds[i]->nframes);
-    for (uint32_t j = 0; j < ds[i]->nframes; j++) frames[fi++] = ds[i]->frames[j];
+    for (uint32_t j = 0; j < ds[i]->nframes; j++) frames[fi++] = got[i][j];
+    free(got[i]);
   }
   S(&p, "missing");
   msgpack_pack_array(&p.pk, n - nhave);
@@ -426,7 +467,9 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
   }
   ld_conn_send_packed(to, &p.sb, frames, fi);
   msgpack_sbuffer_destroy(&p.sb);
+  for (uint32_t j = 0; j < fi; j++) ld_buffer_release(frames[j]);
   free(frames);
+  free(got);
   free(ds);
 }
 

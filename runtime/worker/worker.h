@@ -2,8 +2,10 @@
  * it holds (results and fetched inputs, each a list of frames: frame 0 the
  * codec header, then raw buffers), connections to the scheduler and to
  * peers, and the executor threads. main.c: program and scheduler link;
- * store.c: tasks, data, peer fetches and serving; exec.c: executor threads,
- * each with its own LuaJIT state running lua/ldask/client/exec.lua. */
+ * store.c: tasks, data, peer fetches and serving; memory.c: memory
+ * accounting and the spill policy under --memory-limit; spill.c: spill
+ * files; exec.c: executor threads, each with its own LuaJIT state running
+ * lua/ldask/client/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
@@ -81,7 +83,16 @@ typedef struct wk_data {
   int64_t nbytes;
   int fetched; /* a copy from a peer, unknown to the scheduler */
   int waiters; /* fetched: local tasks still to start that need it */
+  /* memory.c / spill.c: where the frames are (frames is NULL on disk) */
+  int where;                     /* WK_IN_RAM, WK_WRITING, WK_ON_DISK */
+  int pinned;                    /* its spill failed: it stays in RAM */
+  struct wk_data *older, *newer; /* the LRU list of spillable data in RAM */
+  struct wk_spill_job *job;      /* WK_WRITING: the write in flight */
+  char *path;                    /* WK_WRITING, WK_ON_DISK: the spill file */
+  size_t *sizes;                 /* WK_WRITING, WK_ON_DISK: the frame sizes */
 } wk_data;
+
+enum { WK_IN_RAM = 0, WK_WRITING, WK_ON_DISK };
 
 /* A fetch in flight from one peer. */
 typedef struct wk_peer {
@@ -114,8 +125,18 @@ typedef struct wk_state {
   ld_kmap data;     /* key -> wk_data */
   ld_kmap fetching; /* key -> wk_fetch */
   wk_peer *peers;
-  int64_t nbytes;
+  int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;
+  /* memory.c / spill.c: spilling under --memory-limit */
+  int64_t memory;  /* bytes of data whose frames are in RAM (writes included) */
+  int64_t spilled; /* bytes of data in spill files */
+  int64_t writing; /* bytes being written to spill files */
+  wk_data *lru_old, *lru_new;
+  int mem_high;     /* memory was above the pause threshold at the last check */
+  char *spill_dir;  /* created at the first spill, removed at exit */
+  int spill_off;    /* the directory could not be created: no spilling */
+  int spill_logged; /* a write failure was reported on stderr */
+  uint64_t spill_seq;
   /* executor side */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -144,6 +165,10 @@ void wk_task_done(wk_state *w, ld_wtask *r);
 void wk_reset(wk_state *w);
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
 extern const ld_conn_handlers wk_peer_handlers;
+
+/* main.c: sends a heartbeat now (memory.c, when memory crosses the pause
+ * threshold). Does nothing while not registered. */
+void wk_heartbeat(wk_state *w);
 
 /* exec.c */
 int wk_exec_start(wk_state *w, char *err, size_t errlen);

@@ -1,0 +1,220 @@
+/* spill.c — ldask-worker's spill files: the spill directory, writing a
+ * value's frames to a file on libuv's threadpool (the loop is not blocked
+ * by big writes), reading them back (synchronously, on the loop thread)
+ * and the checks that turn a short or missing file into a clear error.
+ * File format: the frames back to back; their sizes stay in memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "spill.h"
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+int wk_spill_dir(wk_state *w) {
+  if (w->spill_dir) return 0;
+  if (w->spill_off) return -EACCES;
+  const char *base = w->local_dir;
+  if (base == NULL) base = getenv("TMPDIR");
+  if (base == NULL || base[0] == '\0') base = "/tmp";
+  size_t n = strlen(base) + sizeof "/ldask-spill-XXXXXX";
+  char *tmpl = malloc(n);
+  if (tmpl == NULL) abort();
+  snprintf(tmpl, n, "%s/ldask-spill-XXXXXX", base);
+  if (mkdtemp(tmpl) == NULL) {
+    int e = errno;
+    fprintf(stderr,
+            "ldask-worker %s: cannot create the spill directory '%s': %s; results stay in RAM\n",
+            w->name, tmpl, strerror(e));
+    free(tmpl);
+    w->spill_off = 1;
+    return -e;
+  }
+  w->spill_dir = tmpl;
+  fprintf(stderr, "ldask-worker %s: spilling to %s (memory limit %lld bytes)\n", w->name, tmpl,
+          (long long)w->memory_limit);
+  return 0;
+}
+
+typedef struct wk_spill_job {
+  uv_work_t req;
+  wk_state *w;
+  wk_data *d; /* NULL once dropped */
+  char *path;
+  ld_buffer **frames; /* references held during the write */
+  uint32_t nframes;
+  int err;
+  const char *what;
+} wk_spill_job;
+
+/* Writes every byte of IOV[0..N) (edited on the way) to FD. Returns 0 or
+ * an errno. */
+static int write_all(int fd, struct iovec *iov, int n) {
+  while (n > 0) {
+    ssize_t k = writev(fd, iov, n < IOV_MAX ? n : IOV_MAX);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    while (n > 0 && (size_t)k >= iov->iov_len) k -= (ssize_t)iov->iov_len, iov++, n--;
+    if (n > 0) {
+      iov->iov_base = (char *)iov->iov_base + k;
+      iov->iov_len -= (size_t)k;
+    }
+  }
+  return 0;
+}
+
+/* Threadpool: creates the file and writes the frames (read-only buffers,
+ * safe to read from another thread). */
+static void job_work(uv_work_t *req) {
+  wk_spill_job *j = req->data;
+  int fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    j->err = errno, j->what = "open";
+    return;
+  }
+  struct iovec *iov = calloc(j->nframes ? j->nframes : 1, sizeof *iov);
+  if (iov == NULL) {
+    j->err = ENOMEM, j->what = "write";
+  } else {
+    for (uint32_t i = 0; i < j->nframes; i++)
+      iov[i].iov_base = j->frames[i]->data, iov[i].iov_len = j->frames[i]->size;
+    j->err = write_all(fd, iov, (int)j->nframes);
+    if (j->err) j->what = "write";
+    free(iov);
+  }
+  if (close(fd) != 0 && j->err == 0) j->err = errno, j->what = "close";
+  if (j->err) unlink(j->path);
+}
+
+/* Loop thread: hands the outcome to memory.c. */
+static void job_after(uv_work_t *req, int status) {
+  wk_spill_job *j = req->data;
+  if (status != 0 && j->err == 0) j->err = -status, j->what = "queue";
+  for (uint32_t i = 0; i < j->nframes; i++) ld_buffer_release(j->frames[i]);
+  free(j->frames);
+  if (j->d) j->d->job = NULL;
+  wk_mem_written(j->w, j->d, j->path, j->err, j->what);
+  free(j);
+}
+
+int wk_spill_write(wk_state *w, wk_data *d) {
+  int rc = wk_spill_dir(w);
+  if (rc != 0) return rc;
+  size_t n = strlen(w->spill_dir) + 32;
+  char *path = malloc(n);
+  size_t *sizes = calloc(d->nframes ? d->nframes : 1, sizeof *sizes);
+  wk_spill_job *j = calloc(1, sizeof *j);
+  ld_buffer **frames = calloc(d->nframes ? d->nframes : 1, sizeof *frames);
+  if (path == NULL || sizes == NULL || j == NULL || frames == NULL) abort();
+  snprintf(path, n, "%s/%llu.spill", w->spill_dir, (unsigned long long)++w->spill_seq);
+  for (uint32_t i = 0; i < d->nframes; i++) {
+    frames[i] = ld_buffer_retain(d->frames[i]);
+    sizes[i] = d->frames[i]->size;
+  }
+  j->req.data = j;
+  j->w = w;
+  j->d = d;
+  j->path = path;
+  j->frames = frames;
+  j->nframes = d->nframes;
+  rc = uv_queue_work(w->loop, &j->req, job_work, job_after);
+  if (rc != 0) {
+    for (uint32_t i = 0; i < d->nframes; i++) ld_buffer_release(frames[i]);
+    free(frames);
+    free(sizes);
+    free(path);
+    free(j);
+    return rc;
+  }
+  d->where = WK_WRITING;
+  d->job = j;
+  d->path = j->path; /* shared until the write is done: then memory.c owns it */
+  d->sizes = sizes;
+  return 0;
+}
+
+void wk_spill_disown(wk_data *d) {
+  if (d->job) d->job->d = NULL;
+  d->job = NULL;
+}
+
+int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen) {
+  int64_t want = 0;
+  for (uint32_t i = 0; i < d->nframes; i++) want += (int64_t)d->sizes[i];
+  int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+  int e = 0;
+  const char *what = "open";
+  struct stat st;
+  ld_buffer **frames = NULL;
+  struct iovec *iov = NULL;
+  if (fd < 0) {
+    e = errno;
+    goto fail;
+  }
+  if (fstat(fd, &st) != 0) {
+    e = errno, what = "stat";
+    goto fail;
+  }
+  if ((int64_t)st.st_size != want) {
+    snprintf(err, errlen,
+             "cannot read '%.*s' back from spill file '%s': it holds %lld bytes, expected %lld",
+             (int)d->keylen, d->key, d->path, (long long)st.st_size, (long long)want);
+    close(fd);
+    return -EIO;
+  }
+  frames = calloc(d->nframes ? d->nframes : 1, sizeof *frames);
+  iov = calloc(d->nframes ? d->nframes : 1, sizeof *iov);
+  if (frames == NULL || iov == NULL) abort();
+  for (uint32_t i = 0; i < d->nframes; i++) {
+    frames[i] = ld_buffer_new(d->sizes[i]);
+    if (frames[i] == NULL) {
+      e = ENOMEM, what = "allocate";
+      goto fail;
+    }
+    iov[i].iov_base = frames[i]->data, iov[i].iov_len = d->sizes[i];
+  }
+  /* Read everything, batch by batch (a short read is retried; EOF before
+   * the end means the file shrank under us). */
+  off_t off = 0;
+  struct iovec *v = iov;
+  int n = (int)d->nframes;
+  while (n > 0 && v->iov_len == 0) v++, n--;
+  what = "read";
+  while (n > 0) {
+    ssize_t k = preadv(fd, v, n < IOV_MAX ? n : IOV_MAX, off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      e = errno;
+      goto fail;
+    }
+    if (k == 0) {
+      e = EIO, what = "read (the file is shorter than expected)";
+      goto fail;
+    }
+    off += k;
+    while (n > 0 && (size_t)k >= v->iov_len) k -= (ssize_t)v->iov_len, v++, n--;
+    if (n > 0) v->iov_base = (char *)v->iov_base + k, v->iov_len -= (size_t)k;
+  }
+  close(fd);
+  free(iov);
+  *out = frames;
+  return 0;
+fail:
+  snprintf(err, errlen, "cannot read '%.*s' back from spill file '%s': %s: %s (errno %d)",
+           (int)d->keylen, d->key, d->path, what, strerror(e), e);
+  if (fd >= 0) close(fd);
+  for (uint32_t i = 0; frames && i < d->nframes; i++) ld_buffer_release(frames[i]);
+  free(frames);
+  free(iov);
+  return -e;
+}
