@@ -81,10 +81,14 @@ static void check_pause(wk_state *w) {
 void wk_mem_added(wk_state *w, wk_data *d) {
   d->where = WK_IN_RAM;
   w->memory += d->nbytes;
-  if (w->memory_limit > 0 && d->nbytes > target(w) && !w->spill_off)
+  if (d->fetched) {
+    /* A peer's copy lives only until the tasks waiting for it start
+     * (usually at once): counted, never written. */
+  } else if (w->memory_limit > 0 && d->nbytes > target(w) && !w->spill_off) {
     spill_one(w, d);
-  else
+  } else {
     lru_append(w, d);
+  }
   shrink(w);
   check_pause(w);
 }

@@ -21,8 +21,10 @@ void wk_mem_init(wk_state *w);
 
 /* D has just entered the data table with its frames in RAM: counts it,
  * makes it the most recently used, and starts spilling what the target
- * asks for (D itself at once when it alone is bigger than the target). D's
- * frames stay valid until a later loop iteration at least. */
+ * asks for (D itself at once when it alone is bigger than the target). A
+ * copy fetched from a peer is counted but never spilled: it goes as soon
+ * as the tasks waiting for it start. D's frames stay valid until a later
+ * loop iteration at least. */
 void wk_mem_added(wk_state *w, wk_data *d);
 
 /* D is leaving the data table (the caller frees it next): uncounts it,

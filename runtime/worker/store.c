@@ -102,6 +102,18 @@ static void task_abandon(wk_state *w, wk_task *t) {
   task_unref(t);
 }
 
+static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t deplen,
+                           const char *from) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  S(&p, "op"), S(&p, "missing-data");
+  S(&p, "key"), SN(&p, t->key, t->keylen);
+  S(&p, "dep"), SN(&p, dep, deplen);
+  S(&p, "from"), S(&p, from);
+  wk_send_sched(w, &p.sb, NULL, 0);
+}
+
 static void send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
   pk_t p;
   pk_init(&p);
@@ -123,12 +135,18 @@ static void task_run(wk_state *w, wk_task *t) {
   for (int i = 0; i < t->ndeps; i++) {
     wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     char err[1024], msg[1200];
-    nin[i] = d->nframes;
-    if (wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
+    if (d == NULL) /* dropped after its file was lost (wk_on_send_data) */
+      snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)t->deps[i].keylen,
+               t->deps[i].key);
+    else
+      nin[i] = d->nframes;
+    if (d == NULL || wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
       fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
-      snprintf(msg, sizeof msg, "task '%.*s' on worker %s: %s", (int)t->keylen, t->key, w->name,
-               err);
-      send_erred(w, t->key, t->keylen, msg, "");
+      snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
+      if (d)
+        send_erred(w, t->key, t->keylen, msg, "");
+      else /* the scheduler recomputes it or finds another copy */
+        report_missing(w, t, t->deps[i].key, t->deps[i].keylen, w->address);
       for (int k = 0; k < i; k++) {
         for (uint32_t j = 0; j < nin[k]; j++) ld_buffer_release(in[k][j]);
         free(in[k]);
@@ -185,18 +203,6 @@ static wk_peer *peer_get(wk_state *w, const char *addr, size_t len) {
   p->next = w->peers;
   w->peers = p;
   return p;
-}
-
-static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t deplen,
-                           const char *from) {
-  pk_t p;
-  pk_init(&p);
-  msgpack_pack_map(&p.pk, 4);
-  S(&p, "op"), S(&p, "missing-data");
-  S(&p, "key"), SN(&p, t->key, t->keylen);
-  S(&p, "dep"), SN(&p, dep, deplen);
-  S(&p, "from"), S(&p, from);
-  wk_send_sched(w, &p.sb, NULL, 0);
 }
 
 /* Starts fetching dependency D of T unless already under way. */
@@ -422,7 +428,9 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
   uint32_t n = keys->via.array.size, nhave = 0, nframes = 0;
   wk_data **ds = calloc(n ? n : 1, sizeof *ds);
   ld_buffer ***got = calloc(n ? n : 1, sizeof *got);
-  if (ds == NULL || got == NULL) abort();
+  uint32_t *lost = calloc(n ? n : 1, sizeof *lost);
+  uint32_t nlost = 0;
+  if (ds == NULL || got == NULL || lost == NULL) abort();
   for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *k = &keys->via.array.ptr[i];
     if (k->type != MSGPACK_OBJECT_STR) continue;
@@ -430,6 +438,7 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
     char err[1024];
     if (ds[i] && wk_mem_frames(w, ds[i], &got[i], err, sizeof err) != 0) {
       fprintf(stderr, "ldask-worker %s: %s; answered as missing\n", w->name, err);
+      lost[nlost++] = i; /* the scheduler forgets this copy */
       ds[i] = NULL;
     }
     if (ds[i]) nhave++, nframes += ds[i]->nframes;
@@ -471,6 +480,15 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
   free(frames);
   free(got);
   free(ds);
+  /* Answered as missing: the scheduler drops this worker from the holders
+   * and recomputes the key if needed, so its entry must go (a compute-task
+   * would otherwise find it "already here"). */
+  for (uint32_t i = 0; i < nlost; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[lost[i]];
+    wk_data *d = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
+    if (d && !d->fetched) data_drop(w, k->via.str.ptr, k->via.str.size);
+  }
+  free(lost);
 }
 
 /* Data of one key arrived (or did not): wakes the tasks waiting for it. */

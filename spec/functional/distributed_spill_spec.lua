@@ -88,8 +88,15 @@ describe("ldask-worker --memory-limit spills results to disk", function()
       assert.equal(60, #r.done)
       local dir = from_log(cl, 1, "spilling to (%S+)")
       assert.equal(local_dir, dir:match("^(.*)/ldask%-spill%-[%w]+$"))
-      -- What stays in RAM is under 0.6 x 4 MB: at least 57 of the 60 blocks are on disk.
-      local files = spill_files(dir)
+      -- What stays in RAM is under 0.6 x 4 MB: at least 57 of the 60 blocks
+      -- are on disk (the last writes may still be under way: wait for them).
+      local function complete(fl)
+        if #fl < 57 then return false end
+        for _, f in ipairs(fl) do if f.size < MB then return false end end
+        return true
+      end
+      local files, until_t = spill_files(dir), os.time() + 20
+      while not complete(files) and os.time() < until_t do nap(0.05); files = spill_files(dir) end
       assert.is_true(#files >= 57, "only " .. #files .. " spill files")
       for _, f in ipairs(files) do assert.is_true(f.size >= MB and f.size < MB + 4096, f.name .. ": " .. f.size) end
       -- Peak RSS (about 20 MB here, 6 MB of it at start-up) well under the
@@ -183,6 +190,10 @@ describe("ldask-worker --memory-limit spills results to disk", function()
       while #spill_files(dir) < 1 and os.time() < deadline do nap(0.05) end
       local file = spill_files(dir)[1]
       assert.truthy(file)
+      local big4 = c:submit(block, 4, 2 * MB, opts { key = "big-4" })
+      client.wait({ big4 }, { timeout = 30 })
+      while #spill_files(dir) < 2 and os.time() < deadline do nap(0.05) end
+      assert.equal(2, #spill_files(dir))
       -- the directory goes away: reads and further writes fail
       os.execute("rm -rf " .. helpers.shell_quote(dir))
       local use = c:submit(function(s) return #s end, big, opts { key = "use-big" })
@@ -191,6 +202,10 @@ describe("ldask-worker --memory-limit spills results to disk", function()
       assert.equal("use-big", err.key)
       assert.matches("cannot read 'big%-3' back from spill file '" .. (dir .. "/" .. file.name):gsub("%p", "%%%0") .. "'", err.message)
       assert.matches("No such file or directory (errno 2)", err.message, 1, true)
+      -- a gather of a lost spilled value is answered as missing: the scheduler recomputes it
+      assert.equal(expected(4, 2 * MB), big4:result(30))
+      assert.matches("cannot read 'big%-4' back from spill file '[^']+': open: No such file or directory %(errno 2%); answered as missing",
+        from_log(cl, 1, "(cannot read 'big%-4'[^\n]+)"))
       -- new results cannot be spilled: they stay in RAM, right, and stderr says why
       local more = c:map(block, { 10, 11, 12 }, MB)
       local vals = c:gather(more, 30)
