@@ -1,8 +1,9 @@
 /* spill.c — ldask-worker's spill files: the spill directory, writing a
  * value's frames to a file on libuv's threadpool (the loop is not blocked
- * by big writes), reading them back (synchronously, on the loop thread)
- * and the checks that turn a short or missing file into a clear error.
- * File format: the frames back to back; their sizes stay in memory. */
+ * by big writes), reading them back (on the threadpool for task inputs,
+ * synchronously on the loop thread for replies to peers and gathers) and
+ * the checks that turn a short or missing file into a clear error. File
+ * format: the frames back to back; their sizes stay in memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -148,10 +149,15 @@ void wk_spill_disown(wk_data *d) {
   d->job = NULL;
 }
 
-int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen) {
+/* Reads the N frames of SIZES bytes of KEY from PATH into new buffers.
+ * Returns 0 with the array in *OUT (owned by the caller), or a negative
+ * errno with a message in ERR. Safe on any thread (touches no worker
+ * state). */
+static int read_frames(const char *key, size_t keylen, const char *path, const size_t *sizes,
+                       uint32_t n, ld_buffer ***out, char *err, size_t errlen) {
   int64_t want = 0;
-  for (uint32_t i = 0; i < d->nframes; i++) want += (int64_t)d->sizes[i];
-  int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+  for (uint32_t i = 0; i < n; i++) want += (int64_t)sizes[i];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   int e = 0;
   const char *what = "open";
   struct stat st;
@@ -168,30 +174,30 @@ int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen) 
   if ((int64_t)st.st_size != want) {
     snprintf(err, errlen,
              "cannot read '%.*s' back from spill file '%s': it holds %lld bytes, expected %lld",
-             (int)d->keylen, d->key, d->path, (long long)st.st_size, (long long)want);
+             (int)keylen, key, path, (long long)st.st_size, (long long)want);
     close(fd);
     return -EIO;
   }
-  frames = calloc(d->nframes ? d->nframes : 1, sizeof *frames);
-  iov = calloc(d->nframes ? d->nframes : 1, sizeof *iov);
+  frames = calloc(n ? n : 1, sizeof *frames);
+  iov = calloc(n ? n : 1, sizeof *iov);
   if (frames == NULL || iov == NULL) abort();
-  for (uint32_t i = 0; i < d->nframes; i++) {
-    frames[i] = ld_buffer_new(d->sizes[i]);
+  for (uint32_t i = 0; i < n; i++) {
+    frames[i] = ld_buffer_new(sizes[i]);
     if (frames[i] == NULL) {
       e = ENOMEM, what = "allocate";
       goto fail;
     }
-    iov[i].iov_base = frames[i]->data, iov[i].iov_len = d->sizes[i];
+    iov[i].iov_base = frames[i]->data, iov[i].iov_len = sizes[i];
   }
   /* Read everything, batch by batch (a short read is retried; EOF before
    * the end means the file shrank under us). */
   off_t off = 0;
   struct iovec *v = iov;
-  int n = (int)d->nframes;
-  while (n > 0 && v->iov_len == 0) v++, n--;
+  int left = (int)n;
+  while (left > 0 && v->iov_len == 0) v++, left--;
   what = "read";
-  while (n > 0) {
-    ssize_t k = preadv(fd, v, n < IOV_MAX ? n : IOV_MAX, off);
+  while (left > 0) {
+    ssize_t k = preadv(fd, v, left < IOV_MAX ? left : IOV_MAX, off);
     if (k < 0 && errno == EINTR) continue;
     if (k < 0) {
       e = errno;
@@ -202,8 +208,8 @@ int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen) 
       goto fail;
     }
     off += k;
-    while (n > 0 && (size_t)k >= v->iov_len) k -= (ssize_t)v->iov_len, v++, n--;
-    if (n > 0) v->iov_base = (char *)v->iov_base + k, v->iov_len -= (size_t)k;
+    while (left > 0 && (size_t)k >= v->iov_len) k -= (ssize_t)v->iov_len, v++, left--;
+    if (left > 0) v->iov_base = (char *)v->iov_base + k, v->iov_len -= (size_t)k;
   }
   close(fd);
   free(iov);
@@ -211,10 +217,75 @@ int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen) 
   return 0;
 fail:
   snprintf(err, errlen, "cannot read '%.*s' back from spill file '%s': %s: %s (errno %d)",
-           (int)d->keylen, d->key, d->path, what, strerror(e), e);
+           (int)keylen, key, path, what, strerror(e), e);
   if (fd >= 0) close(fd);
-  for (uint32_t i = 0; frames && i < d->nframes; i++) ld_buffer_release(frames[i]);
+  for (uint32_t i = 0; frames && i < n; i++) ld_buffer_release(frames[i]);
   free(frames);
   free(iov);
   return -e;
+}
+
+int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen) {
+  return read_frames(d->key, d->keylen, d->path, d->sizes, d->nframes, out, err, errlen);
+}
+
+typedef struct read_job {
+  uv_work_t req;
+  wk_state *w;
+  wk_read_cb cb;
+  void *ctx;
+  int slot;
+  char *key, *path; /* copies */
+  size_t keylen;
+  size_t *sizes;
+  uint32_t n;
+  ld_buffer **frames;
+  int rc;
+  char err[1024];
+} read_job;
+
+static void read_job_free(read_job *j) {
+  free(j->key);
+  free(j->path);
+  free(j->sizes);
+  free(j);
+}
+
+static void read_work(uv_work_t *req) {
+  read_job *j = req->data;
+  j->rc =
+      read_frames(j->key, j->keylen, j->path, j->sizes, j->n, &j->frames, j->err, sizeof j->err);
+}
+
+static void read_after(uv_work_t *req, int status) {
+  read_job *j = req->data;
+  if (status != 0 && j->rc == 0) { /* not run (cancelled): nothing was read */
+    snprintf(j->err, sizeof j->err, "cannot read '%.*s' back from spill file '%s': %s",
+             (int)j->keylen, j->key, j->path, uv_strerror(status));
+    j->rc = status;
+  }
+  j->cb(j->w, j->ctx, j->slot, j->rc == 0 ? j->frames : NULL, j->n, j->err);
+  read_job_free(j);
+}
+
+int wk_spill_read_async(wk_state *w, const wk_data *d, wk_read_cb cb, void *ctx, int slot) {
+  read_job *j = calloc(1, sizeof *j);
+  if (j == NULL) abort();
+  j->req.data = j;
+  j->w = w;
+  j->cb = cb;
+  j->ctx = ctx;
+  j->slot = slot;
+  j->keylen = d->keylen;
+  j->n = d->nframes;
+  j->key = malloc(d->keylen + 1);
+  j->path = strdup(d->path);
+  j->sizes = malloc((d->nframes ? d->nframes : 1) * sizeof *j->sizes);
+  if (j->key == NULL || j->path == NULL || j->sizes == NULL) abort();
+  memcpy(j->key, d->key, d->keylen);
+  j->key[d->keylen] = '\0';
+  memcpy(j->sizes, d->sizes, d->nframes * sizeof *j->sizes);
+  int rc = uv_queue_work(w->loop, &j->req, read_work, read_after);
+  if (rc != 0) read_job_free(j);
+  return rc;
 }

@@ -70,7 +70,19 @@ int wk_spill_write(wk_state *w, wk_data *d);
  * when done and reports D as NULL. */
 void wk_spill_disown(wk_data *d);
 
-/* Reads D's frames back from its spill file (see wk_mem_frames). */
+/* Reads D's frames back from its spill file, synchronously (see
+ * wk_mem_frames). */
 int wk_spill_read(const wk_data *d, ld_buffer ***out, char *err, size_t errlen);
+
+/* Called on the loop thread when an asynchronous read finished: FRAMES is
+ * a malloc'ed array of N owned references (the callee takes it over), or
+ * NULL with ERR saying what failed (key, file, errno). */
+typedef void (*wk_read_cb)(wk_state *w, void *ctx, int slot, ld_buffer **frames, uint32_t n,
+                           const char *err);
+
+/* Reads D's frames back on the threadpool (D may be dropped meanwhile: the
+ * job has its own copy of the key, path and sizes), then calls CB(w, CTX,
+ * SLOT, ...). Returns 0, or a negative code (then CB is never called). */
+int wk_spill_read_async(wk_state *w, const wk_data *d, wk_read_cb cb, void *ctx, int slot);
 
 #endif

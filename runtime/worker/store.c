@@ -1,7 +1,7 @@
 /* store.c — ldask-worker's tasks and data: compute-task handling, fetching
- * missing inputs directly from the peers that hold them, serving data to
- * peers and (for gathers) to the scheduler, freeing what the scheduler
- * releases. Runs on the loop thread. */
+ * missing inputs directly from the peers that hold them (serve.c answers
+ * peers and gathers), reading spilled inputs back before a task runs,
+ * freeing what the scheduler releases. Runs on the loop thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +54,8 @@ static void data_drop(wk_state *w, const char *key, size_t len) {
   data_free(d);
 }
 
+void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, len); }
+
 /* Stores FRAMES (N references, taken over) under KEY. Returns the entry. */
 static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **frames, uint32_t n,
                          int fetched) {
@@ -74,11 +76,17 @@ static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **f
 
 /* ---- tasks ---- */
 
+static void release_frames(ld_buffer **frames, uint32_t n) {
+  for (uint32_t j = 0; frames && j < n; j++) ld_buffer_release(frames[j]);
+  free(frames);
+}
+
 static void task_unref(wk_task *t) {
   if (--t->refs > 0) return;
   for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(t->payload[i]);
   free(t->payload);
   for (int i = 0; i < t->ndeps; i++) {
+    release_frames(t->deps[i].loaded, t->deps[i].nloaded);
     for (int j = 0; j < t->deps[i].nwho; j++) free(t->deps[i].who_has[j]);
     free(t->deps[i].who_has);
     free(t->deps[i].key);
@@ -125,19 +133,61 @@ static void send_erred(wk_state *w, const char *key, size_t klen, const char *ms
   wk_send_sched(w, &p.sb, NULL, 0);
 }
 
-/* Hands T (all inputs here) to the executors. An input that cannot be read
- * back from its spill file makes T fail with a message naming the input,
- * the file and the error. */
+static void task_run(wk_state *w, wk_task *t);
+
+/* A spilled input of T was read back (or not) on the threadpool. */
+static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uint32_t n,
+                       const char *err) {
+  wk_task *t = ctx;
+  wk_dep *dp = &t->deps[slot];
+  dp->loading = 0;
+  t->loading--;
+  if (t->state != W_FETCHING) { /* freed or replaced meanwhile */
+    release_frames(frames, n);
+  } else if (frames == NULL) {
+    char msg[1200];
+    fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
+    snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
+    send_erred(w, t->key, t->keylen, msg, "");
+    task_abandon(w, t);
+  } else {
+    dp->loaded = frames;
+    dp->nloaded = n;
+    if (t->loading == 0 && t->missing == 0) task_run(w, t);
+  }
+  task_unref(t); /* the read's reference */
+}
+
+/* Hands T (all inputs here) to the executors. Inputs in spill files are
+ * read back on the threadpool first (T waits, still W_FETCHING); one that
+ * cannot be read makes T fail with a message naming the input, the file
+ * and the error. */
 static void task_run(wk_state *w, wk_task *t) {
+  for (int i = 0; i < t->ndeps; i++) {
+    wk_dep *dp = &t->deps[i];
+    wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
+    if (dp->loaded || dp->loading || d == NULL || d->where != WK_ON_DISK) continue;
+    if (wk_spill_read_async(w, d, input_read, t, i) == 0) {
+      dp->loading = 1;
+      t->loading++;
+      t->refs++;
+    } /* else read below, synchronously */
+  }
+  if (t->loading > 0) return;
   ld_buffer ***in = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *in);
   uint32_t *nin = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *nin);
   if (in == NULL || nin == NULL) abort();
   for (int i = 0; i < t->ndeps; i++) {
-    wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
+    wk_dep *dp = &t->deps[i];
+    if (dp->loaded) { /* the references move to the run */
+      in[i] = dp->loaded, nin[i] = dp->nloaded;
+      dp->loaded = NULL, dp->nloaded = 0;
+      continue;
+    }
+    wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
     char err[1024], msg[1200];
     if (d == NULL) /* dropped after its file was lost (wk_on_send_data) */
-      snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)t->deps[i].keylen,
-               t->deps[i].key);
+      snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)dp->keylen, dp->key);
     else
       nin[i] = d->nframes;
     if (d == NULL || wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
@@ -146,11 +196,8 @@ static void task_run(wk_state *w, wk_task *t) {
       if (d)
         send_erred(w, t->key, t->keylen, msg, "");
       else /* the scheduler recomputes it or finds another copy */
-        report_missing(w, t, t->deps[i].key, t->deps[i].keylen, w->address);
-      for (int k = 0; k < i; k++) {
-        for (uint32_t j = 0; j < nin[k]; j++) ld_buffer_release(in[k][j]);
-        free(in[k]);
-      }
+        report_missing(w, t, dp->key, dp->keylen, w->address);
+      for (int k = 0; k < i; k++) release_frames(in[k], nin[k]);
       free(in);
       free(nin);
       task_abandon(w, t);
@@ -176,8 +223,8 @@ static void task_run(wk_state *w, wk_task *t) {
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
     r->dep_frames[i] = in[i]; /* the references move to the run */
-    r->dep_nframes[i] = d->nframes;
-    if (d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
+    r->dep_nframes[i] = nin[i];
+    if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
   free(in);
   free(nin);
@@ -415,80 +462,6 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
   S(&p, "key"), SN(&p, key, klen);
   S(&p, "nbytes"), I(&p, d->nbytes);
   wk_send_sched(w, &p.sb, NULL, 0);
-}
-
-/* Replies to get-data (a peer) or send-data (the scheduler, for a client):
- * {op=REPLY_OP, keys=[{key, nframes}], missing=[keys], client=} + frames.
- * Spilled values are read back for the reply (synchronously); one that
- * cannot be read is reported on stderr and answered as missing, so that the
- * scheduler looks for it elsewhere or recomputes it. */
-void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op) {
-  const msgpack_object *keys = ld_mp_get(h, "keys");
-  if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
-  uint32_t n = keys->via.array.size, nhave = 0, nframes = 0;
-  wk_data **ds = calloc(n ? n : 1, sizeof *ds);
-  ld_buffer ***got = calloc(n ? n : 1, sizeof *got);
-  uint32_t *lost = calloc(n ? n : 1, sizeof *lost);
-  uint32_t nlost = 0;
-  if (ds == NULL || got == NULL || lost == NULL) abort();
-  for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *k = &keys->via.array.ptr[i];
-    if (k->type != MSGPACK_OBJECT_STR) continue;
-    ds[i] = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
-    char err[1024];
-    if (ds[i] && wk_mem_frames(w, ds[i], &got[i], err, sizeof err) != 0) {
-      fprintf(stderr, "ldask-worker %s: %s; answered as missing\n", w->name, err);
-      lost[nlost++] = i; /* the scheduler forgets this copy */
-      ds[i] = NULL;
-    }
-    if (ds[i]) nhave++, nframes += ds[i]->nframes;
-  }
-  ld_buffer **frames = calloc(nframes ? nframes : 1, sizeof *frames);
-  if (frames == NULL) abort();
-  pk_t p;
-  pk_init(&p);
-  int64_t client = -1;
-  int has_client = ld_mp_get_i64(h, "client", &client);
-  msgpack_pack_map(&p.pk, has_client ? 4 : 3);
-  S(&p, "op"), S(&p, reply_op);
-  if (has_client) S(&p, "client"), I(&p, client);
-  S(&p, "keys");
-  msgpack_pack_array(&p.pk, nhave);
-  uint32_t fi = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (ds[i] == NULL) continue;
-    msgpack_pack_map(&p.pk, 2);
-    S(&p, "key"), SN(&p, ds[i]->key, ds[i]->keylen);
-    S(&p, "nframes"), I(&p, ds[i]->nframes);
-    for (uint32_t j = 0; j < ds[i]->nframes; j++) frames[fi++] = got[i][j];
-    free(got[i]);
-  }
-  S(&p, "missing");
-  msgpack_pack_array(&p.pk, n - nhave);
-  for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *k = &keys->via.array.ptr[i];
-    if (ds[i] == NULL) {
-      if (k->type == MSGPACK_OBJECT_STR)
-        SN(&p, k->via.str.ptr, k->via.str.size);
-      else
-        msgpack_pack_nil(&p.pk);
-    }
-  }
-  ld_conn_send_packed(to, &p.sb, frames, fi);
-  msgpack_sbuffer_destroy(&p.sb);
-  for (uint32_t j = 0; j < fi; j++) ld_buffer_release(frames[j]);
-  free(frames);
-  free(got);
-  free(ds);
-  /* Answered as missing: the scheduler drops this worker from the holders
-   * and recomputes the key if needed, so its entry must go (a compute-task
-   * would otherwise find it "already here"). */
-  for (uint32_t i = 0; i < nlost; i++) {
-    const msgpack_object *k = &keys->via.array.ptr[lost[i]];
-    wk_data *d = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
-    if (d && !d->fetched) data_drop(w, k->via.str.ptr, k->via.str.size);
-  }
-  free(lost);
 }
 
 /* Data of one key arrived (or did not): wakes the tasks waiting for it. */

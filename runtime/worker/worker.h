@@ -2,10 +2,10 @@
  * it holds (results and fetched inputs, each a list of frames: frame 0 the
  * codec header, then raw buffers), connections to the scheduler and to
  * peers, and the executor threads. main.c: program and scheduler link;
- * store.c: tasks, data, peer fetches and serving; memory.c: memory
- * accounting and the spill policy under --memory-limit; spill.c: spill
- * files; exec.c: executor threads, each with its own LuaJIT state running
- * lua/ldask/client/exec.lua. */
+ * store.c: tasks, data and peer fetches; serve.c: answering requests for
+ * data; memory.c: memory accounting and the spill policy under
+ * --memory-limit; spill.c: spill files; exec.c: executor threads, each
+ * with its own LuaJIT state running lua/ldask/client/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
@@ -58,6 +58,9 @@ typedef struct wk_dep {
   char **who_has;
   int nwho;
   int64_t nbytes;
+  ld_buffer **loaded; /* read back from a spill file for this task (owned) */
+  uint32_t nloaded;
+  int loading; /* a read of it is in flight */
 } wk_dep;
 
 typedef struct wk_task {
@@ -71,6 +74,7 @@ typedef struct wk_task {
   wk_dep *deps;
   int ndeps;
   int missing; /* dependencies not yet here */
+  int loading; /* spilled dependencies being read back */
   int refs;    /* the task table, plus each fetch waiting list holding it */
   ld_wtask *run;
 } wk_task;
@@ -155,16 +159,19 @@ typedef struct wk_state {
 } wk_state;
 
 /* store.c */
+void wk_data_drop(wk_state *w, const char *key, size_t len); /* frees KEY's data */
 void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h);
 void wk_on_free(wk_state *w, const msgpack_object *h);
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
-void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);
 void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason);
 void wk_task_done(wk_state *w, ld_wtask *r);
 void wk_reset(wk_state *w);
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
 extern const ld_conn_handlers wk_peer_handlers;
+
+/* serve.c */
+void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
 
 /* main.c: sends a heartbeat now (memory.c, when memory crosses the pause
  * threshold). Does nothing while not registered. */

@@ -106,6 +106,14 @@ describe("ldask-worker --memory-limit spills results to disk", function()
       if not helpers.bin:find("/san/", 1, true) then
         assert.is_true(hwm < 30 * MB, "worker peak RSS " .. hwm .. " bytes for 60 MB of results")
       end
+      -- a task on the worker with ten spilled inputs (read back on its threadpool)
+      local function summary(...)
+        local n, tails = 0, {}
+        for i, v in ipairs({ ... }) do n, tails[i] = n + #v, v:sub(-2) end
+        return n .. ":" .. table.concat(tails, ",")
+      end
+      local ten = c:submit(summary, fs[1], fs[2], fs[3], fs[4], fs[5], fs[6], fs[7], fs[8], fs[9], fs[10])
+      assert.equal((10 * MB) .. ":B1,C2,D3,E4,F5,G6,H7,I8,J9,10", ten:result(30))
       -- gathered in groups: each gather reads its blocks back
       for first = 1, 60, 10 do
         local group = {}
