@@ -96,6 +96,35 @@ static void task_unref(wk_task *t) {
   free(t);
 }
 
+static void task_run(wk_state *w, wk_task *t);
+
+/* Spilled inputs are read back only for a few tasks at a time (those about
+ * to run), else every task sent at once would bring its inputs back into
+ * RAM together. */
+static int admit_max(const wk_state *w) { return 2 * w->nthreads; }
+
+/* Admits queued tasks, best priority first, while there is room. */
+static void admit_pump(wk_state *w) {
+  while (w->nload_queue > 0 && w->nadmitted < admit_max(w)) {
+    int best = 0;
+    for (int i = 1; i < w->nload_queue; i++)
+      if (w->load_queue[i]->prio < w->load_queue[best]->prio) best = i;
+    wk_task *t = w->load_queue[best];
+    w->load_queue[best] = w->load_queue[--w->nload_queue];
+    t->queued = 0;
+    if (t->state == W_FETCHING && t->missing == 0) task_run(w, t);
+    task_unref(t); /* the queue's reference */
+  }
+}
+
+/* T no longer holds read-back inputs (it ended, or was dropped). */
+static void admit_done(wk_state *w, wk_task *t) {
+  if (!t->admitted) return;
+  t->admitted = 0;
+  w->nadmitted--;
+  admit_pump(w);
+}
+
 /* Takes T out of the task table (it may live on in fetch lists). */
 static void task_abandon(wk_state *w, wk_task *t) {
   if (t->state == W_ABANDONED) return;
@@ -107,6 +136,7 @@ static void task_abandon(wk_state *w, wk_task *t) {
   }
   t->state = W_ABANDONED;
   ld_kmap_del(&w->tasks, t->key, t->keylen);
+  if (t->run == NULL) admit_done(w, t); /* else when the run ends */
   task_unref(t);
 }
 
@@ -132,8 +162,6 @@ static void send_erred(wk_state *w, const char *key, size_t klen, const char *ms
   S(&p, "traceback"), S(&p, tb);
   wk_send_sched(w, &p.sb, NULL, 0);
 }
-
-static void task_run(wk_state *w, wk_task *t);
 
 /* A spilled input of T was read back (or not) on the threadpool. */
 static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uint32_t n,
@@ -167,6 +195,24 @@ static void task_run(wk_state *w, wk_task *t) {
     wk_dep *dp = &t->deps[i];
     wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
     if (dp->loaded || dp->loading || d == NULL || d->where != WK_ON_DISK) continue;
+    if (!t->admitted) {
+      if (w->nadmitted >= admit_max(w)) { /* wait for room */
+        if (!t->queued) {
+          if (w->nload_queue == w->capload_queue) {
+            w->capload_queue = w->capload_queue ? 2 * w->capload_queue : 16;
+            w->load_queue =
+                realloc(w->load_queue, (size_t)w->capload_queue * sizeof *w->load_queue);
+            if (w->load_queue == NULL) abort();
+          }
+          w->load_queue[w->nload_queue++] = t;
+          t->queued = 1;
+          t->refs++;
+        }
+        return;
+      }
+      t->admitted = 1;
+      w->nadmitted++;
+    }
     if (wk_spill_read_async(w, d, input_read, t, i) == 0) {
       dp->loading = 1;
       t->loading++;
@@ -419,6 +465,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
     task_unref(t); /* the table's reference */
   }
   t->run = NULL;
+  admit_done(w, t);
   task_unref(t); /* the run's reference */
   ld_wtask_free(r);
 }

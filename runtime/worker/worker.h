@@ -73,9 +73,11 @@ typedef struct wk_task {
   uint32_t npayload;
   wk_dep *deps;
   int ndeps;
-  int missing; /* dependencies not yet here */
-  int loading; /* spilled dependencies being read back */
-  int refs;    /* the task table, plus each fetch waiting list holding it */
+  int missing;  /* dependencies not yet here */
+  int loading;  /* spilled dependencies being read back */
+  int admitted; /* may read spilled inputs back (counted in w->nadmitted) */
+  int queued;   /* waiting in w->load_queue to be admitted */
+  int refs;     /* the task table, plus each fetch waiting list holding it */
   ld_wtask *run;
 } wk_task;
 
@@ -141,6 +143,9 @@ typedef struct wk_state {
   int spill_off;    /* the directory could not be created: no spilling */
   int spill_logged; /* a write failure was reported on stderr */
   uint64_t spill_seq;
+  wk_task **load_queue; /* tasks waiting to read spilled inputs back */
+  int nload_queue, capload_queue;
+  int nadmitted; /* tasks reading spilled inputs or running with them */
   /* executor side */
   pthread_mutex_t mu;
   pthread_cond_t cv;
