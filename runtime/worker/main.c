@@ -30,8 +30,12 @@ static const char *USAGE =
     "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
     "  --nthreads N             executor threads, one LuaJIT state each (default 1)\n"
     "  --name NAME              the worker's name (default: its address)\n"
-    "  --memory-limit SIZE      bytes, with an optional kB/MB/GB/KiB/MiB/GiB suffix\n"
+    "  --memory-limit SIZE      bytes, with an optional kB/MB/GB/KiB/MiB/GiB suffix, a\n"
+    "                           fraction (0 < F <= 1) of the machine's memory, or auto\n"
+    "                           (all of it); results above 0.6 x SIZE spill to disk\n"
     "  --local-directory DIR    scratch directory for tasks (created when missing;\n"
+    "                           spill files go in a fresh DIR/ldask-spill-XXXXXX,\n"
+    "                           else under $TMPDIR or /tmp; removed at exit;\n"
     "                           ldask.client.get_worker().local_directory)\n"
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
@@ -238,6 +242,19 @@ static int parse_size(const char *s, int64_t *out) {
   return -1;
 }
 
+/* --memory-limit: "auto" (the machine's memory), a fraction in (0, 1] of
+ * it (a bare number), or a size (parse_size). Returns 0 or -1. */
+static int parse_memory_limit(const char *s, int64_t *out) {
+  char *end;
+  double f = strtod(s, &end);
+  int fraction = end != s && *end == '\0' && f > 0 && f <= 1;
+  if (strcmp(s, "auto") != 0 && !fraction) return parse_size(s, out);
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return -1;
+  *out = (int64_t)((fraction ? f : 1.0) * (double)pages * (double)page);
+  return 0;
+}
+
 /* Finds lua/ and lib/ from the executable's location (the build tree or an
  * install prefix), as bin/ldask does. */
 static void setup_paths(void) {
@@ -331,8 +348,10 @@ int main(int argc, char **argv) {
       }
       snprintf(W.name, sizeof W.name, "%s", v), i++;
     } else if (strcmp(a, "--memory-limit") == 0 && v) {
-      if (parse_size(v, &W.memory_limit) != 0) {
-        fprintf(stderr, "ldask-worker: --memory-limit expects a size like 4GiB or 2e9, got '%s'\n",
+      if (parse_memory_limit(v, &W.memory_limit) != 0) {
+        fprintf(stderr,
+                "ldask-worker: --memory-limit expects a size like 4GiB or 2e9, got '%s' (or a "
+                "fraction like 0.5 of the machine's memory, or auto)\n",
                 v);
         return 2;
       }
@@ -410,8 +429,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 1;
   }
-  printf("ldask-worker %s at %s, %d threads, scheduler %s\n", W.name, W.address, W.nthreads,
+  printf("ldask-worker %s at %s, %d threads, scheduler %s", W.name, W.address, W.nthreads,
          W.sched_addr);
+  if (W.memory_limit > 0) printf(", memory limit %lld bytes", (long long)W.memory_limit);
+  printf("\n");
   fflush(stdout);
   uv_timer_init(W.loop, &hb_timer);
   uv_timer_start(&hb_timer, heartbeat, 500, 500);

@@ -235,3 +235,25 @@ describe("ldask-worker --memory-limit spills results to disk", function()
     end)
   end)
 end)
+
+describe("ldask-worker --memory-limit values", function()
+  it("takes a fraction of the machine's memory, or auto, and refuses nonsense", function()
+    local total = tonumber(io.open("/proc/meminfo"):read("*a"):match("MemTotal:%s*(%d+) kB")) * 1024
+    with_cluster(function(cl, c)
+      cl:add_worker(1, "--memory-limit 0.5 --name half")
+      cl:add_worker(1, "--memory-limit auto --name all")
+      c:wait_for_workers(2, 20)
+      local half = tonumber(from_log(cl, 1, "memory limit (%d+) bytes"))
+      local all = tonumber(from_log(cl, 2, "memory limit (%d+) bytes"))
+      assert.is_true(math.abs(half - total / 2) < total * 0.01, half .. " is not half of " .. total)
+      assert.is_true(math.abs(all - total) < total * 0.01, all .. " is not " .. total)
+      assert.equal(3, c:submit(function() return 3 end):result(10))
+    end)
+    for _, bad in ipairs({ "-0.5", "half", "12 parsecs" }) do
+      local out = sh(helpers.bin .. "/ldask-worker tcp://127.0.0.1:1 --death-timeout 1 --memory-limit '" .. bad .. "' 2>&1; echo rc=$?")
+      assert.matches("--memory-limit expects a size like 4GiB or 2e9, got '" .. bad ..
+        "' (or a fraction like 0.5 of the machine's memory, or auto)", out, 1, true)
+      assert.matches("rc=2", out, 1, true)
+    end
+  end)
+end)
