@@ -196,6 +196,13 @@ static void on_peer_in_close(ld_conn *c, const char *reason) {
 }
 static const ld_conn_handlers peer_in_handlers = {on_peer_in_msg, on_peer_in_close};
 
+int wk_conn_alive(const wk_state *w, const ld_conn *c) {
+  if (c == w->sched) return w->registered;
+  for (int i = 0; i < npeers_in; i++)
+    if (peers_in[i] == c) return 1;
+  return 0;
+}
+
 /* Outgoing peer connections: data replies. */
 static void on_peer_out_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");

@@ -1,9 +1,9 @@
 /* spill.c — ldask-worker's spill files: the spill directory, writing a
- * value's frames to a file on libuv's threadpool (the loop is not blocked
- * by big writes), reading them back (on the threadpool for task inputs,
- * synchronously on the loop thread for replies to peers and gathers) and
- * the checks that turn a short or missing file into a clear error. File
- * format: the frames back to back; their sizes stay in memory. */
+ * value's frames to a file and reading them back on libuv's threadpool
+ * (the loop is not blocked by big files; a synchronous read remains for
+ * when the threadpool refuses a job), and the checks that turn a short or
+ * missing file into a clear error. File format: the frames back to back;
+ * their sizes stay in memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

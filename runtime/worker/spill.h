@@ -37,8 +37,9 @@ void wk_mem_touch(wk_state *w, wk_data *d);
 
 /* Stores in *OUT a malloc'ed array of d->nframes new references to D's
  * frames (the caller releases each and frees the array): from RAM, or read
- * back from its spill file (the value is served from the file: it does not
- * move back into RAM). Returns 0, or a negative errno with a message
+ * back from its spill file synchronously (the value is served from the
+ * file: it does not move back into RAM; callers prefer
+ * wk_spill_read_async). Returns 0, or a negative errno with a message
  * naming the key, the file and the error in ERR (then *OUT is untouched). */
 int wk_mem_frames(wk_state *w, wk_data *d, ld_buffer ***out, char *err, size_t errlen);
 

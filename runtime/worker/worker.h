@@ -178,6 +178,10 @@ extern const ld_conn_handlers wk_peer_handlers;
 /* serve.c */
 void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
 
+/* main.c: whether C (a connection a request came on: the scheduler or an
+ * accepted peer) is still open, so that a late reply can be sent on it. */
+int wk_conn_alive(const wk_state *w, const ld_conn *c);
+
 /* main.c: sends a heartbeat now (memory.c, when memory crosses the pause
  * threshold). Does nothing while not registered. */
 void wk_heartbeat(wk_state *w);
