@@ -450,6 +450,7 @@ int main(int argc, char **argv) {
   uv_signal_start(&sig_term, on_signal, SIGTERM);
   connect_scheduler();
   uv_run(W.loop, UV_RUN_DEFAULT);
+  wk_mem_shutdown(&W);
   /* Shutdown: close connections, let the executors finish what they run. */
   uv_timer_stop(&reconnect_timer);
   uv_close((uv_handle_t *)&reconnect_timer, NULL);

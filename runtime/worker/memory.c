@@ -125,10 +125,32 @@ void wk_mem_removed(wk_state *w, wk_data *d) {
   check_pause(w);
 }
 
+/* Removes the spill directory once the worker is stopping and nothing is
+ * being written into it any more. */
+static void remove_dir(wk_state *w) {
+  if (!w->spill_closing || w->spill_jobs > 0 || w->spill_dir == NULL) return;
+  if (rmdir(w->spill_dir) != 0 && errno != ENOENT)
+    fprintf(stderr, "ldask-worker %s: cannot remove the spill directory '%s': %s\n", w->name,
+            w->spill_dir, strerror(errno));
+  free(w->spill_dir);
+  w->spill_dir = NULL;
+}
+
 void wk_mem_written(wk_state *w, wk_data *d, char *path, int err, const char *what) {
-  if (d == NULL) { /* dropped meanwhile */
+  if (d == NULL || (w->spill_closing && err == 0)) {
+    /* Dropped meanwhile, or the worker is stopping: the file goes (the
+     * value, if any, stays in RAM). */
     if (err == 0) unlink(path);
+    if (d) {
+      w->writing -= d->nbytes;
+      free(d->sizes);
+      d->path = NULL;
+      d->sizes = NULL;
+      d->where = WK_IN_RAM;
+      d->pinned = 1;
+    }
     free(path);
+    remove_dir(w);
     return;
   }
   w->writing -= d->nbytes;
@@ -168,15 +190,13 @@ int wk_mem_frames(wk_state *w, wk_data *d, ld_buffer ***out, char *err, size_t e
 }
 
 void wk_mem_shutdown(wk_state *w) {
+  w->spill_closing = 1;
+  w->spill_off = 1; /* no new spills */
   size_t i = 0;
   ld_kmap_slot *s;
   while ((s = ld_kmap_next(&w->data, &i)) != NULL) {
     wk_data *d = s->val;
     if (d->where == WK_ON_DISK && d->path) unlink(d->path);
   }
-  if (w->spill_dir && rmdir(w->spill_dir) != 0)
-    fprintf(stderr, "ldask-worker %s: cannot remove the spill directory '%s': %s\n", w->name,
-            w->spill_dir, strerror(errno));
-  free(w->spill_dir);
-  w->spill_dir = NULL;
+  remove_dir(w);
 }

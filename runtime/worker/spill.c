@@ -104,6 +104,7 @@ static void job_after(uv_work_t *req, int status) {
   for (uint32_t i = 0; i < j->nframes; i++) ld_buffer_release(j->frames[i]);
   free(j->frames);
   if (j->d) j->d->job = NULL;
+  j->w->spill_jobs--;
   wk_mem_written(j->w, j->d, j->path, j->err, j->what);
   free(j);
 }
@@ -137,6 +138,7 @@ int wk_spill_write(wk_state *w, wk_data *d) {
     free(j);
     return rc;
   }
+  w->spill_jobs++;
   d->where = WK_WRITING;
   d->job = j;
   d->path = j->path; /* shared until the write is done: then memory.c owns it */

@@ -49,8 +49,12 @@ int wk_mem_frames(wk_state *w, wk_data *d, ld_buffer ***out, char *err, size_t e
  * PATH (malloc'ed) over. */
 void wk_mem_written(wk_state *w, wk_data *d, char *path, int err, const char *what);
 
-/* At exit, after the loop has finished: deletes every spill file and the
- * spill directory. */
+/* Called as soon as the worker stops, and again after its loop has
+ * finished: deletes every spill file, stops spilling, and removes the
+ * spill directory once no write is in flight (a write that ends later
+ * deletes its file at once). Doing it early leaves no time for a second
+ * signal (its handler is gone during shutdown) to kill the worker before
+ * the clean-up. */
 void wk_mem_shutdown(wk_state *w);
 
 /* ---- spill.c ---- */

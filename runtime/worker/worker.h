@@ -138,10 +138,12 @@ typedef struct wk_state {
   int64_t spilled; /* bytes of data in spill files */
   int64_t writing; /* bytes being written to spill files */
   wk_data *lru_old, *lru_new;
-  int mem_high;     /* memory was above the pause threshold at the last check */
-  char *spill_dir;  /* created at the first spill, removed at exit */
-  int spill_off;    /* the directory could not be created: no spilling */
-  int spill_logged; /* a write failure was reported on stderr */
+  int mem_high;      /* memory was above the pause threshold at the last check */
+  char *spill_dir;   /* created at the first spill, removed at exit */
+  int spill_off;     /* the directory could not be created: no spilling */
+  int spill_logged;  /* a write failure was reported on stderr */
+  int spill_jobs;    /* writes in flight (also of dropped data) */
+  int spill_closing; /* stopping: files go as soon as they are written */
   uint64_t spill_seq;
   wk_task **load_queue; /* tasks waiting to read spilled inputs back */
   int nload_queue, capload_queue;

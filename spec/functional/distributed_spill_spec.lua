@@ -236,6 +236,32 @@ describe("ldask-worker --memory-limit spills results to disk", function()
   end)
 end)
 
+describe("stopping a cluster whose worker spilled", function()
+  it("removes the spill files and directory even when the scheduler's close and SIGTERM come together", function()
+    local local_dir = fresh_dir("spill-stop")
+    local cl = cluster_mod.start({ n_workers = 0 })
+    local c, pid
+    local ok, err = pcall(function()
+      c = client(cl.address, { set_as_default = false })
+      cl:add_worker(1, "--memory-limit 2MB --local-directory " .. local_dir)
+      c:wait_for_workers(1, 20)
+      pid = cl.workers[1]
+      local fs = c:map(block, { 1, 2, 3, 4, 5, 6, 7, 8 }, MB)
+      client.wait(fs, { timeout = 30 })
+      local dir = from_log(cl, 1, "spilling to (%S+)")
+      local deadline = os.time() + 20
+      while #spill_files(dir) < 6 and os.time() < deadline do nap(0.05) end
+      assert.is_true(#spill_files(dir) >= 6)
+    end)
+    if c then pcall(c.close, c) end
+    cl:stop() -- SIGTERM to the scheduler and the worker at once
+    if not ok then error(err, 0) end
+    local deadline = os.time() + 20
+    while os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 and os.time() < deadline do nap(0.05) end
+    assert.equal("", sh("ls -A " .. helpers.shell_quote(local_dir)))
+  end)
+end)
+
 describe("ldask-worker --memory-limit values", function()
   it("takes a fraction of the machine's memory, or auto, and refuses nonsense", function()
     local total = tonumber(io.open("/proc/meminfo"):read("*a"):match("MemTotal:%s*(%d+) kB")) * 1024
