@@ -1,17 +1,21 @@
-/* spill.c — ldask-worker's spill files: the spill directory, writing a
- * value's frames to a file and reading them back on libuv's threadpool
- * (the loop is not blocked by big files; a synchronous read remains for
- * when the threadpool refuses a job), and the checks that turn a short or
- * missing file into a clear error. File format: the frames back to back;
- * their sizes stay in memory. */
+/* spill.c — ldask-worker's spill files: the spill directory (locked while
+ * the worker lives; the directories of workers that are gone are removed),
+ * writing a value's frames to a file and reading them back on libuv's
+ * threadpool (the loop is not blocked by big files; a synchronous read
+ * remains for when the threadpool refuses a job), and the checks that turn
+ * a short or missing file into a clear error. File format: the frames back
+ * to back; their sizes stay in memory. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spill.h"
@@ -20,12 +24,57 @@
 #define IOV_MAX 1024
 #endif
 
+/* Whether NAME is a spill file's name: digits then ".spill". */
+static int is_spill_name(const char *name) {
+  const char *p = name;
+  while (*p >= '0' && *p <= '9') p++;
+  return p > name && strcmp(p, ".spill") == 0;
+}
+
+/* A live worker holds an exclusive flock on its spill directory for its
+ * whole life (the descriptor stays open until the process ends, whatever
+ * the way). A directory ldask-spill-* under BASE whose lock can be taken
+ * belonged to a worker that is gone (killed with SIGKILL, say): its spill
+ * files and then the directory are removed. Directories younger than a
+ * minute are left alone: their worker may not have locked them yet. */
+static void purge_stale(wk_state *w, const char *base) {
+  DIR *dir = opendir(base);
+  if (dir == NULL) return;
+  struct dirent *e;
+  time_t now = time(NULL);
+  while ((e = readdir(dir)) != NULL) {
+    if (strncmp(e->d_name, "ldask-spill-", 12) != 0) continue;
+    int fd = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || now - st.st_mtime < 60 ||
+        flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      continue;
+    }
+    DIR *sub = fdopendir(dup(fd));
+    struct dirent *f;
+    int n = 0;
+    while (sub && (f = readdir(sub)) != NULL)
+      if (is_spill_name(f->d_name) && unlinkat(fd, f->d_name, 0) == 0) n++;
+    if (sub) closedir(sub);
+    if (unlinkat(dirfd(dir), e->d_name, AT_REMOVEDIR) == 0)
+      fprintf(stderr,
+              "ldask-worker %s: removed %s/%s and its %d spill files, left by a worker that is "
+              "gone\n",
+              w->name, base, e->d_name, n);
+    close(fd);
+  }
+  closedir(dir);
+}
+
 int wk_spill_dir(wk_state *w) {
   if (w->spill_dir) return 0;
   if (w->spill_off) return -EACCES;
   const char *base = w->local_dir;
   if (base == NULL) base = getenv("TMPDIR");
   if (base == NULL || base[0] == '\0') base = "/tmp";
+  purge_stale(w, base);
   size_t n = strlen(base) + sizeof "/ldask-spill-XXXXXX";
   char *tmpl = malloc(n);
   if (tmpl == NULL) abort();
@@ -39,6 +88,12 @@ int wk_spill_dir(wk_state *w) {
     w->spill_off = 1;
     return -e;
   }
+  /* The lock that tells other workers this directory is in use: held
+   * until the process ends (the descriptor is never closed). */
+  int lock = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+    fprintf(stderr, "ldask-worker %s: cannot lock the spill directory '%s': %s\n", w->name, tmpl,
+            strerror(errno));
   w->spill_dir = tmpl;
   fprintf(stderr, "ldask-worker %s: spilling to %s (memory limit %lld bytes)\n", w->name, tmpl,
           (long long)w->memory_limit);

@@ -73,7 +73,7 @@ end
 
 -- A task returning a distinct string of N bytes for I.
 local function block(i, n) return string.rep(string.char(65 + i % 26), n - #tostring(i)) .. i end
-local function expected(i, n) return string.rep(string.char(65 + i % 26), n - #tostring(i)) .. i end
+local expected = block -- the same value, computed here
 
 describe("ldask-worker --memory-limit spills results to disk", function()
   it("keeps results that outgrow the limit on disk, gives them back right, deletes them when freed", function()
@@ -259,6 +259,41 @@ describe("stopping a cluster whose worker spilled", function()
     local deadline = os.time() + 20
     while os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 and os.time() < deadline do nap(0.05) end
     assert.equal("", sh("ls -A " .. helpers.shell_quote(local_dir)))
+  end)
+end)
+
+describe("a worker killed with SIGKILL", function()
+  it("leaves its spill directory, which the next worker spilling in the same place removes (a live worker's stays)", function()
+    with_cluster(function(cl, c)
+      local local_dir = fresh_dir("spill-killed")
+      cl:add_worker(1, "--memory-limit 2MB --name first --local-directory " .. local_dir)
+      c:wait_for_workers(1, 20)
+      local fs = c:map(block, { 1, 2, 3, 4 }, MB, opts { workers = "first" })
+      client.wait(fs, { timeout = 30 })
+      local dir = from_log(cl, 1, "spilling to (%S+)")
+      local deadline = os.time() + 20
+      while #spill_files(dir) < 3 and os.time() < deadline do nap(0.05) end
+      -- while its worker lives, the directory is locked: another worker spilling next to it keeps it
+      os.execute("touch -d '2 minutes ago' " .. helpers.shell_quote(dir))
+      cl:add_worker(1, "--memory-limit 2MB --name second --local-directory " .. local_dir)
+      local b3 = c:submit(block, 3, 2 * MB, opts { workers = "second" })
+      assert.equal(expected(3, 2 * MB), b3:result(30))
+      from_log(cl, 2, "(spilling to)")
+      assert.is_true(exists(dir))
+      assert.is_nil((cl:log(2) or ""):match("removed"))
+      local pid = cl.workers[1]
+      cl:kill_worker(1, "KILL")
+      while os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 and os.time() < deadline do nap(0.05) end
+      assert.is_true(#spill_files(dir) >= 3, "the killed worker's files are gone already")
+      -- directories younger than a minute are left alone (their worker may be starting)
+      os.execute("touch -d '2 minutes ago' " .. helpers.shell_quote(dir))
+      cl:add_worker(1, "--memory-limit 2MB --name third --local-directory " .. local_dir)
+      local big = c:submit(block, 5, 2 * MB, opts { workers = "third" })
+      assert.equal(expected(5, 2 * MB), big:result(30))
+      local removed = from_log(cl, 3, "(removed [^\n]+)")
+      assert.matches(dir:gsub("%p", "%%%0") .. " and its %d+ spill files, left by a worker that is gone", removed)
+      assert.is_false(exists(dir), dir .. " still exists")
+    end)
   end)
 end)
 
