@@ -418,6 +418,10 @@ int main(int argc, char **argv) {
     }
   }
   signal(SIGPIPE, SIG_IGN);
+  /* A file-size limit (ulimit -f) then fails a write with EFBIG instead of
+   * killing the worker: a spill file that cannot be written keeps its value
+   * in RAM. */
+  signal(SIGXFSZ, SIG_IGN);
   wk_mem_init(&W);
   W.loop = uv_default_loop();
   ld_kmap_init(&W.tasks);

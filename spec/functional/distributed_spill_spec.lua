@@ -236,6 +236,37 @@ describe("ldask-worker --memory-limit spills results to disk", function()
   end)
 end)
 
+describe("a spill file that cannot be written", function()
+  it("keeps the value in RAM and says why (a file-size limit: EFBIG)", function()
+    with_cluster(function(cl, c)
+      local local_dir = fresh_dir("spill-fsize")
+      local log = local_dir .. ".log"
+      -- ulimit -f counts 1024-byte blocks: files stop at 1 MiB
+      local p = io.popen("(ulimit -f 1024; exec " .. helpers.bin .. "/ldask-worker " .. cl.address ..
+        " --name limited --death-timeout 5 --memory-limit 2MB --local-directory " ..
+        helpers.shell_quote(local_dir) .. ") > " .. helpers.shell_quote(log) .. " 2>&1 & echo $!")
+      local pid = tonumber(p:read("*l")); p:close()
+      local ok, err = pcall(function()
+        c:wait_for_workers(1, 20)
+        local fs = c:map(block, { 1, 2, 3 }, 3 * MB)
+        local vals = c:gather(fs, 30)
+        for i = 1, 3 do assert.equal(expected(i, 3 * MB), vals[i]) end
+        local deadline, text = os.time() + 20, ""
+        repeat
+          local f = io.open(log); text = f and f:read("*a") or ""; if f then f:close() end
+          if not text:find("cannot spill", 1, true) then nap(0.05) end
+        until text:find("cannot spill", 1, true) or os.time() > deadline
+        assert.matches("cannot spill '[^']+' to '" .. local_dir:gsub("%p", "%%%0") ..
+          "/ldask%-spill%-%w+/%d+%.spill': write: File too large; it stays in RAM", text)
+        -- a failed write leaves no partial file behind
+        assert.equal(0, #spill_files(text:match("spilling to (%S+)")))
+      end)
+      os.execute("kill " .. pid .. " 2>/dev/null")
+      if not ok then error(err, 0) end
+    end)
+  end)
+end)
+
 describe("stopping a cluster whose worker spilled", function()
   it("removes the spill files and directory even when the scheduler's close and SIGTERM come together", function()
     local local_dir = fresh_dir("spill-stop")
