@@ -1,9 +1,10 @@
 -- Functional specs of ldask-worker spilling results to disk under
 -- --memory-limit: real ldask-scheduler and ldask-worker processes on
--- 127.0.0.1, driven through ldask.client. Checks the results, the spill
--- files (count, sizes, deletion), the worker's peak RSS, clean-up at exit,
--- and what happens when the spill directory cannot be written or a spill
--- file disappears.
+-- 127.0.0.1, driven through ldask.client. Checks the results (strings and
+-- ndarrays), the spill files (count, sizes, deletion), the worker's peak
+-- RSS, clean-up at exit (also after SIGKILL), the --memory-limit values,
+-- and what happens when the spill directory cannot be created, a file
+-- cannot be written, or a spill file disappears.
 local client = require "ldask.client"
 local cluster_mod = require "ldask.client.cluster"
 local helpers = require "helpers"
@@ -142,6 +143,45 @@ describe("ldask-worker --memory-limit spills results to disk", function()
       stop_worker(cl, 1)
       assert.is_false(exists(dir), dir .. " still exists")
       assert.is_true(exists(local_dir))
+    end)
+  end)
+
+  it("spills ndarray results (raw buffer frames) and gives them back bit for bit", function()
+    with_cluster(function(cl, c)
+      cl:add_worker(1, "--memory-limit 3MB")
+      c:wait_for_workers(1, 20)
+      local N = 250 * 500 -- 1 MB of float64 per block
+      local function chunk(i, n)
+        local a = require("ldask.array.ndarray").alloc({ 250, 500 }, "float64")
+        local d = a:data()
+        for k = 0, n - 1 do d[k] = i * 1e6 + k + 0.25 end
+        return a
+      end
+      local seq = {}
+      for i = 1, 12 do seq[i] = i end
+      local fs = c:map(chunk, seq, N)
+      client.wait(fs, { timeout = 30 })
+      local dir = from_log(cl, 1, "spilling to (%S+)")
+      local deadline = os.time() + 20
+      while #spill_files(dir) < 9 and os.time() < deadline do nap(0.05) end
+      assert.is_true(#spill_files(dir) >= 9, #spill_files(dir) .. " spill files")
+      local function total(n, ...)
+        local s = 0
+        for _, a in ipairs({ ... }) do
+          local d = a:data()
+          for k = 0, n - 1 do s = s + d[k] end
+        end
+        return s
+      end
+      local want = 0
+      for i = 1, 12 do for k = 0, N - 1 do want = want + i * 1e6 + k + 0.25 end end
+      assert.equal(want, c:submit(total, N, unpack(fs)):result(30))
+      local vals = c:gather(fs, 30)
+      for i, a in ipairs(vals) do
+        assert.same({ 250, 500 }, a.shape)
+        local d = a:data()
+        for k = 0, N - 1, 331 do assert.equal(i * 1e6 + k + 0.25, d[k]) end
+      end
     end)
   end)
 
