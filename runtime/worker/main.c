@@ -242,7 +242,9 @@ static int parse_size(const char *s, int64_t *out) {
   for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)end[i]);
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(low, units[i].suffix) == 0) {
-      *out = (int64_t)(v * units[i].mult);
+      double bytes = v * units[i].mult;
+      if (!(bytes < 9.2e18)) return -1; /* also NaN: no int64 for it */
+      *out = (int64_t)bytes;
       return 0;
     }
   }

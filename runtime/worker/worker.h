@@ -77,7 +77,8 @@ typedef struct wk_task {
   int loading;  /* spilled dependencies being read back */
   int admitted; /* may read spilled inputs back (counted in w->nadmitted) */
   int queued;   /* waiting in w->load_queue to be admitted */
-  int refs;     /* the task table, plus each fetch waiting list holding it */
+  int refs;     /* the task table, each fetch waiting list holding it, each
+                   read of a spilled input in flight, the load queue */
   ld_wtask *run;
 } wk_task;
 

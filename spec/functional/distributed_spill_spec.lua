@@ -381,7 +381,7 @@ describe("ldask-worker --memory-limit values", function()
       assert.is_true(math.abs(all - total) < total * 0.01, all .. " is not " .. total)
       assert.equal(3, c:submit(function() return 3 end):result(10))
     end)
-    for _, bad in ipairs({ "-0.5", "half", "12 parsecs" }) do
+    for _, bad in ipairs({ "-0.5", "half", "12 parsecs", "nan", "1e30" }) do
       local out = sh(helpers.bin .. "/ldask-worker tcp://127.0.0.1:1 --death-timeout 1 --memory-limit '" .. bad .. "' 2>&1; echo rc=$?")
       assert.matches("--memory-limit expects a size like 4GiB or 2e9, got '" .. bad ..
         "' (or a fraction like 0.5 of the machine's memory, or auto)", out, 1, true)
