@@ -180,6 +180,7 @@ static void on_peer_in_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
  * the loop, and so the worker, alive). */
 static ld_conn **peers_in;
 static int npeers_in, cappeers_in;
+/* A peer connected: remembered until its connection closes. */
 static void on_peer_in(ld_server *s, ld_conn *c) {
   (void)s;
   if (npeers_in == cappeers_in) {
@@ -189,6 +190,7 @@ static void on_peer_in(ld_server *s, ld_conn *c) {
   }
   peers_in[npeers_in++] = c;
 }
+/* A peer's connection closed: forgotten. */
 static void on_peer_in_close(ld_conn *c, const char *reason) {
   (void)reason;
   for (int i = 0; i < npeers_in; i++)

@@ -21,6 +21,7 @@ void wk_mem_init(wk_state *w) {
   if (w->memory_limit > 0) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 
+/* Takes D out of the LRU list (it must be in it). */
 static void lru_unlink(wk_state *w, wk_data *d) {
   if (d->older)
     d->older->newer = d->newer;
@@ -33,6 +34,7 @@ static void lru_unlink(wk_state *w, wk_data *d) {
   d->older = d->newer = NULL;
 }
 
+/* Puts D at the most recently used end of the LRU list. */
 static void lru_append(wk_state *w, wk_data *d) {
   d->older = w->lru_new;
   d->newer = NULL;
@@ -43,10 +45,12 @@ static void lru_append(wk_state *w, wk_data *d) {
   w->lru_new = d;
 }
 
+/* Whether D is in the LRU list (a spillable value in RAM). */
 static int in_lru(const wk_state *w, const wk_data *d) {
   return d->older != NULL || w->lru_old == d;
 }
 
+/* The bytes of RAM holdings spilling brings things back under. */
 static int64_t target(const wk_state *w) { return (int64_t)(WK_MEM_TARGET * w->memory_limit); }
 
 /* Starts spilling D (taken out of the LRU list). A value whose write

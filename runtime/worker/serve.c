@@ -83,6 +83,8 @@ static void reply_lost(wk_state *w, wk_reply *r, uint32_t slot, const char *err)
   if (d && !d->fetched && d->where == WK_ON_DISK) wk_data_drop(w, r->keys[slot], r->keylens[slot]);
 }
 
+/* A spilled value of reply CTX was read back (or not): stores it, and
+ * sends the reply when it was the last one. */
 static void reply_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uint32_t n,
                        const char *err) {
   wk_reply *r = ctx;

@@ -301,6 +301,7 @@ typedef struct read_job {
   char err[1024];
 } read_job;
 
+/* Frees J and its copies (not its frames: the callback took them). */
 static void read_job_free(read_job *j) {
   free(j->key);
   free(j->path);
@@ -308,12 +309,14 @@ static void read_job_free(read_job *j) {
   free(j);
 }
 
+/* Threadpool: reads the file (J's own copies only: no worker state). */
 static void read_work(uv_work_t *req) {
   read_job *j = req->data;
   j->rc =
       read_frames(j->key, j->keylen, j->path, j->sizes, j->n, &j->frames, j->err, sizeof j->err);
 }
 
+/* Loop thread: hands the frames, or the error, to the callback. */
 static void read_after(uv_work_t *req, int status) {
   read_job *j = req->data;
   if (status != 0 && j->rc == 0) { /* not run (cancelled): nothing was read */

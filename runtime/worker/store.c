@@ -76,6 +76,7 @@ static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **f
 
 /* ---- tasks ---- */
 
+/* Releases N frame references and frees their array (NULL accepted). */
 static void release_frames(ld_buffer **frames, uint32_t n) {
   for (uint32_t j = 0; frames && j < n; j++) ld_buffer_release(frames[j]);
   free(frames);
@@ -140,6 +141,7 @@ static void task_abandon(wk_state *w, wk_task *t) {
   task_unref(t);
 }
 
+/* Tells the scheduler that T's input DEP could not be had from FROM. */
 static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t deplen,
                            const char *from) {
   pk_t p;
@@ -152,6 +154,7 @@ static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t depl
   wk_send_sched(w, &p.sb, NULL, 0);
 }
 
+/* Tells the scheduler that task KEY failed with MSG (and traceback TB). */
 static void send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
   pk_t p;
   pk_init(&p);
