@@ -18,6 +18,7 @@
 #include <lualib.h>
 
 #include "net/mp.h"
+#include "spill.h"
 #include "util/version.h"
 #include "worker.h"
 
@@ -29,8 +30,12 @@ static const char *USAGE =
     "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
     "  --nthreads N             executor threads, one LuaJIT state each (default 1)\n"
     "  --name NAME              the worker's name (default: its address)\n"
-    "  --memory-limit SIZE      bytes, with an optional kB/MB/GB/KiB/MiB/GiB suffix\n"
+    "  --memory-limit SIZE      bytes, with an optional kB/MB/GB/KiB/MiB/GiB suffix, a\n"
+    "                           fraction (0 < F <= 1) of the machine's memory, or auto\n"
+    "                           (all of it); results above 0.6 x SIZE spill to disk\n"
     "  --local-directory DIR    scratch directory for tasks (created when missing;\n"
+    "                           spill files go in a fresh DIR/ldask-spill-XXXXXX,\n"
+    "                           else under $TMPDIR or /tmp; removed at exit;\n"
     "                           ldask.client.get_worker().local_directory)\n"
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
@@ -55,22 +60,30 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(0);
 }
 
-static void heartbeat(uv_timer_t *t) {
-  (void)t;
-  if (!W.registered) return;
+/* Sends a heartbeat: counters, and the bytes of results held in RAM
+ * (memory) and in spill files (spilled). */
+void wk_heartbeat(wk_state *w) {
+  if (!w->registered) return;
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 7);
+  msgpack_pack_map(&pk, 9);
   ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "heartbeat");
-  ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, W.executing);
-  ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)W.data.count);
-  ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, W.nbytes);
-  ld_mp_pack_cstr(&pk, "executed"), msgpack_pack_int64(&pk, W.executed);
-  ld_mp_pack_cstr(&pk, "fetched"), msgpack_pack_int64(&pk, W.fetched);
-  ld_mp_pack_cstr(&pk, "fetched_bytes"), msgpack_pack_int64(&pk, W.fetched_bytes);
-  wk_send_sched(&W, &sb, NULL, 0);
+  ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, w->executing);
+  ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)w->data.count);
+  ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, w->nbytes);
+  ld_mp_pack_cstr(&pk, "executed"), msgpack_pack_int64(&pk, w->executed);
+  ld_mp_pack_cstr(&pk, "fetched"), msgpack_pack_int64(&pk, w->fetched);
+  ld_mp_pack_cstr(&pk, "fetched_bytes"), msgpack_pack_int64(&pk, w->fetched_bytes);
+  ld_mp_pack_cstr(&pk, "memory"), msgpack_pack_int64(&pk, w->memory);
+  ld_mp_pack_cstr(&pk, "spilled"), msgpack_pack_int64(&pk, w->spilled);
+  wk_send_sched(w, &sb, NULL, 0);
+}
+
+static void heartbeat(uv_timer_t *t) {
+  (void)t;
+  wk_heartbeat(&W);
 }
 
 static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
@@ -163,8 +176,34 @@ static void on_peer_in_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   if (ld_mp_str_eq(op, "get-data")) wk_on_send_data(&W, c, h, "data");
   ld_msg_free(m);
 }
-static void on_peer_in_close(ld_conn *c, const char *reason) { (void)c, (void)reason; }
+/* Accepted peer connections, closed at shutdown (an open one would keep
+ * the loop, and so the worker, alive). */
+static ld_conn **peers_in;
+static int npeers_in, cappeers_in;
+/* A peer connected: remembered until its connection closes. */
+static void on_peer_in(ld_server *s, ld_conn *c) {
+  (void)s;
+  if (npeers_in == cappeers_in) {
+    cappeers_in = cappeers_in ? 2 * cappeers_in : 8;
+    peers_in = realloc(peers_in, (size_t)cappeers_in * sizeof *peers_in);
+    if (peers_in == NULL) abort();
+  }
+  peers_in[npeers_in++] = c;
+}
+/* A peer's connection closed: forgotten. */
+static void on_peer_in_close(ld_conn *c, const char *reason) {
+  (void)reason;
+  for (int i = 0; i < npeers_in; i++)
+    if (peers_in[i] == c) peers_in[i] = peers_in[--npeers_in];
+}
 static const ld_conn_handlers peer_in_handlers = {on_peer_in_msg, on_peer_in_close};
+
+int wk_conn_alive(const wk_state *w, const ld_conn *c) {
+  if (c == w->sched) return w->registered;
+  for (int i = 0; i < npeers_in; i++)
+    if (peers_in[i] == c) return 1;
+  return 0;
+}
 
 /* Outgoing peer connections: data replies. */
 static void on_peer_out_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
@@ -205,11 +244,26 @@ static int parse_size(const char *s, int64_t *out) {
   for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)end[i]);
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(low, units[i].suffix) == 0) {
-      *out = (int64_t)(v * units[i].mult);
+      double bytes = v * units[i].mult;
+      if (!(bytes < 9.2e18)) return -1; /* also NaN: no int64 for it */
+      *out = (int64_t)bytes;
       return 0;
     }
   }
   return -1;
+}
+
+/* --memory-limit: "auto" (the machine's memory), a fraction in (0, 1] of
+ * it (a bare number), or a size (parse_size). Returns 0 or -1. */
+static int parse_memory_limit(const char *s, int64_t *out) {
+  char *end;
+  double f = strtod(s, &end);
+  int fraction = end != s && *end == '\0' && f > 0 && f <= 1;
+  if (strcmp(s, "auto") != 0 && !fraction) return parse_size(s, out);
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return -1;
+  *out = (int64_t)((fraction ? f : 1.0) * (double)pages * (double)page);
+  return 0;
 }
 
 /* Finds lua/ and lib/ from the executable's location (the build tree or an
@@ -305,8 +359,10 @@ int main(int argc, char **argv) {
       }
       snprintf(W.name, sizeof W.name, "%s", v), i++;
     } else if (strcmp(a, "--memory-limit") == 0 && v) {
-      if (parse_size(v, &W.memory_limit) != 0) {
-        fprintf(stderr, "ldask-worker: --memory-limit expects a size like 4GiB or 2e9, got '%s'\n",
+      if (parse_memory_limit(v, &W.memory_limit) != 0) {
+        fprintf(stderr,
+                "ldask-worker: --memory-limit expects a size like 4GiB or 2e9, got '%s' (or a "
+                "fraction like 0.5 of the machine's memory, or auto)\n",
                 v);
         return 2;
       }
@@ -366,13 +422,18 @@ int main(int argc, char **argv) {
     }
   }
   signal(SIGPIPE, SIG_IGN);
+  /* A file-size limit (ulimit -f) then fails a write with EFBIG instead of
+   * killing the worker: a spill file that cannot be written keeps its value
+   * in RAM. */
+  signal(SIGXFSZ, SIG_IGN);
+  wk_mem_init(&W);
   W.loop = uv_default_loop();
   ld_kmap_init(&W.tasks);
   ld_kmap_init(&W.data);
   ld_kmap_init(&W.fetching);
   setup_paths();
-  peer_server =
-      ld_server_listen(W.loop, host, 0, "worker", &peer_in_handlers, NULL, &W, err, sizeof err);
+  peer_server = ld_server_listen(W.loop, host, 0, "worker", &peer_in_handlers, on_peer_in, &W, err,
+                                 sizeof err);
   if (peer_server == NULL) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 1;
@@ -383,8 +444,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 1;
   }
-  printf("ldask-worker %s at %s, %d threads, scheduler %s\n", W.name, W.address, W.nthreads,
+  printf("ldask-worker %s at %s, %d threads, scheduler %s", W.name, W.address, W.nthreads,
          W.sched_addr);
+  if (W.memory_limit > 0) printf(", memory limit %lld bytes", (long long)W.memory_limit);
+  printf("\n");
   fflush(stdout);
   uv_timer_init(W.loop, &hb_timer);
   uv_timer_start(&hb_timer, heartbeat, 500, 500);
@@ -395,6 +458,7 @@ int main(int argc, char **argv) {
   uv_signal_start(&sig_term, on_signal, SIGTERM);
   connect_scheduler();
   uv_run(W.loop, UV_RUN_DEFAULT);
+  wk_mem_shutdown(&W);
   /* Shutdown: close connections, let the executors finish what they run. */
   uv_timer_stop(&reconnect_timer);
   uv_close((uv_handle_t *)&reconnect_timer, NULL);
@@ -404,9 +468,12 @@ int main(int argc, char **argv) {
   if (W.sched) ld_conn_close(W.sched, "worker stopping", 1);
   for (wk_peer *p = W.peers; p; p = p->next) ld_conn_close(p->conn, "worker stopping", 0);
   ld_server_close(peer_server);
+  for (int i = npeers_in; i-- > 0;) ld_conn_close(peers_in[i], "worker stopping", 0);
   wk_exec_stop(&W);
   ld_wake_close(&W.done_wake, NULL);
   uv_run(W.loop, UV_RUN_DEFAULT);
+  wk_mem_shutdown(&W);
+  free(peers_in);
   fprintf(stderr, "ldask-worker %s: stopped\n", W.name);
   return exit_code;
 }

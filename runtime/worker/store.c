@@ -1,12 +1,13 @@
 /* store.c — ldask-worker's tasks and data: compute-task handling, fetching
- * missing inputs directly from the peers that hold them, serving data to
- * peers and (for gathers) to the scheduler, freeing what the scheduler
- * releases. Runs on the loop thread. */
+ * missing inputs directly from the peers that hold them (serve.c answers
+ * peers and gathers), reading spilled inputs back before a task runs,
+ * freeing what the scheduler releases. Runs on the loop thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/mp.h"
+#include "spill.h"
 #include "worker.h"
 
 static char *dupn(const char *s, size_t n) {
@@ -39,7 +40,7 @@ void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uin
 /* ---- data ---- */
 
 static void data_free(wk_data *d) {
-  for (uint32_t i = 0; i < d->nframes; i++) ld_buffer_release(d->frames[i]);
+  for (uint32_t i = 0; d->frames && i < d->nframes; i++) ld_buffer_release(d->frames[i]);
   free(d->frames);
   free(d->key);
   free(d);
@@ -49,8 +50,11 @@ static void data_drop(wk_state *w, const char *key, size_t len) {
   wk_data *d = ld_kmap_del(&w->data, key, len);
   if (d == NULL) return;
   w->nbytes -= d->nbytes;
+  wk_mem_removed(w, d);
   data_free(d);
 }
+
+void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, len); }
 
 /* Stores FRAMES (N references, taken over) under KEY. Returns the entry. */
 static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **frames, uint32_t n,
@@ -66,16 +70,24 @@ static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **f
   d->fetched = fetched;
   if (ld_kmap_put(&w->data, d->key, len, d) != 0) abort();
   w->nbytes += d->nbytes;
+  wk_mem_added(w, d);
   return d;
 }
 
 /* ---- tasks ---- */
+
+/* Releases N frame references and frees their array (NULL accepted). */
+static void release_frames(ld_buffer **frames, uint32_t n) {
+  for (uint32_t j = 0; frames && j < n; j++) ld_buffer_release(frames[j]);
+  free(frames);
+}
 
 static void task_unref(wk_task *t) {
   if (--t->refs > 0) return;
   for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(t->payload[i]);
   free(t->payload);
   for (int i = 0; i < t->ndeps; i++) {
+    release_frames(t->deps[i].loaded, t->deps[i].nloaded);
     for (int j = 0; j < t->deps[i].nwho; j++) free(t->deps[i].who_has[j]);
     free(t->deps[i].who_has);
     free(t->deps[i].key);
@@ -83,6 +95,35 @@ static void task_unref(wk_task *t) {
   free(t->deps);
   free(t->key);
   free(t);
+}
+
+static void task_run(wk_state *w, wk_task *t);
+
+/* Spilled inputs are read back only for a few tasks at a time (those about
+ * to run), else every task sent at once would bring its inputs back into
+ * RAM together. */
+static int admit_max(const wk_state *w) { return 2 * w->nthreads; }
+
+/* Admits queued tasks, best priority first, while there is room. */
+static void admit_pump(wk_state *w) {
+  while (w->nload_queue > 0 && w->nadmitted < admit_max(w)) {
+    int best = 0;
+    for (int i = 1; i < w->nload_queue; i++)
+      if (w->load_queue[i]->prio < w->load_queue[best]->prio) best = i;
+    wk_task *t = w->load_queue[best];
+    w->load_queue[best] = w->load_queue[--w->nload_queue];
+    t->queued = 0;
+    if (t->state == W_FETCHING && t->missing == 0) task_run(w, t);
+    task_unref(t); /* the queue's reference */
+  }
+}
+
+/* T no longer holds read-back inputs (it ended, or was dropped). */
+static void admit_done(wk_state *w, wk_task *t) {
+  if (!t->admitted) return;
+  t->admitted = 0;
+  w->nadmitted--;
+  admit_pump(w);
 }
 
 /* Takes T out of the task table (it may live on in fetch lists). */
@@ -96,11 +137,122 @@ static void task_abandon(wk_state *w, wk_task *t) {
   }
   t->state = W_ABANDONED;
   ld_kmap_del(&w->tasks, t->key, t->keylen);
+  if (t->run == NULL) admit_done(w, t); /* else when the run ends */
   task_unref(t);
 }
 
-/* Hands T (all inputs here) to the executors. */
+/* Tells the scheduler that T's input DEP could not be had from FROM. */
+static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t deplen,
+                           const char *from) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  S(&p, "op"), S(&p, "missing-data");
+  S(&p, "key"), SN(&p, t->key, t->keylen);
+  S(&p, "dep"), SN(&p, dep, deplen);
+  S(&p, "from"), S(&p, from);
+  wk_send_sched(w, &p.sb, NULL, 0);
+}
+
+/* Tells the scheduler that task KEY failed with MSG (and traceback TB). */
+static void send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  S(&p, "op"), S(&p, "task-erred");
+  S(&p, "key"), SN(&p, key, klen);
+  S(&p, "message"), S(&p, msg);
+  S(&p, "traceback"), S(&p, tb);
+  wk_send_sched(w, &p.sb, NULL, 0);
+}
+
+/* A spilled input of T was read back (or not) on the threadpool. */
+static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uint32_t n,
+                       const char *err) {
+  wk_task *t = ctx;
+  wk_dep *dp = &t->deps[slot];
+  dp->loading = 0;
+  t->loading--;
+  if (t->state != W_FETCHING) { /* freed or replaced meanwhile */
+    release_frames(frames, n);
+  } else if (frames == NULL) {
+    char msg[1200];
+    fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
+    snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
+    send_erred(w, t->key, t->keylen, msg, "");
+    task_abandon(w, t);
+  } else {
+    dp->loaded = frames;
+    dp->nloaded = n;
+    if (t->loading == 0 && t->missing == 0) task_run(w, t);
+  }
+  task_unref(t); /* the read's reference */
+}
+
+/* Hands T (all inputs here) to the executors. Inputs in spill files are
+ * read back on the threadpool first (T waits, still W_FETCHING); one that
+ * cannot be read makes T fail with a message naming the input, the file
+ * and the error. */
 static void task_run(wk_state *w, wk_task *t) {
+  for (int i = 0; i < t->ndeps; i++) {
+    wk_dep *dp = &t->deps[i];
+    wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
+    if (dp->loaded || dp->loading || d == NULL || d->where != WK_ON_DISK) continue;
+    if (!t->admitted) {
+      if (w->nadmitted >= admit_max(w)) { /* wait for room */
+        if (!t->queued) {
+          if (w->nload_queue == w->capload_queue) {
+            w->capload_queue = w->capload_queue ? 2 * w->capload_queue : 16;
+            w->load_queue =
+                realloc(w->load_queue, (size_t)w->capload_queue * sizeof *w->load_queue);
+            if (w->load_queue == NULL) abort();
+          }
+          w->load_queue[w->nload_queue++] = t;
+          t->queued = 1;
+          t->refs++;
+        }
+        return;
+      }
+      t->admitted = 1;
+      w->nadmitted++;
+    }
+    if (wk_spill_read_async(w, d, input_read, t, i) == 0) {
+      dp->loading = 1;
+      t->loading++;
+      t->refs++;
+    } /* else read below, synchronously */
+  }
+  if (t->loading > 0) return;
+  ld_buffer ***in = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *in);
+  uint32_t *nin = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *nin);
+  if (in == NULL || nin == NULL) abort();
+  for (int i = 0; i < t->ndeps; i++) {
+    wk_dep *dp = &t->deps[i];
+    if (dp->loaded) { /* the references move to the run */
+      in[i] = dp->loaded, nin[i] = dp->nloaded;
+      dp->loaded = NULL, dp->nloaded = 0;
+      continue;
+    }
+    wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
+    char err[1024], msg[1200];
+    if (d == NULL) /* dropped after its file was lost (wk_on_send_data) */
+      snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)dp->keylen, dp->key);
+    else
+      nin[i] = d->nframes;
+    if (d == NULL || wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
+      fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
+      snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
+      if (d)
+        send_erred(w, t->key, t->keylen, msg, "");
+      else /* the scheduler recomputes it or finds another copy */
+        report_missing(w, t, dp->key, dp->keylen, w->address);
+      for (int k = 0; k < i; k++) release_frames(in[k], nin[k]);
+      free(in);
+      free(nin);
+      task_abandon(w, t);
+      return;
+    }
+  }
   ld_wtask *r = calloc(1, sizeof *r);
   if (r == NULL) abort();
   r->key = t->key;
@@ -119,12 +271,12 @@ static void task_run(wk_state *w, wk_task *t) {
     wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
-    r->dep_frames[i] = calloc(d->nframes, sizeof(ld_buffer *));
-    if (r->dep_frames[i] == NULL) abort();
-    for (uint32_t j = 0; j < d->nframes; j++) r->dep_frames[i][j] = ld_buffer_retain(d->frames[j]);
-    r->dep_nframes[i] = d->nframes;
-    if (d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
+    r->dep_frames[i] = in[i]; /* the references move to the run */
+    r->dep_nframes[i] = nin[i];
+    if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
+  free(in);
+  free(nin);
   t->run = r;
   t->state = W_EXECUTING; /* from the loop's point of view: handed over */
   t->refs++;              /* held by the run until wk_task_done */
@@ -147,18 +299,6 @@ static wk_peer *peer_get(wk_state *w, const char *addr, size_t len) {
   p->next = w->peers;
   w->peers = p;
   return p;
-}
-
-static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t deplen,
-                           const char *from) {
-  pk_t p;
-  pk_init(&p);
-  msgpack_pack_map(&p.pk, 4);
-  S(&p, "op"), S(&p, "missing-data");
-  S(&p, "key"), SN(&p, t->key, t->keylen);
-  S(&p, "dep"), SN(&p, dep, deplen);
-  S(&p, "from"), S(&p, from);
-  wk_send_sched(w, &p.sb, NULL, 0);
 }
 
 /* Starts fetching dependency D of T unless already under way. */
@@ -235,14 +375,7 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
     task_abandon(w, old);
   }
   if (nf < 1 || (uint64_t)nf + 1 > m->nframes) {
-    pk_t p;
-    pk_init(&p);
-    msgpack_pack_map(&p.pk, 4);
-    S(&p, "op"), S(&p, "task-erred");
-    S(&p, "key"), SN(&p, key, klen);
-    S(&p, "message"), S(&p, "compute-task: payload frame count out of range");
-    S(&p, "traceback"), S(&p, "");
-    wk_send_sched(w, &p.sb, NULL, 0);
+    send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
     return;
   }
   wk_task *t = calloc(1, sizeof *t);
@@ -335,6 +468,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
     task_unref(t); /* the table's reference */
   }
   t->run = NULL;
+  admit_done(w, t);
   task_unref(t); /* the run's reference */
   ld_wtask_free(r);
 }
@@ -378,56 +512,6 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
   S(&p, "key"), SN(&p, key, klen);
   S(&p, "nbytes"), I(&p, d->nbytes);
   wk_send_sched(w, &p.sb, NULL, 0);
-}
-
-/* Replies to get-data (a peer) or send-data (the scheduler, for a client):
- * {op=REPLY_OP, keys=[{key, nframes}], missing=[keys], client=} + frames. */
-void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op) {
-  const msgpack_object *keys = ld_mp_get(h, "keys");
-  if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
-  uint32_t n = keys->via.array.size, nhave = 0, nframes = 0;
-  wk_data **ds = calloc(n ? n : 1, sizeof *ds);
-  if (ds == NULL) abort();
-  for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *k = &keys->via.array.ptr[i];
-    if (k->type != MSGPACK_OBJECT_STR) continue;
-    ds[i] = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
-    if (ds[i]) nhave++, nframes += ds[i]->nframes;
-  }
-  ld_buffer **frames = calloc(nframes ? nframes : 1, sizeof *frames);
-  if (frames == NULL) abort();
-  pk_t p;
-  pk_init(&p);
-  int64_t client = -1;
-  int has_client = ld_mp_get_i64(h, "client", &client);
-  msgpack_pack_map(&p.pk, has_client ? 4 : 3);
-  S(&p, "op"), S(&p, reply_op);
-  if (has_client) S(&p, "client"), I(&p, client);
-  S(&p, "keys");
-  msgpack_pack_array(&p.pk, nhave);
-  uint32_t fi = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (ds[i] == NULL) continue;
-    msgpack_pack_map(&p.pk, 2);
-    S(&p, "key"), SN(&p, ds[i]->key, ds[i]->keylen);
-    S(&p, "nframes"), I(&p, ds[i]->nframes);
-    for (uint32_t j = 0; j < ds[i]->nframes; j++) frames[fi++] = ds[i]->frames[j];
-  }
-  S(&p, "missing");
-  msgpack_pack_array(&p.pk, n - nhave);
-  for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *k = &keys->via.array.ptr[i];
-    if (ds[i] == NULL) {
-      if (k->type == MSGPACK_OBJECT_STR)
-        SN(&p, k->via.str.ptr, k->via.str.size);
-      else
-        msgpack_pack_nil(&p.pk);
-    }
-  }
-  ld_conn_send_packed(to, &p.sb, frames, fi);
-  msgpack_sbuffer_destroy(&p.sb);
-  free(frames);
-  free(ds);
 }
 
 /* Data of one key arrived (or did not): wakes the tasks waiting for it. */

@@ -2,8 +2,10 @@
  * it holds (results and fetched inputs, each a list of frames: frame 0 the
  * codec header, then raw buffers), connections to the scheduler and to
  * peers, and the executor threads. main.c: program and scheduler link;
- * store.c: tasks, data, peer fetches and serving; exec.c: executor threads,
- * each with its own LuaJIT state running lua/ldask/client/exec.lua. */
+ * store.c: tasks, data and peer fetches; serve.c: answering requests for
+ * data; memory.c: memory accounting and the spill policy under
+ * --memory-limit; spill.c: spill files; exec.c: executor threads, each
+ * with its own LuaJIT state running lua/ldask/client/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
@@ -56,6 +58,9 @@ typedef struct wk_dep {
   char **who_has;
   int nwho;
   int64_t nbytes;
+  ld_buffer **loaded; /* read back from a spill file for this task (owned) */
+  uint32_t nloaded;
+  int loading; /* a read of it is in flight */
 } wk_dep;
 
 typedef struct wk_task {
@@ -68,8 +73,12 @@ typedef struct wk_task {
   uint32_t npayload;
   wk_dep *deps;
   int ndeps;
-  int missing; /* dependencies not yet here */
-  int refs;    /* the task table, plus each fetch waiting list holding it */
+  int missing;  /* dependencies not yet here */
+  int loading;  /* spilled dependencies being read back */
+  int admitted; /* may read spilled inputs back (counted in w->nadmitted) */
+  int queued;   /* waiting in w->load_queue to be admitted */
+  int refs;     /* the task table, each fetch waiting list holding it, each
+                   read of a spilled input in flight, the load queue */
   ld_wtask *run;
 } wk_task;
 
@@ -81,7 +90,16 @@ typedef struct wk_data {
   int64_t nbytes;
   int fetched; /* a copy from a peer, unknown to the scheduler */
   int waiters; /* fetched: local tasks still to start that need it */
+  /* memory.c / spill.c: where the frames are (frames is NULL on disk) */
+  int where;                     /* WK_IN_RAM, WK_WRITING, WK_ON_DISK */
+  int pinned;                    /* its spill failed: it stays in RAM */
+  struct wk_data *older, *newer; /* the LRU list of spillable data in RAM */
+  struct wk_spill_job *job;      /* WK_WRITING: the write in flight */
+  char *path;                    /* WK_WRITING, WK_ON_DISK: the spill file */
+  size_t *sizes;                 /* WK_WRITING, WK_ON_DISK: the frame sizes */
 } wk_data;
+
+enum { WK_IN_RAM = 0, WK_WRITING, WK_ON_DISK };
 
 /* A fetch in flight from one peer. */
 typedef struct wk_peer {
@@ -114,8 +132,23 @@ typedef struct wk_state {
   ld_kmap data;     /* key -> wk_data */
   ld_kmap fetching; /* key -> wk_fetch */
   wk_peer *peers;
-  int64_t nbytes;
+  int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;
+  /* memory.c / spill.c: spilling under --memory-limit */
+  int64_t memory;  /* bytes of data whose frames are in RAM (writes included) */
+  int64_t spilled; /* bytes of data in spill files */
+  int64_t writing; /* bytes being written to spill files */
+  wk_data *lru_old, *lru_new;
+  int mem_high;      /* memory was above the pause threshold at the last check */
+  char *spill_dir;   /* created at the first spill, removed at exit */
+  int spill_off;     /* the directory could not be created: no spilling */
+  int spill_logged;  /* a write failure was reported on stderr */
+  int spill_jobs;    /* writes in flight (also of dropped data) */
+  int spill_closing; /* stopping: files go as soon as they are written */
+  uint64_t spill_seq;
+  wk_task **load_queue; /* tasks waiting to read spilled inputs back */
+  int nload_queue, capload_queue;
+  int nadmitted; /* tasks reading spilled inputs or running with them */
   /* executor side */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -134,16 +167,27 @@ typedef struct wk_state {
 } wk_state;
 
 /* store.c */
+void wk_data_drop(wk_state *w, const char *key, size_t len); /* frees KEY's data */
 void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h);
 void wk_on_free(wk_state *w, const msgpack_object *h);
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
-void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);
 void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason);
 void wk_task_done(wk_state *w, ld_wtask *r);
 void wk_reset(wk_state *w);
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
 extern const ld_conn_handlers wk_peer_handlers;
+
+/* serve.c */
+void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
+
+/* main.c: whether C (a connection a request came on: the scheduler or an
+ * accepted peer) is still open, so that a late reply can be sent on it. */
+int wk_conn_alive(const wk_state *w, const ld_conn *c);
+
+/* main.c: sends a heartbeat now (memory.c, when memory crosses the pause
+ * threshold). Does nothing while not registered. */
+void wk_heartbeat(wk_state *w);
 
 /* exec.c */
 int wk_exec_start(wk_state *w, char *err, size_t errlen);

@@ -1,0 +1,206 @@
+/* memory.c — ldask-worker's memory accounting and spill policy under
+ * --memory-limit: bytes of data in RAM and in spill files, the
+ * least-recently-used order of the data in RAM, spilling the oldest above
+ * 0.6 × limit (a value bigger than that alone goes to disk at once), an
+ * immediate heartbeat when RAM holdings cross 0.8 × limit, and what
+ * happens when a spill file cannot be written or read. Loop thread only. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spill.h"
+
+void wk_mem_init(wk_state *w) {
+  /* glibc raises its mmap threshold each time a big block is freed, after
+   * which freed result buffers stay in the heap, counted in the RSS. A
+   * fixed threshold keeps big buffers in their own mappings, returned to
+   * the system as soon as they are released (spilled or freed). */
+  if (w->memory_limit > 0) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
+/* Takes D out of the LRU list (it must be in it). */
+static void lru_unlink(wk_state *w, wk_data *d) {
+  if (d->older)
+    d->older->newer = d->newer;
+  else if (w->lru_old == d)
+    w->lru_old = d->newer;
+  if (d->newer)
+    d->newer->older = d->older;
+  else if (w->lru_new == d)
+    w->lru_new = d->older;
+  d->older = d->newer = NULL;
+}
+
+/* Puts D at the most recently used end of the LRU list. */
+static void lru_append(wk_state *w, wk_data *d) {
+  d->older = w->lru_new;
+  d->newer = NULL;
+  if (w->lru_new)
+    w->lru_new->newer = d;
+  else
+    w->lru_old = d;
+  w->lru_new = d;
+}
+
+/* Whether D is in the LRU list (a spillable value in RAM). */
+static int in_lru(const wk_state *w, const wk_data *d) {
+  return d->older != NULL || w->lru_old == d;
+}
+
+/* The bytes of RAM holdings spilling brings things back under. */
+static int64_t target(const wk_state *w) { return (int64_t)(WK_MEM_TARGET * w->memory_limit); }
+
+/* Starts spilling D (taken out of the LRU list). A value whose write
+ * cannot even start stays in RAM for good (pinned). */
+static void spill_one(wk_state *w, wk_data *d) {
+  if (in_lru(w, d)) lru_unlink(w, d);
+  if (wk_spill_write(w, d) == 0)
+    w->writing += d->nbytes;
+  else
+    d->pinned = 1;
+}
+
+/* Spills the oldest data until what stays in RAM (writes in flight aside)
+ * is under the target. */
+static void shrink(wk_state *w) {
+  if (w->memory_limit <= 0) return;
+  while (w->memory - w->writing > target(w) && w->lru_old && !w->spill_off)
+    spill_one(w, w->lru_old);
+}
+
+/* Sends a heartbeat at once when RAM holdings crossed the pause threshold
+ * (either way) since the last check, so the scheduler's pause decision
+ * follows spilling without waiting for the next periodic heartbeat. */
+static void check_pause(wk_state *w) {
+  if (w->memory_limit <= 0) return;
+  int high = (double)w->memory > WK_MEM_PAUSE * (double)w->memory_limit;
+  if (high == w->mem_high) return;
+  w->mem_high = high;
+  wk_heartbeat(w);
+}
+
+void wk_mem_added(wk_state *w, wk_data *d) {
+  d->where = WK_IN_RAM;
+  w->memory += d->nbytes;
+  if (d->fetched) {
+    /* A peer's copy lives only until the tasks waiting for it start
+     * (usually at once): counted, never written. */
+  } else if (w->memory_limit > 0 && d->nbytes > target(w) && !w->spill_off) {
+    spill_one(w, d);
+  } else {
+    lru_append(w, d);
+  }
+  shrink(w);
+  check_pause(w);
+}
+
+void wk_mem_touch(wk_state *w, wk_data *d) {
+  if (!in_lru(w, d) || w->lru_new == d) return;
+  lru_unlink(w, d);
+  lru_append(w, d);
+}
+
+void wk_mem_removed(wk_state *w, wk_data *d) {
+  if (in_lru(w, d)) lru_unlink(w, d);
+  switch (d->where) {
+    case WK_WRITING:
+      /* The job owns the path and deletes the file once written. */
+      wk_spill_disown(d);
+      d->path = NULL;
+      w->writing -= d->nbytes;
+      w->memory -= d->nbytes;
+      break;
+    case WK_ON_DISK:
+      if (unlink(d->path) != 0 && errno != ENOENT)
+        fprintf(stderr, "ldask-worker %s: cannot delete spill file '%s': %s\n", w->name, d->path,
+                strerror(errno));
+      w->spilled -= d->nbytes;
+      free(d->path);
+      d->path = NULL;
+      break;
+    default:
+      w->memory -= d->nbytes;
+  }
+  free(d->sizes);
+  d->sizes = NULL;
+  check_pause(w);
+}
+
+/* Removes the spill directory once the worker is stopping and nothing is
+ * being written into it any more. */
+static void remove_dir(wk_state *w) {
+  if (!w->spill_closing || w->spill_jobs > 0 || w->spill_dir == NULL) return;
+  if (rmdir(w->spill_dir) != 0 && errno != ENOENT)
+    fprintf(stderr, "ldask-worker %s: cannot remove the spill directory '%s': %s\n", w->name,
+            w->spill_dir, strerror(errno));
+  free(w->spill_dir);
+  w->spill_dir = NULL;
+}
+
+void wk_mem_written(wk_state *w, wk_data *d, char *path, int err, const char *what) {
+  if (d == NULL || (w->spill_closing && err == 0)) {
+    /* Dropped meanwhile, or the worker is stopping: the file goes (the
+     * value, if any, stays in RAM). */
+    if (err == 0) unlink(path);
+    if (d) {
+      w->writing -= d->nbytes;
+      free(d->sizes);
+      d->path = NULL;
+      d->sizes = NULL;
+      d->where = WK_IN_RAM;
+      d->pinned = 1;
+    }
+    free(path);
+    remove_dir(w);
+    return;
+  }
+  w->writing -= d->nbytes;
+  if (err == 0) {
+    for (uint32_t i = 0; i < d->nframes; i++) ld_buffer_release(d->frames[i]);
+    free(d->frames);
+    d->frames = NULL;
+    d->where = WK_ON_DISK;
+    w->memory -= d->nbytes;
+    w->spilled += d->nbytes;
+  } else {
+    if (!w->spill_logged)
+      fprintf(stderr,
+              "ldask-worker %s: cannot spill '%.*s' to '%s': %s: %s; it stays in RAM (further "
+              "spill failures are not reported)\n",
+              w->name, (int)d->keylen, d->key, path, what, strerror(err));
+    w->spill_logged = 1;
+    free(path);
+    free(d->sizes);
+    d->path = NULL;
+    d->sizes = NULL;
+    d->where = WK_IN_RAM;
+    d->pinned = 1;
+  }
+  shrink(w);
+  check_pause(w);
+}
+
+int wk_mem_frames(wk_state *w, wk_data *d, ld_buffer ***out, char *err, size_t errlen) {
+  if (d->where == WK_ON_DISK) return wk_spill_read(d, out, err, errlen);
+  ld_buffer **frames = calloc(d->nframes ? d->nframes : 1, sizeof *frames);
+  if (frames == NULL) abort();
+  for (uint32_t i = 0; i < d->nframes; i++) frames[i] = ld_buffer_retain(d->frames[i]);
+  wk_mem_touch(w, d);
+  *out = frames;
+  return 0;
+}
+
+void wk_mem_shutdown(wk_state *w) {
+  w->spill_closing = 1;
+  w->spill_off = 1; /* no new spills */
+  size_t i = 0;
+  ld_kmap_slot *s;
+  while ((s = ld_kmap_next(&w->data, &i)) != NULL) {
+    wk_data *d = s->val;
+    if (d->where == WK_ON_DISK && d->path) unlink(d->path);
+  }
+  remove_dir(w);
+}
