@@ -68,9 +68,14 @@ static inline const msgpack_object *arr(const msgpack_object *h, const char *k) 
   return o && o->type == MSGPACK_OBJECT_ARRAY ? o : NULL;
 }
 
+static inline sc_task *find_key(sc_state *st, const char *key, size_t len) {
+  int32_t id = ld_sched_find(st->eng, key, len);
+  return id >= 0 ? sc_side(st, id) : NULL;
+}
+
 static inline sc_task *find(sc_state *st, const msgpack_object *o) {
   if (o == NULL || o->type != MSGPACK_OBJECT_STR) return NULL;
-  return ld_kmap_get(&st->tasks, o->via.str.ptr, o->via.str.size);
+  return find_key(st, o->via.str.ptr, o->via.str.size);
 }
 
 static inline void key_error(ld_conn *c, const char *key, size_t klen, const char *msg) {

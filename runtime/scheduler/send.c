@@ -21,28 +21,39 @@ sc_client *sc_find_client(sc_state *st, int id) {
   return NULL;
 }
 
+/* Packs the key of T. */
+static void pack_key(pk_t *p, const sc_state *st, const sc_task *t) {
+  size_t len;
+  const char *key = sc_key(st, t, &len);
+  SN(p, key, len);
+}
+
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
-  (void)st;
+  ld_sched_info info;
+  ld_sched_info_of(st->eng, t->id, &info);
+  int32_t ndeps;
+  const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 5);
   S(&p, "op"), S(&p, "compute-task");
-  S(&p, "key"), SN(&p, t->key, t->keylen);
-  S(&p, "priority"), I(&p, t->prio);
+  S(&p, "key"), pack_key(&p, st, t);
+  S(&p, "priority"), I(&p, info.prio);
   S(&p, "nframes"), I(&p, t->npayload);
   S(&p, "deps");
-  msgpack_pack_array(&p.pk, (size_t)t->ndeps);
-  for (int i = 0; i < t->ndeps; i++) {
-    sc_task *d = t->deps[i];
+  msgpack_pack_array(&p.pk, (size_t)ndeps);
+  for (int32_t i = 0; i < ndeps; i++) {
+    const sc_task *d = sc_side(st, deps[i]);
+    sc_worker *const *who = sc_who_has(d);
     msgpack_pack_map(&p.pk, 3);
-    S(&p, "key"), SN(&p, d->key, d->keylen);
+    S(&p, "key"), pack_key(&p, st, d);
     S(&p, "nbytes"), I(&p, d->nbytes);
     S(&p, "who_has");
     msgpack_pack_array(&p.pk, (size_t)d->nwho);
-    for (int j = 0; j < d->nwho; j++) S(&p, d->who_has[j]->addr);
+    for (int j = 0; j < d->nwho; j++) S(&p, who[j]->addr);
   }
   sc_flush_frees(w); /* a free of the same key queued before must go first */
-  pk_send(&p, w->conn, t->payload, t->npayload);
+  pk_send(&p, w->conn, sc_payload(t), t->npayload);
 }
 
 void sc_flush_frees(sc_worker *w) {
@@ -68,7 +79,11 @@ void sc_queue_free(sc_worker *w, const char *key, size_t len) {
   if (!uv_is_active((uv_handle_t *)&sc_g->notify)) uv_check_start(&sc_g->notify, sc_flush_batches);
 }
 
-void sc_send_free(sc_worker *w, sc_task *t) { sc_queue_free(w, t->key, t->keylen); }
+void sc_send_free(sc_worker *w, sc_task *t) {
+  size_t len;
+  const char *key = sc_key(sc_g, t, &len);
+  sc_queue_free(w, key, len);
+}
 
 static void release_fin_frames(sc_client *c) {
   for (uint32_t i = 0; i < c->nfin_frames; i++) ld_buffer_release(c->fin_frames[i]);
@@ -107,7 +122,7 @@ void sc_client_free(sc_client *c) {
   free(c->fin_frames);
   msgpack_sbuffer_destroy(&c->fin_keys);
   msgpack_sbuffer_destroy(&c->fin_nframes);
-  ld_kmap_free(&c->wants);
+  ld_strmap_free(&c->wants);
   free(c);
 }
 
@@ -115,7 +130,9 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
   if (strcmp(op, "key-finished") == 0) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, &c->fin_keys, msgpack_sbuffer_write);
-    ld_mp_pack_str(&pk, t->key, t->keylen);
+    size_t klen;
+    const char *key = sc_key(sc_g, t, &klen);
+    ld_mp_pack_str(&pk, key, klen);
     /* A small result kept here travels along: no gather needed. */
     msgpack_packer_init(&pk, &c->fin_nframes, msgpack_sbuffer_write);
     msgpack_pack_uint32(&pk, t->ninline);
@@ -139,10 +156,10 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
   int erred = strcmp(op, "key-erred") == 0;
   msgpack_pack_map(&p.pk, erred ? 5 : 3);
   S(&p, "op"), S(&p, op);
-  S(&p, "key"), SN(&p, t->key, t->keylen);
+  S(&p, "key"), pack_key(&p, sc_g, t);
   if (erred) {
-    S(&p, "message"), S(&p, t->err_msg);
-    S(&p, "traceback"), S(&p, t->err_tb);
+    S(&p, "message"), S(&p, t->err_msg ? t->err_msg : "");
+    S(&p, "traceback"), S(&p, t->err_tb ? t->err_tb : "");
     S(&p, "lost");
     if (t->lost)
       msgpack_pack_true(&p.pk);
@@ -156,15 +173,16 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
 
 void sc_notify_key(sc_state *st, sc_task *t, const char *op) {
   int finished = strcmp(op, "key-finished") == 0;
+  size_t klen;
+  const char *key = sc_key(st, t, &klen);
   for (sc_client *c = st->clients; c; c = c->next) {
-    int tell = ld_kmap_get(&c->wants, t->key, t->keylen) != NULL;
+    int tell = ld_strmap_get(&c->wants, key, klen) != NULL;
     for (int i = 0; !tell && !finished && i < t->ngather; i++) tell = t->gather_clients[i] == c->id;
     if (tell) sc_notify_one(c, t, op);
   }
 }
 
 void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id) {
-  (void)st;
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 3);
@@ -172,7 +190,7 @@ void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int c
   S(&p, "client"), I(&p, client_id);
   S(&p, "keys");
   msgpack_pack_array(&p.pk, (size_t)n);
-  for (int i = 0; i < n; i++) SN(&p, ts[i]->key, ts[i]->keylen);
+  for (int i = 0; i < n; i++) pack_key(&p, st, ts[i]);
   sc_flush_frees(w);
   pk_send(&p, w->conn, NULL, 0);
 }
@@ -195,7 +213,7 @@ void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
   uint32_t f = 0;
   for (int i = 0; i < n; i++) {
     msgpack_pack_map(&p.pk, 2);
-    S(&p, "key"), SN(&p, ts[i]->key, ts[i]->keylen);
+    S(&p, "key"), pack_key(&p, st, ts[i]);
     S(&p, "nframes"), I(&p, ts[i]->ninline);
     for (uint32_t j = 0; j < ts[i]->ninline; j++) frames[f++] = ts[i]->inline_data[j];
   }

@@ -1,43 +1,46 @@
-/* kmap.c — string-keyed hash map with deletion (see kmap.h). */
-#include "net/kmap.h"
+/* strmap.c — the string-keyed hash map with removal (see strmap.h). */
+#include "util/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/hash.h"
 
-void ld_kmap_init(ld_kmap *m) {
+void ld_strmap_init(ld_strmap *m) {
   m->slots = NULL;
   m->cap = 0;
   m->count = 0;
 }
 
-void ld_kmap_free(ld_kmap *m) {
+void ld_strmap_free(ld_strmap *m) {
   free(m->slots);
-  ld_kmap_init(m);
+  ld_strmap_init(m);
 }
 
-static size_t find(const ld_kmap *m, const char *key, size_t len, uint64_t h) {
+static uint32_t hash_of(const char *key, size_t len) { return (uint32_t)ld_hash64(key, len, 0); }
+
+/* Index of KEY's slot, or of the empty slot where it would go. */
+static size_t find(const ld_strmap *m, const char *key, size_t len, uint32_t h) {
   size_t mask = m->cap - 1, i = (size_t)h & mask;
   for (;;) {
-    ld_kmap_slot *s = &m->slots[i];
+    const ld_strmap_slot *s = &m->slots[i];
     if (s->key == NULL) return i;
     if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return i;
     i = (i + 1) & mask;
   }
 }
 
-void *ld_kmap_get(const ld_kmap *m, const char *key, size_t len) {
+void *ld_strmap_get(const ld_strmap *m, const char *key, size_t len) {
   if (m->cap == 0) return NULL;
-  size_t i = find(m, key, len, ld_hash64(key, len, 0));
+  size_t i = find(m, key, len, hash_of(key, len));
   return m->slots[i].key ? m->slots[i].val : NULL;
 }
 
-static int grow(ld_kmap *m) {
+static int grow(ld_strmap *m) {
   size_t ncap = m->cap ? m->cap * 2 : 64;
-  ld_kmap_slot *ns = calloc(ncap, sizeof *ns);
+  ld_strmap_slot *ns = calloc(ncap, sizeof *ns);
   if (ns == NULL) return -1;
-  ld_kmap old = *m;
+  ld_strmap old = *m;
   m->slots = ns;
   m->cap = ncap;
   for (size_t i = 0; i < old.cap; i++) {
@@ -49,18 +52,21 @@ static int grow(ld_kmap *m) {
   return 0;
 }
 
-int ld_kmap_put(ld_kmap *m, const char *key, size_t len, void *val) {
-  if ((m->count + 1) * 4 > m->cap * 3 && grow(m) != 0) return -1;
-  uint64_t h = ld_hash64(key, len, 0);
+int ld_strmap_put(ld_strmap *m, const char *key, size_t len, void *val) {
+  if (len > UINT32_MAX) return -1;
+  /* Load factor up to 0.8: the slots hold a 32-bit hash, so a probe costs
+   * a compare of two integers until the key matches. */
+  if ((m->count + 1) * 5 > m->cap * 4 && grow(m) != 0) return -1;
+  uint32_t h = hash_of(key, len);
   size_t i = find(m, key, len, h);
   if (m->slots[i].key == NULL) m->count++;
-  m->slots[i] = (ld_kmap_slot){key, len, h, val};
+  m->slots[i] = (ld_strmap_slot){key, (uint32_t)len, h, val};
   return 0;
 }
 
-void *ld_kmap_del(ld_kmap *m, const char *key, size_t len) {
+void *ld_strmap_del(ld_strmap *m, const char *key, size_t len) {
   if (m->cap == 0) return NULL;
-  size_t mask = m->cap - 1, i = find(m, key, len, ld_hash64(key, len, 0));
+  size_t mask = m->cap - 1, i = find(m, key, len, hash_of(key, len));
   if (m->slots[i].key == NULL) return NULL;
   void *val = m->slots[i].val;
   /* Backward-shift deletion keeps probe chains intact. */
@@ -80,10 +86,12 @@ void *ld_kmap_del(ld_kmap *m, const char *key, size_t len) {
   return val;
 }
 
-ld_kmap_slot *ld_kmap_next(const ld_kmap *m, size_t *i) {
+ld_strmap_slot *ld_strmap_next(const ld_strmap *m, size_t *i) {
   while (*i < m->cap) {
-    ld_kmap_slot *s = &m->slots[(*i)++];
+    ld_strmap_slot *s = &m->slots[(*i)++];
     if (s->key) return s;
   }
   return NULL;
 }
+
+size_t ld_strmap_bytes(const ld_strmap *m) { return m->cap * sizeof(ld_strmap_slot); }
