@@ -51,6 +51,8 @@ struct ld_sched {
   /* live: records to re-examine (release, stop, forget) */
   int32_t *todo;
   int32_t ntodo, captodo;
+  int32_t *stack; /* live: ld_sched_compute's stack, kept */
+  int32_t capstack;
   /* counters */
   int64_t needed, finished, processing, erred, in_memory, mem_bytes, peak_bytes;
   int32_t first_error;

@@ -14,6 +14,7 @@ void ld_keys_init(ld_keys *k) {
 void ld_keys_free(ld_keys *k) {
   for (int32_t i = 0; i < k->nids; i++) free(k->str[i]);
   free(k->str);
+  free(k->len);
   ld_strmap_free(&k->map);
   ld_keys_init(k);
 }
@@ -27,7 +28,7 @@ int32_t ld_keys_find(const ld_keys *k, const char *key, size_t len) {
 }
 
 int ld_keys_set(ld_keys *k, int32_t id, const char *key, size_t len) {
-  if (id < 0) return -1;
+  if (id < 0 || len > UINT32_MAX) return -1;
   if (memchr(key, '\0', len) != NULL) return -4;
   if (id >= k->nids) {
     int32_t n = k->nids ? k->nids : 1024;
@@ -36,19 +37,23 @@ int ld_keys_set(ld_keys *k, int32_t id, const char *key, size_t len) {
     if (str == NULL) return -1;
     memset(str + k->nids, 0, (size_t)(n - k->nids) * sizeof *str);
     k->str = str;
+    uint32_t *lens = realloc(k->len, (size_t)n * sizeof *lens);
+    if (lens == NULL) return -1; /* str grew: harmless, nids unchanged */
+    k->len = lens;
     k->nids = n;
   }
   if (k->str[id] != NULL) return -3;
-  if (ld_keys_find(k, key, len) >= 0) return -2;
   char *s = malloc(len + 1);
   if (s == NULL) return -1;
   memcpy(s, key, len);
   s[len] = '\0';
-  if (ld_strmap_put(&k->map, s, len, (void *)((intptr_t)id + 1)) != 0) {
+  int rc = ld_strmap_add(&k->map, s, len, (void *)((intptr_t)id + 1));
+  if (rc != 0) {
     free(s);
-    return -1;
+    return rc == 1 ? -2 : -1;
   }
   k->str[id] = s;
+  k->len[id] = (uint32_t)len;
   k->bytes += copy_cost(len);
   k->count++;
   return 0;
@@ -57,7 +62,7 @@ int ld_keys_set(ld_keys *k, int32_t id, const char *key, size_t len) {
 void ld_keys_remove(ld_keys *k, int32_t id) {
   if (id < 0 || id >= k->nids || k->str[id] == NULL) return;
   char *s = k->str[id];
-  size_t len = strlen(s);
+  size_t len = k->len[id];
   ld_strmap_del(&k->map, s, len);
   k->bytes -= copy_cost(len);
   k->count--;
@@ -67,10 +72,10 @@ void ld_keys_remove(ld_keys *k, int32_t id) {
 
 const char *ld_keys_get(const ld_keys *k, int32_t id, size_t *len) {
   if (id < 0 || id >= k->nids || k->str[id] == NULL) return NULL;
-  if (len) *len = strlen(k->str[id]);
+  if (len) *len = k->len[id];
   return k->str[id];
 }
 
 size_t ld_keys_bytes(const ld_keys *k) {
-  return k->bytes + (size_t)k->nids * sizeof *k->str + ld_strmap_bytes(&k->map);
+  return k->bytes + (size_t)k->nids * (sizeof *k->str + sizeof *k->len) + ld_strmap_bytes(&k->map);
 }

@@ -14,6 +14,7 @@
 typedef struct ld_keys {
   ld_strmap map; /* key -> id + 1 (as a pointer value) */
   char **str;    /* owned; str[id] = owned NUL-terminated copy, or NULL */
+  uint32_t *len; /* owned; len[id] = its length */
   int32_t nids;  /* entries in str */
   size_t bytes;  /* bytes of the key copies (with allocator overhead) */
   int32_t count; /* keys set */

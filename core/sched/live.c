@@ -221,7 +221,7 @@ static int needs_count(const ld_sched *s, int32_t id) {
  * explicit stack: dependencies are counted before their dependents). */
 static int compute(ld_sched *s, int32_t id) {
   if (!needs_count(s, id)) return 0;
-  stk k = {NULL, 0, 0};
+  stk k = {s->stack, 0, s->capstack}; /* kept from call to call */
   if (stk_push(&k, id, 0) != 0) return LD_SCHED_ENOMEM;
   s->flags[id] |= F_VISIT;
   int rc = 0;
@@ -245,7 +245,8 @@ static int compute(ld_sched *s, int32_t id) {
     s->flags[t] &= (uint8_t)~F_VISIT;
     if (needs_count(s, t)) recount(s, t);
   }
-  free(k.v);
+  s->stack = k.v;
+  s->capstack = k.cap;
   return rc;
 }
 
@@ -254,7 +255,7 @@ static int compute(ld_sched *s, int32_t id) {
 int32_t ld_sched_create(ld_sched *s, const char *key, size_t len, int64_t prio) {
   if (!s->live) return LD_SCHED_EINVAL;
   if (key == NULL) return LD_SCHED_EINVAL;
-  if (memchr(key, '\0', len) != NULL || ld_keys_find(&s->keys, key, len) >= 0) return LD_SCHED_EKEY;
+  if (memchr(key, '\0', len) != NULL) return LD_SCHED_EKEY;
   int32_t id = s->free_head;
   if (id < 0) {
     if (s->n == INT32_MAX - 1 || sched_reserve_tasks(s, s->n + 1) != 0) return LD_SCHED_ENOMEM;
@@ -266,7 +267,8 @@ int32_t ld_sched_create(ld_sched *s, const char *key, size_t len, int64_t prio) 
     }
     id = s->n;
   }
-  if (ld_keys_set(&s->keys, id, key, len) != 0) return LD_SCHED_ENOMEM;
+  int rc = ld_keys_set(&s->keys, id, key, len);
+  if (rc != 0) return rc == -1 ? LD_SCHED_ENOMEM : LD_SCHED_EKEY;
   if (id == s->n)
     s->n++;
   else

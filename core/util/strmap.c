@@ -52,16 +52,30 @@ static int grow(ld_strmap *m) {
   return 0;
 }
 
-int ld_strmap_put(ld_strmap *m, const char *key, size_t len, void *val) {
+/* Puts KEY -> VAL; when KEY is present, replaces its value if REPLACE.
+ * Returns 0, 1 (present), -1 (no memory, or LEN too long). */
+static int insert(ld_strmap *m, const char *key, size_t len, void *val, int replace) {
   if (len > UINT32_MAX) return -1;
   /* Load factor up to 0.8: the slots hold a 32-bit hash, so a probe costs
    * a compare of two integers until the key matches. */
   if ((m->count + 1) * 5 > m->cap * 4 && grow(m) != 0) return -1;
   uint32_t h = hash_of(key, len);
   size_t i = find(m, key, len, h);
-  if (m->slots[i].key == NULL) m->count++;
+  if (m->slots[i].key != NULL) {
+    if (!replace) return 1;
+  } else {
+    m->count++;
+  }
   m->slots[i] = (ld_strmap_slot){key, (uint32_t)len, h, val};
   return 0;
+}
+
+int ld_strmap_put(ld_strmap *m, const char *key, size_t len, void *val) {
+  return insert(m, key, len, val, 1) < 0 ? -1 : 0;
+}
+
+int ld_strmap_add(ld_strmap *m, const char *key, size_t len, void *val) {
+  return insert(m, key, len, val, 0);
 }
 
 void *ld_strmap_del(ld_strmap *m, const char *key, size_t len) {

@@ -34,6 +34,9 @@ void *ld_strmap_get(const ld_strmap *m, const char *key, size_t len);
  * copied: it must stay valid while present. Returns 0, or -1 when out of
  * memory or LEN does not fit 32 bits (the map is then unchanged). */
 int ld_strmap_put(ld_strmap *m, const char *key, size_t len, void *val);
+/* Sets KEY -> VAL only when KEY is absent (one probe sequence). Returns 0,
+ * 1 when KEY is present (nothing changed), or -1 as ld_strmap_put. */
+int ld_strmap_add(ld_strmap *m, const char *key, size_t len, void *val);
 /* Removes KEY; returns its value, or NULL when absent. */
 void *ld_strmap_del(ld_strmap *m, const char *key, size_t len);
 /* Iteration: *I starts at 0; returns the next slot or NULL at the end. Do

@@ -309,7 +309,7 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
     S(&p, "address"), S(&p, w->addr);
     S(&p, "nthreads"), I(&p, w->nthreads);
     S(&p, "processing"), I(&p, w->nprocessing);
-    S(&p, "nkeys"), I(&p, w->has.count);
+    S(&p, "nkeys"), I(&p, w->nkeys);
     S(&p, "executed"), I(&p, w->executed);
     S(&p, "fetched"), I(&p, w->fetched);
     S(&p, "fetched_bytes"), I(&p, w->fetched_bytes);

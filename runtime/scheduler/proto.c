@@ -48,7 +48,6 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   w->alive = 1;
   w->last_seen = sc_now(st);
   w->mem_reported = -1;
-  ld_strmap_init(&w->has);
   msgpack_sbuffer_init(&w->free_keys);
   w->next = st->workers;
   st->workers = w;
@@ -156,7 +155,6 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
       if (cl == NULL) abort();
       cl->id = ++st->next_client_id;
       cl->conn = c;
-      ld_strmap_init(&cl->wants);
       msgpack_sbuffer_init(&cl->fin_keys);
       msgpack_sbuffer_init(&cl->fin_nframes);
       cl->next = st->clients;
@@ -207,13 +205,15 @@ static void on_close(ld_conn *c, const char *reason) {
         *pp = cl->next;
         break;
       }
-    /* Collected first; each stays wanted (so known) until its turn. */
-    size_t i = 0, n = 0;
-    sc_task **ts = sc_xrealloc(NULL, (cl->wants.count + 1) * sizeof *ts);
-    ld_strmap_slot *s;
-    while ((s = ld_strmap_next(&cl->wants, &i)) != NULL) ts[n++] = s->val;
-    for (size_t k = 0; k < n; k++) sc_unwant(st, cl, ts[k]);
-    free(ts);
+    /* What it wanted is let go (records forgotten on the way are FREE). */
+    int32_t limit = ld_sched_id_limit(st->eng);
+    for (int32_t id = 0; id < limit; id++) {
+      int state = ld_sched_state(st->eng, id);
+      if (state == LD_TASK_FREE || state < 0) continue;
+      sc_task *t = sc_side(st, id);
+      sc_gather_done(t, cl->id);
+      if (sc_wanted_by(t, cl->id)) sc_unwant(st, cl, t);
+    }
     sc_client_free(cl);
     sc_fill(st);
   } else {

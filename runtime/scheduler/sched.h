@@ -16,7 +16,6 @@
 
 #include "net/conn.h"
 #include "sched/engine.h"
-#include "util/strmap.h"
 
 typedef struct sc_worker {
   int id;
@@ -26,7 +25,7 @@ typedef struct sc_worker {
   int nthreads;
   int64_t memory_limit;
   int nprocessing;
-  ld_strmap has; /* key -> sc_task, results it holds (keys borrowed from the engine) */
+  int64_t nkeys; /* results it holds */
   int64_t nbytes;
   int64_t executed, fetched, fetched_bytes; /* from heartbeats */
   int64_t mem_reported;                     /* heartbeat 'memory': bytes in RAM, -1 unknown */
@@ -41,7 +40,6 @@ typedef struct sc_worker {
 typedef struct sc_client {
   int id;
   ld_conn *conn;
-  ld_strmap wants;             /* key -> sc_task (keys borrowed from the engine) */
   msgpack_sbuffer fin_keys;    /* packed keys of a keys-finished not yet sent */
   msgpack_sbuffer fin_nframes; /* packed value frame counts, one per key */
   uint32_t nfin;
@@ -70,6 +68,10 @@ typedef struct sc_task {
   uint32_t ninline;
   char **restrict_to; /* worker names or addresses */
   int nrestrict;
+  int nwant;      /* clients wanting it (each counted once by the engine) */
+  int want1;      /* the first one's id */
+  int *want_more; /* owned: the others' ids (nwant - 1) */
+  int capmore;
   int *gather_clients;
   int ngather, capgather;
   char *err_msg, *err_tb;
@@ -128,6 +130,8 @@ void sc_missing_input(sc_state *st, sc_worker *w, sc_task *t);
 void sc_remove_holder(sc_state *st, sc_task *t, sc_worker *w);
 void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason);
 void sc_want(sc_state *st, sc_client *c, sc_task *t);
+/* Whether client CLIENT_ID wants T. */
+int sc_wanted_by(const sc_task *t, int client_id);
 void sc_unwant(sc_state *st, sc_client *c, sc_task *t);
 void sc_request_data(sc_state *st, sc_task *t, int client_id);
 /* Records / clears that CLIENT_ID waits for the data of T. */

@@ -122,7 +122,6 @@ void sc_client_free(sc_client *c) {
   free(c->fin_frames);
   msgpack_sbuffer_destroy(&c->fin_keys);
   msgpack_sbuffer_destroy(&c->fin_nframes);
-  ld_strmap_free(&c->wants);
   free(c);
 }
 
@@ -173,10 +172,8 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
 
 void sc_notify_key(sc_state *st, sc_task *t, const char *op) {
   int finished = strcmp(op, "key-finished") == 0;
-  size_t klen;
-  const char *key = sc_key(st, t, &klen);
   for (sc_client *c = st->clients; c; c = c->next) {
-    int tell = ld_strmap_get(&c->wants, key, klen) != NULL;
+    int tell = sc_wanted_by(t, c->id);
     for (int i = 0; !tell && !finished && i < t->ngather; i++) tell = t->gather_clients[i] == c->id;
     if (tell) sc_notify_one(c, t, op);
   }

@@ -76,7 +76,7 @@ void sc_set_payload(sc_task *t, ld_buffer *const *frames, uint32_t n) {
   t->npayload = n;
 }
 
-static void add_holder(sc_state *st, sc_task *t, sc_worker *w) {
+static void add_holder(sc_task *t, sc_worker *w) {
   sc_worker *const *who = sc_who_has(t);
   for (int i = 0; i < t->nwho; i++)
     if (who[i] == w) return;
@@ -94,20 +94,16 @@ static void add_holder(sc_state *st, sc_task *t, sc_worker *w) {
     t->who_has[t->nwho] = w;
   }
   t->nwho++;
-  size_t len;
-  const char *key = sc_key(st, t, &len);
-  if (ld_strmap_put(&w->has, key, len, t) != 0) sc_xrealloc(NULL, (size_t)-1);
+  w->nkeys++;
   w->nbytes += t->nbytes;
 }
 
 /* Removes holder number I of T (the map entry and the byte count). */
-static sc_worker *unhold(sc_state *st, sc_task *t, int i) {
+static sc_worker *unhold(sc_task *t, int i) {
   sc_worker **who = (sc_worker **)sc_who_has(t);
   sc_worker *w = who[i];
   who[i] = who[--t->nwho];
-  size_t len;
-  const char *key = sc_key(st, t, &len);
-  ld_strmap_del(&w->has, key, len);
+  w->nkeys--;
   w->nbytes -= t->nbytes;
   return w;
 }
@@ -120,9 +116,9 @@ static void drop_inline(sc_task *t) {
 }
 
 /* Drops the data of T on every holder. */
-static void drop_data(sc_state *st, sc_task *t) {
+static void drop_data(sc_task *t) {
   drop_inline(t);
-  while (t->nwho > 0) sc_send_free(unhold(st, t, t->nwho - 1), t);
+  while (t->nwho > 0) sc_send_free(unhold(t, t->nwho - 1), t);
 }
 
 static void stop_processing(sc_task *t) {
@@ -137,7 +133,7 @@ static void stop_processing(sc_task *t) {
 
 static void hook_stop(void *ctx, int32_t id) { stop_processing(sc_side(ctx, id)); }
 
-static void hook_released(void *ctx, int32_t id) { drop_data(ctx, sc_side(ctx, id)); }
+static void hook_released(void *ctx, int32_t id) { drop_data(sc_side(ctx, id)); }
 
 static void set_error(sc_task *t, const char *msg, size_t mlen, const char *tb, size_t tblen) {
   char *m = dupn(msg, mlen), *b = dupn(tb, tblen); /* MSG may be t's own text */
@@ -198,11 +194,12 @@ static void hook_forget(void *ctx, int32_t id) {
   sc_state *st = ctx;
   sc_task *t = sc_side(st, id);
   stop_processing(t);
-  drop_data(st, t);
+  drop_data(t);
   drop_payload(t);
   for (int i = 0; i < t->nrestrict; i++) free(t->restrict_to[i]);
   free(t->restrict_to);
   if (t->capwho) free(t->who_has);
+  free(t->want_more);
   free(t->gather_clients);
   free(t->err_msg);
   free(t->err_tb);
@@ -225,12 +222,9 @@ static void tell_gatherers(sc_state *st, sc_task *t) {
   int *ids = sc_xrealloc(NULL, (size_t)n * sizeof *ids);
   memcpy(ids, t->gather_clients, (size_t)n * sizeof *ids);
   t->ngather = 0;
-  size_t klen;
-  const char *key = sc_key(st, t, &klen);
   for (int i = 0; i < n; i++) {
     /* A client that wants the key got its small value with keys-finished. */
-    sc_client *c = t->ninline > 0 ? sc_find_client(st, ids[i]) : NULL;
-    if (c && ld_strmap_get(&c->wants, key, klen)) continue;
+    if (t->ninline > 0 && sc_wanted_by(t, ids[i]) && sc_find_client(st, ids[i])) continue;
     sc_request_data(st, t, ids[i]);
   }
   free(ids);
@@ -240,7 +234,7 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
                  uint32_t ndata) {
   int state = sc_state_of(st, t);
   if (state == LD_TASK_MEMORY) { /* a second copy: keep it as a replica */
-    add_holder(st, t, w);
+    add_holder(t, w);
     return;
   }
   if (state != LD_TASK_PROCESSING || t->processing_on != w) {
@@ -250,7 +244,7 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
   t->processing_on = NULL;
   w->nprocessing--;
   t->nbytes = nbytes;
-  add_holder(st, t, w);
+  add_holder(t, w);
   if (ndata > 0) {
     drop_inline(t);
     t->inline_data = sc_xrealloc(NULL, ndata * sizeof *t->inline_data);
@@ -304,7 +298,7 @@ void sc_remove_holder(sc_state *st, sc_task *t, sc_worker *w) {
   sc_worker *const *who = sc_who_has(t);
   for (int i = 0; i < t->nwho; i++) {
     if (who[i] != w) continue;
-    unhold(st, t, i);
+    unhold(t, i);
     if (t->nwho == 0 && sc_state_of(st, t) == LD_TASK_MEMORY) {
       /* the last copy: recomputed if something needs it */
       drop_inline(t);
@@ -344,13 +338,14 @@ void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
     running[n++] = id;
   }
   w->nprocessing = 0;
-  /* Results it held: recomputed when still needed. */
-  size_t nk = 0, i = 0;
-  sc_task **held = sc_xrealloc(NULL, (w->has.count + 1) * sizeof *held);
-  ld_strmap_slot *s;
-  while ((s = ld_strmap_next(&w->has, &i)) != NULL) held[nk++] = s->val;
-  for (size_t k = 0; k < nk; k++) sc_remove_holder(st, held[k], w);
-  free(held);
+  /* Results it held: recomputed when still needed. (Records forgotten on
+   * the way are FREE, with no holders.) */
+  for (int32_t id = 0; id < limit && w->nkeys > 0; id++) {
+    int state = ld_sched_state(st->eng, id);
+    if (state == LD_TASK_FREE || state < 0) continue;
+    sc_task *t = sc_side(st, id);
+    if (t->nwho > 0) sc_remove_holder(st, t, w);
+  }
   for (size_t k = 0; k < n; k++) {
     int32_t id = running[k];
     if (ld_sched_state(st->eng, id) != LD_TASK_WAITING) continue;
@@ -369,24 +364,44 @@ void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
     }
   }
   free(running);
-  ld_strmap_free(&w->has);
   sc_fill(st);
 }
 
 /* ---- clients ---- */
 
+int sc_wanted_by(const sc_task *t, int client_id) {
+  if (t->nwant == 0) return 0;
+  if (t->want1 == client_id) return 1;
+  for (int i = 0; i < t->nwant - 1; i++)
+    if (t->want_more[i] == client_id) return 1;
+  return 0;
+}
+
 void sc_want(sc_state *st, sc_client *c, sc_task *t) {
-  size_t len;
-  const char *key = sc_key(st, t, &len);
-  if (ld_strmap_get(&c->wants, key, len)) return;
-  if (ld_strmap_put(&c->wants, key, len, t) != 0) sc_xrealloc(NULL, (size_t)-1);
+  if (sc_wanted_by(t, c->id)) return;
+  if (t->nwant == 0) {
+    t->want1 = c->id;
+  } else {
+    if (t->nwant - 1 == t->capmore) {
+      t->capmore = t->capmore ? t->capmore * 2 : 2;
+      t->want_more = sc_xrealloc(t->want_more, (size_t)t->capmore * sizeof(int));
+    }
+    t->want_more[t->nwant - 1] = c->id;
+  }
+  t->nwant++;
   ld_sched_want(st->eng, t->id);
 }
 
 void sc_unwant(sc_state *st, sc_client *c, sc_task *t) {
-  size_t len;
-  const char *key = sc_key(st, t, &len);
-  if (ld_strmap_del(&c->wants, key, len) == NULL) return;
+  if (!sc_wanted_by(t, c->id)) return;
+  int nmore = t->nwant - 1;
+  if (t->want1 == c->id) {
+    if (nmore > 0) t->want1 = t->want_more[nmore - 1];
+  } else {
+    for (int i = 0; i < nmore; i++)
+      if (t->want_more[i] == c->id) t->want_more[i] = t->want_more[nmore - 1];
+  }
+  t->nwant--;
   sc_gather_done(t, c->id);
   ld_sched_unwant(st->eng, t->id);
 }

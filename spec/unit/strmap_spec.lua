@@ -54,6 +54,17 @@ describe("strmap", function()
     lib.ld_strmap_free(m)
   end)
 
+  it("adds only absent keys with ld_strmap_add", function()
+    local m = ffi.new("ld_strmap")
+    lib.ld_strmap_init(m)
+    local k = "key"
+    assert.equal(0, lib.ld_strmap_add(m, k, 3, ffi.cast("void *", 1)))
+    assert.equal(1, lib.ld_strmap_add(m, k, 3, ffi.cast("void *", 2)))
+    assert.equal(1, tonumber(ffi.cast("intptr_t", lib.ld_strmap_get(m, k, 3))))
+    assert.equal(1, tonumber(m.count))
+    lib.ld_strmap_free(m)
+  end)
+
   it("handles keys with NUL bytes and the empty key", function()
     local m = ffi.new("ld_strmap")
     lib.ld_strmap_init(m)

@@ -76,6 +76,7 @@ void ld_strmap_init(ld_strmap *m);
 void ld_strmap_free(ld_strmap *m);
 void *ld_strmap_get(const ld_strmap *m, const char *key, size_t len);
 int ld_strmap_put(ld_strmap *m, const char *key, size_t len, void *val);
+int ld_strmap_add(ld_strmap *m, const char *key, size_t len, void *val);
 void *ld_strmap_del(ld_strmap *m, const char *key, size_t len);
 ld_strmap_slot *ld_strmap_next(const ld_strmap *m, size_t *i);
 size_t ld_strmap_bytes(const ld_strmap *m);
