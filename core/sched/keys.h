@@ -1,7 +1,9 @@
 /* keys.h — interned task keys of the scheduling engine: each task id's key
- * (one owned copy) and the map from key to id, built on the tree's one
- * string hash table (util/strmap.h). Keys can be removed (forgotten tasks)
- * and their ids reused. Used by schedulers that address tasks by key
+ * (one copy, in 64 KiB chunks of 8-byte-rounded blocks reused by size once
+ * freed; keys over 256 bytes get their own allocation) and the map from key
+ * to id, built on the tree's one string hash table (util/strmap.h). Keys
+ * can be removed (forgotten tasks) and their ids reused; the memory held
+ * stays bounded by the most keys alive at once. Used by schedulers that address tasks by key
  * (ldask-scheduler, error messages); the local driver may leave it empty. */
 #ifndef LDASK_SCHED_KEYS_H
 #define LDASK_SCHED_KEYS_H
@@ -11,13 +13,19 @@
 
 #include "util/strmap.h"
 
+#define LD_KEYS_CLASSES 32 /* block sizes 8, 16, ..., 256 */
+
 typedef struct ld_keys {
   ld_strmap map; /* key -> id + 1 (as a pointer value) */
-  char **str;    /* owned; str[id] = owned NUL-terminated copy, or NULL */
+  char **str;    /* owned; str[id] = its NUL-terminated copy, or NULL */
   uint32_t *len; /* owned; len[id] = its length */
-  int32_t nids;  /* entries in str */
-  size_t bytes;  /* bytes of the key copies (with allocator overhead) */
-  int32_t count; /* keys set */
+  int32_t nids;  /* entries in str and len */
+  char **chunks; /* owned; blocks of small keys */
+  int32_t nchunks;
+  size_t chunk_used;                  /* bytes used in the last chunk */
+  char *free_blocks[LD_KEYS_CLASSES]; /* freed blocks by size, chained */
+  size_t big_bytes;                   /* bytes of the keys over 256 bytes */
+  int32_t count;                      /* keys set */
 } ld_keys;
 
 /* Initialises an empty key table (no allocation). */
