@@ -61,22 +61,20 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     }
     uint32_t first = next_frame;
     next_frame += (uint32_t)nf;
-    int32_t id = ld_sched_find(st->eng, key, klen);
-    sc_task *t = id >= 0 ? sc_side(st, id) : NULL;
-    if (t) {
+    /* Created at once when new (one hash probe); else the known record. */
+    int rc;
+    sc_task *t = sc_task_new(st, key, klen, prio, &rc);
+    if (t == NULL && rc == LD_SCHED_EKEY && (t = find_key(st, key, klen)) != NULL) {
       int state = sc_state_of(st, t);
       if (state != LD_TASK_CANCELLED && !(state == LD_TASK_RELEASED && t->npayload == 0))
         continue; /* same key: same computation, already known */
-      ld_sched_renew(st->eng, id, prio);
+      ld_sched_renew(st->eng, t->id, prio);
       t->scattered = 0;
-    } else {
-      t = sc_task_new(st, key, klen, prio);
-      if (t == NULL) {
-        snprintf(err, sizeof err, "update-graph: cannot create task '%.*s' (out of memory)",
-                 (int)klen, key);
-        key_error(cl->conn, key, klen, err);
-        break;
-      }
+    } else if (t == NULL) {
+      snprintf(err, sizeof err, "update-graph: cannot create task '%.*s' (%s)", (int)klen, key,
+               rc == LD_SCHED_EKEY ? "a NUL byte in the key" : "out of memory");
+      key_error(cl->conn, key, klen, err);
+      break;
     }
     sc_set_payload(t, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
@@ -242,10 +240,13 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
              ld_mp_str_eq(&ws->via.array.ptr[j], w->addr);
       if (ok && (best == NULL || w->nbytes < best->nbytes)) best = w;
     }
+    int rc;
     sc_task *t = find_key(st, key, klen);
-    if (t == NULL) t = sc_task_new(st, key, klen, 0);
+    if (t == NULL) t = sc_task_new(st, key, klen, 0, &rc);
     if (t == NULL) {
-      key_error(cl->conn, key, klen, "scatter: cannot create the key (out of memory)");
+      key_error(cl->conn, key, klen,
+                rc == LD_SCHED_EKEY ? "scatter: a NUL byte in the key"
+                                    : "scatter: cannot create the key (out of memory)");
       return;
     }
     sc_want(st, cl, t);

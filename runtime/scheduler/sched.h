@@ -108,9 +108,10 @@ int sc_tasks_init(sc_state *st);
 static inline sc_task *sc_side(const sc_state *st, int32_t id) {
   return &st->pages[id >> SC_PAGE_BITS][id & (SC_PAGE - 1)];
 }
-/* Creates a record for KEY (engine + side record). NULL when out of
- * memory. */
-sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio);
+/* Creates a record for KEY (engine + side record). NULL when the key is
+ * known or holds a NUL byte (*RC = LD_SCHED_EKEY) or when out of memory
+ * (*RC = LD_SCHED_ENOMEM). */
+sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, int *rc);
 /* The key of T (owned by the engine, stable while T lives). */
 const char *sc_key(const sc_state *st, const sc_task *t, size_t *len);
 /* The engine state of T (LD_TASK_*). */

@@ -35,8 +35,9 @@ const char *sc_key(const sc_state *st, const sc_task *t, size_t *len) {
 
 int sc_state_of(const sc_state *st, const sc_task *t) { return ld_sched_state(st->eng, t->id); }
 
-sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio) {
+sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, int *rc) {
   int32_t id = ld_sched_create(st->eng, key, len, prio);
+  *rc = id < 0 ? id : 0;
   if (id < 0) return NULL;
   int32_t page = id >> SC_PAGE_BITS;
   if (page >= st->npages) {
