@@ -64,17 +64,19 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     /* Created at once when new (one hash probe); else the known record. */
     int rc;
     sc_task *t = sc_task_new(st, key, klen, prio, &rc);
-    if (t == NULL && rc == LD_SCHED_EKEY && (t = find_key(st, key, klen)) != NULL) {
+    if (t == NULL && rc == LD_SCHED_EKEY) t = find_key(st, key, klen);
+    if (t == NULL) {
+      snprintf(err, sizeof err, "update-graph: cannot create task '%.*s' (%s)", (int)klen, key,
+               rc == LD_SCHED_EKEY ? "a NUL byte in the key" : "out of memory");
+      key_error(cl->conn, key, klen, err);
+      break;
+    }
+    if (rc == LD_SCHED_EKEY) { /* known */
       int state = sc_state_of(st, t);
       if (state != LD_TASK_CANCELLED && !(state == LD_TASK_RELEASED && t->npayload == 0))
         continue; /* same key: same computation, already known */
       ld_sched_renew(st->eng, t->id, prio);
       t->scattered = 0;
-    } else if (t == NULL) {
-      snprintf(err, sizeof err, "update-graph: cannot create task '%.*s' (%s)", (int)klen, key,
-               rc == LD_SCHED_EKEY ? "a NUL byte in the key" : "out of memory");
-      key_error(cl->conn, key, klen, err);
-      break;
     }
     sc_set_payload(t, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
