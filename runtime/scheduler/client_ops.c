@@ -77,6 +77,7 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
         continue; /* same key: same computation, already known */
       ld_sched_renew(st->eng, t->id, prio);
       t->scattered = 0;
+      t->lost = 0;
     }
     sc_set_payload(t, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
@@ -162,12 +163,19 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     send_error(cl->conn, "gather: 'keys' must be an array");
     return;
   }
+  /* Each key looked up once: engine ids, -1 unknown. */
+  uint32_t n = keys->via.array.size;
+  int32_t *ids = sc_xrealloc(NULL, (n ? n : 1) * sizeof *ids);
+  for (uint32_t i = 0; i < n; i++) {
+    const sc_task *t = find(st, &keys->via.array.ptr[i]);
+    ids[i] = t ? t->id : -1;
+  }
   /* Small results kept here are answered at once, in one message. */
   {
     sc_task *batch[256];
     int nb = 0;
-    for (uint32_t i = 0; i < keys->via.array.size; i++) {
-      sc_task *t = find(st, &keys->via.array.ptr[i]);
+    for (uint32_t i = 0; i < n; i++) {
+      sc_task *t = ids[i] >= 0 ? sc_side(st, ids[i]) : NULL;
       if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->ninline > 0) {
         batch[nb++] = t;
         if (nb == 256) sc_send_inline(st, batch, nb, cl->id), nb = 0;
@@ -179,8 +187,8 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
   for (sc_worker *w = st->workers; w; w = w->next) {
     sc_task *batch[256];
     int nb = 0;
-    for (uint32_t i = 0; i < keys->via.array.size; i++) {
-      sc_task *t = find(st, &keys->via.array.ptr[i]);
+    for (uint32_t i = 0; i < n; i++) {
+      sc_task *t = ids[i] >= 0 ? sc_side(st, ids[i]) : NULL;
       if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->ninline == 0 && t->nwho > 0 &&
           sc_who_has(t)[0] == w) {
         sc_add_gather(t, cl->id);
@@ -190,9 +198,11 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     }
     if (nb) sc_send_data_request(st, w, batch, nb, cl->id);
   }
-  for (uint32_t i = 0; i < keys->via.array.size; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *o = &keys->via.array.ptr[i];
-    sc_task *t = find(st, o);
+    /* (a recomputation started for an earlier key may have forgotten it) */
+    int state = ids[i] >= 0 ? ld_sched_state(st->eng, ids[i]) : LD_TASK_FREE;
+    sc_task *t = state != LD_TASK_FREE ? sc_side(st, ids[i]) : NULL;
     char msg[300];
     if (t == NULL) {
       if (o->type != MSGPACK_OBJECT_STR) continue;
@@ -200,16 +210,17 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
                "gather: key '%.*s' is not known to the scheduler (never submitted, or released)",
                (int)o->via.str.size, o->via.str.ptr);
       key_error(cl->conn, o->via.str.ptr, o->via.str.size, msg);
-    } else if (sc_state_of(st, t) == LD_TASK_MEMORY && (t->nwho > 0 || t->ninline > 0)) {
+    } else if (state == LD_TASK_MEMORY && (t->nwho > 0 || t->ninline > 0)) {
       continue; /* answered or requested above */
-    } else if (sc_state_of(st, t) == LD_TASK_ERRED) {
+    } else if (state == LD_TASK_ERRED) {
       sc_notify_one(cl, t, "key-erred");
-    } else if (sc_state_of(st, t) == LD_TASK_CANCELLED) {
+    } else if (state == LD_TASK_CANCELLED) {
       sc_notify_one(cl, t, "key-cancelled");
     } else {
       sc_request_data(st, t, cl->id);
     }
   }
+  free(ids);
 }
 
 /* scatter: keys [{key, nframes, nbytes}], optional workers [names]; the
@@ -253,18 +264,18 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     }
     sc_want(st, cl, t);
     int state = sc_state_of(st, t);
+    if (state == LD_TASK_MEMORY || (state == LD_TASK_PROCESSING && t->scattered)) {
+      /* the same value, stored or on its way */
+      next += (uint32_t)nf;
+      if (state == LD_TASK_MEMORY) sc_notify_key(st, t, "key-finished");
+      continue;
+    }
     if (best == NULL) {
       char msg[200];
       snprintf(msg, sizeof msg, "scatter: no worker to hold key '%.*s'%s", (int)klen, key,
                ws ? " among the workers asked for" : "");
       sc_erred(st, t, msg, strlen(msg), "", 0);
       next += (uint32_t)nf;
-      continue;
-    }
-    if (state == LD_TASK_MEMORY || (state == LD_TASK_PROCESSING && t->scattered)) {
-      /* the same value, stored or on its way */
-      next += (uint32_t)nf;
-      if (state == LD_TASK_MEMORY) sc_notify_key(st, t, "key-finished");
       continue;
     }
     ld_sched_put_data(st->eng, t->id);
