@@ -73,13 +73,13 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     }
     if (rc == LD_SCHED_EKEY) { /* known */
       int state = sc_state_of(st, t);
-      if (state != LD_TASK_CANCELLED && !(state == LD_TASK_RELEASED && t->npayload == 0))
+      if (state != LD_TASK_CANCELLED && !(state == LD_TASK_RELEASED && t->payload.n == 0))
         continue; /* same key: same computation, already known */
       ld_sched_renew(st->eng, t->id, prio);
       t->scattered = 0;
       t->lost = 0;
     }
-    sc_set_payload(t, m->frames + first, (uint32_t)nf);
+    sc_frames_set(&t->payload, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
     const msgpack_object *ws = arr(rec, "workers");
     if (ws && ws->via.array.size > 0 && t->nrestrict == 0) set_restrictions(t, ws);
@@ -176,7 +176,7 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     int nb = 0;
     for (uint32_t i = 0; i < n; i++) {
       sc_task *t = ids[i] >= 0 ? sc_side(st, ids[i]) : NULL;
-      if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->ninline > 0) {
+      if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->result.n > 0) {
         batch[nb++] = t;
         if (nb == 256) sc_send_inline(st, batch, nb, cl->id), nb = 0;
       }
@@ -189,7 +189,7 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     int nb = 0;
     for (uint32_t i = 0; i < n; i++) {
       sc_task *t = ids[i] >= 0 ? sc_side(st, ids[i]) : NULL;
-      if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->ninline == 0 && t->nwho > 0 &&
+      if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->result.n == 0 && t->nwho > 0 &&
           sc_who_has(t)[0] == w) {
         sc_add_gather(t, cl->id);
         batch[nb++] = t;
@@ -210,7 +210,7 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
                "gather: key '%.*s' is not known to the scheduler (never submitted, or released)",
                (int)o->via.str.size, o->via.str.ptr);
       key_error(cl->conn, o->via.str.ptr, o->via.str.size, msg);
-    } else if (state == LD_TASK_MEMORY && (t->nwho > 0 || t->ninline > 0)) {
+    } else if (state == LD_TASK_MEMORY && (t->nwho > 0 || t->result.n > 0)) {
       continue; /* answered or requested above */
     } else if (state == LD_TASK_ERRED) {
       sc_notify_one(cl, t, "key-erred");

@@ -5,6 +5,7 @@
 #define LDASK_SCHEDULER_PACK_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "net/mp.h"
 #include "sched.h"
@@ -48,7 +49,8 @@ static inline void pk_send(pk_t *p, ld_conn *c, ld_buffer *const *bufs, uint32_t
   }
 }
 
-#define S(p, s) ld_mp_pack_cstr(&(p)->pk, s)
+/* (strlen of a literal is folded at compile time) */
+#define S(p, s) ld_mp_pack_str(&(p)->pk, s, strlen(s))
 #define SN(p, s, n) ld_mp_pack_str(&(p)->pk, s, n)
 #define I(p, v) msgpack_pack_int64(&(p)->pk, (int64_t)(v))
 

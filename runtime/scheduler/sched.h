@@ -48,6 +48,18 @@ typedef struct sc_client {
   struct sc_client *next;
 } sc_client;
 
+/* Frames held by reference (ld_buffer_retain): one without an allocation,
+ * more in an owned array. */
+typedef struct sc_frames {
+  ld_buffer **many; /* owned, when n > 1 */
+  ld_buffer *one;
+  uint32_t n;
+} sc_frames;
+
+static inline ld_buffer *const *sc_frames_ptr(const sc_frames *f) {
+  return f->n > 1 ? f->many : &f->one;
+}
+
 /* The scheduler's side record of engine task ID: what the engine does not
  * know. Kept in pages (stable addresses) indexed by the engine's id; zeroed
  * when the engine forgets the task. */
@@ -61,11 +73,8 @@ typedef struct sc_task {
   sc_worker *who_has1;
   int nwho, capwho;
   sc_worker *processing_on;
-  ld_buffer **payload; /* owned references: payload1 while npayload <= 1 */
-  ld_buffer *payload1;
-  uint32_t npayload;
-  ld_buffer **inline_data; /* a small result's frames, kept to answer gathers */
-  uint32_t ninline;
+  sc_frames payload;  /* the task's payload frames, kept for recomputation */
+  sc_frames result;   /* a small result's frames, kept to answer gathers */
   char **restrict_to; /* worker names or addresses */
   int nrestrict;
   int nwant;      /* clients wanting it (each counted once by the engine) */
@@ -116,9 +125,10 @@ sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, in
 const char *sc_key(const sc_state *st, const sc_task *t, size_t *len);
 /* The engine state of T (LD_TASK_*). */
 int sc_state_of(const sc_state *st, const sc_task *t);
-/* Sets T's payload frames (references taken). */
-void sc_set_payload(sc_task *t, ld_buffer *const *frames, uint32_t n);
-ld_buffer *const *sc_payload(const sc_task *t);
+/* Sets F to the N FRAMES (references taken; the previous ones released). */
+void sc_frames_set(sc_frames *f, ld_buffer *const *frames, uint32_t n);
+/* Releases the frames of F; F is empty after. */
+void sc_frames_drop(sc_frames *f);
 sc_worker *const *sc_who_has(const sc_task *t);
 void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buffer *const *data,
                  uint32_t ndata);

@@ -39,7 +39,7 @@ void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
   S(&p, "op"), S(&p, "compute-task");
   S(&p, "key"), pack_key(&p, st, t);
   S(&p, "priority"), I(&p, info.prio);
-  S(&p, "nframes"), I(&p, t->npayload);
+  S(&p, "nframes"), I(&p, t->payload.n);
   S(&p, "deps");
   msgpack_pack_array(&p.pk, (size_t)ndeps);
   for (int32_t i = 0; i < ndeps; i++) {
@@ -53,7 +53,7 @@ void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
     for (int j = 0; j < d->nwho; j++) S(&p, who[j]->addr);
   }
   sc_flush_frees(w); /* a free of the same key queued before must go first */
-  pk_send(&p, w->conn, sc_payload(t), t->npayload);
+  pk_send(&p, w->conn, sc_frames_ptr(&t->payload), t->payload.n);
 }
 
 void sc_flush_frees(sc_worker *w) {
@@ -134,17 +134,18 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
     ld_mp_pack_str(&pk, key, klen);
     /* A small result kept here travels along: no gather needed. */
     msgpack_packer_init(&pk, &c->fin_nframes, msgpack_sbuffer_write);
-    msgpack_pack_uint32(&pk, t->ninline);
-    if (c->nfin_frames + t->ninline > c->capfin_frames) {
+    uint32_t nres = t->result.n;
+    msgpack_pack_uint32(&pk, nres);
+    if (c->nfin_frames + nres > c->capfin_frames) {
       uint32_t cap = c->capfin_frames ? c->capfin_frames : 64;
-      while (cap < c->nfin_frames + t->ninline) cap *= 2;
+      while (cap < c->nfin_frames + nres) cap *= 2;
       ld_buffer **n = realloc(c->fin_frames, cap * sizeof *n);
       if (n == NULL) abort();
       c->fin_frames = n;
       c->capfin_frames = cap;
     }
-    for (uint32_t j = 0; j < t->ninline; j++)
-      c->fin_frames[c->nfin_frames++] = ld_buffer_retain(t->inline_data[j]);
+    for (uint32_t j = 0; j < nres; j++)
+      c->fin_frames[c->nfin_frames++] = ld_buffer_retain(sc_frames_ptr(&t->result)[j]);
     c->nfin++;
     if (!uv_is_active((uv_handle_t *)&sc_g->notify))
       uv_check_start(&sc_g->notify, sc_flush_batches);
@@ -197,7 +198,7 @@ void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
   sc_client *c = sc_find_client(st, client_id);
   if (c == NULL) return;
   uint32_t nframes = 0;
-  for (int i = 0; i < n; i++) nframes += ts[i]->ninline;
+  for (int i = 0; i < n; i++) nframes += ts[i]->result.n;
   ld_buffer **frames = malloc((nframes ? nframes : 1) * sizeof *frames);
   if (frames == NULL) abort();
   pk_t p;
@@ -211,8 +212,8 @@ void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
   for (int i = 0; i < n; i++) {
     msgpack_pack_map(&p.pk, 2);
     S(&p, "key"), pack_key(&p, st, ts[i]);
-    S(&p, "nframes"), I(&p, ts[i]->ninline);
-    for (uint32_t j = 0; j < ts[i]->ninline; j++) frames[f++] = ts[i]->inline_data[j];
+    S(&p, "nframes"), I(&p, ts[i]->result.n);
+    for (uint32_t j = 0; j < ts[i]->result.n; j++) frames[f++] = sc_frames_ptr(&ts[i]->result)[j];
   }
   pk_send(&p, c->conn, frames, f);
   free(frames);

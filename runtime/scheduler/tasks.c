@@ -54,27 +54,23 @@ sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, in
   return t;
 }
 
-ld_buffer *const *sc_payload(const sc_task *t) {
-  return t->npayload > 1 ? t->payload : &t->payload1;
-}
-
 sc_worker *const *sc_who_has(const sc_task *t) { return t->capwho ? t->who_has : &t->who_has1; }
 
-static void drop_payload(sc_task *t) {
-  ld_buffer *const *p = sc_payload(t);
-  for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(p[i]);
-  if (t->npayload > 1) free(t->payload);
-  t->payload = NULL;
-  t->payload1 = NULL;
-  t->npayload = 0;
+void sc_frames_drop(sc_frames *f) {
+  ld_buffer *const *p = sc_frames_ptr(f);
+  for (uint32_t i = 0; i < f->n; i++) ld_buffer_release(p[i]);
+  if (f->n > 1) free(f->many);
+  f->many = NULL;
+  f->one = NULL;
+  f->n = 0;
 }
 
-void sc_set_payload(sc_task *t, ld_buffer *const *frames, uint32_t n) {
-  drop_payload(t);
-  if (n > 1) t->payload = sc_xrealloc(NULL, n * sizeof *t->payload);
-  ld_buffer **p = n > 1 ? t->payload : &t->payload1;
+void sc_frames_set(sc_frames *f, ld_buffer *const *frames, uint32_t n) {
+  sc_frames_drop(f);
+  if (n > 1) f->many = sc_xrealloc(NULL, n * sizeof *f->many);
+  ld_buffer **p = n > 1 ? f->many : &f->one;
   for (uint32_t i = 0; i < n; i++) p[i] = ld_buffer_retain(frames[i]);
-  t->npayload = n;
+  f->n = n;
 }
 
 static void add_holder(sc_task *t, sc_worker *w) {
@@ -109,16 +105,9 @@ static sc_worker *unhold(sc_task *t, int i) {
   return w;
 }
 
-static void drop_inline(sc_task *t) {
-  for (uint32_t i = 0; i < t->ninline; i++) ld_buffer_release(t->inline_data[i]);
-  free(t->inline_data);
-  t->inline_data = NULL;
-  t->ninline = 0;
-}
-
 /* Drops the data of T on every holder. */
 static void drop_data(sc_task *t) {
-  drop_inline(t);
+  sc_frames_drop(&t->result);
   while (t->nwho > 0) sc_send_free(unhold(t, t->nwho - 1), t);
 }
 
@@ -196,7 +185,7 @@ static void hook_forget(void *ctx, int32_t id) {
   sc_task *t = sc_side(st, id);
   stop_processing(t);
   drop_data(t);
-  drop_payload(t);
+  sc_frames_drop(&t->payload);
   for (int i = 0; i < t->nrestrict; i++) free(t->restrict_to[i]);
   free(t->restrict_to);
   if (t->capwho) free(t->who_has);
@@ -225,7 +214,7 @@ static void tell_gatherers(sc_state *st, sc_task *t) {
   t->ngather = 0;
   for (int i = 0; i < n; i++) {
     /* A client that wants the key got its small value with keys-finished. */
-    if (t->ninline > 0 && sc_wanted_by(t, ids[i]) && sc_find_client(st, ids[i])) continue;
+    if (t->result.n > 0 && sc_wanted_by(t, ids[i]) && sc_find_client(st, ids[i])) continue;
     sc_request_data(st, t, ids[i]);
   }
   free(ids);
@@ -246,12 +235,7 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
   w->nprocessing--;
   t->nbytes = nbytes;
   add_holder(t, w);
-  if (ndata > 0) {
-    drop_inline(t);
-    t->inline_data = sc_xrealloc(NULL, ndata * sizeof *t->inline_data);
-    for (uint32_t i = 0; i < ndata; i++) t->inline_data[i] = ld_buffer_retain(data[i]);
-    t->ninline = ndata;
-  }
+  if (ndata > 0) sc_frames_set(&t->result, data, ndata);
   /* The engine decides what becomes ready and what is released; a key
    * only gathered (nobody wants it) is pinned until its gathers are sent. */
   int32_t id = t->id;
@@ -302,7 +286,7 @@ void sc_remove_holder(sc_state *st, sc_task *t, sc_worker *w) {
     unhold(t, i);
     if (t->nwho == 0 && sc_state_of(st, t) == LD_TASK_MEMORY) {
       /* the last copy: recomputed if something needs it */
-      drop_inline(t);
+      sc_frames_drop(&t->result);
       int32_t id = t->id;
       int computing = ld_sched_lost(st->eng, id);
       if (computing == 0 && ld_sched_state(st->eng, id) == LD_TASK_RELEASED &&
@@ -424,7 +408,7 @@ void sc_gather_done(sc_task *t, int client_id) {
 
 void sc_request_data(sc_state *st, sc_task *t, int client_id) {
   int state = sc_state_of(st, t);
-  if (state == LD_TASK_MEMORY && t->ninline > 0) {
+  if (state == LD_TASK_MEMORY && t->result.n > 0) {
     sc_send_inline(st, &t, 1, client_id);
     return;
   }
