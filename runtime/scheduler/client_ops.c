@@ -131,6 +131,9 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     int state = sc_state_of(st, t);
     if (state == LD_TASK_MEMORY) sc_notify_key(st, t, "key-finished");
     if (state == LD_TASK_ERRED) sc_notify_key(st, t, "key-erred");
+    /* a known key whose result was released (kept as a record because a
+     * task depends on it) is computed again */
+    if (state == LD_TASK_RELEASED) ld_sched_compute(st->eng, t->id);
   }
   for (uint32_t i = 0; i < n; i++)
     if (added[i] >= 0 && ld_sched_state(st->eng, added[i]) == LD_TASK_RELEASED)

@@ -28,6 +28,30 @@ describe("ldask-scheduler over a long session", function()
     if cl then cl:stop() end
   end)
 
+  it("computes again a key submitted anew after its result was released", function()
+    local inc = function(x) return x + 1 end
+    local x = c:submit(inc, 41)
+    local y = c:submit(inc, x)
+    assert.equal(43, y:result(20))
+    local key = x.key
+    x:release()
+    -- y's record still depends on x: x's record stays, its result goes
+    local state
+    for _ = 1, 100 do
+      state = c:task_info(key).state
+      if state == "released" then break end
+      nap(0.02)
+    end
+    assert.equal("released", state)
+    local again = c:submit(inc, 41)
+    assert.equal(key, again.key)
+    assert.equal(42, again:result(20))
+    -- and a new task on it, once released again, recomputes it too
+    again:release()
+    local z = c:submit(function(a, b) return a * b end, y, c:submit(inc, 41))
+    assert.equal(43 * 42, z:result(20))
+  end)
+
   it("forgets every batch once let go, and its memory stays flat", function()
     local inc = function(x) return x + 1 end
     local sum = function(...)
