@@ -33,9 +33,10 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     return;
   }
   uint32_t n = tasks->via.array.size;
-  /* Engine ids of the records this message (re)defines, -1 for the others:
-   * a record is not forgotten before the last pass looks at it, since it
-   * changes state only through ld_sched_compute there. */
+  /* Engine ids of the records this message (re)defines, -1 for the others.
+   * Each is pinned (an engine want of its own) until the end, so that an
+   * error cascade in between cannot forget it before it is wanted or
+   * computed. */
   int32_t *added = sc_xrealloc(NULL, (n ? n : 1) * sizeof *added);
   for (uint32_t i = 0; i < n; i++) added[i] = -1;
   /* Pass 1: records. */
@@ -84,6 +85,7 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     const msgpack_object *ws = arr(rec, "workers");
     if (ws && ws->via.array.size > 0 && t->nrestrict == 0) set_restrictions(t, ws);
     added[i] = t->id;
+    ld_sched_want(st->eng, t->id);
   }
   /* Pass 2: dependencies (may refer to tasks of this batch). */
   int32_t *deps = NULL;
@@ -110,7 +112,6 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
                o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : "?");
       sc_want(st, cl, t);
       sc_erred(st, t, err, strlen(err), "", 0);
-      added[i] = -1;
       continue;
     }
     if (ld_sched_set_deps(st->eng, t->id, deps, (int32_t)nd) != 0) {
@@ -118,7 +119,6 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
                sc_key(st, t, NULL));
       sc_want(st, cl, t);
       sc_erred(st, t, err, strlen(err), "", 0);
-      added[i] = -1;
     }
   }
   free(deps);
@@ -138,10 +138,9 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
   for (uint32_t i = 0; i < n; i++)
     if (added[i] >= 0 && ld_sched_state(st->eng, added[i]) == LD_TASK_RELEASED)
       ld_sched_compute(st->eng, added[i]);
-  /* Tasks nobody wants and nothing needs are dropped at once. */
+  /* Unpinned: tasks nobody wants and nothing needs are dropped at once. */
   for (uint32_t i = 0; i < n; i++)
-    if (added[i] >= 0 && ld_sched_state(st->eng, added[i]) != LD_TASK_FREE)
-      ld_sched_check(st->eng, added[i]);
+    if (added[i] >= 0) ld_sched_unwant(st->eng, added[i]);
   free(added);
 }
 
