@@ -281,4 +281,128 @@ describe("engine, live mode", function()
     assert.is_true(bytes < 1e6, "bytes " .. bytes)
     e.close()
   end)
+
+  it("keeps its counts consistent through 2,000 random operations", function()
+    local e = live()
+    local s = e.s
+    local info = ffi.new("ld_sched_info")
+    local n = ffi.new("int32_t[1]")
+    local wants = {} -- id -> wants held by this test
+    math.randomseed(11)
+    local serial = 0
+    local function live_ids()
+      local t = {}
+      for id = 0, lib.ld_sched_id_limit(s) - 1 do
+        local st = lib.ld_sched_state(s, id)
+        if st ~= S.FREE and st >= 0 then t[#t + 1] = id end
+      end
+      return t
+    end
+    local function pending(st) return st == S.WAITING or st == S.READY or st == S.PROCESSING end
+    local function deps_of(id)
+      local p = lib.ld_sched_deps(s, id, n)
+      local d = {}
+      for j = 0, n[0] - 1 do d[#d + 1] = p[j] end
+      return d
+    end
+    local function check_invariants(step)
+      local ids = live_ids()
+      local pend, ndep = {}, {}
+      for _, id in ipairs(ids) do pend[id] = 0; ndep[id] = 0 end
+      for _, u in ipairs(ids) do
+        local su = lib.ld_sched_state(s, u)
+        local waiting = 0
+        for _, d in ipairs(deps_of(u)) do
+          assert(pend[d], ("step %d: %d depends on forgotten %d"):format(step, u, d))
+          ndep[d] = ndep[d] + 1
+          if pending(su) then pend[d] = pend[d] + 1 end
+          if lib.ld_sched_state(s, d) ~= S.MEMORY then waiting = waiting + 1 end
+        end
+        lib.ld_sched_info_of(s, u, info)
+        if su == S.WAITING then
+          assert(info.waiting_on == waiting, ("step %d: %d waits on %d, counted %d"):format(step, u, waiting, info.waiting_on))
+          assert(waiting > 0, ("step %d: %d waits on nothing"):format(step, u))
+        end
+        if su == S.READY or su == S.PROCESSING then
+          assert(waiting == 0, ("step %d: %d %s with an input not in memory"):format(step, u, e.state(u)))
+        end
+      end
+      for _, id in ipairs(ids) do
+        lib.ld_sched_info_of(s, id, info)
+        assert(info.pending_dependents == pend[id], ("step %d: %d pending dependents %d, counted %d"):format(step, id, pend[id], info.pending_dependents))
+        assert(info.dependents == ndep[id], ("step %d: %d dependents"):format(step, id))
+        assert(info.wants == (wants[id] or 0), ("step %d: %d wants"):format(step, id))
+        local st = info.state
+        local needed = info.wants > 0 or info.pending_dependents > 0
+        assert(not (st == S.MEMORY and not needed), ("step %d: %d in memory, not needed"):format(step, id))
+        assert(needed or info.dependents > 0, ("step %d: %d not forgotten"):format(step, id))
+      end
+      return ids
+    end
+    local function pick(t) return #t > 0 and t[math.random(#t)] or nil end
+    local function with_state(ids, st)
+      local t = {}
+      for _, id in ipairs(ids) do if lib.ld_sched_state(s, id) == st then t[#t + 1] = id end end
+      return t
+    end
+    local ids = {}
+    for step = 1, 2000 do
+      local op = math.random(1, 10)
+      if op <= 2 then -- a batch of new records on live ones
+        local new = {}
+        for _ = 1, math.random(1, 4) do
+          serial = serial + 1
+          local deps = {}
+          for _ = 1, math.random(0, 3) do
+            local d = pick(ids) or pick(new)
+            if d and lib.ld_sched_state(s, d) ~= S.FREE then deps[#deps + 1] = d end
+          end
+          local id = e.task("t" .. serial, deps, math.random(0, 9))
+          new[#new + 1] = id
+        end
+        for _, id in ipairs(new) do
+          if math.random() < 0.6 then lib.ld_sched_want(s, id); wants[id] = (wants[id] or 0) + 1 end
+        end
+        for _, id in ipairs(new) do if wants[id] then lib.ld_sched_compute(s, id) end end
+        for _, id in ipairs(new) do if lib.ld_sched_state(s, id) ~= S.FREE then lib.ld_sched_check(s, id) end end
+      elseif op == 3 then -- let go of a want
+        local id = pick(ids)
+        if id and (wants[id] or 0) > 0 then
+          wants[id] = wants[id] - 1
+          if wants[id] == 0 then wants[id] = nil end
+          assert.equal(0, lib.ld_sched_unwant(s, id))
+        end
+      elseif op <= 5 then -- hand out a ready task
+        local id = lib.ld_sched_peek(s, math.random(0, 1))
+        if id >= 0 then assert.equal(0, lib.ld_sched_assign(s, id, 0)) end
+      elseif op <= 7 then -- a task finishes
+        local id = pick(with_state(ids, S.PROCESSING))
+        if id then assert.equal(0, lib.ld_sched_finish(s, id, nil, 8, 0, 0, 0)) end
+      elseif op == 8 then -- fails, or comes back (retry, dead worker)
+        local id = pick(with_state(ids, S.PROCESSING))
+        if id and math.random() < 0.3 then
+          assert.equal(0, lib.ld_sched_fail(s, id, 0, 0, 0))
+        elseif id then
+          assert.is_true(lib.ld_sched_requeue(s, id, math.random(0, 1)) >= 0)
+          assert.equal(0, lib.ld_sched_compute(s, id))
+        end
+      elseif op == 9 then -- a result is lost
+        local id = pick(with_state(ids, S.MEMORY))
+        if id then assert.is_true(lib.ld_sched_lost(s, id) >= 0) end
+      else -- a cancel, or a released key wanted again
+        local id = pick(ids)
+        local st = id and lib.ld_sched_state(s, id)
+        if st and (pending(st) or st == S.RELEASED) and math.random() < 0.3 then
+          assert.equal(0, lib.ld_sched_cancel_task(s, id))
+        elseif st == S.RELEASED and (wants[id] or 0) > 0 then
+          assert.equal(0, lib.ld_sched_compute(s, id))
+        end
+      end
+      for id in pairs(wants) do
+        if lib.ld_sched_state(s, id) == S.FREE then error("step " .. step .. ": wanted " .. id .. " forgotten") end
+      end
+      ids = check_invariants(step)
+    end
+    e.close()
+  end)
 end)
