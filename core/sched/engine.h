@@ -162,13 +162,12 @@ ld_sched *ld_sched_new_live(const ld_sched_hooks *hooks, void *ctx);
 /* Frees the engine; every result still held goes to the release callback. */
 void ld_sched_free(ld_sched *s);
 
-/* Adds N tasks with ids first..first+n-1 (first = the previous task count,
- * returned). Task first+i depends on dep_idx[dep_off[i] .. dep_off[i+1]-1]
- * (absolute task ids: earlier batches or this one; dep_off[0] need not be
- * 0). PRIO (may be NULL: id order) gives priorities, lower runs first. The
- * arrays are copied. Returns the first id, or LD_SCHED_EINVAL (a dependency
- * out of range or a bad offset), LD_SCHED_ENOMEM. On error nothing is
- * added. */
+/* Batch mode only (LD_SCHED_EINVAL in live mode). Adds N tasks with ids
+ * first..first+n-1 (first = the previous task count, returned). Task first+i depends on
+ * dep_idx[dep_off[i] .. dep_off[i+1]-1] (absolute task ids: earlier batches or this one; dep_off[0]
+ * need not be 0). PRIO (may be NULL: id order) gives priorities, lower runs first. The arrays are
+ * copied. Returns the first id, or LD_SCHED_EINVAL (a dependency out of range or a bad offset),
+ * LD_SCHED_ENOMEM. On error nothing is added. */
 int32_t ld_sched_add(ld_sched *s, int32_t n, const int32_t *dep_off, const int32_t *dep_idx,
                      const int32_t *prio);
 
@@ -179,8 +178,9 @@ int ld_sched_set_key(ld_sched *s, int32_t id, const char *key, size_t len);
 /* Task id of KEY, or -1. */
 int32_t ld_sched_find(const ld_sched *s, const char *key, size_t len);
 
-/* Key of task ID (owned by the engine, valid until the next set_key) with its
- * length in *LEN (may be NULL), or NULL when the task has no key. */
+/* Key of task ID (owned by the engine; it stays valid and unmoved until the
+ * task is forgotten, live mode) with its length in *LEN (may be NULL), or
+ * NULL when the task has no key. */
 const char *ld_sched_key(const ld_sched *s, int32_t id, size_t *len);
 
 /* Wants task ID (a count: each want needs its ld_sched_unwant). Batch
@@ -192,15 +192,16 @@ const char *ld_sched_key(const ld_sched *s, int32_t id, size_t *len);
  * when the task was already released. */
 int ld_sched_want(ld_sched *s, int32_t id);
 
-/* Starts the tasks added since the previous start: culls, counts unfinished
+/* Batch mode only. Starts the tasks added since the previous start: culls, counts unfinished
  * dependencies, queues the tasks that can run. Returns 0, LD_SCHED_ENOMEM,
  * LD_SCHED_ERELEASED (a new task depends on a released or skipped one; the
  * batch is then ERRED), LD_SCHED_ECYCLE (the batch has a cycle; detected
  * here when nothing can start, otherwise reported as LD_SCHED_STUCK). */
 int ld_sched_start(ld_sched *s);
 
-/* Hands out up to MAX ready tasks, highest priority first, into OUT and marks
- * them PROCESSING by WORKER. Returns how many (0: none ready). */
+/* Batch mode (live mode: 0; see ld_sched_peek). Hands out up to MAX ready
+ * tasks, highest priority first, into OUT and marks them PROCESSING by
+ * WORKER. Returns how many (0: none ready). */
 int32_t ld_sched_pop(ld_sched *s, int32_t *out, int32_t max, int32_t worker);
 
 /* Records the result VALUE (ownership passes to the engine; NBYTES its size
@@ -220,7 +221,8 @@ int ld_sched_finish(ld_sched *s, int32_t id, void *value, int64_t nbytes, int32_
  * processing). Returns 0, LD_SCHED_EINVAL, LD_SCHED_ESTATE. */
 int ld_sched_fail(ld_sched *s, int32_t id, int32_t worker, double t0, double t1);
 
-/* Stops the computation: empties the ready queue, marks waiting and ready
+/* Batch mode (a no-op in live mode; see ld_sched_cancel_task). Stops the
+ * computation: empties the ready queue, marks waiting and ready
  * tasks CANCELLED, releases held results except outputs. Tasks being
  * processed stay so until finished or failed. */
 void ld_sched_cancel(ld_sched *s);
@@ -230,9 +232,9 @@ void ld_sched_cancel(ld_sched *s);
  * processes a dependent of ID. */
 void *ld_sched_value(const ld_sched *s, int32_t id);
 
-/* Takes the result of the MEMORY task ID out of the engine: the caller owns
- * it; the task becomes RELEASED without a release callback. Returns NULL
- * when the task holds no result. */
+/* Batch mode (live mode: NULL). Takes the result of the MEMORY task ID out
+ * of the engine: the caller owns it; the task becomes RELEASED without a
+ * release callback. Returns NULL when the task holds no result. */
 void *ld_sched_take(ld_sched *s, int32_t id);
 
 /* State of task ID (LD_TASK_*), or -1 when out of range. */
