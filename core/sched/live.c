@@ -11,6 +11,7 @@
 
 /* ---- helpers ---- */
 
+/* Puts ID on the check list (once). */
 static void todo_push(ld_sched *s, int32_t id) {
   if (s->flags[id] & F_TODO) return;
   s->flags[id] |= F_TODO;
@@ -33,6 +34,7 @@ static void set_state(ld_sched *s, int32_t id, int ns) {
   }
 }
 
+/* Tells the owner that processing task ID must be dropped. */
 static void hook_stop(ld_sched *s, int32_t id) {
   if (s->hooks && s->hooks->stop) s->hooks->stop(s->hctx, id);
 }
@@ -44,6 +46,7 @@ static void unrun(ld_sched *s, int32_t id) {
   s->flags[id] &= (uint8_t) ~(F_PARKED | F_RECOUNT);
 }
 
+/* Puts the dependencies of ID on the check list. */
 static void push_deps_todo(ld_sched *s, int32_t id) {
   const int32_t *d = s->dep_idx + s->dep_start[id];
   for (int32_t j = 0; j < s->dep_n[id]; j++) todo_push(s, d[j]);
@@ -55,6 +58,7 @@ typedef struct stk {
   int32_t len, cap;
 } stk;
 
+/* Pushes the pair (A, B). Returns 0 or -1 (out of memory). */
 static int stk_push(stk *k, int32_t a, int32_t b) {
   if (k->len + 2 > k->cap) {
     int32_t cap = k->cap ? k->cap * 2 : 64;
@@ -165,6 +169,7 @@ static void check(ld_sched *s, int32_t id) {
   forget(s, id);
 }
 
+/* Examines the records on the check list until it is empty. */
 static void drain(ld_sched *s) {
   while (s->ntodo > 0) {
     int32_t id = s->todo[--s->ntodo];
@@ -175,6 +180,8 @@ static void drain(ld_sched *s) {
 
 /* ---- computing ---- */
 
+/* Queues ID, whose inputs are all in memory (data without a computation
+ * errs instead). */
 static void make_ready(ld_sched *s, int32_t id) {
   if (s->flags[id] & F_DATA) { /* data only: nothing to run */
     lv_err(s, id, id, LD_ERR_LOST);
@@ -212,6 +219,7 @@ static void recount(ld_sched *s, int32_t id) {
   if (nwait == 0) make_ready(s, id);
 }
 
+/* Whether ID is to be (re)counted by compute: released, or requeued. */
 static int needs_count(const ld_sched *s, int32_t id) {
   int st = s->state[id];
   return st == LD_TASK_RELEASED || (st == LD_TASK_WAITING && (s->flags[id] & F_RECOUNT));
@@ -278,6 +286,7 @@ int32_t ld_sched_create(ld_sched *s, const char *key, size_t len, int64_t prio) 
   return id;
 }
 
+/* Whether ID names a record of a live-mode engine. */
 static int live_id(const ld_sched *s, int32_t id) {
   return s->live && id >= 0 && id < s->n && s->state[id] != LD_TASK_FREE;
 }

@@ -10,6 +10,7 @@
 
 #include "sched.h"
 
+/* Whether T may run on W (its workers= restriction, if any). */
 static int allowed(const sc_task *t, const sc_worker *w) {
   if (t->nrestrict == 0) return 1;
   for (int i = 0; i < t->nrestrict; i++)
@@ -45,6 +46,7 @@ static int paused(const sc_worker *w) {
   return w->nbytes >= w->memory_limit;
 }
 
+/* Whether some worker T may run on is not paused. */
 static int someone_unpaused(const sc_state *st, const sc_task *t) {
   for (const sc_worker *w = st->workers; w; w = w->next)
     if (!paused(w) && allowed(t, w)) return 1;
@@ -91,6 +93,7 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
   return best;
 }
 
+/* Hands ready task T to W: processing there, compute-task sent. */
 static void run_on(sc_state *st, sc_task *t, sc_worker *w) {
   ld_sched_assign(st->eng, t->id, w->id);
   t->processing_on = w;
@@ -98,6 +101,7 @@ static void run_on(sc_state *st, sc_task *t, sc_worker *w) {
   sc_send_compute(st, t, w);
 }
 
+/* (sched.h) Both queues, tasks with inputs first. */
 void sc_fill(sc_state *st) {
   if (st->nworkers == 0) return;
   int32_t parked[64];

@@ -20,6 +20,8 @@ void *sc_xrealloc(void *p, size_t n) {
   return q;
 }
 
+/* An owned NUL-terminated copy of the N bytes at S (aborts when out of
+ * memory). */
 static char *dupn(const char *s, size_t n) {
   char *r = sc_xrealloc(NULL, n + 1);
   memcpy(r, s, n);
@@ -73,6 +75,7 @@ void sc_frames_set(sc_frames *f, ld_buffer *const *frames, uint32_t n) {
   f->n = n;
 }
 
+/* Records that W holds the result of T (once). */
 static void add_holder(sc_task *t, sc_worker *w) {
   sc_worker *const *who = sc_who_has(t);
   for (int i = 0; i < t->nwho; i++)
@@ -111,6 +114,8 @@ static void drop_data(sc_task *t) {
   while (t->nwho > 0) sc_send_free(unhold(t, t->nwho - 1), t);
 }
 
+/* T no longer runs on its worker: the worker is told to drop it (when
+ * alive) and its count goes down. */
 static void stop_processing(sc_task *t) {
   sc_worker *w = t->processing_on;
   if (w == NULL) return;
@@ -121,10 +126,12 @@ static void stop_processing(sc_task *t) {
 
 /* ---- the engine's hooks ---- */
 
+/* The engine's hooks (ld_sched_hooks): CTX is the sc_state. */
 static void hook_stop(void *ctx, int32_t id) { stop_processing(sc_side(ctx, id)); }
 
 static void hook_released(void *ctx, int32_t id) { drop_data(sc_side(ctx, id)); }
 
+/* Sets the error text of T (copies). */
 static void set_error(sc_task *t, const char *msg, size_t mlen, const char *tb, size_t tblen) {
   char *m = dupn(msg, mlen), *b = dupn(tb, tblen); /* MSG may be t's own text */
   free(t->err_msg);
@@ -180,6 +187,7 @@ static void hook_cancelled(void *ctx, int32_t id) {
   t->ngather = 0;
 }
 
+/* Frees everything the side record of ID holds and marks it unused. */
 static void hook_forget(void *ctx, int32_t id) {
   sc_state *st = ctx;
   sc_task *t = sc_side(st, id);
@@ -207,6 +215,8 @@ int sc_tasks_init(sc_state *st) {
 
 /* ---- events from workers ---- */
 
+/* T is in memory: the clients waiting to gather it get its data (or, when
+ * they want it and it is small, already have it with keys-finished). */
 static void tell_gatherers(sc_state *st, sc_task *t) {
   int n = t->ngather;
   int *ids = sc_xrealloc(NULL, (size_t)n * sizeof *ids);
