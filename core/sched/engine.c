@@ -1,38 +1,10 @@
-/* engine.c — the scheduling engine's state machine (see engine.h). */
-#include "sched/engine.h"
-
+/* engine.c — the scheduling engine's tables, its batch mode (the local
+ * threaded scheduler) and the queries of both modes (see engine.h; live
+ * mode is in live.c). */
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_WANTED = 1, F_NEEDED = 2 };
-
-struct ld_sched {
-  ld_sched_release_fn release;
-  void *ctx;
-  int32_t n, cap;       /* tasks, capacity of per-task arrays */
-  int32_t nedges, ecap; /* dependency entries, capacity */
-  int32_t started;      /* tasks [0, started) went through ld_sched_start */
-  /* per task */
-  uint8_t *state, *flags;
-  int32_t *prio, *nwait, *nrefs;
-  int32_t *dep_off; /* n + 1 entries */
-  int32_t *dhead;   /* first dependent edge, -1 none */
-  void **value;
-  int64_t *nbytes;
-  /* per dependency entry */
-  int32_t *dep_idx;       /* CSR of dependencies */
-  int32_t *enext, *etask; /* dependents: linked edges per task */
-  ld_heap ready;
-  ld_keys keys;
-  /* counters */
-  int64_t needed, finished, processing, erred, in_memory, mem_bytes, peak_bytes;
-  int32_t first_error;
-  int cancelled;
-  /* events */
-  int ev_mask;
-  ld_sched_event *ev;
-  int32_t ev_head, ev_len, ev_cap;
-};
+#include "sched/engine_impl.h"
 
 static int grow(void **p, size_t elem, int32_t cap) {
   void *n = realloc(*p, elem * (size_t)cap);
@@ -41,21 +13,24 @@ static int grow(void **p, size_t elem, int32_t cap) {
   return 0;
 }
 
-static int reserve_tasks(ld_sched *s, int32_t need) {
+int sched_reserve_tasks(ld_sched *s, int32_t need) {
   if (need <= s->cap) return 0;
   int32_t cap = s->cap ? s->cap : 1024;
   while (cap < need) cap = cap > INT32_MAX / 2 ? INT32_MAX - 1 : cap * 2;
   if (grow((void **)&s->state, 1, cap) || grow((void **)&s->flags, 1, cap) ||
-      grow((void **)&s->prio, 4, cap) || grow((void **)&s->nwait, 4, cap) ||
-      grow((void **)&s->nrefs, 4, cap) || grow((void **)&s->dep_off, 4, cap + 1) ||
-      grow((void **)&s->dhead, 4, cap) || grow((void **)&s->value, sizeof(void *), cap) ||
+      grow((void **)&s->deaths, 1, cap) || grow((void **)&s->prio, 8, cap) ||
+      grow((void **)&s->seq, 4, cap) || grow((void **)&s->nwait, 4, cap) ||
+      grow((void **)&s->nrefs, 4, cap) || grow((void **)&s->wants, 4, cap) ||
+      grow((void **)&s->ndependents, 4, cap) || grow((void **)&s->dep_start, 4, cap) ||
+      grow((void **)&s->dep_n, 4, cap) || grow((void **)&s->dhead, 4, cap) ||
+      grow((void **)&s->hpos, 4, cap) || grow((void **)&s->value, sizeof(void *), cap) ||
       grow((void **)&s->nbytes, 8, cap))
     return -1;
   s->cap = cap;
   return 0;
 }
 
-static int reserve_edges(ld_sched *s, int64_t need) {
+int sched_reserve_edges(ld_sched *s, int64_t need) {
   if (need > INT32_MAX - 1) return -1;
   if (need <= s->ecap) return 0;
   int64_t cap = s->ecap ? s->ecap : 1024;
@@ -74,17 +49,27 @@ ld_sched *ld_sched_new(ld_sched_release_fn release, void *ctx) {
   s->release = release;
   s->ctx = ctx;
   s->first_error = -1;
-  ld_heap_init(&s->ready);
+  s->free_head = -1;
+  ld_heap_init(&s->ready[0]);
+  ld_heap_init(&s->ready[1]);
   ld_keys_init(&s->keys);
-  if (reserve_tasks(s, 1) != 0) {
+  if (sched_reserve_tasks(s, 1) != 0) {
     ld_sched_free(s);
     return NULL;
   }
-  s->dep_off[0] = 0;
   return s;
 }
 
-static void drop_value(ld_sched *s, int32_t id) {
+ld_sched *ld_sched_new_live(const ld_sched_hooks *hooks, void *ctx) {
+  ld_sched *s = ld_sched_new(NULL, NULL);
+  if (s == NULL) return NULL;
+  s->live = 1;
+  s->hooks = hooks;
+  s->hctx = ctx;
+  return s;
+}
+
+void sched_drop_value(ld_sched *s, int32_t id) {
   void *v = s->value[id];
   s->value[id] = NULL;
   s->in_memory--;
@@ -95,26 +80,35 @@ static void drop_value(ld_sched *s, int32_t id) {
 void ld_sched_free(ld_sched *s) {
   if (s == NULL) return;
   for (int32_t i = 0; i < s->n; i++)
-    if (s->state[i] == LD_TASK_MEMORY) drop_value(s, i);
+    if (s->state[i] == LD_TASK_MEMORY) sched_drop_value(s, i);
   free(s->state);
   free(s->flags);
+  free(s->deaths);
   free(s->prio);
+  free(s->seq);
   free(s->nwait);
   free(s->nrefs);
-  free(s->dep_off);
+  free(s->wants);
+  free(s->ndependents);
+  free(s->dep_start);
+  free(s->dep_n);
   free(s->dhead);
+  free(s->hpos);
   free(s->value);
   free(s->nbytes);
   free(s->dep_idx);
   free(s->enext);
   free(s->etask);
   free(s->ev);
-  ld_heap_free(&s->ready);
+  free(s->todo);
+  free(s->stack);
+  ld_heap_free(&s->ready[0]);
+  ld_heap_free(&s->ready[1]);
   ld_keys_free(&s->keys);
   free(s);
 }
 
-static void emit(ld_sched *s, int kind, int32_t id, int32_t worker, double t0, double t1) {
+void sched_emit(ld_sched *s, int kind, int32_t id, int32_t worker, double t0, double t1) {
   if (!(s->ev_mask & kind)) return;
   if (s->ev_len == s->ev_cap) {
     int32_t cap = s->ev_cap ? s->ev_cap * 2 : 1024;
@@ -135,8 +129,38 @@ static void emit(ld_sched *s, int kind, int32_t id, int32_t worker, double t0, d
   s->ev_len++;
 }
 
+void sched_init_task(ld_sched *s, int32_t id, int state, int64_t prio) {
+  s->state[id] = (uint8_t)state;
+  s->flags[id] = 0;
+  s->deaths[id] = 0;
+  s->prio[id] = prio;
+  s->seq[id] = s->next_seq++;
+  s->nwait[id] = 0;
+  s->nrefs[id] = 0;
+  s->wants[id] = 0;
+  s->ndependents[id] = 0;
+  s->dep_start[id] = 0;
+  s->dep_n[id] = 0;
+  s->dhead[id] = -1;
+  s->hpos[id] = -1;
+  s->value[id] = NULL;
+  s->nbytes[id] = 0;
+}
+
+int sched_queue(ld_sched *s, int32_t id) {
+  ld_heap_order o = sched_order(s);
+  return ld_heap_push(&s->ready[s->dep_n[id] == 0], id, &o);
+}
+
+void sched_unqueue(ld_sched *s, int32_t id) {
+  if (s->hpos[id] < 0) return;
+  ld_heap_order o = sched_order(s);
+  ld_heap_remove(&s->ready[s->dep_n[id] == 0], id, &o);
+}
+
 int32_t ld_sched_add(ld_sched *s, int32_t n, const int32_t *dep_off, const int32_t *dep_idx,
                      const int32_t *prio) {
+  if (s->live) return LD_SCHED_EINVAL;
   if (n < 0 || (n > 0 && dep_off == NULL) || n > INT32_MAX - 1 - s->n) return LD_SCHED_EINVAL;
   int32_t first = s->n, total = first + n;
   int64_t nd = n ? (int64_t)dep_off[n] - dep_off[0] : 0;
@@ -146,29 +170,25 @@ int32_t ld_sched_add(ld_sched *s, int32_t n, const int32_t *dep_off, const int32
   const int32_t *d = nd ? dep_idx + dep_off[0] : NULL;
   for (int64_t j = 0; j < nd; j++)
     if (d[j] < 0 || d[j] >= total) return LD_SCHED_EINVAL;
-  if (reserve_tasks(s, total) != 0 || reserve_edges(s, s->nedges + nd) != 0) return LD_SCHED_ENOMEM;
+  if (sched_reserve_tasks(s, total) != 0 || sched_reserve_edges(s, s->nedges + nd) != 0)
+    return LD_SCHED_ENOMEM;
   int32_t e0 = s->nedges, base = dep_off[0];
   for (int32_t i = 0; i < n; i++) {
     int32_t id = first + i;
-    s->state[id] = LD_TASK_NEW;
-    s->flags[id] = 0;
-    s->prio[id] = prio ? prio[i] : id;
-    s->nwait[id] = 0;
-    s->nrefs[id] = 0;
-    s->dhead[id] = -1;
-    s->value[id] = NULL;
-    s->nbytes[id] = 0;
-    s->dep_off[id + 1] = e0 + (dep_off[i + 1] - base);
+    sched_init_task(s, id, LD_TASK_NEW, prio ? prio[i] : id);
+    s->dep_start[id] = e0 + (dep_off[i] - base);
+    s->dep_n[id] = dep_off[i + 1] - dep_off[i];
   }
   if (nd) memcpy(s->dep_idx + e0, d, (size_t)nd * sizeof *d);
   /* dependents: edge j links dependency dep_idx[j] to its task */
   for (int32_t i = 0; i < n; i++) {
     int32_t id = first + i;
-    for (int32_t j = s->dep_off[id]; j < s->dep_off[id + 1]; j++) {
+    for (int32_t j = s->dep_start[id]; j < s->dep_start[id] + s->dep_n[id]; j++) {
       int32_t dep = s->dep_idx[j];
       s->etask[j] = id;
       s->enext[j] = s->dhead[dep];
       s->dhead[dep] = j;
+      s->ndependents[dep]++;
     }
   }
   s->n = total;
@@ -176,7 +196,9 @@ int32_t ld_sched_add(ld_sched *s, int32_t n, const int32_t *dep_off, const int32
   return first;
 }
 
-static int check_id(const ld_sched *s, int32_t id) { return id >= 0 && id < s->n; }
+static int check_id(const ld_sched *s, int32_t id) {
+  return id >= 0 && id < s->n && s->state[id] != LD_TASK_FREE;
+}
 
 int ld_sched_set_key(ld_sched *s, int32_t id, const char *key, size_t len) {
   if (!check_id(s, id) || key == NULL) return LD_SCHED_EINVAL;
@@ -198,9 +220,9 @@ const char *ld_sched_key(const ld_sched *s, int32_t id, size_t *len) {
 int ld_sched_want(ld_sched *s, int32_t id) {
   if (!check_id(s, id)) return LD_SCHED_EINVAL;
   uint8_t st = s->state[id];
-  if (st == LD_TASK_RELEASED || st == LD_TASK_SKIPPED || st == LD_TASK_CANCELLED)
+  if (!s->live && (st == LD_TASK_RELEASED || st == LD_TASK_SKIPPED || st == LD_TASK_CANCELLED))
     return LD_SCHED_ESTATE;
-  s->flags[id] |= F_WANTED;
+  s->wants[id]++;
   return 0;
 }
 
@@ -213,7 +235,7 @@ static int mark_needed(ld_sched *s, int32_t root, int32_t **stack, int32_t *cap)
   (*stack)[len++] = root;
   while (len > 0) {
     int32_t t = (*stack)[--len];
-    for (int32_t j = s->dep_off[t]; j < s->dep_off[t + 1]; j++) {
+    for (int32_t j = s->dep_start[t]; j < s->dep_start[t] + s->dep_n[t]; j++) {
       int32_t d = s->dep_idx[j];
       if (d < s->started || (s->flags[d] & F_NEEDED)) continue;
       s->flags[d] |= F_NEEDED;
@@ -233,11 +255,12 @@ static int mark_needed(ld_sched *s, int32_t root, int32_t **stack, int32_t *cap)
 static void err_task(ld_sched *s, int32_t id, int32_t worker, double t0, double t1);
 
 int ld_sched_start(ld_sched *s) {
+  if (s->live) return LD_SCHED_EINVAL;
   int32_t lo = s->started, hi = s->n;
   if (lo == hi) return 0;
   int any_wanted = 0;
   for (int32_t i = lo; i < hi; i++)
-    if (s->flags[i] & F_WANTED) {
+    if (s->wants[i] > 0) {
       any_wanted = 1;
       break;
     }
@@ -245,7 +268,7 @@ int ld_sched_start(ld_sched *s) {
     int32_t cap = 1024, *stack = malloc((size_t)cap * sizeof *stack);
     if (stack == NULL) return LD_SCHED_ENOMEM;
     for (int32_t i = lo; i < hi; i++)
-      if ((s->flags[i] & F_WANTED) && mark_needed(s, i, &stack, &cap) != 0) {
+      if (s->wants[i] > 0 && mark_needed(s, i, &stack, &cap) != 0) {
         free(stack);
         return LD_SCHED_ENOMEM;
       }
@@ -262,7 +285,7 @@ int ld_sched_start(ld_sched *s) {
     }
     s->state[i] = LD_TASK_WAITING;
     s->needed++;
-    for (int32_t j = s->dep_off[i]; j < s->dep_off[i + 1]; j++) {
+    for (int32_t j = s->dep_start[i]; j < s->dep_start[i] + s->dep_n[i]; j++) {
       int32_t d = s->dep_idx[j];
       uint8_t st = s->state[d];
       if (d < lo && (st == LD_TASK_RELEASED || st == LD_TASK_SKIPPED || st == LD_TASK_ERRED ||
@@ -281,35 +304,47 @@ int ld_sched_start(ld_sched *s) {
   int32_t queued = 0;
   for (int32_t i = lo; i < hi; i++) {
     if (s->state[i] == LD_TASK_WAITING && s->nwait[i] == 0) {
-      if (ld_heap_push(&s->ready, i, s->prio) != 0) return LD_SCHED_ENOMEM;
+      if (sched_queue(s, i) != 0) return LD_SCHED_ENOMEM;
       s->state[i] = LD_TASK_READY;
       queued++;
     }
   }
   int64_t pending = s->needed - s->finished - s->erred;
-  if (queued == 0 && s->processing == 0 && s->ready.len == 0 && pending > 0) return LD_SCHED_ECYCLE;
+  if (queued == 0 && s->processing == 0 && ld_sched_nready(s) == 0 && pending > 0)
+    return LD_SCHED_ECYCLE;
   return 0;
 }
 
 int32_t ld_sched_pop(ld_sched *s, int32_t *out, int32_t max, int32_t worker) {
+  if (s->live) return 0;
+  ld_heap_order o = sched_order(s);
   int32_t k = 0;
   while (k < max) {
-    int32_t id;
-    if (ld_heap_pop(&s->ready, s->prio, &id) != 0) break;
+    /* the first of the two queues' heads */
+    int32_t a = ld_heap_top(&s->ready[0]), b = ld_heap_top(&s->ready[1]), id;
+    int q;
+    if (a < 0 && b < 0) break;
+    if (a < 0)
+      q = 1;
+    else if (b < 0)
+      q = 0;
+    else
+      q = (s->prio[b] < s->prio[a] || (s->prio[b] == s->prio[a] && s->seq[b] < s->seq[a]));
+    ld_heap_pop(&s->ready[q], &o, &id);
     s->state[id] = LD_TASK_PROCESSING;
     s->processing++;
     out[k++] = id;
-    emit(s, LD_EV_PROCESSING, id, worker, 0, 0);
+    sched_emit(s, LD_EV_PROCESSING, id, worker, 0, 0);
   }
   return k;
 }
 
 /* Releases the result of ID when nothing needs it any more. */
 static void maybe_release(ld_sched *s, int32_t id) {
-  if (s->state[id] == LD_TASK_MEMORY && s->nrefs[id] == 0 && !(s->flags[id] & F_WANTED)) {
-    drop_value(s, id);
+  if (s->state[id] == LD_TASK_MEMORY && s->nrefs[id] == 0 && s->wants[id] == 0) {
+    sched_drop_value(s, id);
     s->state[id] = LD_TASK_RELEASED;
-    emit(s, LD_EV_RELEASED, id, -1, 0, 0);
+    sched_emit(s, LD_EV_RELEASED, id, -1, 0, 0);
   }
 }
 
@@ -317,6 +352,11 @@ int ld_sched_finish(ld_sched *s, int32_t id, void *value, int64_t nbytes, int32_
                     double t1) {
   if (!check_id(s, id)) return LD_SCHED_EINVAL;
   if (s->state[id] != LD_TASK_PROCESSING) return LD_SCHED_ESTATE;
+  if (s->live) {
+    s->value[id] = value;
+    sched_emit(s, LD_EV_FINISHED, id, worker, t0, t1);
+    return sched_live_finish(s, id, nbytes);
+  }
   s->processing--;
   s->finished++;
   s->state[id] = LD_TASK_MEMORY;
@@ -325,12 +365,12 @@ int ld_sched_finish(ld_sched *s, int32_t id, void *value, int64_t nbytes, int32_
   s->in_memory++;
   s->mem_bytes += nbytes;
   if (s->mem_bytes > s->peak_bytes) s->peak_bytes = s->mem_bytes;
-  emit(s, LD_EV_FINISHED, id, worker, t0, t1);
+  sched_emit(s, LD_EV_FINISHED, id, worker, t0, t1);
   if (!s->cancelled) {
     for (int32_t e = s->dhead[id]; e >= 0; e = s->enext[e]) {
       int32_t t = s->etask[e];
       if (s->state[t] == LD_TASK_WAITING && --s->nwait[t] == 0) {
-        if (ld_heap_push(&s->ready, t, s->prio) != 0) {
+        if (sched_queue(s, t) != 0) {
           /* out of memory: fail the dependent rather than lose it */
           err_task(s, t, -1, 0, 0);
           continue;
@@ -339,7 +379,7 @@ int ld_sched_finish(ld_sched *s, int32_t id, void *value, int64_t nbytes, int32_
       }
     }
   }
-  for (int32_t j = s->dep_off[id]; j < s->dep_off[id + 1]; j++) {
+  for (int32_t j = s->dep_start[id]; j < s->dep_start[id] + s->dep_n[id]; j++) {
     int32_t d = s->dep_idx[j];
     s->nrefs[d]--;
     maybe_release(s, d);
@@ -357,7 +397,7 @@ static void err_task(ld_sched *s, int32_t id, int32_t worker, double t0, double 
   int32_t *stack = malloc((size_t)cap * sizeof *stack);
   s->state[id] = LD_TASK_ERRED;
   s->erred++;
-  emit(s, LD_EV_ERRED, id, worker, t0, t1);
+  sched_emit(s, LD_EV_ERRED, id, worker, t0, t1);
   if (stack == NULL) return; /* dependents stay waiting; the status is ERRED */
   stack[len++] = id;
   while (len > 0) {
@@ -367,7 +407,7 @@ static void err_task(ld_sched *s, int32_t id, int32_t worker, double t0, double 
       if (s->state[u] != LD_TASK_WAITING) continue;
       s->state[u] = LD_TASK_ERRED;
       s->erred++;
-      emit(s, LD_EV_ERRED, u, -1, 0, 0);
+      sched_emit(s, LD_EV_ERRED, u, -1, 0, 0);
       if (len == cap) {
         int32_t *ns = realloc(stack, (size_t)cap * 2 * sizeof *ns);
         if (ns == NULL) break;
@@ -382,11 +422,15 @@ static void err_task(ld_sched *s, int32_t id, int32_t worker, double t0, double 
 
 int ld_sched_fail(ld_sched *s, int32_t id, int32_t worker, double t0, double t1) {
   if (!check_id(s, id)) return LD_SCHED_EINVAL;
+  if (s->live) {
+    sched_emit(s, LD_EV_ERRED, id, worker, t0, t1);
+    return sched_live_fail(s, id);
+  }
   if (s->state[id] != LD_TASK_PROCESSING) return LD_SCHED_ESTATE;
   s->processing--;
   if (s->first_error < 0) s->first_error = id;
   err_task(s, id, worker, t0, t1);
-  for (int32_t j = s->dep_off[id]; j < s->dep_off[id + 1]; j++) {
+  for (int32_t j = s->dep_start[id]; j < s->dep_start[id] + s->dep_n[id]; j++) {
     int32_t d = s->dep_idx[j];
     s->nrefs[d]--;
     maybe_release(s, d);
@@ -395,8 +439,11 @@ int ld_sched_fail(ld_sched *s, int32_t id, int32_t worker, double t0, double t1)
 }
 
 void ld_sched_cancel(ld_sched *s) {
+  if (s->live) return;
   s->cancelled = 1;
-  ld_heap_clear(&s->ready);
+  ld_heap_order o = sched_order(s);
+  ld_heap_clear(&s->ready[0], &o);
+  ld_heap_clear(&s->ready[1], &o);
   for (int32_t i = 0; i < s->n; i++) {
     uint8_t st = s->state[i];
     if (st == LD_TASK_WAITING || st == LD_TASK_READY || st == LD_TASK_NEW) {
@@ -414,48 +461,65 @@ void *ld_sched_value(const ld_sched *s, int32_t id) {
 }
 
 void *ld_sched_take(ld_sched *s, int32_t id) {
-  if (!check_id(s, id) || s->state[id] != LD_TASK_MEMORY) return NULL;
+  if (s->live || !check_id(s, id) || s->state[id] != LD_TASK_MEMORY) return NULL;
   void *v = s->value[id];
   s->value[id] = NULL;
   s->in_memory--;
   s->mem_bytes -= s->nbytes[id];
   s->state[id] = LD_TASK_RELEASED;
-  s->flags[id] &= (uint8_t)~F_WANTED;
+  s->wants[id] = 0;
   return v;
 }
 
-int ld_sched_state(const ld_sched *s, int32_t id) { return check_id(s, id) ? s->state[id] : -1; }
+int ld_sched_state(const ld_sched *s, int32_t id) {
+  return id >= 0 && id < s->n ? s->state[id] : -1;
+}
 
 const int32_t *ld_sched_deps(const ld_sched *s, int32_t id, int32_t *n) {
   if (!check_id(s, id)) {
     *n = 0;
     return NULL;
   }
-  *n = s->dep_off[id + 1] - s->dep_off[id];
-  return s->dep_idx + s->dep_off[id];
+  *n = s->dep_n[id];
+  return s->dep_idx + s->dep_start[id];
 }
+
+int ld_sched_info_of(const ld_sched *s, int32_t id, ld_sched_info *out) {
+  if (!check_id(s, id)) return LD_SCHED_EINVAL;
+  out->state = s->state[id];
+  out->wants = s->wants[id];
+  out->waiting_on = s->nwait[id];
+  out->pending_dependents = s->nrefs[id];
+  out->dependents = s->ndependents[id];
+  out->deaths = s->deaths[id];
+  out->ndeps = s->dep_n[id];
+  out->prio = s->prio[id];
+  return 0;
+}
+
+int32_t ld_sched_id_limit(const ld_sched *s) { return s->n; }
 
 int ld_sched_status(const ld_sched *s) {
   if (s->first_error >= 0 || s->erred > 0) return LD_SCHED_ERRED;
   if (s->cancelled) return LD_SCHED_CANCELLED;
   if (s->finished == s->needed) return LD_SCHED_DONE;
-  if (s->ready.len == 0 && s->processing == 0) return LD_SCHED_STUCK;
+  if (ld_sched_nready(s) == 0 && s->processing == 0) return LD_SCHED_STUCK;
   return LD_SCHED_RUNNING;
 }
 
 size_t ld_sched_bytes(const ld_sched *s) {
-  size_t per_task = 2 + 4 * 5 + sizeof(void *) + 8;
-  return sizeof *s + (size_t)s->cap * per_task + 4 + (size_t)s->ecap * 12 +
-         (size_t)s->ready.cap * 4 + ld_keys_bytes(&s->keys) +
-         (size_t)s->ev_cap * sizeof(ld_sched_event);
+  size_t per_task = 3 + 8 + 4 + 4 * 8 + sizeof(void *) + 8;
+  return sizeof *s + (size_t)s->cap * per_task + (size_t)s->ecap * 12 +
+         (size_t)(s->ready[0].cap + s->ready[1].cap) * 4 + (size_t)(s->captodo + s->capstack) * 4 +
+         ld_keys_bytes(&s->keys) + (size_t)s->ev_cap * sizeof(ld_sched_event);
 }
 
 void ld_sched_get_stats(const ld_sched *s, ld_sched_stats *out) {
-  out->ntasks = s->n;
+  out->ntasks = s->live ? s->nlive : s->n;
   out->needed = s->needed;
   out->finished = s->finished;
   out->processing = s->processing;
-  out->ready = s->ready.len;
+  out->ready = ld_sched_nready(s);
   out->erred = s->erred;
   out->in_memory = s->in_memory;
   out->mem_bytes = s->mem_bytes;
@@ -477,4 +541,4 @@ int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max) {
 
 int32_t ld_sched_first_error(const ld_sched *s) { return s->first_error; }
 
-int32_t ld_sched_nready(const ld_sched *s) { return s->ready.len; }
+int32_t ld_sched_nready(const ld_sched *s) { return s->ready[0].len + s->ready[1].len; }

@@ -1,4 +1,4 @@
-/* heap.c — binary min-heap of task ids by priority (see heap.h). */
+/* heap.c — binary min-heaps of task ids with positions (see heap.h). */
 #include "sched/heap.h"
 
 #include <stdlib.h>
@@ -14,12 +14,42 @@ void ld_heap_free(ld_heap *h) {
   ld_heap_init(h);
 }
 
-static inline int before(const int32_t *prio, int32_t a, int32_t b) {
-  int32_t pa = prio ? prio[a] : a, pb = prio ? prio[b] : b;
-  return pa < pb || (pa == pb && a < b);
+static inline int before(const ld_heap_order *o, int32_t a, int32_t b) {
+  int64_t pa = o->prio[a], pb = o->prio[b];
+  return pa < pb || (pa == pb && (int32_t)(o->seq[a] - o->seq[b]) < 0);
 }
 
-int ld_heap_push(ld_heap *h, int32_t id, const int32_t *prio) {
+static inline void put(ld_heap *h, const ld_heap_order *o, int32_t i, int32_t id) {
+  h->items[i] = id;
+  o->pos[id] = i;
+}
+
+/* Moves ID up from index I to its place. */
+static void sift_up(ld_heap *h, const ld_heap_order *o, int32_t i, int32_t id) {
+  while (i > 0) {
+    int32_t parent = (i - 1) / 2;
+    if (!before(o, id, h->items[parent])) break;
+    put(h, o, i, h->items[parent]);
+    i = parent;
+  }
+  put(h, o, i, id);
+}
+
+/* Moves ID down from index I to its place. */
+static void sift_down(ld_heap *h, const ld_heap_order *o, int32_t i, int32_t id) {
+  int32_t n = h->len;
+  for (;;) {
+    int32_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && before(o, h->items[c + 1], h->items[c])) c++;
+    if (!before(o, h->items[c], id)) break;
+    put(h, o, i, h->items[c]);
+    i = c;
+  }
+  put(h, o, i, id);
+}
+
+int ld_heap_push(ld_heap *h, int32_t id, const ld_heap_order *o) {
   if (h->len == h->cap) {
     int32_t ncap = h->cap ? h->cap * 2 : 256;
     int32_t *n = realloc(h->items, (size_t)ncap * sizeof *n);
@@ -27,30 +57,32 @@ int ld_heap_push(ld_heap *h, int32_t id, const int32_t *prio) {
     h->items = n;
     h->cap = ncap;
   }
-  int32_t i = h->len++;
-  while (i > 0) {
-    int32_t parent = (i - 1) / 2;
-    if (!before(prio, id, h->items[parent])) break;
-    h->items[i] = h->items[parent];
-    i = parent;
-  }
-  h->items[i] = id;
+  sift_up(h, o, h->len++, id);
   return 0;
 }
 
-int ld_heap_pop(ld_heap *h, const int32_t *prio, int32_t *id) {
+int ld_heap_pop(ld_heap *h, const ld_heap_order *o, int32_t *id) {
   if (h->len == 0) return -1;
   *id = h->items[0];
+  o->pos[*id] = -1;
   int32_t last = h->items[--h->len];
-  int32_t n = h->len, i = 0;
-  for (;;) {
-    int32_t c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && before(prio, h->items[c + 1], h->items[c])) c++;
-    if (!before(prio, h->items[c], last)) break;
-    h->items[i] = h->items[c];
-    i = c;
-  }
-  if (n > 0) h->items[i] = last;
+  if (h->len > 0) sift_down(h, o, 0, last);
   return 0;
+}
+
+void ld_heap_remove(ld_heap *h, int32_t id, const ld_heap_order *o) {
+  int32_t i = o->pos[id];
+  if (i < 0 || i >= h->len || h->items[i] != id) return;
+  o->pos[id] = -1;
+  int32_t last = h->items[--h->len];
+  if (i == h->len) return;
+  if (i > 0 && before(o, last, h->items[(i - 1) / 2]))
+    sift_up(h, o, i, last);
+  else
+    sift_down(h, o, i, last);
+}
+
+void ld_heap_clear(ld_heap *h, const ld_heap_order *o) {
+  for (int32_t i = 0; i < h->len; i++) o->pos[h->items[i]] = -1;
+  h->len = 0;
 }

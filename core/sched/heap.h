@@ -1,6 +1,8 @@
-/* heap.h — the ready queue of the scheduling engine: a binary min-heap of
- * task ids ordered by an external priority array (lower runs first, ties by
- * lower id). Compact: 4 bytes per queued task. */
+/* heap.h — the ready queues of the scheduling engine: binary min-heaps of
+ * task ids ordered by external per-task arrays (priority, lower runs
+ * first; ties by arrival sequence). Each task's index in its heap is kept
+ * in an external position array, so any queued task can be removed in
+ * O(log n). Compact: 4 bytes per queued task. */
 #ifndef LDASK_SCHED_HEAP_H
 #define LDASK_SCHED_HEAP_H
 
@@ -11,21 +13,35 @@ typedef struct ld_heap {
   int32_t len, cap;
 } ld_heap;
 
+/* The order of a heap's tasks and where they sit (arrays owned by the
+ * engine, indexed by task id): PRIO then SEQ, lowest first; POS[id] is the
+ * index of id in its heap or -1. */
+typedef struct ld_heap_order {
+  const int64_t *prio;
+  const uint32_t *seq;
+  int32_t *pos;
+} ld_heap_order;
+
 /* Initialises an empty heap (no allocation). */
 void ld_heap_init(ld_heap *h);
 
 /* Frees the heap's storage (not the struct itself). */
 void ld_heap_free(ld_heap *h);
 
-/* Pushes task ID; PRIO[id] is its priority. Returns 0, or -1 when out of
- * memory (the heap is unchanged). */
-int ld_heap_push(ld_heap *h, int32_t id, const int32_t *prio);
+/* Pushes task ID (not already queued). Returns 0, or -1 when out of memory
+ * (the heap is unchanged). */
+int ld_heap_push(ld_heap *h, int32_t id, const ld_heap_order *o);
 
-/* Pops the task with the lowest priority into *ID. Returns 0, or -1 when
- * the heap is empty. */
-int ld_heap_pop(ld_heap *h, const int32_t *prio, int32_t *id);
+/* Pops the first task into *ID. Returns 0, or -1 when the heap is empty. */
+int ld_heap_pop(ld_heap *h, const ld_heap_order *o, int32_t *id);
 
-/* Empties the heap without freeing its storage. */
-static inline void ld_heap_clear(ld_heap *h) { h->len = 0; }
+/* Removes task ID when queued (O(log n)); does nothing otherwise. */
+void ld_heap_remove(ld_heap *h, int32_t id, const ld_heap_order *o);
+
+/* The first task, or -1 when empty. */
+static inline int32_t ld_heap_top(const ld_heap *h) { return h->len ? h->items[0] : -1; }
+
+/* Empties the heap without freeing its storage (positions set to -1). */
+void ld_heap_clear(ld_heap *h, const ld_heap_order *o);
 
 #endif

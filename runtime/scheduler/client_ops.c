@@ -9,6 +9,19 @@
 
 /* ---- client ops ---- */
 
+/* Copies the restriction list WS (worker names or addresses) into T. */
+static void set_restrictions(sc_task *t, const msgpack_object *ws) {
+  t->restrict_to = sc_xrealloc(NULL, ws->via.array.size * sizeof(char *));
+  for (uint32_t j = 0; j < ws->via.array.size; j++) {
+    const msgpack_object *o = &ws->via.array.ptr[j];
+    if (o->type != MSGPACK_OBJECT_STR) continue;
+    char *s = sc_xrealloc(NULL, o->via.str.size + 1);
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+    t->restrict_to[t->nrestrict++] = s;
+  }
+}
+
 /* update-graph: tasks [{key, deps, priority, nframes, retries, workers}],
  * wanted [keys]; frames = the payloads back to back. */
 static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h) {
@@ -20,8 +33,12 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     return;
   }
   uint32_t n = tasks->via.array.size;
-  sc_task **added = calloc(n ? n : 1, sizeof *added);
-  if (added == NULL) abort();
+  /* Engine ids of the records this message (re)defines, -1 for the others.
+   * Each is pinned (an engine want of its own) until the end, so that an
+   * error cascade in between cannot forget it before it is wanted or
+   * computed. */
+  int32_t *added = sc_xrealloc(NULL, (n ? n : 1) * sizeof *added);
+  for (uint32_t i = 0; i < n; i++) added[i] = -1;
   /* Pass 1: records. */
   for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *rec = &tasks->via.array.ptr[i];
@@ -45,83 +62,85 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
     }
     uint32_t first = next_frame;
     next_frame += (uint32_t)nf;
-    sc_task *t = ld_kmap_get(&st->tasks, key, klen);
-    if (t && t->state != T_CANCELLED && !(t->state == T_RELEASED && t->npayload == 0)) {
-      continue; /* same key: same computation, already known */
+    /* Created at once when new (one hash probe); else the known record. */
+    int rc;
+    sc_task *t = sc_task_new(st, key, klen, prio, &rc);
+    if (t == NULL && rc == LD_SCHED_EKEY) t = find_key(st, key, klen);
+    if (t == NULL) {
+      snprintf(err, sizeof err, "update-graph: cannot create task '%.*s' (%s)", (int)klen, key,
+               rc == LD_SCHED_EKEY ? "a NUL byte in the key" : "out of memory");
+      key_error(cl->conn, key, klen, err);
+      break;
     }
-    if (t == NULL) t = sc_task_new(st, key, klen);
-    if (t == NULL) abort();
-    for (uint32_t f = 0; f < t->npayload; f++) ld_buffer_release(t->payload[f]);
-    free(t->payload);
-    t->payload = malloc((size_t)nf * sizeof *t->payload);
-    if (t->payload == NULL) abort();
-    for (uint32_t f = 0; f < (uint32_t)nf; f++)
-      t->payload[f] = ld_buffer_retain(m->frames[first + f]);
-    t->npayload = (uint32_t)nf;
-    t->prio = prio;
+    if (rc == LD_SCHED_EKEY) { /* known */
+      int state = sc_state_of(st, t);
+      if (state != LD_TASK_CANCELLED && !(state == LD_TASK_RELEASED && t->payload.n == 0))
+        continue; /* same key: same computation, already known */
+      ld_sched_renew(st->eng, t->id, prio);
+      t->scattered = 0;
+      t->lost = 0;
+    }
+    sc_frames_set(&t->payload, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
-    t->suspicious = 0;
-    t->state = T_RELEASED;
     const msgpack_object *ws = arr(rec, "workers");
-    if (ws && ws->via.array.size > 0 && t->nrestrict == 0) {
-      t->restrict_to = calloc(ws->via.array.size, sizeof(char *));
-      for (uint32_t j = 0; j < ws->via.array.size; j++) {
-        const msgpack_object *o = &ws->via.array.ptr[j];
-        if (o->type != MSGPACK_OBJECT_STR) continue;
-        char *s = malloc(o->via.str.size + 1);
-        memcpy(s, o->via.str.ptr, o->via.str.size);
-        s[o->via.str.size] = '\0';
-        t->restrict_to[t->nrestrict++] = s;
-      }
-    }
-    added[i] = t;
+    if (ws && ws->via.array.size > 0 && t->nrestrict == 0) set_restrictions(t, ws);
+    added[i] = t->id;
+    ld_sched_want(st->eng, t->id);
   }
   /* Pass 2: dependencies (may refer to tasks of this batch). */
+  int32_t *deps = NULL;
+  uint32_t capdeps = 0;
   for (uint32_t i = 0; i < n; i++) {
-    sc_task *t = added[i];
-    if (t == NULL || t->ndeps > 0) continue;
-    const msgpack_object *deps = arr(&tasks->via.array.ptr[i], "deps");
-    uint32_t nd = deps ? deps->via.array.size : 0;
-    t->deps = calloc(nd ? nd : 1, sizeof *t->deps);
-    for (uint32_t j = 0; j < nd; j++) {
-      sc_task *d = find(st, &deps->via.array.ptr[j]);
-      if (d == NULL || d == t) {
-        const msgpack_object *o = &deps->via.array.ptr[j];
-        snprintf(err, sizeof err, "task '%s' depends on unknown key '%.*s'", t->key,
-                 o->type == MSGPACK_OBJECT_STR ? (int)o->via.str.size : 1,
-                 o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : "?");
-        t->state = T_WAITING;
-        sc_want(st, cl, t);
-        sc_erred(st, t, err, strlen(err), "", 0);
-        added[i] = NULL;
-        break;
-      }
-      t->deps[t->ndeps++] = d;
-      sc_task_add_dependent(d, t);
+    if (added[i] < 0) continue;
+    sc_task *t = sc_side(st, added[i]);
+    int32_t nold;
+    ld_sched_deps(st->eng, t->id, &nold);
+    if (nold > 0) continue; /* resubmitted: keeps its dependencies */
+    const msgpack_object *dl = arr(&tasks->via.array.ptr[i], "deps");
+    uint32_t nd = dl ? dl->via.array.size : 0;
+    if (nd > capdeps) deps = sc_xrealloc(deps, (capdeps = nd) * sizeof *deps);
+    uint32_t j;
+    for (j = 0; j < nd; j++) {
+      const sc_task *d = find(st, &dl->via.array.ptr[j]);
+      if (d == NULL || d == t) break;
+      deps[j] = d->id;
+    }
+    if (j < nd) {
+      const msgpack_object *o = &dl->via.array.ptr[j];
+      snprintf(err, sizeof err, "task '%s' depends on unknown key '%.*s'", sc_key(st, t, NULL),
+               o->type == MSGPACK_OBJECT_STR ? (int)o->via.str.size : 1,
+               o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : "?");
+      sc_want(st, cl, t);
+      sc_erred(st, t, err, strlen(err), "", 0);
+      continue;
+    }
+    if (ld_sched_set_deps(st->eng, t->id, deps, (int32_t)nd) != 0) {
+      snprintf(err, sizeof err, "update-graph: cannot record the dependencies of '%s'",
+               sc_key(st, t, NULL));
+      sc_want(st, cl, t);
+      sc_erred(st, t, err, strlen(err), "", 0);
     }
   }
+  free(deps);
   /* Wanted keys, then start what is new. */
   const msgpack_object *wanted = arr(h, "wanted");
   for (uint32_t i = 0; wanted && i < wanted->via.array.size; i++) {
     sc_task *t = find(st, &wanted->via.array.ptr[i]);
     if (t == NULL) continue;
     sc_want(st, cl, t);
-    if (t->state == T_MEMORY) sc_notify_key(st, t, "key-finished");
-    if (t->state == T_ERRED) sc_notify_key(st, t, "key-erred");
+    int state = sc_state_of(st, t);
+    if (state == LD_TASK_MEMORY) sc_notify_key(st, t, "key-finished");
+    if (state == LD_TASK_ERRED) sc_notify_key(st, t, "key-erred");
+    /* a known key whose result was released (kept as a record because a
+     * task depends on it) is computed again */
+    if (state == LD_TASK_RELEASED) ld_sched_compute(st->eng, t->id);
   }
-  for (uint32_t i = 0; i < n; i++) {
-    sc_task *t = added[i];
-    if (t && t->state == T_RELEASED) sc_recount(st, t);
-  }
-  /* Tasks nobody wants and nothing needs are dropped at once. Dropping one
-   * may drop others of this batch: pin them all, then let go one by one. */
   for (uint32_t i = 0; i < n; i++)
-    if (added[i]) added[i]->refs++;
-  for (uint32_t i = 0; i < n; i++) {
-    if (added[i] == NULL) continue;
-    added[i]->refs--;
-    sc_maybe_release(st, added[i]);
-  }
+    if (added[i] >= 0 && ld_sched_state(st->eng, added[i]) == LD_TASK_RELEASED)
+      ld_sched_compute(st->eng, added[i]);
+  /* Unpinned: tasks nobody wants and nothing needs are dropped at once. */
+  for (uint32_t i = 0; i < n; i++)
+    if (added[i] >= 0) ld_sched_unwant(st->eng, added[i]);
   free(added);
 }
 
@@ -136,7 +155,7 @@ static void op_keys(sc_state *st, sc_client *cl, const msgpack_object *h, int wh
     if (what == 0)
       sc_unwant(st, cl, t);
     else
-      sc_cancel(st, t);
+      ld_sched_cancel_task(st->eng, t->id);
   }
 }
 
@@ -146,13 +165,20 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     send_error(cl->conn, "gather: 'keys' must be an array");
     return;
   }
+  /* Each key looked up once: engine ids, -1 unknown. */
+  uint32_t n = keys->via.array.size;
+  int32_t *ids = sc_xrealloc(NULL, (n ? n : 1) * sizeof *ids);
+  for (uint32_t i = 0; i < n; i++) {
+    const sc_task *t = find(st, &keys->via.array.ptr[i]);
+    ids[i] = t ? t->id : -1;
+  }
   /* Small results kept here are answered at once, in one message. */
   {
     sc_task *batch[256];
     int nb = 0;
-    for (uint32_t i = 0; i < keys->via.array.size; i++) {
-      sc_task *t = find(st, &keys->via.array.ptr[i]);
-      if (t && t->state == T_MEMORY && t->ninline > 0) {
+    for (uint32_t i = 0; i < n; i++) {
+      sc_task *t = ids[i] >= 0 ? sc_side(st, ids[i]) : NULL;
+      if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->result.n > 0) {
         batch[nb++] = t;
         if (nb == 256) sc_send_inline(st, batch, nb, cl->id), nb = 0;
       }
@@ -163,9 +189,10 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
   for (sc_worker *w = st->workers; w; w = w->next) {
     sc_task *batch[256];
     int nb = 0;
-    for (uint32_t i = 0; i < keys->via.array.size; i++) {
-      sc_task *t = find(st, &keys->via.array.ptr[i]);
-      if (t && t->state == T_MEMORY && t->ninline == 0 && t->nwho > 0 && t->who_has[0] == w) {
+    for (uint32_t i = 0; i < n; i++) {
+      sc_task *t = ids[i] >= 0 ? sc_side(st, ids[i]) : NULL;
+      if (t && sc_state_of(st, t) == LD_TASK_MEMORY && t->result.n == 0 && t->nwho > 0 &&
+          sc_who_has(t)[0] == w) {
         sc_add_gather(t, cl->id);
         batch[nb++] = t;
         if (nb == 256) sc_send_data_request(st, w, batch, nb, cl->id), nb = 0;
@@ -173,9 +200,11 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
     }
     if (nb) sc_send_data_request(st, w, batch, nb, cl->id);
   }
-  for (uint32_t i = 0; i < keys->via.array.size; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *o = &keys->via.array.ptr[i];
-    sc_task *t = find(st, o);
+    /* (a recomputation started for an earlier key may have forgotten it) */
+    int state = ids[i] >= 0 ? ld_sched_state(st->eng, ids[i]) : LD_TASK_FREE;
+    sc_task *t = state != LD_TASK_FREE ? sc_side(st, ids[i]) : NULL;
     char msg[300];
     if (t == NULL) {
       if (o->type != MSGPACK_OBJECT_STR) continue;
@@ -183,16 +212,17 @@ static void op_gather(sc_state *st, sc_client *cl, const msgpack_object *h) {
                "gather: key '%.*s' is not known to the scheduler (never submitted, or released)",
                (int)o->via.str.size, o->via.str.ptr);
       key_error(cl->conn, o->via.str.ptr, o->via.str.size, msg);
-    } else if (t->state == T_MEMORY && (t->nwho > 0 || t->ninline > 0)) {
+    } else if (state == LD_TASK_MEMORY && (t->nwho > 0 || t->result.n > 0)) {
       continue; /* answered or requested above */
-    } else if (t->state == T_ERRED) {
+    } else if (state == LD_TASK_ERRED) {
       sc_notify_one(cl, t, "key-erred");
-    } else if (t->state == T_CANCELLED) {
+    } else if (state == LD_TASK_CANCELLED) {
       sc_notify_one(cl, t, "key-cancelled");
     } else {
       sc_request_data(st, t, cl->id);
     }
   }
+  free(ids);
 }
 
 /* scatter: keys [{key, nframes, nbytes}], optional workers [names]; the
@@ -225,31 +255,37 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
              ld_mp_str_eq(&ws->via.array.ptr[j], w->addr);
       if (ok && (best == NULL || w->nbytes < best->nbytes)) best = w;
     }
-    sc_task *t = ld_kmap_get(&st->tasks, key, klen);
-    if (t == NULL) t = sc_task_new(st, key, klen);
-    if (t == NULL) abort();
+    int rc;
+    sc_task *t = find_key(st, key, klen);
+    if (t == NULL) t = sc_task_new(st, key, klen, 0, &rc);
+    if (t == NULL) {
+      key_error(cl->conn, key, klen,
+                rc == LD_SCHED_EKEY ? "scatter: a NUL byte in the key"
+                                    : "scatter: cannot create the key (out of memory)");
+      return;
+    }
     sc_want(st, cl, t);
+    int state = sc_state_of(st, t);
+    if (state == LD_TASK_MEMORY || (state == LD_TASK_PROCESSING && t->scattered)) {
+      /* the same value, stored or on its way */
+      next += (uint32_t)nf;
+      if (state == LD_TASK_MEMORY) sc_notify_key(st, t, "key-finished");
+      continue;
+    }
     if (best == NULL) {
       char msg[200];
       snprintf(msg, sizeof msg, "scatter: no worker to hold key '%.*s'%s", (int)klen, key,
                ws ? " among the workers asked for" : "");
-      t->state = T_WAITING;
       sc_erred(st, t, msg, strlen(msg), "", 0);
       next += (uint32_t)nf;
       continue;
     }
-    if (t->state == T_MEMORY || (t->state == T_PROCESSING && t->scattered)) {
-      /* the same value, stored or on its way */
-      next += (uint32_t)nf;
-      if (t->state == T_MEMORY) sc_notify_key(st, t, "key-finished");
-      continue;
-    }
+    ld_sched_put_data(st->eng, t->id);
     free(t->err_msg);
     free(t->err_tb);
     t->err_msg = t->err_tb = NULL;
     t->lost = 0;
     t->scattered = 1;
-    t->state = T_PROCESSING;
     t->processing_on = best;
     best->nprocessing++;
     pk_t p;
@@ -277,28 +313,47 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   S(&p, "writes"), I(&p, writes);
   S(&p, "id"), I(&p, id);
   S(&p, "address"), S(&p, st->address);
-  S(&p, "ntasks"), I(&p, st->tasks.count);
-  S(&p, "queued"), I(&p, st->heap_len);
+  ld_sched_stats stats;
+  ld_sched_get_stats(st->eng, &stats);
+  S(&p, "ntasks"), I(&p, stats.ntasks);
+  S(&p, "queued"), I(&p, stats.ready);
   S(&p, "workers");
   msgpack_pack_array(&p.pk, (size_t)st->nworkers);
   for (sc_worker *w = st->workers; w; w = w->next) {
-    msgpack_pack_map(&p.pk, 8);
+    msgpack_pack_map(&p.pk, 10);
     S(&p, "name"), S(&p, w->name);
     S(&p, "address"), S(&p, w->addr);
     S(&p, "nthreads"), I(&p, w->nthreads);
     S(&p, "processing"), I(&p, w->nprocessing);
-    S(&p, "nkeys"), I(&p, w->has.count);
+    S(&p, "nkeys"), I(&p, w->nkeys);
     S(&p, "executed"), I(&p, w->executed);
     S(&p, "fetched"), I(&p, w->fetched);
     S(&p, "fetched_bytes"), I(&p, w->fetched_bytes);
+    S(&p, "memory"), I(&p, w->mem_reported >= 0 ? w->mem_reported : w->nbytes);
+    S(&p, "spilled"), I(&p, w->spilled);
   }
   pk_send(&p, c, NULL, 0);
 }
 
+/* The protocol's name of engine state S (docs/protocol.md, "Task
+ * states"). */
 static const char *state_name(int s) {
-  static const char *names[] = {"released", "waiting", "ready",    "processing",
-                                "memory",   "erred",   "cancelled"};
-  return s >= 0 && s <= T_CANCELLED ? names[s] : "?";
+  switch (s) {
+    case LD_TASK_WAITING:
+      return "waiting";
+    case LD_TASK_READY:
+      return "ready";
+    case LD_TASK_PROCESSING:
+      return "processing";
+    case LD_TASK_MEMORY:
+      return "memory";
+    case LD_TASK_ERRED:
+      return "erred";
+    case LD_TASK_CANCELLED:
+      return "cancelled";
+    default:
+      return "released";
+  }
 }
 
 /* task-info: the scheduler's view of one key (for diagnostics). */
@@ -316,25 +371,32 @@ static void op_task_info(sc_state *st, ld_conn *c, const msgpack_object *h) {
     pk_send(&p, c, NULL, 0);
     return;
   }
+  ld_sched_info info;
+  ld_sched_info_of(st->eng, t->id, &info);
+  int32_t ndeps;
+  const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
+  sc_worker *const *who = sc_who_has(t);
   msgpack_pack_map(&p.pk, 11);
   S(&p, "op"), S(&p, "task-info-reply");
   S(&p, "id"), I(&p, id);
-  S(&p, "state"), S(&p, state_name(t->state));
-  S(&p, "waiting_on"), I(&p, t->waiting_on);
-  S(&p, "refs"), I(&p, t->refs);
+  S(&p, "state"), S(&p, state_name(info.state));
+  S(&p, "waiting_on"), I(&p, info.waiting_on);
+  S(&p, "refs"), I(&p, info.wants);
   S(&p, "gathers"), I(&p, t->ngather);
   S(&p, "retries"), I(&p, t->retries);
-  S(&p, "suspicious"), I(&p, t->suspicious);
+  S(&p, "suspicious"), I(&p, info.deaths);
   S(&p, "processing_on"), S(&p, t->processing_on ? t->processing_on->addr : "");
   S(&p, "who_has");
   msgpack_pack_array(&p.pk, (size_t)t->nwho);
-  for (int j = 0; j < t->nwho; j++) S(&p, t->who_has[j]->addr);
+  for (int j = 0; j < t->nwho; j++) S(&p, who[j]->addr);
   S(&p, "deps");
-  msgpack_pack_array(&p.pk, (size_t)t->ndeps);
-  for (int j = 0; j < t->ndeps; j++) {
+  msgpack_pack_array(&p.pk, (size_t)ndeps);
+  for (int32_t j = 0; j < ndeps; j++) {
+    size_t dlen;
+    const char *dkey = ld_sched_key(st->eng, deps[j], &dlen);
     msgpack_pack_map(&p.pk, 2);
-    S(&p, "key"), SN(&p, t->deps[j]->key, t->deps[j]->keylen);
-    S(&p, "state"), S(&p, state_name(t->deps[j]->state));
+    S(&p, "key"), SN(&p, dkey, dlen);
+    S(&p, "state"), S(&p, state_name(ld_sched_state(st->eng, deps[j])));
   }
   pk_send(&p, c, NULL, 0);
 }
@@ -360,7 +422,7 @@ static void op_who_has(sc_state *st, ld_conn *c, const msgpack_object *h) {
     sc_task *t = find(st, o);
     int nw = t ? t->nwho : 0;
     msgpack_pack_array(&p.pk, (size_t)nw);
-    for (int j = 0; j < nw; j++) S(&p, t->who_has[j]->addr);
+    for (int j = 0; j < nw; j++) S(&p, sc_who_has(t)[j]->addr);
   }
   pk_send(&p, c, NULL, 0);
 }

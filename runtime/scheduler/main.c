@@ -119,7 +119,10 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   st.loop = uv_default_loop();
-  ld_kmap_init(&st.tasks);
+  if (sc_tasks_init(&st) != 0) {
+    fprintf(stderr, "ldask-scheduler: out of memory\n");
+    return 1;
+  }
   const ld_conn_handlers *h;
   sc_proto_init(&st, &h);
   char err[256];

@@ -5,6 +5,7 @@
 #define LDASK_SCHEDULER_PACK_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "net/mp.h"
 #include "sched.h"
@@ -48,7 +49,8 @@ static inline void pk_send(pk_t *p, ld_conn *c, ld_buffer *const *bufs, uint32_t
   }
 }
 
-#define S(p, s) ld_mp_pack_cstr(&(p)->pk, s)
+/* (strlen of a literal is folded at compile time) */
+#define S(p, s) ld_mp_pack_str(&(p)->pk, s, strlen(s))
 #define SN(p, s, n) ld_mp_pack_str(&(p)->pk, s, n)
 #define I(p, v) msgpack_pack_int64(&(p)->pk, (int64_t)(v))
 
@@ -68,9 +70,14 @@ static inline const msgpack_object *arr(const msgpack_object *h, const char *k) 
   return o && o->type == MSGPACK_OBJECT_ARRAY ? o : NULL;
 }
 
+static inline sc_task *find_key(sc_state *st, const char *key, size_t len) {
+  int32_t id = ld_sched_find(st->eng, key, len);
+  return id >= 0 ? sc_side(st, id) : NULL;
+}
+
 static inline sc_task *find(sc_state *st, const msgpack_object *o) {
   if (o == NULL || o->type != MSGPACK_OBJECT_STR) return NULL;
-  return ld_kmap_get(&st->tasks, o->via.str.ptr, o->via.str.size);
+  return find_key(st, o->via.str.ptr, o->via.str.size);
 }
 
 static inline void key_error(ld_conn *c, const char *key, size_t klen, const char *msg) {

@@ -47,7 +47,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   w->memory_limit = memlimit;
   w->alive = 1;
   w->last_seen = sc_now(st);
-  ld_kmap_init(&w->has);
+  w->mem_reported = -1;
   msgpack_sbuffer_init(&w->free_keys);
   w->next = st->workers;
   st->workers = w;
@@ -87,7 +87,6 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
       const msgpack_object *k = ld_mp_get(h, "key");
       if (k && k->type == MSGPACK_OBJECT_STR) sc_queue_free(w, k->via.str.ptr, k->via.str.size);
     }
-    sc_fill(st);
   } else if (ld_mp_str_eq(op, "task-erred")) {
     const char *msg = "", *tb = "";
     size_t mlen = 0, tblen = 0;
@@ -95,7 +94,6 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
     ld_mp_get_str(h, "traceback", &tb, &tblen);
     sc_task *t = find(st, ld_mp_get(h, "key"));
     if (t) sc_failed_on_worker(st, w, t, msg, mlen, tb, tblen);
-    sc_fill(st);
   } else if (ld_mp_str_eq(op, "gather-data")) {
     int64_t cid = -1;
     ld_mp_get_i64(h, "client", &cid);
@@ -126,15 +124,16 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
       for (sc_worker *o = st->workers; o; o = o->next)
         if (strlen(o->addr) == flen && memcmp(o->addr, from, flen) == 0) sc_remove_holder(st, d, o);
     }
-    if (t && t->state == T_PROCESSING && t->processing_on == w) {
-      w->nprocessing--;
-      t->processing_on = NULL;
-      sc_recount(st, t);
-    }
+    if (t) sc_missing_input(st, w, t);
   } else if (ld_mp_str_eq(op, "heartbeat")) {
     ld_mp_get_i64(h, "executed", &w->executed);
     ld_mp_get_i64(h, "fetched", &w->fetched);
     ld_mp_get_i64(h, "fetched_bytes", &w->fetched_bytes);
+    /* Optional (workers that spill to disk): bytes of results in RAM and
+     * on disk; 'memory' then drives the paused test (placement.c). */
+    int64_t v;
+    if (ld_mp_get_i64(h, "memory", &v) && v >= 0) w->mem_reported = v;
+    if (ld_mp_get_i64(h, "spilled", &v) && v >= 0) w->spilled = v;
   }
   ld_msg_free(m);
 }
@@ -156,7 +155,6 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
       if (cl == NULL) abort();
       cl->id = ++st->next_client_id;
       cl->conn = c;
-      ld_kmap_init(&cl->wants);
       msgpack_sbuffer_init(&cl->fin_keys);
       msgpack_sbuffer_init(&cl->fin_nframes);
       cl->next = st->clients;
@@ -191,6 +189,7 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   } else {
     on_worker_msg(st, data, m, h);
   }
+  sc_fill(st); /* what became ready goes out */
   if (st->closing) uv_stop(st->loop);
 }
 
@@ -206,19 +205,17 @@ static void on_close(ld_conn *c, const char *reason) {
         *pp = cl->next;
         break;
       }
-    size_t i = 0, n = 0;
-    sc_task **ts = malloc((cl->wants.count + 1) * sizeof *ts);
-    if (ts == NULL) abort();
-    ld_kmap_slot *s;
-    while ((s = ld_kmap_next(&cl->wants, &i)) != NULL) ts[n++] = s->val;
-    for (size_t k = 0; k < n; k++) ts[k]->refs++; /* pin while releasing */
-    for (size_t k = 0; k < n; k++) ld_kmap_del(&cl->wants, ts[k]->key, ts[k]->keylen);
-    for (size_t k = 0; k < n; k++) {
-      ts[k]->refs -= 2;
-      sc_maybe_release(st, ts[k]);
+    /* What it wanted is let go (records forgotten on the way are FREE). */
+    int32_t limit = ld_sched_id_limit(st->eng);
+    for (int32_t id = 0; id < limit; id++) {
+      int state = ld_sched_state(st->eng, id);
+      if (state == LD_TASK_FREE || state < 0) continue;
+      sc_task *t = sc_side(st, id);
+      sc_gather_done(t, cl->id);
+      if (sc_wanted_by(t, cl->id)) sc_unwant(st, cl, t);
     }
-    free(ts);
     sc_client_free(cl);
+    sc_fill(st);
   } else {
     sc_worker *w = data;
     sc_worker_gone(st, w, reason);

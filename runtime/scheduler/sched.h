@@ -1,6 +1,11 @@
-/* sched.h — the state of ldask-scheduler: tasks, workers and clients, owned
- * by the one libuv loop of the program (no locks). state.c holds the task
- * transitions and placement, proto.c the message handlers, main.c the
+/* sched.h — the state of ldask-scheduler: the engine (core/sched, live
+ * mode: task states, dependencies, want counts, ready queues — every
+ * transition), and what is distributed-specific: workers, clients, each
+ * task's side record (payload frames, who_has, the worker running it,
+ * error text, gathers, restrictions). All owned by the one libuv loop of
+ * the program (no locks). tasks.c holds the side records and the engine's
+ * hooks, placement.c the placement of ready tasks, proto.c and
+ * client_ops.c the message handlers, send.c what goes out, main.c the
  * program. Task payloads are opaque frames kept by reference for
  * recomputation; the scheduler never decodes them. */
 #ifndef LDASK_SCHEDULER_SCHED_H
@@ -10,18 +15,7 @@
 #include <uv.h>
 
 #include "net/conn.h"
-#include "net/kmap.h"
-
-/* Task states (docs/protocol.md, "Task states"). */
-enum {
-  T_RELEASED = 0, /* no result held (not yet run, or dropped); record kept */
-  T_WAITING,      /* some dependency not in memory */
-  T_READY,        /* runnable, queued at the scheduler (no worker free) */
-  T_PROCESSING,   /* sent to a worker */
-  T_MEMORY,       /* result held by the workers in who_has */
-  T_ERRED,
-  T_CANCELLED
-};
+#include "sched/engine.h"
 
 typedef struct sc_worker {
   int id;
@@ -31,9 +25,11 @@ typedef struct sc_worker {
   int nthreads;
   int64_t memory_limit;
   int nprocessing;
-  ld_kmap has; /* key -> sc_task, results it holds */
+  int64_t nkeys; /* results it holds */
   int64_t nbytes;
   int64_t executed, fetched, fetched_bytes; /* from heartbeats */
+  int64_t mem_reported;                     /* heartbeat 'memory': bytes in RAM, -1 unknown */
+  int64_t spilled;                          /* heartbeat 'spilled': bytes on disk */
   double last_seen;
   int alive;
   msgpack_sbuffer free_keys; /* packed keys of a free-keys not yet sent */
@@ -44,7 +40,6 @@ typedef struct sc_worker {
 typedef struct sc_client {
   int id;
   ld_conn *conn;
-  ld_kmap wants;               /* key -> sc_task */
   msgpack_sbuffer fin_keys;    /* packed keys of a keys-finished not yet sent */
   msgpack_sbuffer fin_nframes; /* packed value frame counts, one per key */
   uint32_t nfin;
@@ -53,49 +48,57 @@ typedef struct sc_client {
   struct sc_client *next;
 } sc_client;
 
+/* Frames held by reference (ld_buffer_retain): one without an allocation,
+ * more in an owned array. */
+typedef struct sc_frames {
+  ld_buffer **many; /* owned, when n > 1 */
+  ld_buffer *one;
+  uint32_t n;
+} sc_frames;
+
+static inline ld_buffer *const *sc_frames_ptr(const sc_frames *f) {
+  return f->n > 1 ? f->many : &f->one;
+}
+
+/* The scheduler's side record of engine task ID: what the engine does not
+ * know. Kept in pages (stable addresses) indexed by the engine's id; zeroed
+ * when the engine forgets the task. */
 typedef struct sc_task {
-  char *key; /* owned, NUL-terminated */
-  size_t keylen;
-  int state;
-  int64_t prio; /* lower runs first */
-  uint64_t seq; /* arrival order, breaks ties */
-  struct sc_task **deps;
-  int ndeps;
-  struct sc_task **dependents;
-  int ndependents, capdependents;
-  int waiting_on; /* dependencies not in memory (T_WAITING) */
-  sc_worker **who_has;
+  int32_t id;
+  int retries;   /* reruns left after an error */
+  int scattered; /* data came from scatter: cannot be recomputed */
+  int lost;      /* erred because its data was lost for good */
+  int64_t nbytes;
+  sc_worker **who_has; /* who_has1 while nwho <= 1, else owned */
+  sc_worker *who_has1;
   int nwho, capwho;
   sc_worker *processing_on;
-  int64_t nbytes;
-  int retries;         /* reruns left after an error */
-  int suspicious;      /* workers that died while running it */
-  int scattered;       /* data came from scatter: cannot be recomputed */
-  int lost;            /* erred because its data was lost for good */
-  ld_buffer **payload; /* owned references */
-  uint32_t npayload;
-  ld_buffer **inline_data; /* a small result's frames, kept to answer gathers */
-  uint32_t ninline;
+  sc_frames payload;  /* the task's payload frames, kept for recomputation */
+  sc_frames result;   /* a small result's frames, kept to answer gathers */
   char **restrict_to; /* worker names or addresses */
   int nrestrict;
-  int refs; /* clients wanting it */
+  int nwant;      /* clients wanting it (each counted once by the engine) */
+  int want1;      /* the first one's id */
+  int *want_more; /* owned: the others' ids (nwant - 1) */
+  int capmore;
   int *gather_clients;
   int ngather, capgather;
   char *err_msg, *err_tb;
-  int heap_pos; /* index in the ready heap, -1 when not queued */
 } sc_task;
+
+#define SC_PAGE_BITS 12
+#define SC_PAGE (1 << SC_PAGE_BITS)
 
 typedef struct sc_state {
   uv_loop_t *loop;
-  ld_kmap tasks;
+  ld_sched *eng;   /* live mode; ids index the side records */
+  sc_task **pages; /* side records, SC_PAGE per page */
+  int32_t npages;
   sc_worker *workers; /* alive ones */
   int nworkers;
   int next_worker_id;
   sc_client *clients;
   int next_client_id;
-  sc_task **heap; /* ready tasks waiting for a worker */
-  int heap_len, heap_cap;
-  uint64_t seq;
   double saturation;           /* input tasks a worker may hold per thread, at least */
   double avg_task;             /* moving average of task run times (s), <0 unknown */
   struct sc_worker *last_root; /* where the previous input task went */
@@ -107,26 +110,50 @@ typedef struct sc_state {
   int nfn_msgs, capfn_msgs;
 } sc_state;
 
-/* state.c: transitions. */
-sc_task *sc_task_new(sc_state *st, const char *key, size_t len);
-void sc_task_add_dependent(sc_task *dep, sc_task *t);
-void sc_recount(sc_state *st, sc_task *t); /* waiting -> ready when deps done */
+/* tasks.c: side records and the engine's hooks. */
+/* Creates the engine (hooks set). Returns 0 or -1. */
+int sc_tasks_init(sc_state *st);
+/* The side record of engine id ID (must be live). */
+static inline sc_task *sc_side(const sc_state *st, int32_t id) {
+  return &st->pages[id >> SC_PAGE_BITS][id & (SC_PAGE - 1)];
+}
+/* Creates a record for KEY (engine + side record). NULL when the key is
+ * known or holds a NUL byte (*RC = LD_SCHED_EKEY) or when out of memory
+ * (*RC = LD_SCHED_ENOMEM). */
+sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, int *rc);
+/* The key of T (owned by the engine, stable while T lives). */
+const char *sc_key(const sc_state *st, const sc_task *t, size_t *len);
+/* The engine state of T (LD_TASK_*). */
+int sc_state_of(const sc_state *st, const sc_task *t);
+/* Sets F to the N FRAMES (references taken; the previous ones released). */
+void sc_frames_set(sc_frames *f, ld_buffer *const *frames, uint32_t n);
+/* Releases the frames of F; F is empty after. */
+void sc_frames_drop(sc_frames *f);
+sc_worker *const *sc_who_has(const sc_task *t);
 void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buffer *const *data,
                  uint32_t ndata);
+/* T errs with MSG and TB (copied) unless already erred or in memory. */
 void sc_erred(sc_state *st, sc_task *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
 void sc_failed_on_worker(sc_state *st, sc_worker *w, sc_task *t, const char *msg, size_t mlen,
                          const char *tb, size_t tblen);
-void sc_cancel(sc_state *st, sc_task *t);
+/* T (processing on W) must be recomputed: an input was missing. */
+void sc_missing_input(sc_state *st, sc_worker *w, sc_task *t);
 void sc_remove_holder(sc_state *st, sc_task *t, sc_worker *w);
-void sc_maybe_release(sc_state *st, sc_task *t);
 void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason);
-void sc_fill(sc_state *st); /* places queued ready tasks on free workers */
 void sc_want(sc_state *st, sc_client *c, sc_task *t);
+/* Whether client CLIENT_ID wants T. */
+int sc_wanted_by(const sc_task *t, int client_id);
 void sc_unwant(sc_state *st, sc_client *c, sc_task *t);
 void sc_request_data(sc_state *st, sc_task *t, int client_id);
 /* Records / clears that CLIENT_ID waits for the data of T. */
 void sc_add_gather(sc_task *t, int client_id);
 void sc_gather_done(sc_task *t, int client_id);
+/* Out of memory in the scheduler: says so and aborts. */
+void *sc_xrealloc(void *p, size_t n);
+
+/* placement.c: sends ready tasks to workers (by data locality, else the
+ * least loaded; input tasks only as fast as workers run them). */
+void sc_fill(sc_state *st);
 
 /* The one scheduler state of the process (send.c). */
 extern sc_state *sc_g;

@@ -21,28 +21,39 @@ sc_client *sc_find_client(sc_state *st, int id) {
   return NULL;
 }
 
+/* Packs the key of T. */
+static void pack_key(pk_t *p, const sc_state *st, const sc_task *t) {
+  size_t len;
+  const char *key = sc_key(st, t, &len);
+  SN(p, key, len);
+}
+
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
-  (void)st;
+  ld_sched_info info;
+  ld_sched_info_of(st->eng, t->id, &info);
+  int32_t ndeps;
+  const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 5);
   S(&p, "op"), S(&p, "compute-task");
-  S(&p, "key"), SN(&p, t->key, t->keylen);
-  S(&p, "priority"), I(&p, t->prio);
-  S(&p, "nframes"), I(&p, t->npayload);
+  S(&p, "key"), pack_key(&p, st, t);
+  S(&p, "priority"), I(&p, info.prio);
+  S(&p, "nframes"), I(&p, t->payload.n);
   S(&p, "deps");
-  msgpack_pack_array(&p.pk, (size_t)t->ndeps);
-  for (int i = 0; i < t->ndeps; i++) {
-    sc_task *d = t->deps[i];
+  msgpack_pack_array(&p.pk, (size_t)ndeps);
+  for (int32_t i = 0; i < ndeps; i++) {
+    const sc_task *d = sc_side(st, deps[i]);
+    sc_worker *const *who = sc_who_has(d);
     msgpack_pack_map(&p.pk, 3);
-    S(&p, "key"), SN(&p, d->key, d->keylen);
+    S(&p, "key"), pack_key(&p, st, d);
     S(&p, "nbytes"), I(&p, d->nbytes);
     S(&p, "who_has");
     msgpack_pack_array(&p.pk, (size_t)d->nwho);
-    for (int j = 0; j < d->nwho; j++) S(&p, d->who_has[j]->addr);
+    for (int j = 0; j < d->nwho; j++) S(&p, who[j]->addr);
   }
   sc_flush_frees(w); /* a free of the same key queued before must go first */
-  pk_send(&p, w->conn, t->payload, t->npayload);
+  pk_send(&p, w->conn, sc_frames_ptr(&t->payload), t->payload.n);
 }
 
 void sc_flush_frees(sc_worker *w) {
@@ -68,7 +79,11 @@ void sc_queue_free(sc_worker *w, const char *key, size_t len) {
   if (!uv_is_active((uv_handle_t *)&sc_g->notify)) uv_check_start(&sc_g->notify, sc_flush_batches);
 }
 
-void sc_send_free(sc_worker *w, sc_task *t) { sc_queue_free(w, t->key, t->keylen); }
+void sc_send_free(sc_worker *w, sc_task *t) {
+  size_t len;
+  const char *key = sc_key(sc_g, t, &len);
+  sc_queue_free(w, key, len);
+}
 
 static void release_fin_frames(sc_client *c) {
   for (uint32_t i = 0; i < c->nfin_frames; i++) ld_buffer_release(c->fin_frames[i]);
@@ -107,7 +122,6 @@ void sc_client_free(sc_client *c) {
   free(c->fin_frames);
   msgpack_sbuffer_destroy(&c->fin_keys);
   msgpack_sbuffer_destroy(&c->fin_nframes);
-  ld_kmap_free(&c->wants);
   free(c);
 }
 
@@ -115,20 +129,23 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
   if (strcmp(op, "key-finished") == 0) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, &c->fin_keys, msgpack_sbuffer_write);
-    ld_mp_pack_str(&pk, t->key, t->keylen);
+    size_t klen;
+    const char *key = sc_key(sc_g, t, &klen);
+    ld_mp_pack_str(&pk, key, klen);
     /* A small result kept here travels along: no gather needed. */
     msgpack_packer_init(&pk, &c->fin_nframes, msgpack_sbuffer_write);
-    msgpack_pack_uint32(&pk, t->ninline);
-    if (c->nfin_frames + t->ninline > c->capfin_frames) {
+    uint32_t nres = t->result.n;
+    msgpack_pack_uint32(&pk, nres);
+    if (c->nfin_frames + nres > c->capfin_frames) {
       uint32_t cap = c->capfin_frames ? c->capfin_frames : 64;
-      while (cap < c->nfin_frames + t->ninline) cap *= 2;
+      while (cap < c->nfin_frames + nres) cap *= 2;
       ld_buffer **n = realloc(c->fin_frames, cap * sizeof *n);
       if (n == NULL) abort();
       c->fin_frames = n;
       c->capfin_frames = cap;
     }
-    for (uint32_t j = 0; j < t->ninline; j++)
-      c->fin_frames[c->nfin_frames++] = ld_buffer_retain(t->inline_data[j]);
+    for (uint32_t j = 0; j < nres; j++)
+      c->fin_frames[c->nfin_frames++] = ld_buffer_retain(sc_frames_ptr(&t->result)[j]);
     c->nfin++;
     if (!uv_is_active((uv_handle_t *)&sc_g->notify))
       uv_check_start(&sc_g->notify, sc_flush_batches);
@@ -139,10 +156,10 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
   int erred = strcmp(op, "key-erred") == 0;
   msgpack_pack_map(&p.pk, erred ? 5 : 3);
   S(&p, "op"), S(&p, op);
-  S(&p, "key"), SN(&p, t->key, t->keylen);
+  S(&p, "key"), pack_key(&p, sc_g, t);
   if (erred) {
-    S(&p, "message"), S(&p, t->err_msg);
-    S(&p, "traceback"), S(&p, t->err_tb);
+    S(&p, "message"), S(&p, t->err_msg ? t->err_msg : "");
+    S(&p, "traceback"), S(&p, t->err_tb ? t->err_tb : "");
     S(&p, "lost");
     if (t->lost)
       msgpack_pack_true(&p.pk);
@@ -157,14 +174,13 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
 void sc_notify_key(sc_state *st, sc_task *t, const char *op) {
   int finished = strcmp(op, "key-finished") == 0;
   for (sc_client *c = st->clients; c; c = c->next) {
-    int tell = ld_kmap_get(&c->wants, t->key, t->keylen) != NULL;
+    int tell = sc_wanted_by(t, c->id);
     for (int i = 0; !tell && !finished && i < t->ngather; i++) tell = t->gather_clients[i] == c->id;
     if (tell) sc_notify_one(c, t, op);
   }
 }
 
 void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id) {
-  (void)st;
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 3);
@@ -172,7 +188,7 @@ void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int c
   S(&p, "client"), I(&p, client_id);
   S(&p, "keys");
   msgpack_pack_array(&p.pk, (size_t)n);
-  for (int i = 0; i < n; i++) SN(&p, ts[i]->key, ts[i]->keylen);
+  for (int i = 0; i < n; i++) pack_key(&p, st, ts[i]);
   sc_flush_frees(w);
   pk_send(&p, w->conn, NULL, 0);
 }
@@ -182,7 +198,7 @@ void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
   sc_client *c = sc_find_client(st, client_id);
   if (c == NULL) return;
   uint32_t nframes = 0;
-  for (int i = 0; i < n; i++) nframes += ts[i]->ninline;
+  for (int i = 0; i < n; i++) nframes += ts[i]->result.n;
   ld_buffer **frames = malloc((nframes ? nframes : 1) * sizeof *frames);
   if (frames == NULL) abort();
   pk_t p;
@@ -195,9 +211,9 @@ void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
   uint32_t f = 0;
   for (int i = 0; i < n; i++) {
     msgpack_pack_map(&p.pk, 2);
-    S(&p, "key"), SN(&p, ts[i]->key, ts[i]->keylen);
-    S(&p, "nframes"), I(&p, ts[i]->ninline);
-    for (uint32_t j = 0; j < ts[i]->ninline; j++) frames[f++] = ts[i]->inline_data[j];
+    S(&p, "key"), pack_key(&p, st, ts[i]);
+    S(&p, "nframes"), I(&p, ts[i]->result.n);
+    for (uint32_t j = 0; j < ts[i]->result.n; j++) frames[f++] = sc_frames_ptr(&ts[i]->result)[j];
   }
   pk_send(&p, c->conn, frames, f);
   free(frames);

@@ -428,9 +428,9 @@ int main(int argc, char **argv) {
   signal(SIGXFSZ, SIG_IGN);
   wk_mem_init(&W);
   W.loop = uv_default_loop();
-  ld_kmap_init(&W.tasks);
-  ld_kmap_init(&W.data);
-  ld_kmap_init(&W.fetching);
+  ld_strmap_init(&W.tasks);
+  ld_strmap_init(&W.data);
+  ld_strmap_init(&W.fetching);
   setup_paths();
   peer_server = ld_server_listen(W.loop, host, 0, "worker", &peer_in_handlers, on_peer_in, &W, err,
                                  sizeof err);

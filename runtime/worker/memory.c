@@ -197,8 +197,8 @@ void wk_mem_shutdown(wk_state *w) {
   w->spill_closing = 1;
   w->spill_off = 1; /* no new spills */
   size_t i = 0;
-  ld_kmap_slot *s;
-  while ((s = ld_kmap_next(&w->data, &i)) != NULL) {
+  ld_strmap_slot *s;
+  while ((s = ld_strmap_next(&w->data, &i)) != NULL) {
     wk_data *d = s->val;
     if (d->where == WK_ON_DISK && d->path) unlink(d->path);
   }

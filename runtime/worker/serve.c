@@ -79,7 +79,7 @@ static void reply_finish(wk_state *w, wk_reply *r) {
  * it "already here"). */
 static void reply_lost(wk_state *w, wk_reply *r, uint32_t slot, const char *err) {
   fprintf(stderr, "ldask-worker %s: %s; answered as missing\n", w->name, err);
-  wk_data *d = ld_kmap_get(&w->data, r->keys[slot], r->keylens[slot]);
+  wk_data *d = ld_strmap_get(&w->data, r->keys[slot], r->keylens[slot]);
   if (d && !d->fetched && d->where == WK_ON_DISK) wk_data_drop(w, r->keys[slot], r->keylens[slot]);
 }
 
@@ -125,7 +125,7 @@ void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const ch
     memcpy(r->keys[i], k->via.str.ptr, k->via.str.size);
     r->keys[i][k->via.str.size] = '\0';
     r->keylens[i] = k->via.str.size;
-    wk_data *d = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
+    wk_data *d = ld_strmap_get(&w->data, k->via.str.ptr, k->via.str.size);
     if (d == NULL) continue;
     if (d->where == WK_ON_DISK && wk_spill_read_async(w, d, reply_read, r, (int)i) == 0) {
       r->pending++;

@@ -47,7 +47,7 @@ static void data_free(wk_data *d) {
 }
 
 static void data_drop(wk_state *w, const char *key, size_t len) {
-  wk_data *d = ld_kmap_del(&w->data, key, len);
+  wk_data *d = ld_strmap_del(&w->data, key, len);
   if (d == NULL) return;
   w->nbytes -= d->nbytes;
   wk_mem_removed(w, d);
@@ -68,7 +68,7 @@ static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **f
   d->nframes = n;
   for (uint32_t i = 0; i < n; i++) d->nbytes += (int64_t)frames[i]->size;
   d->fetched = fetched;
-  if (ld_kmap_put(&w->data, d->key, len, d) != 0) abort();
+  if (ld_strmap_put(&w->data, d->key, len, d) != 0) abort();
   w->nbytes += d->nbytes;
   wk_mem_added(w, d);
   return d;
@@ -131,12 +131,12 @@ static void task_abandon(wk_state *w, wk_task *t) {
   if (t->state == W_ABANDONED) return;
   if (t->state == W_FETCHING) {
     for (int i = 0; i < t->ndeps; i++) {
-      wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
+      wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
       if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
     }
   }
   t->state = W_ABANDONED;
-  ld_kmap_del(&w->tasks, t->key, t->keylen);
+  ld_strmap_del(&w->tasks, t->key, t->keylen);
   if (t->run == NULL) admit_done(w, t); /* else when the run ends */
   task_unref(t);
 }
@@ -196,7 +196,7 @@ static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uin
 static void task_run(wk_state *w, wk_task *t) {
   for (int i = 0; i < t->ndeps; i++) {
     wk_dep *dp = &t->deps[i];
-    wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
+    wk_data *d = ld_strmap_get(&w->data, dp->key, dp->keylen);
     if (dp->loaded || dp->loading || d == NULL || d->where != WK_ON_DISK) continue;
     if (!t->admitted) {
       if (w->nadmitted >= admit_max(w)) { /* wait for room */
@@ -233,7 +233,7 @@ static void task_run(wk_state *w, wk_task *t) {
       dp->loaded = NULL, dp->nloaded = 0;
       continue;
     }
-    wk_data *d = ld_kmap_get(&w->data, dp->key, dp->keylen);
+    wk_data *d = ld_strmap_get(&w->data, dp->key, dp->keylen);
     char err[1024], msg[1200];
     if (d == NULL) /* dropped after its file was lost (wk_on_send_data) */
       snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)dp->keylen, dp->key);
@@ -268,7 +268,7 @@ static void task_run(wk_state *w, wk_task *t) {
   r->dep_nframes = calloc(nd, sizeof *r->dep_nframes);
   if (!r->dep_keys || !r->dep_keylens || !r->dep_frames || !r->dep_nframes) abort();
   for (int i = 0; i < t->ndeps; i++) {
-    wk_data *d = ld_kmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
+    wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
     r->dep_frames[i] = in[i]; /* the references move to the run */
@@ -303,7 +303,7 @@ static wk_peer *peer_get(wk_state *w, const char *addr, size_t len) {
 
 /* Starts fetching dependency D of T unless already under way. */
 static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
-  wk_fetch *f = ld_kmap_get(&w->fetching, d->key, d->keylen);
+  wk_fetch *f = ld_strmap_get(&w->fetching, d->key, d->keylen);
   if (f == NULL) {
     wk_peer *peer = NULL;
     const char *holder = NULL;
@@ -322,7 +322,7 @@ static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
     f->key = dupn(d->key, d->keylen);
     f->keylen = d->keylen;
     f->peer = peer;
-    ld_kmap_put(&w->fetching, f->key, f->keylen, f);
+    ld_strmap_put(&w->fetching, f->key, f->keylen, f);
     pk_t p;
     pk_init(&p);
     msgpack_pack_map(&p.pk, 2);
@@ -355,7 +355,7 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
   if (!ld_mp_get_str(h, "key", &key, &klen)) return;
   ld_mp_get_i64(h, "nframes", &nf);
   ld_mp_get_i64(h, "priority", &prio);
-  wk_data *have = ld_kmap_get(&w->data, key, klen);
+  wk_data *have = ld_strmap_get(&w->data, key, klen);
   if (have && !have->fetched) { /* already computed here */
     pk_t p;
     pk_init(&p);
@@ -366,7 +366,7 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
     wk_send_sched(w, &p.sb, NULL, 0);
     return;
   }
-  wk_task *old = ld_kmap_get(&w->tasks, key, klen);
+  wk_task *old = ld_strmap_get(&w->tasks, key, klen);
   if (old) {
     if (old->state == W_EXECUTING) {
       old->run->owner = old;
@@ -410,12 +410,12 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
         d->who_has[d->nwho++] = dupn(a->via.str.ptr, a->via.str.size);
     }
   }
-  ld_kmap_put(&w->tasks, t->key, t->keylen, t);
+  ld_strmap_put(&w->tasks, t->key, t->keylen, t);
   t->state = W_FETCHING;
   t->refs++; /* pinned while its fetches start: one may abandon it */
   for (int i = 0; i < t->ndeps && t->state == W_FETCHING; i++) {
     wk_dep *d = &t->deps[i];
-    wk_data *have_dep = ld_kmap_get(&w->data, d->key, d->keylen);
+    wk_data *have_dep = ld_strmap_get(&w->data, d->key, d->keylen);
     if (have_dep) {
       if (have_dep->fetched) have_dep->waiters++;
     } else {
@@ -429,7 +429,7 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
 
 void wk_task_done(wk_state *w, ld_wtask *r) {
   wk_task *t = r->owner;
-  int live = t->state == W_EXECUTING && ld_kmap_get(&w->tasks, t->key, t->keylen) == t;
+  int live = t->state == W_EXECUTING && ld_strmap_get(&w->tasks, t->key, t->keylen) == t;
   if (live) {
     pk_t p;
     pk_init(&p);
@@ -463,7 +463,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
     }
     wk_send_sched(w, &p.sb, NULL, 0);
   sent:
-    ld_kmap_del(&w->tasks, t->key, t->keylen);
+    ld_strmap_del(&w->tasks, t->key, t->keylen);
     t->state = W_ABANDONED;
     task_unref(t); /* the table's reference */
   }
@@ -479,7 +479,7 @@ void wk_on_free(wk_state *w, const msgpack_object *h) {
   for (uint32_t i = 0; i < keys->via.array.size; i++) {
     const msgpack_object *k = &keys->via.array.ptr[i];
     if (k->type != MSGPACK_OBJECT_STR) continue;
-    wk_task *t = ld_kmap_get(&w->tasks, k->via.str.ptr, k->via.str.size);
+    wk_task *t = ld_strmap_get(&w->tasks, k->via.str.ptr, k->via.str.size);
     if (t) {
       if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
         ld_wtask *r = t->run;
@@ -489,7 +489,7 @@ void wk_on_free(wk_state *w, const msgpack_object *h) {
       }
       task_abandon(w, t);
     }
-    wk_data *d = ld_kmap_get(&w->data, k->via.str.ptr, k->via.str.size);
+    wk_data *d = ld_strmap_get(&w->data, k->via.str.ptr, k->via.str.size);
     if (d && !d->fetched) data_drop(w, k->via.str.ptr, k->via.str.size);
   }
 }
@@ -516,8 +516,8 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
 
 /* Data of one key arrived (or did not): wakes the tasks waiting for it. */
 static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
-  ld_kmap_del(&w->fetching, f->key, f->keylen);
-  wk_data *d = ld_kmap_get(&w->data, f->key, f->keylen);
+  ld_strmap_del(&w->fetching, f->key, f->keylen);
+  wk_data *d = ld_strmap_get(&w->data, f->key, f->keylen);
   if (ok && d) {
     /* Count every waiter first: starting one must not drop the copy the
      * others still need. */
@@ -538,7 +538,7 @@ static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
   }
   for (int i = 0; i < f->nwaiters; i++) task_unref(f->waiters[i]);
   /* Starting a task may have dropped the copy already: look it up again. */
-  d = ld_kmap_get(&w->data, f->key, f->keylen);
+  d = ld_strmap_get(&w->data, f->key, f->keylen);
   if (d && d->fetched && d->waiters <= 0) data_drop(w, f->key, f->keylen);
   fetch_free(f);
 }
@@ -557,8 +557,8 @@ void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h
     if (!ld_mp_get_str(rec, "key", &key, &klen)) continue;
     ld_mp_get_i64(rec, "nframes", &nf);
     if (nf < 1 || next + (uint64_t)nf > m->nframes) break;
-    wk_fetch *f = ld_kmap_get(&w->fetching, key, klen);
-    if (f && !ld_kmap_get(&w->data, key, klen)) {
+    wk_fetch *f = ld_strmap_get(&w->fetching, key, klen);
+    if (f && !ld_strmap_get(&w->data, key, klen)) {
       ld_buffer **frames = malloc((size_t)nf * sizeof *frames);
       if (frames == NULL) abort();
       for (uint32_t j = 0; j < (uint32_t)nf; j++) frames[j] = ld_buffer_retain(m->frames[next + j]);
@@ -573,7 +573,7 @@ void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h
        missing && missing->type == MSGPACK_OBJECT_ARRAY && i < missing->via.array.size; i++) {
     const msgpack_object *k = &missing->via.array.ptr[i];
     if (k->type != MSGPACK_OBJECT_STR) continue;
-    wk_fetch *f = ld_kmap_get(&w->fetching, k->via.str.ptr, k->via.str.size);
+    wk_fetch *f = ld_strmap_get(&w->fetching, k->via.str.ptr, k->via.str.size);
     if (f) fetch_done(w, f, 0);
   }
 }
@@ -589,8 +589,8 @@ void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason) {
   size_t i = 0, n = 0;
   wk_fetch **fs = malloc((w->fetching.count + 1) * sizeof *fs);
   if (fs == NULL) abort();
-  ld_kmap_slot *s;
-  while ((s = ld_kmap_next(&w->fetching, &i)) != NULL)
+  ld_strmap_slot *s;
+  while ((s = ld_strmap_next(&w->fetching, &i)) != NULL)
     if (((wk_fetch *)s->val)->peer == p) fs[n++] = s->val;
   for (size_t k = 0; k < n; k++) fetch_done(w, fs[k], 0);
   free(fs);
@@ -599,10 +599,10 @@ void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason) {
 
 void wk_reset(wk_state *w) {
   size_t i = 0, n = 0;
-  ld_kmap_slot *s;
+  ld_strmap_slot *s;
   wk_task **ts = malloc((w->tasks.count + 1) * sizeof *ts);
   if (ts == NULL) abort();
-  while ((s = ld_kmap_next(&w->tasks, &i)) != NULL) ts[n++] = s->val;
+  while ((s = ld_strmap_next(&w->tasks, &i)) != NULL) ts[n++] = s->val;
   for (size_t k = 0; k < n; k++) {
     wk_task *t = ts[k];
     if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
@@ -617,7 +617,7 @@ void wk_reset(wk_state *w) {
   i = n = 0;
   wk_data **ds = malloc((w->data.count + 1) * sizeof *ds);
   if (ds == NULL) abort();
-  while ((s = ld_kmap_next(&w->data, &i)) != NULL) ds[n++] = s->val;
+  while ((s = ld_strmap_next(&w->data, &i)) != NULL) ds[n++] = s->val;
   for (size_t k = 0; k < n; k++) data_drop(w, ds[k]->key, ds[k]->keylen);
   free(ds);
 }

@@ -14,8 +14,8 @@
 #include <uv.h>
 
 #include "net/conn.h"
-#include "net/kmap.h"
 #include "net/wake.h"
+#include "util/strmap.h"
 
 /* A task handed to an executor thread. Filled by the loop thread; the
  * executor reads inputs and sets outputs through the ld_wtask_* calls
@@ -128,9 +128,9 @@ typedef struct wk_state {
   double death_timeout;
   double lost_since; /* when the scheduler link went down, <0 when up */
   int registered;
-  ld_kmap tasks;    /* key -> wk_task */
-  ld_kmap data;     /* key -> wk_data */
-  ld_kmap fetching; /* key -> wk_fetch */
+  ld_strmap tasks;    /* key -> wk_task */
+  ld_strmap data;     /* key -> wk_data */
+  ld_strmap fetching; /* key -> wk_fetch */
   wk_peer *peers;
   int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;

@@ -472,7 +472,18 @@ describe("distributed ldask when workers come and go", function()
 
   it("gives no new input tasks to a worker over its --memory-limit", function()
     with_cluster(1, function(cl, c)
-      cl:add_worker(1, "--memory-limit 1MB")
+      -- the result must stay in RAM (a worker that can spill it keeps
+      -- taking work): a spill directory that cannot be created
+      local p = io.popen("id -u")
+      local id = p:read("*l")
+      p:close()
+      local local_dir = helpers.tmpdir() .. "/readonly"
+      if id == "0" then
+        local_dir = "/sys" -- root ignores permissions; sysfs refuses new directories
+      else
+        os.execute("mkdir -p " .. local_dir .. " && chmod 555 " .. local_dir)
+      end
+      cl:add_worker(1, "--memory-limit 1MB --local-directory " .. local_dir)
       c:wait_for_workers(2, 20)
       local big = c:submit(function() return string.rep("x", 2000000) end, opts { workers = "local-2" })
       assert.equal(2000000, #big:result(10))

@@ -66,15 +66,6 @@ const char *ld_mpw_data(const ld_mpw *w);
 
 void ld_net_set_identity(int protocol, const char *version);
 
-typedef struct ld_kmap_slot { const char *key; size_t len; uint64_t hash; void *val; } ld_kmap_slot;
-typedef struct ld_kmap { ld_kmap_slot *slots; size_t cap; size_t count; } ld_kmap;
-void ld_kmap_init(ld_kmap *m);
-void ld_kmap_free(ld_kmap *m);
-void *ld_kmap_get(const ld_kmap *m, const char *key, size_t len);
-int ld_kmap_put(ld_kmap *m, const char *key, size_t len, void *val);
-void *ld_kmap_del(ld_kmap *m, const char *key, size_t len);
-ld_kmap_slot *ld_kmap_next(const ld_kmap *m, size_t *i);
-
 /* runtime/worker/worker.h: a task as an executor thread sees it; the two
    functions live in the ldask-worker program (reach them via ffi.C). */
 typedef struct ld_wtask {

@@ -1,13 +1,13 @@
--- Unit specs of core/net/kmap (the scheduler's and worker's key tables):
+-- Unit specs of core/util/strmap (the scheduler's and worker's key tables):
 -- random puts, gets and deletes checked against a Lua table.
 local ffi = require "ffi"
-require "ldask.ffi.net"
+require "ldask.ffi.sched"
 local lib = require "ldask.native"
 
-describe("net kmap", function()
+describe("strmap", function()
   it("agrees with a Lua table through 20000 random operations", function()
-    local m = ffi.new("ld_kmap")
-    lib.ld_kmap_init(m)
+    local m = ffi.new("ld_strmap")
+    lib.ld_strmap_init(m)
     local keep = {} -- the key strings must outlive their entries
     local ref = {}
     local count = 0
@@ -20,16 +20,16 @@ describe("net kmap", function()
         if not ref[k] then count = count + 1 end
         keep[k] = k
         ref[k] = v
-        assert.equal(0, lib.ld_kmap_put(m, keep[k], #k, ffi.cast("void *", v)))
+        assert.equal(0, lib.ld_strmap_put(m, keep[k], #k, ffi.cast("void *", v)))
       elseif op == 2 then
-        local got = lib.ld_kmap_get(m, k, #k)
+        local got = lib.ld_strmap_get(m, k, #k)
         if ref[k] then
           assert.equal(ref[k], tonumber(ffi.cast("intptr_t", got)))
         else
           assert.is_true(got == nil)
         end
       else
-        local got = lib.ld_kmap_del(m, k, #k)
+        local got = lib.ld_strmap_del(m, k, #k)
         if ref[k] then
           assert.equal(ref[k], tonumber(ffi.cast("intptr_t", got)))
           ref[k] = nil
@@ -44,27 +44,38 @@ describe("net kmap", function()
     local i = ffi.new("size_t[1]")
     local seen = 0
     while true do
-      local s = lib.ld_kmap_next(m, i)
+      local s = lib.ld_strmap_next(m, i)
       if s == nil then break end
       local k = ffi.string(s.key, s.len)
       assert.equal(ref[k], tonumber(ffi.cast("intptr_t", s.val)))
       seen = seen + 1
     end
     assert.equal(count, seen)
-    lib.ld_kmap_free(m)
+    lib.ld_strmap_free(m)
+  end)
+
+  it("adds only absent keys with ld_strmap_add", function()
+    local m = ffi.new("ld_strmap")
+    lib.ld_strmap_init(m)
+    local k = "key"
+    assert.equal(0, lib.ld_strmap_add(m, k, 3, ffi.cast("void *", 1)))
+    assert.equal(1, lib.ld_strmap_add(m, k, 3, ffi.cast("void *", 2)))
+    assert.equal(1, tonumber(ffi.cast("intptr_t", lib.ld_strmap_get(m, k, 3))))
+    assert.equal(1, tonumber(m.count))
+    lib.ld_strmap_free(m)
   end)
 
   it("handles keys with NUL bytes and the empty key", function()
-    local m = ffi.new("ld_kmap")
-    lib.ld_kmap_init(m)
+    local m = ffi.new("ld_strmap")
+    lib.ld_strmap_init(m)
     local a, b, e = "a\0b", "a\0c", ""
-    lib.ld_kmap_put(m, a, 3, ffi.cast("void *", 1))
-    lib.ld_kmap_put(m, b, 3, ffi.cast("void *", 2))
-    lib.ld_kmap_put(m, e, 0, ffi.cast("void *", 3))
-    assert.equal(1, tonumber(ffi.cast("intptr_t", lib.ld_kmap_get(m, a, 3))))
-    assert.equal(2, tonumber(ffi.cast("intptr_t", lib.ld_kmap_get(m, b, 3))))
-    assert.equal(3, tonumber(ffi.cast("intptr_t", lib.ld_kmap_get(m, e, 0))))
-    assert.is_true(lib.ld_kmap_get(m, "a", 1) == nil)
-    lib.ld_kmap_free(m)
+    lib.ld_strmap_put(m, a, 3, ffi.cast("void *", 1))
+    lib.ld_strmap_put(m, b, 3, ffi.cast("void *", 2))
+    lib.ld_strmap_put(m, e, 0, ffi.cast("void *", 3))
+    assert.equal(1, tonumber(ffi.cast("intptr_t", lib.ld_strmap_get(m, a, 3))))
+    assert.equal(2, tonumber(ffi.cast("intptr_t", lib.ld_strmap_get(m, b, 3))))
+    assert.equal(3, tonumber(ffi.cast("intptr_t", lib.ld_strmap_get(m, e, 0))))
+    assert.is_true(lib.ld_strmap_get(m, "a", 1) == nil)
+    lib.ld_strmap_free(m)
   end)
 end)
