@@ -134,7 +134,11 @@ local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?
 -- Sends header table H with FRAMES: a list of strings (copied) and
 -- ld_buffer * (sent without a copy). Raises when the connection is gone.
 function Client:_send(h, frames, level)
-  local hs = mp.encode(h)
+  self:_send_encoded(mp.encode(h), frames, (level or 2) + 1)
+end
+
+-- The same with the header already encoded (HS, a msgpack string).
+function Client:_send_encoded(hs, frames, level)
   local n = frames and #frames or 0
   local rc
   if n == 0 then
@@ -413,8 +417,29 @@ local function strip_futures(v, deps)
   return v, false
 end
 
+local plain_header = require("ldask.codec.encode").plain
+local CALL -- the compact call form's marker (below)
+
+-- True when V is a call form {CALL, hash, flags, arg...} built here whose
+-- arguments are all nil, booleans, numbers or strings: plain data, whose
+-- codec encoding needs no check of the whole tree and no session.
+local function plain_call(v)
+  if type(v) ~= "table" or v[1] ~= CALL or getmetatable(v) ~= nil then return false end
+  local flags = v[3]
+  if type(flags) ~= "string" or type(v[2]) ~= "string" then return false end
+  for i = 4, 3 + #flags do
+    local ta = type(v[i])
+    if ta ~= "number" and ta ~= "string" and ta ~= "boolean" and ta ~= "nil" then return false end
+  end
+  return true
+end
+
 -- Encodes task value V under KEY: returns nframes and appends the frames.
 function Client:_encode(v, key, frames, level)
+  if plain_call(v) then
+    frames[#frames + 1] = plain_header(v)
+    return 1
+  end
   local ok, h, bufs = pcall(self.session.encode, self.session, v)
   if not ok then
     -- again, for a message that names the task
@@ -443,7 +468,7 @@ end
 -- The compact call form {CALL, function hash, flags, arg...} (see
 -- ldask.client.exec): the function travels once, by register-functions, and
 -- plain arguments take the codec's fast path.
-local CALL = "\0ldask.call"
+CALL = "\0ldask.call"
 
 -- Content hash of F in this client's codec session, or nil when F cannot
 -- travel as a shared blob (then tasks carry it inline).
@@ -521,28 +546,36 @@ local function prio(opts, order)
   return -(opts.priority or 0) * 4294967296 + order
 end
 
--- Sends TASKS ({key, value, deps, order}) as one update-graph; WANTED keys.
+-- Sends TASKS[FIRST..LAST] ({key, value, deps, order}) as one
+-- update-graph whose wanted keys are WANT.
+function Client:_send_tasks(tasks, first, last, want, opts, level)
+  local frames, nfs, prios = {}, {}, {}
+  for i = first, last do
+    local t = tasks[i]
+    nfs[i] = self:_encode(t.value, t.key, frames, level + 1)
+    prios[i] = prio(opts, t.order)
+  end
+  self:_send_functions(level + 1)
+  local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want)
+  self:_send_encoded(hs, frames, level + 1)
+end
+
+-- Sends TASKS ({key, value, deps, order}) as update-graphs; WANTED keys.
+-- Independent tasks (map: WANTED[i] is the key of TASKS[i]) go out in
+-- chunks of CHUNK, so that the cluster starts while the rest are still
+-- being encoded; without CHUNK, in one message.
 function Client:_update_graph(tasks, wanted, opts, level, chunk)
-  -- Independent tasks (map) go out in chunks, so that the cluster starts
-  -- while the rest are still being encoded; a graph goes in one message
-  -- (an intermediate without its dependents would be dropped at once).
   chunk = chunk or #tasks
+  if chunk >= #tasks then
+    self:_send_tasks(tasks, 1, #tasks, wanted, opts, level + 1)
+    return
+  end
   local first = 1
   while first <= #tasks do
     local last = math.min(#tasks, first + chunk - 1)
-    local recs, frames, want = {}, {}, {}
-    for i = first, last do
-      local t = tasks[i]
-      local nf = self:_encode(t.value, t.key, frames, level + 1)
-      recs[#recs + 1] = {
-        key = t.key, deps = #t.deps > 0 and mp.array(t.deps) or EMPTY, nframes = nf,
-        priority = prio(opts, t.order), retries = opts.retries, workers = opts.workers,
-      }
-      if chunk < #tasks then want[#want + 1] = wanted[i] end
-    end
-    if chunk >= #tasks then want = wanted end
-    self:_send_functions(level + 1)
-    self:_send({ op = "update-graph", tasks = mp.array(recs), wanted = mp.array(want) }, frames, level + 1)
+    local want = {}
+    for i = first, last do want[#want + 1] = wanted[i] end
+    self:_send_tasks(tasks, first, last, want, opts, level + 1)
     first = last + 1
   end
 end
