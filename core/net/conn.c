@@ -365,6 +365,22 @@ int ld_conn_send(ld_conn *c, ld_msg *m) {
   return 0;
 }
 
+/* Writes what is queued on C now instead of before the loop next blocks
+ * (loop thread). For callers that queue from a uv_prepare callback, after
+ * which the loop would block without running the connection's own. */
+void ld_conn_flush(ld_conn *c) {
+  if (c == NULL || !c->connected || c->writing || c->q_head == NULL ||
+      uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  uv_prepare_stop(&c->flush);
+  int rc = flush_queue(c);
+  if (rc < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(rc));
+    conn_shutdown(c, msg);
+  }
+}
+
 int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const *bufs,
                         uint32_t nbuf) {
   ld_msg *m = ld_msg_make(hdr->data, hdr->size, bufs, nbuf);

@@ -8,6 +8,7 @@
 #define LDASK_WORKER_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -125,6 +126,9 @@ typedef struct wk_state {
   int executing;
   int stopping;
   ld_wake done_wake; /* executors -> loop: finished tasks */
+  atomic_uint ndone; /* tasks the executors have finished so far */
+  double run_avg;    /* recent mean run time of a task in seconds, under mu */
+  uv_prepare_t lone; /* before the loop blocks: waits briefly for a lone short task */
   pthread_t *threads;
   int nstarted;
   char *lua_path, *lua_cpath;

@@ -13,10 +13,12 @@ local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 
 local C = ffi.C
-local type, getmetatable, unpack, xpcall, tostring = type, getmetatable, unpack, xpcall, tostring
+local type, getmetatable, setmetatable, unpack, xpcall, tostring, error =
+  type, getmetatable, setmetatable, unpack, xpcall, tostring, error
 local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
 local byte = string.byte
 local Ref = graph.Ref
+local plain_header = require("ldask.codec.encode").plain
 
 local M = {}
 
@@ -75,6 +77,11 @@ local function call_form(task)
   local flags = task[3]
   local n = #flags
   if n == 0 then return f() end
+  if n == 1 then
+    local a = task[4]
+    if byte(flags, 1) == 114 then a = eval(a) end
+    return f(a)
+  end
   local args = {}
   for i = 1, n do
     local a = task[3 + i]
@@ -84,8 +91,10 @@ local function call_form(task)
   return f(unpack(args, 1, n))
 end
 
+local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
+
 local function run_task(t)
-  deps = {}
+  deps = t.ndeps > 0 and {} or NO_DEPS
   for i = 0, t.ndeps - 1 do
     local k = ffi_string(t.dep_keys[i], t.dep_keylens[i])
     deps[k] = { decode_frames(t.dep_frames[i], t.dep_nframes[i]) }
@@ -101,6 +110,16 @@ function M.run(p)
   local ok, res = xpcall(run_task, errors.handler, t)
   deps = nil
   if ok then
+    local tr = type(res)
+    if tr == "number" or tr == "boolean" or tr == "nil" or tr == "string" then
+      -- plain scalars: no check of a tree, no buffers
+      local h = plain_header(res)
+      if C.ld_wtask_set_result(t, h, #h, nil, 0) ~= 0 then
+        local msg = "out of memory storing the result"
+        C.ld_wtask_set_error(t, msg, #msg, "", 0)
+      end
+      return
+    end
     local ok2, h, bufs = pcall(codec.encode, res, nil, "the result of task '" .. ffi_string(t.key, t.keylen) .. "'")
     if ok2 then
       local n = #bufs

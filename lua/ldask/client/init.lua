@@ -130,6 +130,10 @@ local function check(self, name, level)
 end
 
 local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?]")
+-- Arrays reused by messages of few frames (one send at a time: the Lua
+-- state is single-threaded and ld_client_send_parts copies what it keeps).
+local SMALL = 16
+local small_ptrs, small_lens, small_bufs = ptr_array(SMALL), len_array(SMALL), buffer_array(SMALL)
 
 -- Sends header table H with FRAMES: a list of strings (copied) and
 -- ld_buffer * (sent without a copy). Raises when the connection is gone.
@@ -144,17 +148,26 @@ function Client:_send_encoded(hs, frames, level)
   if n == 0 then
     rc = lib.ld_client_send(self.cl, hs, #hs, nil, 0)
   else
-    local ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
+    local ptrs, lens, bufs
+    if n <= SMALL then
+      ptrs, lens, bufs = small_ptrs, small_lens, small_bufs
+    else
+      ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
+    end
     for i = 1, n do
       local f = frames[i]
       if type(f) == "string" then
         ptrs[i - 1] = f
         lens[i - 1] = #f
+        bufs[i - 1] = nil
       else
         bufs[i - 1] = f
       end
     end
     rc = lib.ld_client_send_parts(self.cl, hs, #hs, ptrs, lens, bufs, n)
+    if n <= SMALL then
+      for i = 0, n - 1 do ptrs[i] = nil; bufs[i] = nil end -- no stale references kept
+    end
   end
   if rc ~= 0 then
     error("ldask.Client: lost the connection to the scheduler at " .. self.address .. ": " ..
@@ -302,13 +315,19 @@ function Client:_handle(m)
   lib.ld_msg_free(m)
 end
 
+-- A wait for one result first stays awake this long (yielding the core to
+-- anyone who needs it): a short task's reply is then taken without a thread
+-- wake-up, which costs more than the whole task on a VM.
+local SPIN = 150e-6
+
 -- Processes received messages: waits up to TIMEOUT seconds for the first.
 -- Returns true when something was processed.
-function Client:_poll(timeout)
+function Client:_poll(timeout, spin)
   if self.closed then return false end
   self:_flush_releases()
   local got = false
-  local m = lib.ld_client_recv(self.cl, timeout or 0)
+  local m
+  if spin then m = lib.ld_client_recv_spin(self.cl, timeout or 0, spin) else m = lib.ld_client_recv(self.cl, timeout or 0) end
   while m ~= nil do
     got = true
     self:_handle(m)
@@ -379,7 +398,9 @@ function Client:_fetch(keys, timeout, what, level)
         end
         if wait > 0.5 then wait = 0.5 end
       end
-      if not self:_poll(wait) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, what, level + 1) end
+      if not self:_poll(wait, #ask == 1 and SPIN or nil) and lib.ld_client_closed(self.cl) ~= 0 then
+        lost_connection(self, what, level + 1)
+      end
     end
   end
 end
@@ -440,6 +461,7 @@ function Client:_encode(v, key, frames, level)
     frames[#frames + 1] = plain_header(v)
     return 1
   end
+  self.session_used = true -- it may have encoded new functions
   local ok, h, bufs = pcall(self.session.encode, self.session, v)
   if not ok then
     -- again, for a message that names the task
@@ -452,8 +474,11 @@ function Client:_encode(v, key, frames, level)
   return 1 + nb
 end
 
--- Registers the functions the session encoded since the last call.
+-- Registers the functions the session encoded since the last call (only
+-- the session can have added any).
 function Client:_send_functions(level)
+  if not self.session_used then return end
+  self.session_used = false
   local names, frames = {}, {}
   for h, blob in pairs(self.session.blobs) do
     if not self.sent_fns[h] then
@@ -477,6 +502,7 @@ function Client:_fn_hash(f, level)
   if not cache then cache = setmetatable({}, { __mode = "k" }); self.fn_hash = cache end
   local h = cache[f]
   if h == nil then
+    self.session_used = true
     local ok, err = pcall(self.session.encode, self.session, f, "the function of a task")
     if not ok then
       err = tostring(err):gsub("^[^:\n]*:%d+: ", "")
