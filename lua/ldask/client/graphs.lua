@@ -11,7 +11,93 @@ local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring =
 local is_future = future.is_future
 local CALL = "\0ldask.call" -- the compact call form (ldask.client.exec)
 
+local ffi = require "ffi"
+
+local next = next
+local task_deps = graph.task_deps
+
 local G = {}
+
+-- The dependency keys of V (of KEY) in G, as graph.task_deps gives them;
+-- a task whose arguments are all in its array part and none a table (the
+-- usual {f, "key", 1, ...}) is read without graph.task_deps' recursion
+-- and tables.
+local function deps_of(g, v, key)
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return task_deps(g, v, key) end
+  local n = #v
+  if next(v, n > 0 and n or nil) ~= nil then return task_deps(g, v, key) end
+  local out, no, seen = {}, 0, nil
+  for i = 1, n do
+    local a = v[i]
+    local ta = type(a)
+    if ta == "string" then
+      if g[a] ~= nil then
+        local dup = false
+        if seen then
+          dup = seen[a]
+        else
+          for j = 1, no do
+            if out[j] == a then dup = true; break end
+          end
+        end
+        if not dup then
+          no = no + 1
+          out[no] = a
+          if seen then
+            seen[a] = true
+          elseif no == 16 then
+            seen = {}
+            for j = 1, no do seen[out[j]] = true end
+          end
+        end
+      end
+    elseif ta == "table" then
+      return task_deps(g, v, key)
+    end
+  end
+  return out
+end
+
+-- What KEYS (a flat list) need of G, indexed for graph.order in one pass
+-- (what optimize.cull then graph.index give): the culled graph, its deps
+-- (key -> dependency keys) and the index { n, keys, index, deps, offsets,
+-- cdeps }.
+local function cull_index(g, keys)
+  local out, odeps, stack = {}, {}, {}
+  local ikeys, index, n, m = {}, {}, 0, 0
+  for i = 1, #keys do stack[i] = keys[i] end
+  while #stack > 0 do
+    local k = stack[#stack]; stack[#stack] = nil
+    if out[k] == nil then
+      local v = g[k]
+      out[k] = v
+      n = n + 1
+      ikeys[n], index[k] = k, n
+      local d = deps_of(g, v, k)
+      odeps[k] = d
+      m = m + #d
+      for j = 1, #d do if out[d[j]] == nil then stack[#stack + 1] = d[j] end end
+    end
+  end
+  local ideps = {}
+  local offsets = ffi.new("int32_t[?]", n + 1)
+  local cdeps = ffi.new("int32_t[?]", m > 0 and m or 1)
+  local p = 0
+  for i = 1, n do
+    offsets[i - 1] = p
+    local dl = odeps[ikeys[i]]
+    local il = {}
+    for j = 1, #dl do
+      local x = index[dl[j]]
+      il[j] = x
+      cdeps[p] = x - 1
+      p = p + 1
+    end
+    ideps[i] = il
+  end
+  offsets[n] = p
+  return out, odeps, { n = n, keys = ikeys, index = index, deps = ideps, offsets = offsets, cdeps = cdeps }
+end
 
 local EMPTY = {}
 local ceil, min = math.ceil, math.min
@@ -43,10 +129,10 @@ function G.install(M, Client, strip_futures)
   -- Submits graph G; returns futures for the flat list WANTED. DEPS (key ->
   -- dependency keys, as optimize.cull returns them) saves computing them
   -- again.
-  function Client:_submit_graph(g, wanted, opts, level, deps)
+  function Client:_submit_graph(g, wanted, opts, level, deps, ix)
     deps = deps or graph.deps(g)
     local tasks = {}
-    local ix = graph.index(g, deps)
+    ix = ix or graph.index(g, deps)
     local ok, order_or_err, prios = pcall(graph.order, ix)
     if not ok then error("ldask.Client: " .. tostring(order_or_err), level + 1) end
     local base = self.seq
@@ -174,12 +260,9 @@ function G.install(M, Client, strip_futures)
     opts = opts or {}
     local flat = graph.flatten_keys(keys)
     graph.check_keys(g, flat, 2)
-    local deps
-    if opts.optimize_graph ~= false then
-      local optimize = require "ldask.optimize"
-      g, deps = optimize.cull(g, flat)
-    end
-    local futs = self:_submit_graph(g, flat, {}, 2, deps)
+    local deps, ix
+    if opts.optimize_graph ~= false then g, deps, ix = cull_index(g, flat) end
+    local futs = self:_submit_graph(g, flat, {}, 2, deps, ix)
     local values = self:gather(futs, opts.timeout)
     for _, f in ipairs(futs) do f:release() end
     self:_flush_releases()
@@ -205,10 +288,9 @@ function G.install(M, Client, strip_futures)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
     local fin = obj:__ldask_postcompute()
     if fin == nil and type(keys) == "string" then
-      local optimize = require "ldask.optimize"
-      local deps
-      g, deps = optimize.cull(g, flat)
-      return self:_submit_graph(g, { keys }, opts or {}, 2, deps)[1]
+      local deps, ix
+      g, deps, ix = cull_index(g, flat)
+      return self:_submit_graph(g, { keys }, opts or {}, 2, deps, ix)[1]
     end
     -- (the finalizer itself is not hashed: its upvalues may hold anything)
     self.nfinal = (self.nfinal or 0) + 1
@@ -220,10 +302,9 @@ function G.install(M, Client, strip_futures)
     else
       g2[out] = { function(r) return r end, keys }
     end
-    local optimize = require "ldask.optimize"
-    local deps
-    g2, deps = optimize.cull(g2, { out })
-    return self:_submit_graph(g2, { out }, opts or {}, 2, deps)[1]
+    local deps, ix
+    g2, deps, ix = cull_index(g2, { out })
+    return self:_submit_graph(g2, { out }, opts or {}, 2, deps, ix)[1]
   end
 
   -- persist(collection) -> a collection of the same keys whose data stays on
@@ -236,10 +317,9 @@ function G.install(M, Client, strip_futures)
     local keys = obj:__ldask_keys()
     local flat = graph.flatten_keys(keys)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
-    local optimize = require "ldask.optimize"
-    local deps
-    g, deps = optimize.cull(g, flat)
-    local futs = self:_submit_graph(g, flat, {}, 2, deps)
+    local deps, ix
+    g, deps, ix = cull_index(g, flat)
+    local futs = self:_submit_graph(g, flat, {}, 2, deps, ix)
     local pg = {}
     for i, k in ipairs(flat) do pg[k] = futs[i] end
     local fin = obj:__ldask_postcompute()
