@@ -58,26 +58,19 @@ local function deps_of(g, v, key)
   return out
 end
 
--- What KEYS (a flat list) need of G, indexed for graph.order in one pass
--- (what optimize.cull then graph.index give): the culled graph, its deps
--- (key -> dependency keys) and the index { n, keys, index, deps, offsets,
--- cdeps }.
+-- What KEYS (a flat list) need of G, indexed for graph.order (what
+-- optimize.cull then graph.index give, with deps_of for the dependencies
+-- and one loop for the index): the culled graph, its deps (key ->
+-- dependency keys) and the index { n, keys, index, deps, offsets, cdeps }.
 local function cull_index(g, keys)
-  local out, odeps, stack = {}, {}, {}
+  -- optimize.cull asks DEPS for each key it reaches: computed here on demand
+  local lazy = setmetatable({}, { __index = function(_, k) return deps_of(g, g[k], k) end })
+  local out, odeps = require("ldask.optimize").cull(g, keys, lazy)
   local ikeys, index, n, m = {}, {}, 0, 0
-  for i = 1, #keys do stack[i] = keys[i] end
-  while #stack > 0 do
-    local k = stack[#stack]; stack[#stack] = nil
-    if out[k] == nil then
-      local v = g[k]
-      out[k] = v
-      n = n + 1
-      ikeys[n], index[k] = k, n
-      local d = deps_of(g, v, k)
-      odeps[k] = d
-      m = m + #d
-      for j = 1, #d do if out[d[j]] == nil then stack[#stack + 1] = d[j] end end
-    end
+  for k, d in pairs(odeps) do
+    n = n + 1
+    ikeys[n], index[k] = k, n
+    m = m + #d
   end
   local ideps = {}
   local offsets = ffi.new("int32_t[?]", n + 1)
