@@ -112,6 +112,9 @@ local function has_future(v)
   return false
 end
 
+G.cull_index = cull_index
+G.deps_of = deps_of
+
 function G.install(M, Client, strip_futures)
   local function check(self, name)
     if getmetatable(self) ~= Client then error("Client:" .. name .. ": call it with ':' on a client", 3) end
