@@ -237,6 +237,7 @@ end
 
 local function decode_value(frames, first, n)
   local h = ffi_string(frames[first].data, frames[first].size)
+  if n == 1 then return codec.decode(h, nil) end
   local bufs = {}
   for i = 1, n - 1 do bufs[i] = frames[first + i] end
   return codec.decode(h, bufs)
@@ -681,14 +682,27 @@ function Client:map(f, seq, ...)
   local tasks, wanted, futs = {}, {}, {}
   local fh = self:_fn_hash(f, 2)
   local args = { nil, unpack(extra, 1, n) }
+  -- Scalars with extra arguments free of futures (the usual case) make
+  -- their call form directly, without a search for futures.
+  local plain_extra = fh ~= nil
+  for j = 1, n do
+    if type(extra[j]) == "table" then plain_extra = false end
+  end
+  local flags = LITERALS[n + 1]
   for i = 1, #seq do
-    local deps = {}
-    args[1] = seq[i]
-    local task = call_task(fh, f, args, n + 1, deps)
+    local deps, task
+    local v = seq[i]
+    if plain_extra and type(v) ~= "table" then
+      deps = EMPTY
+      task = { CALL, fh, flags, v, unpack(extra, 1, n) }
+    else
+      deps = {}
+      args[1] = v
+      task = call_task(fh, f, args, n + 1, deps)
+    end
     local key
     if not pure then key = base .. i
     else
-      local v = seq[i]
       if type(v) == "number" and v == v and v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then
         key = base .. format("%d", v)
       else
