@@ -7,25 +7,44 @@
 
 #include "net/frame.h"
 
-int ld_mp_parse(const void *data, size_t len, msgpack_unpacked *out, char *err, size_t errlen) {
-  size_t off = 0;
-  msgpack_unpack_return rc = msgpack_unpack_next(out, data, len, &off);
-  if (rc != MSGPACK_UNPACK_SUCCESS) {
+/* The checks both parsers share: RC and OFF from msgpack, the decoded
+ * object's TYPE. Returns 0 or a negative code with a message in ERR. */
+static int check_parsed(msgpack_unpack_return rc, size_t off, size_t len, msgpack_object_type type,
+                        char *err, size_t errlen) {
+  if (rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES) {
     snprintf(err, errlen, "bad message header: %s msgpack (%zu bytes)",
-             rc == MSGPACK_UNPACK_CONTINUE ? "truncated" : "invalid", len);
-    return LD_NET_EPROTO;
+             rc == MSGPACK_UNPACK_CONTINUE      ? "truncated"
+             : rc == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory decoding"
+                                                : "invalid",
+             len);
+    return rc == MSGPACK_UNPACK_NOMEM_ERROR ? LD_NET_ENOMEM : LD_NET_EPROTO;
   }
   if (off != len) {
     snprintf(err, errlen, "bad message header: %zu trailing bytes after the msgpack map",
              len - off);
     return LD_NET_EPROTO;
   }
-  if (out->data.type != MSGPACK_OBJECT_MAP) {
-    snprintf(err, errlen, "bad message header: expected a msgpack map, got type %d",
-             (int)out->data.type);
+  if (type != MSGPACK_OBJECT_MAP) {
+    snprintf(err, errlen, "bad message header: expected a msgpack map, got type %d", (int)type);
     return LD_NET_EPROTO;
   }
   return 0;
+}
+
+int ld_mp_parse(const void *data, size_t len, msgpack_unpacked *out, char *err, size_t errlen) {
+  size_t off = 0;
+  msgpack_unpack_return rc = msgpack_unpack_next(out, data, len, &off);
+  return check_parsed(rc, off, len,
+                      rc == MSGPACK_UNPACK_SUCCESS ? out->data.type : MSGPACK_OBJECT_NIL, err,
+                      errlen);
+}
+
+int ld_mp_parse_zone(const void *data, size_t len, msgpack_zone *zone, msgpack_object *out,
+                     char *err, size_t errlen) {
+  size_t off = 0;
+  msgpack_unpack_return rc = msgpack_unpack(data, len, &off, zone, out);
+  int ok = rc == MSGPACK_UNPACK_SUCCESS || rc == MSGPACK_UNPACK_EXTRA_BYTES;
+  return check_parsed(rc, off, len, ok ? out->type : MSGPACK_OBJECT_NIL, err, errlen);
 }
 
 int ld_mp_str_eq(const msgpack_object *o, const char *s) {

@@ -17,6 +17,13 @@
  * ERR when the bytes are not exactly one msgpack map. */
 int ld_mp_parse(const void *data, size_t len, msgpack_unpacked *out, char *err, size_t errlen);
 
+/* The same into ZONE (the caller's, initialised with msgpack_zone_init):
+ * *OUT points into ZONE until the caller clears it (msgpack_zone_clear),
+ * so one zone serves message after message without an allocation each.
+ * Returns 0, LD_NET_EPROTO or LD_NET_ENOMEM with a message in ERR. */
+int ld_mp_parse_zone(const void *data, size_t len, msgpack_zone *zone, msgpack_object *out,
+                     char *err, size_t errlen);
+
 /* The value of string key KEY in map M, or NULL (also when M is not a map). */
 const msgpack_object *ld_mp_get(const msgpack_object *m, const char *key);
 
