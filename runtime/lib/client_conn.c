@@ -359,7 +359,8 @@ int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char 
     if (bufs && bufs[i]) {
       frames[i + 1] = ld_buffer_retain(bufs[i]);
     } else {
-      frames[i + 1] = ld_buffer_new(lens[i]);
+      /* copies are task payloads and value headers (parsed, not array data) */
+      frames[i + 1] = ld_msg_small_buffer(lens[i]);
       if (frames[i + 1] == NULL) {
         m->nframes = i + 1;
         ld_msg_free(m);
