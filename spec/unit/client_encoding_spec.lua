@@ -50,6 +50,29 @@ describe("client update-graph headers", function()
   end)
 end)
 
+describe("client header decoding", function()
+  it("decodes header after header with one reader, each into its own table", function()
+    local a = mp.decode(mp.encode({ op = "a", keys = { "x", "y" } }))
+    local b = mp.decode(mp.encode({ op = "b", n = 3 }))
+    assert.same({ op = "a", keys = { "x", "y" } }, a)
+    assert.same({ op = "b", n = 3 }, b)
+  end)
+
+  it("refuses bytes that are not one msgpack map, saying why", function()
+    local h, err = mp.decode("\145\1") -- an array
+    assert.is_nil(h)
+    assert.matches("expected a msgpack map", err)
+    h, err = mp.decode(mp.encode({ op = "x" }) .. "\1")
+    assert.is_nil(h)
+    assert.matches("1 trailing bytes", err)
+    h, err = mp.decode("\129\162o")
+    assert.is_nil(h)
+    assert.matches("truncated", err)
+    -- and still decodes afterwards
+    assert.same({ op = "ok" }, mp.decode(mp.encode({ op = "ok" })))
+  end)
+end)
+
 describe("client cull and index", function()
   local function inc(x) return x + 1 end
   local function add(...) local s = 0 for i = 1, select("#", ...) do s = s + select(i, ...) end return s end

@@ -144,15 +144,14 @@ local function get(o)
 end
 
 local errbuf = ffi.new("char[256]")
+local reader = ffi.gc(lib.ld_mp_reader_new(), lib.ld_mp_reader_free)
 -- Decodes LEN bytes at PTR (or the string PTR) holding one msgpack map.
 -- Returns the table, or nil and an error message.
 function M.decode(ptr, len)
   if type(ptr) == "string" then len = #ptr end
-  local doc = lib.ld_mp_doc_new(ptr, len, errbuf, 256)
-  if doc == nil then return nil, ffi_string(errbuf) end
-  local r = get(doc.data)
-  lib.ld_mp_doc_free(doc)
-  return r
+  local o = lib.ld_mp_reader_parse(reader, ptr, len, errbuf, 256)
+  if o == nil then return nil, ffi_string(errbuf) end
+  return get(o)
 end
 
 return M

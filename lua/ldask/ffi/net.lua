@@ -48,8 +48,11 @@ typedef struct msgpack_object_kv { msgpack_object key; msgpack_object val; } msg
 typedef struct msgpack_zone msgpack_zone;
 typedef struct msgpack_unpacked { msgpack_zone *zone; msgpack_object data; } msgpack_unpacked;
 
-msgpack_unpacked *ld_mp_doc_new(const void *data, size_t len, char *err, size_t errlen);
-void ld_mp_doc_free(msgpack_unpacked *doc);
+typedef struct ld_mp_reader ld_mp_reader;
+ld_mp_reader *ld_mp_reader_new(void);
+void ld_mp_reader_free(ld_mp_reader *r);
+const msgpack_object *ld_mp_reader_parse(ld_mp_reader *r, const void *data, size_t len,
+                                         char *err, size_t errlen);
 
 typedef struct ld_mpw ld_mpw;
 ld_mpw *ld_mpw_new(void);
