@@ -99,6 +99,15 @@ describe("distributed fast paths", function()
     end
   end)
 
+  it("passes nil and false results of dependencies on as such", function()
+    local g = {
+      none = { function() return nil end },
+      no = { function() return false end },
+      both = { function(a, b, c2) return { a == nil, b == false, c2 } end, "none", "no", "lit" },
+    }
+    assert.same({ true, true, "lit" }, c:get(g, "both", { timeout = 20 }))
+  end)
+
   it("sends plain and non-plain arguments of the compact call form alike", function()
     local f = c:submit(function(a, b, c2, d) return { a, b, c2, d == nil } end, 1.5, "s", true, nil)
     assert.same({ 1.5, "s", true, true }, f:result(10))

@@ -55,14 +55,18 @@ local deps -- key -> value for the task being run
 
 -- Evaluates a task's argument: strings and refs naming an input are its
 -- value (the sync scheduler's rules, ldask.graph.evaluator).
+-- deps holds each input's value as is, NILV standing for nil.
+local NILV = {}
 local eval = graph.evaluator(function(v)
   local d = deps[v]
-  if d ~= nil then return d[1] end
-  return v
+  if d == nil then return v end
+  if d == NILV then return nil end
+  return d
 end, Ref, function(k)
   local d = deps[k]
   if d == nil then error("task input '" .. tostring(k) .. "' is missing on this worker", 0) end
-  return d[1]
+  if d == NILV then return nil end
+  return d
 end)
 
 -- The compact call form of submit/map (see ldask.client): {CALL, function
@@ -97,7 +101,9 @@ local function run_task(t)
   deps = t.ndeps > 0 and {} or NO_DEPS
   for i = 0, t.ndeps - 1 do
     local k = ffi_string(t.dep_keys[i], t.dep_keylens[i])
-    deps[k] = { decode_frames(t.dep_frames[i], t.dep_nframes[i]) }
+    local v = decode_frames(t.dep_frames[i], t.dep_nframes[i])
+    if v == nil then v = NILV end
+    deps[k] = v
   end
   local task = decode_frames(t.payload, t.npayload)
   if type(task) == "table" and task[1] == CALL and getmetatable(task) == nil then return call_form(task) end
