@@ -547,6 +547,9 @@ local function call_task(fh, f, args, n, deps)
   return t
 end
 
+-- Options of a call without any (read only).
+local NO_OPTS = setmetatable({}, { __newindex = function() error("NO_OPTS is read-only", 2) end })
+
 local function check_opts(opts, what, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), level + 1) end
@@ -632,22 +635,25 @@ function Client:submit(f, ...)
   if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end
   local n = select("#", ...)
   local args = { ... }
-  local opts = {}
+  local opts = NO_OPTS
   if n > 0 and getmetatable(args[n]) == M.Options then opts = args[n]; args[n] = nil; n = n - 1 end
   opts = check_opts(opts, "Client:submit", 2)
-  local deps = {}
+  -- futures can only hide in tables: without any, no search and no deps
+  local deps = EMPTY
+  for i = 1, n do
+    if type(args[i]) == "table" then deps = {}; break end
+  end
   local task = call_task(self:_fn_hash(f, 2), f, args, n, deps)
   local key = opts.key
   if not key then
-    local token
     if opts.pure == false then
-      self.nunique = (self.nunique or 0) + 1
+      local u = (self.nunique or 0) + 1
+      self.nunique = u
       self.uid = self.uid or tokenize.unique()
-      token = self.uid .. "-" .. self.nunique
+      key = funcname(f) .. "-" .. self.uid .. "-" .. u
     else
-      token = tokenize.tokenize(f, unpack(args, 1, n))
+      key = funcname(f) .. "-" .. tokenize.tokenize(f, unpack(args, 1, n))
     end
-    key = funcname(f) .. "-" .. token
   end
   self.seq = self.seq + 1
   local fut = future.new(self, key)
