@@ -319,7 +319,7 @@ end
 -- A wait for one result first stays awake this long (yielding the core to
 -- anyone who needs it): a short task's reply is then taken without a thread
 -- wake-up, which costs more than the whole task on a VM.
-local SPIN = 150e-6
+local SPIN = 300e-6
 
 -- Processes received messages: waits up to TIMEOUT seconds for the first.
 -- Returns true when something was processed.
