@@ -25,16 +25,11 @@ ld_buffer *ld_msg_small_buffer(size_t size) {
 
 ld_msg *ld_msg_new(uint32_t nframes) {
   if (nframes == 0) return NULL;
-  ld_msg *m = malloc(sizeof *m);
+  /* the frame slots live right after the record: one allocation */
+  ld_msg *m = calloc(1, sizeof *m + (size_t)nframes * sizeof *m->frames);
   if (m == NULL) return NULL;
-  m->frames = calloc(nframes, sizeof *m->frames);
-  if (m->frames == NULL) {
-    free(m);
-    return NULL;
-  }
+  m->frames = (ld_buffer **)(m + 1);
   m->nframes = nframes;
-  m->raw = 0;
-  m->next = NULL;
   return m;
 }
 
@@ -54,7 +49,6 @@ ld_msg *ld_msg_make(const void *header, size_t len, ld_buffer *const *bufs, uint
 void ld_msg_free(ld_msg *m) {
   if (m == NULL) return;
   for (uint32_t i = 0; i < m->nframes; i++) ld_buffer_release(m->frames[i]);
-  free(m->frames);
   free(m);
 }
 

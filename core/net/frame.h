@@ -27,7 +27,8 @@ enum {
 };
 
 /* A message: NFRAMES >= 1 references to buffers, frames[0] the msgpack
- * header. The message owns one reference to each frame and its array. */
+ * header. The message owns one reference to each frame; the FRAMES array
+ * is part of the message's own allocation (never reallocate or free it). */
 typedef struct ld_msg {
   uint32_t nframes;
   int raw; /* set by a sender: frames hold bytes already framed for the

@@ -347,28 +347,26 @@ int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const 
  * -1 when the connection is closed or out of memory. */
 int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
                          const size_t *lens, ld_buffer *const *bufs, uint32_t n) {
-  ld_msg *m = ld_msg_make(hdr, len, NULL, 0);
+  ld_msg *m = ld_msg_new(n + 1);
   if (m == NULL) return -1;
-  ld_buffer **frames = realloc(m->frames, (size_t)(n + 1) * sizeof *frames);
-  if (frames == NULL) {
+  m->frames[0] = ld_msg_small_buffer(len);
+  if (m->frames[0] == NULL) {
     ld_msg_free(m);
     return -1;
   }
-  m->frames = frames;
+  memcpy(m->frames[0]->data, hdr, len);
   for (uint32_t i = 0; i < n; i++) {
     if (bufs && bufs[i]) {
-      frames[i + 1] = ld_buffer_retain(bufs[i]);
+      m->frames[i + 1] = ld_buffer_retain(bufs[i]);
     } else {
       /* copies are task payloads and value headers (parsed, not array data) */
-      frames[i + 1] = ld_msg_small_buffer(lens[i]);
-      if (frames[i + 1] == NULL) {
-        m->nframes = i + 1;
-        ld_msg_free(m);
+      m->frames[i + 1] = ld_msg_small_buffer(lens[i]);
+      if (m->frames[i + 1] == NULL) {
+        ld_msg_free(m); /* slots not filled yet are NULL */
         return -1;
       }
-      if (lens[i]) memcpy(frames[i + 1]->data, ptrs[i], lens[i]);
+      if (lens[i]) memcpy(m->frames[i + 1]->data, ptrs[i], lens[i]);
     }
-    m->nframes = i + 2;
   }
   return enqueue(cl, m);
 }
