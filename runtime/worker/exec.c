@@ -172,17 +172,57 @@ typedef struct thread_arg {
 static int started_ok, started_count;
 static char start_err[512];
 
-/* Calls exec[FN](lightuserdata R) or exec.add_function(name, blob). */
-static void call_run(lua_State *L, int ref_run, ld_wtask *r) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ref_run);
-  lua_pushlightuserdata(L, r);
-  if (lua_pcall(L, 1, 0, 0) != 0) {
-    size_t n;
-    const char *msg = lua_tolstring(L, -1, &n);
-    if (msg == NULL) msg = "(error object is not a string)", n = strlen(msg);
-    ld_wtask_set_error(r, msg, n, "", 0);
-    lua_pop(L, 1);
+/* The worker of the executor thread running (set once per thread): what
+ * the ld_wexec_* calls of its Lua loop work on. */
+static _Thread_local wk_state *tl_w;
+
+ld_wtask *ld_wexec_next(void) {
+  wk_state *w = tl_w;
+  pthread_mutex_lock(&w->mu);
+  while (!w->stopping && w->nready == 0) pthread_cond_wait(&w->cv, &w->mu);
+  if (w->stopping) {
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
   }
+  ld_wtask *r = heap_take(w, 0);
+  w->executing++;
+  pthread_mutex_unlock(&w->mu);
+  r->t0 = now();
+  return r;
+}
+
+int ld_wexec_nfn(void) {
+  wk_state *w = tl_w;
+  pthread_mutex_lock(&w->mu);
+  int n = w->nfn;
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
+int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen) {
+  wk_state *w = tl_w;
+  pthread_mutex_lock(&w->mu);
+  int ok = i >= 0 && i < w->nfn;
+  if (ok) {
+    /* the buffers are kept until the worker exits: pointers stay valid */
+    *name = w->fn_names[i]->data, *nlen = w->fn_names[i]->size;
+    *blob = w->fn_blobs[i]->data, *blen = w->fn_blobs[i]->size;
+  }
+  pthread_mutex_unlock(&w->mu);
+  return ok ? 0 : -1;
+}
+
+void ld_wexec_done(ld_wtask *r) {
+  wk_state *w = tl_w;
+  r->t1 = now();
+  pthread_mutex_lock(&w->mu);
+  w->executing--;
+  r->next = w->done_head;
+  w->done_head = r;
+  w->run_avg += (r->t1 - r->t0 - w->run_avg) * 0.25;
+  pthread_mutex_unlock(&w->mu);
+  atomic_fetch_add_explicit(&w->ndone, 1, memory_order_release);
+  ld_wake_send(&w->done_wake);
 }
 
 static void *thread_main(void *p) {
@@ -192,7 +232,7 @@ static void *thread_main(void *p) {
   char *err = NULL;
   ld_xstate *xs = ld_xstate_new(w->lua_path, w->lua_cpath, &err);
   lua_State *L = xs ? ld_xstate_L(xs) : NULL;
-  int ref_run = LUA_NOREF, ref_add = LUA_NOREF;
+  int ref_serve = LUA_NOREF;
   if (L) {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "ldask.client.exec");
@@ -200,10 +240,8 @@ static void *thread_main(void *p) {
       const char *m = lua_tostring(L, -1);
       err = dupn(m ? m : "?", strlen(m ? m : "?"));
     } else {
-      lua_getfield(L, -1, "run");
-      ref_run = luaL_ref(L, LUA_REGISTRYINDEX);
-      lua_getfield(L, -1, "add_function");
-      ref_add = luaL_ref(L, LUA_REGISTRYINDEX);
+      lua_getfield(L, -1, "serve");
+      ref_serve = luaL_ref(L, LUA_REGISTRYINDEX);
       /* What tasks see through ldask.client.get_worker(). */
       lua_getfield(L, -1, "set_worker");
       lua_pushstring(L, w->name);
@@ -223,46 +261,23 @@ static void *thread_main(void *p) {
     started_ok++;
   }
   pthread_cond_broadcast(&w->cv);
-  if (ref_run == LUA_NOREF) {
-    pthread_mutex_unlock(&w->mu);
+  pthread_mutex_unlock(&w->mu);
+  if (ref_serve == LUA_NOREF) {
     ld_xstate_free(xs);
     return NULL;
   }
-  int nfn_loaded = 0;
+  /* The task loop runs in Lua (exec.serve, one trace for the whole path
+   * from taking a task to handing its result back), calling ld_wexec_next
+   * and ld_wexec_done; it returns when the worker stops. */
+  tl_w = w;
   for (;;) {
-    while (!w->stopping && w->nready == 0) pthread_cond_wait(&w->cv, &w->mu);
-    if (w->stopping) break;
-    ld_wtask *r = heap_take(w, 0);
-    w->executing++;
-    /* Functions registered since the last task (copied under the lock). */
-    while (nfn_loaded < w->nfn) {
-      ld_buffer *name = ld_buffer_retain(w->fn_names[nfn_loaded]);
-      ld_buffer *blob = ld_buffer_retain(w->fn_blobs[nfn_loaded]);
-      nfn_loaded++;
-      pthread_mutex_unlock(&w->mu);
-      lua_rawgeti(L, LUA_REGISTRYINDEX, ref_add);
-      lua_pushlstring(L, name->data, name->size);
-      lua_pushlstring(L, blob->data, blob->size);
-      if (lua_pcall(L, 2, 0, 0) != 0) lua_pop(L, 1); /* reported when a task needs it */
-      ld_buffer_release(name);
-      ld_buffer_release(blob);
-      pthread_mutex_lock(&w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
-    r->t0 = now();
-    call_run(L, ref_run, r);
-    r->t1 = now();
-    pthread_mutex_lock(&w->mu);
-    w->executing--;
-    r->next = w->done_head;
-    w->done_head = r;
-    w->run_avg += (r->t1 - r->t0 - w->run_avg) * 0.25;
-    pthread_mutex_unlock(&w->mu);
-    atomic_fetch_add_explicit(&w->ndone, 1, memory_order_release);
-    ld_wake_send(&w->done_wake);
-    pthread_mutex_lock(&w->mu);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref_serve);
+    if (lua_pcall(L, 0, 0, 0) == 0) break;
+    const char *m = lua_tostring(L, -1);
+    fprintf(stderr, "ldask-worker %s: executor loop failed, restarting it: %s\n", w->name,
+            m ? m : "(error object is not a string)");
+    lua_pop(L, 1);
   }
-  pthread_mutex_unlock(&w->mu);
   ld_xstate_free(xs);
   return NULL;
 }

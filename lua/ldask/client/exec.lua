@@ -1,6 +1,6 @@
--- ldask.client.exec: runs a task in an executor thread of ldask-worker
--- (runtime/worker/exec.c calls run with each task). Decodes the payload (a
--- graph task encoded by ldask.codec), decodes the inputs, evaluates the task
+-- ldask.client.exec: runs tasks in an executor thread of ldask-worker
+-- (runtime/worker/exec.c calls serve once; it loops over the tasks).
+-- Decodes the payload (a graph task encoded by ldask.codec), decodes the inputs, evaluates the task
 -- with the graph's semantics (a string equal to a dependency key, or a
 -- ldask.ref of it, is that dependency's value; plain tables are traversed; quoted values are taken
 -- as they are), and stores the encoded result or the error with its
@@ -15,7 +15,7 @@ local errors = require "ldask.errors"
 local C = ffi.C
 local type, getmetatable, setmetatable, unpack, xpcall, tostring, error =
   type, getmetatable, setmetatable, unpack, xpcall, tostring, error
-local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
+local ffi_string, ffi_new = ffi.string, ffi.new
 local byte = string.byte
 local Ref = graph.Ref
 local plain_header = require("ldask.codec.encode").plain
@@ -110,9 +110,8 @@ local function run_task(t)
   return eval(task)
 end
 
--- Runs the task at light userdata P (an ld_wtask *).
-function M.run(p)
-  local t = ffi_cast("ld_wtask *", p)
+-- Runs task T (an ld_wtask *): sets its result or its error.
+local function run(t)
   local ok, res = xpcall(run_task, errors.handler, t)
   deps = nil
   if ok then
@@ -140,13 +139,38 @@ function M.run(p)
     C.ld_wtask_set_error(t, msg, #msg, "", 0)
     return
   end
-  local msg, tb
-  if errors.is_task_error(res) then
-    msg, tb = tostring(res.message), tostring(res.traceback or "")
-  else
-    msg, tb = tostring(res.message), tostring(res.traceback or "")
-  end
+  local msg, tb = tostring(res.message), tostring(res.traceback or "")
   C.ld_wtask_set_error(t, msg, #msg, tb, #tb)
+end
+
+local fn_name, fn_nlen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
+local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
+
+-- The executor thread's task loop (runtime/worker/exec.c calls it once):
+-- takes tasks until the worker stops, loads the functions registered since
+-- the last task first, runs each and hands it back. One Lua loop, so the
+-- JIT compiles the whole path (a call from C per task would run it
+-- interpreted).
+function M.serve()
+  local loaded = 0
+  while true do
+    local t = C.ld_wexec_next()
+    if t == nil then return end
+    local nfn = C.ld_wexec_nfn()
+    while loaded < nfn do
+      if C.ld_wexec_fn(loaded, fn_name, fn_nlen, fn_blob, fn_blen) == 0 then
+        -- a bad blob is reported when a task needs the function
+        pcall(M.add_function, ffi_string(fn_name[0], fn_nlen[0]), ffi_string(fn_blob[0], fn_blen[0]))
+      end
+      loaded = loaded + 1
+    end
+    local ok, err = pcall(run, t)
+    if not ok then
+      local msg = "the executor failed running the task: " .. tostring(err)
+      C.ld_wtask_set_error(t, msg, #msg, "", 0)
+    end
+    C.ld_wexec_done(t)
+  end
 end
 
 return M

@@ -101,6 +101,10 @@ typedef struct ld_wtask {
 } ld_wtask;
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
+ld_wtask *ld_wexec_next(void);
+void ld_wexec_done(ld_wtask *r);
+int ld_wexec_nfn(void);
+int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
 ]]
 
 return true
