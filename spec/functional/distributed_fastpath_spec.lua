@@ -99,6 +99,19 @@ describe("distributed fast paths", function()
     end
   end)
 
+  it("as_completed waits for futures that finish later", function()
+    local function slow(i)
+      local t = os.clock() + 0.03 * i
+      while os.clock() < t do end
+      return i
+    end
+    local fs = c:map(slow, { 3, 1, 2 }, client.options { pure = false })
+    local got = {}
+    for f in client.as_completed(fs, { timeout = 20 }) do got[#got + 1] = f:result() end
+    table.sort(got)
+    assert.same({ 1, 2, 3 }, got)
+  end)
+
   it("passes nil and false results of dependencies on as such", function()
     local g = {
       none = { function() return nil end },

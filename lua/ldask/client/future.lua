@@ -178,7 +178,7 @@ function M.as_completed(futures, opts)
       if opts.timeout and c._now() - wall0 > opts.timeout then
         error("as_completed: " .. n .. " future(s) still pending after " .. opts.timeout .. " s", 2)
       end
-      c:_poll(0.2, true)
+      c:_poll(0.2)
     end
     return nil
   end, start

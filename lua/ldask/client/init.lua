@@ -328,7 +328,12 @@ function Client:_poll(timeout, spin)
   self:_flush_releases()
   local got = false
   local m
-  if spin then m = lib.ld_client_recv_spin(self.cl, timeout or 0, spin) else m = lib.ld_client_recv(self.cl, timeout or 0) end
+  if spin then
+    if type(spin) ~= "number" then error("Client:_poll: spin must be a number of seconds, got " .. type(spin), 2) end
+    m = lib.ld_client_recv_spin(self.cl, timeout or 0, spin)
+  else
+    m = lib.ld_client_recv(self.cl, timeout or 0)
+  end
   while m ~= nil do
     got = true
     self:_handle(m)
