@@ -123,8 +123,8 @@ function G.install(M, Client, strip_futures)
 
 
   -- Submits graph G; returns futures for the flat list WANTED. DEPS (key ->
-  -- dependency keys, as optimize.cull returns them) saves computing them
-  -- again.
+  -- dependency keys, as optimize.cull returns them) and IX (G's
+  -- graph.index) save computing them again.
   function Client:_submit_graph(g, wanted, opts, level, deps, ix)
     deps = deps or graph.deps(g)
     local tasks = {}
