@@ -53,6 +53,8 @@ struct ld_conn {
   char *spare; /* owned: a write block to reuse (SPARE_MAX at most) */
   size_t spare_cap;
   ld_frame_reader *reader;
+  msgpack_zone zone; /* headers are decoded into it, cleared after each */
+  int zone_ready;
   ld_conn_handlers h;
   void (*on_drained)(ld_conn *c);
   void *data;
@@ -151,6 +153,7 @@ static void handle_closed(uv_handle_t *h) {
     ld_msg_free(m);
   }
   ld_frame_reader_free(c->reader);
+  if (c->zone_ready) msgpack_zone_destroy(&c->zone);
   free(c->spare);
   if (c->h.on_close) c->h.on_close(c, c->reason);
   free(c);
@@ -365,6 +368,22 @@ int ld_conn_send(ld_conn *c, ld_msg *m) {
   return 0;
 }
 
+/* Writes what is queued on C now instead of before the loop next blocks
+ * (loop thread). For callers that queue from a uv_prepare callback, after
+ * which the loop would block without running the connection's own. */
+void ld_conn_flush(ld_conn *c) {
+  if (c == NULL || !c->connected || c->writing || c->q_head == NULL ||
+      uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  uv_prepare_stop(&c->flush);
+  int rc = flush_queue(c);
+  if (rc < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(rc));
+    conn_shutdown(c, msg);
+  }
+}
+
 int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const *bufs,
                         uint32_t nbuf) {
   ld_msg *m = ld_msg_make(hdr->data, hdr->size, bufs, nbuf);
@@ -468,24 +487,32 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
 static void dispatch(ld_conn *c) {
   ld_msg *m;
   char err[200];
+  if (!c->zone_ready) {
+    if (!msgpack_zone_init(&c->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+      conn_shutdown(c, "out of memory decoding a message header");
+      return;
+    }
+    c->zone_ready = 1;
+  }
   while (!c->closing && (m = ld_frame_reader_next(c->reader)) != NULL) {
-    msgpack_unpacked doc;
-    msgpack_unpacked_init(&doc);
-    if (ld_mp_parse(m->frames[0]->data, m->frames[0]->size, &doc, err, sizeof err) != 0) {
-      msgpack_unpacked_destroy(&doc);
+    msgpack_object doc;
+    int rc =
+        ld_mp_parse_zone(m->frames[0]->data, m->frames[0]->size, &c->zone, &doc, err, sizeof err);
+    if (rc != 0) {
+      msgpack_zone_clear(&c->zone);
       ld_msg_free(m);
       char msg[300];
       snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, err);
       send_error_and_close(c, msg);
       return;
     }
-    if (!c->got_hello && check_hello(c, &doc.data) != 0) {
-      msgpack_unpacked_destroy(&doc);
+    if (!c->got_hello && check_hello(c, &doc) != 0) {
+      msgpack_zone_clear(&c->zone);
       ld_msg_free(m);
       return;
     }
-    c->h.on_msg(c, m, &doc.data);
-    msgpack_unpacked_destroy(&doc);
+    c->h.on_msg(c, m, &doc);
+    msgpack_zone_clear(&c->zone);
   }
 }
 

@@ -54,6 +54,12 @@ int ld_conn_send(ld_conn *c, ld_msg *m);
 int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const *bufs,
                         uint32_t nbuf);
 
+/* Writes the messages queued on C at once (loop thread) rather than just
+ * before the loop next blocks: for senders running in a uv_prepare
+ * callback, whose queueing would otherwise wait for the next wake-up.
+ * A failed write closes C (on_close follows). NULL is ignored. */
+void ld_conn_flush(ld_conn *c);
+
 /* Calls FN(C) on the loop thread each time a write finished and nothing is
  * left queued (the socket has taken every message sent so far). NULL
  * stops it. */

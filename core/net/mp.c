@@ -7,25 +7,36 @@
 
 #include "net/frame.h"
 
-int ld_mp_parse(const void *data, size_t len, msgpack_unpacked *out, char *err, size_t errlen) {
-  size_t off = 0;
-  msgpack_unpack_return rc = msgpack_unpack_next(out, data, len, &off);
-  if (rc != MSGPACK_UNPACK_SUCCESS) {
+/* The checks of a parsed header: RC and OFF from msgpack, the decoded
+ * object's TYPE. Returns 0 or a negative code with a message in ERR. */
+static int check_parsed(msgpack_unpack_return rc, size_t off, size_t len, msgpack_object_type type,
+                        char *err, size_t errlen) {
+  if (rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES) {
     snprintf(err, errlen, "bad message header: %s msgpack (%zu bytes)",
-             rc == MSGPACK_UNPACK_CONTINUE ? "truncated" : "invalid", len);
-    return LD_NET_EPROTO;
+             rc == MSGPACK_UNPACK_CONTINUE      ? "truncated"
+             : rc == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory decoding"
+                                                : "invalid",
+             len);
+    return rc == MSGPACK_UNPACK_NOMEM_ERROR ? LD_NET_ENOMEM : LD_NET_EPROTO;
   }
   if (off != len) {
     snprintf(err, errlen, "bad message header: %zu trailing bytes after the msgpack map",
              len - off);
     return LD_NET_EPROTO;
   }
-  if (out->data.type != MSGPACK_OBJECT_MAP) {
-    snprintf(err, errlen, "bad message header: expected a msgpack map, got type %d",
-             (int)out->data.type);
+  if (type != MSGPACK_OBJECT_MAP) {
+    snprintf(err, errlen, "bad message header: expected a msgpack map, got type %d", (int)type);
     return LD_NET_EPROTO;
   }
   return 0;
+}
+
+int ld_mp_parse_zone(const void *data, size_t len, msgpack_zone *zone, msgpack_object *out,
+                     char *err, size_t errlen) {
+  size_t off = 0;
+  msgpack_unpack_return rc = msgpack_unpack(data, len, &off, zone, out);
+  int ok = rc == MSGPACK_UNPACK_SUCCESS || rc == MSGPACK_UNPACK_EXTRA_BYTES;
+  return check_parsed(rc, off, len, ok ? out->type : MSGPACK_OBJECT_NIL, err, errlen);
 }
 
 int ld_mp_str_eq(const msgpack_object *o, const char *s) {
@@ -133,22 +144,30 @@ int ld_mpw_map(ld_mpw *w, uint32_t n) { return MPW_RC(msgpack_pack_map(&w->pk, n
 size_t ld_mpw_size(const ld_mpw *w) { return w->sb.size; }
 const char *ld_mpw_data(const ld_mpw *w) { return w->sb.data; }
 
-msgpack_unpacked *ld_mp_doc_new(const void *data, size_t len, char *err, size_t errlen) {
-  msgpack_unpacked *doc = malloc(sizeof *doc);
-  if (doc == NULL) {
-    snprintf(err, errlen, "out of memory decoding a header");
+struct ld_mp_reader {
+  msgpack_zone zone;
+  msgpack_object obj;
+};
+
+ld_mp_reader *ld_mp_reader_new(void) {
+  ld_mp_reader *r = malloc(sizeof *r);
+  if (r == NULL) return NULL;
+  if (!msgpack_zone_init(&r->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+    free(r);
     return NULL;
   }
-  msgpack_unpacked_init(doc);
-  if (ld_mp_parse(data, len, doc, err, errlen) != 0) {
-    ld_mp_doc_free(doc);
-    return NULL;
-  }
-  return doc;
+  return r;
 }
 
-void ld_mp_doc_free(msgpack_unpacked *doc) {
-  if (doc == NULL) return;
-  msgpack_unpacked_destroy(doc);
-  free(doc);
+void ld_mp_reader_free(ld_mp_reader *r) {
+  if (r == NULL) return;
+  msgpack_zone_destroy(&r->zone);
+  free(r);
+}
+
+const msgpack_object *ld_mp_reader_parse(ld_mp_reader *r, const void *data, size_t len, char *err,
+                                         size_t errlen) {
+  msgpack_zone_clear(&r->zone);
+  if (ld_mp_parse_zone(data, len, &r->zone, &r->obj, err, errlen) != 0) return NULL;
+  return &r->obj;
 }

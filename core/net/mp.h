@@ -11,11 +11,13 @@
 
 #include "util/buffer.h"
 
-/* Decodes the msgpack document at DATA (LEN bytes) into OUT, which the
- * caller initialised with msgpack_unpacked_init and later destroys with
- * msgpack_unpacked_destroy. Returns 0, or LD_NET_EPROTO with a message in
- * ERR when the bytes are not exactly one msgpack map. */
-int ld_mp_parse(const void *data, size_t len, msgpack_unpacked *out, char *err, size_t errlen);
+/* Decodes the msgpack document at DATA (LEN bytes), which must be exactly
+ * one map, into ZONE (the caller's, initialised with msgpack_zone_init):
+ * *OUT points into ZONE until the caller clears it (msgpack_zone_clear),
+ * so one zone serves message after message without an allocation each.
+ * Returns 0, LD_NET_EPROTO or LD_NET_ENOMEM with a message in ERR. */
+int ld_mp_parse_zone(const void *data, size_t len, msgpack_zone *zone, msgpack_object *out,
+                     char *err, size_t errlen);
 
 /* The value of string key KEY in map M, or NULL (also when M is not a map). */
 const msgpack_object *ld_mp_get(const msgpack_object *m, const char *key);
@@ -54,10 +56,18 @@ int ld_mpw_map(ld_mpw *w, uint32_t n);
 size_t ld_mpw_size(const ld_mpw *w);
 const char *ld_mpw_data(const ld_mpw *w);
 
-/* For FFI callers: decodes DATA into a new unpacked document. Returns NULL
- * with a message in ERR when the bytes are not one msgpack map or on OOM.
- * Caller owns the result (ld_mp_doc_free). */
-msgpack_unpacked *ld_mp_doc_new(const void *data, size_t len, char *err, size_t errlen);
-void ld_mp_doc_free(msgpack_unpacked *doc);
+/* A reusable decoder for FFI callers: one zone for header after header,
+ * so decoding allocates nothing once the zone has grown to the headers'
+ * size. Not thread-safe: one per Lua state. */
+typedef struct ld_mp_reader ld_mp_reader;
+
+/* Creates a reader. Caller owns it (ld_mp_reader_free). NULL on OOM. */
+ld_mp_reader *ld_mp_reader_new(void);
+void ld_mp_reader_free(ld_mp_reader *r);
+/* Decodes DATA (LEN bytes, one msgpack map). Returns the decoded object,
+ * owned by R and valid until the next parse on R, or NULL with a message
+ * in ERR. */
+const msgpack_object *ld_mp_reader_parse(ld_mp_reader *r, const void *data, size_t len, char *err,
+                                         size_t errlen);
 
 #endif

@@ -5,10 +5,14 @@
  * messages from a locked inbox and sends from its own thread: straight to
  * the socket (a dup of its descriptor) while the loop has nothing of ours
  * to write, else through a locked outbox that wakes the loop (ld_wake). It
- * never touches the loop itself. Declared for the FFI in lua/ldask/ffi/client.lua. */
+ * never touches the loop itself. A wait for one reply may first stay awake
+ * a little (ld_client_recv_spin): the reply is then taken without waking
+ * the Lua thread. Declared for the FFI in lua/ldask/ffi/client.lua. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +37,11 @@ struct ld_client {
   ld_msg *out_head, *out_tail; /* to send */
   ld_msg *in_head, *in_tail;   /* received */
   size_t nin;
-  int welcomed; /* the scheduler's welcome arrived */
-  int dfd;      /* dup of the socket for direct writes, -1 when none */
-  int busy;     /* the loop thread has messages to write (outbox or conn) */
-  int closed;   /* the connection is gone */
+  atomic_size_t arrived; /* messages pushed to the inbox so far (for spinners) */
+  int welcomed;          /* the scheduler's welcome arrived */
+  int dfd;               /* dup of the socket for direct writes, -1 when none */
+  int busy;              /* the loop thread has messages to write (outbox or conn) */
+  int closed;            /* the connection is gone */
   int stopping;
   char addr[128];
   char error[512];
@@ -65,6 +70,7 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     }
     push(&cl->in_head, &cl->in_tail, m);
     cl->nin++;
+    atomic_fetch_add_explicit(&cl->arrived, 1, memory_order_release);
   }
   pthread_mutex_unlock(&cl->mu);
   pthread_cond_broadcast(&cl->cv); /* after unlocking: the waiter can run at once */
@@ -341,36 +347,64 @@ int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const 
  * -1 when the connection is closed or out of memory. */
 int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
                          const size_t *lens, ld_buffer *const *bufs, uint32_t n) {
-  ld_msg *m = ld_msg_make(hdr, len, NULL, 0);
+  ld_msg *m = ld_msg_new(n + 1);
   if (m == NULL) return -1;
-  ld_buffer **frames = realloc(m->frames, (size_t)(n + 1) * sizeof *frames);
-  if (frames == NULL) {
+  m->frames[0] = ld_msg_small_buffer(len);
+  if (m->frames[0] == NULL) {
     ld_msg_free(m);
     return -1;
   }
-  m->frames = frames;
+  memcpy(m->frames[0]->data, hdr, len);
   for (uint32_t i = 0; i < n; i++) {
     if (bufs && bufs[i]) {
-      frames[i + 1] = ld_buffer_retain(bufs[i]);
+      m->frames[i + 1] = ld_buffer_retain(bufs[i]);
     } else {
-      frames[i + 1] = ld_buffer_new(lens[i]);
-      if (frames[i + 1] == NULL) {
-        m->nframes = i + 1;
-        ld_msg_free(m);
+      /* copies are task payloads and value headers (parsed, not array data) */
+      m->frames[i + 1] = ld_msg_small_buffer(lens[i]);
+      if (m->frames[i + 1] == NULL) {
+        ld_msg_free(m); /* slots not filled yet are NULL */
         return -1;
       }
-      if (lens[i]) memcpy(frames[i + 1]->data, ptrs[i], lens[i]);
+      if (lens[i]) memcpy(m->frames[i + 1]->data, ptrs[i], lens[i]);
     }
-    m->nframes = i + 2;
   }
   return enqueue(cl, m);
+}
+
+/* Waits up to SPIN seconds, awake, for a message to arrive after SEEN
+ * (a value of cl->arrived). Returns non-zero when one did. */
+static int spin_for_message(ld_client *cl, size_t seen, double spin) {
+  double until = ld_client_now() + spin;
+  do {
+    if (atomic_load_explicit(&cl->arrived, memory_order_acquire) != seen) return 1;
+    sched_yield(); /* the threads this wait is for may need this core */
+  } while (ld_client_now() < until);
+  return 0;
 }
 
 /* Takes the oldest received message, waiting up to TIMEOUT seconds (0: do
  * not wait). Returns it (the caller owns it: ld_msg_free), or NULL when
  * none arrived in time or the connection is closed and drained. */
 ld_msg *ld_client_recv(ld_client *cl, double timeout) {
+  return ld_client_recv_spin(cl, timeout, 0);
+}
+
+/* ld_client_recv that first waits up to SPIN seconds (at most TIMEOUT)
+ * without sleeping: a reply that arrives meanwhile is taken without a
+ * thread wake-up. For short waits (a single result); CPU is spent while
+ * spinning. */
+ld_msg *ld_client_recv_spin(ld_client *cl, double timeout, double spin) {
   pthread_mutex_lock(&cl->mu);
+  if (cl->in_head == NULL && timeout > 0 && !cl->closed && spin > 0) {
+    size_t seen = atomic_load_explicit(&cl->arrived, memory_order_acquire);
+    pthread_mutex_unlock(&cl->mu);
+    if (spin > timeout) spin = timeout;
+    if (spin_for_message(cl, seen, spin))
+      timeout = 0;
+    else
+      timeout -= spin;
+    pthread_mutex_lock(&cl->mu);
+  }
   if (cl->in_head == NULL && timeout > 0 && !cl->closed) {
     struct timespec ts;
     deadline_in(&ts, timeout);

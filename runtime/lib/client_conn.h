@@ -15,6 +15,7 @@ int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const 
 int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
                          const size_t *lens, ld_buffer *const *bufs, uint32_t n);
 ld_msg *ld_client_recv(ld_client *cl, double timeout);
+ld_msg *ld_client_recv_spin(ld_client *cl, double timeout, double spin);
 size_t ld_client_pending(ld_client *cl);
 int ld_client_closed(ld_client *cl);
 const char *ld_client_error(ld_client *cl);

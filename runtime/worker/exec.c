@@ -1,9 +1,12 @@
 /* exec.c — ldask-worker's executor threads: each owns a LuaJIT state
  * (runtime/lib/xstate.h) running lua/ldask/client/exec.lua, takes the
  * highest-priority ready task from a shared heap, runs it and hands the
- * result back to the loop thread through an ld_wake (core/net/wake.h). */
+ * result back to the loop thread through an ld_wake (core/net/wake.h).
+ * A lone short task (a round trip) is waited for awake by the loop thread
+ * instead (on_lone), which saves that thread's wake-up. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +21,18 @@ static double now(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Monotonic seconds, for the loop's short waits (on_lone). */
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs,
                         uint32_t n) {
   ld_buffer **out = calloc(n + 1, sizeof *out);
   if (out == NULL) return -1;
-  out[0] = ld_buffer_new(len);
+  out[0] = ld_msg_small_buffer(len); /* the codec header: parsed, not array data */
   if (out[0] == NULL) {
     free(out);
     return -1;
@@ -162,17 +172,57 @@ typedef struct thread_arg {
 static int started_ok, started_count;
 static char start_err[512];
 
-/* Calls exec[FN](lightuserdata R) or exec.add_function(name, blob). */
-static void call_run(lua_State *L, int ref_run, ld_wtask *r) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ref_run);
-  lua_pushlightuserdata(L, r);
-  if (lua_pcall(L, 1, 0, 0) != 0) {
-    size_t n;
-    const char *msg = lua_tolstring(L, -1, &n);
-    if (msg == NULL) msg = "(error object is not a string)", n = strlen(msg);
-    ld_wtask_set_error(r, msg, n, "", 0);
-    lua_pop(L, 1);
+/* The worker of the executor thread running (set once per thread): what
+ * the ld_wexec_* calls of its Lua loop work on. */
+static _Thread_local wk_state *tl_w;
+
+ld_wtask *ld_wexec_next(void) {
+  wk_state *w = tl_w;
+  pthread_mutex_lock(&w->mu);
+  while (!w->stopping && w->nready == 0) pthread_cond_wait(&w->cv, &w->mu);
+  if (w->stopping) {
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
   }
+  ld_wtask *r = heap_take(w, 0);
+  w->executing++;
+  pthread_mutex_unlock(&w->mu);
+  r->t0 = now();
+  return r;
+}
+
+int ld_wexec_nfn(void) {
+  wk_state *w = tl_w;
+  pthread_mutex_lock(&w->mu);
+  int n = w->nfn;
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
+int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen) {
+  wk_state *w = tl_w;
+  pthread_mutex_lock(&w->mu);
+  int ok = i >= 0 && i < w->nfn;
+  if (ok) {
+    /* the buffers are kept until the worker exits: pointers stay valid */
+    *name = w->fn_names[i]->data, *nlen = w->fn_names[i]->size;
+    *blob = w->fn_blobs[i]->data, *blen = w->fn_blobs[i]->size;
+  }
+  pthread_mutex_unlock(&w->mu);
+  return ok ? 0 : -1;
+}
+
+void ld_wexec_done(ld_wtask *r) {
+  wk_state *w = tl_w;
+  r->t1 = now();
+  pthread_mutex_lock(&w->mu);
+  w->executing--;
+  r->next = w->done_head;
+  w->done_head = r;
+  w->run_avg += (r->t1 - r->t0 - w->run_avg) * 0.25;
+  pthread_mutex_unlock(&w->mu);
+  atomic_fetch_add_explicit(&w->ndone, 1, memory_order_release);
+  ld_wake_send(&w->done_wake);
 }
 
 static void *thread_main(void *p) {
@@ -182,7 +232,7 @@ static void *thread_main(void *p) {
   char *err = NULL;
   ld_xstate *xs = ld_xstate_new(w->lua_path, w->lua_cpath, &err);
   lua_State *L = xs ? ld_xstate_L(xs) : NULL;
-  int ref_run = LUA_NOREF, ref_add = LUA_NOREF;
+  int ref_serve = LUA_NOREF;
   if (L) {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "ldask.client.exec");
@@ -190,10 +240,8 @@ static void *thread_main(void *p) {
       const char *m = lua_tostring(L, -1);
       err = dupn(m ? m : "?", strlen(m ? m : "?"));
     } else {
-      lua_getfield(L, -1, "run");
-      ref_run = luaL_ref(L, LUA_REGISTRYINDEX);
-      lua_getfield(L, -1, "add_function");
-      ref_add = luaL_ref(L, LUA_REGISTRYINDEX);
+      lua_getfield(L, -1, "serve");
+      ref_serve = luaL_ref(L, LUA_REGISTRYINDEX);
       /* What tasks see through ldask.client.get_worker(). */
       lua_getfield(L, -1, "set_worker");
       lua_pushstring(L, w->name);
@@ -213,44 +261,23 @@ static void *thread_main(void *p) {
     started_ok++;
   }
   pthread_cond_broadcast(&w->cv);
-  if (ref_run == LUA_NOREF) {
-    pthread_mutex_unlock(&w->mu);
+  pthread_mutex_unlock(&w->mu);
+  if (ref_serve == LUA_NOREF) {
     ld_xstate_free(xs);
     return NULL;
   }
-  int nfn_loaded = 0;
+  /* The task loop runs in Lua (exec.serve, one trace for the whole path
+   * from taking a task to handing its result back), calling ld_wexec_next
+   * and ld_wexec_done; it returns when the worker stops. */
+  tl_w = w;
   for (;;) {
-    while (!w->stopping && w->nready == 0) pthread_cond_wait(&w->cv, &w->mu);
-    if (w->stopping) break;
-    ld_wtask *r = heap_take(w, 0);
-    w->executing++;
-    /* Functions registered since the last task (copied under the lock). */
-    while (nfn_loaded < w->nfn) {
-      ld_buffer *name = ld_buffer_retain(w->fn_names[nfn_loaded]);
-      ld_buffer *blob = ld_buffer_retain(w->fn_blobs[nfn_loaded]);
-      nfn_loaded++;
-      pthread_mutex_unlock(&w->mu);
-      lua_rawgeti(L, LUA_REGISTRYINDEX, ref_add);
-      lua_pushlstring(L, name->data, name->size);
-      lua_pushlstring(L, blob->data, blob->size);
-      if (lua_pcall(L, 2, 0, 0) != 0) lua_pop(L, 1); /* reported when a task needs it */
-      ld_buffer_release(name);
-      ld_buffer_release(blob);
-      pthread_mutex_lock(&w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
-    r->t0 = now();
-    call_run(L, ref_run, r);
-    r->t1 = now();
-    pthread_mutex_lock(&w->mu);
-    w->executing--;
-    r->next = w->done_head;
-    w->done_head = r;
-    pthread_mutex_unlock(&w->mu);
-    ld_wake_send(&w->done_wake);
-    pthread_mutex_lock(&w->mu);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref_serve);
+    if (lua_pcall(L, 0, 0, 0) == 0) break;
+    const char *m = lua_tostring(L, -1);
+    fprintf(stderr, "ldask-worker %s: executor loop failed, restarting it: %s\n", w->name,
+            m ? m : "(error object is not a string)");
+    lua_pop(L, 1);
   }
-  pthread_mutex_unlock(&w->mu);
   ld_xstate_free(xs);
   return NULL;
 }
@@ -276,6 +303,37 @@ static void on_done(ld_wake *k) {
   }
 }
 
+/* Tasks shorter than this on average are waited for awake (see on_lone). */
+#define LONE_TASK_MAX 50e-6
+
+/* Runs before the loop blocks. When exactly one task is in the executors
+ * (queued or running), nothing else is, and tasks have been short, the
+ * loop waits for it awake for about twice the usual run time plus a
+ * wake-up, instead of sleeping in epoll and being woken by the executor:
+ * on a lone round trip that saves a thread wake-up on the critical path.
+ * The result is handled (and task-finished written) right away; the
+ * executor's ld_wake still arrives and then finds nothing. Throughput
+ * work (several tasks queued per worker) never waits here. */
+static void on_lone(uv_prepare_t *p) {
+  wk_state *w = p->data;
+  pthread_mutex_lock(&w->mu);
+  int lone = w->executing + w->nready == 1 && w->done_head == NULL && !w->stopping &&
+             w->run_avg < LONE_TASK_MAX;
+  double budget = 2 * w->run_avg + 30e-6;
+  unsigned seen = atomic_load_explicit(&w->ndone, memory_order_acquire);
+  pthread_mutex_unlock(&w->mu);
+  if (!lone) return;
+  double until = mono() + budget;
+  do {
+    if (atomic_load_explicit(&w->ndone, memory_order_acquire) != seen) {
+      on_done(&w->done_wake);
+      ld_conn_flush(w->sched);
+      return;
+    }
+    sched_yield(); /* the executor may need this core */
+  } while (mono() < until);
+}
+
 int wk_exec_start(wk_state *w, char *err, size_t errlen) {
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
@@ -285,6 +343,9 @@ int wk_exec_start(wk_state *w, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot create the executors' wake-up: %s", uv_strerror(rc));
     return -1;
   }
+  uv_prepare_init(w->loop, &w->lone);
+  w->lone.data = w;
+  uv_prepare_start(&w->lone, on_lone);
   w->threads = calloc((size_t)w->nthreads, sizeof *w->threads);
   if (w->threads == NULL) {
     snprintf(err, errlen, "out of memory");
@@ -319,4 +380,5 @@ void wk_exec_stop(wk_state *w) {
   pthread_mutex_unlock(&w->mu);
   for (int i = 0; i < w->nstarted; i++) pthread_join(w->threads[i], NULL);
   w->nstarted = 0;
+  if (!uv_is_closing((uv_handle_t *)&w->lone)) uv_close((uv_handle_t *)&w->lone, NULL);
 }

@@ -10,6 +10,7 @@
 #define LDASK_WORKER_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -46,6 +47,18 @@ int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *con
                         uint32_t n);
 /* Called by the executor when the task raised. Copies both strings. */
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
+
+/* The executor's task loop (lua/ldask/client/exec.lua, through the FFI;
+ * only from an executor thread). ld_wexec_next waits for the next task
+ * (NULL: the worker stops) and starts its clock; ld_wexec_done stops it
+ * and hands the task (result or error set) back to the loop thread.
+ * ld_wexec_nfn is the number of functions registered so far and
+ * ld_wexec_fn(i) gives function i's name and blob (kept by the worker
+ * until it exits), so the loop loads new ones before running a task. */
+ld_wtask *ld_wexec_next(void);
+void ld_wexec_done(ld_wtask *r);
+int ld_wexec_nfn(void);
+int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
 
 /* Results up to this size go to the scheduler with task-finished. */
 #define WK_INLINE_MAX 1024
@@ -158,6 +171,9 @@ typedef struct wk_state {
   int executing;
   int stopping;
   ld_wake done_wake; /* executors -> loop: finished tasks */
+  atomic_uint ndone; /* tasks the executors have finished so far */
+  double run_avg;    /* recent mean run time of a task in seconds, under mu */
+  uv_prepare_t lone; /* before the loop blocks: waits briefly for a lone short task */
   pthread_t *threads;
   int nstarted;
   char *lua_path, *lua_cpath;

@@ -1,6 +1,6 @@
--- ldask.client.exec: runs a task in an executor thread of ldask-worker
--- (runtime/worker/exec.c calls run with each task). Decodes the payload (a
--- graph task encoded by ldask.codec), decodes the inputs, evaluates the task
+-- ldask.client.exec: runs tasks in an executor thread of ldask-worker
+-- (runtime/worker/exec.c calls serve once; it loops over the tasks).
+-- Decodes the payload (a graph task encoded by ldask.codec), decodes the inputs, evaluates the task
 -- with the graph's semantics (a string equal to a dependency key, or a
 -- ldask.ref of it, is that dependency's value; plain tables are traversed; quoted values are taken
 -- as they are), and stores the encoded result or the error with its
@@ -13,10 +13,12 @@ local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 
 local C = ffi.C
-local type, getmetatable, unpack, xpcall, tostring = type, getmetatable, unpack, xpcall, tostring
-local ffi_string, ffi_cast, ffi_new = ffi.string, ffi.cast, ffi.new
+local type, getmetatable, setmetatable, unpack, xpcall, tostring, error =
+  type, getmetatable, setmetatable, unpack, xpcall, tostring, error
+local ffi_string, ffi_new = ffi.string, ffi.new
 local byte = string.byte
 local Ref = graph.Ref
+local plain_header = require("ldask.codec.encode").plain
 
 local M = {}
 
@@ -53,14 +55,18 @@ local deps -- key -> value for the task being run
 
 -- Evaluates a task's argument: strings and refs naming an input are its
 -- value (the sync scheduler's rules, ldask.graph.evaluator).
+-- deps holds each input's value as is, NILV standing for nil.
+local NILV = {}
 local eval = graph.evaluator(function(v)
   local d = deps[v]
-  if d ~= nil then return d[1] end
-  return v
+  if d == nil then return v end
+  if d == NILV then return nil end
+  return d
 end, Ref, function(k)
   local d = deps[k]
   if d == nil then error("task input '" .. tostring(k) .. "' is missing on this worker", 0) end
-  return d[1]
+  if d == NILV then return nil end
+  return d
 end)
 
 -- The compact call form of submit/map (see ldask.client): {CALL, function
@@ -75,6 +81,11 @@ local function call_form(task)
   local flags = task[3]
   local n = #flags
   if n == 0 then return f() end
+  if n == 1 then
+    local a = task[4]
+    if byte(flags, 1) == 114 then a = eval(a) end
+    return f(a)
+  end
   local args = {}
   for i = 1, n do
     local a = task[3 + i]
@@ -84,23 +95,36 @@ local function call_form(task)
   return f(unpack(args, 1, n))
 end
 
+local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
+
 local function run_task(t)
-  deps = {}
+  deps = t.ndeps > 0 and {} or NO_DEPS
   for i = 0, t.ndeps - 1 do
     local k = ffi_string(t.dep_keys[i], t.dep_keylens[i])
-    deps[k] = { decode_frames(t.dep_frames[i], t.dep_nframes[i]) }
+    local v = decode_frames(t.dep_frames[i], t.dep_nframes[i])
+    if v == nil then v = NILV end
+    deps[k] = v
   end
   local task = decode_frames(t.payload, t.npayload)
   if type(task) == "table" and task[1] == CALL and getmetatable(task) == nil then return call_form(task) end
   return eval(task)
 end
 
--- Runs the task at light userdata P (an ld_wtask *).
-function M.run(p)
-  local t = ffi_cast("ld_wtask *", p)
+-- Runs task T (an ld_wtask *): sets its result or its error.
+local function run(t)
   local ok, res = xpcall(run_task, errors.handler, t)
   deps = nil
   if ok then
+    local tr = type(res)
+    if tr == "number" or tr == "boolean" or tr == "nil" or tr == "string" then
+      -- plain scalars: no check of a tree, no buffers
+      local h = plain_header(res)
+      if C.ld_wtask_set_result(t, h, #h, nil, 0) ~= 0 then
+        local msg = "out of memory storing the result"
+        C.ld_wtask_set_error(t, msg, #msg, "", 0)
+      end
+      return
+    end
     local ok2, h, bufs = pcall(codec.encode, res, nil, "the result of task '" .. ffi_string(t.key, t.keylen) .. "'")
     if ok2 then
       local n = #bufs
@@ -115,13 +139,38 @@ function M.run(p)
     C.ld_wtask_set_error(t, msg, #msg, "", 0)
     return
   end
-  local msg, tb
-  if errors.is_task_error(res) then
-    msg, tb = tostring(res.message), tostring(res.traceback or "")
-  else
-    msg, tb = tostring(res.message), tostring(res.traceback or "")
-  end
+  local msg, tb = tostring(res.message), tostring(res.traceback or "")
   C.ld_wtask_set_error(t, msg, #msg, tb, #tb)
+end
+
+local fn_name, fn_nlen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
+local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
+
+-- The executor thread's task loop (runtime/worker/exec.c calls it once):
+-- takes tasks until the worker stops, loads the functions registered since
+-- the last task first, runs each and hands it back. One Lua loop, so the
+-- JIT compiles the whole path (a call from C per task would run it
+-- interpreted).
+function M.serve()
+  local loaded = 0
+  while true do
+    local t = C.ld_wexec_next()
+    if t == nil then return end
+    local nfn = C.ld_wexec_nfn()
+    while loaded < nfn do
+      if C.ld_wexec_fn(loaded, fn_name, fn_nlen, fn_blob, fn_blen) == 0 then
+        -- a bad blob is reported when a task needs the function
+        pcall(M.add_function, ffi_string(fn_name[0], fn_nlen[0]), ffi_string(fn_blob[0], fn_blen[0]))
+      end
+      loaded = loaded + 1
+    end
+    local ok, err = pcall(run, t)
+    if not ok then
+      local msg = "the executor failed running the task: " .. tostring(err)
+      C.ld_wtask_set_error(t, msg, #msg, "", 0)
+    end
+    C.ld_wexec_done(t)
+  end
 end
 
 return M

@@ -9,6 +9,7 @@ local ffi = require "ffi"
 local setmetatable, getmetatable, type, error, tostring, pairs, ipairs =
   setmetatable, getmetatable, type, error, tostring, pairs, ipairs
 local clock = os.clock
+local ffi_gc = ffi.gc
 
 local M = {}
 
@@ -40,15 +41,14 @@ end
 
 -- Creates a future for KEY of CLIENT (which counts the reference).
 function M.new(client, key)
-  local f = setmetatable({ client = client, key = key }, Future)
   client:_ref(key)
   local fin = client._fin or finalizer_of(client)
   local slots, free = client._slots, client._free_slots
-  local i = free[#free]
-  if i then free[#free] = nil else i = #slots + 1 end
+  local nfree = #free
+  local i = free[nfree]
+  if i then free[nfree] = nil else i = #slots + 1 end
   slots[i] = key
-  f._gc = ffi.gc(gc_anchor(i), fin)
-  return f
+  return setmetatable({ client = client, key = key, _gc = ffi_gc(gc_anchor(i), fin) }, Future)
 end
 
 function M.is_future(x) return getmetatable(x) == Future end
@@ -178,7 +178,7 @@ function M.as_completed(futures, opts)
       if opts.timeout and c._now() - wall0 > opts.timeout then
         error("as_completed: " .. n .. " future(s) still pending after " .. opts.timeout .. " s", 2)
       end
-      c:_poll(0.2, true)
+      c:_poll(0.2)
     end
     return nil
   end, start

@@ -11,7 +11,109 @@ local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring =
 local is_future = future.is_future
 local CALL = "\0ldask.call" -- the compact call form (ldask.client.exec)
 
+local ffi = require "ffi"
+
+local next = next
+local task_deps = graph.task_deps
+
 local G = {}
+
+-- The dependency keys of V (of KEY) in G, as graph.task_deps gives them;
+-- a task whose arguments are all in its array part and none a table (the
+-- usual {f, "key", 1, ...}) is read without graph.task_deps' recursion
+-- and tables.
+local function deps_of(g, v, key)
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return task_deps(g, v, key) end
+  local n = #v
+  if next(v, n > 0 and n or nil) ~= nil then return task_deps(g, v, key) end
+  local out, no, seen = {}, 0, nil
+  for i = 1, n do
+    local a = v[i]
+    local ta = type(a)
+    if ta == "string" then
+      if g[a] ~= nil then
+        local dup = false
+        if seen then
+          dup = seen[a]
+        else
+          for j = 1, no do
+            if out[j] == a then dup = true; break end
+          end
+        end
+        if not dup then
+          no = no + 1
+          out[no] = a
+          if seen then
+            seen[a] = true
+          elseif no == 16 then
+            seen = {}
+            for j = 1, no do seen[out[j]] = true end
+          end
+        end
+      end
+    elseif ta == "table" then
+      return task_deps(g, v, key)
+    end
+  end
+  return out
+end
+
+-- What KEYS (a flat list) need of G, indexed for graph.order (what
+-- optimize.cull then graph.index give, with deps_of for the dependencies
+-- and one loop for the index): the culled graph, its deps (key ->
+-- dependency keys) and the index { n, keys, index, deps, offsets, cdeps }.
+local function cull_index(g, keys)
+  -- optimize.cull asks DEPS for each key it reaches: computed here on demand
+  local lazy = setmetatable({}, { __index = function(_, k) return deps_of(g, g[k], k) end })
+  local out, odeps = require("ldask.optimize").cull(g, keys, lazy)
+  local ikeys, index, n, m = {}, {}, 0, 0
+  for k, d in pairs(odeps) do
+    n = n + 1
+    ikeys[n], index[k] = k, n
+    m = m + #d
+  end
+  local ideps = {}
+  local offsets = ffi.new("int32_t[?]", n + 1)
+  local cdeps = ffi.new("int32_t[?]", m > 0 and m or 1)
+  local p = 0
+  for i = 1, n do
+    offsets[i - 1] = p
+    local dl = odeps[ikeys[i]]
+    local il = {}
+    for j = 1, #dl do
+      local x = index[dl[j]]
+      il[j] = x
+      cdeps[p] = x - 1
+      p = p + 1
+    end
+    ideps[i] = il
+  end
+  offsets[n] = p
+  return out, odeps, { n = n, keys = ikeys, index = index, deps = ideps, offsets = offsets, cdeps = cdeps }
+end
+
+local EMPTY = {}
+local ceil, min = math.ceil, math.min
+-- Tasks per update-graph message of a large graph.
+local GRAPH_CHUNK = 2000
+-- "r" repeated N times, made once per N.
+local REFS = setmetatable({}, { __index = function(t, n)
+  local s = string.rep("r", n); t[n] = s; return s
+end })
+
+-- True when a future is inside V (plain tables are searched, as
+-- strip_futures does), without copying anything.
+local function has_future(v)
+  if is_future(v) then return true end
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return false end
+  for _, x in pairs(v) do
+    if type(x) == "table" and has_future(x) then return true end
+  end
+  return false
+end
+
+G.cull_index = cull_index
+G.deps_of = deps_of
 
 function G.install(M, Client, strip_futures)
   local function check(self, name)
@@ -20,44 +122,119 @@ function G.install(M, Client, strip_futures)
   end
 
 
-  -- Submits graph G; returns futures for the flat list WANTED.
-  function Client:_submit_graph(g, wanted, opts, level)
-    local deps = graph.deps(g)
+  -- Submits graph G; returns futures for the flat list WANTED. DEPS (key ->
+  -- dependency keys, as optimize.cull returns them) and IX (G's
+  -- graph.index) save computing them again.
+  function Client:_submit_graph(g, wanted, opts, level, deps, ix)
+    deps = deps or graph.deps(g)
     local tasks = {}
-    local ix = graph.index(g, deps)
+    ix = ix or graph.index(g, deps)
     local ok, order_or_err, prios = pcall(graph.order, ix)
     if not ok then error("ldask.Client: " .. tostring(order_or_err), level + 1) end
     local base = self.seq
-    for i = 1, ix.n do
-      local key = ix.keys[i]
+    -- tasks in execution order: dependencies before dependents
+    local keys = ix.keys
+    for p = 1, ix.n do
+      local i = order_or_err[p]
+      local key = keys[i]
       local v = g[key]
       if is_future(v) and v.key == key then
         -- already on the cluster (a persisted collection)
       else
-        local fdeps = {}
-        local sv = strip_futures(v, fdeps)
+        local fdeps = EMPTY
+        local sv = v
+        if type(v) == "table" and has_future(v) then
+          fdeps = {}
+          sv = strip_futures(v, fdeps)
+        end
         -- {f, args...}: the compact call form, f sent once; every argument
         -- is evaluated with the graph's rules on the worker ('r').
         if type(sv) == "table" and getmetatable(sv) == nil and type(sv[1]) == "function" then
           local fh = self:_fn_hash(sv[1], level + 1)
           if fh then
             local n = #sv
-            local t = { CALL, fh, string.rep("r", n - 1) }
+            local t = { CALL, fh, REFS[n - 1] }
             for j = 2, n do t[j + 2] = sv[j] end
             sv = t
           end
         end
-        local d = {}
-        for _, k in ipairs(deps[key]) do d[#d + 1] = k end
-        for _, k in ipairs(fdeps) do d[#d + 1] = k end
+        local d = deps[key]
+        if #fdeps > 0 then
+          local dd = {}
+          for j = 1, #d do dd[j] = d[j] end
+          for _, k in ipairs(fdeps) do dd[#dd + 1] = k end
+          d = dd
+        end
         tasks[#tasks + 1] = { key = key, value = sv, deps = d, order = base + prios[i - 1] }
       end
     end
     self.seq = base + ix.n
     local futs = {}
     for i, k in ipairs(wanted) do futs[i] = future.new(self, k) end
-    self:_update_graph(tasks, wanted, opts, level + 1)
+    self:_send_graph(tasks, wanted, opts, level + 1)
     return futs
+  end
+
+  -- Sends TASKS (in execution order) with WANTED keys. A large graph goes
+  -- out in chunks so that the cluster starts while the client still
+  -- encodes the rest. A task whose dependents come in a later chunk is
+  -- wanted by the client until they are sent (otherwise the scheduler would
+  -- drop its result as soon as its known dependents finished), then
+  -- released. When that would hold too many keys (wide fan-ins), the graph
+  -- goes in one message.
+  function Client:_send_graph(tasks, wanted, opts, level)
+    local n = #tasks
+    if n <= GRAPH_CHUNK then
+      self:_send_tasks(tasks, 1, n, wanted, opts, level + 1)
+      return
+    end
+    local pos = {}
+    for p = 1, n do pos[tasks[p].key] = p end
+    local held, nheld = {}, 0 -- key -> last chunk with a task needing it
+    for p = 1, n do
+      local c = ceil(p / GRAPH_CHUNK)
+      local d = tasks[p].deps
+      for j = 1, #d do
+        local q = pos[d[j]]
+        if q and ceil(q / GRAPH_CHUNK) < c then
+          if held[d[j]] == nil then nheld = nheld + 1 end
+          held[d[j]] = c
+        end
+      end
+    end
+    if nheld > n / 16 then
+      self:_send_tasks(tasks, 1, n, wanted, opts, level + 1)
+      return
+    end
+    local nchunks = ceil(n / GRAPH_CHUNK)
+    local want = {}
+    for c = 1, nchunks do want[c] = {} end
+    local inwant = {}
+    for _, k in ipairs(wanted) do
+      if not inwant[k] then
+        inwant[k] = true
+        local w = want[pos[k] and ceil(pos[k] / GRAPH_CHUNK) or 1]
+        w[#w + 1] = k
+      end
+    end
+    local holding = {}
+    for k in pairs(held) do
+      if not inwant[k] then
+        local w = want[ceil(pos[k] / GRAPH_CHUNK)]
+        w[#w + 1] = k
+      end
+      holding[#holding + 1] = k
+      self:_ref(k)
+    end
+    local ok, err = true, nil
+    for c = 1, nchunks do
+      local first = (c - 1) * GRAPH_CHUNK + 1
+      ok, err = pcall(self._send_tasks, self, tasks, first, min(n, first + GRAPH_CHUNK - 1), want[c], opts, level + 2)
+      if not ok then break end
+    end
+    for _, k in ipairs(holding) do self:_unref(k) end
+    self:_flush_releases()
+    if not ok then error(err, 0) end
   end
 
   local function reshape(keys, values, pos)
@@ -79,11 +256,9 @@ function G.install(M, Client, strip_futures)
     opts = opts or {}
     local flat = graph.flatten_keys(keys)
     graph.check_keys(g, flat, 2)
-    if opts.optimize_graph ~= false then
-      local optimize = require "ldask.optimize"
-      g = optimize.cull(g, flat)
-    end
-    local futs = self:_submit_graph(g, flat, {}, 2)
+    local deps, ix
+    if opts.optimize_graph ~= false then g, deps, ix = cull_index(g, flat) end
+    local futs = self:_submit_graph(g, flat, {}, 2, deps, ix)
     local values = self:gather(futs, opts.timeout)
     for _, f in ipairs(futs) do f:release() end
     self:_flush_releases()
@@ -109,9 +284,9 @@ function G.install(M, Client, strip_futures)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
     local fin = obj:__ldask_postcompute()
     if fin == nil and type(keys) == "string" then
-      local optimize = require "ldask.optimize"
-      g = optimize.cull(g, flat)
-      return self:_submit_graph(g, { keys }, opts or {}, 2)[1]
+      local deps, ix
+      g, deps, ix = cull_index(g, flat)
+      return self:_submit_graph(g, { keys }, opts or {}, 2, deps, ix)[1]
     end
     -- (the finalizer itself is not hashed: its upvalues may hold anything)
     self.nfinal = (self.nfinal or 0) + 1
@@ -123,9 +298,9 @@ function G.install(M, Client, strip_futures)
     else
       g2[out] = { function(r) return r end, keys }
     end
-    local optimize = require "ldask.optimize"
-    g2 = optimize.cull(g2, { out })
-    return self:_submit_graph(g2, { out }, opts or {}, 2)[1]
+    local deps, ix
+    g2, deps, ix = cull_index(g2, { out })
+    return self:_submit_graph(g2, { out }, opts or {}, 2, deps, ix)[1]
   end
 
   -- persist(collection) -> a collection of the same keys whose data stays on
@@ -138,9 +313,9 @@ function G.install(M, Client, strip_futures)
     local keys = obj:__ldask_keys()
     local flat = graph.flatten_keys(keys)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
-    local optimize = require "ldask.optimize"
-    g = optimize.cull(g, flat)
-    local futs = self:_submit_graph(g, flat, {}, 2)
+    local deps, ix
+    g, deps, ix = cull_index(g, flat)
+    local futs = self:_submit_graph(g, flat, {}, 2, deps, ix)
     local pg = {}
     for i, k in ipairs(flat) do pg[k] = futs[i] end
     local fin = obj:__ldask_postcompute()

@@ -130,27 +130,44 @@ local function check(self, name, level)
 end
 
 local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?]")
+-- Arrays reused by messages of few frames (one send at a time: the Lua
+-- state is single-threaded and ld_client_send_parts copies what it keeps).
+local SMALL = 16
+local small_ptrs, small_lens, small_bufs = ptr_array(SMALL), len_array(SMALL), buffer_array(SMALL)
 
 -- Sends header table H with FRAMES: a list of strings (copied) and
 -- ld_buffer * (sent without a copy). Raises when the connection is gone.
 function Client:_send(h, frames, level)
-  local hs = mp.encode(h)
+  self:_send_encoded(mp.encode(h), frames, (level or 2) + 1)
+end
+
+-- The same with the header already encoded (HS, a msgpack string).
+function Client:_send_encoded(hs, frames, level)
   local n = frames and #frames or 0
   local rc
   if n == 0 then
     rc = lib.ld_client_send(self.cl, hs, #hs, nil, 0)
   else
-    local ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
+    local ptrs, lens, bufs
+    if n <= SMALL then
+      ptrs, lens, bufs = small_ptrs, small_lens, small_bufs
+    else
+      ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
+    end
     for i = 1, n do
       local f = frames[i]
       if type(f) == "string" then
         ptrs[i - 1] = f
         lens[i - 1] = #f
+        bufs[i - 1] = nil
       else
         bufs[i - 1] = f
       end
     end
     rc = lib.ld_client_send_parts(self.cl, hs, #hs, ptrs, lens, bufs, n)
+    if n <= SMALL then
+      for i = 0, n - 1 do ptrs[i] = nil; bufs[i] = nil end -- no stale references kept
+    end
   end
   if rc ~= 0 then
     error("ldask.Client: lost the connection to the scheduler at " .. self.address .. ": " ..
@@ -220,6 +237,7 @@ end
 
 local function decode_value(frames, first, n)
   local h = ffi_string(frames[first].data, frames[first].size)
+  if n == 1 then return codec.decode(h, nil) end
   local bufs = {}
   for i = 1, n - 1 do bufs[i] = frames[first + i] end
   return codec.decode(h, bufs)
@@ -298,13 +316,24 @@ function Client:_handle(m)
   lib.ld_msg_free(m)
 end
 
+-- A wait for one result first stays awake this long (yielding the core to
+-- anyone who needs it): a short task's reply is then taken without a thread
+-- wake-up, which costs more than the whole task on a VM.
+local SPIN = 300e-6
+
 -- Processes received messages: waits up to TIMEOUT seconds for the first.
 -- Returns true when something was processed.
-function Client:_poll(timeout)
+function Client:_poll(timeout, spin)
   if self.closed then return false end
   self:_flush_releases()
   local got = false
-  local m = lib.ld_client_recv(self.cl, timeout or 0)
+  local m
+  if spin then
+    if type(spin) ~= "number" then error("Client:_poll: spin must be a number of seconds, got " .. type(spin), 2) end
+    m = lib.ld_client_recv_spin(self.cl, timeout or 0, spin)
+  else
+    m = lib.ld_client_recv(self.cl, timeout or 0)
+  end
   while m ~= nil do
     got = true
     self:_handle(m)
@@ -375,7 +404,9 @@ function Client:_fetch(keys, timeout, what, level)
         end
         if wait > 0.5 then wait = 0.5 end
       end
-      if not self:_poll(wait) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, what, level + 1) end
+      if not self:_poll(wait, #ask == 1 and SPIN or nil) and lib.ld_client_closed(self.cl) ~= 0 then
+        lost_connection(self, what, level + 1)
+      end
     end
   end
 end
@@ -413,8 +444,30 @@ local function strip_futures(v, deps)
   return v, false
 end
 
+local plain_header = require("ldask.codec.encode").plain
+local CALL -- the compact call form's marker (below)
+
+-- True when V is a call form {CALL, hash, flags, arg...} built here whose
+-- arguments are all nil, booleans, numbers or strings: plain data, whose
+-- codec encoding needs no check of the whole tree and no session.
+local function plain_call(v)
+  if type(v) ~= "table" or v[1] ~= CALL or getmetatable(v) ~= nil then return false end
+  local flags = v[3]
+  if type(flags) ~= "string" or type(v[2]) ~= "string" then return false end
+  for i = 4, 3 + #flags do
+    local ta = type(v[i])
+    if ta ~= "number" and ta ~= "string" and ta ~= "boolean" and ta ~= "nil" then return false end
+  end
+  return true
+end
+
 -- Encodes task value V under KEY: returns nframes and appends the frames.
 function Client:_encode(v, key, frames, level)
+  if plain_call(v) then
+    frames[#frames + 1] = plain_header(v)
+    return 1
+  end
+  self.session_used = true -- it may have encoded new functions
   local ok, h, bufs = pcall(self.session.encode, self.session, v)
   if not ok then
     -- again, for a message that names the task
@@ -427,8 +480,11 @@ function Client:_encode(v, key, frames, level)
   return 1 + nb
 end
 
--- Registers the functions the session encoded since the last call.
+-- Registers the functions the session encoded since the last call (only
+-- the session can have added any).
 function Client:_send_functions(level)
+  if not self.session_used then return end
+  self.session_used = false
   local names, frames = {}, {}
   for h, blob in pairs(self.session.blobs) do
     if not self.sent_fns[h] then
@@ -443,7 +499,7 @@ end
 -- The compact call form {CALL, function hash, flags, arg...} (see
 -- ldask.client.exec): the function travels once, by register-functions, and
 -- plain arguments take the codec's fast path.
-local CALL = "\0ldask.call"
+CALL = "\0ldask.call"
 
 -- Content hash of F in this client's codec session, or nil when F cannot
 -- travel as a shared blob (then tasks carry it inline).
@@ -452,6 +508,7 @@ function Client:_fn_hash(f, level)
   if not cache then cache = setmetatable({}, { __mode = "k" }); self.fn_hash = cache end
   local h = cache[f]
   if h == nil then
+    self.session_used = true
     local ok, err = pcall(self.session.encode, self.session, f, "the function of a task")
     if not ok then
       err = tostring(err):gsub("^[^:\n]*:%d+: ", "")
@@ -495,6 +552,9 @@ local function call_task(fh, f, args, n, deps)
   return t
 end
 
+-- Options of a call without any (read only).
+local NO_OPTS = setmetatable({}, { __newindex = function() error("NO_OPTS is read-only", 2) end })
+
 local function check_opts(opts, what, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), level + 1) end
@@ -521,28 +581,36 @@ local function prio(opts, order)
   return -(opts.priority or 0) * 4294967296 + order
 end
 
--- Sends TASKS ({key, value, deps, order}) as one update-graph; WANTED keys.
+-- Sends TASKS[FIRST..LAST] ({key, value, deps, order}) as one
+-- update-graph whose wanted keys are WANT.
+function Client:_send_tasks(tasks, first, last, want, opts, level)
+  local frames, nfs, prios = {}, {}, {}
+  for i = first, last do
+    local t = tasks[i]
+    nfs[i] = self:_encode(t.value, t.key, frames, level + 1)
+    prios[i] = prio(opts, t.order)
+  end
+  self:_send_functions(level + 1)
+  local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want)
+  self:_send_encoded(hs, frames, level + 1)
+end
+
+-- Sends TASKS ({key, value, deps, order}) as update-graphs; WANTED keys.
+-- Independent tasks (map: WANTED[i] is the key of TASKS[i]) go out in
+-- chunks of CHUNK, so that the cluster starts while the rest are still
+-- being encoded; without CHUNK, in one message.
 function Client:_update_graph(tasks, wanted, opts, level, chunk)
-  -- Independent tasks (map) go out in chunks, so that the cluster starts
-  -- while the rest are still being encoded; a graph goes in one message
-  -- (an intermediate without its dependents would be dropped at once).
   chunk = chunk or #tasks
+  if chunk >= #tasks then
+    self:_send_tasks(tasks, 1, #tasks, wanted, opts, level + 1)
+    return
+  end
   local first = 1
   while first <= #tasks do
     local last = math.min(#tasks, first + chunk - 1)
-    local recs, frames, want = {}, {}, {}
-    for i = first, last do
-      local t = tasks[i]
-      local nf = self:_encode(t.value, t.key, frames, level + 1)
-      recs[#recs + 1] = {
-        key = t.key, deps = #t.deps > 0 and mp.array(t.deps) or EMPTY, nframes = nf,
-        priority = prio(opts, t.order), retries = opts.retries, workers = opts.workers,
-      }
-      if chunk < #tasks then want[#want + 1] = wanted[i] end
-    end
-    if chunk >= #tasks then want = wanted end
-    self:_send_functions(level + 1)
-    self:_send({ op = "update-graph", tasks = mp.array(recs), wanted = mp.array(want) }, frames, level + 1)
+    local want = {}
+    for i = first, last do want[#want + 1] = wanted[i] end
+    self:_send_tasks(tasks, first, last, want, opts, level + 1)
     first = last + 1
   end
 end
@@ -572,22 +640,25 @@ function Client:submit(f, ...)
   if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end
   local n = select("#", ...)
   local args = { ... }
-  local opts = {}
+  local opts = NO_OPTS
   if n > 0 and getmetatable(args[n]) == M.Options then opts = args[n]; args[n] = nil; n = n - 1 end
   opts = check_opts(opts, "Client:submit", 2)
-  local deps = {}
+  -- futures can only hide in tables: without any, no search and no deps
+  local deps = EMPTY
+  for i = 1, n do
+    if type(args[i]) == "table" then deps = {}; break end
+  end
   local task = call_task(self:_fn_hash(f, 2), f, args, n, deps)
   local key = opts.key
   if not key then
-    local token
     if opts.pure == false then
-      self.nunique = (self.nunique or 0) + 1
+      local u = (self.nunique or 0) + 1
+      self.nunique = u
       self.uid = self.uid or tokenize.unique()
-      token = self.uid .. "-" .. self.nunique
+      key = funcname(f) .. "-" .. self.uid .. "-" .. u
     else
-      token = tokenize.tokenize(f, unpack(args, 1, n))
+      key = funcname(f) .. "-" .. tokenize.tokenize(f, unpack(args, 1, n))
     end
-    key = funcname(f) .. "-" .. token
   end
   self.seq = self.seq + 1
   local fut = future.new(self, key)
@@ -622,14 +693,27 @@ function Client:map(f, seq, ...)
   local tasks, wanted, futs = {}, {}, {}
   local fh = self:_fn_hash(f, 2)
   local args = { nil, unpack(extra, 1, n) }
+  -- Scalars with extra arguments free of futures (the usual case) make
+  -- their call form directly, without a search for futures.
+  local plain_extra = fh ~= nil
+  for j = 1, n do
+    if type(extra[j]) == "table" then plain_extra = false end
+  end
+  local flags = LITERALS[n + 1]
   for i = 1, #seq do
-    local deps = {}
-    args[1] = seq[i]
-    local task = call_task(fh, f, args, n + 1, deps)
+    local deps, task
+    local v = seq[i]
+    if plain_extra and type(v) ~= "table" then
+      deps = EMPTY
+      task = { CALL, fh, flags, v, unpack(extra, 1, n) }
+    else
+      deps = {}
+      args[1] = v
+      task = call_task(fh, f, args, n + 1, deps)
+    end
     local key
     if not pure then key = base .. i
     else
-      local v = seq[i]
       if type(v) == "number" and v == v and v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then
         key = base .. format("%d", v)
       else

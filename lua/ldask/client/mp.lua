@@ -77,6 +77,47 @@ function M.encode(t)
   return ffi_string(lib.ld_mpw_data(writer), lib.ld_mpw_size(writer))
 end
 
+local ld_mpw_str, ld_mpw_int, ld_mpw_map, ld_mpw_array =
+  lib.ld_mpw_str, lib.ld_mpw_int, lib.ld_mpw_map, lib.ld_mpw_array
+
+local function put_key(w, k)
+  if type(k) == "string" then ld_mpw_str(w, k, #k) else put(w, k, "header", "key") end
+end
+
+-- Encodes the header of an update-graph for TASKS[FIRST..LAST] (each
+-- {key=, deps = {keys}}): NFRAMES[i] and PRIOS[i] are task i's frame count
+-- and priority, RETRIES and WORKERS (may be nil) apply to every task,
+-- WANTED is the list of wanted keys. The same bytes as M.encode of the
+-- equivalent table, without building one record table per task.
+function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted)
+  local w = writer
+  lib.ld_mpw_reset(w)
+  ld_mpw_map(w, 3)
+  ld_mpw_str(w, "op", 2); ld_mpw_str(w, "update-graph", 12)
+  ld_mpw_str(w, "tasks", 5)
+  ld_mpw_array(w, last - first + 1)
+  local nfields = 4 + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0)
+  for i = first, last do
+    local t = tasks[i]
+    ld_mpw_map(w, nfields)
+    ld_mpw_str(w, "key", 3); put_key(w, t.key)
+    ld_mpw_str(w, "deps", 4)
+    local d = t.deps
+    local nd = #d
+    ld_mpw_array(w, nd)
+    for j = 1, nd do put_key(w, d[j]) end
+    ld_mpw_str(w, "nframes", 7); ld_mpw_int(w, nframes[i])
+    ld_mpw_str(w, "priority", 8); put(w, prios[i], "header", "priority")
+    if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
+    if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+  end
+  ld_mpw_str(w, "wanted", 6)
+  local nw = #wanted
+  ld_mpw_array(w, nw)
+  for i = 1, nw do put_key(w, wanted[i]) end
+  return ffi_string(lib.ld_mpw_data(w), lib.ld_mpw_size(w))
+end
+
 local T_NIL, T_BOOL, T_POS, T_NEG = 0, 1, 2, 3
 local T_F64, T_STR, T_ARR, T_MAP, T_BIN, T_F32 = 4, 5, 6, 7, 8, 10
 
@@ -103,15 +144,14 @@ local function get(o)
 end
 
 local errbuf = ffi.new("char[256]")
+local reader = ffi.gc(lib.ld_mp_reader_new(), lib.ld_mp_reader_free)
 -- Decodes LEN bytes at PTR (or the string PTR) holding one msgpack map.
 -- Returns the table, or nil and an error message.
 function M.decode(ptr, len)
   if type(ptr) == "string" then len = #ptr end
-  local doc = lib.ld_mp_doc_new(ptr, len, errbuf, 256)
-  if doc == nil then return nil, ffi_string(errbuf) end
-  local r = get(doc.data)
-  lib.ld_mp_doc_free(doc)
-  return r
+  local o = lib.ld_mp_reader_parse(reader, ptr, len, errbuf, 256)
+  if o == nil then return nil, ffi_string(errbuf) end
+  return get(o)
 end
 
 return M

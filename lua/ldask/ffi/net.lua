@@ -13,6 +13,7 @@ typedef struct ld_msg {
 ld_msg *ld_msg_new(uint32_t nframes);
 ld_msg *ld_msg_make(const void *header, size_t len, ld_buffer *const *bufs, uint32_t nbuf);
 void ld_msg_free(ld_msg *m);
+ld_buffer *ld_msg_small_buffer(size_t size);
 uint64_t ld_msg_wire_size(const ld_msg *m);
 ld_buffer *ld_msg_encode(const ld_msg *m);
 
@@ -47,8 +48,11 @@ typedef struct msgpack_object_kv { msgpack_object key; msgpack_object val; } msg
 typedef struct msgpack_zone msgpack_zone;
 typedef struct msgpack_unpacked { msgpack_zone *zone; msgpack_object data; } msgpack_unpacked;
 
-msgpack_unpacked *ld_mp_doc_new(const void *data, size_t len, char *err, size_t errlen);
-void ld_mp_doc_free(msgpack_unpacked *doc);
+typedef struct ld_mp_reader ld_mp_reader;
+ld_mp_reader *ld_mp_reader_new(void);
+void ld_mp_reader_free(ld_mp_reader *r);
+const msgpack_object *ld_mp_reader_parse(ld_mp_reader *r, const void *data, size_t len,
+                                         char *err, size_t errlen);
 
 typedef struct ld_mpw ld_mpw;
 ld_mpw *ld_mpw_new(void);
@@ -88,6 +92,10 @@ typedef struct ld_wtask {
 } ld_wtask;
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
+ld_wtask *ld_wexec_next(void);
+void ld_wexec_done(ld_wtask *r);
+int ld_wexec_nfn(void);
+int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
 ]]
 
 return true
