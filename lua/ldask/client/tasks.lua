@@ -1,0 +1,391 @@
+-- ldask.client.tasks: the Client methods that send tasks and data to the
+-- cluster: submit, map (with client.options{key=, pure=, retries=,
+-- priority=, workers=}), gather, scatter, cancel, and the compact call
+-- form and function registration they share with ldask.client.graphs.
+-- Installed into ldask.client's Client by install().
+local codec = require "ldask.codec"
+local graph = require "ldask.graph"
+local tokenize = require "ldask.tokenize"
+local future = require "ldask.client.future"
+local mp = require "ldask.client.mp"
+
+local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall =
+  type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall
+local format = string.format
+local EMPTY = mp.EMPTY
+local is_future, Future = future.is_future, future.Future
+
+local T = {}
+
+-- Adds the methods to CLIENT (the Client metatable) and M (the ldask.client
+-- module: options, Options). SHARED holds the module's own helpers: check
+-- (argument and state check of a method), raise_state, fire.
+function T.install(M, Client, shared)
+  local check, raise_state, fire = shared.check, shared.raise_state, shared.fire
+
+  -- Replaces futures inside V (plain tables are searched) by their keys and
+  -- records them in DEPS. Tables without futures stay as they are.
+  local function strip_futures(v, deps)
+    if is_future(v) then
+      if not deps[v.key] then deps[v.key] = true; deps[#deps + 1] = v.key end
+      return v.key, true
+    end
+    if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
+    local out, any = {}, false
+    for k, x in pairs(v) do
+      local y, has = strip_futures(x, deps)
+      out[k] = y
+      any = any or has
+    end
+    if any then return out, true end
+    return v, false
+  end
+
+  local plain_header = require("ldask.codec.encode").plain
+  local CALL -- the compact call form's marker (below)
+
+  -- True when V is a call form {CALL, hash, flags, arg...} built here whose
+  -- arguments are all nil, booleans, numbers or strings: plain data, whose
+  -- codec encoding needs no check of the whole tree and no session.
+  local function plain_call(v)
+    if type(v) ~= "table" or v[1] ~= CALL or getmetatable(v) ~= nil then return false end
+    local flags = v[3]
+    if type(flags) ~= "string" or type(v[2]) ~= "string" then return false end
+    for i = 4, 3 + #flags do
+      local ta = type(v[i])
+      if ta ~= "number" and ta ~= "string" and ta ~= "boolean" and ta ~= "nil" then return false end
+    end
+    return true
+  end
+
+  -- Encodes task value V under KEY: returns nframes and appends the frames.
+  function Client:_encode(v, key, frames, level)
+    if plain_call(v) then
+      frames[#frames + 1] = plain_header(v)
+      return 1
+    end
+    self.session_used = true -- it may have encoded new functions
+    local ok, h, bufs = pcall(self.session.encode, self.session, v)
+    if not ok then
+      -- again, for a message that names the task
+      ok, h = pcall(self.session.encode, self.session, v, "task '" .. key .. "'")
+      error("ldask.Client: cannot ship task '" .. key .. "': " .. tostring(h), level + 1)
+    end
+    frames[#frames + 1] = h
+    local nb = #bufs
+    for i = 1, nb do frames[#frames + 1] = bufs[i] end
+    return 1 + nb
+  end
+
+  -- Registers the functions the session encoded since the last call (only
+  -- the session can have added any).
+  function Client:_send_functions(level)
+    if not self.session_used then return end
+    self.session_used = false
+    local names, frames = {}, {}
+    for h, blob in pairs(self.session.blobs) do
+      if not self.sent_fns[h] then
+        self.sent_fns[h] = true
+        names[#names + 1] = h
+        frames[#frames + 1] = blob
+      end
+    end
+    if #names > 0 then self:_send({ op = "register-functions", names = names }, frames, level + 1) end
+  end
+
+  -- The compact call form {CALL, function hash, flags, arg...} (see
+  -- ldask.client.exec): the function travels once, by register-functions, and
+  -- plain arguments take the codec's fast path.
+  CALL = "\0ldask.call"
+
+  -- Content hash of F in this client's codec session, or nil when F cannot
+  -- travel as a shared blob (then tasks carry it inline).
+  function Client:_fn_hash(f, level)
+    local cache = self.fn_hash
+    if not cache then cache = setmetatable({}, { __mode = "k" }); self.fn_hash = cache end
+    local h = cache[f]
+    if h == nil then
+      self.session_used = true
+      local ok, err = pcall(self.session.encode, self.session, f, "the function of a task")
+      if not ok then
+        err = tostring(err):gsub("^[^:\n]*:%d+: ", "")
+        error("ldask.Client: " .. err, level + 1)
+      end
+      h = self.session.byfn and self.session.byfn[f] or false
+      cache[f] = h
+    end
+    return h or nil
+  end
+
+  -- Builds the task for f(args...) (N arguments), collecting futures into DEPS.
+  local LITERALS = setmetatable({}, { __index = function(t, n)
+    local s = string.rep("l", n); t[n] = s; return s
+  end })
+
+  local function call_task(fh, f, args, n, deps)
+    local t, refs
+    if fh then
+      t = { CALL, fh, false }
+      for i = 1, n do
+        local a, has = strip_futures(args[i], deps)
+        if has then refs = refs or {}; refs[i] = true end
+        t[3 + i] = a
+      end
+      if refs then
+        local flags = {}
+        for i = 1, n do flags[i] = refs[i] and "r" or "l" end
+        t[3] = table.concat(flags)
+      else
+        t[3] = LITERALS[n]
+      end
+      return t
+    end
+    t = { f }
+    for i = 1, n do
+      local a, has = strip_futures(args[i], deps)
+      if not has and type(a) == "table" and getmetatable(a) == nil then a = graph.quote(a) end
+      t[i + 1] = a
+    end
+    return t
+  end
+
+  -- Options of a call without any (read only).
+  local NO_OPTS = setmetatable({}, { __newindex = function() error("NO_OPTS is read-only", 2) end })
+
+  local function check_opts(opts, what, level)
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), level + 1) end
+    if opts.retries ~= nil and (type(opts.retries) ~= "number" or opts.retries < 0 or opts.retries % 1 ~= 0) then
+      error(what .. ": retries must be an integer >= 0, got " .. tostring(opts.retries), level + 1)
+    end
+    if opts.priority ~= nil and type(opts.priority) ~= "number" then
+      error(what .. ": priority must be a number, got " .. type(opts.priority), level + 1)
+    end
+    if opts.workers ~= nil then
+      if type(opts.workers) == "string" then opts.workers = { opts.workers } end
+      if type(opts.workers) ~= "table" then
+        error(what .. ": workers must be a name/address or a list of them, got " .. type(opts.workers), level + 1)
+      end
+    end
+    if opts.key ~= nil and type(opts.key) ~= "string" then
+      error(what .. ": key must be a string, got " .. type(opts.key), level + 1)
+    end
+    return opts
+  end
+
+  -- Scheduler priority: user priority first (higher first), then ORDER.
+  local function prio(opts, order)
+    return -(opts.priority or 0) * 4294967296 + order
+  end
+
+  -- Sends TASKS[FIRST..LAST] ({key, value, deps, order}) as one
+  -- update-graph whose wanted keys are WANT.
+  function Client:_send_tasks(tasks, first, last, want, opts, level)
+    local frames, nfs, prios = {}, {}, {}
+    for i = first, last do
+      local t = tasks[i]
+      nfs[i] = self:_encode(t.value, t.key, frames, level + 1)
+      prios[i] = prio(opts, t.order)
+    end
+    self:_send_functions(level + 1)
+    local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want)
+    self:_send_encoded(hs, frames, level + 1)
+  end
+
+  -- Sends TASKS ({key, value, deps, order}) as update-graphs; WANTED keys.
+  -- Independent tasks (map: WANTED[i] is the key of TASKS[i]) go out in
+  -- chunks of CHUNK, so that the cluster starts while the rest are still
+  -- being encoded; without CHUNK, in one message.
+  function Client:_update_graph(tasks, wanted, opts, level, chunk)
+    chunk = chunk or #tasks
+    if chunk >= #tasks then
+      self:_send_tasks(tasks, 1, #tasks, wanted, opts, level + 1)
+      return
+    end
+    local first = 1
+    while first <= #tasks do
+      local last = math.min(#tasks, first + chunk - 1)
+      local want = {}
+      for i = first, last do want[#want + 1] = wanted[i] end
+      self:_send_tasks(tasks, first, last, want, opts, level + 1)
+      first = last + 1
+    end
+  end
+
+  -- The key prefix of F's tasks ("script-12"), remembered per function:
+  -- debug.getinfo and the match cost more than the rest of a key.
+  local funcnames = setmetatable({}, { __mode = "k" })
+  local function funcname(f)
+    local name = funcnames[f]
+    if name then return name end
+    local info = debug.getinfo(f, "S")
+    name = "task"
+    if info and info.what == "Lua" then
+      local base = (info.short_src or "f"):match("([^/]+)%.lua$") or "task"
+      name = base .. "-" .. (info.linedefined or 0)
+    end
+    funcnames[f] = name
+    return name
+  end
+
+  -- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
+  -- Futures among the arguments are replaced by their results (the data stays
+  -- on the workers). The last argument may be an options table made with
+  -- Client.options{key=, pure=, retries=, priority=, workers=}.
+  function Client:submit(f, ...)
+    check(self, "submit")
+    if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end
+    local n = select("#", ...)
+    local args = { ... }
+    local opts = NO_OPTS
+    if n > 0 and getmetatable(args[n]) == M.Options then opts = args[n]; args[n] = nil; n = n - 1 end
+    opts = check_opts(opts, "Client:submit", 2)
+    -- futures can only hide in tables: without any, no search and no deps
+    local deps = EMPTY
+    for i = 1, n do
+      if type(args[i]) == "table" then deps = {}; break end
+    end
+    local task = call_task(self:_fn_hash(f, 2), f, args, n, deps)
+    local key = opts.key
+    if not key then
+      if opts.pure == false then
+        local u = (self.nunique or 0) + 1
+        self.nunique = u
+        self.uid = self.uid or tokenize.unique()
+        key = funcname(f) .. "-" .. self.uid .. "-" .. u
+      else
+        key = funcname(f) .. "-" .. tokenize.tokenize(f, unpack(args, 1, n))
+      end
+    end
+    self.seq = self.seq + 1
+    local fut = future.new(self, key)
+    self:_update_graph({ { key = key, value = task, deps = deps, order = self.seq } }, { key }, opts, 2)
+    return fut
+  end
+
+  -- Options for submit/map: Client.options{key=, pure=, retries=, priority=, workers=}.
+  M.Options = { __name = "ldask.Client.options" }
+  function M.options(t) return setmetatable(t or {}, M.Options) end
+  Client.options = M.options
+
+  -- map(f, seq, ...[, opts]) submits f(seq[i], ...) for every element: a list
+  -- of futures, in one message to the scheduler.
+  function Client:map(f, seq, ...)
+    check(self, "map")
+    if type(f) ~= "function" then error("Client:map: expected a function, got " .. type(f), 2) end
+    if type(seq) ~= "table" then error("Client:map: expected a list to map over, got " .. type(seq), 2) end
+    local n = select("#", ...)
+    local extra = { ... }
+    local opts = {}
+    if n > 0 and getmetatable(extra[n]) == M.Options then opts = extra[n]; extra[n] = nil; n = n - 1 end
+    opts = check_opts(opts, "Client:map", 2)
+    local prefix = funcname(f) .. "-"
+    -- Pure keys: the hash of the function and the extra arguments, then the
+    -- element (a number as itself, anything else hashed): the same call gives
+    -- the same key. Otherwise a fresh token and the index.
+    local base, pure
+    if opts.key then base = opts.key .. "-"
+    elseif opts.pure ~= false then base = prefix .. tokenize.tokenize(f, unpack(extra, 1, n)) .. "-"; pure = true
+    else base = prefix .. tokenize.unique() .. "-" end
+    local tasks, wanted, futs = {}, {}, {}
+    local fh = self:_fn_hash(f, 2)
+    local args = { nil, unpack(extra, 1, n) }
+    -- Scalars with extra arguments free of futures (the usual case) make
+    -- their call form directly, without a search for futures.
+    local plain_extra = fh ~= nil
+    for j = 1, n do
+      if type(extra[j]) == "table" then plain_extra = false end
+    end
+    local flags = LITERALS[n + 1]
+    for i = 1, #seq do
+      local deps, task
+      local v = seq[i]
+      if plain_extra and type(v) ~= "table" then
+        deps = EMPTY
+        task = { CALL, fh, flags, v, unpack(extra, 1, n) }
+      else
+        deps = {}
+        args[1] = v
+        task = call_task(fh, f, args, n + 1, deps)
+      end
+      local key
+      if not pure then key = base .. i
+      else
+        if type(v) == "number" and v == v and v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then
+          key = base .. format("%d", v)
+        else
+          key = base .. tokenize.tokenize(v)
+        end
+      end
+      self.seq = self.seq + 1
+      tasks[i] = { key = key, value = task, deps = deps, order = self.seq }
+      wanted[i] = key
+      futs[i] = future.new(self, key)
+    end
+    if #tasks > 0 then self:_update_graph(tasks, wanted, opts, 2, 2000) end
+    return futs
+  end
+
+  -- gather(future or list [, timeout]): the results, in the same shape.
+  -- Raises the first task error.
+  function Client:gather(fs, timeout)
+    check(self, "gather")
+    local single = is_future(fs)
+    local list = future.list_of(fs, "Client:gather", 2)
+    local keys = {}
+    for i, f in ipairs(list) do keys[i] = f.key end
+    self:_poll(0)
+    self:_fetch(keys, timeout, "Client:gather", 2)
+    local out = {}
+    for i, k in ipairs(keys) do
+      local st = self:_state(k)
+      if not st.has_value then raise_state(k, st, 2) end
+      out[i] = st.value
+    end
+    if single then return out[1] end
+    return out
+  end
+
+  -- scatter(value or list [, opts]): sends data to the workers; returns
+  -- future(s) of it. opts.workers restricts where it goes.
+  function Client:scatter(values, opts)
+    check(self, "scatter")
+    opts = opts or {}
+    local single = type(values) ~= "table" or getmetatable(values) ~= nil or #values == 0
+    local list = single and { values } or values
+    local recs, frames, futs = {}, {}, {}
+    for i, v in ipairs(list) do
+      local key = "scatter-" .. tokenize.tokenize(v)
+      local ok, h, bufs = pcall(codec.encode, v, nil, "scattered value " .. i)
+      if not ok then error("Client:scatter: " .. tostring(h), 2) end
+      frames[#frames + 1] = h
+      local nbytes = #h
+      for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
+      recs[i] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }
+      futs[i] = future.new(self, key)
+    end
+    local workers = opts.workers
+    if type(workers) == "string" then workers = { workers } end
+    self:_send({ op = "scatter", keys = mp.array(recs), workers = workers }, frames, 2)
+    if single then return futs[1] end
+    return futs
+  end
+
+  -- cancel(future or list): stops them (and what depends on them).
+  function Client:cancel(fs)
+    check(self, "cancel")
+    local list = future.list_of(fs, "Client:cancel", 2)
+    local keys = {}
+    for i, f in ipairs(list) do
+      keys[i] = f.key
+      local st = self:_state(f.key)
+      if st.status == "pending" then st.status = "cancelled"; fire(st) end
+    end
+    self:_send({ op = "cancel", keys = keys }, nil, 2)
+  end
+
+  -- Graphs and collections: get, compute, persist (ldask.client.graphs).
+  require("ldask.client.graphs").install(M, Client, strip_futures)
+end
+
+return T
