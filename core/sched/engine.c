@@ -100,7 +100,7 @@ void ld_sched_free(ld_sched *s) {
   free(s->enext);
   free(s->etask);
   free(s->ev);
-  free(s->todo);
+  free(s->check);
   free(s->stack);
   ld_heap_free(&s->ready[0]);
   ld_heap_free(&s->ready[1]);
@@ -510,7 +510,7 @@ int ld_sched_status(const ld_sched *s) {
 size_t ld_sched_bytes(const ld_sched *s) {
   size_t per_task = 3 + 8 + 4 + 4 * 8 + sizeof(void *) + 8;
   return sizeof *s + (size_t)s->cap * per_task + (size_t)s->ecap * 12 +
-         (size_t)(s->ready[0].cap + s->ready[1].cap) * 4 + (size_t)(s->captodo + s->capstack) * 4 +
+         (size_t)(s->ready[0].cap + s->ready[1].cap) * 4 + (size_t)(s->capcheck + s->capstack) * 4 +
          ld_keys_bytes(&s->keys) + (size_t)s->ev_cap * sizeof(ld_sched_event);
 }
 

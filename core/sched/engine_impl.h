@@ -11,7 +11,7 @@ enum {
   F_NEEDED = 1,  /* batch mode: must run (not culled) */
   F_DATA = 2,    /* live: data without a computation (cannot be recomputed) */
   F_RECOUNT = 4, /* live: requeued WAITING, dependency count stale until compute */
-  F_TODO = 8,    /* live: on the check list */
+  F_CHECK = 8,   /* live: on the check list */
   F_PARKED = 16, /* live: READY but out of its queue (ld_sched_park) */
   F_VISIT = 32   /* live: on the stack of ld_sched_compute */
 };
@@ -49,8 +49,8 @@ struct ld_sched {
   ld_heap ready[2];       /* [0] tasks with dependencies, [1] without */
   ld_keys keys;
   /* live: records to re-examine (release, stop, forget) */
-  int32_t *todo;
-  int32_t ntodo, captodo;
+  int32_t *check; /* ids to re-examine (release, stop, forget) */
+  int32_t ncheck, capcheck;
   int32_t *stack; /* live: ld_sched_compute's stack, kept */
   int32_t capstack;
   /* counters */

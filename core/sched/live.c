@@ -12,10 +12,10 @@
 /* ---- helpers ---- */
 
 /* Puts ID on the check list (once). */
-static void todo_push(ld_sched *s, int32_t id) {
-  if (s->flags[id] & F_TODO) return;
-  s->flags[id] |= F_TODO;
-  s->todo[s->ntodo++] = id; /* room for every id: see ld_sched_create */
+static void check_later(ld_sched *s, int32_t id) {
+  if (s->flags[id] & F_CHECK) return;
+  s->flags[id] |= F_CHECK;
+  s->check[s->ncheck++] = id; /* room for every id: see ld_sched_create */
 }
 
 /* Sets the state of ID to NS, keeping the pending-dependent counts of its
@@ -30,7 +30,7 @@ static void set_state(ld_sched *s, int32_t id, int ns) {
   const int32_t *d = s->dep_idx + s->dep_start[id];
   for (int32_t j = 0; j < s->dep_n[id]; j++) {
     s->nrefs[d[j]] += dp;
-    if (s->nrefs[d[j]] == 0) todo_push(s, d[j]);
+    if (s->nrefs[d[j]] == 0) check_later(s, d[j]);
   }
 }
 
@@ -47,9 +47,9 @@ static void unrun(ld_sched *s, int32_t id) {
 }
 
 /* Puts the dependencies of ID on the check list. */
-static void push_deps_todo(ld_sched *s, int32_t id) {
+static void check_deps_later(ld_sched *s, int32_t id) {
   const int32_t *d = s->dep_idx + s->dep_start[id];
-  for (int32_t j = 0; j < s->dep_n[id]; j++) todo_push(s, d[j]);
+  for (int32_t j = 0; j < s->dep_n[id]; j++) check_later(s, d[j]);
 }
 
 /* A growable stack of task ids (with a tag) for the cascades. */
@@ -87,8 +87,8 @@ static void lv_err(ld_sched *s, int32_t id, int32_t cause, int reason) {
       s->erred++;
       if (s->first_error < 0) s->first_error = t;
       if (s->hooks && s->hooks->erred) s->hooks->erred(s->hctx, t, c, r);
-      push_deps_todo(s, t);
-      todo_push(s, t);
+      check_deps_later(s, t);
+      check_later(s, t);
       for (int32_t e = s->dhead[t]; e >= 0; e = s->enext[e]) {
         int32_t u = s->etask[e];
         if (u < 0) continue;
@@ -115,8 +115,8 @@ static void lv_cancel(ld_sched *s, int32_t id) {
       unrun(s, t);
       set_state(s, t, LD_TASK_CANCELLED);
       if (s->hooks && s->hooks->cancelled) s->hooks->cancelled(s->hctx, t);
-      push_deps_todo(s, t);
-      todo_push(s, t);
+      check_deps_later(s, t);
+      check_later(s, t);
       for (int32_t e = s->dhead[t]; e >= 0; e = s->enext[e])
         if (s->etask[e] >= 0 && stk_push(&k, s->etask[e], 0) != 0) break;
     }
@@ -136,7 +136,7 @@ static void forget(ld_sched *s, int32_t id) {
     int32_t d = s->dep_idx[j];
     s->etask[j] = -1;
     s->ndependents[d]--;
-    todo_push(s, d);
+    check_later(s, d);
   }
   s->dead_edges += n;
   s->dep_n[id] = 0;
@@ -171,9 +171,9 @@ static void check(ld_sched *s, int32_t id) {
 
 /* Examines the records on the check list until it is empty. */
 static void drain(ld_sched *s) {
-  while (s->ntodo > 0) {
-    int32_t id = s->todo[--s->ntodo];
-    s->flags[id] &= (uint8_t)~F_TODO;
+  while (s->ncheck > 0) {
+    int32_t id = s->check[--s->ncheck];
+    s->flags[id] &= (uint8_t)~F_CHECK;
     check(s, id);
   }
 }
@@ -267,11 +267,11 @@ int32_t ld_sched_create(ld_sched *s, const char *key, size_t len, int64_t prio) 
   int32_t id = s->free_head;
   if (id < 0) {
     if (s->n == INT32_MAX - 1 || sched_reserve_tasks(s, s->n + 1) != 0) return LD_SCHED_ENOMEM;
-    if (s->captodo < s->cap) {
-      int32_t *t = realloc(s->todo, (size_t)s->cap * sizeof *t);
+    if (s->capcheck < s->cap) {
+      int32_t *t = realloc(s->check, (size_t)s->cap * sizeof *t);
       if (t == NULL) return LD_SCHED_ENOMEM;
-      s->todo = t;
-      s->captodo = s->cap;
+      s->check = t;
+      s->capcheck = s->cap;
     }
     id = s->n;
   }
@@ -368,7 +368,7 @@ int ld_sched_unwant(ld_sched *s, int32_t id) {
   if (!live_id(s, id)) return LD_SCHED_EINVAL;
   if (s->wants[id] == 0) return LD_SCHED_ESTATE;
   s->wants[id]--;
-  todo_push(s, id);
+  check_later(s, id);
   drain(s);
   return 0;
 }
@@ -382,7 +382,7 @@ int ld_sched_compute(ld_sched *s, int32_t id) {
 
 int ld_sched_check(ld_sched *s, int32_t id) {
   if (!live_id(s, id)) return LD_SCHED_EINVAL;
-  todo_push(s, id);
+  check_later(s, id);
   drain(s);
   return 0;
 }
@@ -441,7 +441,7 @@ int sched_live_finish(ld_sched *s, int32_t id, int64_t nbytes) {
     if (u < 0 || s->state[u] != LD_TASK_WAITING || (s->flags[u] & F_RECOUNT)) continue;
     if (--s->nwait[u] == 0) make_ready(s, u);
   }
-  todo_push(s, id);
+  check_later(s, id);
   drain(s);
   return 0;
 }
@@ -475,7 +475,7 @@ int ld_sched_lost(ld_sched *s, int32_t id) {
   }
   int rc = 0;
   if (s->wants[id] > 0 || s->nrefs[id] > 0) rc = compute(s, id);
-  todo_push(s, id);
+  check_later(s, id);
   drain(s);
   if (rc < 0) return rc;
   return live_id(s, id) && sched_pending(s->state[id]);
