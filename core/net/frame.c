@@ -7,22 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Nothing to free apart from the buffer itself (see ld_msg_small_buffer). */
-static void freed_with_buffer(void *ctx, void *data, size_t size) {
-  (void)ctx, (void)data, (void)size;
-}
-
-ld_buffer *ld_msg_small_buffer(size_t size) {
-  ld_buffer *b = malloc(sizeof *b + (size ? size : 1));
-  if (b == NULL) return NULL;
-  atomic_init(&b->refs, 1);
-  b->size = size;
-  b->data = b + 1;
-  b->release = freed_with_buffer; /* ld_buffer_release then frees B, data included */
-  b->ctx = NULL;
-  return b;
-}
-
 ld_msg *ld_msg_new(uint32_t nframes) {
   if (nframes == 0) return NULL;
   /* the frame slots live right after the record: one allocation */
@@ -36,7 +20,7 @@ ld_msg *ld_msg_new(uint32_t nframes) {
 ld_msg *ld_msg_make(const void *header, size_t len, ld_buffer *const *bufs, uint32_t nbuf) {
   ld_msg *m = ld_msg_new(nbuf + 1);
   if (m == NULL) return NULL;
-  m->frames[0] = ld_msg_small_buffer(len);
+  m->frames[0] = ld_buffer_new_small(len);
   if (m->frames[0] == NULL) {
     ld_msg_free(m);
     return NULL;
@@ -202,7 +186,7 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
         return fail(r, LD_NET_EPROTO, "bad message: empty header frame");
       /* the header is parsed, never used as array data: no alignment */
       r->cur->frames[r->frame] =
-          r->frame == 0 ? ld_msg_small_buffer((size_t)flen) : ld_buffer_new((size_t)flen);
+          r->frame == 0 ? ld_buffer_new_small((size_t)flen) : ld_buffer_new((size_t)flen);
       if (r->cur->frames[r->frame] == NULL) {
         snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes", flen);
         return fail(r, LD_NET_ENOMEM, msg);

@@ -47,13 +47,6 @@ ld_msg *ld_msg_new(uint32_t nframes);
  * memory. */
 ld_msg *ld_msg_make(const void *header, size_t len, ld_buffer *const *bufs, uint32_t nbuf);
 
-/* A buffer of SIZE bytes in one malloc with its record, for headers and
- * other small byte strings that are parsed rather than used as array data:
- * its data is only 8-byte aligned (ld_buffer_new aligns to 64 bytes with
- * posix_memalign, which costs more per call). Released like any buffer
- * (ld_buffer_release). Caller owns the result; NULL when out of memory. */
-ld_buffer *ld_msg_small_buffer(size_t size);
-
 /* Frees M and drops its frame references. NULL is ignored. */
 void ld_msg_free(ld_msg *m);
 

@@ -25,6 +25,12 @@ ld_buffer *ld_buffer_new(size_t size);
 /* Same as ld_buffer_new, zero-filled. */
 ld_buffer *ld_buffer_new_zeroed(size_t size);
 
+/* Allocates a buffer of SIZE bytes stored right after its record, in one
+ * malloc (not 64-byte aligned): for message headers and other small byte
+ * strings that are parsed rather than used as array data. One reference,
+ * owned by the caller; NULL when out of memory. */
+ld_buffer *ld_buffer_new_small(size_t size);
+
 /* Wraps memory the caller owns (e.g. an mmap'ed region): the buffer takes it
  * over and calls RELEASE(ctx, data, size) when the last reference goes.
  * Returns NULL (and does not call RELEASE) when out of memory. */

@@ -349,7 +349,7 @@ int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char 
                          const size_t *lens, ld_buffer *const *bufs, uint32_t n) {
   ld_msg *m = ld_msg_new(n + 1);
   if (m == NULL) return -1;
-  m->frames[0] = ld_msg_small_buffer(len);
+  m->frames[0] = ld_buffer_new_small(len);
   if (m->frames[0] == NULL) {
     ld_msg_free(m);
     return -1;
@@ -360,7 +360,7 @@ int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char 
       m->frames[i + 1] = ld_buffer_retain(bufs[i]);
     } else {
       /* copies are task payloads and value headers (parsed, not array data) */
-      m->frames[i + 1] = ld_msg_small_buffer(lens[i]);
+      m->frames[i + 1] = ld_buffer_new_small(lens[i]);
       if (m->frames[i + 1] == NULL) {
         ld_msg_free(m); /* slots not filled yet are NULL */
         return -1;

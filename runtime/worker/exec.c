@@ -32,7 +32,7 @@ int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *con
                         uint32_t n) {
   ld_buffer **out = calloc(n + 1, sizeof *out);
   if (out == NULL) return -1;
-  out[0] = ld_msg_small_buffer(len); /* the codec header: parsed, not array data */
+  out[0] = ld_buffer_new_small(len); /* the codec header: parsed, not array data */
   if (out[0] == NULL) {
     free(out);
     return -1;

@@ -11,6 +11,7 @@ typedef struct ld_buffer {
 } ld_buffer;
 ld_buffer *ld_buffer_new(size_t size);
 ld_buffer *ld_buffer_new_zeroed(size_t size);
+ld_buffer *ld_buffer_new_small(size_t size);
 ld_buffer *ld_buffer_retain(ld_buffer *b);
 void ld_buffer_release(ld_buffer *b);
 const char *ld_version(void);

@@ -13,7 +13,6 @@ typedef struct ld_msg {
 ld_msg *ld_msg_new(uint32_t nframes);
 ld_msg *ld_msg_make(const void *header, size_t len, ld_buffer *const *bufs, uint32_t nbuf);
 void ld_msg_free(ld_msg *m);
-ld_buffer *ld_msg_small_buffer(size_t size);
 uint64_t ld_msg_wire_size(const ld_msg *m);
 ld_buffer *ld_msg_encode(const ld_msg *m);
 

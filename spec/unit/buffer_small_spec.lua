@@ -1,14 +1,15 @@
--- Unit specs of ld_msg_small_buffer (core/net/frame.c): headers and other
+-- Unit specs of ld_buffer_new_small (core/util/buffer.c): headers and other
 -- small byte strings in one allocation with their record, released like
 -- any ld_buffer, and carried by messages like the others.
 local ffi = require "ffi"
 require "ldask.ffi.net"
+require "ldask.ffi.buffer"
 local lib = require "ldask.native"
 
 describe("small buffers", function()
   it("hold SIZE bytes right after their record and free with the last reference", function()
     for _, size in ipairs({ 0, 1, 40, 1000, 70000 }) do
-      local b = lib.ld_msg_small_buffer(size)
+      local b = lib.ld_buffer_new_small(size)
       assert.is_true(b ~= nil)
       assert.equal(size, tonumber(b.size))
       if size > 0 then
