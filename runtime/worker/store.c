@@ -23,9 +23,27 @@ typedef struct pk_t {
   msgpack_packer pk;
 } pk_t;
 
+/* One packing buffer kept between messages (loop thread only): a fresh
+ * msgpack_sbuffer costs an 8 KiB malloc at its first write. */
+static msgpack_sbuffer spare;
+
 static void pk_init(pk_t *p) {
-  msgpack_sbuffer_init(&p->sb);
+  p->sb = spare; /* takes the spare's storage, if any */
+  p->sb.size = 0;
+  msgpack_sbuffer_init(&spare);
   msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+}
+
+/* Done with SB (its bytes were copied or sent): keeps its storage as the
+ * spare, or frees it. */
+static void pk_done(msgpack_sbuffer *sb) {
+  if (spare.data == NULL && sb->alloc <= 65536) {
+    spare = *sb;
+    spare.size = 0;
+    msgpack_sbuffer_init(sb);
+  } else {
+    msgpack_sbuffer_destroy(sb);
+  }
 }
 
 #define S(p, s) ld_mp_pack_cstr(&(p)->pk, s)
@@ -34,7 +52,7 @@ static void pk_init(pk_t *p) {
 
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n) {
   if (w->sched && w->registered) ld_conn_send_packed(w->sched, sb, bufs, n);
-  msgpack_sbuffer_destroy(sb);
+  pk_done(sb);
 }
 
 /* ---- data ---- */
@@ -331,7 +349,7 @@ static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
     msgpack_pack_array(&p.pk, 1);
     SN(&p, d->key, d->keylen);
     ld_conn_send_packed(peer->conn, &p.sb, NULL, 0);
-    msgpack_sbuffer_destroy(&p.sb);
+    pk_done(&p.sb);
   }
   if (f->nwaiters == f->capwaiters) {
     f->capwaiters = f->capwaiters ? f->capwaiters * 2 : 4;
@@ -451,7 +469,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
       if (small) {
         ld_conn *sc = w->registered ? w->sched : NULL;
         if (sc) ld_conn_send_packed(sc, &p.sb, d->frames, d->nframes);
-        msgpack_sbuffer_destroy(&p.sb);
+        pk_done(&p.sb);
         goto sent;
       }
     } else {

@@ -191,6 +191,9 @@ void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h
 void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason);
 void wk_task_done(wk_state *w, ld_wtask *r);
 void wk_reset(wk_state *w);
+/* Sends the packed header SB with N frames (new references) to the
+ * scheduler when registered; SB is consumed (its storage freed or kept for
+ * reuse; it is empty after). Loop thread only. */
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
 extern const ld_conn_handlers wk_peer_handlers;
 
