@@ -11,15 +11,20 @@ local is_task, Ref, quote = graph.is_task, graph.Ref, graph.quote
 local M = {}
 
 -- Returns the subgraph of G that KEYS (a flat list) need, and its deps.
+-- DEPS (optional) gives each key's dependency keys: a table, or a function
+-- (key, task) called once per key reached; by default they are read from
+-- the tasks.
 function M.cull(g, keys, deps)
   local out, odeps, stack = {}, {}, {}
+  local deps_fn = type(deps) == "function" and deps
+  if deps_fn then deps = nil end
   for i = 1, #keys do stack[i] = keys[i] end
   while #stack > 0 do
     local k = stack[#stack]; stack[#stack] = nil
     if out[k] == nil then
       local v = g[k]
       out[k] = v
-      local d = deps and deps[k] or graph.task_deps(g, v, k)
+      local d = deps_fn and deps_fn(k, v) or deps and deps[k] or graph.task_deps(g, v, k)
       odeps[k] = d
       for j = 1, #d do if out[d[j]] == nil then stack[#stack + 1] = d[j] end end
     end

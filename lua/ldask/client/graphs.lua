@@ -63,9 +63,7 @@ end
 -- and one loop for the index): the culled graph, its deps (key ->
 -- dependency keys) and the index { n, keys, index, deps, offsets, cdeps }.
 local function cull_index(g, keys)
-  -- optimize.cull asks DEPS for each key it reaches: computed here on demand
-  local lazy = setmetatable({}, { __index = function(_, k) return deps_of(g, g[k], k) end })
-  local out, odeps = require("ldask.optimize").cull(g, keys, lazy)
+  local out, odeps = require("ldask.optimize").cull(g, keys, function(k, v) return deps_of(g, v, k) end)
   local ikeys, index, n, m = {}, {}, 0, 0
   for k, d in pairs(odeps) do
     n = n + 1
