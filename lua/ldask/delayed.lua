@@ -6,6 +6,7 @@
 local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local base = require "ldask.base"
+local funcname_of = require("ldask.funcname").of
 
 local type, getmetatable, setmetatable, pairs, select, rawget = type, getmetatable, setmetatable, pairs, select, rawget
 local unpack, tostring = unpack, tostring
@@ -53,17 +54,6 @@ local function unpack_arg(a, layers, depth)
   return a
 end
 
--- Finds a name for F: a global holding it, else "call".
-local names = setmetatable({}, { __mode = "k" })
-local function funcname(f)
-  local n = names[f]
-  if n then return n end
-  for k, v in pairs(_G) do
-    if v == f and type(k) == "string" then names[f] = k; return k end
-  end
-  return "call"
-end
-
 -- Builds the Delayed for calling F (a function or a Delayed) with ARGS.
 local function call(f, opts, n, ...)
   local layers = {}
@@ -82,7 +72,7 @@ local function call(f, opts, n, ...)
   for i = 1, n do task[off + i] = unpack_arg(args[i], layers, 0) end
   local key = opts.key
   if not key then
-    local prefix = opts.name or (type(f) == "function" and funcname(f)) or "call"
+    local prefix = opts.name or funcname_of(f, 3)
     local tok
     if opts.pure == false then tok = tokenize.unique() else tok = tokenize.tokenize(f, n, unpack(task, off + 1, off + n)) end
     key = prefix .. "-" .. tok
@@ -111,7 +101,7 @@ M.ops = ops
 local DelayedFunction = { __name = "ldask.DelayedFunction" }
 DelayedFunction.__index = DelayedFunction
 DelayedFunction.__call = function(self, ...) return call(self.fn, self.opts, select("#", ...), ...) end
-DelayedFunction.__tostring = function(self) return "DelayedFunction(" .. (self.opts.name or funcname(self.fn)) .. ")" end
+DelayedFunction.__tostring = function(self) return "DelayedFunction(" .. (self.opts.name or funcname_of(self.fn)) .. ")" end
 
 -- delayed(f [, opts]) -> a function building tasks; delayed(value [, opts])
 -- -> a Delayed holding the value. OPTS: pure (default true), name (key
@@ -121,6 +111,7 @@ function M.delayed(x, opts)
   if type(opts) ~= "table" then error("ldask.delayed: options must be a table", 2) end
   if is_delayed(x) then return x end
   if type(x) == "function" then
+    funcname_of(x, 2) -- its name where the caller holds it: the key prefix
     return setmetatable({ fn = x, opts = opts }, DelayedFunction)
   end
   if base.is_collection(x) then return M.from_collection(x) end

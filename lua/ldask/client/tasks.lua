@@ -8,6 +8,7 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
+local funcname_of = require("ldask.funcname").of
 
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall
@@ -212,22 +213,6 @@ function T.install(M, Client, shared)
     end
   end
 
-  -- The key prefix of F's tasks ("script-12"), remembered per function:
-  -- debug.getinfo and the match cost more than the rest of a key.
-  local funcnames = setmetatable({}, { __mode = "k" })
-  local function funcname(f)
-    local name = funcnames[f]
-    if name then return name end
-    local info = debug.getinfo(f, "S")
-    name = "task"
-    if info and info.what == "Lua" then
-      local base = (info.short_src or "f"):match("([^/]+)%.lua$") or "task"
-      name = base .. "-" .. (info.linedefined or 0)
-    end
-    funcnames[f] = name
-    return name
-  end
-
   -- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
   -- Futures among the arguments are replaced by their results (the data stays
   -- on the workers). The last argument may be an options table made with
@@ -252,9 +237,9 @@ function T.install(M, Client, shared)
         local u = (self.nunique or 0) + 1
         self.nunique = u
         self.uid = self.uid or tokenize.unique()
-        key = funcname(f) .. "-" .. self.uid .. "-" .. u
+        key = funcname_of(f, 2) .. "-" .. self.uid .. "-" .. u
       else
-        key = funcname(f) .. "-" .. tokenize.tokenize(f, unpack(args, 1, n))
+        key = funcname_of(f, 2) .. "-" .. tokenize.tokenize(f, unpack(args, 1, n))
       end
     end
     self.seq = self.seq + 1
@@ -279,7 +264,7 @@ function T.install(M, Client, shared)
     local opts = {}
     if n > 0 and getmetatable(extra[n]) == M.Options then opts = extra[n]; extra[n] = nil; n = n - 1 end
     opts = check_opts(opts, "Client:map", 2)
-    local prefix = funcname(f) .. "-"
+    local prefix = funcname_of(f, 2) .. "-"
     -- Pure keys: the hash of the function and the extra arguments, then the
     -- element (a number as itself, anything else hashed): the same call gives
     -- the same key. Otherwise a fresh token and the index.
