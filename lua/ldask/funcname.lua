@@ -33,6 +33,14 @@ local function from_frame(f, level)
   return nil
 end
 
+-- The key of table T holding F (a valid name), or nil.
+local function field_of(t, f)
+  for k, v in pairs(t) do
+    if v == f and valid(k) then return k end
+  end
+  return nil
+end
+
 -- Returns the name of F (see above). LEVEL (default 1: the caller of
 -- funcname.of) is the stack level whose locals and upvalues are searched:
 -- pass the level of the user's code that handed F over.
@@ -41,24 +49,10 @@ function M.of(f, level)
   if n then return n end
   if type(f) ~= "function" then return "call" end
   n = from_frame(f, (level or 1) + 1)
-  if n == nil then
-    for k, v in pairs(_G) do
-      if v == f and valid(k) then
-        n = k
-        break
-      end
-    end
-  end
+  n = n or field_of(_G, f)
   if n == nil then -- a library function: math.sqrt is "sqrt"
     for _, mod in pairs(package.loaded) do
-      if type(mod) == "table" then
-        for k, v in pairs(mod) do
-          if v == f and valid(k) then
-            n = k
-            break
-          end
-        end
-      end
+      n = type(mod) == "table" and field_of(mod, f) or nil
       if n then break end
     end
   end
