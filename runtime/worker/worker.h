@@ -37,8 +37,10 @@ typedef struct ld_wtask {
   uint32_t nout;
   char *err, *tb; /* malloc'ed */
   double t0, t1;
-  struct wk_task *owner;
+  struct wk_task *owner; /* NULL: a client's run (requests.c) */
   struct ld_wtask *next;
+  int owns_payload; /* a run: the payload array and references are its own */
+  int64_t run_id;   /* a run: the scheduler's request id */
 } ld_wtask;
 
 /* Called by the executor (Lua, through the FFI) with the result's codec
@@ -59,6 +61,12 @@ ld_wtask *ld_wexec_next(void);
 void ld_wexec_done(ld_wtask *r);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
+/* Uploaded modules (requests.c), for the executors: ld_wexec_nuploads is
+ * how many uploads the worker has taken so far; ld_wexec_upload(i, &dir)
+ * gives upload i's module name and sets DIR to the files directory (both
+ * kept until the worker exits; NULL for a bad I). */
+int ld_wexec_nuploads(void);
+const char *ld_wexec_upload(int i, const char **dir);
 
 /* Results up to this size go to the scheduler with task-finished. */
 #define WK_INLINE_MAX 1024
@@ -180,6 +188,11 @@ typedef struct wk_state {
   /* functions registered by clients (codec session blobs by hash) */
   ld_buffer **fn_names, **fn_blobs;
   int nfn, capfn;
+  /* requests.c: uploaded modules (names, under mu) and where they are */
+  char *files_dir; /* created at the first upload, removed at exit */
+  char **uploads;
+  int nuploads, capuploads;
+  atomic_int nuploads_pub; /* nuploads, for the executors' cheap check */
 } wk_state;
 
 /* store.c */
@@ -212,5 +225,15 @@ int wk_exec_cancel(wk_state *w, ld_wtask *r); /* 1 when removed before running *
 void wk_exec_stop(wk_state *w);
 void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob);
 void ld_wtask_free(ld_wtask *r);
+/* The worker of the calling executor thread. */
+wk_state *wk_exec_state(void);
+
+/* requests.c: upload-file and run from the scheduler (M and H borrowed);
+ * wk_run_done sends a finished run's result and frees R; wk_files_cleanup
+ * removes the uploaded files and their directory (at exit). */
+void wk_on_upload(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_on_run(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_run_done(wk_state *w, ld_wtask *r);
+void wk_files_cleanup(wk_state *w);
 
 #endif
