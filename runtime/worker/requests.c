@@ -62,7 +62,9 @@ static int files_dir(wk_state *w, char *err, size_t errlen) {
   if (dir == NULL) abort();
   snprintf(dir, n, "%s/ldask-files-XXXXXX", parent);
   if (mkdtemp(dir) == NULL) {
-    snprintf(err, errlen, "cannot create a files directory '%s': %s", dir, strerror(errno));
+    int e = errno;
+    snprintf(err, errlen, "cannot create a files directory '%s/ldask-files-XXXXXX': %s", parent,
+             strerror(e));
     free(dir);
     return -1;
   }

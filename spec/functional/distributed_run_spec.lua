@@ -170,3 +170,47 @@ describe("client:run when a worker dies before answering", function()
     if not ok then error(err, 0) end
   end)
 end)
+
+describe("client:upload_file and the workers' local directories", function()
+  it("writes into --local-directory, removes the files at exit, and names a worker that could not write", function()
+    local base = tmpdir()
+    local good, bad = base .. "/good", base .. "/bad"
+    local cl = cluster_mod.start({ n_workers = 1 })
+    local c
+    local ok, err = pcall(function()
+      cl:add_worker(1, "--local-directory '" .. good .. "'")
+      cl:add_worker(1, "--local-directory '" .. bad .. "'")
+      c = client(cl.address, { set_as_default = false })
+      c:wait_for_workers(3, 20)
+      -- local-3's directory becomes a plain file: it cannot make its files directory
+      assert(os.execute("rm -rf '" .. bad .. "' && touch '" .. bad .. "'") == 0)
+      local path = write(base, "ldrun_dirs.lua", "return 'from the upload'")
+      local uok, uerr = pcall(c.upload_file, c, path, 20)
+      assert.is_false(uok)
+      assert.truthy(uerr:find("Client:upload_file: worker tcp://127.0.0.1:%d+ %(local%-3%) could not take 'ldrun_dirs': " ..
+        "cannot create a files directory '" .. bad:gsub("%p", "%%%0") .. "/ldask%-files%-XXXXXX': Not a directory"), uerr)
+      -- the others have it; local-2's copy is in its local directory
+      local r = c:run(function() return require "ldrun_dirs" end, opts { workers = { "local-1", "local-2" } })
+      for _, v in pairs(r) do assert.equal("from the upload", v) end
+      local p = io.popen("ls '" .. good .. "'/ldask-files-*/ldrun_dirs.lua 2>/dev/null")
+      local listed = p:read("*a")
+      p:close()
+      assert.truthy(listed:find("ldrun_dirs.lua", 1, true))
+    end)
+    if c then pcall(c.close, c) end
+    cl:stop()
+    -- the workers remove their files directories when they stop (SIGTERM:
+    -- give them time)
+    local left
+    for _ = 1, 100 do
+      local p = io.popen("ls -d '" .. good .. "'/ldask-files-* 2>/dev/null")
+      left = p:read("*a")
+      p:close()
+      if left == "" then break end
+      require("socket").sleep(0.1)
+    end
+    os.execute("rm -rf '" .. base .. "'")
+    if not ok then error(err, 0) end
+    assert.equal("", left)
+  end)
+end)
