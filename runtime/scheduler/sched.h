@@ -5,9 +5,10 @@
  * error text, gathers, restrictions). All owned by the one libuv loop of
  * the program (no locks). tasks.c holds the side records and the engine's
  * hooks, placement.c the placement of ready tasks, proto.c and
- * client_ops.c the message handlers, send.c what goes out, main.c the
- * program. Task payloads are opaque frames kept by reference for
- * recomputation; the scheduler never decodes them. */
+ * client_ops.c the message handlers, send.c what goes out, broadcast.c
+ * the requests to every worker (upload-file, run), main.c the program.
+ * Task payloads are opaque frames kept by reference for recomputation;
+ * the scheduler never decodes them. */
 #ifndef LDASK_SCHEDULER_SCHED_H
 #define LDASK_SCHEDULER_SCHED_H
 

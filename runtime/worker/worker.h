@@ -4,8 +4,9 @@
  * peers, and the executor threads. main.c: program and scheduler link;
  * store.c: tasks, data and peer fetches; serve.c: answering requests for
  * data; memory.c: memory accounting and the spill policy under
- * --memory-limit; spill.c: spill files; exec.c: executor threads, each
- * with its own LuaJIT state running lua/ldask/client/exec.lua. */
+ * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
+ * exec.c: executor threads, each with its own LuaJIT state running
+ * lua/ldask/client/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
