@@ -463,6 +463,7 @@ int main(int argc, char **argv) {
   connect_scheduler();
   uv_run(W.loop, UV_RUN_DEFAULT);
   wk_mem_shutdown(&W);
+  wk_files_cleanup(&W); /* uploaded modules go as soon as the worker stops */
   /* Shutdown: close connections, let the executors finish what they run. */
   uv_timer_stop(&reconnect_timer);
   uv_close((uv_handle_t *)&reconnect_timer, NULL);
@@ -477,7 +478,6 @@ int main(int argc, char **argv) {
   ld_wake_close(&W.done_wake, NULL);
   uv_run(W.loop, UV_RUN_DEFAULT);
   wk_mem_shutdown(&W);
-  wk_files_cleanup(&W);
   free(peers_in);
   fprintf(stderr, "ldask-worker %s: stopped\n", W.name);
   return exit_code;

@@ -120,18 +120,25 @@ void wk_on_upload(wk_state *w, ld_msg *m, const msgpack_object *h) {
     memcpy(cname, name, len);
     cname[len] = '\0';
     if (write_module(w->files_dir, cname, m->frames[1], err, sizeof err) == 0) {
-      /* The executors unload it before their next task or run. */
+      /* The executors unload it before their next task or run: its entry
+       * gets the next upload number, published last. */
       pthread_mutex_lock(&w->mu);
-      if (w->nuploads == w->capuploads) {
-        w->capuploads = w->capuploads ? 2 * w->capuploads : 8;
-        w->uploads = realloc(w->uploads, (size_t)w->capuploads * sizeof *w->uploads);
-        if (w->uploads == NULL) abort();
+      int i = 0;
+      while (i < w->nuploads && strcmp(w->uploads[i], cname) != 0) i++;
+      if (i == w->nuploads) {
+        if (w->nuploads == w->capuploads) {
+          w->capuploads = w->capuploads ? 2 * w->capuploads : 8;
+          w->uploads = realloc(w->uploads, (size_t)w->capuploads * sizeof *w->uploads);
+          w->upload_seq = realloc(w->upload_seq, (size_t)w->capuploads * sizeof *w->upload_seq);
+          if (w->uploads == NULL || w->upload_seq == NULL) abort();
+        }
+        w->uploads[w->nuploads++] = cname;
+        cname = NULL;
       }
-      w->uploads[w->nuploads] = cname;
-      atomic_store_explicit(&w->nuploads_pub, w->nuploads + 1, memory_order_release);
-      w->nuploads++;
+      int gen = atomic_load_explicit(&w->upload_gen, memory_order_relaxed) + 1;
+      w->upload_seq[i] = gen;
+      atomic_store_explicit(&w->upload_gen, gen, memory_order_release);
       pthread_mutex_unlock(&w->mu);
-      cname = NULL;
       fprintf(stderr, "ldask-worker %s: uploaded module '%.*s' to %s\n", w->name, (int)len, name,
               w->files_dir);
     }
@@ -141,14 +148,18 @@ void wk_on_upload(wk_state *w, ld_msg *m, const msgpack_object *h) {
   if (id != 0) reply(w, "upload-file-done", id, err[0] == '\0', err, "", NULL, 0);
 }
 
-int ld_wexec_nuploads(void) {
-  return atomic_load_explicit(&wk_exec_state()->nuploads_pub, memory_order_acquire);
+int ld_wexec_upload_gen(void) {
+  return atomic_load_explicit(&wk_exec_state()->upload_gen, memory_order_acquire);
 }
 
-const char *ld_wexec_upload(int i, const char **dir) {
+const char *ld_wexec_upload(int i, const char **dir, int *seq) {
   wk_state *w = wk_exec_state();
   pthread_mutex_lock(&w->mu);
-  const char *name = i >= 0 && i < w->nuploads ? w->uploads[i] : NULL;
+  const char *name = NULL;
+  if (i >= 0 && i < w->nuploads) {
+    name = w->uploads[i];
+    *seq = w->upload_seq[i];
+  }
   *dir = w->files_dir;
   pthread_mutex_unlock(&w->mu);
   return name; /* kept until the worker exits */
@@ -161,7 +172,7 @@ void wk_files_cleanup(wk_state *w) {
     char *path = malloc(n);
     if (path == NULL) abort();
     snprintf(path, n, "%s/%s.lua", w->files_dir, w->uploads[i]);
-    unlink(path); /* (a name uploaded twice: the second unlink finds nothing) */
+    unlink(path);
     free(path);
   }
   if (rmdir(w->files_dir) != 0)
@@ -169,8 +180,10 @@ void wk_files_cleanup(wk_state *w) {
             strerror(errno));
   for (int i = 0; i < w->nuploads; i++) free(w->uploads[i]);
   free(w->uploads);
+  free(w->upload_seq);
   free(w->files_dir);
   w->uploads = NULL;
+  w->upload_seq = NULL;
   w->files_dir = NULL;
   w->nuploads = w->capuploads = 0;
 }

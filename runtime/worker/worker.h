@@ -62,12 +62,14 @@ ld_wtask *ld_wexec_next(void);
 void ld_wexec_done(ld_wtask *r);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
-/* Uploaded modules (requests.c), for the executors: ld_wexec_nuploads is
- * how many uploads the worker has taken so far; ld_wexec_upload(i, &dir)
- * gives upload i's module name and sets DIR to the files directory (both
- * kept until the worker exits; NULL for a bad I). */
-int ld_wexec_nuploads(void);
-const char *ld_wexec_upload(int i, const char **dir);
+/* Uploaded modules (requests.c), for the executors: ld_wexec_upload_gen
+ * is how many uploads the worker has taken so far (a cheap check);
+ * ld_wexec_upload(i, &dir, &seq) gives module i's name (i from 0; NULL
+ * past the last), sets SEQ to the number of its latest upload (1, 2, ...
+ * in the order of ld_wexec_upload_gen) and DIR to the files directory
+ * (both strings kept until the worker exits). */
+int ld_wexec_upload_gen(void);
+const char *ld_wexec_upload(int i, const char **dir, int *seq);
 
 /* Results up to this size go to the scheduler with task-finished. */
 #define WK_INLINE_MAX 1024
@@ -191,9 +193,10 @@ typedef struct wk_state {
   int nfn, capfn;
   /* requests.c: uploaded modules (names, under mu) and where they are */
   char *files_dir; /* created at the first upload, removed at exit */
-  char **uploads;
+  char **uploads;  /* module names, each once */
+  int *upload_seq; /* the number of each one's latest upload */
   int nuploads, capuploads;
-  atomic_int nuploads_pub; /* nuploads, for the executors' cheap check */
+  atomic_int upload_gen; /* uploads taken so far, published after the entry */
 } wk_state;
 
 /* store.c */

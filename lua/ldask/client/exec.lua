@@ -160,24 +160,26 @@ local function run(t)
 end
 
 local fn_name, fn_nlen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
-local up_dir = ffi_new("const char *[1]")
+local up_dir, up_seq = ffi_new("const char *[1]"), ffi_new("int[1]")
 local uploads_seen, files_on_path = 0, false
 
--- Takes the modules uploaded since the last call (client:upload_file):
--- the worker's files directory goes first on package.path (once), and each
--- module is unloaded so that the next require reads the new file.
-local function take_uploads(n)
-  while uploads_seen < n do
-    local name = C.ld_wexec_upload(uploads_seen, up_dir)
-    if name ~= nil then
-      if not files_on_path and up_dir[0] ~= nil then
-        package.path = ffi_string(up_dir[0]) .. "/?.lua;" .. package.path
-        files_on_path = true
-      end
-      package.loaded[ffi_string(name)] = nil
+-- Takes the modules uploaded since the last call (client:upload_file; GEN
+-- uploads so far): the worker's files directory goes first on
+-- package.path (once), and each module uploaded again is unloaded so that
+-- the next require reads the new file.
+local function take_uploads(gen)
+  local i = 0
+  while true do
+    local name = C.ld_wexec_upload(i, up_dir, up_seq)
+    if name == nil then break end
+    if not files_on_path and up_dir[0] ~= nil then
+      package.path = ffi_string(up_dir[0]) .. "/?.lua;" .. package.path
+      files_on_path = true
     end
-    uploads_seen = uploads_seen + 1
+    if up_seq[0] > uploads_seen then package.loaded[ffi_string(name)] = nil end
+    i = i + 1
   end
+  uploads_seen = gen
 end
 local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
 
@@ -199,8 +201,8 @@ function M.serve()
       end
       loaded = loaded + 1
     end
-    local nup = C.ld_wexec_nuploads()
-    if nup ~= uploads_seen then take_uploads(nup) end
+    local gen = C.ld_wexec_upload_gen()
+    if gen ~= uploads_seen then take_uploads(gen) end
     local ok, err = pcall(run, t)
     if not ok then
       local msg = "the executor failed running the task: " .. tostring(err)
