@@ -214,3 +214,43 @@ describe("client:upload_file and the workers' local directories", function()
     assert.equal("", left)
   end)
 end)
+
+describe("client:run next to running tasks", function()
+  it("runs on a free executor state of a worker while a task runs on another", function()
+    local cl = cluster_mod.start({ n_workers = 0 })
+    local base = tmpdir()
+    local c
+    local ok, err = pcall(function()
+      cl:add_worker(2)
+      c = client(cl.address, { set_as_default = false })
+      c:wait_for_workers(1, 20)
+      local flag = base .. "/flag"
+      -- the task waits (at most 20 s) for a file that only the run creates
+      local f = c:submit(function(path)
+        local socket = require "socket"
+        for _ = 1, 400 do
+          local h = io.open(path)
+          if h then h:close(); return "released" end
+          socket.sleep(0.05)
+        end
+        return "timed out"
+      end, flag, opts { pure = false })
+      for _ = 1, 400 do -- on the worker before the run is sent
+        if c:task_info(f).state == "processing" then break end
+        require("socket").sleep(0.05)
+      end
+      local r = c:run(function(path)
+        local h = assert(io.open(path, "w"))
+        h:close()
+        return "flag set"
+      end, flag, opts { timeout = 30 })
+      local _, v = next(r)
+      assert.equal("flag set", v)
+      assert.equal("released", f:result(30))
+    end)
+    if c then pcall(c.close, c) end
+    cl:stop()
+    os.execute("rm -rf '" .. base .. "'")
+    if not ok then error(err, 0) end
+  end)
+end)
