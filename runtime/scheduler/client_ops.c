@@ -465,6 +465,10 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
     op_task_info(st, cl->conn, h);
   else if (ld_mp_str_eq(op, "who-has"))
     op_who_has(st, cl->conn, h);
+  else if (ld_mp_str_eq(op, "run"))
+    sc_op_run(st, cl, m, h);
+  else if (ld_mp_str_eq(op, "upload-file"))
+    sc_op_upload(st, cl, m, h);
   else if (ld_mp_str_eq(op, "shutdown"))
     st->closing = 1;
   else {

@@ -169,6 +169,7 @@ int main(int argc, char **argv) {
   uv_close((uv_handle_t *)&ttl_timer, NULL);
   uv_close((uv_handle_t *)&st.notify, NULL);
   uv_run(st.loop, UV_RUN_DEFAULT);
+  sc_broadcast_free(&st);
   if (sched_file) unlink(sched_file);
   fprintf(stderr, "ldask-scheduler: stopped\n");
   return 0;

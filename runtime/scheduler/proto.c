@@ -60,6 +60,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   S(&p, "id"), I(&p, w->id);
   pk_send(&p, c, NULL, 0);
   for (int i = 0; i < st->nfn_msgs; i++) ld_conn_send(c, sc_msg_clone(st->fn_msgs[i]));
+  sc_replay_uploads(st, w);
   fprintf(stderr, "ldask-scheduler: worker %s joined (%s, %d threads)\n", w->name, w->addr,
           w->nthreads);
   sc_fill(st);
@@ -125,6 +126,8 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
         if (strlen(o->addr) == flen && memcmp(o->addr, from, flen) == 0) sc_remove_holder(st, d, o);
     }
     if (t) sc_missing_input(st, w, t);
+  } else if (ld_mp_str_eq(op, "run-result") || ld_mp_str_eq(op, "upload-file-done")) {
+    sc_on_worker_reply(st, w, m, h);
   } else if (ld_mp_str_eq(op, "heartbeat")) {
     ld_mp_get_i64(h, "executed", &w->executed);
     ld_mp_get_i64(h, "fetched", &w->fetched);

@@ -5,9 +5,10 @@
  * error text, gathers, restrictions). All owned by the one libuv loop of
  * the program (no locks). tasks.c holds the side records and the engine's
  * hooks, placement.c the placement of ready tasks, proto.c and
- * client_ops.c the message handlers, send.c what goes out, main.c the
- * program. Task payloads are opaque frames kept by reference for
- * recomputation; the scheduler never decodes them. */
+ * client_ops.c the message handlers, send.c what goes out, broadcast.c
+ * the requests to every worker (upload-file, run), main.c the program.
+ * Task payloads are opaque frames kept by reference for recomputation;
+ * the scheduler never decodes them. */
 #ifndef LDASK_SCHEDULER_SCHED_H
 #define LDASK_SCHEDULER_SCHED_H
 
@@ -108,6 +109,12 @@ typedef struct sc_state {
   uv_check_t notify; /* sends the batched keys-finished after each poll */
   ld_msg **fn_msgs;  /* register-functions messages, replayed to joining workers */
   int nfn_msgs, capfn_msgs;
+  /* broadcast.c: requests to workers in flight, uploaded files (by name) */
+  struct sc_request *requests;
+  int64_t next_request;
+  ld_msg **uploads; /* upload-file messages (id 0), replayed to joining workers */
+  char **upload_names;
+  int nuploads, capuploads;
 } sc_state;
 
 /* tasks.c: side records and the engine's hooks. */
@@ -161,6 +168,19 @@ extern sc_state *sc_g;
 /* client_ops.c */
 void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
 ld_msg *sc_msg_clone(const ld_msg *m);
+
+/* broadcast.c: requests to every worker (docs/protocol.md, "Requests to
+ * workers"). sc_op_run / sc_op_upload handle a client's run / upload-file
+ * (M and H borrowed); sc_on_worker_reply a worker's run-result or
+ * upload-file-done; sc_requests_worker_gone answers for W (leaving) in
+ * every request waiting on it; sc_replay_uploads sends the uploaded files
+ * to a worker that joins; sc_broadcast_free frees it all at exit. */
+void sc_op_run(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
+void sc_op_upload(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
+void sc_on_worker_reply(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_object *h);
+void sc_requests_worker_gone(sc_state *st, sc_worker *w, const char *reason);
+void sc_replay_uploads(sc_state *st, sc_worker *w);
+void sc_broadcast_free(sc_state *st);
 
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);

@@ -76,12 +76,17 @@ void ld_wtask_free(ld_wtask *r) {
   free(r->out);
   free(r->err);
   free(r->tb);
+  if (r->owns_payload) {
+    for (uint32_t i = 0; i < r->npayload; i++) ld_buffer_release(r->payload[i]);
+    free(r->payload);
+  }
   free(r);
 }
 
 /* ---- ready heap (lower prio first), under w->mu ---- */
 
-static int64_t prio_of(const ld_wtask *r) { return r->owner ? r->owner->prio : 0; }
+/* A client's run (no owner) goes before every task. */
+static int64_t prio_of(const ld_wtask *r) { return r->owner ? r->owner->prio : INT64_MIN; }
 
 static void heap_push(wk_state *w, ld_wtask *r) {
   if (w->nready == w->capready) {
@@ -175,6 +180,8 @@ static char start_err[512];
 /* The worker of the executor thread running (set once per thread): what
  * the ld_wexec_* calls of its Lua loop work on. */
 static _Thread_local wk_state *tl_w;
+
+wk_state *wk_exec_state(void) { return tl_w; }
 
 ld_wtask *ld_wexec_next(void) {
   wk_state *w = tl_w;
@@ -298,7 +305,10 @@ static void on_done(ld_wake *k) {
   }
   while (rev) {
     ld_wtask *n = rev->next;
-    wk_task_done(w, rev);
+    if (rev->owner)
+      wk_task_done(w, rev);
+    else
+      wk_run_done(w, rev);
     rev = n;
   }
 }

@@ -96,6 +96,10 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     wk_on_send_data(&W, c, h, "gather-data");
   } else if (ld_mp_str_eq(op, "put-data")) {
     wk_on_put_data(&W, m, h);
+  } else if (ld_mp_str_eq(op, "upload-file")) {
+    wk_on_upload(&W, m, h);
+  } else if (ld_mp_str_eq(op, "run")) {
+    wk_on_run(&W, m, h);
   } else if (ld_mp_str_eq(op, "register-functions")) {
     const msgpack_object *names = ld_mp_get(h, "names");
     for (uint32_t i = 0; names && names->type == MSGPACK_OBJECT_ARRAY &&
@@ -459,6 +463,7 @@ int main(int argc, char **argv) {
   connect_scheduler();
   uv_run(W.loop, UV_RUN_DEFAULT);
   wk_mem_shutdown(&W);
+  wk_files_cleanup(&W); /* uploaded modules go as soon as the worker stops */
   /* Shutdown: close connections, let the executors finish what they run. */
   uv_timer_stop(&reconnect_timer);
   uv_close((uv_handle_t *)&reconnect_timer, NULL);

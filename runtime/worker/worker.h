@@ -4,8 +4,9 @@
  * peers, and the executor threads. main.c: program and scheduler link;
  * store.c: tasks, data and peer fetches; serve.c: answering requests for
  * data; memory.c: memory accounting and the spill policy under
- * --memory-limit; spill.c: spill files; exec.c: executor threads, each
- * with its own LuaJIT state running lua/ldask/client/exec.lua. */
+ * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
+ * exec.c: executor threads, each with its own LuaJIT state running
+ * lua/ldask/client/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
@@ -37,8 +38,10 @@ typedef struct ld_wtask {
   uint32_t nout;
   char *err, *tb; /* malloc'ed */
   double t0, t1;
-  struct wk_task *owner;
+  struct wk_task *owner; /* NULL: a client's run (requests.c) */
   struct ld_wtask *next;
+  int owns_payload; /* a run: the payload array and references are its own */
+  int64_t run_id;   /* a run: the scheduler's request id */
 } ld_wtask;
 
 /* Called by the executor (Lua, through the FFI) with the result's codec
@@ -59,6 +62,14 @@ ld_wtask *ld_wexec_next(void);
 void ld_wexec_done(ld_wtask *r);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
+/* Uploaded modules (requests.c), for the executors: ld_wexec_upload_gen
+ * is how many uploads the worker has taken so far (a cheap check);
+ * ld_wexec_upload(i, &dir, &seq) gives module i's name (i from 0; NULL
+ * past the last), sets SEQ to the number of its latest upload (1, 2, ...
+ * in the order of ld_wexec_upload_gen) and DIR to the files directory
+ * (both strings kept until the worker exits). */
+int ld_wexec_upload_gen(void);
+const char *ld_wexec_upload(int i, const char **dir, int *seq);
 
 /* Results up to this size go to the scheduler with task-finished. */
 #define WK_INLINE_MAX 1024
@@ -180,6 +191,12 @@ typedef struct wk_state {
   /* functions registered by clients (codec session blobs by hash) */
   ld_buffer **fn_names, **fn_blobs;
   int nfn, capfn;
+  /* requests.c: uploaded modules (names, under mu) and where they are */
+  char *files_dir; /* created at the first upload, removed at exit */
+  char **uploads;  /* module names, each once */
+  int *upload_seq; /* the number of each one's latest upload */
+  int nuploads, capuploads;
+  atomic_int upload_gen; /* uploads taken so far, published after the entry */
 } wk_state;
 
 /* store.c */
@@ -215,5 +232,15 @@ int wk_exec_cancel(wk_state *w, ld_wtask *r); /* 1 when removed before running *
 void wk_exec_stop(wk_state *w);
 void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob);
 void ld_wtask_free(ld_wtask *r);
+/* The worker of the calling executor thread. */
+wk_state *wk_exec_state(void);
+
+/* requests.c: upload-file and run from the scheduler (M and H borrowed);
+ * wk_run_done sends a finished run's result and frees R; wk_files_cleanup
+ * removes the uploaded files and their directory (at exit). */
+void wk_on_upload(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_on_run(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_run_done(wk_state *w, ld_wtask *r);
+void wk_files_cleanup(wk_state *w);
 
 #endif

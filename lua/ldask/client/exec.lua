@@ -5,7 +5,9 @@
 -- ldask.ref of it, is that dependency's value; plain tables are traversed; quoted values are taken
 -- as they are), and stores the encoded result or the error with its
 -- traceback. Functions shared across a client's tasks arrive once through
--- add_function (codec session blobs, by content hash).
+-- add_function (codec session blobs, by content hash). Also runs a
+-- client's run (client:run: a function called once per worker, no graph)
+-- and unloads modules uploaded by client:upload_file.
 local ffi = require "ffi"
 require "ldask.ffi.net"
 local codec = require "ldask.codec"
@@ -17,6 +19,7 @@ local type, getmetatable, setmetatable, unpack, xpcall, tostring, error =
   type, getmetatable, setmetatable, unpack, xpcall, tostring, error
 local ffi_string, ffi_new = ffi.string, ffi.new
 local byte = string.byte
+local package = package
 local Ref = graph.Ref
 local plain_header = require("ldask.codec.encode").plain
 
@@ -110,9 +113,20 @@ local function run_task(t)
   return eval(task)
 end
 
--- Runs task T (an ld_wtask *): sets its result or its error.
+-- A client's run: the payload is {f, n = #args, arg...}; calls f(args).
+local function run_call(t)
+  local job = decode_frames(t.payload, t.npayload)
+  if type(job) ~= "table" or type(job[1]) ~= "function" then
+    error("run: the payload is not a function call", 0)
+  end
+  return job[1](unpack(job, 2, (job.n or 0) + 1))
+end
+
+-- Runs task T (an ld_wtask *; a client's run when it has no owner): sets
+-- its result or its error.
 local function run(t)
-  local ok, res = xpcall(run_task, errors.handler, t)
+  local is_run = t.owner == nil
+  local ok, res = xpcall(is_run and run_call or run_task, errors.handler, t)
   deps = nil
   if ok then
     local tr = type(res)
@@ -125,7 +139,9 @@ local function run(t)
       end
       return
     end
-    local ok2, h, bufs = pcall(codec.encode, res, nil, "the result of task '" .. ffi_string(t.key, t.keylen) .. "'")
+    local what = is_run and "the result of the run on worker " .. tostring(M.worker and M.worker.address)
+      or "the result of task '" .. ffi_string(t.key, t.keylen) .. "'"
+    local ok2, h, bufs = pcall(codec.encode, res, nil, what)
     if ok2 then
       local n = #bufs
       local arr = n > 0 and buffer_array(n, bufs) or nil
@@ -144,6 +160,27 @@ local function run(t)
 end
 
 local fn_name, fn_nlen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
+local up_dir, up_seq = ffi_new("const char *[1]"), ffi_new("int[1]")
+local uploads_seen, files_on_path = 0, false
+
+-- Takes the modules uploaded since the last call (client:upload_file; GEN
+-- uploads so far): the worker's files directory goes first on
+-- package.path (once), and each module uploaded again is unloaded so that
+-- the next require reads the new file.
+local function take_uploads(gen)
+  local i = 0
+  while true do
+    local name = C.ld_wexec_upload(i, up_dir, up_seq)
+    if name == nil then break end
+    if not files_on_path and up_dir[0] ~= nil then
+      package.path = ffi_string(up_dir[0]) .. "/?.lua;" .. package.path
+      files_on_path = true
+    end
+    if up_seq[0] > uploads_seen then package.loaded[ffi_string(name)] = nil end
+    i = i + 1
+  end
+  uploads_seen = gen
+end
 local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
 
 -- The executor thread's task loop (runtime/worker/exec.c calls it once):
@@ -164,6 +201,8 @@ function M.serve()
       end
       loaded = loaded + 1
     end
+    local gen = C.ld_wexec_upload_gen()
+    if gen ~= uploads_seen then take_uploads(gen) end
     local ok, err = pcall(run, t)
     if not ok then
       local msg = "the executor failed running the task: " .. tostring(err)

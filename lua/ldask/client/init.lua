@@ -302,6 +302,8 @@ function Client:_handle(m)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" then
     self.replies[h.id] = h
+  elseif op == "worker-result" or op == "worker-results-done" then
+    self:_worker_reply(h, m)
   elseif op == "welcome" then
     self.id = h.id
   elseif op == "error" then
@@ -422,6 +424,11 @@ end
 -- Tasks: submit, map, gather, scatter, cancel, and graphs (ldask.client.tasks,
 -- ldask.client.graphs).
 require("ldask.client.tasks").install(M, Client, { check = check, raise_state = raise_state, fire = fire })
+-- Requests to every worker: upload_file, run (ldask.client.workers).
+M.RunError = require("ldask.client.workers").RunError
+require("ldask.client.workers").install(M, Client, {
+  check = check, lost_connection = lost_connection, now = now, decode_value = decode_value,
+})
 
 -- Cluster information ------------------------------------------------------------
 

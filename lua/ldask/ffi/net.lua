@@ -88,6 +88,8 @@ typedef struct ld_wtask {
   double t0, t1;
   void *owner;
   struct ld_wtask *next;
+  int owns_payload;
+  int64_t run_id;
 } ld_wtask;
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
@@ -95,6 +97,8 @@ ld_wtask *ld_wexec_next(void);
 void ld_wexec_done(ld_wtask *r);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
+int ld_wexec_upload_gen(void);
+const char *ld_wexec_upload(int i, const char **dir, int *seq);
 ]]
 
 return true
