@@ -4,7 +4,8 @@
 -- through the scheduler each), N of c:run restricted to one worker, and N
 -- uploads of a small module (written on every worker) each followed by a
 -- require of it in a run; prints the mean per call.
---   bin/ldask bench/distributed_run.lua [N=2000] [WORKERS=2]
+--   bin/ldask bench/distributed_run.lua [N=2000] [WORKERS=2] [--no-anchor]
+-- With python3-distributed installed, dask's client.run is timed beside it.
 local client = require "ldask.client"
 local lib = require "ldask.native"
 
@@ -41,3 +42,36 @@ per_call("upload_file + run(require) on " .. nworkers .. " workers", math.max(1,
 end)
 os.execute("rm -rf '" .. dir .. "'")
 c:close()
+
+-- dask.distributed's client.run on the same kind of cluster, in the same
+-- run, when /usr/bin/python3 has it.
+local py = [[
+import sys, time
+from distributed import Client, LocalCluster
+if __name__ == "__main__":
+    n, w = int(sys.argv[1]), int(sys.argv[2])
+    cl = LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = Client(cl)
+    f = lambda x: x
+    for _ in range(20): c.run(f, 1)
+    t = time.perf_counter()
+    for _ in range(n): c.run(f, 1)
+    print("%.1f" % ((time.perf_counter() - t) / n * 1e6))
+    c.close(); cl.close()
+]]
+local p = io.popen("/usr/bin/python3 -c 'import distributed' 2>/dev/null && echo yes")
+local have = p:read("*a"):match("yes")
+p:close()
+if have and arg[3] ~= "--no-anchor" then
+  local script = os.tmpname()
+  local sf = assert(io.open(script, "w"))
+  sf:write(py)
+  sf:close()
+  p = io.popen(("/usr/bin/python3 %s %d %d 2>/dev/null"):format(script, math.min(n, 200), nworkers))
+  local us = tonumber(p:read("*a"):match("([%d.]+)"))
+  p:close()
+  os.remove(script)
+  if us then print(string.format("%-44s %8.1f us per call (dask.distributed, same cluster shape)", "dask client.run on " .. nworkers .. " workers", us)) end
+else
+  print("(dask.distributed not installed or --no-anchor: no side-by-side run)")
+end
