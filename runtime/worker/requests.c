@@ -54,18 +54,11 @@ static int valid_module(const char *name, size_t len) {
 /* Creates the files directory unless done. Returns 0, or -1 with ERR set. */
 static int files_dir(wk_state *w, char *err, size_t errlen) {
   if (w->files_dir) return 0;
-  const char *parent = w->local_dir;
-  if (parent == NULL) parent = getenv("TMPDIR");
-  if (parent == NULL || parent[0] == '\0') parent = "/tmp";
-  size_t n = strlen(parent) + 32;
-  char *dir = malloc(n);
-  if (dir == NULL) abort();
-  snprintf(dir, n, "%s/ldask-files-XXXXXX", parent);
-  if (mkdtemp(dir) == NULL) {
-    int e = errno;
+  const char *parent = wk_scratch_base(w);
+  char *dir = wk_fresh_dir(parent, "ldask-files");
+  if (dir == NULL) {
     snprintf(err, errlen, "cannot create a files directory '%s/ldask-files-XXXXXX': %s", parent,
-             strerror(e));
-    free(dir);
+             strerror(errno));
     return -1;
   }
   w->files_dir = dir;

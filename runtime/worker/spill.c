@@ -71,20 +71,15 @@ static void purge_stale(wk_state *w, const char *base) {
 int wk_spill_dir(wk_state *w) {
   if (w->spill_dir) return 0;
   if (w->spill_off) return -EACCES;
-  const char *base = w->local_dir;
-  if (base == NULL) base = getenv("TMPDIR");
-  if (base == NULL || base[0] == '\0') base = "/tmp";
+  const char *base = wk_scratch_base(w);
   purge_stale(w, base);
-  size_t n = strlen(base) + sizeof "/ldask-spill-XXXXXX";
-  char *tmpl = malloc(n);
-  if (tmpl == NULL) abort();
-  snprintf(tmpl, n, "%s/ldask-spill-XXXXXX", base);
-  if (mkdtemp(tmpl) == NULL) {
+  char *tmpl = wk_fresh_dir(base, "ldask-spill");
+  if (tmpl == NULL) {
     int e = errno;
     fprintf(stderr,
-            "ldask-worker %s: cannot create the spill directory '%s': %s; results stay in RAM\n",
-            w->name, tmpl, strerror(e));
-    free(tmpl);
+            "ldask-worker %s: cannot create the spill directory '%s/ldask-spill-XXXXXX': %s; "
+            "results stay in RAM\n",
+            w->name, base, strerror(e));
     w->spill_off = 1;
     return -e;
   }

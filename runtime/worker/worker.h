@@ -214,6 +214,14 @@ void wk_reset(wk_state *w);
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
 extern const ld_conn_handlers wk_peer_handlers;
 
+/* scratch.c */
+/* The directory scratch directories go under: --local-directory, else
+ * $TMPDIR, else /tmp (a string owned by W or the environment). */
+const char *wk_scratch_base(const wk_state *w);
+/* Creates BASE/PREFIX-XXXXXX (mkdtemp, mode 0700) and returns its path,
+ * malloc'ed (the caller frees it); NULL with errno set on failure. */
+char *wk_fresh_dir(const char *base, const char *prefix);
+
 /* serve.c */
 void wk_on_send_data(wk_state *w, ld_conn *to, const msgpack_object *h, const char *reply_op);
 
