@@ -4,8 +4,9 @@
 -- finalizes each result.
 local graph = require "ldask.graph"
 local config = require "ldask.config"
+local misuse = require("ldask.errors").misuse
 
-local type, getmetatable, pairs, select = type, getmetatable, pairs, select
+local type, getmetatable, pairs, select, tostring = type, getmetatable, pairs, select, tostring
 
 local M = {}
 
@@ -29,19 +30,49 @@ function M.scheduler_for(opts)
   if type(name) == "table" and type(name.get) == "function" then return name end
   local mod = schedulers[name]
   if not mod then
-    error("ldask: unknown scheduler '" .. tostring(name) .. "' (expected 'threads', 'sync' or 'distributed')", 3)
+    misuse("ldask: unknown scheduler '" .. tostring(name) .. "' (expected 'threads', 'sync' or 'distributed')")
   end
   return require(mod)
+end
+
+-- Raises at the user's line unless OPTS is nil or a table.
+local function check_opts(opts, who)
+  if opts ~= nil and type(opts) ~= "table" then
+    misuse(who .. ": options must be a table, got " .. type(opts))
+  end
+end
+M.check_opts = check_opts
+
+-- A task written with a nil function ({nil, x}: the function's name is
+-- misspelled or not yet defined) would otherwise be kept as data.
+local function check_tasks(g)
+  for k, v in pairs(g) do
+    if type(v) == "table" and v[1] == nil and v[2] ~= nil and getmetatable(v) == nil then
+      misuse("ldask.get: task '" .. tostring(k) .. "' has nil as its function ({nil, ...}):"
+        .. " is the function defined, and spelled right, before this line?"
+        .. " (to keep such a table as data, wrap it in ldask.quote)")
+    end
+  end
+end
+
+-- Runs G for KEYS on the scheduler OPTS choose (the arguments are checked).
+local function run(g, keys, opts)
+  opts = opts or {}
+  if opts.optimize_graph == nil then opts.optimize_graph = config.get("optimize_graph") end
+  local flat = graph.flatten_keys(keys)
+  local ok, err = pcall(graph.check_keys, g, flat, 0)
+  if not ok then misuse(err) end
+  return M.scheduler_for(opts).get(g, keys, opts)
 end
 
 -- Runs graph G and returns the results of KEYS (a key or nested list) in
 -- the same shape. OPTS: scheduler, num_workers, optimize_graph, ...
 function M.get(g, keys, opts)
-  if type(g) ~= "table" then error("ldask.get: graph must be a table, got " .. type(g), 2) end
-  if keys == nil then error("ldask.get: no keys given", 2) end
-  opts = opts or {}
-  if opts.optimize_graph == nil then opts.optimize_graph = config.get("optimize_graph") end
-  return M.scheduler_for(opts).get(g, keys, opts)
+  if type(g) ~= "table" then misuse("ldask.get: graph must be a table, got " .. type(g)) end
+  if keys == nil then misuse("ldask.get: no keys given") end
+  check_opts(opts, "ldask.get")
+  check_tasks(g)
+  return run(g, keys, opts)
 end
 
 -- True when X implements the collection protocol.
@@ -108,7 +139,7 @@ function M.compute(...)
     local c = args[i]
     if c.__ldask_optimize then g = c:__ldask_optimize(g, flatkeys) end
   end
-  local out = M.get(g, keys, opts)
+  local out = run(g, keys, opts)
   for j, i in ipairs(which) do
     local finalize = args[i]:__ldask_postcompute()
     local r = out[j]

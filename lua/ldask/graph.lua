@@ -65,7 +65,10 @@ end
 
 -- Task builder: task(f, a, b) -> {f, a, b}.
 function M.task(f, ...)
-  if type(f) ~= "function" then error("ldask.task: first argument must be a function, got " .. type(f), 2) end
+  if type(f) ~= "function" then
+    error("ldask.task: the function (argument 1) must be a function, got " .. type(f)
+      .. (f == nil and ": is it defined, and spelled right, before this line?" or ""), 2)
+  end
   return { f, ... }
 end
 
@@ -235,8 +238,9 @@ function M.evaluator(string_fn, ref_mt, ref_fn)
       if type(f) == "function" then
         local n = #v
         if n == 1 then return f() end
-        if n == 2 then return f(eval(v[2])) end
-        if n == 3 then return f(eval(v[2]), eval(v[3])) end
+        -- a nested task gives one value, its first, as a task's result does
+        if n == 2 then return f((eval(v[2]))) end
+        if n == 3 then return f(eval(v[2]), (eval(v[3]))) end
         local args = {}
         for i = 2, n do args[i - 1] = eval(v[i]) end
         return f(unpack(args, 1, n - 1))
