@@ -35,10 +35,19 @@ function M.scheduler_for(opts)
   return require(mod)
 end
 
--- Raises at the user's line unless OPTS is nil or a table.
-local function check_opts(opts, who)
-  if opts ~= nil and type(opts) ~= "table" then
-    misuse(who .. ": options must be a table, got " .. type(opts))
+local OPTION_NAMES = {
+  scheduler = true, num_workers = true, optimize_graph = true, stats = true,
+  progress = true, profile = true, callbacks = true,
+}
+
+-- Raises at the user's line unless OPTS is nil or a table (of compute
+-- options only, when NAMES_TOO). WHO names the function in the message.
+local function check_opts(opts, who, names_too)
+  if opts == nil then return end
+  if type(opts) ~= "table" then misuse(who .. ": options must be a table, got " .. type(opts)) end
+  if not names_too then return end
+  for k in pairs(opts) do
+    if not OPTION_NAMES[k] then misuse(who .. ": unknown option '" .. tostring(k) .. "'") end
   end
 end
 M.check_opts = check_opts
@@ -83,10 +92,6 @@ function M.is_collection(x)
   return ok and type(f) == "function"
 end
 
-local OPTION_NAMES = {
-  scheduler = true, num_workers = true, optimize_graph = true, stats = true,
-  progress = true, profile = true, callbacks = true,
-}
 
 local function is_options(t)
   if type(t) ~= "table" or getmetatable(t) ~= nil then return false end

@@ -7,6 +7,7 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local base = require "ldask.base"
 local funcname_of = require("ldask.funcname").of
+local misuse = require("ldask.errors").misuse
 
 local type, getmetatable, setmetatable, pairs, select, rawget = type, getmetatable, setmetatable, pairs, select, rawget
 local unpack, tostring = unpack, tostring
@@ -75,10 +76,47 @@ local function call(f, opts, n, ...)
     local prefix = opts.name or funcname_of(f, 3)
     local tok
     if opts.pure == false then tok = tokenize.unique() else tok = tokenize.tokenize(f, n, unpack(task, off + 1, off + n)) end
+    if opts.nout then tok = tokenize.tokenize(tok, "nout", opts.nout) end
     key = prefix .. "-" .. tok
+  end
+  local nout = opts.nout
+  if nout then
+    -- the task packs the function's nout results; each item takes one
+    table.insert(task, 1, nout)
+    table.insert(task, 1, M.call_nout)
+    layers[key] = { [key] = task }
+    local whole = new(key, layers)
+    local items = {}
+    for i = 1, nout do items[i] = call(M.getitem, { name = "getitem" }, 2, whole, i) end
+    return unpack(items, 1, nout)
   end
   layers[key] = { [key] = task }
   return new(key, layers)
+end
+
+-- Runs f(...) for a delayed function declared with nout: returns the list
+-- of its NOUT results, from its several return values or from the one
+-- table it returns. (The one function of the task: no upvalues to ship.)
+function M.call_nout(nout, f, ...)
+  local function pack(...)
+    local n = select("#", ...)
+    if n == 1 and nout > 1 then
+      local t = ...
+      if type(t) == "table" and getmetatable(t) == nil then
+        if #t < nout then
+          error("a delayed function declared with nout = " .. nout .. " returned a table of "
+            .. #t .. " values", 0)
+        end
+        return t
+      end
+    end
+    if n < nout then
+      error("a delayed function declared with nout = " .. nout .. " returned " .. n
+        .. " value(s): return " .. nout .. " values, or one table of " .. nout, 0)
+    end
+    return { ... }
+  end
+  return pack(f(...))
 end
 
 -- Calls delayed function D with the remaining arguments (used when the
@@ -108,8 +146,25 @@ DelayedFunction.__tostring = function(self) return "DelayedFunction(" .. (self.o
 -- prefix), key (exact key, for one call or one value).
 function M.delayed(x, opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("ldask.delayed: options must be a table", 2) end
-  if is_delayed(x) then return x end
+  if type(opts) ~= "table" then misuse("ldask.delayed: options must be a table, got " .. type(opts)) end
+  if x == nil then
+    misuse("ldask.delayed: got nil: to delay a function, pass the function"
+      .. " (is it defined, and spelled right, before this line?);"
+      .. " to delay a value, pass a value (wrap a nil in a table)")
+  end
+  local nout = opts.nout
+  if nout ~= nil then
+    if type(nout) ~= "number" or nout < 1 or nout % 1 ~= 0 then
+      misuse("ldask.delayed: nout must be a positive integer, got " .. tostring(nout))
+    end
+    if type(x) ~= "function" and not is_delayed(x) then
+      misuse("ldask.delayed: nout applies to a function, got " .. type(x))
+    end
+  end
+  if is_delayed(x) then
+    if nout then return setmetatable({ fn = x, opts = opts }, DelayedFunction) end
+    return x
+  end
   if type(x) == "function" then
     funcname_of(x, 2) -- its name where the caller holds it: the key prefix
     return setmetatable({ fn = x, opts = opts }, DelayedFunction)
@@ -160,10 +215,13 @@ Delayed.__tostring = function(self) return "Delayed('" .. rawget(self, "_key") .
 
 local methods = {}
 
-function methods.compute(self, opts) return (base.compute(self, opts)) end
+function methods.compute(self, opts)
+  base.check_opts(opts, "Delayed:compute", true)
+  return (base.compute(self, opts))
+end
 function methods.key(self) return rawget(self, "_key") end
 function methods.graph(self) return graph.flatten_layers(rawget(self, "_layers")) end
-function methods.visualize(self, filename, opts) return require("ldask.visualize").visualize(self, filename, opts) end
+methods.visualize = require("ldask.visualize").method
 function methods.__ldask_graph(self) return graph.flatten_layers(rawget(self, "_layers")) end
 function methods.__ldask_layers(self) return rawget(self, "_layers") end
 function methods.__ldask_keys(self) return rawget(self, "_key") end

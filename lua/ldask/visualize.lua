@@ -5,6 +5,7 @@
 -- and the returned message says so.
 local graph = require "ldask.graph"
 local base = require "ldask.base"
+local misuse = require("ldask.errors").misuse
 
 local M = {}
 
@@ -21,14 +22,14 @@ end
 
 local function esc(s) return (s:gsub('\\', '\\\\'):gsub('"', '\\"')) end
 
--- Returns the DOT text of graph G (keys from KEYS, optimized unless
--- opts.optimize_graph == false).
+-- Returns the DOT text of graph G (keys from KEYS): the graph as built,
+-- or as the schedulers run it when opts.optimize_graph is true (as dask).
 function M.to_dot(g, keys, opts)
   opts = opts or {}
   local flat = graph.flatten_keys(keys)
   local deps
-  if opts.optimize_graph == false then deps = graph.deps(g)
-  else g, deps = require("ldask.optimize").optimize(g, flat) end
+  if opts.optimize_graph then g, deps = require("ldask.optimize").optimize(g, flat)
+  else deps = graph.deps(g) end
   local ix = graph.index(g, deps)
   local seq = graph.order(ix)
   local n = ix.n
@@ -56,27 +57,30 @@ end
 
 -- visualize(obj, filename, opts): OBJ is a collection, a delayed value, or
 -- a list of them; FILENAME ends in .dot, .svg or .png (default
--- "mydask.svg"). Returns the path written and a message.
+-- "mydask.svg"). OPTS: optimize_graph (default false: the graph as built).
+-- Returns the path written and a message.
 function M.visualize(obj, filename, opts)
   filename = filename or "mydask.svg"
+  if type(filename) ~= "string" then misuse("ldask.visualize: filename must be a string, got " .. type(filename)) end
+  if opts ~= nil and type(opts) ~= "table" then misuse("ldask.visualize: options must be a table, got " .. type(opts)) end
+  local fmt = filename:match("%.(%w+)$")
+  if fmt ~= "dot" and fmt ~= "svg" and fmt ~= "png" then
+    misuse("ldask.visualize: filename must end in .dot, .svg or .png, got '" .. filename .. "'")
+  end
   local objs = (type(obj) == "table" and getmetatable(obj) == nil) and obj or { obj }
   local layers, keys = {}, {}
   for _, o in ipairs(objs) do
     if not base.is_collection(o) then
-      error("ldask.visualize: expected a collection or delayed value, got " .. type(o), 2)
+      misuse("ldask.visualize: expected a collection or delayed value, got " .. type(o))
     end
     if o.__ldask_layers then for k, g in pairs(o:__ldask_layers()) do layers[k] = g end
     else layers[#layers + 1] = o:__ldask_graph() end
     keys[#keys + 1] = o:__ldask_keys()
   end
   local dot = M.to_dot(graph.flatten_layers(layers), keys, opts)
-  local fmt = filename:match("%.(%w+)$")
-  if fmt ~= "dot" and fmt ~= "svg" and fmt ~= "png" then
-    error("ldask.visualize: filename must end in .dot, .svg or .png, got '" .. filename .. "'", 2)
-  end
   local dotpath = fmt == "dot" and filename or filename:gsub("%.%w+$", ".dot")
   local f, err = io.open(dotpath, "w")
-  if not f then error("ldask.visualize: " .. err, 2) end
+  if not f then misuse("ldask.visualize: " .. err) end
   f:write(dot); f:close()
   if fmt == "dot" then return dotpath, "wrote " .. dotpath end
   if not have_dot() then
@@ -87,8 +91,12 @@ function M.visualize(obj, filename, opts)
   local cmd = string.format("dot -T%s -o '%s' '%s'", fmt, filename:gsub("'", "'\\''"), dotpath:gsub("'", "'\\''"))
   local ok = os.execute(cmd)
   os.remove(dotpath)
-  if not (ok == 0 or ok == true) then error("ldask.visualize: dot failed: " .. cmd, 2) end
+  if not (ok == 0 or ok == true) then misuse("ldask.visualize: dot failed: " .. cmd) end
   return filename, "wrote " .. filename
 end
+
+-- The visualize method of every collection and delayed value:
+-- x:visualize(filename, opts) draws x's graph (see visualize above).
+function M.method(self, filename, opts) return M.visualize(self, filename, opts) end
 
 return M

@@ -205,6 +205,7 @@ function Bag:__ldask_tokenize() return self.name end
 
 -- Computes the bag: returns a Lua array of all its elements in order.
 function Bag:compute(opts) return (base.compute(self, opts or {})) end
+Bag.visualize = require("ldask.visualize").method -- b:visualize("g.svg"): its graph
 
 function Bag:__tostring()
   return "ldask.Bag<" .. self.name .. ", npartitions=" .. self.npartitions .. ">"
@@ -219,6 +220,7 @@ function Item:__ldask_postcompute() return nil end
 
 -- Computes the item: returns its value.
 function Item:compute(opts) return (base.compute(self, opts or {})) end
+Item.visualize = require("ldask.visualize").method
 
 -- A new Item: f(value, ...) computed lazily.
 function Item:apply(f, ...)
