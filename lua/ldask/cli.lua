@@ -1,6 +1,8 @@
 -- ldask.cli: the command line of the ldask program. Parses options, sets the
 -- global `ldask` and `arg`, then runs a script, `-e` code, or the REPL.
 -- Called by runtime/ldask/main.c with argv; returns the exit code.
+local errors = require "ldask.errors"
+
 local M = {}
 
 local USAGE = [=[
@@ -48,9 +50,15 @@ local function take_runtime_option(argv, i, opts)
     end
     opts.config.num_workers = n
   elseif v:match("^tcp://") then
+    if not v:match("^tcp://[^:/]+:%d+$") then
+      return nil, "--scheduler expects an address tcp://HOST:PORT, got '" .. v .. "' (see ldask --help)"
+    end
     opts.address = v
-  else
+  elseif v == "threads" or v == "sync" then
     opts.config.scheduler = v
+  else
+    return nil, "--scheduler expects threads, sync or a cluster's address tcp://HOST:PORT, got '"
+      .. v .. "' (see ldask --help)"
   end
   return i + 2
 end
@@ -108,7 +116,7 @@ local function make_arg(argv, opts)
 end
 
 local function run_chunk(chunk, ...)
-  local ok, err = xpcall(chunk, debug.traceback, ...)
+  local ok, err = xpcall(chunk, errors.traceback, ...)
   if not ok then
     io.stderr:write("ldask: ", tostring(err), "\n")
     return false

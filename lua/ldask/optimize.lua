@@ -4,8 +4,9 @@
 -- of tasks into nested tasks. Each returns a new graph (the input is never
 -- mutated) and the dependency table of the result.
 local graph = require "ldask.graph"
+local misuse = require("ldask.errors").misuse
 
-local pairs, type, getmetatable = pairs, type, getmetatable
+local pairs, type, getmetatable, pcall, tostring = pairs, type, getmetatable, pcall, tostring
 local is_task, Ref, quote = graph.is_task, graph.Ref, graph.quote
 
 local M = {}
@@ -132,6 +133,22 @@ function M.fuse(g, keys, deps)
   end
   if not fused then return g, deps end
   return out, odeps
+end
+
+-- Orders index IX (graph.order) of the graph that the schedulers made
+-- from G for KEYS. On a cycle, raises at the user's line naming every key
+-- of the cycle as G has it: fusion nests a chain into the task of its last
+-- key, so the optimized graph alone would name that key only ('k1' ->
+-- 'k1'); the cycle is found again, in G culled but not fused, only then.
+function M.order(ix, g, keys)
+  local ok, seq, prio = pcall(graph.order, ix)
+  if ok then return seq, prio end
+  if g then
+    local cg, cd = M.cull(g, keys)
+    local ok2, err = pcall(graph.order, graph.index(cg, cd))
+    if not ok2 then seq = err end
+  end
+  misuse(tostring(seq))
 end
 
 -- Applies cull, inline_constants and fuse. Returns graph, deps.

@@ -3,6 +3,7 @@
 -- first and statements second, continues incomplete input on the next line,
 -- and pretty-prints results: ldask objects show their key or status.
 local pretty = require "ldask.pretty"
+local traceback = require("ldask.errors").traceback
 
 local M = {}
 
@@ -21,10 +22,12 @@ local function reader()
   end, function() end
 end
 
--- Compiles one input: as `return <input>` first, so expressions print,
--- else as a statement. Returns chunk, or nil, err, incomplete.
+-- Compiles one input: as an expression first, so expressions print, else
+-- as a statement. Returns chunk, or nil, err, incomplete. The expression
+-- is an argument of select, not a tail call, so that the input's frame
+-- stays on the stack: errors name its line (stdin:1:).
 function M.compile(src)
-  local chunk = loadstring("return " .. src, "=stdin")
+  local chunk = loadstring("return select(1, " .. src .. "\n)", "=stdin")
   if chunk then return chunk end
   local err
   chunk, err = loadstring(src, "=stdin")
@@ -43,7 +46,7 @@ end
 function M.eval(src)
   local chunk, err = M.compile(src)
   if not chunk then print(err); return false end
-  local res = { xpcall(chunk, debug.traceback) }
+  local res = { xpcall(chunk, traceback) }
   if not res[1] then print(res[2]); return false end
   print_results(select("#", unpack(res, 1, table.maxn(res))) - 1, unpack(res, 2, table.maxn(res)))
   return true
@@ -64,7 +67,7 @@ function M.run()
       if chunk then
         local res = { n = 0 }
         local function pack(ok, ...) res.ok = ok; res.n = select("#", ...); for i = 1, res.n do res[i] = (select(i, ...)) end end
-        pack(xpcall(chunk, debug.traceback))
+        pack(xpcall(chunk, traceback))
         if res.ok then print_results(res.n, unpack(res, 1, res.n))
         else print(tostring(res[1])) end
       else

@@ -31,14 +31,14 @@ function M.get(g, keys, opts)
   opts = opts or {}
   local flat = graph.flatten_keys(keys)
   graph.check_keys(g, flat, 3)
-  local deps
+  local deps, g0 = nil, g
   if opts.optimize_graph == false then
     deps = graph.deps(g)
   else
     g, deps = optimize.optimize(g, flat)
   end
   local ix = graph.index(g, deps)
-  local seq = graph.order(ix)
+  local seq = optimize.order(ix, g0, flat)
   local n, ikeys = ix.n, ix.keys
   local wanted, remaining = {}, {}
   for i = 1, #flat do wanted[flat[i]] = true end

@@ -331,14 +331,14 @@ M.prepare = prepare
 
 -- Execution priorities of prepared graph P (int32 cdata, 0-based); raises
 -- naming the keys of a cycle.
-local function order(p, g)
+local function order(p, g, g0, flat)
   local n = p.n
   local seq = ffi_new("int32_t[?]", n > 0 and n or 1)
   local prio = ffi_new("int32_t[?]", n > 0 and n or 1)
   local at = ffi_new("int32_t[1]")
   local rc = lib.ld_order(n, p.offsets, p.cdeps, seq, prio, at)
   if rc == -1 then
-    graph.order(graph.index(g)) -- raises with the keys on the cycle
+    optimize.order(graph.index(g), g0, flat) -- raises with the keys on the cycle
     error("cycle in the task graph", 0)
   elseif rc ~= 0 then
     error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
@@ -508,11 +508,12 @@ function M.get(g, keys, opts)
   graph.check_keys(g, flat, 4)
   local nworkers = opts.num_workers or config.get("num_workers")
   if type(nworkers) ~= "number" or nworkers < 1 or nworkers % 1 ~= 0 then
-    error("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers), 3)
+    require("ldask.errors").misuse("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers))
   end
+  local g0 = g
   if opts.optimize_graph ~= false then g = optimize.optimize(g, flat) end
   local ix = prepare(g)
-  local prio = order(ix, g)
+  local prio = order(ix, g, g0, flat)
   local n = ix.n
   local p = M.pool(nworkers)
   local r = lib.ld_run_new(p, n)
