@@ -2,6 +2,7 @@
 -- config.set{...} for good or config.with({...}, fn, ...) for the duration
 -- of one call, like dask.config.set as a function and as a context manager.
 local ffi = require "ffi"
+local misuse = require("ldask.errors").misuse
 
 pcall(ffi.cdef, "long sysconf(int name);")
 
@@ -28,8 +29,8 @@ for k, v in pairs(defaults) do values[k] = v end
 
 local validators = {
   scheduler = function(v)
-    return v == "threads" or v == "sync" or v == "distributed" or v == "processes",
-      "scheduler must be 'threads' or 'sync'"
+    return v == "threads" or v == "sync" or v == "distributed",
+      "scheduler must be 'threads', 'sync' or 'distributed'"
   end,
   progress = function(v)
     return v == true or v == false or v == "auto" or v == "repl",
@@ -43,14 +44,14 @@ local validators = {
 -- Returns the value of NAME (nil when unset).
 function M.get(name) return values[name] end
 
--- Sets every field of T; raises (at the caller) on an invalid value.
+-- Sets every field of T; raises (at the user's line) on an invalid value.
 function M.set(t)
-  if type(t) ~= "table" then error("ldask.config.set expects a table", 2) end
+  if type(t) ~= "table" then misuse("ldask.config.set expects a table, got " .. type(t)) end
   for k, v in pairs(t) do
     local check = validators[k]
     if check then
       local ok, msg = check(v)
-      if not ok then error("ldask.config.set: " .. msg .. ", got " .. tostring(v), 2) end
+      if not ok then misuse("ldask.config.set: " .. msg .. ", got " .. tostring(v)) end
     end
   end
   for k, v in pairs(t) do values[k] = v end

@@ -72,9 +72,14 @@ function M.traceback(err)
   local tb = traceback("", 2):gsub("^\n", "")
   local lines = {}
   for line in tb:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  -- the xpcall running the chunk is the first one that ldask called
   local last = #lines
-  for i = #lines, 2, -1 do
-    if lines[i]:find("%[C%]: in function 'xpcall'") then last = i - 1; break end
+  for i = 2, #lines do
+    if lines[i]:find("%[C%]: in function 'xpcall'")
+      and (i == #lines or lines[i + 1]:find(M.ROOT, 1, true)) then
+      last = i - 1
+      break
+    end
   end
   local first = 2 -- lines[1] is "stack traceback:"
   local where = err:match("^([^\n]-:%d+):")
