@@ -33,14 +33,28 @@ static int32_t *sorted_deps(int32_t n, const int32_t *offsets, const int32_t *de
   return out;
 }
 
-/* Post-order DFS over DEPS from every root; calls back through SEQ. Returns
- * the count written, -1 on a cycle (cycle_at set). */
+/* Writes the cycle closed by the edge from the top of STACK (SP frames) to
+ * grey task D into SEQ: D first, each task depending on the next, the last
+ * on D; then -1 when it is shorter than N. Sets *CYCLE_AT to D. */
+static void write_cycle(int32_t n, const frame *stack, int32_t sp, int32_t d, int32_t *seq,
+                        int32_t *cycle_at) {
+  int32_t j = sp - 1;
+  while (j > 0 && stack[j].task != d) j--;
+  int32_t len = 0;
+  for (int32_t k = j; k < sp; k++) seq[len++] = stack[k].task;
+  if (len < n) seq[len] = -1;
+  *cycle_at = d;
+}
+
+/* Post-order DFS over DEPS from every root (from every task not yet
+ * visited when ALL); writes the order into SEQ. Returns the count written,
+ * or -1 on a cycle (written into SEQ by write_cycle). */
 static int32_t postorder(int32_t n, const int32_t *offsets, const int32_t *deps,
-                         const uint8_t *is_root, uint8_t *color, frame *stack, int32_t *seq,
-                         int32_t *cycle_at) {
+                         const uint8_t *is_root, int all, uint8_t *color, frame *stack,
+                         int32_t *seq, int32_t *cycle_at) {
   int32_t count = 0;
   for (int32_t r = 0; r < n; r++) {
-    if (!is_root[r] || color[r] != WHITE) continue;
+    if ((!all && !is_root[r]) || color[r] != WHITE) continue;
     int32_t sp = 0;
     stack[sp++] = (frame){r, offsets[r]};
     color[r] = GREY;
@@ -52,7 +66,7 @@ static int32_t postorder(int32_t n, const int32_t *offsets, const int32_t *deps,
           color[d] = GREY;
           stack[sp++] = (frame){d, offsets[d]};
         } else if (color[d] == GREY) {
-          *cycle_at = d;
+          write_cycle(n, stack, sp, d, seq, cycle_at);
           return -1;
         }
       } else {
@@ -85,17 +99,18 @@ int ld_order(int32_t n, const int32_t *offsets, const int32_t *deps, int32_t *se
 
   /* Pass 1: plain post-order gives a topological order (or finds a cycle);
    * weights accumulate over it. A graph made only of cycles has no root. */
-  int32_t got = postorder(n, offsets, deps, is_root, color, stack, seq, cycle_at);
+  int32_t got = postorder(n, offsets, deps, is_root, 0, color, stack, seq, cycle_at);
   if (got < 0) {
     rc = -1;
     goto done;
   }
-  if (got < n) { /* unreached tasks lie on cycles hanging off no root */
-    for (int32_t i = 0; i < n; i++)
-      if (color[i] == WHITE) {
-        *cycle_at = i;
-        break;
-      }
+  if (got < n) {
+    /* the unreached tasks hang off cycles that no root reaches: walking
+     * from them (the reached ones are black) finds one */
+    if (postorder(n, offsets, deps, is_root, 1, color, stack, seq, cycle_at) >= 0) {
+      seq[0] = -1; /* cannot happen: a graph without roots has a cycle */
+      *cycle_at = 0;
+    }
     rc = -1;
     goto done;
   }
@@ -110,7 +125,7 @@ int ld_order(int32_t n, const int32_t *offsets, const int32_t *deps, int32_t *se
   sdeps = sorted_deps(n, offsets, deps, weight);
   if (sdeps == NULL) goto done;
   for (int32_t i = 0; i < n; i++) color[i] = WHITE;
-  postorder(n, offsets, sdeps, is_root, color, stack, seq, cycle_at);
+  postorder(n, offsets, sdeps, is_root, 0, color, stack, seq, cycle_at);
   if (priority != NULL)
     for (int32_t p = 0; p < n; p++) priority[seq[p]] = p;
   rc = 0;

@@ -16,7 +16,9 @@
  *
  * On success fills SEQ[0..n-1] with task indices in execution order and,
  * when PRIORITY is not NULL, PRIORITY[i] with the position of task i in SEQ;
- * returns 0. Returns -1 on a cycle, with *CYCLE_AT set to a task on it;
+ * returns 0. Returns -1 on a cycle, with *CYCLE_AT set to a task on it and
+ * SEQ[0..len-1] holding the cycle from that task (each task depending on
+ * the next, the last on the first), followed by -1 when len < n;
  * -2 when out of memory; -3 on a dependency index out of range. The arrays
  * are the caller's; nothing is retained. */
 int ld_order(int32_t n, const int32_t *offsets, const int32_t *deps, int32_t *seq,

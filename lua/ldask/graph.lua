@@ -179,22 +179,14 @@ function M.order(ix)
   local at = ffi.new("int32_t[1]")
   local rc = lib.ld_order(n, ix.offsets, ix.cdeps, seq, prio, at)
   if rc == -1 then
-    -- walk from the reported task along dependencies until we come back
-    local start = at[0] + 1
-    local path, pos, cur = {}, {}, start
-    while not pos[cur] do
-      pos[cur] = #path + 1
-      path[#path + 1] = cur
-      local nxt
-      for _, d in ipairs(ix.deps[cur]) do
-        if M.reaches(ix, d, cur) then nxt = d; break end
-      end
-      if not nxt then break end
-      cur = nxt
-    end
+    -- ld_order wrote the cycle into seq: each task depends on the next
     local names = {}
-    for i = pos[cur] or 1, #path do names[#names + 1] = "'" .. ix.keys[path[i]] .. "'" end
-    names[#names + 1] = "'" .. ix.keys[cur] .. "'"
+    for p = 0, n - 1 do
+      local i = seq[p]
+      if i < 0 then break end
+      names[#names + 1] = "'" .. ix.keys[i + 1] .. "'"
+    end
+    names[#names + 1] = names[1]
     error("cycle in the task graph: " .. concat(names, " -> "), 0)
   elseif rc ~= 0 then
     error("ldask: ordering the graph failed (code " .. rc .. ")", 0)

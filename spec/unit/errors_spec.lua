@@ -92,6 +92,14 @@ describe("cycle errors", function()
         end)
         for _, k in ipairs { "a", "b", "c" } do assert.matches("'" .. k .. "'", e, 1, true) end
         assert.not_matches("'d'", e, 1, true)
+        -- a requested key on a cycle: no task is a root; the task hanging
+        -- below the cycle is not on it
+        e = err_of(function()
+          ldask.get({ a = { f, "b" }, b = { f, "a", "c" }, c = { f, 1 } }, "a", { scheduler = sched, optimize_graph = opt })
+        end)
+        assert.matches("cycle in the task graph: '([ab])' %-> '[ab]' %-> '%1'$", e)
+        e = err_of(function() ldask.get({ a = { f, "a" }, z = { f, "a" } }, "z", { scheduler = sched, optimize_graph = opt }) end)
+        assert.matches("cycle in the task graph: 'a' -> 'a'", e, 1, true)
       end)
     end
   end
