@@ -346,6 +346,10 @@ end
 
 -- Waits until the keys are done (all, or ANY); raises after TIMEOUT seconds.
 function Client:_wait_keys(keys, timeout, what, level, any)
+  self:_holding(keys, self._wait_held, self, keys, timeout, what, level + 2, any)
+end
+
+function Client:_wait_held(keys, timeout, what, level, any)
   local deadline = timeout and now() + timeout
   while true do
     local pending = 0
@@ -366,7 +370,21 @@ function Client:_wait_keys(keys, timeout, what, level, any)
   end
 end
 
--- Fetches the values of KEYS (not already here) and waits for them.
+-- Holds a reference to each of KEYS while FN(...) waits on them: a future
+-- dropped by its caller while the wait runs (c:submit(f, big):result(), a
+-- temporary collected by the allocations of the wait) must not release its
+-- key under the wait, which would then never see it finish.
+-- Returns FN's first result.
+function Client:_holding(keys, fn, ...)
+  for _, k in ipairs(keys) do self:_ref(k) end
+  local ok, r = pcall(fn, ...)
+  for _, k in ipairs(keys) do self:_unref(k) end
+  if not ok then error(r, 0) end
+  return r
+end
+
+-- Fetches the values of KEYS (not already here) and waits for them (the
+-- caller holds the keys, see _holding).
 function Client:_fetch(keys, timeout, what, level)
   self:_poll(0) -- values that already arrived need no gather
   -- Small values come with keys-finished: only finished keys whose value
@@ -413,12 +431,17 @@ local function raise_state(key, st, level)
   if st.status == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
 end
 
-function Client:_result(key, timeout, level)
+local function result_held(self, key, timeout, level)
   self:_poll(0)
   self:_fetch({ key }, timeout, "Future:result", level + 1)
   local st = self:_state(key)
   if not st.has_value then raise_state(key, st, level + 1) end
   return st.value
+end
+
+function Client:_result(key, timeout, level)
+  local v = self:_holding({ key }, result_held, self, key, timeout, level + 2)
+  return v
 end
 
 -- Tasks: submit, map, gather, scatter, cancel, and graphs (ldask.client.tasks,

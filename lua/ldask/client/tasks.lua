@@ -311,24 +311,63 @@ function T.install(M, Client, shared)
     return futs
   end
 
-  -- gather(future or list [, timeout]): the results, in the same shape.
+  -- Calls FN(f) for every future in V: V itself, or inside plain tables
+  -- (searched as strip_futures does, keyed tables too).
+  local function each_future(v, fn)
+    if is_future(v) then fn(v); return end
+    if type(v) ~= "table" or getmetatable(v) ~= nil then return end
+    for _, x in pairs(v) do each_future(x, fn) end
+  end
+  T.each_future = each_future
+
+  -- V with every future replaced by VALUE(f), in the same nesting (other
+  -- values stay as they are; tables without futures are not copied).
+  local function replace_futures(v, value)
+    if is_future(v) then return value(v), true end
+    if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
+    local out, any = {}, false
+    for k, x in pairs(v) do
+      local y, has = replace_futures(x, value)
+      out[k] = y
+      any = any or has
+    end
+    if any then return out, true end
+    return v, false
+  end
+  T.replace_futures = replace_futures
+
+  local function gather_held(self, fs, keys, timeout)
+    self:_poll(0)
+    self:_fetch(keys, timeout, "Client:gather", 5)
+    local st_of = {}
+    for _, k in ipairs(keys) do
+      local st = self:_state(k)
+      if not st.has_value then raise_state(k, st, 5) end
+      st_of[k] = st
+    end
+    return (replace_futures(fs, function(f) return st_of[f.key].value end))
+  end
+
+  -- gather(futures [, timeout]): the results in the same nesting: a future
+  -- gives its value; lists and keyed tables of futures (nested too) give
+  -- the same tables of values, other values pass through unchanged.
   -- Raises the first task error.
   function Client:gather(fs, timeout)
     check(self, "gather")
-    local single = is_future(fs)
-    local list = future.list_of(fs, "Client:gather", 2)
-    local keys = {}
-    for i, f in ipairs(list) do keys[i] = f.key end
-    self:_poll(0)
-    self:_fetch(keys, timeout, "Client:gather", 2)
-    local out = {}
-    for i, k in ipairs(keys) do
-      local st = self:_state(k)
-      if not st.has_value then raise_state(k, st, 2) end
-      out[i] = st.value
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+      error("Client:gather: timeout must be a number of seconds >= 0, got " .. tostring(timeout), 2)
     end
-    if single then return out[1] end
-    return out
+    if not is_future(fs) and (type(fs) ~= "table" or getmetatable(fs) ~= nil) then
+      error("Client:gather: expected a future or a table of futures, got " .. type(fs), 2)
+    end
+    local keys, seen, bad = {}, {}, nil
+    each_future(fs, function(f)
+      if f.client ~= self then bad = bad or ("the future of '" .. f.key .. "' belongs to another client") end
+      if f.released then bad = bad or ("the future of '" .. f.key .. "' was released") end
+      if not seen[f.key] then seen[f.key] = true; keys[#keys + 1] = f.key end
+    end)
+    if bad then error("Client:gather: " .. bad, 2) end
+    return self:_holding(keys, gather_held, self, fs, keys, timeout)
   end
 
   -- scatter(value or list [, opts]): sends data to the workers; returns
