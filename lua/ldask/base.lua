@@ -41,7 +41,12 @@ function M.get(g, keys, opts)
   if keys == nil then error("ldask.get: no keys given", 2) end
   opts = opts or {}
   if opts.optimize_graph == nil then opts.optimize_graph = config.get("optimize_graph") end
-  return M.scheduler_for(opts).get(g, keys, opts)
+  local sched = M.scheduler_for(opts)
+  local fut = package.loaded["ldask.client.future"]
+  -- futures (of a persisted collection, or passed to delayed) run here
+  -- with their values, as dask's local schedulers do
+  if fut and sched ~= package.loaded["ldask.client.scheduler"] then g = fut.resolve(g, 2) end
+  return sched.get(g, keys, opts)
 end
 
 -- True when X implements the collection protocol.
