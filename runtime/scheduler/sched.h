@@ -158,6 +158,8 @@ void sc_gather_done(sc_task *t, int client_id);
 /* Out of memory in the scheduler: says so and aborts. */
 void *sc_xrealloc(void *p, size_t n);
 
+/* placement.c: whether T's workers= names no connected worker. */
+int sc_no_worker(const sc_state *st, const sc_task *t);
 /* placement.c: sends ready tasks to workers (by data locality, else the
  * least loaded; input tasks only as fast as workers run them). */
 void sc_fill(sc_state *st);

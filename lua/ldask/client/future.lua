@@ -240,7 +240,9 @@ function M.as_completed(futures, opts)
       if opts.timeout and c._now() - wall0 > opts.timeout then
         error("as_completed: " .. n .. " future(s) still pending after " .. opts.timeout .. " s", 2)
       end
-      c:_poll(0.2)
+      if not c:_poll(0.2) and (c.closed or c:_connection_lost()) then
+        error("as_completed: " .. n .. " future(s) still pending: " .. c:_lost_reason(), 2)
+      end
     end
     return nil
   end, start

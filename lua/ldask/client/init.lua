@@ -339,6 +339,17 @@ function Client:_poll(timeout, spin)
   return got
 end
 
+-- True when the connection to the scheduler is gone.
+function Client:_connection_lost()
+  return self.cl == nil or lib.ld_client_closed(self.cl) ~= 0
+end
+
+-- Why waiting can no longer succeed: the client closed or the connection lost.
+function Client:_lost_reason()
+  if self.closed then return "the client was closed" end
+  return "lost the connection to the scheduler at " .. self.address .. ": " .. ffi_string(lib.ld_client_error(self.cl))
+end
+
 local function lost_connection(self, what, level)
   error(what .. ": lost the connection to the scheduler at " .. self.address .. ": " ..
     ffi_string(lib.ld_client_error(self.cl)), level + 1)
@@ -362,12 +373,28 @@ function Client:_wait_held(keys, timeout, what, level, any)
     if deadline then
       wait = deadline - now()
       if wait <= 0 then
-        error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s", level + 1)
+        local why = ""
+        for _, k in ipairs(keys) do
+          if self:_state(k).status == "pending" then why = self:_why_pending(k); break end
+        end
+        error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s" .. why, level + 1)
       end
       if wait > 0.5 then wait = 0.5 end
     end
     if not self:_poll(wait) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, what, level + 1) end
   end
+end
+
+-- Why KEY is still pending, for a timeout's message: "" unless the
+-- scheduler holds it in the no-worker state (its workers= names no
+-- connected worker).
+function Client:_why_pending(key)
+  local ok, info = pcall(self._request, self, { op = "task-info", key = key }, 1)
+  if not ok or type(info) ~= "table" or info.state ~= "no-worker" then return "" end
+  local names = {}
+  for i, w in ipairs(info.workers or {}) do names[i] = "'" .. tostring(w) .. "'" end
+  return ": '" .. key .. "' is in the no-worker state: it may only run on worker " .. table.concat(names, ", ")
+    .. " and no such worker is in the cluster (see client:scheduler_info().workers)"
 end
 
 -- Holds a reference to each of KEYS while FN(...) waits on them: a future
@@ -415,7 +442,7 @@ function Client:_fetch(keys, timeout, what, level)
       if deadline then
         wait = deadline - now()
         if wait <= 0 then
-          error(what .. ": no result for '" .. ask[i] .. "' after " .. timeout .. " s", level + 1)
+          error(what .. ": no result for '" .. ask[i] .. "' after " .. timeout .. " s" .. self:_why_pending(ask[i]), level + 1)
         end
         if wait > 0.5 then wait = 0.5 end
       end
