@@ -283,7 +283,8 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     ld_sched_put_data(st->eng, t->id);
     free(t->err_msg);
     free(t->err_tb);
-    t->err_msg = t->err_tb = NULL;
+    free(t->err_key);
+    t->err_msg = t->err_tb = t->err_key = NULL;
     t->lost = 0;
     t->scattered = 1;
     t->processing_on = best;

@@ -85,6 +85,8 @@ typedef struct sc_task {
   int *gather_clients;
   int ngather, capgather;
   char *err_msg, *err_tb;
+  char *err_key; /* owned: the key of the task that failed first, when a
+                    dependency's error made this one fail (else NULL) */
 } sc_task;
 
 #define SC_PAGE_BITS 12

@@ -290,7 +290,9 @@ function Client:_handle(m)
     -- a value already fetched stays available here)
     if st then
       st.status = h.lost and "lost" or "error"
-      st.err = errors.task_error(h.key, h.message or "", h.traceback or "")
+      -- (origin: the task that failed first, when a dependency's error
+      -- made this one fail)
+      st.err = errors.task_error(h.origin or h.key, h.message or "", h.traceback or "")
       fire(st)
     end
   elseif op == "key-cancelled" then
