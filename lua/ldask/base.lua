@@ -6,7 +6,8 @@ local graph = require "ldask.graph"
 local config = require "ldask.config"
 local misuse = require("ldask.errors").misuse
 
-local type, getmetatable, pairs, select, tostring = type, getmetatable, pairs, select, tostring
+local type, getmetatable, pairs, ipairs, select, tostring, unpack =
+  type, getmetatable, pairs, ipairs, select, tostring, unpack
 
 local M = {}
 
@@ -71,7 +72,12 @@ local function run(g, keys, opts)
   local flat = graph.flatten_keys(keys)
   local ok, err = pcall(graph.check_keys, g, flat, 0)
   if not ok then misuse(err) end
-  return M.scheduler_for(opts).get(g, keys, opts)
+  local sched = M.scheduler_for(opts)
+  local fut = package.loaded["ldask.client.future"]
+  -- futures (of a persisted collection, or passed to delayed) run here
+  -- with their values, as dask's local schedulers do
+  if fut and sched ~= package.loaded["ldask.client.scheduler"] then g = fut.resolve(g, 3) end
+  return sched.get(g, keys, opts)
 end
 
 -- Runs graph G and returns the results of KEYS (a key or nested list) in
@@ -120,37 +126,149 @@ function M.split_options(...)
   return n, {}
 end
 
+-- Collections among ARGS[1..N]: searched inside plain tables (lists and
+-- keyed tables, nested), as dask's compute(traverse=True). Calls
+-- FOUND(collection) for each, in a stable order (arguments in order,
+-- then each table's array part in order and its other keys sorted).
+local function sorted_keys(t)
+  local ks, n = {}, #t
+  for k in pairs(t) do
+    if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then ks[#ks + 1] = k end
+  end
+  table.sort(ks, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return ks, n
+end
+
+local function each_collection(v, found, seen)
+  if M.is_collection(v) then found(v); return end
+  if type(v) ~= "table" or getmetatable(v) ~= nil or seen[v] then return end
+  seen[v] = true
+  local ks, n = sorted_keys(v)
+  for i = 1, n do each_collection(v[i], found, seen) end
+  for _, k in ipairs(ks) do each_collection(v[k], found, seen) end
+end
+
+-- V with every collection replaced by VALUE(collection), same nesting;
+-- tables holding none are returned as they are.
+local function replace_collections(v, value)
+  if M.is_collection(v) then return value(v), true end
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
+  local out, any = {}, false
+  for k, x in pairs(v) do
+    local y, has = replace_collections(x, value)
+    out[k] = y
+    any = any or has
+  end
+  if any then return out, true end
+  return v, false
+end
+M.each_collection = function(v, found) return each_collection(v, found, {}) end
+M.replace_collections = replace_collections
+
+-- Runs the collections found in ARGS[1..N] as one merged graph (each run
+-- once even when it appears twice). Returns { [collection] = result of its
+-- keys } (not finalized).
+local function run_collections(args, n, opts, level)
+  local layers, keys, list, index = {}, {}, {}, {}
+  local seen = {}
+  for i = 1, n do
+    each_collection(args[i], function(c)
+      if index[c] then return end
+      add_graph(layers, c)
+      list[#list + 1] = c
+      index[c] = #list
+      keys[#list] = c:__ldask_keys()
+    end, seen)
+  end
+  if #list == 0 then return nil end
+  local g = graph.flatten_layers(layers)
+  local flatkeys = graph.flatten_keys(keys)
+  local optimized = {}
+  for _, c in ipairs(list) do
+    local opt = c.__ldask_optimize -- once per kind of collection, as dask
+    if opt and not optimized[opt] then
+      optimized[opt] = true
+      g = opt(c, g, flatkeys)
+    end
+  end
+  local out = run(g, keys, opts)
+  local results = {}
+  for j, c in ipairs(list) do results[c] = out[j] end
+  return results
+end
+
 -- compute(a, b, ... [, opts]): computes every collection among the
--- arguments in one merged graph; other values pass through unchanged.
--- Returns the results in order.
+-- arguments, also inside plain tables (nested lists and keyed tables), in
+-- one merged graph; other values pass through unchanged. Returns the
+-- results in order, tables in the same nesting.
 function M.compute(...)
   local n, opts = M.split_options(...)
   local args = { ... }
-  local layers, keys, which = {}, {}, {}
+  local results = run_collections(args, n, opts, 2)
+  if not results then return unpack(args, 1, n) end
+  local out = {}
   for i = 1, n do
-    local a = args[i]
-    if M.is_collection(a) then
-      add_graph(layers, a)
-      keys[#keys + 1] = a:__ldask_keys()
-      which[#which + 1] = i
+    out[i] = (replace_collections(args[i], function(c)
+      local finalize = c:__ldask_postcompute()
+      local r = results[c]
+      if finalize then return finalize(r) end
+      return r
+    end))
+  end
+  return unpack(out, 1, n)
+end
+
+-- The collection C with its data computed: rebuilt by its
+-- __ldask_postpersist from LAYER (key -> value or future).
+local function rebuild(c, layer, what, level)
+  if not c.__ldask_postpersist then
+    misuse(what .. ": a " .. type(c) .. " collection without __ldask_postpersist cannot be persisted")
+  end
+  return c:__ldask_postpersist()(layer)
+end
+M.rebuild_persisted = rebuild
+
+-- persist(a, b, ... [, opts]): the collections among the arguments (also
+-- inside plain tables) computed, as collections of the same kind whose
+-- graphs hold the results: with a client open (or scheduler =
+-- "distributed"), futures of data kept on the cluster (client:persist);
+-- otherwise the values, in this process. Other values pass through.
+function M.persist(...)
+  local n, opts = M.split_options(...)
+  local args = { ... }
+  local sched = M.scheduler_for(opts)
+  if sched == package.loaded["ldask.client.scheduler"] then
+    local client = require("ldask.client").current()
+    if not client then
+      misuse("ldask.persist: the 'distributed' scheduler needs a client: create one with ldask.Client(...)")
     end
+    return client:persist(unpack(args, 1, n))
   end
-  local results = {}
-  for i = 1, n do results[i] = args[i] end
-  if #which == 0 then return unpack(results, 1, n) end
-  local g = graph.flatten_layers(layers)
-  local flatkeys = graph.flatten_keys(keys)
-  for _, i in ipairs(which) do
-    local c = args[i]
-    if c.__ldask_optimize then g = c:__ldask_optimize(g, flatkeys) end
+  local results = run_collections(args, n, opts, 2)
+  if not results then return unpack(args, 1, n) end
+  local quote = graph.quote
+  local out = {}
+  for i = 1, n do
+    out[i] = (replace_collections(args[i], function(c)
+      local r = results[c]
+      local layer = {}
+      local function fill(k, v)
+        if type(k) == "table" then
+          for j = 1, #k do fill(k[j], v[j]) end
+        else
+          layer[k] = quote(v)
+        end
+      end
+      fill(c:__ldask_keys(), r)
+      return rebuild(c, layer, "ldask.persist", 4)
+    end))
   end
-  local out = run(g, keys, opts)
-  for j, i in ipairs(which) do
-    local finalize = args[i]:__ldask_postcompute()
-    local r = out[j]
-    results[i] = finalize and finalize(r) or r
-  end
-  return unpack(results, 1, n)
+  return unpack(out, 1, n)
 end
 
 return M

@@ -226,6 +226,13 @@ function methods.__ldask_graph(self) return graph.flatten_layers(rawget(self, "_
 function methods.__ldask_layers(self) return rawget(self, "_layers") end
 function methods.__ldask_keys(self) return rawget(self, "_key") end
 function methods.__ldask_postcompute() return nil end
+-- ldask.persist / client:persist: the same value backed by LAYER (its key
+-- -> a future or the computed value).
+function methods.__ldask_postpersist(self)
+  local key = rawget(self, "_key")
+  return function(layer) return new(key, { ["persisted-" .. key] = layer }) end
+end
+function methods.persist(self, opts) return (base.persist(self, opts)) end
 
 -- d.field -> a Delayed of the field; d:method(...) -> a Delayed of the call
 -- (a method named like a Delayed method, e.g. compute, is the Delayed's).

@@ -22,6 +22,7 @@ M.is_collection = base.is_collection
 
 -- Collections and lazy values
 M.compute = base.compute
+M.persist = base.persist
 M.delayed = delayed.delayed
 M.tokenize = tokenize.tokenize
 

@@ -283,7 +283,8 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     ld_sched_put_data(st->eng, t->id);
     free(t->err_msg);
     free(t->err_tb);
-    t->err_msg = t->err_tb = NULL;
+    free(t->err_key);
+    t->err_msg = t->err_tb = t->err_key = NULL;
     t->lost = 0;
     t->scattered = 1;
     t->processing_on = best;
@@ -376,10 +377,15 @@ static void op_task_info(sc_state *st, ld_conn *c, const msgpack_object *h) {
   int32_t ndeps;
   const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
   sc_worker *const *who = sc_who_has(t);
-  msgpack_pack_map(&p.pk, 11);
+  msgpack_pack_map(&p.pk, 12);
   S(&p, "op"), S(&p, "task-info-reply");
   S(&p, "id"), I(&p, id);
-  S(&p, "state"), S(&p, state_name(info.state));
+  /* a ready task that no connected worker may run: dask's no-worker */
+  int no_worker = info.state == LD_TASK_READY && sc_no_worker(st, t);
+  S(&p, "state"), S(&p, no_worker ? "no-worker" : state_name(info.state));
+  S(&p, "workers");
+  msgpack_pack_array(&p.pk, (size_t)t->nrestrict);
+  for (int j = 0; j < t->nrestrict; j++) S(&p, t->restrict_to[j]);
   S(&p, "waiting_on"), I(&p, info.waiting_on);
   S(&p, "refs"), I(&p, info.wants);
   S(&p, "gathers"), I(&p, t->ngather);

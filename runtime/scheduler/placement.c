@@ -19,6 +19,15 @@ static int allowed(const sc_task *t, const sc_worker *w) {
   return 0;
 }
 
+/* Whether T is restricted (workers=) to workers none of which is
+ * connected: dask's no-worker state (it waits until one joins). */
+int sc_no_worker(const sc_state *st, const sc_task *t) {
+  if (t->nrestrict == 0) return 0;
+  for (const sc_worker *w = st->workers; w; w = w->next)
+    if (allowed(t, w)) return 0;
+  return 1;
+}
+
 /* Queued work a worker should hold so that it never idles while the
  * scheduler's next message is under way (seconds). */
 #define QUEUE_BUDGET 0.002

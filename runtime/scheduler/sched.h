@@ -85,6 +85,8 @@ typedef struct sc_task {
   int *gather_clients;
   int ngather, capgather;
   char *err_msg, *err_tb;
+  char *err_key; /* owned: the key of the task that failed first, when a
+                    dependency's error made this one fail (else NULL) */
 } sc_task;
 
 #define SC_PAGE_BITS 12
@@ -158,6 +160,8 @@ void sc_gather_done(sc_task *t, int client_id);
 /* Out of memory in the scheduler: says so and aborts. */
 void *sc_xrealloc(void *p, size_t n);
 
+/* placement.c: whether T's workers= names no connected worker. */
+int sc_no_worker(const sc_state *st, const sc_task *t);
 /* placement.c: sends ready tasks to workers (by data locality, else the
  * least loaded; input tasks only as fast as workers run them). */
 void sc_fill(sc_state *st);

@@ -154,12 +154,13 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
   pk_t p;
   pk_init(&p);
   int erred = strcmp(op, "key-erred") == 0;
-  msgpack_pack_map(&p.pk, erred ? 5 : 3);
+  msgpack_pack_map(&p.pk, erred ? (t->err_key ? 6 : 5) : 3);
   S(&p, "op"), S(&p, op);
   S(&p, "key"), pack_key(&p, sc_g, t);
   if (erred) {
     S(&p, "message"), S(&p, t->err_msg ? t->err_msg : "");
     S(&p, "traceback"), S(&p, t->err_tb ? t->err_tb : "");
+    if (t->err_key) S(&p, "origin"), S(&p, t->err_key);
     S(&p, "lost");
     if (t->lost)
       msgpack_pack_true(&p.pk);

@@ -136,8 +136,10 @@ static void set_error(sc_task *t, const char *msg, size_t mlen, const char *tb, 
   char *m = dupn(msg, mlen), *b = dupn(tb, tblen); /* MSG may be t's own text */
   free(t->err_msg);
   free(t->err_tb);
+  free(t->err_key);
   t->err_msg = m;
   t->err_tb = b;
+  t->err_key = NULL;
 }
 
 static void hook_erred(void *ctx, int32_t id, int32_t cause, int reason) {
@@ -150,6 +152,14 @@ static void hook_erred(void *ctx, int32_t id, int32_t cause, int reason) {
     case LD_ERR_DEP:
       set_error(t, c->err_msg ? c->err_msg : "", c->err_msg ? strlen(c->err_msg) : 0,
                 c->err_tb ? c->err_tb : "", c->err_tb ? strlen(c->err_tb) : 0);
+      /* the error names the task that failed first, as dask's does */
+      if (c->err_key) {
+        t->err_key = dupn(c->err_key, strlen(c->err_key));
+      } else {
+        size_t clen;
+        const char *ckey = sc_key(st, c, &clen);
+        t->err_key = dupn(ckey, clen);
+      }
       break;
     case LD_ERR_LOST:
       if (t->scattered)
@@ -201,6 +211,7 @@ static void hook_forget(void *ctx, int32_t id) {
   free(t->gather_clients);
   free(t->err_msg);
   free(t->err_tb);
+  free(t->err_key);
   memset(t, 0, sizeof *t);
   t->id = -1;
 }

@@ -209,6 +209,18 @@ function methods.__ldask_postcompute(self)
   return function(results) return nd.block(results, n) end
 end
 
+-- ldask.persist / client:persist: the same array backed by LAYER (block key
+-- -> a future or the computed block).
+function methods.__ldask_postpersist(self)
+  return function(layer)
+    local out = {}
+    for k, v in pairs(self) do out[k] = v end
+    out.layers = { [self.name] = layer }
+    return setmetatable(out, getmetatable(self))
+  end
+end
+function methods.persist(self, opts) return (base.persist(self, opts)) end
+
 -- Computes the array; returns an ndarray. OPTS as for ldask.compute.
 function methods.compute(self, opts)
   if opts then return (base.compute(self, opts)) end

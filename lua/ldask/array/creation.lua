@@ -275,6 +275,8 @@ end
 -- (it must return an ndarray of SHAPE).
 function M.from_delayed(value, shape, opts)
   local delayed = require "ldask.delayed"
+  -- a future or another collection of one key: as dask, wrapped in delayed
+  if not delayed.is_delayed(value) and require("ldask.base").is_collection(value) then value = delayed.delayed(value) end
   if not delayed.is_delayed(value) then error("from_delayed: expected a delayed value", 2) end
   shape = shape_arg(shape, "from_delayed")
   opts = opts_arg(opts, "from_delayed")

@@ -201,6 +201,12 @@ function Bag:__ldask_layers() return M.layers(self) end
 function Bag:__ldask_graph() return graph.flatten_layers(M.layers(self)) end
 function Bag:__ldask_keys() return M.keys(self) end
 function Bag:__ldask_postcompute() return pipeline.concat end
+-- ldask.persist / client:persist: a materialized bag of the same partition
+-- keys backed by LAYER (key -> a future or the computed partition).
+function Bag:__ldask_postpersist()
+  return function(layer) return M.materialized(self.name, self.npartitions, layer, {}) end
+end
+function Bag:persist(opts) return (base.persist(self, opts)) end
 function Bag:__ldask_tokenize() return self.name end
 
 -- Computes the bag: returns a Lua array of all its elements in order.
@@ -217,6 +223,14 @@ function Item:__ldask_layers() return self._layers end
 function Item:__ldask_graph() return graph.flatten_layers(self._layers) end
 function Item:__ldask_keys() return self.key end
 function Item:__ldask_postcompute() return nil end
+-- ldask.persist / client:persist: the same item backed by LAYER (its key ->
+-- a future or the computed value).
+function Item:__ldask_postpersist()
+  return function(layer)
+    return setmetatable({ name = self.name, key = self.key, _layers = { ["persisted-" .. self.key] = layer } }, Item)
+  end
+end
+function Item:persist(opts) return (base.persist(self, opts)) end
 
 -- Computes the item: returns its value.
 function Item:compute(opts) return (base.compute(self, opts or {})) end

@@ -32,7 +32,8 @@ local function extra_args(what, ...)
   return args, n
 end
 
--- Extra arguments of map: plain values, Items (their value, the same for
+-- Extra arguments of map: plain values, Items and other collections (a
+-- delayed value, a future: their value, the same for
 -- every element) and Bags with as many partitions as B (zipped element by
 -- element). Returns args, n, slots ({[argindex] = {slot, "item"|"bag"}} or
 -- nil), the new extras and their layers.
@@ -59,6 +60,15 @@ local function map_args(b, ...)
       extras[#extras + 1] = { bag = core.keys(a) }
       for k, v in pairs(core.layers(a)) do layers[k] = v end
       slots[i] = { base + #extras, "bag" }
+      args[i] = false
+    elseif require("ldask.base").is_collection(a) then
+      -- a delayed value, a future, an array: its value, the same for every
+      -- element (as dask's bag.map)
+      local d = require("ldask.delayed").delayed(a)
+      slots = slots or {}
+      extras[#extras + 1] = { item = d:__ldask_keys() }
+      for k, v in pairs(d:__ldask_layers()) do layers[k] = v end
+      slots[i] = { base + #extras, "item" }
       args[i] = false
     end
   end

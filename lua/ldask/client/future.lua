@@ -137,6 +137,68 @@ end
 
 Future.__ldask_tokenize = function(self) return "future:" .. self.key end
 
+-- The collection protocol, as dask's Future: a graph of one key whose
+-- value is the future itself. Passed to ldask.delayed functions, to
+-- bag.from_delayed / array.from_delayed or to a bag's map, a future becomes
+-- a reference to its key: on the cluster the task reads the data where it
+-- is; on threads and sync the value is gathered first (resolve below).
+function Future:__ldask_graph() return { [self.key] = self } end
+function Future:__ldask_layers() return { ["future-" .. self.key] = { [self.key] = self } } end
+function Future:__ldask_keys() return self.key end
+function Future:__ldask_postcompute() return nil end
+
+-- The value of future F for a scheduler running in this process (threads,
+-- sync): its result, fetched from its client; once the client is closed,
+-- the value it had already fetched.
+local function local_value(f, level)
+  local c = f.client
+  if f.released then error("ldask: the future of '" .. f.key .. "' was released", level + 1) end
+  if c.closed then
+    local st = c.keys[f.key]
+    if st and st.has_value then return st.value end
+    error("ldask: the future of '" .. f.key .. "' belongs to a closed client that never fetched its value;"
+      .. " compute while the client is open", level + 1)
+  end
+  return c:_result(f.key, nil, level + 1)
+end
+
+local quote = require("ldask.graph").quote
+
+-- V (a graph value) with its futures replaced by their quoted values; plain
+-- tables are searched (a task's arguments), quoted ones are not.
+local function resolve_value(v, level)
+  if getmetatable(v) == Future then return quote(local_value(v, level + 1)), true end
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
+  local out, any = {}, false
+  for k, x in pairs(v) do
+    local y, has = resolve_value(x, level + 1)
+    out[k] = y
+    any = any or has
+  end
+  if any then return out, true end
+  return v, false
+end
+
+-- Graph G for a scheduler in this process: a copy with every future
+-- replaced by its value (G itself when it holds none). LEVEL: of the user's
+-- call, for errors.
+function M.resolve(g, level)
+  local out
+  for k, v in pairs(g) do
+    if type(v) == "table" then
+      local y, has = resolve_value(v, level + 1)
+      if has then
+        if not out then
+          out = {}
+          for k2, v2 in pairs(g) do out[k2] = v2 end
+        end
+        out[k] = y
+      end
+    end
+  end
+  return out or g
+end
+
 -- Flattens futures (one, or a list) into a list; raises on anything else.
 local function list_of(fs, what, level)
   if getmetatable(fs) == Future then return { fs } end
@@ -178,7 +240,9 @@ function M.as_completed(futures, opts)
       if opts.timeout and c._now() - wall0 > opts.timeout then
         error("as_completed: " .. n .. " future(s) still pending after " .. opts.timeout .. " s", 2)
       end
-      c:_poll(0.2)
+      if not c:_poll(0.2) and (c.closed or c:_connection_lost()) then
+        error("as_completed: " .. n .. " future(s) still pending: " .. c:_lost_reason(), 2)
+      end
     end
     return nil
   end, start

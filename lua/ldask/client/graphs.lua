@@ -6,8 +6,8 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 
-local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring =
-  type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring
+local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack =
+  type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack
 local is_future = future.is_future
 local CALL = "\0ldask.call" -- the compact call form (ldask.client.exec)
 
@@ -263,28 +263,19 @@ function G.install(M, Client, strip_futures)
     return reshape(keys, values, { i = 0 })
   end
 
-  -- compute(collection or delayed [, opts]) -> a Future of its finalized
-  -- value; with a list of collections, a list of futures.
-  function Client:compute(obj, opts)
-    check(self, "compute")
-    local base = require "ldask.base"
-    if not base.is_collection(obj) then
-      if type(obj) == "table" and getmetatable(obj) == nil then
-        local out = {}
-        for i, o in ipairs(obj) do out[i] = self:compute(o, opts) end
-        return out
-      end
-      error("Client:compute: expected a collection or delayed value, got " .. type(obj), 2)
-    end
+  -- Submits collection OBJ (optimized) and returns the future of its
+  -- finalized value.
+  local function compute_one(self, obj, opts, level)
     local g = obj:__ldask_graph()
     local keys = obj:__ldask_keys()
     local flat = graph.flatten_keys(keys)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
     local fin = obj:__ldask_postcompute()
     if fin == nil and type(keys) == "string" then
+      if is_future(g[keys]) and g[keys].key == keys then return future.new(self, keys) end
       local deps, ix
       g, deps, ix = cull_index(g, flat)
-      return self:_submit_graph(g, { keys }, opts or {}, 2, deps, ix)[1]
+      return self:_submit_graph(g, { keys }, opts, level + 1, deps, ix)[1]
     end
     -- (the finalizer itself is not hashed: its upvalues may hold anything)
     self.nfinal = (self.nfinal or 0) + 1
@@ -298,26 +289,70 @@ function G.install(M, Client, strip_futures)
     end
     local deps, ix
     g2, deps, ix = cull_index(g2, { out })
-    return self:_submit_graph(g2, { out }, opts or {}, 2, deps, ix)[1]
+    return self:_submit_graph(g2, { out }, opts, level + 1, deps, ix)[1]
   end
 
-  -- persist(collection) -> a collection of the same keys whose data stays on
-  -- the cluster (its graph holds the futures); compute it through this client.
-  function Client:persist(obj)
-    check(self, "persist")
+  -- compute(collections [, opts]) -> a Future of each collection's
+  -- finalized value, in the same nesting: one collection gives a future,
+  -- plain tables (lists, keyed tables, nested) of collections give the
+  -- same tables of futures; other values pass through unchanged.
+  function Client:compute(obj, opts)
+    check(self, "compute")
     local base = require "ldask.base"
-    if not base.is_collection(obj) then error("Client:persist: expected a collection, got " .. type(obj), 2) end
+    if not base.is_collection(obj) and (type(obj) ~= "table" or getmetatable(obj) ~= nil) then
+      error("Client:compute: expected a collection or delayed value (or a table of them), got " .. type(obj), 2)
+    end
+    if opts ~= nil and type(opts) ~= "table" then error("Client:compute: options must be a table, got " .. type(opts), 2) end
+    local made = {}
+    return (base.replace_collections(obj, function(c)
+      local f = made[c]
+      if not f then f = compute_one(self, c, opts or {}, 4); made[c] = f end
+      return f
+    end))
+  end
+
+  -- Submits collection OBJ and returns it rebuilt on futures of its keys
+  -- (the collection's __ldask_postpersist), or a Persisted wrapper.
+  local function persist_one(self, obj, level)
     local g = obj:__ldask_graph()
     local keys = obj:__ldask_keys()
     local flat = graph.flatten_keys(keys)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
     local deps, ix
     g, deps, ix = cull_index(g, flat)
-    local futs = self:_submit_graph(g, flat, {}, 2, deps, ix)
+    local futs = self:_submit_graph(g, flat, {}, level + 1, deps, ix)
     local pg = {}
     for i, k in ipairs(flat) do pg[k] = futs[i] end
+    if obj.__ldask_postpersist then return obj:__ldask_postpersist()(pg) end
     local fin = obj:__ldask_postcompute()
     return setmetatable({ graph = pg, keys = keys, finalize = fin, futures = futs }, M.Persisted)
+  end
+
+  -- persist(collection, ...) -> the same kind of collection (array, bag,
+  -- delayed), of the same keys, whose graph holds futures of the data kept
+  -- on the cluster: keep working with it (p:sum():compute()). Several
+  -- arguments, or plain tables of collections, give the same shape.
+  function Client:persist(...)
+    check(self, "persist")
+    local base = require "ldask.base"
+    local n = select("#", ...)
+    if n == 0 then error("Client:persist: expected a collection", 2) end
+    local args = { ... }
+    for i = 1, n do
+      local a = args[i]
+      if not base.is_collection(a) and (type(a) ~= "table" or getmetatable(a) ~= nil) then
+        error("Client:persist: argument " .. i .. " is a " .. type(a) .. ", not a collection", 2)
+      end
+    end
+    local made, out = {}, {}
+    for i = 1, n do
+      out[i] = (base.replace_collections(args[i], function(c)
+        local p = made[c]
+        if not p then p = persist_one(self, c, 4); made[c] = p end
+        return p
+      end))
+    end
+    return unpack(out, 1, n)
   end
 
   M.Persisted = { __name = "ldask.Persisted" }

@@ -290,7 +290,9 @@ function Client:_handle(m)
     -- a value already fetched stays available here)
     if st then
       st.status = h.lost and "lost" or "error"
-      st.err = errors.task_error(h.key, h.message or "", h.traceback or "")
+      -- (origin: the task that failed first, when a dependency's error
+      -- made this one fail)
+      st.err = errors.task_error(h.origin or h.key, h.message or "", h.traceback or "")
       fire(st)
     end
   elseif op == "key-cancelled" then
@@ -339,6 +341,17 @@ function Client:_poll(timeout, spin)
   return got
 end
 
+-- True when the connection to the scheduler is gone.
+function Client:_connection_lost()
+  return self.cl == nil or lib.ld_client_closed(self.cl) ~= 0
+end
+
+-- Why waiting can no longer succeed: the client closed or the connection lost.
+function Client:_lost_reason()
+  if self.closed then return "the client was closed" end
+  return "lost the connection to the scheduler at " .. self.address .. ": " .. ffi_string(lib.ld_client_error(self.cl))
+end
+
 local function lost_connection(self, what, level)
   error(what .. ": lost the connection to the scheduler at " .. self.address .. ": " ..
     ffi_string(lib.ld_client_error(self.cl)), level + 1)
@@ -346,6 +359,10 @@ end
 
 -- Waits until the keys are done (all, or ANY); raises after TIMEOUT seconds.
 function Client:_wait_keys(keys, timeout, what, level, any)
+  self:_holding(keys, self._wait_held, self, keys, timeout, what, level + 2, any)
+end
+
+function Client:_wait_held(keys, timeout, what, level, any)
   local deadline = timeout and now() + timeout
   while true do
     local pending = 0
@@ -358,7 +375,11 @@ function Client:_wait_keys(keys, timeout, what, level, any)
     if deadline then
       wait = deadline - now()
       if wait <= 0 then
-        error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s", level + 1)
+        local why = ""
+        for _, k in ipairs(keys) do
+          if self:_state(k).status == "pending" then why = self:_why_pending(k); break end
+        end
+        error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s" .. why, level + 1)
       end
       if wait > 0.5 then wait = 0.5 end
     end
@@ -366,7 +387,33 @@ function Client:_wait_keys(keys, timeout, what, level, any)
   end
 end
 
--- Fetches the values of KEYS (not already here) and waits for them.
+-- Why KEY is still pending, for a timeout's message: "" unless the
+-- scheduler holds it in the no-worker state (its workers= names no
+-- connected worker).
+function Client:_why_pending(key)
+  local ok, info = pcall(self._request, self, { op = "task-info", key = key }, 1)
+  if not ok or type(info) ~= "table" or info.state ~= "no-worker" then return "" end
+  local names = {}
+  for i, w in ipairs(info.workers or {}) do names[i] = "'" .. tostring(w) .. "'" end
+  return ": '" .. key .. "' is in the no-worker state: it may only run on worker " .. table.concat(names, ", ")
+    .. " and no such worker is in the cluster (see client:scheduler_info().workers)"
+end
+
+-- Holds a reference to each of KEYS while FN(...) waits on them: a future
+-- dropped by its caller while the wait runs (c:submit(f, big):result(), a
+-- temporary collected by the allocations of the wait) must not release its
+-- key under the wait, which would then never see it finish.
+-- Returns FN's first result.
+function Client:_holding(keys, fn, ...)
+  for _, k in ipairs(keys) do self:_ref(k) end
+  local ok, r = pcall(fn, ...)
+  for _, k in ipairs(keys) do self:_unref(k) end
+  if not ok then error(r, 0) end
+  return r
+end
+
+-- Fetches the values of KEYS (not already here) and waits for them (the
+-- caller holds the keys, see _holding).
 function Client:_fetch(keys, timeout, what, level)
   self:_poll(0) -- values that already arrived need no gather
   -- Small values come with keys-finished: only finished keys whose value
@@ -397,7 +444,7 @@ function Client:_fetch(keys, timeout, what, level)
       if deadline then
         wait = deadline - now()
         if wait <= 0 then
-          error(what .. ": no result for '" .. ask[i] .. "' after " .. timeout .. " s", level + 1)
+          error(what .. ": no result for '" .. ask[i] .. "' after " .. timeout .. " s" .. self:_why_pending(ask[i]), level + 1)
         end
         if wait > 0.5 then wait = 0.5 end
       end
@@ -413,12 +460,17 @@ local function raise_state(key, st, level)
   if st.status == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
 end
 
-function Client:_result(key, timeout, level)
+local function result_held(self, key, timeout, level)
   self:_poll(0)
   self:_fetch({ key }, timeout, "Future:result", level + 1)
   local st = self:_state(key)
   if not st.has_value then raise_state(key, st, level + 1) end
   return st.value
+end
+
+function Client:_result(key, timeout, level)
+  local v = self:_holding({ key }, result_held, self, key, timeout, level + 2)
+  return v
 end
 
 -- Tasks: submit, map, gather, scatter, cancel, and graphs (ldask.client.tasks,

@@ -10,8 +10,8 @@ local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
 local funcname_of = require("ldask.funcname").of
 
-local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall =
-  type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall
+local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next =
+  type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
 local format = string.format
 local EMPTY = mp.EMPTY
 local is_future, Future = future.is_future, future.Future
@@ -253,35 +253,54 @@ function T.install(M, Client, shared)
   function M.options(t) return setmetatable(t or {}, M.Options) end
   Client.options = M.options
 
-  -- map(f, seq, ...[, opts]) submits f(seq[i], ...) for every element: a list
-  -- of futures, in one message to the scheduler.
+  -- map(f, seq1, seq2, ...[, opts]) submits f(seq1[i], seq2[i], ...) for
+  -- every i, zipping the sequences as dask's client.map (plain tables; they
+  -- must have the same length); other arguments (numbers, strings, ...)
+  -- are passed to every call. A list of futures, sent in one message.
   function Client:map(f, seq, ...)
     check(self, "map")
     if type(f) ~= "function" then error("Client:map: expected a function, got " .. type(f), 2) end
-    if type(seq) ~= "table" then error("Client:map: expected a list to map over, got " .. type(seq), 2) end
+    if type(seq) ~= "table" or getmetatable(seq) ~= nil then
+      error("Client:map: expected a list to map over, got " .. (is_future(seq) and "a future" or type(seq)), 2)
+    end
     local n = select("#", ...)
     local extra = { ... }
     local opts = {}
     if n > 0 and getmetatable(extra[n]) == M.Options then opts = extra[n]; extra[n] = nil; n = n - 1 end
     opts = check_opts(opts, "Client:map", 2)
+    -- the zipped sequences among the extra arguments (positions in extra)
+    local zipped = {}
+    for j = 1, n do
+      local a = extra[j]
+      if type(a) == "table" and getmetatable(a) == nil then
+        if #a ~= #seq then
+          error(format("Client:map: the sequences have different lengths (%d and %d, argument %d): "
+            .. "map zips them element by element", #seq, #a, j + 2), 2)
+        end
+        zipped[#zipped + 1] = j
+      end
+    end
     local prefix = funcname_of(f, 2) .. "-"
-    -- Pure keys: the hash of the function and the extra arguments, then the
-    -- element (a number as itself, anything else hashed): the same call gives
-    -- the same key. Otherwise a fresh token and the index.
+    -- Pure keys: the hash of the function and the constant arguments, then
+    -- the element(s) (a lone integer as itself, anything else hashed): the
+    -- same call gives the same key. Otherwise a fresh token and the index.
+    local consts = {}
+    for j = 1, n do consts[j] = (type(extra[j]) == "table" and getmetatable(extra[j]) == nil) and "seq" or extra[j] end
     local base, pure
     if opts.key then base = opts.key .. "-"
-    elseif opts.pure ~= false then base = prefix .. tokenize.tokenize(f, unpack(extra, 1, n)) .. "-"; pure = true
+    elseif opts.pure ~= false then base = prefix .. tokenize.tokenize(f, unpack(consts, 1, n)) .. "-"; pure = true
     else base = prefix .. tokenize.unique() .. "-" end
     local tasks, wanted, futs = {}, {}, {}
     local fh = self:_fn_hash(f, 2)
     local args = { nil, unpack(extra, 1, n) }
-    -- Scalars with extra arguments free of futures (the usual case) make
+    -- Scalars with constant arguments free of futures (the usual case) make
     -- their call form directly, without a search for futures.
     local plain_extra = fh ~= nil
     for j = 1, n do
       if type(extra[j]) == "table" then plain_extra = false end
     end
     local flags = LITERALS[n + 1]
+    local nz = #zipped
     for i = 1, #seq do
       local deps, task
       local v = seq[i]
@@ -291,16 +310,19 @@ function T.install(M, Client, shared)
       else
         deps = {}
         args[1] = v
+        for z = 1, nz do local j = zipped[z]; args[j + 1] = extra[j][i] end
         task = call_task(fh, f, args, n + 1, deps)
       end
       local key
       if not pure then key = base .. i
+      elseif nz > 0 then
+        local el = { v }
+        for z = 1, nz do el[z + 1] = extra[zipped[z]][i] end
+        key = base .. tokenize.tokenize(el)
+      elseif type(v) == "number" and v == v and v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then
+        key = base .. format("%d", v)
       else
-        if type(v) == "number" and v == v and v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then
-          key = base .. format("%d", v)
-        else
-          key = base .. tokenize.tokenize(v)
-        end
+        key = base .. tokenize.tokenize(v)
       end
       self.seq = self.seq + 1
       tasks[i] = { key = key, value = task, deps = deps, order = self.seq }
@@ -311,62 +333,169 @@ function T.install(M, Client, shared)
     return futs
   end
 
-  -- gather(future or list [, timeout]): the results, in the same shape.
+  -- Calls FN(f) for every future in V: V itself, or inside plain tables
+  -- (searched as strip_futures does, keyed tables too).
+  local function each_future(v, fn)
+    if is_future(v) then fn(v); return end
+    if type(v) ~= "table" or getmetatable(v) ~= nil then return end
+    for _, x in pairs(v) do each_future(x, fn) end
+  end
+  T.each_future = each_future
+
+  -- V with every future replaced by VALUE(f), in the same nesting (other
+  -- values stay as they are; tables without futures are not copied).
+  local function replace_futures(v, value)
+    if is_future(v) then return value(v), true end
+    if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
+    local out, any = {}, false
+    for k, x in pairs(v) do
+      local y, has = replace_futures(x, value)
+      out[k] = y
+      any = any or has
+    end
+    if any then return out, true end
+    return v, false
+  end
+  T.replace_futures = replace_futures
+
+  local function gather_held(self, fs, keys, timeout)
+    self:_poll(0)
+    self:_fetch(keys, timeout, "Client:gather", 5)
+    local st_of = {}
+    for _, k in ipairs(keys) do
+      local st = self:_state(k)
+      if not st.has_value then raise_state(k, st, 5) end
+      st_of[k] = st
+    end
+    return (replace_futures(fs, function(f) return st_of[f.key].value end))
+  end
+
+  -- gather(futures [, timeout]): the results in the same nesting: a future
+  -- gives its value; lists and keyed tables of futures (nested too) give
+  -- the same tables of values; other values pass through unchanged (dask).
   -- Raises the first task error.
   function Client:gather(fs, timeout)
     check(self, "gather")
-    local single = is_future(fs)
-    local list = future.list_of(fs, "Client:gather", 2)
-    local keys = {}
-    for i, f in ipairs(list) do keys[i] = f.key end
-    self:_poll(0)
-    self:_fetch(keys, timeout, "Client:gather", 2)
-    local out = {}
-    for i, k in ipairs(keys) do
-      local st = self:_state(k)
-      if not st.has_value then raise_state(k, st, 2) end
-      out[i] = st.value
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+      error("Client:gather: timeout must be a number of seconds >= 0, got " .. tostring(timeout), 2)
     end
-    if single then return out[1] end
-    return out
+    local keys, seen, bad = {}, {}, nil
+    each_future(fs, function(f)
+      if f.client ~= self then bad = bad or ("the future of '" .. f.key .. "' belongs to another client") end
+      if f.released then bad = bad or ("the future of '" .. f.key .. "' was released") end
+      if not seen[f.key] then seen[f.key] = true; keys[#keys + 1] = f.key end
+    end)
+    if bad then error("Client:gather: " .. bad, 2) end
+    return self:_holding(keys, gather_held, self, fs, keys, timeout)
   end
 
-  -- scatter(value or list [, opts]): sends data to the workers; returns
-  -- future(s) of it. opts.workers restricts where it goes.
+  -- The key of a scattered value: "scatter-" and its hash.
+  local function scatter_key(v) return "scatter-" .. tokenize.tokenize(v) end
+
+  local function check_scatter_value(v, where, level)
+    if v == nil then
+      error("Client:scatter: nothing to scatter" .. where .. " (nil): pass a value, a list or a keyed table", level + 1)
+    end
+    if type(v) == "function" then
+      error("Client:scatter: cannot scatter a function" .. where
+        .. ": scatter sends data; run a function with client:submit(f, ...)", level + 1)
+    end
+    if is_future(v) then
+      error("Client:scatter: the value" .. where .. " is already a future (of '" .. v.key .. "')", level + 1)
+    end
+  end
+
+  -- scatter(value, list or keyed table [, opts]): sends data to the workers;
+  -- returns finished futures of it in the same shape: a future for a
+  -- value, a list of futures for a list, a table of futures under the same
+  -- keys for a keyed table (string keys become the futures' keys, as in
+  -- dask). opts.workers restricts where it goes.
   function Client:scatter(values, opts)
     check(self, "scatter")
+    if opts ~= nil and type(opts) ~= "table" then error("Client:scatter: options must be a table, got " .. type(opts), 2) end
     opts = opts or {}
-    local single = type(values) ~= "table" or getmetatable(values) ~= nil or #values == 0
-    local list = single and { values } or values
-    local recs, frames, futs = {}, {}, {}
+    local shape -- "single", "list" or "keyed"
+    if type(values) ~= "table" or getmetatable(values) ~= nil then
+      check_scatter_value(values, "", 2)
+      shape = "single"
+    elseif next(values) == nil then
+      return {}
+    else
+      local n, all = #values, true
+      for k in pairs(values) do
+        if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then all = false; break end
+      end
+      shape = all and "list" or "keyed"
+    end
+    local names, list = {}, {}
+    if shape == "single" then
+      names[1], list[1] = 1, values
+    elseif shape == "list" then
+      for i = 1, #values do names[i], list[i] = i, values[i] end
+    else
+      for k in pairs(values) do names[#names + 1] = k end
+      table.sort(names, function(a, b)
+        if type(a) ~= type(b) then return type(a) < type(b) end
+        return a < b
+      end)
+      for i, k in ipairs(names) do list[i] = values[k] end
+    end
+    local recs, frames, futs, seen = {}, {}, {}, {}
     for i, v in ipairs(list) do
-      local key = "scatter-" .. tokenize.tokenize(v)
-      local ok, h, bufs = pcall(codec.encode, v, nil, "scattered value " .. i)
-      if not ok then error("Client:scatter: " .. tostring(h), 2) end
-      frames[#frames + 1] = h
-      local nbytes = #h
-      for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
-      recs[i] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }
-      futs[i] = future.new(self, key)
+      local name = names[i]
+      check_scatter_value(v, shape == "single" and "" or " at [" .. (type(name) == "string" and format("%q", name) or tostring(name)) .. "]", 2)
+      local key = (shape == "keyed" and type(name) == "string") and name or scatter_key(v)
+      local f = future.new(self, key)
+      futs[i] = f
+      if not seen[key] then
+        seen[key] = true
+        local ok, h, bufs = pcall(codec.encode, v, nil, "scattered value " .. tostring(name))
+        if not ok then error("Client:scatter: " .. tostring(h), 2) end
+        frames[#frames + 1] = h
+        local nbytes = #h
+        for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
+        recs[#recs + 1] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }
+        local st = self:_state(key)
+        if st.status == "cancelled" then st.status = "pending" end
+      end
     end
     local workers = opts.workers
     if type(workers) == "string" then workers = { workers } end
     self:_send({ op = "scatter", keys = mp.array(recs), workers = workers }, frames, 2)
-    if single then return futs[1] end
-    return futs
+    -- as dask: the futures are finished when scatter returns
+    local keys = {}
+    for i, r in ipairs(recs) do keys[i] = r.key end
+    self:_wait_keys(keys, opts.timeout or 60, "Client:scatter", 2)
+    for _, k in ipairs(keys) do
+      local st = self:_state(k)
+      if st.status == "error" then error(st.err, 0) end
+    end
+    if shape == "single" then return futs[1] end
+    if shape == "list" then return futs end
+    local out = {}
+    for i, k in ipairs(names) do out[k] = futs[i] end
+    return out
   end
 
-  -- cancel(future or list): stops them (and what depends on them).
+  -- cancel(future or list): stops them (and what depends on them). A
+  -- finished future is marked cancelled too and its data released by this
+  -- client, as in dask.
   function Client:cancel(fs)
     check(self, "cancel")
     local list = future.list_of(fs, "Client:cancel", 2)
-    local keys = {}
+    local keys, done = {}, {}
     for i, f in ipairs(list) do
       keys[i] = f.key
       local st = self:_state(f.key)
-      if st.status == "pending" then st.status = "cancelled"; fire(st) end
+      if st.status ~= "cancelled" then
+        if st.status ~= "pending" then done[#done + 1] = f.key end
+        st.status = "cancelled"
+        st.value, st.has_value, st.err, st.fetch = nil, nil, nil, nil
+        fire(st)
+      end
     end
     self:_send({ op = "cancel", keys = keys }, nil, 2)
+    if #done > 0 then self:_send({ op = "release-keys", keys = done }, nil, 2) end
   end
 
   -- Graphs and collections: get, compute, persist (ldask.client.graphs).
