@@ -73,6 +73,7 @@ describe("the docs' Lua snippets", function()
         rc = tonumber(rc)
         local why = rc == 124 and ("timed out after " .. TIMEOUT .. " s") or ("exit code " .. tostring(rc))
         assert(rc == 0, string.format("the snippet at %s fails (%s):\n%s", where, why, body))
+        sh("rm -rf " .. helpers.shell_quote(dir))
       end)
     end
   end
