@@ -13,22 +13,23 @@ local TIMEOUT = 120 -- seconds per snippet
 -- line, code = text }.
 local function lua_blocks(path)
   local f = assert(io.open(path, "rb"))
-  local blocks, cur, n = {}, nil, 0
+  local blocks, cur, fenced, n = {}, nil, false, 0
   for line in f:lines() do
     n = n + 1
-    if cur then
-      if line:match("^%s*```") then
-        blocks[#blocks + 1] = cur
-        cur = nil
-      else
+    if fenced then -- inside a block: any fence closes it
+      if line:match("^%s*```%s*$") then
+        if cur then blocks[#blocks + 1] = cur end
+        cur, fenced = nil, false
+      elseif cur then
         cur.lines[#cur.lines + 1] = line
       end
-    elseif line:match("^%s*```lua%s*$") then
-      cur = { line = n + 1, lines = {} }
+    elseif line:match("^%s*```") then
+      fenced = n
+      if line:match("^%s*```lua%s*$") then cur = { line = n + 1, lines = {} } end
     end
   end
   f:close()
-  assert(cur == nil, path .. ": a ```lua block is not closed")
+  assert(not fenced, path .. ":" .. tostring(fenced) .. ": a ``` block is not closed")
   for _, b in ipairs(blocks) do b.code = table.concat(b.lines, "\n") .. "\n" end
   return blocks
 end
