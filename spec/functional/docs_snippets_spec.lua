@@ -68,10 +68,8 @@ describe("the docs' Lua snippets", function()
         local f = assert(io.open(file, "wb"))
         f:write(string.rep("\n", b.line - 1), b.code)
         f:close()
-        local out = sh(string.format("cd %s && timeout -k 5 %d %s %s 2>&1 </dev/null; echo \"@@rc=$?\"",
+        local body, rc = helpers.run_sh(string.format("cd %s && timeout -k 5 %d %s %s 2>&1 </dev/null",
           helpers.shell_quote(dir), TIMEOUT, helpers.shell_quote(ldask), helpers.shell_quote(file)))
-        local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
-        rc = tonumber(rc)
         local why = rc == 124 and ("timed out after " .. TIMEOUT .. " s") or ("exit code " .. tostring(rc))
         assert(rc == 0, string.format("the snippet at %s fails (%s):\n%s", where, why, body))
         sh("rm -rf " .. helpers.shell_quote(dir))

@@ -13,13 +13,7 @@ local function read(path)
   return s
 end
 
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"@@rc=$?\"")
-  local out = p:read("*a")
-  p:close()
-  local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
+local function run(cmd) return helpers.run_sh(cmd .. " 2>&1") end
 
 -- The documented commands: the lines of the README's sh block that holds
 -- the install command.
