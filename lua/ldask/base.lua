@@ -1,7 +1,8 @@
--- ldask.base: running graphs and collections. get() picks a scheduler and
+--- ldask.base: running graphs and collections. get() picks a scheduler and
 -- runs a graph; compute() merges the graphs of several collections (the
 -- collection protocol of docs/architecture.md), runs them once, and
 -- finalizes each result.
+-- @submodule ldask
 local graph = require "ldask.graph"
 local config = require "ldask.config"
 
@@ -34,8 +35,14 @@ function M.scheduler_for(opts)
   return require(mod)
 end
 
--- Runs graph G and returns the results of KEYS (a key or nested list) in
+--- Runs graph G and returns the results of KEYS (a key or nested list) in
 -- the same shape. OPTS: scheduler, num_workers, optimize_graph, ...
+-- @param g the graph: a table `{ [key] = task or value }`
+-- @param keys a key or a nested list of keys
+-- @param[opt] opts `{ scheduler =, num_workers =, optimize_graph =, progress =, profile = }`
+-- @return the results, in the shape of KEYS
+-- @usage local g = { x = 1, y = { function(v) return v + 1 end, "x" } }
+-- print(ldask.get(g, "y"))   --> 2
 function M.get(g, keys, opts)
   if type(g) ~= "table" then error("ldask.get: graph must be a table, got " .. type(g), 2) end
   if keys == nil then error("ldask.get: no keys given", 2) end
@@ -44,7 +51,9 @@ function M.get(g, keys, opts)
   return M.scheduler_for(opts).get(g, keys, opts)
 end
 
--- True when X implements the collection protocol.
+--- True when X implements the collection protocol.
+-- @param x any value
+-- @return boolean
 function M.is_collection(x)
   local t = type(x)
   if t ~= "table" and t ~= "userdata" and t ~= "cdata" then return false end
@@ -84,9 +93,13 @@ function M.split_options(...)
   return n, {}
 end
 
--- compute(a, b, ... [, opts]): computes every collection among the
--- arguments in one merged graph; other values pass through unchanged.
+--- Computes every collection among the arguments in one merged graph:
+-- compute(a, b, ... [, opts]); other values pass through unchanged.
 -- Returns the results in order.
+-- @param ... collections, Delayed values and other values, then optionally an options table as for get
+-- @return the results, one per argument
+-- @usage local a, b = ldask.delayed(math.sqrt)(16), ldask.delayed(math.max)(3, 7)
+-- print(ldask.compute(a, b))   --> 4  7
 function M.compute(...)
   local n, opts = M.split_options(...)
   local args = { ... }

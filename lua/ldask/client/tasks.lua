@@ -1,8 +1,9 @@
--- ldask.client.tasks: the Client methods that send tasks and data to the
+--- ldask.client.tasks: the Client methods that send tasks and data to the
 -- cluster: submit, map (with client.options{key=, pure=, retries=,
 -- priority=, workers=}), gather, scatter, cancel, and the compact call
 -- form and function registration they share with ldask.client.graphs.
 -- Installed into ldask.client's Client by install().
+-- @submodule ldask.client
 local codec = require "ldask.codec"
 local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
@@ -213,10 +214,14 @@ function T.install(M, Client, shared)
     end
   end
 
-  -- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
+  --- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
   -- Futures among the arguments are replaced by their results (the data stays
   -- on the workers). The last argument may be an options table made with
   -- Client.options{key=, pure=, retries=, priority=, workers=}.
+  -- @param f the function
+  -- @param ... its arguments, then optionally an options table
+  -- @return a Future
+  -- @usage local f = c:submit(function(x, y) return x + y end, 1, 2); print(f:result())
   function Client:submit(f, ...)
     check(self, "submit")
     if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end
@@ -250,11 +255,20 @@ function T.install(M, Client, shared)
 
   -- Options for submit/map: Client.options{key=, pure=, retries=, priority=, workers=}.
   M.Options = { __name = "ldask.Client.options" }
+  --- Marks a table as the options of a call (the last argument of submit, map,
+  -- run): `client.options{ key =, pure =, retries =, priority =, workers = }`.
+  -- Also `c.options`.
+  -- @param[opt] t the options
+  -- @return T, marked
   function M.options(t) return setmetatable(t or {}, M.Options) end
   Client.options = M.options
 
-  -- map(f, seq, ...[, opts]) submits f(seq[i], ...) for every element: a list
+  --- map(f, seq, ...[, opts]) submits f(seq[i], ...) for every element: a list
   -- of futures, in one message to the scheduler.
+  -- @param f the function
+  -- @param seq a list of first arguments
+  -- @param ... further arguments, then optionally an options table
+  -- @return a list of Futures
   function Client:map(f, seq, ...)
     check(self, "map")
     if type(f) ~= "function" then error("Client:map: expected a function, got " .. type(f), 2) end
@@ -311,8 +325,11 @@ function T.install(M, Client, shared)
     return futs
   end
 
-  -- gather(future or list [, timeout]): the results, in the same shape.
+  --- gather(future or list [, timeout]): the results, in the same shape.
   -- Raises the first task error.
+  -- @param fs a Future or a list of them
+  -- @param[opt] timeout seconds to wait at most
+  -- @return the results
   function Client:gather(fs, timeout)
     check(self, "gather")
     local single = is_future(fs)
@@ -331,8 +348,11 @@ function T.install(M, Client, shared)
     return out
   end
 
-  -- scatter(value or list [, opts]): sends data to the workers; returns
+  --- scatter(value or list [, opts]): sends data to the workers; returns
   -- future(s) of it. opts.workers restricts where it goes.
+  -- @param values a value or a list of them
+  -- @param[opt] opts `{ workers = }`
+  -- @return a Future or a list of Futures
   function Client:scatter(values, opts)
     check(self, "scatter")
     opts = opts or {}
@@ -356,7 +376,8 @@ function T.install(M, Client, shared)
     return futs
   end
 
-  -- cancel(future or list): stops them (and what depends on them).
+  --- cancel(future or list): stops them (and what depends on them).
+  -- @param fs a Future or a list of them
   function Client:cancel(fs)
     check(self, "cancel")
     local list = future.list_of(fs, "Client:cancel", 2)
