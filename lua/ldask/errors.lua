@@ -1,6 +1,7 @@
--- ldask.errors: the error a failed task raises in the user's code. It names
+--- ldask.errors: the error a failed task raises in the user's code. It names
 -- the task key and carries the original message and the traceback from
 -- where the task ran (an executor thread, a worker, or the caller).
+-- @module ldask.errors
 local M = {}
 
 local TaskError = { __name = "ldask.TaskError" }
@@ -12,12 +13,18 @@ TaskError.__tostring = function(e)
 end
 M.TaskError = TaskError
 
--- Returns a TaskError for KEY with MESSAGE and TRACEBACK (strings).
+--- Returns a TaskError for KEY with MESSAGE and TRACEBACK (strings).
+-- @param key the task's key
+-- @param message the message
+-- @param traceback the remote traceback
+-- @return a TaskError
 function M.task_error(key, message, traceback)
   return setmetatable({ key = key, message = message, traceback = traceback }, TaskError)
 end
 
--- True when E is a TaskError.
+--- True when E is a TaskError.
+-- @param e any value
+-- @return boolean
 function M.is_task_error(e) return getmetatable(e) == TaskError end
 
 -- Message handler for xpcall around a task: keeps the message and the
