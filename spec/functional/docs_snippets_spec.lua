@@ -1,5 +1,5 @@
--- Functional spec: every ```lua block of README.md and docs/*.md runs as
--- written. Each block runs alone in a fresh bin/ldask process, in its own
+-- Functional spec: every ```lua block of README.md and docs/ (the pages and
+-- the API reference's @usage examples) runs as written. Each block runs alone in a fresh bin/ldask process, in its own
 -- empty temporary directory, under a timeout; a block that errors fails with
 -- the file and line of the block and the program's output. The block is
 -- written after as many blank lines as precede it in its page, so a line
@@ -45,7 +45,8 @@ local root = sh("cd " .. helpers.shell_quote(helpers.root) .. " && pwd"):gsub("\
 local ldask = sh("realpath " .. helpers.shell_quote(helpers.ldask)):gsub("\n$", "")
 
 local pages = { "README.md" }
-for name in sh("cd " .. helpers.shell_quote(root) .. " && ls docs/*.md"):gmatch("[^\n]+") do
+-- docs/api/: the @usage examples of the API reference
+for name in sh("cd " .. helpers.shell_quote(root) .. " && ls docs/*.md docs/api/*.md docs/api/*/*.md"):gmatch("[^\n]+") do
   pages[#pages + 1] = name
 end
 

@@ -171,7 +171,10 @@ M.list_of = list_of
 -- @param futures a list of Futures
 -- @param[opt] opts `{ timeout =, with_results = }`
 -- @return an iterator
--- @usage for f in ldask.as_completed(fs) do print(f:result()) end
+-- @usage local c = ldask.Client()
+-- local fs = c:map(function(x) return x * x end, { 1, 2, 3 })
+-- for f in ldask.as_completed(fs) do print(f:result()) end
+-- c:close()
 function M.as_completed(futures, opts)
   local fs = list_of(futures, "as_completed", 2)
   opts = opts or {}

@@ -71,6 +71,8 @@ end
 -- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file =, set_as_default = }`
 -- @return a Client
 -- @usage local c = ldask.Client()          -- also require("ldask.client").new()
+-- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
+-- c:close()
 function M.new(address, opts)
   if type(address) == "table" and opts == nil then address, opts = nil, address end
   opts = opts or {}

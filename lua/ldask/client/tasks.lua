@@ -221,7 +221,10 @@ function T.install(M, Client, shared)
   -- @param f the function
   -- @param ... its arguments, then optionally an options table
   -- @return a Future
-  -- @usage local f = c:submit(function(x, y) return x + y end, 1, 2); print(f:result())
+  -- @usage local c = ldask.Client()
+  -- local f = c:submit(function(x, y) return x + y end, 1, 2)
+  -- print(f:result())   --> 3
+  -- c:close()
   function Client:submit(f, ...)
     check(self, "submit")
     if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end

@@ -56,7 +56,8 @@ end
 -- @param fn the function
 -- @param[opt] opts options of ProgressBar
 -- @return fn's results
--- @usage ldask.diagnostics.progress(function() return x:compute() end)
+-- @usage local x = ldask.array.ones({ 1000 }, { chunks = 100 }):sum()
+-- ldask.diagnostics.progress(function() return x:compute() end)
 function M.progress(fn, opts)
   if type(fn) ~= "function" then error("diagnostics.progress: fn must be a function, got " .. type(fn), 2) end
   local o = {}

@@ -16,7 +16,8 @@ M.Profiler = Profiler
 -- register it with ldask.diagnostics.register / .with.
 -- @function Profiler
 -- @return a Profiler
--- @usage local prof = ldask.diagnostics.Profiler()
+-- @usage local x = ldask.array.ones({ 1000 }, { chunks = 100 }):sum()
+-- local prof = ldask.diagnostics.Profiler()
 -- x:compute { profile = prof }
 -- print(prof:summary())
 function M.new()
