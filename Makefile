@@ -4,6 +4,7 @@
 #   make                      build bin/ldask and lib/ldask/native.so
 #   make test                 install missing packages, build, run every spec
 #   make SANITIZE=address,undefined test   the same, sanitized
+#   make doc                  the API reference, docs/api/ (LDoc)
 #   make demo | bench | format | lint | install PREFIX=... | clean
 
 PREFIX   ?= /usr/local
@@ -48,7 +49,7 @@ HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 # (build tree: ../lib/ldask; install and rock trees: ../lib/lua/5.1/ldask).
 NATIVE := $(OUT)lib/ldask/native.so
 
-.PHONY: all test demo bench format lint install rock-install clean deps
+.PHONY: all test demo bench doc format lint install rock-install clean deps
 PROGRAMS := $(OUT)bin/ldask $(if $(SCHED_SRC),$(OUT)bin/ldask-scheduler) $(if $(WORKER_SRC),$(OUT)bin/ldask-worker)
 all: $(PROGRAMS) $(NATIVE)
 
@@ -95,6 +96,15 @@ demo: deps
 
 bench: all
 	@for b in bench/*.lua; do echo "== $$b"; bin/ldask $$b || exit 1; done
+
+# The API reference: markdown pages in docs/api/ made by LDoc (Debian's
+# lua-ldoc) from the `---` doc comments of lua/ldask/ (docs/ldoc/config.ld
+# lists the files). The pages are committed, so they read on any checkout;
+# spec/functional/api_doc_spec.lua fails when they are stale.
+doc:
+	@command -v ldoc >/dev/null || sh scripts/deps.sh
+	@rm -rf docs/api
+	@cd docs/ldoc && ldoc -c config.ld .
 
 format:
 	clang-format -i $(CORE_SRC) $(RTLIB_SRC) $(LDASK_SRC) $(SCHED_SRC) $(WORKER_SRC) $(HEADERS)

@@ -1,7 +1,8 @@
--- ldask.base: running graphs and collections. get() picks a scheduler and
+--- ldask.base: running graphs and collections. get() picks a scheduler and
 -- runs a graph; compute() merges the graphs of several collections (the
 -- collection protocol of docs/architecture.md), runs them once, and
 -- finalizes each result.
+-- @submodule ldask
 local graph = require "ldask.graph"
 local config = require "ldask.config"
 local misuse = require("ldask.errors").misuse
@@ -82,6 +83,12 @@ end
 
 -- Runs graph G and returns the results of KEYS (a key or nested list) in
 -- the same shape. OPTS: scheduler, num_workers, optimize_graph, ...
+-- @param g the graph: a table `{ [key] = task or value }`
+-- @param keys a key or a nested list of keys
+-- @param[opt] opts `{ scheduler =, num_workers =, optimize_graph =, progress =, profile = }`
+-- @return the results, in the shape of KEYS
+-- @usage local g = { x = 1, y = { function(v) return v + 1 end, "x" } }
+-- print(ldask.get(g, "y"))   --> 2
 function M.get(g, keys, opts)
   if type(g) ~= "table" then misuse("ldask.get: graph must be a table, got " .. type(g)) end
   if keys == nil then misuse("ldask.get: no keys given") end
@@ -90,7 +97,9 @@ function M.get(g, keys, opts)
   return run(g, keys, opts)
 end
 
--- True when X implements the collection protocol.
+--- True when X implements the collection protocol.
+-- @param x any value
+-- @return boolean
 function M.is_collection(x)
   local t = type(x)
   if t ~= "table" and t ~= "userdata" and t ~= "cdata" then return false end

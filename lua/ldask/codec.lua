@@ -1,9 +1,10 @@
--- ldask.codec: the value codec between Lua states — task payloads and task
+--- ldask.codec: the value codec between Lua states — task payloads and task
 -- results become a header string plus ld_buffer references, and come back
 -- in another lua_State (another thread, another process). Functions travel
 -- as bytecode with their upvalues and the user globals they use; modules and
 -- library functions by name; registered cdata types with their buffers
 -- uncopied. See docs/codec.md for the rules and the header format.
+-- @module ldask.codec
 local ffi = require "ffi"
 require "ldask.ffi.util"
 local lib = require "ldask.native"
@@ -74,6 +75,10 @@ Session.__index = Session
 -- ld_buffer * holding one reference, released when the cdata is collected
 -- (ffi.gc); to hand a reference to C, retain it or clear its finalizer.
 -- SESSION (optional) shares functions across the values of one graph.
+-- @param v the value
+-- @param[opt] session a session (codec.session())
+-- @param[opt] what names V in errors
+-- @return header (a string) and buffers (a list of ld_buffer *)
 function M.encode(v, session, what)
   if session ~= nil then
     if getmetatable(session) ~= Session then error("codec.encode: session must come from codec.session()", 2) end
@@ -85,6 +90,9 @@ end
 
 --- Decodes HEADER with BUFFERS (array of ld_buffer *; the codec retains what
 -- the decoded value keeps, the caller keeps its own references).
+-- @param header the header
+-- @param buffers the buffers
+-- @return the value
 function M.decode(header, buffers)
   if type(header) == "string" then
     local v, ok = fast(header)
@@ -97,6 +105,9 @@ end
 
 --- Raises (at the caller's level) when V or anything reachable from it cannot
 -- travel; WHAT names it in the message ("task 'inc-1'"). Returns true.
+-- @param v the value
+-- @param[opt] what names V in the message
+-- @return true
 function M.check(v, what)
   if what ~= nil and type(what) ~= "string" then error("codec.check: what must be a string, got " .. type(what), 2) end
   if is_plain(v) then return true end
@@ -105,6 +116,7 @@ function M.check(v, what)
 end
 
 --- A new encoding session (one per graph).
+-- @return a Session
 function M.session()
   local s = setmetatable({ byfn = setmetatable({}, { __mode = "k" }), blobs = {}, count = 0 }, Session)
   -- Function encodings refer to their bytecode by hash: closures of one
@@ -123,12 +135,16 @@ end
 
 --- Like codec.encode; functions are referred to by content hash and their
 -- encodings collected in s:functions(). WHAT names V in refusals.
+-- @param v the value
+-- @param[opt] what names V in refusals
+-- @return header and buffers
 function Session:encode(v, what)
   if is_plain(v) then return plain(v), {} end
   return encode_general(v, self, what, 2)
 end
 
 --- { [hash] = encoded function } for every function this session encoded.
+-- @return a table `{ [hash] = encoded function }`
 function Session:functions()
   local t = {}
   for h, blob in pairs(self.blobs) do t[h] = blob end
@@ -160,6 +176,7 @@ Decoder.__index = Decoder
 
 --- A decoding context: a cache of decoded functions by content hash, to keep
 -- as long as the executor state.
+-- @return a Decoder
 function M.decoder()
   local d = setmetatable({ blobs = {}, fns = {} }, Decoder)
   d.protos = {}
@@ -191,6 +208,7 @@ function M.decoder()
 end
 
 --- Adds encoded functions { [hash] = bytes } (from s:functions()).
+-- @param t a table `{ [hash] = bytes }`
 function Decoder:add_functions(t)
   if type(t) ~= "table" then error("decoder:add_functions: expected a table, got " .. type(t), 2) end
   for h, blob in pairs(t) do
@@ -202,6 +220,9 @@ function Decoder:add_functions(t)
 end
 
 --- Decodes HEADER, BUFFERS, resolving session functions from the cache.
+-- @param header the header
+-- @param buffers the buffers
+-- @return the value
 function Decoder:decode(header, buffers)
   if type(header) == "string" then
     local v, ok = fast(header)
@@ -213,6 +234,7 @@ function Decoder:decode(header, buffers)
 end
 
 --- Number of functions decoded and cached.
+-- @return a number
 function Decoder:cached()
   local n = 0
   for _ in pairs(self.fns) do n = n + 1 end
@@ -223,12 +245,17 @@ end
 -- buffers end, decode = function(table, buffers) -> obj, name = optional
 -- string, module = optional require name that registers it }. decode gets
 -- borrowed ld_buffer * and must retain the ones the object keeps.
+-- @param ctype the ctype (ffi.typeof)
+-- @param handlers `{ encode =, decode =, name =, module = }`
 function M.register_cdata(ctype, handlers)
   cdatareg.register(ctype, handlers, 2)
 end
 
 --- Makes V (a table, function or userdata) travel by NAME: the decoding state
 -- gets its own value registered under NAME (after require(MODULE) if given).
+-- @param name the name
+-- @param v a table, function or userdata
+-- @param[opt] module the module to require in the decoding state
 function M.register(name, v, module)
   if type(name) ~= "string" then error("codec.register: name must be a string, got " .. type(name), 2) end
   local tv = type(v)

@@ -1,6 +1,10 @@
--- ldask.config: process-wide defaults (scheduler, num_workers, ...), set with
+--- ldask.config: process-wide defaults (scheduler, num_workers, ...), set with
 -- config.set{...} for good or config.with({...}, fn, ...) for the duration
 -- of one call, like dask.config.set as a function and as a context manager.
+-- The settings: `scheduler` ("threads" or "sync"), `num_workers` (threads of
+-- the local scheduler, default the number of cores), `optimize_graph`
+-- (default true), `progress` (true, false, "auto" or "repl").
+-- @module ldask.config
 local ffi = require "ffi"
 local misuse = require("ldask.errors").misuse
 
@@ -41,7 +45,9 @@ local validators = {
   end,
 }
 
--- Returns the value of NAME (nil when unset).
+--- Returns the value of a setting.
+-- @param name the setting's name, e.g. "scheduler"
+-- @return its value, or nil when unset
 function M.get(name) return values[name] end
 
 -- Sets every field of T; raises (at the user's line) on an invalid value.
@@ -57,8 +63,13 @@ function M.set(t)
   for k, v in pairs(t) do values[k] = v end
 end
 
--- Sets T, calls fn(...), restores the previous values (also on error) and
--- returns fn's results.
+--- Sets a table of settings for the duration of one call: sets T, calls
+-- fn(...), restores the previous values (also on error) and returns fn's
+-- results (dask.config.set as a context manager).
+-- @param t settings, as for `set`
+-- @param fn the function to call
+-- @param ... its arguments
+-- @return fn's results
 function M.with(t, fn, ...)
   local old = {}
   for k in pairs(t) do old[k] = { values[k] } end
@@ -69,7 +80,8 @@ function M.with(t, fn, ...)
   return unpack(res, 2, table.maxn(res))
 end
 
--- The defaults, for documentation and specs.
+--- The default settings.
+-- @return a new table of every setting's default value
 function M.defaults()
   local out = {}
   for k, v in pairs(defaults) do out[k] = v end

@@ -1,8 +1,9 @@
--- ldask.delayed: lazy values built from plain Lua code. delayed(f) wraps a
+--- ldask.delayed: lazy values built from plain Lua code. delayed(f) wraps a
 -- function so calling it records a task instead of running it; delayed(v)
 -- wraps a value. Operators, indexing, method calls and calls on delayed
 -- values build further tasks; :compute() runs the graph. Keys are
 -- deterministic (a hash of function and arguments) unless pure=false.
+-- @module ldask.delayed
 local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local base = require "ldask.base"
@@ -141,9 +142,14 @@ DelayedFunction.__index = DelayedFunction
 DelayedFunction.__call = function(self, ...) return call(self.fn, self.opts, select("#", ...), ...) end
 DelayedFunction.__tostring = function(self) return "DelayedFunction(" .. (self.opts.name or funcname_of(self.fn)) .. ")" end
 
--- delayed(f [, opts]) -> a function building tasks; delayed(value [, opts])
+--- delayed(f [, opts]) -> a function building tasks; delayed(value [, opts])
 -- -> a Delayed holding the value. OPTS: pure (default true), name (key
 -- prefix), key (exact key, for one call or one value).
+-- @param x a function, or any value
+-- @param[opt] opts `{ pure =, name =, key = }`
+-- @return a function that builds Delayed values, or a Delayed
+-- @usage local inc = ldask.delayed(function(x) return x + 1 end)
+-- print(inc(1):compute())   --> 2
 function M.delayed(x, opts)
   opts = opts or {}
   if type(opts) ~= "table" then misuse("ldask.delayed: options must be a table, got " .. type(opts)) end
@@ -182,7 +188,9 @@ function M.delayed(x, opts)
   return new(key, layers)
 end
 
--- Wraps a collection as one Delayed whose value is its computed result.
+--- Wraps a collection as one Delayed whose value is its computed result.
+-- @param c a collection (array, bag, ...)
+-- @return a Delayed
 function M.from_collection(c)
   local layers = {}
   if c.__ldask_layers then merge_into(layers, c:__ldask_layers())
@@ -215,12 +223,25 @@ Delayed.__tostring = function(self) return "Delayed('" .. rawget(self, "_key") .
 
 local methods = {}
 
+--- d:compute([opts]): runs the graph and returns the value (ldask.compute on one
+-- object).
+-- @function Delayed:compute
+-- @param[opt] opts options of ldask.compute
+-- @return the value
 function methods.compute(self, opts)
   base.check_opts(opts, "Delayed:compute", true)
   return (base.compute(self, opts))
 end
 function methods.key(self) return rawget(self, "_key") end
+--- d:graph(): the task graph that computes the Delayed (before optimization).
+-- @function Delayed:graph
+-- @return a graph table
 function methods.graph(self) return graph.flatten_layers(rawget(self, "_layers")) end
+--- d:visualize([filename[, opts]]): draws the graph, as ldask.visualize.
+-- @function Delayed:visualize
+-- @param[opt] filename the file to write
+-- @param[opt] opts options of ldask.visualize
+-- @return the path written and a message
 methods.visualize = require("ldask.visualize").method
 function methods.__ldask_graph(self) return graph.flatten_layers(rawget(self, "_layers")) end
 function methods.__ldask_layers(self) return rawget(self, "_layers") end

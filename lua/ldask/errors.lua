@@ -1,4 +1,4 @@
--- ldask.errors: the errors ldask raises in the user's code. A failed task
+--- ldask.errors: the errors ldask raises in the user's code. A failed task
 -- raises a TaskError naming the task key, with the original message and the
 -- traceback from where the task ran (an executor thread, a worker, or the
 -- caller). A misuse of the API (a bad argument, an unknown scheduler, a
@@ -6,6 +6,7 @@
 -- the first frame outside ldask's own Lua files, however deep inside ldask
 -- the check runs. traceback() is the message handler of the ldask program
 -- and its REPL: it drops the frames of ldask's own plumbing.
+-- @module ldask.errors
 local type, tostring, getmetatable, setmetatable, error = type, tostring, getmetatable, setmetatable, error
 local getinfo, traceback = debug.getinfo, debug.traceback
 
@@ -20,12 +21,18 @@ TaskError.__tostring = function(e)
 end
 M.TaskError = TaskError
 
--- Returns a TaskError for KEY with MESSAGE and TRACEBACK (strings).
+--- Returns a TaskError for KEY with MESSAGE and TRACEBACK (strings).
+-- @param key the task's key
+-- @param message the message
+-- @param traceback the remote traceback
+-- @return a TaskError
 function M.task_error(key, message, traceback)
   return setmetatable({ key = key, message = message, traceback = traceback }, TaskError)
 end
 
--- True when E is a TaskError.
+--- True when E is a TaskError.
+-- @param e any value
+-- @return boolean
 function M.is_task_error(e) return getmetatable(e) == TaskError end
 
 -- Message handler for xpcall around a task: keeps the message and the

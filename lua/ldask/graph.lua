@@ -1,9 +1,10 @@
--- ldask.graph: the task-graph format shared by every part of ldask
+--- ldask.graph: the task-graph format shared by every part of ldask
 -- (docs/architecture.md). A graph is {[key] = task | value}; a task is a
 -- table whose [1] is a function: {f, arg1, ...}. Arguments that are strings
 -- naming a key of the graph, or ldask.ref(key), are references; plain tables
 -- are traversed; ldask.quote(v) is a literal. This module holds the helpers:
 -- keys, references, dependencies, the compact index that C consumes, order.
+-- @submodule ldask
 local ffi = require "ffi"
 require "ldask.ffi.util"
 
@@ -29,16 +30,23 @@ M.Ref = Ref
 -- Sentinel standing for a nil result inside schedulers.
 M.NIL = setmetatable({}, { __name = "ldask.nil", __tostring = function() return "nil" end })
 
--- Returns a literal that schedulers pass through untouched.
+--- Returns a literal that schedulers pass through untouched.
+-- @param v any value
+-- @return the quoted value
 function M.quote(v) return setmetatable({ v }, Quote) end
 
--- Returns a reference to KEY; the graph must define KEY.
+--- Returns a reference to KEY; the graph must define KEY.
+-- @param key a key of the graph
+-- @return the reference
 function M.ref(key)
   if type(key) ~= "string" then error("ldask.ref: key must be a string, got " .. type(key), 2) end
   return setmetatable({ key }, Ref)
 end
 
--- Builds a block key: key("x", 0, 2) -> "x,0,2".
+--- Builds a block key: key("x", 0, 2) -> "x,0,2".
+-- @param name the collection's name
+-- @param ... the block indices
+-- @return the key, a string
 function M.key(name, ...)
   if type(name) ~= "string" then error("ldask.key: name must be a string, got " .. type(name), 2) end
   local n = select("#", ...)
@@ -63,7 +71,10 @@ function M.split_key(key)
   return name, idx
 end
 
--- Task builder: task(f, a, b) -> {f, a, b}.
+--- Task builder: task(f, a, b) -> {f, a, b}.
+-- @param f the function
+-- @param ... its arguments
+-- @return the task, a table
 function M.task(f, ...)
   if type(f) ~= "function" then
     error("ldask.task: the function (argument 1) must be a function, got " .. type(f)

@@ -1,8 +1,12 @@
--- ldask: task graphs and parallel collections for Lua on a C runtime.
+--- ldask: task graphs and parallel collections for Lua on a C runtime.
 -- This module is the user's entry point: `local ldask = require "ldask"`
 -- (preloaded as the global `ldask` in the ldask program). It gathers the
 -- core API; collections and tools load lazily on first use (ldask.array,
 -- ldask.bag, ldask.diagnostics, ...).
+-- Fields: `version` (a string), and the modules `array` (ldask.array),
+-- `bag` (ldask.bag), `diagnostics`, `config`, `graph`, `optimize`, `codec`,
+-- `errors`, each loaded on first use.
+-- @module ldask
 local graph = require "ldask.graph"
 local base = require "ldask.base"
 local delayed = require "ldask.delayed"
@@ -26,14 +30,33 @@ M.persist = base.persist
 M.delayed = delayed.delayed
 M.tokenize = tokenize.tokenize
 
--- Distributed: Client(address | {opts}) connects to an ldask-scheduler or
--- starts a local cluster; see docs/distributed.md.
+--- Distributed: Client(address | {opts}) connects to an ldask-scheduler or
+-- starts a local cluster; see ldask.client.new and docs/distributed.md.
+-- @param[opt] address "tcp://HOST:PORT", or nil for a local cluster
+-- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file = }`
+-- @return a Client
+-- @usage local c = ldask.Client()
+-- print(c:submit(function(x) return x * 2 end, 21):result())   --> 42
+-- c:close()
 function M.Client(...) return require("ldask.client").new(...) end
+--- Iterates over futures in the order they complete (ldask.client.as_completed).
+-- @param futures a list of Futures
+-- @param[opt] opts `{ timeout =, with_results = }`
+-- @return an iterator
 function M.as_completed(...) return require("ldask.client").as_completed(...) end
+--- Waits until all (or the first) of some futures are done (ldask.client.wait).
+-- @param futures a Future or a list of them
+-- @param[opt] opts `{ timeout =, return_when = "ALL_COMPLETED" | "FIRST_COMPLETED" }`
+-- @return `{ done = { ... }, not_done = { ... } }`
 function M.wait(...) return require("ldask.client").wait(...) end
 
--- Writes a picture of the graph of OBJ (a collection or delayed value, or
--- several in a list): see ldask.visualize.
+--- Writes a picture of the graph of OBJ (a collection or delayed value, or
+-- several in a list) with Graphviz, nodes shaded by execution order;
+-- without `dot` installed it writes the .dot file and says so.
+-- @param obj a collection, a Delayed, or a list of them
+-- @param[opt] filename ends in .dot, .svg or .png (default "mydask.svg")
+-- @param[opt] opts `{ optimize_graph = }`
+-- @return the path written and a message
 function M.visualize(obj, filename, opts)
   return require("ldask.visualize").visualize(obj, filename, opts)
 end

@@ -1,8 +1,9 @@
--- ldask.optimize: graph optimizations applied by get/compute by default
+--- ldask.optimize: graph optimizations applied by get/compute by default
 -- (optimize_graph=false turns them off): cull to what the requested keys
 -- need, inline constants into the tasks that use them, fuse linear chains
 -- of tasks into nested tasks. Each returns a new graph (the input is never
 -- mutated) and the dependency table of the result.
+-- @module ldask.optimize
 local graph = require "ldask.graph"
 local misuse = require("ldask.errors").misuse
 
@@ -11,10 +12,14 @@ local is_task, Ref, quote = graph.is_task, graph.Ref, graph.quote
 
 local M = {}
 
--- Returns the subgraph of G that KEYS (a flat list) need, and its deps.
+--- Returns the subgraph of G that KEYS (a flat list) need, and its deps.
 -- DEPS (optional) gives each key's dependency keys: a table, or a function
 -- (key, task) called once per key reached; by default they are read from
 -- the tasks.
+-- @param g the graph
+-- @param keys a flat list of keys
+-- @param[opt] deps each key's dependency keys
+-- @return the graph and its deps
 function M.cull(g, keys, deps)
   local out, odeps, stack = {}, {}, {}
   local deps_fn = type(deps) == "function" and deps
@@ -66,8 +71,12 @@ local function dependents(deps)
   return n
 end
 
--- Inlines constants (keys whose value is not a task and refers to no key)
+--- Inlines constants (keys whose value is not a task and refers to no key)
 -- into the tasks that use them; requested keys stay. Returns graph, deps.
+-- @param g the graph
+-- @param keys a flat list of keys
+-- @param[opt] deps each key's dependency keys
+-- @return the graph and its deps
 function M.inline_constants(g, keys, deps)
   local keep = {}
   for i = 1, #keys do keep[keys[i]] = true end
@@ -100,9 +109,13 @@ end
 -- recursion for no further saving.
 M.MAX_CHAIN = 32
 
--- Fuses linear chains: a task A with a single dependent B, where B has A as
+--- Fuses linear chains: a task A with a single dependent B, where B has A as
 -- its only dependency and A is not requested, is nested into B's task.
 -- B keeps its key. Returns graph, deps.
+-- @param g the graph
+-- @param keys a flat list of keys
+-- @param[opt] deps each key's dependency keys
+-- @return the graph and its deps
 function M.fuse(g, keys, deps)
   local keep = {}
   for i = 1, #keys do keep[keys[i]] = true end

@@ -1,6 +1,7 @@
--- ldask.tokenize: deterministic tokens (32 hex digits of an XXH3-128 hash)
+--- ldask.tokenize: deterministic tokens (32 hex digits of an XXH3-128 hash)
 -- of Lua values and functions, for key names: the same function and
 -- arguments give the same key, so identical work is shared in a graph.
+-- @submodule ldask
 local ffi = require "ffi"
 local sbuf = require "string.buffer"
 require "ldask.ffi.util"
@@ -78,7 +79,9 @@ end
 
 local out = ffi.new("char[33]")
 
--- Returns the token of the given values.
+--- Returns the token of the given values.
+-- @param ... any values
+-- @return the token, a hex string
 function M.tokenize(...)
   local lib = require "ldask.native"
   local buf = sbuf.new()

@@ -30,14 +30,19 @@ function M.write_tmp(name, content)
   return path
 end
 
+-- Runs the shell command CMD; returns its stdout and exit code.
+function M.run_sh(cmd)
+  local p = io.popen(cmd .. "; echo \"@@rc=$?\"")
+  local out = p:read("*a"); p:close()
+  local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
 -- Runs `bin/ldask ARGS` (a shell fragment) with STDIN as its input; returns
 -- its stdout and exit code.
 function M.run_ldask(args, stdin)
   local inpath = M.write_tmp("stdin.txt", stdin or "")
-  local p = io.popen(M.ldask .. " " .. args .. " < " .. inpath .. "; echo \"@@rc=$?\"")
-  local out = p:read("*a"); p:close()
-  local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
-  return body, tonumber(rc)
+  return M.run_sh(M.ldask .. " " .. args .. " < " .. inpath)
 end
 
 return M

@@ -1,4 +1,4 @@
--- ldask.array.core: the Array collection object shared by the parts of
+--- ldask.array.core: the Array collection object shared by the parts of
 -- ldask.array: chunks normalization, block keys, the graph layers, the
 -- collection protocol (docs/architecture.md) and compute().
 --
@@ -6,6 +6,7 @@
 -- holding its own layer and (by reference) those of its inputs; building an
 -- array copies only the layer table (O(number of operations), never
 -- O(tasks)). The graph is flattened once, at compute.
+-- @submodule ldask.array
 local ldask_graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
@@ -227,8 +228,11 @@ function methods.compute(self, opts)
   return (base.compute(self))
 end
 
--- Computes every block now and returns an array whose graph holds the
+--- Computes every block now and returns an array whose graph holds the
 -- blocks themselves (for reuse across several computations).
+-- @function Array:persist
+-- @param[opt] opts options of ldask.compute
+-- @return an Array
 function methods.persist(self, opts)
   local keys = M.keys(self)
   local g = ldask_graph.flatten_layers(self.layers)
@@ -246,7 +250,10 @@ function methods.persist(self, opts)
   return M.new(self.name, layer, self.chunks, self.dtype)
 end
 
--- Block IDX (0-based indices, or a list) as a one-block Array.
+--- Block IDX (0-based indices, or a list) as a one-block Array.
+-- @function Array:block
+-- @param ... the block's indices, or one list of them
+-- @return a one-block Array
 function methods.block(self, ...)
   local idx = select("#", ...) == 1 and type((...)) == "table" and (...) or { ... }
   if #idx ~= self.ndim then
@@ -272,8 +279,10 @@ function methods.block(self, ...)
   return M.new(name, layer, chunks, self.dtype, { self })
 end
 
--- The blocks as delayed values (ldask.delayed), nested like the keys: each
+--- The blocks as delayed values (ldask.delayed), nested like the keys: each
 -- computes to its block's ndarray.
+-- @function Array:to_delayed
+-- @return a nested list of Delayed values
 function methods.to_delayed(self)
   local delayed = require "ldask.delayed"
   if self.ndim == 0 then return delayed.from_collection(self) end
@@ -289,9 +298,14 @@ function methods.to_delayed(self)
   return rec({}, 1)
 end
 
--- The graph keys of the blocks as a nested list.
+--- The graph keys of the blocks as a nested list.
+-- @function Array:keys
+-- @return a nested list of keys
 function methods.keys(self) return M.keys(self) end
 
+--- x:npartitions(): the number of blocks.
+-- @function Array:npartitions
+-- @return a number
 function methods.npartitions(self)
   local n = 1
   for d = 1, self.ndim do n = n * #self.chunks[d] end

@@ -1,8 +1,9 @@
--- ldask.array.creation: arrays made from nothing or from memory: ones,
+--- ldask.array.creation: arrays made from nothing or from memory: ones,
 -- zeros, full, empty, arange, linspace, eye, counter-based random arrays,
 -- from_table, from_ndarray, from_delayed. Every creation function takes the
 -- shape (a list, or a number for 1-d) and an options table
 -- {chunks = ..., dtype = ...}.
+-- @submodule ldask.array
 local core = require "ldask.array.core"
 local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
@@ -77,26 +78,42 @@ local function full_impl(shape, value, opts, what)
   end, { value })
 end
 
--- full(shape, value, {chunks, dtype}): every element VALUE.
+--- full(shape, value, {chunks, dtype}): every element VALUE.
+-- @param shape a list of sizes
+-- @param value the value
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.full(shape, value, opts)
   local r = full_impl(shape, value, opts, "full")
   return r
 end
 
+--- ones(shape[, opts]): every element 1.
+-- @param shape a list of sizes
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
+-- @usage print(ldask.array.ones({ 100, 100 }, { chunks = 50 }):sum():compute())
 function M.ones(shape, opts)
   local o = opts or {}
   local r = full_impl(shape, 1, type(o) == "table" and { chunks = o.chunks, dtype = o.dtype or "float64" } or o, "ones")
   return r
 end
 
+--- zeros(shape[, opts]): every element 0.
+-- @param shape a list of sizes
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.zeros(shape, opts)
   local o = opts or {}
   local r = full_impl(shape, 0, type(o) == "table" and { chunks = o.chunks, dtype = o.dtype or "float64" } or o, "zeros")
   return r
 end
 
--- empty: like zeros (blocks are always initialized; no uninitialized memory
+--- empty: like zeros (blocks are always initialized; no uninitialized memory
 -- is ever shown).
+-- @param shape a list of sizes
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.empty(shape, opts)
   local o = opts or {}
   local r = full_impl(shape, 0, type(o) == "table" and { chunks = o.chunks, dtype = o.dtype or "float64" } or o, "empty")
@@ -111,12 +128,31 @@ local function like(x, value, opts, what)
   local o = { chunks = opts.chunks or x.chunks, dtype = opts.dtype or x.dtype }
   return full_impl(x.shape, value, o, what)
 end
+--- zeros_like(x[, opts]): zeros of the shape, chunks and dtype of X.
+-- @param x an Array
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.zeros_like(x, opts) local r = like(x, 0, opts, "zeros_like"); return r end
+--- ones_like(x[, opts]): ones of the shape, chunks and dtype of X.
+-- @param x an Array
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.ones_like(x, opts) local r = like(x, 1, opts, "ones_like"); return r end
+--- empty_like(x[, opts]): as zeros_like.
+-- @param x an Array
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.empty_like(x, opts) local r = like(x, 0, opts, "empty_like"); return r end
+--- full_like(x, value[, opts]): VALUE in the shape, chunks and dtype of X.
+-- @param x an Array
+-- @param value the value
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.full_like(x, value, opts) local r = like(x, value, opts, "full_like"); return r end
 
--- arange([start,] stop [, step] [, opts]): like numpy.arange.
+--- arange([start,] stop [, step] [, opts]): like numpy.arange.
+-- @param ... [start,] stop [, step] [, opts]
+-- @return an Array
 function M.arange(...)
   local args = { ... }
   local n = select("#", ...)
@@ -141,7 +177,12 @@ function M.arange(...)
   end, { start, stop, step })
 end
 
--- linspace(start, stop, num, {endpoint = true, chunks, dtype}).
+--- linspace(start, stop, num, {endpoint = true, chunks, dtype}).
+-- @param start first value
+-- @param stop last value
+-- @param num the number of values
+-- @param[opt] opts `{ endpoint = true, chunks =, dtype = }`
+-- @return an Array
 function M.linspace(start, stop, num, opts)
   opts = opts_arg(opts, "linspace")
   num = num or 50
@@ -156,7 +197,10 @@ function M.linspace(start, stop, num, opts)
   end, { start, stop, num, endpoint })
 end
 
--- eye(n, {m, k, chunks, dtype}): ones on the k-th diagonal.
+--- eye(n, {m, k, chunks, dtype}): ones on the k-th diagonal.
+-- @param n rows
+-- @param[opt] opts `{ m =, k =, chunks =, dtype = }`
+-- @return an Array
 function M.eye(n, opts)
   opts = opts_arg(opts, "eye")
   local m, k = opts.m or n, opts.k or 0
@@ -212,26 +256,46 @@ end
 
 M.random = {}
 
--- random.random(shape, {seed, chunks, dtype}): uniform in [0, 1).
+--- random.random(shape, {seed, chunks, dtype}): uniform in [0, 1).
+-- @param shape a list of sizes
+-- @param[opt] opts `{ seed =, chunks =, dtype = }`
+-- @function random.random
+-- @return an Array
 function M.random.random(shape, opts)
   local r = random_array("uniform", shape, opts, 0, 1, "float64", "random.random")
   return r
 end
 
--- random.uniform(low, high, shape, opts): uniform in [low, high).
+--- random.uniform(low, high, shape, opts): uniform in [low, high).
+-- @param low lower bound
+-- @param high upper bound
+-- @param shape a list of sizes
+-- @param[opt] opts `{ seed =, chunks =, dtype = }`
+-- @function random.uniform
+-- @return an Array
 function M.random.uniform(low, high, shape, opts)
   local r = random_array("uniform", shape, opts, low or 0, high or 1, "float64", "random.uniform")
   return r
 end
 
--- random.normal(shape, {loc, scale, seed, chunks, dtype}).
+--- random.normal(shape, {loc, scale, seed, chunks, dtype}).
+-- @param shape a list of sizes
+-- @param[opt] opts `{ loc =, scale =, seed =, chunks =, dtype = }`
+-- @function random.normal
+-- @return an Array
 function M.random.normal(shape, opts)
   local o = opts or {}
   local r = random_array("normal", shape, opts, o.loc or 0, o.scale or 1, "float64", "random.normal")
   return r
 end
 
--- random.randint(low, high, shape, {seed, chunks, dtype = int64}): [low, high).
+--- random.randint(low, high, shape, {seed, chunks, dtype = int64}): [low, high).
+-- @param low lower bound
+-- @param high upper bound (excluded)
+-- @param shape a list of sizes
+-- @param[opt] opts `{ seed =, chunks =, dtype = }`
+-- @function random.randint
+-- @return an Array
 function M.random.randint(low, high, shape, opts)
   if type(low) ~= "number" or type(high) ~= "number" or high <= low then
     error(format("random.randint: need low < high, got %s and %s", tostring(low), tostring(high)), 2)
@@ -242,7 +306,10 @@ end
 
 -- From memory ------------------------------------------------------------------------
 
--- from_ndarray(a, {chunks}): blocks are views of A (no copy).
+--- from_ndarray(a, {chunks}): blocks are views of A (no copy).
+-- @param a an ndarray
+-- @param[opt] opts `{ chunks = }`
+-- @return an Array
 function M.from_ndarray(a, opts)
   if not nd.is_ndarray(a) then error("from_ndarray: expected an ndarray, got " .. type(a), 2) end
   opts = opts_arg(opts, "from_ndarray")
@@ -263,7 +330,10 @@ function M.from_ndarray(a, opts)
   return core.new(name, layer, chunks, a.dtype)
 end
 
--- from_table(t, {chunks, dtype}): from nested Lua lists.
+--- from_table(t, {chunks, dtype}): from nested Lua lists.
+-- @param t nested Lua lists
+-- @param[opt] opts `{ chunks =, dtype = }`
+-- @return an Array
 function M.from_table(t, opts)
   opts = opts_arg(opts, "from_table")
   local ok, a = pcall(nd.from_table, t, opts.dtype)
@@ -271,8 +341,12 @@ function M.from_table(t, opts)
   return M.from_ndarray(a, opts)
 end
 
--- from_delayed(value, shape, {dtype}): one block computed by a delayed value
+--- from_delayed(value, shape, {dtype}): one block computed by a delayed value
 -- (it must return an ndarray of SHAPE).
+-- @param value a Delayed
+-- @param shape its shape
+-- @param[opt] opts `{ dtype = }`
+-- @return an Array
 function M.from_delayed(value, shape, opts)
   local delayed = require "ldask.delayed"
   -- a future or another collection of one key: as dask, wrapped in delayed

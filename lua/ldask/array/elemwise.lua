@@ -1,8 +1,9 @@
--- ldask.array.elemwise: elementwise operations on arrays: arithmetic and
+--- ldask.array.elemwise: elementwise operations on arrays: arithmetic and
 -- comparisons between arrays (any chunking: chunks are unified; NumPy
 -- broadcasting) and scalars, unary math, where, astype, and map_blocks.
 -- Result dtypes come from running the ndarray kernel on 0-d samples, so they
 -- always match what the blocks will produce.
+-- @submodule ldask.array
 local core = require "ldask.array.core"
 local rechunk = require "ldask.array.rechunk"
 local nd = require "ldask.array.ndarray"
@@ -92,7 +93,11 @@ function M.unary(op, x, level)
   return build(op, K.unary, { op }, { x }, r.dtype, level)
 end
 
--- where(cond, x, y) with broadcasting.
+--- where(cond, x, y) with broadcasting.
+-- @param c a bool Array (or one that converts)
+-- @param x an Array or a number
+-- @param y an Array or a number
+-- @return an Array
 function M.where(c, x, y)
   c, x, y = operand(c, "where", 2), operand(x, "where", 2), operand(y, "where", 2)
   if not is_array(c) and not is_array(x) and not is_array(y) then
@@ -104,7 +109,11 @@ function M.where(c, x, y)
   return build("where", K.where, {}, { c, x, y }, r.dtype, 2)
 end
 
--- astype(x, dtype).
+--- astype(x, dtype).
+-- @param x an Array
+-- @param dtype the new dtype
+-- @param[opt] casting "unsafe" (default), "same_kind" or "safe"
+-- @return an Array
 function M.astype(x, dtype, casting, level)
   level = (level or 1) + 1
   local code = nd.dtype_code(dtype, "astype", level)
@@ -125,7 +134,11 @@ function M.astype(x, dtype, casting, level)
   return build("astype", K.astype, {}, { x, name }, name, 2)
 end
 
--- clip(x, lo, hi): values limited to [lo, hi] (either may be nil).
+--- clip(x, lo, hi): values limited to [lo, hi] (either may be nil).
+-- @param x an Array
+-- @param lo lower bound, or nil
+-- @param hi upper bound, or nil
+-- @return an Array
 function M.clip(x, lo, hi)
   local r = x
   if lo ~= nil then r = M.binary("maximum", r, lo, 2) end
@@ -133,7 +146,12 @@ function M.clip(x, lo, hi)
   return r
 end
 
--- isclose(x, y, rtol, atol): |x - y| <= atol + rtol * |y| elementwise.
+--- isclose(x, y, rtol, atol): |x - y| <= atol + rtol * |y| elementwise.
+-- @param x an Array
+-- @param y an Array or a number
+-- @param[opt] rtol relative tolerance (default 1e-5)
+-- @param[opt] atol absolute tolerance (default 1e-8)
+-- @return a bool Array
 function M.isclose(x, y, rtol, atol)
   rtol, atol = rtol or 1e-5, atol or 1e-8
   local d = M.unary("abs", M.binary("sub", x, y, 2), 2)
@@ -143,9 +161,12 @@ function M.isclose(x, y, rtol, atol)
   return M.binary("le", d, tol, 2)
 end
 
--- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of
+--- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of
 -- the (unified) arrays; OPTS: dtype (default the first array's), chunks
 -- (the output chunks when FN changes block shapes; per-axis lists), name.
+-- @param fn a function of one block per array, returning an ndarray
+-- @param ... the arrays, then optionally `{ dtype =, chunks =, name = }`
+-- @return an Array
 function M.map_blocks(fn, ...)
   if type(fn) ~= "function" then error("map_blocks: first argument must be a function", 2) end
   local n = select("#", ...)

@@ -1,7 +1,8 @@
--- ldask.array: blocked N-d arrays on C kernels (the collection, like
+--- ldask.array: blocked N-d arrays on C kernels (the collection, like
 -- dask.array). `local da = require "ldask.array"` (or ldask.array). An
 -- Array is a grid of ndarray blocks described by a task graph; compute()
 -- returns one ndarray. See docs/array.md for the guide and conventions.
+-- @module ldask.array
 local core = require "ldask.array.core"
 local nd = require "ldask.array.ndarray"
 local creation = require "ldask.array.creation"
@@ -17,6 +18,13 @@ local type, pairs, ipairs, next, error = type, pairs, ipairs, next, error
 
 local M = {}
 
+--- Fields of an Array x: `x.shape` and `x.chunks` (Lua lists), `x.dtype`, `x.ndim`,
+-- `x.size`, `x.itemsize`, `x.nbytes`, `x.numblocks`, `x.T` (the transpose),
+-- `x.name`. Module fields: `Array` (the metatable), `is_array(v)`, `ndarray`
+-- (ldask.array.ndarray), `random` (below), `normalize_chunks(chunks, shape[, dtype])`
+-- (per-axis lists of block sizes), `from_array` (= from_ndarray), `store`
+-- (= to_npy).
+-- @table Array
 M.Array = core.Array
 M.is_array = core.is_array
 M.ndarray = nd
@@ -34,7 +42,11 @@ M.from_npy, M.to_npy, M.store = aio.from_npy, aio.to_npy, aio.store
 M.zeros_like, M.ones_like, M.empty_like, M.full_like =
   creation.zeros_like, creation.ones_like, creation.empty_like, creation.full_like
 
--- Slice spec helper: da.s(start, stop, step) == {start, stop, step}.
+--- Slice spec helper: da.s(start, stop, step) == {start, stop, step}.
+-- @param[opt] start first index
+-- @param[opt] stop end index (excluded)
+-- @param[opt] step step (default 1)
+-- @return the slice spec
 function M.s(start, stop, step) return { start or false, stop or false, step or 1 } end
 
 -- Structure
@@ -47,7 +59,13 @@ M.squeeze = slicing.squeeze
 M.take = slicing.take
 M.flip, M.swapaxes, M.moveaxis, M.broadcast_to = slicing.flip, slicing.swapaxes, slicing.moveaxis,
   slicing.broadcast_to
+--- flipud(x): reversed along axis 0.
+-- @param x an Array
+-- @return an Array
 function M.flipud(x) return slicing.flip(x, 0) end
+--- fliplr(x): reversed along axis 1.
+-- @param x an Array
+-- @return an Array
 function M.fliplr(x) return slicing.flip(x, 1) end
 M.expand_dims = slicing.expand_dims
 M.map_blocks = elemwise.map_blocks
@@ -56,17 +74,32 @@ M.astype = elemwise.astype
 M.dot, M.matmul = linalg.dot, linalg.matmul
 M.clip, M.isclose = elemwise.clip, elemwise.isclose
 
--- allclose(x, y, rtol, atol): a 0-d bool array (compute() it).
+--- allclose(x, y, rtol, atol): a 0-d bool array (compute() it).
+-- @param x an Array
+-- @param y an Array or a number
+-- @param[opt] rtol relative tolerance (default 1e-5)
+-- @param[opt] atol absolute tolerance (default 1e-8)
+-- @return a 0-d bool Array
 function M.allclose(x, y, rtol, atol)
   local r = reductions.reduction(elemwise.isclose(x, y, rtol, atol), "all", nil, false, nil, 2)
   return r
 end
 
+--- ravel(x): the array flattened to one axis (also x:ravel(), x:flatten()).
+-- @param x an Array
+-- @return an Array
 function M.ravel(x)
   local r = slicing.reshape(x, { -1 })
   return r
 end
 
+--- Unary elementwise functions, as numpy's: `da.NAME(x)` and `x:NAME()` for NAME in
+-- abs, arccos, arcsin, arctan, ceil, cos, cosh, exp, expm1, floor, isfinite,
+-- isinf, isnan, log, log10, log1p, log2, logical_not, negative, rint, sign,
+-- sin, sinh, sqrt, square, tan, tanh, trunc; also `da.round(x)`, `x:round()`.
+-- @function sqrt
+-- @param x an Array
+-- @return an Array
 -- Elementwise functions: da.sqrt(x), da.add(x, y), da.maximum(x, y), ...
 for op in pairs(E.unop) do
   M[op] = function(x)
@@ -80,6 +113,18 @@ local BINARY_FUNCS = {
   minimum = "minimum", equal = "eq", not_equal = "ne", less = "lt", less_equal = "le",
   greater = "gt", greater_equal = "ge", logical_and = "and", logical_or = "or", logical_xor = "xor",
 }
+--- Binary elementwise functions with broadcasting, as numpy's: `da.NAME(x, y)` for
+-- NAME in add, subtract, multiply, divide, true_divide, floor_divide, mod,
+-- remainder, power, maximum, minimum, equal, not_equal, less, less_equal,
+-- greater, greater_equal, logical_and, logical_or, logical_xor. Methods:
+-- `x:add(y)`, `x:sub(y)`, `x:mul(y)`, `x:div(y)`, `x:floordiv(y)`, `x:mod(y)`,
+-- `x:pow(y)`, `x:maximum(y)`, `x:minimum(y)`, `x:eq(y)`, `x:ne(y)`, `x:lt(y)`,
+-- `x:le(y)`, `x:gt(y)`, `x:ge(y)`, `x:and_(y)`, `x:or_(y)`, `x:xor(y)`;
+-- operators `+ - * / % ^` and unary `-`.
+-- @function add
+-- @param x an Array or a number
+-- @param y an Array or a number
+-- @return an Array
 for fname, op in pairs(BINARY_FUNCS) do
   M[fname] = function(x, y)
     local r = elemwise.binary(op, x, y, 2)
@@ -87,6 +132,18 @@ for fname, op in pairs(BINARY_FUNCS) do
   end
 end
 
+--- Reductions, as numpy's: `da.NAME(x[, axis[, keepdims[, opts]]])` and
+-- `x:NAME(axis, keepdims, opts)` or `x:NAME{ axis =, keepdims =, split_every =, ddof = }`
+-- for NAME in sum, prod, mean, min, max, var, std, any, all, argmin, argmax;
+-- the NaN-skipping nansum, nanprod, nanmean, nanmin, nanmax, nanvar, nanstd
+-- likewise. AXIS: an axis, a list of axes, or nil (all). Partial results
+-- combine in a tree (split_every at a time).
+-- @function sum
+-- @param x an Array
+-- @param[opt] axis an axis or a list of axes
+-- @param[opt] keepdims keep reduced axes as size 1
+-- @param[opt] opts `{ split_every =, ddof = }`
+-- @return an Array (0-d for a full reduction)
 -- Reductions as functions: da.sum(x, axis, keepdims, opts), ...
 local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax" }
 for _, op in ipairs(REDUCTIONS) do
@@ -127,14 +184,28 @@ for _, op in ipairs({ "cumsum", "cumprod" }) do
   end
   methods[op] = M[op]
 end
--- counts, edges = da.histogram(x, {bins = 10, range = {lo, hi}})
+--- counts, edges = da.histogram(x, {bins = 10, range = {lo, hi}})
+-- @param x an Array
+-- @param opts `{ bins = 10, range = { lo, hi } }` (range required)
+-- @return counts (an int64 Array of BINS) and edges (an ndarray of BINS + 1)
 function M.histogram(x, opts)
   local counts, edges = reductions.histogram(x, opts, 2)
   return counts, edges
 end
+--- x:clip(lo, hi): values limited to [lo, hi] (either may be nil).
+-- @function Array:clip
+-- @param lo lower bound, or nil
+-- @param hi upper bound, or nil
+-- @return an Array
 function methods.clip(x, lo, hi) return elemwise.clip(x, lo, hi) end
+--- x:ravel() (also x:flatten()): the array flattened to one axis.
+-- @function Array:ravel
+-- @return an Array
 function methods.ravel(x) return slicing.reshape(x, { -1 }) end
 methods.flatten = methods.ravel
+--- x:round() (also da.round(x)): rounded to the nearest integer, halves to even (numpy.round).
+-- @function Array:round
+-- @return an Array
 function methods.round(x) return elemwise.unary("rint", x, 2) end
 M.round = methods.round
 
@@ -151,27 +222,92 @@ for op in pairs(E.binop) do
     return r
   end
 end
+--- x:slice{spec, ...} (also x[{spec, ...}]): a slice, 0-based, one spec per leading axis:
+-- an index, `{start, stop, step}`, or ":" (docs/array.md, "Slicing").
+-- @function Array:slice
+-- @param specs a list of specs
+-- @return an Array
+-- @usage local x = ldask.array.arange(24, { chunks = 6 }):reshape({ 4, 6 })
+-- print(x:slice{ 1, { 0, nil, 2 } }:compute())   -- NumPy x[1, 0::2]
 function methods.slice(x, specs)
   local r = slicing.getitem(x, specs, 2)
   return r
 end
+--- x:swapaxes(a, b): axes A and B exchanged.
+-- @function Array:swapaxes
+-- @param a an axis
+-- @param b an axis
+-- @return an Array
 function methods.swapaxes(x, a, b) return slicing.swapaxes(x, a, b) end
+--- x:flip([axis]): reversed along AXIS (nil: every axis).
+-- @function Array:flip
+-- @param[opt] axis an axis
+-- @return an Array
 function methods.flip(x, axis) return slicing.flip(x, axis) end
+--- x:take(indices[, axis]): the elements at INDICES along AXIS (default 0).
+-- @function Array:take
+-- @param indices a list of 0-based indices, or an integer ndarray
+-- @param[opt] axis an axis
+-- @return an Array
 function methods.take(x, indices, axis) return slicing.take(x, indices, axis) end
+--- x:transpose([axes]) (also x.T): permuted axes (default reversed).
+-- @function Array:transpose
+-- @param[opt] axes a list: the new order of the axes
+-- @return an Array
 function methods.transpose(x, axes) return slicing.transpose(x, axes) end
+--- x:reshape(shape): the same elements in a new shape (one entry may be -1).
+-- @function Array:reshape
+-- @param shape a list of sizes
+-- @return an Array
 function methods.reshape(x, shape) return slicing.reshape(x, shape) end
+--- x:rechunk(chunks): the same values in new blocks.
+-- @function Array:rechunk
+-- @param chunks as for the chunks option of creation
+-- @return an Array
 function methods.rechunk(x, chunks) return rechunk.rechunk(x, chunks) end
+--- x:astype(dtype[, casting]): the values converted to DTYPE.
+-- @function Array:astype
+-- @param dtype "float64", "float32", "int64", "int32", "uint8" or "bool"
+-- @param[opt] casting "unsafe" (default), "same_kind" or "safe"
+-- @return an Array
 function methods.astype(x, dtype, casting)
   local r = elemwise.astype(x, dtype, casting, 2)
   return r
 end
+--- x:dot(y) (also x:matmul(y)): the matrix product, as da.dot.
+-- @function Array:dot
+-- @param y an Array
+-- @return an Array
 function methods.dot(x, y) return linalg.dot(x, y) end
 methods.matmul = methods.dot
+--- x:squeeze([axes]): size-1 axes removed (all when AXES is nil).
+-- @function Array:squeeze
+-- @param[opt] axes an axis or a list
+-- @return an Array
 function methods.squeeze(x, axes) return slicing.squeeze(x, axes) end
+--- x:expand_dims(axis): a new axis of size 1 at AXIS.
+-- @function Array:expand_dims
+-- @param axis an axis
+-- @return an Array
 function methods.expand_dims(x, axis) return slicing.expand_dims(x, axis) end
+--- x:map_blocks(fn[, opts]): FN(block) per block, as da.map_blocks.
+-- @function Array:map_blocks
+-- @param fn a function of an ndarray returning an ndarray
+-- @param[opt] opts `{ dtype =, chunks =, name = }`
+-- @return an Array
 function methods.map_blocks(x, fn, opts) return elemwise.map_blocks(fn, x, opts or {}) end
+--- x:to_npy(path[, opts]) (also x:store(path)): computes X block by block into a .npy file.
+-- @function Array:to_npy
+-- @param path the file
+-- @param[opt] opts options of compute
+-- @return the number of elements written
 function methods.to_npy(x, path, opts) return aio.to_npy(x, path, opts) end
 methods.store = methods.to_npy
+--- x:visualize([filename[, opts]]): draws the graph, as ldask.visualize.
+-- @function Array:visualize
+-- @param[opt] filename the file to write
+-- @param[opt] opts options of ldask.visualize
+-- @return the path written and a message
 function methods.visualize(x, filename, opts) return require("ldask").visualize(x, filename, opts) end
 
 local Array = core.Array

@@ -1,9 +1,10 @@
--- ldask.array.io: .npy input and output. from_npy reads the header once and
+--- ldask.array.io: .npy input and output. from_npy reads the header once and
 -- makes one task per block that maps (contiguous blocks: no copy; the map is
 -- dropped with the block) or reads its part of the file, so arrays far
 -- larger than memory stream through. to_npy creates the file, then each
 -- block's task writes its region with pwrite: the whole array is never in
 -- memory.
+-- @submodule ldask.array
 local ffi = require "ffi"
 local lib = require "ldask.native"
 local core = require "ldask.array.core"
@@ -37,9 +38,12 @@ local function file_stamp(path)
   return size
 end
 
--- from_npy(path, {chunks}): the array stored in a .npy file (little-endian,
+--- from_npy(path, {chunks}): the array stored in a .npy file (little-endian,
 -- C order). Default chunks: "auto" along axis 0, whole trailing axes when
 -- they fit, so blocks are contiguous byte ranges.
+-- @param path the file
+-- @param[opt] opts `{ chunks = }`
+-- @return an Array
 function M.from_npy(path, opts)
   opts = opts or {}
   local h = header(path, "from_npy")
@@ -84,9 +88,13 @@ function M.read_c_order(h, spec, itemsize)
   return core.new(name, layer, chunks, h.dtype)
 end
 
--- to_npy(x, path, opts): computes X block by block into the .npy file PATH
+--- to_npy(x, path, opts): computes X block by block into the .npy file PATH
 -- (created or truncated). OPTS as for compute. Returns the number of
 -- elements written.
+-- @param x an Array
+-- @param path the file
+-- @param[opt] opts options of compute
+-- @return the number of elements written
 function M.to_npy(x, path, opts)
   if not core.is_array(x) then error("to_npy: expected an array", 2) end
   if type(path) ~= "string" then error("to_npy: path must be a string", 2) end

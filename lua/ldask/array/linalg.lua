@@ -1,8 +1,9 @@
--- ldask.array.linalg: matrix product of 2-D arrays (dot / matmul). The
+--- ldask.array.linalg: matrix product of 2-D arrays (dot / matmul). The
 -- inner axis is unified, then each output block (i, j) is one task that
 -- accumulates A[i, k] @ B[k, j] over k into one buffer with BLAS gemm
 -- (beta = 1), so no partial products are materialized; transposed blocks
 -- (x.T) go to BLAS as transposed views without copies.
+-- @submodule ldask.array
 local core = require "ldask.array.core"
 local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
@@ -12,9 +13,12 @@ local error, format = error, string.format
 
 local M = {}
 
--- dot(a, b): matrix product of 2-D arrays; 1-D operands are treated as a
+--- dot(a, b) (also matmul): matrix product of 2-D arrays; 1-D operands are treated as a
 -- row (left) or column (right) vector and that axis is dropped from the
--- result, like NumPy (1-D . 1-D gives a 0-d array).
+-- result, like NumPy (1-D with 1-D gives a 0-d array).
+-- @param a an Array
+-- @param b an Array
+-- @return an Array
 function M.dot(a, b)
   if not core.is_array(a) or not core.is_array(b) then error("dot: expected two arrays", 2) end
   if a.ndim < 1 or a.ndim > 2 or b.ndim < 1 or b.ndim > 2 then

@@ -1,4 +1,4 @@
--- ldask.array.ndarray: the in-memory chunk type of ldask.array, an FFI
+--- ldask.array.ndarray: the in-memory chunk type of ldask.array, an FFI
 -- metatype over the C ld_ndarray (core/array/ndarray.h): dtype, shape,
 -- strides in elements, offset and a refcounted buffer shared by views.
 --
@@ -7,6 +7,7 @@
 -- `a[{0, 2}] = v`. Lua tables produced by totable() are 1-based lists.
 -- Views (slice, transpose, index, reshape of contiguous data) share the
 -- buffer; kernels (elementwise, reductions, matmul, ...) allocate new arrays.
+-- @module ldask.array.ndarray
 local ffi = require "ffi"
 local lib = require "ldask.native"
 local E = require "ldask.ffi.array"
@@ -112,7 +113,11 @@ local function to_i64arr(t, n)
   return arr
 end
 
--- Allocates a new C-contiguous array of DTYPE and SHAPE (Lua list).
+--- Allocates a new C-contiguous array of DTYPE and SHAPE (Lua list).
+-- @param shape a Lua list of sizes
+-- @param[opt] dtype "float64" (default), "float32", "int64", "int32", "uint8" or "bool"
+-- @param[opt] zero true to fill with zeros
+-- @return an ndarray
 function M.alloc(shape, dtype, zero)
   local code = dtype_code(dtype or 0, "ndarray", 2)
   local nd = #shape
@@ -130,8 +135,17 @@ function M.alloc(shape, dtype, zero)
 end
 local alloc = M.alloc
 
+--- zeros(shape[, dtype]): a new array of zeros.
+-- @param shape a Lua list of sizes
+-- @param[opt] dtype "float64" (default), "float32", "int64", "int32", "uint8" or "bool"
+-- @return an ndarray
 function M.zeros(shape, dtype) return alloc(shape, dtype, true) end
 
+--- full(shape, value[, dtype]): a new array of VALUE.
+-- @param shape a Lua list of sizes
+-- @param value the value
+-- @param[opt] dtype "float64" (default), "float32", "int64", "int32", "uint8" or "bool"
+-- @return an ndarray
 function M.full(shape, value, dtype)
   if dtype == nil then
     dtype = type(value) == "boolean" and "bool" or (value == floor(value) and value ~= huge and
@@ -144,6 +158,10 @@ function M.full(shape, value, dtype)
   return a
 end
 
+--- ones(shape[, dtype]): a new array of ones.
+-- @param shape a Lua list of sizes
+-- @param[opt] dtype "float64" (default), "float32", "int64", "int32", "uint8" or "bool"
+-- @return an ndarray
 function M.ones(shape, dtype) return M.full(shape, 1, dtype or "float64") end
 
 -- A view of A (shares the buffer).
@@ -250,8 +268,14 @@ local function infer(t, shape, depth, info)
   end
 end
 
--- ndarray from a (nested) Lua list; DTYPE inferred when nil: all booleans
+--- ndarray from a (nested) Lua list; DTYPE inferred when nil: all booleans
 -- → bool, all integers → int64, otherwise float64. A number gives a 0-d array.
+-- @param t a number or nested Lua lists
+-- @param[opt] dtype "float64" (default), "float32", "int64", "int32", "uint8" or "bool"
+-- @return an ndarray
+-- @usage local nd = require "ldask.array.ndarray"
+-- local a = nd.from_table({ { 1, 2, 3 }, { 4, 5, 6 } })   -- int64 (2, 3)
+-- print(a:sum(0), a[{ 1, 2 }])
 function M.from_table(t, dtype)
   local shape, info = {}, {}
   infer(t, shape, 1, info)
@@ -603,6 +627,24 @@ local UNOP, BINOP = E.unop, E.binop
 ---------------------------------------------------------------------------
 -- Metatype
 
+--- The methods and fields of an ndarray `a` (0-based indices, as numpy):
+-- `a:get(i, j, ...)`, `a:set(i, j, ..., v)`, `a[{ i, j }]` (read and write),
+-- `a:item()`, `a:totable()` (nested Lua lists), `a:tolist()` (flat),
+-- `a:slice{ spec, ... }`, `a:transpose([axes])`, `a:reshape(shape)`,
+-- `a:copy()`, `a:astype(dtype)`, `a:expand_dims(axis)`, `a:squeeze([axes])`,
+-- `a:broadcast_to(shape)`, `a:is_contiguous()`, `a:data()` (a typed pointer);
+-- reductions `a:sum(axis, keepdims)` and prod, mean, min, max, any, all,
+-- var, std (with ddof), argmin, argmax, cumsum, cumprod; `a:dot(b)`; the
+-- elementwise methods of ldask.array's Array: unary `a:NAME()` for abs,
+-- arccos, arcsin, arctan, ceil, cos, cosh, exp, expm1, floor, isfinite,
+-- isinf, isnan, log, log10, log1p, log2, logical_not, negative, rint, sign,
+-- sin, sinh, sqrt, square, tan, tanh, trunc; binary `a:NAME(b)` for add,
+-- sub, mul, div, floordiv, mod, pow, maximum, minimum, eq, ne, lt, le, gt,
+-- ge, and_, or_, xor; the operators `+ - * / % ^`,
+-- unary `-`, `#a` (the length of axis 0). Fields: `a.shape`, `a.strides`
+-- (Lua lists, strides in elements), `a.ndim`, `a.dtype`, `a.size`,
+-- `a.itemsize`, `a.nbytes`, `a.T`. `tostring(a)` prints like numpy.
+-- @table ndarray
 local methods = {
   get = get, set = set, totable = totable, tolist = tolist, transpose = transpose,
   slice = slice, reshape = reshape, copy = copy, astype = astype, expand_dims = expand_dims,

@@ -1,10 +1,11 @@
--- ldask.array.ndmath: the kernel operations of the ndarray type (NumPy-like
+--- ldask.array.ndmath: the kernel operations of the ndarray type (NumPy-like
 -- promotion, elementwise binary/unary operations, where, casts, reductions,
 -- arg reductions, matmul, assignment, concatenation, block assembly,
 -- counter-based random blocks, ramps) over the C kernels of core/array.
 -- Installed into the ndarray module by lua/ldask/array/ndarray.lua (which
 -- passes its internals), so both form one module: require
 -- "ldask.array.ndarray", not this file.
+-- @submodule ldask.array.ndarray
 local ffi = require "ffi"
 local lib = require "ldask.native"
 local E = require "ldask.ffi.array"
@@ -176,7 +177,11 @@ return function(M, I)
   end
   M.unary = unary
 
-  -- where(cond, x, y): elementwise choice with broadcasting.
+  --- where(cond, x, y): elementwise choice with broadcasting.
+  -- @param c a bool ndarray (or one that converts)
+  -- @param x an ndarray or a number
+  -- @param y an ndarray or a number
+  -- @return an ndarray
   function M.where(c, x, y)
     if not is_nd(c) then c = scalar(c, 5) end
     c = as_dtype(c, 5)
@@ -331,7 +336,10 @@ return function(M, I)
     return dst
   end
 
-  -- Joins ARRAYS (a list of ndarrays with equal shapes off AXIS) along AXIS.
+  --- Joins ARRAYS (a list of ndarrays with equal shapes off AXIS) along AXIS.
+  -- @param arrays a list of ndarrays
+  -- @param axis an axis
+  -- @return an ndarray
   function M.concatenate(arrays, axis)
     axis = axis or 0
     local n = #arrays

@@ -1,7 +1,8 @@
--- ldask.array.rechunk: changing the block structure of an array (rechunk)
+--- ldask.array.rechunk: changing the block structure of an array (rechunk)
 -- and the common refinement of several chunkings (unify_chunks), used by
 -- elementwise operations between arrays chunked differently. Each new block
 -- is assembled from slices (views) of the old blocks that overlap it.
+-- @submodule ldask.array
 local core = require "ldask.array.core"
 local K = require "ldask.array.kernels"
 local nd = require "ldask.array.ndarray"
@@ -42,7 +43,10 @@ local function plan_axis(old, new)
   return plan
 end
 
--- rechunk(x, chunks): same values, new blocks (chunks as in normalize_chunks).
+--- rechunk(x, chunks): same values, new blocks (chunks as in normalize_chunks).
+-- @param x an Array
+-- @param chunks the new chunks
+-- @return an Array
 function M.rechunk(x, chunks)
   local new = core.normalize_chunks(chunks, x.shape, x.itemsize, "rechunk", 2)
   local n = x.ndim

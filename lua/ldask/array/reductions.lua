@@ -1,10 +1,11 @@
--- ldask.array.reductions: sum, prod, mean, min, max, var, std, any, all,
+--- ldask.array.reductions: sum, prod, mean, min, max, var, std, any, all,
 -- argmin, argmax over any set of axes with keepdims, as tree reductions:
 -- one partial per block (kept dims), then groups of up to split_every
 -- partials along each reduced axis are combined, level by level, until one
 -- block remains along every reduced axis; a final task converts it. The
 -- depth-first order runs each group as soon as its inputs exist, so few
 -- partials are alive at a time.
+-- @submodule ldask.array
 local core = require "ldask.array.core"
 local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
@@ -159,9 +160,14 @@ function M.reduction(x, op, axis, keepdims, opts, level)
   return out
 end
 
--- cumsum/cumprod along AXIS (nil: over the flattened array): each block is
--- cumulated on its own, then a chain of running totals along the axis (one
--- small task per block) is added (multiplied) in.
+--- cumsum(x[, axis]) and cumprod(x[, axis]) (also x:cumsum(axis)): cumulative sum and
+-- product along AXIS (nil: over the flattened array). Each block is
+-- cumulated on its own, then a chain of running totals along the axis is
+-- added (multiplied) in.
+-- @function cumsum
+-- @param x an Array
+-- @param[opt] axis an axis
+-- @return an Array
 function M.cumulative(x, op, axis, level)
   level = (level or 1) + 1
   if axis == nil then

@@ -1,4 +1,4 @@
--- ldask.array.slicing: selecting parts of an array, and the other
+--- ldask.array.slicing: selecting parts of an array, and the other
 -- block-structure operations: transpose, reshape, concatenate, stack,
 -- squeeze, expand_dims.
 --
@@ -12,6 +12,7 @@
 -- e.g. x[::4] is x:slice{ {0, nil, 4} } and x[2::4] is x:slice{ {2, nil, 4} }.
 -- Only the blocks a selection touches are referenced by its graph; a slice
 -- of a random array remaps positions and generates only what it keeps.
+-- @submodule ldask.array
 local core = require "ldask.array.core"
 local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
@@ -160,7 +161,10 @@ function M.getitem(x, specs, level)
   return core.new(name, layer, out_chunks, x.dtype, { x })
 end
 
--- transpose(x, axes): permuted axes (default reversed); blocks are views.
+--- transpose(x, axes): permuted axes (default reversed); blocks are views.
+-- @param x an Array
+-- @param[opt] axes the new order of the axes
+-- @return an Array
 function M.transpose(x, axes)
   local n = x.ndim
   if axes == nil then
@@ -190,9 +194,12 @@ function M.transpose(x, axes)
   return core.new(name, layer, chunks, x.dtype, { x })
 end
 
--- reshape(x, shape): the leading axes that keep their size keep their
+--- reshape(x, shape): the leading axes that keep their size keep their
 -- chunks; the remaining axes are gathered into one block each and
 -- reshaped per block (chunk-aligned: no data crosses blocks).
+-- @param x an Array
+-- @param shape a list of sizes (one may be -1)
+-- @return an Array
 function M.reshape(x, shape)
   if type(shape) == "number" then shape = { shape } end
   local size, known, neg = x.size, 1, nil
@@ -261,7 +268,10 @@ function M.reshape(x, shape)
   return core.new(name, layer, chunks, x.dtype, { y })
 end
 
--- concatenate(arrays, axis): joins along AXIS; other axes are unified.
+--- concatenate(arrays, axis): joins along AXIS; other axes are unified.
+-- @param arrays a list of Arrays
+-- @param[opt] axis an axis (default 0)
+-- @return an Array
 function M.concatenate(arrays, axis)
   if type(arrays) ~= "table" or #arrays == 0 then error("concatenate: need a non-empty list of arrays", 2) end
   axis = axis or 0
@@ -320,7 +330,10 @@ function M.concatenate(arrays, axis)
   return core.new(name, layer, chunks, dtype, ins)
 end
 
--- expand_dims(x, axis): a new axis of size 1.
+--- expand_dims(x, axis): a new axis of size 1.
+-- @param x an Array
+-- @param axis an axis
+-- @return an Array
 function M.expand_dims(x, axis)
   local n = x.ndim
   local ax = nd.norm_axis(axis, n + 1, "expand_dims", 2)
@@ -340,7 +353,10 @@ function M.expand_dims(x, axis)
   return core.new(name, layer, chunks, x.dtype, { x })
 end
 
--- squeeze(x, axes): removes size-1 axes (all when AXES is nil).
+--- squeeze(x, axes): removes size-1 axes (all when AXES is nil).
+-- @param x an Array
+-- @param[opt] axes an axis or a list
+-- @return an Array
 function M.squeeze(x, axes)
   local drop = {}
   if axes == nil then
@@ -362,7 +378,10 @@ function M.squeeze(x, axes)
   return M.getitem(x, specs, 2)
 end
 
--- stack(arrays, axis): joins along a new axis.
+--- stack(arrays, axis): joins along a new axis.
+-- @param arrays a list of Arrays
+-- @param[opt] axis an axis (default 0)
+-- @return an Array
 function M.stack(arrays, axis)
   if type(arrays) ~= "table" or #arrays == 0 then error("stack: need a non-empty list of arrays", 2) end
   axis = axis or 0
@@ -384,10 +403,14 @@ function M.stack(arrays, axis)
   return M.concatenate(ex, ax)
 end
 
--- take(x, indices, axis): the elements at INDICES (a list of 0-based,
+--- take(x, indices, axis): the elements at INDICES (a list of 0-based,
 -- possibly negative, integers in any order, repeats allowed, or an integer
 -- ndarray) along AXIS (default 0). Each run of indices falling in one block
 -- becomes one output block.
+-- @param x an Array
+-- @param indices a list of 0-based indices, or an integer ndarray
+-- @param[opt] axis an axis (default 0)
+-- @return an Array
 function M.take(x, indices, axis)
   axis = axis or 0
   local ax = nd.norm_axis(axis, x.ndim, "take", 2)
@@ -434,7 +457,10 @@ function M.take(x, indices, axis)
   return core.new(name, layer, chunks, x.dtype, { x })
 end
 
--- flip(x, axis): reversed along AXIS (nil: every axis), a negative-step slice.
+--- flip(x, axis): reversed along AXIS (nil: every axis), a negative-step slice.
+-- @param x an Array
+-- @param[opt] axis an axis
+-- @return an Array
 function M.flip(x, axis)
   local specs = {}
   for d = 1, x.ndim do specs[d] = ":" end
@@ -446,7 +472,11 @@ function M.flip(x, axis)
   return M.getitem(x, specs, 2)
 end
 
--- swapaxes(x, a, b) and moveaxis(x, source, destination): transposes.
+--- swapaxes(x, a, b) and moveaxis(x, source, destination): transposes.
+-- @param x an Array
+-- @param a an axis
+-- @param b an axis
+-- @return an Array
 function M.swapaxes(x, a, b)
   local ia, ib = nd.norm_axis(a, x.ndim, "swapaxes", 2), nd.norm_axis(b, x.ndim, "swapaxes", 2)
   local perm = {}
@@ -455,6 +485,11 @@ function M.swapaxes(x, a, b)
   return M.transpose(x, perm)
 end
 
+--- moveaxis(x, source, destination): axis SOURCE moved to DESTINATION.
+-- @param x an Array
+-- @param source an axis
+-- @param destination an axis
+-- @return an Array
 function M.moveaxis(x, source, destination)
   local s = nd.norm_axis(source, x.ndim, "moveaxis", 2)
   local t = nd.norm_axis(destination, x.ndim, "moveaxis", 2)
@@ -464,8 +499,12 @@ function M.moveaxis(x, source, destination)
   return M.transpose(x, rest)
 end
 
--- broadcast_to(x, shape): X repeated along new leading axes and its size-1
+--- broadcast_to(x, shape): X repeated along new leading axes and its size-1
 -- axes (blocks are stride-0 views: no copies).
+-- @param x an Array
+-- @param shape the new shape
+-- @param[opt] chunks the new chunks
+-- @return an Array
 function M.broadcast_to(x, shape, chunks)
   if type(shape) ~= "table" then error("broadcast_to: shape must be a list", 2) end
   local n = #shape

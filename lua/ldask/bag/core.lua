@@ -1,7 +1,8 @@
--- ldask.bag.core: the Bag and Item collection types of ldask.bag and the
+--- ldask.bag.core: the Bag and Item collection types of ldask.bag and the
 -- helpers the method files share: construction, the collection protocol,
 -- partition tasks that fuse pending element operations into one pass, and
 -- tree reductions. See docs/bag.md for the graph layout.
+-- @submodule ldask.bag
 local graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
@@ -21,7 +22,13 @@ local Item = { __name = "ldask.bag.Item" }
 Item.__index = Item
 M.Item = Item
 
+--- True when X is a Bag.
+-- @param x any value
+-- @return boolean
 function M.is_bag(x) return getmetatable(x) == Bag end
+--- True when X is an Item (the lazy result of a bag reduction).
+-- @param x any value
+-- @return boolean
 function M.is_item(x) return getmetatable(x) == Item end
 
 -- Fresh collection name: PREFIX-token(...).
@@ -209,7 +216,9 @@ end
 function Bag:persist(opts) return (base.persist(self, opts)) end
 function Bag:__ldask_tokenize() return self.name end
 
--- Computes the bag: returns a Lua array of all its elements in order.
+--- Computes the bag: returns a Lua array of all its elements in order.
+-- @param[opt] opts options of ldask.compute
+-- @return a Lua array
 function Bag:compute(opts) return (base.compute(self, opts or {})) end
 Bag.visualize = require("ldask.visualize").method -- b:visualize("g.svg"): its graph
 
@@ -232,17 +241,23 @@ function Item:__ldask_postpersist()
 end
 function Item:persist(opts) return (base.persist(self, opts)) end
 
--- Computes the item: returns its value.
+--- Computes the item: returns its value.
+-- @param[opt] opts options of ldask.compute
+-- @return the value
 function Item:compute(opts) return (base.compute(self, opts or {})) end
 Item.visualize = require("ldask.visualize").method
 
--- A new Item: f(value, ...) computed lazily.
+--- A new Item: f(value, ...) computed lazily.
+-- @param f the function
+-- @param ... further arguments
+-- @return an Item
 function Item:apply(f, ...)
   M.check_fn(f, "bag.Item.apply function")
   return M.item_from("apply", self, f, self.key, ...)
 end
 
--- The item as an ldask.delayed value.
+--- The item as an ldask.delayed value.
+-- @return a Delayed
 function Item:to_delayed()
   local delayed = require "ldask.delayed"
   return setmetatable({ _key = self.key, _layers = self._layers }, delayed.Delayed)

@@ -1,7 +1,8 @@
--- ldask.bag.creation: bags from Lua values: from_sequence (an array cut into
+--- ldask.bag.creation: bags from Lua values: from_sequence (an array cut into
 -- partitions that travel in the graph as quoted literals), range (integers,
 -- no data in the graph), from_delayed (each delayed value or collection is
 -- one partition).
+-- @submodule ldask.bag
 local graph = require "ldask.graph"
 local core = require "ldask.bag.core"
 
@@ -32,8 +33,13 @@ local function partition_size(len, opts, what)
   return ceil(len / 100)
 end
 
--- ldask.bag.from_sequence(seq [, {npartitions=, partition_size=}]): a bag of
+--- ldask.bag.from_sequence(seq [, {npartitions=, partition_size=}]): a bag of
 -- the elements of the array SEQ (which must have no holes, nor nil).
+-- @param seq a Lua array
+-- @param[opt] opts `{ npartitions =, partition_size = }`
+-- @return a Bag
+-- @usage local b = ldask.bag.from_sequence({ 1, 2, 3, 4 }, { npartitions = 2 })
+-- print(b:map(function(x) return x * 10 end):sum():compute())   --> 100
 function M.from_sequence(seq, opts)
   local what = "ldask.bag.from_sequence"
   if type(seq) ~= "table" or getmetatable(seq) ~= nil then
@@ -59,7 +65,10 @@ function M.from_sequence(seq, opts)
   return core.lazy(name, "list", srcs, {}, {})
 end
 
--- ldask.bag.range(n [, {npartitions=}]): the integers 0 .. n-1.
+--- ldask.bag.range(n [, {npartitions=}]): the integers 0 .. n-1.
+-- @param n the number of integers
+-- @param[opt] opts `{ npartitions = }`
+-- @return a Bag
 function M.range(n, opts)
   local what = "ldask.bag.range"
   if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
@@ -74,8 +83,10 @@ function M.range(n, opts)
   return core.lazy(core.name("range", n, np), "range", srcs, {}, {})
 end
 
--- ldask.bag.from_delayed(values): one partition per delayed value (or any
+--- ldask.bag.from_delayed(values): one partition per delayed value (or any
 -- collection computing to an array; a single one is accepted too).
+-- @param values a list of Delayed values (or one)
+-- @return a Bag
 function M.from_delayed(values)
   local what = "ldask.bag.from_delayed"
   local base = require "ldask.base"

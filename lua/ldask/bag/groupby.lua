@@ -1,8 +1,9 @@
--- ldask.bag.groupby: Bag:groupby, a hash shuffle across partitions for when
+--- ldask.bag.groupby: Bag:groupby, a hash shuffle across partitions for when
 -- foldby does not fit (the whole group is needed at once). Stage one splits
 -- every input partition into N buckets by a stable hash of the key (in the
 -- same pass as its pending element operations); stage two gathers bucket j
 -- of every split into output partition j and groups it by key.
+-- @submodule ldask.bag
 local graph = require "ldask.graph"
 local core = require "ldask.bag.core"
 local pipeline = require "ldask.bag.pipeline"
@@ -12,10 +13,14 @@ local key = graph.key
 
 local M = {}
 
--- b:groupby(key [, {npartitions=}]): a bag of {key, {elements...}} pairs,
+--- b:groupby(key [, {npartitions=}]): a bag of {key, {elements...}} pairs,
 -- one per distinct key (a function of the element or a field name; its
 -- values must be strings, numbers or booleans), spread over npartitions
 -- (default: as many as b) partitions by key hash.
+-- @function Bag:groupby
+-- @param keyfn a function of the element, or a field name
+-- @param[opt] opts `{ npartitions = }`
+-- @return a Bag
 function core.Bag:groupby(keyfn, opts)
   if getmetatable(self) ~= core.Bag then
     error("bag.groupby: expected a bag (call it as b:groupby(...)), got " .. type(self), 2)

@@ -1,8 +1,9 @@
--- ldask.bag: parallel pipelines over Lua values (dask.bag for Lua). A Bag
+--- ldask.bag: parallel pipelines over Lua values (dask.bag for Lua). A Bag
 -- is a list of partitions (Lua arrays) computed lazily by a task graph;
 -- element operations fuse into one pass per partition. See docs/bag.md.
 --   local bag = require "ldask.bag"   (or ldask.bag)
 --   bag.read_text("logs/*.json"):map(cjson.decode):filter(f):count():compute()
+-- @module ldask.bag
 local core = require "ldask.bag.core"
 local creation = require "ldask.bag.creation"
 local transforms = require "ldask.bag.transforms"

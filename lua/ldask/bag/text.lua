@@ -1,7 +1,8 @@
--- ldask.bag.text: text-file input and output of ldask.bag: read_text
+--- ldask.bag.text: text-file input and output of ldask.bag: read_text
 -- (lines of files matched by globs, blocks aligned to lines, gzip through
 -- zlib), read_json (JSON lines decoded with lua-cjson, errors naming file
 -- and line), and Bag:to_textfiles (one file per partition, streamed).
+-- @submodule ldask.bag
 local graph = require "ldask.graph"
 local core = require "ldask.bag.core"
 local textio = require "ldask.bag.textio"
@@ -46,24 +47,30 @@ local function text_bag(prefix, paths, opts, json, what)
   return core.lazy(name, "text", srcs, {}, {})
 end
 
--- ldask.bag.read_text(paths [, opts]): a bag of the lines of the files (a
+--- ldask.bag.read_text(paths [, opts]): a bag of the lines of the files (a
 -- glob, a path, or a list of them), without their line endings ("\n" or
 -- "\r\n"; keep_newlines=true keeps them). One partition per file, or per
 -- block of blocksize bytes (a number or "64MB") of an uncompressed file; a
 -- line belongs to the block where it starts. compression: "infer" (by the
 -- ".gz" extension, the default), "gzip" or "none"; a gzip file is one
 -- partition. include_path=true gives {line, path} elements.
+-- @param paths a glob, a path, or a list of them
+-- @param[opt] opts `{ blocksize =, compression =, keep_newlines =, include_path = }`
+-- @return a Bag
 function M.read_text(paths, opts)
   opts = check_opts(opts, "ldask.bag.read_text")
   if opts.on_error ~= nil then error("ldask.bag.read_text: on_error applies to read_json only", 2) end
   return text_bag("read-text", paths, opts, false, "ldask.bag.read_text")
 end
 
--- ldask.bag.read_json(paths [, opts]): JSON lines decoded with lua-cjson;
+--- ldask.bag.read_json(paths [, opts]): JSON lines decoded with lua-cjson;
 -- the options of read_text plus on_error = "raise" (default: a malformed
 -- line is an error naming the file and line number) or "skip" (skipped; a
 -- warning on stderr per partition gives the count and the first line, and
 -- b:malformed() computes the total).
+-- @param paths a glob, a path, or a list of them
+-- @param[opt] opts the options of read_text and `on_error =`
+-- @return a Bag
 function M.read_json(paths, opts)
   opts = check_opts(opts, "ldask.bag.read_json")
   local oe = opts.on_error
@@ -74,10 +81,12 @@ function M.read_json(paths, opts)
   return text_bag("read-json", paths, opts, true, "ldask.bag.read_json")
 end
 
--- b:malformed(): an Item, the number of lines of the bag's JSON files that
+--- b:malformed(): an Item, the number of lines of the bag's JSON files that
 -- are not valid JSON (for a bag read with read_json, whatever operations
 -- follow; with on_error="skip" these are the lines that were skipped). Reads
 -- the files again when computed.
+-- @function Bag:malformed
+-- @return an Item (compute it)
 function core.Bag:malformed()
   if not core.is_bag(self) then error("bag.malformed: call it as b:malformed()", 2) end
   local kind, srcs = core.source(self)
@@ -94,13 +103,17 @@ function core.Bag:malformed()
   return setmetatable({ name = name, key = key(name, 0), _layers = { [name] = own } }, core.Item)
 end
 
--- b:to_textfiles(path [, {compression=, compute=true}]): writes partition i
+--- b:to_textfiles(path [, {compression=, compute=true}]): writes partition i
 -- to its own file: PATH with "*" replaced by i (0-based), a function
 -- path(i) -> name, or a list of npartitions names. Elements are strings
 -- (numbers and booleans are converted), one per line. gzip when the name
 -- ends in ".gz" (compression="infer", the default) or compression="gzip".
 -- Returns the list of files written, or with compute=false an Item that
 -- writes them when computed.
+-- @function Bag:to_textfiles
+-- @param path a name with "*", a function of i, or a list of names
+-- @param[opt] opts `{ compression =, compute = true }`
+-- @return the list of files written, or an Item
 function core.Bag:to_textfiles(path, opts)
   if not core.is_bag(self) then error("bag.to_textfiles: call it as b:to_textfiles(...)", 2) end
   opts = opts or {}

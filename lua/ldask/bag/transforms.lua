@@ -1,7 +1,8 @@
--- ldask.bag.transforms: element-wise transformations of a Bag (map, filter,
+--- ldask.bag.transforms: element-wise transformations of a Bag (map, filter,
 -- remove, pluck, flatten, starmap: fused into the partition pass, no graph
 -- layer of their own) and partition-level ones (map_partitions,
 -- repartition, concat).
+-- @submodule ldask.bag
 local graph = require "ldask.graph"
 local core = require "ldask.bag.core"
 local pipeline = require "ldask.bag.pipeline"
@@ -91,7 +92,10 @@ local function decode_in_reader(b)
   return core.lazy(core.name("map", b.name, "cjson.decode"), "text", srcs, {}, b._dl)
 end
 
--- b:map(f, ...): f(x, ...) for every element x (f must not return nil).
+--- b:map(f, ...): f(x, ...) for every element x (f must not return nil).
+-- @param f the function
+-- @param ... further arguments (Items and same-partitioned Bags are per element)
+-- @return a Bag
 function Bag:map(f, ...)
   check_bag(self, "bag.map")
   check_fn(f, "bag.map function", 1)
@@ -106,8 +110,11 @@ function Bag:map(f, ...)
   return extend(self, "map", op, f, ...)
 end
 
--- ldask.bag.zip(b1, b2, ...): bags with the same partitioning zipped into
+--- ldask.bag.zip(b1, b2, ...): bags with the same partitioning zipped into
 -- arrays {x1, x2, ...} (partitions of unequal lengths are an error).
+-- @param first a Bag
+-- @param ... more Bags
+-- @return a Bag
 function M.zip(first, ...)
   if not core.is_bag(first) then error("ldask.bag.zip: argument 1 is a " .. type(first) .. ", not a bag", 2) end
   for i = 1, select("#", ...) do
@@ -118,8 +125,10 @@ function M.zip(first, ...)
   return first:map(pipeline.pack, ...)
 end
 
--- b:product(other): every pair {x, y} of x in b and y in other (other is
+--- b:product(other): every pair {x, y} of x in b and y in other (other is
 -- gathered whole for every partition of b).
+-- @param other a Bag
+-- @return a Bag
 function Bag:product(other)
   check_bag(self, "bag.product")
   if not core.is_bag(other) then error("bag.product: argument is a " .. type(other) .. ", not a bag", 2) end
@@ -132,9 +141,12 @@ function Bag:product(other)
   return core.materialized(name, self.npartitions, layer, layers)
 end
 
--- b:accumulate(binop [, initial]): running results of binop over the
+--- b:accumulate(binop [, initial]): running results of binop over the
 -- elements in order, across partitions (partition i waits for i-1): {x1,
 -- binop(x1, x2), ...}, or {initial, binop(initial, x1), ...}.
+-- @param binop a function (acc, x)
+-- @param ... optionally the initial value
+-- @return a Bag
 function Bag:accumulate(binop, ...)
   check_bag(self, "bag.accumulate")
   check_fn(binop, "bag.accumulate binop", 1)
@@ -153,10 +165,14 @@ function Bag:accumulate(binop, ...)
   return core.materialized(name, self.npartitions, layer, layers)
 end
 
--- b:join(other, on_self [, on_other]): for each element x and each element y
+--- b:join(other, on_self [, on_other]): for each element x and each element y
 -- of OTHER (an array, or a bag of one partition) with on_other(y) ==
 -- on_self(x), the pair {y, x} (as dask). Keys: functions or field names;
 -- on_other defaults to on_self.
+-- @param other an array, or a Bag of one partition
+-- @param on_self a function or a field name
+-- @param[opt] on_other a function or a field name
+-- @return a Bag
 function Bag:join(other, on_self, on_other)
   check_bag(self, "bag.join")
   if on_self == nil then error("bag.join: on_self must be a function or a field name, got nil", 2) end
@@ -181,8 +197,11 @@ function Bag:join(other, on_self, on_other)
   return extend(self, "join", op, other, on_self, on_other)
 end
 
--- b:random_sample(prob [, seed]): each element kept with probability PROB
+--- b:random_sample(prob [, seed]): each element kept with probability PROB
 -- (reproducible for a given seed: a generator per partition).
+-- @param prob the probability
+-- @param[opt] seed a seed
+-- @return a Bag
 function Bag:random_sample(prob, seed)
   check_bag(self, "bag.random_sample")
   if type(prob) ~= "number" or prob < 0 or prob > 1 then
@@ -195,7 +214,9 @@ function Bag:random_sample(prob, seed)
   return extend(self, "random-sample", { k = "sample", prob = prob, seed = seed }, prob, seed)
 end
 
--- b:unzip(n): N bags, the j-th holding element j of every element (arrays).
+--- b:unzip(n): N bags, the j-th holding element j of every element (arrays).
+-- @param n the number of bags
+-- @return N Bags
 function Bag:unzip(n)
   check_bag(self, "bag.unzip")
   if type(n) ~= "number" or n < 1 or n % 1 ~= 0 then
@@ -206,9 +227,11 @@ function Bag:unzip(n)
   return unpack(out, 1, n)
 end
 
--- b:persist([opts]): computes the partitions now and returns a bag whose
+--- b:persist([opts]): computes the partitions now and returns a bag whose
 -- partitions are those results, held in its graph (as dask's persist on a
 -- local scheduler): later computations start from them.
+-- @param[opt] opts options of compute
+-- @return a Bag
 function Bag:persist(opts)
   check_bag(self, "bag.persist")
   local base = require "ldask.base"
@@ -219,7 +242,8 @@ function Bag:persist(opts)
   return core.lazy(self.name, "list", srcs, {}, {})
 end
 
--- b:to_delayed(): one ldask.delayed value per partition (an array).
+--- b:to_delayed(): one ldask.delayed value per partition (an array).
+-- @return a list of Delayed values
 function Bag:to_delayed()
   check_bag(self, "bag.to_delayed")
   local delayed = require "ldask.delayed"
@@ -231,30 +255,39 @@ function Bag:to_delayed()
   return out
 end
 
--- b:starmap(f): f(unpack(x)) for every element x (an array).
+--- b:starmap(f): f(unpack(x)) for every element x (an array).
+-- @param f the function
+-- @return a Bag
 function Bag:starmap(f)
   check_bag(self, "bag.starmap")
   check_fn(f, "bag.starmap function", 1)
   return extend(self, "starmap", { k = "starmap", f = f }, f)
 end
 
--- b:filter(pred): the elements for which pred(x) is truthy.
+--- b:filter(pred): the elements for which pred(x) is truthy.
+-- @param pred the predicate
+-- @return a Bag
 function Bag:filter(pred)
   check_bag(self, "bag.filter")
   check_fn(pred, "bag.filter predicate", 1)
   return extend(self, "filter", { k = "filter", f = pred }, pred)
 end
 
--- b:remove(pred): the elements for which pred(x) is falsy.
+--- b:remove(pred): the elements for which pred(x) is falsy.
+-- @param pred the predicate
+-- @return a Bag
 function Bag:remove(pred)
   check_bag(self, "bag.remove")
   check_fn(pred, "bag.remove predicate", 1)
   return extend(self, "remove", { k = "remove", f = pred }, pred)
 end
 
--- b:pluck(field [, default]): x[field] of every element (a table); with no
+--- b:pluck(field [, default]): x[field] of every element (a table); with no
 -- default a missing field is an error naming it.
 -- A list of fields gives arrays {x[f1], x[f2], ...}.
+-- @param field a field name (or index), or a list of them
+-- @param ... optionally the default
+-- @return a Bag
 function Bag:pluck(field, ...)
   check_bag(self, "bag.pluck")
   if field == nil then error("bag.pluck: field must not be nil", 2) end
@@ -269,14 +302,18 @@ function Bag:pluck(field, ...)
   return extend(self, "pluck", op, field, has_default, default)
 end
 
--- b:flatten(): the elements of every element (each an array), concatenated.
+--- b:flatten(): the elements of every element (each an array), concatenated.
+-- @return a Bag
 function Bag:flatten()
   check_bag(self, "bag.flatten")
   return extend(self, "flatten", { k = "flatten" })
 end
 
--- b:map_partitions(f, ...): f(partition, ...) for every partition (an
+--- b:map_partitions(f, ...): f(partition, ...) for every partition (an
 -- array); f returns the new partition (an array).
+-- @param f a function of a partition (an array)
+-- @param ... further arguments
+-- @return a Bag
 function Bag:map_partitions(f, ...)
   check_bag(self, "bag.map_partitions")
   check_fn(f, "bag.map_partitions function", 1)
@@ -289,9 +326,11 @@ function Bag:map_partitions(f, ...)
   return core.materialized(name, #tasks, layer, dl)
 end
 
--- b:repartition(n): the same elements in N partitions (neighbours are
+--- b:repartition(n): the same elements in N partitions (neighbours are
 -- concatenated when N is smaller; each partition is split evenly when N is
 -- larger).
+-- @param n the number of partitions
+-- @return a Bag
 function Bag:repartition(n)
   check_bag(self, "bag.repartition")
   if type(n) ~= "number" or n < 1 or n % 1 ~= 0 then
@@ -323,7 +362,9 @@ function Bag:repartition(n)
   return core.materialized(name, n, layer, layers)
 end
 
--- ldask.bag.concat({b1, b2, ...}): one bag with the partitions of all.
+--- ldask.bag.concat({b1, b2, ...}): one bag with the partitions of all.
+-- @param bags a list of Bags
+-- @return a Bag
 function M.concat(bags)
   if type(bags) ~= "table" or #bags == 0 then
     error("ldask.bag.concat: expected a non-empty list of bags, got " .. type(bags), 2)

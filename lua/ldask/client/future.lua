@@ -1,9 +1,10 @@
--- ldask.client.future: Future, a handle on a task or a scattered value on a
+--- ldask.client.future: Future, a handle on a task or a scattered value on a
 -- cluster (status, result, exception, cancel, callbacks), and the helpers
 -- that wait on many of them: as_completed and wait. A future keeps its data
 -- alive on the workers; when it is released (:release() or garbage
 -- collected) and no other future of the same key remains in this client,
 -- the scheduler is told that this client no longer needs the key.
+-- @submodule ldask.client
 local ffi = require "ffi"
 
 local setmetatable, getmetatable, type, error, tostring, pairs, ipairs =
@@ -51,6 +52,9 @@ function M.new(client, key)
   return setmetatable({ client = client, key = key, _gc = ffi_gc(gc_anchor(i), fin) }, Future)
 end
 
+--- True when X is a Future.
+-- @param x any value
+-- @return boolean
 function M.is_future(x) return getmetatable(x) == Future end
 
 local function check(self, name)
@@ -60,20 +64,26 @@ local function check(self, name)
   if self.released then error("Future:" .. name .. ": the future of '" .. self.key .. "' was released", 3) end
 end
 
--- "pending", "finished", "error", "cancelled" or "lost" (data gone).
+--- The state of the future: "pending", "finished", "error", "cancelled" or "lost"
+-- (data gone).
+-- @return the state, a string
 function Future:status()
   check(self, "status")
   self.client:_poll(0)
   return self.client:_state(self.key).status
 end
 
+--- True when the future is finished, failed or cancelled (does not wait).
+-- @return boolean
 function Future:done()
   local s = self:status()
   return s ~= "pending"
 end
 
--- Waits for the result (at most TIMEOUT seconds when given) and returns it;
+--- Waits for the result (at most TIMEOUT seconds when given) and returns it;
 -- raises the task's error (key, message, remote traceback), or on timeout.
+-- @param[opt] timeout seconds to wait at most
+-- @return the value
 function Future:result(timeout)
   check(self, "result")
   if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
@@ -82,8 +92,10 @@ function Future:result(timeout)
   return self.client:_result(self.key, timeout, 3)
 end
 
--- The error of a failed future (a ldask.errors TaskError), nil when it
+--- The error of a failed future (a ldask.errors TaskError), nil when it
 -- finished; waits for it to complete (TIMEOUT as in result).
+-- @param[opt] timeout seconds to wait at most
+-- @return the error, or nil
 function Future:exception(timeout)
   check(self, "exception")
   local c = self.client
@@ -92,15 +104,16 @@ function Future:exception(timeout)
   return st.err
 end
 
--- Cancels the task (and what depends on it) unless it already finished.
+--- Cancels the task (and what depends on it) unless it already finished.
 function Future:cancel()
   check(self, "cancel")
   self.client:cancel(self)
 end
 
--- Calls FN(future) once the future is done, in this Lua state: at once when
+--- Calls FN(future) once the future is done, in this Lua state: at once when
 -- it already is, otherwise when the client next processes messages (any
 -- client call, a wait, a result, printing a future in the REPL).
+-- @param fn a function of the future
 function Future:add_done_callback(fn)
   check(self, "add_done_callback")
   if type(fn) ~= "function" then
@@ -118,7 +131,7 @@ function Future:add_done_callback(fn)
   end
 end
 
--- Lets the cluster forget the data unless another future holds the key.
+--- Lets the cluster forget the data unless another future holds the key.
 function Future:release()
   if self.released then return end
   self.released = true
@@ -214,9 +227,16 @@ local function list_of(fs, what, level)
 end
 M.list_of = list_of
 
--- Iterates over FUTURES in the order they complete: `for f in
+--- Iterates over FUTURES in the order they complete: `for f in
 -- as_completed(fs) do ... end`. OPTS.timeout (seconds) bounds the whole
 -- iteration; with OPTS.with_results each step yields future, result.
+-- @param futures a list of Futures
+-- @param[opt] opts `{ timeout =, with_results = }`
+-- @return an iterator
+-- @usage local c = ldask.Client()
+-- local fs = c:map(function(x) return x * x end, { 1, 2, 3 })
+-- for f in ldask.as_completed(fs) do print(f:result()) end
+-- c:close()
 function M.as_completed(futures, opts)
   local fs = list_of(futures, "as_completed", 2)
   opts = opts or {}
@@ -248,9 +268,12 @@ function M.as_completed(futures, opts)
   end, start
 end
 
--- Waits until all (return_when = "ALL_COMPLETED", the default) or one
+--- Waits until all (return_when = "ALL_COMPLETED", the default) or one
 -- ("FIRST_COMPLETED") of FUTURES are done. Returns { done = {...},
 -- not_done = {...} }; raises when OPTS.timeout seconds pass first.
+-- @param futures a Future or a list of them
+-- @param[opt] opts `{ timeout =, return_when = }`
+-- @return `{ done = { ... }, not_done = { ... } }`
 function M.wait(futures, opts)
   local fs = list_of(futures, "wait", 2)
   opts = opts or {}

@@ -1,7 +1,8 @@
--- ldask.client.graphs: the Client methods that run task graphs and
+--- ldask.client.graphs: the Client methods that run task graphs and
 -- collections on the cluster: get (the ldask.get contract), compute (a
 -- future of a collection's finalized value) and persist (a collection whose
 -- data stays on the cluster). Installed into ldask.client's Client.
+-- @submodule ldask.client
 local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
@@ -245,9 +246,13 @@ function G.install(M, Client, strip_futures)
     return values[pos.i]
   end
 
-  -- get(graph, keys [, opts]): runs a graph on the cluster and returns the
+  --- get(graph, keys [, opts]): runs a graph on the cluster and returns the
   -- results of KEYS (a key or nested list) in the same shape; the scheduler
   -- contract of ldask.get (see ldask.client.scheduler).
+  -- @param g the graph
+  -- @param keys a key or a nested list of keys
+  -- @param[opt] opts options of ldask.get
+  -- @return the results
   function Client:get(g, keys, opts)
     check(self, "get")
     if type(g) ~= "table" then error("Client:get: graph must be a table, got " .. type(g), 2) end

@@ -1,4 +1,4 @@
--- ldask.client: Client, the user's connection to a distributed ldask
+--- ldask.client: Client, the user's connection to a distributed ldask
 -- cluster (ldask-scheduler + ldask-workers). A background network thread
 -- (runtime/lib/client_conn.c) receives the scheduler's messages while the
 -- script or REPL goes on; this module turns them into future states when
@@ -7,6 +7,7 @@
 --   local c = ldask.Client()                     -- a local cluster
 --   local c = ldask.Client("tcp://127.0.0.1:8786")
 --   local f = c:submit(function(x) return x + 1 end, 1); print(f:result())
+-- @module ldask.client
 local ffi = require "ffi"
 require "ldask.ffi.client"
 local lib = require "ldask.native"
@@ -61,11 +62,17 @@ local function new_client(address, opts)
   return self
 end
 
--- Client(address [, opts]) connects to the scheduler at ADDRESS
+--- Client(address [, opts]) connects to the scheduler at ADDRESS
 -- ("tcp://HOST:PORT"); Client() or Client({n_workers=, threads_per_worker=})
 -- starts a local cluster first and stops it when the client closes.
 -- opts.scheduler_file: read the address from a file written by
 -- ldask-scheduler --scheduler-file. opts.set_as_default (default true).
+-- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler; nil starts a local cluster
+-- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file =, set_as_default = }`
+-- @return a Client
+-- @usage local c = ldask.Client()          -- also require("ldask.client").new()
+-- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
+-- c:close()
 function M.new(address, opts)
   if type(address) == "table" and opts == nil then address, opts = nil, address end
   opts = opts or {}
@@ -98,8 +105,9 @@ function M.new(address, opts)
   return self
 end
 
--- Inside a task on a worker: { name, address, local_directory, nthreads }
+--- Inside a task on a worker: { name, address, local_directory, nthreads }
 -- of that worker. Raises anywhere else.
+-- @return a table `{ name =, address =, local_directory =, nthreads = }`
 function M.get_worker()
   local exec = package.loaded["ldask.client.exec"]
   if not (exec and exec.worker) then
@@ -108,7 +116,8 @@ function M.get_worker()
   return exec.worker
 end
 
--- The default client (nil when none is open).
+--- The default client (nil when none is open).
+-- @return the Client, or nil
 function M.current()
   if current and current.closed then current = nil end
   return current
@@ -499,14 +508,17 @@ function Client:_request(h, level)
   return r
 end
 
--- { address=, workers = { {name, address, nthreads, processing, nkeys,
+--- { address=, workers = { {name, address, nthreads, processing, nkeys,
 -- executed, fetched, fetched_bytes}, ... }, ntasks= }
+-- @return a table as above
 function Client:scheduler_info()
   check(self, "scheduler_info")
   return self:_request({ op = "identity" }, 2)
 end
 
--- { [key] = {worker addresses} } for futures or keys.
+--- { [key] = {worker addresses} } for futures or keys.
+-- @param fs a Future, a key, or a list of them
+-- @return a table `{ [key] = { address, ... } }`
 function Client:who_has(fs)
   check(self, "who_has")
   local keys = {}
@@ -514,15 +526,19 @@ function Client:who_has(fs)
   return self:_request({ op = "who-has", keys = keys }, 2).who_has
 end
 
--- The scheduler's view of KEY (a future or a key), for diagnostics:
+--- The scheduler's view of KEY (a future or a key), for diagnostics:
 -- { state, waiting_on, refs, gathers, retries, suspicious, processing_on,
 -- who_has, deps = { {key, state} } }; state "forgotten" when unknown.
+-- @param f a Future or a key
+-- @return a table as above
 function Client:task_info(f)
   check(self, "task_info")
   return self:_request({ op = "task-info", key = is_future(f) and f.key or f }, 2)
 end
 
--- Waits until N workers are connected (TIMEOUT seconds, default 20).
+--- Waits until N workers are connected (TIMEOUT seconds, default 20).
+-- @param n the number of workers
+-- @param[opt] timeout seconds (default 20)
 function Client:wait_for_workers(n, timeout)
   check(self, "wait_for_workers")
   local deadline = now() + (timeout or 20)
@@ -536,7 +552,7 @@ function Client:wait_for_workers(n, timeout)
   end
 end
 
--- Closes the connection (and the local cluster it started).
+--- Closes the connection (and the local cluster it started).
 function Client:close()
   if self.closed then return end
   self:_flush_releases()
@@ -555,8 +571,9 @@ function Client:close()
   end
 end
 
--- Makes ldask.compute / ldask.get use this client: config scheduler
+--- Makes ldask.compute / ldask.get use this client: config scheduler
 -- "distributed" resolves to ldask.client.scheduler, which uses M.current().
+-- @return the client
 function Client:set_as_default()
   check(self, "set_as_default")
   current = self

@@ -1,8 +1,9 @@
--- ldask.client.tasks: the Client methods that send tasks and data to the
+--- ldask.client.tasks: the Client methods that send tasks and data to the
 -- cluster: submit, map (with client.options{key=, pure=, retries=,
 -- priority=, workers=}), gather, scatter, cancel, and the compact call
 -- form and function registration they share with ldask.client.graphs.
 -- Installed into ldask.client's Client by install().
+-- @submodule ldask.client
 local codec = require "ldask.codec"
 local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
@@ -213,10 +214,17 @@ function T.install(M, Client, shared)
     end
   end
 
-  -- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
+  --- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
   -- Futures among the arguments are replaced by their results (the data stays
   -- on the workers). The last argument may be an options table made with
   -- Client.options{key=, pure=, retries=, priority=, workers=}.
+  -- @param f the function
+  -- @param ... its arguments, then optionally an options table
+  -- @return a Future
+  -- @usage local c = ldask.Client()
+  -- local f = c:submit(function(x, y) return x + y end, 1, 2)
+  -- print(f:result())   --> 3
+  -- c:close()
   function Client:submit(f, ...)
     check(self, "submit")
     if type(f) ~= "function" then error("Client:submit: expected a function, got " .. type(f), 2) end
@@ -250,6 +258,11 @@ function T.install(M, Client, shared)
 
   -- Options for submit/map: Client.options{key=, pure=, retries=, priority=, workers=}.
   M.Options = { __name = "ldask.Client.options" }
+  --- Marks a table as the options of a call (the last argument of submit, map,
+  -- run): `client.options{ key =, pure =, retries =, priority =, workers = }`.
+  -- Also `c.options`.
+  -- @param[opt] t the options
+  -- @return T, marked
   function M.options(t) return setmetatable(t or {}, M.Options) end
   Client.options = M.options
 
@@ -374,6 +387,9 @@ function T.install(M, Client, shared)
   -- gives its value; lists and keyed tables of futures (nested too) give
   -- the same tables of values; other values pass through unchanged (dask).
   -- Raises the first task error.
+  -- @param fs a Future or a list of them
+  -- @param[opt] timeout seconds to wait at most
+  -- @return the results
   function Client:gather(fs, timeout)
     check(self, "gather")
     if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then

@@ -1,7 +1,8 @@
--- ldask.client.workers: the Client methods that address every worker
+--- ldask.client.workers: the Client methods that address every worker
 -- outside the task graph: upload_file (ship a Lua module to every worker,
 -- present and future) and run (call a function once on each worker).
 -- Installed into ldask.client's Client by install(). docs/distributed.md.
+-- @submodule ldask.client
 local lib = require "ldask.native"
 
 local type, error, tostring, ipairs, select, setmetatable, getmetatable, pcall =
@@ -91,11 +92,14 @@ function W.install(M, Client, shared)
     return rq.results
   end
 
-  -- upload_file(path [, timeout]): sends the Lua module file PATH (NAME.lua,
+  --- upload_file(path [, timeout]): sends the Lua module file PATH (NAME.lua,
   -- NAME a Lua identifier) to every worker, present and future; tasks then
   -- `require "NAME"` it (a new version replaces the old one: the next
   -- require loads it). Returns when every current worker has written it;
   -- raises naming a worker that could not.
+  -- @param path the module file, NAME.lua
+  -- @param[opt] timeout seconds
+  -- @return NAME
   function Client:upload_file(path, timeout)
     check(self, "upload_file")
     if type(path) ~= "string" then error("Client:upload_file: expected a file path, got " .. type(path), 2) end
@@ -125,12 +129,15 @@ function W.install(M, Client, shared)
     return name
   end
 
-  -- run(fn, ...[, client.options{workers=, on_error=, timeout=}]): calls
+  --- run(fn, ...[, client.options{workers=, on_error=, timeout=}]): calls
   -- fn(...) once on every worker (or those named in workers), on one of its
   -- executor states, outside the task graph. Returns { [worker address] =
   -- result }. A worker's error raises a RunError (err.worker, err.message,
   -- err.traceback) unless on_error = "return", which puts the error object
   -- in the table instead.
+  -- @param fn the function
+  -- @param ... its arguments, then optionally `client.options{...}`
+  -- @return `{ [worker address] = result }`
   function Client:run(fn, ...)
     check(self, "run")
     if type(fn) ~= "function" then error("Client:run: expected a function, got " .. type(fn), 2) end

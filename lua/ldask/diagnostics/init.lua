@@ -1,4 +1,4 @@
--- ldask.diagnostics: progress bars and profiling of computations. Callback
+--- ldask.diagnostics: progress bars and profiling of computations. Callback
 -- objects (a ProgressBar, a Profiler, or any table with the methods below)
 -- are attached to one compute (compute(x, {progress = true, profile = p}))
 -- or registered for every compute (register / with). The threaded
@@ -7,6 +7,7 @@
 --   cb:progress(done, total, elapsed)        -- about 10 times a second
 --   cb:task(key, t0, t1, worker)             -- when cb.wants_tasks is true
 --   cb:finish(ok, elapsed, done, total)
+-- @module ldask.diagnostics
 local progress = require "ldask.diagnostics.progress"
 local profile = require "ldask.diagnostics.profile"
 
@@ -19,6 +20,7 @@ M.key_prefix = profile.key_prefix
 local registered = {}
 
 --- Registers callback object CB for every computation until unregister.
+-- @param cb a callback object (a ProgressBar, a Profiler, or a table with the methods above)
 function M.register(cb)
   if type(cb) ~= "table" then error("diagnostics.register: expected a callback object, got " .. type(cb), 2) end
   for i = 1, #registered do if registered[i] == cb then return cb end end
@@ -26,6 +28,8 @@ function M.register(cb)
   return cb
 end
 
+--- Unregisters callback object CB.
+-- @param cb a registered callback object
 function M.unregister(cb)
   for i = #registered, 1, -1 do
     if registered[i] == cb then table.remove(registered, i) end
@@ -34,6 +38,10 @@ end
 
 --- Runs fn(...) with CB registered; unregisters it also on error. Returns
 -- fn's results.
+-- @param cb a callback object
+-- @param fn the function
+-- @param ... its arguments
+-- @return fn's results
 function M.with(cb, fn, ...)
   if type(fn) ~= "function" then error("diagnostics.with: fn must be a function, got " .. type(fn), 2) end
   M.register(cb)
@@ -45,6 +53,11 @@ end
 
 --- Runs fn(...) showing a progress bar (on stderr, terminal or not).
 -- OPTS: see ProgressBar. Returns fn's results.
+-- @param fn the function
+-- @param[opt] opts options of ProgressBar
+-- @return fn's results
+-- @usage local x = ldask.array.ones({ 1000 }, { chunks = 100 }):sum()
+-- ldask.diagnostics.progress(function() return x:compute() end)
 function M.progress(fn, opts)
   if type(fn) ~= "function" then error("diagnostics.progress: fn must be a function, got " .. type(fn), 2) end
   local o = {}
@@ -54,6 +67,9 @@ function M.progress(fn, opts)
 end
 
 --- Runs fn(...) under a new profiler. Returns the profiler, then fn's results.
+-- @param fn the function
+-- @param ... its arguments
+-- @return the Profiler, then fn's results
 function M.profile(fn, ...)
   if type(fn) ~= "function" then error("diagnostics.profile: fn must be a function, got " .. type(fn), 2) end
   local p = profile.new()
@@ -74,7 +90,7 @@ local function key_callbacks(t)
   }
 end
 
---- The callback objects of a compute: OPTS.progress (true or a bar),
+-- The callback objects of a compute: OPTS.progress (true or a bar),
 -- OPTS.profile, OPTS.callbacks, config "progress" (true: always; "auto":
 -- on a terminal after a second; "repl", the default: "auto" once the
 -- interactive prompt is loaded), and the registered ones.
@@ -122,7 +138,7 @@ local function now()
   return clock()
 end
 
---- For schedulers that run tasks one by one in the caller's state (sync):
+-- For schedulers that run tasks one by one in the caller's state (sync):
 -- returns nil when no callback applies to OPTS, else an object with
 -- start(key) and finish(key) (call around each task) and close(ok) (call
 -- once at the end, also on failure). NTASKS: tasks that will run.

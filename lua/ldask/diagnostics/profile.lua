@@ -1,7 +1,8 @@
--- ldask.diagnostics.profile: records every task of a computation — key,
+--- ldask.diagnostics.profile: records every task of a computation — key,
 -- start, end, executor thread — and writes them as Chrome trace JSON
 -- (open in https://ui.perfetto.dev or chrome://tracing) or as a text
 -- summary by task prefix.
+-- @submodule ldask.diagnostics
 local format, concat, sort, floor = string.format, table.concat, table.sort, math.floor
 
 local M = {}
@@ -13,11 +14,19 @@ M.Profiler = Profiler
 
 --- A new, empty profiler. Pass it as compute(..., {profile = p}) or
 -- register it with ldask.diagnostics.register / .with.
+-- @function Profiler
+-- @return a Profiler
+-- @usage local x = ldask.array.ones({ 1000 }, { chunks = 100 }):sum()
+-- local prof = ldask.diagnostics.Profiler()
+-- x:compute { profile = prof }
+-- print(prof:summary())
 function M.new()
   return setmetatable({ records = {}, wants_tasks = true, t_origin = nil }, Profiler)
 end
 
 --- The prefix of a key, as dask's key_split: "inc-3f9a0b1c,0,2" -> "inc".
+-- @param key a key
+-- @return the prefix
 function M.key_prefix(key)
   key = tostring(key)
   local name = key:match("^([^,]*)") or key
@@ -35,6 +44,10 @@ function Profiler:start(info)
 end
 
 --- Records task KEY run by WORKER from T0 to T1 (seconds, one clock).
+-- @param key the key
+-- @param t0 start (seconds)
+-- @param t1 end (seconds)
+-- @param worker the executor thread
 function Profiler:task(key, t0, t1, worker)
   if self.t_origin == nil or t0 < self.t_origin then self.t_origin = t0 end
   local r = self.records
@@ -52,6 +65,7 @@ function Profiler:clear()
 end
 
 --- The records: list of {key, start, finish, worker}, by start time.
+-- @return a list of `{ key, start, finish, worker }`
 function Profiler:results()
   local out = {}
   for i, r in ipairs(self.records) do out[i] = r end
@@ -73,6 +87,7 @@ M.json_string = json_string
 
 --- The Chrome trace JSON text (Trace Event Format: one complete event "X"
 -- per task, microseconds from the first task, tid = executor thread).
+-- @return the JSON text
 function Profiler:chrome_trace_json()
   local parts = {}
   local origin = self.t_origin or 0
@@ -90,6 +105,8 @@ function Profiler:chrome_trace_json()
 end
 
 --- Writes the Chrome trace to PATH. Returns true, or nil, err.
+-- @param path the file
+-- @return true, or nil and an error message
 function Profiler:chrome_trace(path)
   if type(path) ~= "string" then error("Profiler:chrome_trace: path must be a string, got " .. type(path), 2) end
   local f, err = io.open(path, "wb")
@@ -101,6 +118,7 @@ function Profiler:chrome_trace(path)
 end
 
 --- Per prefix: {prefix, count, total, mean, max} (seconds), by total time.
+-- @return a list of `{ prefix, count, total, mean, max }`
 function Profiler:by_prefix()
   local acc, list = {}, {}
   for _, r in ipairs(self.records) do
@@ -122,6 +140,7 @@ function Profiler:by_prefix()
 end
 
 --- A text table of time by task prefix.
+-- @return the text
 function Profiler:summary()
   local rows = self:by_prefix()
   local all = 0

@@ -1,8 +1,9 @@
--- ldask.diagnostics.progress: a terminal progress bar for computations,
+--- ldask.diagnostics.progress: a terminal progress bar for computations,
 --   [########                ] |  33% Completed |  1.2s
 -- redrawn at most ~10 times a second, on stderr by default. Shown on a
 -- terminal only, unless asked for (force = true, `ldask --progress`,
 -- ldask.diagnostics.progress(fn)); `minimum` seconds hide short computes.
+-- @submodule ldask.diagnostics
 local ffi = require "ffi"
 require "ldask.ffi.pool"
 
@@ -25,6 +26,9 @@ end
 -- of the bar, default 40), minimum (seconds before it shows, default 0),
 -- force (draw even when OUT is not a terminal), dt (seconds between
 -- redraws, default 0.1).
+-- @function ProgressBar
+-- @param[opt] opts `{ out =, width =, minimum =, force =, dt = }`
+-- @return a ProgressBar
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("ProgressBar: opts must be a table, got " .. type(opts), 2) end
@@ -42,6 +46,10 @@ function M.new(opts)
 end
 
 --- The bar's text for DONE of TOTAL tasks after ELAPSED seconds.
+-- @param done tasks done
+-- @param total tasks in all
+-- @param elapsed seconds
+-- @return the text
 function ProgressBar:render(done, total, elapsed)
   local frac = total > 0 and done / total or 1
   if frac > 1 then frac = 1 end
@@ -51,6 +59,8 @@ function ProgressBar:render(done, total, elapsed)
 end
 
 --- "1.2s", "2m 3.0s", "1h 2m".
+-- @param t seconds
+-- @return the text
 function M.format_time(t)
   if t < 60 then return format("%4.1fs", t) end
   if t < 3600 then return format("%dm %4.1fs", floor(t / 60), t % 60) end
