@@ -134,7 +134,10 @@ for _, sched in ipairs(schedulers) do
       assert.has_error(function() return x + da.ones({ 3, 4 }) end,
         "add: shapes (6, 4) and (3, 4) do not broadcast (axis 0)")
       assert.has_error(function() return x + "a" end)
-      assert.has_error(function() x:and_(1.5) end)
+      -- logical_and works on truth values of any dtype (numpy); bitwise needs integers
+      assert.same({ false, true, true, true }, x:and_(1.5):compute(o):totable()[1])
+      assert.has_error(function() x:astype("float64"):bitwise_and(1) end,
+        "bitwise_and: not supported for dtype float64 (bitwise operations need integers or bools; logical_and works on any dtype)")
     end)
 
     it("reduces over axes with keepdims as a tree with split_every", function()

@@ -78,6 +78,7 @@ function M.binary(op, x, y, level)
   if not is_array(x) and not is_array(y) then error(op .. ": needs at least one array operand", level) end
   local ok, r = pcall(nd.binary, op, sample(x), sample(y))
   if not ok then error(tostring(r):gsub("^[^:]*:%d+: ", ""), level) end
+  if type(y) == "number" then nd.check_pow(op, nd.dtype_code(r.dtype), y, level) end
   return build(op, K.binary, { op }, { x, y }, r.dtype, level)
 end
 
@@ -133,14 +134,19 @@ function M.clip(x, lo, hi)
   return r
 end
 
--- isclose(x, y, rtol, atol): |x - y| <= atol + rtol * |y| elementwise.
-function M.isclose(x, y, rtol, atol)
+-- isclose(x, y, rtol, atol, equal_nan) or isclose(x, y, {rtol =, atol =,
+-- equal_nan =}): numpy.isclose per block (ndarray.isclose): inf is close
+-- to inf, NaN only to NaN and only with equal_nan. Gives a bool array.
+function M.isclose(x, y, rtol, atol, equal_nan, level)
+  level = (level or 1) + 1
+  if type(rtol) == "table" then rtol, atol, equal_nan = rtol.rtol, rtol.atol, rtol.equal_nan end
   rtol, atol = rtol or 1e-5, atol or 1e-8
-  local d = M.unary("abs", M.binary("sub", x, y, 2), 2)
-  y = operand(y, "isclose", 2)
-  local ay = is_array(y) and M.unary("abs", y, 2) or math.abs(y)
-  local tol = is_array(ay) and M.binary("add", M.binary("mul", ay, rtol, 2), atol, 2) or (atol + rtol * ay)
-  return M.binary("le", d, tol, 2)
+  if type(rtol) ~= "number" or type(atol) ~= "number" then
+    error(format("isclose: rtol and atol must be numbers, got %s and %s", type(rtol), type(atol)), level)
+  end
+  x, y = operand(x, "isclose", level), operand(y, "isclose", level)
+  if not is_array(x) and not is_array(y) then error("isclose: needs at least one array operand", level) end
+  return build("isclose", K.isclose, { rtol, atol, equal_nan and true or false }, { x, y }, "bool", level)
 end
 
 -- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of

@@ -13,7 +13,7 @@ local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
 local E = require "ldask.ffi.array"
 
-local type, pairs, ipairs, next, error = type, pairs, ipairs, next, error
+local pairs, ipairs = pairs, ipairs
 
 local M = {}
 
@@ -54,11 +54,18 @@ M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
 M.dot, M.matmul = linalg.dot, linalg.matmul
-M.clip, M.isclose = elemwise.clip, elemwise.isclose
+M.clip = elemwise.clip
 
--- allclose(x, y, rtol, atol): a 0-d bool array (compute() it).
-function M.allclose(x, y, rtol, atol)
-  local r = reductions.reduction(elemwise.isclose(x, y, rtol, atol), "all", nil, false, nil, 2)
+-- isclose(x, y, rtol, atol, equal_nan) or isclose(x, y, {rtol =, atol =, equal_nan =})
+function M.isclose(x, y, rtol, atol, equal_nan)
+  local r = elemwise.isclose(x, y, rtol, atol, equal_nan, 2)
+  return r
+end
+
+-- allclose(x, y, ...): isclose(...) everywhere, a 0-d bool array (its
+-- compute() gives a Lua boolean).
+function M.allclose(x, y, rtol, atol, equal_nan)
+  local r = reductions.reduction(elemwise.isclose(x, y, rtol, atol, equal_nan, 2), "all", nil, false, nil, 2)
   return r
 end
 
@@ -79,6 +86,7 @@ local BINARY_FUNCS = {
   floor_divide = "floordiv", mod = "mod", remainder = "mod", power = "pow", maximum = "maximum",
   minimum = "minimum", equal = "eq", not_equal = "ne", less = "lt", less_equal = "le",
   greater = "gt", greater_equal = "ge", logical_and = "and", logical_or = "or", logical_xor = "xor",
+  bitwise_and = "bitwise_and", bitwise_or = "bitwise_or", bitwise_xor = "bitwise_xor", fmod = "fmod",
 }
 for fname, op in pairs(BINARY_FUNCS) do
   M[fname] = function(x, y)
@@ -88,7 +96,8 @@ for fname, op in pairs(BINARY_FUNCS) do
 end
 
 -- Reductions as functions: da.sum(x, axis, keepdims, opts), ...
-local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax" }
+local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax",
+  "nanargmin", "nanargmax" }
 for _, op in ipairs(REDUCTIONS) do
   M[op] = function(x, axis, keepdims, opts)
     local r = reductions.reduction(x, op, axis, keepdims, opts, 2)
@@ -99,19 +108,9 @@ end
 -- Methods ------------------------------------------------------------------------
 local methods = core.methods
 
-for _, op in ipairs(REDUCTIONS) do
-  -- x:sum(axis, keepdims, {split_every, ddof}) or x:sum{axis = 0, keepdims = true, ...}
-  methods[op] = function(x, axis, keepdims, opts)
-    local r
-    if type(axis) == "table" and axis[1] == nil and next(axis) ~= nil then
-      local o = axis
-      r = reductions.reduction(x, op, o.axis, o.keepdims, o, 2)
-    else
-      r = reductions.reduction(x, op, axis, keepdims, opts, 2)
-    end
-    return r
-  end
-end
+-- x:sum(axis, keepdims, {split_every, ddof}) or x:sum{axis = 0, keepdims = true, ...}
+-- (ndarray.reduction_args reads both forms, for every reduction)
+for _, op in ipairs(REDUCTIONS) do methods[op] = M[op] end
 local NANRED = { "nansum", "nanprod", "nanmean", "nanmin", "nanmax", "nanvar", "nanstd" }
 for _, op in ipairs(NANRED) do
   M[op] = function(x, axis, keepdims, opts)

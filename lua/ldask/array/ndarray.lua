@@ -599,6 +599,7 @@ require("ldask.array.ndmath")(M, {
 local binary, unary, reduce, argreduce, matmul, astype = M.binary, M.unary, M.reduce, M.argreduce,
   M.matmul, M.astype
 local UNOP, BINOP = E.unop, E.binop
+local reduction_args = M.reduction_args
 
 ---------------------------------------------------------------------------
 -- Metatype
@@ -608,17 +609,6 @@ local methods = {
   slice = slice, reshape = reshape, copy = copy, astype = astype, expand_dims = expand_dims,
   squeeze = squeeze, broadcast_to = broadcast_to,
   is_contiguous = is_contig,
-  sum = function(a, axis, keepdims) return reduce(a, "sum", axis, keepdims) end,
-  prod = function(a, axis, keepdims) return reduce(a, "prod", axis, keepdims) end,
-  mean = function(a, axis, keepdims) return reduce(a, "mean", axis, keepdims) end,
-  min = function(a, axis, keepdims) return reduce(a, "min", axis, keepdims) end,
-  max = function(a, axis, keepdims) return reduce(a, "max", axis, keepdims) end,
-  any = function(a, axis, keepdims) return reduce(a, "any", axis, keepdims) end,
-  all = function(a, axis, keepdims) return reduce(a, "all", axis, keepdims) end,
-  var = function(a, axis, keepdims, ddof) return reduce(a, "var", axis, keepdims, ddof) end,
-  std = function(a, axis, keepdims, ddof) return reduce(a, "std", axis, keepdims, ddof) end,
-  argmin = function(a, axis, keepdims) return (argreduce(a, "argmin", axis, keepdims)) end,
-  argmax = function(a, axis, keepdims) return (argreduce(a, "argmax", axis, keepdims)) end,
   dot = matmul,
   cumsum = function(a, axis) return M.cumulate(a, "cumsum", axis) end,
   cumprod = function(a, axis) return M.cumulate(a, "cumprod", axis) end,
@@ -647,6 +637,22 @@ local props = {
   end,
   T = function(a) return transpose(a) end,
 }
+
+-- a:sum(axis, keepdims) or a:sum{axis = 0, keepdims = true}; var/std take
+-- ddof as a fourth argument or in the table.
+for _, op in ipairs({ "sum", "prod", "mean", "min", "max", "any", "all", "var", "std" }) do
+  methods[op] = function(a, axis, keepdims, ddof)
+    local opts
+    axis, keepdims, opts = reduction_args(axis, keepdims)
+    return reduce(a, op, axis, keepdims, opts.ddof or ddof)
+  end
+end
+for _, op in ipairs({ "argmin", "argmax", "nanargmin", "nanargmax" }) do
+  methods[op] = function(a, axis, keepdims)
+    axis, keepdims = reduction_args(axis, keepdims)
+    return (argreduce(a, op, axis, keepdims))
+  end
+end
 
 for name in pairs(UNOP) do
   if not methods[name] then methods[name] = function(a) return unary(name, a) end end
