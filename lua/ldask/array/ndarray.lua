@@ -59,6 +59,12 @@ M.dtype_code = dtype_code
 function M.dtype_name(name, what) return DTNAMES[dtype_code(name, what, 2)] end
 
 local function is_nd(x) return ffi_istype(ND, x) end
+
+-- True when the Lua number V is an integer an int64 holds exactly (the
+-- values that make int64 arrays and stay integers next to them): 1e300
+-- or inf are floats.
+local function is_int_value(v) return v == floor(v) and v >= -2 ^ 63 and v < 2 ^ 63 end
+M.is_int_value = is_int_value
 M.is_ndarray = is_nd
 
 -- The Lua collector does not see the C memory behind ndarrays: after
@@ -134,8 +140,7 @@ function M.zeros(shape, dtype) return alloc(shape, dtype, true) end
 
 function M.full(shape, value, dtype)
   if dtype == nil then
-    dtype = type(value) == "boolean" and "bool" or (value == floor(value) and value ~= huge and
-      value ~= -huge) and "int64" or "float64"
+    dtype = type(value) == "boolean" and "bool" or is_int_value(value) and "int64" or "float64"
   end
   local a = alloc(shape, dtype)
   local v = value
@@ -243,7 +248,7 @@ local function infer(t, shape, depth, info)
     if tt == "boolean" then info.bool = true
     elseif tt == "number" then
       info.num = true
-      if t ~= floor(t) or t ~= t or t == huge or t == -huge then info.float = true end
+      if not is_int_value(t) then info.float = true end
     else
       error("from_table: element of type " .. tt .. " (expected numbers or booleans)", 4)
     end

@@ -37,7 +37,7 @@ return function(M, I)
   -- weak scalars: the array's kind wins unless the scalar needs a float).
   local function scalar_dtype(v, dt)
     if type(v) == "boolean" then return dt end
-    if v ~= floor(v) or v ~= v or v == huge or v == -huge then
+    if not M.is_int_value(v) then
       return (dt == 0 or dt == 1) and dt or 0
     end
     if dt == 5 then return 2 end
@@ -135,8 +135,8 @@ return function(M, I)
       neg = ffi.cast(y.dtype_ == 2 and "int64_t *" or "int32_t *", out.buf_.data)[0] < 0
     end
     if neg then
-      error("power: Integers to negative integer powers are not allowed (convert the base to float: "
-        .. "x:astype('float64') ^ y)", level + 1)
+      error("power: Integers to negative integer powers are not allowed. (Convert the base to float "
+        .. "first: x:astype(\"float64\") ^ y)", level + 1)
     end
   end
   M.check_pow = check_pow

@@ -280,7 +280,9 @@ function M.nan_reduction(x, op, axis, keepdims, opts, level)
   local kmean = keepdims and mean or M.reduction(fill(0), "sum", axis, true, opts, level) / M.reduction(ok, "sum", axis, true, opts, level)
   local dev = ew.where(nan, 0, ew.binary("sub", x, kmean, level))
   local m2 = M.reduction(ew.binary("mul", dev, dev, level), "sum", axis, keepdims, opts, level)
-  local var = ew.binary("div", m2, ew.binary("sub", n, ddof, level), level)
+  local dof = ew.binary("sub", n, ddof, level)
+  -- numpy: NaN where the degrees of freedom are <= 0 (too few non-NaN values)
+  local var = ew.where(ew.binary("le", dof, 0, level), 0 / 0, ew.binary("div", m2, dof, level))
   if op == "nanstd" then var = ew.unary("sqrt", var, level) end
   if x.dtype == "float32" then var = ew.astype(var, "float32") end
   return var
