@@ -11,8 +11,7 @@ local helpers = require "helpers"
 local da = require "ldask.array"
 local nd = require "ldask.array.ndarray"
 
-local have = os.execute("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1")
-have = have == 0 or have == true
+local have = helpers.have_numpy()
 
 local PY = [==[
 import numpy as np, sys, warnings
