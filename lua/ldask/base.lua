@@ -112,7 +112,8 @@ function M.compute(...)
   for j, i in ipairs(which) do
     local finalize = args[i]:__ldask_postcompute()
     local r = out[j]
-    results[i] = finalize and finalize(r) or r
+    if finalize then r = finalize(r) end -- (may be false: a bool 0-d array)
+    results[i] = r
   end
   return unpack(results, 1, n)
 end

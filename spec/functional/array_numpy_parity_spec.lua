@@ -199,6 +199,7 @@ end
 local function same_values(got, want, tol)
   if type(got) ~= "cdata" or type(want) ~= "cdata" then -- 0-d results compute to Lua values
     if type(want) == "cdata" then want = want:item() end
+    if type(got) == "cdata" then got = got:item() end
     if type(got) ~= type(want) then return false, type(got) .. ", numpy " .. type(want) end
     got, want = nd.full({}, got, "float64"), nd.full({}, want, "float64")
   end

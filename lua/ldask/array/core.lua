@@ -203,13 +203,16 @@ end
 function methods.__ldask_layers(self) return self.layers end
 function methods.__ldask_graph(self) return ldask_graph.flatten_layers(self.layers) end
 function methods.__ldask_keys(self) return M.keys(self) end
+-- A 0-d array computes to a Lua value (kernels.scalar_result: a number, a
+-- boolean, or an exact int64_t beyond 2^53), like numpy's scalars.
 function methods.__ldask_postcompute(self)
   local n = self.ndim
-  if n == 0 then return nil end
+  if n == 0 then return require("ldask.array.kernels").scalar_result end
   return function(results) return nd.block(results, n) end
 end
 
--- Computes the array; returns an ndarray. OPTS as for ldask.compute.
+-- Computes the array; returns an ndarray (a 0-d array: a Lua value). OPTS
+-- as for ldask.compute.
 function methods.compute(self, opts)
   if opts then return (base.compute(self, opts)) end
   return (base.compute(self))

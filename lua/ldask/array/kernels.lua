@@ -68,6 +68,13 @@ function M.astype(x, dtype) return x:astype(dtype) end
 
 function M.identity(x) return x end
 
+-- The value a 0-d array computes to (ndarray.scalar_value: a number, a
+-- boolean, or an exact int64_t beyond 2^53); other values pass.
+function M.scalar_result(r)
+  if nd.is_ndarray(r) and r.ndim == 0 then return nd.scalar_value(r) end
+  return r
+end
+
 -- Checks that X (e.g. the result of a delayed value) is an ndarray of SHAPE
 -- and converts it to DTYPE.
 function M.check_block(x, shape, dtype, what)

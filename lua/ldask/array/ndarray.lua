@@ -215,6 +215,22 @@ local function write_at(a, off, v)
   ffi_cast(CPTR[dt], a.buf_.data)[off] = v
 end
 
+-- The one element of A (size 1) as a Lua value, as numpy's scalars behave
+-- as Python numbers: a number (floats, int32, uint8, and int64 within
+-- +-2^53, where doubles are exact), a Lua boolean for bool, and for an
+-- int64 beyond +-2^53 the exact value as a LuaJIT int64_t cdata (prints as
+-- 9007199254740993LL; arithmetic with it stays int64, tonumber() rounds).
+local MAX_EXACT = 2 ^ 53
+local function scalar_value(a)
+  local p = ffi_cast(CPTR[a.dtype_], a.buf_.data)
+  local v = p[a.offset_]
+  local dt = a.dtype_
+  if dt == 5 then return v ~= 0 end
+  if dt == 2 and (v > MAX_EXACT or v < -MAX_EXACT) then return ffi_new("int64_t", v) end
+  return tonumber(v)
+end
+M.scalar_value = scalar_value
+
 local function get(a, ...)
   return read_at(a, flat_offset(a, { ... }, select("#", ...), "ndarray.get"))
 end
@@ -621,8 +637,7 @@ local methods = {
     if lib.ld_nd_size(a) ~= 1 then
       error("item: array of shape " .. shape_str(shape_of(a)) .. " has more than one element", 2)
     end
-    local off = a.offset_
-    return read_at(a, off)
+    return scalar_value(a)
   end,
   -- Pointer to the first element (cdata, typed by dtype).
   data = function(a) return ffi_cast(CPTR[a.dtype_], a.buf_.data) + a.offset_ end,
@@ -698,6 +713,28 @@ local mt = {
 }
 ffi.metatype(ND, mt)
 M.methods = methods
+
+-- tonumber(a) on a 0-d ndarray gives its value as a number, like float()
+-- of a numpy scalar in Python (bool: 1 or 0; an int64 beyond 2^53 rounds
+-- to the nearest double). LuaJIT's tonumber has no metamethod, so the
+-- global is wrapped once, in every state that loads this module; the
+-- wrapper gives everything else to the original, so other ndarrays still
+-- give nil, as any value tonumber cannot convert.
+do
+  local raw_tonumber = tonumber
+  local info = debug.getinfo(raw_tonumber, "S")
+  if info and info.what == "C" then
+    _G.tonumber = function(v, base)
+      if base ~= nil then return raw_tonumber(v, base) end
+      local r = raw_tonumber(v)
+      -- (a ctype object converts to its id; ndarray instances to nil)
+      if r ~= nil or not is_nd(v) or v.ndim_ ~= 0 then return r end
+      local x = scalar_value(v)
+      if type(x) == "boolean" then return x and 1 or 0 end
+      return raw_tonumber(x)
+    end
+  end
+end
 
 -- Content token for ldask.tokenize (dtype, shape and a hash of the data).
 local tok_ok, tokenize = pcall(require, "ldask.tokenize")
