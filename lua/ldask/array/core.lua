@@ -11,17 +11,42 @@ local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
 local nd = require "ldask.array.ndarray"
 
-local type, pairs, ipairs, error, tostring, setmetatable, getmetatable, select =
-  type, pairs, ipairs, error, tostring, setmetatable, getmetatable, select
+local type, pairs, ipairs, error, tostring, setmetatable, getmetatable =
+  type, pairs, ipairs, error, tostring, setmetatable, getmetatable
 local floor, ceil, max, concat, format = math.floor, math.ceil, math.max, table.concat, string.format
 local key = ldask_graph.key
 
 local M = {}
 
-local Array = { __name = "ldask.array.Array" }
-M.Array = Array
 local methods = {}
 M.methods = methods
+local props = {}
+M.props = props
+
+-- Index hook set by the slicing part: x[{...}] slices.
+M.getitem = nil
+
+-- Keys absent from an array's fields: methods, properties (computed on
+-- access), x[{...}] slicing; a number or boolean key is the Lua habit
+-- x[1], which raises naming what to write instead.
+local function lookup(self, k)
+  local m = methods[k]
+  if m then return m end
+  local p = props[k]
+  if p then return p(self) end
+  local tk = type(k)
+  if tk == "table" and M.getitem then return M.getitem(self, k) end
+  if tk == "number" or tk == "boolean" then
+    error(format("x[%s]: ldask arrays are indexed with a list of 0-based indices, x[{%s}] or x:slice{%s} "
+      .. "(x[{0}] is the first entry of axis 0, x[{i, j}] an element); x.shape[1] is the size of axis 0",
+      tostring(k), tostring(k), tostring(k)), 2)
+  end
+  return nil
+end
+
+-- Arrays are userdata proxies (ldask.proxy) so that #x reaches __len.
+local Array, new_array = require("ldask.proxy").class("ldask.array.Array", lookup)
+M.Array = Array
 
 local function is_array(x) return getmetatable(x) == Array end
 M.is_array = is_array
@@ -136,12 +161,12 @@ function M.new(name, layer, chunks, dtype, deps, extra)
   layers[name] = layer
   local shape = {}
   for d = 1, #chunks do shape[d] = sum(chunks[d]) end
-  local self = setmetatable({
+  local fields = {
     name = name, chunks = chunks, dtype = nd.dtype_name(dtype), layers = layers,
     shape = shape, ndim = #chunks,
-  }, Array)
-  if extra then for k, v in pairs(extra) do rawset(self, k, v) end end
-  return self
+  }
+  if extra then for k, v in pairs(extra) do fields[k] = v end end
+  return new_array(fields)
 end
 
 -- Fresh name PREFIX-<token of the arguments>.
@@ -237,36 +262,11 @@ function methods.persist(self, opts)
   return M.new(self.name, layer, self.chunks, self.dtype)
 end
 
--- Block IDX (0-based indices, or a list) as a one-block Array.
-function methods.block(self, ...)
-  local idx = select("#", ...) == 1 and type((...)) == "table" and (...) or { ... }
-  if #idx ~= self.ndim then
-    error(format("block: %d indices for a %d-d array with numblocks %s", #idx, self.ndim,
-      nd.shape_str(M.numblocks(self.chunks))), 2)
-  end
-  local chunks = {}
-  for d = 1, self.ndim do
-    local i = idx[d]
-    local nb = #self.chunks[d]
-    if type(i) ~= "number" or i ~= floor(i) then error("block: index must be an integer", 2) end
-    if i < 0 then i = i + nb end
-    if i < 0 or i >= nb then
-      error(format("block: index %d out of range for axis %d with %d blocks", idx[d], d - 1, nb), 2)
-    end
-    idx[d] = i
-    chunks[d] = { self.chunks[d][i + 1] }
-  end
-  local name = M.name("blocks", self.name, idx)
-  local zeros = {}
-  for d = 1, self.ndim do zeros[d] = 0 end
-  local layer = { [M.bkey(name, zeros)] = { require("ldask.array.kernels").identity, M.bkey(self.name, idx) } }
-  return M.new(name, layer, chunks, self.dtype, { self })
-end
-
 -- The blocks as delayed values (ldask.delayed), nested like the keys: each
 -- computes to its block's ndarray.
 function methods.to_delayed(self)
   local delayed = require "ldask.delayed"
+  require "ldask.array.blocks" -- (x:block)
   if self.ndim == 0 then return delayed.from_collection(self) end
   local function rec(prefix, d)
     local out = {}
@@ -289,7 +289,7 @@ function methods.npartitions(self)
   return n
 end
 
-local props = {
+local PROPS = {
   size = function(self)
     local n = 1
     for d = 1, self.ndim do n = n * self.shape[d] end
@@ -304,18 +304,11 @@ local props = {
   numblocks = function(self) return M.numblocks(self.chunks) end,
   T = function(self) return self:transpose() end,
 }
-M.props = props
+for k, f in pairs(PROPS) do props[k] = f end
 
--- Index hook set by the slicing part: x[{...}] slices.
-M.getitem = nil
-
-Array.__index = function(self, k)
-  local m = methods[k]
-  if m then return m end
-  local p = props[k]
-  if p then return p(self) end
-  if type(k) == "table" and M.getitem then return M.getitem(self, k) end
-  return nil
+Array.__len = function(self)
+  error(format("#x: the length of an ldask array is not Lua's #: x.shape[1] is the size of axis 0, "
+    .. "x.size the number of elements (shape %s)", nd.shape_str(self.shape)), 2)
 end
 
 Array.__tostring = function(self)

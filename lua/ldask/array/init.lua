@@ -11,6 +11,7 @@ local slicing = require "ldask.array.slicing"
 local rechunk = require "ldask.array.rechunk"
 local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
+require "ldask.array.blocks" -- x.blocks[{i, j}] and x:block(i, j)
 local E = require "ldask.ffi.array"
 
 local pairs, ipairs = pairs, ipairs
