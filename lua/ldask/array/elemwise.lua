@@ -31,8 +31,9 @@ local function sample(v)
   return v
 end
 
--- Builds the elementwise array: task {F, PRE..., operand blocks...}.
-local function build(prefix, f, pre, args, dtype, level)
+-- Builds the elementwise array: task {F, PRE..., operand blocks...}; with
+-- WITH_INDEX, {F, PRE..., block index (0-based list), operand blocks...}.
+local function build(prefix, f, pre, args, dtype, level, with_index)
   level = level + 1
   local arrays = {}
   for _, a in ipairs(args) do if is_array(a) then arrays[#arrays + 1] = a end end
@@ -50,6 +51,7 @@ local function build(prefix, f, pre, args, dtype, level)
   local function task(idx)
     local t = { f }
     for _, p in ipairs(pre) do t[#t + 1] = p end
+    if with_index then t[#t + 1] = { unpack(idx) } end
     for _, a in ipairs(ops) do
       if is_array(a) then
         local off = ndim - a.ndim
@@ -171,7 +173,7 @@ function M.map_blocks(fn, ...)
   local label = opts.name or "map_blocks"
   local dtype = opts.dtype or first.dtype
   local token = require("ldask.tokenize").tokenize(fn)
-  local a = build(label, K.apply, { fn, label }, args, dtype, 2)
+  local a = build(label, K.apply, { fn, label }, args, dtype, 2, true)
   if opts.chunks then
     local chunks = opts.chunks
     if type(chunks) ~= "table" or #chunks ~= a.ndim then

@@ -7,7 +7,8 @@ local nd = require "ldask.array.ndarray"
 local lib = require "ldask.native"
 require "ldask.ffi.array"
 
-local type, ipairs, error, tonumber, unpack, format = type, ipairs, error, tonumber, unpack, string.format
+local type, ipairs, error, tonumber, tostring, unpack, format =
+  type, ipairs, error, tonumber, tostring, unpack, string.format
 
 local M = {}
 
@@ -313,15 +314,23 @@ end
 
 -- map_blocks ---------------------------------------------------------------------
 
--- Calls FN on the blocks (and extra arguments) and checks it returned an
--- ndarray (numbers become 0-d arrays).
-function M.apply(fn, name, ...)
+-- Calls FN on the blocks (and extra arguments) of block IDX (0-based list)
+-- and checks it returned an ndarray; a number is accepted only for a 0-d
+-- array, anything else is an error naming the block and the fix.
+function M.apply(fn, name, idx, ...)
   local r = fn(...)
-  if type(r) == "number" or type(r) == "boolean" then return nd.scalar(r, nd.scalar_dtype(r, 0)) end
-  if not nd.is_ndarray(r) then
-    error(format("map_blocks(%s): function returned %s, expected an ndarray", name, type(r)), 0)
+  if nd.is_ndarray(r) then return r end
+  local t = type(r)
+  if (t == "number" or t == "boolean") and #idx == 0 then return nd.scalar(r, nd.scalar_dtype(r, 0)) end
+  local where = #idx == 0 and "the block" or ("block (" .. table.concat(idx, ", ") .. ")")
+  name = name == "map_blocks" and name or ("map_blocks(" .. name .. ")")
+  if t == "number" or t == "boolean" then
+    error(format("%s: the function returned a %s (%s) for %s, expected an ndarray; "
+      .. "return an ndarray (e.g. ndarray.full(block.shape, v)), or use a reduction for one value per block",
+      name, t, tostring(r), where), 0)
   end
-  return r
+  error(format("%s: the function returned %s for %s, expected an ndarray", name,
+    t == "nil" and "nothing (nil)" or t, where), 0)
 end
 
 -- .npy input and output ------------------------------------------------------------
