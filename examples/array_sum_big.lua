@@ -28,10 +28,10 @@ print(("array: %s\n  %.0f elements, %.3g GB if it were in memory"):format(tostri
 
 local s, dt, peak = bu.timed(function() return x:sum():compute() end)
 local n = rows * cols
-print(("sum = %.6g in %.2f s (%.3g elements/s), peak RSS %.0f MB"):format(s:item(), dt, n / dt, peak))
+print(("sum = %.6g in %.2f s (%.3g elements/s), peak RSS %.0f MB"):format(s, dt, n / dt, peak))
 if mode == "ones" then
-  assert(s:item() == n, "wrong sum")
+  assert(s == n, "wrong sum")
 else
   -- mean of n uniforms: 0.5 within a few standard errors (sd 1/sqrt(12 n))
-  assert(math.abs(s:item() / n - 0.5) < 5 / math.sqrt(12 * n), "sum far from n/2")
+  assert(math.abs(s / n - 0.5) < 5 / math.sqrt(12 * n), "sum far from n/2")
 end

@@ -24,21 +24,40 @@ static const char *binop_names[LD_NBINOP] = {"add",
                                              "ge",
                                              "logical_and/bitwise_and",
                                              "logical_or/bitwise_or",
-                                             "xor"};
+                                             "xor",
+                                             "fmod"};
 
 const char *ld_binop_name(int op) { return op >= 0 && op < LD_NBINOP ? binop_names[op] : "?"; }
 
-/* ---- scalar helpers (inlined into the loops) ---- */
-static inline double mod_f64(double x, double y) {
-  double r = fmod(x, y);
-  if (r != 0 && ((r < 0) != (y < 0))) r += y;
-  return r;
-}
-static inline float mod_f32(float x, float y) {
-  float r = fmodf(x, y);
-  if (r != 0 && ((r < 0) != (y < 0))) r += y;
-  return r;
-}
+/* ---- scalar helpers (inlined into the loops) ----
+ * Float floor division and remainder follow numpy's npy_divmod: both come
+ * from one fmod, so a == (a // b) * b + a % b holds as closely as rounding
+ * allows (1e-300 // -1e300 is -1 with remainder -1e300 + 1e-300), a zero
+ * remainder takes the divisor's sign, and division by zero gives a / b
+ * (inf or nan) and a nan remainder. fmod is C's (the dividend's sign). */
+#define FLOAT_HELPERS(T, SFX, FMOD, FLOOR, COPYSIGN)      \
+  static inline T mod_##SFX(T x, T y) {                   \
+    T r = FMOD(x, y);                                     \
+    if (y == 0) return r;                                 \
+    if (r != 0) {                                         \
+      if ((y < 0) != (r < 0)) r += y;                     \
+    } else {                                              \
+      r = COPYSIGN((T)0, y);                              \
+    }                                                     \
+    return r;                                             \
+  }                                                       \
+  static inline T fdiv_##SFX(T x, T y) {                  \
+    if (y == 0) return x / y;                             \
+    T r = FMOD(x, y);                                     \
+    T d = (x - r) / y;                                    \
+    if (r != 0 && ((y < 0) != (r < 0))) d -= 1;           \
+    if (d == 0) return COPYSIGN((T)0, x / y);             \
+    T q = FLOOR(d);                                       \
+    if (d - q > (T)0.5) q += 1;                           \
+    return q;                                             \
+  }
+FLOAT_HELPERS(double, f64, fmod, floor, copysign)
+FLOAT_HELPERS(float, f32, fmodf, floorf, copysignf)
 
 #define SINT_HELPERS(T, U, SFX)                                      \
   static inline T mod_##SFX(T x, T y) {                              \
@@ -46,6 +65,10 @@ static inline float mod_f32(float x, float y) {
     T r = x % y;                                                     \
     if (r != 0 && ((r < 0) != (y < 0))) r += y;                      \
     return r;                                                        \
+  }                                                                  \
+  static inline T cmod_##SFX(T x, T y) {                             \
+    if (y == 0 || y == -1) return 0;                                 \
+    return x % y;                                                    \
   }                                                                  \
   static inline T fdiv_##SFX(T x, T y) {                             \
     if (y == 0) return 0;                                            \
@@ -72,6 +95,7 @@ SINT_HELPERS(int64_t, uint64_t, i64)
 SINT_HELPERS(int32_t, uint32_t, i32)
 
 static inline uint8_t mod_u8(uint8_t x, uint8_t y) { return y == 0 ? 0 : (uint8_t)(x % y); }
+static inline uint8_t cmod_u8(uint8_t x, uint8_t y) { return y == 0 ? 0 : (uint8_t)(x % y); }
 static inline uint8_t div_u8(uint8_t x, uint8_t y) { return y == 0 ? 0 : (uint8_t)(x / y); }
 static inline uint8_t pow_u8(uint8_t x, uint8_t y) {
   unsigned r = 1, b = x;
@@ -83,13 +107,14 @@ static inline uint8_t pow_u8(uint8_t x, uint8_t y) {
 }
 
 /* ---- loops ---- */
-#define FLOAT_LOOPS(T, SFX, FMOD, POW, FLOOR)            \
+#define FLOAT_LOOPS(T, SFX, FMOD, POW)                   \
   LD_LOOP2(l_add_##SFX, T, T, x + y)                     \
   LD_LOOP2(l_sub_##SFX, T, T, x - y)                     \
   LD_LOOP2(l_mul_##SFX, T, T, x *y)                      \
   LD_LOOP2(l_div_##SFX, T, T, x / y)                     \
-  LD_LOOP2(l_fdiv_##SFX, T, T, FLOOR(x / y))             \
-  LD_LOOP2(l_mod_##SFX, T, T, FMOD(x, y))                \
+  LD_LOOP2(l_fdiv_##SFX, T, T, fdiv_##SFX(x, y))         \
+  LD_LOOP2(l_mod_##SFX, T, T, mod_##SFX(x, y))           \
+  LD_LOOP2(l_fmod_##SFX, T, T, FMOD(x, y))               \
   LD_LOOP2(l_pow_##SFX, T, T, POW(x, y))                 \
   LD_LOOP2(l_max_##SFX, T, T, (x > y || x != x) ? x : y) \
   LD_LOOP2(l_min_##SFX, T, T, (x < y || x != x) ? x : y)
@@ -100,6 +125,7 @@ static inline uint8_t pow_u8(uint8_t x, uint8_t y) {
   LD_LOOP2(l_mul_##SFX, T, T, (T)((U)x * (U)y)) \
   LD_LOOP2(l_div_##SFX, T, T, div_##SFX(x, y))  \
   LD_LOOP2(l_mod_##SFX, T, T, mod_##SFX(x, y))  \
+  LD_LOOP2(l_fmod_##SFX, T, T, cmod_##SFX(x, y)) \
   LD_LOOP2(l_pow_##SFX, T, T, pow_##SFX(x, y))  \
   LD_LOOP2(l_max_##SFX, T, T, x > y ? x : y)    \
   LD_LOOP2(l_min_##SFX, T, T, x < y ? x : y)    \
@@ -115,8 +141,8 @@ static inline uint8_t pow_u8(uint8_t x, uint8_t y) {
   LD_LOOP2(l_gt_##SFX, T, uint8_t, x > y)  \
   LD_LOOP2(l_ge_##SFX, T, uint8_t, x >= y)
 
-FLOAT_LOOPS(double, f64, mod_f64, pow, floor)
-FLOAT_LOOPS(float, f32, mod_f32, powf, floorf)
+FLOAT_LOOPS(double, f64, fmod, pow)
+FLOAT_LOOPS(float, f32, fmodf, powf)
 INT_LOOPS(int64_t, uint64_t, i64)
 INT_LOOPS(int32_t, uint32_t, i32)
 INT_LOOPS(uint8_t, unsigned, u8)
@@ -138,7 +164,7 @@ LD_LOOP2(l_xor_b, uint8_t, uint8_t, x ^ y)
 #define ARITH_ROW(SFX)                                                                            \
   [LD_ADD] = l_add_##SFX, [LD_SUB] = l_sub_##SFX, [LD_MUL] = l_mul_##SFX, [LD_DIV] = l_div_##SFX, \
   [LD_FLOORDIV] = l_fdiv_##SFX, [LD_MOD] = l_mod_##SFX, [LD_POW] = l_pow_##SFX,                   \
-  [LD_MAXIMUM] = l_max_##SFX, [LD_MINIMUM] = l_min_##SFX
+  [LD_MAXIMUM] = l_max_##SFX, [LD_MINIMUM] = l_min_##SFX, [LD_FMOD] = l_fmod_##SFX
 #define BIT_ROW(SFX) [LD_AND] = l_and_##SFX, [LD_OR] = l_or_##SFX, [LD_XOR] = l_xor_##SFX
 
 static const ld_row_fn table[LD_NDTYPES][LD_NBINOP] = {

@@ -34,6 +34,7 @@ enum ld_binop {
   LD_AND,
   LD_OR,
   LD_XOR,
+  LD_FMOD,
   LD_NBINOP
 };
 
@@ -79,7 +80,8 @@ const char *ld_unop_name(int op);
 
 /* OUT = A op B with broadcasting; A and B of the same dtype. Comparisons give
  * bool; AND/OR/XOR work on bool and integer dtypes; arithmetic on every
- * dtype but bool. Integer division by zero gives 0. */
+ * dtype but bool. Integer division by zero gives 0 (numpy's value, without
+ * its warning); float FLOORDIV and MOD follow numpy's divmod, FMOD is C's. */
 int ld_nd_binary(int op, const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
 
 /* OUT = op(A). Math functions need a float dtype; NEG/ABS/SIGN/SQUARE work
@@ -110,10 +112,12 @@ int ld_nd_ramp(ld_ndarray *dst, double start, double step);
  * propagates; an empty reduction is an error); ANY/ALL give bool. */
 int ld_nd_reduce(int op, const ld_ndarray *a, uint32_t axes, ld_ndarray *out);
 
-/* ARGMIN (ARGMAX when MAX != 0) of A along AXIS: OUT_IDX (int64, local
- * indices) and OUT_VAL (A's dtype), both with AXIS kept as size 1. The first
- * occurrence wins; a NaN counts as the extreme. An empty axis is an error. */
-int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
+/* ARGMIN (ARGMAX when MODE bit 0 is set) of A along AXIS: OUT_IDX (int64,
+ * local indices) and OUT_VAL (A's dtype), both with AXIS kept as size 1. The
+ * first occurrence wins; a NaN counts as the extreme, unless MODE bit 1
+ * (nanargmin/nanargmax) is set: then NaNs are skipped and an all-NaN run
+ * gives index 0 and value NaN. An empty axis is an error. */
+int ld_nd_argreduce(int mode, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
                     ld_ndarray *out_val);
 
 /* Cumulative sum (PROD = 0) or product (PROD != 0) of A along AXIS into a

@@ -186,22 +186,31 @@ int ld_nd_reduce(int op, const ld_ndarray *a, uint32_t axes, ld_ndarray *out) {
   return 0;
 }
 
-#define ARG(NAME, T, NANCHK)                                                     \
-  static int64_t NAME(int max, const T *a, int64_t n, int64_t st, T *best_out) { \
-    T best = a[0];                                                               \
-    int64_t bi = 0;                                                              \
-    if (!NANCHK(best)) {                                                         \
-      for (int64_t i = 1; i < n; i++) {                                          \
-        T x = a[i * st];                                                         \
-        if (NANCHK(x)) {                                                         \
-          best = x, bi = i;                                                      \
-          break;                                                                 \
-        }                                                                        \
-        if (max ? x > best : x < best) best = x, bi = i;                         \
-      }                                                                          \
-    }                                                                            \
-    *best_out = best;                                                            \
-    return bi;                                                                   \
+/* First extreme of N values at stride ST. Without SKIP a NaN counts as the
+ * extreme (the first NaN wins); with SKIP NaNs are ignored and an all-NaN
+ * run gives index 0 with a NaN value (the caller reports it). */
+#define ARG(NAME, T, NANCHK)                                                               \
+  static int64_t NAME(int max, int skip, const T *a, int64_t n, int64_t st, T *best_out) { \
+    int64_t i0 = 0;                                                                        \
+    if (skip)                                                                              \
+      while (i0 < n - 1 && NANCHK(a[i0 * st])) i0++;                                       \
+    T best = a[i0 * st];                                                                   \
+    int64_t bi = i0;                                                                       \
+    if (!NANCHK(best)) {                                                                   \
+      for (int64_t i = i0 + 1; i < n; i++) {                                               \
+        T x = a[i * st];                                                                   \
+        if (NANCHK(x)) {                                                                   \
+          if (skip) continue;                                                              \
+          best = x, bi = i;                                                                \
+          break;                                                                           \
+        }                                                                                  \
+        if (max ? x > best : x < best) best = x, bi = i;                                   \
+      }                                                                                    \
+    } else if (skip) {                                                                     \
+      bi = 0;                                                                              \
+    }                                                                                      \
+    *best_out = best;                                                                      \
+    return bi;                                                                             \
   }
 ARG(arg_f64, double, ISNAN_F)
 ARG(arg_f32, float, ISNAN_F)
@@ -209,9 +218,10 @@ ARG(arg_i64, int64_t, ISNAN_I)
 ARG(arg_i32, int32_t, ISNAN_I)
 ARG(arg_u8, uint8_t, ISNAN_I)
 
-int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
+int ld_nd_argreduce(int mode, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
                     ld_ndarray *out_val) {
-  const char *name = max ? "argmax" : "argmin";
+  int max = mode & 1, skip = (mode & 2) != 0;
+  const char *name = skip ? (max ? "nanargmax" : "nanargmin") : (max ? "argmax" : "argmin");
   int rc = ld_nd_check(a, name);
   if (rc < 0) return rc;
   char b[160];
@@ -244,19 +254,19 @@ int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
     const char *p = base + e * (int64_t)isz;
     switch (a->dtype) {
       case LD_F64:
-        oi[k] = arg_f64(max, (const double *)p, n, st, (double *)ov + k);
+        oi[k] = arg_f64(max, skip, (const double *)p, n, st, (double *)ov + k);
         break;
       case LD_F32:
-        oi[k] = arg_f32(max, (const float *)p, n, st, (float *)ov + k);
+        oi[k] = arg_f32(max, skip, (const float *)p, n, st, (float *)ov + k);
         break;
       case LD_I64:
-        oi[k] = arg_i64(max, (const int64_t *)p, n, st, (int64_t *)ov + k);
+        oi[k] = arg_i64(max, skip, (const int64_t *)p, n, st, (int64_t *)ov + k);
         break;
       case LD_I32:
-        oi[k] = arg_i32(max, (const int32_t *)p, n, st, (int32_t *)ov + k);
+        oi[k] = arg_i32(max, skip, (const int32_t *)p, n, st, (int32_t *)ov + k);
         break;
       default:
-        oi[k] = arg_u8(max, (const uint8_t *)p, n, st, (uint8_t *)ov + k);
+        oi[k] = arg_u8(max, skip, (const uint8_t *)p, n, st, (uint8_t *)ov + k);
         break;
     }
     for (int d = a->ndim - 1; d >= 0; d--) {

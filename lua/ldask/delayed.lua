@@ -30,6 +30,11 @@ local function merge_into(layers, from) for name, g in pairs(from) do layers[nam
 -- delayed values or collections inside it. Returns the graph-form argument.
 local function unpack_arg(a, layers, depth)
   local t = type(a)
+  if t == "userdata" and base.is_collection(a) then -- a proxy collection (ldask.proxy: arrays)
+    local d = M.from_collection(a)
+    merge_into(layers, rawget(d, "_layers"))
+    return graph.ref(rawget(d, "_key"))
+  end
   if t == "table" then
     local mt = getmetatable(a)
     if mt == Delayed then

@@ -13,6 +13,13 @@ M.ldask = M.bin .. "/ldask"
 -- fan-in-8 tree of add. Returns the graph, the root key and the task count.
 function M.anchor_graph(n) return dofile(M.root .. "/bench/support.lua").anchor_graph(n) end
 
+-- True when /usr/bin/python3 has numpy (the specs that cross-check against
+-- numpy are pending without it).
+function M.have_numpy()
+  local rc = os.execute("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1")
+  return rc == 0 or rc == true
+end
+
 function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local tmpdir

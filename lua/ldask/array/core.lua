@@ -12,17 +12,42 @@ local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
 local nd = require "ldask.array.ndarray"
 
-local type, pairs, ipairs, error, tostring, setmetatable, getmetatable, select =
-  type, pairs, ipairs, error, tostring, setmetatable, getmetatable, select
+local type, pairs, ipairs, error, tostring, setmetatable, getmetatable =
+  type, pairs, ipairs, error, tostring, setmetatable, getmetatable
 local floor, ceil, max, concat, format = math.floor, math.ceil, math.max, table.concat, string.format
 local key = ldask_graph.key
 
 local M = {}
 
-local Array = { __name = "ldask.array.Array" }
-M.Array = Array
 local methods = {}
 M.methods = methods
+local props = {}
+M.props = props
+
+-- Index hook set by the slicing part: x[{...}] slices.
+M.getitem = nil
+
+-- Keys absent from an array's fields: methods, properties (computed on
+-- access), x[{...}] slicing; a number or boolean key is the Lua habit
+-- x[1], which raises naming what to write instead.
+local function lookup(self, k)
+  local m = methods[k]
+  if m then return m end
+  local p = props[k]
+  if p then return p(self) end
+  local tk = type(k)
+  if tk == "table" and M.getitem then return M.getitem(self, k) end
+  if tk == "number" or tk == "boolean" then
+    error(format("x[%s]: ldask arrays are indexed with a list of 0-based indices, x[{%s}] or x:slice{%s} "
+      .. "(x[{0}] is the first entry of axis 0, x[{i, j}] an element); x.shape[1] is the size of axis 0",
+      tostring(k), tostring(k), tostring(k)), 2)
+  end
+  return nil
+end
+
+-- Arrays are userdata proxies (ldask.proxy) so that #x reaches __len.
+local Array, new_array = require("ldask.proxy").class("ldask.array.Array", lookup)
+M.Array = Array
 
 local function is_array(x) return getmetatable(x) == Array end
 M.is_array = is_array
@@ -137,12 +162,12 @@ function M.new(name, layer, chunks, dtype, deps, extra)
   layers[name] = layer
   local shape = {}
   for d = 1, #chunks do shape[d] = sum(chunks[d]) end
-  local self = setmetatable({
+  local fields = {
     name = name, chunks = chunks, dtype = nd.dtype_name(dtype), layers = layers,
     shape = shape, ndim = #chunks,
-  }, Array)
-  if extra then for k, v in pairs(extra) do rawset(self, k, v) end end
-  return self
+  }
+  if extra then for k, v in pairs(extra) do fields[k] = v end end
+  return new_array(fields)
 end
 
 -- Fresh name PREFIX-<token of the arguments>.
@@ -204,9 +229,11 @@ end
 function methods.__ldask_layers(self) return self.layers end
 function methods.__ldask_graph(self) return ldask_graph.flatten_layers(self.layers) end
 function methods.__ldask_keys(self) return M.keys(self) end
+-- A 0-d array computes to a Lua value (kernels.scalar_result: a number, a
+-- boolean, or an exact int64_t beyond 2^53), like numpy's scalars.
 function methods.__ldask_postcompute(self)
   local n = self.ndim
-  if n == 0 then return nil end
+  if n == 0 then return require("ldask.array.kernels").scalar_result end
   return function(results) return nd.block(results, n) end
 end
 
@@ -220,63 +247,18 @@ function methods.__ldask_postpersist(self)
     return setmetatable(out, getmetatable(self))
   end
 end
-function methods.persist(self, opts) return (base.persist(self, opts)) end
-
--- Computes the array; returns an ndarray. OPTS as for ldask.compute.
-function methods.compute(self, opts)
-  if opts then return (base.compute(self, opts)) end
-  return (base.compute(self))
-end
-
---- Computes every block now and returns an array whose graph holds the
--- blocks themselves (for reuse across several computations).
+--- Computes every block now and returns an array of the same shape whose
+-- graph holds the blocks (futures on a cluster, ldask.persist).
 -- @function Array:persist
 -- @param[opt] opts options of ldask.compute
 -- @return an Array
-function methods.persist(self, opts)
-  local keys = M.keys(self)
-  local g = ldask_graph.flatten_layers(self.layers)
-  if self.__ldask_optimize then g = self:__ldask_optimize(g, ldask_graph.flatten_keys({ keys })) end
-  local results = base.get(g, keys, opts)
-  local layer = {}
-  local function rec(k, r)
-    if type(k) == "table" then
-      for i = 1, #k do rec(k[i], r[i]) end
-    else
-      layer[k] = r
-    end
-  end
-  rec(keys, results)
-  return M.new(self.name, layer, self.chunks, self.dtype)
-end
+function methods.persist(self, opts) return (base.persist(self, opts)) end
 
---- Block IDX (0-based indices, or a list) as a one-block Array.
--- @function Array:block
--- @param ... the block's indices, or one list of them
--- @return a one-block Array
-function methods.block(self, ...)
-  local idx = select("#", ...) == 1 and type((...)) == "table" and (...) or { ... }
-  if #idx ~= self.ndim then
-    error(format("block: %d indices for a %d-d array with numblocks %s", #idx, self.ndim,
-      nd.shape_str(M.numblocks(self.chunks))), 2)
-  end
-  local chunks = {}
-  for d = 1, self.ndim do
-    local i = idx[d]
-    local nb = #self.chunks[d]
-    if type(i) ~= "number" or i ~= floor(i) then error("block: index must be an integer", 2) end
-    if i < 0 then i = i + nb end
-    if i < 0 or i >= nb then
-      error(format("block: index %d out of range for axis %d with %d blocks", idx[d], d - 1, nb), 2)
-    end
-    idx[d] = i
-    chunks[d] = { self.chunks[d][i + 1] }
-  end
-  local name = M.name("blocks", self.name, idx)
-  local zeros = {}
-  for d = 1, self.ndim do zeros[d] = 0 end
-  local layer = { [M.bkey(name, zeros)] = { require("ldask.array.kernels").identity, M.bkey(self.name, idx) } }
-  return M.new(name, layer, chunks, self.dtype, { self })
+--- Computes the array; returns an ndarray (a 0-d array: a Lua value). OPTS
+-- as for ldask.compute.
+function methods.compute(self, opts)
+  if opts then return (base.compute(self, opts)) end
+  return (base.compute(self))
 end
 
 --- The blocks as delayed values (ldask.delayed), nested like the keys: each
@@ -285,6 +267,7 @@ end
 -- @return a nested list of Delayed values
 function methods.to_delayed(self)
   local delayed = require "ldask.delayed"
+  require "ldask.array.blocks" -- (x:block)
   if self.ndim == 0 then return delayed.from_collection(self) end
   local function rec(prefix, d)
     local out = {}
@@ -312,7 +295,7 @@ function methods.npartitions(self)
   return n
 end
 
-local props = {
+local PROPS = {
   size = function(self)
     local n = 1
     for d = 1, self.ndim do n = n * self.shape[d] end
@@ -327,18 +310,11 @@ local props = {
   numblocks = function(self) return M.numblocks(self.chunks) end,
   T = function(self) return self:transpose() end,
 }
-M.props = props
+for k, f in pairs(PROPS) do props[k] = f end
 
--- Index hook set by the slicing part: x[{...}] slices.
-M.getitem = nil
-
-Array.__index = function(self, k)
-  local m = methods[k]
-  if m then return m end
-  local p = props[k]
-  if p then return p(self) end
-  if type(k) == "table" and M.getitem then return M.getitem(self, k) end
-  return nil
+Array.__len = function(self)
+  error(format("#x: the length of an ldask array is not Lua's #: x.shape[1] is the size of axis 0, "
+    .. "x.size the number of elements (shape %s)", nd.shape_str(self.shape)), 2)
 end
 
 Array.__tostring = function(self)

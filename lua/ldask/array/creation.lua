@@ -70,7 +70,7 @@ local function full_impl(shape, value, opts, what)
   end
   local dtype = opts.dtype
   if dtype == nil then
-    dtype = type(value) == "boolean" and "bool" or value == floor(value) and "int64" or "float64"
+    dtype = type(value) == "boolean" and "bool" or nd.is_int_value(value) and "int64" or "float64"
   end
   dtype = nd.dtype_names[nd.dtype_code(dtype, what, 3)]
   return blockwise_new("full", shape, opts.chunks, dtype, function(_, _, bshape)

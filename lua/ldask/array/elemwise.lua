@@ -32,8 +32,9 @@ local function sample(v)
   return v
 end
 
--- Builds the elementwise array: task {F, PRE..., operand blocks...}.
-local function build(prefix, f, pre, args, dtype, level)
+-- Builds the elementwise array: task {F, PRE..., operand blocks...}; with
+-- WITH_INDEX, {F, PRE..., block index (0-based list), operand blocks...}.
+local function build(prefix, f, pre, args, dtype, level, with_index)
   level = level + 1
   local arrays = {}
   for _, a in ipairs(args) do if is_array(a) then arrays[#arrays + 1] = a end end
@@ -51,6 +52,7 @@ local function build(prefix, f, pre, args, dtype, level)
   local function task(idx)
     local t = { f }
     for _, p in ipairs(pre) do t[#t + 1] = p end
+    if with_index then t[#t + 1] = { unpack(idx) } end
     for _, a in ipairs(ops) do
       if is_array(a) then
         local off = ndim - a.ndim
@@ -79,6 +81,7 @@ function M.binary(op, x, y, level)
   if not is_array(x) and not is_array(y) then error(op .. ": needs at least one array operand", level) end
   local ok, r = pcall(nd.binary, op, sample(x), sample(y))
   if not ok then error(tostring(r):gsub("^[^:]*:%d+: ", ""), level) end
+  if type(y) == "number" then nd.check_pow(op, nd.dtype_code(r.dtype), y, level) end
   return build(op, K.binary, { op }, { x, y }, r.dtype, level)
 end
 
@@ -146,19 +149,25 @@ function M.clip(x, lo, hi)
   return r
 end
 
---- isclose(x, y, rtol, atol): |x - y| <= atol + rtol * |y| elementwise.
+--- isclose(x, y, rtol, atol, equal_nan) or isclose(x, y, {rtol =, atol =,
+-- equal_nan =}): numpy.isclose per block (ndarray.isclose): inf is close
+-- to inf, NaN only to NaN and only with equal_nan. Gives a bool array.
 -- @param x an Array
 -- @param y an Array or a number
--- @param[opt] rtol relative tolerance (default 1e-5)
+-- @param[opt] rtol relative tolerance (default 1e-5), or an options table
 -- @param[opt] atol absolute tolerance (default 1e-8)
+-- @param[opt] equal_nan NaN is close to NaN when true
 -- @return a bool Array
-function M.isclose(x, y, rtol, atol)
+function M.isclose(x, y, rtol, atol, equal_nan, level)
+  level = (level or 1) + 1
+  if type(rtol) == "table" then rtol, atol, equal_nan = rtol.rtol, rtol.atol, rtol.equal_nan end
   rtol, atol = rtol or 1e-5, atol or 1e-8
-  local d = M.unary("abs", M.binary("sub", x, y, 2), 2)
-  y = operand(y, "isclose", 2)
-  local ay = is_array(y) and M.unary("abs", y, 2) or math.abs(y)
-  local tol = is_array(ay) and M.binary("add", M.binary("mul", ay, rtol, 2), atol, 2) or (atol + rtol * ay)
-  return M.binary("le", d, tol, 2)
+  if type(rtol) ~= "number" or type(atol) ~= "number" then
+    error(format("isclose: rtol and atol must be numbers, got %s and %s", type(rtol), type(atol)), level)
+  end
+  x, y = operand(x, "isclose", level), operand(y, "isclose", level)
+  if not is_array(x) and not is_array(y) then error("isclose: needs at least one array operand", level) end
+  return build("isclose", K.isclose, { rtol, atol, equal_nan and true or false }, { x, y }, "bool", level)
 end
 
 --- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of
@@ -186,7 +195,7 @@ function M.map_blocks(fn, ...)
   local label = opts.name or "map_blocks"
   local dtype = opts.dtype or first.dtype
   local token = require("ldask.tokenize").tokenize(fn)
-  local a = build(label, K.apply, { fn, label }, args, dtype, 2)
+  local a = build(label, K.apply, { fn, label }, args, dtype, 2, true)
   if opts.chunks then
     local chunks = opts.chunks
     if type(chunks) ~= "table" or #chunks ~= a.ndim then

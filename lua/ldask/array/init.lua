@@ -12,9 +12,10 @@ local slicing = require "ldask.array.slicing"
 local rechunk = require "ldask.array.rechunk"
 local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
+require "ldask.array.blocks" -- x.blocks[{i, j}] and x:block(i, j)
 local E = require "ldask.ffi.array"
 
-local type, pairs, ipairs, next, error = type, pairs, ipairs, next, error
+local pairs, ipairs = pairs, ipairs
 
 local M = {}
 
@@ -72,16 +73,31 @@ M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
 M.dot, M.matmul = linalg.dot, linalg.matmul
-M.clip, M.isclose = elemwise.clip, elemwise.isclose
+M.clip = elemwise.clip
 
---- allclose(x, y, rtol, atol): a 0-d bool array (compute() it).
+--- isclose(x, y, rtol, atol, equal_nan) or isclose(x, y, {rtol =, atol =, equal_nan =}):
+-- numpy.isclose elementwise.
 -- @param x an Array
 -- @param y an Array or a number
--- @param[opt] rtol relative tolerance (default 1e-5)
+-- @param[opt] rtol relative tolerance (default 1e-5), or an options table
 -- @param[opt] atol absolute tolerance (default 1e-8)
+-- @param[opt] equal_nan NaN is close to NaN when true
+-- @return a bool Array
+function M.isclose(x, y, rtol, atol, equal_nan)
+  local r = elemwise.isclose(x, y, rtol, atol, equal_nan, 2)
+  return r
+end
+
+--- allclose(x, y, ...): isclose(...) everywhere, a 0-d bool array (its
+-- compute() gives a Lua boolean).
+-- @param x an Array
+-- @param y an Array or a number
+-- @param[opt] rtol relative tolerance, or an options table
+-- @param[opt] atol absolute tolerance
+-- @param[opt] equal_nan NaN is close to NaN when true
 -- @return a 0-d bool Array
-function M.allclose(x, y, rtol, atol)
-  local r = reductions.reduction(elemwise.isclose(x, y, rtol, atol), "all", nil, false, nil, 2)
+function M.allclose(x, y, rtol, atol, equal_nan)
+  local r = reductions.reduction(elemwise.isclose(x, y, rtol, atol, equal_nan, 2), "all", nil, false, nil, 2)
   return r
 end
 
@@ -112,6 +128,7 @@ local BINARY_FUNCS = {
   floor_divide = "floordiv", mod = "mod", remainder = "mod", power = "pow", maximum = "maximum",
   minimum = "minimum", equal = "eq", not_equal = "ne", less = "lt", less_equal = "le",
   greater = "gt", greater_equal = "ge", logical_and = "and", logical_or = "or", logical_xor = "xor",
+  bitwise_and = "bitwise_and", bitwise_or = "bitwise_or", bitwise_xor = "bitwise_xor", fmod = "fmod",
 }
 --- Binary elementwise functions with broadcasting, as numpy's: `da.NAME(x, y)` for
 -- NAME in add, subtract, multiply, divide, true_divide, floor_divide, mod,
@@ -145,7 +162,8 @@ end
 -- @param[opt] opts `{ split_every =, ddof = }`
 -- @return an Array (0-d for a full reduction)
 -- Reductions as functions: da.sum(x, axis, keepdims, opts), ...
-local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax" }
+local REDUCTIONS = { "sum", "prod", "mean", "min", "max", "var", "std", "any", "all", "argmin", "argmax",
+  "nanargmin", "nanargmax" }
 for _, op in ipairs(REDUCTIONS) do
   M[op] = function(x, axis, keepdims, opts)
     local r = reductions.reduction(x, op, axis, keepdims, opts, 2)
@@ -156,19 +174,9 @@ end
 -- Methods ------------------------------------------------------------------------
 local methods = core.methods
 
-for _, op in ipairs(REDUCTIONS) do
-  -- x:sum(axis, keepdims, {split_every, ddof}) or x:sum{axis = 0, keepdims = true, ...}
-  methods[op] = function(x, axis, keepdims, opts)
-    local r
-    if type(axis) == "table" and axis[1] == nil and next(axis) ~= nil then
-      local o = axis
-      r = reductions.reduction(x, op, o.axis, o.keepdims, o, 2)
-    else
-      r = reductions.reduction(x, op, axis, keepdims, opts, 2)
-    end
-    return r
-  end
-end
+-- x:sum(axis, keepdims, {split_every, ddof}) or x:sum{axis = 0, keepdims = true, ...}
+-- (ndarray.reduction_args reads both forms, for every reduction)
+for _, op in ipairs(REDUCTIONS) do methods[op] = M[op] end
 local NANRED = { "nansum", "nanprod", "nanmean", "nanmin", "nanmax", "nanvar", "nanstd" }
 for _, op in ipairs(NANRED) do
   M[op] = function(x, axis, keepdims, opts)

@@ -7,7 +7,8 @@ local nd = require "ldask.array.ndarray"
 local lib = require "ldask.native"
 require "ldask.ffi.array"
 
-local type, ipairs, error, tonumber, unpack, format = type, ipairs, error, tonumber, unpack, string.format
+local type, ipairs, error, tonumber, tostring, unpack, format =
+  type, ipairs, error, tonumber, tostring, unpack, string.format
 
 local M = {}
 
@@ -62,9 +63,18 @@ function M.unary(op, x) return nd.unary(op, x) end
 
 function M.where(c, x, y) return nd.where(c, x, y) end
 
+function M.isclose(rtol, atol, equal_nan, x, y) return nd.isclose(x, y, rtol, atol, equal_nan) end
+
 function M.astype(x, dtype) return x:astype(dtype) end
 
 function M.identity(x) return x end
+
+-- The value a 0-d array computes to (ndarray.scalar_value: a number, a
+-- boolean, or an exact int64_t beyond 2^53); other values pass.
+function M.scalar_result(r)
+  if nd.is_ndarray(r) and r.ndim == 0 then return nd.scalar_value(r) end
+  return r
+end
 
 -- Checks that X (e.g. the result of a delayed value) is an ndarray of SHAPE
 -- and converts it to DTYPE.
@@ -157,7 +167,8 @@ end
 -- for a flattened reduction, {starts, global shape}).
 function M.red_chunk(op, x, axes, arg)
   local mask = mask_of(axes)
-  if (op == "min" or op == "max" or op == "argmin" or op == "argmax") and x.size == 0 then
+  local is_arg = op == "argmin" or op == "argmax" or op == "nanargmin" or op == "nanargmax"
+  if (op == "min" or op == "max" or is_arg) and x.size == 0 then
     return { empty = true } -- an empty block has no extreme; the combine skips it
   end
   if op == "sum" or op == "prod" or op == "min" or op == "max" or op == "any" or op == "all" then
@@ -173,11 +184,11 @@ function M.red_chunk(op, x, axes, arg)
     local mu = n > 0 and nd.binary("div", s, n) or s
     local dev = nd.binary("sub", xf, mu)
     return { n = n, mean = mu, m2 = nd.reduce_raw("sum", nd.binary("mul", dev, dev), mask) }
-  elseif op == "argmin" or op == "argmax" then
+  elseif is_arg then
     local idx, val
     if arg.flat then
       -- flattened: local flat index -> global flat index
-      local i, v = nd.argreduce(x, op, nil, true)
+      local i, v = nd.argreduce(x, op, nil, true, true)
       local li = i:item()
       local shape = x.shape
       local g, rem = 0, li
@@ -195,7 +206,7 @@ function M.red_chunk(op, x, axes, arg)
       idx = nd.full(i.shape, g, "int64")
       val = v
     else
-      idx, val = nd.argreduce(x, op, axes[1], true)
+      idx, val = nd.argreduce(x, op, axes[1], true, true)
       if arg.offset ~= 0 then idx = nd.binary("add", idx, arg.offset) end
     end
     return { i = idx, v = val }
@@ -223,12 +234,21 @@ local function combine2(op, a, b)
       nd.binary("mul", nd.binary("mul", delta, delta), a.n * b.n / n))
     return { n = n, mean = mean, m2 = m2 }
   end
-  if op == "argmin" or op == "argmax" then
-    local better = nd.binary(op == "argmin" and "lt" or "gt", b.v, a.v)
-    local bnan = nd.unary("isnan", b.v)
-    local anan = nd.unary("isnan", a.v)
-    better = nd.binary("or", better, nd.binary("and", bnan, nd.unary("logical_not", anan)))
-    better = nd.binary("and", better, nd.unary("logical_not", anan))
+  if op == "argmin" or op == "argmax" or op == "nanargmin" or op == "nanargmax" then
+    -- B wins when its value is more extreme, or equal and earlier (global
+    -- indices: blocks of a flattened reduction are not in position order);
+    -- a NaN is the extreme for argmin/argmax (the first one wins) and means
+    -- "no value" for the nan variants (an all-NaN part).
+    local max = op == "argmax" or op == "nanargmax"
+    local bin, un = nd.binary, nd.unary
+    local bnan, anan = un("isnan", b.v), un("isnan", a.v)
+    local earlier = bin("lt", b.i, a.i)
+    local better = bin("or", bin(max and "gt" or "lt", b.v, a.v), bin("and", bin("eq", b.v, a.v), earlier))
+    if op == "argmin" or op == "argmax" then
+      better = bin("or", better, bin("and", bnan, bin("or", un("logical_not", anan), earlier)))
+    else
+      better = bin("or", better, bin("and", anan, un("logical_not", bnan)))
+    end
     return { i = nd.where(better, b.i, a.i), v = nd.where(better, b.v, a.v) }
   end
   error("combine: unknown reduction " .. tostring(op))
@@ -255,6 +275,9 @@ function M.red_aggregate(op, part, axes, keepdims, dtype, ddof)
     r = nd.binary("div", part.m2, denom > 0 and denom or 0)
     if op == "std" then r = nd.unary("sqrt", r) end
   elseif op == "argmin" or op == "argmax" then
+    r = part.i
+  elseif op == "nanargmin" or op == "nanargmax" then
+    if nd.any_nan(part.v) then error(op .. ": All-NaN slice encountered", 0) end
     r = part.i
   else
     r = part
@@ -291,15 +314,23 @@ end
 
 -- map_blocks ---------------------------------------------------------------------
 
--- Calls FN on the blocks (and extra arguments) and checks it returned an
--- ndarray (numbers become 0-d arrays).
-function M.apply(fn, name, ...)
+-- Calls FN on the blocks (and extra arguments) of block IDX (0-based list)
+-- and checks it returned an ndarray; a number is accepted only for a 0-d
+-- array, anything else is an error naming the block and the fix.
+function M.apply(fn, name, idx, ...)
   local r = fn(...)
-  if type(r) == "number" or type(r) == "boolean" then return nd.scalar(r, nd.scalar_dtype(r, 0)) end
-  if not nd.is_ndarray(r) then
-    error(format("map_blocks(%s): function returned %s, expected an ndarray", name, type(r)), 0)
+  if nd.is_ndarray(r) then return r end
+  local t = type(r)
+  if (t == "number" or t == "boolean") and #idx == 0 then return nd.scalar(r, nd.scalar_dtype(r, 0)) end
+  local where = #idx == 0 and "the block" or ("block (" .. table.concat(idx, ", ") .. ")")
+  name = name == "map_blocks" and name or ("map_blocks(" .. name .. ")")
+  if t == "number" or t == "boolean" then
+    error(format("%s: the function returned a %s (%s) for %s, expected an ndarray; "
+      .. "return an ndarray (e.g. ndarray.full(block.shape, v)), or use a reduction for one value per block",
+      name, t, tostring(r), where), 0)
   end
-  return r
+  error(format("%s: the function returned %s for %s, expected an ndarray", name,
+    t == "nil" and "nothing (nil)" or t, where), 0)
 end
 
 -- .npy input and output ------------------------------------------------------------

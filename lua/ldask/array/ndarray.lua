@@ -60,6 +60,12 @@ M.dtype_code = dtype_code
 function M.dtype_name(name, what) return DTNAMES[dtype_code(name, what, 2)] end
 
 local function is_nd(x) return ffi_istype(ND, x) end
+
+-- True when the Lua number V is an integer an int64 holds exactly (the
+-- values that make int64 arrays and stay integers next to them): 1e300
+-- or inf are floats.
+local function is_int_value(v) return v == floor(v) and v >= -2 ^ 63 and v < 2 ^ 63 end
+M.is_int_value = is_int_value
 M.is_ndarray = is_nd
 
 -- The Lua collector does not see the C memory behind ndarrays: after
@@ -148,8 +154,7 @@ function M.zeros(shape, dtype) return alloc(shape, dtype, true) end
 -- @return an ndarray
 function M.full(shape, value, dtype)
   if dtype == nil then
-    dtype = type(value) == "boolean" and "bool" or (value == floor(value) and value ~= huge and
-      value ~= -huge) and "int64" or "float64"
+    dtype = type(value) == "boolean" and "bool" or is_int_value(value) and "int64" or "float64"
   end
   local a = alloc(shape, dtype)
   local v = value
@@ -228,6 +233,22 @@ local function write_at(a, off, v)
   ffi_cast(CPTR[dt], a.buf_.data)[off] = v
 end
 
+-- The one element of A (size 1) as a Lua value, as numpy's scalars behave
+-- as Python numbers: a number (floats, int32, uint8, and int64 within
+-- +-2^53, where doubles are exact), a Lua boolean for bool, and for an
+-- int64 beyond +-2^53 the exact value as a LuaJIT int64_t cdata (prints as
+-- 9007199254740993LL; arithmetic with it stays int64, tonumber() rounds).
+local MAX_EXACT = 2 ^ 53
+local function scalar_value(a)
+  local p = ffi_cast(CPTR[a.dtype_], a.buf_.data)
+  local v = p[a.offset_]
+  local dt = a.dtype_
+  if dt == 5 then return v ~= 0 end
+  if dt == 2 and (v > MAX_EXACT or v < -MAX_EXACT) then return ffi_new("int64_t", v) end
+  return tonumber(v)
+end
+M.scalar_value = scalar_value
+
 local function get(a, ...)
   return read_at(a, flat_offset(a, { ... }, select("#", ...), "ndarray.get"))
 end
@@ -261,7 +282,7 @@ local function infer(t, shape, depth, info)
     if tt == "boolean" then info.bool = true
     elseif tt == "number" then
       info.num = true
-      if t ~= floor(t) or t ~= t or t == huge or t == -huge then info.float = true end
+      if not is_int_value(t) then info.float = true end
     else
       error("from_table: element of type " .. tt .. " (expected numbers or booleans)", 4)
     end
@@ -623,6 +644,7 @@ require("ldask.array.ndmath")(M, {
 local binary, unary, reduce, argreduce, matmul, astype = M.binary, M.unary, M.reduce, M.argreduce,
   M.matmul, M.astype
 local UNOP, BINOP = E.unop, E.binop
+local reduction_args = M.reduction_args
 
 ---------------------------------------------------------------------------
 -- Metatype
@@ -650,17 +672,6 @@ local methods = {
   slice = slice, reshape = reshape, copy = copy, astype = astype, expand_dims = expand_dims,
   squeeze = squeeze, broadcast_to = broadcast_to,
   is_contiguous = is_contig,
-  sum = function(a, axis, keepdims) return reduce(a, "sum", axis, keepdims) end,
-  prod = function(a, axis, keepdims) return reduce(a, "prod", axis, keepdims) end,
-  mean = function(a, axis, keepdims) return reduce(a, "mean", axis, keepdims) end,
-  min = function(a, axis, keepdims) return reduce(a, "min", axis, keepdims) end,
-  max = function(a, axis, keepdims) return reduce(a, "max", axis, keepdims) end,
-  any = function(a, axis, keepdims) return reduce(a, "any", axis, keepdims) end,
-  all = function(a, axis, keepdims) return reduce(a, "all", axis, keepdims) end,
-  var = function(a, axis, keepdims, ddof) return reduce(a, "var", axis, keepdims, ddof) end,
-  std = function(a, axis, keepdims, ddof) return reduce(a, "std", axis, keepdims, ddof) end,
-  argmin = function(a, axis, keepdims) return (argreduce(a, "argmin", axis, keepdims)) end,
-  argmax = function(a, axis, keepdims) return (argreduce(a, "argmax", axis, keepdims)) end,
   dot = matmul,
   cumsum = function(a, axis) return M.cumulate(a, "cumsum", axis) end,
   cumprod = function(a, axis) return M.cumulate(a, "cumprod", axis) end,
@@ -668,8 +679,7 @@ local methods = {
     if lib.ld_nd_size(a) ~= 1 then
       error("item: array of shape " .. shape_str(shape_of(a)) .. " has more than one element", 2)
     end
-    local off = a.offset_
-    return read_at(a, off)
+    return scalar_value(a)
   end,
   -- Pointer to the first element (cdata, typed by dtype).
   data = function(a) return ffi_cast(CPTR[a.dtype_], a.buf_.data) + a.offset_ end,
@@ -689,6 +699,22 @@ local props = {
   end,
   T = function(a) return transpose(a) end,
 }
+
+-- a:sum(axis, keepdims) or a:sum{axis = 0, keepdims = true}; var/std take
+-- ddof as a fourth argument or in the table.
+for _, op in ipairs({ "sum", "prod", "mean", "min", "max", "any", "all", "var", "std" }) do
+  methods[op] = function(a, axis, keepdims, ddof)
+    local opts
+    axis, keepdims, opts = reduction_args(axis, keepdims)
+    return reduce(a, op, axis, keepdims, opts.ddof or ddof)
+  end
+end
+for _, op in ipairs({ "argmin", "argmax", "nanargmin", "nanargmax" }) do
+  methods[op] = function(a, axis, keepdims)
+    axis, keepdims = reduction_args(axis, keepdims)
+    return (argreduce(a, op, axis, keepdims))
+  end
+end
 
 for name in pairs(UNOP) do
   if not methods[name] then methods[name] = function(a) return unary(name, a) end end
@@ -729,6 +755,28 @@ local mt = {
 }
 ffi.metatype(ND, mt)
 M.methods = methods
+
+-- tonumber(a) on a 0-d ndarray gives its value as a number, like float()
+-- of a numpy scalar in Python (bool: 1 or 0; an int64 beyond 2^53 rounds
+-- to the nearest double). LuaJIT's tonumber has no metamethod, so the
+-- global is wrapped once, in every state that loads this module; the
+-- wrapper gives everything else to the original, so other ndarrays still
+-- give nil, as any value tonumber cannot convert.
+do
+  local raw_tonumber = tonumber
+  local info = debug.getinfo(raw_tonumber, "S")
+  if info and info.what == "C" then
+    _G.tonumber = function(v, base)
+      if base ~= nil then return raw_tonumber(v, base) end
+      local r = raw_tonumber(v)
+      -- (a ctype object converts to its id; ndarray instances to nil)
+      if r ~= nil or not is_nd(v) or v.ndim_ ~= 0 then return r end
+      local x = scalar_value(v)
+      if type(x) == "boolean" then return x and 1 or 0 end
+      return raw_tonumber(x)
+    end
+  end
+end
 
 -- Content token for ldask.tokenize (dtype, shape and a hash of the data).
 local tok_ok, tokenize = pcall(require, "ldask.tokenize")

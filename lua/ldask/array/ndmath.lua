@@ -10,7 +10,7 @@ local ffi = require "ffi"
 local lib = require "ldask.native"
 local E = require "ldask.ffi.array"
 
-local type, tonumber, error, ipairs = type, tonumber, error, ipairs
+local type, tonumber, error, ipairs, next, getmetatable = type, tonumber, error, ipairs, next, getmetatable
 local floor, huge, format, max = math.floor, math.huge, string.format, math.max
 
 return function(M, I)
@@ -19,7 +19,6 @@ return function(M, I)
   local view, squeeze, reshape, is_nd, dtype_code, norm_axis = I.view, I.squeeze, I.reshape, I.is_nd,
     I.dtype_code, I.norm_axis
   local DTNAMES = M.dtype_names
-  local _ = ffi
 
 
   -- Result dtype of mixing dtype codes A and B (NumPy-like promotion).
@@ -39,7 +38,7 @@ return function(M, I)
   -- weak scalars: the array's kind wins unless the scalar needs a float).
   local function scalar_dtype(v, dt)
     if type(v) == "boolean" then return dt end
-    if v ~= floor(v) or v ~= v or v == huge or v == -huge then
+    if not M.is_int_value(v) then
       return (dt == 0 or dt == 1) and dt or 0
     end
     if dt == 5 then return 2 end
@@ -104,18 +103,44 @@ return function(M, I)
   local BINOP = E.binop
   local CMP = { eq = true, ne = true, lt = true, le = true, gt = true, ge = true }
   local LOGIC = { ["and"] = true, ["or"] = true, xor = true }
+  local BITWISE = { bitwise_and = true, bitwise_or = true, bitwise_xor = true }
+  local LOGIC_NAME = { ["and"] = "logical_and", ["or"] = "logical_or", xor = "logical_xor" }
+  M.LOGIC_NAME = LOGIC_NAME
 
   -- dtype code of the result operands of binary OP on dtype codes A, B.
-  local function binary_dtype(op, a, b)
+  -- Logical operations work on truth values (any dtype, cast to bool first,
+  -- like numpy's logical_and); bitwise ones on integers and bools only.
+  local function binary_dtype(op, a, b, level)
+    if LOGIC[op] then return 5 end
     local d = promote(a, b)
     if op == "div" and d ~= 0 and d ~= 1 then return 0 end
-    if d == 5 and not CMP[op] and not LOGIC[op] and op ~= "maximum" and op ~= "minimum" then return 2 end
-    if LOGIC[op] and (d == 0 or d == 1) then
-      error(format("%s: not supported for dtype %s", op, DTNAMES[d]), 3)
+    if d == 5 and not CMP[op] and not BITWISE[op] and op ~= "maximum" and op ~= "minimum" then return 2 end
+    if BITWISE[op] and (d == 0 or d == 1) then
+      error(format("%s: not supported for dtype %s (bitwise operations need integers or bools; "
+        .. "logical_%s works on any dtype)", op, DTNAMES[d], op:sub(9)), (level or 2) + 1)
     end
     return d
   end
   M.binary_dtype = binary_dtype
+
+  -- numpy refuses negative integer exponents of integers (the result is not
+  -- an integer): raises when OP is pow, the operands compute in integer
+  -- dtype code D and the exponent Y (a number or an ndarray) has one.
+  local function check_pow(op, d, y, level)
+    if op ~= "pow" or d == 0 or d == 1 then return end
+    local neg
+    if type(y) == "number" then neg = y < 0
+    elseif is_nd(y) and (y.dtype_ == 2 or y.dtype_ == 3) and lib.ld_nd_size(y) > 0 then
+      local out = empty()
+      if lib.ld_nd_reduce(E.redop.min, y, 2 ^ y.ndim_ - 1, out) ~= 0 then cerr(nil, level + 1) end
+      neg = ffi.cast(y.dtype_ == 2 and "int64_t *" or "int32_t *", out.buf_.data)[0] < 0
+    end
+    if neg then
+      error("power: Integers to negative integer powers are not allowed. (Convert the base to float "
+        .. "first: x:astype(\"float64\") ^ y)", level + 1)
+    end
+  end
+  M.check_pow = check_pow
 
   -- Binary elementwise OP (a name of ldask.ffi.array binop) between X and Y
   -- (ndarrays or Lua numbers/booleans), with broadcasting and promotion.
@@ -140,8 +165,9 @@ return function(M, I)
     else
       error(op .. ": needs at least one ndarray operand", 2)
     end
-    local d = binary_dtype(op, dx, dy)
-    if not xa then x = scalar(x, (type(x) == "boolean" and d ~= 5) and d or d) end
+    local d = binary_dtype(op, dx, dy, 2)
+    check_pow(op, d, y, 2)
+    if not xa then x = scalar(x, d) end
     if not ya then y = scalar(y, d) end
     x, y = as_dtype(x, d), as_dtype(y, d)
     local out = empty()
@@ -200,6 +226,37 @@ return function(M, I)
     return out
   end
 
+  -- Arguments of a reduction: (axis, keepdims, opts) positionally, or one
+  -- options table {axis =, keepdims =, ddof =, split_every = ...} in place
+  -- of AXIS (or of KEEPDIMS). Returns axis, keepdims, opts (never nil).
+  function M.reduction_args(axis, keepdims, opts)
+    if type(axis) == "table" and getmetatable(axis) == nil and axis[1] == nil and next(axis) ~= nil then
+      opts = axis
+      return opts.axis, opts.keepdims, opts
+    end
+    if type(keepdims) == "table" then
+      opts = keepdims
+      return axis, opts.keepdims, opts
+    end
+    return axis, keepdims, opts or {}
+  end
+
+  -- isclose(x, y, rtol, atol, equal_nan) as numpy.isclose: finite pairs
+  -- are close when |x - y| <= atol + rtol * |y|, infinities only when equal
+  -- (inf is close to inf), NaNs only with EQUAL_NAN. X, Y: ndarrays or
+  -- numbers (at least one ndarray); computed in float64; gives bool.
+  function M.isclose(x, y, rtol, atol, equal_nan)
+    if is_nd(x) then x = as_dtype(x, 0) end
+    if is_nd(y) then y = as_dtype(y, 0) end
+    local tol = is_nd(y) and binary("add", binary("mul", unary("abs", y), rtol), atol) or atol + rtol * math.abs(y)
+    local close = binary("le", unary("abs", binary("sub", x, y)), tol)
+    local function fin(v) return is_nd(v) and unary("isfinite", v) or (v - v == 0) end
+    local function nan(v) return is_nd(v) and unary("isnan", v) or v ~= v end
+    local r = M.where(binary("and", fin(x), fin(y)), close, binary("eq", x, y))
+    if equal_nan then r = binary("or", r, binary("and", nan(x), nan(y))) end
+    return r
+  end
+
   -- Axis list (0-based, normalized, sorted) and bit mask from AXIS (nil = all,
   -- a number, or a list).
   local function axes_of(axis, nd, what, level)
@@ -244,7 +301,7 @@ return function(M, I)
     if op == "sum" or op == "prod" then return (dt == 0 or dt == 1) and dt or 2 end
     if op == "mean" or op == "var" or op == "std" then return dt == 1 and 1 or 0 end
     if op == "any" or op == "all" then return 5 end
-    if op == "argmin" or op == "argmax" then return 2 end
+    if op == "argmin" or op == "argmax" or op == "nanargmin" or op == "nanargmax" then return 2 end
     return dt
   end
   M.reduce_dtype = reduce_dtype
@@ -278,10 +335,15 @@ return function(M, I)
   end
   M.reduce = reduce
 
-  -- argmin/argmax of A along AXIS (nil: over the flattened array). Returns
-  -- indices (int64) and values (keepdims shapes when KEEPDIMS).
-  local function argreduce(a, op, axis, keepdims)
-    local maxop = op == "argmax" and 1 or 0
+  -- argmin/argmax (nanargmin/nanargmax: NaNs skipped) of A along AXIS
+  -- (nil: over the flattened array). Returns indices (int64) and values
+  -- (keepdims shapes when KEEPDIMS). An all-NaN slice of a nan variant is
+  -- an error (as in numpy) unless PARTIAL (a block's partial: its value is
+  -- then NaN and the combine skips it).
+  local function argreduce(a, op, axis, keepdims, partial)
+    local nan = op == "nanargmin" or op == "nanargmax"
+    local mode = (op == "argmax" or op == "nanargmax") and 1 or 0
+    if nan and (a.dtype_ == 0 or a.dtype_ == 1) then mode = mode + 2 end
     local src, ax = a, axis
     if axis == nil then
       src = reshape(a, { -1 })
@@ -290,7 +352,10 @@ return function(M, I)
       ax = norm_axis(axis, a.ndim_, op, 2)
     end
     local idx, val = empty(), empty()
-    if lib.ld_nd_argreduce(maxop, src, ax, idx, val) ~= 0 then cerr(nil, 2) end
+    if lib.ld_nd_argreduce(mode, src, ax, idx, val) ~= 0 then cerr(nil, 2) end
+    if mode >= 2 and not partial and M.any_nan(val) then
+      error(op .. ": All-NaN slice encountered", 2)
+    end
     if not keepdims then
       idx, val = squeeze(idx, { ax }), squeeze(val, { ax })
     elseif axis == nil then
@@ -301,6 +366,16 @@ return function(M, I)
     return idx, val
   end
   M.argreduce = argreduce
+
+  -- True when the float ndarray A holds a NaN.
+  function M.any_nan(a)
+    if a.dtype_ ~= 0 and a.dtype_ ~= 1 then return false end
+    local out = empty()
+    if lib.ld_nd_unary(UNOP.isnan, a, out) ~= 0 then cerr(nil, 2) end
+    local r = reduce_raw("any", out, 2 ^ out.ndim_ - 1)
+    return ffi.cast("uint8_t *", r.buf_.data)[r.offset_] ~= 0
+  end
+
 
   -- Matrix product of 2-D arrays (float dtypes through BLAS).
   local function matmul(a, b)
@@ -461,6 +536,7 @@ return function(M, I)
   -- Cumulative sum/product (OP "cumsum" | "cumprod") of A along AXIS (nil:
   -- over the flattened array).
   function M.cumulate(a, op, axis)
+    if type(axis) == "table" then axis = axis.axis end
     local src, ax = a, axis
     if axis == nil then
       src = reshape(a, { -1 })

@@ -11,6 +11,7 @@ local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
 
 local unpack = unpack
+local getmetatable = getmetatable
 local type, ipairs, pairs, error, format, floor, ceil, max = type, ipairs, pairs, error, string.format, math.floor,
   math.ceil, math.max
 
@@ -39,11 +40,11 @@ local CHUNK_OP = { std = "var" }
 -- reduction(x, op, axis, keepdims, opts {split_every, ddof})
 function M.reduction(x, op, axis, keepdims, opts, level)
   level = (level or 1) + 1
-  opts = opts or {}
-  if type(keepdims) == "table" then opts, keepdims = keepdims, opts.keepdims end
+  axis, keepdims, opts = nd.reduction_args(axis, keepdims, opts)
   local ndim = x.ndim
   local code = nd.dtype_code(x.dtype)
-  local is_arg = op == "argmin" or op == "argmax"
+  if (op == "nanargmin" or op == "nanargmax") and code ~= 0 and code ~= 1 then op = op:sub(4) end
+  local is_arg = op == "argmin" or op == "argmax" or op == "nanargmin" or op == "nanargmax"
   local axes, flat
   if is_arg then
     if axis == nil then
@@ -80,7 +81,7 @@ function M.reduction(x, op, axis, keepdims, opts, level)
   local layer = {}
   local nb = core.numblocks(x.chunks)
   if ndim == 0 then
-    layer[cname] = { K.red_chunk, cop, x.name, axes, false }
+    layer[cname] = { K.red_chunk, cop, x.name, axes, is_arg and { flat = true, start = {}, gshape = {} } or false }
   else
     core.each_block(nb, function(idx)
       local arg = false
@@ -170,6 +171,7 @@ end
 -- @return an Array
 function M.cumulative(x, op, axis, level)
   level = (level or 1) + 1
+  if type(axis) == "table" and getmetatable(axis) == nil then axis = axis.axis end
   if axis == nil then
     x = require("ldask.array.slicing").reshape(x, { -1 })
     axis = 0
@@ -257,6 +259,7 @@ end
 -- nanmin/nanmax (an all-NaN slice gives NaN, as in NumPy).
 function M.nan_reduction(x, op, axis, keepdims, opts, level)
   level = (level or 1) + 1
+  axis, keepdims, opts = nd.reduction_args(axis, keepdims, opts)
   local ew = require "ldask.array.elemwise"
   if x.dtype ~= "float64" and x.dtype ~= "float32" and (op == "nansum" or op == "nanprod" or op == "nanmin" or op == "nanmax") then
     return M.reduction(x, op:sub(4), axis, keepdims, opts, level) -- no NaN to skip; keeps the dtype
@@ -283,7 +286,9 @@ function M.nan_reduction(x, op, axis, keepdims, opts, level)
   local kmean = keepdims and mean or M.reduction(fill(0), "sum", axis, true, opts, level) / M.reduction(ok, "sum", axis, true, opts, level)
   local dev = ew.where(nan, 0, ew.binary("sub", x, kmean, level))
   local m2 = M.reduction(ew.binary("mul", dev, dev, level), "sum", axis, keepdims, opts, level)
-  local var = ew.binary("div", m2, ew.binary("sub", n, ddof, level), level)
+  local dof = ew.binary("sub", n, ddof, level)
+  -- numpy: NaN where the degrees of freedom are <= 0 (too few non-NaN values)
+  local var = ew.where(ew.binary("le", dof, 0, level), 0 / 0, ew.binary("div", m2, dof, level))
   if op == "nanstd" then var = ew.unary("sqrt", var, level) end
   if x.dtype == "float32" then var = ew.astype(var, "float32") end
   return var

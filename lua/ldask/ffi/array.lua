@@ -46,7 +46,7 @@ int ld_nd_assign(ld_ndarray *dst, const ld_ndarray *src);
 int ld_nd_fill(ld_ndarray *dst, double v, int64_t iv);
 int ld_nd_ramp(ld_ndarray *dst, double start, double step);
 int ld_nd_reduce(int op, const ld_ndarray *a, uint32_t axes, ld_ndarray *out);
-int ld_nd_argreduce(int max, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
+int ld_nd_argreduce(int mode, const ld_ndarray *a, int axis, ld_ndarray *out_idx,
                     ld_ndarray *out_val);
 int ld_nd_histogram(const ld_ndarray *a, int64_t nbins, double lo, double hi, ld_ndarray *out);
 int ld_nd_cumulate(int prod, const ld_ndarray *a, int axis, ld_ndarray *out);
@@ -68,12 +68,14 @@ int ld_bench_clock_gettime(int clk, ld_bench_timespec *tp) __asm__("clock_gettim
 ]]
 
 return {
-  -- enum values of kernels.h, by name
+  -- enum values of kernels.h, by name. and/or/xor are numpy's logical_and,
+  -- logical_or, logical_xor (the Lua layer casts operands to bool first);
+  -- bitwise_* run the same C code on integer and bool operands as they are.
   dtypes = { float64 = 0, float32 = 1, int64 = 2, int32 = 3, uint8 = 4, bool = 5 },
   binop = {
     add = 0, sub = 1, mul = 2, div = 3, floordiv = 4, mod = 5, pow = 6, maximum = 7,
     minimum = 8, eq = 9, ne = 10, lt = 11, le = 12, gt = 13, ge = 14, ["and"] = 15,
-    ["or"] = 16, xor = 17,
+    ["or"] = 16, xor = 17, bitwise_and = 15, bitwise_or = 16, bitwise_xor = 17, fmod = 18,
   },
   unop = {
     negative = 0, abs = 1, sign = 2, square = 3, sqrt = 4, exp = 5, expm1 = 6, log = 7,
