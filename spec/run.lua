@@ -16,6 +16,21 @@ if not files then
   out[#out + 1] = here .. "/spec/unit"
   out[#out + 1] = here .. "/spec/functional"
 end
+-- Every ldask module is loaded once, before busted starts, as in a user's
+-- process: busted's file insulation then never unloads a module that
+-- another module (or a shipped function's upvalue) still holds, which would
+-- leave two copies of a module alive and functions the codec cannot name.
+do
+  local p = io.popen("cd '" .. here .. "/lua' && find ldask -name '*.lua' | sort")
+  for file in p:lines() do
+    local name = file:gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+    if name ~= "ldask.cli" and name ~= "ldask.repl" and not name:match("^ldask%.array%.benchutil") then
+      local ok, err = pcall(require, name)
+      if not ok then io.stderr:write("spec/run.lua: cannot load ", name, ": ", tostring(err), "\n") end
+    end
+  end
+  p:close()
+end
 for i = 1, #arg do arg[i] = nil end
 for i, a in ipairs(out) do arg[i] = a end
 require "busted.runner" ({ standalone = false })

@@ -211,10 +211,16 @@ local function run_collections(args, n, opts, level)
   return results
 end
 
--- compute(a, b, ... [, opts]): computes every collection among the
+--- compute(a, b, ... [, opts]): computes every collection among the
 -- arguments, also inside plain tables (nested lists and keyed tables), in
 -- one merged graph; other values pass through unchanged. Returns the
 -- results in order, tables in the same nesting.
+-- @param ... collections, Delayed values, tables of them and other values, then optionally an options table as for get
+-- @return the results, one per argument
+-- @usage local a, b = ldask.delayed(math.sqrt)(16), ldask.delayed(math.max)(3, 7)
+-- print(ldask.compute(a, b))   --> 4  7
+-- local r = ldask.compute({ a, { b } })
+-- print(r[1], r[2][1])         --> 4  7
 function M.compute(...)
   local n, opts = M.split_options(...)
   local args = { ... }
@@ -242,11 +248,15 @@ local function rebuild(c, layer, what, level)
 end
 M.rebuild_persisted = rebuild
 
--- persist(a, b, ... [, opts]): the collections among the arguments (also
+--- persist(a, b, ... [, opts]): the collections among the arguments (also
 -- inside plain tables) computed, as collections of the same kind whose
 -- graphs hold the results: with a client open (or scheduler =
 -- "distributed"), futures of data kept on the cluster (client:persist);
 -- otherwise the values, in this process. Other values pass through.
+-- @param ... collections and other values, then optionally an options table as for compute
+-- @return the persisted collections, one per argument
+-- @usage local x = ldask.persist(ldask.array.arange(10, { chunks = 5 }) * 2)
+-- print(x:sum():compute())   --> 90
 function M.persist(...)
   local n, opts = M.split_options(...)
   local args = { ... }
@@ -270,7 +280,8 @@ function M.persist(...)
         if type(k) == "table" then
           for j = 1, #k do fill(k[j], v[j]) end
         else
-          layer[k] = quote(v)
+          local tv = type(v) -- (tables and strings could read as tasks or keys)
+          layer[k] = (tv == "table" or tv == "string") and quote(v) or v
         end
       end
       fill(c:__ldask_keys(), r)

@@ -71,7 +71,10 @@ put = function(buf, v, seen)
     if t == "table" then put_table(buf, v, seen) else put_function(buf, v, seen) end
   elseif t == "cdata" then
     local tok = ctype_tokenizers[tonumber(ffi.typeof(v))]
-    if tok then buf:put("x", tok(v), ";") else buf:put("p", tostring(v), ";") end
+    local s = tostring(v)
+    -- a ctype object (ffi.typeof's result, e.g. an upvalue holding the
+    -- ndarray type) has its own type's id but is no instance of it
+    if tok and s:sub(1, 6) ~= "ctype<" then buf:put("x", tok(v), ";") else buf:put("p", s, ";") end
   else
     buf:put("u", tostring(v), ";")
   end

@@ -241,10 +241,7 @@ end
 -- -> a future or the computed block).
 function methods.__ldask_postpersist(self)
   return function(layer)
-    local out = {}
-    for k, v in pairs(self) do out[k] = v end
-    out.layers = { [self.name] = layer }
-    return setmetatable(out, getmetatable(self))
+    return M.new(self.name, layer, self.chunks, self.dtype)
   end
 end
 --- Computes every block now and returns an array of the same shape whose

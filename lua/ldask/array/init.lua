@@ -133,10 +133,13 @@ local BINARY_FUNCS = {
 --- Binary elementwise functions with broadcasting, as numpy's: `da.NAME(x, y)` for
 -- NAME in add, subtract, multiply, divide, true_divide, floor_divide, mod,
 -- remainder, power, maximum, minimum, equal, not_equal, less, less_equal,
--- greater, greater_equal, logical_and, logical_or, logical_xor. Methods:
+-- greater, greater_equal, logical_and, logical_or, logical_xor (bool results,
+-- as numpy), bitwise_and, bitwise_or, bitwise_xor (integers and bools), fmod
+-- (C's remainder, the dividend's sign). Methods:
 -- `x:add(y)`, `x:sub(y)`, `x:mul(y)`, `x:div(y)`, `x:floordiv(y)`, `x:mod(y)`,
 -- `x:pow(y)`, `x:maximum(y)`, `x:minimum(y)`, `x:eq(y)`, `x:ne(y)`, `x:lt(y)`,
--- `x:le(y)`, `x:gt(y)`, `x:ge(y)`, `x:and_(y)`, `x:or_(y)`, `x:xor(y)`;
+-- `x:le(y)`, `x:gt(y)`, `x:ge(y)`, `x:and_(y)`, `x:or_(y)`, `x:xor(y)` (logical),
+-- `x:bitwise_and(y)`, `x:bitwise_or(y)`, `x:bitwise_xor(y)`, `x:fmod(y)`;
 -- operators `+ - * / % ^` and unary `-`.
 -- @function add
 -- @param x an Array or a number
@@ -151,7 +154,8 @@ end
 
 --- Reductions, as numpy's: `da.NAME(x[, axis[, keepdims[, opts]]])` and
 -- `x:NAME(axis, keepdims, opts)` or `x:NAME{ axis =, keepdims =, split_every =, ddof = }`
--- for NAME in sum, prod, mean, min, max, var, std, any, all, argmin, argmax;
+-- for NAME in sum, prod, mean, min, max, var, std, any, all, argmin, argmax,
+-- nanargmin, nanargmax;
 -- the NaN-skipping nansum, nanprod, nanmean, nanmin, nanmax, nanvar, nanstd
 -- likewise. AXIS: an axis, a list of axes, or nil (all). Partial results
 -- combine in a tree (split_every at a time).

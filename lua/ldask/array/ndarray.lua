@@ -656,13 +656,15 @@ local reduction_args = M.reduction_args
 -- `a:copy()`, `a:astype(dtype)`, `a:expand_dims(axis)`, `a:squeeze([axes])`,
 -- `a:broadcast_to(shape)`, `a:is_contiguous()`, `a:data()` (a typed pointer);
 -- reductions `a:sum(axis, keepdims)` and prod, mean, min, max, any, all,
--- var, std (with ddof), argmin, argmax, cumsum, cumprod; `a:dot(b)`; the
+-- var, std (with ddof), argmin, argmax, nanargmin, nanargmax, cumsum,
+-- cumprod; `a:dot(b)`; the
 -- elementwise methods of ldask.array's Array: unary `a:NAME()` for abs,
 -- arccos, arcsin, arctan, ceil, cos, cosh, exp, expm1, floor, isfinite,
 -- isinf, isnan, log, log10, log1p, log2, logical_not, negative, rint, sign,
 -- sin, sinh, sqrt, square, tan, tanh, trunc; binary `a:NAME(b)` for add,
 -- sub, mul, div, floordiv, mod, pow, maximum, minimum, eq, ne, lt, le, gt,
--- ge, and_, or_, xor; the operators `+ - * / % ^`,
+-- ge, and_, or_, xor (logical), bitwise_and, bitwise_or, bitwise_xor, fmod;
+-- the operators `+ - * / % ^`,
 -- unary `-`, `#a` (the length of axis 0). Fields: `a.shape`, `a.strides`
 -- (Lua lists, strides in elements), `a.ndim`, `a.dtype`, `a.size`,
 -- `a.itemsize`, `a.nbytes`, `a.T`. `tostring(a)` prints like numpy.

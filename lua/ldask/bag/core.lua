@@ -220,7 +220,13 @@ function Bag:__ldask_tokenize() return self.name end
 -- @param[opt] opts options of ldask.compute
 -- @return a Lua array
 function Bag:compute(opts) return (base.compute(self, opts or {})) end
-Bag.visualize = require("ldask.visualize").method -- b:visualize("g.svg"): its graph
+--- b:visualize([filename[, opts]]): draws the bag's graph, as ldask.visualize
+-- (before optimization unless `{ optimize_graph = true }`).
+-- @function Bag:visualize
+-- @param[opt] filename the file to write (.svg, .png or .dot)
+-- @param[opt] opts options of ldask.visualize
+-- @return the path written and a message
+Bag.visualize = require("ldask.visualize").method
 
 function Bag:__tostring()
   return "ldask.Bag<" .. self.name .. ", npartitions=" .. self.npartitions .. ">"
@@ -245,6 +251,11 @@ function Item:persist(opts) return (base.persist(self, opts)) end
 -- @param[opt] opts options of ldask.compute
 -- @return the value
 function Item:compute(opts) return (base.compute(self, opts or {})) end
+--- i:visualize([filename[, opts]]): draws the item's graph, as ldask.visualize.
+-- @function Item:visualize
+-- @param[opt] filename the file to write
+-- @param[opt] opts options of ldask.visualize
+-- @return the path written and a message
 Item.visualize = require("ldask.visualize").method
 
 --- A new Item: f(value, ...) computed lazily.

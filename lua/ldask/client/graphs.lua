@@ -297,10 +297,13 @@ function G.install(M, Client, strip_futures)
     return self:_submit_graph(g2, { out }, opts, level + 1, deps, ix)[1]
   end
 
-  -- compute(collections [, opts]) -> a Future of each collection's
+  --- compute(collections [, opts]) -> a Future of each collection's
   -- finalized value, in the same nesting: one collection gives a future,
   -- plain tables (lists, keyed tables, nested) of collections give the
   -- same tables of futures; other values pass through unchanged.
+  -- @param obj a collection, or a table of them
+  -- @param[opt] opts options of the submission
+  -- @return futures, in the same shape
   function Client:compute(obj, opts)
     check(self, "compute")
     local base = require "ldask.base"
@@ -333,10 +336,12 @@ function G.install(M, Client, strip_futures)
     return setmetatable({ graph = pg, keys = keys, finalize = fin, futures = futs }, M.Persisted)
   end
 
-  -- persist(collection, ...) -> the same kind of collection (array, bag,
+  --- persist(collection, ...) -> the same kind of collection (array, bag,
   -- delayed), of the same keys, whose graph holds futures of the data kept
   -- on the cluster: keep working with it (p:sum():compute()). Several
   -- arguments, or plain tables of collections, give the same shape.
+  -- @param ... collections (or tables of them)
+  -- @return the persisted collections, one per argument
   function Client:persist(...)
     check(self, "persist")
     local base = require "ldask.base"

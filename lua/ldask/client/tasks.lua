@@ -383,11 +383,11 @@ function T.install(M, Client, shared)
     return (replace_futures(fs, function(f) return st_of[f.key].value end))
   end
 
-  -- gather(futures [, timeout]): the results in the same nesting: a future
+  --- gather(futures [, timeout]): the results in the same nesting: a future
   -- gives its value; lists and keyed tables of futures (nested too) give
   -- the same tables of values; other values pass through unchanged (dask).
   -- Raises the first task error.
-  -- @param fs a Future or a list of them
+  -- @param fs a Future, or a list or keyed table of them (nested too)
   -- @param[opt] timeout seconds to wait at most
   -- @return the results
   function Client:gather(fs, timeout)
@@ -421,11 +421,14 @@ function T.install(M, Client, shared)
     end
   end
 
-  -- scatter(value, list or keyed table [, opts]): sends data to the workers;
+  --- scatter(value, list or keyed table [, opts]): sends data to the workers;
   -- returns finished futures of it in the same shape: a future for a
   -- value, a list of futures for a list, a table of futures under the same
   -- keys for a keyed table (string keys become the futures' keys, as in
   -- dask). opts.workers restricts where it goes.
+  -- @param values a value, a list or a keyed table of values (not nil, not a function)
+  -- @param[opt] opts `client.options{ workers = }`
+  -- @return finished futures, in the same shape
   function Client:scatter(values, opts)
     check(self, "scatter")
     if opts ~= nil and type(opts) ~= "table" then error("Client:scatter: options must be a table, got " .. type(opts), 2) end

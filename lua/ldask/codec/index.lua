@@ -32,13 +32,31 @@ M.registered = {}
 local registered_refs = {}
 
 local refs      -- value -> reference record (see codec docs: tags 4, 5, 8)
-local nloaded = -1
+local snapshot = {} -- package.loaded as it was when refs was built
+local nsnapshot = -1
 M.generation = 0
 
-local function count_loaded()
+-- True when package.loaded holds exactly what it held when the index was
+-- built. Counting entries is not enough: a module unloaded and another
+-- loaded (client:upload_file reloads, busted's insulation), or a module
+-- reloaded as a new value, keep the count.
+local function fresh()
+  if refs == nil then return false end
   local n = 0
-  for _ in pairs(loaded) do n = n + 1 end
-  return n
+  for name, mod in pairs(loaded) do
+    if snapshot[name] ~= mod then return false end
+    n = n + 1
+  end
+  return n == nsnapshot
+end
+
+local function take_snapshot()
+  local s, n = {}, 0
+  for name, mod in pairs(loaded) do
+    s[name] = mod
+    n = n + 1
+  end
+  snapshot, nsnapshot = s, n
 end
 
 local function shareable(v)
@@ -110,7 +128,7 @@ function M.rebuild()
   end
   for v, rec in pairs(registered_refs) do r[v] = rec end
   refs = r
-  nloaded = count_loaded()
+  take_snapshot()
   M.generation = M.generation + 1
   return r
 end
@@ -118,7 +136,7 @@ end
 --- The reference record of V, or nil when V travels by value. Rebuilds the
 -- index first when modules were loaded since the last build.
 function M.lookup(v)
-  if refs == nil or count_loaded() ~= nloaded then M.rebuild() end
+  if not fresh() then M.rebuild() end
   return refs[v]
 end
 
@@ -127,7 +145,7 @@ function M.lookup_fast(v) return refs[v] end
 
 --- Refreshes the index if modules were loaded since the last build.
 function M.refresh()
-  if refs == nil or count_loaded() ~= nloaded then M.rebuild() end
+  if not fresh() then M.rebuild() end
 end
 
 --- Registers V under NAME; MODULE (optional) is required on the decoding side
