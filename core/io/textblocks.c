@@ -369,6 +369,29 @@ int ld_text_glob(const char *pattern, char **out, size_t *count, char *err, size
 
 void ld_text_free(void *p) { free(p); }
 
+/* Creates the missing directories above the file PATH (mkdir -p of its
+ * dirname, as dask's to_textfiles does). Returns 0, or LD_TEXT_EOPEN with
+ * ERR set naming the directory that could not be made. */
+static int make_parents(const char *path, char *err, size_t errlen) {
+  char dir[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof dir) {
+    set_err(err, errlen, "%s: path too long", path);
+    return LD_TEXT_EOPEN;
+  }
+  memcpy(dir, path, n + 1);
+  for (size_t i = 1; i < n; i++) {
+    if (dir[i] != '/') continue;
+    dir[i] = 0;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+      set_err(err, errlen, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
+      return LD_TEXT_EOPEN;
+    }
+    dir[i] = '/';
+  }
+  return 0;
+}
+
 int ld_textwriter_open(const char *path, int compression, int level, ld_textwriter **out, char *err,
                        size_t errlen) {
   *out = NULL;
@@ -380,6 +403,8 @@ int ld_textwriter_open(const char *path, int compression, int level, ld_textwrit
     set_err(err, errlen, "%s: gzip level must be 0..9, got %d", path, level);
     return LD_TEXT_EARG;
   }
+  int rc = make_parents(path, err, errlen);
+  if (rc < 0) return rc;
   ld_textwriter *w = calloc(1, sizeof *w);
   if (w == NULL) {
     set_err(err, errlen, "%s: out of memory", path);

@@ -4,6 +4,7 @@
 -- data stays on the cluster). Installed into ldask.client's Client.
 -- @submodule ldask.client
 local graph = require "ldask.graph"
+local misuse = require("ldask.errors").misuse
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 
@@ -129,7 +130,7 @@ function G.install(M, Client, strip_futures)
     local tasks = {}
     ix = ix or graph.index(g, deps)
     local ok, order_or_err, prios = pcall(graph.order, ix)
-    if not ok then error("ldask.Client: " .. tostring(order_or_err), level + 1) end
+    if not ok then misuse("ldask.Client: " .. tostring(order_or_err)) end
     local base = self.seq
     -- tasks in execution order: dependencies before dependents
     local keys = ix.keys
