@@ -145,6 +145,20 @@ describe("Lua traps on arrays", function()
     assert.equal(12, (x * 1):sum():compute())
   end)
 
+  it("map_blocks passes other arguments: Delayed values by value, strings and tables as they are", function()
+    local x = da.arange(10, { chunks = 5 })
+    local d = ldask.delayed(function() return 100 end)()
+    local f = function(b, k, s, t) return b + k + #s + t[1] end
+    for _, sched in ipairs({ "sync", "threads" }) do
+      local o = { scheduler = sched }
+      assert.same({ 104, 105, 106, 107, 108, 109, 110, 111, 112, 113 },
+        x:map_blocks(f, d, "abc", { 1 }):compute(o):totable())
+      assert.equal(1065, da.map_blocks(f, x, d, "ab", { 0 }, { name = "g" }):sum():compute(o))
+    end
+    assert.error_matches(function() x:map_blocks(f, ldask.bag.range(3, { npartitions = 2 })) end,
+      THIS .. "%d+: map_blocks: argument 2 is a collection of several keys")
+  end)
+
   it("map_blocks returning a number says so, naming the block", function()
     local ok, err = pcall(function()
       return x:map_blocks(function(b) return b:sum():item() end):compute({ scheduler = "sync" })

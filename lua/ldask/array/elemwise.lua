@@ -10,8 +10,8 @@ local nd = require "ldask.array.ndarray"
 local K = require "ldask.array.kernels"
 local E = require "ldask.ffi.array"
 
-local type, ipairs, pairs, error, pcall, tostring, format, unpack, select, getmetatable =
-  type, ipairs, pairs, error, pcall, tostring, string.format, unpack, select, getmetatable
+local type, ipairs, pairs, next, error, pcall, tostring, format, unpack, select, getmetatable =
+  type, ipairs, pairs, next, error, pcall, tostring, string.format, unpack, select, getmetatable
 local is_array = core.is_array
 
 local M = {}
@@ -170,32 +170,68 @@ function M.isclose(x, y, rtol, atol, equal_nan, level)
   return build("isclose", K.isclose, { rtol, atol, equal_nan and true or false }, { x, y }, "bool", level)
 end
 
---- map_blocks(fn, arrays..., [opts]): FN(block, block, ...) per block of
--- the (unified) arrays; OPTS: dtype (default the first array's), chunks
--- (the output chunks when FN changes block shapes; per-axis lists), name.
--- @param fn a function of one block per array, returning an ndarray
--- @param ... the arrays, then optionally `{ dtype =, chunks =, name = }`
+--- map_blocks(fn, args..., [opts]): FN(block, block, ...) per block of
+-- the (unified) arrays among ARGS; a Delayed or a Future among them gives
+-- its value to every block's call, any other value is passed as it is (a
+-- last plain table with only the keys dtype, chunks or name is OPTS).
+-- OPTS: dtype (default the first array's), chunks (the output chunks when
+-- FN changes block shapes; per-axis lists), name.
+-- @param fn a function of one block per array (and the other arguments), returning an ndarray
+-- @param ... arrays, Delayed values, Futures and other values, then optionally `{ dtype =, chunks =, name = }`
 -- @return an Array
 function M.map_blocks(fn, ...)
   if type(fn) ~= "function" then error("map_blocks: first argument must be a function", 2) end
   local n = select("#", ...)
   local args = { ... }
   local opts = {}
-  if n > 0 and type(args[n]) == "table" and not is_array(args[n]) and getmetatable(args[n]) == nil then
+  local function is_opts(t)
+    if type(t) ~= "table" or getmetatable(t) ~= nil then return false end
+    for k in pairs(t) do
+      if k ~= "name" and k ~= "dtype" and k ~= "chunks" then return false end
+    end
+    return true
+  end
+  if n > 0 and is_opts(args[n]) then
     opts = args[n]
     args[n] = nil
     n = n - 1
   end
   local first
+  local base, graph = require "ldask.base", require "ldask.graph"
+  local extra = {} -- layers of the Delayed / Future arguments
   for i = 1, n do
-    args[i] = operand(args[i], "map_blocks", 2)
-    if is_array(args[i]) and not first then first = args[i] end
+    local v = args[i]
+    if is_array(v) or nd.is_ndarray(v) then
+      args[i] = operand(v, "map_blocks", 2)
+      if not first then first = args[i] end
+    elseif base.is_collection(v) then
+      -- a Delayed or a Future: every block's task reads its value (dask)
+      local key = v:__ldask_keys()
+      if type(key) ~= "string" then
+        error(format("map_blocks: argument %d is a collection of several keys (a %s): pass an"
+          .. " array as an array, or one value (a Delayed or a Future)", i, tostring(getmetatable(v).__name or type(v))), 2)
+      end
+      if v.__ldask_layers then
+        for name, g in pairs(v:__ldask_layers()) do extra[name] = g end
+      else
+        extra["arg-" .. key] = v:__ldask_graph()
+      end
+      args[i] = graph.ref(key)
+    elseif type(v) == "number" or type(v) == "boolean" then
+      args[i] = v
+    else
+      args[i] = graph.quote(v) -- strings, tables, functions: passed as they are
+    end
   end
   if not first then error("map_blocks: needs at least one array", 2) end
   local label = opts.name or "map_blocks"
   local dtype = opts.dtype or first.dtype
   local token = require("ldask.tokenize").tokenize(fn)
   local a = build(label, K.apply, { fn, label }, args, dtype, 2, true)
+  if next(extra) then
+    local layers = a.layers
+    for name, g in pairs(extra) do layers[name] = g end
+  end
   if opts.chunks then
     local chunks = opts.chunks
     if type(chunks) ~= "table" or #chunks ~= a.ndim then

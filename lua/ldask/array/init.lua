@@ -302,12 +302,13 @@ function methods.squeeze(x, axes) return slicing.squeeze(x, axes) end
 -- @param axis an axis
 -- @return an Array
 function methods.expand_dims(x, axis) return slicing.expand_dims(x, axis) end
---- x:map_blocks(fn[, opts]): FN(block) per block, as da.map_blocks.
+--- x:map_blocks(fn, ...[, opts]): FN(block, ...) per block, as da.map_blocks(fn, x, ...).
 -- @function Array:map_blocks
--- @param fn a function of an ndarray returning an ndarray
--- @param[opt] opts `{ dtype =, chunks =, name = }`
+-- @param fn a function of an ndarray (and the other arguments) returning an ndarray
+-- @param ... other arrays, Delayed values or Futures (their values), other values as they are,
+-- then optionally `{ dtype =, chunks =, name = }`
 -- @return an Array
-function methods.map_blocks(x, fn, opts) return elemwise.map_blocks(fn, x, opts or {}) end
+function methods.map_blocks(x, fn, ...) return elemwise.map_blocks(fn, x, ...) end
 --- x:to_npy(path[, opts]) (also x:store(path)): computes X block by block into a .npy file.
 -- @function Array:to_npy
 -- @param path the file
