@@ -208,8 +208,8 @@ function M.map_blocks(fn, ...)
       -- a Delayed or a Future: every block's task reads its value (dask)
       local key = v:__ldask_keys()
       if type(key) ~= "string" then
-        error(format("map_blocks: argument %d is a collection of several keys (a %s): pass an"
-          .. " array as an array, or one value (a Delayed or a Future)", i, tostring(getmetatable(v).__name or type(v))), 2)
+        require("ldask.errors").misuse(format("map_blocks: argument %d is a collection of several keys (a %s): pass an"
+          .. " array as an array, or one value (a Delayed or a Future)", i, tostring(getmetatable(v).__name or type(v))))
       end
       if v.__ldask_layers then
         for name, g in pairs(v:__ldask_layers()) do extra[name] = g end
