@@ -155,8 +155,10 @@ describe("Lua traps on arrays", function()
         x:map_blocks(f, d, "abc", { 1 }):compute(o):totable())
       assert.equal(1065, da.map_blocks(f, x, d, "ab", { 0 }, { name = "g" }):sum():compute(o))
     end
-    assert.error_matches(function() x:map_blocks(f, ldask.bag.range(3, { npartitions = 2 })) end,
-      THIS .. "%d+: map_blocks: argument 2 is a collection of several keys")
+    local ok, err = pcall(function() x:map_blocks(f, ldask.bag.range(3, { npartitions = 2 })) end)
+    assert.is_false(ok)
+    assert.truthy(err:find(THIS .. (debug.getinfo(1, "l").currentline - 2)
+      .. ": map_blocks: argument 2 is a collection of several keys", 1, true), err)
   end)
 
   it("map_blocks returning a number says so, naming the block", function()
