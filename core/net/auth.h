@@ -65,15 +65,6 @@ ld_sec *ld_net_default_sec(void);
  * random source fails. For a local cluster's token. */
 int ld_auth_random_hex(char *out, size_t nbytes);
 
-/* Validates NAME (LEN bytes) as a name that becomes part of a file path
- * on a worker (an uploaded module NAME.lua): 1..200 bytes, a Lua
- * identifier (letters, digits, '_', not starting with a digit), so no
- * '/', '\\', '.', NUL or other byte that could leave the directory or
- * mean something to a shell. Returns 1 when valid, else 0 with the
- * reason in ERR (may be NULL). The one rule shared by scheduler, worker
- * and client. */
-int ld_valid_file_name(const char *name, size_t len, char *err, size_t errlen);
-
 /* ---- the per-connection handshake (used by conn.c) ---- */
 
 typedef struct ld_auth ld_auth;

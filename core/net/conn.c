@@ -51,6 +51,8 @@ struct ld_conn {
   ld_sec *sec;        /* borrowed settings, or NULL */
   ld_auth *auth;      /* owned: the token handshake while it runs */
   ld_msg *held_hello; /* owned: the peer's hello, given once authenticated */
+  ld_msg *held_head, *held_tail; /* owned: sent before that, queued then */
+  size_t nheld;
   ld_tls *tls;        /* owned: the TLS state of a tls:// connection */
   char role[16];
   char peer_role[16];
@@ -92,6 +94,7 @@ typedef struct write_batch {
 } write_batch;
 
 static void conn_shutdown(ld_conn *c, const char *reason);
+static int queue_msg(ld_conn *c, ld_msg *m);
 /* Messages may be written: connected, and over TLS once its handshake is
  * done. */
 #define WRITABLE(c) ((c)->connected && (!(c)->tls || (c)->tls_up))
@@ -100,7 +103,7 @@ void *ld_conn_data(const ld_conn *c) { return c->data; }
 void ld_conn_set_data(ld_conn *c, void *data) { c->data = data; }
 const char *ld_conn_peer_role(const ld_conn *c) { return c->peer_role; }
 const char *ld_conn_peer_addr(const ld_conn *c) { return c->peer_addr; }
-size_t ld_conn_pending(const ld_conn *c) { return c->q_len; }
+size_t ld_conn_pending(const ld_conn *c) { return c->q_len + c->nheld; }
 int ld_conn_auth_failed(const ld_conn *c) { return c->auth_failed; }
 int ld_server_port(const ld_server *s) { return s->port; }
 void ld_conn_set_on_drained(ld_conn *c, void (*fn)(ld_conn *c)) { c->on_drained = fn; }
@@ -176,6 +179,11 @@ static void handle_closed(uv_handle_t *h) {
   ld_frame_reader_free(c->reader);
   ld_auth_free(c->auth);
   ld_msg_free(c->held_hello);
+  while (c->held_head) {
+    ld_msg *m = c->held_head;
+    c->held_head = m->next;
+    ld_msg_free(m);
+  }
   ld_tls_free(c->tls);
   if (c->zone_ready) msgpack_zone_destroy(&c->zone);
   free(c->spare);
@@ -496,7 +504,31 @@ static void flush_cb(uv_prepare_t *p) {
   }
 }
 
+/* Appends M (owned) to the list HEAD..TAIL. */
+static void append(ld_msg **head, ld_msg **tail, ld_msg *m) {
+  m->next = NULL;
+  if (*tail)
+    (*tail)->next = m;
+  else
+    *head = m;
+  *tail = m;
+}
+
 int ld_conn_send(ld_conn *c, ld_msg *m) {
+  if (c->closing) {
+    ld_msg_free(m);
+    return LD_NET_EIO;
+  }
+  if (c->auth && !c->authed) { /* the peer has not proved itself yet: held */
+    append(&c->held_head, &c->held_tail, m);
+    c->nheld++;
+    return 0;
+  }
+  return queue_msg(c, m);
+}
+
+/* Queues M (owned) for the next write, also during the handshake. */
+static int queue_msg(ld_conn *c, ld_msg *m) {
   if (c->closing) {
     ld_msg_free(m);
     return LD_NET_EIO;
@@ -570,8 +602,9 @@ static void send_error_and_close(ld_conn *c, const char *msg) {
   ld_mp_pack_cstr(&pk, "error");
   ld_mp_pack_cstr(&pk, "message");
   ld_mp_pack_cstr(&pk, msg);
-  ld_conn_send_packed(c, &sb, NULL, 0);
+  ld_msg *m = ld_msg_make(sb.data, sb.size, NULL, 0);
   msgpack_sbuffer_destroy(&sb);
+  if (m) queue_msg(c, m);
   ld_conn_close(c, msg, 1);
 }
 
@@ -647,7 +680,8 @@ static ld_msg *auth_filter(ld_conn *c, ld_msg *m, msgpack_object *doc) {
   msgpack_sbuffer_init(&reply);
   int r = first ? ld_auth_on_hello(c->auth, c->role, doc, peer, &reply, err, sizeof err)
                 : ld_auth_on_msg(c->auth, doc, peer, &reply, err, sizeof err);
-  if (reply.size > 0) ld_conn_send_packed(c, &reply, NULL, 0);
+  ld_msg *rm = reply.size > 0 ? ld_msg_make(reply.data, reply.size, NULL, 0) : NULL;
+  if (rm) queue_msg(c, rm);
   msgpack_sbuffer_destroy(&reply);
   if (r == LD_AUTH_WAIT) {
     if (first)
@@ -668,6 +702,13 @@ static ld_msg *auth_filter(ld_conn *c, ld_msg *m, msgpack_object *doc) {
   c->authed = 1;
   ld_auth_free(c->auth);
   c->auth = NULL;
+  while (c->held_head) { /* what was sent meanwhile goes now, in order */
+    ld_msg *h = c->held_head;
+    c->held_head = h->next;
+    c->nheld--;
+    queue_msg(c, h);
+  }
+  c->held_tail = NULL;
   if (first) return m;
   ld_msg_free(m);
   m = c->held_hello;
