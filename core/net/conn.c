@@ -47,7 +47,7 @@ struct ld_conn {
   int writing;      /* a uv_write is in flight */
   int got_hello;
   /* Security (net/auth.h, net/tls.h): see auth_filter and tls_input. */
-  int acceptor, authed, auth_failed, tls_up;
+  int acceptor, authed, auth_failed, tls_up, tls_fed;
   ld_sec *sec;        /* borrowed settings, or NULL */
   ld_auth *auth;      /* owned: the token handshake while it runs */
   ld_msg *held_hello; /* owned: the peer's hello, given once authenticated */
@@ -329,6 +329,7 @@ static void tls_fail(ld_conn *c) {
   if (c->reason[0] == '\0')
     snprintf(c->reason, sizeof c->reason, "TLS with %s: %s%s", c->peer_addr, ld_tls_error(c->tls),
              c->tls_up ? "" : " (does the peer use tls:// with certificates of the same CA?)");
+  if (!c->got_hello) c->auth_failed = 1; /* refused before a word: not retried */
   c->closing = 1;
   if (tls_output(c, 2) < 0) conn_shutdown(c, NULL);
 }
@@ -338,6 +339,38 @@ static void tls_fail(ld_conn *c) {
  * returned, or LD_NET_EIO when C was closed. */
 static int tls_input(ld_conn *c, const char *data, size_t len) {
   int rc = 0;
+  if (!c->tls_fed++ && c->acceptor && len > 0 && (unsigned char)data[0] != 0x16) {
+    /* Not a TLS record: an ldask peer using tcp://. Told so in plain. */
+    char msg[200];
+    snprintf(msg, sizeof msg, "this %s uses TLS: connect to tls:// with the cluster's certificates",
+             c->role);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "error");
+    ld_mp_pack_cstr(&pk, "message"), ld_mp_pack_cstr(&pk, msg);
+    ld_msg *m = ld_msg_make(sb.data, sb.size, NULL, 0);
+    msgpack_sbuffer_destroy(&sb);
+    ld_buffer *wire = m ? ld_msg_encode(m) : NULL;
+    ld_msg_free(m);
+    tls_write *w = wire ? malloc(sizeof *w + wire->size) : NULL;
+    snprintf(c->reason, sizeof c->reason, "%s: %s sent plain text", msg, c->peer_addr);
+    c->closing = 1, c->auth_failed = 1;
+    if (w) {
+      memcpy(w->data, wire->data, wire->size);
+      w->conn = c, w->last = 2, w->req.data = w;
+      uv_buf_t b = uv_buf_init(w->data, (unsigned)wire->size);
+      if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_write_cb) == 0) w = NULL;
+    }
+    ld_buffer_release(wire);
+    if (w) { /* not written: close now */
+      free(w);
+      conn_shutdown(c, NULL);
+    }
+    return LD_NET_EIO;
+  }
   if (ld_tls_feed(c->tls, data, len) != 0) {
     tls_fail(c);
     return LD_NET_EIO;

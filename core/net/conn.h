@@ -55,9 +55,9 @@ ld_conn *ld_conn_connect_sec(uv_loop_t *loop, const char *addr, const char *role
                              struct ld_sec *sec, const ld_conn_handlers *h, void *data, char *err,
                              size_t errlen);
 
-/* Non-zero when C was closed because authentication (the token handshake)
- * failed on either side: for on_close, to tell a refusal from a lost
- * connection. */
+/* Non-zero when C was closed because authentication failed on either side
+ * (the token handshake, or TLS before the hellos): for on_close, to tell a
+ * refusal from a lost connection. */
 int ld_conn_auth_failed(const ld_conn *c);
 
 /* Queues M for sending; the connection takes ownership of M (also on error).
