@@ -248,16 +248,10 @@ static int has_token(const ld_auth *a) { return a && ld_sec_has_token(a->sec); }
 
 int ld_auth_pack_hello(const ld_auth *a, msgpack_packer *pk) {
   ld_mp_pack_cstr(pk, "auth");
-  if (has_token(a)) {
-    ld_mp_pack_cstr(pk, SCHEME);
-    ld_mp_pack_cstr(pk, "nonce");
-    msgpack_pack_bin(pk, NONCE_LEN);
-    msgpack_pack_bin_body(pk, a->nonce, NONCE_LEN);
-  } else {
-    msgpack_pack_nil(pk);
-    ld_mp_pack_cstr(pk, "nonce");
-    msgpack_pack_nil(pk);
-  }
+  ld_mp_pack_cstr(pk, SCHEME);
+  ld_mp_pack_cstr(pk, "nonce");
+  msgpack_pack_bin(pk, NONCE_LEN);
+  msgpack_pack_bin_body(pk, a->nonce, NONCE_LEN);
   return LD_AUTH_HELLO_FIELDS;
 }
 

@@ -84,8 +84,8 @@ enum {
 ld_auth *ld_auth_new(const ld_sec *s, int acceptor, const char *role);
 void ld_auth_free(ld_auth *a);
 
-/* Extra fields of this side's hello: "auth" and "nonce" (2 map entries
- * packed into PK). Returns how many entries it packs (2). */
+/* Extra fields of this side's hello (A was made with a token): "auth"
+ * and "nonce", 2 map entries packed into PK. Returns how many (2). */
 int ld_auth_pack_hello(const ld_auth *a, msgpack_packer *pk);
 #define LD_AUTH_HELLO_FIELDS 2
 

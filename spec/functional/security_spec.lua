@@ -48,14 +48,16 @@ local function eventually(fn, seconds)
   return fn()
 end
 
+-- Little-endian unsigned integer V in N bytes.
+local function le(v, n)
+  local b = {}
+  for i = 1, n do b[i] = string.char(v % 256); v = math.floor(v / 256) end
+  return table.concat(b)
+end
+
 -- One framed message with just a header (docs/protocol.md, "Framing").
 local function frame(t)
   local h = mp.encode(t)
-  local function le(v, n)
-    local b = {}
-    for i = 1, n do b[i] = string.char(v % 256); v = math.floor(v / 256) end
-    return table.concat(b)
-  end
   return le(1, 4) .. le(#h, 8) .. h
 end
 
@@ -356,11 +358,6 @@ describe("names that reach a worker's files", function()
       local s = assert(socket.connect(host, tonumber(port)))
       s:send(frame({ op = "hello", protocol = 1, version = "0.1.0", role = "client" }))
       local h = mp.encode({ op = "upload-file", id = 1, name = "a\\b" })
-      local function le(v, n)
-        local b = {}
-        for i = 1, n do b[i] = string.char(v % 256); v = math.floor(v / 256) end
-        return table.concat(b)
-      end
       s:send(le(2, 4) .. le(#h, 8) .. le(3, 8) .. h .. "x=1")
       s:settimeout(0.5)
       local got = {}
