@@ -283,7 +283,7 @@ describe("a spill file that cannot be written", function()
       local log = local_dir .. ".log"
       -- ulimit -f counts 1024-byte blocks: files stop at 1 MiB
       local p = io.popen("(ulimit -f 1024; exec " .. helpers.bin .. "/ldask-worker " .. cl.address ..
-        " --name limited --death-timeout 5 --memory-limit 2MB --local-directory " ..
+        " --auth-token-file " .. cl.token_file .. " --name limited --death-timeout 5 --memory-limit 2MB --local-directory " ..
         helpers.shell_quote(local_dir) .. ") > " .. helpers.shell_quote(log) .. " 2>&1 & echo $!")
       local pid = tonumber(p:read("*l")); p:close()
       local ok, err = pcall(function()
