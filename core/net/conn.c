@@ -95,6 +95,7 @@ typedef struct write_batch {
 
 static void conn_shutdown(ld_conn *c, const char *reason);
 static int queue_msg(ld_conn *c, ld_msg *m);
+static ld_msg *error_msg(const char *msg);
 /* Messages may be written: connected, and over TLS once its handshake is
  * done. */
 #define WRITABLE(c) ((c)->connected && (!(c)->tls || (c)->tls_up))
@@ -256,20 +257,11 @@ static void after_write(ld_conn *c, int status) {
 
 /* ---- TLS (net/tls.h): ciphertext between the SSL state and the stream ---- */
 
-/* A write of ciphertext; LAST: 1 the end of a batch (after_write follows),
- * 2 the last words of a failed connection (an alert: then it closes). */
-typedef struct tls_write {
-  uv_write_t req;
-  ld_conn *conn;
-  int last;
-  char data[];
-} tls_write;
-
-static void tls_write_cb(uv_write_t *req, int status) {
-  tls_write *w = req->data;
-  ld_conn *c = w->conn;
-  int last = w->last;
-  free(w);
+/* A write of ciphertext finished (ld_tls_flush). LAST: 1 it ended a batch
+ * of messages (after_write follows), 2 it carried the last words of a
+ * failed connection (then C closes), 0 neither. */
+static void tls_sent(void *conn, int last, int status) {
+  ld_conn *c = conn;
   if (last == 2) {
     conn_shutdown(c, NULL);
   } else if (last) {
@@ -282,29 +274,14 @@ static void tls_write_cb(uv_write_t *req, int status) {
   }
 }
 
-/* Sends the ciphertext the SSL state has for the peer in one write (LAST
- * as in tls_write; 1: C is writing until it completes). Returns 0 or a
- * libuv error. */
+/* Sends the ciphertext waiting in C's SSL state (LAST as in tls_sent,
+ * which follows at once when there is none). Returns 0 or a libuv error. */
 static int tls_output(ld_conn *c, int last) {
-  size_t n = ld_tls_pending(c->tls);
-  if (n == 0) {
-    if (last == 1) after_write(c, 0);
-    if (last == 2) conn_shutdown(c, NULL);
-    return 0;
-  }
   if (uv_is_closing((uv_handle_t *)&c->tcp)) return UV_ECANCELED;
-  tls_write *w = malloc(sizeof *w + n);
-  if (w == NULL) return UV_ENOMEM;
-  w->conn = c, w->last = last;
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->data, (unsigned)ld_tls_take(c->tls, w->data, n));
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, tls_write_cb);
-  if (rc < 0) {
-    free(w);
-    return rc;
-  }
-  if (last == 1) c->writing = 1;
-  return 0;
+  int rc = ld_tls_flush(c->tls, (uv_stream_t *)&c->tcp, last, tls_sent, c);
+  if (rc == 0 && last) tls_sent(c, last, 0);
+  if (rc == 1 && last == 1) c->writing = 1;
+  return rc < 0 ? rc : 0;
 }
 
 /* Encrypts batch B (freed) and sends it, a write per MiB of ciphertext so
@@ -341,34 +318,18 @@ static int tls_input(ld_conn *c, const char *data, size_t len) {
   int rc = 0;
   if (!c->tls_fed++ && c->acceptor && len > 0 && (unsigned char)data[0] != 0x16) {
     /* Not a TLS record: an ldask peer using tcp://. Told so in plain. */
-    char msg[200];
-    snprintf(msg, sizeof msg, "this %s uses TLS: connect to tls:// with the cluster's certificates",
-             c->role);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "error");
-    ld_mp_pack_cstr(&pk, "message"), ld_mp_pack_cstr(&pk, msg);
-    ld_msg *m = ld_msg_make(sb.data, sb.size, NULL, 0);
-    msgpack_sbuffer_destroy(&sb);
+    snprintf(c->reason, sizeof c->reason,
+             "this %s uses TLS: connect to tls:// with the cluster's certificates", c->role);
+    ld_msg *m = error_msg(c->reason);
     ld_buffer *wire = m ? ld_msg_encode(m) : NULL;
     ld_msg_free(m);
-    tls_write *w = wire ? malloc(sizeof *w + wire->size) : NULL;
-    snprintf(c->reason, sizeof c->reason, "%s: %s sent plain text", msg, c->peer_addr);
     c->closing = 1, c->auth_failed = 1;
-    if (w) {
-      memcpy(w->data, wire->data, wire->size);
-      w->conn = c, w->last = 2, w->req.data = w;
-      uv_buf_t b = uv_buf_init(w->data, (unsigned)wire->size);
-      if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_write_cb) == 0) w = NULL;
-    }
+    if (wire == NULL ||
+        ld_tls_write_plain((uv_stream_t *)&c->tcp, wire->data, wire->size, tls_sent, c) != 0)
+      conn_shutdown(c, NULL); /* else tls_sent closes C once it is written */
     ld_buffer_release(wire);
-    if (w) { /* not written: close now */
-      free(w);
-      conn_shutdown(c, NULL);
-    }
+    size_t rl = strlen(c->reason);
+    snprintf(c->reason + rl, sizeof c->reason - rl, ": %s sent plain text", c->peer_addr);
     return LD_NET_EIO;
   }
   if (ld_tls_feed(c->tls, data, len) != 0) {
@@ -625,7 +586,8 @@ void ld_conn_close(ld_conn *c, const char *reason, int flush) {
   conn_shutdown(c, NULL);
 }
 
-static void send_error_and_close(ld_conn *c, const char *msg) {
+/* The message {op = "error", message = MSG}; caller owns it. NULL on OOM. */
+static ld_msg *error_msg(const char *msg) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
@@ -637,6 +599,11 @@ static void send_error_and_close(ld_conn *c, const char *msg) {
   ld_mp_pack_cstr(&pk, msg);
   ld_msg *m = ld_msg_make(sb.data, sb.size, NULL, 0);
   msgpack_sbuffer_destroy(&sb);
+  return m;
+}
+
+static void send_error_and_close(ld_conn *c, const char *msg) {
+  ld_msg *m = error_msg(msg);
   if (m) queue_msg(c, m);
   ld_conn_close(c, msg, 1);
 }

@@ -183,3 +183,54 @@ size_t ld_tls_take(ld_tls *t, void *buf, size_t cap) {
 }
 
 const char *ld_tls_error(const ld_tls *t) { return t->error; }
+
+/* A write of a copy of some bytes. */
+typedef struct tls_req {
+  uv_write_t req;
+  ld_tls_sent_cb sent;
+  void *conn;
+  int last;
+  char data[];
+} tls_req;
+
+static void req_done(uv_write_t *req, int status) {
+  tls_req *w = req->data;
+  ld_tls_sent_cb sent = w->sent;
+  void *conn = w->conn;
+  int last = w->last;
+  free(w);
+  sent(conn, last, status);
+}
+
+/* Writes a request W (owned) of LEN bytes to STREAM. Returns 0 or a
+ * libuv error (W freed). */
+static int start_req(uv_stream_t *stream, tls_req *w, size_t len) {
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+  int rc = uv_write(&w->req, stream, &buf, 1, req_done);
+  if (rc < 0) free(w);
+  return rc;
+}
+
+static tls_req *new_req(size_t len, int last, ld_tls_sent_cb sent, void *conn) {
+  tls_req *w = malloc(sizeof *w + len);
+  if (w) w->sent = sent, w->conn = conn, w->last = last;
+  return w;
+}
+
+int ld_tls_flush(ld_tls *t, uv_stream_t *stream, int last, ld_tls_sent_cb sent, void *conn) {
+  size_t n = ld_tls_pending(t);
+  if (n == 0) return 0;
+  tls_req *w = new_req(n, last, sent, conn);
+  if (w == NULL) return UV_ENOMEM;
+  int rc = start_req(stream, w, ld_tls_take(t, w->data, n));
+  return rc < 0 ? rc : 1;
+}
+
+int ld_tls_write_plain(uv_stream_t *stream, const void *data, size_t len, ld_tls_sent_cb sent,
+                       void *conn) {
+  tls_req *w = new_req(len, 2, sent, conn);
+  if (w == NULL) return UV_ENOMEM;
+  memcpy(w->data, data, len);
+  return start_req(stream, w, len);
+}
