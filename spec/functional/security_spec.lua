@@ -241,6 +241,26 @@ describe("listening beyond this machine", function()
     assert.matches("refusing to listen on 10.11.12.13 without authentication", out, 1, true)
     assert.matches("rc=2", out, 1, true)
   end)
+
+  it("is allowed by --insecure with a warning (the rule itself: no port is opened here)", function()
+    local ffi = require "ffi"
+    local lib = require "ldask.native"
+    ffi.cdef [[
+      typedef struct { const char *token_file, *tls_ca_file, *tls_cert, *tls_key; int insecure; } spec_sec_opts;
+      int ld_sec_check_bind(const void *s, const spec_sec_opts *o, const char *host, const char *prog,
+                            char *err, size_t errlen);
+    ]]
+    local err = ffi.new("char[512]")
+    local o = ffi.new("spec_sec_opts")
+    assert.equal(0, lib.ld_sec_check_bind(nil, o, "127.0.0.1", "spec", err, 512))
+    assert.equal(0, lib.ld_sec_check_bind(nil, o, "localhost", "spec", err, 512))
+    assert.equal(-1, lib.ld_sec_check_bind(nil, o, "192.168.1.2", "spec", err, 512))
+    assert.matches("refusing to listen on 192.168.1.2", ffi.string(err), 1, true)
+    o.insecure = 1
+    assert.equal(0, lib.ld_sec_check_bind(nil, o, "192.168.1.2", "spec", err, 512))
+    local out = io.popen(bin .. "ldask-scheduler --insecure --bogus 2>&1; echo rc=$?"):read("*a")
+    assert.matches("unknown option or missing argument '--bogus'", out, 1, true) -- --insecure was taken
+  end)
 end)
 
 -- Makes a CA and certificates signed by it for NAMES in DIR (openssl).
