@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/auth.h"
 #include "net/mp.h"
+#include "net/tls.h"
 #include "util/version.h"
 
 #define READ_CHUNK 65536
@@ -44,10 +46,18 @@ struct ld_conn {
   int flush_close;  /* close once the queue is written */
   int writing;      /* a uv_write is in flight */
   int got_hello;
+  /* Security (net/auth.h, net/tls.h): see auth_filter and tls_input. */
+  int acceptor, authed, auth_failed, tls_up, tls_fed;
+  ld_sec *sec;        /* borrowed settings, or NULL */
+  ld_auth *auth;      /* owned: the token handshake while it runs */
+  ld_msg *held_hello; /* owned: the peer's hello, given once authenticated */
+  ld_msg *held_head, *held_tail; /* owned: sent before that, queued then */
+  size_t nheld;
+  ld_tls *tls;        /* owned: the TLS state of a tls:// connection */
   char role[16];
   char peer_role[16];
   char peer_addr[64];
-  char reason[256];
+  char reason[512];
   ld_msg *q_head, *q_tail;
   size_t q_len;
   char *spare; /* owned: a write block to reuse (SPARE_MAX at most) */
@@ -63,6 +73,7 @@ struct ld_conn {
 
 struct ld_server {
   uv_tcp_t tcp;
+  ld_sec *sec; /* borrowed: given to each accepted connection */
   char role[16];
   ld_conn_handlers h;
   ld_server_conn_cb on_conn;
@@ -83,28 +94,34 @@ typedef struct write_batch {
 } write_batch;
 
 static void conn_shutdown(ld_conn *c, const char *reason);
+static int queue_msg(ld_conn *c, ld_msg *m);
+static ld_msg *error_msg(const char *msg);
+/* Messages may be written: connected, and over TLS once its handshake is
+ * done. */
+#define WRITABLE(c) ((c)->connected && (!(c)->tls || (c)->tls_up))
 
 void *ld_conn_data(const ld_conn *c) { return c->data; }
 void ld_conn_set_data(ld_conn *c, void *data) { c->data = data; }
 const char *ld_conn_peer_role(const ld_conn *c) { return c->peer_role; }
 const char *ld_conn_peer_addr(const ld_conn *c) { return c->peer_addr; }
-size_t ld_conn_pending(const ld_conn *c) { return c->q_len; }
+size_t ld_conn_pending(const ld_conn *c) { return c->q_len + c->nheld; }
+int ld_conn_auth_failed(const ld_conn *c) { return c->auth_failed; }
 int ld_server_port(const ld_server *s) { return s->port; }
 void ld_conn_set_on_drained(ld_conn *c, void (*fn)(ld_conn *c)) { c->on_drained = fn; }
 
 int ld_conn_fd(const ld_conn *c) {
   uv_os_fd_t fd;
-  if (!c->connected || c->closing || uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) return -1;
+  if (!c->connected || c->closing || c->tls || uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) return -1;
   return (int)fd;
 }
 void *ld_server_data(const ld_server *s) { return s->data; }
 
 int ld_net_parse_addr(const char *addr, struct sockaddr_in *out, char *err, size_t errlen) {
   const char *p = addr;
-  if (strncmp(p, "tcp://", 6) == 0) p += 6;
+  if (strncmp(p, "tcp://", 6) == 0 || strncmp(p, "tls://", 6) == 0) p += 6;
   const char *colon = strrchr(p, ':');
   if (colon == NULL || colon == p || colon[1] == '\0') {
-    snprintf(err, errlen, "bad address '%s': expected tcp://HOST:PORT", addr);
+    snprintf(err, errlen, "bad address '%s': expected tcp://HOST:PORT or tls://HOST:PORT", addr);
     return LD_NET_EARG;
   }
   char host[64];
@@ -130,10 +147,14 @@ int ld_net_parse_addr(const char *addr, struct sockaddr_in *out, char *err, size
   return 0;
 }
 
-void ld_net_pack_hello(msgpack_sbuffer *sb, const char *role, int protocol, const char *version) {
+/* The hello of ROLE, with the fields of the token handshake AUTH when not
+ * NULL. */
+static void pack_hello(msgpack_sbuffer *sb, const char *role, int protocol, const char *version,
+                       const ld_auth *auth) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 4);
+  msgpack_pack_map(&pk, 4 + (auth ? LD_AUTH_HELLO_FIELDS : 0));
+  if (auth) ld_auth_pack_hello(auth, &pk);
   ld_mp_pack_cstr(&pk, "op");
   ld_mp_pack_cstr(&pk, "hello");
   ld_mp_pack_cstr(&pk, "protocol");
@@ -142,6 +163,10 @@ void ld_net_pack_hello(msgpack_sbuffer *sb, const char *role, int protocol, cons
   ld_mp_pack_cstr(&pk, version);
   ld_mp_pack_cstr(&pk, "role");
   ld_mp_pack_cstr(&pk, role);
+}
+
+void ld_net_pack_hello(msgpack_sbuffer *sb, const char *role, int protocol, const char *version) {
+  pack_hello(sb, role, protocol, version, NULL);
 }
 
 static void handle_closed(uv_handle_t *h) {
@@ -153,6 +178,14 @@ static void handle_closed(uv_handle_t *h) {
     ld_msg_free(m);
   }
   ld_frame_reader_free(c->reader);
+  ld_auth_free(c->auth);
+  ld_msg_free(c->held_hello);
+  while (c->held_head) {
+    ld_msg *m = c->held_head;
+    c->held_head = m->next;
+    ld_msg_free(m);
+  }
+  ld_tls_free(c->tls);
   if (c->zone_ready) msgpack_zone_destroy(&c->zone);
   free(c->spare);
   if (c->h.on_close) c->h.on_close(c, c->reason);
@@ -161,11 +194,18 @@ static void handle_closed(uv_handle_t *h) {
 
 static void flush_cb(uv_prepare_t *p);
 
-static ld_conn *conn_new(uv_loop_t *loop, const char *role, const ld_conn_handlers *h, void *data) {
+static ld_conn *conn_new(uv_loop_t *loop, const char *role, const ld_conn_handlers *h, void *data,
+                         ld_sec *sec, int acceptor, int tls) {
   ld_conn *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->reader = ld_frame_reader_new();
-  if (c->reader == NULL) {
+  c->sec = sec, c->acceptor = acceptor;
+  if (ld_sec_has_token(sec)) c->auth = ld_auth_new(sec, acceptor, role);
+  if (tls) c->tls = ld_tls_new(ld_sec_tls(sec), acceptor);
+  if (c->reader == NULL || (ld_sec_has_token(sec) && c->auth == NULL) || (tls && c->tls == NULL)) {
+    ld_frame_reader_free(c->reader);
+    ld_auth_free(c->auth);
+    ld_tls_free(c->tls);
     free(c);
     return NULL;
   }
@@ -213,6 +253,112 @@ static void after_write(ld_conn *c, int status) {
     uv_prepare_start(&c->flush, flush_cb);
   else if (c->on_drained)
     c->on_drained(c);
+}
+
+/* ---- TLS (net/tls.h): ciphertext between the SSL state and the stream ---- */
+
+/* A write of ciphertext finished (ld_tls_flush). LAST: 1 it ended a batch
+ * of messages (after_write follows), 2 it carried the last words of a
+ * failed connection (then C closes), 0 neither. */
+static void tls_sent(void *conn, int last, int status) {
+  ld_conn *c = conn;
+  if (last == 2) {
+    conn_shutdown(c, NULL);
+  } else if (last) {
+    c->writing = 0;
+    after_write(c, status);
+  } else if (status < 0 && status != UV_ECANCELED) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(status));
+    conn_shutdown(c, msg);
+  }
+}
+
+/* Sends the ciphertext waiting in C's SSL state (LAST as in tls_sent,
+ * which follows at once when there is none). Returns 0 or a libuv error. */
+static int tls_output(ld_conn *c, int last) {
+  if (uv_is_closing((uv_handle_t *)&c->tcp)) return UV_ECANCELED;
+  int rc = ld_tls_flush(c->tls, (uv_stream_t *)&c->tcp, last, tls_sent, c);
+  if (rc == 0 && last) tls_sent(c, last, 0);
+  if (rc == 1 && last == 1) c->writing = 1;
+  return rc < 0 ? rc : 0;
+}
+
+/* Encrypts batch B (freed) and sends it, a write per MiB of ciphertext so
+ * that the SSL state never holds a whole large message. */
+static int tls_write_batch(ld_conn *c, write_batch *b) {
+  int rc = 0;
+  for (unsigned i = 0; i < b->nbufs && rc == 0; i++) {
+    for (size_t off = 0; off < b->bufs[i].len && rc == 0;) {
+      size_t n = b->bufs[i].len - off < (1u << 20) ? b->bufs[i].len - off : (1u << 20);
+      if (ld_tls_write(c->tls, b->bufs[i].base + off, n) != 0) rc = UV_EPROTO;
+      off += n;
+      if (rc == 0 && ld_tls_pending(c->tls) >= (1u << 20)) rc = tls_output(c, 0);
+    }
+  }
+  free_batch(b);
+  return rc ? rc : tls_output(c, 1);
+}
+
+/* Closes C for the TLS failure just met, once the peer was sent the
+ * alert saying why (if any). */
+static void tls_fail(ld_conn *c) {
+  if (c->reason[0] == '\0')
+    snprintf(c->reason, sizeof c->reason, "TLS with %s: %s%s", c->peer_addr, ld_tls_error(c->tls),
+             c->tls_up ? "" : " (does the peer use tls:// with certificates of the same CA?)");
+  if (!c->got_hello) c->auth_failed = 1; /* refused before a word: not retried */
+  c->closing = 1;
+  if (tls_output(c, 2) < 0) conn_shutdown(c, NULL);
+}
+
+/* Received ciphertext DATA (LEN bytes): advances the handshake, gives the
+ * plaintext to the frame reader. Returns what ld_frame_reader_feed
+ * returned, or LD_NET_EIO when C was closed. */
+static int tls_input(ld_conn *c, const char *data, size_t len) {
+  int rc = 0;
+  if (!c->tls_fed++ && c->acceptor && len > 0 && (unsigned char)data[0] != 0x16) {
+    /* Not a TLS record: an ldask peer using tcp://. Told so in plain. */
+    snprintf(c->reason, sizeof c->reason,
+             "this %s uses TLS: connect to tls:// with the cluster's certificates", c->role);
+    ld_msg *m = error_msg(c->reason);
+    ld_buffer *wire = m ? ld_msg_encode(m) : NULL;
+    ld_msg_free(m);
+    c->closing = 1, c->auth_failed = 1;
+    if (wire == NULL ||
+        ld_tls_write_plain((uv_stream_t *)&c->tcp, wire->data, wire->size, tls_sent, c) != 0)
+      conn_shutdown(c, NULL); /* else tls_sent closes C once it is written */
+    ld_buffer_release(wire);
+    size_t rl = strlen(c->reason);
+    snprintf(c->reason + rl, sizeof c->reason - rl, ": %s sent plain text", c->peer_addr);
+    return LD_NET_EIO;
+  }
+  if (ld_tls_feed(c->tls, data, len) != 0) {
+    tls_fail(c);
+    return LD_NET_EIO;
+  }
+  if (!c->tls_up) {
+    int hs = ld_tls_handshake(c->tls);
+    if (hs < 0 || tls_output(c, 0) < 0) {
+      tls_fail(c);
+      return LD_NET_EIO;
+    }
+    if (hs == 0) return 0;
+    c->tls_up = 1;
+    if (c->q_head && !c->writing) uv_prepare_start(&c->flush, flush_cb);
+  }
+  char plain[16384];
+  ssize_t n = 0;
+  while (rc == 0 && (n = ld_tls_read(c->tls, plain, sizeof plain)) > 0)
+    rc = ld_frame_reader_feed(c->reader, plain, (size_t)n);
+  if (rc == 0 && n < 0) {
+    tls_fail(c);
+    return LD_NET_EIO;
+  }
+  if (tls_output(c, 0) < 0) { /* e.g. answers to a key update */
+    tls_fail(c);
+    return LD_NET_EIO;
+  }
+  return rc;
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -304,6 +450,7 @@ static int flush_queue(ld_conn *c) {
   b->nbufs = nb;
   b->req.data = b;
   g_writes++;
+  if (c->tls) return tls_write_batch(c, b);
   uv_buf_t *bufs = b->bufs;
   unsigned left = nb;
   int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, left);
@@ -342,7 +489,7 @@ void ld_net_stats(uint64_t *msgs_sent, uint64_t *writes) {
 static void flush_cb(uv_prepare_t *p) {
   ld_conn *c = p->data;
   uv_prepare_stop(&c->flush);
-  if (!c->connected || c->writing || c->q_head == NULL) return;
+  if (!WRITABLE(c) || c->writing || c->q_head == NULL) return;
   int rc = flush_queue(c);
   if (rc < 0) {
     char msg[128];
@@ -351,7 +498,31 @@ static void flush_cb(uv_prepare_t *p) {
   }
 }
 
+/* Appends M (owned) to the list HEAD..TAIL. */
+static void append(ld_msg **head, ld_msg **tail, ld_msg *m) {
+  m->next = NULL;
+  if (*tail)
+    (*tail)->next = m;
+  else
+    *head = m;
+  *tail = m;
+}
+
 int ld_conn_send(ld_conn *c, ld_msg *m) {
+  if (c->closing) {
+    ld_msg_free(m);
+    return LD_NET_EIO;
+  }
+  if (c->auth && !c->authed) { /* the peer has not proved itself yet: held */
+    append(&c->held_head, &c->held_tail, m);
+    c->nheld++;
+    return 0;
+  }
+  return queue_msg(c, m);
+}
+
+/* Queues M (owned) for the next write, also during the handshake. */
+static int queue_msg(ld_conn *c, ld_msg *m) {
   if (c->closing) {
     ld_msg_free(m);
     return LD_NET_EIO;
@@ -372,7 +543,7 @@ int ld_conn_send(ld_conn *c, ld_msg *m) {
  * (loop thread). For callers that queue from a uv_prepare callback, after
  * which the loop would block without running the connection's own. */
 void ld_conn_flush(ld_conn *c) {
-  if (c == NULL || !c->connected || c->writing || c->q_head == NULL ||
+  if (c == NULL || !WRITABLE(c) || c->writing || c->q_head == NULL ||
       uv_is_closing((uv_handle_t *)&c->tcp))
     return;
   uv_prepare_stop(&c->flush);
@@ -408,14 +579,15 @@ void ld_conn_close(ld_conn *c, const char *reason, int flush) {
   }
   c->closing = 1;
   c->flush_close = flush;
-  if (flush && c->connected && (c->writing || c->q_head)) {
+  if (flush && WRITABLE(c) && (c->writing || c->q_head)) {
     if (!c->writing) uv_prepare_start(&c->flush, flush_cb);
     return; /* write_cb finishes the close */
   }
   conn_shutdown(c, NULL);
 }
 
-static void send_error_and_close(ld_conn *c, const char *msg) {
+/* The message {op = "error", message = MSG}; caller owns it. NULL on OOM. */
+static ld_msg *error_msg(const char *msg) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
@@ -425,8 +597,14 @@ static void send_error_and_close(ld_conn *c, const char *msg) {
   ld_mp_pack_cstr(&pk, "error");
   ld_mp_pack_cstr(&pk, "message");
   ld_mp_pack_cstr(&pk, msg);
-  ld_conn_send_packed(c, &sb, NULL, 0);
+  ld_msg *m = ld_msg_make(sb.data, sb.size, NULL, 0);
   msgpack_sbuffer_destroy(&sb);
+  return m;
+}
+
+static void send_error_and_close(ld_conn *c, const char *msg) {
+  ld_msg *m = error_msg(msg);
+  if (m) queue_msg(c, m);
   ld_conn_close(c, msg, 1);
 }
 
@@ -484,6 +662,62 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
   return 0;
 }
 
+/* The token handshake (net/auth.h) of a connection not yet authenticated,
+ * on its message M (header DOC, parsed into C's zone): the peer's hello or
+ * what follows it until both sides proved they know the token. Returns the
+ * message to give to on_msg now (DOC then describes it), or NULL when M
+ * was held (the hello: given on success), consumed, or C is closing. No
+ * other message reaches on_msg before. */
+static ld_msg *auth_filter(ld_conn *c, ld_msg *m, msgpack_object *doc) {
+  int first = !c->got_hello;
+  if (first && check_hello(c, doc) != 0) {
+    ld_msg_free(m);
+    return NULL;
+  }
+  char err[400], peer[100];
+  snprintf(peer, sizeof peer, "the %s at %s", c->peer_role, c->peer_addr);
+  msgpack_sbuffer reply;
+  msgpack_sbuffer_init(&reply);
+  int r = first ? ld_auth_on_hello(c->auth, c->role, doc, peer, &reply, err, sizeof err)
+                : ld_auth_on_msg(c->auth, doc, peer, &reply, err, sizeof err);
+  ld_msg *rm = reply.size > 0 ? ld_msg_make(reply.data, reply.size, NULL, 0) : NULL;
+  if (rm) queue_msg(c, rm);
+  msgpack_sbuffer_destroy(&reply);
+  if (r == LD_AUTH_WAIT) {
+    if (first)
+      c->held_hello = m;
+    else
+      ld_msg_free(m);
+    return NULL;
+  }
+  if (r != LD_AUTH_DONE) {
+    ld_msg_free(m);
+    c->auth_failed = 1;
+    if (r == LD_AUTH_REFUSE)
+      send_error_and_close(c, err);
+    else
+      conn_shutdown(c, err);
+    return NULL;
+  }
+  c->authed = 1;
+  ld_auth_free(c->auth);
+  c->auth = NULL;
+  while (c->held_head) { /* what was sent meanwhile goes now, in order */
+    ld_msg *h = c->held_head;
+    c->held_head = h->next;
+    c->nheld--;
+    queue_msg(c, h);
+  }
+  c->held_tail = NULL;
+  if (first) return m;
+  ld_msg_free(m);
+  m = c->held_hello;
+  c->held_hello = NULL;
+  msgpack_zone_clear(&c->zone);
+  ld_mp_parse_zone(m->frames[0]->data, m->frames[0]->size, &c->zone, doc, err, sizeof err);
+  return m;
+}
+
 static void dispatch(ld_conn *c) {
   ld_msg *m;
   char err[200];
@@ -506,10 +740,9 @@ static void dispatch(ld_conn *c) {
       send_error_and_close(c, msg);
       return;
     }
-    if (!c->got_hello && check_hello(c, &doc) != 0) {
+    if (!c->authed && (m = auth_filter(c, m, &doc)) == NULL) {
       msgpack_zone_clear(&c->zone);
-      ld_msg_free(m);
-      return;
+      continue;
     }
     c->h.on_msg(c, m, &doc);
     msgpack_zone_clear(&c->zone);
@@ -536,7 +769,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_shutdown(c, msg);
     return;
   }
-  int rc = ld_frame_reader_feed(c->reader, c->rbuf, (size_t)nread);
+  int rc = c->tls ? tls_input(c, c->rbuf, (size_t)nread)
+                  : ld_frame_reader_feed(c->reader, c->rbuf, (size_t)nread);
   dispatch(c);
   if (rc < 0 && !c->closing) {
     char msg[300];
@@ -552,14 +786,15 @@ static void start(ld_conn *c) {
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     char ip[32];
     uv_ip4_name(sin, ip, sizeof ip);
-    snprintf(c->peer_addr, sizeof c->peer_addr, "tcp://%s:%d", ip, ntohs(sin->sin_port));
+    snprintf(c->peer_addr, sizeof c->peer_addr, "%s://%s:%d", c->tls ? "tls" : "tcp", ip,
+             ntohs(sin->sin_port));
   }
   uv_tcp_nodelay(&c->tcp, 1);
   c->connected = 1;
   /* The hello goes first, ahead of anything queued before the connect. */
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  ld_net_pack_hello(&sb, c->role, g_protocol, g_version);
+  pack_hello(&sb, c->role, g_protocol, g_version, c->auth);
   ld_msg *hello = ld_msg_make(sb.data, sb.size, NULL, 0);
   msgpack_sbuffer_destroy(&sb);
   if (hello == NULL) {
@@ -576,6 +811,8 @@ static void start(ld_conn *c) {
     char msg[128];
     snprintf(msg, sizeof msg, "read from %s failed: %s", c->peer_addr, uv_strerror(rc));
     conn_shutdown(c, msg);
+  } else if (c->tls && !c->acceptor && (ld_tls_handshake(c->tls) < 0 || tls_output(c, 0) < 0)) {
+    tls_fail(c); /* the client speaks first in TLS */
   }
 }
 
@@ -596,15 +833,30 @@ static void connect_cb(uv_connect_t *req, int status) {
 
 ld_conn *ld_conn_connect(uv_loop_t *loop, const char *addr, const char *role,
                          const ld_conn_handlers *h, void *data, char *err, size_t errlen) {
+  return ld_conn_connect_sec(loop, addr, role, ld_net_default_sec(), h, data, err, errlen);
+}
+
+ld_conn *ld_conn_connect_sec(uv_loop_t *loop, const char *addr, const char *role, ld_sec *sec,
+                             const ld_conn_handlers *h, void *data, char *err, size_t errlen) {
   struct sockaddr_in sin;
   if (ld_net_parse_addr(addr, &sin, err, errlen) != 0) return NULL;
-  ld_conn *c = conn_new(loop, role, h, data);
+  int tls = strncmp(addr, "tls://", 6) == 0;
+  if (tls != (ld_sec_tls(sec) != NULL)) {
+    snprintf(err, errlen,
+             tls ? "cannot connect to %s: a tls:// address needs TLS settings (--tls-ca-file, "
+                   "--tls-cert, --tls-key)"
+                 : "cannot connect to %s: this %s has TLS settings, so only tls:// addresses "
+                   "(plain connections would go unencrypted)",
+             addr, role);
+    return NULL;
+  }
+  ld_conn *c = conn_new(loop, role, h, data, sec, 0, tls);
   if (c == NULL) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  snprintf(c->peer_addr, sizeof c->peer_addr, "%s%s", strncmp(addr, "tcp://", 6) ? "tcp://" : "",
-           addr);
+  snprintf(c->peer_addr, sizeof c->peer_addr, "%s%s",
+           strncmp(addr, "tcp://", 6) && !tls ? "tcp://" : "", addr);
   c->connect_req.data = c;
   int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&sin, connect_cb);
   if (rc < 0) {
@@ -621,7 +873,7 @@ static void server_closed(uv_handle_t *h) { free(h->data); }
 static void accept_cb(uv_stream_t *st, int status) {
   ld_server *s = st->data;
   if (status < 0) return;
-  ld_conn *c = conn_new(st->loop, s->role, &s->h, NULL);
+  ld_conn *c = conn_new(st->loop, s->role, &s->h, NULL, s->sec, 1, ld_sec_tls(s->sec) != NULL);
   if (c == NULL) return;
   if (uv_accept(st, (uv_stream_t *)&c->tcp) != 0) {
     c->h.on_close = NULL;
@@ -647,6 +899,7 @@ ld_server *ld_server_listen(uv_loop_t *loop, const char *host, int port, const c
   }
   uv_tcp_init(loop, &s->tcp);
   s->tcp.data = s;
+  s->sec = ld_net_default_sec();
   snprintf(s->role, sizeof s->role, "%s", role);
   s->h = *h;
   s->on_conn = on_conn;

@@ -20,6 +20,7 @@
 
 typedef struct ld_conn ld_conn;
 typedef struct ld_server ld_server;
+struct ld_sec;
 
 typedef struct ld_conn_handlers {
   /* A message arrived. The callback owns M (ld_msg_free it or keep it);
@@ -33,7 +34,7 @@ typedef struct ld_conn_handlers {
   void (*on_close)(ld_conn *c, const char *reason);
 } ld_conn_handlers;
 
-/* Parses "tcp://HOST:PORT" or "HOST:PORT" (numeric IPv4, or localhost) into
+/* Parses "tcp://HOST:PORT", "tls://HOST:PORT" or "HOST:PORT" (numeric IPv4, or localhost) into
  * *out. Returns 0 or LD_NET_EARG with a message in ERR. */
 int ld_net_parse_addr(const char *addr, struct sockaddr_in *out, char *err, size_t errlen);
 
@@ -44,6 +45,20 @@ int ld_net_parse_addr(const char *addr, struct sockaddr_in *out, char *err, size
  * case no callback will be called. */
 ld_conn *ld_conn_connect(uv_loop_t *loop, const char *addr, const char *role,
                          const ld_conn_handlers *h, void *data, char *err, size_t errlen);
+
+/* ld_conn_connect with the security settings SEC (borrowed: they must
+ * outlive the connection; NULL: none) instead of the process's default
+ * (ld_net_set_default_sec, net/auth.h). A tls:// ADDR needs SEC with TLS,
+ * and SEC with TLS only connects to tls:// addresses. With a token in
+ * SEC both sides prove they know it before on_msg sees the peer's hello. */
+ld_conn *ld_conn_connect_sec(uv_loop_t *loop, const char *addr, const char *role,
+                             struct ld_sec *sec, const ld_conn_handlers *h, void *data, char *err,
+                             size_t errlen);
+
+/* Non-zero when C was closed because authentication failed on either side
+ * (the token handshake, or TLS before the hellos): for on_close, to tell a
+ * refusal from a lost connection. */
+int ld_conn_auth_failed(const ld_conn *c);
 
 /* Queues M for sending; the connection takes ownership of M (also on error).
  * Returns 0, or LD_NET_EIO when the connection is closing. */
@@ -91,7 +106,9 @@ size_t ld_conn_pending(const ld_conn *c);
 typedef void (*ld_server_conn_cb)(ld_server *s, ld_conn *c);
 
 /* Listens on HOST:PORT (PORT 0 picks a free port), accepting connections
- * that introduce themselves as ROLE ("scheduler", "worker"). Returns the
+ * that introduce themselves as ROLE ("scheduler", "worker"), with the
+ * process's default security settings (net/auth.h: a token, TLS; see
+ * ld_sec_check_bind for the address rule). Returns the
  * server (free with ld_server_close), or NULL with a message in ERR. */
 ld_server *ld_server_listen(uv_loop_t *loop, const char *host, int port, const char *role,
                             const ld_conn_handlers *h, ld_server_conn_cb on_conn, void *data,

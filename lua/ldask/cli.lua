@@ -18,10 +18,14 @@ options:
   -i                       enter the REPL after running the script or -e code
   --nthreads N             executor threads of the local scheduler
   --scheduler NAME         local scheduler: threads | sync; or a cluster's
-                           address tcp://HOST:PORT (runs on ldask-scheduler)
+                           address tcp://HOST:PORT or tls://HOST:PORT (runs
+                           on ldask-scheduler)
   --scheduler-file FILE    connect to the cluster whose scheduler wrote FILE
   --progress               show a progress bar for computations
-  (these three may also follow the script; `--` after the script passes
+  --auth-token-file FILE   the cluster's token (also LDASK_AUTH_TOKEN_FILE)
+  --tls-ca-file FILE, --tls-cert FILE, --tls-key FILE
+                           TLS to the cluster (docs/security.md)
+  (these may also follow the script; `--` after the script passes
    everything after it to the script unchanged)
   --version                print the version and exit
   -h, --help               print this help and exit
@@ -32,12 +36,22 @@ local function die(msg)
   return 2
 end
 
+-- The connection's security options: option -> Client option.
+local SECURITY = { ["--auth-token-file"] = "auth_token_file", ["--tls-ca-file"] = "tls_ca_file",
+  ["--tls-cert"] = "tls_cert", ["--tls-key"] = "tls_key" }
+
 -- Takes the run-time option at argv[i] (--progress, --nthreads N,
--- --scheduler NAME|ADDRESS, --scheduler-file FILE) into OPTS. Returns the next index, false when
--- argv[i] is no such option, or nil, err.
+-- --scheduler NAME|ADDRESS, --scheduler-file FILE, the security options)
+-- into OPTS. Returns the next index, false when argv[i] is no such option,
+-- or nil, err.
 local function take_runtime_option(argv, i, opts)
   local a = argv[i]
   if a == "--progress" then opts.config.progress = true; return i + 1 end
+  if SECURITY[a] then
+    if not argv[i + 1] then return nil, a .. " needs a file name" end
+    opts.security[SECURITY[a]] = argv[i + 1]
+    return i + 2
+  end
   if a ~= "--nthreads" and a ~= "--scheduler" and a ~= "--scheduler-file" then return false end
   local v = argv[i + 1]
   if not v then return nil, a .. " needs an argument" end
@@ -49,9 +63,10 @@ local function take_runtime_option(argv, i, opts)
       return nil, "--nthreads expects a positive integer, got '" .. v .. "'"
     end
     opts.config.num_workers = n
-  elseif v:match("^tcp://") then
-    if not v:match("^tcp://[^:/]+:%d+$") then
-      return nil, "--scheduler expects an address tcp://HOST:PORT, got '" .. v .. "' (see ldask --help)"
+  elseif v:match("^tcp://") or v:match("^tls://") then
+    if not v:match("^t[cl][ps]://[^:/]+:%d+$") then
+      return nil, "--scheduler expects an address tcp://HOST:PORT or tls://HOST:PORT, got '" .. v ..
+        "' (see ldask --help)"
     end
     opts.address = v
   elseif v == "threads" or v == "sync" then
@@ -68,7 +83,7 @@ end
 -- options may also follow the script (`ldask script.lua --progress`); after
 -- a `--` there, everything goes to the script unchanged.
 function M.parse(argv)
-  local opts = { exec = {}, config = {}, script_args = {} }
+  local opts = { exec = {}, config = {}, script_args = {}, security = {} }
   local i = 1
   while argv[i] do
     local a = argv[i]
@@ -136,10 +151,14 @@ function M.main(argv)
   for k, v in pairs(opts.config) do ldask.config.set { [k] = v } end
   _G.ldask = ldask
   _G.arg = make_arg(argv, opts)
+  if next(opts.security) and not (opts.address or opts.scheduler_file) then
+    return die("--auth-token-file and --tls-* are for a cluster: give --scheduler tcp://HOST:PORT or --scheduler-file FILE too")
+  end
   if opts.address or opts.scheduler_file then
     local ok, err
-    if opts.address then ok, err = pcall(ldask.Client, opts.address)
-    else ok, err = pcall(ldask.Client, { scheduler_file = opts.scheduler_file }) end
+    local copts = { scheduler_file = opts.scheduler_file }
+    for k, v in pairs(opts.security) do copts[k] = v end
+    ok, err = pcall(ldask.Client, opts.address, copts)
     if not ok then io.stderr:write("ldask: ", tostring(err), "\n"); return 1 end
   end
   local signals = require "ldask.signals"

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "client_conn.h"
+#include "net/auth.h"
 #include "net/conn.h"
 #include "net/mp.h"
 #include "net/wake.h"
@@ -31,6 +32,7 @@ struct ld_client {
   uv_loop_t loop;
   ld_wake wake; /* Lua thread -> loop: the outbox has messages, or stop */
   ld_conn *conn;
+  ld_sec *sec; /* owned: token and TLS settings of the connection */
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -138,11 +140,27 @@ static void deadline_in(struct timespec *ts, double seconds) {
  * welcome. Returns the client (free with ld_client_free), or NULL with a
  * message in ERR naming the address and the reason. */
 ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t errlen) {
+  return ld_client_connect(addr, timeout, NULL, NULL, NULL, NULL, err, errlen);
+}
+
+/* ld_client_new with security settings (net/auth.h; each NULL when not
+ * given, then taken from LDASK_AUTH_TOKEN_FILE and LDASK_TLS_*): the token
+ * file, and the TLS CA, certificate and key files. A bad file fails here
+ * with ERR naming it. */
+ld_client *ld_client_connect(const char *addr, double timeout, const char *token_file,
+                             const char *tls_ca, const char *tls_cert, const char *tls_key,
+                             char *err, size_t errlen) {
+  ld_sec_opts so = {token_file, tls_ca, tls_cert, tls_key, 0};
+  ld_sec_opts_env(&so);
+  ld_sec *sec = ld_sec_new(&so, err, errlen);
+  if (sec == NULL) return NULL;
   ld_client *cl = calloc(1, sizeof *cl);
   if (cl == NULL) {
+    ld_sec_free(sec);
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
+  cl->sec = sec;
   snprintf(cl->addr, sizeof cl->addr, "%s", addr);
   cl->dfd = -1;
   cl->busy = 1; /* until the hello is written */
@@ -156,17 +174,20 @@ ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t err
     if (cl->wake.rfd >= 0) ld_wake_close(&cl->wake, NULL);
     uv_run(&cl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&cl->loop);
+    ld_sec_free(cl->sec);
     free(cl);
     return NULL;
   }
   char cerr[256];
-  cl->conn = ld_conn_connect(&cl->loop, addr, "client", &handlers, cl, cerr, sizeof cerr);
+  cl->conn =
+      ld_conn_connect_sec(&cl->loop, addr, "client", cl->sec, &handlers, cl, cerr, sizeof cerr);
   if (cl->conn) ld_conn_set_on_drained(cl->conn, on_drained);
   if (cl->conn == NULL) {
     snprintf(err, errlen, "%s", cerr);
     ld_wake_close(&cl->wake, NULL);
     uv_run(&cl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&cl->loop);
+    ld_sec_free(cl->sec);
     free(cl);
     return NULL;
   }
@@ -176,6 +197,7 @@ ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t err
     ld_wake_close(&cl->wake, NULL);
     uv_run(&cl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&cl->loop);
+    ld_sec_free(cl->sec);
     free(cl);
     return NULL;
   }
@@ -463,6 +485,7 @@ void ld_client_free(ld_client *cl) {
     m = n;
   }
   if (cl->dfd >= 0) close(cl->dfd);
+  ld_sec_free(cl->sec);
   pthread_mutex_destroy(&cl->mu);
   pthread_cond_destroy(&cl->cv);
   free(cl);

@@ -11,6 +11,9 @@
 typedef struct ld_client ld_client;
 
 ld_client *ld_client_new(const char *addr, double timeout, char *err, size_t errlen);
+ld_client *ld_client_connect(const char *addr, double timeout, const char *token_file,
+                             const char *tls_ca, const char *tls_cert, const char *tls_key,
+                             char *err, size_t errlen);
 int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
                          const size_t *lens, ld_buffer *const *bufs, uint32_t n);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pack.h"
+#include "util/names.h"
 
 /* One request in flight: the client's id for it, and the workers (ids)
  * that have not answered yet. */
@@ -184,15 +185,6 @@ void sc_op_run(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h) 
 
 /* ---- upload-file ---- */
 
-/* Whether NAME (LEN bytes) can be kept as an upload: 1..200 bytes, no
- * '/', no NUL, not starting with '.'. (The workers check that it is a Lua
- * identifier and answer an error otherwise; this only keeps junk out of
- * the replays.) */
-static int keepable_name(const char *name, size_t len) {
-  return len > 0 && len <= 200 && name[0] != '.' && memchr(name, '/', len) == NULL &&
-         memchr(name, '\0', len) == NULL;
-}
-
 /* Packs the worker's upload-file header (NAME, request ID, 0 for a
  * replay) into P. */
 static void pack_upload(pk_t *p, const char *name, size_t len, int64_t id) {
@@ -223,12 +215,17 @@ void sc_op_upload(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *
   size_t len = 0;
   ld_mp_get_i64(h, "id", &id);
   ld_mp_get_str(h, "name", &name, &len);
-  if (!keepable_name(name, len) || m->nframes != 2) {
+  char why[160];
+  /* The name becomes a file name on every worker: checked here by the
+   * workers' own rule (net/auth.h), so a bad one is neither kept nor
+   * replayed. */
+  if (!ld_valid_file_name(name, len, why, sizeof why) || m->nframes != 2) {
     char msg[300];
-    snprintf(msg, sizeof msg,
-             "upload-file: needs 'name' (a module name, got '%.*s') and one data frame (got "
-             "%u)",
-             (int)(len > 200 ? 200 : len), name, m->nframes > 0 ? m->nframes - 1 : 0);
+    if (m->nframes != 2)
+      snprintf(msg, sizeof msg, "upload-file: needs one data frame (got %u)",
+               m->nframes > 0 ? m->nframes - 1 : 0);
+    else
+      snprintf(msg, sizeof msg, "upload-file: %s", why);
     send_error(cl->conn, msg);
     return;
   }

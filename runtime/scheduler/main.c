@@ -9,12 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "sched.h"
 #include "util/version.h"
 
 static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
+    "                       [--auth-token-file FILE] [--tls-ca-file FILE --tls-cert FILE\n"
+    "                       [--tls-key FILE]] [--insecure]\n"
     "\n"
     "  --host HOST              address to bind (default 127.0.0.1: this machine only)\n"
     "  --port PORT              TCP port (default 8786; 0 picks a free one)\n"
@@ -24,7 +27,8 @@ static const char *USAGE =
     "  --worker-saturation X    input tasks a worker holds at least per thread (default 2;\n"
     "                           more when tasks are shorter than the message round trip)\n"
     "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
-    "  --version, --help\n";
+    "  --version, --help\n"
+    "security (docs/security.md):\n";
 
 static sc_state st;
 static const char *sched_file;
@@ -88,10 +92,19 @@ int main(int argc, char **argv) {
   st.saturation = 2;
   st.avg_task = -1;
   st.worker_ttl = 30;
+  ld_sec_opts so = {0};
+  char err[512];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    int took = ld_sec_take_arg(&so, argc, argv, &i, err, sizeof err);
+    if (took < 0) {
+      fprintf(stderr, "ldask-scheduler: %s\n", err);
+      return 2;
+    } else if (took) {
+      continue;
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(USAGE, stdout);
+      fputs(ld_sec_usage, stdout);
       return 0;
     } else if (strcmp(a, "--version") == 0) {
       printf("ldask-scheduler %s\n", LD_VERSION_STRING);
@@ -117,6 +130,14 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  ld_sec_opts_env(&so);
+  ld_sec *sec = ld_sec_new(&so, err, sizeof err);
+  if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-scheduler", err, sizeof err) != 0) {
+    fprintf(stderr, "ldask-scheduler: %s\n", err);
+    ld_sec_free(sec);
+    return 2;
+  }
+  ld_net_set_default_sec(sec);
   signal(SIGPIPE, SIG_IGN);
   st.loop = uv_default_loop();
   if (sc_tasks_init(&st) != 0) {
@@ -125,14 +146,14 @@ int main(int argc, char **argv) {
   }
   const ld_conn_handlers *h;
   sc_proto_init(&st, &h);
-  char err[256];
   ld_server *srv =
       ld_server_listen(st.loop, host, (int)port, "scheduler", h, NULL, &st, err, sizeof err);
   if (srv == NULL) {
     fprintf(stderr, "ldask-scheduler: %s\n", err);
     return 1;
   }
-  snprintf(st.address, sizeof st.address, "tcp://%s:%d", host, ld_server_port(srv));
+  snprintf(st.address, sizeof st.address, "%s://%s:%d", ld_sec_tls(sec) ? "tls" : "tcp", host,
+           ld_server_port(srv));
   if (sched_file && write_sched_file(sched_file, st.address) != 0) {
     fprintf(stderr, "ldask-scheduler: cannot write the scheduler file '%s'\n", sched_file);
     return 1;
@@ -171,6 +192,7 @@ int main(int argc, char **argv) {
   uv_run(st.loop, UV_RUN_DEFAULT);
   sc_broadcast_free(&st);
   if (sched_file) unlink(sched_file);
+  ld_sec_free(sec);
   fprintf(stderr, "ldask-scheduler: stopped\n");
   return 0;
 }

@@ -200,6 +200,8 @@ static void on_close(ld_conn *c, const char *reason) {
   sc_state *st = sc_g;
   const char *role = ld_conn_peer_role(c);
   void *data = ld_conn_data(c);
+  if (ld_conn_auth_failed(c))
+    fprintf(stderr, "ldask-scheduler: refused %s: %s\n", ld_conn_peer_addr(c), reason);
   if (data == NULL) return;
   if (strcmp(role, "client") == 0) {
     sc_client *cl = data;

@@ -17,6 +17,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "net/auth.h"
 #include "net/mp.h"
 #include "spill.h"
 #include "util/version.h"
@@ -25,7 +26,8 @@
 static const char *USAGE =
     "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
-    "                    [--scheduler-file FILE] [--host HOST]\n"
+    "                    [--scheduler-file FILE] [--host HOST] [--auth-token-file FILE]\n"
+    "                    [--tls-ca-file FILE --tls-cert FILE [--tls-key FILE]] [--insecure]\n"
     "\n"
     "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
     "  --nthreads N             executor threads, one LuaJIT state each (default 1)\n"
@@ -39,7 +41,8 @@ static const char *USAGE =
     "                           ldask.client.get_worker().local_directory)\n"
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
-    "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n";
+    "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n"
+    "security (docs/security.md; the scheduler's address is then tls://HOST:PORT):\n";
 
 static wk_state W;
 static uv_timer_t hb_timer, reconnect_timer;
@@ -145,8 +148,12 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
 }
 
 static void on_sched_close(ld_conn *c, const char *reason) {
-  (void)c;
   W.sched = NULL;
+  if (ld_conn_auth_failed(c)) { /* a wrong token does not get better by retrying */
+    fprintf(stderr, "ldask-worker %s: %s\n", W.name, reason);
+    stop(1);
+    return;
+  }
   if (W.registered || W.lost_since < 0)
     fprintf(stderr, "ldask-worker %s: lost the scheduler: %s\n", W.name, reason);
   W.registered = 0;
@@ -196,7 +203,8 @@ static void on_peer_in(ld_server *s, ld_conn *c) {
 }
 /* A peer's connection closed: forgotten. */
 static void on_peer_in_close(ld_conn *c, const char *reason) {
-  (void)reason;
+  if (ld_conn_auth_failed(c))
+    fprintf(stderr, "ldask-worker %s: refused peer %s: %s\n", W.name, ld_conn_peer_addr(c), reason);
   for (int i = 0; i < npeers_in; i++)
     if (peers_in[i] == c) peers_in[i] = peers_in[--npeers_in];
 }
@@ -340,11 +348,20 @@ int main(int argc, char **argv) {
   W.nthreads = 1;
   W.death_timeout = 60;
   W.lost_since = -1;
+  ld_sec_opts so = {0};
+  char err[512];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    int took = ld_sec_take_arg(&so, argc, argv, &i, err, sizeof err);
+    if (took < 0) {
+      fprintf(stderr, "ldask-worker: %s\n", err);
+      return 2;
+    } else if (took) {
+      continue;
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(USAGE, stdout);
+      fputs(ld_sec_usage, stdout);
       return 0;
     } else if (strcmp(a, "--version") == 0) {
       printf("ldask-worker %s\n", LD_VERSION_STRING);
@@ -408,7 +425,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   struct sockaddr_in sin;
-  char err[256];
   if (ld_net_parse_addr(W.sched_addr, &sin, err, sizeof err) != 0) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 2;
@@ -425,6 +441,14 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  ld_sec_opts_env(&so);
+  ld_sec *sec = ld_sec_new(&so, err, sizeof err);
+  if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-worker", err, sizeof err) != 0) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    ld_sec_free(sec);
+    return 2;
+  }
+  ld_net_set_default_sec(sec);
   signal(SIGPIPE, SIG_IGN);
   /* A file-size limit (ulimit -f) then fails a write with EFBIG instead of
    * killing the worker: a spill file that cannot be written keeps its value
@@ -442,7 +466,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 1;
   }
-  snprintf(W.address, sizeof W.address, "tcp://%s:%d", host, ld_server_port(peer_server));
+  snprintf(W.address, sizeof W.address, "%s://%s:%d", ld_sec_tls(sec) ? "tls" : "tcp", host,
+           ld_server_port(peer_server));
   if (W.name[0] == '\0') snprintf(W.name, sizeof W.name, "%s", W.address);
   if (wk_exec_start(&W, err, sizeof err) != 0) {
     fprintf(stderr, "ldask-worker: %s\n", err);
@@ -479,6 +504,7 @@ int main(int argc, char **argv) {
   uv_run(W.loop, UV_RUN_DEFAULT);
   wk_mem_shutdown(&W);
   free(peers_in);
+  ld_sec_free(sec);
   fprintf(stderr, "ldask-worker %s: stopped\n", W.name);
   return exit_code;
 }

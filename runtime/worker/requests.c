@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "net/mp.h"
+#include "util/names.h"
 #include "worker.h"
 
 /* Packs {op, id, ok[, message, traceback]} (+ NFRAMES when ok and
@@ -39,17 +40,6 @@ static void reply(wk_state *w, const char *op, int64_t id, int ok, const char *m
 }
 
 /* ---- upload-file ---- */
-
-/* Whether NAME (LEN bytes) is a plain Lua identifier (no path parts). */
-static int valid_module(const char *name, size_t len) {
-  if (len == 0 || len > 200) return 0;
-  for (size_t i = 0; i < len; i++) {
-    char c = name[i];
-    int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return 0;
-  }
-  return 1;
-}
 
 /* Creates the files directory unless done. Returns 0, or -1 with ERR set. */
 static int files_dir(wk_state *w, char *err, size_t errlen) {
@@ -103,10 +93,9 @@ void wk_on_upload(wk_state *w, ld_msg *m, const msgpack_object *h) {
   size_t len = 0;
   ld_mp_get_i64(h, "id", &id);
   ld_mp_get_str(h, "name", &name, &len);
-  char err[600] = "";
-  if (!valid_module(name, len) || m->nframes != 2) {
-    snprintf(err, sizeof err, "upload-file: bad module name '%.*s' or no data frame",
-             (int)(len > 200 ? 200 : len), name);
+  char err[600] = "", why[160];
+  if (!ld_valid_file_name(name, len, why, sizeof why) || m->nframes != 2) {
+    snprintf(err, sizeof err, "upload-file: %s", m->nframes != 2 ? "no data frame" : why);
   } else if (files_dir(w, err, sizeof err) == 0) {
     char *cname = malloc(len + 1);
     if (cname == NULL) abort();

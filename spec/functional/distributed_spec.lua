@@ -619,7 +619,7 @@ describe("the distributed programs", function()
       s3:close()
       -- the cluster still works
       assert.equal(3, c:submit(function() return 3 end):result(10))
-    end)
+    end, { auth = false }) -- no token: this spec speaks the wire itself
   end)
 
   it("gives tasks the worker's --local-directory", function()
@@ -639,7 +639,8 @@ describe("the distributed programs", function()
 
   it("refuses a second worker of the same name, and bad worker options", function()
     with_cluster(1, function(cl)
-      local out = io.popen(bin .. "ldask-worker " .. cl.address .. " --name local-1 --death-timeout 2 2>&1; echo rc=$?"):read("*a")
+      local out = io.popen(bin .. "ldask-worker " .. cl.address .. " --auth-token-file " .. cl.token_file ..
+        " --name local-1 --death-timeout 2 2>&1; echo rc=$?"):read("*a")
       assert.matches("a worker named 'local-1' is already registered", out, 1, true)
       assert.matches("rc=1", out, 1, true)
     end)
@@ -653,7 +654,7 @@ describe("the distributed programs", function()
   it("a worker finds the scheduler through --scheduler-file", function()
     local cl = cluster_mod.start({ n_workers = 0 })
     local pid = io.popen("sh -c '" .. bin .. "ldask-worker --scheduler-file " .. cl.dir ..
-      "/scheduler.json --name by-file > /dev/null 2>&1 & echo $!'"):read("*l")
+      "/scheduler.json --auth-token-file " .. cl.token_file .. " --name by-file > /dev/null 2>&1 & echo $!'"):read("*l")
     local c = client({ scheduler_file = cl.dir .. "/scheduler.json", set_as_default = false })
     local ok, err = pcall(function()
       local info = c:wait_for_workers(1, 20)
@@ -688,7 +689,7 @@ describe("the distributed programs", function()
     local cl = cluster_mod.start({ n_workers = 0 })
     local dir = helpers.tmpdir()
     local p = io.popen("sh -c '" .. bin .. "ldask-worker " .. cl.address ..
-      " --death-timeout 1 > " .. dir .. "/dt.log 2>&1; echo $? > " .. dir .. "/dt.rc' & echo $!")
+      " --auth-token-file " .. cl.token_file .. " --death-timeout 1 > " .. dir .. "/dt.log 2>&1; echo $? > " .. dir .. "/dt.rc' & echo $!")
     p:read("*l")
     p:close()
     local c = client(cl.address, { set_as_default = false })
@@ -722,7 +723,8 @@ describe("the distributed programs", function()
         "os.exit(0)", -- a ^D typed while a line runs can be lost by the terminal
         "",
       }, "\n"))
-      local code = "c = require('ldask.client')('" .. cl.address .. "')"
+      local code = "c = require('ldask.client')('" .. cl.address .. "', {auth_token_file = '" ..
+        cl.token_file .. "'})"
       local cmd = string.format("HOME=%s timeout 60 script -qfec %s /dev/null < %s 2>&1", helpers.tmpdir(),
         helpers.shell_quote(helpers.ldask .. " -i -e " .. helpers.shell_quote(code)), input)
       local p = io.popen(cmd)

@@ -2,11 +2,21 @@
 -- ldask-scheduler and N ldask-workers as child processes on 127.0.0.1 (free
 -- ports, found through a scheduler file), stopped with the client or when
 -- this process exits (the scheduler watches our pid; workers time out).
+-- Each cluster has a random token of its own (docs/security.md): written
+-- to a file only this user can read in the cluster's 0700 directory and
+-- given to its processes; Client(cluster.address) in this process uses it.
 local ffi = require "ffi"
 require "ldask.ffi.client"
 local lib = require "ldask.native"
 
 local M = {}
+
+-- address -> token file of the running local clusters of this process.
+local tokens = {}
+
+--- The token file of this process's running local cluster at ADDRESS, or
+-- nil.
+function M.token_file(address) return tokens[address] end
 
 local Cluster = { __name = "ldask.LocalCluster" }
 Cluster.__index = Cluster
@@ -35,6 +45,29 @@ local function spawn(cmd, log)
   return tonumber(pid)
 end
 
+-- Writes a fresh random token (RAND_bytes, 32 bytes as hex) to PATH,
+-- readable by its owner only. Returns PATH.
+local function write_token(path)
+  local hex = ffi.new("char[65]")
+  if lib.ld_auth_random_hex(hex, 32) ~= 0 then
+    error("ldask.Client: no randomness for the local cluster's token (RAND_bytes failed)", 4)
+  end
+  local f = assert(io.open(path, "w")); f:close()
+  os.execute("chmod 600 '" .. path .. "'")
+  f = assert(io.open(path, "w")); f:write(ffi.string(hex), "\n"); f:close()
+  return path
+end
+
+-- The security options of the cluster's processes (a shell fragment).
+local function security_args(self, opts)
+  local a = {}
+  if self.token_file then a[#a + 1] = "--auth-token-file " .. quote(self.token_file) end
+  for _, k in ipairs({ "tls_ca_file", "tls_cert", "tls_key" }) do
+    if opts[k] then a[#a + 1] = "--" .. k:gsub("_", "-") .. " " .. quote(opts[k]) end
+  end
+  return table.concat(a, " ")
+end
+
 local function read_file(path)
   local f = io.open(path)
   if not f then return nil end
@@ -44,7 +77,10 @@ end
 
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
--- timeout (start-up, default 20 s), scheduler_args (extra options).
+-- timeout (start-up, default 20 s), scheduler_args (extra options),
+-- auth_token_file (default: a fresh token; auth = false: none, for specs
+-- that speak the wire themselves), tls_ca_file, tls_cert, tls_key (TLS
+-- for every process, with one certificate).
 function M.start(opts)
   opts = opts or {}
   local n = opts.n_workers or 2
@@ -59,9 +95,13 @@ function M.start(opts)
   local dir = p:read("*l"); p:close()
   local bin = bindir()
   local self = setmetatable({ dir = dir, pids = {}, n_workers = n }, Cluster)
+  if opts.auth ~= false then
+    self.token_file = opts.auth_token_file or write_token(dir .. "/token")
+  end
+  self.security = security_args(self, opts)
   local sfile = dir .. "/scheduler.json"
   local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
-    " --parent-pid " .. lib.ld_client_pid() .. " " .. (opts.scheduler_args or ""),
+    " --parent-pid " .. lib.ld_client_pid() .. " " .. self.security .. " " .. (opts.scheduler_args or ""),
     dir .. "/scheduler.log")
   self.pids[#self.pids + 1] = spid
   self.scheduler_pid = spid
@@ -69,7 +109,7 @@ function M.start(opts)
   while true do
     local s = read_file(sfile)
     local addr = s and s:match('"address"%s*:%s*"([^"]+)"')
-    if addr then self.address = addr; break end
+    if addr then self.address = addr; tokens[addr] = self.token_file; break end
     if lib.ld_client_now() > deadline then
       local log = read_file(dir .. "/scheduler.log") or ""
       self:stop()
@@ -92,7 +132,7 @@ function Cluster:add_worker(threads, extra)
   local i = #self.workers + 1
   local cmd = bindir() .. "/ldask-worker " .. self.address .. " --nthreads " ..
     (threads or opts.threads_per_worker or 1) ..
-    " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) ..
+    " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) .. " " .. self.security ..
     (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "") ..
     (extra and (" " .. extra) or "")
   local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log")
@@ -112,6 +152,7 @@ end
 function Cluster:stop()
   if self.stopped then return end
   self.stopped = true
+  if self.address then tokens[self.address] = nil end
   if self._gc then ffi.gc(self._gc, nil) end
   local pids = {}
   for _, pid in ipairs(self.pids) do pids[#pids + 1] = tostring(pid) end

@@ -16,8 +16,8 @@ local future = require "ldask.client.future"
 local codec = require "ldask.codec"
 local errors = require "ldask.errors"
 
-local type, error, tostring, ipairs, setmetatable, getmetatable, pcall =
-  type, error, tostring, ipairs, setmetatable, getmetatable, pcall
+local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall =
+  type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall
 local ffi_string, ffi_new = ffi.string, ffi.new
 local is_future, Future = future.is_future, future.Future
 
@@ -43,8 +43,12 @@ local buffer_array = ffi.typeof("ld_buffer *[?]")
 
 -- Connection --------------------------------------------------------------
 
+-- The security options of a Client (docs/security.md), all file names.
+local SECURITY_OPTS = { "auth_token_file", "tls_ca_file", "tls_cert", "tls_key" }
+
 local function new_client(address, opts)
-  local cl = lib.ld_client_new(address, opts.timeout or 10, errbuf, 512)
+  local cl = lib.ld_client_connect(address, opts.timeout or 10, opts.auth_token_file,
+    opts.tls_ca_file, opts.tls_cert, opts.tls_key, errbuf, 512)
   if cl == nil then return nil, ffi_string(errbuf) end
   local self = setmetatable({
     address = address,
@@ -63,12 +67,16 @@ local function new_client(address, opts)
 end
 
 --- Client(address [, opts]) connects to the scheduler at ADDRESS
--- ("tcp://HOST:PORT"); Client() or Client({n_workers=, threads_per_worker=})
--- starts a local cluster first and stops it when the client closes.
+-- ("tcp://HOST:PORT", or "tls://HOST:PORT" with TLS); Client() or
+-- Client({n_workers=, threads_per_worker=}) starts a local cluster first
+-- (with a fresh token of its own) and stops it when the client closes.
 -- opts.scheduler_file: read the address from a file written by
 -- ldask-scheduler --scheduler-file. opts.set_as_default (default true).
+-- Security (docs/security.md): opts.auth_token_file (default
+-- LDASK_AUTH_TOKEN_FILE; a local cluster of this process: its own),
+-- opts.tls_ca_file, opts.tls_cert, opts.tls_key (default LDASK_TLS_*).
 -- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler; nil starts a local cluster
--- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file =, set_as_default = }`
+-- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file =, set_as_default =, auth_token_file =, tls_ca_file =, tls_cert =, tls_key = }`
 -- @return a Client
 -- @usage local c = ldask.Client()          -- also require("ldask.client").new()
 -- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
@@ -79,6 +87,11 @@ function M.new(address, opts)
   if address ~= nil and type(address) ~= "string" then
     error("ldask.Client: address must be a string like 'tcp://127.0.0.1:8786', got " .. type(address), 2)
   end
+  for _, k in ipairs(SECURITY_OPTS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then
+      error("ldask.Client: " .. k .. " must be a file name (a string), got " .. type(opts[k]), 2)
+    end
+  end
   local cluster
   if address == nil and opts.scheduler_file then
     local f, err = io.open(opts.scheduler_file)
@@ -87,9 +100,17 @@ function M.new(address, opts)
     address = text:match('"address"%s*:%s*"([^"]+)"')
     if not address then error("ldask.Client: no address in scheduler file '" .. opts.scheduler_file .. "'", 2) end
   end
+  local cluster_mod = require "ldask.client.cluster"
   if address == nil then
-    cluster = require("ldask.client.cluster").start(opts)
+    cluster = cluster_mod.start(opts)
     address = cluster.address
+  end
+  if opts.auth_token_file == nil and cluster_mod.token_file(address) then
+    -- a local cluster of this process: its own token
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.auth_token_file = cluster_mod.token_file(address)
+    opts = o
   end
   local self, err = new_client(address, opts)
   if not self then

@@ -3,12 +3,15 @@
 -- present and future) and run (call a function once on each worker).
 -- Installed into ldask.client's Client by install(). docs/distributed.md.
 -- @submodule ldask.client
+local ffi = require "ffi"
+require "ldask.ffi.client"
 local lib = require "ldask.native"
 
 local type, error, tostring, ipairs, select, setmetatable, getmetatable, pcall =
   type, error, tostring, ipairs, select, setmetatable, getmetatable, pcall
 local concat = table.concat
 local io_open = io.open
+local why_buf = ffi.new("char[160]")
 
 local W = {}
 
@@ -111,8 +114,9 @@ function W.install(M, Client, shared)
     if not name then
       error("Client:upload_file: '" .. path .. "' is not a .lua file (a single Lua module file is expected)", 2)
     end
-    if not name:match("^[%a_][%w_]*$") then
-      error("Client:upload_file: '" .. base .. "' does not name a Lua module (NAME.lua, NAME made of letters, digits and '_')", 2)
+    -- the rule the scheduler and the workers apply (core/util/names.c)
+    if lib.ld_valid_file_name(name, #name, why_buf, 160) == 0 then
+      error("Client:upload_file: '" .. base .. "' does not name a Lua module: " .. ffi.string(why_buf), 2)
     end
     local f, ferr = io_open(path, "rb")
     if not f then error("Client:upload_file: cannot read '" .. path .. "': " .. tostring(ferr), 2) end
