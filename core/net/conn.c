@@ -11,11 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "net/mp.h"
 #include "util/version.h"
 
 #define READ_CHUNK 65536
+/* Before the handshake a connection reads into a small buffer of its own
+ * (a hello is tens of bytes): an idle or hostile connection costs little.
+ * The READ_CHUNK buffer comes with the handshake. */
+#define HELLO_CHUNK 2048
 #define COPY_MAX 16384
 /* A connection keeps the block of its last write for the next one, up to
  * this size: a busy connection then writes without malloc/free of blocks
@@ -26,6 +31,11 @@ static int g_protocol = LD_PROTOCOL;
 /* Process-wide counters (ld_net_stats). */
 static _Atomic uint64_t g_msgs_sent, g_writes;
 static const char *g_version = LD_VERSION_STRING;
+/* Timeouts (ld_net_set_timeouts), in milliseconds; 0: none. */
+static uint64_t g_handshake_ms = (uint64_t)(LD_NET_DEFAULT_HANDSHAKE_TIMEOUT * 1000);
+static uint64_t g_idle_ms;
+/* Connections closed so far (ld_net_conns_closed). */
+static _Atomic uint64_t g_closed;
 
 /* Test hook (docs/protocol.md): makes this process claim another protocol
  * and version in its hellos. VERSION must stay valid. */
@@ -34,16 +44,33 @@ void ld_net_set_identity(int protocol, const char *version) {
   g_version = version;
 }
 
+void ld_net_set_timeouts(double handshake, double idle) {
+  g_handshake_ms = handshake > 0 ? (uint64_t)(handshake * 1000 + 0.5) : 0;
+  g_idle_ms = idle > 0 ? (uint64_t)(idle * 1000 + 0.5) : 0;
+}
+
+void ld_net_timeouts(double *handshake, double *idle) {
+  *handshake = (double)g_handshake_ms / 1000;
+  *idle = (double)g_idle_ms / 1000;
+}
+
+uint64_t ld_net_conns_closed(void) { return g_closed; }
+
 struct ld_conn {
   uv_tcp_t tcp;
   uv_prepare_t flush;
   uv_connect_t connect_req;
+  uv_timer_t timer; /* the handshake deadline, then the idle check */
   int open_handles; /* handles not yet closed */
   int connected;    /* the TCP stream is up */
   int closing;      /* close requested */
   int flush_close;  /* close once the queue is written */
   int writing;      /* a uv_write is in flight */
   int got_hello;
+  int handshake_done; /* ld_conn_handshake_done was called */
+  int grace;          /* the handshake deadline was extended once */
+  int accepted;       /* accepted by a server (else connected by us) */
+  uint64_t last_read; /* loop time (ms) of the last bytes received */
   char role[16];
   char peer_role[16];
   char peer_addr[64];
@@ -58,7 +85,8 @@ struct ld_conn {
   ld_conn_handlers h;
   void (*on_drained)(ld_conn *c);
   void *data;
-  char rbuf[READ_CHUNK];
+  char *rbuf; /* owned: READ_CHUNK bytes, from the handshake on */
+  char hbuf[HELLO_CHUNK];
 };
 
 struct ld_server {
@@ -83,6 +111,7 @@ typedef struct write_batch {
 } write_batch;
 
 static void conn_shutdown(ld_conn *c, const char *reason);
+static void refuse_now(ld_conn *c, const char *msg);
 
 void *ld_conn_data(const ld_conn *c) { return c->data; }
 void ld_conn_set_data(ld_conn *c, void *data) { c->data = data; }
@@ -155,6 +184,8 @@ static void handle_closed(uv_handle_t *h) {
   ld_frame_reader_free(c->reader);
   if (c->zone_ready) msgpack_zone_destroy(&c->zone);
   free(c->spare);
+  free(c->rbuf);
+  g_closed++;
   if (c->h.on_close) c->h.on_close(c, c->reason);
   free(c);
 }
@@ -169,10 +200,13 @@ static ld_conn *conn_new(uv_loop_t *loop, const char *role, const ld_conn_handle
     free(c);
     return NULL;
   }
+  /* only a small hello until the handshake is done */
+  ld_frame_reader_set_limits(c->reader, LD_NET_HELLO_MAX, LD_NET_HELLO_FRAMES);
   uv_tcp_init(loop, &c->tcp);
   uv_prepare_init(loop, &c->flush);
-  c->tcp.data = c->flush.data = c;
-  c->open_handles = 2;
+  uv_timer_init(loop, &c->timer);
+  c->tcp.data = c->flush.data = c->timer.data = c;
+  c->open_handles = 3;
   snprintf(c->role, sizeof c->role, "%s", role);
   c->h = *h;
   c->data = data;
@@ -398,6 +432,7 @@ static void conn_shutdown(ld_conn *c, const char *reason) {
   if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
   uv_close((uv_handle_t *)&c->tcp, handle_closed);
   uv_close((uv_handle_t *)&c->flush, handle_closed);
+  uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
 
 void ld_conn_close(ld_conn *c, const char *reason, int flush) {
@@ -415,7 +450,8 @@ void ld_conn_close(ld_conn *c, const char *reason, int flush) {
   conn_shutdown(c, NULL);
 }
 
-static void send_error_and_close(ld_conn *c, const char *msg) {
+/* Queues {op = "error", message = MSG} on C. */
+static void send_error(ld_conn *c, const char *msg) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
@@ -427,7 +463,21 @@ static void send_error_and_close(ld_conn *c, const char *msg) {
   ld_mp_pack_cstr(&pk, msg);
   ld_conn_send_packed(c, &sb, NULL, 0);
   msgpack_sbuffer_destroy(&sb);
+}
+
+/* Tells the peer MSG, then closes C once it is written. */
+static void send_error_and_close(ld_conn *c, const char *msg) {
+  send_error(c, msg);
   ld_conn_close(c, msg, 1);
+}
+
+/* Tells the peer MSG and closes C at once: what the socket does not take
+ * right away is dropped (for a peer that may not be reading). */
+static void refuse_now(ld_conn *c, const char *msg) {
+  if (c->closing) return;
+  send_error(c, msg);
+  ld_conn_flush(c);
+  conn_shutdown(c, msg);
 }
 
 /* Checks the peer's hello; returns 0 or closes the connection. */
@@ -481,7 +531,64 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
   memcpy(c->peer_role, role, rolelen);
   c->peer_role[rolelen] = '\0';
   c->got_hello = 1;
+  ld_conn_handshake_done(c);
   return 0;
+}
+
+/* Idle check (accepted connections, --idle-timeout): nothing received for
+ * that long closes the connection. */
+static void idle_check(uv_timer_t *t) {
+  ld_conn *c = t->data;
+  if (c->closing || uv_now(t->loop) - c->last_read < g_idle_ms) return;
+  char msg[200];
+  snprintf(msg, sizeof msg, "%s (%s) sent nothing for %.1f s (idle timeout)", c->peer_addr,
+           c->peer_role[0] ? c->peer_role : "peer", (double)g_idle_ms / 1000);
+  refuse_now(c, msg);
+}
+
+void ld_conn_handshake_done(ld_conn *c) {
+  if (c->handshake_done) return;
+  c->handshake_done = 1;
+  ld_frame_reader_set_limits(c->reader, 0, LD_NET_MAX_FRAMES);
+  if (c->rbuf == NULL) c->rbuf = malloc(READ_CHUNK); /* (else reads stay small) */
+  uv_timer_stop(&c->timer);
+  if (g_idle_ms && c->accepted) {
+    uint64_t every = g_idle_ms / 4 ? g_idle_ms / 4 : 1;
+    uv_timer_start(&c->timer, idle_check, every, every);
+  }
+}
+
+/* The handshake deadline passed. Bytes waiting unread (a loop that was
+ * busy, not a slow peer) get one more second. */
+static void handshake_expired(uv_timer_t *t) {
+  ld_conn *c = t->data;
+  if (c->closing || c->handshake_done) return;
+  uv_os_fd_t fd;
+  int pending = 0;
+  if (!c->grace && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+      ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) {
+    c->grace = 1;
+    uv_timer_start(&c->timer, handshake_expired, 1000, 0);
+    return;
+  }
+  char msg[200];
+  snprintf(msg, sizeof msg, "no handshake from %s within %.1f s (handshake timeout)",
+           c->peer_addr, (double)g_handshake_ms / 1000);
+  refuse_now(c, msg);
+}
+
+/* A hello after the first is a protocol error: refused, C closed.
+ * Returns 1 then, else 0. */
+static int second_hello(ld_conn *c, const msgpack_object *hdr) {
+  const char *op;
+  size_t oplen;
+  if (!ld_mp_get_str(hdr, "op", &op, &oplen) || oplen != 5 || memcmp(op, "hello", 5) != 0)
+    return 0;
+  char msg[200];
+  snprintf(msg, sizeof msg, "peer %s (%s) sent a second hello: protocol error", c->peer_addr,
+           c->peer_role);
+  send_error_and_close(c, msg);
+  return 1;
 }
 
 static void dispatch(ld_conn *c) {
@@ -506,7 +613,7 @@ static void dispatch(ld_conn *c) {
       send_error_and_close(c, msg);
       return;
     }
-    if (!c->got_hello && check_hello(c, &doc) != 0) {
+    if (!c->got_hello ? check_hello(c, &doc) != 0 : second_hello(c, &doc)) {
       msgpack_zone_clear(&c->zone);
       ld_msg_free(m);
       return;
@@ -519,12 +626,11 @@ static void dispatch(ld_conn *c) {
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   ld_conn *c = h->data;
-  *buf = uv_buf_init(c->rbuf, READ_CHUNK);
+  *buf = c->rbuf ? uv_buf_init(c->rbuf, READ_CHUNK) : uv_buf_init(c->hbuf, HELLO_CHUNK);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   ld_conn *c = s->data;
-  (void)buf;
   if (nread == 0 || c->closing) return;
   if (nread < 0) {
     char msg[160];
@@ -536,11 +642,18 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_shutdown(c, msg);
     return;
   }
-  int rc = ld_frame_reader_feed(c->reader, c->rbuf, (size_t)nread);
+  c->last_read = uv_now(s->loop);
+  int rc = ld_frame_reader_feed(c->reader, buf->base, (size_t)nread);
   dispatch(c);
   if (rc < 0 && !c->closing) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, ld_frame_reader_error(c->reader));
+    char msg[400];
+    if (c->handshake_done)
+      snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, ld_frame_reader_error(c->reader));
+    else
+      snprintf(msg, sizeof msg,
+               "from %s: %s (before its handshake a peer may send only a hello of at most %u "
+               "bytes)",
+               c->peer_addr, ld_frame_reader_error(c->reader), LD_NET_HELLO_MAX);
     send_error_and_close(c, msg);
   }
 }
@@ -571,6 +684,7 @@ static void start(ld_conn *c) {
   if (c->q_tail == NULL) c->q_tail = hello;
   c->q_len++;
   uv_prepare_start(&c->flush, flush_cb);
+  if (g_handshake_ms) uv_timer_start(&c->timer, handshake_expired, g_handshake_ms, 0);
   int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
   if (rc < 0) {
     char msg[128];
@@ -628,6 +742,7 @@ static void accept_cb(uv_stream_t *st, int status) {
     conn_shutdown(c, "accept failed");
     return;
   }
+  c->accepted = 1;
   start(c);
   if (s->on_conn) s->on_conn(s, c);
 }

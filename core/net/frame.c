@@ -3,9 +3,12 @@
 #include "net/frame.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 ld_msg *ld_msg_new(uint32_t nframes) {
   if (nframes == 0) return NULL;
@@ -79,6 +82,42 @@ ld_buffer *ld_msg_encode(const ld_msg *m) {
   return b;
 }
 
+/* ---- the reader ---- */
+
+/* Frames up to this size get their whole buffer when their first byte
+ * arrives; larger ones start with this much and grow as bytes come. */
+#define GROW_MIN ((size_t)1 << 20)
+/* What a frame costs beyond its bytes (record, allocation), charged to the
+ * budget so that many empty frames are not free. */
+#define FRAME_OVERHEAD (sizeof(ld_buffer) + 64)
+
+static uint64_t g_max_message = LD_NET_DEFAULT_MAX_MESSAGE;
+static _Atomic uint64_t g_max_buffered; /* 0 until set or first used */
+static _Atomic uint64_t g_held; /* bytes held by all readers */
+
+static uint64_t default_buffered(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  uint64_t half = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : 0;
+  return half > ((uint64_t)1 << 30) ? half : (uint64_t)1 << 30;
+}
+
+void ld_frame_set_budgets(uint64_t max_message, uint64_t max_buffered) {
+  g_max_message = max_message ? max_message : LD_NET_DEFAULT_MAX_MESSAGE;
+  atomic_store(&g_max_buffered, max_buffered ? max_buffered : default_buffered());
+}
+
+static uint64_t max_buffered(void) {
+  uint64_t v = atomic_load(&g_max_buffered);
+  if (v == 0) atomic_store(&g_max_buffered, v = default_buffered());
+  return v;
+}
+
+void ld_frame_budgets(uint64_t *max_message, uint64_t *maxbuf, uint64_t *held) {
+  if (max_message) *max_message = g_max_message;
+  if (maxbuf) *maxbuf = max_buffered();
+  if (held) *held = atomic_load(&g_held);
+}
+
 /* Reader phases: the 4-byte count, the 8-byte lengths, the frame bodies. */
 enum { PH_COUNT, PH_LENGTHS, PH_BODY, PH_FAILED };
 
@@ -86,21 +125,77 @@ struct ld_frame_reader {
   int phase;
   unsigned char small[8]; /* partial count or length */
   size_t small_have;
-  ld_msg *cur;      /* message being read */
-  uint32_t frame;   /* index of the frame being read (lengths or body) */
-  size_t body_have; /* bytes of the current frame read */
+  uint32_t nframes;   /* announced frame count */
+  uint32_t frame;     /* index of the frame being read (lengths or body) */
+  uint64_t *lens;     /* owned: the lengths read so far, grown as they come */
+  uint32_t caplens;   /* entries allocated in lens */
+  uint64_t announced; /* wire bytes of the message announced so far */
+  ld_msg *cur;        /* owned: the message, once its lengths are known */
+  /* The frame being filled: a buffer allocated at its length (BUF), or a
+   * growing anonymous mapping (MAP, MAP_CAP bytes mapped). */
+  ld_buffer *buf;
+  unsigned char *map;
+  size_t map_cap;
+  size_t body_have;     /* bytes of the current frame read */
+  uint64_t held;        /* bytes charged to the process budget */
+  uint64_t max_message; /* 0: the process's */
+  uint32_t max_frames;
   ld_msg *head, *tail;
-  char err[160];
+  char err[200];
 };
 
 ld_frame_reader *ld_frame_reader_new(void) {
   ld_frame_reader *r = calloc(1, sizeof *r);
+  if (r) r->max_frames = LD_NET_MAX_FRAMES;
   return r;
+}
+
+void ld_frame_reader_set_limits(ld_frame_reader *r, uint64_t max_message, uint32_t max_frames) {
+  r->max_message = max_message;
+  r->max_frames = max_frames == 0 || max_frames > LD_NET_MAX_FRAMES ? LD_NET_MAX_FRAMES : max_frames;
+}
+
+/* Takes N more bytes of the process budget for R; -1 when that would pass
+ * it (nothing taken). */
+static int charge(ld_frame_reader *r, uint64_t n) {
+  uint64_t limit = max_buffered();
+  uint64_t old = atomic_load(&g_held);
+  do {
+    if (old + n > limit || old + n < old) return -1;
+  } while (!atomic_compare_exchange_weak(&g_held, &old, old + n));
+  r->held += n;
+  return 0;
+}
+
+/* Gives back everything R holds of the budget. */
+static void uncharge(ld_frame_reader *r) {
+  atomic_fetch_sub(&g_held, r->held);
+  r->held = 0;
+}
+
+static void unmap_release(void *ctx, void *data, size_t size) {
+  (void)size;
+  munmap(data, (size_t)(uintptr_t)ctx);
+}
+
+/* Drops the message being read and the frame being filled. */
+static void drop_partial(ld_frame_reader *r) {
+  ld_msg_free(r->cur);
+  r->cur = NULL;
+  ld_buffer_release(r->buf);
+  r->buf = NULL;
+  if (r->map) munmap(r->map, r->map_cap);
+  r->map = NULL;
+  r->map_cap = 0;
+  free(r->lens);
+  r->lens = NULL;
+  r->caplens = 0;
+  uncharge(r);
 }
 
 void ld_frame_reader_free(ld_frame_reader *r) {
   if (r == NULL) return;
-  ld_msg_free(r->cur);
+  drop_partial(r);
   while (r->head) {
     ld_msg *m = r->head;
     r->head = m->next;
@@ -118,14 +213,27 @@ int ld_frame_reader_partial(const ld_frame_reader *r) {
 static int fail(ld_frame_reader *r, int code, const char *msg) {
   if (r->phase != PH_FAILED) snprintf(r->err, sizeof r->err, "%s", msg);
   r->phase = PH_FAILED;
-  ld_msg_free(r->cur);
-  r->cur = NULL;
+  drop_partial(r);
   return code;
+}
+
+/* Refuses what does not fit the process budget, naming it. */
+static int fail_budget(ld_frame_reader *r, uint64_t want) {
+  char msg[200];
+  snprintf(msg, sizeof msg,
+           "the process's receive budget is used up (%" PRIu64 " of %" PRIu64
+           " bytes held for messages being received; %" PRIu64 " more needed: max-buffered)",
+           (uint64_t)atomic_load(&g_held), max_buffered(), want);
+  return fail(r, LD_NET_ENOMEM, msg);
 }
 
 static void finish(ld_frame_reader *r) {
   ld_msg *m = r->cur;
   r->cur = NULL;
+  free(r->lens);
+  r->lens = NULL;
+  r->caplens = 0;
+  uncharge(r); /* the message is the caller's now */
   m->next = NULL;
   if (r->tail)
     r->tail->next = m;
@@ -136,12 +244,130 @@ static void finish(ld_frame_reader *r) {
   r->small_have = 0;
 }
 
-/* Moves to the next frame body that has bytes to read, finishing the message
- * when none is left. */
-static void next_body(ld_frame_reader *r) {
-  while (r->frame < r->cur->nframes && r->cur->frames[r->frame]->size == 0) r->frame++;
+static size_t page_round(size_t n) {
+  size_t page = 4096;
+  return (n + page - 1) & ~(page - 1);
+}
+
+/* Starts frame R->frame (of R->lens[frame] > 0 bytes): its whole buffer
+ * when small, else a mapping of GROW_MIN to grow. Returns 0 or fails. */
+static int begin_frame(ld_frame_reader *r) {
+  uint64_t len = r->lens[r->frame];
+  char msg[160];
   r->body_have = 0;
-  if (r->frame == r->cur->nframes) finish(r);
+  if (len <= GROW_MIN) {
+    if (charge(r, len) != 0) return fail_budget(r, len);
+    /* the header is parsed, never used as array data: no alignment */
+    r->buf = r->frame == 0 ? ld_buffer_new_small((size_t)len) : ld_buffer_new((size_t)len);
+    if (r->buf == NULL) goto oom;
+    return 0;
+  }
+  if (charge(r, GROW_MIN) != 0) return fail_budget(r, GROW_MIN);
+  r->map = mmap(NULL, GROW_MIN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (r->map == MAP_FAILED) {
+    r->map = NULL;
+    goto oom;
+  }
+  r->map_cap = GROW_MIN;
+  return 0;
+oom:
+  snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes", len);
+  return fail(r, LD_NET_ENOMEM, msg);
+}
+
+/* Makes room for AVAIL more bytes of the current (mapped) frame: doubles
+ * the mapping, up to the frame's length. Returns 0 or fails. */
+static int grow_frame(ld_frame_reader *r, size_t avail) {
+  size_t len = (size_t)r->lens[r->frame];
+  size_t want = r->body_have + avail;
+  size_t cap = r->map_cap * 2;
+  if (cap < want) cap = want;
+  if (cap > len) cap = len;
+  cap = page_round(cap);
+  if (cap <= r->map_cap) return 0;
+  if (charge(r, cap - r->map_cap) != 0) return fail_budget(r, cap - r->map_cap);
+  void *p = mremap(r->map, r->map_cap, cap, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "out of memory growing a frame of %zu bytes to %zu", len, cap);
+    return fail(r, LD_NET_ENOMEM, msg);
+  }
+  r->map = p;
+  r->map_cap = cap;
+  return 0;
+}
+
+/* The current frame is complete: into the message, on to the next one with
+ * bytes (empty frames get an empty buffer), or the message is done. */
+static int end_frame(ld_frame_reader *r) {
+  if (r->map) {
+    ld_buffer *b = ld_buffer_wrap(r->map, (size_t)r->lens[r->frame], unmap_release,
+                                  (void *)(uintptr_t)r->map_cap);
+    if (b == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+    r->map = NULL;
+    r->map_cap = 0;
+    r->buf = b;
+  }
+  r->cur->frames[r->frame++] = r->buf;
+  r->buf = NULL;
+  return 0;
+}
+
+/* Moves to the next frame that has bytes to read, finishing the message
+ * when none is left. Returns 0 or fails. */
+static int next_body(ld_frame_reader *r) {
+  while (r->frame < r->nframes && r->lens[r->frame] == 0) {
+    r->cur->frames[r->frame] = ld_buffer_new_small(0);
+    if (r->cur->frames[r->frame] == NULL)
+      return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+    r->frame++;
+  }
+  if (r->frame == r->nframes) {
+    finish(r);
+    return 0;
+  }
+  return begin_frame(r);
+}
+
+/* A length arrived: checks it and the message's size so far. */
+static int take_length(ld_frame_reader *r, uint64_t flen) {
+  char msg[200];
+  uint64_t max = r->max_message ? r->max_message : g_max_message;
+  if (r->frame == 0 && flen > LD_NET_MAX_HEADER) {
+    snprintf(msg, sizeof msg,
+             "bad message: frame 0 length %" PRIu64 " exceeds the limit %" PRIu64, flen,
+             LD_NET_MAX_HEADER);
+    return fail(r, LD_NET_EPROTO, msg);
+  }
+  if (r->frame == 0 && flen == 0) return fail(r, LD_NET_EPROTO, "bad message: empty header frame");
+  if (flen > max || r->announced + flen > max) {
+    snprintf(msg, sizeof msg,
+             "bad message: frame %" PRIu32 " of %" PRIu64 " bytes makes the message larger "
+             "than the maximum message size of %" PRIu64 " bytes (max-message-size)",
+             r->frame, flen, max);
+    return fail(r, LD_NET_EPROTO, msg);
+  }
+  r->announced += flen;
+  if (r->frame == r->caplens) {
+    uint32_t cap = r->caplens ? r->caplens * 2 : 4;
+    if (cap > r->nframes) cap = r->nframes;
+    if (charge(r, (uint64_t)(cap - r->caplens) * (sizeof *r->lens + FRAME_OVERHEAD)) != 0)
+      return fail_budget(r, (uint64_t)(cap - r->caplens) * (sizeof *r->lens + FRAME_OVERHEAD));
+    uint64_t *nl = realloc(r->lens, cap * sizeof *nl);
+    if (nl == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+    r->lens = nl;
+    r->caplens = cap;
+  }
+  r->lens[r->frame++] = flen;
+  if (r->frame < r->nframes) return 0;
+  /* All lengths known: the message record, then the bodies. */
+  if (charge(r, sizeof(ld_msg) + (uint64_t)r->nframes * sizeof(ld_buffer *)) != 0)
+    return fail_budget(r, sizeof(ld_msg) + (uint64_t)r->nframes * sizeof(ld_buffer *));
+  r->cur = ld_msg_new(r->nframes);
+  if (r->cur == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+  r->phase = PH_BODY;
+  r->frame = 0;
+  return next_body(r);
 }
 
 int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
@@ -157,13 +383,13 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
       if (r->small_have < 4) break;
       uint32_t n = (uint32_t)r->small[0] | (uint32_t)r->small[1] << 8 |
                    (uint32_t)r->small[2] << 16 | (uint32_t)r->small[3] << 24;
-      if (n == 0 || n > LD_NET_MAX_FRAMES) {
+      if (n == 0 || n > r->max_frames) {
         snprintf(msg, sizeof msg, "bad message: frame count %" PRIu32 " not in 1..%u", n,
-                 LD_NET_MAX_FRAMES);
+                 r->max_frames);
         return fail(r, LD_NET_EPROTO, msg);
       }
-      r->cur = ld_msg_new(n);
-      if (r->cur == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+      r->nframes = n;
+      r->announced = 4 + 8 * (uint64_t)n;
       r->phase = PH_LENGTHS;
       r->frame = 0;
       r->small_have = 0;
@@ -174,37 +400,28 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
       r->small_have += take, p += take, len -= take;
       if (r->small_have < 8) break;
       r->small_have = 0;
-      uint64_t flen = get_u64(r->small);
-      uint64_t limit = r->frame == 0 ? LD_NET_MAX_HEADER : LD_NET_MAX_FRAME;
-      if (flen > limit || flen > SIZE_MAX) {
-        snprintf(msg, sizeof msg,
-                 "bad message: frame %" PRIu32 " length %" PRIu64 " exceeds the limit %" PRIu64,
-                 r->frame, flen, limit);
-        return fail(r, LD_NET_EPROTO, msg);
-      }
-      if (r->frame == 0 && flen == 0)
-        return fail(r, LD_NET_EPROTO, "bad message: empty header frame");
-      /* the header is parsed, never used as array data: no alignment */
-      r->cur->frames[r->frame] =
-          r->frame == 0 ? ld_buffer_new_small((size_t)flen) : ld_buffer_new((size_t)flen);
-      if (r->cur->frames[r->frame] == NULL) {
-        snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes", flen);
-        return fail(r, LD_NET_ENOMEM, msg);
-      }
-      if (++r->frame == r->cur->nframes) {
-        r->phase = PH_BODY;
-        r->frame = 0;
-        next_body(r);
-      }
+      int rc = take_length(r, get_u64(r->small));
+      if (rc != 0) return rc;
     } else { /* PH_BODY */
-      ld_buffer *b = r->cur->frames[r->frame];
-      size_t take = b->size - r->body_have;
+      size_t flen = (size_t)r->lens[r->frame];
+      size_t take = flen - r->body_have;
       if (take > len) take = len;
-      memcpy((unsigned char *)b->data + r->body_have, p, take);
+      unsigned char *dst;
+      if (r->map) {
+        if (r->body_have + take > r->map_cap) {
+          int rc = grow_frame(r, take);
+          if (rc != 0) return rc;
+        }
+        dst = r->map;
+      } else {
+        dst = r->buf->data;
+      }
+      memcpy(dst + r->body_have, p, take);
       r->body_have += take, p += take, len -= take;
-      if (r->body_have == b->size) {
-        r->frame++;
-        next_body(r);
+      if (r->body_have == flen) {
+        int rc = end_frame(r);
+        if (rc == 0) rc = next_body(r);
+        if (rc != 0) return rc;
       }
     }
   }

@@ -3,18 +3,21 @@
  * workers whose heartbeats stopped, exits cleanly on SIGINT/SIGTERM or a
  * client's shutdown. C only: no Lua state. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "net/netopts.h"
 #include "sched.h"
 #include "util/version.h"
 
 static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
+    "                       [connection options]\n"
     "\n"
     "  --host HOST              address to bind (default 127.0.0.1: this machine only)\n"
     "  --port PORT              TCP port (default 8786; 0 picks a free one)\n"
@@ -24,7 +27,8 @@ static const char *USAGE =
     "  --worker-saturation X    input tasks a worker holds at least per thread (default 2;\n"
     "                           more when tasks are shorter than the message round trip)\n"
     "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
-    "  --version, --help\n";
+    "  --version, --help\n"
+    "connection options:\n";
 
 static sc_state st;
 static const char *sched_file;
@@ -38,8 +42,20 @@ static void on_signal(uv_signal_t *s, int signum) {
   uv_stop(st.loop);
 }
 
+/* Connections come and go (each held a read buffer and its handshake's
+ * state): after many closed, the allocator's free memory goes back to the
+ * system, which glibc does not do by itself for the middle of its heap. */
+static void trim_after_churn(void) {
+  static uint64_t closed_at_trim;
+  uint64_t closed = ld_net_conns_closed();
+  if (closed - closed_at_trim < 64) return;
+  closed_at_trim = closed;
+  malloc_trim(0);
+}
+
 static void check_ttl(uv_timer_t *t) {
   (void)t;
+  trim_after_churn();
   if (parent_pid > 0 && kill((pid_t)parent_pid, 0) != 0 && errno == ESRCH) {
     fprintf(stderr, "ldask-scheduler: parent process %d is gone, shutting down\n", (int)parent_pid);
     uv_stop(st.loop);
@@ -92,6 +108,7 @@ int main(int argc, char **argv) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(USAGE, stdout);
+      fputs(LD_NET_OPTIONS_USAGE, stdout);
       return 0;
     } else if (strcmp(a, "--version") == 0) {
       printf("ldask-scheduler %s\n", LD_VERSION_STRING);
@@ -112,8 +129,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--worker-saturation") == 0) {
       if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;
       i++;
-    } else {
-      fprintf(stderr, "ldask-scheduler: unknown option or missing argument '%s'\n%s", a, USAGE);
+    } else if (ld_net_option_or_fail("ldask-scheduler", argc, argv, &i, USAGE) < 0) {
       return 2;
     }
   }
