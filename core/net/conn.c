@@ -643,7 +643,18 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   c->last_read = uv_now(s->loop);
-  int rc = ld_frame_reader_feed(c->reader, buf->base, (size_t)nread);
+  const char *data = buf->base;
+  size_t left = (size_t)nread;
+  int rc = 0;
+  /* Before the handshake, one message at a time: the limits change with
+   * it. (BUF stays valid: the handshake swaps buffers for the next read.) */
+  while (!c->handshake_done && left > 0 && rc == 0 && !c->closing) {
+    size_t used;
+    rc = ld_frame_reader_feed_one(c->reader, data, left, &used);
+    data += used, left -= used;
+    dispatch(c);
+  }
+  if (rc == 0 && left > 0 && !c->closing) rc = ld_frame_reader_feed(c->reader, data, left);
   dispatch(c);
   if (rc < 0 && !c->closing) {
     char msg[400];

@@ -370,11 +370,15 @@ static int take_length(ld_frame_reader *r, uint64_t flen) {
   return next_body(r);
 }
 
-int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
+/* Consumes bytes of DATA (LEN): all of them, or with ONE only up to the end
+ * of the first message completed. *USED: the bytes consumed. */
+static int feed(ld_frame_reader *r, const void *data, size_t len, int one, size_t *used) {
   const unsigned char *p = data;
   char msg[160];
+  *used = 0;
   if (r->phase == PH_FAILED) return LD_NET_EPROTO;
-  while (len > 0) {
+  ld_msg *tail = r->tail;
+  while (len > 0 && !(one && r->tail != tail)) {
     if (r->phase == PH_COUNT) {
       size_t take = 4 - r->small_have;
       if (take > len) take = len;
@@ -425,7 +429,17 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
       }
     }
   }
+  *used = (size_t)(p - (const unsigned char *)data);
   return 0;
+}
+
+int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
+  size_t used;
+  return feed(r, data, len, 0, &used);
+}
+
+int ld_frame_reader_feed_one(ld_frame_reader *r, const void *data, size_t len, size_t *used) {
+  return feed(r, data, len, 1, used);
 }
 
 ld_msg *ld_frame_reader_next(ld_frame_reader *r) {

@@ -108,6 +108,11 @@ void ld_frame_budgets(uint64_t *max_message, uint64_t *max_buffered, uint64_t *h
  * is then in ld_frame_reader_error. Complete messages are queued. */
 int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len);
 
+/* Like ld_frame_reader_feed, but stops after the first message it
+ * completes: *USED is the number of bytes consumed (the rest is to be fed
+ * once that message has been handled: a handshake changes the limits). */
+int ld_frame_reader_feed_one(ld_frame_reader *r, const void *data, size_t len, size_t *used);
+
 /* Takes out the oldest complete message, or NULL when none is ready. The
  * caller owns the message. */
 ld_msg *ld_frame_reader_next(ld_frame_reader *r);
