@@ -572,8 +572,8 @@ static void handshake_expired(uv_timer_t *t) {
     return;
   }
   char msg[200];
-  snprintf(msg, sizeof msg, "no handshake from %s within %.1f s (handshake timeout)",
-           c->peer_addr, (double)g_handshake_ms / 1000);
+  snprintf(msg, sizeof msg, "no handshake from %s within %.1f s (handshake timeout)", c->peer_addr,
+           (double)g_handshake_ms / 1000);
   refuse_now(c, msg);
 }
 
@@ -582,8 +582,7 @@ static void handshake_expired(uv_timer_t *t) {
 static int second_hello(ld_conn *c, const msgpack_object *hdr) {
   const char *op;
   size_t oplen;
-  if (!ld_mp_get_str(hdr, "op", &op, &oplen) || oplen != 5 || memcmp(op, "hello", 5) != 0)
-    return 0;
+  if (!ld_mp_get_str(hdr, "op", &op, &oplen) || oplen != 5 || memcmp(op, "hello", 5) != 0) return 0;
   char msg[200];
   snprintf(msg, sizeof msg, "peer %s (%s) sent a second hello: protocol error", c->peer_addr,
            c->peer_role);

@@ -93,7 +93,7 @@ ld_buffer *ld_msg_encode(const ld_msg *m) {
 
 static uint64_t g_max_message = LD_NET_DEFAULT_MAX_MESSAGE;
 static _Atomic uint64_t g_max_buffered; /* 0 until set or first used */
-static _Atomic uint64_t g_held; /* bytes held by all readers */
+static _Atomic uint64_t g_held;         /* bytes held by all readers */
 
 static uint64_t default_buffered(void) {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -152,7 +152,8 @@ ld_frame_reader *ld_frame_reader_new(void) {
 
 void ld_frame_reader_set_limits(ld_frame_reader *r, uint64_t max_message, uint32_t max_frames) {
   r->max_message = max_message;
-  r->max_frames = max_frames == 0 || max_frames > LD_NET_MAX_FRAMES ? LD_NET_MAX_FRAMES : max_frames;
+  r->max_frames =
+      max_frames == 0 || max_frames > LD_NET_MAX_FRAMES ? LD_NET_MAX_FRAMES : max_frames;
 }
 
 /* Takes N more bytes of the process budget for R; -1 when that would pass
@@ -334,15 +335,15 @@ static int take_length(ld_frame_reader *r, uint64_t flen) {
   char msg[200];
   uint64_t max = r->max_message ? r->max_message : g_max_message;
   if (r->frame == 0 && flen > LD_NET_MAX_HEADER) {
-    snprintf(msg, sizeof msg,
-             "bad message: frame 0 length %" PRIu64 " exceeds the limit %" PRIu64, flen,
-             LD_NET_MAX_HEADER);
+    snprintf(msg, sizeof msg, "bad message: frame 0 length %" PRIu64 " exceeds the limit %" PRIu64,
+             flen, LD_NET_MAX_HEADER);
     return fail(r, LD_NET_EPROTO, msg);
   }
   if (r->frame == 0 && flen == 0) return fail(r, LD_NET_EPROTO, "bad message: empty header frame");
   if (flen > max || r->announced + flen > max) {
     snprintf(msg, sizeof msg,
-             "bad message: frame %" PRIu32 " of %" PRIu64 " bytes makes the message larger "
+             "bad message: frame %" PRIu32 " of %" PRIu64
+             " bytes makes the message larger "
              "than the maximum message size of %" PRIu64 " bytes (max-message-size)",
              r->frame, flen, max);
     return fail(r, LD_NET_EPROTO, msg);
