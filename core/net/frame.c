@@ -348,6 +348,14 @@ static int take_length(ld_frame_reader *r, uint64_t flen) {
              r->frame, flen, max);
     return fail(r, LD_NET_EPROTO, msg);
   }
+  if (r->announced + flen > max_buffered()) { /* could never be held whole */
+    snprintf(msg, sizeof msg,
+             "bad message: frame %" PRIu32 " of %" PRIu64
+             " bytes makes the message larger than the process's receive budget of %" PRIu64
+             " bytes (max-buffered)",
+             r->frame, flen, max_buffered());
+    return fail(r, LD_NET_EPROTO, msg);
+  }
   r->announced += flen;
   if (r->frame == r->caplens) {
     uint32_t cap = r->caplens ? r->caplens * 2 : 4;

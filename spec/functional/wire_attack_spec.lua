@@ -82,7 +82,7 @@ describe("the wire under attack", function()
 
   describe("frame buffers", function()
     local sched, wpid
-    setup(function() sched, wpid = start_cluster("--max-message-size 100TB") end)
+    setup(function() sched, wpid = start_cluster("--max-message-size 100TB --max-buffered 100TB") end)
     teardown(function() stop_cluster(sched, wpid) end)
 
     it("grow as bytes arrive: 65,535 frames of 1 GiB announced take what is sent, given back", function()
@@ -146,21 +146,40 @@ describe("the wire under attack", function()
     end)
   end)
 
-  it("a message over the process's receive budget closes its connection, memory given back", function()
+  it("messages over the process's receive budget close their connection, memory given back", function()
     local sched = wire.start_scheduler("--max-buffered 32MB")
     local ok, err = pcall(function()
       local before = wire.rss_mb(sched.pid)
+      -- one frame of 1 GiB: more than the whole budget, refused at once
       local s = wire.connect(sched.address, "client")
-      -- one frame of 1 GiB (under the maximum message size), 40 MB sent
-      local chunk = string.rep("y", 1048576)
       send_all(s, le(2, 4) .. le(10, 8) .. le(2 ^ 30, 8) .. HDR10)
-      for _ = 1, 40 do if not send_all(s, chunk) then break end end
       local got, why = wire.drain(s)
       s:close()
+      assert.equal("closed", why)
+      assert.matches("larger than the process's receive budget of 32000000 bytes %(max%-buffered%)",
+        wire.error_of(got))
+      -- two of 20 MB: each fits, not both at once
+      local a, b = wire.connect(sched.address, "client"), wire.connect(sched.address, "client")
+      local chunk = string.rep("y", 1048576)
+      local head = le(2, 4) .. le(10, 8) .. le(20e6, 8) .. HDR10
+      send_all(a, head)
+      send_all(b, head)
+      for _ = 1, 18 do send_all(a, chunk) end
+      for _ = 1, 18 do if not send_all(b, chunk) then break end end
+      got, why = wire.drain(b)
+      b:close()
       assert.equal("closed", why)
       assert.matches("receive budget is used up %(%d+ of 32000000 bytes held", wire.error_of(got))
       local peak = wire.rss_mb(sched.pid)
       assert.is_true(peak - before < 48, ("RSS %.1f -> %.1f MB"):format(before, peak))
+      a:close()
+      if not wire.sanitized then
+        local after = eventually(function()
+          local r = wire.rss_mb(sched.pid)
+          return r - before < 8 and r
+        end, 5) or wire.rss_mb(sched.pid)
+        assert.is_true(after - before < 8, ("RSS %.1f -> %.1f MB after close"):format(before, after))
+      end
       local wpid = wire.start_worker(sched.address)
       served(sched.address)
       os.execute("kill " .. wpid)

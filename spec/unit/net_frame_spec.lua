@@ -179,19 +179,28 @@ describe("net framing budgets", function()
 
   it("refuses what would pass the process's receive budget, and gives it back", function()
     local mm, mb, held0 = budgets()
-    lib.ld_frame_set_budgets(mm, held0 + 3 * 2 ^ 20)
+    local M = 2 ^ 20
+    lib.ld_frame_set_budgets(mm, held0 + 3.5 * M)
     local ok, err = pcall(function()
+      -- a message larger than the whole budget: refused from its lengths
       local r = new_reader()
-      local s = le(2, 4) .. le(3, 8) .. le(2 ^ 30, 8) .. "HDR"
-      assert.equal(0, lib.ld_frame_reader_feed(r, s, #s))
-      local chunk = string.rep("m", 2 ^ 20)
-      local rc = 0
-      for _ = 1, 4 do
-        rc = lib.ld_frame_reader_feed(r, chunk, #chunk)
-        if rc ~= 0 then break end
-      end
-      assert.is_true(rc < 0)
-      assert.matches("the process's receive budget is used up", ffi.string(lib.ld_frame_reader_error(r)))
+      local s = le(2, 4) .. le(3, 8) .. le(2 ^ 30, 8)
+      assert.is_true(lib.ld_frame_reader_feed(r, s, #s) < 0)
+      assert.matches("larger than the process's receive budget of %d+ bytes %(max%-buffered%)",
+        ffi.string(lib.ld_frame_reader_error(r)))
+      -- two messages that fit alone but not together
+      local a, b = new_reader(), new_reader()
+      s = le(2, 4) .. le(3, 8) .. le(2.5 * M, 8) .. "HDR"
+      assert.equal(0, lib.ld_frame_reader_feed(a, s, #s))
+      assert.equal(0, lib.ld_frame_reader_feed(b, s, #s))
+      local chunk = string.rep("m", M)
+      assert.equal(0, lib.ld_frame_reader_feed(a, chunk, #chunk))
+      -- (a frame over 1 MiB starts with 1 MiB, doubled as bytes come)
+      assert.equal(0, lib.ld_frame_reader_feed(a, chunk, #chunk)) -- a holds 2 MiB
+      assert.equal(0, lib.ld_frame_reader_feed(b, chunk, #chunk)) -- b 1 MiB
+      assert.is_true(lib.ld_frame_reader_feed(b, chunk, #chunk) < 0) -- b would grow to 2 MiB: 4 in all
+      assert.matches("the process's receive budget is used up", ffi.string(lib.ld_frame_reader_error(b)))
+      lib.ld_frame_reader_free(ffi.gc(a, nil))
       local _, _, held = budgets()
       assert.equal(held0, held)
     end)
