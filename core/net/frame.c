@@ -85,8 +85,17 @@ ld_buffer *ld_msg_encode(const ld_msg *m) {
 /* ---- the reader ---- */
 
 /* Frames up to this size get their whole buffer when their first byte
- * arrives; larger ones start with this much and grow as bytes come. */
-#define GROW_MIN ((size_t)1 << 20)
+ * arrives; larger ones start with this much and double as bytes come. */
+#define GROW_MIN ((size_t)4 << 20)
+/* A growing frame of up to this size stays on the heap (new block and
+ * copy: freed blocks are reused without page faults, as glibc keeps blocks
+ * under its largest mmap threshold); a larger one is an anonymous mapping
+ * grown with mremap (no copy: the pages are moved). */
+#define HEAP_MAX ((size_t)32 << 20)
+/* Messages of up to this many bytes are not charged to the budget. */
+#define UNCHARGED ((uint64_t)65536)
+/* Lengths kept in the reader itself (more: a heap table). */
+#define LENS_INLINE 8
 /* What a frame costs beyond its bytes (record, allocation), charged to the
  * budget so that many empty frames are not free. */
 #define FRAME_OVERHEAD (sizeof(ld_buffer) + 64)
@@ -94,6 +103,7 @@ ld_buffer *ld_msg_encode(const ld_msg *m) {
 static uint64_t g_max_message = LD_NET_DEFAULT_MAX_MESSAGE;
 static _Atomic uint64_t g_max_buffered; /* 0 until set or first used */
 static _Atomic uint64_t g_held;         /* bytes held by all readers */
+static _Atomic uint64_t g_peak;         /* the most held since ld_frame_peak_reset */
 
 static uint64_t default_buffered(void) {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -125,17 +135,20 @@ struct ld_frame_reader {
   int phase;
   unsigned char small[8]; /* partial count or length */
   size_t small_have;
-  uint32_t nframes;   /* announced frame count */
-  uint32_t frame;     /* index of the frame being read (lengths or body) */
-  uint64_t *lens;     /* owned: the lengths read so far, grown as they come */
-  uint32_t caplens;   /* entries allocated in lens */
+  uint32_t nframes; /* announced frame count */
+  uint32_t frame;   /* index of the frame being read (lengths or body) */
+  uint64_t *lens;   /* the lengths read so far: LENS0, or owned when larger */
+  uint32_t caplens; /* entries in lens */
+  uint64_t lens0[LENS_INLINE];
   uint64_t announced; /* wire bytes of the message announced so far */
   ld_msg *cur;        /* owned: the message, once its lengths are known */
   /* The frame being filled: a buffer allocated at its length (BUF), or a
-   * growing anonymous mapping (MAP, MAP_CAP bytes mapped). */
+   * growing block (GROW, GROW_CAP bytes: on the heap, or a mapping when
+   * GROW_MAPPED). */
   ld_buffer *buf;
-  unsigned char *map;
-  size_t map_cap;
+  unsigned char *grow;
+  size_t grow_cap;
+  int grow_mapped;
   size_t body_have;     /* bytes of the current frame read */
   uint64_t held;        /* bytes charged to the process budget */
   uint64_t max_message; /* 0: the process's */
@@ -144,9 +157,19 @@ struct ld_frame_reader {
   char err[200];
 };
 
+/* Back to the inline length table. */
+static void reset_lens(ld_frame_reader *r) {
+  if (r->lens != r->lens0) free(r->lens);
+  r->lens = r->lens0;
+  r->caplens = LENS_INLINE;
+}
+
 ld_frame_reader *ld_frame_reader_new(void) {
   ld_frame_reader *r = calloc(1, sizeof *r);
-  if (r) r->max_frames = LD_NET_MAX_FRAMES;
+  if (r == NULL) return NULL;
+  r->max_frames = LD_NET_MAX_FRAMES;
+  r->lens = r->lens0;
+  r->caplens = LENS_INLINE;
   return r;
 }
 
@@ -157,19 +180,28 @@ void ld_frame_reader_set_limits(ld_frame_reader *r, uint64_t max_message, uint32
 }
 
 /* Takes N more bytes of the process budget for R; -1 when that would pass
- * it (nothing taken). */
+ * it (nothing taken). Messages of up to UNCHARGED bytes on the wire are
+ * not counted (a connection holds at most one partly read message, so
+ * this is at most UNCHARGED per connection, like its read buffer): the
+ * many small messages of a busy cluster cost no atomic operation. */
 static int charge(ld_frame_reader *r, uint64_t n) {
+  if (r->phase == PH_BODY && r->announced <= UNCHARGED) return 0;
   uint64_t limit = max_buffered();
   uint64_t old = atomic_load(&g_held);
   do {
     if (old + n > limit || old + n < old) return -1;
   } while (!atomic_compare_exchange_weak(&g_held, &old, old + n));
+  if (old + n > atomic_load_explicit(&g_peak, memory_order_relaxed))
+    atomic_store_explicit(&g_peak, old + n, memory_order_relaxed); /* (racy max: a hint) */
   r->held += n;
   return 0;
 }
 
+uint64_t ld_frame_peak_reset(void) { return atomic_exchange(&g_peak, atomic_load(&g_held)); }
+
 /* Gives back everything R holds of the budget. */
 static void uncharge(ld_frame_reader *r) {
+  if (r->held == 0) return;
   atomic_fetch_sub(&g_held, r->held);
   r->held = 0;
 }
@@ -179,18 +211,30 @@ static void unmap_release(void *ctx, void *data, size_t size) {
   munmap(data, (size_t)(uintptr_t)ctx);
 }
 
+static void free_release(void *ctx, void *data, size_t size) {
+  (void)ctx, (void)size;
+  free(data);
+}
+
+/* Frees the growing block of R. */
+static void drop_grow(ld_frame_reader *r) {
+  if (r->grow_mapped)
+    munmap(r->grow, r->grow_cap);
+  else
+    free(r->grow);
+  r->grow = NULL;
+  r->grow_cap = 0;
+  r->grow_mapped = 0;
+}
+
 /* Drops the message being read and the frame being filled. */
 static void drop_partial(ld_frame_reader *r) {
   ld_msg_free(r->cur);
   r->cur = NULL;
   ld_buffer_release(r->buf);
   r->buf = NULL;
-  if (r->map) munmap(r->map, r->map_cap);
-  r->map = NULL;
-  r->map_cap = 0;
-  free(r->lens);
-  r->lens = NULL;
-  r->caplens = 0;
+  drop_grow(r);
+  reset_lens(r);
   uncharge(r);
 }
 
@@ -231,9 +275,7 @@ static int fail_budget(ld_frame_reader *r, uint64_t want) {
 static void finish(ld_frame_reader *r) {
   ld_msg *m = r->cur;
   r->cur = NULL;
-  free(r->lens);
-  r->lens = NULL;
-  r->caplens = 0;
+  reset_lens(r);
   uncharge(r); /* the message is the caller's now */
   m->next = NULL;
   if (r->tail)
@@ -251,62 +293,79 @@ static size_t page_round(size_t n) {
 }
 
 /* Starts frame R->frame (of R->lens[frame] > 0 bytes): its whole buffer
- * when small, else a mapping of GROW_MIN to grow. Returns 0 or fails. */
+ * when small, else a block of GROW_MIN to grow. Returns 0 or fails. */
 static int begin_frame(ld_frame_reader *r) {
   uint64_t len = r->lens[r->frame];
-  char msg[160];
   r->body_have = 0;
   if (len <= GROW_MIN) {
     if (charge(r, len) != 0) return fail_budget(r, len);
     /* the header is parsed, never used as array data: no alignment */
     r->buf = r->frame == 0 ? ld_buffer_new_small((size_t)len) : ld_buffer_new((size_t)len);
-    if (r->buf == NULL) goto oom;
-    return 0;
+  } else {
+    /* (a frame that will pass HEAP_MAX is mapped from the start) */
+    if (charge(r, GROW_MIN) != 0) return fail_budget(r, GROW_MIN);
+    void *p = NULL;
+    if (len > HEAP_MAX) {
+      p = mmap(NULL, GROW_MIN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) p = NULL;
+      r->grow_mapped = p != NULL;
+    } else if (posix_memalign(&p, 64, GROW_MIN) != 0) {
+      p = NULL;
+    }
+    r->grow = p;
+    r->grow_cap = p ? GROW_MIN : 0;
   }
-  if (charge(r, GROW_MIN) != 0) return fail_budget(r, GROW_MIN);
-  r->map = mmap(NULL, GROW_MIN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (r->map == MAP_FAILED) {
-    r->map = NULL;
-    goto oom;
+  if (r->buf == NULL && r->grow == NULL) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes", len);
+    return fail(r, LD_NET_ENOMEM, msg);
   }
-  r->map_cap = GROW_MIN;
   return 0;
-oom:
-  snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes", len);
-  return fail(r, LD_NET_ENOMEM, msg);
 }
 
-/* Makes room for AVAIL more bytes of the current (mapped) frame: doubles
- * the mapping, up to the frame's length. Returns 0 or fails. */
+/* Makes room for AVAIL more bytes of the current (growing) frame: doubles
+ * its block, up to the frame's length. Returns 0 or fails. */
 static int grow_frame(ld_frame_reader *r, size_t avail) {
   size_t len = (size_t)r->lens[r->frame];
   size_t want = r->body_have + avail;
-  size_t cap = r->map_cap * 2;
+  size_t cap = r->grow_cap * 2;
   if (cap < want) cap = want;
   if (cap > len) cap = len;
-  cap = page_round(cap);
-  if (cap <= r->map_cap) return 0;
-  if (charge(r, cap - r->map_cap) != 0) return fail_budget(r, cap - r->map_cap);
-  void *p = mremap(r->map, r->map_cap, cap, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) {
+  if (r->grow_mapped) cap = page_round(cap);
+  if (cap <= r->grow_cap) return 0;
+  if (charge(r, cap - r->grow_cap) != 0) return fail_budget(r, cap - r->grow_cap);
+  void *p = NULL;
+  if (r->grow_mapped) {
+    p = mremap(r->grow, r->grow_cap, cap, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) p = NULL;
+  } else if (posix_memalign(&p, 64, cap) == 0) { /* (cap <= len <= HEAP_MAX) */
+    memcpy(p, r->grow, r->body_have);
+    free(r->grow);
+  } else {
+    p = NULL;
+  }
+  if (p == NULL) {
     char msg[160];
     snprintf(msg, sizeof msg, "out of memory growing a frame of %zu bytes to %zu", len, cap);
     return fail(r, LD_NET_ENOMEM, msg);
   }
-  r->map = p;
-  r->map_cap = cap;
+  r->grow = p;
+  r->grow_cap = cap;
   return 0;
 }
 
 /* The current frame is complete: into the message, on to the next one with
  * bytes (empty frames get an empty buffer), or the message is done. */
 static int end_frame(ld_frame_reader *r) {
-  if (r->map) {
-    ld_buffer *b = ld_buffer_wrap(r->map, (size_t)r->lens[r->frame], unmap_release,
-                                  (void *)(uintptr_t)r->map_cap);
+  if (r->grow) {
+    ld_buffer *b = r->grow_mapped
+                       ? ld_buffer_wrap(r->grow, (size_t)r->lens[r->frame], unmap_release,
+                                        (void *)(uintptr_t)r->grow_cap)
+                       : ld_buffer_wrap(r->grow, (size_t)r->lens[r->frame], free_release, NULL);
     if (b == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
-    r->map = NULL;
-    r->map_cap = 0;
+    r->grow = NULL;
+    r->grow_cap = 0;
+    r->grow_mapped = 0;
     r->buf = b;
   }
   r->cur->frames[r->frame++] = r->buf;
@@ -357,24 +416,25 @@ static int take_length(ld_frame_reader *r, uint64_t flen) {
     return fail(r, LD_NET_EPROTO, msg);
   }
   r->announced += flen;
-  if (r->frame == r->caplens) {
-    uint32_t cap = r->caplens ? r->caplens * 2 : 4;
-    if (cap > r->nframes) cap = r->nframes;
-    if (charge(r, (uint64_t)(cap - r->caplens) * (sizeof *r->lens + FRAME_OVERHEAD)) != 0)
-      return fail_budget(r, (uint64_t)(cap - r->caplens) * (sizeof *r->lens + FRAME_OVERHEAD));
-    uint64_t *nl = realloc(r->lens, cap * sizeof *nl);
+  if (r->frame == r->caplens) { /* grown with the lengths received */
+    uint32_t cap = r->caplens * 2 < r->nframes ? r->caplens * 2 : r->nframes;
+    uint64_t cost = (uint64_t)cap * sizeof *r->lens;
+    if (charge(r, cost) != 0) return fail_budget(r, cost);
+    uint64_t *nl = malloc(cap * sizeof *nl);
     if (nl == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+    memcpy(nl, r->lens, r->frame * sizeof *nl);
+    if (r->lens != r->lens0) free(r->lens);
     r->lens = nl;
     r->caplens = cap;
   }
   r->lens[r->frame++] = flen;
   if (r->frame < r->nframes) return 0;
   /* All lengths known: the message record, then the bodies. */
-  if (charge(r, sizeof(ld_msg) + (uint64_t)r->nframes * sizeof(ld_buffer *)) != 0)
-    return fail_budget(r, sizeof(ld_msg) + (uint64_t)r->nframes * sizeof(ld_buffer *));
+  r->phase = PH_BODY;
+  uint64_t cost = sizeof(ld_msg) + (uint64_t)r->nframes * (sizeof(ld_buffer *) + FRAME_OVERHEAD);
+  if (charge(r, cost) != 0) return fail_budget(r, cost);
   r->cur = ld_msg_new(r->nframes);
   if (r->cur == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
-  r->phase = PH_BODY;
   r->frame = 0;
   return next_body(r);
 }
@@ -420,12 +480,12 @@ static int feed(ld_frame_reader *r, const void *data, size_t len, int one, size_
       size_t take = flen - r->body_have;
       if (take > len) take = len;
       unsigned char *dst;
-      if (r->map) {
-        if (r->body_have + take > r->map_cap) {
+      if (r->grow) {
+        if (r->body_have + take > r->grow_cap) {
           int rc = grow_frame(r, take);
           if (rc != 0) return rc;
         }
-        dst = r->map;
+        dst = r->grow;
       } else {
         dst = r->buf->data;
       }

@@ -72,7 +72,7 @@ ld_buffer *ld_msg_encode(const ld_msg *m);
 
 /* An incremental reader: feed bytes as they arrive, take out messages.
  * Memory follows the bytes received, not the lengths announced: frames of
- * up to 1 MiB are allocated when their first byte arrives, larger ones
+ * up to 4 MiB are allocated when their first byte arrives, larger ones
  * grow (doubling, up to their length) as their bytes come. The whole
  * message a peer announces is checked against the reader's maximum
  * message size, and everything a reader allocates for a partly received
@@ -102,6 +102,10 @@ void ld_frame_set_budgets(uint64_t max_message, uint64_t max_buffered);
 /* The budgets in force (after defaults) and the bytes held right now by
  * all readers for partly received messages. NULL pointers are skipped. */
 void ld_frame_budgets(uint64_t *max_message, uint64_t *max_buffered, uint64_t *held);
+
+/* The most bytes held by all readers since the previous call (a hint for a
+ * program deciding to return freed memory to the system). */
+uint64_t ld_frame_peak_reset(void);
 
 /* Consumes LEN bytes at DATA (copied; the caller keeps DATA). Returns 0, or a
  * negative code after which the reader refuses further input; the message

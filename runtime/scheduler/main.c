@@ -43,12 +43,14 @@ static void on_signal(uv_signal_t *s, int signum) {
 }
 
 /* Connections come and go (each held a read buffer and its handshake's
- * state): after many closed, the allocator's free memory goes back to the
- * system, which glibc does not do by itself for the middle of its heap. */
+ * state), large messages are received and handed on: after many closed
+ * connections or 16 MiB of receive buffers, the allocator's free memory
+ * goes back to the system, which glibc does not do by itself for the
+ * middle of its heap. */
 static void trim_after_churn(void) {
   static uint64_t closed_at_trim;
   uint64_t closed = ld_net_conns_closed();
-  if (closed - closed_at_trim < 64) return;
+  if (closed - closed_at_trim < 64 && ld_frame_peak_reset() < ((uint64_t)16 << 20)) return;
   closed_at_trim = closed;
   malloc_trim(0);
 }

@@ -135,9 +135,14 @@ describe("net framing budgets", function()
     assert.equal(0, lib.ld_frame_reader_feed(r, s, #s))
     local mb = string.rep("m", 2 ^ 20)
     for _ = 1, 3 do assert.equal(0, lib.ld_frame_reader_feed(r, mb, #mb)) end
+    local _, _, held3 = budgets()
+    for _ = 1, 3 do assert.equal(0, lib.ld_frame_reader_feed(r, mb, #mb)) end
     local _, _, held = budgets()
-    -- grown by doubling from 1 MiB: 4 MiB for 3 MiB received
-    assert.is_true(held - held0 >= 3 * 2 ^ 20 and held - held0 <= 4 * 2 ^ 20 + 4096,
+    -- a frame over 4 MiB starts with 4 MiB, doubles as bytes come: 4 MiB
+    -- for 3 MiB received, 8 for 6
+    assert.is_true(held3 - held0 >= 4 * 2 ^ 20 and held3 - held0 <= 4 * 2 ^ 20 + 4096,
+      "held " .. (held3 - held0))
+    assert.is_true(held - held0 >= 8 * 2 ^ 20 and held - held0 <= 8 * 2 ^ 20 + 4096,
       "held " .. (held - held0))
     assert.equal(1, lib.ld_frame_reader_partial(r))
     lib.ld_frame_reader_free(ffi.gc(r, nil))
@@ -145,20 +150,30 @@ describe("net framing budgets", function()
     assert.equal(held0, after)
   end)
 
-  it("completes a grown frame with its bytes in order, then holds nothing", function()
+  it("completes grown frames (heap, mapped) with their bytes in order, then holds nothing", function()
     local _, _, held0 = budgets()
-    local parts = {}
-    for i = 1, 40 do parts[i] = string.rep(string.char(64 + i % 26), 100000) end
-    local big = table.concat(parts) -- 4 MB: grown 1 -> 2 -> 4 MiB
-    local s = wire("H", { big, "tail" })
+    local function big(n) -- N blocks of 100,000 bytes, each its own letter
+      local parts = {}
+      for i = 1, n do parts[i] = string.rep(string.char(65 + i % 26), 100000) end
+      return table.concat(parts)
+    end
+    -- 10 MB: grown on the heap 4 -> 8 -> 10 MiB; 40 MB: a mapping (mremap)
+    local a, b = big(100), big(400)
+    local s = wire("H", { a, "tail", b })
     local r = new_reader()
     for i = 1, #s, 65536 do
       local j = math.min(#s, i + 65535)
       assert.equal(0, lib.ld_frame_reader_feed(r, s:sub(i, j), j - i + 1))
     end
     local m = lib.ld_frame_reader_next(r)
-    assert.same({ "H", big, "tail" }, frames_of(m))
+    local got = frames_of(m)
+    assert.equal(4, #got)
+    assert.equal("H", got[1])
+    assert.is_true(got[2] == a, "the 10 MB frame differs")
+    assert.equal("tail", got[3])
+    assert.is_true(got[4] == b, "the 40 MB frame differs")
     assert.equal(0, tonumber(ffi.cast("uintptr_t", m.frames[1].data)) % 64)
+    assert.equal(0, tonumber(ffi.cast("uintptr_t", m.frames[3].data)) % 64)
     lib.ld_msg_free(m)
     local _, _, held = budgets()
     assert.equal(held0, held)
@@ -180,7 +195,7 @@ describe("net framing budgets", function()
   it("refuses what would pass the process's receive budget, and gives it back", function()
     local mm, mb, held0 = budgets()
     local M = 2 ^ 20
-    lib.ld_frame_set_budgets(mm, held0 + 3.5 * M)
+    lib.ld_frame_set_budgets(mm, held0 + 12.5 * M)
     local ok, err = pcall(function()
       -- a message larger than the whole budget: refused from its lengths
       local r = new_reader()
@@ -188,17 +203,16 @@ describe("net framing budgets", function()
       assert.is_true(lib.ld_frame_reader_feed(r, s, #s) < 0)
       assert.matches("larger than the process's receive budget of %d+ bytes %(max%-buffered%)",
         ffi.string(lib.ld_frame_reader_error(r)))
-      -- two messages that fit alone but not together
+      -- two messages that fit alone but not together (a frame over 4 MiB
+      -- starts with 4 MiB and doubles as bytes come)
       local a, b = new_reader(), new_reader()
-      s = le(2, 4) .. le(3, 8) .. le(2.5 * M, 8) .. "HDR"
+      s = le(2, 4) .. le(3, 8) .. le(10 * M, 8) .. "HDR"
       assert.equal(0, lib.ld_frame_reader_feed(a, s, #s))
-      assert.equal(0, lib.ld_frame_reader_feed(b, s, #s))
+      assert.equal(0, lib.ld_frame_reader_feed(b, s, #s)) -- 4 + 4 MiB held
       local chunk = string.rep("m", M)
-      assert.equal(0, lib.ld_frame_reader_feed(a, chunk, #chunk))
-      -- (a frame over 1 MiB starts with 1 MiB, doubled as bytes come)
-      assert.equal(0, lib.ld_frame_reader_feed(a, chunk, #chunk)) -- a holds 2 MiB
-      assert.equal(0, lib.ld_frame_reader_feed(b, chunk, #chunk)) -- b 1 MiB
-      assert.is_true(lib.ld_frame_reader_feed(b, chunk, #chunk) < 0) -- b would grow to 2 MiB: 4 in all
+      for _ = 1, 5 do assert.equal(0, lib.ld_frame_reader_feed(a, chunk, #chunk)) end -- a: 8
+      for _ = 1, 4 do assert.equal(0, lib.ld_frame_reader_feed(b, chunk, #chunk)) end
+      assert.is_true(lib.ld_frame_reader_feed(b, chunk, #chunk) < 0) -- b would grow to 8: 16
       assert.matches("the process's receive budget is used up", ffi.string(lib.ld_frame_reader_error(b)))
       lib.ld_frame_reader_free(ffi.gc(a, nil))
       local _, _, held = budgets()
