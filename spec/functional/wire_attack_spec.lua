@@ -171,7 +171,9 @@ describe("the wire under attack", function()
       assert.equal("closed", why)
       assert.matches("receive budget is used up %(%d+ of 32000000 bytes held", wire.error_of(got))
       local peak = wire.rss_mb(sched.pid)
-      assert.is_true(peak - before < 48, ("RSS %.1f -> %.1f MB"):format(before, peak))
+      -- (a sanitized build keeps the blocks a growing frame left in quarantine)
+      local bound = wire.sanitized and 100 or 48
+      assert.is_true(peak - before < bound, ("RSS %.1f -> %.1f MB"):format(before, peak))
       a:close()
       if not wire.sanitized then
         local after = eventually(function()
