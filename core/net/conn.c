@@ -3,7 +3,10 @@
  * coalesced by a uv_prepare handle into a single write, tried at once with
  * uv_try_write (only what the socket does not take waits in a uv_write
  * request); frames under COPY_MAX bytes are copied into one contiguous
- * block, larger ones are written from their buffers without a copy. */
+ * block, larger ones are written from their buffers without a copy.
+ * Reads go through the frame reader (frame.h), one message at a time until
+ * the handshake is done. The deadlines and the end of the handshake are in
+ * lifecycle.c; the records in conn_impl.h. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -11,16 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
+#include "net/conn_impl.h"
 #include "net/mp.h"
 #include "util/version.h"
 
-#define READ_CHUNK 65536
-/* Before the handshake a connection reads into a small buffer of its own
- * (a hello is tens of bytes): an idle or hostile connection costs little.
- * The READ_CHUNK buffer comes with the handshake. */
-#define HELLO_CHUNK 2048
 #define COPY_MAX 16384
 /* A connection keeps the block of its last write for the next one, up to
  * this size: a busy connection then writes without malloc/free of blocks
@@ -31,11 +29,6 @@ static int g_protocol = LD_PROTOCOL;
 /* Process-wide counters (ld_net_stats). */
 static _Atomic uint64_t g_msgs_sent, g_writes;
 static const char *g_version = LD_VERSION_STRING;
-/* Timeouts (ld_net_set_timeouts), in milliseconds; 0: none. */
-static uint64_t g_handshake_ms = (uint64_t)(LD_NET_DEFAULT_HANDSHAKE_TIMEOUT * 1000);
-static uint64_t g_idle_ms;
-/* Connections closed so far (ld_net_conns_closed). */
-static _Atomic uint64_t g_closed;
 
 /* Test hook (docs/protocol.md): makes this process claim another protocol
  * and version in its hellos. VERSION must stay valid. */
@@ -43,60 +36,6 @@ void ld_net_set_identity(int protocol, const char *version) {
   g_protocol = protocol;
   g_version = version;
 }
-
-void ld_net_set_timeouts(double handshake, double idle) {
-  g_handshake_ms = handshake > 0 ? (uint64_t)(handshake * 1000 + 0.5) : 0;
-  g_idle_ms = idle > 0 ? (uint64_t)(idle * 1000 + 0.5) : 0;
-}
-
-void ld_net_timeouts(double *handshake, double *idle) {
-  *handshake = (double)g_handshake_ms / 1000;
-  *idle = (double)g_idle_ms / 1000;
-}
-
-uint64_t ld_net_conns_closed(void) { return g_closed; }
-
-struct ld_conn {
-  uv_tcp_t tcp;
-  uv_prepare_t flush;
-  uv_connect_t connect_req;
-  uv_timer_t timer; /* the handshake deadline, then the idle check */
-  int open_handles; /* handles not yet closed */
-  int connected;    /* the TCP stream is up */
-  int closing;      /* close requested */
-  int flush_close;  /* close once the queue is written */
-  int writing;      /* a uv_write is in flight */
-  int got_hello;
-  int handshake_done; /* ld_conn_handshake_done was called */
-  int grace;          /* the handshake deadline was extended once */
-  int accepted;       /* accepted by a server (else connected by us) */
-  uint64_t last_read; /* loop time (ms) of the last bytes received */
-  char role[16];
-  char peer_role[16];
-  char peer_addr[64];
-  char reason[256];
-  ld_msg *q_head, *q_tail;
-  size_t q_len;
-  char *spare; /* owned: a write block to reuse (SPARE_MAX at most) */
-  size_t spare_cap;
-  ld_frame_reader *reader;
-  msgpack_zone zone; /* headers are decoded into it, cleared after each */
-  int zone_ready;
-  ld_conn_handlers h;
-  void (*on_drained)(ld_conn *c);
-  void *data;
-  char *rbuf; /* owned: READ_CHUNK bytes, from the handshake on */
-  char hbuf[HELLO_CHUNK];
-};
-
-struct ld_server {
-  uv_tcp_t tcp;
-  char role[16];
-  ld_conn_handlers h;
-  ld_server_conn_cb on_conn;
-  void *data;
-  int port;
-};
 
 /* A batch of messages in one uv_write. */
 typedef struct write_batch {
@@ -111,7 +50,6 @@ typedef struct write_batch {
 } write_batch;
 
 static void conn_shutdown(ld_conn *c, const char *reason);
-static void refuse_now(ld_conn *c, const char *msg);
 
 void *ld_conn_data(const ld_conn *c) { return c->data; }
 void ld_conn_set_data(ld_conn *c, void *data) { c->data = data; }
@@ -185,7 +123,7 @@ static void handle_closed(uv_handle_t *h) {
   if (c->zone_ready) msgpack_zone_destroy(&c->zone);
   free(c->spare);
   free(c->rbuf);
-  g_closed++;
+  ld_conn_count_closed();
   if (c->h.on_close) c->h.on_close(c, c->reason);
   free(c);
 }
@@ -426,7 +364,9 @@ int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const
 }
 
 /* Closes the handles now (the queue is dropped). */
-static void conn_shutdown(ld_conn *c, const char *reason) {
+static void conn_shutdown(ld_conn *c, const char *reason) { ld_conn_shutdown(c, reason); }
+
+void ld_conn_shutdown(ld_conn *c, const char *reason) {
   if (reason && c->reason[0] == '\0') snprintf(c->reason, sizeof c->reason, "%s", reason);
   c->closing = 1;
   if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
@@ -450,8 +390,7 @@ void ld_conn_close(ld_conn *c, const char *reason, int flush) {
   conn_shutdown(c, NULL);
 }
 
-/* Queues {op = "error", message = MSG} on C. */
-static void send_error(ld_conn *c, const char *msg) {
+void ld_conn_send_error(ld_conn *c, const char *msg) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
@@ -467,17 +406,8 @@ static void send_error(ld_conn *c, const char *msg) {
 
 /* Tells the peer MSG, then closes C once it is written. */
 static void send_error_and_close(ld_conn *c, const char *msg) {
-  send_error(c, msg);
+  ld_conn_send_error(c, msg);
   ld_conn_close(c, msg, 1);
-}
-
-/* Tells the peer MSG and closes C at once: what the socket does not take
- * right away is dropped (for a peer that may not be reading). */
-static void refuse_now(ld_conn *c, const char *msg) {
-  if (c->closing) return;
-  send_error(c, msg);
-  ld_conn_flush(c);
-  conn_shutdown(c, msg);
 }
 
 /* Checks the peer's hello; returns 0 or closes the connection. */
@@ -535,61 +465,6 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
   return 0;
 }
 
-/* Idle check (accepted connections, --idle-timeout): nothing received for
- * that long closes the connection. */
-static void idle_check(uv_timer_t *t) {
-  ld_conn *c = t->data;
-  if (c->closing || uv_now(t->loop) - c->last_read < g_idle_ms) return;
-  char msg[200];
-  snprintf(msg, sizeof msg, "%s (%s) sent nothing for %.1f s (idle timeout)", c->peer_addr,
-           c->peer_role[0] ? c->peer_role : "peer", (double)g_idle_ms / 1000);
-  refuse_now(c, msg);
-}
-
-void ld_conn_handshake_done(ld_conn *c) {
-  if (c->handshake_done) return;
-  c->handshake_done = 1;
-  ld_frame_reader_set_limits(c->reader, 0, LD_NET_MAX_FRAMES);
-  if (c->rbuf == NULL) c->rbuf = malloc(READ_CHUNK); /* (else reads stay small) */
-  uv_timer_stop(&c->timer);
-  if (g_idle_ms && c->accepted) {
-    uint64_t every = g_idle_ms / 4 ? g_idle_ms / 4 : 1;
-    uv_timer_start(&c->timer, idle_check, every, every);
-  }
-}
-
-/* The handshake deadline passed. Bytes waiting unread (a loop that was
- * busy, not a slow peer) get one more second. */
-static void handshake_expired(uv_timer_t *t) {
-  ld_conn *c = t->data;
-  if (c->closing || c->handshake_done) return;
-  uv_os_fd_t fd;
-  int pending = 0;
-  if (!c->grace && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
-      ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) {
-    c->grace = 1;
-    uv_timer_start(&c->timer, handshake_expired, 1000, 0);
-    return;
-  }
-  char msg[200];
-  snprintf(msg, sizeof msg, "no handshake from %s within %.1f s (handshake timeout)", c->peer_addr,
-           (double)g_handshake_ms / 1000);
-  refuse_now(c, msg);
-}
-
-/* A hello after the first is a protocol error: refused, C closed.
- * Returns 1 then, else 0. */
-static int second_hello(ld_conn *c, const msgpack_object *hdr) {
-  const char *op;
-  size_t oplen;
-  if (!ld_mp_get_str(hdr, "op", &op, &oplen) || oplen != 5 || memcmp(op, "hello", 5) != 0) return 0;
-  char msg[200];
-  snprintf(msg, sizeof msg, "peer %s (%s) sent a second hello: protocol error", c->peer_addr,
-           c->peer_role);
-  send_error_and_close(c, msg);
-  return 1;
-}
-
 static void dispatch(ld_conn *c) {
   ld_msg *m;
   char err[200];
@@ -612,7 +487,7 @@ static void dispatch(ld_conn *c) {
       send_error_and_close(c, msg);
       return;
     }
-    if (!c->got_hello ? check_hello(c, &doc) != 0 : second_hello(c, &doc)) {
+    if (!c->got_hello ? check_hello(c, &doc) != 0 : ld_conn_second_hello(c, &doc)) {
       msgpack_zone_clear(&c->zone);
       ld_msg_free(m);
       return;
@@ -694,7 +569,7 @@ static void start(ld_conn *c) {
   if (c->q_tail == NULL) c->q_tail = hello;
   c->q_len++;
   uv_prepare_start(&c->flush, flush_cb);
-  if (g_handshake_ms) uv_timer_start(&c->timer, handshake_expired, g_handshake_ms, 0);
+  ld_conn_start_deadline(c);
   int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
   if (rc < 0) {
     char msg[128];
