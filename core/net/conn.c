@@ -3,7 +3,10 @@
  * coalesced by a uv_prepare handle into a single write, tried at once with
  * uv_try_write (only what the socket does not take waits in a uv_write
  * request); frames under COPY_MAX bytes are copied into one contiguous
- * block, larger ones are written from their buffers without a copy. */
+ * block, larger ones are written from their buffers without a copy.
+ * Reads go through the frame reader (frame.h), one message at a time until
+ * the handshake is done. The deadlines and the end of the handshake are in
+ * lifecycle.c; the records in conn_impl.h. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -12,12 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/auth.h"
+#include "net/conn_impl.h"
 #include "net/mp.h"
-#include "net/tls.h"
 #include "util/version.h"
 
-#define READ_CHUNK 65536
 #define COPY_MAX 16384
 /* A connection keeps the block of its last write for the next one, up to
  * this size: a busy connection then writes without malloc/free of blocks
@@ -36,51 +37,6 @@ void ld_net_set_identity(int protocol, const char *version) {
   g_version = version;
 }
 
-struct ld_conn {
-  uv_tcp_t tcp;
-  uv_prepare_t flush;
-  uv_connect_t connect_req;
-  int open_handles; /* handles not yet closed */
-  int connected;    /* the TCP stream is up */
-  int closing;      /* close requested */
-  int flush_close;  /* close once the queue is written */
-  int writing;      /* a uv_write is in flight */
-  int got_hello;
-  /* Security (net/auth.h, net/tls.h): see auth_filter and tls_input. */
-  int acceptor, authed, auth_failed, tls_up, tls_fed;
-  ld_sec *sec;        /* borrowed settings, or NULL */
-  ld_auth *auth;      /* owned: the token handshake while it runs */
-  ld_msg *held_hello; /* owned: the peer's hello, given once authenticated */
-  ld_msg *held_head, *held_tail; /* owned: sent before that, queued then */
-  size_t nheld;
-  ld_tls *tls;        /* owned: the TLS state of a tls:// connection */
-  char role[16];
-  char peer_role[16];
-  char peer_addr[64];
-  char reason[512];
-  ld_msg *q_head, *q_tail;
-  size_t q_len;
-  char *spare; /* owned: a write block to reuse (SPARE_MAX at most) */
-  size_t spare_cap;
-  ld_frame_reader *reader;
-  msgpack_zone zone; /* headers are decoded into it, cleared after each */
-  int zone_ready;
-  ld_conn_handlers h;
-  void (*on_drained)(ld_conn *c);
-  void *data;
-  char rbuf[READ_CHUNK];
-};
-
-struct ld_server {
-  uv_tcp_t tcp;
-  ld_sec *sec; /* borrowed: given to each accepted connection */
-  char role[16];
-  ld_conn_handlers h;
-  ld_server_conn_cb on_conn;
-  void *data;
-  int port;
-};
-
 /* A batch of messages in one uv_write. */
 typedef struct write_batch {
   uv_write_t req;
@@ -94,11 +50,7 @@ typedef struct write_batch {
 } write_batch;
 
 static void conn_shutdown(ld_conn *c, const char *reason);
-static int queue_msg(ld_conn *c, ld_msg *m);
-static ld_msg *error_msg(const char *msg);
-/* Messages may be written: connected, and over TLS once its handshake is
- * done. */
-#define WRITABLE(c) ((c)->connected && (!(c)->tls || (c)->tls_up))
+#define WRITABLE(c) LD_CONN_WRITABLE(c)
 
 void *ld_conn_data(const ld_conn *c) { return c->data; }
 void ld_conn_set_data(ld_conn *c, void *data) { c->data = data; }
@@ -188,6 +140,8 @@ static void handle_closed(uv_handle_t *h) {
   ld_tls_free(c->tls);
   if (c->zone_ready) msgpack_zone_destroy(&c->zone);
   free(c->spare);
+  free(c->rbuf);
+  ld_conn_count_closed();
   if (c->h.on_close) c->h.on_close(c, c->reason);
   free(c);
 }
@@ -209,10 +163,13 @@ static ld_conn *conn_new(uv_loop_t *loop, const char *role, const ld_conn_handle
     free(c);
     return NULL;
   }
+  /* only a small hello until the handshake is done */
+  ld_frame_reader_set_limits(c->reader, LD_NET_HELLO_MAX, LD_NET_HELLO_FRAMES);
   uv_tcp_init(loop, &c->tcp);
   uv_prepare_init(loop, &c->flush);
-  c->tcp.data = c->flush.data = c;
-  c->open_handles = 2;
+  uv_timer_init(loop, &c->timer);
+  c->tcp.data = c->flush.data = c->timer.data = c;
+  c->open_handles = 3;
   snprintf(c->role, sizeof c->role, "%s", role);
   c->h = *h;
   c->data = data;
@@ -235,7 +192,7 @@ static void free_batch(write_batch *b) {
 
 /* What follows a finished write (STATUS 0 or a libuv error): close when a
  * close waits for it, or schedule the next batch. */
-static void after_write(ld_conn *c, int status) {
+void ld_conn_after_write(ld_conn *c, int status) {
   if (status < 0) {
     char msg[128];
     snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(status));
@@ -255,118 +212,12 @@ static void after_write(ld_conn *c, int status) {
     c->on_drained(c);
 }
 
-/* ---- TLS (net/tls.h): ciphertext between the SSL state and the stream ---- */
-
-/* A write of ciphertext finished (ld_tls_flush). LAST: 1 it ended a batch
- * of messages (after_write follows), 2 it carried the last words of a
- * failed connection (then C closes), 0 neither. */
-static void tls_sent(void *conn, int last, int status) {
-  ld_conn *c = conn;
-  if (last == 2) {
-    conn_shutdown(c, NULL);
-  } else if (last) {
-    c->writing = 0;
-    after_write(c, status);
-  } else if (status < 0 && status != UV_ECANCELED) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "write to %s failed: %s", c->peer_addr, uv_strerror(status));
-    conn_shutdown(c, msg);
-  }
-}
-
-/* Sends the ciphertext waiting in C's SSL state (LAST as in tls_sent,
- * which follows at once when there is none). Returns 0 or a libuv error. */
-static int tls_output(ld_conn *c, int last) {
-  if (uv_is_closing((uv_handle_t *)&c->tcp)) return UV_ECANCELED;
-  int rc = ld_tls_flush(c->tls, (uv_stream_t *)&c->tcp, last, tls_sent, c);
-  if (rc == 0 && last) tls_sent(c, last, 0);
-  if (rc == 1 && last == 1) c->writing = 1;
-  return rc < 0 ? rc : 0;
-}
-
-/* Encrypts batch B (freed) and sends it, a write per MiB of ciphertext so
- * that the SSL state never holds a whole large message. */
-static int tls_write_batch(ld_conn *c, write_batch *b) {
-  int rc = 0;
-  for (unsigned i = 0; i < b->nbufs && rc == 0; i++) {
-    for (size_t off = 0; off < b->bufs[i].len && rc == 0;) {
-      size_t n = b->bufs[i].len - off < (1u << 20) ? b->bufs[i].len - off : (1u << 20);
-      if (ld_tls_write(c->tls, b->bufs[i].base + off, n) != 0) rc = UV_EPROTO;
-      off += n;
-      if (rc == 0 && ld_tls_pending(c->tls) >= (1u << 20)) rc = tls_output(c, 0);
-    }
-  }
-  free_batch(b);
-  return rc ? rc : tls_output(c, 1);
-}
-
-/* Closes C for the TLS failure just met, once the peer was sent the
- * alert saying why (if any). */
-static void tls_fail(ld_conn *c) {
-  if (c->reason[0] == '\0')
-    snprintf(c->reason, sizeof c->reason, "TLS with %s: %s%s", c->peer_addr, ld_tls_error(c->tls),
-             c->tls_up ? "" : " (does the peer use tls:// with certificates of the same CA?)");
-  if (!c->got_hello) c->auth_failed = 1; /* refused before a word: not retried */
-  c->closing = 1;
-  if (tls_output(c, 2) < 0) conn_shutdown(c, NULL);
-}
-
-/* Received ciphertext DATA (LEN bytes): advances the handshake, gives the
- * plaintext to the frame reader. Returns what ld_frame_reader_feed
- * returned, or LD_NET_EIO when C was closed. */
-static int tls_input(ld_conn *c, const char *data, size_t len) {
-  int rc = 0;
-  if (!c->tls_fed++ && c->acceptor && len > 0 && (unsigned char)data[0] != 0x16) {
-    /* Not a TLS record: an ldask peer using tcp://. Told so in plain. */
-    snprintf(c->reason, sizeof c->reason,
-             "this %s uses TLS: connect to tls:// with the cluster's certificates", c->role);
-    ld_msg *m = error_msg(c->reason);
-    ld_buffer *wire = m ? ld_msg_encode(m) : NULL;
-    ld_msg_free(m);
-    c->closing = 1, c->auth_failed = 1;
-    if (wire == NULL ||
-        ld_tls_write_plain((uv_stream_t *)&c->tcp, wire->data, wire->size, tls_sent, c) != 0)
-      conn_shutdown(c, NULL); /* else tls_sent closes C once it is written */
-    ld_buffer_release(wire);
-    size_t rl = strlen(c->reason);
-    snprintf(c->reason + rl, sizeof c->reason - rl, ": %s sent plain text", c->peer_addr);
-    return LD_NET_EIO;
-  }
-  if (ld_tls_feed(c->tls, data, len) != 0) {
-    tls_fail(c);
-    return LD_NET_EIO;
-  }
-  if (!c->tls_up) {
-    int hs = ld_tls_handshake(c->tls);
-    if (hs < 0 || tls_output(c, 0) < 0) {
-      tls_fail(c);
-      return LD_NET_EIO;
-    }
-    if (hs == 0) return 0;
-    c->tls_up = 1;
-    if (c->q_head && !c->writing) uv_prepare_start(&c->flush, flush_cb);
-  }
-  char plain[16384];
-  ssize_t n = 0;
-  while (rc == 0 && (n = ld_tls_read(c->tls, plain, sizeof plain)) > 0)
-    rc = ld_frame_reader_feed(c->reader, plain, (size_t)n);
-  if (rc == 0 && n < 0) {
-    tls_fail(c);
-    return LD_NET_EIO;
-  }
-  if (tls_output(c, 0) < 0) { /* e.g. answers to a key update */
-    tls_fail(c);
-    return LD_NET_EIO;
-  }
-  return rc;
-}
-
 static void write_cb(uv_write_t *req, int status) {
   write_batch *b = req->data;
   ld_conn *c = b->conn;
   free_batch(b);
   c->writing = 0;
-  after_write(c, status);
+  ld_conn_after_write(c, status);
 }
 
 /* Writes every queued message: first straight to the socket (uv_try_write:
@@ -450,7 +301,11 @@ static int flush_queue(ld_conn *c) {
   b->nbufs = nb;
   b->req.data = b;
   g_writes++;
-  if (c->tls) return tls_write_batch(c, b);
+  if (c->tls) {
+    int rc = ld_conn_tls_encrypt(c, b->bufs, b->nbufs);
+    free_batch(b);
+    return rc ? rc : ld_conn_tls_output(c, 1);
+  }
   uv_buf_t *bufs = b->bufs;
   unsigned left = nb;
   int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, left);
@@ -467,7 +322,7 @@ static int flush_queue(ld_conn *c) {
   }
   if (left == 0) {
     free_batch(b);
-    after_write(c, 0);
+    ld_conn_after_write(c, 0);
     return 0;
   }
   bufs->base += done;
@@ -485,6 +340,8 @@ void ld_net_stats(uint64_t *msgs_sent, uint64_t *writes) {
   *msgs_sent = g_msgs_sent;
   *writes = g_writes;
 }
+
+void ld_conn_flush_soon(ld_conn *c) { uv_prepare_start(&c->flush, flush_cb); }
 
 static void flush_cb(uv_prepare_t *p) {
   ld_conn *c = p->data;
@@ -518,11 +375,10 @@ int ld_conn_send(ld_conn *c, ld_msg *m) {
     c->nheld++;
     return 0;
   }
-  return queue_msg(c, m);
+  return ld_conn_queue(c, m);
 }
 
-/* Queues M (owned) for the next write, also during the handshake. */
-static int queue_msg(ld_conn *c, ld_msg *m) {
+int ld_conn_queue(ld_conn *c, ld_msg *m) {
   if (c->closing) {
     ld_msg_free(m);
     return LD_NET_EIO;
@@ -563,12 +419,15 @@ int ld_conn_send_packed(ld_conn *c, const msgpack_sbuffer *hdr, ld_buffer *const
 }
 
 /* Closes the handles now (the queue is dropped). */
-static void conn_shutdown(ld_conn *c, const char *reason) {
+static void conn_shutdown(ld_conn *c, const char *reason) { ld_conn_shutdown(c, reason); }
+
+void ld_conn_shutdown(ld_conn *c, const char *reason) {
   if (reason && c->reason[0] == '\0') snprintf(c->reason, sizeof c->reason, "%s", reason);
   c->closing = 1;
   if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
   uv_close((uv_handle_t *)&c->tcp, handle_closed);
   uv_close((uv_handle_t *)&c->flush, handle_closed);
+  uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
 
 void ld_conn_close(ld_conn *c, const char *reason, int flush) {
@@ -586,8 +445,7 @@ void ld_conn_close(ld_conn *c, const char *reason, int flush) {
   conn_shutdown(c, NULL);
 }
 
-/* The message {op = "error", message = MSG}; caller owns it. NULL on OOM. */
-static ld_msg *error_msg(const char *msg) {
+ld_msg *ld_net_error_msg(const char *msg) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
@@ -602,14 +460,19 @@ static ld_msg *error_msg(const char *msg) {
   return m;
 }
 
-static void send_error_and_close(ld_conn *c, const char *msg) {
-  ld_msg *m = error_msg(msg);
-  if (m) queue_msg(c, m);
+/* Queued ahead of any message held for the token handshake: a refusal
+ * reaches a peer that has not proved itself. */
+void ld_conn_send_error(ld_conn *c, const char *msg) {
+  ld_msg *m = ld_net_error_msg(msg);
+  if (m) ld_conn_queue(c, m);
+}
+
+void ld_conn_refuse(ld_conn *c, const char *msg) {
+  ld_conn_send_error(c, msg);
   ld_conn_close(c, msg, 1);
 }
 
-/* Checks the peer's hello; returns 0 or closes the connection. */
-static int check_hello(ld_conn *c, const msgpack_object *hdr) {
+int ld_conn_check_hello(ld_conn *c, const msgpack_object *hdr) {
   char msg[256];
   const char *op, *ver = "?", *role;
   size_t oplen, verlen = 1, rolelen;
@@ -637,7 +500,7 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
   if (!(oplen == 5 && memcmp(op, "hello", 5) == 0)) {
     snprintf(msg, sizeof msg, "peer %s sent op '%.*s' before its hello", c->peer_addr, (int)oplen,
              op);
-    send_error_and_close(c, msg);
+    ld_conn_refuse(c, msg);
     return -1;
   }
   ld_mp_get_str(hdr, "version", &ver, &verlen);
@@ -647,75 +510,19 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
              "ldask version mismatch: peer %s runs ldask %.*s (protocol %lld), this %s runs "
              "ldask %s (protocol %d)",
              c->peer_addr, (int)verlen, ver, (long long)proto, c->role, g_version, g_protocol);
-    send_error_and_close(c, msg);
+    ld_conn_refuse(c, msg);
     return -1;
   }
   if (!ld_mp_get_str(hdr, "role", &role, &rolelen) || rolelen == 0 ||
       rolelen >= sizeof c->peer_role) {
     snprintf(msg, sizeof msg, "peer %s sent a hello without a valid 'role'", c->peer_addr);
-    send_error_and_close(c, msg);
+    ld_conn_refuse(c, msg);
     return -1;
   }
   memcpy(c->peer_role, role, rolelen);
   c->peer_role[rolelen] = '\0';
-  c->got_hello = 1;
+  c->got_hello = 1; /* the handshake ends after the token's (ld_conn_auth_filter) */
   return 0;
-}
-
-/* The token handshake (net/auth.h) of a connection not yet authenticated,
- * on its message M (header DOC, parsed into C's zone): the peer's hello or
- * what follows it until both sides proved they know the token. Returns the
- * message to give to on_msg now (DOC then describes it), or NULL when M
- * was held (the hello: given on success), consumed, or C is closing. No
- * other message reaches on_msg before. */
-static ld_msg *auth_filter(ld_conn *c, ld_msg *m, msgpack_object *doc) {
-  int first = !c->got_hello;
-  if (first && check_hello(c, doc) != 0) {
-    ld_msg_free(m);
-    return NULL;
-  }
-  char err[400], peer[100];
-  snprintf(peer, sizeof peer, "the %s at %s", c->peer_role, c->peer_addr);
-  msgpack_sbuffer reply;
-  msgpack_sbuffer_init(&reply);
-  int r = first ? ld_auth_on_hello(c->auth, c->role, doc, peer, &reply, err, sizeof err)
-                : ld_auth_on_msg(c->auth, doc, peer, &reply, err, sizeof err);
-  ld_msg *rm = reply.size > 0 ? ld_msg_make(reply.data, reply.size, NULL, 0) : NULL;
-  if (rm) queue_msg(c, rm);
-  msgpack_sbuffer_destroy(&reply);
-  if (r == LD_AUTH_WAIT) {
-    if (first)
-      c->held_hello = m;
-    else
-      ld_msg_free(m);
-    return NULL;
-  }
-  if (r != LD_AUTH_DONE) {
-    ld_msg_free(m);
-    c->auth_failed = 1;
-    if (r == LD_AUTH_REFUSE)
-      send_error_and_close(c, err);
-    else
-      conn_shutdown(c, err);
-    return NULL;
-  }
-  c->authed = 1;
-  ld_auth_free(c->auth);
-  c->auth = NULL;
-  while (c->held_head) { /* what was sent meanwhile goes now, in order */
-    ld_msg *h = c->held_head;
-    c->held_head = h->next;
-    c->nheld--;
-    queue_msg(c, h);
-  }
-  c->held_tail = NULL;
-  if (first) return m;
-  ld_msg_free(m);
-  m = c->held_hello;
-  c->held_hello = NULL;
-  msgpack_zone_clear(&c->zone);
-  ld_mp_parse_zone(m->frames[0]->data, m->frames[0]->size, &c->zone, doc, err, sizeof err);
-  return m;
 }
 
 static void dispatch(ld_conn *c) {
@@ -737,10 +544,16 @@ static void dispatch(ld_conn *c) {
       ld_msg_free(m);
       char msg[300];
       snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, err);
-      send_error_and_close(c, msg);
+      ld_conn_refuse(c, msg);
       return;
     }
-    if (!c->authed && (m = auth_filter(c, m, &doc)) == NULL) {
+    if (!c->authed) {
+      m = ld_conn_auth_filter(c, m, &doc);
+    } else if (ld_conn_second_hello(c, &doc)) {
+      ld_msg_free(m);
+      m = NULL;
+    }
+    if (m == NULL) {
       msgpack_zone_clear(&c->zone);
       continue;
     }
@@ -749,15 +562,26 @@ static void dispatch(ld_conn *c) {
   }
 }
 
+int ld_conn_feed_plain(ld_conn *c, const char *data, size_t left) {
+  int rc = 0;
+  while (!c->handshake_done && left > 0 && rc == 0 && !c->closing) {
+    size_t used;
+    rc = ld_frame_reader_feed_one(c->reader, data, left, &used);
+    data += used, left -= used;
+    dispatch(c);
+  }
+  if (rc == 0 && left > 0 && !c->closing) rc = ld_frame_reader_feed(c->reader, data, left);
+  return rc;
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   ld_conn *c = h->data;
-  *buf = uv_buf_init(c->rbuf, READ_CHUNK);
+  *buf = c->rbuf ? uv_buf_init(c->rbuf, READ_CHUNK) : uv_buf_init(c->hbuf, HELLO_CHUNK);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   ld_conn *c = s->data;
-  (void)buf;
   if (nread == 0 || c->closing) return;
   if (nread < 0) {
     char msg[160];
@@ -769,13 +593,21 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_shutdown(c, msg);
     return;
   }
-  int rc = c->tls ? tls_input(c, c->rbuf, (size_t)nread)
-                  : ld_frame_reader_feed(c->reader, c->rbuf, (size_t)nread);
+  c->last_read = uv_now(s->loop);
+  /* (BUF stays valid: the handshake swaps buffers for the next read.) */
+  int rc = c->tls ? ld_conn_tls_input(c, buf->base, (size_t)nread)
+                  : ld_conn_feed_plain(c, buf->base, (size_t)nread);
   dispatch(c);
   if (rc < 0 && !c->closing) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, ld_frame_reader_error(c->reader));
-    send_error_and_close(c, msg);
+    char msg[400];
+    if (c->handshake_done)
+      snprintf(msg, sizeof msg, "from %s: %s", c->peer_addr, ld_frame_reader_error(c->reader));
+    else
+      snprintf(msg, sizeof msg,
+               "from %s: %s (before its handshake a peer may send only a hello and its token "
+               "proof, of at most %u bytes)",
+               c->peer_addr, ld_frame_reader_error(c->reader), LD_NET_HELLO_MAX);
+    ld_conn_refuse(c, msg);
   }
 }
 
@@ -806,13 +638,14 @@ static void start(ld_conn *c) {
   if (c->q_tail == NULL) c->q_tail = hello;
   c->q_len++;
   uv_prepare_start(&c->flush, flush_cb);
+  ld_conn_start_deadline(c);
   int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
   if (rc < 0) {
     char msg[128];
     snprintf(msg, sizeof msg, "read from %s failed: %s", c->peer_addr, uv_strerror(rc));
     conn_shutdown(c, msg);
-  } else if (c->tls && !c->acceptor && (ld_tls_handshake(c->tls) < 0 || tls_output(c, 0) < 0)) {
-    tls_fail(c); /* the client speaks first in TLS */
+  } else if (c->tls && !c->acceptor) {
+    ld_conn_tls_start(c); /* the client speaks first in TLS */
   }
 }
 

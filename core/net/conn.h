@@ -119,6 +119,29 @@ void *ld_server_data(const ld_server *s);
 /* Stops listening; the server is freed from its close callback. */
 void ld_server_close(ld_server *s);
 
+/* Ends the handshake of C: from now on it accepts messages up to the
+ * process's maximum message size (before: only LD_NET_HELLO_MAX bytes and
+ * LD_NET_HELLO_FRAMES frames each), its handshake deadline is off and, on
+ * an accepted connection, the idle timeout is on. Called when the peer
+ * is authenticated: both token proofs checked, or its hello accepted when
+ * no token is involved (lifecycle.c); idempotent. */
+void ld_conn_handshake_done(ld_conn *c);
+
+/* Default of the handshake timeout (seconds). */
+#define LD_NET_DEFAULT_HANDSHAKE_TIMEOUT 10.0
+
+/* Process-wide timeouts of the connections created afterwards, in
+ * seconds (0: none). HANDSHAKE: a connection whose peer has not finished
+ * its handshake that long after the TCP connection is closed (a peer that
+ * never says hello, or trickles it). IDLE: an accepted connection that
+ * received nothing that long after its handshake is closed (default 0:
+ * workers heartbeat and clients may legitimately be idle). */
+void ld_net_set_timeouts(double handshake, double idle);
+void ld_net_timeouts(double *handshake, double *idle);
+
+/* Connections of this process closed and freed so far. */
+uint64_t ld_net_conns_closed(void);
+
 /* Test hook: makes this process claim PROTOCOL and VERSION (kept, not
  * copied) in its hellos, to exercise the version check. */
 void ld_net_set_identity(int protocol, const char *version);

@@ -15,7 +15,16 @@
 /* Limits a reader enforces (a peer that exceeds them is refused). */
 #define LD_NET_MAX_FRAMES 65536u
 #define LD_NET_MAX_HEADER ((uint64_t)256 << 20) /* frame 0 (msgpack) */
-#define LD_NET_MAX_FRAME ((uint64_t)1 << 40)    /* any other frame */
+/* Before its handshake a peer may send only small messages (the hello and
+ * the handshake's own): at most this many bytes and frames each. */
+#define LD_NET_HELLO_MAX 16384u
+#define LD_NET_HELLO_FRAMES 8u
+/* Defaults of the process-wide budgets (ld_frame_set_budgets): the largest
+ * message a peer may announce, and the bytes all readers of the process
+ * may hold in partly received messages (0: half the machine's memory,
+ * at least 1 GiB). */
+#define LD_NET_DEFAULT_MAX_MESSAGE ((uint64_t)4 << 30)
+#define LD_NET_DEFAULT_MAX_BUFFERED 0
 
 /* Error codes of this subsystem (negative). */
 enum {
@@ -61,19 +70,52 @@ size_t ld_msg_prefix(const ld_msg *m, unsigned char *out);
  * the result. NULL when out of memory. Used by specs and simple senders. */
 ld_buffer *ld_msg_encode(const ld_msg *m);
 
-/* An incremental reader: feed bytes as they arrive, take out messages. */
+/* An incremental reader: feed bytes as they arrive, take out messages.
+ * Memory follows the bytes received, not the lengths announced: frames of
+ * up to 4 MiB are allocated when their first byte arrives, larger ones
+ * grow (doubling, up to their length) as their bytes come. The whole
+ * message a peer announces is checked against the reader's maximum
+ * message size, and everything a reader allocates for a partly received
+ * message against the process's receive budget (ld_frame_set_budgets). */
 typedef struct ld_frame_reader ld_frame_reader;
 
-/* Creates a reader. Caller owns it (ld_frame_reader_free). NULL on OOM. */
+/* Creates a reader with the process's maximum message size and
+ * LD_NET_MAX_FRAMES. Caller owns it (ld_frame_reader_free). NULL on OOM. */
 ld_frame_reader *ld_frame_reader_new(void);
 
 /* Frees R, its partial message and the complete messages not taken out. */
 void ld_frame_reader_free(ld_frame_reader *r);
 
+/* Sets the largest message (bytes on the wire, 0: the process's maximum
+ * message size) and the most frames (1..LD_NET_MAX_FRAMES) R accepts from
+ * now on (a connection before and after its handshake). */
+void ld_frame_reader_set_limits(ld_frame_reader *r, uint64_t max_message, uint32_t max_frames);
+
+/* Process-wide budgets of every reader (any thread): MAX_MESSAGE, the
+ * largest message a peer may announce (0: LD_NET_DEFAULT_MAX_MESSAGE);
+ * MAX_BUFFERED, the bytes all readers together may hold for partly
+ * received messages (0: half the machine's memory, at least 1 GiB). A
+ * reader that would pass it fails (its connection is closed). Call before
+ * connections exist. */
+void ld_frame_set_budgets(uint64_t max_message, uint64_t max_buffered);
+
+/* The budgets in force (after defaults) and the bytes held right now by
+ * all readers for partly received messages. NULL pointers are skipped. */
+void ld_frame_budgets(uint64_t *max_message, uint64_t *max_buffered, uint64_t *held);
+
+/* The most bytes held by all readers since the previous call (a hint for a
+ * program deciding to return freed memory to the system). */
+uint64_t ld_frame_peak_reset(void);
+
 /* Consumes LEN bytes at DATA (copied; the caller keeps DATA). Returns 0, or a
  * negative code after which the reader refuses further input; the message
  * is then in ld_frame_reader_error. Complete messages are queued. */
 int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len);
+
+/* Like ld_frame_reader_feed, but stops after the first message it
+ * completes: *USED is the number of bytes consumed (the rest is to be fed
+ * once that message has been handled: a handshake changes the limits). */
+int ld_frame_reader_feed_one(ld_frame_reader *r, const void *data, size_t len, size_t *used);
 
 /* Takes out the oldest complete message, or NULL when none is ready. The
  * caller owns the message. */

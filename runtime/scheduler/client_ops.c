@@ -127,10 +127,14 @@ static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpac
   for (uint32_t i = 0; wanted && i < wanted->via.array.size; i++) {
     sc_task *t = find(st, &wanted->via.array.ptr[i]);
     if (t == NULL) continue;
+    /* A client that wanted T when it erred (in pass 2 above, or earlier)
+     * was told then: key-erred goes once. Other clients are not told
+     * again either. */
+    int had = sc_wanted_by(t, cl->id);
     sc_want(st, cl, t);
     int state = sc_state_of(st, t);
-    if (state == LD_TASK_MEMORY) sc_notify_key(st, t, "key-finished");
-    if (state == LD_TASK_ERRED) sc_notify_key(st, t, "key-erred");
+    if (state == LD_TASK_MEMORY) sc_notify_one(cl, t, "key-finished");
+    if (state == LD_TASK_ERRED && !had) sc_notify_one(cl, t, "key-erred");
     /* a known key whose result was released (kept as a record because a
      * task depends on it) is computed again */
     if (state == LD_TASK_RELEASED) ld_sched_compute(st->eng, t->id);

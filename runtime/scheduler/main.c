@@ -3,6 +3,7 @@
  * workers whose heartbeats stopped, exits cleanly on SIGINT/SIGTERM or a
  * client's shutdown. C only: no Lua state. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "net/auth.h"
+#include "net/netopts.h"
 #include "sched.h"
 #include "util/version.h"
 
@@ -17,7 +19,7 @@ static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
     "                       [--auth-token-file FILE] [--tls-ca-file FILE --tls-cert FILE\n"
-    "                       [--tls-key FILE]] [--insecure]\n"
+    "                       [--tls-key FILE]] [--insecure] [connection options]\n"
     "\n"
     "  --host HOST              address to bind (default 127.0.0.1: this machine only)\n"
     "  --port PORT              TCP port (default 8786; 0 picks a free one)\n"
@@ -28,7 +30,7 @@ static const char *USAGE =
     "                           more when tasks are shorter than the message round trip)\n"
     "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
     "  --version, --help\n"
-    "security (docs/security.md):\n";
+    "connection options:\n";
 
 static sc_state st;
 static const char *sched_file;
@@ -42,8 +44,22 @@ static void on_signal(uv_signal_t *s, int signum) {
   uv_stop(st.loop);
 }
 
+/* Connections come and go (each held a read buffer and its handshake's
+ * state), large messages are received and handed on: after many closed
+ * connections or 16 MiB of receive buffers, the allocator's free memory
+ * goes back to the system, which glibc does not do by itself for the
+ * middle of its heap. */
+static void trim_after_churn(void) {
+  static uint64_t closed_at_trim;
+  uint64_t closed = ld_net_conns_closed();
+  if (closed - closed_at_trim < 64 && ld_frame_peak_reset() < ((uint64_t)16 << 20)) return;
+  closed_at_trim = closed;
+  malloc_trim(0);
+}
+
 static void check_ttl(uv_timer_t *t) {
   (void)t;
+  trim_after_churn();
   if (parent_pid > 0 && kill((pid_t)parent_pid, 0) != 0 && errno == ESRCH) {
     fprintf(stderr, "ldask-scheduler: parent process %d is gone, shutting down\n", (int)parent_pid);
     uv_stop(st.loop);
@@ -104,6 +120,8 @@ int main(int argc, char **argv) {
       continue;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(USAGE, stdout);
+      fputs(LD_NET_OPTIONS_USAGE, stdout);
+      fputs("security (docs/security.md):\n", stdout);
       fputs(ld_sec_usage, stdout);
       return 0;
     } else if (strcmp(a, "--version") == 0) {
@@ -125,8 +143,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--worker-saturation") == 0) {
       if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;
       i++;
-    } else {
-      fprintf(stderr, "ldask-scheduler: unknown option or missing argument '%s'\n%s", a, USAGE);
+    } else if (ld_net_option_or_fail("ldask-scheduler", argc, argv, &i, USAGE) < 0) {
       return 2;
     }
   }

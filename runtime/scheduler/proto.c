@@ -153,6 +153,12 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   void *data = ld_conn_data(c);
   const msgpack_object *op = ld_mp_get(h, "op");
   if (ld_mp_str_eq(op, "hello")) {
+    /* (core/net refuses a second hello: only the first comes here, before
+     * any record exists for the connection) */
+    if (data != NULL) {
+      ld_msg_free(m);
+      return;
+    }
     if (strcmp(role, "client") == 0) {
       sc_client *cl = calloc(1, sizeof *cl);
       if (cl == NULL) abort();

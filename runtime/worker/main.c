@@ -19,7 +19,9 @@
 
 #include "net/auth.h"
 #include "net/mp.h"
+#include "net/netopts.h"
 #include "spill.h"
+#include "util/size.h"
 #include "util/version.h"
 #include "worker.h"
 
@@ -28,6 +30,7 @@ static const char *USAGE =
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
     "                    [--scheduler-file FILE] [--host HOST] [--auth-token-file FILE]\n"
     "                    [--tls-ca-file FILE --tls-cert FILE [--tls-key FILE]] [--insecure]\n"
+    "                    [connection options]\n"
     "\n"
     "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
     "  --nthreads N             executor threads, one LuaJIT state each (default 1)\n"
@@ -42,7 +45,7 @@ static const char *USAGE =
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
     "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n"
-    "security (docs/security.md; the scheduler's address is then tls://HOST:PORT):\n";
+    "connection options (the peer port and the connection to the scheduler):\n";
 
 static wk_state W;
 static uv_timer_t hb_timer, reconnect_timer;
@@ -228,50 +231,13 @@ static void on_peer_out_close(ld_conn *c, const char *reason) {
 }
 const ld_conn_handlers wk_peer_handlers = {on_peer_out_msg, on_peer_out_close};
 
-static int parse_size(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || errno || v < 0) return -1;
-  while (isspace((unsigned char)*end)) end++;
-  static const struct {
-    const char *suffix;
-    double mult;
-  } units[] = {{"", 1},
-               {"b", 1},
-               {"kb", 1e3},
-               {"mb", 1e6},
-               {"gb", 1e9},
-               {"tb", 1e12},
-               {"kib", 1024.0},
-               {"mib", 1048576.0},
-               {"gib", 1073741824.0},
-               {"tib", 1099511627776.0},
-               {"k", 1e3},
-               {"m", 1e6},
-               {"g", 1e9}};
-  char low[8];
-  size_t n = strlen(end);
-  if (n >= sizeof low) return -1;
-  for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)end[i]);
-  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-    if (strcmp(low, units[i].suffix) == 0) {
-      double bytes = v * units[i].mult;
-      if (!(bytes < 9.2e18)) return -1; /* also NaN: no int64 for it */
-      *out = (int64_t)bytes;
-      return 0;
-    }
-  }
-  return -1;
-}
-
 /* --memory-limit: "auto" (the machine's memory), a fraction in (0, 1] of
- * it (a bare number), or a size (parse_size). Returns 0 or -1. */
+ * it (a bare number), or a size (ld_parse_size). Returns 0 or -1. */
 static int parse_memory_limit(const char *s, int64_t *out) {
   char *end;
   double f = strtod(s, &end);
   int fraction = end != s && *end == '\0' && f > 0 && f <= 1;
-  if (strcmp(s, "auto") != 0 && !fraction) return parse_size(s, out);
+  if (strcmp(s, "auto") != 0 && !fraction) return ld_parse_size(s, out);
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return -1;
   *out = (int64_t)((fraction ? f : 1.0) * (double)pages * (double)page);
@@ -361,6 +327,9 @@ int main(int argc, char **argv) {
       continue;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(USAGE, stdout);
+      fputs(LD_NET_OPTIONS_USAGE, stdout);
+      fputs("security (docs/security.md; with TLS the scheduler's address is tls://HOST:PORT):\n",
+            stdout);
       fputs(ld_sec_usage, stdout);
       return 0;
     } else if (strcmp(a, "--version") == 0) {
@@ -403,8 +372,7 @@ int main(int argc, char **argv) {
       host = v, i++;
     } else if (a[0] != '-' && sched == NULL) {
       sched = a;
-    } else {
-      fprintf(stderr, "ldask-worker: unknown option or missing argument '%s'\n%s", a, USAGE);
+    } else if (ld_net_option_or_fail("ldask-worker", argc, argv, &i, USAGE) < 0) {
       return 2;
     }
   }

@@ -9,47 +9,10 @@
 local client = require "ldask.client"
 local cluster_mod = require "ldask.client.cluster"
 local mp = require "ldask.client.mp"
-local ffi = require "ffi"
-require "ldask.ffi.buffer"
-local lib = require "ldask.native"
 local socket = require "socket"
+local wire = require "wire"
 
--- Little-endian unsigned integer of N bytes.
-local function le(v, n)
-  local b = {}
-  for i = 1, n do b[i] = string.char(v % 256); v = math.floor(v / 256) end
-  return table.concat(b)
-end
-
--- One message with just a header, framed (docs/protocol.md, "Framing").
-local function frame(t)
-  local h = mp.encode(t)
-  return le(1, 4) .. le(#h, 8) .. h
-end
-
--- A connection to the scheduler at ADDRESS that said hello as ROLE.
-local function connect(address, role)
-  local host, port = address:match("^tcp://([^:]+):(%d+)$")
-  local s = assert(socket.connect(host, tonumber(port)))
-  s:settimeout(5)
-  assert(s:send(frame({ op = "hello", protocol = 1, version = ffi.string(lib.ld_version()), role = role })))
-  return s
-end
-
--- Reads one message from S: its header as a table and its frames.
-local function receive(s)
-  local function u(b)
-    local v = 0
-    for i = #b, 1, -1 do v = v * 256 + b:byte(i) end
-    return v
-  end
-  local n = u(assert(s:receive(4)))
-  local lens = {}
-  for i = 1, n do lens[i] = u(assert(s:receive(8))) end
-  local parts = {}
-  for i = 1, n do parts[i] = lens[i] > 0 and assert(s:receive(lens[i])) or "" end
-  return mp.decode(parts[1], #parts[1]), parts
-end
+local le, frame, connect, receive = wire.le, wire.frame, wire.connect, wire.receive
 
 -- A worker that registers and sends heartbeats, nothing else.
 local function fake_worker(address, name, memory_limit)

@@ -115,6 +115,132 @@ describe("net framing", function()
   end)
 end)
 
+describe("net framing budgets", function()
+  local function le(v, n)
+    local b = {}
+    for i = 1, n do b[i] = string.char(v % 256); v = math.floor(v / 256) end
+    return table.concat(b)
+  end
+  local function budgets()
+    local mm, mb, held = ffi.new("uint64_t[1]"), ffi.new("uint64_t[1]"), ffi.new("uint64_t[1]")
+    lib.ld_frame_budgets(mm, mb, held)
+    return tonumber(mm[0]), tonumber(mb[0]), tonumber(held[0])
+  end
+
+  it("holds memory for the bytes received, not for the lengths announced", function()
+    local _, _, held0 = budgets()
+    local r = new_reader()
+    -- a header of 3 bytes and a frame of 1 GiB announced, 3 MB of it sent
+    local s = le(2, 4) .. le(3, 8) .. le(2 ^ 30, 8) .. "HDR"
+    assert.equal(0, lib.ld_frame_reader_feed(r, s, #s))
+    local mb = string.rep("m", 2 ^ 20)
+    for _ = 1, 3 do assert.equal(0, lib.ld_frame_reader_feed(r, mb, #mb)) end
+    local _, _, held3 = budgets()
+    for _ = 1, 3 do assert.equal(0, lib.ld_frame_reader_feed(r, mb, #mb)) end
+    local _, _, held = budgets()
+    -- a frame over 4 MiB starts with 4 MiB, doubles as bytes come: 4 MiB
+    -- for 3 MiB received, 8 for 6
+    assert.is_true(held3 - held0 >= 4 * 2 ^ 20 and held3 - held0 <= 4 * 2 ^ 20 + 4096,
+      "held " .. (held3 - held0))
+    assert.is_true(held - held0 >= 8 * 2 ^ 20 and held - held0 <= 8 * 2 ^ 20 + 4096,
+      "held " .. (held - held0))
+    assert.equal(1, lib.ld_frame_reader_partial(r))
+    lib.ld_frame_reader_free(ffi.gc(r, nil))
+    local _, _, after = budgets()
+    assert.equal(held0, after)
+  end)
+
+  it("completes grown frames (heap, mapped) with their bytes in order, then holds nothing", function()
+    local _, _, held0 = budgets()
+    local function big(n) -- N blocks of 100,000 bytes, each its own letter
+      local parts = {}
+      for i = 1, n do parts[i] = string.rep(string.char(65 + i % 26), 100000) end
+      return table.concat(parts)
+    end
+    -- 10 MB: grown on the heap 4 -> 8 -> 10 MiB; 40 MB: a mapping (mremap)
+    local a, b = big(100), big(400)
+    local s = wire("H", { a, "tail", b })
+    local r = new_reader()
+    for i = 1, #s, 65536 do
+      local j = math.min(#s, i + 65535)
+      assert.equal(0, lib.ld_frame_reader_feed(r, s:sub(i, j), j - i + 1))
+    end
+    local m = lib.ld_frame_reader_next(r)
+    local got = frames_of(m)
+    assert.equal(4, #got)
+    assert.equal("H", got[1])
+    assert.is_true(got[2] == a, "the 10 MB frame differs")
+    assert.equal("tail", got[3])
+    assert.is_true(got[4] == b, "the 40 MB frame differs")
+    assert.equal(0, tonumber(ffi.cast("uintptr_t", m.frames[1].data)) % 64)
+    assert.equal(0, tonumber(ffi.cast("uintptr_t", m.frames[3].data)) % 64)
+    lib.ld_msg_free(m)
+    local _, _, held = budgets()
+    assert.equal(held0, held)
+  end)
+
+  it("refuses a message over the reader's limit, naming it", function()
+    local r = new_reader()
+    lib.ld_frame_reader_set_limits(r, 100, 4)
+    local s = le(2, 4) .. le(10, 8) .. le(200, 8)
+    assert.is_true(lib.ld_frame_reader_feed(r, s, #s) < 0)
+    assert.matches("frame 1 of 200 bytes makes the message larger than the maximum message " ..
+      "size of 100 bytes %(max%-message%-size%)", ffi.string(lib.ld_frame_reader_error(r)))
+    r = new_reader()
+    lib.ld_frame_reader_set_limits(r, 100, 4)
+    assert.is_true(lib.ld_frame_reader_feed(r, le(5, 4), 4) < 0)
+    assert.matches("frame count 5 not in 1..4", ffi.string(lib.ld_frame_reader_error(r)))
+  end)
+
+  it("refuses what would pass the process's receive budget, and gives it back", function()
+    local mm, mb, held0 = budgets()
+    local M = 2 ^ 20
+    lib.ld_frame_set_budgets(mm, held0 + 12.5 * M)
+    local ok, err = pcall(function()
+      -- a message larger than the whole budget: refused from its lengths
+      local r = new_reader()
+      local s = le(2, 4) .. le(3, 8) .. le(2 ^ 30, 8)
+      assert.is_true(lib.ld_frame_reader_feed(r, s, #s) < 0)
+      assert.matches("larger than the process's receive budget of %d+ bytes %(max%-buffered%)",
+        ffi.string(lib.ld_frame_reader_error(r)))
+      -- two messages that fit alone but not together (a frame over 4 MiB
+      -- starts with 4 MiB and doubles as bytes come)
+      local a, b = new_reader(), new_reader()
+      s = le(2, 4) .. le(3, 8) .. le(10 * M, 8) .. "HDR"
+      assert.equal(0, lib.ld_frame_reader_feed(a, s, #s))
+      assert.equal(0, lib.ld_frame_reader_feed(b, s, #s)) -- 4 + 4 MiB held
+      local chunk = string.rep("m", M)
+      for _ = 1, 5 do assert.equal(0, lib.ld_frame_reader_feed(a, chunk, #chunk)) end -- a: 8
+      for _ = 1, 4 do assert.equal(0, lib.ld_frame_reader_feed(b, chunk, #chunk)) end
+      assert.is_true(lib.ld_frame_reader_feed(b, chunk, #chunk) < 0) -- b would grow to 8: 16
+      assert.matches("the process's receive budget is used up", ffi.string(lib.ld_frame_reader_error(b)))
+      lib.ld_frame_reader_free(ffi.gc(a, nil))
+      local _, _, held = budgets()
+      assert.equal(held0, held)
+    end)
+    lib.ld_frame_set_budgets(mm, mb)
+    assert(ok, err)
+  end)
+
+  it("feeds one message at a time when asked (a handshake changes the limits)", function()
+    local s = wire("one") .. wire("two", { "x" })
+    local r = new_reader()
+    local used = ffi.new("size_t[1]")
+    assert.equal(0, lib.ld_frame_reader_feed_one(r, s, #s, used))
+    assert.equal(4 + 8 + 3, tonumber(used[0]))
+    local m = lib.ld_frame_reader_next(r)
+    assert.same({ "one" }, frames_of(m))
+    lib.ld_msg_free(m)
+    assert.is_true(lib.ld_frame_reader_next(r) == nil)
+    local rest = s:sub(tonumber(used[0]) + 1)
+    assert.equal(0, lib.ld_frame_reader_feed_one(r, rest, #rest, used))
+    assert.equal(#rest, tonumber(used[0]))
+    m = lib.ld_frame_reader_next(r)
+    assert.same({ "two", "x" }, frames_of(m))
+    lib.ld_msg_free(m)
+  end)
+end)
+
 describe("net msgpack headers", function()
   it("round-trips nested maps, arrays, numbers, strings and booleans", function()
     local h = { op = "update-graph", n = 3, neg = -7, x = 1.5, ok = true, no = false,

@@ -23,6 +23,10 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len);
 ld_msg *ld_frame_reader_next(ld_frame_reader *r);
 const char *ld_frame_reader_error(const ld_frame_reader *r);
 int ld_frame_reader_partial(const ld_frame_reader *r);
+int ld_frame_reader_feed_one(ld_frame_reader *r, const void *data, size_t len, size_t *used);
+void ld_frame_reader_set_limits(ld_frame_reader *r, uint64_t max_message, uint32_t max_frames);
+void ld_frame_set_budgets(uint64_t max_message, uint64_t max_buffered);
+void ld_frame_budgets(uint64_t *max_message, uint64_t *max_buffered, uint64_t *held);
 
 typedef enum {
   MSGPACK_OBJECT_NIL = 0x00, MSGPACK_OBJECT_BOOLEAN = 0x01,
