@@ -7,7 +7,8 @@
 --     the process's receive budget; only a small hello before the
 --     handshake; the worker's peer port the same;
 --   * a second hello (was a heap use after free at shutdown);
---   * handshake and idle timeouts (a silent peer, a trickled hello);
+--   * handshake and idle timeouts (a silent peer, a trickled hello, a
+--     token challenge never answered: the hello limits hold until proved);
 --   * 5,000 empty connects and disconnects (RSS grew 7 -> 73 MB);
 --   * key-erred sent once for a task on an unknown key or on itself;
 --   * no file descriptors left (EMFILE): no spin, clients still served.
@@ -272,6 +273,54 @@ describe("the wire under attack", function()
       talk:close()
       assert.is_true(seen)
       served(sched.address)
+    end)
+  end)
+
+  describe("the token handshake", function()
+    local sched, wpid, token
+    setup(function()
+      token = wire.token_file()
+      sched = wire.start_scheduler("--handshake-timeout 1 --auth-token-file " .. token)
+      wpid = wire.start_worker(sched.address, "--auth-token-file " .. token)
+    end)
+    teardown(function() stop_cluster(sched, wpid) end)
+
+    it("is under the handshake timeout: a peer that says hello and never proves itself is closed", function()
+      local s = wire.connect(sched.address, nil)
+      assert(s:send(wire.auth_hello("client")))
+      local t0 = socket.gettime()
+      local got, why = wire.drain(s, 10)
+      local dt = socket.gettime() - t0
+      s:close()
+      assert.equal("closed", why)
+      assert.equal("hello", got[1].op)
+      assert.equal("hmac-sha256", got[1].auth) -- the challenge, never answered
+      assert.is_true(dt > 0.8 and dt < 4, "closed after " .. dt .. " s")
+      assert.matches("no handshake from tcp://127.0.0.1:%d+ within 1.0 s %(handshake timeout%)",
+        wire.error_of(got))
+      for _, h in ipairs(got) do assert.not_equal("welcome", h.op) end
+    end)
+
+    it("keeps the hello's limits until the token is proved", function()
+      local s = wire.connect(sched.address, nil)
+      assert(s:send(wire.auth_hello("client")))
+      send_all(s, announce(1, 2 ^ 20, 0))
+      local got, why = wire.drain(s, 5)
+      s:close()
+      assert.equal("closed", why)
+      assert.matches("before its handshake a peer may send only a hello and its token proof",
+        wire.error_of(got), 1, true)
+    end)
+
+    it("refuses a client without the token, and serves one with it", function()
+      local ok, err = pcall(client, sched.address, { set_as_default = false, timeout = 5 })
+      assert.is_false(ok)
+      assert.matches("requires the cluster's token and this client has none", err, 1, true)
+      local c = client(sched.address, { auth_token_file = token, set_as_default = false, timeout = 10 })
+      c:wait_for_workers(1, 20)
+      local r = c:gather(c:map(function(x) return x * x end, { 1, 2, 3 }), 20)
+      c:close()
+      assert.same({ 1, 4, 9 }, r)
     end)
   end)
 

@@ -35,6 +35,32 @@ function M.hello(role)
   return M.frame({ op = "hello", protocol = 1, version = ffi.string(lib.ld_version()), role = role })
 end
 
+-- A short string (under 32 bytes) in msgpack.
+local function fixstr(v)
+  assert(#v < 32)
+  return string.char(0xa0 + #v) .. v
+end
+
+-- The hello of ROLE asking for the token handshake (docs/protocol.md,
+-- "Token authentication": auth = "hmac-sha256" and a nonce of 32 bytes as
+-- msgpack bin, which mp.encode does not write), framed.
+function M.auth_hello(role)
+  local nonce = {}
+  for i = 1, 32 do nonce[i] = string.char(math.random(0, 255)) end
+  local h = "\x86" .. fixstr("op") .. fixstr("hello") .. fixstr("protocol") .. "\x01" ..
+    fixstr("version") .. fixstr(ffi.string(lib.ld_version())) .. fixstr("role") .. fixstr(role) ..
+    fixstr("auth") .. fixstr("hmac-sha256") .. fixstr("nonce") .. "\xc4\x20" .. table.concat(nonce)
+  return M.le(1, 4) .. M.le(#h, 8) .. h
+end
+
+-- A token file (mode 0600, 32 bytes and a newline) in the spec's directory.
+function M.token_file()
+  local path = helpers.tmpdir() .. "/wire-token-" .. math.random(1, 1e9)
+  os.execute("(umask 077; printf '%s\\n' 0123456789abcdef0123456789abcdef > " ..
+    helpers.shell_quote(path) .. ")")
+  return path
+end
+
 -- A socket connected to ADDRESS (tcp://HOST:PORT), timeout 5 s. Says hello
 -- as ROLE unless ROLE is nil.
 function M.connect(address, role)
