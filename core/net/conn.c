@@ -63,7 +63,8 @@ void ld_conn_set_on_drained(ld_conn *c, void (*fn)(ld_conn *c)) { c->on_drained 
 
 int ld_conn_fd(const ld_conn *c) {
   uv_os_fd_t fd;
-  if (!c->connected || c->closing || c->tls || uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) return -1;
+  if (!c->connected || c->closing || c->tls || uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+    return -1;
   return (int)fd;
 }
 void *ld_server_data(const ld_server *s) { return s->data; }

@@ -36,7 +36,7 @@ struct ld_conn {
   ld_msg *held_hello;            /* owned: the peer's hello, given once authenticated */
   ld_msg *held_head, *held_tail; /* owned: sent before that, queued then */
   size_t nheld;
-  ld_tls *tls; /* owned: the TLS state of a tls:// connection */
+  ld_tls *tls;        /* owned: the TLS state of a tls:// connection */
   int handshake_done; /* ld_conn_handshake_done was called */
   int grace;          /* the handshake deadline was extended once */
   uint64_t last_read; /* loop time (ms) of the last bytes received */
