@@ -33,6 +33,8 @@ int sc_no_worker(const sc_state *st, const sc_task *t) {
 #define QUEUE_BUDGET 0.002
 #define MAX_PER_THREAD 1000.0
 
+enum { NEED_ROOM = 1, NEED_ROOM_URGENT = 2 };
+
 /* Input tasks worker W may hold: at least nthreads * saturation, more for
  * tasks so short that the message round trip would leave it idle. */
 static int capacity(const sc_state *st, const sc_worker *w) {
@@ -63,7 +65,8 @@ static int someone_unpaused(const sc_state *st, const sc_task *t) {
 }
 
 /* The worker for T: most input bytes held, then least occupied. With
- * NEED_ROOM only workers below their capacity qualify. */
+ * NEED_ROOM only workers below their capacity qualify (NEED_ROOM_URGENT:
+ * below capacity + nthreads, see urgent()). */
 static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
   int32_t ndeps;
   const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
@@ -79,7 +82,8 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
   double best_occ = 0;
   for (sc_worker *w = st->workers; w; w = w->next) {
     if (!allowed(t, w)) continue;
-    if (need_room && w->nprocessing >= capacity(st, w)) continue;
+    if (need_room && w->nprocessing >= capacity(st, w) + (need_room == NEED_ROOM_URGENT ? w->nthreads : 0))
+      continue;
     /* A paused worker takes no new input tasks while another one can;
      * tasks with inputs still go where the inputs are, since running them
      * is what frees memory. */
@@ -100,6 +104,17 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
   }
   if (ndeps == 0 && best) st->last_root = best;
   return best;
+}
+
+/* Whether input task ID carries a priority the user raised (priority= > 0:
+ * the client sends -priority * 2^32 + position). Such a task does not wait
+ * behind the input tasks already queued on the workers: it may go out
+ * beyond capacity (by nthreads per worker at most), and the worker, which
+ * runs its queue in priority order, starts it next, as dask does. */
+static int urgent(const sc_state *st, int32_t id) {
+  ld_sched_info info;
+  if (ld_sched_info_of(st->eng, id, &info) != 0) return 0;
+  return info.prio < -((int64_t)1 << 31);
 }
 
 /* Hands ready task T to W: processing there, compute-task sent. */
@@ -133,7 +148,8 @@ void sc_fill(sc_state *st) {
   int skipped = 0;
   while ((id = ld_sched_peek(st->eng, 1)) >= 0) {
     sc_task *t = sc_side(st, id);
-    sc_worker *w = decide(st, t, 1);
+    sc_worker *w = decide(st, t, NEED_ROOM);
+    if (!w && urgent(st, id)) w = decide(st, t, NEED_ROOM_URGENT);
     if (w) {
       run_on(st, t, w);
       continue;
