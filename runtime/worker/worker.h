@@ -6,7 +6,7 @@
  * data; memory.c: memory accounting and the spill policy under
  * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
  * exec.c: executor threads, each with its own LuaJIT state running
- * lua/ldask/client/exec.lua. */
+ * lua/ldask/worker/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
@@ -51,7 +51,7 @@ int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *con
 /* Called by the executor when the task raised. Copies both strings. */
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
 
-/* The executor's task loop (lua/ldask/client/exec.lua, through the FFI;
+/* The executor's task loop (lua/ldask/worker/exec.lua, through the FFI;
  * only from an executor thread). ld_wexec_next waits for the next task
  * (NULL: the worker stops) and starts its clock; ld_wexec_done stops it
  * and hands the task (result or error set) back to the loop thread.

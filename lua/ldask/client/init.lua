@@ -101,7 +101,7 @@ end
 -- Inside a task on a worker: { name, address, local_directory, nthreads }
 -- of that worker. Raises anywhere else.
 function M.get_worker()
-  local exec = package.loaded["ldask.client.exec"]
+  local exec = package.loaded["ldask.worker.exec"]
   if not (exec and exec.worker) then
     error("ldask.client.get_worker: not running in a task on an ldask-worker", 2)
   end

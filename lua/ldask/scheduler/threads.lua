@@ -371,7 +371,7 @@ end
 -- Sets the payload of every task of prepared graph P into run R; returns
 -- the anchors (strings and buffers that R borrows).
 local function encode_tasks(r, p)
-  local session = codec.session()
+  local session = codec.session { graph = true }
   local anchors = { p.fast }
   local keys, specs, fastoff, fastlen = p.keys, p.specs, p.fastoff, p.fastlen
   local senc = session.encode

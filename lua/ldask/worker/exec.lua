@@ -1,4 +1,4 @@
--- ldask.client.exec: runs tasks in an executor thread of ldask-worker
+-- ldask.worker.exec: runs tasks in an executor thread of ldask-worker
 -- (runtime/worker/exec.c calls serve once; it loops over the tasks).
 -- Decodes the payload (a graph task encoded by ldask.codec), decodes the inputs, evaluates the task
 -- with the graph's semantics (a string equal to a dependency key, or a

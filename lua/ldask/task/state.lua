@@ -1,0 +1,42 @@
+-- ldask.task.state: the start-up of every executor state — a thread of the
+-- threaded pool (runtime/lib/pool.c) or of ldask-worker
+-- (runtime/worker/exec.c), and any state made by ldask.xstate. runtime/lib/
+-- xstate.c requires this module right after ldask, before the state runs
+-- anything, so every executor state has the same C declarations, the same
+-- ffi metatypes and the same cdata codecs whatever task it runs first (a
+-- chunk of ldask.array returned by the first task of a state that never
+-- loaded ldask.array must still be shippable, and its methods present).
+local M = {}
+
+-- Every C declaration module (lua/ldask/ffi/*.lua). Declaring is cheap and
+-- resolves no symbol: the worker-only functions of ffi.net are looked up
+-- (through ffi.C) only when called.
+M.ffi_modules = {
+  "ldask.ffi.buffer", "ldask.ffi.util", "ldask.ffi.sched", "ldask.ffi.xstate",
+  "ldask.ffi.pool", "ldask.ffi.net", "ldask.ffi.client", "ldask.ffi.io", "ldask.ffi.array",
+}
+
+-- Modules that attach ffi metatypes or register cdata codecs
+-- (codec.register_cdata): loaded in every state, so a value of their types
+-- decodes, encodes and has its methods everywhere.
+M.cdata_modules = { "ldask.codec", "ldask.array.ndarray" }
+
+local started = false
+
+--- Loads the declarations and registrations (once per state). Raises naming
+-- the module that failed.
+function M.start()
+  if started then return end
+  for _, list in ipairs { M.ffi_modules, M.cdata_modules } do
+    for i = 1, #list do
+      local ok, err = pcall(require, list[i])
+      if not ok then error("executor state: cannot load " .. list[i] .. ": " .. tostring(err), 0) end
+    end
+  end
+  started = true
+end
+
+--- True once start() ran in this state.
+function M.started() return started end
+
+return M
