@@ -30,6 +30,16 @@ function M.write_tmp(name, content)
   return path
 end
 
+-- Runs shell command CMD; returns its stdout (and stderr when CMD says
+-- 2>&1) and exit code.
+function M.sh(cmd)
+  local p = io.popen(cmd .. "; echo \"@@rc=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
 -- Runs `bin/ldask ARGS` (a shell fragment) with STDIN as its input; returns
 -- its stdout and exit code.
 function M.run_ldask(args, stdin)

@@ -9,7 +9,7 @@ local future = require "ldask.client.future"
 local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring =
   type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring
 local is_future = future.is_future
-local CALL = "\0ldask.call" -- the compact call form (ldask.client.exec)
+local call_task = require("ldask.task.payload").call_task -- the compact call form
 
 local ffi = require "ffi"
 
@@ -94,10 +94,6 @@ local EMPTY = {}
 local ceil, min = math.ceil, math.min
 -- Tasks per update-graph message of a large graph.
 local GRAPH_CHUNK = 2000
--- "r" repeated N times, made once per N.
-local REFS = setmetatable({}, { __index = function(t, n)
-  local s = string.rep("r", n); t[n] = s; return s
-end })
 
 -- True when a future is inside V (plain tables are searched, as
 -- strip_futures does), without copying anything.
@@ -149,12 +145,7 @@ function G.install(M, Client, strip_futures)
         -- is evaluated with the graph's rules on the worker ('r').
         if type(sv) == "table" and getmetatable(sv) == nil and type(sv[1]) == "function" then
           local fh = self:_fn_hash(sv[1], level + 1)
-          if fh then
-            local n = #sv
-            local t = { CALL, fh, REFS[n - 1] }
-            for j = 2, n do t[j + 2] = sv[j] end
-            sv = t
-          end
+          if fh then sv = call_task(fh, sv) end
         end
         local d = deps[key]
         if #fdeps > 0 then
