@@ -47,7 +47,7 @@ describe("ffi cdefs against the C headers", function()
       ndecl = ndecl + #check.parse(check.cdefs_of(f))
     end
     assert.is_true(ndecl > 150, "too few declarations parsed: " .. ndecl)
-    local c = check.write_c(files, helpers.tmpdir())
+    local c = check.write_c(files, helpers.tmpdir(), { constants = true })
     local out, rc = compile(c)
     assert.equal(0, rc, out)
   end)
@@ -74,6 +74,13 @@ int ld_pool_size(ld_pool *p);
     assert.truthy(out:find("ld_check_swapped.nbufs: offset differs", 1, true), out)
     assert.truthy(out:find("ld_check_retyped: sizeof differs", 1, true), out)
     assert.truthy(out:find("ld_pool_size", 1, true), out) -- const dropped from the prototype
+  end)
+
+  it("checks the constants the ffi modules return against the C enums", function()
+    local lines = check.constant_checks()
+    assert.truthy(lines:find("_Static_assert(LD_VAL_FAST == 7,", 1, true), lines)
+    assert.truthy(lines:find("_Static_assert(LD_NOT == 27,", 1, true), lines)
+    assert.truthy(lines:find("_Static_assert(LD_SCHED_ECYCLE == -5,", 1, true), lines)
   end)
 
   it("parses fields, lists and function pointers", function()
