@@ -11,8 +11,6 @@ local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring =
 local is_future = future.is_future
 local call_task = require("ldask.task.payload").call_task -- the compact call form
 
-local ffi = require "ffi"
-
 local next = next
 local task_deps = graph.task_deps
 
@@ -58,36 +56,12 @@ local function deps_of(g, v, key)
   return out
 end
 
--- What KEYS (a flat list) need of G, indexed for graph.order (what
--- optimize.cull then graph.index give, with deps_of for the dependencies
--- and one loop for the index): the culled graph, its deps (key ->
--- dependency keys) and the index { n, keys, index, deps, offsets, cdeps }.
+-- What KEYS (a flat list) need of G, indexed for graph.order: the culled
+-- graph, its deps (key -> dependency keys, read by deps_of) and its
+-- graph.index, built from those deps.
 local function cull_index(g, keys)
   local out, odeps = require("ldask.optimize").cull(g, keys, function(k, v) return deps_of(g, v, k) end)
-  local ikeys, index, n, m = {}, {}, 0, 0
-  for k, d in pairs(odeps) do
-    n = n + 1
-    ikeys[n], index[k] = k, n
-    m = m + #d
-  end
-  local ideps = {}
-  local offsets = ffi.new("int32_t[?]", n + 1)
-  local cdeps = ffi.new("int32_t[?]", m > 0 and m or 1)
-  local p = 0
-  for i = 1, n do
-    offsets[i - 1] = p
-    local dl = odeps[ikeys[i]]
-    local il = {}
-    for j = 1, #dl do
-      local x = index[dl[j]]
-      il[j] = x
-      cdeps[p] = x - 1
-      p = p + 1
-    end
-    ideps[i] = il
-  end
-  offsets[n] = p
-  return out, odeps, { n = n, keys = ikeys, index = index, deps = ideps, offsets = offsets, cdeps = cdeps }
+  return out, odeps, graph.index(out, odeps)
 end
 
 local EMPTY = {}

@@ -21,7 +21,6 @@ local payload = require "ldask.task.payload"
 local result = require "ldask.task.result"
 local decode_value = result.value
 local K_ENC, K_FAST = payload.kinds.ENC, payload.kinds.FAST
-local table_new = require "table.new"
 local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STATUS_CANCELLED
 
 local M = {}
@@ -61,43 +60,20 @@ M.compile = compile
 
 local fast_size = payload.fast_size
 
--- One pass over graph G: keys, index, dependencies (CSR, int32, 0-based),
--- and each task's payload: simple tasks written as fast records
--- (ldask.task.payload), the others compiled for the codec. Returns a table.
-local function prepare(g)
-  local keys, n = {}, 0
-  for k in pairs(g) do
-    n = n + 1
-    keys[n] = k
-  end
-  local index = table_new(0, n) -- sized once: no rehashing
-  for i = 1, n do index[keys[i]] = i end
-  local offsets = ffi_new("int32_t[?]", n + 1)
-  local cap = 2 * n + 16
-  local cdeps = ffi_new("int32_t[?]", cap)
-  local m, cur = 0, 0
-  local stamp = {}
-  local function add(i)
-    if stamp[i] == cur then return end
-    stamp[i] = cur
-    if m == cap then
-      local ncap = cap * 2
-      local nd = ffi_new("int32_t[?]", ncap)
-      ffi.copy(nd, cdeps, m * 4)
-      cdeps, cap = nd, ncap
-    end
-    cdeps[m] = i - 1
-    m = m + 1
-  end
-  local w = payload.writer(index, add)
-  local fast, emit = w.fast, w.emit
+-- Indexes graph G (graph.index) and encodes each task's payload: simple
+-- tasks written as fast records (ldask.task.payload), the others compiled
+-- for the codec. DEPS: the dependencies ldask.optimize computed (key ->
+-- keys), or nil to find them while compiling the payloads, in the same
+-- pass. Returns the index with fns, fnkey, fast, fastoff, fastlen, specs.
+local function noadd() end
+local function prepare(g, deps)
+  local w, fast, emit
   local fastoff, fastlen, specs = {}, {}, {}
-
-  for i = 1, n do
-    offsets[i - 1] = m
-    cur = i
-    local key = keys[i]
-    local v = g[key]
+  local function task(i, key, v, index, add)
+    if not w then
+      w = payload.writer(index, add)
+      fast, emit = w.fast, w.emit
+    end
     local size = fast_size(v, index, 0)
     if size then
       local off = #fast
@@ -107,28 +83,20 @@ local function prepare(g)
       specs[i] = compile(v, index, key, add)
     end
   end
-  offsets[n] = m
-  return { n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, fns = w.fns, fnkey = w.fnkey,
-    fast = fast, fastoff = fastoff, fastlen = fastlen, specs = specs }
+  local ix
+  if deps then
+    ix = graph.index(g, deps)
+    local keys, index = ix.keys, ix.index
+    for i = 1, ix.n do task(i, keys[i], g[keys[i]], index, noadd) end
+  else
+    ix = graph.index(g, task)
+  end
+  if not w then w = payload.writer(ix.index, noadd) end
+  ix.fns, ix.fnkey, ix.fast = w.fns, w.fnkey, w.fast
+  ix.fastoff, ix.fastlen, ix.specs = fastoff, fastlen, specs
+  return ix
 end
 M.prepare = prepare
-
--- Execution priorities of prepared graph P (int32 cdata, 0-based); raises
--- naming the keys of a cycle.
-local function order(p, g)
-  local n = p.n
-  local seq = ffi_new("int32_t[?]", n > 0 and n or 1)
-  local prio = ffi_new("int32_t[?]", n > 0 and n or 1)
-  local at = ffi_new("int32_t[1]")
-  local rc = lib.ld_order(n, p.offsets, p.cdeps, seq, prio, at)
-  if rc == -1 then
-    graph.order(graph.index(g)) -- raises with the keys on the cycle
-    error("cycle in the task graph", 0)
-  elseif rc ~= 0 then
-    error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
-  end
-  return prio
-end
 
 local function shape(keys, out)
   if type(keys) == "table" and getmetatable(keys) == nil then
@@ -294,9 +262,10 @@ function M.get(g, keys, opts)
   if type(nworkers) ~= "number" or nworkers < 1 or nworkers % 1 ~= 0 then
     error("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers), 3)
   end
-  if opts.optimize_graph ~= false then g = optimize.optimize(g, flat) end
-  local ix = prepare(g)
-  local prio = order(ix, g)
+  local deps
+  if opts.optimize_graph ~= false then g, deps = optimize.optimize(g, flat) end
+  local ix = prepare(g, deps)
+  local _, prio = graph.order(ix) -- raises naming the keys of a cycle
   local n = ix.n
   local p = M.pool(nworkers)
   local r = lib.ld_run_new(p, n)
