@@ -1,9 +1,10 @@
 /* pool.h — the executor pool of the threaded local scheduler: N threads,
  * each with its own LuaJIT state (runtime/lib/xstate.h, started by
  * lua/ldask/task/state.lua) running lua/ldask/scheduler/executor.lua, fed
- * from one scheduling engine (core/sched/engine.h) under one mutex. The pool lives for the process and
- * serves every compute; a compute is an ld_run: the engine, the encoded task
- * payloads and the result slots of one graph.
+ * from one scheduling engine (core/sched/engine.h) under one mutex. The
+ * pool lives for the process and serves every compute; a compute is an
+ * ld_run: the engine, the encoded task payloads and the result slots of one
+ * graph.
  *
  * Threads take ready tasks in batches (several per lock), run them in their
  * own state, write each result into its slot (header + refcounted buffers,
