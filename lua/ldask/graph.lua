@@ -9,7 +9,7 @@ local ffi = require "ffi"
 require "ldask.ffi.util"
 local table_new = require "table.new"
 
-local type, getmetatable, setmetatable, pairs, next = type, getmetatable, setmetatable, pairs, next
+local type, getmetatable, setmetatable, pairs, next, rawset = type, getmetatable, setmetatable, pairs, next, rawset
 local tostring, select, concat, error, unpack = tostring, select, table.concat, error, unpack
 
 local M = {}

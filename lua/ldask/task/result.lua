@@ -9,7 +9,7 @@ local codec = require "ldask.codec"
 local errors = require "ldask.errors"
 local V = require "ldask.ffi.pool"
 
-local type, tostring, pcall = type, tostring, pcall
+local type, tostring, pcall, error = type, tostring, pcall, error
 local ffi_string = ffi.string
 local plain_header = require("ldask.codec.encode").plain
 local K_NIL, K_FALSE, K_TRUE, K_NUM, K_STR, K_ENC = V.NIL, V.FALSE, V.TRUE, V.NUM, V.STR, V.ENC

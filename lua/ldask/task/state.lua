@@ -6,6 +6,8 @@
 -- ffi metatypes and the same cdata codecs whatever task it runs first (a
 -- chunk of ldask.array returned by the first task of a state that never
 -- loaded ldask.array must still be shippable, and its methods present).
+local ipairs, pcall, require, error, tostring = ipairs, pcall, require, error, tostring
+
 local M = {}
 
 -- Every C declaration module (lua/ldask/ffi/*.lua). Declaring is cheap and
