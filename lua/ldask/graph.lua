@@ -217,8 +217,9 @@ end
 
 -- Returns the execution sequence of an index (list of 1-based task indices,
 -- dependencies first, depth-first) and the priority array (int32, 0-based
--- positions). Raises naming the keys of a cycle.
-function M.order(ix)
+-- positions). Raises naming the keys of a cycle. PRIO_ONLY: return nil and
+-- the priorities (no Lua list of the sequence).
+function M.order(ix, prio_only)
   local lib = require "ldask.native"
   local n = ix.n
   local seq = ffi.new("int32_t[?]", n > 0 and n or 1)
@@ -246,6 +247,7 @@ function M.order(ix)
   elseif rc ~= 0 then
     error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
   end
+  if prio_only then return nil, prio end
   local out = {}
   for p = 0, n - 1 do out[p + 1] = seq[p] + 1 end
   return out, prio

@@ -265,7 +265,7 @@ function M.get(g, keys, opts)
   local deps
   if opts.optimize_graph ~= false then g, deps = optimize.optimize(g, flat) end
   local ix = prepare(g, deps)
-  local _, prio = graph.order(ix) -- raises naming the keys of a cycle
+  local _, prio = graph.order(ix, true) -- raises naming the keys of a cycle
   local n = ix.n
   local p = M.pool(nworkers)
   local r = lib.ld_run_new(p, n)
