@@ -55,12 +55,12 @@ local ids = ffi_new("int32_t[64]")
 local runbox = ffi_new("ld_run *[1]")
 local ERRSEP = "\0"
 
--- Loads the functions of a new run.
 -- Index of this executor thread (nil outside executor states).
 function M.worker_index() return worker end
 
 local runs_on_decoder = 0
 
+-- Loads the functions of a new run (its prelude).
 local function start_run()
   generation = lib.ld_run_generation(run)
   local pre = lib.ld_run_payload(run, -1)
