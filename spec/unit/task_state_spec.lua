@@ -3,6 +3,7 @@
 -- bytecode (the cause of ldask.array tasks failing on a cluster after a
 -- plain submit); a graph's session checks once.
 local codec = require "ldask.codec"
+local state = require "ldask.task.state"
 
 describe("codec sessions and modules loaded later", function()
   local NAME = "task_state_probe_mod"
@@ -29,5 +30,25 @@ describe("codec sessions and modules loaded later", function()
 
   it("rejects bad session options", function()
     assert.has_error(function() codec.session(5) end, "codec.session: opts must be a table, got number")
+  end)
+end)
+
+describe("ldask.task.state.collect_if_grown", function()
+  it("keeps dead 1 MB strings from piling up past max(4 MB, the live heap)", function()
+    collectgarbage()
+    state.collect_if_grown() -- sets the live size if the heap grew since
+    collectgarbage()
+    local live = collectgarbage("count")
+    local bound = live + math.max(live, state.GC_SLACK_KB) + 3 * 1024
+    local peak, n = 0, 0
+    for i = 1, 200 do
+      local s = string.rep("x", 1000000) .. i
+      n = n + #s
+      state.collect_if_grown()
+      local kb = collectgarbage("count")
+      if kb > peak then peak = kb end
+    end
+    assert.is_true(n > 200 * 1000000)
+    assert.is_true(peak < bound, ("peak %d KB, bound %d KB"):format(peak, bound))
   end)
 end)

@@ -13,6 +13,7 @@ local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 local payload = require "ldask.task.payload"
 local result = require "ldask.task.result"
+local collect_if_grown = require("ldask.task.state").collect_if_grown
 
 local type, xpcall, pcall, tostring = type, xpcall, pcall, tostring
 local ffi_string, ffi_new, ffi_cast = ffi.string, ffi.new, ffi.cast
@@ -129,6 +130,8 @@ function M.serve(poolp, w)
     -- collector: give their C memory back before waiting for more work.
     local nd = package.loaded["ldask.array.ndarray"]
     if nd then nd.collect_if_due() end
+    -- and dead Lua strings the incremental collector lags behind on
+    collect_if_grown()
   end
 end
 

@@ -6,7 +6,8 @@
 -- ffi metatypes and the same cdata codecs whatever task it runs first (a
 -- chunk of ldask.array returned by the first task of a state that never
 -- loaded ldask.array must still be shippable, and its methods present).
-local ipairs, pcall, require, error, tostring = ipairs, pcall, require, error, tostring
+local ipairs, pcall, require, error, tostring, collectgarbage =
+  ipairs, pcall, require, error, tostring, collectgarbage
 
 local M = {}
 
@@ -36,6 +37,27 @@ function M.start()
     end
   end
   started = true
+end
+
+-- Garbage an executor state lets accumulate: LuaJIT's incremental
+-- collector works in fixed-size steps, so tasks that make or decode large
+-- strings (1 MB each) can leave tens of MB of dead strings behind before a
+-- cycle ends. After each task (worker) or batch (pool), collect_if_grown
+-- runs a full collection once the heap has grown by more than
+-- max(GC_SLACK_KB, the live heap) since the last one: amortized, a
+-- collection costs no more than the allocation that triggered it.
+M.GC_SLACK_KB = 4096
+local live_kb = 0
+
+--- Collects garbage when the heap outgrew the last live size (see above).
+-- Cheap when it does not: one read of the heap size.
+function M.collect_if_grown()
+  local kb = collectgarbage("count")
+  local slack = live_kb > M.GC_SLACK_KB and live_kb or M.GC_SLACK_KB
+  if kb > live_kb + slack then
+    collectgarbage()
+    live_kb = collectgarbage("count")
+  end
 end
 
 --- True once start() ran in this state.

@@ -15,6 +15,7 @@ local graph = require "ldask.graph"
 local errors = require "ldask.errors"
 local payload = require "ldask.task.payload"
 local result = require "ldask.task.result"
+local collect_if_grown = require("ldask.task.state").collect_if_grown
 
 local C = ffi.C
 local type, setmetatable, unpack, xpcall, tostring, error =
@@ -178,6 +179,7 @@ function M.serve()
       C.ld_wtask_set_error(t, msg, #msg, "", 0)
     end
     C.ld_wexec_done(t)
+    collect_if_grown()
   end
 end
 
