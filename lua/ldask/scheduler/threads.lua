@@ -265,6 +265,7 @@ function M.get(g, keys, opts)
   local deps
   if opts.optimize_graph ~= false then g, deps = optimize.optimize(g, flat) end
   local ix = prepare(g, deps)
+  deps = nil -- garbage from here: the engine has the CSR arrays
   local _, prio = graph.order(ix, true) -- raises naming the keys of a cycle
   local n = ix.n
   local p = M.pool(nworkers)
