@@ -36,9 +36,13 @@ M.hash = hash_hex
 -- index when a value was refused (a module loaded since the last build may
 -- make it shippable by reference). Raises refusals at LEVEL.
 local function encode_general(v, session, what, level)
-  -- A session checks for newly loaded modules once (a graph is encoded in
-  -- one go); a stale index only costs a retry below.
-  if session == nil then
+  -- A graph's session (codec.session{graph = true}) checks for newly
+  -- loaded modules once: the graph is encoded in one go. A long-lived
+  -- session (a client's) checks on every value: a module loaded since its
+  -- last value (ldask.array after a plain submit) must travel by name, not
+  -- as a copy of its functions. (A stale index would not be refused: the
+  -- module's functions would silently travel by value.)
+  if session == nil or not session.once then
     index.refresh()
   elseif not session.refreshed then
     index.refresh()
@@ -115,10 +119,15 @@ function M.check(v, what)
   return true
 end
 
---- A new encoding session (one per graph).
+--- A new encoding session. OPTS (optional): { graph = true } for a session
+-- that encodes one graph in one go (the index of loaded modules is checked
+-- once, not at every value).
+-- @param[opt] opts `{ graph = true }`
 -- @return a Session
-function M.session()
-  local s = setmetatable({ byfn = setmetatable({}, { __mode = "k" }), blobs = {}, count = 0 }, Session)
+function M.session(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("codec.session: opts must be a table, got " .. type(opts), 2) end
+  local s = setmetatable({ byfn = setmetatable({}, { __mode = "k" }), blobs = {}, count = 0,
+    once = opts ~= nil and opts.graph == true }, Session)
   -- Function encodings refer to their bytecode by hash: closures of one
   -- prototype (a factory's products) share one copy of it.
   s.proto_ref = function(info)

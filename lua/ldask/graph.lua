@@ -3,12 +3,14 @@
 -- table whose [1] is a function: {f, arg1, ...}. Arguments that are strings
 -- naming a key of the graph, or ldask.ref(key), are references; plain tables
 -- are traversed; ldask.quote(v) is a literal. This module holds the helpers:
--- keys, references, dependencies, the compact index that C consumes, order.
+-- keys, references, dependencies, the one builder of the compact index that
+-- C consumes (M.index), order.
 -- @submodule ldask
 local ffi = require "ffi"
 require "ldask.ffi.util"
+local table_new = require "table.new"
 
-local type, getmetatable, setmetatable, pairs, next = type, getmetatable, setmetatable, pairs, next
+local type, getmetatable, setmetatable, pairs, next, rawset = type, getmetatable, setmetatable, pairs, next, rawset
 local tostring, select, concat, error, unpack = tostring, select, table.concat, error, unpack
 
 local M = {}
@@ -151,38 +153,87 @@ function M.check_keys(g, flat, level)
   end
 end
 
--- Builds the compact form of G that C consumes:
+-- The 1-based dependency lists of index IX ({i -> {dep indices}}), made
+-- from its CSR arrays on first use of ix.deps.
+local function ideps_of(ix)
+  local offsets, cdeps, out = ix.offsets, ix.cdeps, {}
+  for i = 1, ix.n do
+    local il, j = {}, 0
+    for p = offsets[i - 1], offsets[i] - 1 do j = j + 1; il[j] = cdeps[p] + 1 end
+    out[i] = il
+  end
+  return out
+end
+local Index = { __index = function(ix, k)
+  if k == "deps" then
+    local d = ideps_of(ix)
+    rawset(ix, "deps", d)
+    return d
+  end
+end }
+
+-- The one builder of the indexed graph that C consumes (the engine, the
+-- ordering) — used by every scheduler and the client:
 -- { n, keys = {i -> key} (1-based), index = {key -> i} (1-based),
---   deps = {i -> {dep indices}}, offsets, cdeps (int32 CSR, 0-based) }.
--- DEPS may be passed when already computed (key -> list of keys).
+--   offsets, cdeps (int32 CSR of the dependencies, 0-based), ndeps,
+--   deps = {i -> {dep indices}} (1-based, made on first use) }.
+-- DEPS gives each task's dependencies:
+--   * a table key -> list of dependency keys (what ldask.optimize returns:
+--     pass it rather than computing them again);
+--   * nil: read from the tasks (M.task_deps);
+--   * a function(i, key, v, index, add) called once per task in index
+--     order, calling add(j) for each dependency (1-based, duplicates are
+--     dropped): the threaded scheduler compiles each task's payload in the
+--     same pass.
 function M.index(g, deps)
-  local keys, index, n = {}, {}, 0
-  for k in pairs(g) do n = n + 1; keys[n] = k; index[k] = n end
-  deps = deps or M.deps(g)
-  local ideps, m = {}, 0
-  for i = 1, n do
-    local dl = deps[keys[i]]
-    local il = {}
-    for j = 1, #dl do il[j] = index[dl[j]] end
-    ideps[i] = il
-    m = m + #dl
-  end
+  local keys, n = {}, 0
+  for k in pairs(g) do n = n + 1; keys[n] = k end
+  local index = table_new(0, n) -- sized once: no rehashing
+  for i = 1, n do index[keys[i]] = i end
   local offsets = ffi.new("int32_t[?]", n + 1)
-  local cdeps = ffi.new("int32_t[?]", m > 0 and m or 1)
-  local p = 0
-  for i = 1, n do
-    offsets[i - 1] = p
-    local il = ideps[i]
-    for j = 1, #il do cdeps[p] = il[j] - 1; p = p + 1 end
+  local cap = 2 * n + 16
+  local cdeps = ffi.new("int32_t[?]", cap)
+  local m, cur = 0, 0
+  local stamp = {}
+  local function add(i)
+    if stamp[i] == cur then return end
+    stamp[i] = cur
+    if m == cap then
+      local ncap = cap * 2
+      local nd = ffi.new("int32_t[?]", ncap)
+      ffi.copy(nd, cdeps, m * 4)
+      cdeps, cap = nd, ncap
+    end
+    cdeps[m] = i - 1
+    m = m + 1
   end
-  offsets[n] = p
-  return { n = n, keys = keys, index = index, deps = ideps, offsets = offsets, cdeps = cdeps }
+  local fn = type(deps) == "function" and deps
+  for i = 1, n do
+    offsets[i - 1] = m
+    cur = i
+    local key = keys[i]
+    if fn then
+      fn(i, key, g[key], index, add)
+    else
+      local dl = deps and deps[key] or M.task_deps(g, g[key], key)
+      for j = 1, #dl do
+        local x = index[dl[j]]
+        if not x then
+          error(string.format("task '%s' depends on missing key '%s'", tostring(key), tostring(dl[j])), 0)
+        end
+        add(x)
+      end
+    end
+  end
+  offsets[n] = m
+  return setmetatable({ n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, ndeps = m }, Index)
 end
 
 -- Returns the execution sequence of an index (list of 1-based task indices,
 -- dependencies first, depth-first) and the priority array (int32, 0-based
--- positions). Raises naming the keys of a cycle.
-function M.order(ix)
+-- positions). Raises naming the keys of a cycle. PRIO_ONLY: return nil and
+-- the priorities (no Lua list of the sequence).
+function M.order(ix, prio_only)
   local lib = require "ldask.native"
   local n = ix.n
   local seq = ffi.new("int32_t[?]", n > 0 and n or 1)
@@ -202,6 +253,7 @@ function M.order(ix)
   elseif rc ~= 0 then
     error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
   end
+  if prio_only then return nil, prio end
   local out = {}
   for p = 0, n - 1 do out[p + 1] = seq[p] + 1 end
   return out, prio

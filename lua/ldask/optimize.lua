@@ -153,8 +153,9 @@ end
 -- of the cycle as G has it: fusion nests a chain into the task of its last
 -- key, so the optimized graph alone would name that key only ('k1' ->
 -- 'k1'); the cycle is found again, in G culled but not fused, only then.
-function M.order(ix, g, keys)
-  local ok, seq, prio = pcall(graph.order, ix)
+-- PRIO_ONLY as for graph.order.
+function M.order(ix, g, keys, prio_only)
+  local ok, seq, prio = pcall(graph.order, ix, prio_only)
   if ok then return seq, prio end
   if g then
     local cg, cd = M.cull(g, keys)

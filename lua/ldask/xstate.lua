@@ -67,6 +67,9 @@ end
 --- Used by the specs: ldask's version as seen from inside a state.
 function M._probe_version() return require("ldask").version end
 
+--- Used by the specs: "true" when module NAME is loaded in the state.
+function M._probe_loaded(name) return tostring(package.loaded[name] ~= nil) end
+
 --- Used by the specs: tostring of the global NAME inside a state.
 function M._probe_global(name) return tostring(rawget(_G, name)) end
 

@@ -1,9 +1,10 @@
 /* pool.h — the executor pool of the threaded local scheduler: N threads,
- * each with its own LuaJIT state (runtime/lib/xstate.h) running
- * lua/ldask/scheduler/executor.lua, fed from one scheduling engine
- * (core/sched/engine.h) under one mutex. The pool lives for the process and
- * serves every compute; a compute is an ld_run: the engine, the encoded task
- * payloads and the result slots of one graph.
+ * each with its own LuaJIT state (runtime/lib/xstate.h, started by
+ * lua/ldask/task/state.lua) running lua/ldask/scheduler/executor.lua, fed
+ * from one scheduling engine (core/sched/engine.h) under one mutex. The
+ * pool lives for the process and serves every compute; a compute is an
+ * ld_run: the engine, the encoded task payloads and the result slots of one
+ * graph.
  *
  * Threads take ready tasks in batches (several per lock), run them in their
  * own state, write each result into its slot (header + refcounted buffers,
@@ -29,7 +30,7 @@ enum {
   LD_VAL_STR = 5, /* data/len: the string's bytes */
   LD_VAL_ENC = 6, /* data/len: codec header; bufs/nbufs: its buffers */
   LD_VAL_FAST = 7 /* payloads only: a simple task {f, scalar args...} in the
-                     format of lua/ldask/scheduler/threads.lua (fast path) */
+                     format of lua/ldask/task/payload.lua (fast path) */
 };
 
 /* A task payload or a result: a small value inline, or an encoded header

@@ -38,7 +38,8 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
-/* Runs in protected mode: sets package paths, requires ldask into _G.
+/* Runs in protected mode: sets package paths, requires ldask into _G, then
+ * starts the state (ldask.task.state).
  * Stack: [1] path or nil, [2] cpath or nil. */
 static int setup(lua_State *L) {
   luaL_openlibs(L);
@@ -56,6 +57,14 @@ static int setup(lua_State *L) {
   lua_pushliteral(L, "ldask");
   lua_call(L, 1, 1);
   lua_setglobal(L, "ldask");
+  /* The one start-up of every executor state (lua/ldask/task/state.lua):
+   * the same cdefs, metatypes and cdata codecs whatever runs first. */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "ldask.task.state");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "start");
+  lua_call(L, 0, 0);
+  lua_pop(L, 1);
   return 0;
 }
 

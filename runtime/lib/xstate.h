@@ -13,7 +13,8 @@ typedef struct ld_xstate ld_xstate;
 
 /* Creates a LuaJIT state with the standard libraries, package.path and
  * package.cpath set to PATH and CPATH (copied), the global `ldask` set to
- * require("ldask"). Returns NULL when out of memory or when ldask cannot be
+ * require("ldask"), and require("ldask.task.state").start() run (every ffi
+ * cdef, metatype and cdata codec loaded). Returns NULL when out of memory or when ldask cannot be
  * loaded; *err (if err != NULL) then points to a malloc'ed message the caller
  * frees. PATH or CPATH NULL keeps LuaJIT's default. */
 ld_xstate *ld_xstate_new(const char *path, const char *cpath, char **err);

@@ -1,5 +1,5 @@
 /* exec.c — ldask-worker's executor threads: each owns a LuaJIT state
- * (runtime/lib/xstate.h) running lua/ldask/client/exec.lua, takes the
+ * (runtime/lib/xstate.h) running lua/ldask/worker/exec.lua, takes the
  * highest-priority ready task from a shared heap, runs it and hands the
  * result back to the loop thread through an ld_wake (core/net/wake.h).
  * A lone short task (a round trip) is waited for awake by the loop thread
@@ -242,7 +242,7 @@ static void *thread_main(void *p) {
   int ref_serve = LUA_NOREF;
   if (L) {
     lua_getglobal(L, "require");
-    lua_pushliteral(L, "ldask.client.exec");
+    lua_pushliteral(L, "ldask.worker.exec");
     if (lua_pcall(L, 1, 1, 0) != 0) {
       const char *m = lua_tostring(L, -1);
       err = dupn(m ? m : "?", strlen(m ? m : "?"));

@@ -6,7 +6,7 @@
  * data; memory.c: memory accounting and the spill policy under
  * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
  * exec.c: executor threads, each with its own LuaJIT state running
- * lua/ldask/client/exec.lua. */
+ * lua/ldask/worker/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
 #define LDASK_WORKER_WORKER_H
 
@@ -19,57 +19,7 @@
 #include "net/wake.h"
 #include "util/strmap.h"
 
-/* A task handed to an executor thread. Filled by the loop thread; the
- * executor reads inputs and sets outputs through the ld_wtask_* calls
- * (exported for the FFI: lua/ldask/ffi/net.lua). */
-typedef struct ld_wtask {
-  const char *key; /* borrowed from the wk_task */
-  size_t keylen;
-  ld_buffer **payload; /* borrowed */
-  uint32_t npayload;
-  uint32_t ndeps;
-  const char **dep_keys; /* owned arrays; the frames are owned references */
-  size_t *dep_keylens;
-  ld_buffer ***dep_frames;
-  uint32_t *dep_nframes;
-  /* outputs */
-  int ok;
-  ld_buffer **out; /* owned references (result frames) */
-  uint32_t nout;
-  char *err, *tb; /* malloc'ed */
-  double t0, t1;
-  struct wk_task *owner; /* NULL: a client's run (requests.c) */
-  struct ld_wtask *next;
-  int owns_payload; /* a run: the payload array and references are its own */
-  int64_t run_id;   /* a run: the scheduler's request id */
-} ld_wtask;
-
-/* Called by the executor (Lua, through the FFI) with the result's codec
- * header and buffers: the task takes a new reference to each buffer. */
-int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs,
-                        uint32_t n);
-/* Called by the executor when the task raised. Copies both strings. */
-void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
-
-/* The executor's task loop (lua/ldask/client/exec.lua, through the FFI;
- * only from an executor thread). ld_wexec_next waits for the next task
- * (NULL: the worker stops) and starts its clock; ld_wexec_done stops it
- * and hands the task (result or error set) back to the loop thread.
- * ld_wexec_nfn is the number of functions registered so far and
- * ld_wexec_fn(i) gives function i's name and blob (kept by the worker
- * until it exits), so the loop loads new ones before running a task. */
-ld_wtask *ld_wexec_next(void);
-void ld_wexec_done(ld_wtask *r);
-int ld_wexec_nfn(void);
-int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
-/* Uploaded modules (requests.c), for the executors: ld_wexec_upload_gen
- * is how many uploads the worker has taken so far (a cheap check);
- * ld_wexec_upload(i, &dir, &seq) gives module i's name (i from 0; NULL
- * past the last), sets SEQ to the number of its latest upload (1, 2, ...
- * in the order of ld_wexec_upload_gen) and DIR to the files directory
- * (both strings kept until the worker exits). */
-int ld_wexec_upload_gen(void);
-const char *ld_wexec_upload(int i, const char **dir, int *seq);
+#include "wtask.h"
 
 /* Results up to this size go to the scheduler with task-finished. */
 #define WK_INLINE_MAX 1024

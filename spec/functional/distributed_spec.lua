@@ -225,7 +225,7 @@ describe("distributed ldask on a cluster of two workers", function()
     local ok, err = pcall(f.result, f, 10)
     assert.is_false(ok)
     assert.equal("bad-result", err.key)
-    assert.matches("cannot send the result back", err.message, 1, true)
+    assert.matches("cannot ship the result of task 'bad-result'", err.message, 1, true)
     assert.matches("coroutine", err.message, 1, true)
   end)
 

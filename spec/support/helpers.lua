@@ -37,13 +37,16 @@ function M.write_tmp(name, content)
   return path
 end
 
--- Runs the shell command CMD; returns its stdout and exit code.
-function M.run_sh(cmd)
+-- Runs shell command CMD; returns its stdout (and stderr when CMD says
+-- 2>&1) and exit code.
+function M.sh(cmd)
   local p = io.popen(cmd .. "; echo \"@@rc=$?\"")
-  local out = p:read("*a"); p:close()
+  local out = p:read("*a")
+  p:close()
   local body, rc = out:match("^(.*)@@rc=(%d+)\n$")
   return body, tonumber(rc)
 end
+M.run_sh = M.sh
 
 -- Runs `bin/ldask ARGS` (a shell fragment) with STDIN as its input; returns
 -- its stdout and exit code.

@@ -175,7 +175,7 @@ describe("threads scheduler", function()
     local ok, e = pcall(threads.get, g, "a")
     assert.is_false(ok)
     assert.equal("a", e.key)
-    assert.matches("cannot store the result", e.message)
+    assert.matches("cannot ship the result: value is a coroutine", e.message)
   end)
 
   it("raises on missing keys and cycles", function()

@@ -11,9 +11,7 @@ local future = require "ldask.client.future"
 local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack =
   type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack
 local is_future = future.is_future
-local CALL = "\0ldask.call" -- the compact call form (ldask.client.exec)
-
-local ffi = require "ffi"
+local call_task = require("ldask.task.payload").call_task -- the compact call form
 
 local next = next
 local task_deps = graph.task_deps
@@ -60,46 +58,18 @@ local function deps_of(g, v, key)
   return out
 end
 
--- What KEYS (a flat list) need of G, indexed for graph.order (what
--- optimize.cull then graph.index give, with deps_of for the dependencies
--- and one loop for the index): the culled graph, its deps (key ->
--- dependency keys) and the index { n, keys, index, deps, offsets, cdeps }.
+-- What KEYS (a flat list) need of G, indexed for graph.order: the culled
+-- graph, its deps (key -> dependency keys, read by deps_of) and its
+-- graph.index, built from those deps.
 local function cull_index(g, keys)
   local out, odeps = require("ldask.optimize").cull(g, keys, function(k, v) return deps_of(g, v, k) end)
-  local ikeys, index, n, m = {}, {}, 0, 0
-  for k, d in pairs(odeps) do
-    n = n + 1
-    ikeys[n], index[k] = k, n
-    m = m + #d
-  end
-  local ideps = {}
-  local offsets = ffi.new("int32_t[?]", n + 1)
-  local cdeps = ffi.new("int32_t[?]", m > 0 and m or 1)
-  local p = 0
-  for i = 1, n do
-    offsets[i - 1] = p
-    local dl = odeps[ikeys[i]]
-    local il = {}
-    for j = 1, #dl do
-      local x = index[dl[j]]
-      il[j] = x
-      cdeps[p] = x - 1
-      p = p + 1
-    end
-    ideps[i] = il
-  end
-  offsets[n] = p
-  return out, odeps, { n = n, keys = ikeys, index = index, deps = ideps, offsets = offsets, cdeps = cdeps }
+  return out, odeps, graph.index(out, odeps)
 end
 
 local EMPTY = {}
 local ceil, min = math.ceil, math.min
 -- Tasks per update-graph message of a large graph.
 local GRAPH_CHUNK = 2000
--- "r" repeated N times, made once per N.
-local REFS = setmetatable({}, { __index = function(t, n)
-  local s = string.rep("r", n); t[n] = s; return s
-end })
 
 -- True when a future is inside V (plain tables are searched, as
 -- strip_futures does), without copying anything.
@@ -151,12 +121,7 @@ function G.install(M, Client, strip_futures)
         -- is evaluated with the graph's rules on the worker ('r').
         if type(sv) == "table" and getmetatable(sv) == nil and type(sv[1]) == "function" then
           local fh = self:_fn_hash(sv[1], level + 1)
-          if fh then
-            local n = #sv
-            local t = { CALL, fh, REFS[n - 1] }
-            for j = 2, n do t[j + 2] = sv[j] end
-            sv = t
-          end
+          if fh then sv = call_task(fh, sv) end
         end
         local d = deps[key]
         if #fdeps > 0 then

@@ -130,7 +130,7 @@ end
 -- of that worker. Raises anywhere else.
 -- @return a table `{ name =, address =, local_directory =, nthreads = }`
 function M.get_worker()
-  local exec = package.loaded["ldask.client.exec"]
+  local exec = package.loaded["ldask.worker.exec"]
   if not (exec and exec.worker) then
     error("ldask.client.get_worker: not running in a task on an ldask-worker", 2)
   end

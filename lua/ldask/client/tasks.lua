@@ -96,9 +96,9 @@ function T.install(M, Client, shared)
   end
 
   -- The compact call form {CALL, function hash, flags, arg...} (see
-  -- ldask.client.exec): the function travels once, by register-functions, and
+  -- ldask.task.payload): the function travels once, by register-functions, and
   -- plain arguments take the codec's fast path.
-  CALL = "\0ldask.call"
+  CALL = require("ldask.task.payload").CALL
 
   -- Content hash of F in this client's codec session, or nil when F cannot
   -- travel as a shared blob (then tasks carry it inline).

@@ -1,6 +1,7 @@
 -- ldask.ffi.io: C declarations of core/io/textblocks.h (line-aligned text
 -- blocks, plain and gzip, for ldask.bag) and core/io/jsontape.h (JSON lines
--- tokenized for the fast decoding path).
+-- tokenized for the fast decoding path). ld_jsontape is declared up to its
+-- last public field only (C allocates it: never ffi.new it here).
 local ffi = require "ffi"
 
 ffi.cdef [[

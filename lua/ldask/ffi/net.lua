@@ -40,11 +40,12 @@ struct msgpack_object_kv;
 typedef struct { uint32_t size; struct msgpack_object *ptr; } msgpack_object_array;
 typedef struct { uint32_t size; struct msgpack_object_kv *ptr; } msgpack_object_map;
 typedef struct { uint32_t size; const char *ptr; } msgpack_object_str;
+typedef struct { uint32_t size; const char *ptr; } msgpack_object_bin;
 typedef struct { int8_t type; uint32_t size; const char *ptr; } msgpack_object_ext;
 typedef union {
   bool boolean; uint64_t u64; int64_t i64; double f64;
   msgpack_object_array array; msgpack_object_map map;
-  msgpack_object_str str; msgpack_object_str bin; msgpack_object_ext ext;
+  msgpack_object_str str; msgpack_object_bin bin; msgpack_object_ext ext;
 } msgpack_object_union;
 typedef struct msgpack_object { msgpack_object_type type; msgpack_object_union via; } msgpack_object;
 typedef struct msgpack_object_kv { msgpack_object key; msgpack_object val; } msgpack_object_kv;
@@ -73,8 +74,9 @@ const char *ld_mpw_data(const ld_mpw *w);
 
 void ld_net_set_identity(int protocol, const char *version);
 
-/* runtime/worker/worker.h: a task as an executor thread sees it; the two
+/* runtime/worker/wtask.h: a task as an executor thread sees it; the
    functions live in the ldask-worker program (reach them via ffi.C). */
+struct wk_task;
 typedef struct ld_wtask {
   const char *key;
   size_t keylen;
@@ -90,7 +92,7 @@ typedef struct ld_wtask {
   uint32_t nout;
   char *err, *tb;
   double t0, t1;
-  void *owner;
+  struct wk_task *owner;
   struct ld_wtask *next;
   int owns_payload;
   int64_t run_id;

@@ -13,10 +13,6 @@ typedef struct ld_value {
   size_t len;
   ld_buffer **bufs;
 } ld_value;
-/* payload of a simple task (kind FAST, lua/ldask/scheduler/threads.lua):
-   int32 function index, int32 nargs, then nargs ld_fastarg, then the bytes
-   of string arguments */
-typedef struct ld_fastarg { int32_t tag; int32_t i; double d; } ld_fastarg;
 typedef struct ld_pool ld_pool;
 typedef struct ld_run ld_run;
 ld_pool *ld_pool_new(int nthreads, const char *path, const char *cpath, char **err);
@@ -53,8 +49,8 @@ double ld_pool_now(void);
 int isatty(int fd);
 ]]
 
+-- kinds of ld_value (pool.h LD_VAL_*; checked by spec/unit/ffi_cdef_spec.lua).
+-- The format of a FAST payload is ldask.task.payload's.
 return {
   EMPTY = 0, NIL = 1, FALSE = 2, TRUE = 3, NUM = 4, STR = 5, ENC = 6, FAST = 7,
-  -- ld_fastarg tags
-  A_NUM = 0, A_REF = 1, A_STR = 2, A_TRUE = 3, A_FALSE = 4, A_NIL = 5, A_SBUF = 6, A_TASK = 7,
 }

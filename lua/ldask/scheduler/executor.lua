@@ -1,80 +1,32 @@
 -- ldask.scheduler.executor: the loop of one executor thread of the threaded
 -- scheduler. Runs in the thread's own LuaJIT state (runtime/lib/pool.c calls
--- serve); takes batches of ready tasks from the pool, decodes each task's
--- payload (functions come from the run's prelude, cached by content hash),
--- reads its inputs from the result slots of its dependencies, runs it, and
--- stores its result: numbers, booleans, nil and strings inline, anything
--- else encoded by ldask.codec (numeric buffers shared, not copied).
--- The main state uses this module too: RefId marks references in shipped
--- tasks, and encode_result/decode_value are shared.
+-- serve; the state was started by ldask.task.state); takes batches of ready
+-- tasks from the pool, runs each (fast records and the codec-encoded others,
+-- both in the format of ldask.task.payload; functions come from the run's
+-- prelude, cached by content hash), reading its inputs from the result
+-- slots of its dependencies, and stores its result or its error as
+-- ldask.task.result makes them.
 local ffi = require "ffi"
-local V = require "ldask.ffi.pool"
 local lib = require "ldask.native"
 local codec = require "ldask.codec"
 local graph = require "ldask.graph"
 local errors = require "ldask.errors"
+local payload = require "ldask.task.payload"
+local result = require "ldask.task.result"
+local collect_if_grown = require("ldask.task.state").collect_if_grown
 
-local type, setmetatable, unpack, xpcall, tostring =
-  type, setmetatable, unpack, xpcall, tostring
+local type, xpcall, pcall, tostring = type, xpcall, pcall, tostring
 local ffi_string, ffi_new, ffi_cast = ffi.string, ffi.new, ffi.cast
 local now = lib.ld_pool_now
-local K_NIL, K_FALSE, K_TRUE, K_NUM, K_STR, K_ENC, K_EMPTY, K_FAST =
-  V.NIL, V.FALSE, V.TRUE, V.NUM, V.STR, V.ENC, V.EMPTY, V.FAST
+local K = payload.kinds
+local K_NUM, K_ENC, K_EMPTY, K_FAST = K.NUM, K.ENC, K.EMPTY, K.FAST
+local decode_value, slot, error_parts = result.value, result.slot, result.error_parts
 
 local M = {}
 
 -- Set in executor states: a compute() inside a task runs inline there (see
 -- docs/scheduler.md).
 M.in_executor = false
-
--- A reference to the result of task id v[1] (0-based) in a shipped task.
-local RefId = { __name = "ldask.refid" }
-RefId.__index = RefId
-M.RefId = RefId
-
-function M.refid(id) return setmetatable({ id }, RefId) end
-
-local buffer_array = ffi.typeof("ld_buffer *[?]")
-
--- Lua array of the buffers of ld_value V (borrowed pointers).
-local function buffers_of(v)
-  local n = v.nbufs
-  local t = {}
-  for i = 0, n - 1 do t[i + 1] = v.bufs[i] end
-  return t
-end
-
--- Returns the Lua value stored in ld_value V; DECODER decodes encoded ones.
-local function decode_value(v, decoder)
-  local k = v.kind
-  if k == K_NUM then return v.num end
-  if k == K_STR then return ffi_string(v.data, v.len) end
-  if k == K_ENC then
-    local h = ffi_string(v.data, v.len)
-    if v.nbufs == 0 then return decoder:decode(h, nil) end
-    return decoder:decode(h, buffers_of(v))
-  end
-  if k == K_TRUE then return true end
-  if k == K_FALSE then return false end
-  if k == K_NIL then return nil end
-  error("ldask: result slot holds no value (kind " .. tostring(k) .. ")", 0)
-end
-M.decode_value = decode_value
-
--- Splits result R into the arguments of ld_pool_done: kind, num, data, len,
--- bufs (C array or nil), nbufs, anchor (keeps the buffers alive).
-local function encode_result(r, what)
-  local t = type(r)
-  if t == "number" then return K_NUM, r, nil, 0, nil, 0 end
-  if t == "nil" then return K_NIL, 0, nil, 0, nil, 0 end
-  if t == "boolean" then return r and K_TRUE or K_FALSE, 0, nil, 0, nil, 0 end
-  if t == "string" then return K_STR, 0, r, #r, nil, 0 end
-  local h, bufs = codec.encode(r, nil, what)
-  local nb = #bufs
-  if nb == 0 then return K_ENC, 0, h, #h, nil, 0 end
-  return K_ENC, 0, h, #h, buffer_array(nb, bufs), nb, bufs
-end
-M.encode_result = encode_result
 
 ---------------------------------------------------------------------------
 -- The loop (executor states only)
@@ -83,50 +35,15 @@ local pool, worker, run
 local decoder = codec.decoder()
 local generation = -1
 
+-- The value of the task of 0-based id ID of the current run (an input).
+local function input(id) return decode_value(lib.ld_run_input(run, id), decoder) end
+
 -- Evaluates argument V of a task: RefIds become inputs of the run, nested
 -- tasks are called, plain tables are rebuilt (the sync scheduler's rules).
-local eval = graph.evaluator(nil, RefId, function(id)
-  return decode_value(lib.ld_run_input(run, id), decoder)
-end)
+local eval = graph.evaluator(nil, payload.RefId, input)
 
-local fns = {} -- functions of the simple tasks of the current run
-local int32_ptr = ffi.typeof("const int32_t *")
-local fastarg_ptr = ffi.typeof("const ld_fastarg *")
-local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_SBUF, A_TASK =
-  V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_SBUF, V.A_TASK
-local dbuf = require("string.buffer").new() -- decodes plain data arguments in place
-
-local run_fast_at
-
--- Argument X (ld_fastarg) of a simple task whose payload starts at BASE.
-local function fast_arg(base, x)
-  local tag = x.tag
-  if tag == A_NUM then return x.d end
-  if tag == A_REF then return decode_value(lib.ld_run_input(run, x.i), decoder) end
-  if tag == A_STR then return ffi_string(base + x.d, x.i) end
-  if tag == A_SBUF then
-    dbuf:set(base + x.d, x.i)
-    return dbuf:decode()
-  end
-  if tag == A_TASK then return (run_fast_at(base, x.d)) end -- a nested task gives one value
-  if tag == A_TRUE then return true end
-  if tag == A_FALSE then return false end
-  return nil
-end
-
--- Runs the simple task whose record is at OFF in the payload at BASE (see
--- threads.lua: prepare).
-run_fast_at = function(base, off)
-  local h = ffi_cast(int32_ptr, base + off)
-  local f, na = fns[h[0] + 1], h[1]
-  local a = ffi_cast(fastarg_ptr, base + off + 8)
-  if na == 1 then return f(fast_arg(base, a[0])) end
-  if na == 0 then return f() end
-  if na == 2 then return f(fast_arg(base, a[0]), fast_arg(base, a[1])) end
-  local args = {}
-  for j = 0, na - 1 do args[j + 1] = fast_arg(base, a[j]) end
-  return f(unpack(args, 1, na))
-end
+-- Runs fast records (ldask.task.payload); set_fns loads a run's functions.
+local run_fast_at, set_fns = payload.reader(input)
 
 local function run_task(id)
   local p = lib.ld_run_payload(run, id)
@@ -139,16 +56,16 @@ local ids = ffi_new("int32_t[64]")
 local runbox = ffi_new("ld_run *[1]")
 local ERRSEP = "\0"
 
--- Loads the functions of a new run.
 -- Index of this executor thread (nil outside executor states).
 function M.worker_index() return worker end
 
 local runs_on_decoder = 0
 
+-- Loads the functions of a new run (its prelude).
 local function start_run()
   generation = lib.ld_run_generation(run)
   local pre = lib.ld_run_payload(run, -1)
-  fns = {}
+  set_fns({})
   -- The function cache lives across computes (a function decoded once per
   -- state), but is renewed every 256 computes so that a long session
   -- creating new closures does not grow it without bound.
@@ -160,7 +77,7 @@ local function start_run()
   if pre.kind == K_ENC then
     local t = decoder:decode(ffi_string(pre.data, pre.len), nil)
     decoder:add_functions(t[1])
-    fns = decoder:decode(t[2], buffers_of(pre))
+    set_fns(decoder:decode(t[2], result.buffers_of(pre)))
   end
 end
 
@@ -195,20 +112,16 @@ function M.serve(poolp, w)
         if ok and type(res) == "number" then
           lib.ld_pool_done(pool, worker, id, K_NUM, res, nil, 0, nil, 0, t0, timed and now() or 0)
         elseif ok then
-          local ok2, kind, num, data, len, bufs, nb = pcall(encode_result, res)
+          local ok2, kind, num, data, len, bufs, nb = pcall(slot, res, "the result")
           if ok2 then
             lib.ld_pool_done(pool, worker, id, kind, num, data, len, bufs, nb, t0, timed and now() or 0)
           else
-            local msg = "cannot store the result: " .. tostring(kind) .. ERRSEP
+            local msg = result.unshippable(kind) .. ERRSEP
             lib.ld_pool_fail(pool, worker, id, msg, #msg, t0, now())
           end
         else
-          local msg
-          if errors.is_task_error(res) then
-            msg = tostring(res) .. ERRSEP
-          else
-            msg = tostring(res.message) .. ERRSEP .. tostring(res.traceback or "")
-          end
+          local message, tb = error_parts(res)
+          local msg = message .. ERRSEP .. tb
           lib.ld_pool_fail(pool, worker, id, msg, #msg, t0, now())
         end
       end
@@ -217,6 +130,8 @@ function M.serve(poolp, w)
     -- collector: give their C memory back before waiting for more work.
     local nd = package.loaded["ldask.array.ndarray"]
     if nd then nd.collect_if_due() end
+    -- and dead Lua strings the incremental collector lags behind on
+    collect_if_grown()
   end
 end
 

@@ -5,8 +5,6 @@
 -- scheduling engine (core/sched). This state waits with a timeout, so it
 -- stays responsive to Ctrl-C, draws progress, and decodes the outputs.
 local ffi = require "ffi"
-local bit = require "bit"
-local V = require "ldask.ffi.pool"
 local S = require "ldask.ffi.sched"
 local lib = require "ldask.native"
 local graph = require "ldask.graph"
@@ -19,12 +17,10 @@ local diagnostics = require "ldask.diagnostics"
 
 local type, getmetatable, pairs, error, tostring, pcall = type, getmetatable, pairs, error, tostring, pcall
 local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
-local refid, decode_value = executor.refid, executor.decode_value
-local Ref = graph.Ref
-local K_ENC, K_FAST = V.ENC, V.FAST
-local sbuf = require "string.buffer"
-local table_new = require "table.new"
-local ffi_cast = ffi.cast
+local payload = require "ldask.task.payload"
+local result = require "ldask.task.result"
+local decode_value = result.value
+local K_ENC, K_FAST = payload.kinds.ENC, payload.kinds.FAST
 local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STATUS_CANCELLED
 
 local M = {}
@@ -32,7 +28,7 @@ local M = {}
 local pool -- the process's executor pool (ld_pool *, freed at exit)
 local cancel_run
 local decoder = codec.decoder()
-local buffer_array = ffi.typeof("ld_buffer *[?]")
+local buffer_array = result.buffer_array
 
 -- Returns the pool with at least N threads (created on first use).
 function M.pool(n)
@@ -59,261 +55,25 @@ end
 -- Number of threads the pool has now (0 before the first threaded compute).
 function M.pool_size() return pool and lib.ld_pool_size(pool) or 0 end
 
--- Returns task/value V with references to keys of the graph (INDEX: key ->
--- 1-based position) replaced by RefId markers, calling ADD(i) for each
--- referenced position; V itself when it has no reference.
-local function compile(v, index, owner, add)
-  local t = type(v)
-  if t == "string" then
-    local i = index[v]
-    if i then
-      add(i)
-      return refid(i - 1)
-    end
-    return v
-  end
-  if t ~= "table" then return v end
-  local mt = getmetatable(v)
-  if mt == nil then
-    local out
-    for k, x in pairs(v) do
-      local tx = type(x)
-      if tx == "string" or tx == "table" then
-        local y = compile(x, index, owner, add)
-        if y ~= x then
-          if not out then
-            out = {}
-            for i = 1, #v do out[i] = v[i] end
-            for k2, x2 in pairs(v) do out[k2] = x2 end
-          end
-          out[k] = y
-        end
-      end
-    end
-    return out or v
-  elseif mt == Ref then
-    local i = index[v[1]]
-    if not i then error("task '" .. tostring(owner) .. "' depends on missing key '" .. v[1] .. "'", 0) end
-    add(i)
-    return refid(i - 1)
-  end
-  return v
-end
+local compile = payload.compile
 M.compile = compile
 
-local fastarg_ptr = ffi.typeof("ld_fastarg *")
-local int32_ptr = ffi.typeof("int32_t *")
-local uint8_ptr = ffi.typeof("uint8_t *")
-local A_NUM, A_REF, A_STR, A_TRUE, A_FALSE, A_NIL, A_SBUF, A_TASK =
-  V.A_NUM, V.A_REF, V.A_STR, V.A_TRUE, V.A_FALSE, V.A_NIL, V.A_SBUF, V.A_TASK
-local PAD = "\0\0\0\0\0\0\0\0"
-local Quote = graph.Quote
+local fast_size = payload.fast_size
 
--- True when table T is plain data that string.buffer encodes as is: no
--- metatables, functions, cdata or cycles; keys and values scalars or such
--- tables. Unless QUOTED, it must not hold references (strings naming keys)
--- or tasks, which the task would have to resolve.
-local function plain_data(t, index, quoted, depth)
-  if depth > 20 or getmetatable(t) ~= nil then return false end
-  if not quoted and type(t[1]) == "function" then return false end
-  for k, x in next, t do
-    local tk = type(k)
-    if tk ~= "number" and tk ~= "string" and tk ~= "boolean" then return false end
-    local tx = type(x)
-    if tx == "string" then
-      if not quoted and index[x] then return false end
-    elseif tx == "table" then
-      if not plain_data(x, index, quoted, depth + 1) then return false end
-    elseif tx ~= "number" and tx ~= "boolean" then
-      return false
-    end
-  end
-  return true
-end
-
--- Size in bytes of the fixed part of the fast record of task V (padded to
--- 8), or nil when V is not a simple task: {f, args...} whose arguments are
--- numbers, booleans, nil, strings, references (ldask.ref or key strings),
--- plain data tables, quoted scalars and plain data tables, or simple tasks
--- themselves (nested, up to DEPTH 20).
-local function fast_size(v, index, depth)
-  if type(v) ~= "table" or getmetatable(v) ~= nil or type(v[1]) ~= "function" then return nil end
-  if depth > 20 then return nil end
-  local n = #v
-  local bytes = 8 + 16 * (n - 1)
-  for j = 2, n do
-    local a = v[j]
-    local ta = type(a)
-    if ta == "string" then
-      if not index[a] then bytes = bytes + #a end
-    elseif ta == "table" then
-      local mt = getmetatable(a)
-      if mt == Quote then
-        local q = a[1]
-        local tq = type(q)
-        if tq == "string" then
-          bytes = bytes + #q
-        elseif tq == "table" then
-          if not plain_data(q, index, true, 0) then return nil end
-        elseif tq ~= "number" and tq ~= "boolean" and tq ~= "nil" then
-          return nil
-        end
-      elseif mt == nil then
-        if type(a[1]) == "function" then
-          if not fast_size(a, index, depth + 1) then return nil end
-        elseif not plain_data(a, index, false, 0) then
-          return nil
-        end
-      elseif mt ~= Ref then
-        return nil
-      end
-    elseif ta ~= "number" and ta ~= "boolean" and ta ~= "nil" then
-      return nil
-    end
-  end
-  return bit.band(bytes + 7, -8)
-end
-
--- One pass over graph G: keys, index, dependencies (CSR, int32, 0-based),
--- and each task's payload: simple tasks written to the byte buffer FAST,
--- the others compiled for the codec. Returns a table.
---
--- Fast record of a task: int32 function index, int32 nargs, nargs
--- ld_fastarg {tag, i, d}, the bytes of its string arguments, then (after
--- the fixed part) the string.buffer encodings of its table arguments and
--- the records of its nested tasks. Offsets (d) are from the start of the
--- task's top-level record; every record starts 8-aligned.
-local function prepare(g)
-  local keys, n = {}, 0
-  for k in pairs(g) do
-    n = n + 1
-    keys[n] = k
-  end
-  local index = table_new(0, n) -- sized once: no rehashing
-  for i = 1, n do index[keys[i]] = i end
-  local offsets = ffi_new("int32_t[?]", n + 1)
-  local cap = 2 * n + 16
-  local cdeps = ffi_new("int32_t[?]", cap)
-  local m, cur = 0, 0
-  local stamp = {}
-  local function add(i)
-    if stamp[i] == cur then return end
-    stamp[i] = cur
-    if m == cap then
-      local ncap = cap * 2
-      local nd = ffi_new("int32_t[?]", ncap)
-      ffi.copy(nd, cdeps, m * 4)
-      cdeps, cap = nd, ncap
-    end
-    cdeps[m] = i - 1
-    m = m + 1
-  end
-  local fns, fnidx, fnkey = {}, {}, {}
-  local fast = sbuf.new()
+-- Indexes graph G (graph.index) and encodes each task's payload: simple
+-- tasks written as fast records (ldask.task.payload), the others compiled
+-- for the codec. DEPS: the dependencies ldask.optimize computed (key ->
+-- keys), or nil to find them while compiling the payloads, in the same
+-- pass. Returns the index with fns, fnkey, fast, fastoff, fastlen, specs.
+local function noadd() end
+local function prepare(g, deps)
+  local w, fast, emit
   local fastoff, fastlen, specs = {}, {}, {}
-
-  -- Appends the record of simple task V (fixed part SIZE bytes) of graph
-  -- key KEY; TOP: where the top-level record starts. Returns the record's
-  -- offset from TOP.
-  local function emit(v, size, key, top)
-    local f = v[1]
-    local fi = fnidx[f]
-    if not fi then
-      fi = #fns
-      fns[fi + 1] = f
-      fnidx[f] = fi
-      fnkey[fi + 1] = key
+  local function task(i, key, v, index, add)
+    if not w then
+      w = payload.writer(index, add)
+      fast, emit = w.fast, w.emit
     end
-    local na = #v - 1
-    local rel = #fast - top
-    local base = fast:reserve(size)
-    local h = ffi_cast(int32_ptr, base)
-    h[0], h[1] = fi, na
-    local a = ffi_cast(fastarg_ptr, base + 8)
-    local spos = 8 + 16 * na
-    local later -- table and task arguments, written after the fixed part
-    for j = 0, na - 1 do
-      local x = v[j + 2]
-      local tx = type(x)
-      local r = a[j]
-      r.i, r.d = 0, 0
-      if tx == "number" then
-        r.tag, r.d = A_NUM, x
-      elseif tx == "string" then
-        local ri = index[x]
-        if ri then
-          add(ri)
-          r.tag, r.i = A_REF, ri - 1
-        else
-          r.tag, r.i, r.d = A_STR, #x, rel + spos
-          ffi.copy(ffi_cast(uint8_ptr, base) + spos, x, #x)
-          spos = spos + #x
-        end
-      elseif tx == "table" then
-        local mt = getmetatable(x)
-        if mt == Ref then
-          local ri = index[x[1]]
-          if not ri then error("task '" .. tostring(key) .. "' depends on missing key '" .. x[1] .. "'", 0) end
-          add(ri)
-          r.tag, r.i = A_REF, ri - 1
-        else -- plain data, a nested task or a quote: scalars inline
-          local q = x
-          if mt == Quote then q = x[1] end
-          local tq = type(q)
-          if tq == "table" then
-            r.tag = (mt == nil and type(q[1]) == "function") and A_TASK or A_SBUF
-            later = later or {}
-            later[#later + 1] = j
-          elseif tq == "number" then
-            r.tag, r.d = A_NUM, q
-          elseif tq == "string" then
-            r.tag, r.i, r.d = A_STR, #q, rel + spos
-            ffi.copy(ffi_cast(uint8_ptr, base) + spos, q, #q)
-            spos = spos + #q
-          elseif q == true then
-            r.tag = A_TRUE
-          elseif q == false then
-            r.tag = A_FALSE
-          else
-            r.tag = A_NIL
-          end
-        end
-      elseif x == true then
-        r.tag = A_TRUE
-      elseif x == false then
-        r.tag = A_FALSE
-      else
-        r.tag = A_NIL
-      end
-    end
-    fast:commit(size)
-    if later then
-      for t = 1, #later do
-        local j = later[t]
-        local x = v[j + 2]
-        local tag = ffi_cast(fastarg_ptr, fast:ref() + top + rel + 8)[j].tag
-        local toff, tlen = #fast - top, 0
-        if tag == A_TASK then
-          toff = emit(x, fast_size(x, index, 0), key, top)
-        else
-          if getmetatable(x) == Quote then x = x[1] end
-          fast:encode(x)
-          tlen = #fast - top - toff
-          local pad = bit.band(-#fast, 7)
-          if pad > 0 then fast:put(PAD:sub(1, pad)) end
-        end
-        local r = ffi_cast(fastarg_ptr, fast:ref() + top + rel + 8) + j
-        r.i, r.d = tlen, toff
-      end
-    end
-    return rel
-  end
-
-  for i = 1, n do
-    offsets[i - 1] = m
-    cur = i
-    local key = keys[i]
-    local v = g[key]
     local size = fast_size(v, index, 0)
     if size then
       local off = #fast
@@ -323,28 +83,20 @@ local function prepare(g)
       specs[i] = compile(v, index, key, add)
     end
   end
-  offsets[n] = m
-  return { n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, fns = fns, fnkey = fnkey,
-    fast = fast, fastoff = fastoff, fastlen = fastlen, specs = specs }
+  local ix
+  if deps then
+    ix = graph.index(g, deps)
+    local keys, index = ix.keys, ix.index
+    for i = 1, ix.n do task(i, keys[i], g[keys[i]], index, noadd) end
+  else
+    ix = graph.index(g, task)
+  end
+  if not w then w = payload.writer(ix.index, noadd) end
+  ix.fns, ix.fnkey, ix.fast = w.fns, w.fnkey, w.fast
+  ix.fastoff, ix.fastlen, ix.specs = fastoff, fastlen, specs
+  return ix
 end
 M.prepare = prepare
-
--- Execution priorities of prepared graph P (int32 cdata, 0-based); raises
--- naming the keys of a cycle.
-local function order(p, g, g0, flat)
-  local n = p.n
-  local seq = ffi_new("int32_t[?]", n > 0 and n or 1)
-  local prio = ffi_new("int32_t[?]", n > 0 and n or 1)
-  local at = ffi_new("int32_t[1]")
-  local rc = lib.ld_order(n, p.offsets, p.cdeps, seq, prio, at)
-  if rc == -1 then
-    optimize.order(graph.index(g), g0, flat) -- raises with the keys on the cycle
-    error("cycle in the task graph", 0)
-  elseif rc ~= 0 then
-    error("ldask: ordering the graph failed (code " .. rc .. ")", 0)
-  end
-  return prio
-end
 
 local function shape(keys, out)
   if type(keys) == "table" and getmetatable(keys) == nil then
@@ -363,7 +115,7 @@ end
 -- The message of a codec refusal E about task KEY, without the position of
 -- the encoder's error call.
 local function refusal(e, key)
-  local m = tostring(e):gsub("^[^\n]-%.lua:%d+: ", "")
+  local m = result.refusal(e)
   if m:find("task '" .. key .. "'", 1, true) then return "ldask: " .. m end
   return "ldask: cannot ship task '" .. key .. "': " .. m
 end
@@ -371,7 +123,7 @@ end
 -- Sets the payload of every task of prepared graph P into run R; returns
 -- the anchors (strings and buffers that R borrows).
 local function encode_tasks(r, p)
-  local session = codec.session()
+  local session = codec.session { graph = true }
   local anchors = { p.fast }
   local keys, specs, fastoff, fastlen = p.keys, p.specs, p.fastoff, p.fastlen
   local senc = session.encode
@@ -510,10 +262,12 @@ function M.get(g, keys, opts)
   if type(nworkers) ~= "number" or nworkers < 1 or nworkers % 1 ~= 0 then
     require("ldask.errors").misuse("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers))
   end
-  local g0 = g
-  if opts.optimize_graph ~= false then g = optimize.optimize(g, flat) end
-  local ix = prepare(g)
-  local prio = order(ix, g, g0, flat)
+  local g0, deps = g, nil
+  if opts.optimize_graph ~= false then g, deps = optimize.optimize(g, flat) end
+  local ix = prepare(g, deps)
+  deps = nil -- garbage from here: the engine has the CSR arrays
+  -- raises at the user's line naming every key of a cycle (as g0 has it)
+  local _, prio = optimize.order(ix, g0, flat, true)
   local n = ix.n
   local p = M.pool(nworkers)
   local r = lib.ld_run_new(p, n)

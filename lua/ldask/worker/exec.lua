@@ -1,4 +1,4 @@
--- ldask.client.exec: runs tasks in an executor thread of ldask-worker
+-- ldask.worker.exec: runs tasks in an executor thread of ldask-worker
 -- (runtime/worker/exec.c calls serve once; it loops over the tasks).
 -- Decodes the payload (a graph task encoded by ldask.codec), decodes the inputs, evaluates the task
 -- with the graph's semantics (a string equal to a dependency key, or a
@@ -13,20 +13,21 @@ require "ldask.ffi.net"
 local codec = require "ldask.codec"
 local graph = require "ldask.graph"
 local errors = require "ldask.errors"
+local payload = require "ldask.task.payload"
+local result = require "ldask.task.result"
+local collect_if_grown = require("ldask.task.state").collect_if_grown
 
 local C = ffi.C
-local type, getmetatable, setmetatable, unpack, xpcall, tostring, error =
-  type, getmetatable, setmetatable, unpack, xpcall, tostring, error
+local type, setmetatable, unpack, xpcall, tostring, error =
+  type, setmetatable, unpack, xpcall, tostring, error
 local ffi_string, ffi_new = ffi.string, ffi.new
-local byte = string.byte
 local package = package
 local Ref = graph.Ref
-local plain_header = require("ldask.codec.encode").plain
 
 local M = {}
 
 local decoder = codec.decoder()
-local buffer_array = ffi.typeof("ld_buffer *[?]")
+local buffer_array = result.buffer_array
 
 -- The worker this state runs in (set by runtime/worker/exec.c): { name,
 -- address, local_directory (or nil), nthreads }. Read it through
@@ -72,31 +73,9 @@ end, Ref, function(k)
   return d
 end)
 
--- The compact call form of submit/map (see ldask.client): {CALL, function
--- hash, flags, arg...}; flag 'r' marks an argument holding dependency keys
--- (evaluated), 'l' a literal.
-local CALL = "\0ldask.call"
-M.CALL = CALL
-local resolve = decoder.resolve
-
-local function call_form(task)
-  local f = resolve(task[2])
-  local flags = task[3]
-  local n = #flags
-  if n == 0 then return f() end
-  if n == 1 then
-    local a = task[4]
-    if byte(flags, 1) == 114 then a = eval(a) end
-    return f(a)
-  end
-  local args = {}
-  for i = 1, n do
-    local a = task[3 + i]
-    if byte(flags, i) == 114 then a = eval(a) end
-    args[i] = a
-  end
-  return f(unpack(args, 1, n))
-end
+-- The call form of submit/map and graph tasks (ldask.task.payload).
+local call_form = payload.caller(decoder.resolve, eval)
+local is_call = payload.is_call
 
 local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
 
@@ -109,7 +88,7 @@ local function run_task(t)
     deps[k] = v
   end
   local task = decode_frames(t.payload, t.npayload)
-  if type(task) == "table" and task[1] == CALL and getmetatable(task) == nil then return call_form(task) end
+  if is_call(task) then return call_form(task) end
   return eval(task)
 end
 
@@ -122,6 +101,10 @@ local function run_call(t)
   return job[1](unpack(job, 2, (job.n or 0) + 1))
 end
 
+-- The name of the result of task T, or of a run, in refusals.
+local function what_task(t) return "the result of task '" .. ffi_string(t.key, t.keylen) .. "'" end
+local function what_run() return "the result of the run on worker " .. tostring(M.worker and M.worker.address) end
+
 -- Runs task T (an ld_wtask *; a client's run when it has no owner): sets
 -- its result or its error.
 local function run(t)
@@ -129,33 +112,20 @@ local function run(t)
   local ok, res = xpcall(is_run and run_call or run_task, errors.handler, t)
   deps = nil
   if ok then
-    local tr = type(res)
-    if tr == "number" or tr == "boolean" or tr == "nil" or tr == "string" then
-      -- plain scalars: no check of a tree, no buffers
-      local h = plain_header(res)
-      if C.ld_wtask_set_result(t, h, #h, nil, 0) ~= 0 then
-        local msg = "out of memory storing the result"
-        C.ld_wtask_set_error(t, msg, #msg, "", 0)
-      end
+    local h, bufs = result.encode(res, is_run and what_run or what_task, t)
+    if h == nil then
+      local msg = result.unshippable(bufs)
+      C.ld_wtask_set_error(t, msg, #msg, "", 0)
       return
     end
-    local what = is_run and "the result of the run on worker " .. tostring(M.worker and M.worker.address)
-      or "the result of task '" .. ffi_string(t.key, t.keylen) .. "'"
-    local ok2, h, bufs = pcall(codec.encode, res, nil, what)
-    if ok2 then
-      local n = #bufs
-      local arr = n > 0 and buffer_array(n, bufs) or nil
-      if C.ld_wtask_set_result(t, h, #h, arr, n) ~= 0 then
-        local msg = "out of memory storing the result"
-        C.ld_wtask_set_error(t, msg, #msg, "", 0)
-      end
-      return
+    local n = bufs and #bufs or 0
+    if C.ld_wtask_set_result(t, h, #h, n > 0 and buffer_array(n, bufs) or nil, n) ~= 0 then
+      local msg = "out of memory storing the result"
+      C.ld_wtask_set_error(t, msg, #msg, "", 0)
     end
-    local msg = "cannot send the result back: " .. tostring(h)
-    C.ld_wtask_set_error(t, msg, #msg, "", 0)
     return
   end
-  local msg, tb = tostring(res.message), tostring(res.traceback or "")
+  local msg, tb = result.error_parts(res)
   C.ld_wtask_set_error(t, msg, #msg, tb, #tb)
 end
 
@@ -209,6 +179,7 @@ function M.serve()
       C.ld_wtask_set_error(t, msg, #msg, "", 0)
     end
     C.ld_wexec_done(t)
+    collect_if_grown()
   end
 end
 
