@@ -23,7 +23,7 @@ M.headers = {
   '"util/buffer.h"', '"util/version.h"', '"util/hash.h"', '"util/strmap.h"',
   '"sched/order.h"', '"sched/engine.h"',
   '"array/ndarray.h"', '"array/kernels.h"', '"io/npy.h"', '"io/textblocks.h"', '"io/jsontape.h"',
-  '"net/frame.h"', '"net/mp.h"', '"net/conn.h"',
+  '"net/frame.h"', '"net/mp.h"', '"net/conn.h"', '"net/auth.h"', '"util/names.h"',
   '"pool.h"', '"xstate.h"', '"client_conn.h"', '"wtask.h"',
 }
 M.include_dirs = { "core", "runtime/lib", "runtime/worker" }
@@ -219,7 +219,8 @@ M.constants = {
   end },
   { "ldask.ffi.array", "dtypes", prefixed("", { float64 = "LD_F64", float32 = "LD_F32", int64 = "LD_I64",
     int32 = "LD_I32", uint8 = "LD_U8", bool = "LD_BOOL" }) },
-  { "ldask.ffi.array", "binop", prefixed("LD_") },
+  { "ldask.ffi.array", "binop", prefixed("LD_", { bitwise_and = "LD_AND", bitwise_or = "LD_OR",
+    bitwise_xor = "LD_XOR" }) },
   { "ldask.ffi.array", "unop", prefixed("LD_", { negative = "LD_NEG", logical_not = "LD_NOT" }) },
   { "ldask.ffi.array", "redop", prefixed("LD_R") },
   { "ldask.ffi.array", "rand", prefixed("LD_RAND_") },

@@ -299,7 +299,7 @@ function M.reader(input)
       dbuf:set(base + x.d, x.i)
       return dbuf:decode()
     end
-    if tag == A_TASK then return run_fast_at(base, x.d) end
+    if tag == A_TASK then return (run_fast_at(base, x.d)) end -- a nested task gives one value
     if tag == A_TRUE then return true end
     if tag == A_FALSE then return false end
     return nil
