@@ -35,26 +35,26 @@ const char *ld_binop_name(int op) { return op >= 0 && op < LD_NBINOP ? binop_nam
  * allows (1e-300 // -1e300 is -1 with remainder -1e300 + 1e-300), a zero
  * remainder takes the divisor's sign, and division by zero gives a / b
  * (inf or nan) and a nan remainder. fmod is C's (the dividend's sign). */
-#define FLOAT_HELPERS(T, SFX, FMOD, FLOOR, COPYSIGN)      \
-  static inline T mod_##SFX(T x, T y) {                   \
-    T r = FMOD(x, y);                                     \
-    if (y == 0) return r;                                 \
-    if (r != 0) {                                         \
-      if ((y < 0) != (r < 0)) r += y;                     \
-    } else {                                              \
-      r = COPYSIGN((T)0, y);                              \
-    }                                                     \
-    return r;                                             \
-  }                                                       \
-  static inline T fdiv_##SFX(T x, T y) {                  \
-    if (y == 0) return x / y;                             \
-    T r = FMOD(x, y);                                     \
-    T d = (x - r) / y;                                    \
-    if (r != 0 && ((y < 0) != (r < 0))) d -= 1;           \
-    if (d == 0) return COPYSIGN((T)0, x / y);             \
-    T q = FLOOR(d);                                       \
-    if (d - q > (T)0.5) q += 1;                           \
-    return q;                                             \
+#define FLOAT_HELPERS(T, SFX, FMOD, FLOOR, COPYSIGN) \
+  static inline T mod_##SFX(T x, T y) {              \
+    T r = FMOD(x, y);                                \
+    if (y == 0) return r;                            \
+    if (r != 0) {                                    \
+      if ((y < 0) != (r < 0)) r += y;                \
+    } else {                                         \
+      r = COPYSIGN((T)0, y);                         \
+    }                                                \
+    return r;                                        \
+  }                                                  \
+  static inline T fdiv_##SFX(T x, T y) {             \
+    if (y == 0) return x / y;                        \
+    T r = FMOD(x, y);                                \
+    T d = (x - r) / y;                               \
+    if (r != 0 && ((y < 0) != (r < 0))) d -= 1;      \
+    if (d == 0) return COPYSIGN((T)0, x / y);        \
+    T q = FLOOR(d);                                  \
+    if (d - q > (T)0.5) q += 1;                      \
+    return q;                                        \
   }
 FLOAT_HELPERS(double, f64, fmod, floor, copysign)
 FLOAT_HELPERS(float, f32, fmodf, floorf, copysignf)
@@ -119,18 +119,18 @@ static inline uint8_t pow_u8(uint8_t x, uint8_t y) {
   LD_LOOP2(l_max_##SFX, T, T, (x > y || x != x) ? x : y) \
   LD_LOOP2(l_min_##SFX, T, T, (x < y || x != x) ? x : y)
 
-#define INT_LOOPS(T, U, SFX)                    \
-  LD_LOOP2(l_add_##SFX, T, T, (T)((U)x + (U)y)) \
-  LD_LOOP2(l_sub_##SFX, T, T, (T)((U)x - (U)y)) \
-  LD_LOOP2(l_mul_##SFX, T, T, (T)((U)x * (U)y)) \
-  LD_LOOP2(l_div_##SFX, T, T, div_##SFX(x, y))  \
-  LD_LOOP2(l_mod_##SFX, T, T, mod_##SFX(x, y))  \
+#define INT_LOOPS(T, U, SFX)                     \
+  LD_LOOP2(l_add_##SFX, T, T, (T)((U)x + (U)y))  \
+  LD_LOOP2(l_sub_##SFX, T, T, (T)((U)x - (U)y))  \
+  LD_LOOP2(l_mul_##SFX, T, T, (T)((U)x * (U)y))  \
+  LD_LOOP2(l_div_##SFX, T, T, div_##SFX(x, y))   \
+  LD_LOOP2(l_mod_##SFX, T, T, mod_##SFX(x, y))   \
   LD_LOOP2(l_fmod_##SFX, T, T, cmod_##SFX(x, y)) \
-  LD_LOOP2(l_pow_##SFX, T, T, pow_##SFX(x, y))  \
-  LD_LOOP2(l_max_##SFX, T, T, x > y ? x : y)    \
-  LD_LOOP2(l_min_##SFX, T, T, x < y ? x : y)    \
-  LD_LOOP2(l_and_##SFX, T, T, x &y)             \
-  LD_LOOP2(l_or_##SFX, T, T, x | y)             \
+  LD_LOOP2(l_pow_##SFX, T, T, pow_##SFX(x, y))   \
+  LD_LOOP2(l_max_##SFX, T, T, x > y ? x : y)     \
+  LD_LOOP2(l_min_##SFX, T, T, x < y ? x : y)     \
+  LD_LOOP2(l_and_##SFX, T, T, x &y)              \
+  LD_LOOP2(l_or_##SFX, T, T, x | y)              \
   LD_LOOP2(l_xor_##SFX, T, T, x ^ y)
 
 #define CMP_LOOPS(T, SFX)                  \

@@ -51,7 +51,9 @@ static ld_sec *g_default_sec;
 void ld_net_set_default_sec(ld_sec *s) { g_default_sec = s; }
 ld_sec *ld_net_default_sec(void) { return g_default_sec; }
 int ld_sec_has_token(const ld_sec *s) { return s != NULL && s->token != NULL; }
-struct ld_tls_ctx *ld_sec_tls(const ld_sec *s) { return s ? s->tls : NULL; }
+struct ld_tls_ctx *ld_sec_tls(const ld_sec *s) {
+  return s ? s->tls : NULL;
+}
 
 const char *const ld_sec_usage =
     "  --auth-token-file FILE   the cluster's shared secret (at least 16 bytes, a file\n"
@@ -127,8 +129,8 @@ static int read_token(ld_sec *s, const char *path, char *err, size_t errlen) {
   }
   close(fd);
   /* Trailing white space (the newline of `echo`) is not part of it. */
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                   buf[n - 1] == '\t'))
+  while (n > 0 &&
+         (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
     n--;
   if (n > TOKEN_MAX) {
     snprintf(err, errlen, "the auth token file '%s' is longer than %d bytes", path, TOKEN_MAX);
@@ -293,14 +295,15 @@ static const char *const HOW =
     "give the cluster's token with --auth-token-file FILE, LDASK_AUTH_TOKEN_FILE or "
     "Client(address, {auth_token_file = FILE})";
 
-int ld_auth_on_hello(ld_auth *a, const char *role, const msgpack_object *hello,
-                     const char *peer, msgpack_sbuffer *reply, char *err, size_t errlen) {
+int ld_auth_on_hello(ld_auth *a, const char *role, const msgpack_object *hello, const char *peer,
+                     msgpack_sbuffer *reply, char *err, size_t errlen) {
   const char *scheme = NULL;
   size_t slen = 0;
   int wants = ld_mp_get_str(hello, "auth", &scheme, &slen) && slen > 0;
   if (!has_token(a)) {
     if (!wants) return LD_AUTH_DONE;
-    snprintf(err, errlen, "authentication required: %s requires the cluster's token and this %s has none: %s",
+    snprintf(err, errlen,
+             "authentication required: %s requires the cluster's token and this %s has none: %s",
              peer, role, HOW);
     return LD_AUTH_REFUSE;
   }
@@ -319,8 +322,9 @@ int ld_auth_on_hello(ld_auth *a, const char *role, const msgpack_object *hello,
   const msgpack_object *nonce = ld_mp_get(hello, "nonce");
   if (!(slen == sizeof SCHEME - 1 && memcmp(scheme, SCHEME, slen) == 0) || nonce == NULL ||
       nonce->type != MSGPACK_OBJECT_BIN || nonce->via.bin.size != NONCE_LEN) {
-    snprintf(err, errlen, "%s asked for authentication '%.*s' with a %s nonce; this %s speaks "
-             SCHEME " with %d-byte nonces",
+    snprintf(err, errlen,
+             "%s asked for authentication '%.*s' with a %s nonce; this %s speaks " SCHEME
+             " with %d-byte nonces",
              peer, (int)(slen > 40 ? 40 : slen), scheme,
              nonce && nonce->type == MSGPACK_OBJECT_BIN ? "wrong-sized" : "missing", role,
              NONCE_LEN);
@@ -339,8 +343,8 @@ int ld_auth_on_hello(ld_auth *a, const char *role, const msgpack_object *hello,
   return LD_AUTH_WAIT;
 }
 
-int ld_auth_on_msg(ld_auth *a, const msgpack_object *hdr, const char *peer,
-                   msgpack_sbuffer *reply, char *err, size_t errlen) {
+int ld_auth_on_msg(ld_auth *a, const msgpack_object *hdr, const char *peer, msgpack_sbuffer *reply,
+                   char *err, size_t errlen) {
   const char *op = "";
   size_t oplen = 0;
   ld_mp_get_str(hdr, "op", &op, &oplen);

@@ -71,9 +71,9 @@ typedef struct ld_auth ld_auth;
 
 /* What a handshake step asks of the connection. */
 enum {
-  LD_AUTH_WAIT = 0,   /* consumed; send REPLY if not empty; wait for more */
-  LD_AUTH_DONE = 1,   /* the peer is authenticated; send REPLY if not empty */
-  LD_AUTH_REFUSE = -1, /* refuse: send an error with ERR, then close */
+  LD_AUTH_WAIT = 0,          /* consumed; send REPLY if not empty; wait for more */
+  LD_AUTH_DONE = 1,          /* the peer is authenticated; send REPLY if not empty */
+  LD_AUTH_REFUSE = -1,       /* refuse: send an error with ERR, then close */
   LD_AUTH_PEER_REFUSED = -2, /* the peer refused us: close with ERR */
 };
 
@@ -95,13 +95,13 @@ int ld_auth_pack_hello(const ld_auth *a, msgpack_packer *pk);
  * send), LD_AUTH_DONE (no handshake: this side has no token and the peer
  * asked for none), or a refusal with ERR. REPLY is initialised by the
  * caller. */
-int ld_auth_on_hello(ld_auth *a, const char *role, const msgpack_object *hello,
-                     const char *peer, msgpack_sbuffer *reply, char *err, size_t errlen);
+int ld_auth_on_hello(ld_auth *a, const char *role, const msgpack_object *hello, const char *peer,
+                     msgpack_sbuffer *reply, char *err, size_t errlen);
 
 /* A message HDR arrived while the handshake is not done: the peer's
  * proof, or its refusal. Returns LD_AUTH_WAIT, LD_AUTH_DONE (with maybe a
  * REPLY: the acceptor's own proof) or a refusal with ERR. */
-int ld_auth_on_msg(ld_auth *a, const msgpack_object *hdr, const char *peer,
-                   msgpack_sbuffer *reply, char *err, size_t errlen);
+int ld_auth_on_msg(ld_auth *a, const msgpack_object *hdr, const char *peer, msgpack_sbuffer *reply,
+                   char *err, size_t errlen);
 
 #endif

@@ -13,9 +13,10 @@ int ld_valid_file_name(const char *name, size_t len, char *err, size_t errlen) {
     unsigned char c = (unsigned char)name[i];
     int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) why = i == 0 && c >= '0' && c <= '9' ? "it starts with a digit"
-                                                   : "it has a byte other than a letter, a "
-                                                     "digit or '_'";
+    if (!ok)
+      why = i == 0 && c >= '0' && c <= '9' ? "it starts with a digit"
+                                           : "it has a byte other than a letter, a "
+                                             "digit or '_'";
   }
   if (why == NULL) return 1;
   if (err)

@@ -82,7 +82,8 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
   double best_occ = 0;
   for (sc_worker *w = st->workers; w; w = w->next) {
     if (!allowed(t, w)) continue;
-    if (need_room && w->nprocessing >= capacity(st, w) + (need_room == NEED_ROOM_URGENT ? w->nthreads : 0))
+    if (need_room &&
+        w->nprocessing >= capacity(st, w) + (need_room == NEED_ROOM_URGENT ? w->nthreads : 0))
       continue;
     /* A paused worker takes no new input tasks while another one can;
      * tasks with inputs still go where the inputs are, since running them
