@@ -14,182 +14,11 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include <emmintrin.h>
+
+#include "frame/csvblock.h"
 #include "frame/frame.h"
 #include "io/textblocks.h"
-
-/* ---- numbers and datetimes -------------------------------------------- */
-
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-static void c_locale_init(void) { c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
-
-static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static int slow_f64(const char *p, size_t len, double *out) {
-  char tmp[128];
-  if (len >= sizeof tmp) return -1;
-  memcpy(tmp, p, len);
-  tmp[len] = 0;
-  pthread_once(&c_locale_once, c_locale_init);
-  if (c_locale == (locale_t)0) return -1;
-  char *end;
-  errno = 0;
-  double v = strtod_l(tmp, &end, c_locale);
-  if (end == tmp || *end != 0) return -1;
-  if (tmp[0] == '0' && (tmp[1] == 'x' || tmp[1] == 'X')) return -1; /* no hex floats */
-  *out = v;
-  return 0;
-}
-
-int ld_parse_f64(const char *p, size_t len, double *out) {
-  const char *e = p + len;
-  while (p < e && (*p == ' ' || *p == '\t')) p++;
-  while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
-  if (p == e) return -1;
-  const char *s0 = p;
-  int neg = 0;
-  if (*p == '-' || *p == '+') neg = *p++ == '-';
-  uint64_t m = 0;
-  int nd = 0, digits = 0, exp10 = 0;
-  while (p < e && (unsigned)(*p - '0') < 10) {
-    if (nd < 19) {
-      m = m * 10 + (uint64_t)(*p - '0');
-      if (m) nd++;
-    } else {
-      return slow_f64(s0, (size_t)(e - s0), out);
-    }
-    digits++;
-    p++;
-  }
-  if (p < e && *p == '.') {
-    p++;
-    while (p < e && (unsigned)(*p - '0') < 10) {
-      if (nd < 19) {
-        m = m * 10 + (uint64_t)(*p - '0');
-        if (m) nd++;
-        exp10--;
-      } else {
-        return slow_f64(s0, (size_t)(e - s0), out);
-      }
-      digits++;
-      p++;
-    }
-  }
-  if (digits == 0) return slow_f64(s0, (size_t)(e - s0), out); /* inf, nan, ... */
-  if (p < e && (*p == 'e' || *p == 'E')) {
-    p++;
-    int eneg = 0, ed = 0, ev = 0;
-    if (p < e && (*p == '-' || *p == '+')) eneg = *p++ == '-';
-    while (p < e && (unsigned)(*p - '0') < 10) {
-      if (ev < 100000) ev = ev * 10 + (*p - '0');
-      ed++;
-      p++;
-    }
-    if (ed == 0) return -1;
-    exp10 += eneg ? -ev : ev;
-  }
-  if (p != e) return -1;
-  if (m <= (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
-    double d = (double)m;
-    d = exp10 < 0 ? d / P10[-exp10] : d * P10[exp10];
-    *out = neg ? -d : d;
-    return 0;
-  }
-  if (m == 0) {
-    *out = neg ? -0.0 : 0.0;
-    return 0;
-  }
-  return slow_f64(s0, (size_t)(e - s0), out);
-}
-
-static int parse_i64(const char *p, size_t len, int64_t *out) {
-  const char *e = p + len;
-  while (p < e && (*p == ' ' || *p == '\t')) p++;
-  while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
-  if (p == e) return -1;
-  int neg = 0;
-  if (*p == '-' || *p == '+') neg = *p++ == '-';
-  if (p == e || e - p > 19) return -1;
-  uint64_t v = 0;
-  for (; p < e; p++) {
-    unsigned d = (unsigned)(*p - '0');
-    if (d >= 10) return -1;
-    v = v * 10 + d;
-  }
-  if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) return -1;
-  *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-  return 0;
-}
-
-static int parse_bool(const char *p, size_t len, uint8_t *out) {
-  if (len == 4 && (!memcmp(p, "True", 4) || !memcmp(p, "true", 4) || !memcmp(p, "TRUE", 4))) {
-    *out = 1;
-    return 0;
-  }
-  if (len == 5 && (!memcmp(p, "False", 5) || !memcmp(p, "false", 5) || !memcmp(p, "FALSE", 5))) {
-    *out = 0;
-    return 0;
-  }
-  return -1;
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static int num2(const char *p, int *v) {
-  unsigned a = (unsigned)(p[0] - '0'), b = (unsigned)(p[1] - '0');
-  if (a >= 10 || b >= 10) return -1;
-  *v = (int)(a * 10 + b);
-  return 0;
-}
-
-int ld_parse_datetime(const char *p, size_t len, int64_t *out) {
-  const char *e = p + len;
-  while (p < e && *p == ' ') p++;
-  while (e > p && e[-1] == ' ') e--;
-  if (e - p < 10 || p[4] != '-' || p[7] != '-') return -1;
-  int y1, y2, mo, d, h = 0, mi = 0, s = 0;
-  if (num2(p, &y1) || num2(p + 2, &y2) || num2(p + 5, &mo) || num2(p + 8, &d)) return -1;
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  int year = y1 * 100 + y2;
-  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]) return -1;
-  if (mo == 2 && d == 29 && !((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) return -1;
-  int64_t frac = 0;
-  p += 10;
-  if (p < e) {
-    if ((*p != ' ' && *p != 'T') || e - p < 6 || p[3] != ':') return -1;
-    if (num2(p + 1, &h) || num2(p + 4, &mi) || h > 23 || mi > 59) return -1;
-    p += 6;
-    if (p < e && *p == ':') {
-      if (e - p < 3 || num2(p + 1, &s) || s > 59) return -1;
-      p += 3;
-      if (p < e && *p == '.') {
-        p++;
-        int nd = 0;
-        while (p < e && (unsigned)(*p - '0') < 10) {
-          if (nd < 9) frac = frac * 10 + (*p - '0');
-          nd++;
-          p++;
-        }
-        if (nd == 0) return -1;
-        for (; nd < 9; nd++) frac *= 10;
-      }
-    }
-    if (p < e && *p == 'Z') p++;
-    if (p != e) return -1;
-  }
-  int64_t days = days_from_civil(year, mo, d);
-  *out = ((days * 24 + h) * 60 + mi) * 60 * INT64_C(1000000000) + s * INT64_C(1000000000) + frac;
-  return 0;
-}
 
 /* ---- missing values --------------------------------------------------- */
 
@@ -411,7 +240,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
     int64_t v = 0;
     if (ps->na_numeric && is_na(&ps->na, p, n)) {
       missing = 1;
-    } else if (parse_i64(p, n, &v) != 0) {
+    } else if (ld_parse_i64(p, n, &v) != 0) {
       if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
       missing = 1;
     }
@@ -420,7 +249,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
   }
   case LD_COL_BOOL: {
     uint8_t v = 0;
-    if (parse_bool(p, n, &v) != 0) {
+    if (ld_parse_bool(p, n, &v) != 0) {
       if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
       if (set_missing(c, row)) return LD_TEXT_ENOMEM;
     }
@@ -645,28 +474,143 @@ static int too_many(parser *ps, int64_t line, int f) {
   return LD_CSV_EFIELDS;
 }
 
-static int read_row(parser *ps, int64_t line, const char *p, const char *e) {
+/* ---- the block scanner ------------------------------------------------ */
+
+/* Bit i set where P[i] == the byte in C, for 64 bytes. */
+static inline uint64_t eqmask(const char *p, __m128i c) {
+  uint64_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), c));
+  uint64_t m1 =
+      (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), c));
+  uint64_t m2 =
+      (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), c));
+  uint64_t m3 =
+      (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), c));
+  return m0 | (m1 << 16) | (m2 << 32) | (m3 << 48);
+}
+
+/* Bit i set when an odd number of bits at or below i are set in X. */
+static inline uint64_t prefix_xor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+typedef struct scanrow {
+  int64_t line; /* 0-based line of the block */
+  int f;        /* field number in the line */
+  int filled;   /* outputs stored for this line */
+  int skip;     /* the header line is being skipped */
+} scanrow;
+
+/* Ends a line: the field count check and the missing trailing fields. */
+static int end_row(parser *ps, scanrow *r) {
   ld_csv_spec *s = ps->s;
-  int64_t row = s->nrows;
-  int k = 0, f = 0, rc;
-  const char *next = p;
-  while (next != NULL) {
-    const char *fs;
-    size_t fn;
-    int want = k < s->ncols && s->fields[k] == f;
-    next = next_field(ps, next, e, &fs, &fn, want);
-    if (want) {
-      if ((rc = store(ps, k, row, line, fs, fn)) < 0) return rc;
-      k++;
-    }
-    f++;
-    if (k == s->ncols && s->nfields == 0) break;
-  }
-  if (s->nfields > 0 && f > s->nfields) return too_many(ps, line, f);
-  for (; k < s->ncols; k++) /* a short line: the rest is missing */
-    if ((rc = store(ps, k, row, line, "", 0)) < 0) return rc;
-  s->nrows = row + 1;
+  int rc;
+  if (s->nfields > 0 && r->f > s->nfields) return too_many(ps, r->line, r->f);
+  for (int k = r->filled; k < s->ncols; k++)
+    if ((rc = store(ps, k, s->nrows, r->line, "", 0)) < 0) return rc;
+  s->nrows++;
   return 0;
+}
+
+/* Stores the field [FS, FS+FN) of the current line when it is wanted. */
+static int on_field(parser *ps, scanrow *r, const int32_t *map, int nmap, const char *fs,
+                    size_t fn) {
+  int f = r->f++;
+  if (f >= nmap || map[f] < 0) return 0;
+  int quote = ps->s->quote;
+  if (fn > 0 && quote != 0 && fs[0] == quote) {
+    fs++;
+    fn--;
+    if (fn > 0 && fs[fn - 1] == quote) fn--;
+    if (memchr(fs, quote, fn) != NULL) {
+      if (fn > ps->scratchcap) {
+        char *nb = realloc(ps->scratch, fn);
+        if (nb == NULL) return LD_TEXT_ENOMEM;
+        ps->scratch = nb;
+        ps->scratchcap = fn;
+      }
+      fn = unescape(fs, fn, quote, ps->scratch);
+      fs = ps->scratch;
+    }
+  }
+  r->filled++;
+  return store(ps, map[f], ps->s->nrows, r->line, fs, fn);
+}
+
+/* Parses the block: one pass over 64-byte words of separator / newline /
+ * quote bit masks (quoted separators and newlines masked out). */
+static int scan_block(parser *ps) {
+  ld_csv_spec *s = ps->s;
+  ld_csv_block b;
+  int rc = ld_csv_load_block(s->path, s->compression, s->start, s->stop, &b, s->err, sizeof s->err);
+  if (rc < 0) return rc;
+  int nmap = s->ncols > 0 ? s->fields[s->ncols - 1] + 1 : 0;
+  int32_t *map = malloc((size_t)(nmap > 0 ? nmap : 1) * sizeof *map);
+  if (map == NULL) {
+    ld_csv_block_free(&b);
+    return LD_TEXT_ENOMEM;
+  }
+  for (int f = 0; f < nmap; f++) map[f] = -1;
+  for (int k = 0; k < s->ncols; k++) map[s->fields[k]] = k;
+  const char *base = b.buf;
+  size_t end = b.end, fstart = b.begin;
+  __m128i vsep = _mm_set1_epi8((char)s->sep), vnl = _mm_set1_epi8('\n'),
+          vq = _mm_set1_epi8((char)s->quote);
+  uint64_t carry = 0;
+  scanrow r = {0, 0, 0, s->skip_header};
+  for (size_t blk = b.begin; blk < end && rc == 0; blk += 64) {
+    const char *p = base + blk;
+    uint64_t ms = eqmask(p, vsep) | eqmask(p, vnl);
+    uint64_t mq = s->quote ? eqmask(p, vq) : 0;
+    if (end - blk < 64) {
+      uint64_t live = ((uint64_t)1 << (end - blk)) - 1;
+      ms &= live;
+      mq &= live;
+    }
+    if (mq) {
+      uint64_t inside = prefix_xor(mq) ^ carry;
+      carry = (uint64_t)((int64_t)inside >> 63);
+      ms &= ~inside;
+    } else {
+      ms &= ~carry;
+    }
+    while (ms) {
+      size_t at = blk + (size_t)__builtin_ctzll(ms);
+      ms &= ms - 1;
+      if (base[at] == '\n') {
+        size_t fe = at;
+        if (fe > fstart && base[fe - 1] == '\r') fe--;
+        if (r.skip) {
+          r.skip = 0;
+        } else if (!(r.f == 0 && fe == fstart)) { /* (blank lines are skipped) */
+          if ((rc = on_field(ps, &r, map, nmap, base + fstart, fe - fstart)) < 0 ||
+              (rc = end_row(ps, &r)) < 0)
+            break;
+        }
+        r.line++;
+        r.f = r.filled = 0;
+      } else if (!r.skip) {
+        if ((rc = on_field(ps, &r, map, nmap, base + fstart, at - fstart)) < 0) break;
+      }
+      fstart = at + 1;
+    }
+  }
+  if (rc == 0 && fstart < end && !r.skip) { /* a last line without "\n" */
+    size_t fe = end;
+    if (base[fe - 1] == '\r') fe--;
+    if (!(r.f == 0 && fe == fstart)) {
+      rc = on_field(ps, &r, map, nmap, base + fstart, fe - fstart);
+      if (rc == 0) rc = end_row(ps, &r);
+    }
+  }
+  free(map);
+  ld_csv_block_free(&b);
+  return rc;
 }
 
 int ld_csv_read(ld_csv_spec *s) {
@@ -688,7 +632,7 @@ int ld_csv_read(ld_csv_spec *s) {
     ps.cols[k].type = t;
     ps.cols[k].dict = t == LD_COL_STR && s->dict_max > 0;
   }
-  int rc = walk(&ps, read_row, 0);
+  int rc = scan_block(&ps);
   if (rc == 0 && finish(&ps) != 0) rc = LD_TEXT_ENOMEM;
   if (rc == LD_TEXT_ENOMEM && s->err[0] == 0) snprintf(s->err, sizeof s->err, "out of memory");
   for (int k = 0; k < s->ncols; k++) col_free(&ps.cols[k]);
@@ -724,9 +668,9 @@ static int infer_row(parser *ps, int64_t line, const char *p, const char *e) {
       int64_t iv;
       double dv;
       uint8_t bv;
-      if ((*fl & CAN_INT) && parse_i64(fs, fn, &iv) != 0) *fl &= (uint8_t)~CAN_INT;
+      if ((*fl & CAN_INT) && ld_parse_i64(fs, fn, &iv) != 0) *fl &= (uint8_t)~CAN_INT;
       if ((*fl & CAN_F64) && ld_parse_f64(fs, fn, &dv) != 0) *fl &= (uint8_t)~CAN_F64;
-      if ((*fl & CAN_BOOL) && parse_bool(fs, fn, &bv) != 0) *fl &= (uint8_t)~CAN_BOOL;
+      if ((*fl & CAN_BOOL) && ld_parse_bool(fs, fn, &bv) != 0) *fl &= (uint8_t)~CAN_BOOL;
       if ((*fl & CAN_DT) && ld_parse_datetime(fs, fn, &iv) != 0) *fl &= (uint8_t)~CAN_DT;
     }
     f++;

@@ -85,6 +85,13 @@ int64_t ld_csv_infer(ld_csv_spec *s, int64_t maxlines, int32_t nfields, int32_t 
  * strtod_l. */
 int ld_parse_f64(const char *p, size_t len, double *out);
 
+/* Parses a decimal integer (optional sign, blanks around): 0 and *OUT or -1
+ * (not an integer, or out of the int64 range). */
+int ld_parse_i64(const char *p, size_t len, int64_t *out);
+
+/* Parses True/False (also true/false, TRUE/FALSE) into *OUT: 0 or -1. */
+int ld_parse_bool(const char *p, size_t len, uint8_t *out);
+
 /* Parses an ISO 8601 date-time "YYYY-MM-DD[( |T)HH:MM[:SS[.fffffffff]]][Z]"
  * into ns since the epoch: 0 or -1. */
 int ld_parse_datetime(const char *p, size_t len, int64_t *out);

@@ -69,7 +69,17 @@ end
 -- (name|stat -> column) table OUT.
 local function accumulate(codes, ng, c, name, stats, out)
   local kind = c.kind
-  if kind == "string" then error(format("groupby: cannot aggregate the string column '%s' with sum/mean/min/max/var", tostring(name)), 0) end
+  if kind == "string" then
+    for st in pairs(stats) do
+      if st ~= "count" then
+        error(format("groupby: cannot aggregate the string column '%s' with sum/mean/min/max/var", tostring(name)), 0)
+      end
+    end
+    -- count of a string column: its present rows
+    local present = column.isna(c).data:logical_not()
+    c = column.new({ kind = "bool", n = c.n, data = present, valid = present })
+    kind = "bool"
+  end
   local intk = is_int(kind)
   local ao = ffi.new("ld_fr_aggout")
   local res = {}
