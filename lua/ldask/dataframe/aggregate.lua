@@ -19,7 +19,7 @@ local ptr, u8 = column.ptr, column.u8
 local I64P, F64P, U8P, I32P = ffi.typeof("int64_t *"), ffi.typeof("double *"), ffi.typeof("uint8_t *"),
   ffi.typeof("int32_t *")
 local CT = column.CTYPE
-local I64MAX, I64MIN = ffi.cast("int64_t", 2 ^ 63 - 1), column.NAT
+local I64MAX, I64MIN = 0x7fffffffffffffffLL, column.NAT
 
 local M = {}
 

@@ -96,8 +96,11 @@ local function split_header(line, sep, quote)
   return out
 end
 
+-- NUL-separated missing-value strings for C ("" is always missing there).
 local function na_string(list)
-  return concat(list, "\0") .. "\0\0"
+  local out = {}
+  for _, v in ipairs(list) do if v ~= "" then out[#out + 1] = v end end
+  return concat(out, "\0") .. "\0\0"
 end
 
 -- Fills a ld_csv_spec for BLOCK.
