@@ -249,8 +249,9 @@ function M.finalize(spec, ...)
   end
   local f = frame.new(names, cols, p._n, p._index)
   if p._index and spec.sort ~= false then f = M.sort_by_index(f) end
+  f._index_name = spec.index_name
   if spec.series then
-    return frame.series(spec.series_name, f._cols[names[1]], f._index)
+    return frame.series(spec.series_name, f._cols[names[1]], f._index, spec.index_name)
   end
   if spec.scalar then
     return column.value(f._cols[names[1]], 0)

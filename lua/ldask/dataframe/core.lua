@@ -406,19 +406,21 @@ local function binop(op, a, b, level)
 end
 M.binop = binop
 
+-- A method calling binop for OP (not a tail call: errors point at the
+-- user's line).
+local function binop_method(op)
+  return function(a, b)
+    local r = binop(op, a, b, 2)
+    return r
+  end
+end
 for _, op in ipairs({ "add", "sub", "mul", "div", "floordiv", "mod", "pow", "eq", "ne", "lt", "le", "gt",
   "ge" }) do
-  sm[op] = function(a, b) return binop(op, a, b, 2) end
+  sm[op] = binop_method(op)
 end
-sm.and_ = function(a, b) return binop("and", a, b, 2) end
-sm.or_ = function(a, b) return binop("or", a, b, 2) end
-sm.xor = function(a, b) return binop("xor", a, b, 2) end
-Series.__add = function(a, b) return binop("add", a, b, 2) end
-Series.__sub = function(a, b) return binop("sub", a, b, 2) end
-Series.__mul = function(a, b) return binop("mul", a, b, 2) end
-Series.__div = function(a, b) return binop("div", a, b, 2) end
-Series.__mod = function(a, b) return binop("mod", a, b, 2) end
-Series.__pow = function(a, b) return binop("pow", a, b, 2) end
+sm.and_, sm.or_, sm.xor = binop_method("and"), binop_method("or"), binop_method("xor")
+Series.__add, Series.__sub, Series.__mul = binop_method("add"), binop_method("sub"), binop_method("mul")
+Series.__div, Series.__mod, Series.__pow = binop_method("div"), binop_method("mod"), binop_method("pow")
 
 local function unop(s, op, dtype)
   return M.new("series", node({ op = "un", fn = op, a = s._e }), s.npartitions,

@@ -26,13 +26,13 @@ function M.is_frame(x) return getmetatable(x) == Frame end
 function M.is_series(x) return getmetatable(x) == Series end
 
 --- A frame of NAMES (list) -> COLS (name -> column), N rows, INDEX optional.
-function M.new(names, cols, n, index)
-  return setmetatable({ _names = names, _cols = cols, _n = n, _index = index }, Frame)
+function M.new(names, cols, n, index, index_name)
+  return setmetatable({ _names = names, _cols = cols, _n = n, _index = index, _index_name = index_name }, Frame)
 end
 
 --- A series: column COL named NAME (may be nil), INDEX optional.
-function M.series(name, col, index)
-  return setmetatable({ _name = name, _col = col, _index = index }, Series)
+function M.series(name, col, index, index_name)
+  return setmetatable({ _name = name, _col = col, _index = index, _index_name = index_name }, Series)
 end
 
 Frame.__index = function(f, k)
@@ -49,7 +49,7 @@ Frame.__index = function(f, k)
     return out
   end
   local c = rawget(f, "_cols")[k]
-  if c then return M.series(k, c, rawget(f, "_index")) end
+  if c then return M.series(k, c, rawget(f, "_index"), rawget(f, "_index_name")) end
   if type(k) == "table" then return fmethods.select(f, k) end
   return nil
 end
@@ -72,7 +72,7 @@ function fmethods.select(f, names)
   end
   local copy = {}
   for i, n in ipairs(names) do copy[i] = n end
-  return M.new(copy, cols, f._n, f._index)
+  return M.new(copy, cols, f._n, f._index, f._index_name)
 end
 
 --- The rows as a list of tables {name = value} (missing values are nil;
@@ -103,7 +103,7 @@ function fmethods.head(f, n)
   n = n or 5
   local cols = {}
   for _, name in ipairs(f._names) do cols[name] = column.head(f._cols[name], n) end
-  return M.new(f._names, cols, math.min(n, f._n), f._index and column.head(f._index, n))
+  return M.new(f._names, cols, math.min(n, f._n), f._index and column.head(f._index, n), f._index_name)
 end
 
 --- Values of column C as a Lua list (missing: nil; datetimes ISO strings).
@@ -134,7 +134,7 @@ end
 function smethods.index_values(s) return s._index and M.values(s._index) end
 function smethods.head(s, n)
   n = n or 5
-  return M.series(s._name, column.head(s._col, n), s._index and column.head(s._index, n))
+  return M.series(s._name, column.head(s._col, n), s._index and column.head(s._index, n), s._index_name)
 end
 function smethods.to_frame(s)
   return M.new({ s._name or 0 }, { [s._name or 0] = s._col }, s._col.n, s._index)
@@ -156,6 +156,7 @@ M.MAX_ROWS = 60
 -- of column C, pandas' formats: floats with a shared number of decimals.
 local function cells(c, rows)
   local out = {}
+  -- (the "..." of the elided rows is sized to the column afterwards)
   local kind = c.kind
   if kind == "float64" then
     local decs = 0
@@ -218,8 +219,27 @@ local function index_cells(index, rows)
   return out
 end
 
+-- Display width of S: its UTF-8 characters.
+local function ulen(s)
+  local _, cont = s:gsub("[\128-\191]", "")
+  return #s - cont
+end
+
+-- Width of the cells of a column, not counting the "..." marker; the marker
+-- becomes ".." in a column narrower than 3, as in pandas.
+local function width(list, w)
+  w = w or 0
+  local marker = false
+  for _, s in ipairs(list) do
+    if s ~= "..." then w = max(w, ulen(s)) else marker = true end
+  end
+  if marker then w = max(w, 2) end
+  for i, s in ipairs(list) do if s == "..." and w < 3 then list[i] = ".." end end
+  return w
+end
+
 local function pad(s, w, left)
-  local n = w - #s
+  local n = w - ulen(s)
   if n <= 0 then return s end
   return left and (s .. rep(" ", n)) or (rep(" ", n) .. s)
 end
@@ -232,19 +252,22 @@ Frame.__tostring = function(f)
   end
   local rows = row_list(n)
   local idx = index_cells(f._index, rows)
-  local iw = 0
-  for _, s in ipairs(idx) do iw = max(iw, #s) end
+  local iname = f._index_name and tostring(f._index_name) or nil
+  local iw = width(idx, iname and #iname or 0)
   local colcells, widths = {}, {}
   for j, name in ipairs(f._names) do
     colcells[j] = cells(f._cols[name], rows)
-    local w = #tostring(name)
-    for _, s in ipairs(colcells[j]) do w = max(w, #s) end
-    widths[j] = w
+    widths[j] = width(colcells[j], ulen(tostring(name)))
   end
   local lines = {}
   local head = { rep(" ", iw) }
   for j, name in ipairs(f._names) do head[#head + 1] = pad(tostring(name), widths[j]) end
   lines[1] = concat(head, "  ")
+  if iname then
+    local l = { pad(iname, iw, true) }
+    for j = 1, #f._names do l[#l + 1] = rep(" ", widths[j]) end
+    lines[2] = concat(l, "  ")
+  end
   for i = 1, #rows do
     local l = { pad(idx[i], iw, true) }
     for j = 1, #f._names do l[#l + 1] = pad(colcells[j][i], widths[j]) end
@@ -267,10 +290,11 @@ Series.__tostring = function(s)
   local rows = row_list(n)
   local idx = index_cells(s._index, rows)
   local vals = cells(c, rows)
-  local iw, vw = 0, 0
-  for i = 1, #rows do iw, vw = max(iw, #idx[i]), max(vw, #vals[i]) end
+  local iname = s._index_name and tostring(s._index_name) or nil
+  local iw, vw = width(idx), width(vals)
   local lines = {}
-  for i = 1, #rows do lines[i] = pad(idx[i], iw, true) .. "    " .. pad(vals[i], vw) end
+  if iname then lines[1] = iname end
+  for i = 1, #rows do lines[#lines + 1] = pad(idx[i], iw, true) .. "    " .. pad(vals[i], vw) end
   local tail = {}
   if s._name ~= nil then tail[#tail + 1] = "Name: " .. tostring(s._name) end
   if n > M.MAX_ROWS then tail[#tail + 1] = "Length: " .. n end

@@ -387,7 +387,7 @@ local function run_agg(g, outputs, as_series, level)
   end
   local spec = { by = g._by, values = values, aggs = aggs, size = size }
   local fspec = { outputs = outputs, kinds = kinds, series = as_series, series_name = as_series and outputs[1][1],
-    sort = g._opts.sort, ddof = g._ddof }
+    sort = g._opts.sort, ddof = g._ddof, index_name = g._by_name }
   local layers, fk, name = aca(df, roots, spec, fspec, g._opts.split_every, "groupby", g._by_layers)
   local meta
   local out_kind = function(o)

@@ -150,11 +150,11 @@ function M.filter(v, mask)
   local idx, k = column.mask_rows(m)
   local ip = ptr(idx, I64P)
   if is_series(v) then
-    return frame.series(v._name, column.take(v._col, ip, k), v._index and column.take(v._index, ip, k))
+    return frame.series(v._name, column.take(v._col, ip, k), v._index and column.take(v._index, ip, k), v._index_name)
   end
   local cols = {}
   for _, name in ipairs(v._names) do cols[name] = column.take(v._cols[name], ip, k) end
-  return frame.new(v._names, cols, k, v._index and column.take(v._index, ip, k))
+  return frame.new(v._names, cols, k, v._index and column.take(v._index, ip, k), v._index_name)
 end
 
 --- Frame F with columns NAMES set to VALUES (series or scalars).
@@ -178,7 +178,7 @@ function M.assign(f, names, values)
     if not cols[name] then order[#order + 1] = name end
     cols[name] = c
   end
-  return frame.new(order, cols, f._n, f._index)
+  return frame.new(order, cols, f._n, f._index, f._index_name)
 end
 
 --- Series A cast to KIND.
@@ -219,7 +219,7 @@ local function eval_node(node, ctx)
     local f = eval(node.a, ctx)
     local c = f._cols[node.name]
     if not c then error(format("no column '%s'", tostring(node.name)), 0) end
-    return frame.series(node.name, c, f._index)
+    return frame.series(node.name, c, f._index, f._index_name)
   elseif op == "select" then
     return eval(node.a, ctx):select(node.names)
   elseif op == "bin" then
