@@ -22,27 +22,33 @@
 
 /* ---- missing values --------------------------------------------------- */
 
+#define NA_MAX 64
+
 typedef struct nalist {
-  const char *list; /* NUL-separated, ends with an empty string */
-  uint64_t lens;    /* bit L set: some entry has length L (< 64) */
+  const char *str[NA_MAX]; /* the strings, from a NUL-separated list */
+  uint8_t len[NA_MAX];
+  int n;
+  uint64_t lens; /* bit L set: some entry has length L (< 64) */
 } nalist;
 
 static void nalist_init(nalist *na, const char *list) {
-  na->list = list;
+  na->n = 0;
   na->lens = 1; /* "" is always missing */
   if (list == NULL) return;
-  for (const char *q = list; *q; q += strlen(q) + 1) {
+  for (const char *q = list; *q && na->n < NA_MAX; q += strlen(q) + 1) {
     size_t l = strlen(q);
-    if (l < 64) na->lens |= (uint64_t)1 << l;
+    if (l >= 64) continue;
+    na->str[na->n] = q;
+    na->len[na->n++] = (uint8_t)l;
+    na->lens |= (uint64_t)1 << l;
   }
 }
 
-static int is_na(const nalist *na, const char *p, size_t len) {
+static inline int is_na(const nalist *na, const char *p, size_t len) {
   if (len >= 64 || !(na->lens & ((uint64_t)1 << len))) return 0;
   if (len == 0) return 1;
-  if (na->list == NULL) return 0;
-  for (const char *q = na->list; *q; q += strlen(q) + 1)
-    if (strlen(q) == len && memcmp(q, p, len) == 0) return 1;
+  for (int i = 0; i < na->n; i++)
+    if (na->len[i] == len && memcmp(na->str[i], p, len) == 0) return 1;
   return 0;
 }
 
@@ -59,6 +65,8 @@ typedef struct colstate {
   int dict;
   uint32_t *ht; /* dict: hash slots holding category index + 1 */
   uint64_t *hh; /* dict: hash of each category */
+  uint8_t *cna; /* dict: 1 where the category is a missing-value string */
+  size_t cnacap;
   size_t htcap, hhcap;
   char *cb; /* dict: category bytes */
   size_t cbcap, cblen;
@@ -83,6 +91,7 @@ static void col_free(colstate *c) {
   free(c->ht);
   free(c->hh);
   free(c->cb);
+  free(c->cna);
   memset(c, 0, sizeof *c);
 }
 
@@ -97,6 +106,15 @@ static int set_missing(colstate *c, int64_t row) {
   return 0;
 }
 
+/* Appends N (a constant at each call site) bytes of V. */
+static inline __attribute__((always_inline)) int push_fixed(colstate *c, const void *v, size_t n) {
+  if (__builtin_expect(c->len + n > c->cap, 0) && grow((void **)&c->data, &c->cap, c->len + n, 1))
+    return -1;
+  memcpy(c->data + c->len, v, n);
+  c->len += n;
+  return 0;
+}
+
 static int push_bytes(colstate *c, const void *v, size_t n) {
   if (c->len + n > c->cap && grow((void **)&c->data, &c->cap, c->len + n, 1)) return -1;
   memcpy(c->data + c->len, v, n);
@@ -106,7 +124,23 @@ static int push_bytes(colstate *c, const void *v, size_t n) {
 
 /* Dictionary: the code of string [P, P+N), added when new; -2 when the
  * dictionary passed MAX categories (switch to plain), -3 out of memory. */
-static int64_t dict_code(colstate *c, const char *p, size_t n, int64_t max) {
+/* Equality of N bytes, inline for the short strings of categories. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+  while (n >= 8) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y) return 0;
+    a += 8;
+    b += 8;
+    n -= 8;
+  }
+  while (n--)
+    if (*a++ != *b++) return 0;
+  return 1;
+}
+
+static int64_t dict_code(colstate *c, const char *p, size_t n, int64_t max, const nalist *na) {
   uint64_t h = XXH3_64bits(p, n);
   if (c->htcap == 0 || (size_t)(c->ncats + 1) * 2 > c->htcap) {
     size_t nc = c->htcap ? c->htcap * 2 : 256;
@@ -125,7 +159,7 @@ static int64_t dict_code(colstate *c, const char *p, size_t n, int64_t max) {
   while (c->ht[s]) {
     int64_t i = c->ht[s] - 1;
     if (c->hh[i] == h && (size_t)(c->off[i + 1] - c->off[i]) == n &&
-        memcmp(c->cb + c->off[i], p, n) == 0)
+        same_bytes(c->cb + c->off[i], p, n))
       return i;
     s = (s + 1) & (c->htcap - 1);
   }
@@ -133,8 +167,10 @@ static int64_t dict_code(colstate *c, const char *p, size_t n, int64_t max) {
   int64_t i = c->ncats;
   if (grow((void **)&c->hh, &c->hhcap, (size_t)i + 1, sizeof *c->hh) ||
       grow((void **)&c->off, &c->offcap, (size_t)i + 2, sizeof *c->off) ||
-      grow((void **)&c->cb, &c->cbcap, c->cblen + n + 1, 1))
+      grow((void **)&c->cb, &c->cbcap, c->cblen + n + 1, 1) ||
+      grow((void **)&c->cna, &c->cnacap, (size_t)i + 1, 1))
     return -3;
+  c->cna[i] = (uint8_t)is_na(na, p, n);
   if (i == 0) c->off[0] = 0;
   memcpy(c->cb + c->cblen, p, n);
   c->cblen += n;
@@ -174,6 +210,9 @@ static int dict_to_plain(colstate *c, int64_t nrows) {
   free(c->ht);
   free(c->hh);
   free(c->cb);
+  free(c->cna);
+  c->cna = NULL;
+  c->cnacap = 0;
   c->ht = NULL;
   c->hh = NULL;
   c->cb = NULL;
@@ -234,7 +273,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
       v = NAN;
     }
-    return push_bytes(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
+    return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
   }
   case LD_COL_I64: {
     int64_t v = 0;
@@ -245,7 +284,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       missing = 1;
     }
     if (missing && set_missing(c, row)) return LD_TEXT_ENOMEM;
-    return push_bytes(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
+    return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
   }
   case LD_COL_BOOL: {
     uint8_t v = 0;
@@ -253,7 +292,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
       if (set_missing(c, row)) return LD_TEXT_ENOMEM;
     }
-    return push_bytes(c, &v, 1) ? LD_TEXT_ENOMEM : 0;
+    return push_fixed(c, &v, 1) ? LD_TEXT_ENOMEM : 0;
   }
   case LD_COL_DT: {
     int64_t v;
@@ -261,23 +300,23 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
       v = LD_NAT;
     }
-    return push_bytes(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
+    return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
   }
   default: { /* strings */
-    missing = is_na(&ps->na, p, n);
-    if (c->dict) {
-      int32_t code = -1;
-      if (!missing) {
-        int64_t r = dict_code(c, p, n, ps->s->dict_max);
-        if (r == -3) return LD_TEXT_ENOMEM;
-        if (r == -2) {
-          if (dict_to_plain(c, row)) return LD_TEXT_ENOMEM;
-          return store(ps, k, row, line, p, n);
-        }
-        code = (int32_t)r;
+    if (c->dict) { /* (a category knows whether it is a missing value) */
+      int64_t r = dict_code(c, p, n, ps->s->dict_max, &ps->na);
+      if (r == -3) return LD_TEXT_ENOMEM;
+      if (r == -2) {
+        if (dict_to_plain(c, row)) return LD_TEXT_ENOMEM;
+        return store(ps, k, row, line, p, n);
       }
-      return push_bytes(c, &code, 4) ? LD_TEXT_ENOMEM : 0;
+      int32_t code = c->cna[r] ? -1 : (int32_t)r;
+      if (c->len + 4 > c->cap && grow((void **)&c->data, &c->cap, c->len + 4, 1)) return LD_TEXT_ENOMEM;
+      memcpy(c->data + c->len, &code, 4);
+      c->len += 4;
+      return 0;
     }
+    missing = is_na(&ps->na, p, n);
     if (missing) {
       if (set_missing(c, row)) return LD_TEXT_ENOMEM;
       n = 0;
@@ -338,11 +377,13 @@ static const char *next_field(parser *ps, const char *p, const char *e, const ch
   return t ? t + 1 : NULL;
 }
 
+/* 1 when a missing-value string reads as a (non-NaN) number: then numeric
+ * fields are checked against the list before parsing. */
 static int na_is_numeric(const char *list) {
   if (list == NULL) return 0;
   for (const char *q = list; *q; q += strlen(q) + 1) {
     double v;
-    if (ld_parse_f64(q, strlen(q), &v) == 0) return 1;
+    if (ld_parse_f64(q, strlen(q), &v) == 0 && v == v) return 1;
   }
   return 0;
 }
@@ -507,7 +548,7 @@ typedef struct scanrow {
 } scanrow;
 
 /* Ends a line: the field count check and the missing trailing fields. */
-static int end_row(parser *ps, scanrow *r) {
+static inline __attribute__((always_inline)) int end_row(parser *ps, scanrow *r) {
   ld_csv_spec *s = ps->s;
   int rc;
   if (s->nfields > 0 && r->f > s->nfields) return too_many(ps, r->line, r->f);
@@ -518,7 +559,7 @@ static int end_row(parser *ps, scanrow *r) {
 }
 
 /* Stores the field [FS, FS+FN) of the current line when it is wanted. */
-static int on_field(parser *ps, scanrow *r, const int32_t *map, int nmap, const char *fs,
+static inline __attribute__((always_inline)) int on_field(parser *ps, scanrow *r, const int32_t *map, int nmap, const char *fs,
                     size_t fn) {
   int f = r->f++;
   if (f >= nmap || map[f] < 0) return 0;
@@ -563,8 +604,14 @@ static int scan_block(parser *ps) {
           vq = _mm_set1_epi8((char)s->quote);
   uint64_t carry = 0;
   scanrow r = {0, 0, 0, s->skip_header};
+  char tail[64];
   for (size_t blk = b.begin; blk < end && rc == 0; blk += 64) {
     const char *p = base + blk;
+    if (end - blk < 64) { /* the last word: masks from a zero-padded copy */
+      memset(tail, 0, sizeof tail);
+      memcpy(tail, p, end - blk);
+      p = tail;
+    }
     uint64_t ms = eqmask(p, vsep) | eqmask(p, vnl);
     uint64_t mq = s->quote ? eqmask(p, vq) : 0;
     if (end - blk < 64) {
@@ -595,7 +642,11 @@ static int scan_block(parser *ps) {
         r.line++;
         r.f = r.filled = 0;
       } else if (!r.skip) {
-        if ((rc = on_field(ps, &r, map, nmap, base + fstart, at - fstart)) < 0) break;
+        if (r.f < nmap && map[r.f] >= 0) {
+          if ((rc = on_field(ps, &r, map, nmap, base + fstart, at - fstart)) < 0) break;
+        } else {
+          r.f++; /* a field the query does not read */
+        }
       }
       fstart = at + 1;
     }

@@ -1,6 +1,7 @@
 /* csvblock.h — one line-aligned block of a CSV file in memory (see
- * csvblock.c): the bytes [begin, end) of BUF are the block's whole lines;
- * BUF has 64 zero bytes after END. */
+ * csvblock.c): the bytes [begin, end) of BUF are the block's whole lines.
+ * BUF is a mapping of the file (MAP_LEN > 0) or malloc'ed memory with 64
+ * zero bytes after END; readers must not rely on either. */
 #ifndef LDASK_CSVBLOCK_H
 #define LDASK_CSVBLOCK_H
 
@@ -8,7 +9,8 @@
 #include <stdint.h>
 
 typedef struct ld_csv_block {
-  char *buf; /* malloc'ed, owned by the block (ld_csv_block_free) */
+  char *buf;      /* owned by the block (ld_csv_block_free) */
+  size_t map_len; /* > 0: BUF is a mapping of this length */
   size_t begin, end;
 } ld_csv_block;
 

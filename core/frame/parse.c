@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,8 @@ static int slow_f64(const char *p, size_t len, double *out) {
   return 0;
 }
 
-int ld_parse_f64(const char *p, size_t len, double *out) {
+/* The general decimal parser (blanks, exponents, long mantissas). */
+static int parse_f64_general(const char *p, size_t len, double *out) {
   const char *e = p + len;
   while (p < e && (*p == ' ' || *p == '\t')) p++;
   while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
@@ -96,6 +98,32 @@ int ld_parse_f64(const char *p, size_t len, double *out) {
     return 0;
   }
   return slow_f64(s0, (size_t)(e - s0), out);
+}
+
+/* The common case first: [-]digits[.digits], at most 19 digits, one
+ * exact division (correctly rounded); the rest on the general path. */
+int ld_parse_f64(const char *p, size_t len, double *out) {
+  const char *q = p, *e = p + len;
+  int neg = 0;
+  if (q < e && *q == '-') {
+    neg = 1;
+    q++;
+  }
+  const char *d0 = q;
+  uint64_t m = 0;
+  while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
+  ptrdiff_t nint = q - d0, nfrac = 0;
+  if (q < e && *q == '.') {
+    const char *f0 = ++q;
+    while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
+    nfrac = q - f0;
+  }
+  if (q == e && nint + nfrac > 0 && nint + nfrac <= 19 && nfrac <= 22 && m <= (1ull << 53)) {
+    double d = (double)m / P10[nfrac];
+    *out = neg ? -d : d;
+    return 0;
+  }
+  return parse_f64_general(p, len, out);
 }
 
 int ld_parse_i64(const char *p, size_t len, int64_t *out) {
