@@ -116,6 +116,18 @@ describe("ldask.dataframe collections", function()
     assert.same({ [1] = 10, [2] = 6, [3] = 5 }, d:groupby("k").v:sum():compute():to_dict())
   end)
 
+  it("datetimes: fields, floor, comparisons with ISO strings", function()
+    local t = dd.from_table({ t = { "2015-01-01 10:30:00", "2015-01-03 23:59:59", nil, "2016-02-29" } },
+      { dtype = { t = "datetime64[ns]" }, npartitions = 2 })
+    assert.same({ 10, 23, nil, 0 }, t.t.dt.hour:compute():to_table())
+    assert.same({ 3, 5, nil, 0 }, t.t.dt.dayofweek:compute():to_table())
+    assert.same({ "2015-01-01 10:00:00", "2015-01-03 23:00:00", nil, "2016-02-29 00:00:00" },
+      t.t.dt:floor("h"):compute():to_table())
+    assert.equal(2, t.t:ge("2015-01-02"):astype("int64"):sum():compute())
+    local ok, err = pcall(function() local r = t.t:gt("tomorrow"); return r end)
+    assert.matches("gt: 'tomorrow' is not an ISO date%-time", err)
+  end)
+
   it("raises at the user's line naming what was wrong", function()
     local line = debug.getinfo(1, "l").currentline
     local ok, err = pcall(function() local r = d.nope; return r end)

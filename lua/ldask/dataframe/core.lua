@@ -395,6 +395,18 @@ local function binop(op, a, b, level)
     error(format("%s: operands must be Series or scalars, got %s and %s", op, type(a), type(b)), level)
   end
   if is_series(a) and is_series(b) then check_same(a, b, op, level) end
+  if (ka == "datetime64[ns]" and kb == "string") or (kb == "datetime64[ns]" and ka == "string") then
+    local str = type(a) == "string" and a or b
+    if type(str) ~= "string" or not kernels.CMP[op] then
+      error(format("%s: not supported between %s and %s", op, ka, kb), level)
+    end
+    local ffi = require "ffi"
+    local out = ffi.new("int64_t[1]")
+    if require("ldask.native").ld_parse_datetime(str, #str, out) ~= 0 then
+      error(format("%s: '%s' is not an ISO date-time (YYYY-MM-DD[ HH:MM[:SS]])", op, str), level)
+    end
+    if type(a) == "string" then ka = "datetime64[ns]" else kb = "datetime64[ns]" end
+  end
   if (ka == "string" or kb == "string") and op ~= "eq" and op ~= "ne" then
     error(format("%s: not supported between %s and %s", op, ka, kb), level)
   end
