@@ -265,76 +265,78 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
   colstate *c = &ps->cols[k];
   int missing = 0;
   switch (c->type) {
-  case LD_COL_F64: {
-    double v;
-    if (ps->na_numeric && is_na(&ps->na, p, n)) {
-      v = NAN;
-    } else if (ld_parse_f64(p, n, &v) != 0) {
-      if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
-      v = NAN;
-    }
-    return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
-  }
-  case LD_COL_I64: {
-    int64_t v = 0;
-    if (ps->na_numeric && is_na(&ps->na, p, n)) {
-      missing = 1;
-    } else if (ld_parse_i64(p, n, &v) != 0) {
-      if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
-      missing = 1;
-    }
-    if (missing && set_missing(c, row)) return LD_TEXT_ENOMEM;
-    return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
-  }
-  case LD_COL_BOOL: {
-    uint8_t v = 0;
-    if (ld_parse_bool(p, n, &v) != 0) {
-      if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
-      if (set_missing(c, row)) return LD_TEXT_ENOMEM;
-    }
-    return push_fixed(c, &v, 1) ? LD_TEXT_ENOMEM : 0;
-  }
-  case LD_COL_DT: {
-    int64_t v;
-    if (ld_parse_datetime(p, n, &v) != 0) {
-      if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
-      v = LD_NAT;
-    }
-    return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
-  }
-  default: { /* strings */
-    if (c->dict) { /* (a category knows whether it is a missing value) */
-      int64_t r = dict_code(c, p, n, ps->s->dict_max, &ps->na);
-      if (r == -3) return LD_TEXT_ENOMEM;
-      if (r == -2) {
-        if (dict_to_plain(c, row)) return LD_TEXT_ENOMEM;
-        return store(ps, k, row, line, p, n);
+    case LD_COL_F64: {
+      double v;
+      if (ps->na_numeric && is_na(&ps->na, p, n)) {
+        v = NAN;
+      } else if (ld_parse_f64(p, n, &v) != 0) {
+        if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
+        v = NAN;
       }
-      int32_t code = c->cna[r] ? -1 : (int32_t)r;
-      if (c->len + 4 > c->cap && grow((void **)&c->data, &c->cap, c->len + 4, 1)) return LD_TEXT_ENOMEM;
-      memcpy(c->data + c->len, &code, 4);
-      c->len += 4;
+      return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
+    }
+    case LD_COL_I64: {
+      int64_t v = 0;
+      if (ps->na_numeric && is_na(&ps->na, p, n)) {
+        missing = 1;
+      } else if (ld_parse_i64(p, n, &v) != 0) {
+        if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
+        missing = 1;
+      }
+      if (missing && set_missing(c, row)) return LD_TEXT_ENOMEM;
+      return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
+    }
+    case LD_COL_BOOL: {
+      uint8_t v = 0;
+      if (ld_parse_bool(p, n, &v) != 0) {
+        if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
+        if (set_missing(c, row)) return LD_TEXT_ENOMEM;
+      }
+      return push_fixed(c, &v, 1) ? LD_TEXT_ENOMEM : 0;
+    }
+    case LD_COL_DT: {
+      int64_t v;
+      if (ld_parse_datetime(p, n, &v) != 0) {
+        if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
+        v = LD_NAT;
+      }
+      return push_fixed(c, &v, 8) ? LD_TEXT_ENOMEM : 0;
+    }
+    default: {       /* strings */
+      if (c->dict) { /* (a category knows whether it is a missing value) */
+        int64_t r = dict_code(c, p, n, ps->s->dict_max, &ps->na);
+        if (r == -3) return LD_TEXT_ENOMEM;
+        if (r == -2) {
+          if (dict_to_plain(c, row)) return LD_TEXT_ENOMEM;
+          return store(ps, k, row, line, p, n);
+        }
+        int32_t code = c->cna[r] ? -1 : (int32_t)r;
+        if (c->len + 4 > c->cap && grow((void **)&c->data, &c->cap, c->len + 4, 1))
+          return LD_TEXT_ENOMEM;
+        memcpy(c->data + c->len, &code, 4);
+        c->len += 4;
+        return 0;
+      }
+      missing = is_na(&ps->na, p, n);
+      if (missing) {
+        if (set_missing(c, row)) return LD_TEXT_ENOMEM;
+        n = 0;
+      }
+      if (push_bytes(c, p, n)) return LD_TEXT_ENOMEM;
+      if (grow((void **)&c->off, &c->offcap, (size_t)row + 2, sizeof *c->off))
+        return LD_TEXT_ENOMEM;
+      c->off[row + 1] = (int64_t)c->len;
+      c->noff = (size_t)row + 2;
       return 0;
     }
-    missing = is_na(&ps->na, p, n);
-    if (missing) {
-      if (set_missing(c, row)) return LD_TEXT_ENOMEM;
-      n = 0;
-    }
-    if (push_bytes(c, p, n)) return LD_TEXT_ENOMEM;
-    if (grow((void **)&c->off, &c->offcap, (size_t)row + 2, sizeof *c->off)) return LD_TEXT_ENOMEM;
-    c->off[row + 1] = (int64_t)c->len;
-    c->noff = (size_t)row + 2;
-    return 0;
-  }
   }
 }
 
 /* Splits the next field at P (before E): its content [*FS, *FS + *FN)
  * (quotes removed, escapes resolved into the scratch buffer when needed).
  * Returns the position after the separator, or NULL at the line's end. */
-static const char *next_field(parser *ps, const char *p, const char *e, const char **fs,
-                              size_t *fn, int want) {
+static const char *next_field(parser *ps, const char *p, const char *e, const char **fs, size_t *fn,
+                              int want) {
   int sep = ps->s->sep, quote = ps->s->quote;
   if (p < e && *p == quote && quote != 0) {
     const char *q = p + 1;
@@ -559,8 +561,9 @@ static inline __attribute__((always_inline)) int end_row(parser *ps, scanrow *r)
 }
 
 /* Stores the field [FS, FS+FN) of the current line when it is wanted. */
-static inline __attribute__((always_inline)) int on_field(parser *ps, scanrow *r, const int32_t *map, int nmap, const char *fs,
-                    size_t fn) {
+static inline __attribute__((always_inline)) int on_field(parser *ps, scanrow *r,
+                                                          const int32_t *map, int nmap,
+                                                          const char *fs, size_t fn) {
   int f = r->f++;
   if (f >= nmap || map[f] < 0) return 0;
   int quote = ps->s->quote;
@@ -747,12 +750,18 @@ int64_t ld_csv_infer(ld_csv_spec *s, int64_t maxlines, int32_t nfields, int32_t 
   }
   for (int f = 0; f < nfields; f++) {
     uint8_t fl = st.flags[f];
-    if (!(fl & SEEN)) types[f] = types[f] == LD_COL_DT ? LD_COL_DT : LD_COL_F64;
-    else if (fl & CAN_DT) types[f] = LD_COL_DT;
-    else if (fl & CAN_BOOL) types[f] = LD_COL_BOOL;
-    else if (fl & CAN_INT) types[f] = (fl & SEEN_NA) ? LD_COL_F64 : LD_COL_I64;
-    else if (fl & CAN_F64) types[f] = LD_COL_F64;
-    else types[f] = LD_COL_STR;
+    if (!(fl & SEEN))
+      types[f] = types[f] == LD_COL_DT ? LD_COL_DT : LD_COL_F64;
+    else if (fl & CAN_DT)
+      types[f] = LD_COL_DT;
+    else if (fl & CAN_BOOL)
+      types[f] = LD_COL_BOOL;
+    else if (fl & CAN_INT)
+      types[f] = (fl & SEEN_NA) ? LD_COL_F64 : LD_COL_I64;
+    else if (fl & CAN_F64)
+      types[f] = LD_COL_F64;
+    else
+      types[f] = LD_COL_STR;
   }
   free(st.flags);
   return 0;

@@ -44,7 +44,8 @@ static int reserve(char **buf, size_t *cap, size_t need) {
 
 static int load_gzip(const char *path, ld_csv_block *b, char *err, size_t errlen) {
   gzFile gz = gzopen(path, "rb");
-  if (gz == NULL) return fail(err, errlen, LD_TEXT_EOPEN, "%s: cannot open: %s", path, strerror(errno));
+  if (gz == NULL)
+    return fail(err, errlen, LD_TEXT_EOPEN, "%s: cannot open: %s", path, strerror(errno));
   gzbuffer(gz, 256 * 1024);
   char *buf = NULL;
   size_t cap = 0, len = 0;
@@ -200,7 +201,9 @@ ioerr:
 }
 
 void ld_csv_block_free(ld_csv_block *b) {
-  if (b->map_len > 0) munmap(b->buf, b->map_len);
-  else free(b->buf);
+  if (b->map_len > 0)
+    munmap(b->buf, b->map_len);
+  else
+    free(b->buf);
   b->buf = NULL;
 }

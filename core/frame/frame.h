@@ -47,12 +47,12 @@ typedef struct ld_csv_out {
 /* A block of a CSV file and what to read from it. */
 typedef struct ld_csv_spec {
   const char *path;
-  int32_t compression; /* LD_TEXT_PLAIN or LD_TEXT_GZIP */
-  int64_t start, stop; /* byte range (gzip: 0, -1) */
-  int32_t sep, quote;  /* bytes */
-  int32_t skip_header; /* drop the first line of the block */
-  int32_t nfields;     /* fields a line should have (0: unchecked) */
-  int32_t ncols;       /* output columns */
+  int32_t compression;   /* LD_TEXT_PLAIN or LD_TEXT_GZIP */
+  int64_t start, stop;   /* byte range (gzip: 0, -1) */
+  int32_t sep, quote;    /* bytes */
+  int32_t skip_header;   /* drop the first line of the block */
+  int32_t nfields;       /* fields a line should have (0: unchecked) */
+  int32_t ncols;         /* output columns */
   const int32_t *fields; /* ncols field indices (0-based), increasing */
   ld_csv_out *out;       /* ncols outputs */
   const char *na;        /* NUL-separated missing-value strings, ends with "" */

@@ -56,47 +56,47 @@ static void table_free(table *t) {
 }
 
 /* The generic loop: HASH(i), EQ(group's first row, i). */
-#define FACTORIZE_LOOP(MISSING, HASH, EQ)                                                          \
-  do {                                                                                             \
-    table t;                                                                                       \
-    if (table_init(&t, 0)) return -1;                                                              \
-    t.hash = malloc((size_t)(n > 0 ? n : 1) * sizeof *t.hash);                                     \
-    if (t.hash == NULL) {                                                                          \
-      table_free(&t);                                                                              \
-      return -1;                                                                                   \
-    }                                                                                              \
-    int64_t ng = 0;                                                                                \
-    for (int64_t i = 0; i < n; i++) {                                                              \
-      if (MISSING) {                                                                               \
-        codes[i] = -1;                                                                             \
-        continue;                                                                                  \
-      }                                                                                            \
-      uint64_t h = (HASH);                                                                         \
-      size_t s = (size_t)h & (t.cap - 1);                                                          \
-      int64_t g = -1;                                                                              \
-      while (t.slot[s]) {                                                                          \
-        int64_t c = t.slot[s] - 1;                                                                 \
-        int64_t j = first[c];                                                                      \
-        if (t.hash[c] == h && (EQ)) {                                                              \
-          g = c;                                                                                   \
-          break;                                                                                   \
-        }                                                                                          \
-        s = (s + 1) & (t.cap - 1);                                                                 \
-      }                                                                                            \
-      if (g < 0) {                                                                                 \
-        g = ng++;                                                                                  \
-        first[g] = i;                                                                              \
-        t.hash[g] = h;                                                                             \
-        t.slot[s] = g + 1;                                                                         \
-        if ((size_t)ng * 2 > t.cap && table_grow(&t, ng)) {                                        \
-          table_free(&t);                                                                          \
-          return -1;                                                                               \
-        }                                                                                          \
-      }                                                                                            \
-      codes[i] = g;                                                                                \
-    }                                                                                              \
-    table_free(&t);                                                                                \
-    return ng;                                                                                     \
+#define FACTORIZE_LOOP(MISSING, HASH, EQ)                      \
+  do {                                                         \
+    table t;                                                   \
+    if (table_init(&t, 0)) return -1;                          \
+    t.hash = malloc((size_t)(n > 0 ? n : 1) * sizeof *t.hash); \
+    if (t.hash == NULL) {                                      \
+      table_free(&t);                                          \
+      return -1;                                               \
+    }                                                          \
+    int64_t ng = 0;                                            \
+    for (int64_t i = 0; i < n; i++) {                          \
+      if (MISSING) {                                           \
+        codes[i] = -1;                                         \
+        continue;                                              \
+      }                                                        \
+      uint64_t h = (HASH);                                     \
+      size_t s = (size_t)h & (t.cap - 1);                      \
+      int64_t g = -1;                                          \
+      while (t.slot[s]) {                                      \
+        int64_t c = t.slot[s] - 1;                             \
+        int64_t j = first[c];                                  \
+        if (t.hash[c] == h && (EQ)) {                          \
+          g = c;                                               \
+          break;                                               \
+        }                                                      \
+        s = (s + 1) & (t.cap - 1);                             \
+      }                                                        \
+      if (g < 0) {                                             \
+        g = ng++;                                              \
+        first[g] = i;                                          \
+        t.hash[g] = h;                                         \
+        t.slot[s] = g + 1;                                     \
+        if ((size_t)ng * 2 > t.cap && table_grow(&t, ng)) {    \
+          table_free(&t);                                      \
+          return -1;                                           \
+        }                                                      \
+      }                                                        \
+      codes[i] = g;                                            \
+    }                                                          \
+    table_free(&t);                                            \
+    return ng;                                                 \
   } while (0)
 
 int64_t ld_fr_factorize_i64(const int64_t *keys, const uint8_t *valid, int32_t na_sentinel,
@@ -185,11 +185,11 @@ void ld_fr_codes_combine(const int64_t *a, const int64_t *b, int64_t nb, int64_t
 
 /* ---- aggregation ------------------------------------------------------ */
 
-#define AGG_COMMON(G, I)                                                                           \
-  do {                                                                                             \
-    if (out->count) out->count[G]++;                                                               \
-    if (out->first && out->first[G] < 0) out->first[G] = (I);                                      \
-    if (out->last) out->last[G] = (I);                                                             \
+#define AGG_COMMON(G, I)                                      \
+  do {                                                        \
+    if (out->count) out->count[G]++;                          \
+    if (out->first && out->first[G] < 0) out->first[G] = (I); \
+    if (out->last) out->last[G] = (I);                        \
   } while (0)
 
 void ld_fr_group_agg(const int64_t *codes, int64_t ngroups, int32_t vtype, const void *vals,

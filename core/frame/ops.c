@@ -25,28 +25,28 @@ int64_t ld_fr_mask_idx(const uint8_t *mask, const uint8_t *valid, int64_t n, int
 
 void ld_fr_take(const void *src, size_t itemsize, const int64_t *idx, int64_t n, void *dst) {
   switch (itemsize) {
-  case 8: {
-    const uint64_t *s = src;
-    uint64_t *d = dst;
-    for (int64_t i = 0; i < n; i++) d[i] = s[idx[i]];
-    break;
-  }
-  case 4: {
-    const uint32_t *s = src;
-    uint32_t *d = dst;
-    for (int64_t i = 0; i < n; i++) d[i] = s[idx[i]];
-    break;
-  }
-  case 1: {
-    const uint8_t *s = src;
-    uint8_t *d = dst;
-    for (int64_t i = 0; i < n; i++) d[i] = s[idx[i]];
-    break;
-  }
-  default:
-    for (int64_t i = 0; i < n; i++)
-      memcpy((char *)dst + (size_t)i * itemsize, (const char *)src + (size_t)idx[i] * itemsize,
-             itemsize);
+    case 8: {
+      const uint64_t *s = src;
+      uint64_t *d = dst;
+      for (int64_t i = 0; i < n; i++) d[i] = s[idx[i]];
+      break;
+    }
+    case 4: {
+      const uint32_t *s = src;
+      uint32_t *d = dst;
+      for (int64_t i = 0; i < n; i++) d[i] = s[idx[i]];
+      break;
+    }
+    case 1: {
+      const uint8_t *s = src;
+      uint8_t *d = dst;
+      for (int64_t i = 0; i < n; i++) d[i] = s[idx[i]];
+      break;
+    }
+    default:
+      for (int64_t i = 0; i < n; i++)
+        memcpy((char *)dst + (size_t)i * itemsize, (const char *)src + (size_t)idx[i] * itemsize,
+               itemsize);
   }
 }
 
@@ -138,18 +138,26 @@ static int64_t field(int64_t v, int32_t f, int64_t unit) {
   int64_t days = floordiv(v, NS_PER_DAY);
   int64_t in_day = v - days * NS_PER_DAY;
   switch (f) {
-  case 0: case 1: case 2: {
-    int64_t y;
-    int m, d;
-    civil(days, &y, &m, &d);
-    return f == 0 ? y : f == 1 ? m : d;
-  }
-  case 3: return in_day / INT64_C(3600000000000);
-  case 4: return in_day / INT64_C(60000000000) % 60;
-  case 5: return in_day / INT64_C(1000000000) % 60;
-  case 6: return ((days % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday (3) */
-  case 7: return days * NS_PER_DAY;
-  default: return unit > 0 ? floordiv(v, unit) * unit : v;
+    case 0:
+    case 1:
+    case 2: {
+      int64_t y;
+      int m, d;
+      civil(days, &y, &m, &d);
+      return f == 0 ? y : f == 1 ? m : d;
+    }
+    case 3:
+      return in_day / INT64_C(3600000000000);
+    case 4:
+      return in_day / INT64_C(60000000000) % 60;
+    case 5:
+      return in_day / INT64_C(1000000000) % 60;
+    case 6:
+      return ((days % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday (3) */
+    case 7:
+      return days * NS_PER_DAY;
+    default:
+      return unit > 0 ? floordiv(v, unit) * unit : v;
   }
 }
 
@@ -163,8 +171,10 @@ int64_t ld_fr_dt_field(const int64_t *ns, int64_t n, int32_t f, int64_t unit, in
       int64_t v = ns[i];
       if (v == LD_NAT) {
         nat++;
-        if (fout) fout[i] = NAN;
-        else iout[i] = 0;
+        if (fout)
+          fout[i] = NAN;
+        else
+          iout[i] = 0;
         continue;
       }
       int64_t days = floordiv(v, NS_PER_DAY);
@@ -172,8 +182,10 @@ int64_t ld_fr_dt_field(const int64_t *ns, int64_t n, int32_t f, int64_t unit, in
         last_day = days;
         last = field(v, f, unit);
       }
-      if (fout) fout[i] = (double)last;
-      else iout[i] = last;
+      if (fout)
+        fout[i] = (double)last;
+      else
+        iout[i] = last;
     }
     return nat;
   }
@@ -181,13 +193,17 @@ int64_t ld_fr_dt_field(const int64_t *ns, int64_t n, int32_t f, int64_t unit, in
     int64_t v = ns[i];
     if (v == LD_NAT) {
       nat++;
-      if (fout) fout[i] = NAN;
-      else iout[i] = f >= 7 ? LD_NAT : 0;
+      if (fout)
+        fout[i] = NAN;
+      else
+        iout[i] = f >= 7 ? LD_NAT : 0;
       continue;
     }
     int64_t r = field(v, f, unit);
-    if (fout) fout[i] = (double)r;
-    else iout[i] = r;
+    if (fout)
+      fout[i] = (double)r;
+    else
+      iout[i] = r;
   }
   return nat;
 }

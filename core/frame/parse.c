@@ -18,9 +18,8 @@ static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static void c_locale_init(void) { c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
 
-static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static int slow_f64(const char *p, size_t len, double *out) {
   char tmp[128];
@@ -212,4 +211,3 @@ int ld_parse_datetime(const char *p, size_t len, int64_t *out) {
   *out = ((days * 24 + h) * 60 + mi) * 60 * INT64_C(1000000000) + s * INT64_C(1000000000) + frac;
   return 0;
 }
-

@@ -93,6 +93,11 @@ r["agg_i_mean"] = [num(x) for x in agg[("i", "mean")].tolist()]
 r["head_i"] = [int(x) for x in d.i.head(3).tolist()]
 r["head_s"] = [None if x != x else x for x in d.s.head(8).tolist()]
 r["fltr_gk"] = [num(x) for x in d[d.f > 0].groupby("k").i.sum().tolist()]
+few = d[d.i > 990]
+r["few_len"] = len(few); r["few_sum"] = num(few.f.sum()); r["few_mean"] = num(few.f.mean())
+r["few_gk"] = [num(x) for x in few.groupby("k").f.max().tolist()]
+r["few_gk_keys"] = [int(x) for x in few.groupby("k").f.max().index.tolist()]
+r["few_head"] = [int(x) for x in few.i.head(4).tolist()]
 d2 = pd.read_csv(f"{out}/part-0.csv", usecols=["s", "k"], na_values=["alpha"])
 r["usecols_cols"] = list(d2.columns)
 r["na_values_isna"] = int(d2.s.isna().sum())
@@ -218,6 +223,26 @@ describe("ldask.dataframe against pandas", function()
     close_list(r2:to_table(), E.gd_mean, "groupby(t.dt.day).i.mean")
     close_list(d:groupby("b").i:sum():compute():to_table(), E.gb_sum, "groupby(b).i.sum")
     close_list(d[d.f:gt(0)]:groupby("k").i:sum():compute():to_table(), E.fltr_gk, "filtered groupby")
+  end)
+
+  it("empty partitions: a filter that leaves most partitions empty", function()
+    if skip() then return end
+    local d = df()
+    local few = d[d.i:gt(990)]
+    assert.equal(E.few_len, few:len())
+    close(few.f:sum():compute(), E.few_sum, "sum")
+    close(few.f:mean():compute(), E.few_mean, "mean")
+    local g = few:groupby("k").f:max():compute()
+    assert.same(E.few_gk_keys, g:index_values())
+    close_list(g:to_table(), E.few_gk, "groupby max")
+    assert.same(E.few_head, few.i:head(4):to_table())
+    local none = d[d.i:gt(5000)]
+    assert.equal(0, none:len())
+    assert.equal(0, none.f:count():compute())
+    local m = none.f:mean():compute()
+    assert.is_true(m ~= m, "the mean of nothing is NaN")
+    assert.equal(0, dd.len(none:groupby("k").f:sum():compute()))
+    assert.equal(0, dd.len(none:compute()))
   end)
 
   it("agg of several aggregations", function()

@@ -253,8 +253,11 @@ function M.finalize(spec, ...)
   if spec.series then
     return frame.series(spec.series_name, f._cols[names[1]], f._index, spec.index_name)
   end
-  if spec.scalar then
-    return column.value(f._cols[names[1]], 0)
+  if spec.scalar then -- (a float reduction of nothing is NaN, as pandas)
+    local c = f._cols[names[1]]
+    local v = column.value(c, 0)
+    if v == nil and c.kind == "float64" then return 0 / 0 end
+    return v
   end
   return f
 end
