@@ -269,7 +269,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       double v;
       if (ps->na_numeric && is_na(&ps->na, p, n)) {
         v = NAN;
-      } else if (ld_parse_f64(p, n, &v) != 0) {
+      } else if (ld_parse_f64_term(p, n, &v) != 0) {
         if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
         v = NAN;
       }
@@ -279,7 +279,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       int64_t v = 0;
       if (ps->na_numeric && is_na(&ps->na, p, n)) {
         missing = 1;
-      } else if (ld_parse_i64(p, n, &v) != 0) {
+      } else if (ld_parse_i64_term(p, n, &v) != 0) {
         if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
         missing = 1;
       }
@@ -572,13 +572,14 @@ static inline __attribute__((always_inline)) int on_field(parser *ps, scanrow *r
     fn--;
     if (fn > 0 && fs[fn - 1] == quote) fn--;
     if (memchr(fs, quote, fn) != NULL) {
-      if (fn > ps->scratchcap) {
-        char *nb = realloc(ps->scratch, fn);
+      if (fn + 1 > ps->scratchcap) {
+        char *nb = realloc(ps->scratch, fn + 1);
         if (nb == NULL) return LD_TEXT_ENOMEM;
         ps->scratch = nb;
-        ps->scratchcap = fn;
+        ps->scratchcap = fn + 1;
       }
       fn = unescape(fs, fn, quote, ps->scratch);
+      ps->scratch[fn] = 0; /* (the parsers' terminator) */
       fs = ps->scratch;
     }
   }
@@ -658,8 +659,17 @@ static int scan_block(parser *ps) {
     size_t fe = end;
     if (base[fe - 1] == '\r') fe--;
     if (!(r.f == 0 && fe == fstart)) {
-      rc = on_field(ps, &r, map, nmap, base + fstart, fe - fstart);
-      if (rc == 0) rc = end_row(ps, &r);
+      /* the last field has no separator after it: parse a terminated copy */
+      char *last = malloc(fe - fstart + 1);
+      if (last == NULL) {
+        rc = LD_TEXT_ENOMEM;
+      } else {
+        memcpy(last, base + fstart, fe - fstart);
+        last[fe - fstart] = 0;
+        rc = on_field(ps, &r, map, nmap, last, fe - fstart);
+        if (rc == 0) rc = end_row(ps, &r);
+        free(last);
+      }
     }
   }
   free(map);

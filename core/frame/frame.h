@@ -85,6 +85,11 @@ int64_t ld_csv_infer(ld_csv_spec *s, int64_t maxlines, int32_t nfields, int32_t 
  * strtod_l. */
 int ld_parse_f64(const char *p, size_t len, double *out);
 
+/* The same two with P[LEN] readable and not a digit (a terminator the
+ * caller guarantees): the digit loops run without bounds checks. */
+int ld_parse_f64_term(const char *p, size_t len, double *out);
+int ld_parse_i64_term(const char *p, size_t len, int64_t *out);
+
 /* Parses a decimal integer (optional sign, blanks around): 0 and *OUT or -1
  * (not an integer, or out of the int64 range). */
 int ld_parse_i64(const char *p, size_t len, int64_t *out);

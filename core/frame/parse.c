@@ -100,21 +100,21 @@ static int parse_f64_general(const char *p, size_t len, double *out) {
 }
 
 /* The common case first: [-]digits[.digits], at most 19 digits, one
- * exact division (correctly rounded); the rest on the general path. */
-int ld_parse_f64(const char *p, size_t len, double *out) {
+ * exact division (correctly rounded); the rest on the general path. The
+ * digit loops stop at the first non-digit: P[LEN] must be readable and
+ * not a digit (the CSV scanner guarantees it: a separator, a newline, a
+ * quote or a NUL follows every field). */
+int ld_parse_f64_term(const char *p, size_t len, double *out) {
   const char *q = p, *e = p + len;
-  int neg = 0;
-  if (q < e && *q == '-') {
-    neg = 1;
-    q++;
-  }
+  int neg = *q == '-';
+  q += neg;
   const char *d0 = q;
   uint64_t m = 0;
-  while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
+  while ((unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
   ptrdiff_t nint = q - d0, nfrac = 0;
-  if (q < e && *q == '.') {
+  if (*q == '.' && q < e) {
     const char *f0 = ++q;
-    while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
+    while ((unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
     nfrac = q - f0;
   }
   if (q == e && nint + nfrac > 0 && nint + nfrac <= 19 && nfrac <= 22 && m <= (1ull << 53)) {
@@ -123,6 +123,32 @@ int ld_parse_f64(const char *p, size_t len, double *out) {
     return 0;
   }
   return parse_f64_general(p, len, out);
+}
+
+int ld_parse_f64(const char *p, size_t len, double *out) {
+  /* (no terminator guaranteed: copy short fields, else the general path) */
+  char tmp[32];
+  if (len < sizeof tmp) {
+    memcpy(tmp, p, len);
+    tmp[len] = 0;
+    return ld_parse_f64_term(tmp, len, out);
+  }
+  return parse_f64_general(p, len, out);
+}
+
+/* An integer of at most 18 digits with a terminator after it (as above). */
+int ld_parse_i64_term(const char *p, size_t len, int64_t *out) {
+  const char *q = p, *e = p + len;
+  int neg = *q == '-';
+  q += neg;
+  const char *d0 = q;
+  uint64_t v = 0;
+  while ((unsigned)(*q - '0') < 10) v = v * 10 + (uint64_t)(*q++ - '0');
+  if (q == e && q > d0 && q - d0 <= 18) {
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 0;
+  }
+  return ld_parse_i64(p, len, out);
 }
 
 int ld_parse_i64(const char *p, size_t len, int64_t *out) {
