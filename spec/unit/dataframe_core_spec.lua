@@ -57,6 +57,64 @@ describe("the C value parsers", function()
   end)
 end)
 
+describe("read_csv edge cases", function()
+  local helpers = require "helpers"
+  local function write(name, text)
+    local path = helpers.tmpdir() .. "/" .. name
+    local f = assert(io.open(path, "wb")); f:write(text); f:close()
+    return path
+  end
+
+  it("CRLF, quotes with escapes and separators, blank lines, short lines, no final newline", function()
+    local path = write("edge.csv", 'a,b,c\r\n1,"x, ""y""",2.5\r\n\r\n2,plain,\r\n3,"multi word",-1e3')
+    local f = dd.read_csv(path):compute()
+    assert.same({ 1, 2, 3 }, f.a:to_table())
+    assert.same({ 'x, "y"', "plain", "multi word" }, f.b:to_table())
+    assert.same({ 2.5, nil, -1000 }, f.c:to_table())
+    local short = write("short.csv", "a,b,c\n1,2\n3,4,5\n")
+    assert.same({ nil, 5 }, dd.read_csv(short):compute().c:to_table())
+    local long = write("long.csv", "a,b\n1,2\n3,4,5\n")
+    local ok, err = pcall(function() return dd.read_csv(long).a:sum():compute() end)
+    assert.is_false(ok)
+    assert.matches("long.csv line 3: expected 2 fields, saw 3", tostring(err), 1, true)
+  end)
+
+  it("a file of exactly one page ending in a number without a newline", function()
+    local lines = { "x,y" }
+    local size = 4
+    local i = 0
+    while size < 4096 - 16 do
+      i = i + 1
+      local l = string.format("%d,%d.25", i, i)
+      lines[#lines + 1] = l
+      size = size + #l + 1
+    end
+    local text = table.concat(lines, "\n") .. "\n"
+    text = text .. string.rep("7", 4096 - #text - 2) .. ",9"
+    assert.equal(4096, #text)
+    local path = write("page.csv", text)
+    for _, bs in ipairs({ 1000, false }) do
+      local d = dd.read_csv(path, { blocksize = bs, dtype = { x = "float64", y = "float64" } })
+      local r = d:compute()
+      assert.equal(i + 1, dd.len(r))
+      assert.equal(9, r.y:to_table()[i + 1])
+    end
+  end)
+
+  it("gzip files are one partition each; sep and header = false; names", function()
+    local path = write("semi.csv", "1;a\n2;b\n")
+    local d = dd.read_csv(path, { sep = ";", header = false })
+    assert.same({ "0", "1" }, d.columns)
+    assert.same({ "a", "b" }, d["1"]:compute():to_table())
+    local n = dd.read_csv(path, { sep = ";", header = false, names = { "k", "v" } })
+    assert.same({ 1, 2 }, n.k:compute():to_table())
+    os.execute("gzip -kf " .. path)
+    local z = dd.read_csv(path .. ".gz", { sep = ";", header = false, blocksize = 2 })
+    assert.equal(1, z.npartitions)
+    assert.same({ "a", "b" }, z["1"]:compute():to_table())
+  end)
+end)
+
 describe("the in-memory frame", function()
   local f = dd.from_table({ a = { 1, 2, 3 }, b = { 1.5, nil, -2.25 }, c = { "x", nil, "héllo" } }):compute()
 
