@@ -93,6 +93,12 @@ r["agg_i_mean"] = [num(x) for x in agg[("i", "mean")].tolist()]
 r["head_i"] = [int(x) for x in d.i.head(3).tolist()]
 r["head_s"] = [None if x != x else x for x in d.s.head(8).tolist()]
 r["fltr_gk"] = [num(x) for x in d[d.f > 0].groupby("k").i.sum().tolist()]
+r["fillna_sum"] = num(d.f.fillna(-1.5).sum())
+r["fillna_s"] = int((d.s.fillna("zz") == "zz").sum())
+r["dropna_len"] = len(d.dropna())
+r["dropna_s_len"] = len(d.dropna(subset=["s"]))
+r["dropna_f_sum"] = num(d.f.dropna().sum())
+r["rename_sum"] = int(d.rename(columns={"i": "j"}).j.sum())
 few = d[d.i > 990]
 r["few_len"] = len(few); r["few_sum"] = num(few.f.sum()); r["few_mean"] = num(few.f.mean())
 r["few_gk"] = [num(x) for x in few.groupby("k").f.max().tolist()]
@@ -185,6 +191,18 @@ describe("ldask.dataframe against pandas", function()
     assert.equal(E.isna_s, d.s:isna():astype("int64"):sum():compute())
     assert.equal(E.eq_s, d.s:eq("Grüße"):astype("int64"):sum():compute())
     assert.equal(E.ne_s, d.s:ne("日本"):astype("int64"):sum():compute())
+  end)
+
+  it("fillna, dropna, rename, drop", function()
+    if skip() then return end
+    local d = df()
+    close(d.f:fillna(-1.5):sum():compute(), E.fillna_sum, "fillna")
+    assert.equal(E.fillna_s, d.s:fillna("zz"):eq("zz"):astype("int64"):sum():compute())
+    assert.equal(E.dropna_len, d:dropna():len())
+    assert.equal(E.dropna_s_len, d:dropna({ subset = { "s" } }):len())
+    close(d.f:dropna():sum():compute(), E.dropna_f_sum, "dropna sum")
+    assert.equal(E.rename_sum, d:rename({ columns = { i = "j" } }).j:sum():compute())
+    assert.same({ "i", "s", "b", "t", "k" }, d:drop({ "f" }).columns)
   end)
 
   it(".dt fields skip NaT", function()

@@ -118,6 +118,26 @@ local function needs(e, need, wants, leaves)
     for _, v in ipairs(e.vals) do needs(v, true, wants, leaves) end
   elseif op == "map" then
     needs(e.a, true, wants, leaves)
+  elseif op == "rename_cols" then
+    local s = need
+    if need ~= true then
+      local back = {}
+      for old, new in pairs(e.map) do back[new] = old end
+      s = {}
+      for c in pairs(need) do s[back[c] or c] = true end
+    end
+    needs(e.a, s, wants, leaves)
+  elseif op == "fillna" and e.frame then
+    needs(e.a, need, wants, leaves)
+  elseif op == "dropna" and e.frame then
+    if need ~= true and e.subset then
+      local s = {}
+      for c in pairs(need) do s[c] = true end
+      for _, c in ipairs(e.subset) do s[c] = true end
+      needs(e.a, s, wants, leaves)
+    else
+      needs(e.a, true, wants, leaves)
+    end
   else -- series-valued nodes: bin, un, dt, astype, rename
     needs(e.a, true, wants, leaves)
     if e.b ~= nil then needs(e.b, true, wants, leaves) end
@@ -456,6 +476,75 @@ end
 function sm.rename(s, name)
   return M.new("series", node({ op = "rename", a = s._e, name = name }), s.npartitions,
     { name = name, dtype = s._meta.dtype }, s._layers)
+end
+
+--- s:fillna(value), df:fillna(value or {column = value}): missing values
+-- replaced (NaN, NaT, masked ints and bools, missing strings).
+local function fillna(c, value)
+  local tv = type(value)
+  if is_df(c) then
+    if tv ~= "table" and tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
+      error("fillna: expected a value or a table {column = value}, got " .. tv, 3)
+    end
+    if tv == "table" then
+      for k in pairs(value) do
+        if not c._meta.dtypes[k] then error(format("fillna: no column '%s'", tostring(k)), 3) end
+      end
+    end
+  elseif tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
+    error("fillna: expected a number, string or boolean, got " .. tv, 3)
+  end
+  return M.new(is_df(c) and "frame" or "series", node({ op = "fillna", a = c._e, value = value, frame = is_df(c) }),
+    c.npartitions, c._meta, c._layers)
+end
+dfm.fillna = function(c, v) local r = fillna(c, v); return r end
+sm.fillna = dfm.fillna
+
+--- s:dropna(), df:dropna{subset = {...}}: the rows without missing values.
+local function dropna(c, opts)
+  local subset = opts and opts.subset
+  if subset ~= nil then
+    if type(subset) ~= "table" then error("dropna: subset must be a list of column names", 3) end
+    for _, k in ipairs(subset) do
+      if not c._meta.dtypes[k] then error(format("dropna: no column '%s'", tostring(k)), 3) end
+    end
+  end
+  return M.new(is_df(c) and "frame" or "series", node({ op = "dropna", a = c._e, subset = subset, frame = is_df(c) }),
+    c.npartitions, c._meta, c._layers)
+end
+dfm.dropna = function(c, opts) local r = dropna(c, opts); return r end
+sm.dropna = dfm.dropna
+
+--- df:rename{columns = {old = new}} (or the map itself).
+function dfm.rename(df, map)
+  if type(map) ~= "table" then error("rename: expected {old = new}", 2) end
+  if type(map.columns) == "table" then map = map.columns end
+  local names, dtypes = {}, {}
+  for i, n in ipairs(df._meta.names) do
+    local nn = map[n] or n
+    names[i] = nn
+    dtypes[nn] = df._meta.dtypes[n]
+  end
+  for k in pairs(map) do
+    if not df._meta.dtypes[k] then error(format("rename: no column '%s'", tostring(k)), 2) end
+  end
+  return M.new("frame", node({ op = "rename_cols", a = df._e, map = map }), df.npartitions,
+    { names = names, dtypes = dtypes }, df._layers)
+end
+
+--- df:drop{cols} (or drop{columns = {...}}): the frame without those columns.
+function dfm.drop(df, cols)
+  if type(cols) == "string" then cols = { cols } end
+  if type(cols) ~= "table" then error("drop: expected a list of column names", 2) end
+  if type(cols.columns) == "table" then cols = cols.columns end
+  local gone = {}
+  for _, c in ipairs(cols) do
+    if not df._meta.dtypes[c] then error(format("drop: no column '%s'", tostring(c)), 2) end
+    gone[c] = true
+  end
+  local keep = {}
+  for _, n in ipairs(df._meta.names) do if not gone[n] then keep[#keep + 1] = n end end
+  return select_cols(df, keep, 2)
 end
 
 -- .dt accessor

@@ -53,7 +53,8 @@ M.from_layer = from_layer
 
 --- from_table(t, opts): a DataFrame from a Lua table of columns
 -- ({x = {1, 2}, y = {"a", "b"}}) or of rows ({{x = 1, y = "a"}, ...}).
--- OPTS: npartitions (1), columns (the column order), dtype ({column = name}).
+-- OPTS: npartitions (1), columns (the column order), dtype ({column = name}),
+-- n (the number of rows, when a column ends in missing values: nil).
 function M.from_table(t, opts)
   opts = opts or {}
   if type(t) ~= "table" then error("from_table: expected a table of columns or a list of rows, got " .. type(t), 2) end
@@ -82,11 +83,19 @@ function M.from_table(t, opts)
     table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
     for _, k in ipairs(names) do
       local len = table.maxn(cols[k])
-      if n and len ~= n then
-        error(format("from_table: column '%s' has %d values, others %d", tostring(k), len, n), 2)
+      if opts.n then
+        if len > opts.n then
+          error(format("from_table: column '%s' has %d values, more than n = %d", tostring(k), len, opts.n), 2)
+        end
+      elseif n and len ~= n then
+        error(format("from_table: column '%s' has %d values, others %d (a Lua list cannot end in nil: "
+          .. "give n = the number of rows to read the missing tail as missing values)", tostring(k),
+          len, n), 2)
+      else
+        n = len
       end
-      n = len
     end
+    n = opts.n or n
   end
   n = n or 0
   if opts.columns then names = opts.columns end

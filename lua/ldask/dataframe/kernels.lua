@@ -181,6 +181,62 @@ function M.assign(f, names, values)
   return frame.new(order, cols, f._n, f._index, f._index_name)
 end
 
+--- Column C with its missing values replaced by V (a Lua value of C's kind).
+function M.fill_column(c, v)
+  local miss = column.isna(c)
+  local mp = ptr(miss.data, U8P)
+  local any = false
+  for i = 0, c.n - 1 do if mp[i] ~= 0 then any = true; break end end
+  if not any then return c end
+  if c.kind == "string" or c.kind == "bool" then
+    local vals = frame.values(c)
+    for i = 1, c.n do if vals[i] == nil then vals[i] = v end end
+    return column.from_values(vals, c.n, c.kind, "fillna")
+  end
+  if c.kind == "datetime64[ns]" then v = dt_scalar(v) end
+  local data = c.data:copy()
+  local out = nd.where(miss.data, v, data)
+  if out.dtype ~= c.data.dtype then out = out:astype(c.data.dtype) end
+  return column.numeric(c.kind, out)
+end
+
+--- Series or frame V with missing values replaced: VALUE a scalar, or a
+-- table {column = value} for a frame.
+function M.fillna(v, value)
+  if is_series(v) then return frame.series(v._name, M.fill_column(v._col, value), v._index, v._index_name) end
+  local cols = {}
+  for _, name in ipairs(v._names) do
+    local fv = value
+    if type(value) == "table" then fv = value[name] end
+    cols[name] = fv ~= nil and M.fill_column(v._cols[name], fv) or v._cols[name]
+  end
+  return frame.new(v._names, cols, v._n, v._index, v._index_name)
+end
+
+--- Rows of V without missing values (a frame: in any of SUBSET's columns,
+-- all columns when nil).
+function M.dropna(v, subset)
+  if is_series(v) then
+    return M.filter(v, frame.series(nil, column.numeric("bool", column.isna(v._col).data:logical_not())))
+  end
+  local keep = nd.full({ v._n }, true, "bool")
+  for _, name in ipairs(subset or v._names) do
+    keep = keep:and_(column.isna(v._cols[name]).data:logical_not())
+  end
+  return M.filter(v, frame.series(nil, column.numeric("bool", keep)))
+end
+
+--- Frame F with columns renamed by MAP {old = new}.
+function M.rename_columns(f, map)
+  local names, cols = {}, {}
+  for i, n in ipairs(f._names) do
+    local nn = map[n] or n
+    names[i] = nn
+    cols[nn] = f._cols[n]
+  end
+  return frame.new(names, cols, f._n, f._index, f._index_name)
+end
+
 --- Series A cast to KIND.
 function M.astype(a, kind)
   local c = a._col
@@ -242,7 +298,13 @@ local function eval_node(node, ctx)
     return M.astype(eval(node.a, ctx), node.kind)
   elseif op == "rename" then
     local v = eval(node.a, ctx)
-    return frame.series(node.name, v._col, v._index)
+    return frame.series(node.name, v._col, v._index, v._index_name)
+  elseif op == "rename_cols" then
+    return M.rename_columns(eval(node.a, ctx), node.map)
+  elseif op == "fillna" then
+    return M.fillna(eval(node.a, ctx), node.value)
+  elseif op == "dropna" then
+    return M.dropna(eval(node.a, ctx), node.subset)
   elseif op == "map" then
     local v = eval(node.a, ctx)
     local args = node.args or {}
