@@ -478,6 +478,12 @@ function sm.rename(s, name)
     { name = name, dtype = s._meta.dtype }, s._layers)
 end
 
+-- A collection like C (kind, meta, partitions) over a new node FIELDS on C.
+local function like(c, fields)
+  fields.a, fields.frame = c._e, is_df(c)
+  return M.new(is_df(c) and "frame" or "series", node(fields), c.npartitions, c._meta, c._layers)
+end
+
 --- s:fillna(value), df:fillna(value or {column = value}): missing values
 -- replaced (NaN, NaT, masked ints and bools, missing strings).
 local function fillna(c, value)
@@ -494,8 +500,7 @@ local function fillna(c, value)
   elseif tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
     error("fillna: expected a number, string or boolean, got " .. tv, 3)
   end
-  return M.new(is_df(c) and "frame" or "series", node({ op = "fillna", a = c._e, value = value, frame = is_df(c) }),
-    c.npartitions, c._meta, c._layers)
+  return like(c, { op = "fillna", value = value })
 end
 dfm.fillna = function(c, v) local r = fillna(c, v); return r end
 sm.fillna = dfm.fillna
@@ -509,8 +514,7 @@ local function dropna(c, opts)
       if not c._meta.dtypes[k] then error(format("dropna: no column '%s'", tostring(k)), 3) end
     end
   end
-  return M.new(is_df(c) and "frame" or "series", node({ op = "dropna", a = c._e, subset = subset, frame = is_df(c) }),
-    c.npartitions, c._meta, c._layers)
+  return like(c, { op = "dropna", subset = subset })
 end
 dfm.dropna = function(c, opts) local r = dropna(c, opts); return r end
 sm.dropna = dfm.dropna
