@@ -98,6 +98,11 @@ r["fillna_s"] = int((d.s.fillna("zz") == "zz").sum())
 r["dropna_len"] = len(d.dropna())
 r["dropna_s_len"] = len(d.dropna(subset=["s"]))
 r["dropna_f_sum"] = num(d.f.dropna().sum())
+vc = d.k.value_counts()
+r["vc_keys"] = [int(x) for x in vc.index.tolist()]; r["vc_counts"] = [int(x) for x in vc.tolist()]
+vs = d.s.value_counts()
+r["vs"] = {k: int(v) for k, v in vs.items()}
+r["nunique_s"] = int(d.s.nunique()); r["nunique_k"] = int(d.k.nunique()); r["nunique_f"] = int(d.f.nunique())
 r["rename_sum"] = int(d.rename(columns={"i": "j"}).j.sum())
 few = d[d.i > 990]
 r["few_len"] = len(few); r["few_sum"] = num(few.f.sum()); r["few_mean"] = num(few.f.mean())
@@ -203,6 +208,18 @@ describe("ldask.dataframe against pandas", function()
     close(d.f:dropna():sum():compute(), E.dropna_f_sum, "dropna sum")
     assert.equal(E.rename_sum, d:rename({ columns = { i = "j" } }).j:sum():compute())
     assert.same({ "i", "s", "b", "t", "k" }, d:drop({ "f" }).columns)
+  end)
+
+  it("value_counts and nunique", function()
+    if skip() then return end
+    local d = df()
+    local vc = d.k:value_counts():compute()
+    assert.same(E.vc_counts, vc:to_table())
+    assert.same(E.vc_keys, vc:index_values())
+    assert.same(E.vs, d.s:value_counts():compute():to_dict())
+    assert.equal(E.nunique_s, d.s:nunique():compute())
+    assert.equal(E.nunique_k, d.k:nunique():compute())
+    assert.equal(E.nunique_f, d.f:nunique():compute())
   end)
 
   it(".dt fields skip NaT", function()

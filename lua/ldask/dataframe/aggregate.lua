@@ -262,6 +262,27 @@ function M.finalize(spec, ...)
   return f
 end
 
+--- Task: series S (counts by key, sorted by key) sorted by count,
+-- descending, ties in key order (value_counts).
+function M.sort_counts(s)
+  local c = s._col
+  local n = c.n
+  local keys = column.alloc(n, "int64")
+  local kp, cp = ptr(keys, I64P), ptr(c.data, I64P)
+  for i = 0, n - 1 do kp[i] = -cp[i] * n + i end
+  local idx = column.alloc(n, "int64")
+  local ip = ptr(idx, I64P)
+  for i = 0, n - 1 do ip[i] = i end
+  lib.ld_fr_argsort_i64(kp, nil, n, ip)
+  return frame.series(s._name, column.take(c, ip, n), s._index and column.take(s._index, ip, n), s._index_name)
+end
+
+--- Task: the number of rows of a frame or series (nunique).
+function M.count_rows(v)
+  if frame.is_frame(v) then return v._n end
+  return v._col.n
+end
+
 --- Frame F with its rows sorted by the index (ascending, missing last).
 function M.sort_by_index(f)
   local k = f._index

@@ -341,6 +341,7 @@ end
 GroupBy.__index = function(g, k)
   local m = gbm[k]
   if m then return m end
+  if type(k) == "string" and k:sub(1, 1) == "_" then return nil end
   local df = rawget(g, "_df")
   if type(k) == "string" and df._meta.dtypes[k] then
     return setmetatable({ _df = df, _by = g._by, _by_name = g._by_name, _by_layers = g._by_layers,
@@ -465,6 +466,40 @@ function gbm.agg(g, spec)
     end
   end
   return run_agg(g, outputs, false, 2)
+end
+
+---------------------------------------------------------------------------
+-- value_counts, nunique
+
+-- A groupby of series S on itself (value_counts, nunique).
+local function self_groupby(s)
+  return setmetatable({ _df = s, _by = s._e, _by_name = nil, _by_layers = nil,
+    _opts = { sort = true } }, GroupBy)
+end
+
+-- One more task FN on the single partition of collection C: a collection of
+-- KIND and META (or a Scalar when KIND is "scalar").
+local function then_task(c, fn, kind, meta, prefix)
+  local own = core.own_layer(c)
+  local name = prefix .. "-" .. tokenize.tokenize(own.name, prefix)
+  local layers = core.layers_of(c)
+  layers[name] = { [key(name, 0)] = { fn, key(own.name, 0) } }
+  if kind == "scalar" then return scalar(key(name, 0), layers) end
+  return from_layer(kind, name, 1, meta, layers)
+end
+
+--- s:value_counts(): rows per distinct value, most frequent first (ties
+-- in value order); missing values are not counted.
+function sm.value_counts(s)
+  local sizes = gbm.size(self_groupby(s))
+  local named = sizes:rename(s._meta.name)
+  return then_task(named, aggregate.sort_counts, "series", { name = s._meta.name, dtype = "int64" }, "value_counts")
+end
+
+--- s:nunique(): the number of distinct values (missing values not counted); a Scalar.
+function sm.nunique(s)
+  local sizes = gbm.size(self_groupby(s))
+  return then_task(sizes, aggregate.count_rows, "scalar", nil, "nunique")
 end
 
 return M
