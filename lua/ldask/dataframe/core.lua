@@ -351,6 +351,15 @@ function sm.filter(s, mask)
     merge_layers(s._layers, mask._layers))
 end
 
+--- df:col(name): the column NAME, also when NAME is a method's name
+-- (df.count is the method; df:col("count") the column).
+function dfm.col(df, name)
+  if not df._meta.dtypes[name] then
+    error(format("DataFrame: no column '%s' (columns: %s)", tostring(name), concat(df._meta.names, ", ")), 2)
+  end
+  return column_series(df, name)
+end
+
 --- df:select{names} (same as df[{names}]): a frame of those columns.
 function dfm.select(df, names)
   if type(names) ~= "table" then error("select: expected a list of column names", 2) end
