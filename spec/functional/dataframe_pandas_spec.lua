@@ -75,6 +75,10 @@ g = d.groupby("k")
 for a in ("sum", "mean", "count", "min", "max", "std", "var"):
     r["gk_f_" + a] = [num(x) for x in getattr(g.f, a)().tolist()]
     r["gk_i_" + a] = [num(x) for x in getattr(g.i, a)().tolist()]
+for a in ("first", "last"):
+    r["gk_f_" + a] = [num(x) for x in getattr(g.f, a)().tolist()]
+    r["gk_s_" + a] = [None if x != x else x for x in getattr(g.s, a)().tolist()]
+    r["gk_t_" + a] = [str(x) for x in getattr(g.t, a)().tolist()]
 r["gk_size"] = [int(x) for x in g.size().tolist()]
 r["gk_keys"] = [int(x) for x in g.size().index.tolist()]
 gs = d.groupby("s")
@@ -237,6 +241,11 @@ describe("ldask.dataframe against pandas", function()
     for _, a in ipairs({ "sum", "mean", "count", "min", "max", "std", "var" }) do
       close_list(g.f[a](g.f):compute():to_table(), E["gk_f_" .. a], "groupby(k).f." .. a)
       close_list(g.i[a](g.i):compute():to_table(), E["gk_i_" .. a], "groupby(k).i." .. a)
+    end
+    for _, a in ipairs({ "first", "last" }) do
+      close_list(g.f[a](g.f):compute():to_table(), E["gk_f_" .. a], "groupby(k).f." .. a)
+      assert.same(E["gk_s_" .. a], g.s[a](g.s):compute():to_table())
+      assert.same(E["gk_t_" .. a], g.t[a](g.t):compute():to_table())
     end
     local sz = g:size():compute()
     assert.same(E.gk_size, sz:to_table())

@@ -27,7 +27,7 @@ local M = {}
 local NEEDS = {
   sum = { "sum" }, count = { "count" }, mean = { "sum", "count" }, min = { "min", "count" },
   max = { "max", "count" }, var = { "sum", "count", "sumsq" }, std = { "sum", "count", "sumsq" },
-  size = {},
+  size = {}, first = { "first" }, last = { "last" },
 }
 M.NEEDS = NEEDS
 
@@ -65,9 +65,27 @@ local function filled(n, dtype, v)
   return a
 end
 
+-- The first or last (WHICH) non-missing value of column C per group, as
+-- OUT[key] (missing where a group has none). Any column kind.
+local function first_last(codes, ng, c, which, key, out)
+  local present = column.isna(c).data:logical_not()
+  local rows = filled(ng, "int64", -1)
+  local ao = ffi.new("ld_fr_aggout")
+  ao[which] = ptr(rows, I64P)
+  lib.ld_fr_group_agg(codes and ptr(codes, I64P) or nil, ng, CT.bool, ptr(present, U8P), ptr(present, U8P), c.n, ao)
+  out[key] = column.take_opt(c, ptr(rows, I64P), ng)
+end
+
 -- Accumulates stats STATS of value column C under CODES into a partial
 -- (name|stat -> column) table OUT.
 local function accumulate(codes, ng, c, name, stats, out)
+  for _, which in ipairs({ "first", "last" }) do
+    if stats[which] then
+      first_last(codes, ng, c, which, name .. "|" .. which, out)
+      stats[which] = nil
+    end
+  end
+  if not next(stats) then return end
   local kind = c.kind
   if kind == "string" then
     for st in pairs(stats) do
@@ -149,6 +167,10 @@ local function recombine(p)
     local intk = is_int(kind)
     local ao = ffi.new("ld_fr_aggout")
     local a
+    if st == "first" or st == "last" then
+      first_last(codes, ng, c, st, name, cols)
+      goto continue
+    end
     if st == "min" then
       if intk then a = column.alloc(ng, "int64"); local q = ptr(a, I64P); for g = 0, ng - 1 do q[g] = I64MAX end; ao.imin = q
       else a = filled(ng, "float64", huge); ao.min = ptr(a, F64P) end
@@ -161,6 +183,7 @@ local function recombine(p)
     lib.ld_fr_group_agg(codes and ptr(codes, I64P) or nil, ng, kind == "datetime64[ns]" and CT.int64 or CT[kind],
       ptr(c.data, U8P), nil, c.n, ao)
     cols[name] = column.numeric(kind, a)
+    ::continue::
   end
   local idx = p._index and column.take(p._index, ptr(first, I64P), ng) or nil
   return frame.new(p._names, cols, ng, idx)
@@ -186,6 +209,7 @@ local function final_column(p, name, agg, kind, ddof)
   local ng = p._n
   local function col(st) return p._cols[name .. "|" .. st] end
   if agg == "size" then return p._cols["|size"] end
+  if agg == "first" or agg == "last" then return col(agg) end
   if agg == "count" then return col("count") end
   if agg == "sum" then
     local s = col("sum")

@@ -137,6 +137,38 @@ function M.take(c, idx, k)
   return new({ kind = c.kind, n = k, data = data, valid = valid })
 end
 
+--- Gathers rows IDX (int64 cdata pointer, K of them) where -1 means a
+-- missing value (NaN, NaT, code -1 or a validity mask).
+function M.take_opt(c, idx, k)
+  local safe = alloc(k, "int64")
+  local sp = ptr(safe, I64P)
+  local any = false
+  for i = 0, k - 1 do
+    local r = idx[i]
+    if r < 0 then any = true; sp[i] = 0 else sp[i] = r end
+  end
+  if c.n == 0 then -- (nothing to take from: all missing)
+    return M.from_values({}, k, c.kind, "take")
+  end
+  local out = M.take(c, sp, k)
+  if not any then return out end
+  if out.codes then
+    local cp = ptr(out.codes, I32P)
+    for i = 0, k - 1 do if idx[i] < 0 then cp[i] = -1 end end
+  elseif c.kind == "float64" then
+    local fp = ptr(out.data, F64P)
+    for i = 0, k - 1 do if idx[i] < 0 then fp[i] = 0 / 0 end end
+  elseif c.kind == "datetime64[ns]" then
+    local dp = ptr(out.data, I64P)
+    for i = 0, k - 1 do if idx[i] < 0 then dp[i] = NAT end end
+  else
+    if not out.valid then out.valid = nd.full({ k }, true, "bool") end
+    local vp = ptr(out.valid, U8P)
+    for i = 0, k - 1 do if idx[i] < 0 then vp[i] = 0 end end
+  end
+  return out
+end
+
 --- Row numbers (an int64 ndarray and its count) where the bool column
 -- MASK is true (missing counts as false).
 function M.mask_rows(mask)

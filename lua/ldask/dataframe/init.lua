@@ -376,14 +376,15 @@ local function run_agg(g, outputs, as_series, level)
   for _, o in ipairs(outputs) do
     local cname, agg = o[2], o[3]
     if not aggregate.NEEDS[agg] then
-      error(format("groupby: unknown aggregation '%s' (sum, mean, count, size, min, max, std, var)",
+      error(format("groupby: unknown aggregation '%s' (sum, mean, count, size, min, max, std, var, first, last)",
         tostring(agg)), level + 1)
     end
     if agg == "size" then size = true
     else
       local dt = df._meta.dtypes[cname]
       if not dt then error(format("groupby: no column '%s'", tostring(cname)), level + 1) end
-      if agg ~= "count" and (dt == "string" or (dt == "datetime64[ns]" and agg ~= "min" and agg ~= "max")) then
+      local any_kind = agg == "count" or agg == "first" or agg == "last"
+      if not any_kind and (dt == "string" or (dt == "datetime64[ns]" and agg ~= "min" and agg ~= "max")) then
         error(format("groupby: %s of the %s column '%s' is not supported", agg, dt, cname), level + 1)
       end
       if not values[cname] then
@@ -403,6 +404,7 @@ local function run_agg(g, outputs, as_series, level)
   local out_kind = function(o)
     local agg, dt = o[3], kinds[o[2]]
     if agg == "count" or agg == "size" then return "int64" end
+    if agg == "first" or agg == "last" then return dt end
     if agg == "mean" or agg == "var" or agg == "std" then return "float64" end
     if agg == "sum" then return dt == "float64" and "float64" or "int64" end
     return dt
@@ -417,7 +419,7 @@ local function run_agg(g, outputs, as_series, level)
   return from_layer(as_series and "series" or "frame", name, 1, meta, layers)
 end
 
-for _, agg in ipairs({ "sum", "mean", "count", "min", "max", "std", "var" }) do
+for _, agg in ipairs({ "sum", "mean", "count", "min", "max", "std", "var", "first", "last" }) do
   gbm[agg] = function(g, ddof)
     if (agg == "std" or agg == "var") and ddof ~= nil then
       g = setmetatable({ _df = g._df, _by = g._by, _by_name = g._by_name, _by_layers = g._by_layers,
@@ -426,7 +428,8 @@ for _, agg in ipairs({ "sum", "mean", "count", "min", "max", "std", "var" }) do
     local outputs = {}
     for _, c in ipairs(value_cols(g)) do
       local dt = g._df._meta.dtypes[c]
-      if agg == "count" or (NUMERIC[dt] and (dt ~= "datetime64[ns]" or agg == "min" or agg == "max")) or g._series then
+      if agg == "count" or agg == "first" or agg == "last"
+        or (NUMERIC[dt] and (dt ~= "datetime64[ns]" or agg == "min" or agg == "max")) or g._series then
         outputs[#outputs + 1] = { c, c, agg }
       end
     end
