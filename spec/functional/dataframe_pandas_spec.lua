@@ -81,6 +81,12 @@ for a in ("first", "last"):
     r["gk_t_" + a] = [str(x) for x in getattr(g.t, a)().tolist()]
 r["gk_size"] = [int(x) for x in g.size().tolist()]
 r["gk_keys"] = [int(x) for x in g.size().index.tolist()]
+gm = d.groupby(["k", "b"]).f.mean()
+r["gm_k"] = [int(a) for a, b in gm.index.tolist()]; r["gm_b"] = [bool(b) for a, b in gm.index.tolist()]
+r["gm_mean"] = [num(x) for x in gm.tolist()]
+gm2 = d.groupby([d.t.dt.month, "s"]).i.sum()
+r["gm2_month"] = [int(a) for a, b in gm2.index.tolist()]; r["gm2_s"] = [b for a, b in gm2.index.tolist()]
+r["gm2_sum"] = [int(x) for x in gm2.tolist()]
 gs = d.groupby("s")
 r["gs_keys"] = gs.f.mean().index.tolist()
 r["gs_mean"] = [num(x) for x in gs.f.mean().tolist()]
@@ -287,6 +293,20 @@ describe("ldask.dataframe against pandas", function()
     assert.is_true(m ~= m, "the mean of nothing is NaN")
     assert.equal(0, dd.len(none:groupby("k").f:sum():compute()))
     assert.equal(0, dd.len(none:compute()))
+  end)
+
+  it("groupby on several keys (columns and derived series), sorted lexicographically", function()
+    if skip() then return end
+    local d = df()
+    local r = d:groupby({ "k", "b" }).f:mean():compute()
+    assert.same({ "k", "b", "f" }, r.columns)
+    assert.same(E.gm_k, r.k:to_table())
+    assert.same(E.gm_b, r.b:to_table())
+    close_list(r.f:to_table(), E.gm_mean, "groupby([k, b]).f.mean")
+    local r2 = d:groupby({ d.t.dt.month, "s" }, { split_every = 3 }).i:sum():compute()
+    assert.same(E.gm2_month, r2.t:to_table())
+    assert.same(E.gm2_s, r2.s:to_table())
+    assert.same(E.gm2_sum, r2.i:to_table())
   end)
 
   it("agg of several aggregations", function()

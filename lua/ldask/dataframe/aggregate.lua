@@ -58,6 +58,28 @@ local function factorize(k)
 end
 M.factorize = factorize
 
+-- Factorizes the combination of key columns KS (a list): rows with a
+-- missing key in any column get code -1.
+local function factorize_multi(ks)
+  if #ks == 1 then return factorize(ks[1]) end
+  local acc, nacc = factorize(ks[1])
+  for j = 2, #ks do
+    local cj, nj = factorize(ks[j])
+    local out = column.alloc(acc.shape[1], "int64")
+    lib.ld_fr_codes_combine(ptr(acc, I64P), ptr(cj, I64P), nj, acc.shape[1], ptr(out, I64P))
+    acc, nacc = out, nacc * nj
+  end
+  local n = acc.shape[1]
+  local valid = nd.binary("ge", acc, 0)
+  local codes, first = column.alloc(n, "int64"), column.alloc(math.max(n, 1), "int64")
+  local ng = tonumber(lib.ld_fr_factorize_i64(ptr(acc, I64P), ptr(valid, U8P), 0, n, ptr(codes, I64P),
+    ptr(first, I64P)))
+  if ng < 0 then error("groupby: out of memory", 0) end
+  return codes, ng, first
+end
+
+local KEY = "|key|" -- partial columns of the keys of a several-column groupby
+
 -- A new ndarray of N filled with V.
 local function filled(n, dtype, v)
   local a = column.alloc(n, dtype)
@@ -133,8 +155,10 @@ end
 local function partial(k, vals, aggs, want_size)
   local codes, ng, first
   local n
+  local multi = k and not column.is_column(k)
   for _, c in pairs(vals) do n = c.n end
-  if k then codes, ng, first = factorize(k); n = k.n else ng = 1 end
+  if multi then codes, ng, first = factorize_multi(k); n = k[1].n
+  elseif k then codes, ng, first = factorize(k); n = k.n else ng = 1 end
   local cols = {}
   for name, list in pairs(aggs) do
     local stats = {}
@@ -147,22 +171,39 @@ local function partial(k, vals, aggs, want_size)
     else ptr(sz, I64P)[0] = n or 0 end
     cols["|size"] = column.numeric("int64", sz)
   end
+  if multi then
+    for j, kc in ipairs(k) do cols[KEY .. j] = column.take(kc, ptr(first, I64P), ng) end
+  end
   local names = {}
   for name in pairs(cols) do names[#names + 1] = name end
   table.sort(names)
-  local idx = k and column.take(k, ptr(first, I64P), ng) or nil
+  local idx = (k and not multi) and column.take(k, ptr(first, I64P), ng) or nil
   return frame.new(names, cols, ng, idx)
 end
 M.partial = partial
 
+-- The key columns of a several-column partial P, or nil.
+local function partial_keys(p)
+  if not p._cols[KEY .. 1] then return nil end
+  local ks, j = {}, 1
+  while p._cols[KEY .. j] do ks[j] = p._cols[KEY .. j]; j = j + 1 end
+  return ks
+end
+
 -- Re-aggregates a concatenation of partials (frame P) by its index.
 local function recombine(p)
   local codes, ng, first
-  if p._index then codes, ng, first = factorize(p._index) else ng = 1 end
+  local ks = partial_keys(p)
+  if ks then codes, ng, first = factorize_multi(ks)
+  elseif p._index then codes, ng, first = factorize(p._index) else ng = 1 end
   local cols = {}
   for _, name in ipairs(p._names) do
     local c = p._cols[name]
     local st = name:match("|(%w+)$")
+    if name:sub(1, #KEY) == KEY then
+      cols[name] = column.take(c, ptr(first, I64P), ng)
+      goto continue
+    end
     local kind = c.kind
     local intk = is_int(kind)
     local ao = ffi.new("ld_fr_aggout")
@@ -193,7 +234,13 @@ end
 -- by = series expr or nil, values = {name = series expr}, aggs, size}.
 function M.chunk(spec, i, ...)
   local ctx = { i = i, wants = spec.wants, slots = spec.slots, inputs = { ... }, memo = {} }
-  local k = spec.by and kernels.eval(spec.by, ctx)._col or nil
+  local k
+  if spec.by and spec.by.multi then
+    k = {}
+    for j, e in ipairs(spec.by) do k[j] = kernels.eval(e, ctx)._col end
+  elseif spec.by then
+    k = kernels.eval(spec.by, ctx)._col
+  end
   local vals = {}
   for name, e in pairs(spec.values) do vals[name] = kernels.eval(e, ctx)._col end
   return partial(k, vals, spec.aggs, spec.size)
@@ -271,6 +318,15 @@ function M.finalize(spec, ...)
     names[i] = o[1]
     cols[o[1]] = final_column(p, o[2], o[3], spec.kinds[o[2]], spec.ddof)
   end
+  local ks = partial_keys(p)
+  if ks then -- several keys: a frame of the key columns then the results
+    local all = {}
+    for j, kc in ipairs(ks) do all[j] = spec.key_names[j]; cols[spec.key_names[j]] = kc end
+    for _, nme in ipairs(names) do all[#all + 1] = nme end
+    local f = frame.new(all, cols, p._n)
+    if spec.sort ~= false then f = M.sort_by_columns(f, spec.key_names) end
+    return f
+  end
   local f = frame.new(names, cols, p._n, p._index)
   if p._index and spec.sort ~= false then f = M.sort_by_index(f) end
   f._index_name = spec.index_name
@@ -307,13 +363,8 @@ function M.count_rows(v)
   return v._col.n
 end
 
---- Frame F with its rows sorted by the index (ascending, missing last).
-function M.sort_by_index(f)
-  local k = f._index
-  local n = f._n
-  local idx = column.alloc(n, "int64")
-  local ip = ptr(idx, I64P)
-  for i = 0, n - 1 do ip[i] = i end
+-- Argsort of column K into IP (N row numbers, initialised by the caller).
+local function argsort(k, n, ip)
   if k.kind == "string" then
     local pk = column.plain(k)
     lib.ld_fr_argsort_str(ptr(pk.offsets, I64P), ffi.cast("const char *", ptr(pk.data, U8P)), u8(pk.valid), n, ip)
@@ -321,6 +372,46 @@ function M.sort_by_index(f)
   elseif k.kind == "bool" then
     lib.ld_fr_argsort_i64(ptr(k.data:astype("int64"), I64P), u8(k.valid), n, ip)
   else lib.ld_fr_argsort_i64(ptr(k.data, I64P), u8(k.valid), n, ip) end
+end
+
+local function iota(n)
+  local idx = column.alloc(n, "int64")
+  local ip = ptr(idx, I64P)
+  for i = 0, n - 1 do ip[i] = i end
+  return idx, ip
+end
+
+--- Frame F (distinct key combinations) sorted by the columns NAMES,
+-- lexicographically: each column's values ranked, the ranks combined.
+function M.sort_by_columns(f, names)
+  local n = f._n
+  local combined = filled(n, "int64", 0)
+  local cb = ptr(combined, I64P)
+  for _, name in ipairs(names) do
+    local c = f._cols[name]
+    local codes, ng, first = factorize(c)
+    local reps = column.take(c, ptr(first, I64P), ng)
+    local _, order = iota(ng)
+    argsort(reps, ng, order)
+    local rank = column.alloc(math.max(ng, 1), "int64")
+    local rp = ptr(rank, I64P)
+    for r = 0, ng - 1 do rp[order[r]] = r end
+    local cp = ptr(codes, I64P)
+    for i = 0, n - 1 do cb[i] = cb[i] * (ng + 1) + (cp[i] >= 0 and rp[cp[i]] or ng) end
+  end
+  local _, ip = iota(n)
+  lib.ld_fr_argsort_i64(cb, nil, n, ip)
+  local cols = {}
+  for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], ip, n) end
+  return frame.new(f._names, cols, n)
+end
+
+--- Frame F with its rows sorted by the index (ascending, missing last).
+function M.sort_by_index(f)
+  local k = f._index
+  local n = f._n
+  local _, ip = iota(n)
+  argsort(k, n, ip)
   local cols = {}
   for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], ip, n) end
   return frame.new(f._names, cols, n, column.take(k, ip, n))

@@ -320,19 +320,34 @@ M.GroupBy = GroupBy
 --- df:groupby(by, opts): BY is a column name or a Series of the same frame
 -- (e.g. df.timestamp.dt.day). OPTS: sort (true), split_every (8).
 function dfm.groupby(df, by, opts)
+  local function key_of(b)
+    if type(b) == "string" then
+      if not df._meta.dtypes[b] then
+        error(format("groupby: no column '%s' (columns: %s)", b, concat(df._meta.names, ", ")), 4)
+      end
+      return node({ op = "col", a = df._e, name = b }), b, nil, df._meta.dtypes[b]
+    elseif is_series(b) then
+      if b.npartitions ~= df.npartitions then
+        error("groupby: the key series must come from the same frame (same partitions)", 4)
+      end
+      return b._e, b._meta.name, b._layers, b._meta.dtype
+    end
+    error("groupby: expected a column name, a Series or a list of them, got " .. type(b), 4)
+  end
   local by_e, by_name, by_layers
-  if type(by) == "string" then
-    if not df._meta.dtypes[by] then
-      error(format("groupby: no column '%s' (columns: %s)", by, concat(df._meta.names, ", ")), 2)
+  if type(by) == "table" and not is_series(by) then
+    if #by == 0 then error("groupby: an empty list of keys", 2) end
+    by_e, by_name, by_layers = { multi = true }, {}, {}
+    local kinds = {}
+    for j, b in ipairs(by) do
+      local e, nme, l, kind = key_of(b)
+      by_e[j], by_name[j], kinds[j] = e, nme or ("key" .. j), kind
+      by_e.kinds = kinds
+      if l then by_layers = core.merge_layers(by_layers, l) end
     end
-    by_e, by_name = node({ op = "col", a = df._e, name = by }), by
-  elseif is_series(by) then
-    if by.npartitions ~= df.npartitions then
-      error("groupby: the key series must come from the same frame (same partitions)", 2)
-    end
-    by_e, by_name, by_layers = by._e, by._meta.name, by._layers
+    if #by == 1 then by_e, by_name, by_layers = by_e[1], by_name[1], by_layers end
   else
-    error("groupby: expected a column name or a Series, got " .. type(by), 2)
+    by_e, by_name, by_layers = key_of(by)
   end
   return setmetatable({ _df = df, _by = by_e, _by_name = by_name, _by_layers = by_layers,
     _opts = opts or {}, _cols = nil }, GroupBy)
@@ -360,9 +375,13 @@ end
 -- Value columns of G (all but the key by default).
 local function value_cols(g)
   if g._cols then return g._cols end
+  local keys = {}
+  local bn = g._by_name
+  if type(bn) == "table" then for _, n in ipairs(bn) do keys[n] = true end
+  elseif type(bn) == "string" then keys[bn] = true end
   local out = {}
   for _, n in ipairs(g._df._meta.names) do
-    if n ~= g._by_name or type(g._by_name) ~= "string" then out[#out + 1] = n end
+    if not keys[n] then out[#out + 1] = n end
   end
   return out
 end
@@ -371,7 +390,14 @@ end
 local function run_agg(g, outputs, as_series, level)
   local df = g._df
   local values, aggs, kinds = {}, {}, {}
-  local roots = { by = g._by }
+  local multi = type(g._by) == "table" and g._by.multi
+  local roots = {}
+  if multi then
+    for j, e in ipairs(g._by) do roots["by" .. j] = e end
+  else
+    roots.by = g._by
+  end
+  if multi then as_series = false end
   local size = false
   for _, o in ipairs(outputs) do
     local cname, agg = o[2], o[3]
@@ -398,7 +424,8 @@ local function run_agg(g, outputs, as_series, level)
   end
   local spec = { by = g._by, values = values, aggs = aggs, size = size }
   local fspec = { outputs = outputs, kinds = kinds, series = as_series, series_name = as_series and outputs[1][1],
-    sort = g._opts.sort, ddof = g._ddof, index_name = g._by_name }
+    sort = g._opts.sort, ddof = g._ddof, index_name = not multi and g._by_name or nil,
+    key_names = multi and g._by_name or nil }
   local layers, fk, name = aca(df, roots, spec, fspec, g._opts.split_every, "groupby", g._by_layers)
   local meta
   local out_kind = function(o)
@@ -413,7 +440,14 @@ local function run_agg(g, outputs, as_series, level)
     meta = { name = outputs[1][1], dtype = out_kind(outputs[1]) }
   else
     local names, dtypes = {}, {}
-    for i, o in ipairs(outputs) do names[i] = o[1]; dtypes[o[1]] = out_kind(o) end
+    if multi then
+      for j, e in ipairs(g._by) do
+        local kn = g._by_name[j]
+        names[#names + 1] = kn
+        dtypes[kn] = g._by.kinds[j]
+      end
+    end
+    for _, o in ipairs(outputs) do names[#names + 1] = o[1]; dtypes[o[1]] = out_kind(o) end
     meta = { names = names, dtypes = dtypes }
   end
   return from_layer(as_series and "series" or "frame", name, 1, meta, layers)
