@@ -323,16 +323,16 @@ function dfm.groupby(df, by, opts)
   local function key_of(b)
     if type(b) == "string" then
       if not df._meta.dtypes[b] then
-        error(format("groupby: no column '%s' (columns: %s)", b, concat(df._meta.names, ", ")), 4)
+        error(format("groupby: no column '%s' (columns: %s)", b, concat(df._meta.names, ", ")), 3)
       end
       return node({ op = "col", a = df._e, name = b }), b, nil, df._meta.dtypes[b]
     elseif is_series(b) then
       if b.npartitions ~= df.npartitions then
-        error("groupby: the key series must come from the same frame (same partitions)", 4)
+        error("groupby: the key series must come from the same frame (same partitions)", 3)
       end
       return b._e, b._meta.name, b._layers, b._meta.dtype
     end
-    error("groupby: expected a column name, a Series or a list of them, got " .. type(b), 4)
+    error("groupby: expected a column name, a Series or a list of them, got " .. type(b), 3)
   end
   local by_e, by_name, by_layers
   if type(by) == "table" and not is_series(by) then
