@@ -114,6 +114,8 @@ vs = d.s.value_counts()
 r["vs"] = {k: int(v) for k, v in vs.items()}
 r["nunique_s"] = int(d.s.nunique()); r["nunique_k"] = int(d.k.nunique()); r["nunique_f"] = int(d.f.nunique())
 r["rename_sum"] = int(d.rename(columns={"i": "j"}).j.sum())
+r["arr_sum"] = num(d[d.f > 0].f.to_numpy().sum()); r["arr_len"] = int((d.f > 0).sum())
+r["arr_i_mean"] = num(d.i.to_numpy().mean())
 few = d[d.i > 990]
 r["few_len"] = len(few); r["few_sum"] = num(few.f.sum()); r["few_mean"] = num(few.f.mean())
 r["few_gk"] = [num(x) for x in few.groupby("k").f.max().tolist()]
@@ -218,6 +220,16 @@ describe("ldask.dataframe against pandas", function()
     close(d.f:dropna():sum():compute(), E.dropna_f_sum, "dropna sum")
     assert.equal(E.rename_sum, d:rename({ columns = { i = "j" } }).j:sum():compute())
     assert.same({ "i", "s", "b", "t", "k" }, d:drop({ "f" }).columns)
+  end)
+
+  it("to_array: a series as an ldask.array with one block per partition", function()
+    if skip() then return end
+    local d = df()
+    local a = d[d.f:gt(0)].f:to_array()
+    assert.equal(E.arr_len, a.shape[1])
+    assert.equal(d.npartitions, #a.chunks[1])
+    close(a:sum():compute(), E.arr_sum, "array sum")
+    close(d.i:to_array():mean():compute(), E.arr_i_mean, "array mean")
   end)
 
   it("value_counts and nunique", function()

@@ -506,6 +506,42 @@ function gbm.agg(g, spec)
 end
 
 ---------------------------------------------------------------------------
+-- to_array
+
+--- s:to_array(): the series as a 1-d ldask.array (numeric kinds; missing
+-- ints become NaN), one block per partition; the partition lengths are
+-- computed first (dask's to_dask_array(lengths=True)). The blocks are the
+-- column's ndarrays as they are: the array kernels work on them directly.
+function sm.to_array(s, opts)
+  local dt = s._meta.dtype
+  if dt == "string" then error("to_array: a string series has no array form", 2) end
+  require "ldask.array"
+  local acore = require "ldask.array.core"
+  local lengths = {}
+  do
+    local wants, inputs, slots = core.plan_tasks({ root = s._e }, { root = true })
+    local spec = quote({ root = s._e, wants = wants, slots = slots })
+    local name = "lengths-" .. core.own_layer(s).name
+    local layer, keys = {}, {}
+    for i = 0, s.npartitions - 1 do
+      local t = { kernels.partition_len, spec, i }
+      for _, a in ipairs(core.input_args(inputs, i)) do t[#t + 1] = a end
+      keys[i + 1] = key(name, i)
+      layer[keys[i + 1]] = t
+    end
+    local layers = core.merge_layers(s._layers)
+    layers[name] = layer
+    lengths = base.get(graph.flatten_layers(layers), keys, opts)
+  end
+  local own = core.own_layer(s)
+  local name = "to_array-" .. own.name
+  local layer = {}
+  for i = 0, s.npartitions - 1 do layer[key(name, i)] = { kernels.series_ndarray, key(own.name, i) } end
+  local kind = (dt == "datetime64[ns]") and "int64" or dt
+  return acore.new(name, layer, { lengths }, kind, { { layers = core.layers_of(s) } })
+end
+
+---------------------------------------------------------------------------
 -- value_counts, nunique
 
 -- A groupby of series S on itself (value_counts, nunique).

@@ -338,6 +338,17 @@ function M.partition_len(spec, i, ...)
   return v._col.n
 end
 
+--- Task: the ndarray of series partition V (an int or bool series with a
+-- missing value has none: fillna or astype("float64") first).
+function M.series_ndarray(v)
+  local c = v._col
+  if c.valid and column.isna(c).data:any():item() then
+    error(format("to_array: the %s series '%s' has missing values, which a %s array cannot hold "
+      .. "(s:fillna(v) or s:astype(\"float64\") first)", c.kind, tostring(v._name), c.kind), 0)
+  end
+  return c.data
+end
+
 --- Task: concatenates partitions into one frame/series (compute's result).
 function M.concat(parts)
   local first = parts[1]
