@@ -5,7 +5,7 @@
 -- (projection) are found from the root, and each partition becomes ONE task
 -- evaluating the whole tree (kernels.partition). Reductions and groupby
 -- add apply-concat-apply layers (aggregate.lua).
--- @module ldask.dataframe
+-- @submodule ldask.dataframe
 local graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
@@ -65,7 +65,7 @@ local function sig(e, seen)
   return seen[e]
 end
 
---- A collection of KIND ("frame" or "series") over expression E with
+-- A collection of KIND ("frame" or "series") over expression E with
 -- NPARTS partitions. META: {names = list, dtypes = {name = kind}} for a
 -- frame; {name = name, dtype = kind} for a series. LAYERS: the graph
 -- layers of the input leaves.
@@ -257,7 +257,7 @@ local function series_of(c, e, name, dtype, extra_layers)
 end
 M.series_of = series_of
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Column access and lookup
 
 local function column_series(df, name)
@@ -327,10 +327,11 @@ Series.__tostring = function(s)
     tostring(s._meta.dtype), s.npartitions)
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Blockwise operations
 
 --- df:filter(mask) or df[mask]: the rows where the bool series MASK is true.
+-- @function DataFrame:filter
 function dfm.filter(df, mask)
   if not is_series(mask) then error("filter: expected a bool Series, got " .. type(mask), 2) end
   check_same(df, mask, "filter", 2)
@@ -353,6 +354,7 @@ end
 
 --- df:col(name): the column NAME, also when NAME is a method's name
 -- (df.count is the method; df:col("count") the column).
+-- @function DataFrame:col
 function dfm.col(df, name)
   if not df._meta.dtypes[name] then
     error(format("DataFrame: no column '%s' (columns: %s)", tostring(name), concat(df._meta.names, ", ")), 2)
@@ -361,12 +363,14 @@ function dfm.col(df, name)
 end
 
 --- df:select{names} (same as df[{names}]): a frame of those columns.
+-- @function DataFrame:select
 function dfm.select(df, names)
   if type(names) ~= "table" then error("select: expected a list of column names", 2) end
   return select_cols(df, names, 2)
 end
 
 --- df:assign{name = series or scalar, ...}: new or replaced columns.
+-- @function DataFrame:assign
 function dfm.assign(df, t)
   if type(t) ~= "table" then error("assign: expected a table {name = series or value}", 2) end
   local names, vals, layers = {}, {}, { df._layers }
@@ -474,6 +478,7 @@ function sm.abs(s) return unop(s, "abs") end
 function sm.invert(s) return unop(s, "not", "bool") end
 
 --- s:astype(dtype)
+-- @function Series:astype
 function sm.astype(s, dtype)
   local k = require("ldask.dataframe.csv").DTYPE_ALIASES[dtype]
   if not k then error(format("astype: unknown dtype '%s'", tostring(dtype)), 2) end
@@ -482,6 +487,7 @@ function sm.astype(s, dtype)
 end
 
 --- s:rename(name)
+-- @function Series:rename
 function sm.rename(s, name)
   return M.new("series", node({ op = "rename", a = s._e, name = name }), s.npartitions,
     { name = name, dtype = s._meta.dtype }, s._layers)
@@ -495,6 +501,7 @@ end
 
 --- s:fillna(value), df:fillna(value or {column = value}): missing values
 -- replaced (NaN, NaT, masked ints and bools, missing strings).
+-- @function DataFrame:fillna
 local function fillna(c, value)
   local tv = type(value)
   if is_df(c) then
@@ -515,6 +522,7 @@ dfm.fillna = function(c, v) local r = fillna(c, v); return r end
 sm.fillna = dfm.fillna
 
 --- s:dropna(), df:dropna{subset = {...}}: the rows without missing values.
+-- @function DataFrame:dropna
 local function dropna(c, opts)
   local subset = opts and opts.subset
   if subset ~= nil then
@@ -529,6 +537,7 @@ dfm.dropna = function(c, opts) local r = dropna(c, opts); return r end
 sm.dropna = dfm.dropna
 
 --- df:rename{columns = {old = new}} (or the map itself).
+-- @function DataFrame:rename
 function dfm.rename(df, map)
   if type(map) ~= "table" then error("rename: expected {old = new}", 2) end
   if type(map.columns) == "table" then map = map.columns end
@@ -546,6 +555,7 @@ function dfm.rename(df, map)
 end
 
 --- df:drop{cols} (or drop{columns = {...}}): the frame without those columns.
+-- @function DataFrame:drop
 function dfm.drop(df, cols)
   if type(cols) == "string" then cols = { cols } end
   if type(cols) ~= "table" then error("drop: expected a list of column names", 2) end
@@ -594,6 +604,7 @@ end
 --- map_partitions(fn, ...): FN(partition, ...) on every partition (a
 -- Frame or FrameSeries in memory); META: {names, dtypes} or {name, dtype}
 -- of the result, found by running FN on an empty partition when absent.
+-- @function DataFrame:map_partitions
 local function map_partitions(c, fn, ...)
   if type(fn) ~= "function" then error("map_partitions: expected a function, got " .. type(fn), 3) end
   local args = { ... }

@@ -23,9 +23,44 @@ local node, dfm, sm, scm = core.node, core.df_methods, core.series_methods, core
 local is_df, is_series = core.is_df, core.is_series
 
 local M = {}
+
+--- The methods of a DataFrame `df` (a lazy collection; docs/dataframe.md):
+-- `df.x` / `df["x"]` / `df:col("x")` (a Series), `df[{"x", "y"}]` /
+-- `df:select{...}`, `df[mask]` / `df:filter(mask)`, `df:assign{...}`,
+-- `df:fillna(v)`, `df:dropna{subset =}`, `df:rename{old = new}`,
+-- `df:drop{...}`, `df:head(n)`, `df:len()`, `df:map_partitions(fn, ...)`,
+-- `df:groupby(by, opts)`, the reductions `df:sum()`, `mean`, `count`,
+-- `min`, `max`, `std`, `var` (computed: a FrameSeries per column),
+-- `df:compute(opts)` (a Frame). Fields: `df.columns`, `df.dtypes`,
+-- `df.npartitions`.
+-- @table DataFrame
+
+--- The methods of a Series `s`: arithmetic `+ - * / % ^`, unary `-`, and
+-- the methods `add`, `sub`, `mul`, `div`, `floordiv`, `mod`, `pow`; the
+-- comparisons `eq`, `ne`, `lt`, `le`, `gt`, `ge`; `and_`, `or_`, `xor`,
+-- `invert`, `abs`, `isna`, `notna`, `fillna`, `dropna`, `astype`, `rename`,
+-- `filter` (`s[mask]`); `.dt` (year, month, day, hour, minute, second,
+-- dayofweek, date, `floor(unit)`); the reductions `sum`, `mean`, `count`,
+-- `min`, `max`, `std(ddof)`, `var(ddof)` (lazy Scalars: `:compute()`),
+-- `value_counts`, `nunique`, `to_array`, `head`, `len`, `map_partitions`,
+-- `compute`. Fields: `s.name`, `s.dtype`, `s.npartitions`.
+-- @table Series
+
+--- The methods of a groupby `g = df:groupby(by)`: `g.x` / `g["x"]` /
+-- `g[{"x", "y"}]` select value columns; `sum`, `mean`, `count`, `min`,
+-- `max`, `std(ddof)`, `var(ddof)`, `first`, `last`, `size`, `agg(spec)`.
+-- @table GroupBy
+
 M.DataFrame, M.Series, M.Scalar = core.DataFrame, core.Series, core.Scalar
 M.Frame, M.FrameSeries = frame.Frame, frame.Series
+--- is_dataframe(x), is_series(x): true when X is a DataFrame / Series
+-- collection.
+-- @function is_dataframe
 M.is_dataframe, M.is_series = is_df, is_series
+--- register_codec(): what an executor state runs to decode frames and
+-- series (ldask.dataframe.frame.register_codec: loads the ndarray codec;
+-- the frames' metatables travel by module path).
+-- @function register_codec
 M.register_codec = frame.register_codec
 
 --- read_csv(urlpath, opts): a DataFrame of CSV files (a glob, a path or a
@@ -49,7 +84,6 @@ local function from_layer(kind, name, nparts, meta, layers)
   local e = node({ op = "input", name = name, names = meta.names, single = nparts == 1 and nil })
   return core.new(kind, e, nparts, meta, layers)
 end
-M.from_layer = from_layer
 
 --- from_table(t, opts): a DataFrame from a Lua table of columns
 -- ({x = {1, 2}, y = {"a", "b"}}) or of rows ({{x = 1, y = "a"}, ...}).
@@ -129,7 +163,7 @@ function M.from_table(t, opts)
   return from_layer("frame", name, np, { names = names, dtypes = dtypes }, { [name] = layer })
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Scalars (the lazy result of a reduction)
 
 local function scalar(name, layers)
@@ -147,7 +181,7 @@ function scm.compute(s, opts)
   return (base.compute(s))
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Apply-concat-apply
 
 -- Layers computing FINAL from per-partition chunk tasks of SPEC over
@@ -226,6 +260,7 @@ for _, agg in ipairs(REDUCTIONS) do
 end
 
 --- df:sum() and the other reductions of a DataFrame: a Series per column.
+-- @function DataFrame:sum
 for _, agg in ipairs(REDUCTIONS) do
   dfm[agg] = function(df, opts)
     local out = {}
@@ -246,7 +281,7 @@ for _, agg in ipairs(REDUCTIONS) do
   end
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- head, len, persist
 
 local function partition_keys(c)
@@ -255,6 +290,7 @@ local function partition_keys(c)
 end
 
 --- df:head(n): the first N rows (5), computing only the partitions needed.
+-- @function DataFrame:head
 local function head(c, n, opts)
   n = n or 5
   if type(n) ~= "number" or n < 0 then error("head: n must be a non-negative number", 3) end
@@ -275,6 +311,7 @@ dfm.head = head
 sm.head = head
 
 --- df:len(): the number of rows (computed; reads no column of a CSV).
+-- @function DataFrame:len
 local function len(c, opts)
   local own = core.own_layer(c)
   local wants, inputs, slots = core.plan_tasks({ root = c._e }, { root = {} })
@@ -308,9 +345,8 @@ function M.len(x)
   error("len: expected a DataFrame, a Series or a Frame", 2)
 end
 
---- df:to_delayed() is not here yet; df:npartitions is a field.
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- groupby
 
 local GroupBy = { __name = "ldask.dataframe.GroupBy" }
@@ -319,6 +355,7 @@ M.GroupBy = GroupBy
 
 --- df:groupby(by, opts): BY is a column name or a Series of the same frame
 -- (e.g. df.timestamp.dt.day). OPTS: sort (true), split_every (8).
+-- @function DataFrame:groupby
 function dfm.groupby(df, by, opts)
   local function key_of(b)
     if type(b) == "string" then
@@ -473,6 +510,7 @@ for _, agg in ipairs({ "sum", "mean", "count", "min", "max", "std", "var", "firs
 end
 
 --- g:size(): rows per group (a Series).
+-- @function GroupBy:size
 function gbm.size(g)
   return run_agg(g, { { "size", nil, "size" } }, true, 2)
 end
@@ -480,6 +518,7 @@ end
 --- g:agg(spec): several aggregations. SPEC: "mean", {"mean", "max"} (on a
 -- selected column: columns named by the aggregation) or {column = "mean" or
 -- {"min", "max"}} (columns "column" or "column_min", ...).
+-- @function GroupBy:agg
 function gbm.agg(g, spec)
   local outputs = {}
   if type(spec) == "string" then return gbm[spec] and gbm[spec](g) or error("agg: unknown aggregation " .. spec, 2) end
@@ -505,13 +544,14 @@ function gbm.agg(g, spec)
   return run_agg(g, outputs, false, 2)
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- to_array
 
 --- s:to_array(): the series as a 1-d ldask.array (numeric kinds; missing
 -- ints become NaN), one block per partition; the partition lengths are
 -- computed first (dask's to_dask_array(lengths=True)). The blocks are the
 -- column's ndarrays as they are: the array kernels work on them directly.
+-- @function Series:to_array
 function sm.to_array(s, opts)
   local dt = s._meta.dtype
   if dt == "string" then error("to_array: a string series has no array form", 2) end
@@ -541,7 +581,7 @@ function sm.to_array(s, opts)
   return acore.new(name, layer, { lengths }, kind, { { layers = core.layers_of(s) } })
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- value_counts, nunique
 
 -- A groupby of series S on itself (value_counts, nunique).
@@ -563,6 +603,7 @@ end
 
 --- s:value_counts(): rows per distinct value, most frequent first (ties
 -- in value order); missing values are not counted.
+-- @function Series:value_counts
 function sm.value_counts(s)
   local sizes = gbm.size(self_groupby(s))
   local named = sizes:rename(s._meta.name)
@@ -570,6 +611,7 @@ function sm.value_counts(s)
 end
 
 --- s:nunique(): the number of distinct values (missing values not counted); a Scalar.
+-- @function Series:nunique
 function sm.nunique(s)
   local sizes = gbm.size(self_groupby(s))
   return then_task(sizes, aggregate.count_rows, "scalar", nil, "nunique")
