@@ -69,7 +69,9 @@ M.register_codec = frame.register_codec
 -- false), names, usecols, dtype (a name or {column = name}), parse_dates
 -- (list of columns), na_values, keep_default_na, compression ("infer",
 -- "gzip"), sample (lines used to infer dtypes, 1000).
--- @usage local df = ldask.dataframe.read_csv("data/2015-*.csv", { parse_dates = { "timestamp" } })
+-- @usage local f = io.open("t1.csv", "w"); f:write("a,b\n1,x\n2,y\n"); f:close()
+-- local df = ldask.dataframe.read_csv("t*.csv")
+-- print(df.a:sum():compute())   --> 3
 function M.read_csv(urlpath, opts)
   local plan = csv.plan(urlpath, opts, 2)
   plan.token = tokenize.tokenize("read_csv", plan.blocks, plan.dtypes, plan.sep, plan.na, plan.names)
