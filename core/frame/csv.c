@@ -18,6 +18,7 @@
 
 #include "frame/csvblock.h"
 #include "frame/frame.h"
+#include "frame/parse_fast.h"
 #include "io/textblocks.h"
 
 /* ---- missing values --------------------------------------------------- */
@@ -261,7 +262,8 @@ static int value_error(parser *ps, int64_t line, int k, const char *p, size_t n)
 }
 
 /* Stores field [P, P+N) (unquoted content) as row ROW of output column K. */
-static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, size_t n) {
+static inline __attribute__((always_inline)) int store(parser *ps, int k, int64_t row, int64_t line,
+                                                       const char *p, size_t n) {
   colstate *c = &ps->cols[k];
   int missing = 0;
   switch (c->type) {
@@ -269,7 +271,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       double v;
       if (ps->na_numeric && is_na(&ps->na, p, n)) {
         v = NAN;
-      } else if (ld_parse_f64_term(p, n, &v) != 0) {
+      } else if (!ld_fast_f64(p, n, &v) && ld_parse_f64_term(p, n, &v) != 0) {
         if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
         v = NAN;
       }
@@ -279,7 +281,7 @@ static int store(parser *ps, int k, int64_t row, int64_t line, const char *p, si
       int64_t v = 0;
       if (ps->na_numeric && is_na(&ps->na, p, n)) {
         missing = 1;
-      } else if (ld_parse_i64_term(p, n, &v) != 0) {
+      } else if (!ld_fast_i64(p, n, &v) && ld_parse_i64_term(p, n, &v) != 0) {
         if (!is_na(&ps->na, p, n)) return value_error(ps, line, k, p, n);
         missing = 1;
       }

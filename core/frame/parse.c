@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "frame/frame.h"
+#include "frame/parse_fast.h"
 
 /* ---- numbers and datetimes -------------------------------------------- */
 
@@ -18,7 +19,7 @@ static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static void c_locale_init(void) { c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
 
-static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+const double ld_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static int slow_f64(const char *p, size_t len, double *out) {
@@ -88,7 +89,7 @@ static int parse_f64_general(const char *p, size_t len, double *out) {
   if (p != e) return -1;
   if (m <= (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
     double d = (double)m;
-    d = exp10 < 0 ? d / P10[-exp10] : d * P10[exp10];
+    d = exp10 < 0 ? d / ld_pow10[-exp10] : d * ld_pow10[exp10];
     *out = neg ? -d : d;
     return 0;
   }
@@ -105,23 +106,7 @@ static int parse_f64_general(const char *p, size_t len, double *out) {
  * not a digit (the CSV scanner guarantees it: a separator, a newline, a
  * quote or a NUL follows every field). */
 int ld_parse_f64_term(const char *p, size_t len, double *out) {
-  const char *q = p, *e = p + len;
-  int neg = *q == '-';
-  q += neg;
-  const char *d0 = q;
-  uint64_t m = 0;
-  while ((unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
-  ptrdiff_t nint = q - d0, nfrac = 0;
-  if (*q == '.' && q < e) {
-    const char *f0 = ++q;
-    while ((unsigned)(*q - '0') < 10) m = m * 10 + (uint64_t)(*q++ - '0');
-    nfrac = q - f0;
-  }
-  if (q == e && nint + nfrac > 0 && nint + nfrac <= 19 && nfrac <= 22 && m <= (1ull << 53)) {
-    double d = (double)m / P10[nfrac];
-    *out = neg ? -d : d;
-    return 0;
-  }
+  if (ld_fast_f64(p, len, out)) return 0;
   return parse_f64_general(p, len, out);
 }
 
@@ -136,18 +121,9 @@ int ld_parse_f64(const char *p, size_t len, double *out) {
   return parse_f64_general(p, len, out);
 }
 
-/* An integer of at most 18 digits with a terminator after it (as above). */
+/* An integer with a terminator after it (as above). */
 int ld_parse_i64_term(const char *p, size_t len, int64_t *out) {
-  const char *q = p, *e = p + len;
-  int neg = *q == '-';
-  q += neg;
-  const char *d0 = q;
-  uint64_t v = 0;
-  while ((unsigned)(*q - '0') < 10) v = v * 10 + (uint64_t)(*q++ - '0');
-  if (q == e && q > d0 && q - d0 <= 18) {
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 0;
-  }
+  if (ld_fast_i64(p, len, out)) return 0;
   return ld_parse_i64(p, len, out);
 }
 
