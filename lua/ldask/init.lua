@@ -64,6 +64,7 @@ end
 local lazy = {
   array = "ldask.array",
   bag = "ldask.bag",
+  dataframe = "ldask.dataframe",
   diagnostics = "ldask.diagnostics",
   config = "ldask.config",
   graph = "ldask.graph",

@@ -38,6 +38,8 @@ local function api()
   local bag = require "ldask.bag"
   local delayed = require "ldask.delayed"
   local diag = require "ldask.diagnostics"
+  local dd = require "ldask.dataframe"
+  local dcore = require "ldask.dataframe.core"
   local pages = {
     { "ldask", functions_of(ldask) },
     { "ldask.config", functions_of(require "ldask.config") },
@@ -52,6 +54,8 @@ local function api()
     { "ldask.bag", functions_of(bag.Item, nil, functions_of(bag.Bag, nil, functions_of(bag))) },
     -- callbacks_for and adapter are the schedulers' side of diagnostics
     { "ldask.diagnostics", functions_of(diag, { callbacks_for = true, adapter = true }) },
+    { "ldask.dataframe", functions_of(dcore.df_methods, nil, functions_of(dcore.series_methods, nil,
+      functions_of(dcore.scalar_methods, nil, functions_of(dd)))) },
   }
   return pages
 end

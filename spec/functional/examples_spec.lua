@@ -24,4 +24,13 @@ describe("examples", function()
     assert.is_truthy(pi, out)
     assert.is_true(math.abs(pi - math.pi) < 0.1, out)
   end)
+
+  it("dataframe_csv runs the seed's groupby line on generated CSV files", function()
+    local dir = helpers.tmpdir() .. "/dfex"
+    local out, code = helpers.run_ldask(helpers.root .. "/examples/dataframe_csv.lua " .. dir .. " 2000 2>&1")
+    assert.equal(0, code, out)
+    assert.matches("npartitions=5, timestamp: datetime64[ns]", out, 1, true)
+    assert.matches("timestamp\n1 +[%d.]+\n2 +[%d.]+\n3 +[%d.]+\n4 +[%d.]+\n5 +[%d.]+\nName: volume, dtype: float64", out)
+    assert.matches("volume of trades above 250:%s+%d+", out)
+  end)
 end)

@@ -132,6 +132,26 @@ workloads.array_in_delayed = {
   expected = { 0, 10, 20, 30, 40, 50, 60, 70, 80, 90 },
 }
 
+-- ldask.dataframe: a groupby mean, a filtered sum, a .dt field and the
+-- rows of a filtered frame (partitions travel between states as buffers).
+workloads.dataframe = {
+  build = function()
+    return function(opts)
+      local dd = ldask.dataframe
+      local d = dd.from_table({ k = { "a", "b", "a", "c", "b", "a" }, v = { 1, 2, 3, 4, 5, 6 },
+        t = { "2015-01-01", "2015-01-02", "2015-01-02", "2015-01-03", "2015-01-05", "2015-01-05" } },
+        { npartitions = 3, dtype = { t = "datetime64[ns]" } })
+      local g = d:groupby("k").v:mean():compute(opts)
+      local s = d[d.v:gt(2)].v:sum():compute(opts)
+      local day = d:groupby(d.t.dt.day).v:sum():compute(opts)
+      local rows = d[d.k:eq("a")][{ "k", "v" }]:compute(opts):to_rows()
+      return { g:to_dict(), s, day:to_dict(), rows }
+    end
+  end,
+  expected = { { a = 10 / 3, b = 3.5, c = 4 }, 18, { [1] = 1, [2] = 5, [3] = 4, [5] = 11 },
+    { { k = "a", v = 1 }, { k = "a", v = 3 }, { k = "a", v = 6 } } },
+}
+
 local function arange_plus_one()
   local t = {}
   for i = 1, 100 do t[i] = i end
@@ -182,11 +202,13 @@ end
 
 describe("the parity matrix: sync, threads and a local cluster give the same results", function()
   it("delayed, array, bag, futures in delayed and collections, arrays in delayed", function()
-    run_ordering({ "delayed", "array", "bag", "futures_in_delayed", "futures_in_collections", "array_in_delayed" })
+    run_ordering({ "delayed", "array", "bag", "futures_in_delayed", "futures_in_collections", "array_in_delayed",
+      "dataframe" })
   end)
 
   it("the same on two workers of two threads (data moves between them)", function()
-    run_ordering({ "array", "bag", "delayed", "futures_in_collections", "array_in_delayed", "futures_in_delayed" },
+    run_ordering({ "array", "bag", "dataframe", "delayed", "futures_in_collections", "array_in_delayed",
+      "futures_in_delayed" },
       { n_workers = 2, threads_per_worker = 2 })
   end)
 
