@@ -189,6 +189,10 @@ void sc_broadcast_free(sc_state *st);
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_send_free(sc_worker *w, sc_task *t);
+/* Tells every other worker that GONE was removed: their fetches from it
+ * fail at once (it may be frozen, its peer connections open but mute) and
+ * come back as missing-data, so the tasks waiting for them are rescheduled. */
+void sc_send_worker_removed(sc_state *st, const sc_worker *gone);
 /* Queues KEY for the worker's next free-keys (sent after this loop
  * iteration's messages, or before the next message to that worker, so the
  * order of messages to a worker is kept). */

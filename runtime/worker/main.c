@@ -25,6 +25,7 @@
 static const char *USAGE =
     "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
+    "                    [--peer-timeout SECONDS]\n"
     "                    [--scheduler-file FILE] [--host HOST]\n"
     "\n"
     "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
@@ -39,6 +40,9 @@ static const char *USAGE =
     "                           ldask.client.get_worker().local_directory)\n"
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
+    "  --peer-timeout SECONDS   give up fetching from a peer that owes data and has\n"
+    "                           said nothing this long; the task goes back to the\n"
+    "                           scheduler, which finds the data elsewhere (default 30)\n"
     "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n";
 
 static wk_state W;
@@ -84,6 +88,7 @@ void wk_heartbeat(wk_state *w) {
 static void heartbeat(uv_timer_t *t) {
   (void)t;
   wk_heartbeat(&W);
+  wk_peers_check(&W);
 }
 
 static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
@@ -131,6 +136,13 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     W.registered = 1;
     W.lost_since = -1;
     fprintf(stderr, "ldask-worker %s: registered with %s\n", W.name, W.sched_addr);
+  } else if (ld_mp_str_eq(op, "worker-removed")) {
+    /* A peer the scheduler gave up: our fetches from it will never be
+     * answered (it may be frozen with its connections open). */
+    const char *addr;
+    size_t alen;
+    if (ld_mp_get_str(h, "address", &addr, &alen))
+      wk_peer_drop(&W, addr, alen, "the scheduler removed that worker");
   } else if (ld_mp_str_eq(op, "close")) {
     fprintf(stderr, "ldask-worker %s: the scheduler asked us to close\n", W.name);
     stop(0);
@@ -339,6 +351,7 @@ int main(int argc, char **argv) {
   const char *sched = NULL, *sched_file = NULL, *local_dir = NULL, *host = "127.0.0.1";
   W.nthreads = 1;
   W.death_timeout = 60;
+  W.peer_timeout = 30;
   W.lost_since = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -377,6 +390,13 @@ int main(int argc, char **argv) {
       W.death_timeout = strtod(v, &end);
       if (*end || W.death_timeout <= 0) {
         fprintf(stderr, "ldask-worker: --death-timeout expects seconds > 0, got '%s'\n", v);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--peer-timeout") == 0 && v) {
+      W.peer_timeout = strtod(v, &end);
+      if (*end || W.peer_timeout <= 0) {
+        fprintf(stderr, "ldask-worker: --peer-timeout expects seconds > 0, got '%s'\n", v);
         return 2;
       }
       i++;

@@ -340,6 +340,7 @@ static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
     f->key = dupn(d->key, d->keylen);
     f->keylen = d->keylen;
     f->peer = peer;
+    if (peer->asked++ == 0) peer->heard = (double)uv_now(w->loop) / 1000.0;
     ld_strmap_put(&w->fetching, f->key, f->keylen, f);
     pk_t p;
     pk_init(&p);
@@ -535,6 +536,7 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
 /* Data of one key arrived (or did not): wakes the tasks waiting for it. */
 static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
   ld_strmap_del(&w->fetching, f->key, f->keylen);
+  f->peer->asked--;
   wk_data *d = ld_strmap_get(&w->data, f->key, f->keylen);
   if (ok && d) {
     /* Count every waiter first: starting one must not drop the copy the
@@ -562,7 +564,7 @@ static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
 }
 
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h) {
-  (void)p;
+  p->heard = (double)uv_now(w->loop) / 1000.0;
   const msgpack_object *keys = ld_mp_get(h, "keys");
   const msgpack_object *missing = ld_mp_get(h, "missing");
   uint32_t next = 1;
@@ -613,6 +615,33 @@ void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason) {
   for (size_t k = 0; k < n; k++) fetch_done(w, fs[k], 0);
   free(fs);
   free(p);
+}
+
+void wk_peer_drop(wk_state *w, const char *addr, size_t len, const char *reason) {
+  for (wk_peer **pp = &w->peers; *pp; pp = &(*pp)->next) {
+    wk_peer *p = *pp;
+    if (strlen(p->addr) != len || memcmp(p->addr, addr, len) != 0) continue;
+    /* Out of the list at once, so that a new fetch opens a fresh
+     * connection; wk_peer_lost fails its fetches and frees it. */
+    *pp = p->next;
+    if (p->asked > 0)
+      fprintf(stderr, "ldask-worker %s: giving up %d fetch(es) from %s: %s\n", w->name, p->asked,
+              p->addr, reason);
+    ld_conn_close(p->conn, reason, 0);
+    return;
+  }
+}
+
+void wk_peers_check(wk_state *w) {
+  double now = (double)uv_now(w->loop) / 1000.0;
+  for (wk_peer *p = w->peers, *next; p; p = next) {
+    next = p->next;
+    if (p->asked <= 0 || now - p->heard <= w->peer_timeout) continue;
+    char why[160];
+    snprintf(why, sizeof why, "no answer for %.1f s (peer timeout %.1f s)", now - p->heard,
+             w->peer_timeout);
+    wk_peer_drop(w, p->addr, strlen(p->addr), why);
+  }
 }
 
 void wk_reset(wk_state *w) {

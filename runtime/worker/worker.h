@@ -129,6 +129,8 @@ enum { WK_IN_RAM = 0, WK_WRITING, WK_ON_DISK };
 typedef struct wk_peer {
   char addr[80];
   ld_conn *conn;
+  double heard; /* when it last answered (or was first asked), seconds */
+  int asked;    /* fetches from it in flight */
   struct wk_peer *next;
 } wk_peer;
 
@@ -150,6 +152,7 @@ typedef struct wk_state {
   int nthreads;
   int64_t memory_limit;
   double death_timeout;
+  double peer_timeout; /* a peer owing data silent this long is given up */
   double lost_since; /* when the scheduler link went down, <0 when up */
   int registered;
   ld_strmap tasks;    /* key -> wk_task */
@@ -206,6 +209,13 @@ void wk_on_free(wk_state *w, const msgpack_object *h);
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);
 void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason);
+/* Closes the connection to the peer at ADDR (LEN bytes) with REASON, if
+ * there is one: its fetches fail and their tasks go back to the scheduler
+ * (the scheduler removed that worker). */
+void wk_peer_drop(wk_state *w, const char *addr, size_t len, const char *reason);
+/* Closes the connection of every peer that owes data and has said nothing
+ * for w->peer_timeout seconds (called every second). */
+void wk_peers_check(wk_state *w);
 void wk_task_done(wk_state *w, ld_wtask *r);
 void wk_reset(wk_state *w);
 /* Sends the packed header SB with N frames (new references) to the
