@@ -50,6 +50,8 @@ static uv_timer_t hb_timer, reconnect_timer;
 static uv_signal_t sig_int, sig_term;
 static ld_server *peer_server;
 static int exit_code;
+static int ever_registered; /* else still waiting for a first scheduler */
+static double waiting_said; /* when "waiting for the scheduler" was last said */
 
 static void connect_scheduler(void);
 
@@ -134,6 +136,7 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     msgpack_sbuffer_destroy(&sb);
   } else if (ld_mp_str_eq(op, "registered")) {
     W.registered = 1;
+    ever_registered = 1;
     W.lost_since = -1;
     fprintf(stderr, "ldask-worker %s: registered with %s\n", W.name, W.sched_addr);
   } else if (ld_mp_str_eq(op, "worker-removed")) {
@@ -159,11 +162,23 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
 static void on_sched_close(ld_conn *c, const char *reason) {
   (void)c;
   W.sched = NULL;
-  if (W.registered || W.lost_since < 0)
+  double now = (double)uv_now(W.loop) / 1000.0;
+  if (!ever_registered) {
+    /* Started before its scheduler (as dask's "Waiting to connect"): said
+     * at once, then every 10 s, until the death timeout. */
+    if (W.lost_since < 0 || now - waiting_said >= 10) {
+      fprintf(stderr,
+              "ldask-worker %s: waiting for the scheduler at %s (%s); retrying until the death "
+              "timeout (%.1f s)\n",
+              W.name, W.sched_addr, reason, W.death_timeout);
+      waiting_said = now;
+    }
+  } else if (W.registered || W.lost_since < 0) {
     fprintf(stderr, "ldask-worker %s: lost the scheduler: %s\n", W.name, reason);
+  }
   W.registered = 0;
   wk_reset(&W);
-  if (W.lost_since < 0) W.lost_since = (double)uv_now(W.loop) / 1000.0;
+  if (W.lost_since < 0) W.lost_since = now;
   if (exit_code == 0 && !uv_is_closing((uv_handle_t *)&reconnect_timer))
     uv_timer_start(&reconnect_timer, (uv_timer_cb)connect_scheduler, 500, 0);
 }
@@ -173,8 +188,9 @@ static const ld_conn_handlers sched_handlers = {on_sched_msg, on_sched_close};
 static void connect_scheduler(void) {
   double now = (double)uv_now(W.loop) / 1000.0;
   if (W.lost_since >= 0 && now - W.lost_since > W.death_timeout) {
-    fprintf(stderr, "ldask-worker %s: no scheduler for %.1f s (death timeout %.1f s): exiting\n",
-            W.name, now - W.lost_since, W.death_timeout);
+    fprintf(stderr, "ldask-worker %s: %s for %.1f s (death timeout %.1f s): exiting\n", W.name,
+            ever_registered ? "no scheduler" : "no scheduler ever answered", now - W.lost_since,
+            W.death_timeout);
     stop(0);
     return;
   }
@@ -412,13 +428,17 @@ int main(int argc, char **argv) {
     }
   }
   if (sched == NULL && sched_file) {
-    /* The scheduler may still be starting: wait for its file a little. */
-    for (int tries = 0; tries < 100; tries++) {
+    /* The scheduler may still be starting: wait for its file until the
+     * death timeout. */
+    for (int tries = 0; tries <= (int)(W.death_timeout * 10); tries++) {
       if (read_sched_file(sched_file, W.sched_addr, sizeof W.sched_addr) == 0) break;
+      if (tries == 0)
+        fprintf(stderr, "ldask-worker: waiting for the scheduler file '%s'\n", sched_file);
       usleep(100000);
     }
     if (W.sched_addr[0] == '\0') {
-      fprintf(stderr, "ldask-worker: no scheduler address in '%s'\n", sched_file);
+      fprintf(stderr, "ldask-worker: no scheduler address in '%s' after %.1f s (death timeout)\n",
+              sched_file, W.death_timeout);
       return 2;
     }
   } else if (sched) {

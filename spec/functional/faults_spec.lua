@@ -89,3 +89,67 @@ describe("a worker frozen with SIGSTOP", function()
     end) -- the scheduler's ttl (30 s) never removes the frozen worker here
   end)
 end)
+
+-- Starts CMD in the background with its output in LOG; returns its pid.
+local function spawn(cmd, log)
+  local p = io.popen("sh -c " .. helpers.shell_quote(cmd .. " >" .. log .. " 2>&1 & echo $!"))
+  local pid = tonumber(p:read("*l"))
+  p:close()
+  return pid
+end
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("*a"); f:close()
+  return s
+end
+
+local function alive(pid) return os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 end
+
+-- A free TCP port on 127.0.0.1 (bound then released).
+local function free_port()
+  local s = assert(require("socket").bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+describe("a worker started before its scheduler", function()
+  it("says it is waiting for one, keeps trying, and registers once it is up", function()
+    local dir = helpers.tmpdir()
+    local port = free_port()
+    local wlog, slog = dir .. "/early-worker.log", dir .. "/early-sched.log"
+    local wpid = spawn(helpers.bin .. "/ldask-worker tcp://127.0.0.1:" .. port ..
+      " --name early --death-timeout 20", wlog)
+    local spid
+    local ok, err = pcall(function()
+      nap(1.5)
+      local log = read(wlog)
+      assert.matches("waiting for the scheduler at tcp://127.0.0.1:" .. port, log, 1, true)
+      assert.not_matches("lost the scheduler", log, 1, true)
+      assert.is_true(alive(wpid), "the worker gave up")
+      spid = spawn(helpers.bin .. "/ldask-scheduler --port " .. port, slog)
+      local c = client("tcp://127.0.0.1:" .. port, { set_as_default = false, timeout = 10 })
+      c:wait_for_workers(1, 15)
+      assert.equal(42, c:submit(function() return 42 end):result(10))
+      c:close()
+      assert.matches("early: registered with", read(wlog), 1, true)
+    end)
+    os.execute("kill " .. wpid .. (spid and (" " .. spid) or "") .. " 2>/dev/null")
+    if not ok then error(err, 0) end
+  end)
+
+  it("gives up after its death timeout when no scheduler ever answers", function()
+    local dir = helpers.tmpdir()
+    local wlog = dir .. "/lonely-worker.log"
+    local wpid = spawn(helpers.bin .. "/ldask-worker tcp://127.0.0.1:" .. free_port() ..
+      " --name lonely --death-timeout 1", wlog)
+    local deadline = os.time() + 15
+    while alive(wpid) and os.time() < deadline do nap(0.1) end
+    local still = alive(wpid)
+    if still then os.execute("kill -KILL " .. wpid) end
+    assert.is_false(still, "the worker did not stop")
+    assert.matches("no scheduler ever answered for [%d.]+ s %(death timeout 1.0 s%): exiting", read(wlog))
+  end)
+end)
