@@ -25,7 +25,7 @@
 static const char *USAGE =
     "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
-    "                    [--peer-timeout SECONDS]\n"
+    "                    [--peer-timeout SECONDS] [--nanny | --no-nanny]\n"
     "                    [--scheduler-file FILE] [--host HOST]\n"
     "\n"
     "  tcp://HOST:PORT          the scheduler (or --scheduler-file FILE written by it)\n"
@@ -43,7 +43,10 @@ static const char *USAGE =
     "  --peer-timeout SECONDS   give up fetching from a peer that owes data and has\n"
     "                           said nothing this long; the task goes back to the\n"
     "                           scheduler, which finds the data elsewhere (default 30)\n"
-    "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n";
+    "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n"
+    "  --nanny, --no-nanny      run the worker under a nanny process that restarts it\n"
+    "                           when it dies, passes 0.95 x SIZE in RSS or is asked\n"
+    "                           to (client:restart()) (default --nanny)\n";
 
 static wk_state W;
 static uv_timer_t hb_timer, reconnect_timer;
@@ -66,16 +69,18 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(0);
 }
 
-/* Sends a heartbeat: counters, and the bytes of results held in RAM
- * (memory) and in spill files (spilled). */
+/* Sends a heartbeat: counters, the bytes of results held in RAM (memory)
+ * and in spill files (spilled), and process memory (under a limit: RSS
+ * beyond the worker's start-up footprint). */
 void wk_heartbeat(wk_state *w) {
   if (!w->registered) return;
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 9);
+  msgpack_pack_map(&pk, 10);
   ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "heartbeat");
+  ld_mp_pack_cstr(&pk, "process_memory"), msgpack_pack_int64(&pk, w->proc);
   ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, w->executing);
   ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)w->data.count);
   ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, w->nbytes);
@@ -125,8 +130,9 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
+    msgpack_pack_map(&pk, 7);
     ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "register-worker");
+    ld_mp_pack_cstr(&pk, "nanny"), W.nanny ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     ld_mp_pack_cstr(&pk, "name"), ld_mp_pack_cstr(&pk, W.name);
     ld_mp_pack_cstr(&pk, "address"), ld_mp_pack_cstr(&pk, W.address);
     ld_mp_pack_cstr(&pk, "nthreads"), msgpack_pack_int(&pk, W.nthreads);
@@ -137,6 +143,7 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   } else if (ld_mp_str_eq(op, "registered")) {
     W.registered = 1;
     ever_registered = 1;
+    wk_mem_ready(&W);
     W.lost_since = -1;
     fprintf(stderr, "ldask-worker %s: registered with %s\n", W.name, W.sched_addr);
   } else if (ld_mp_str_eq(op, "worker-removed")) {
@@ -146,6 +153,12 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     size_t alen;
     if (ld_mp_get_str(h, "address", &addr, &alen))
       wk_peer_drop(&W, addr, alen, "the scheduler removed that worker");
+  } else if (ld_mp_str_eq(op, "restart")) {
+    /* client:restart(): the nanny starts us again (without one, we just
+     * stop, as dask's workers without nannies do). */
+    fprintf(stderr, "ldask-worker %s: the scheduler asked us to restart%s\n", W.name,
+            W.nanny ? "" : " (no nanny: stopping)");
+    stop(W.nanny ? WK_EXIT_RESTART : 0);
   } else if (ld_mp_str_eq(op, "close")) {
     fprintf(stderr, "ldask-worker %s: the scheduler asked us to close\n", W.name);
     stop(0);
@@ -368,6 +381,7 @@ int main(int argc, char **argv) {
   W.nthreads = 1;
   W.death_timeout = 60;
   W.peer_timeout = 30;
+  int nanny = 1;
   W.lost_since = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -416,6 +430,10 @@ int main(int argc, char **argv) {
         return 2;
       }
       i++;
+    } else if (strcmp(a, "--nanny") == 0) {
+      nanny = 1;
+    } else if (strcmp(a, "--no-nanny") == 0) {
+      nanny = 0;
     } else if (strcmp(a, "--scheduler-file") == 0 && v) {
       sched_file = v, i++;
     } else if (strcmp(a, "--host") == 0 && v) {
@@ -427,6 +445,12 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (sched == NULL && sched_file == NULL) {
+    fprintf(stderr, "ldask-worker: needs the scheduler's address\n%s", USAGE);
+    return 2;
+  }
+  if (nanny) return wk_nanny_main(argc, argv, W.name, W.memory_limit);
+  W.nanny = getenv("LDASK_NANNY_PID") != NULL;
   if (sched == NULL && sched_file) {
     /* The scheduler may still be starting: wait for its file until the
      * death timeout. */
@@ -441,11 +465,8 @@ int main(int argc, char **argv) {
               sched_file, W.death_timeout);
       return 2;
     }
-  } else if (sched) {
-    snprintf(W.sched_addr, sizeof W.sched_addr, "%s", sched);
   } else {
-    fprintf(stderr, "ldask-worker: needs the scheduler's address\n%s", USAGE);
-    return 2;
+    snprintf(W.sched_addr, sizeof W.sched_addr, "%s", sched);
   }
   struct sockaddr_in sin;
   char err[256];
@@ -470,8 +491,8 @@ int main(int argc, char **argv) {
    * killing the worker: a spill file that cannot be written keeps its value
    * in RAM. */
   signal(SIGXFSZ, SIG_IGN);
-  wk_mem_init(&W);
   W.loop = uv_default_loop();
+  wk_mem_init(&W);
   ld_strmap_init(&W.tasks);
   ld_strmap_init(&W.data);
   ld_strmap_init(&W.fetching);
@@ -504,6 +525,12 @@ int main(int argc, char **argv) {
   uv_run(W.loop, UV_RUN_DEFAULT);
   wk_mem_shutdown(&W);
   wk_files_cleanup(&W); /* uploaded modules go as soon as the worker stops */
+  if (exit_code == WK_EXIT_RESTART) {
+    /* Restarting: running tasks are lost (as in dask); no wait for them. */
+    fprintf(stderr, "ldask-worker %s: stopped for a restart\n", W.name);
+    fflush(stderr);
+    _exit(WK_EXIT_RESTART);
+  }
   /* Shutdown: close connections, let the executors finish what they run. */
   uv_timer_stop(&reconnect_timer);
   uv_close((uv_handle_t *)&reconnect_timer, NULL);

@@ -155,6 +155,7 @@ typedef struct wk_state {
   double peer_timeout; /* a peer owing data silent this long is given up */
   double lost_since; /* when the scheduler link went down, <0 when up */
   int registered;
+  int nanny; /* started by a nanny (LDASK_NANNY_PID): it restarts us */
   ld_strmap tasks;    /* key -> wk_task */
   ld_strmap data;     /* key -> wk_data */
   ld_strmap fetching; /* key -> wk_fetch */
@@ -166,6 +167,11 @@ typedef struct wk_state {
   int64_t spilled; /* bytes of data in spill files */
   int64_t writing; /* bytes being written to spill files */
   wk_data *lru_old, *lru_new;
+  int64_t rss_base;  /* RSS when the worker was ready (interpreters, libraries) */
+  int64_t proc;      /* process memory: RSS above rss_base, last measured */
+  int64_t headroom;  /* how much tasks raise process memory while they run */
+  int peak_ok;       /* the peak RSS can be reset (/proc/self/clear_refs) */
+  int64_t freed;     /* bytes of frames freed since the last malloc_trim */
   int mem_high;      /* memory was above the pause threshold at the last check */
   char *spill_dir;   /* created at the first spill, removed at exit */
   int spill_off;     /* the directory could not be created: no spilling */

@@ -21,7 +21,8 @@ local ffi_string, ffi_new = ffi.string, ffi.new
 local byte = string.byte
 local package = package
 local Ref = graph.Ref
-local plain_header = require("ldask.codec.encode").plain
+local plain_ref, plain_done = require("ldask.codec.encode").plain_ref, require("ldask.codec.encode").plain_done
+local char_ptr = ffi.typeof("const char *")
 
 local M = {}
 
@@ -131,9 +132,14 @@ local function run(t)
   if ok then
     local tr = type(res)
     if tr == "number" or tr == "boolean" or tr == "nil" or tr == "string" then
-      -- plain scalars: no check of a tree, no buffers
-      local h = plain_header(res)
-      if C.ld_wtask_set_result(t, h, #h, nil, 0) ~= 0 then
+      -- plain scalars: no check of a tree, no buffers. A big string's own
+      -- copy (and LuaJIT's temporary buffer that built it) goes before its
+      -- encoding is copied out: one copy less at the task's peak memory.
+      local p, n = plain_ref(res)
+      if n > 1048576 then res = nil; collectgarbage() end
+      local rc = C.ld_wtask_set_result(t, ffi.cast(char_ptr, p), n, nil, 0)
+      plain_done()
+      if rc ~= 0 then
         local msg = "out of memory storing the result"
         C.ld_wtask_set_error(t, msg, #msg, "", 0)
       end
@@ -190,6 +196,7 @@ local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
 -- interpreted).
 function M.serve()
   local loaded = 0
+  local gc_floor = collectgarbage("count") + 16384
   while true do
     local t = C.ld_wexec_next()
     if t == nil then return end
@@ -209,6 +216,19 @@ function M.serve()
       C.ld_wtask_set_error(t, msg, #msg, "", 0)
     end
     C.ld_wexec_done(t)
+    -- The garbage of a big task goes now, not at the next cycle (a 50 MB
+    -- string a task built is process memory of the worker until then): a
+    -- full collection once the heap is 16 MB past what the last one left,
+    -- repeated while it shrinks (each one also halves LuaJIT's temporary
+    -- buffer, which string.rep and concatenations grow to their size).
+    if collectgarbage("count") > gc_floor then
+      local before
+      repeat
+        before = collectgarbage("count")
+        collectgarbage()
+      until collectgarbage("count") > before - 1024
+      gc_floor = collectgarbage("count") + 16384
+    end
   end
 end
 
