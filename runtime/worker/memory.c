@@ -58,25 +58,114 @@ static int reset_peak(void) {
 }
 
 /* Measures process memory into w->proc (under a limit only), and the
- * headroom tasks need: how far process memory rose above its level at the
- * previous measurement (the tasks' working memory, their new results),
- * from the peak RSS in between; it decays when tasks need less. */
+ * headroom tasks need: how far process memory rose (the peak RSS) above
+ * its level when the last task was handed to the executors (their working
+ * memory, their new results). */
 static void measure(wk_state *w) {
   if (w->memory_limit <= 0 || w->rss_base <= 0) return;
   int64_t rss = wk_rss_self();
   if (rss < 0) return;
   int64_t peak = w->peak_ok ? read_peak() : -1;
-  if (peak > 0) {
-    int64_t rise = peak - w->rss_base - w->proc;
-    w->headroom = (int64_t)(0.9 * (double)w->headroom);
-    if (rise > w->headroom) w->headroom = rise;
-  }
+  if (peak > 0 && peak - w->rss_base - w->floor > w->headroom)
+    w->headroom = peak - w->rss_base - w->floor;
   w->proc = rss > w->rss_base ? rss - w->rss_base : 0;
+}
+
+/* A task goes to the executors: the peak is measured from now on, and the
+ * headroom decays (tasks may need less than before). */
+static void handing_out(wk_state *w) {
+  w->handed++;
+  if (w->memory_limit <= 0 || w->rss_base <= 0) return;
+  measure(w);
+  w->headroom = (int64_t)(0.9 * (double)w->headroom);
+  w->floor = w->proc;
   if (w->peak_ok) w->peak_ok = reset_peak() == 0;
 }
 
 static void shrink(wk_state *w);
 static void check_pause(wk_state *w);
+
+/* Whether a task ready to run must wait: the worker is paused, every
+ * executor is busy, or the
+ * room tasks have needed lately (headroom) is not there while tasks run or
+ * spill writes are under way (which then make room; an idle worker runs
+ * the task whatever it may need). */
+static int must_wait(const wk_state *w) {
+  if (w->memory_limit <= 0 || w->stopping_mem) return 0;
+  /* (under a limit a task goes to the executors only when one is free, so
+   * that the decision is taken with what memory is then) */
+  if (w->handed >= w->nthreads) return 1;
+  /* Nothing running and nothing being written: waiting would not make
+   * room (a limit too small for the tasks): the task runs. */
+  if (w->writing == 0 && w->handed == 0) return 0;
+  if (w->paused) return 1;
+  return (double)(w->proc + w->headroom) > WK_MEM_PAUSE * (double)w->memory_limit;
+}
+
+/* Hands held runs to the executors, in order, while there is room. */
+static void release_held(wk_state *w) {
+  while (w->held_head && !must_wait(w)) {
+    ld_wtask *r = w->held_head;
+    w->held_head = r->next;
+    if (w->held_head == NULL) w->held_tail = NULL;
+    r->next = NULL;
+    handing_out(w);
+    wk_exec_submit(w, r);
+  }
+}
+
+void wk_mem_task_left(wk_state *w) {
+  w->handed--;
+  release_held(w);
+}
+
+int wk_mem_hold(wk_state *w, ld_wtask *r) {
+  if (w->held_head == NULL && !must_wait(w)) {
+    handing_out(w);
+    return 0;
+  }
+  r->next = NULL;
+  if (w->held_tail)
+    w->held_tail->next = r;
+  else
+    w->held_head = r;
+  w->held_tail = r;
+  return 1;
+}
+
+int wk_mem_unhold(wk_state *w, ld_wtask *r) {
+  ld_wtask *prev = NULL;
+  for (ld_wtask *q = w->held_head; q; prev = q, q = q->next) {
+    if (q != r) continue;
+    if (prev)
+      prev->next = q->next;
+    else
+      w->held_head = q->next;
+    if (w->held_tail == q) w->held_tail = prev;
+    q->next = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+/* Pauses (tasks wait) above the pause threshold of process memory, and
+ * resumes below it, saying so on stderr as dask's workers do. */
+static void pause_or_resume(wk_state *w) {
+  if (w->memory_limit <= 0) return;
+  int over = (double)w->proc > WK_MEM_PAUSE * (double)w->memory_limit;
+  if (over && !w->paused) {
+    w->paused = 1;
+    fprintf(stderr,
+            "ldask-worker %s: process memory %lld bytes is above %.0f%% of the limit: pausing "
+            "(no new task starts until it is back under)\n",
+            w->name, (long long)w->proc, 100 * WK_MEM_PAUSE);
+  } else if (!over && w->paused) {
+    w->paused = 0;
+    fprintf(stderr, "ldask-worker %s: process memory %lld bytes: resuming\n", w->name,
+            (long long)w->proc);
+  }
+  release_held(w);
+}
 
 /* Every 100 ms: freed heap goes back to the system (glibc keeps freed
  * small blocks, and freed blocks of its per-thread arenas, in the process
@@ -90,6 +179,7 @@ static void tick(uv_timer_t *t) {
   measure(w);
   shrink(w);
   check_pause(w);
+  pause_or_resume(w);
 }
 
 void wk_mem_init(wk_state *w) {
@@ -109,6 +199,7 @@ void wk_mem_ready(wk_state *w) {
   if (w->rss_base > 0) return;
   w->rss_base = wk_rss_self();
   w->peak_ok = reset_peak() == 0;
+  w->floor = 0;
   const char *fd = getenv("LDASK_NANNY_FD");
   if (fd && w->rss_base > 0) {
     char line[32];
@@ -199,6 +290,7 @@ void wk_mem_added(wk_state *w, wk_data *d) {
   d->where = WK_IN_RAM;
   w->memory += d->nbytes;
   measure(w);
+  pause_or_resume(w);
   if (d->fetched) {
     /* A peer's copy lives only until the tasks waiting for it start
      * (usually at once): counted, never written. */
@@ -282,6 +374,7 @@ void wk_mem_written(wk_state *w, wk_data *d, char *path, int err, const char *wh
     w->spilled += d->nbytes;
     w->freed += d->nbytes;
     measure(w); /* the frames are gone: the next decision sees it */
+    pause_or_resume(w);
   } else {
     if (!w->spill_logged)
       fprintf(stderr,
@@ -316,6 +409,9 @@ void wk_mem_shutdown(wk_state *w) {
     uv_close((uv_handle_t *)&monitor, NULL);
     monitor_on = 0;
   }
+  w->paused = 0;
+  w->stopping_mem = 1;
+  release_held(w); /* the executors' stop deals with them */
   w->spill_closing = 1;
   w->spill_off = 1; /* no new spills */
   size_t i = 0;

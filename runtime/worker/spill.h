@@ -62,6 +62,19 @@ void wk_mem_ready(wk_state *w);
  * loop iteration at least. */
 void wk_mem_added(wk_state *w, wk_data *d);
 
+/* While process memory is above the pause threshold (dask's paused
+ * worker), or it would be with the room tasks have lately needed while
+ * other tasks run or spill writes are under way, tasks ready to run wait:
+ * wk_mem_hold keeps run R (1) or lets it go to the executors (0; the
+ * caller submits it); held runs go, in the order they came, as room comes
+ * back (and all of them when the worker stops).
+ * wk_mem_unhold takes R back (1 when it was held). */
+int wk_mem_hold(wk_state *w, ld_wtask *r);
+int wk_mem_unhold(wk_state *w, ld_wtask *r);
+/* A task run handed to the executors (wk_mem_hold said 0, or released
+ * later) ended or was taken back: room for held ones may be there now. */
+void wk_mem_task_left(wk_state *w);
+
 /* D is leaving the data table (the caller frees it next): uncounts it,
  * deletes its spill file, or lets a write in flight delete it when done. */
 void wk_mem_removed(wk_state *w, wk_data *d);

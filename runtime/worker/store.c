@@ -116,6 +116,7 @@ static void task_unref(wk_task *t) {
 }
 
 static void task_run(wk_state *w, wk_task *t);
+static int cancel_run(wk_state *w, ld_wtask *r);
 
 /* Spilled inputs are read back only for a few tasks at a time (those about
  * to run), else every task sent at once would bring its inputs back into
@@ -298,7 +299,16 @@ static void task_run(wk_state *w, wk_task *t) {
   t->run = r;
   t->state = W_EXECUTING; /* from the loop's point of view: handed over */
   t->refs++;              /* held by the run until wk_task_done */
-  wk_exec_submit(w, r);
+  if (!wk_mem_hold(w, r)) wk_exec_submit(w, r); /* (held while paused) */
+}
+
+/* Takes run R back before it started (held while paused, or still queued
+ * for the executors): 1 when it was, 0 when it is running. */
+static int cancel_run(wk_state *w, ld_wtask *r) {
+  if (wk_mem_unhold(w, r)) return 1;
+  if (!wk_exec_cancel(w, r)) return 0;
+  wk_mem_task_left(w);
+  return 1;
 }
 
 static wk_peer *peer_get(wk_state *w, const char *addr, size_t len) {
@@ -490,6 +500,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
   admit_done(w, t);
   task_unref(t); /* the run's reference */
   ld_wtask_free(r);
+  wk_mem_task_left(w);
 }
 
 void wk_on_free(wk_state *w, const msgpack_object *h) {
@@ -500,7 +511,7 @@ void wk_on_free(wk_state *w, const msgpack_object *h) {
     if (k->type != MSGPACK_OBJECT_STR) continue;
     wk_task *t = ld_strmap_get(&w->tasks, k->via.str.ptr, k->via.str.size);
     if (t) {
-      if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
+      if (t->state == W_EXECUTING && t->run && cancel_run(w, t->run)) {
         ld_wtask *r = t->run;
         t->run = NULL;
         ld_wtask_free(r);
@@ -652,7 +663,7 @@ void wk_reset(wk_state *w) {
   while ((s = ld_strmap_next(&w->tasks, &i)) != NULL) ts[n++] = s->val;
   for (size_t k = 0; k < n; k++) {
     wk_task *t = ts[k];
-    if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
+    if (t->state == W_EXECUTING && t->run && cancel_run(w, t->run)) {
       ld_wtask *r = t->run;
       t->run = NULL;
       ld_wtask_free(r);

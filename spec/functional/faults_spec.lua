@@ -203,7 +203,7 @@ describe("a worker's memory", function()
       assert.equal(50 * MB, #v)
       assert.equal(string.rep("D", 10) .. "029", v:sub(1, 10) .. v:sub(-3))
       v = nil
-      assert.equal(pid, cl:worker_pid(1), "the worker was restarted")
+      assert.equal(pid, cl:worker_pid(1), "the worker was restarted:\n" .. (cl:log(1) or ""))
       assert.not_matches("killing", cl:log(1) or "", 1, true)
     end)
   end)
