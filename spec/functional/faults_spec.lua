@@ -130,6 +130,8 @@ describe("a worker started before its scheduler", function()
       assert.not_matches("lost the scheduler", log, 1, true)
       assert.is_true(alive(wpid), "the worker gave up")
       spid = spawn(helpers.bin .. "/ldask-scheduler --port " .. port, slog)
+      local deadline = os.time() + 15
+      while not read(slog):find("ldask-scheduler at", 1, true) and os.time() < deadline do nap(0.05) end
       local c = client("tcp://127.0.0.1:" .. port, { set_as_default = false, timeout = 10 })
       c:wait_for_workers(1, 15)
       assert.equal(42, c:submit(function() return 42 end):result(10))
