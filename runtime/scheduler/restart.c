@@ -14,10 +14,10 @@
 #include "pack.h"
 
 typedef struct sc_restart {
-  int client;    /* who asked */
-  int64_t id;    /* its request id */
-  int want;      /* workers expected back (those with nannies) */
-  double until;  /* when to give up waiting */
+  int client;   /* who asked */
+  int64_t id;   /* its request id */
+  int want;     /* workers expected back (those with nannies) */
+  double until; /* when to give up waiting */
   double timeout;
   int *old; /* ids of the workers told to restart */
   int nold;
@@ -114,8 +114,10 @@ void sc_op_restart(sc_state *st, sc_client *cl, const msgpack_object *h) {
   if (to && to->type == MSGPACK_OBJECT_FLOAT64 && to->via.f64 > 0) timeout = to->via.f64;
   if (to && to->type == MSGPACK_OBJECT_POSITIVE_INTEGER && to->via.u64 > 0)
     timeout = (double)to->via.u64;
-  fprintf(stderr, "ldask-scheduler: restart asked by client %d: cancelling every task, "
-          "restarting %d worker(s)\n", cl->id, st->nworkers);
+  fprintf(stderr,
+          "ldask-scheduler: restart asked by client %d: cancelling every task, "
+          "restarting %d worker(s)\n",
+          cl->id, st->nworkers);
   forget_all(st);
   sc_restart *r = calloc(1, sizeof *r);
   if (r == NULL) abort();

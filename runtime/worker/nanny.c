@@ -159,12 +159,13 @@ int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit)
     if (code == WK_EXIT_RESTART) {
       fprintf(stderr, "ldask-worker nanny %s: restarting the worker (asked to)\n", who);
     } else if (WIFSIGNALED(status)) {
-      fprintf(stderr, "ldask-worker nanny %s: the worker (pid %d) was killed by signal %d%s: "
+      fprintf(stderr,
+              "ldask-worker nanny %s: the worker (pid %d) was killed by signal %d%s: "
               "restarting it\n",
               who, (int)pid, WTERMSIG(status), killed_for_memory ? " (memory)" : "");
     } else if (code != 0 && code != 2 && !(code == 1 && ran < 1)) {
-      fprintf(stderr, "ldask-worker nanny %s: the worker exited with code %d: restarting it\n",
-              who, code);
+      fprintf(stderr, "ldask-worker nanny %s: the worker exited with code %d: restarting it\n", who,
+              code);
     } else {
       /* Stopped by itself (code 0), bad options (2), or failed at start-up
        * (1 at once: a port, a directory): no restart. */

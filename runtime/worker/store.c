@@ -297,8 +297,8 @@ static void task_run(wk_state *w, wk_task *t) {
   free(in);
   free(nin);
   t->run = r;
-  t->state = W_EXECUTING; /* from the loop's point of view: handed over */
-  t->refs++;              /* held by the run until wk_task_done */
+  t->state = W_EXECUTING;                       /* from the loop's point of view: handed over */
+  t->refs++;                                    /* held by the run until wk_task_done */
   if (!wk_mem_hold(w, r)) wk_exec_submit(w, r); /* (held while paused) */
 }
 

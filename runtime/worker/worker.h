@@ -153,9 +153,9 @@ typedef struct wk_state {
   int64_t memory_limit;
   double death_timeout;
   double peer_timeout; /* a peer owing data silent this long is given up */
-  double lost_since; /* when the scheduler link went down, <0 when up */
+  double lost_since;   /* when the scheduler link went down, <0 when up */
   int registered;
-  int nanny; /* started by a nanny (LDASK_NANNY_PID): it restarts us */
+  int nanny;          /* started by a nanny (LDASK_NANNY_PID): it restarts us */
   ld_strmap tasks;    /* key -> wk_task */
   ld_strmap data;     /* key -> wk_data */
   ld_strmap fetching; /* key -> wk_fetch */
@@ -167,15 +167,16 @@ typedef struct wk_state {
   int64_t spilled; /* bytes of data in spill files */
   int64_t writing; /* bytes being written to spill files */
   wk_data *lru_old, *lru_new;
-  int64_t rss_base;  /* RSS when the worker was ready (interpreters, libraries) */
-  int64_t proc;      /* process memory: RSS above rss_base, last measured */
-  int64_t headroom;  /* how much tasks raise process memory while they run */
-  int64_t floor;     /* process memory when the last task was handed out */
-  int peak_ok;       /* the peak RSS can be reset (/proc/self/clear_refs) */
-  int paused;        /* process memory above the pause threshold: tasks wait */
-  int handed;        /* task runs handed to the executors, not yet back */
-  int stopping_mem;  /* stopping: nothing is held any more */
-  ld_wtask *held_head, *held_tail; /* runs waiting while paused (linked by next) */
+  int64_t rss_base; /* RSS when the worker was ready (interpreters, libraries) */
+  int64_t proc;     /* process memory: RSS above rss_base, last measured */
+  int64_t headroom; /* how much tasks raise process memory while they run */
+  int64_t floor;    /* process memory when the last task was handed out */
+  int peak_ok;      /* the peak RSS can be reset (/proc/self/clear_refs) */
+  int paused;       /* process memory above the pause threshold: tasks wait */
+  int handed;       /* task runs handed to the executors, not yet back */
+  int stopping_mem; /* stopping: nothing is held any more */
+  /* runs waiting for room (memory.c; linked by next) */
+  ld_wtask *held_head, *held_tail;
   int64_t freed;     /* bytes of frames freed since the last malloc_trim */
   int mem_high;      /* memory was above the pause threshold at the last check */
   char *spill_dir;   /* created at the first spill, removed at exit */
