@@ -316,6 +316,20 @@ describe("the nanny", function()
       assert.same({ "local-1" }, names)
       while alive(cl.workers[2]) and os.time() < deadline do nap(0.05) end
       assert.is_false(alive(cl.workers[2]), "the worker without a nanny still runs")
+      -- SIGTERM to the nanny stops its worker; a nanny killed outright
+      -- takes its worker with it (no orphan)
+      local worker = cl:worker_pid(1)
+      os.execute("kill -TERM " .. cl.workers[1])
+      while (alive(worker) or alive(cl.workers[1])) and os.time() < deadline do nap(0.05) end
+      assert.is_false(alive(worker), "the worker outlived its nanny's SIGTERM")
+      assert.is_false(alive(cl.workers[1]), "the nanny did not stop")
+      cl:add_worker(1)
+      c:wait_for_workers(1, 20)
+      worker = cl:worker_pid(3)
+      os.execute("kill -KILL " .. cl.workers[3])
+      deadline = os.time() + 10
+      while alive(worker) and os.time() < deadline do nap(0.05) end
+      assert.is_false(alive(worker), "the worker outlived its nanny")
     end)
   end)
 end)
