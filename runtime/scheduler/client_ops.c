@@ -479,6 +479,8 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
     sc_op_run(st, cl, m, h);
   else if (ld_mp_str_eq(op, "upload-file"))
     sc_op_upload(st, cl, m, h);
+  else if (ld_mp_str_eq(op, "restart"))
+    sc_op_restart(st, cl, h);
   else if (ld_mp_str_eq(op, "shutdown"))
     st->closing = 1;
   else {

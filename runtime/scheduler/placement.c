@@ -48,12 +48,17 @@ static int capacity(const sc_state *st, const sc_worker *w) {
   return cap < 1 ? 1 : cap;
 }
 
-/* A worker at its memory limit takes no new input tasks: the bytes in RAM
- * it reports in its heartbeats (memory) against 0.8 x its limit (it spills
- * beyond), else the scheduler's own sum of its results against the limit. */
+/* A worker at its memory limit takes no new input tasks: the bytes of
+ * results in RAM or its process memory, whichever is more, as reported in
+ * its heartbeats (memory, process_memory), against 0.8 x its limit (it
+ * spills beyond), else the scheduler's own sum of its results against the
+ * limit. */
 static int paused(const sc_worker *w) {
   if (w->memory_limit <= 0) return 0;
-  if (w->mem_reported >= 0) return (double)w->mem_reported >= 0.8 * (double)w->memory_limit;
+  if (w->mem_reported >= 0) {
+    int64_t held = w->proc_reported > w->mem_reported ? w->proc_reported : w->mem_reported;
+    return (double)held >= 0.8 * (double)w->memory_limit;
+  }
   return w->nbytes >= w->memory_limit;
 }
 

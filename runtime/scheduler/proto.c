@@ -45,6 +45,8 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   snprintf(w->addr, sizeof w->addr, "%.*s", (int)alen, addr);
   w->nthreads = (int)nthreads;
   w->memory_limit = memlimit;
+  const msgpack_object *nanny = ld_mp_get(h, "nanny");
+  w->nanny = nanny && nanny->type == MSGPACK_OBJECT_BOOLEAN && nanny->via.boolean;
   w->alive = 1;
   w->last_seen = sc_now(st);
   w->mem_reported = -1;
@@ -137,6 +139,7 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
     int64_t v;
     if (ld_mp_get_i64(h, "memory", &v) && v >= 0) w->mem_reported = v;
     if (ld_mp_get_i64(h, "spilled", &v) && v >= 0) w->spilled = v;
+    if (ld_mp_get_i64(h, "process_memory", &v) && v >= 0) w->proc_reported = v;
   }
   ld_msg_free(m);
 }

@@ -24,6 +24,7 @@ typedef struct sc_worker {
   char name[96];
   char addr[96]; /* where peers fetch data: tcp://host:port */
   int nthreads;
+  int nanny; /* it has a nanny: a restart brings it back */
   int64_t memory_limit;
   int nprocessing;
   int64_t nkeys; /* results it holds */
@@ -31,6 +32,7 @@ typedef struct sc_worker {
   int64_t executed, fetched, fetched_bytes; /* from heartbeats */
   int64_t mem_reported;                     /* heartbeat 'memory': bytes in RAM, -1 unknown */
   int64_t spilled;                          /* heartbeat 'spilled': bytes on disk */
+  int64_t proc_reported; /* heartbeat 'process_memory': RSS beyond its start-up footprint */
   double last_seen;
   int alive;
   msgpack_sbuffer free_keys; /* packed keys of a free-keys not yet sent */
@@ -186,9 +188,19 @@ void sc_requests_worker_gone(sc_state *st, sc_worker *w, const char *reason);
 void sc_replay_uploads(sc_state *st, sc_worker *w);
 void sc_broadcast_free(sc_state *st);
 
+/* restart.c: a client's restart (H borrowed; answered with restart-reply
+ * once the workers are back); sc_restart_free frees what is pending (at
+ * exit). */
+void sc_op_restart(sc_state *st, sc_client *cl, const msgpack_object *h);
+void sc_restart_free(void);
+
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_send_free(sc_worker *w, sc_task *t);
+/* Tells every other worker that GONE was removed: their fetches from it
+ * fail at once (it may be frozen, its peer connections open but mute) and
+ * come back as missing-data, so the tasks waiting for them are rescheduled. */
+void sc_send_worker_removed(sc_state *st, const sc_worker *gone);
 /* Queues KEY for the worker's next free-keys (sent after this loop
  * iteration's messages, or before the next message to that worker, so the
  * order of messages to a worker is kept). */

@@ -56,6 +56,18 @@ void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
   pk_send(&p, w->conn, sc_frames_ptr(&t->payload), t->payload.n);
 }
 
+void sc_send_worker_removed(sc_state *st, const sc_worker *gone) {
+  for (sc_worker *w = st->workers; w; w = w->next) {
+    if (w == gone || !w->alive) continue;
+    pk_t p;
+    pk_init(&p);
+    msgpack_pack_map(&p.pk, 2);
+    S(&p, "op"), S(&p, "worker-removed");
+    S(&p, "address"), S(&p, gone->addr);
+    pk_send(&p, w->conn, NULL, 0);
+  }
+}
+
 void sc_flush_frees(sc_worker *w) {
   if (w->nfree == 0) return;
   pk_t p;

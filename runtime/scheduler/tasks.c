@@ -331,6 +331,7 @@ void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
   st->nworkers--;
   if (st->last_root == w) st->last_root = NULL;
   sc_requests_worker_gone(st, w, reason);
+  sc_send_worker_removed(st, w);
   /* Tasks it was running go back to the queue, or fail after 3 deaths. */
   size_t n = 0, cap = 16;
   int32_t *running = sc_xrealloc(NULL, cap * sizeof *running);

@@ -28,6 +28,7 @@
 static const char *USAGE =
     "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
+    "                    [--peer-timeout SECONDS] [--nanny | --no-nanny]\n"
     "                    [--scheduler-file FILE] [--host HOST] [--auth-token-file FILE]\n"
     "                    [--tls-ca-file FILE --tls-cert FILE [--tls-key FILE]] [--insecure]\n"
     "                    [connection options]\n"
@@ -44,7 +45,13 @@ static const char *USAGE =
     "                           ldask.client.get_worker().local_directory)\n"
     "  --death-timeout SECONDS  exit after the scheduler has been unreachable this long\n"
     "                           (default 60)\n"
+    "  --peer-timeout SECONDS   give up fetching from a peer that owes data and has\n"
+    "                           said nothing this long; the task goes back to the\n"
+    "                           scheduler, which finds the data elsewhere (default 30)\n"
     "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n"
+    "  --nanny, --no-nanny      run the worker under a nanny process that restarts it\n"
+    "                           when it dies, passes 0.95 x SIZE in RSS or is asked\n"
+    "                           to (client:restart()) (default --nanny)\n"
     "connection options (the peer port and the connection to the scheduler):\n";
 
 static wk_state W;
@@ -52,6 +59,8 @@ static uv_timer_t hb_timer, reconnect_timer;
 static uv_signal_t sig_int, sig_term;
 static ld_server *peer_server;
 static int exit_code;
+static int ever_registered; /* else still waiting for a first scheduler */
+static double waiting_said; /* when "waiting for the scheduler" was last said */
 
 static void connect_scheduler(void);
 
@@ -66,16 +75,18 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(0);
 }
 
-/* Sends a heartbeat: counters, and the bytes of results held in RAM
- * (memory) and in spill files (spilled). */
+/* Sends a heartbeat: counters, the bytes of results held in RAM (memory)
+ * and in spill files (spilled), and process memory (under a limit: RSS
+ * beyond the worker's start-up footprint). */
 void wk_heartbeat(wk_state *w) {
   if (!w->registered) return;
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 9);
+  msgpack_pack_map(&pk, 10);
   ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "heartbeat");
+  ld_mp_pack_cstr(&pk, "process_memory"), msgpack_pack_int64(&pk, w->proc);
   ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, w->executing);
   ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)w->data.count);
   ld_mp_pack_cstr(&pk, "nbytes"), msgpack_pack_int64(&pk, w->nbytes);
@@ -90,6 +101,7 @@ void wk_heartbeat(wk_state *w) {
 static void heartbeat(uv_timer_t *t) {
   (void)t;
   wk_heartbeat(&W);
+  wk_peers_check(&W);
 }
 
 static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
@@ -124,8 +136,9 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
+    msgpack_pack_map(&pk, 7);
     ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "register-worker");
+    ld_mp_pack_cstr(&pk, "nanny"), W.nanny ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     ld_mp_pack_cstr(&pk, "name"), ld_mp_pack_cstr(&pk, W.name);
     ld_mp_pack_cstr(&pk, "address"), ld_mp_pack_cstr(&pk, W.address);
     ld_mp_pack_cstr(&pk, "nthreads"), msgpack_pack_int(&pk, W.nthreads);
@@ -135,8 +148,23 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     msgpack_sbuffer_destroy(&sb);
   } else if (ld_mp_str_eq(op, "registered")) {
     W.registered = 1;
+    ever_registered = 1;
+    wk_mem_ready(&W);
     W.lost_since = -1;
     fprintf(stderr, "ldask-worker %s: registered with %s\n", W.name, W.sched_addr);
+  } else if (ld_mp_str_eq(op, "worker-removed")) {
+    /* A peer the scheduler gave up: our fetches from it will never be
+     * answered (it may be frozen with its connections open). */
+    const char *addr;
+    size_t alen;
+    if (ld_mp_get_str(h, "address", &addr, &alen))
+      wk_peer_drop(&W, addr, alen, "the scheduler removed that worker");
+  } else if (ld_mp_str_eq(op, "restart")) {
+    /* client:restart(): the nanny starts us again (without one, we just
+     * stop, as dask's workers without nannies do). */
+    fprintf(stderr, "ldask-worker %s: the scheduler asked us to restart%s\n", W.name,
+            W.nanny ? "" : " (no nanny: stopping)");
+    stop(W.nanny ? WK_EXIT_RESTART : 0);
   } else if (ld_mp_str_eq(op, "close")) {
     fprintf(stderr, "ldask-worker %s: the scheduler asked us to close\n", W.name);
     stop(0);
@@ -157,11 +185,23 @@ static void on_sched_close(ld_conn *c, const char *reason) {
     stop(1);
     return;
   }
-  if (W.registered || W.lost_since < 0)
+  double now = (double)uv_now(W.loop) / 1000.0;
+  if (!ever_registered) {
+    /* Started before its scheduler (as dask's "Waiting to connect"): said
+     * at once, then every 10 s, until the death timeout. */
+    if (W.lost_since < 0 || now - waiting_said >= 10) {
+      fprintf(stderr,
+              "ldask-worker %s: waiting for the scheduler at %s (%s); retrying until the death "
+              "timeout (%.1f s)\n",
+              W.name, W.sched_addr, reason, W.death_timeout);
+      waiting_said = now;
+    }
+  } else if (W.registered || W.lost_since < 0) {
     fprintf(stderr, "ldask-worker %s: lost the scheduler: %s\n", W.name, reason);
+  }
   W.registered = 0;
   wk_reset(&W);
-  if (W.lost_since < 0) W.lost_since = (double)uv_now(W.loop) / 1000.0;
+  if (W.lost_since < 0) W.lost_since = now;
   if (exit_code == 0 && !uv_is_closing((uv_handle_t *)&reconnect_timer))
     uv_timer_start(&reconnect_timer, (uv_timer_cb)connect_scheduler, 500, 0);
 }
@@ -171,8 +211,9 @@ static const ld_conn_handlers sched_handlers = {on_sched_msg, on_sched_close};
 static void connect_scheduler(void) {
   double now = (double)uv_now(W.loop) / 1000.0;
   if (W.lost_since >= 0 && now - W.lost_since > W.death_timeout) {
-    fprintf(stderr, "ldask-worker %s: no scheduler for %.1f s (death timeout %.1f s): exiting\n",
-            W.name, now - W.lost_since, W.death_timeout);
+    fprintf(stderr, "ldask-worker %s: %s for %.1f s (death timeout %.1f s): exiting\n", W.name,
+            ever_registered ? "no scheduler" : "no scheduler ever answered", now - W.lost_since,
+            W.death_timeout);
     stop(0);
     return;
   }
@@ -313,6 +354,8 @@ int main(int argc, char **argv) {
   const char *sched = NULL, *sched_file = NULL, *local_dir = NULL, *host = "127.0.0.1";
   W.nthreads = 1;
   W.death_timeout = 60;
+  W.peer_timeout = 30;
+  int nanny = 1;
   W.lost_since = -1;
   ld_sec_opts so = {0};
   char err[512];
@@ -366,6 +409,17 @@ int main(int argc, char **argv) {
         return 2;
       }
       i++;
+    } else if (strcmp(a, "--peer-timeout") == 0 && v) {
+      W.peer_timeout = strtod(v, &end);
+      if (*end || W.peer_timeout <= 0) {
+        fprintf(stderr, "ldask-worker: --peer-timeout expects seconds > 0, got '%s'\n", v);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--nanny") == 0) {
+      nanny = 1;
+    } else if (strcmp(a, "--no-nanny") == 0) {
+      nanny = 0;
     } else if (strcmp(a, "--scheduler-file") == 0 && v) {
       sched_file = v, i++;
     } else if (strcmp(a, "--host") == 0 && v) {
@@ -376,21 +430,28 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (sched == NULL && sched_file == NULL) {
+    fprintf(stderr, "ldask-worker: needs the scheduler's address\n%s", USAGE);
+    return 2;
+  }
+  if (nanny) return wk_nanny_main(argc, argv, W.name, W.memory_limit);
+  W.nanny = getenv("LDASK_NANNY_PID") != NULL;
   if (sched == NULL && sched_file) {
-    /* The scheduler may still be starting: wait for its file a little. */
-    for (int tries = 0; tries < 100; tries++) {
+    /* The scheduler may still be starting: wait for its file until the
+     * death timeout. */
+    for (int tries = 0; tries <= (int)(W.death_timeout * 10); tries++) {
       if (read_sched_file(sched_file, W.sched_addr, sizeof W.sched_addr) == 0) break;
+      if (tries == 0)
+        fprintf(stderr, "ldask-worker: waiting for the scheduler file '%s'\n", sched_file);
       usleep(100000);
     }
     if (W.sched_addr[0] == '\0') {
-      fprintf(stderr, "ldask-worker: no scheduler address in '%s'\n", sched_file);
+      fprintf(stderr, "ldask-worker: no scheduler address in '%s' after %.1f s (death timeout)\n",
+              sched_file, W.death_timeout);
       return 2;
     }
-  } else if (sched) {
-    snprintf(W.sched_addr, sizeof W.sched_addr, "%s", sched);
   } else {
-    fprintf(stderr, "ldask-worker: needs the scheduler's address\n%s", USAGE);
-    return 2;
+    snprintf(W.sched_addr, sizeof W.sched_addr, "%s", sched);
   }
   struct sockaddr_in sin;
   if (ld_net_parse_addr(W.sched_addr, &sin, err, sizeof err) != 0) {
@@ -422,8 +483,8 @@ int main(int argc, char **argv) {
    * killing the worker: a spill file that cannot be written keeps its value
    * in RAM. */
   signal(SIGXFSZ, SIG_IGN);
-  wk_mem_init(&W);
   W.loop = uv_default_loop();
+  wk_mem_init(&W);
   ld_strmap_init(&W.tasks);
   ld_strmap_init(&W.data);
   ld_strmap_init(&W.fetching);
@@ -457,6 +518,12 @@ int main(int argc, char **argv) {
   uv_run(W.loop, UV_RUN_DEFAULT);
   wk_mem_shutdown(&W);
   wk_files_cleanup(&W); /* uploaded modules go as soon as the worker stops */
+  if (exit_code == WK_EXIT_RESTART) {
+    /* Restarting: running tasks are lost (as in dask); no wait for them. */
+    fprintf(stderr, "ldask-worker %s: stopped for a restart\n", W.name);
+    fflush(stderr);
+    _exit(WK_EXIT_RESTART);
+  }
   /* Shutdown: close connections, let the executors finish what they run. */
   uv_timer_stop(&reconnect_timer);
   uv_close((uv_handle_t *)&reconnect_timer, NULL);

@@ -9,15 +9,50 @@
 
 #include "worker.h"
 
-/* Fractions of --memory-limit: spill down to TARGET, pause above PAUSE. */
+/* Fractions of --memory-limit (dask's distributed.worker.memory.*): the
+ * results held in RAM are spilled down to TARGET; process memory (the RSS
+ * the worker has beyond what it had when ready: results, task inputs,
+ * the executors' heaps, buffers in flight) above SPILL spills more; above
+ * PAUSE the scheduler sends no new input tasks; above TERMINATE the nanny
+ * kills and restarts the worker. */
 #define WK_MEM_TARGET 0.6
+#define WK_MEM_SPILL 0.7
 #define WK_MEM_PAUSE 0.8
+#define WK_MEM_TERMINATE 0.95
+
+/* Values spilled for process memory are at least this big. */
+#define WK_SPILL_MIN (64 * 1024)
+
+/* The exit code by which a worker asks its nanny to start it again. */
+#define WK_EXIT_RESTART 75
+
+/* ---- nanny.c ---- */
+
+/* The resident set size of process PID (0: this one) from /proc, in bytes;
+ * -1 when it cannot be read. */
+int64_t wk_rss_of(int pid);
+
+/* Runs the nanny (see nanny.c) for the worker started with ARGC/ARGV:
+ * returns the exit code of the program. NAME and MEMORY_LIMIT are the
+ * parsed --name and --memory-limit (0: none). */
+int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit);
+
+/* This process's RSS in bytes (a descriptor on /proc/self/statm kept
+ * open: cheap enough to call for every result), -1 when unreadable. */
+int64_t wk_rss_self(void);
 
 /* ---- memory.c ---- */
 
-/* At start-up, after the options: with a memory limit, makes freed big
- * buffers go back to the system at once (a fixed malloc mmap threshold). */
+/* At start-up, after the options: makes freed big buffers go back to the
+ * system at once (a fixed malloc mmap threshold), and starts the memory
+ * monitor on W's loop (every 100 ms: process memory, spilling, and giving
+ * freed heap back with malloc_trim). */
 void wk_mem_init(wk_state *w);
+
+/* The worker is ready (registered for the first time): its RSS now is the
+ * base process memory is counted from; told to the nanny, if any, through
+ * the descriptor in LDASK_NANNY_FD. */
+void wk_mem_ready(wk_state *w);
 
 /* D has just entered the data table with its frames in RAM: counts it,
  * makes it the most recently used, and starts spilling what the target
@@ -26,6 +61,19 @@ void wk_mem_init(wk_state *w);
  * as the tasks waiting for it start. D's frames stay valid until a later
  * loop iteration at least. */
 void wk_mem_added(wk_state *w, wk_data *d);
+
+/* While process memory is above the pause threshold (dask's paused
+ * worker), or it would be with the room tasks have lately needed while
+ * other tasks run or spill writes are under way, tasks ready to run wait:
+ * wk_mem_hold keeps run R (1) or lets it go to the executors (0; the
+ * caller submits it); held runs go, in the order they came, as room comes
+ * back (and all of them when the worker stops).
+ * wk_mem_unhold takes R back (1 when it was held). */
+int wk_mem_hold(wk_state *w, ld_wtask *r);
+int wk_mem_unhold(wk_state *w, ld_wtask *r);
+/* A task run handed to the executors (wk_mem_hold said 0, or released
+ * later) ended or was taken back: room for held ones may be there now. */
+void wk_mem_task_left(wk_state *w);
 
 /* D is leaving the data table (the caller frees it next): uncounts it,
  * deletes its spill file, or lets a write in flight delete it when done. */

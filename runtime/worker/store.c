@@ -116,6 +116,7 @@ static void task_unref(wk_task *t) {
 }
 
 static void task_run(wk_state *w, wk_task *t);
+static int cancel_run(wk_state *w, ld_wtask *r);
 
 /* Spilled inputs are read back only for a few tasks at a time (those about
  * to run), else every task sent at once would bring its inputs back into
@@ -296,9 +297,18 @@ static void task_run(wk_state *w, wk_task *t) {
   free(in);
   free(nin);
   t->run = r;
-  t->state = W_EXECUTING; /* from the loop's point of view: handed over */
-  t->refs++;              /* held by the run until wk_task_done */
-  wk_exec_submit(w, r);
+  t->state = W_EXECUTING;                       /* from the loop's point of view: handed over */
+  t->refs++;                                    /* held by the run until wk_task_done */
+  if (!wk_mem_hold(w, r)) wk_exec_submit(w, r); /* (held while paused) */
+}
+
+/* Takes run R back before it started (held while paused, or still queued
+ * for the executors): 1 when it was, 0 when it is running. */
+static int cancel_run(wk_state *w, ld_wtask *r) {
+  if (wk_mem_unhold(w, r)) return 1;
+  if (!wk_exec_cancel(w, r)) return 0;
+  wk_mem_task_left(w);
+  return 1;
 }
 
 static wk_peer *peer_get(wk_state *w, const char *addr, size_t len) {
@@ -340,6 +350,7 @@ static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
     f->key = dupn(d->key, d->keylen);
     f->keylen = d->keylen;
     f->peer = peer;
+    if (peer->asked++ == 0) peer->heard = (double)uv_now(w->loop) / 1000.0;
     ld_strmap_put(&w->fetching, f->key, f->keylen, f);
     pk_t p;
     pk_init(&p);
@@ -489,6 +500,7 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
   admit_done(w, t);
   task_unref(t); /* the run's reference */
   ld_wtask_free(r);
+  wk_mem_task_left(w);
 }
 
 void wk_on_free(wk_state *w, const msgpack_object *h) {
@@ -499,7 +511,7 @@ void wk_on_free(wk_state *w, const msgpack_object *h) {
     if (k->type != MSGPACK_OBJECT_STR) continue;
     wk_task *t = ld_strmap_get(&w->tasks, k->via.str.ptr, k->via.str.size);
     if (t) {
-      if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
+      if (t->state == W_EXECUTING && t->run && cancel_run(w, t->run)) {
         ld_wtask *r = t->run;
         t->run = NULL;
         ld_wtask_free(r);
@@ -535,6 +547,7 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
 /* Data of one key arrived (or did not): wakes the tasks waiting for it. */
 static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
   ld_strmap_del(&w->fetching, f->key, f->keylen);
+  f->peer->asked--;
   wk_data *d = ld_strmap_get(&w->data, f->key, f->keylen);
   if (ok && d) {
     /* Count every waiter first: starting one must not drop the copy the
@@ -562,7 +575,7 @@ static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
 }
 
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h) {
-  (void)p;
+  p->heard = (double)uv_now(w->loop) / 1000.0;
   const msgpack_object *keys = ld_mp_get(h, "keys");
   const msgpack_object *missing = ld_mp_get(h, "missing");
   uint32_t next = 1;
@@ -615,6 +628,33 @@ void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason) {
   free(p);
 }
 
+void wk_peer_drop(wk_state *w, const char *addr, size_t len, const char *reason) {
+  for (wk_peer **pp = &w->peers; *pp; pp = &(*pp)->next) {
+    wk_peer *p = *pp;
+    if (strlen(p->addr) != len || memcmp(p->addr, addr, len) != 0) continue;
+    /* Out of the list at once, so that a new fetch opens a fresh
+     * connection; wk_peer_lost fails its fetches and frees it. */
+    *pp = p->next;
+    if (p->asked > 0)
+      fprintf(stderr, "ldask-worker %s: giving up %d fetch(es) from %s: %s\n", w->name, p->asked,
+              p->addr, reason);
+    ld_conn_close(p->conn, reason, 0);
+    return;
+  }
+}
+
+void wk_peers_check(wk_state *w) {
+  double now = (double)uv_now(w->loop) / 1000.0;
+  for (wk_peer *p = w->peers, *next; p; p = next) {
+    next = p->next;
+    if (p->asked <= 0 || now - p->heard <= w->peer_timeout) continue;
+    char why[160];
+    snprintf(why, sizeof why, "no answer for %.1f s (peer timeout %.1f s)", now - p->heard,
+             w->peer_timeout);
+    wk_peer_drop(w, p->addr, strlen(p->addr), why);
+  }
+}
+
 void wk_reset(wk_state *w) {
   size_t i = 0, n = 0;
   ld_strmap_slot *s;
@@ -623,7 +663,7 @@ void wk_reset(wk_state *w) {
   while ((s = ld_strmap_next(&w->tasks, &i)) != NULL) ts[n++] = s->val;
   for (size_t k = 0; k < n; k++) {
     wk_task *t = ts[k];
-    if (t->state == W_EXECUTING && t->run && wk_exec_cancel(w, t->run)) {
+    if (t->state == W_EXECUTING && t->run && cancel_run(w, t->run)) {
       ld_wtask *r = t->run;
       t->run = NULL;
       ld_wtask_free(r);

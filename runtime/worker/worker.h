@@ -79,6 +79,8 @@ enum { WK_IN_RAM = 0, WK_WRITING, WK_ON_DISK };
 typedef struct wk_peer {
   char addr[80];
   ld_conn *conn;
+  double heard; /* when it last answered (or was first asked), seconds */
+  int asked;    /* fetches from it in flight */
   struct wk_peer *next;
 } wk_peer;
 
@@ -100,8 +102,10 @@ typedef struct wk_state {
   int nthreads;
   int64_t memory_limit;
   double death_timeout;
-  double lost_since; /* when the scheduler link went down, <0 when up */
+  double peer_timeout; /* a peer owing data silent this long is given up */
+  double lost_since;   /* when the scheduler link went down, <0 when up */
   int registered;
+  int nanny;          /* started by a nanny (LDASK_NANNY_PID): it restarts us */
   ld_strmap tasks;    /* key -> wk_task */
   ld_strmap data;     /* key -> wk_data */
   ld_strmap fetching; /* key -> wk_fetch */
@@ -113,6 +117,17 @@ typedef struct wk_state {
   int64_t spilled; /* bytes of data in spill files */
   int64_t writing; /* bytes being written to spill files */
   wk_data *lru_old, *lru_new;
+  int64_t rss_base; /* RSS when the worker was ready (interpreters, libraries) */
+  int64_t proc;     /* process memory: RSS above rss_base, last measured */
+  int64_t headroom; /* how much tasks raise process memory while they run */
+  int64_t floor;    /* process memory when the last task was handed out */
+  int peak_ok;      /* the peak RSS can be reset (/proc/self/clear_refs) */
+  int paused;       /* process memory above the pause threshold: tasks wait */
+  int handed;       /* task runs handed to the executors, not yet back */
+  int stopping_mem; /* stopping: nothing is held any more */
+  /* runs waiting for room (memory.c; linked by next) */
+  ld_wtask *held_head, *held_tail;
+  int64_t freed;     /* bytes of frames freed since the last malloc_trim */
   int mem_high;      /* memory was above the pause threshold at the last check */
   char *spill_dir;   /* created at the first spill, removed at exit */
   int spill_off;     /* the directory could not be created: no spilling */
@@ -156,6 +171,13 @@ void wk_on_free(wk_state *w, const msgpack_object *h);
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);
 void wk_peer_lost(wk_state *w, wk_peer *p, const char *reason);
+/* Closes the connection to the peer at ADDR (LEN bytes) with REASON, if
+ * there is one: its fetches fail and their tasks go back to the scheduler
+ * (the scheduler removed that worker). */
+void wk_peer_drop(wk_state *w, const char *addr, size_t len, const char *reason);
+/* Closes the connection of every peer that owes data and has said nothing
+ * for w->peer_timeout seconds (called every second). */
+void wk_peers_check(wk_state *w);
 void wk_task_done(wk_state *w, ld_wtask *r);
 void wk_reset(wk_state *w);
 /* Sends the packed header SB with N frames (new references) to the

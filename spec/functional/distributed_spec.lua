@@ -332,7 +332,7 @@ describe("distributed ldask when workers come and go", function()
       local r = c:gather(fs, 30)
       for i = 1, 60 do assert.equal(i * 10, r[i]) end
       assert.equal(1, #c:scheduler_info().workers)
-    end)
+    end, { nanny = false }) -- (a nanny would restart it: spec/functional/faults_spec.lua)
   end)
 
   it("computes a random graph right while workers die and join", function()

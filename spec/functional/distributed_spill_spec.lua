@@ -4,7 +4,11 @@
 -- ndarrays), the spill files (count, sizes, deletion), the worker's peak
 -- RSS, clean-up at exit (also after SIGKILL), the --memory-limit values,
 -- and what happens when the spill directory cannot be created, a file
--- cannot be written, or a spill file disappears.
+-- cannot be written, or a spill file disappears. The workers run without a
+-- nanny: the limits here (2 to 4 MB, so that a few 1 MB results spill) are
+-- below what a worker process needs to build such results, which a nanny
+-- rightly takes for a worker out of memory (spec/functional/faults_spec.lua
+-- has the nanny and process memory).
 local client = require "ldask.client"
 local cluster_mod = require "ldask.client.cluster"
 local helpers = require "helpers"
@@ -17,7 +21,7 @@ local function nap(s) require("socket").sleep(s) end
 -- Runs FN(cluster, c) on a scheduler with no worker (add them with
 -- cl:add_worker); always stops the cluster.
 local function with_cluster(fn)
-  local cl = cluster_mod.start({ n_workers = 0 })
+  local cl = cluster_mod.start({ n_workers = 0, nanny = false })
   local c
   local ok, err = pcall(function()
     c = client(cl.address, { set_as_default = false })
@@ -284,7 +288,7 @@ describe("a spill file that cannot be written", function()
       local log = local_dir .. ".log"
       -- ulimit -f counts 1024-byte blocks: files stop at 1 MiB
       local p = io.popen("(ulimit -f 1024; exec " .. helpers.bin .. "/ldask-worker " .. cl.address ..
-        " --auth-token-file " .. cl.token_file .. " --name limited --death-timeout 5 --memory-limit 2MB --local-directory " ..
+        " --auth-token-file " .. cl.token_file .. " --name limited --no-nanny --death-timeout 5 --memory-limit 2MB --local-directory " ..
         helpers.shell_quote(local_dir) .. ") > " .. helpers.shell_quote(log) .. " 2>&1 & echo $!")
       local pid = tonumber(p:read("*l")); p:close()
       local ok, err = pcall(function()
@@ -311,7 +315,7 @@ end)
 describe("stopping a cluster whose worker spilled", function()
   it("removes the spill files and directory even when the scheduler's close and SIGTERM come together", function()
     local local_dir = fresh_dir("spill-stop")
-    local cl = cluster_mod.start({ n_workers = 0 })
+    local cl = cluster_mod.start({ n_workers = 0, nanny = false })
     local c, pid
     local ok, err = pcall(function()
       c = client(cl.address, { set_as_default = false })

@@ -77,6 +77,7 @@ end
 
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
+-- nanny (default true: each worker runs under a nanny that restarts it),
 -- timeout (start-up, default 20 s), scheduler_args (extra options),
 -- auth_token_file (default: a fresh token; auth = false: none, for specs
 -- that speak the wire themselves), tls_ca_file, tls_cert, tls_key (TLS
@@ -134,6 +135,7 @@ function Cluster:add_worker(threads, extra)
     (threads or opts.threads_per_worker or 1) ..
     " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) .. " " .. self.security ..
     (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "") ..
+    (opts.nanny == false and " --no-nanny" or "") ..
     (extra and (" " .. extra) or "")
   local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log")
   self.workers[i] = pid
@@ -141,11 +143,22 @@ function Cluster:add_worker(threads, extra)
   return i
 end
 
--- Sends SIGNAL (default "KILL") to worker I.
-function Cluster:kill_worker(i, signal)
+-- The pid of worker I's worker process: the child of its nanny (nil while
+-- the nanny is between two workers), or the process started (--no-nanny).
+function Cluster:worker_pid(i)
   local pid = self.workers[i]
-  if not pid then error("Cluster:kill_worker: no worker " .. tostring(i), 2) end
-  os.execute("kill -" .. (signal or "KILL") .. " " .. pid .. " 2>/dev/null")
+  if not pid then error("Cluster:worker_pid: no worker " .. tostring(i), 2) end
+  if self.opts.nanny == false then return pid end
+  local kids = read_file("/proc/" .. pid .. "/task/" .. pid .. "/children") or ""
+  return tonumber(kids:match("%d+"))
+end
+
+-- Sends SIGNAL (default "KILL") to the process of worker I (under a nanny,
+-- the worker, which its nanny restarts when the signal kills it).
+function Cluster:kill_worker(i, signal)
+  if not self.workers[i] then error("Cluster:kill_worker: no worker " .. tostring(i), 2) end
+  local pid = self:worker_pid(i)
+  if pid then os.execute("kill -" .. (signal or "KILL") .. " " .. pid .. " 2>/dev/null") end
 end
 
 -- Stops every process of the cluster and removes its directory.

@@ -332,7 +332,8 @@ function Client:_handle(m)
       st.status = "cancelled"
       fire(st)
     end
-  elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" then
+  elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
+    op == "restart-reply" then
     self.replies[h.id] = h
   elseif op == "worker-result" or op == "worker-results-done" then
     self:_worker_reply(h, m)

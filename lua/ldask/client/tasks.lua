@@ -184,10 +184,15 @@ function T.install(M, Client, shared)
   -- update-graph whose wanted keys are WANT.
   function Client:_send_tasks(tasks, first, last, want, opts, level)
     local frames, nfs, prios = {}, {}, {}
+    local keys = self.keys
     for i = first, last do
       local t = tasks[i]
       nfs[i] = self:_encode(t.value, t.key, frames, level + 1)
       prios[i] = prio(opts, t.order)
+      -- a key cancelled before (cancel, restart) is computed again: its
+      -- futures wait for the new result, as in dask
+      local st = keys[t.key]
+      if st and st.status == "cancelled" then st.status = "pending" end
     end
     self:_send_functions(level + 1)
     local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want)

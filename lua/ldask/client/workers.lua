@@ -1,6 +1,7 @@
 --- ldask.client.workers: the Client methods that address every worker
 -- outside the task graph: upload_file (ship a Lua module to every worker,
--- present and future) and run (call a function once on each worker).
+-- present and future), run (call a function once on each worker) and
+-- restart (every worker, through its nanny).
 -- Installed into ldask.client's Client by install(). docs/distributed.md.
 -- @submodule ldask.client
 local ffi = require "ffi"
@@ -179,6 +180,34 @@ function W.install(M, Client, shared)
       end
     end
     return out
+  end
+
+  --- restart([timeout]): restarts every worker through its nanny, as dask's
+  -- Client.restart: running tasks are lost, every task is cancelled and
+  -- every result deleted (the futures of every client turn "cancelled"),
+  -- and it returns once the cluster has as many workers as it had with
+  -- nannies (a worker started with --no-nanny just stops). Raises when
+  -- they are not back within TIMEOUT seconds (default 30).
+  -- @param[opt] timeout seconds
+  -- @return the number of workers after the restart
+  function Client:restart(timeout)
+    check(self, "restart")
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout <= 0) then
+      error("Client:restart: timeout must be a number of seconds > 0, got " .. tostring(timeout), 2)
+    end
+    timeout = timeout or 30
+    self.next_id = self.next_id + 1
+    local id = self.next_id
+    self:_send({ op = "restart", id = id, timeout = timeout }, nil, 2)
+    local deadline = now() + timeout + 5
+    while not self.replies[id] do
+      if now() > deadline then error("Client:restart: no answer from the scheduler within " .. timeout .. " s", 2) end
+      if not self:_poll(0.5) and lib.ld_client_closed(self.cl) ~= 0 then lost_connection(self, "Client:restart", 2) end
+    end
+    local r = self.replies[id]
+    self.replies[id] = nil
+    if not r.ok then error("Client:restart: " .. tostring(r.message), 2) end
+    return r.nworkers
   end
 end
 

@@ -68,11 +68,32 @@ function M.is_plain(v)
 end
 
 --- Header of a plain value.
+-- (A buffer that grew past BIG is freed after use: kept, it would hold the
+-- biggest value ever encoded for the life of the process.)
+local BIG = 1048576
+
 function M.plain(v)
   out:reset()
   out:put(PLAIN_PREFIX)
   out:encode(v)
-  return out:tostring()
+  local h = out:tostring()
+  if #out > BIG then out:free() end
+  return h
+end
+
+--- The header of a plain value left in the encoder's buffer: a pointer and
+-- a length, valid until the next encoding or plain_done() (a big value is
+-- then copied once, by the caller, rather than also into a Lua string).
+function M.plain_ref(v)
+  out:reset()
+  out:put(PLAIN_PREFIX)
+  out:encode(v)
+  return out:ref()
+end
+
+--- Done with plain_ref's header: a big buffer is freed.
+function M.plain_done()
+  if #out > BIG then out:free() else out:reset() end
 end
 
 local refusal = require("ldask.codec.refuse").message
@@ -410,8 +431,10 @@ function M.general(E, v, parent, how, name)
   out:put(GENERAL_PREFIX)
   out:putcdata(hash_box, 8)
   out:put(body)
-  body:reset()
-  return out:tostring()
+  if #body > BIG then body:free() else body:reset() end
+  local h = out:tostring()
+  if #out > BIG then out:free() end
+  return h
 end
 
 --- True when the 8 checksum bytes of general HEADER match its body.

@@ -23,6 +23,8 @@ local type, setmetatable, unpack, xpcall, tostring, error =
 local ffi_string, ffi_new = ffi.string, ffi.new
 local package = package
 local Ref = graph.Ref
+local plain_ref, plain_done = require("ldask.codec.encode").plain_ref, require("ldask.codec.encode").plain_done
+local char_ptr = ffi.typeof("const char *")
 
 local M = {}
 
@@ -112,6 +114,21 @@ local function run(t)
   local ok, res = xpcall(is_run and run_call or run_task, errors.handler, t)
   deps = nil
   if ok then
+    local tr = type(res)
+    if tr == "number" or tr == "boolean" or tr == "nil" or tr == "string" then
+      -- plain scalars: no check of a tree, no buffers. A big string's own
+      -- copy (and LuaJIT's temporary buffer that built it) goes before its
+      -- encoding is copied out: one copy less at the task's peak memory.
+      local p, n = plain_ref(res)
+      if n > 1048576 then res = nil; collectgarbage() end
+      local rc = C.ld_wtask_set_result(t, ffi.cast(char_ptr, p), n, nil, 0)
+      plain_done()
+      if rc ~= 0 then
+        local msg = "out of memory storing the result"
+        C.ld_wtask_set_error(t, msg, #msg, "", 0)
+      end
+      return
+    end
     local h, bufs = result.encode(res, is_run and what_run or what_task, t)
     if h == nil then
       local msg = result.unshippable(bufs)
@@ -160,6 +177,7 @@ local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
 -- interpreted).
 function M.serve()
   local loaded = 0
+  local gc_floor = collectgarbage("count") + 16384
   while true do
     local t = C.ld_wexec_next()
     if t == nil then return end
