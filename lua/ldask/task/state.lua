@@ -55,7 +55,14 @@ function M.collect_if_grown()
   local kb = collectgarbage("count")
   local slack = live_kb > M.GC_SLACK_KB and live_kb or M.GC_SLACK_KB
   if kb > live_kb + slack then
-    collectgarbage()
+    -- repeated while it frees more than 1 MB: each full cycle also halves
+    -- LuaJIT's temporary buffer, which string.rep and concatenations grow
+    -- to the size of what they built (a 50 MB result: tens of MB of RSS)
+    local before
+    repeat
+      before = collectgarbage("count")
+      collectgarbage()
+    until collectgarbage("count") > before - 1024
     live_kb = collectgarbage("count")
   end
 end

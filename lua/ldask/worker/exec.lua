@@ -177,7 +177,6 @@ local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
 -- interpreted).
 function M.serve()
   local loaded = 0
-  local gc_floor = collectgarbage("count") + 16384
   while true do
     local t = C.ld_wexec_next()
     if t == nil then return end
