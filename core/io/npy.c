@@ -105,8 +105,9 @@ int ld_npy_read_header(const char *path, ld_npy_info *info) {
     while (*p == ' ' || *p == ',') p++;
     if (*p == ')') break;
     char *end;
+    errno = 0;
     long long v = strtoll(p, &end, 10);
-    if (end == p || v < 0 || nd >= LD_MAXDIM) {
+    if (end == p || v < 0 || errno == ERANGE || nd >= LD_MAXDIM) {
       rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: bad shape in header (or more than %d dims)",
                           path, LD_MAXDIM);
       goto done;
@@ -117,9 +118,18 @@ int ld_npy_read_header(const char *path, ld_npy_info *info) {
   }
   info->ndim = nd;
   info->data_offset = (int64_t)(hstart + hlen);
-  int64_t n = 1;
-  for (int d = 0; d < nd; d++) n *= info->shape[d];
-  if ((int64_t)st.st_size < info->data_offset + n * (int64_t)ld_dtype_size(info->dtype))
+  /* The data's size, refused when it overflows (a shape no file holds). */
+  int64_t nbytes = (int64_t)ld_dtype_size(info->dtype), zero = 0;
+  for (int d = 0; d < nd; d++) zero |= info->shape[d] == 0;
+  for (int d = 0; d < nd && !zero; d++)
+    if (__builtin_mul_overflow(nbytes, info->shape[d], &nbytes) ||
+        nbytes > INT64_MAX - info->data_offset) {
+      rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: shape in header is too large for any file",
+                          path);
+      goto done;
+    }
+  if (zero) nbytes = 0;
+  if ((int64_t)st.st_size < info->data_offset + nbytes)
     rc = ld_array_error(LD_ARR_EIO, "npy: %s: file is shorter (%lld bytes) than its header says",
                         path, (long long)st.st_size);
 done:

@@ -1,0 +1,36 @@
+/* common.c — the fuzz input cursor and checks shared by the harnesses
+ * (see common.h). */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+uint8_t fz_u8(fz_in *in) {
+  if (in->n == 0) return 0;
+  in->n--;
+  return *in->p++;
+}
+
+uint16_t fz_u16(fz_in *in) {
+  uint16_t lo = fz_u8(in);
+  return (uint16_t)(lo | (uint16_t)fz_u8(in) << 8);
+}
+
+size_t fz_take(fz_in *in, size_t n, const uint8_t **out) {
+  if (n > in->n) n = in->n;
+  *out = in->p;
+  in->p += n, in->n -= n;
+  return n;
+}
+
+void fz_check(int cond, const char *fmt, ...) {
+  if (cond) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("fuzz harness check failed: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  abort();
+}
