@@ -79,16 +79,28 @@ ld_buffer *ld_msg_encode(const ld_msg *m) {
   return b;
 }
 
-/* Reader phases: the 4-byte count, the 8-byte lengths, the frame bodies. */
+/* Reader phases: the 4-byte count, the 8-byte lengths, the frame bodies.
+ * Memory follows the bytes that arrived, never the sizes announced: the
+ * lengths are kept in an array grown as they arrive, the message is made
+ * once they are all in, and a frame's buffer is allocated when its body
+ * begins: at its size up to GROW_MIN, else bytes gather in a staging block
+ * doubled as they come until the frame's own buffer is due (at most half
+ * its size is copied). */
 enum { PH_COUNT, PH_LENGTHS, PH_BODY, PH_FAILED };
+#define GROW_MIN ((size_t)64 << 10)
 
 struct ld_frame_reader {
   int phase;
   unsigned char small[8]; /* partial count or length */
   size_t small_have;
-  ld_msg *cur;      /* message being read */
-  uint32_t frame;   /* index of the frame being read (lengths or body) */
-  size_t body_have; /* bytes of the current frame read */
+  uint32_t nframes;  /* of the message being read */
+  uint64_t *lens;    /* owned: its frame lengths read so far */
+  uint32_t lens_cap;
+  ld_msg *cur;       /* message being read (from PH_BODY on) */
+  uint32_t frame;    /* index of the frame being read (lengths or body) */
+  size_t body_have;  /* bytes of the current frame read */
+  char *stage;       /* owned: the current frame's first bytes, or NULL */
+  size_t stage_cap;
   ld_msg *head, *tail;
   char err[160];
 };
@@ -101,6 +113,8 @@ ld_frame_reader *ld_frame_reader_new(void) {
 void ld_frame_reader_free(ld_frame_reader *r) {
   if (r == NULL) return;
   ld_msg_free(r->cur);
+  free(r->lens);
+  free(r->stage);
   while (r->head) {
     ld_msg *m = r->head;
     r->head = m->next;
@@ -120,6 +134,8 @@ static int fail(ld_frame_reader *r, int code, const char *msg) {
   r->phase = PH_FAILED;
   ld_msg_free(r->cur);
   r->cur = NULL;
+  free(r->stage);
+  r->stage = NULL;
   return code;
 }
 
@@ -136,12 +152,62 @@ static void finish(ld_frame_reader *r) {
   r->small_have = 0;
 }
 
+/* Allocates frame I's buffer of its full length (header frames unaligned:
+ * parsed, never used as array data). 0 or -1 (out of memory). */
+static int alloc_frame(ld_frame_reader *r, uint32_t i) {
+  size_t len = (size_t)r->lens[i];
+  r->cur->frames[i] = i == 0 ? ld_buffer_new_small(len) : ld_buffer_new(len);
+  return r->cur->frames[i] ? 0 : -1;
+}
+
 /* Moves to the next frame body that has bytes to read, finishing the message
- * when none is left. */
-static void next_body(ld_frame_reader *r) {
-  while (r->frame < r->cur->nframes && r->cur->frames[r->frame]->size == 0) r->frame++;
+ * when none is left. Empty frames get empty buffers. 0 or -1 (OOM). */
+static int next_body(ld_frame_reader *r) {
+  while (r->frame < r->nframes && r->lens[r->frame] == 0)
+    if (alloc_frame(r, r->frame++) != 0) return -1;
   r->body_have = 0;
-  if (r->frame == r->cur->nframes) finish(r);
+  if (r->frame == r->nframes) {
+    finish(r);
+    return 0;
+  }
+  if (r->lens[r->frame] <= GROW_MIN) return alloc_frame(r, r->frame);
+  return 0; /* a large frame: staged (PH_BODY) */
+}
+
+/* Takes up to LEN bytes of the current frame's body; returns how many. */
+static size_t take_body(ld_frame_reader *r, const unsigned char *p, size_t len, int *rc) {
+  size_t flen = (size_t)r->lens[r->frame];
+  size_t take = flen - r->body_have;
+  if (take > len) take = len;
+  ld_buffer *b = r->cur->frames[r->frame];
+  if (b == NULL) { /* staged: grow the staging block, or allocate the frame */
+    size_t need = r->body_have + take;
+    if (need > r->stage_cap) {
+      size_t cap = r->stage_cap ? r->stage_cap : GROW_MIN;
+      while (cap < need) cap *= 2;
+      if (cap >= flen / 2 + 1) { /* the frame's own buffer is due */
+        if (alloc_frame(r, r->frame) != 0) {
+          *rc = -1;
+          return 0;
+        }
+        b = r->cur->frames[r->frame];
+        if (r->body_have) memcpy(b->data, r->stage, r->body_have);
+        free(r->stage);
+        r->stage = NULL, r->stage_cap = 0;
+      } else {
+        char *ns = realloc(r->stage, cap);
+        if (ns == NULL) {
+          *rc = -1;
+          return 0;
+        }
+        r->stage = ns, r->stage_cap = cap;
+      }
+    }
+  }
+  memcpy(b ? (unsigned char *)b->data + r->body_have : (unsigned char *)r->stage + r->body_have, p,
+         take);
+  r->body_have += take;
+  return take;
 }
 
 int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
@@ -162,8 +228,7 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
                  LD_NET_MAX_FRAMES);
         return fail(r, LD_NET_EPROTO, msg);
       }
-      r->cur = ld_msg_new(n);
-      if (r->cur == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+      r->nframes = n;
       r->phase = PH_LENGTHS;
       r->frame = 0;
       r->small_have = 0;
@@ -184,27 +249,32 @@ int ld_frame_reader_feed(ld_frame_reader *r, const void *data, size_t len) {
       }
       if (r->frame == 0 && flen == 0)
         return fail(r, LD_NET_EPROTO, "bad message: empty header frame");
-      /* the header is parsed, never used as array data: no alignment */
-      r->cur->frames[r->frame] =
-          r->frame == 0 ? ld_buffer_new_small((size_t)flen) : ld_buffer_new((size_t)flen);
-      if (r->cur->frames[r->frame] == NULL) {
-        snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes", flen);
-        return fail(r, LD_NET_ENOMEM, msg);
+      if (r->frame == r->lens_cap) {
+        uint32_t cap = r->lens_cap ? 2 * r->lens_cap : 8;
+        uint64_t *nl = realloc(r->lens, (size_t)cap * sizeof *nl);
+        if (nl == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
+        r->lens = nl, r->lens_cap = cap;
       }
-      if (++r->frame == r->cur->nframes) {
+      r->lens[r->frame] = flen;
+      if (++r->frame == r->nframes) {
+        r->cur = ld_msg_new(r->nframes);
+        if (r->cur == NULL) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
         r->phase = PH_BODY;
         r->frame = 0;
-        next_body(r);
+        if (next_body(r) != 0) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
       }
     } else { /* PH_BODY */
-      ld_buffer *b = r->cur->frames[r->frame];
-      size_t take = b->size - r->body_have;
-      if (take > len) take = len;
-      memcpy((unsigned char *)b->data + r->body_have, p, take);
-      r->body_have += take, p += take, len -= take;
-      if (r->body_have == b->size) {
+      int rc = 0;
+      size_t take = take_body(r, p, len, &rc);
+      if (rc != 0) {
+        snprintf(msg, sizeof msg, "out of memory allocating a frame of %" PRIu64 " bytes",
+                 r->lens[r->frame]);
+        return fail(r, LD_NET_ENOMEM, msg);
+      }
+      p += take, len -= take;
+      if (r->body_have == (size_t)r->lens[r->frame]) {
         r->frame++;
-        next_body(r);
+        if (next_body(r) != 0) return fail(r, LD_NET_ENOMEM, "out of memory reading a message");
       }
     }
   }
