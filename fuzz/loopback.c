@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,16 @@ static void send_msg(uv_loop_t *loop, fz_conn *cs, int nc, fz_conn *c, const uin
     ptrs[i] = &bufs[i];
   }
   m.frames = ptrs;
-  size_t plen = ld_msg_prefix(&m, prefix);
-  send_all(loop, cs, nc, c, prefix, plen);
-  for (uint32_t i = 0; i < n; i++) send_all(loop, cs, nc, c, parts[i], lens[i]);
+  size_t plen = ld_msg_prefix(&m, prefix), total = plen;
+  for (uint32_t i = 0; i < n; i++) total += lens[i];
+  /* one send per message, as a peer's batched write */
+  unsigned char *all = malloc(total);
+  fz_check(all != NULL, "allocation");
+  memcpy(all, prefix, plen);
+  for (uint32_t i = 0, at = (uint32_t)plen; i < n; at += (uint32_t)lens[i], i++)
+    memcpy(all + at, parts[i], lens[i]);
+  send_all(loop, cs, nc, c, all, total);
+  free(all);
 }
 
 static void send_hello(uv_loop_t *loop, fz_conn *cs, int nc, fz_conn *c, const char *role) {
@@ -104,6 +112,8 @@ size_t fz_play(uv_loop_t *loop, int port, fz_in *in) {
     fz_check(cs[i].fd >= 0, "socket: %s", strerror(errno));
     fz_check(connect(cs[i].fd, (struct sockaddr *)&sin, sizeof sin) == 0, "connect: %s",
              strerror(errno));
+    int one = 1;
+    setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   for (int i = 0; i < nc; i++) {
     const char *role = roles[(r >> (2 * i)) & 3];
