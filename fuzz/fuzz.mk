@@ -16,7 +16,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fPIC \
                 -Icore -Iruntime/lib -iquote runtime/scheduler -iquote runtime/worker -iquote fuzz \
-                $(PKG_CFLAGS) $(BLAS_CFLAGS) -DLDASK_PREFIX='"$(PREFIX)"' $(FUZZ_SAN)
+                $(PKG_CFLAGS) $(BLAS_CFLAGS) -DLDASK_PREFIX='"$(PREFIX)"' -DLDASK_SRC_ROOT='"$(CURDIR)"' $(FUZZ_SAN)
 FUZZ_LIBS    := $(PKG_LIBS) $(BLAS_LIBS) -lpthread -lm -ldl
 FUZZ_CORE    := $(CORE_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_RTLIB   := $(RTLIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
