@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ld_npy_read_block(path, &info, start, shape, &out) == 0) {
       /* element (i0, i1, ...) of the block is element at sum(i_d * gstride_d) */
       int64_t n = 1, gstr[LD_MAXDIM], s = 1;
-      for (int d = info.ndim - 1; d >= 0; d--) gstr[d] = s, s *= info.shape[d];
+      for (int d = info.ndim - 1; d >= 0; d--)
+        gstr[d] = s, __builtin_mul_overflow(s, info.shape[d], &s); /* wraps: see npy.c */
       for (int d = 0; d < info.ndim; d++) n *= shape[d];
       const char *got = ld_nd_data(&out);
       int64_t idx[LD_MAXDIM] = {0};

@@ -168,9 +168,11 @@ int ld_npy_read_block(const char *path, const ld_npy_info *info, const int64_t *
   if ((rc = check_block("from_npy", path, info, start, shape, nd)) < 0) return rc;
   size_t isz = ld_dtype_size(info->dtype);
   int64_t gstr[LD_MAXDIM], s = 1;
-  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, s *= info->shape[d];
+  /* element strides of the file; they may wrap only when an axis is empty
+   * (the header check bounds the others), and are unused then */
+  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, __builtin_mul_overflow(s, info->shape[d], &s);
   int64_t total = 1;
-  for (int d = 0; d < nd; d++) total *= shape[d];
+  for (int d = 0; d < nd; d++) total = shape[d] == 0 || total == 0 ? 0 : total * shape[d];
   /* contiguous: some axis k with every later axis full and every earlier 1 */
   int contiguous = 1, k = nd - 1;
   while (k > 0 && shape[k] == info->shape[k]) k--;
@@ -310,7 +312,9 @@ int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t 
   }
   size_t isz = ld_dtype_size(info->dtype);
   int64_t gstr[LD_MAXDIM], s = 1;
-  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, s *= info->shape[d];
+  /* element strides of the file; they may wrap only when an axis is empty
+   * (the header check bounds the others), and are unused then */
+  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, __builtin_mul_overflow(s, info->shape[d], &s);
   int64_t total = ld_nd_size(block);
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
