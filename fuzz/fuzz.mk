@@ -58,9 +58,15 @@ $(FUZZ_BUILD)/bin/fuzz_codec: $(FUZZ_BUILD)/fuzz/fuzz_codec.o $(FUZZ_BUILD)/fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) -Wl,-E $^ $(FUZZ_LIBS)
 
-$(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_COMMON) $(FUZZ_WORKER) $(FUZZ_CORE) $(FUZZ_RTLIB)
+# The worker's executors load ldask.native from ../lib/ldask/ of the
+# program (runtime/worker/main.c): an instrumented build of it sits there.
+$(FUZZ_BUILD)/lib/ldask/native.so: $(FUZZ_CORE) $(FUZZ_RTLIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_LINK) -Wl,-E $^ $(FUZZ_LIBS)
+	$(FUZZ_CC) -shared -Wl,-soname,native.so $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_WORKER) $(FUZZ_CORE) $(FUZZ_RTLIB) | $(FUZZ_BUILD)/lib/ldask/native.so
+	@mkdir -p $(dir $@)
+	$(FUZZ_LINK) -Wl,-E $^ $(FUZZ_LIBS) -ledit
 
 fuzz-build: $(FUZZ_BINS)
 
