@@ -335,6 +335,7 @@ end
 -- Anything else (or anything odd) makes it give up: it returns nil, false
 -- and the caller takes the string.buffer path, which reports errors.
 local dbox = ffi.new("double[1]")
+local NAN = 0 / 0
 local ibox = ffi.new("int32_t[1]")
 local u8p = ffi.typeof("const uint8_t *")
 local copy, cast = ffi.copy, ffi.cast
@@ -356,6 +357,13 @@ local function read_obj(p, i, n, header, depth)
     return sub(header, j + 1, j + len), j + len
   elseif tag == 0x07 then
     if i + 9 > n then return nil, nil end
+    -- A NaN with other bits than LuaJIT's own reads as a tagged object from
+    -- a compiled trace (a crash; found by fuzz/fuzz_codec): every NaN is
+    -- given as the canonical one, as string.buffer's decoder does.
+    if band(p[i + 8], 0x7f) == 0x7f and p[i + 7] >= 0xf0 and
+       (band(p[i + 7], 0x0f) ~= 0 or p[i + 1] + p[i + 2] + p[i + 3] + p[i + 4] + p[i + 5] + p[i + 6] ~= 0) then
+      return NAN, i + 9
+    end
     copy(dbox, p + i + 1, 8)
     return dbox[0], i + 9
   elseif tag == 0x06 then
