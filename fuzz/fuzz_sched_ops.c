@@ -42,5 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   st.closing = 0; /* a client's shutdown stops the loop: the next input restarts it */
   fz_check(st.clients == NULL, "a client record outlives its connection");
   fz_check(st.workers == NULL && st.nworkers == 0, "a worker record outlives its connection");
+  /* With no client left, no task is wanted: every one must be forgotten. */
+  int32_t limit = ld_sched_id_limit(st.eng), live = 0, first = -1;
+  for (int32_t id = 0; id < limit; id++) {
+    int state = ld_sched_state(st.eng, id);
+    if (state != LD_TASK_FREE && state >= 0) live++, first = first < 0 ? id : first;
+  }
+  if (live) {
+    size_t klen = 0;
+    const char *key = sc_key(&st, sc_side(&st, first), &klen);
+    fz_check(0, "%d tasks outlive every client, e.g. '%.*s' in state %d", live, (int)klen, key,
+             ld_sched_state(st.eng, first));
+  }
   return 0;
 }
