@@ -2,6 +2,8 @@
  * (see common.h). */
 #include "common.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,4 +35,25 @@ void fz_check(int cond, const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   abort();
+}
+
+int fz_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+  if (connect(fd, sa, len) == 0) return 0;
+  if (errno != EINTR && errno != EINPROGRESS) return -1;
+  /* interrupted (libFuzzer's timers): the connect goes on; wait for it */
+  struct pollfd pf = {.fd = fd, .events = POLLOUT};
+  while (poll(&pf, 1, 10000) < 0 && errno == EINTR) {
+  }
+  int err = 0;
+  socklen_t el = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) return -1;
+  errno = err;
+  return err == 0 ? 0 : -1;
+}
+
+int fz_accept(int lfd) {
+  int fd;
+  while ((fd = accept(lfd, NULL, NULL)) < 0 && errno == EINTR) {
+  }
+  return fd;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct fz_in {
   const uint8_t *p;
@@ -21,6 +22,11 @@ size_t fz_take(fz_in *in, size_t n, const uint8_t **out);
 
 /* Aborts with MSG (printf format) when COND is false. */
 void fz_check(int cond, const char *fmt, ...);
+
+/* connect / accept that ride out EINTR (libFuzzer's timer signals).
+ * Return what connect / accept return. */
+int fz_connect(int fd, const struct sockaddr *sa, socklen_t len);
+int fz_accept(int lfd);
 
 /* Defined by each harness (libFuzzer's entry points). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -133,7 +133,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   pthread_t th;
   fz_check(pthread_create(&th, NULL, worker_thread, wargv) == 0, "pthread_create");
   pthread_detach(th);
-  sfd = accept(lfd, NULL, NULL);
+  sfd = fz_accept(lfd);
   fz_check(sfd >= 0, "accept: %s", strerror(errno));
   close(lfd);
   int one = 1;
@@ -161,7 +161,7 @@ static int peer_connect(void) {
   char err[200];
   if (ld_net_parse_addr(peer_addr, &sin, err, sizeof err) != 0) return -1;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+  if (fz_connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
     close(fd);
     return -1;
   }

@@ -110,7 +110,7 @@ size_t fz_play(uv_loop_t *loop, int port, fz_in *in) {
     cs[i].eof = 0, cs[i].got = 0;
     cs[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     fz_check(cs[i].fd >= 0, "socket: %s", strerror(errno));
-    fz_check(connect(cs[i].fd, (struct sockaddr *)&sin, sizeof sin) == 0, "connect: %s",
+    fz_check(fz_connect(cs[i].fd, (struct sockaddr *)&sin, sizeof sin) == 0, "connect: %s",
              strerror(errno));
     int one = 1;
     setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
