@@ -89,8 +89,8 @@ int ld_mp_parse_zone(const void *data, size_t len, msgpack_zone *zone, msgpack_o
                      char *err, size_t errlen) {
   if (sizes_fit(data, len) != 0) {
     snprintf(err, errlen,
-             "malformed message header: a map or array announces more elements than its %zu "
-             "bytes hold",
+             "bad message header: truncated msgpack (%zu bytes): a map or array announces more "
+             "elements than the bytes left",
              len);
     return LD_NET_EPROTO;
   }
