@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_check(lua_pcall(L, 3, 1, 0) == 0, "%s", lua_tostring(L, -1));
   lua_pop(L, 1);
   for (int i = 0; i < n; i++) ld_buffer_release(bufs[i]);
-  if (++iterations % 256 == 0) lua_gc(L, LUA_GCCOLLECT, 0); /* finalizers drop references */
+  if (++iterations % 256 == 0) { /* finalizers drop references */
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    int kb = lua_gc(L, LUA_GCCOUNT, 0);
+    if (getenv("FUZZ_CODEC_VERBOSE") && iterations % 65536 == 0)
+      fprintf(stderr, "fuzz_codec: %lu inputs, Lua heap %d KB\n", iterations, kb);
+    fz_check(kb < (256 << 10), "the Lua heap holds %d KB after a full collection", kb);
+  }
   return 0;
 }
