@@ -38,7 +38,7 @@ $(FUZZ_BUILD)/runtime/worker/main.o: runtime/worker/main.c $(HEADERS)
 	@echo "  FUZZCC $< (main renamed)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Dmain=ldask_worker_main -c $< -o $@
 
-FUZZ_LINK = $(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@
+FUZZ_LINK = @echo "  FUZZLD $@"; $(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@
 
 $(FUZZ_BUILD)/bin/fuzz_frame $(FUZZ_BUILD)/bin/fuzz_jsontape $(FUZZ_BUILD)/bin/fuzz_npy: \
   $(FUZZ_BUILD)/bin/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_CORE)
@@ -62,7 +62,8 @@ $(FUZZ_BUILD)/bin/fuzz_codec: $(FUZZ_BUILD)/fuzz/fuzz_codec.o $(FUZZ_BUILD)/fuzz
 # program (runtime/worker/main.c): an instrumented build of it sits there.
 $(FUZZ_BUILD)/lib/ldask/native.so: $(FUZZ_CORE) $(FUZZ_RTLIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -shared -Wl,-soname,native.so $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+	@echo "  FUZZLD $@"
+	@$(FUZZ_CC) -shared -Wl,-soname,native.so $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
 
 $(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_WORKER) $(FUZZ_CORE) $(FUZZ_RTLIB) | $(FUZZ_BUILD)/lib/ldask/native.so
 	@mkdir -p $(dir $@)
