@@ -473,7 +473,7 @@ static int check_hello(ld_conn *c, const msgpack_object *hdr) {
     return -1;
   }
   if (!ld_mp_get_str(hdr, "role", &role, &rolelen) || rolelen == 0 ||
-      rolelen >= sizeof c->peer_role) {
+      rolelen >= sizeof c->peer_role || memchr(role, '\0', rolelen) != NULL) {
     snprintf(msg, sizeof msg, "peer %s sent a hello without a valid 'role'", c->peer_addr);
     send_error_and_close(c, msg);
     return -1;
