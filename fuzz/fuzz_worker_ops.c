@@ -8,7 +8,8 @@
  * is left out, it stops the worker), connection 1 to its peer port as a
  * peer's (get-data, ...). After each input the worker must still answer
  * the scheduler: a send-data of no keys gets its gather-data back within
- * 10 s, else the input is reported as a hang. */
+ * 10 s, else the input is reported as a hang. The keys the input named
+ * are freed after it (free-keys), as a scheduler does. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -174,6 +175,44 @@ static int peer_connect(void) {
   return fd;
 }
 
+/* Keys the input gave the worker (a 'key' field at the top of a header
+ * or in maps of its arrays), freed after the input as a scheduler frees
+ * what it no longer needs: the worker's memory then stays bounded. */
+static msgpack_sbuffer freed;
+static uint32_t nfreed;
+
+static void note_key(const msgpack_object *k) {
+  if (k == NULL || k->type != MSGPACK_OBJECT_STR) return;
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &freed, msgpack_sbuffer_write);
+  ld_mp_pack_str(&pk, k->via.str.ptr, k->via.str.size);
+  nfreed++;
+}
+
+static void note_keys(const msgpack_object *h) {
+  note_key(ld_mp_get(h, "key"));
+  for (uint32_t i = 0; h->type == MSGPACK_OBJECT_MAP && i < h->via.map.size; i++) {
+    const msgpack_object *v = &h->via.map.ptr[i].val;
+    for (uint32_t j = 0; v->type == MSGPACK_OBJECT_ARRAY && j < v->via.array.size; j++)
+      note_key(ld_mp_get(&v->via.array.ptr[j], "key"));
+  }
+}
+
+static void free_noted(void) {
+  if (nfreed == 0) return;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 2);
+  ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "free-keys");
+  ld_mp_pack_cstr(&pk, "keys"), msgpack_pack_array(&pk, nfreed);
+  msgpack_sbuffer_write(&sb, freed.data, freed.size);
+  send_packed(sfd, &sb);
+  msgpack_sbuffer_clear(&freed);
+  nfreed = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
   fz_u8(&in); /* roles byte of the common format: unused here */
@@ -194,6 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (pfd >= 0) send_msg(pfd, parts, lens, nx + 1);
     } else {
       if (h == NULL) continue; /* the scheduler never sends a malformed header */
+      note_keys(h);
       send_msg(sfd, parts, lens, nx + 1);
     }
   }
@@ -205,6 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     close(pfd);
   }
+  free_noted();
   /* The barrier: the worker still answers its scheduler. */
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
