@@ -34,7 +34,8 @@ static void check_line(const ld_jsontape *t, size_t a, size_t b, uint32_t start,
         fz_check(t->off[i] >= start && (uint64_t)t->off[i] + t->len[i] <= (uint64_t)start + len,
                  "string span outside its line");
       }
-      fz_check(k == LD_JT_STR || (depth > 0 && kind[depth] == LD_JT_OBJ), "a key outside an object");
+      fz_check(k == LD_JT_STR || (depth > 0 && kind[depth] == LD_JT_OBJ),
+               "a key outside an object");
     } else if (k == LD_JT_OBJ || k == LD_JT_ARR) {
       fz_check(depth < LD_JSONTAPE_DEPTH + 1, "nesting deeper than LD_JSONTAPE_DEPTH");
       depth++;

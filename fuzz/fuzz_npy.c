@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int d = 0; d < info.ndim; d++) empty |= info.shape[d] == 0;
     for (int d = 0; d < info.ndim; d++) {
       fz_check(info.shape[d] >= 0, "axis %d of negative length", d);
-      fz_check(empty || (uint64_t)info.shape[d] <= avail, "axis %d of %lld elements in a file of %zu",
-               d, (long long)info.shape[d], avail);
+      fz_check(empty || (uint64_t)info.shape[d] <= avail,
+               "axis %d of %lld elements in a file of %zu", d, (long long)info.shape[d], avail);
       shape[d] = info.shape[d] < 2 ? info.shape[d] : 2;
     }
     ld_ndarray out;
@@ -45,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (int64_t e = 0; e < n; e++) {
         int64_t at = 0, bo = 0;
         for (int d = 0; d < info.ndim; d++) at += idx[d] * gstr[d], bo += idx[d] * out.strides[d];
-        fz_check(memcmp(got + bo * (int64_t)isz, data + info.data_offset + at * (int64_t)isz,
-                        isz) == 0,
-                 "element %lld reads other bytes than the file's", (long long)e);
+        fz_check(
+            memcmp(got + bo * (int64_t)isz, data + info.data_offset + at * (int64_t)isz, isz) == 0,
+            "element %lld reads other bytes than the file's", (long long)e);
         for (int d = info.ndim - 1; d >= 0; d--) {
           if (++idx[d] < shape[d]) break;
           idx[d] = 0;

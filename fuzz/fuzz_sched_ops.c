@@ -28,8 +28,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   const ld_conn_handlers *h;
   sc_proto_init(&st, &h);
   char err[256];
-  ld_server *srv = ld_server_listen(st.loop, "127.0.0.1", 0, "scheduler", h, NULL, &st, err,
-                                    sizeof err);
+  ld_server *srv =
+      ld_server_listen(st.loop, "127.0.0.1", 0, "scheduler", h, NULL, &st, err, sizeof err);
   fz_check(srv != NULL, "listen: %s", err);
   port = ld_server_port(srv);
   snprintf(st.address, sizeof st.address, "tcp://127.0.0.1:%d", port);

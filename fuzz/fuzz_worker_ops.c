@@ -30,11 +30,11 @@
 
 int ldask_worker_main(int argc, char **argv);
 
-static int sfd = -1;                   /* the worker's scheduler connection */
-static ld_frame_reader *sreader;       /* what the worker sends us */
+static int sfd = -1;             /* the worker's scheduler connection */
+static ld_frame_reader *sreader; /* what the worker sends us */
 static ld_mp_reader *mp;
-static char peer_addr[96];             /* the worker's peer port */
-static int64_t barrier_id = 1000000;   /* send-data 'client' ids */
+static char peer_addr[96];           /* the worker's peer port */
+static int64_t barrier_id = 1000000; /* send-data 'client' ids */
 static char workdir[] = "/tmp/ldask-fuzz-worker-XXXXXX";
 
 static void *worker_thread(void *arg) {
@@ -128,8 +128,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   getsockname(lfd, (struct sockaddr *)&sin, &sl);
   static char addr[64];
   snprintf(addr, sizeof addr, "tcp://127.0.0.1:%d", ntohs(sin.sin_port));
-  static char *wargv[] = {"ldask-worker", addr, "--local-directory", workdir, "--name",
-                          "fuzzworker", "--nthreads", NULL};
+  static char *wargv[] = {"ldask-worker", addr,         "--local-directory", workdir,
+                          "--name",       "fuzzworker", "--nthreads",        NULL};
   wargv[6] = NULL; /* 6 arguments: --nthreads stays the default (1) */
   pthread_t th;
   fz_check(pthread_create(&th, NULL, worker_thread, wargv) == 0, "pthread_create");

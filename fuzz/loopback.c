@@ -18,8 +18,8 @@
 
 typedef struct fz_conn {
   int fd;
-  int eof;      /* the server closed it */
-  size_t got;   /* bytes received */
+  int eof;    /* the server closed it */
+  size_t got; /* bytes received */
 } fz_conn;
 
 static double now_s(void) {

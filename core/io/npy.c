@@ -124,8 +124,8 @@ int ld_npy_read_header(const char *path, ld_npy_info *info) {
   for (int d = 0; d < nd && !zero; d++)
     if (__builtin_mul_overflow(nbytes, info->shape[d], &nbytes) ||
         nbytes > INT64_MAX - info->data_offset) {
-      rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: shape in header is too large for any file",
-                          path);
+      rc =
+          ld_array_error(LD_ARR_EINVAL, "npy: %s: shape in header is too large for any file", path);
       goto done;
     }
   if (zero) nbytes = 0;

@@ -93,13 +93,13 @@ struct ld_frame_reader {
   int phase;
   unsigned char small[8]; /* partial count or length */
   size_t small_have;
-  uint32_t nframes;  /* of the message being read */
-  uint64_t *lens;    /* owned: its frame lengths read so far */
+  uint32_t nframes; /* of the message being read */
+  uint64_t *lens;   /* owned: its frame lengths read so far */
   uint32_t lens_cap;
-  ld_msg *cur;       /* message being read (from PH_BODY on) */
-  uint32_t frame;    /* index of the frame being read (lengths or body) */
-  size_t body_have;  /* bytes of the current frame read */
-  char *stage;       /* owned: the current frame's first bytes, or NULL */
+  ld_msg *cur;      /* message being read (from PH_BODY on) */
+  uint32_t frame;   /* index of the frame being read (lengths or body) */
+  size_t body_have; /* bytes of the current frame read */
+  char *stage;      /* owned: the current frame's first bytes, or NULL */
   size_t stage_cap;
   ld_msg *head, *tail;
   char err[160];

@@ -61,9 +61,9 @@ static int sizes_fit(const unsigned char *p, size_t len) {
     } else {
       static const signed char lenbytes[32] = {
           /* c0 */ 0, -1, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0,
-          /* d0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4};
+          /* d0 */ 0, 0,  0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4};
       static const unsigned char fixed[32] = {
-          /* c0 */ 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 4, 8, 1, 2, 4, 8,
+          /* c0 */ 0, 0, 0, 0, 0, 0, 0, 1, 1,  1, 4, 8, 1, 2, 4, 8,
           /* d0 */ 1, 2, 4, 8, 2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0};
       int lb = lenbytes[b - 0xc0];
       if (lb < 0) return 0; /* 0xc1: the decoder refuses it */

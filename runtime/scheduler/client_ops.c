@@ -451,7 +451,8 @@ static void op_register_functions(sc_state *st, ld_msg *m, const msgpack_object 
   int fresh = names == NULL || names->type != MSGPACK_OBJECT_ARRAY;
   for (uint32_t i = 0; !fresh && i < names->via.array.size; i++) {
     const msgpack_object *n = &names->via.array.ptr[i];
-    fresh = n->type != MSGPACK_OBJECT_STR || !ld_strmap_get(&fn_names, n->via.str.ptr, n->via.str.size);
+    fresh =
+        n->type != MSGPACK_OBJECT_STR || !ld_strmap_get(&fn_names, n->via.str.ptr, n->via.str.size);
   }
   if (!fresh) return;
   for (uint32_t i = 0; names && names->type == MSGPACK_OBJECT_ARRAY && i < names->via.array.size;
