@@ -18,13 +18,16 @@ for name in "$@"; do
   bin=$B/bin/fuzz_$name
   dict=""; [ -f fuzz/dict/$name.dict ] && dict="-dict=fuzz/dict/$name.dict"
   log=$B/logs/$name.log
+  # fuzz_worker_ops: leaks are checked at exit, once the executors are idle
+  # (tasks in flight live in LuaJIT memory, unseen by LeakSanitizer)
+  extra=""; [ "$name" = worker_ops ] && extra="-detect_leaks=0"
   if [ "$mode" = run ]; then
     mkdir -p $B/corpus/$name
     seeds=""; [ -d fuzz/corpus/$name ] && seeds=fuzz/corpus/$name
     echo "== fuzz_$name: $secs s"
     $bin -max_total_time=$secs -timeout=10 -rss_limit_mb=2560 \
       -max_len=65536 -print_final_stats=1 -artifact_prefix=$B/artifacts/$name- \
-      $dict $B/corpus/$name $seeds >$log 2>&1
+      $dict $extra $B/corpus/$name $seeds >$log 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' $log | tail -1)
     echo "$name $secs ${execs:-0}" >> $B/execs.log
@@ -36,7 +39,7 @@ for name in "$@"; do
     done
     [ -z "$files" ] && continue
     echo "== fuzz_$name: replaying $(echo $files | wc -w) inputs"
-    $bin -timeout=10 -rss_limit_mb=2560 $files >$log 2>&1
+    $bin -timeout=10 -rss_limit_mb=2560 $extra $files >$log 2>&1
     rc=$?
   fi
   if [ $rc -ne 0 ]; then
