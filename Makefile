@@ -134,3 +134,6 @@ rock-install: all
 	cp -r lua/ldask $(LUADIR)/
 	install -m755 $(NATIVE) $(LIBDIR)/ldask/
 	install -m755 $(PROGRAMS) $(BINDIR)/
+
+# libFuzzer harnesses: make fuzz, fuzz-build, fuzz-regress (docs/fuzzing.md).
+include fuzz/fuzz.mk

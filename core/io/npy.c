@@ -105,8 +105,9 @@ int ld_npy_read_header(const char *path, ld_npy_info *info) {
     while (*p == ' ' || *p == ',') p++;
     if (*p == ')') break;
     char *end;
+    errno = 0;
     long long v = strtoll(p, &end, 10);
-    if (end == p || v < 0 || nd >= LD_MAXDIM) {
+    if (end == p || v < 0 || errno == ERANGE || nd >= LD_MAXDIM) {
       rc = ld_array_error(LD_ARR_EINVAL, "npy: %s: bad shape in header (or more than %d dims)",
                           path, LD_MAXDIM);
       goto done;
@@ -117,9 +118,18 @@ int ld_npy_read_header(const char *path, ld_npy_info *info) {
   }
   info->ndim = nd;
   info->data_offset = (int64_t)(hstart + hlen);
-  int64_t n = 1;
-  for (int d = 0; d < nd; d++) n *= info->shape[d];
-  if ((int64_t)st.st_size < info->data_offset + n * (int64_t)ld_dtype_size(info->dtype))
+  /* The data's size, refused when it overflows (a shape no file holds). */
+  int64_t nbytes = (int64_t)ld_dtype_size(info->dtype), zero = 0;
+  for (int d = 0; d < nd; d++) zero |= info->shape[d] == 0;
+  for (int d = 0; d < nd && !zero; d++)
+    if (__builtin_mul_overflow(nbytes, info->shape[d], &nbytes) ||
+        nbytes > INT64_MAX - info->data_offset) {
+      rc =
+          ld_array_error(LD_ARR_EINVAL, "npy: %s: shape in header is too large for any file", path);
+      goto done;
+    }
+  if (zero) nbytes = 0;
+  if ((int64_t)st.st_size < info->data_offset + nbytes)
     rc = ld_array_error(LD_ARR_EIO, "npy: %s: file is shorter (%lld bytes) than its header says",
                         path, (long long)st.st_size);
 done:
@@ -158,9 +168,11 @@ int ld_npy_read_block(const char *path, const ld_npy_info *info, const int64_t *
   if ((rc = check_block("from_npy", path, info, start, shape, nd)) < 0) return rc;
   size_t isz = ld_dtype_size(info->dtype);
   int64_t gstr[LD_MAXDIM], s = 1;
-  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, s *= info->shape[d];
+  /* element strides of the file; they may wrap only when an axis is empty
+   * (the header check bounds the others), and are unused then */
+  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, __builtin_mul_overflow(s, info->shape[d], &s);
   int64_t total = 1;
-  for (int d = 0; d < nd; d++) total *= shape[d];
+  for (int d = 0; d < nd; d++) total = shape[d] == 0 || total == 0 ? 0 : total * shape[d];
   /* contiguous: some axis k with every later axis full and every earlier 1 */
   int contiguous = 1, k = nd - 1;
   while (k > 0 && shape[k] == info->shape[k]) k--;
@@ -300,7 +312,9 @@ int ld_npy_write_block(const char *path, const ld_npy_info *info, const int64_t 
   }
   size_t isz = ld_dtype_size(info->dtype);
   int64_t gstr[LD_MAXDIM], s = 1;
-  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, s *= info->shape[d];
+  /* element strides of the file; they may wrap only when an axis is empty
+   * (the header check bounds the others), and are unused then */
+  for (int d = nd - 1; d >= 0; d--) gstr[d] = s, __builtin_mul_overflow(s, info->shape[d], &s);
   int64_t total = ld_nd_size(block);
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -515,7 +515,7 @@ int ld_conn_check_hello(ld_conn *c, const msgpack_object *hdr) {
     return -1;
   }
   if (!ld_mp_get_str(hdr, "role", &role, &rolelen) || rolelen == 0 ||
-      rolelen >= sizeof c->peer_role) {
+      rolelen >= sizeof c->peer_role || memchr(role, '\0', rolelen) != NULL) {
     snprintf(msg, sizeof msg, "peer %s sent a hello without a valid 'role'", c->peer_addr);
     ld_conn_refuse(c, msg);
     return -1;

@@ -31,8 +31,69 @@ static int check_parsed(msgpack_unpack_return rc, size_t off, size_t len, msgpac
   return 0;
 }
 
+/* Big-endian length field of N bytes at P. */
+static uint64_t be(const unsigned char *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* 0 when no container in the LEN bytes at P announces more elements than
+ * the bytes left could hold (each takes at least one), else -1: msgpack-c
+ * allocates a container's elements before reading them, so a 5-byte
+ * header announcing 2^32 would cost 64 GiB. Truncated or malformed
+ * documents pass: the decoder reports them. */
+static int sizes_fit(const unsigned char *p, size_t len) {
+  size_t pos = 0;
+  uint64_t pending = 1; /* values still to read */
+  while (pending > 0 && pos < len) {
+    unsigned b = p[pos++];
+    pending--;
+    uint64_t add = 0, skip = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+      /* fixint, nil, bool */
+    } else if (b <= 0x8f) {
+      add = 2 * (uint64_t)(b & 0x0f);
+    } else if (b <= 0x9f) {
+      add = b & 0x0f;
+    } else if (b <= 0xbf) {
+      skip = b & 0x1f;
+    } else {
+      static const signed char lenbytes[32] = {
+          /* c0 */ 0, -1, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0,
+          /* d0 */ 0, 0,  0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4};
+      static const unsigned char fixed[32] = {
+          /* c0 */ 0, 0, 0, 0, 0, 0, 0, 1, 1,  1, 4, 8, 1, 2, 4, 8,
+          /* d0 */ 1, 2, 4, 8, 2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0};
+      int lb = lenbytes[b - 0xc0];
+      if (lb < 0) return 0; /* 0xc1: the decoder refuses it */
+      if (pos + (size_t)lb > len) return 0;
+      uint64_t n = be(p + pos, lb);
+      pos += (size_t)lb;
+      if (b >= 0xdc && b <= 0xdd)
+        add = n;
+      else if (b >= 0xde)
+        add = 2 * n;
+      else
+        skip = n + fixed[b - 0xc0]; /* str, bin, ext (+ type byte), numbers */
+    }
+    if (skip > len - pos) return 0;
+    pos += (size_t)skip;
+    pending += add;
+    if (pending > len - pos) return -1;
+  }
+  return 0;
+}
+
 int ld_mp_parse_zone(const void *data, size_t len, msgpack_zone *zone, msgpack_object *out,
                      char *err, size_t errlen) {
+  if (sizes_fit(data, len) != 0) {
+    snprintf(err, errlen,
+             "bad message header: truncated msgpack (%zu bytes): a map or array announces more "
+             "elements than the bytes left",
+             len);
+    return LD_NET_EPROTO;
+  }
   size_t off = 0;
   msgpack_unpack_return rc = msgpack_unpack(data, len, &off, zone, out);
   int ok = rc == MSGPACK_UNPACK_SUCCESS || rc == MSGPACK_UNPACK_EXTRA_BYTES;

@@ -481,7 +481,8 @@ const int32_t *ld_sched_deps(const ld_sched *s, int32_t id, int32_t *n) {
     return NULL;
   }
   *n = s->dep_n[id];
-  return s->dep_idx + s->dep_start[id];
+  /* no dependencies: dep_idx may still be NULL (no offset applied to it) */
+  return *n ? s->dep_idx + s->dep_start[id] : NULL;
 }
 
 int ld_sched_info_of(const ld_sched *s, int32_t id, ld_sched_info *out) {

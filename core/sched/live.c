@@ -26,7 +26,7 @@ static void set_state(ld_sched *s, int32_t id, int ns) {
   s->state[id] = (uint8_t)ns;
   if (os == LD_TASK_PROCESSING) s->processing--;
   if (ns == LD_TASK_PROCESSING) s->processing++;
-  if (dp == 0) return;
+  if (dp == 0 || s->dep_n[id] == 0) return; /* dep_idx may be NULL */
   const int32_t *d = s->dep_idx + s->dep_start[id];
   for (int32_t j = 0; j < s->dep_n[id]; j++) {
     s->nrefs[d[j]] += dp;
@@ -48,6 +48,7 @@ static void unrun(ld_sched *s, int32_t id) {
 
 /* Puts the dependencies of ID on the check list. */
 static void check_deps_later(ld_sched *s, int32_t id) {
+  if (s->dep_n[id] == 0) return; /* dep_idx may be NULL */
   const int32_t *d = s->dep_idx + s->dep_start[id];
   for (int32_t j = 0; j < s->dep_n[id]; j++) check_later(s, d[j]);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pack.h"
+#include "util/strmap.h"
 
 /* ---- client ops ---- */
 
@@ -441,9 +442,34 @@ ld_msg *sc_msg_clone(const ld_msg *m) {
   return ld_msg_make(m->frames[0]->data, m->frames[0]->size, m->frames + 1, m->nframes - 1);
 }
 
+/* Function names (content hashes) registered so far: a register-functions
+ * naming none that is new is already on every worker and is not kept (a
+ * client connecting again, or many clients sharing functions, would
+ * otherwise grow the scheduler and every worker's join without bound). */
+static ld_strmap fn_names;
+
 /* register-functions: names [hash] + one frame per function; kept and sent
  * to every worker, now and when it joins. */
-static void op_register_functions(sc_state *st, ld_msg *m) {
+static void op_register_functions(sc_state *st, ld_msg *m, const msgpack_object *h) {
+  const msgpack_object *names = ld_mp_get(h, "names");
+  int fresh = names == NULL || names->type != MSGPACK_OBJECT_ARRAY;
+  for (uint32_t i = 0; !fresh && i < names->via.array.size; i++) {
+    const msgpack_object *n = &names->via.array.ptr[i];
+    fresh =
+        n->type != MSGPACK_OBJECT_STR || !ld_strmap_get(&fn_names, n->via.str.ptr, n->via.str.size);
+  }
+  if (!fresh) return;
+  for (uint32_t i = 0; names && names->type == MSGPACK_OBJECT_ARRAY && i < names->via.array.size;
+       i++) {
+    const msgpack_object *n = &names->via.array.ptr[i];
+    if (n->type != MSGPACK_OBJECT_STR) continue;
+    char *name = malloc(n->via.str.size + 1); /* kept as long as the message */
+    if (name == NULL) abort();
+    memcpy(name, n->via.str.ptr, n->via.str.size);
+    int rc = ld_strmap_add(&fn_names, name, n->via.str.size, name);
+    if (rc < 0) abort();
+    if (rc == 1) free(name); /* named twice in this message */
+  }
   if (st->nfn_msgs == st->capfn_msgs) {
     st->capfn_msgs = st->capfn_msgs ? st->capfn_msgs * 2 : 8;
     st->fn_msgs = realloc(st->fn_msgs, (size_t)st->capfn_msgs * sizeof *st->fn_msgs);
@@ -458,7 +484,7 @@ static void op_register_functions(sc_state *st, ld_msg *m) {
 void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");
   if (ld_mp_str_eq(op, "register-functions"))
-    op_register_functions(st, m);
+    op_register_functions(st, m, h);
   else if (ld_mp_str_eq(op, "update-graph"))
     op_update_graph(st, cl, m, h);
   else if (ld_mp_str_eq(op, "release-keys"))

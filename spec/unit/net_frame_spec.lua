@@ -271,4 +271,48 @@ describe("net msgpack headers", function()
     assert.has_error(function() mp.encode({ op = "x", f = print }) end,
       "msgpack header: cannot encode a function at header.f")
   end)
+
+  -- Found by fuzz/fuzz_frame and fuzz_sched_ops (docs/fuzzing.md).
+  local function rss_mb()
+    local f = io.open("/proc/self/statm")
+    local _, res = f:read("*n", "*n")
+    f:close()
+    return res * 4096 / 2 ^ 20
+  end
+
+  it("allocates as bytes arrive, not at announced sizes", function()
+    local r = new_reader()
+    local before = rss_mb()
+    -- 3 frames: a header of 3 bytes, then 512 GiB and 1 GiB announced
+    local prefix = "\3\0\0\0" .. "\3\0\0\0\0\0\0\0" .. "\0\0\0\0\128\0\0\0" .. "\0\0\0\64\0\0\0\0"
+    assert.equal(0, lib.ld_frame_reader_feed(r, prefix .. "HDR" .. string.rep("y", 1000), #prefix + 1003))
+    assert.equal(1, lib.ld_frame_reader_partial(r))
+    assert.is_true(lib.ld_frame_reader_next(r) == nil)
+    assert.is_true(rss_mb() - before < 50)
+  end)
+
+  it("reassembles large frames fed in small chunks", function()
+    local big = {}
+    for i = 1, 30000 do big[i] = string.char(i % 251) end
+    big = table.concat(big):rep(10) -- 300 KB: staged, then its own buffer
+    local s = wire("H", { big, "tail" })
+    local r = new_reader()
+    local i = 1
+    while i <= #s do
+      local n = math.min(7919, #s - i + 1)
+      assert.equal(0, lib.ld_frame_reader_feed(r, s:sub(i, i + n - 1), n))
+      i = i + n
+    end
+    local m = lib.ld_frame_reader_next(r)
+    assert.is_true(m ~= nil)
+    assert.same({ "H", big, "tail" }, frames_of(m))
+    lib.ld_msg_free(m)
+  end)
+
+  it("refuses a header announcing more elements than its bytes", function()
+    -- a map of 2^30 entries in 5 bytes
+    local d, err = mp.decode("\223\64\0\0\0")
+    assert.is_nil(d)
+    assert.matches("truncated msgpack %(5 bytes%): a map or array announces more elements", err)
+  end)
 end)

@@ -10,6 +10,7 @@ local bit = require "bit"
 local index = require "ldask.codec.index"
 local cdatareg = require "ldask.codec.cdata"
 local encode = require "ldask.codec.encode"
+local bounds = require "ldask.codec.bounds"
 
 local type, error, tostring, tonumber, rawget, rawset, pcall, pairs, require =
   type, error, tostring, tonumber, rawget, rawset, pcall, pairs, require
@@ -28,6 +29,8 @@ local function fail(msg) error(msg, 0) end
 
 --- Decodes a plain body (after the 2-byte prefix).
 local function decode_plain(header)
+  local bad = bounds.check(header, 2)
+  if bad then fail("malformed header: " .. bad) end
   rbuf:set(header)
   rbuf:skip(2)
   local ok, v = pcall(rbuf.decode, rbuf)
@@ -241,6 +244,8 @@ end
 
 -- The plan of a general header (after prefix and checksum).
 local function decode_plan(header)
+  local bad = bounds.check(header, 10)
+  if bad then fail("malformed header: " .. bad) end
   rbuf:set(header)
   rbuf:skip(10)
   local ok, plan = pcall(rbuf.decode, rbuf)
@@ -330,27 +335,14 @@ end
 -- Anything else (or anything odd) makes it give up: it returns nil, false
 -- and the caller takes the string.buffer path, which reports errors.
 local dbox = ffi.new("double[1]")
+local NAN = 0 / 0
 local ibox = ffi.new("int32_t[1]")
-local ubox = ffi.new("uint32_t[1]")
 local u8p = ffi.typeof("const uint8_t *")
 local copy, cast = ffi.copy, ffi.cast
-local band, lshift = bit.band, bit.lshift
+local band = bit.band
 local FASTMAX = 2048
 
--- string.buffer's prefix-encoded unsigned number at P[I]; returns it and the
--- next index, or nil.
-local function ru124(p, i, n)
-  if i >= n then return nil end
-  local v = p[i]
-  if v < 0xe0 then return v, i + 1 end
-  if v ~= 0xff then
-    if i + 1 >= n then return nil end
-    return lshift(band(v, 0x1f), 8) + p[i + 1] + 0xe0, i + 2
-  end
-  if i + 5 > n then return nil end
-  copy(ubox, p + i + 1, 4)
-  return tonumber(ubox[0]), i + 5
-end
+local ru124 = bounds.ru124
 
 -- Reads one object at P[I] (N bytes in all); returns value, next index, or
 -- nil, nil to give up.
@@ -365,6 +357,13 @@ local function read_obj(p, i, n, header, depth)
     return sub(header, j + 1, j + len), j + len
   elseif tag == 0x07 then
     if i + 9 > n then return nil, nil end
+    -- A NaN with other bits than LuaJIT's own reads as a tagged object from
+    -- a compiled trace (a crash; found by fuzz/fuzz_codec): every NaN is
+    -- given as the canonical one, as string.buffer's decoder does.
+    if band(p[i + 8], 0x7f) == 0x7f and p[i + 7] >= 0xf0 and
+       (band(p[i + 7], 0x0f) ~= 0 or p[i + 1] + p[i + 2] + p[i + 3] + p[i + 4] + p[i + 5] + p[i + 6] ~= 0) then
+      return NAN, i + 9
+    end
     copy(dbox, p + i + 1, 8)
     return dbox[0], i + 9
   elseif tag == 0x06 then
