@@ -187,4 +187,38 @@ int64_t ld_fr_dt_field(const int64_t *ns, int64_t n, int32_t field, int64_t unit
  * "YYYY-MM-DD" when DATE_ONLY) into OUT (>= 40 bytes); returns the length. */
 int ld_fr_dt_format(int64_t v, int32_t date_only, char *out);
 
+/* ---- str.c ------------------------------------------------------------ */
+
+enum { LD_STR_LOWER = 0, LD_STR_UPPER = 1, LD_STR_STRIP = 2, LD_STR_LSTRIP = 3, LD_STR_RSTRIP = 4,
+       LD_STR_SLICE = 5 };
+
+/* A string transform: MODE (LD_STR_*); strips: CHARS (NCHARS bytes, NULL:
+ * whitespace); slice: START, STOP (LD_NAT: None) and STEP (nonzero), in
+ * characters, Python's rules. */
+typedef struct ld_fr_strmap {
+  int32_t mode;
+  const char *chars;
+  size_t nchars;
+  int64_t start, stop, step;
+} ld_fr_strmap;
+
+/* Transforms N strings (OFFSETS n + 1, BYTES) by M. With OUT_BYTES NULL it
+ * returns the bytes the result needs (OUT_OFF may be NULL too); else it
+ * writes OUT_OFF (n + 1) and OUT_BYTES (caller-owned) and returns the size. */
+int64_t ld_fr_str_map(const int64_t *offsets, const char *bytes, int64_t n, const ld_fr_strmap *m,
+                      int64_t *out_off, char *out_bytes);
+/* OUT[i] = characters (UTF-8) of string i. */
+void ld_fr_str_len(const int64_t *offsets, const char *bytes, int64_t n, int64_t *out);
+/* OUT[i] = string i starts (AT_END: ends) with S (LEN bytes). */
+void ld_fr_str_affix(const int64_t *offsets, const char *bytes, int64_t n, const char *s, size_t len,
+                     int32_t at_end, uint8_t *out);
+/* OUT[i] = string i contains PAT: a literal (REGEX 0) or a POSIX extended
+ * regular expression with \d \D \s \S; ICASE ignores case. 0, or -1 with
+ * ERR (ERRLEN bytes) saying why (a bad pattern). */
+int ld_fr_str_contains(const int64_t *offsets, const char *bytes, int64_t n, const char *pat,
+                       size_t len, int32_t regex, int32_t icase, uint8_t *out, char *err,
+                       size_t errlen);
+/* OUT[i] = MAP[CODES[i]] (-1 stays -1): dictionary codes after categories merged. */
+void ld_fr_codes_remap(const int32_t *codes, int64_t n, const int64_t *map, int32_t *out);
+
 #endif
