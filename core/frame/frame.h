@@ -189,8 +189,14 @@ int ld_fr_dt_format(int64_t v, int32_t date_only, char *out);
 
 /* ---- str.c ------------------------------------------------------------ */
 
-enum { LD_STR_LOWER = 0, LD_STR_UPPER = 1, LD_STR_STRIP = 2, LD_STR_LSTRIP = 3, LD_STR_RSTRIP = 4,
-       LD_STR_SLICE = 5 };
+enum {
+  LD_STR_LOWER = 0,
+  LD_STR_UPPER = 1,
+  LD_STR_STRIP = 2,
+  LD_STR_LSTRIP = 3,
+  LD_STR_RSTRIP = 4,
+  LD_STR_SLICE = 5
+};
 
 /* A string transform: MODE (LD_STR_*); strips: CHARS (NCHARS bytes, NULL:
  * whitespace); slice: START, STOP (LD_NAT: None) and STEP (nonzero), in
@@ -210,8 +216,8 @@ int64_t ld_fr_str_map(const int64_t *offsets, const char *bytes, int64_t n, cons
 /* OUT[i] = characters (UTF-8) of string i. */
 void ld_fr_str_len(const int64_t *offsets, const char *bytes, int64_t n, int64_t *out);
 /* OUT[i] = string i starts (AT_END: ends) with S (LEN bytes). */
-void ld_fr_str_affix(const int64_t *offsets, const char *bytes, int64_t n, const char *s, size_t len,
-                     int32_t at_end, uint8_t *out);
+void ld_fr_str_affix(const int64_t *offsets, const char *bytes, int64_t n, const char *s,
+                     size_t len, int32_t at_end, uint8_t *out);
 /* OUT[i] = string i contains PAT: a literal (REGEX 0) or a POSIX extended
  * regular expression with \d \D \s \S; ICASE ignores case. 0, or -1 with
  * ERR (ERRLEN bytes) saying why (a bad pattern). */

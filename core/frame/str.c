@@ -153,9 +153,11 @@ static int64_t map_one(const unsigned char *p, int64_t len, const ld_fr_strmap *
     case LD_STR_RSTRIP: {
       int64_t a = 0, b = len;
       if (m->mode != LD_STR_RSTRIP)
-        while (a < b && (m->chars ? memchr(m->chars, p[a], m->nchars) != NULL : is_space(p[a]))) a++;
+        while (a < b && (m->chars ? memchr(m->chars, p[a], m->nchars) != NULL : is_space(p[a])))
+          a++;
       if (m->mode != LD_STR_LSTRIP)
-        while (b > a && (m->chars ? memchr(m->chars, p[b - 1], m->nchars) != NULL : is_space(p[b - 1])))
+        while (b > a &&
+               (m->chars ? memchr(m->chars, p[b - 1], m->nchars) != NULL : is_space(p[b - 1])))
           b--;
       if (out) memcpy(out, p + a, (size_t)(b - a));
       return b - a;
@@ -197,8 +199,8 @@ void ld_fr_str_len(const int64_t *offsets, const char *bytes, int64_t n, int64_t
     out[i] = nchars((const unsigned char *)bytes + offsets[i], offsets[i + 1] - offsets[i]);
 }
 
-void ld_fr_str_affix(const int64_t *offsets, const char *bytes, int64_t n, const char *s, size_t len,
-                     int32_t at_end, uint8_t *out) {
+void ld_fr_str_affix(const int64_t *offsets, const char *bytes, int64_t n, const char *s,
+                     size_t len, int32_t at_end, uint8_t *out) {
   int64_t l = (int64_t)len;
   for (int64_t i = 0; i < n; i++) {
     int64_t a = offsets[i], sz = offsets[i + 1] - a;

@@ -5,7 +5,6 @@
 -- a header-only file = an empty partition) and computes a battery of
 -- results with pandas as JSON; ldask reads the same files in small blocks
 -- (lines cut at block edges) and must agree. Skipped without pandas.
-local helpers = require "helpers"
 local cjson = require "cjson"
 local ldask = require "ldask"
 local dd = require "ldask.dataframe"

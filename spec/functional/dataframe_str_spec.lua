@@ -4,7 +4,6 @@
 -- run once per category), a unique text column (plain strings when a file
 -- is one block), unicode, whitespace and missing values, and computes the
 -- expected results with pandas as JSON. Skipped without pandas.
-local helpers = require "helpers"
 local cjson = require "cjson"
 local ldask = require "ldask"
 local dd = require "ldask.dataframe"
