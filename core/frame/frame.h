@@ -227,4 +227,22 @@ int ld_fr_str_contains(const int64_t *offsets, const char *bytes, int64_t n, con
 /* OUT[i] = MAP[CODES[i]] (-1 stays -1): dictionary codes after categories merged. */
 void ld_fr_codes_remap(const int32_t *codes, int64_t n, const int64_t *map, int32_t *out);
 
+/* ---- hash.c ----------------------------------------------------------- */
+
+/* Row hashes of key columns, folded into ACC (N entries; start from zeros,
+ * then one call per key column). Missing keys hash alike. _str with
+ * ACCUMULATE 0 writes the plain hashes (a dictionary's categories, for
+ * _codes: CAT_HASH[code]), so both string forms hash the same. */
+void ld_fr_hash_i64(const int64_t *keys, const uint8_t *valid, int64_t n, uint64_t *acc);
+void ld_fr_hash_f64(const double *keys, int64_t n, uint64_t *acc);
+void ld_fr_hash_str(const int64_t *offsets, const char *bytes, const uint8_t *valid, int64_t n,
+                    uint64_t *out, int32_t accumulate);
+void ld_fr_hash_codes(const int32_t *codes, int64_t n, const uint64_t *cat_hash, uint64_t *acc);
+
+/* Rows grouped by output partition (HASH % NPARTS), stable: IDX (N row
+ * numbers) and BOUNDS (NPARTS + 1): partition p's rows are
+ * IDX[BOUNDS[p] .. BOUNDS[p + 1]). Caller-owned outputs. */
+void ld_fr_partition_rows(const uint64_t *hash, int64_t n, int32_t nparts, int64_t *idx,
+                          int64_t *bounds);
+
 #endif

@@ -12,6 +12,7 @@ local FT = require "ldask.ffi.frame"
 local column = require "ldask.dataframe.column"
 local frame = require "ldask.dataframe.frame"
 local kernels = require "ldask.dataframe.kernels"
+local hashpart = require "ldask.dataframe.hashpart"
 
 local type, error, tostring, ipairs, pairs, tonumber = type, error, tostring, ipairs, pairs, tonumber
 local format, sqrt, huge = string.format, math.sqrt, math.huge
@@ -77,6 +78,7 @@ local function factorize_multi(ks)
   if ng < 0 then error("groupby: out of memory", 0) end
   return codes, ng, first
 end
+M.factorize_multi = factorize_multi
 
 local KEY = "|key|" -- partial columns of the keys of a several-column groupby
 
@@ -246,6 +248,15 @@ function M.chunk(spec, i, ...)
   return partial(k, vals, spec.aggs, spec.size)
 end
 
+--- Task: the partial of partition I (chunk task of KIND: "builtin" or
+-- "custom") split by the hash of its keys into NPARTS pieces (groupby
+-- split_out): a list of NPARTS partials.
+function M.chunk_split(nparts, kind, spec, i, ...)
+  local p = (kind == "custom" and require("ldask.dataframe.custom").chunk or M.chunk)(spec, i, ...)
+  local ks = partial_keys(p) or { p._index }
+  return hashpart.split(p, ks, nparts)
+end
+
 --- Task: combines partials.
 function M.combine(...)
   return recombine(kernels.concat({ ... }))
@@ -308,6 +319,8 @@ local function final_column(p, name, agg, kind, ddof)
   end
   return column.numeric("float64", out)
 end
+
+M.final_column = final_column
 
 --- Task: finalizes the combined partial. SPEC: {outputs = {{label, name,
 -- agg}...}, kinds = {name = kind}, series = name or nil, ddof, sort}.

@@ -415,7 +415,8 @@ function M.concat(parts)
   if is_series(first) then
     local cols, idx = {}, {}
     for i, p in ipairs(parts) do cols[i] = p._col; idx[i] = p._index end
-    return frame.series(first._name, column.concat(cols), #idx == #parts and column.concat(idx) or nil)
+    return frame.series(first._name, column.concat(cols), #idx == #parts and column.concat(idx) or nil,
+      first._index_name)
   end
   local cols, n = {}, 0
   for _, name in ipairs(first._names) do
@@ -430,8 +431,11 @@ function M.concat(parts)
     for i, p in ipairs(parts) do list[i] = p._index end
     idx = column.concat(list)
   end
-  return frame.new(first._names, cols, n, idx)
+  return frame.new(first._names, cols, n, idx, first._index_name)
 end
+
+--- Task: its argument (a partition under a new key).
+function M.identity(v) return v end
 
 function M.concat_args(...) return M.concat({ ... }) end
 

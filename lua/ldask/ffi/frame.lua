@@ -89,6 +89,13 @@ int ld_fr_str_contains(const int64_t *offsets, const char *bytes, int64_t n, con
                        size_t len, int32_t regex, int32_t icase, uint8_t *out, char *err,
                        size_t errlen);
 void ld_fr_codes_remap(const int32_t *codes, int64_t n, const int64_t *map, int32_t *out);
+void ld_fr_hash_i64(const int64_t *keys, const uint8_t *valid, int64_t n, uint64_t *acc);
+void ld_fr_hash_f64(const double *keys, int64_t n, uint64_t *acc);
+void ld_fr_hash_str(const int64_t *offsets, const char *bytes, const uint8_t *valid, int64_t n,
+                    uint64_t *out, int32_t accumulate);
+void ld_fr_hash_codes(const int32_t *codes, int64_t n, const uint64_t *cat_hash, uint64_t *acc);
+void ld_fr_partition_rows(const uint64_t *hash, int64_t n, int32_t nparts, int64_t *idx,
+                          int64_t *bounds);
 ]]
 
 return {
