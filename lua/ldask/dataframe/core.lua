@@ -75,6 +75,12 @@ function M.new(kind, e, nparts, meta, layers)
   return setmetatable(obj, mt)
 end
 
+--- A collection over computed partitions: layer NAME holds keys name,i.
+function M.from_layer(kind, name, nparts, meta, layers)
+  local e = node({ op = "input", name = name, names = meta.names, single = nparts == 1 and nil })
+  return M.new(kind, e, nparts, meta, layers)
+end
+
 local function merge_layers(...)
   local out = {}
   for i = 1, select("#", ...) do
