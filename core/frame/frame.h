@@ -245,4 +245,22 @@ void ld_fr_hash_codes(const int32_t *codes, int64_t n, const uint64_t *cat_hash,
 void ld_fr_partition_rows(const uint64_t *hash, int64_t n, int32_t nparts, int64_t *idx,
                           int64_t *bounds);
 
+/* ---- join.c ----------------------------------------------------------- */
+
+enum { LD_JOIN_INNER = 0, LD_JOIN_LEFT = 1, LD_JOIN_RIGHT = 2, LD_JOIN_OUTER = 3 };
+
+/* The row pairs of a hash join: LCODES (NL) and RCODES (NR) are group codes
+ * of the keys of both sides factorized together (NGROUPS groups; -1, a
+ * missing key, matches -1 as in pandas). Writes LIDX/RIDX (-1: no row on
+ * that side) in left order (then the unmatched right rows for RIGHT and
+ * OUTER) and returns the pair count; with LIDX NULL only counts. < 0: out of
+ * memory. Outputs caller-owned. */
+int64_t ld_fr_join_pairs(const int64_t *lcodes, int64_t nl, const int64_t *rcodes, int64_t nr,
+                         int64_t ngroups, int32_t how, int64_t *lidx, int64_t *ridx);
+
+/* OUT[i] = the number of cut points <= VALS[i] (CUTS sorted, NCUTS of
+ * them): range partition numbers; NaN goes last (NCUTS). */
+void ld_fr_range_parts(const double *vals, int64_t n, const double *cuts, int64_t ncuts,
+                       int64_t *out);
+
 #endif

@@ -96,11 +96,16 @@ void ld_fr_hash_str(const int64_t *offsets, const char *bytes, const uint8_t *va
 void ld_fr_hash_codes(const int32_t *codes, int64_t n, const uint64_t *cat_hash, uint64_t *acc);
 void ld_fr_partition_rows(const uint64_t *hash, int64_t n, int32_t nparts, int64_t *idx,
                           int64_t *bounds);
+int64_t ld_fr_join_pairs(const int64_t *lcodes, int64_t nl, const int64_t *rcodes, int64_t nr,
+                         int64_t ngroups, int32_t how, int64_t *lidx, int64_t *ridx);
+void ld_fr_range_parts(const double *vals, int64_t n, const double *cuts, int64_t ncuts,
+                       int64_t *out);
 ]]
 
 return {
   types = { float64 = 0, int64 = 2, bool = 5, datetime = 16, string = 17, auto = 18 },
   dt_fields = { year = 0, month = 1, day = 2, hour = 3, minute = 4, second = 5, dayofweek = 6,
     date = 7, floor = 8 },
+  join_how = { inner = 0, left = 1, right = 2, outer = 3 },
   str_modes = { lower = 0, upper = 1, strip = 2, lstrip = 3, rstrip = 4, slice = 5 },
 }
