@@ -394,6 +394,8 @@ local function iota(n)
   return idx, ip
 end
 
+M.argsort, M.iota = argsort, iota
+
 --- Frame F (distinct key combinations) sorted by the columns NAMES,
 -- lexicographically: each column's values ranked, the ranks combined.
 function M.sort_by_columns(f, names)

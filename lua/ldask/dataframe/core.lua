@@ -282,7 +282,7 @@ local function select_cols(df, names, level)
   local copy = {}
   for i, n in ipairs(names) do copy[i] = n end
   return M.new("frame", node({ op = "select", a = df._e, names = copy }), df.npartitions,
-    { names = copy, dtypes = dtypes }, df._layers)
+    { names = copy, dtypes = dtypes, index = df._meta.index, index_kind = df._meta.index_kind }, df._layers)
 end
 
 function DataFrame.__index(df, k)
@@ -404,7 +404,8 @@ function dfm.assign(df, t)
     dtypes[k] = dt
   end
   return M.new("frame", node({ op = "assign", a = df._e, names = names, vals = vals }), df.npartitions,
-    { names = order, dtypes = dtypes }, merge_layers(unpack(layers)))
+    { names = order, dtypes = dtypes, index = df._meta.index, index_kind = df._meta.index_kind },
+    merge_layers(unpack(layers)))
 end
 
 -- Result dtype of OP between kinds.
@@ -576,7 +577,7 @@ function dfm.rename(df, map)
     if not df._meta.dtypes[k] then error(format("rename: no column '%s'", tostring(k)), 2) end
   end
   return M.new("frame", node({ op = "rename_cols", a = df._e, map = map }), df.npartitions,
-    { names = names, dtypes = dtypes }, df._layers)
+    { names = names, dtypes = dtypes, index = df._meta.index, index_kind = df._meta.index_kind }, df._layers)
 end
 
 --- df:drop{cols} (or drop{columns = {...}}): the frame without those columns.

@@ -14,6 +14,7 @@ local frame = require "ldask.dataframe.frame"
 local kernels = require "ldask.dataframe.kernels"
 local aggregate = require "ldask.dataframe.aggregate"
 local groupby = require "ldask.dataframe.groupby"
+local merge = require "ldask.dataframe.merge"
 local tokenize = require "ldask.tokenize"
 
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, select, unpack, tonumber =
@@ -303,6 +304,13 @@ local function get_partition(c, i)
 end
 dfm.get_partition = get_partition
 sm.get_partition = get_partition
+
+--- merge(left, right, opts): a database-style join of two DataFrames (as
+-- `left:merge(right, opts)`; see DataFrame:merge).
+function M.merge(left, right, opts)
+  local r = merge.merge(left, right, opts, 2)
+  return r
+end
 
 --- ldask.dataframe.len(x): the number of rows of a collection or an in-memory frame.
 function M.len(x)
