@@ -15,6 +15,7 @@ local kernels = require "ldask.dataframe.kernels"
 local aggregate = require "ldask.dataframe.aggregate"
 local groupby = require "ldask.dataframe.groupby"
 local merge = require "ldask.dataframe.merge"
+local io_ = require "ldask.dataframe.io"
 local tokenize = require "ldask.tokenize"
 
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, select, unpack, tonumber =
@@ -309,6 +310,28 @@ sm.get_partition = get_partition
 -- `left:merge(right, opts)`; see DataFrame:merge).
 function M.merge(left, right, opts)
   local r = merge.merge(left, right, opts, 2)
+  return r
+end
+
+--- read_json(urlpath, opts): a DataFrame of JSON-lines files (an object
+-- per line), tokenized by ldask.bag's JSON path (core/io/jsontape.c).
+-- OPTS: blocksize, compression, columns, dtype, parse_dates.
+function M.read_json(urlpath, opts)
+  local r = io_.read_json(urlpath, opts, 2)
+  return r
+end
+
+--- from_bag(b, opts): a DataFrame of a bag of records (dicts, or lists
+-- named by `columns`). OPTS: columns, dtype, parse_dates.
+function M.from_bag(b, opts)
+  local r = io_.from_bag(b, opts, 2)
+  return r
+end
+
+--- from_array(a, opts): a DataFrame of a 2-d ldask.array (OPTS.columns)
+-- or a Series of a 1-d one (OPTS.name), a partition per row block.
+function M.from_array(a, opts)
+  local r = io_.from_array(a, opts, 2)
   return r
 end
 

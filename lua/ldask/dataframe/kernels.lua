@@ -331,7 +331,12 @@ local function eval_node(node, ctx)
     if not c then error(format("no column '%s'", tostring(node.name)), 0) end
     return frame.series(node.name, c, f._index, f._index_name)
   elseif op == "select" then
-    return eval(node.a, ctx):select(node.names)
+    -- (the names were checked when the graph was built; a leaf read with
+    -- projection holds only those the query uses)
+    local f = eval(node.a, ctx)
+    local names = {}
+    for _, n in ipairs(node.names) do if f._cols[n] then names[#names + 1] = n end end
+    return f:select(names)
   elseif op == "bin" then
     local a = type(node.a) == "table" and node.a.op and eval(node.a, ctx) or node.a
     local b = type(node.b) == "table" and node.b.op and eval(node.b, ctx) or node.b
