@@ -51,15 +51,7 @@ json.dump(r, open(f"{out}/expected.json", "w"))
 local have = pandas.available()
 local dir, E
 
-local function close(a, b, what)
-  if a == nil or b == nil or b == cjson.null then
-    assert.is_true((a == nil or a ~= a) and (b == nil or b == cjson.null), what .. ": " .. tostring(a) .. " vs " .. tostring(b))
-    return
-  end
-  if math.abs(a - b) > 1e-9 * math.max(1, math.abs(b)) then
-    error(string.format("%s: ldask %.17g, pandas %.17g", what, a, b), 2)
-  end
-end
+local close = pandas.close
 
 -- In-memory series S (by key) against the pandas dict EXP (string keys).
 local function close_dict(s, exp, what)

@@ -33,4 +33,21 @@ function M.skip(have)
   return not have
 end
 
+-- A missing value: nil, NaN or JSON null.
+local function missing(v) return v == nil or v ~= v or v == cjson.null end
+
+--- Checks number A (ldask) against B (pandas) to 1e-9 relative; missing
+-- values (nil, NaN, null) equal each other. Errors at the caller's caller.
+function M.close(a, b, what)
+  if missing(a) or missing(b) then
+    if not (missing(a) and missing(b)) then
+      error(string.format("%s: ldask %s, pandas %s", what, tostring(a), tostring(b)), 2)
+    end
+    return
+  end
+  if math.abs(a - b) > 1e-9 * math.max(1, math.abs(b)) then
+    error(string.format("%s: ldask %.17g, pandas %.17g", what, a, b), 2)
+  end
+end
+
 return M
