@@ -30,12 +30,16 @@ local M = {}
 --- The methods of a DataFrame `df` (a lazy collection; docs/dataframe.md):
 -- `df.x` / `df["x"]` / `df:col("x")` (a Series), `df[{"x", "y"}]` /
 -- `df:select{...}`, `df[mask]` / `df:filter(mask)`, `df:assign{...}`,
--- `df:fillna(v)`, `df:dropna{subset =}`, `df:rename{old = new}`,
--- `df:drop{...}`, `df:head(n)`, `df:len()`, `df:map_partitions(fn, ...)`,
--- `df:groupby(by, opts)`, the reductions `df:sum()`, `mean`, `count`,
--- `min`, `max`, `std`, `var` (computed: a FrameSeries per column),
--- `df:compute(opts)` (a Frame). Fields: `df.columns`, `df.dtypes`,
--- `df.npartitions`.
+-- `df:fillna(v)`, `df:dropna{subset =}`, `df:isna()`, `df:notna()`,
+-- `df:rename{old = new}`, `df:drop{...}`, `df:head(n)`, `df:len()`,
+-- `df:map_partitions(fn, ...)`, `df:get_partition(i)`,
+-- `df:repartition{npartitions =}`, `df:groupby(by, opts)`, the reductions
+-- `df:sum()`, `mean`, `count`, `min`, `max`, `std`, `var` (computed: a
+-- FrameSeries per column), `df:describe()`, `df:merge(other, opts)`,
+-- `df:join(other, opts)`, `df:drop_duplicates{subset =, keep =}`,
+-- `df:set_index(column)`, `df:sort_values(by, opts)`, `df:to_csv(path)`,
+-- `df:to_bag(opts)`, `df:compute(opts)` (a Frame). Fields: `df.columns`,
+-- `df.dtypes`, `df.npartitions`, `df.divisions` (after set_index).
 -- @table DataFrame
 
 --- The methods of a Series `s`: arithmetic `+ - * / % ^`, unary `-`, and
@@ -43,15 +47,20 @@ local M = {}
 -- comparisons `eq`, `ne`, `lt`, `le`, `gt`, `ge`; `and_`, `or_`, `xor`,
 -- `invert`, `abs`, `isna`, `notna`, `fillna`, `dropna`, `astype`, `rename`,
 -- `filter` (`s[mask]`); `.dt` (year, month, day, hour, minute, second,
--- dayofweek, date, `floor(unit)`); the reductions `sum`, `mean`, `count`,
--- `min`, `max`, `std(ddof)`, `var(ddof)` (lazy Scalars: `:compute()`),
--- `value_counts`, `nunique`, `to_array`, `head`, `len`, `map_partitions`,
--- `compute`. Fields: `s.name`, `s.dtype`, `s.npartitions`.
+-- dayofweek, date, `floor(unit)`); `.str` (`lower`, `upper`, `len`,
+-- `contains(pat, {regex, case, na})`, `startswith`, `endswith`, `strip`,
+-- `lstrip`, `rstrip`, `slice(start, stop, step)`); the reductions `sum`,
+-- `mean`, `count`, `min`, `max`, `std(ddof)`, `var(ddof)` (lazy Scalars:
+-- `:compute()`), `value_counts`, `nunique`, `describe`, `to_array`,
+-- `to_bag`, `head`, `len`, `map_partitions`, `get_partition`, `compute`.
+-- Fields: `s.name`, `s.dtype`, `s.npartitions`.
 -- @table Series
 
---- The methods of a groupby `g = df:groupby(by)`: `g.x` / `g["x"]` /
--- `g[{"x", "y"}]` select value columns; `sum`, `mean`, `count`, `min`,
--- `max`, `std(ddof)`, `var(ddof)`, `first`, `last`, `size`, `agg(spec)`.
+--- The methods of a groupby `g = df:groupby(by, {sort, split_every,
+-- split_out})`: `g.x` / `g["x"]` / `g[{"x", "y"}]` select value columns;
+-- `sum`, `mean`, `count`, `min`, `max`, `std(ddof)`, `var(ddof)`, `first`,
+-- `last`, `size`, `nunique`, `agg(spec)` (names, `Aggregation`s, or
+-- `{column = ...}` of them).
 -- @table GroupBy
 
 M.DataFrame, M.Series, M.Scalar = core.DataFrame, core.Series, core.Scalar
