@@ -262,5 +262,10 @@ int64_t ld_fr_join_pairs(const int64_t *lcodes, int64_t nl, const int64_t *rcode
  * them): range partition numbers; NaN goes last (NCUTS). */
 void ld_fr_range_parts(const double *vals, int64_t n, const double *cuts, int64_t ncuts,
                        int64_t *out);
+/* The same for strings (byte order; missing last), the cut points a plain
+ * string column (CUT_OFF ncuts + 1, CUT_BYTES). */
+void ld_fr_range_parts_str(const int64_t *offsets, const char *bytes, const uint8_t *valid,
+                           int64_t n, const int64_t *cut_off, const char *cut_bytes, int64_t ncuts,
+                           int64_t *out);
 
 #endif

@@ -85,3 +85,33 @@ void ld_fr_range_parts(const double *vals, int64_t n, const double *cuts, int64_
     out[i] = lo;
   }
 }
+
+/* Byte order of [A, A+LA) and [B, B+LB) (shorter first on a tie). */
+static int cmp_bytes(const char *a, int64_t la, const char *b, int64_t lb) {
+  int64_t m = la < lb ? la : lb;
+  int c = m > 0 ? memcmp(a, b, (size_t)m) : 0;
+  if (c != 0) return c;
+  return (la > lb) - (la < lb);
+}
+
+void ld_fr_range_parts_str(const int64_t *offsets, const char *bytes, const uint8_t *valid,
+                           int64_t n, const int64_t *cut_off, const char *cut_bytes, int64_t ncuts,
+                           int64_t *out) {
+  for (int64_t i = 0; i < n; i++) {
+    if (valid && !valid[i]) {
+      out[i] = ncuts;
+      continue;
+    }
+    const char *v = bytes + offsets[i];
+    int64_t lv = offsets[i + 1] - offsets[i];
+    int64_t lo = 0, hi = ncuts;
+    while (lo < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (cmp_bytes(cut_bytes + cut_off[mid], cut_off[mid + 1] - cut_off[mid], v, lv) <= 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    out[i] = lo;
+  }
+}

@@ -46,25 +46,25 @@ end
 -- Kinds of columns NAMES inferred from RECORDS (dicts, or lists with
 -- NAMES giving positions): ints and floats mix to float64; anything else
 -- mixed is string... an error naming the column.
-local function infer(records, names, level)
+local function infer(records, names, level, what, skip)
   local kinds = {}
   for _, r in ipairs(records) do
     for j, n in ipairs(names) do
       local v = r[n]
       if v == nil and r[j] ~= nil and r[n] == nil and #r > 0 then v = r[j] end
-      if v ~= nil and v ~= NULL then
+      if v ~= nil and v ~= NULL and not skip[n] then
         local k = kind_of(v)
         if not k then
-          error(format("from_bag: column '%s' holds a %s (%s): records must hold numbers, strings or booleans",
-            tostring(n), type(v), tostring(v)), level + 1)
+          error(format("%s: column '%s' holds a %s (%s): records must hold numbers, strings or booleans",
+            what, tostring(n), type(v), tostring(v)), level + 1)
         end
         local have = kinds[n]
         if not have then kinds[n] = k
         elseif have ~= k then
           if (have == "int64" and k == "float64") or (have == "float64" and k == "int64") then kinds[n] = "float64"
           else
-            error(format("from_bag: column '%s' mixes %s and %s values (give dtype = {[\"%s\"] = \"string\"})",
-              tostring(n), have, k, tostring(n)), level + 1)
+            error(format("%s: column '%s' mixes %s and %s values (give dtype = {[\"%s\"] = \"string\"})",
+              what, tostring(n), have, k, tostring(n)), level + 1)
           end
         end
       end
@@ -158,7 +158,7 @@ function M.from_bag(b, opts, level, what)
   else
     for _, r in ipairs(sample) do if type(r) == "table" and #r > 0 then positional = true end break end
   end
-  local inferred = infer(sample, names, level)
+  local inferred = infer(sample, names, level, what, given)
   for _, n in ipairs(names) do
     local k = given[n] and csv.DTYPE_ALIASES[given[n]]
     if given[n] and not k then error(format("%s: unknown dtype '%s' for column '%s'", what, tostring(given[n]), n), level) end
@@ -193,7 +193,8 @@ function M.read_json(urlpath, opts, level)
   if opts.compression ~= nil then bopts.compression = opts.compression end
   local ok, b = pcall(bag.read_json, urlpath, bopts)
   if not ok then error(tostring(b):gsub("ldask%.bag%.read_json", "read_json"), level) end
-  return M.from_bag(b, opts, level, "read_json")
+  local r = M.from_bag(b, opts, level, "read_json")
+  return r
 end
 
 -- ------------------------------------------------------------------------

@@ -216,6 +216,19 @@ end
 -- quantiles: {n = rows with a value, v = up to S sorted values evenly spaced}.
 function M.sample_task(name, s, f)
   local c = name == false and f._index or f._cols[name]
+  if c.kind == "string" then
+    local n = c.n
+    local _, ip = aggregate.iota(math.max(n, 1))
+    aggregate.argsort(c, n, ip)
+    local miss = ptr(column.isna(c).data, U8P)
+    local m = n
+    while m > 0 and miss[ip[m - 1]] ~= 0 do m = m - 1 end
+    local out = {}
+    local k = min(s, m)
+    for j = 0, k - 1 do out[j + 1] = column.value(c, tonumber(ip[floor((j + 0.5) * m / k)])) end
+    return { n = m, v = out, lo = m > 0 and column.value(c, tonumber(ip[0])) or nil,
+      hi = m > 0 and column.value(c, tonumber(ip[m - 1])) or nil }
+  end
   local vals = shuffle.as_f64(c)
   local n = c.n
   local _, ip = aggregate.iota(math.max(n, 1))
@@ -239,8 +252,8 @@ local function cuts_of(samples, nout)
     local w = #s.v > 0 and s.n / #s.v or 0
     for _, v in ipairs(s.v) do pts[#pts + 1] = { v, w }; total = total + w end
     if s.lo ~= nil then
-      lo = lo and min(lo, s.lo) or s.lo
-      hi = hi and max(hi, s.hi) or s.hi
+      if lo == nil or s.lo < lo then lo = s.lo end
+      if hi == nil or s.hi > hi then hi = s.hi end
     end
   end
   table.sort(pts, function(a, b) return a[1] < b[1] end)
@@ -444,10 +457,7 @@ local function range_sorted(df, by, opts, index, level)
   level = level + 1
   check_cols(df, by, index and "set_index" or "sort_values", level)
   local k1 = df._meta.dtypes[by[1]]
-  if not (NUMK[k1] or k1 == "datetime64[ns]") then
-    error(format("%s: the key '%s' is %s; sorting by strings is not supported yet (numbers and datetimes are)",
-      index and "set_index" or "sort_values", by[1], k1), level)
-  end
+
   local ascending = opts.ascending ~= false
   local nout = opts.npartitions or df.npartitions
   -- approximate quantiles of the first key: a sample per partition
@@ -505,7 +515,8 @@ end
 function M.set_index(df, col, opts, level)
   level = (level or 1) + 1
   if type(col) ~= "string" then error("set_index: expected a column name", level) end
-  return range_sorted(df, { col }, opts or {}, true, level)
+  local r = range_sorted(df, { col }, opts or {}, true, level)
+  return r
 end
 
 --- df:sort_values(by, {ascending = true, npartitions =}): rows sorted by
@@ -516,7 +527,8 @@ function M.sort_values(df, by, opts, level)
   level = (level or 1) + 1
   by = as_list(by)
   if not by or #by == 0 then error("sort_values: expected a column name or a list of them", level) end
-  return range_sorted(df, by, opts or {}, false, level)
+  local r = range_sorted(df, by, opts or {}, false, level)
+  return r
 end
 
 --- df:repartition{npartitions = n}: N partitions (at most the current

@@ -21,7 +21,8 @@ local hashpart = require "ldask.dataframe.hashpart"
 local ipairs, tonumber, floor, ceil, max, log = ipairs, tonumber, math.floor, math.ceil, math.max, math.log
 local key, quote = graph.key, graph.quote
 local ptr = column.ptr
-local I64P, U64P, F64P = ffi.typeof("int64_t *"), ffi.typeof("uint64_t *"), ffi.typeof("double *")
+local I64P, U64P, F64P, U8P, CHARP = ffi.typeof("int64_t *"), ffi.typeof("uint64_t *"), ffi.typeof("double *"),
+  ffi.typeof("uint8_t *"), ffi.typeof("const char *")
 
 local M = {}
 M.MAX_BRANCH = 32
@@ -73,10 +74,17 @@ function M.prep(how, meta, v)
     for i = 0, n - 1 do pp[i] = tonumber(hp[i] % how.nout) end
   else
     local c = how.key == false and v._index or v._cols[how.key]
-    local vals = as_f64(c)
-    local cuts = ffi.new("double[?]", #how.cuts + 1)
-    for i, x in ipairs(how.cuts) do cuts[i - 1] = x end
-    lib.ld_fr_range_parts(ptr(vals, F64P), n, cuts, #how.cuts, ptr(p, I64P))
+    if c.kind == "string" then
+      local pc = column.plain(c)
+      local cuts = column.from_values(how.cuts, #how.cuts, "string", "cuts")
+      lib.ld_fr_range_parts_str(ptr(pc.offsets, I64P), ffi.cast(CHARP, ptr(pc.data, U8P)), column.u8(pc.valid), n,
+        ptr(cuts.offsets, I64P), ffi.cast(CHARP, ptr(cuts.data, U8P)), #how.cuts, ptr(p, I64P))
+    else
+      local vals = as_f64(c)
+      local cuts = ffi.new("double[?]", #how.cuts + 1)
+      for i, x in ipairs(how.cuts) do cuts[i - 1] = x end
+      lib.ld_fr_range_parts(ptr(vals, F64P), n, cuts, #how.cuts, ptr(p, I64P))
+    end
     if how.desc then
       local pp = ptr(p, I64P)
       for i = 0, n - 1 do pp[i] = #how.cuts - pp[i] end

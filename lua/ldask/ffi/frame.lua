@@ -100,6 +100,9 @@ int64_t ld_fr_join_pairs(const int64_t *lcodes, int64_t nl, const int64_t *rcode
                          int64_t ngroups, int32_t how, int64_t *lidx, int64_t *ridx);
 void ld_fr_range_parts(const double *vals, int64_t n, const double *cuts, int64_t ncuts,
                        int64_t *out);
+void ld_fr_range_parts_str(const int64_t *offsets, const char *bytes, const uint8_t *valid,
+                           int64_t n, const int64_t *cut_off, const char *cut_bytes, int64_t ncuts,
+                           int64_t *out);
 ]]
 
 return {
