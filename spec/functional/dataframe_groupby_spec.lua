@@ -45,6 +45,8 @@ r["y_mean"] = {str(k): num(v) for k, v in d.groupby("y").x.mean().items()}
 r["y_max"] = {str(k): num(v) for k, v in d.groupby("y").x.max().items()}
 r["y_sumsq"] = {str(k): num(v) for k, v in d.groupby("y").x.agg(lambda s: (s * s).sum()).items()}
 r["s_mean_x"] = {k: num(v) for k, v in d.groupby("s").x.mean().items()}
+m = d.groupby(["y", "s"]).k.nunique()
+r["ys_nunique_k"] = {"%d|%s" % kv: int(v) for kv, v in m.items()}
 json.dump(r, open(f"{out}/expected.json", "w"))
 ]==]
 
@@ -118,6 +120,28 @@ describe("ldask.dataframe groupby: split_out, nunique, Aggregation against panda
     local f = d:groupby("y")[{ "x", "s" }]:nunique():compute()
     assert.same({ "x", "s" }, f.columns)
     close_dict(f.x, E.y_nunique_x, "frame nunique x")
+  end)
+
+  it("groupby nunique on several keys, alone and beside a built-in", function()
+    if skip() then return end
+    local d = df()
+    local function check(f, col, what)
+      local ys, ss, vs = f.y:to_table(), f.s:to_table(), f[col]:to_table()
+      local n = 0
+      for i = 1, #vs do
+        n = n + 1
+        assert.equal(E.ys_nunique_k[ys[i] .. "|" .. ss[i]], vs[i], what .. " " .. ys[i] .. "|" .. ss[i])
+      end
+      local m = 0
+      for _ in pairs(E.ys_nunique_k) do m = m + 1 end
+      assert.equal(m, n, what .. ": groups")
+    end
+    local f = d:groupby({ "y", "s" }).k:nunique():compute()
+    assert.same({ "y", "s", "k" }, f.columns)
+    check(f, "k", "nunique")
+    local a = d:groupby({ "y", "s" }):agg({ k = { "nunique", "max" } }):compute()
+    assert.same({ "y", "s", "k_nunique", "k_max" }, a.columns)
+    check(a, "k_nunique", "agg nunique")
   end)
 
   it("a custom Aggregation: alone, in agg{} beside built-ins, through a deep tree", function()

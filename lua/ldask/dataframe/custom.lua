@@ -194,24 +194,47 @@ function M.finalize(fspec, ...)
   return f
 end
 
---- Task: the series COUNTS (distinct pairs per key, sorted by key) on
--- the keys of ALL (every key, sorted the same way), 0 where absent; named NAME.
-function M.align_counts(name, all, counts)
-  local ka, kb = all._index, counts._index
-  local n, m = ka.n, kb.n
+--- Task: COUNTS (distinct pairs per key, sorted by key) on the keys of ALL
+-- (every key, sorted the same way), 0 where absent, as column NAME: a
+-- series indexed by key, or (KEYS: the key column names of a several-key
+-- groupby) a frame of the key columns and NAME.
+function M.align_counts(name, keys, all, counts)
+  local ka, kb, n, m
+  if keys then
+    ka, kb = {}, {}
+    for j, k in ipairs(keys) do ka[j] = all._cols[k]; kb[j] = counts._cols["|k" .. j] end
+    n, m = all._n, counts._n
+  else
+    ka, kb = { all._index }, { counts._index }
+    n, m = all._index.n, counts._index.n
+  end
+  local ccol = keys and counts._cols.size or counts._col
   local out = column.alloc(math.max(n, 1), "int64")
   local op = ptr(out, I64P)
-  local cp = counts._col.n > 0 and ptr(counts._col.data, I64P) or nil
+  local cp = ccol.n > 0 and ptr(ccol.data, I64P) or nil
   local j = 0
   for i = 0, n - 1 do
-    if j < m and column.value(ka, i) == column.value(kb, j) then
+    local same = j < m
+    for q = 1, #ka do
+      if not same then break end
+      same = column.value(ka[q], i) == column.value(kb[q], j)
+    end
+    if same then
       op[i] = cp[j]
       j = j + 1
     else
       op[i] = 0
     end
   end
-  return frame.series(name, column.head(column.numeric("int64", out), n), ka, all._index_name)
+  local res = column.head(column.numeric("int64", out), n)
+  if keys then
+    local names, cols = {}, {}
+    for q, k in ipairs(keys) do names[q] = k; cols[k] = ka[q] end
+    names[#names + 1] = name
+    cols[name] = res
+    return frame.new(names, cols, n)
+  end
+  return frame.series(name, res, ka[1], all._index_name)
 end
 
 --- Task: the columns ORDER gathered from frames and series of the same keys.

@@ -364,23 +364,37 @@ end
 -- per key, aligned with every key of G (0 where a group has none).
 local function nunique_of(g, c)
   local df = g._df
-  if type(g._by) == "table" and g._by.multi then
-    error("groupby.nunique: needs a single key (a column or a series)", 3)
+  local multi = type(g._by) == "table" and g._by.multi
+  local by, kinds, names, knames = {}, {}, {}, {}
+  if multi then
+    for j, e in ipairs(g._by) do by[j], kinds[j], names[j], knames[j] = e, g._by.kinds[j], "|k" .. j, g._by_name[j] end
+  else
+    by[1], kinds[1], names[1] = g._by, g._by_kind, "|k1"
   end
-  local pairs_g = regroup(g, { _by = { multi = true, g._by, node({ op = "col", a = df._e, name = c }),
-    kinds = { g._by_kind, df._meta.dtypes[c] } }, _by_name = { "key", "value" }, _cols = nil, _series = nil })
+  local nk = #by
+  by[nk + 1], kinds[nk + 1], names[nk + 1] = node({ op = "col", a = df._e, name = c }), df._meta.dtypes[c], "|v"
+  by.multi, by.kinds = true, kinds
+  local pairs_g = regroup(g, { _by = by, _by_name = names, _cols = nil, _series = nil })
   local pairs_f = gbm.size(pairs_g)
-  local counts = gbm.size(dfm.groupby(pairs_f, "key", { split_every = g._opts.split_every,
-    split_out = g._opts.split_out }))
+  local kcols = {}
+  for j = 1, nk do kcols[j] = names[j] end
+  local counts = gbm.size(dfm.groupby(pairs_f, nk == 1 and kcols[1] or kcols,
+    { split_every = g._opts.split_every, split_out = g._opts.split_out }))
   local all = gbm.size(regroup(g, { _cols = nil, _series = nil }))
   local ca, cb = core.own_layer(all), core.own_layer(counts)
   local name = "nunique-" .. tokenize.tokenize(ca.name, cb.name, c)
   local layers = core.merge_layers(core.layers_of(all), core.layers_of(counts))
   local layer = {}
   for j = 0, all.npartitions - 1 do
-    layer[key(name, j)] = { custom.align_counts, c, key(ca.name, j), key(cb.name, j) }
+    layer[key(name, j)] = { custom.align_counts, c, quote(multi and knames or false), key(ca.name, j), key(cb.name, j) }
   end
   layers[name] = layer
+  if multi then
+    local mnames, dtypes = {}, {}
+    for j = 1, nk do mnames[j] = knames[j]; dtypes[knames[j]] = kinds[j] end
+    mnames[nk + 1], dtypes[c] = c, "int64"
+    return from_layer("frame", name, all.npartitions, { names = mnames, dtypes = dtypes }, layers)
+  end
   return from_layer("series", name, all.npartitions, { name = c, dtype = "int64" }, layers)
 end
 
@@ -394,9 +408,17 @@ function gbm.nunique(g)
     local r = nunique_of(g, cols[1])
     return r
   end
-  local parts = {}
-  for i, c in ipairs(cols) do parts[i] = { nunique_of(g, c), { c } } end
-  return join_results(parts, cols)
+  local parts, order = {}, {}
+  local keys = (type(g._by) == "table" and g._by.multi) and g._by_name or {}
+  for j, k in ipairs(keys) do order[j] = k end
+  for i, c in ipairs(cols) do
+    order[#order + 1] = c
+    local labels = { c }
+    if i == 1 then for j, k in ipairs(keys) do table.insert(labels, j, k) end end
+    parts[i] = { nunique_of(g, c), labels }
+  end
+  if #parts == 1 and #keys > 0 then return parts[1][1] end
+  return join_results(parts, order)
 end
 
 --- g:agg(spec): several aggregations. SPEC: "mean", {"mean", "max"} (on a
@@ -442,12 +464,19 @@ function gbm.agg(g, spec)
     if is_agg(o[3]) then customs[#customs + 1] = o
     elseif o[3] == "nunique" then
       local r = nunique_of(g, o[2])
-      parts[#parts + 1] = { r:rename(o[1]), { o[1] } }
+      if is_series(r) then r = r:rename(o[1]) else r = r:rename({ [o[2]] = o[1] }) end
+      parts[#parts + 1] = { r, { o[1] } }
     else builtin[#builtin + 1] = o end
   end
   if #customs == 0 and #parts == 0 then
     local r = run_agg(g, outputs, false, 2)
     return r
+  end
+  local keys = (type(g._by) == "table" and g._by.multi) and g._by_name or {}
+  if #keys > 0 then
+    if #customs > 0 then error("groupby: a custom Aggregation needs a single key (a column or a series)", 2) end
+    for j, k in ipairs(keys) do table.insert(order, j, k) end
+    for j, k in ipairs(keys) do table.insert(parts[1][2], j, k) end
   end
   if #builtin > 0 then
     local labels = {}
