@@ -63,6 +63,11 @@ r["sv_s"] = L.sort_values("s").s.tolist()
 r["sv_s_desc"] = L.sort_values("s", ascending=False).s.tolist()
 ss = L.set_index("s").sort_index()
 r["si_s"] = ss.index.tolist()
+few = L[L.a > 990]
+fm = few.merge(R, on="k", how="outer")
+r["few_outer"] = rows(fm, list(fm.columns))
+r["few_sorted"] = [int(x) for x in few.sort_values("a").a.tolist()]
+r["few_dedup"] = rows(few.drop_duplicates(subset=["s"]), list(L.columns))
 json.dump(r, open(f"{out}/expected.json", "w"))
 ]==]
 
@@ -224,6 +229,18 @@ describe("ldask.dataframe shuffle: merge, join, drop_duplicates, set_index, sort
     assert.is_true(si.npartitions > 1)
     assert.equal("string", type(si.divisions[1]))
     assert.same(E.si_s, si:compute():index_values())
+  end)
+
+  it("empty partitions: a filter that leaves most partitions empty, then shuffled", function()
+    if skip() then return end
+    local l, r = left(), right()
+    local few = l[l.a:gt(990)]
+    same_rows(E.few_outer, rows(few:merge(r, { on = "k", how = "outer" }):compute()), "few outer merge")
+    assert.same(E.few_sorted, few:sort_values("a"):compute().a:to_table())
+    same_rows(E.few_dedup, rows(few:drop_duplicates({ subset = "s" }):compute()), "few drop_duplicates")
+    local none = l[l.a:gt(5000)]
+    assert.equal(0, dd.len(none:merge(r, { on = "k" }):compute()))
+    assert.equal(0, dd.len(none:drop_duplicates():compute()))
   end)
 
   it("bad arguments fail at the caller's line", function()

@@ -300,6 +300,7 @@ function DataFrame.__index(df, k)
     return out
   end
   if type(k) == "string" and meta.dtypes[k] then return column_series(df, k) end
+  if k == "divisions" or k == "index" then return nil end -- (unknown: no set_index)
   if type(k) == "table" then
     if is_series(k) then return dfm.filter(df, k) end
     if getmetatable(k) == nil then return select_cols(df, k, 2) end
@@ -317,6 +318,7 @@ function Series.__index(s, k)
   if k == "dtype" then return rawget(s, "_meta").dtype end
   if k == "dt" then return M.dt_accessor(s) end
   if k == "str" then return M.str_accessor(s) end
+  if k == "divisions" then return nil end
   if type(k) == "table" and is_series(k) then return sm.filter(s, k) end
   if type(k) == "string" and k:sub(1, 1) ~= "_" then
     error(format("Series: no method '%s'", k), 2)

@@ -205,7 +205,20 @@ local function run_agg(g, outputs, as_series, level)
   else
     roots.by = g._by
   end
-  if multi then as_series = false end
+  if multi then
+    as_series = false
+    local taken = {}
+    for _, kn in ipairs(g._by_name) do
+      if taken[kn] then error(format("groupby: two keys named '%s' (rename one: s:rename(\"other\"))", kn), level + 1) end
+      taken[kn] = true
+    end
+    for _, o in ipairs(outputs) do
+      if taken[o[1]] then
+        error(format("groupby: the key '%s' and a result column share a name (rename the key series: "
+          .. "s:rename(\"%s_key\"))", o[1], o[1]), level + 1)
+      end
+    end
+  end
   local size = false
   for _, o in ipairs(outputs) do
     local cname, agg = o[2], o[3]
@@ -276,14 +289,16 @@ for _, agg in ipairs({ "sum", "mean", "count", "min", "max", "std", "var", "firs
       end
     end
     if #outputs == 0 then error(format("groupby.%s: no numeric column to aggregate", agg), 2) end
-    return run_agg(g, outputs, g._series == true, 2)
+    local r = run_agg(g, outputs, g._series == true, 2)
+    return r
   end
 end
 
 --- g:size(): rows per group (a Series).
 -- @function GroupBy:size
 function gbm.size(g)
-  return run_agg(g, { { "size", nil, "size" } }, true, 2)
+  local r = run_agg(g, { { "size", nil, "size" } }, true, 2)
+  return r
 end
 
 -- A frame of the columns ORDER joined partition by partition from PARTS
@@ -418,7 +433,8 @@ function gbm.nunique(g)
     parts[i] = { nunique_of(g, c), labels }
   end
   if #parts == 1 and #keys > 0 then return parts[1][1] end
-  return join_results(parts, order)
+  local r = join_results(parts, order)
+  return r
 end
 
 --- g:agg(spec): several aggregations. SPEC: "mean", {"mean", "max"} (on a
@@ -489,7 +505,8 @@ function gbm.agg(g, spec)
     parts[#parts + 1] = { run_custom(g, customs, false, 2), labels }
   end
   if #parts == 1 and #builtin == 0 and #customs > 0 then return parts[1][1] end
-  return join_results(parts, order)
+  local r = join_results(parts, order)
+  return r
 end
 
 

@@ -190,7 +190,7 @@ function M.read_json(urlpath, opts, level)
   local bopts = {}
   if opts.blocksize ~= nil then bopts.blocksize = opts.blocksize or nil end
   if opts.blocksize == nil then bopts.blocksize = 64 * 1024 * 1024 end
-  if opts.compression ~= nil then bopts.compression = opts.compression end
+  if opts.compression ~= nil then bopts.compression = opts.compression == false and "none" or opts.compression end
   local ok, b = pcall(bag.read_json, urlpath, bopts)
   if not ok then error(tostring(b):gsub("ldask%.bag%.read_json", "read_json"), level) end
   local r = M.from_bag(b, opts, level, "read_json")
