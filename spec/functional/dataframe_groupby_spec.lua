@@ -47,6 +47,8 @@ r["y_sumsq"] = {str(k): num(v) for k, v in d.groupby("y").x.agg(lambda s: (s * s
 r["s_mean_x"] = {k: num(v) for k, v in d.groupby("s").x.mean().items()}
 m = d.groupby(["y", "s"]).k.nunique()
 r["ys_nunique_k"] = {"%d|%s" % kv: int(v) for kv, v in m.items()}
+m2 = d.groupby(["y", "s"]).k.agg(lambda s: s.max() - s.min())
+r["ys_range_k"] = {"%d|%s" % kv: int(v) for kv, v in m2.items()}
 json.dump(r, open(f"{out}/expected.json", "w"))
 ]==]
 
@@ -122,7 +124,7 @@ describe("ldask.dataframe groupby: split_out, nunique, Aggregation against panda
     close_dict(f.x, E.y_nunique_x, "frame nunique x")
   end)
 
-  it("groupby nunique on several keys, alone and beside a built-in", function()
+  it("groupby nunique and a custom Aggregation on several keys", function()
     if skip() then return end
     local d = df()
     local function check(f, col, what)
@@ -142,6 +144,14 @@ describe("ldask.dataframe groupby: split_out, nunique, Aggregation against panda
     local a = d:groupby({ "y", "s" }):agg({ k = { "nunique", "max" } }):compute()
     assert.same({ "y", "s", "k_nunique", "k_max" }, a.columns)
     check(a, "k_nunique", "agg nunique")
+    -- a custom Aggregation on several keys, split_out and a deep tree
+    local range = dd.Aggregation("range", function(g) return g:max(), g:min() end,
+      function(mx, mn) return mx:max(), mn:min() end, function(mx, mn) return mx - mn end)
+    local c = d:groupby({ "y", "s" }, { split_out = 2, split_every = 2 }):agg({ k = { range, "nunique" } }):compute()
+    assert.same({ "y", "s", "k_range", "k_nunique" }, c.columns)
+    local ys, ss, rg = c.y:to_table(), c.s:to_table(), c.k_range:to_table()
+    for i = 1, #rg do assert.equal(E.ys_range_k[ys[i] .. "|" .. ss[i]], rg[i], "range " .. ys[i] .. "|" .. ss[i]) end
+    check(c, "k_nunique", "custom beside nunique")
   end)
 
   it("a custom Aggregation: alone, in agg{} beside built-ins, through a deep tree", function()

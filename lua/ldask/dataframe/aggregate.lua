@@ -322,6 +322,18 @@ end
 
 M.final_column = final_column
 
+--- The result of a several-key groupby: the key columns KS named
+-- KEY_NAMES, then the columns NAMES of COLS (N rows), sorted by the keys
+-- lexicographically unless SORT is false.
+function M.keyed_frame(ks, key_names, names, cols, n, sort)
+  local all = {}
+  for j, kc in ipairs(ks) do all[j] = key_names[j]; cols[key_names[j]] = kc end
+  for _, nme in ipairs(names) do all[#all + 1] = nme end
+  local f = frame.new(all, cols, n)
+  if sort ~= false then f = M.sort_by_columns(f, key_names) end
+  return f
+end
+
 --- Task: finalizes the combined partial. SPEC: {outputs = {{label, name,
 -- agg}...}, kinds = {name = kind}, series = name or nil, ddof, sort}.
 function M.finalize(spec, ...)
@@ -332,14 +344,7 @@ function M.finalize(spec, ...)
     cols[o[1]] = final_column(p, o[2], o[3], spec.kinds[o[2]], spec.ddof)
   end
   local ks = partial_keys(p)
-  if ks then -- several keys: a frame of the key columns then the results
-    local all = {}
-    for j, kc in ipairs(ks) do all[j] = spec.key_names[j]; cols[spec.key_names[j]] = kc end
-    for _, nme in ipairs(names) do all[#all + 1] = nme end
-    local f = frame.new(all, cols, p._n)
-    if spec.sort ~= false then f = M.sort_by_columns(f, spec.key_names) end
-    return f
-  end
+  if ks then return M.keyed_frame(ks, spec.key_names, names, cols, p._n, spec.sort) end
   local f = frame.new(names, cols, p._n, p._index)
   if p._index and spec.sort ~= false then f = M.sort_by_index(f) end
   f._index_name = spec.index_name

@@ -52,18 +52,29 @@ local gm = {}
 Grouped.__index = gm
 M.Grouped = Grouped
 
-local function grouped(k, v)
-  local codes, ng, first = aggregate.factorize(k)
-  return setmetatable({ _k = k, _v = v, _codes = codes, _ng = ng, _first = first }, Grouped)
+-- Values V grouped by the key columns KS (a list: one key or several).
+local function grouped(ks, v)
+  local codes, ng, first
+  if #ks == 1 then codes, ng, first = aggregate.factorize(ks[1])
+  else codes, ng, first = aggregate.factorize_multi(ks) end
+  return setmetatable({ _ks = ks, _k = #ks == 1 and ks[1] or ks, _v = v, _codes = codes, _ng = ng,
+    _first = first }, Grouped)
 end
 
--- The group keys (in order of first appearance).
-local function keys_of(g) return column.take(g._k, ptr(g._first, I64P), g._ng) end
+-- The group keys (a list of columns, in order of first appearance).
+local function keys_of(g)
+  local out = {}
+  for j, k in ipairs(g._ks) do out[j] = column.take(k, ptr(g._first, I64P), g._ng) end
+  return out
+end
+
+-- The index of a series of G's groups (one key: its values; several: none).
+local function index_of(g) return #g._ks == 1 and keys_of(g)[1] or nil end
 
 local function stat(g, agg, ddof)
   local v = g._v
   local p = aggregate.partial(g._k, { v = v }, { v = { agg } }, agg == "size")
-  return frame.series(nil, aggregate.final_column(p, "v", agg, v.kind, ddof), p._index)
+  return frame.series(nil, aggregate.final_column(p, "v", agg, v.kind, ddof), index_of(g))
 end
 
 for _, agg in ipairs({ "sum", "count", "mean", "min", "max", "var", "std", "first", "last", "size" }) do
@@ -72,7 +83,10 @@ end
 
 --- g:nunique(): distinct non-missing values per group.
 function gm.nunique(g)
-  local pcodes, np, pfirst = aggregate.factorize_multi({ g._k, g._v })
+  local list = {}
+  for j, k in ipairs(g._ks) do list[j] = k end
+  list[#list + 1] = g._v
+  local pcodes, np, pfirst = aggregate.factorize_multi(list)
   local _ = pcodes
   local kc = ptr(g._codes, I64P)
   local owner = column.alloc(math.max(np, 1), "int64")
@@ -81,13 +95,13 @@ function gm.nunique(g)
   local counts = column.alloc(math.max(g._ng, 1), "int64")
   ffi.fill(ptr(counts, I64P), 8 * g._ng, 0)
   lib.ld_fr_group_size(op, np, ptr(counts, I64P))
-  return frame.series(nil, column.head(column.numeric("int64", counts), g._ng), keys_of(g))
+  return frame.series(nil, column.head(column.numeric("int64", counts), g._ng), index_of(g))
 end
 
 --- g:values(), g:keys(): the grouped values and their keys, as series of
 -- the rows (for functions the built-in statistics do not cover).
 function gm.values(g) return frame.series(nil, g._v) end
-function gm.keys(g) return frame.series(nil, g._k) end
+function gm.keys(g) return frame.series(nil, g._ks[1]) end
 
 -- ------------------------------------------------------------------------
 -- Tasks. SPEC: {by = key expr, values = {col = expr}, outputs = {{label,
@@ -114,9 +128,13 @@ local function results(what, name, ng, ...)
   return out
 end
 
--- A partial frame of the outputs' series lists LISTS (by output index).
-local function to_partial(spec, lists, index)
-  local names, cols, n = {}, {}, index.n
+local KEY = "|key|" -- (the key columns of a partial: aggregate.lua's naming, for split_out)
+
+-- A partial frame of the outputs' series lists LISTS (by output index)
+-- over the key columns KEYS (a list).
+local function to_partial(spec, lists, keys)
+  local names, cols, n = {}, {}, keys[1].n
+  for j, k in ipairs(keys) do names[j] = KEY .. j; cols[KEY .. j] = k end
   for o, list in ipairs(lists) do
     for j, s in ipairs(list) do
       local nm = spec.outputs[o][1] .. "|" .. j
@@ -124,43 +142,61 @@ local function to_partial(spec, lists, index)
       cols[nm] = s._col
     end
   end
-  return frame.new(names, cols, n, index)
+  return frame.new(names, cols, n)
 end
 
--- The columns of output O in partial P, as Grouped by P's index.
+-- The key columns of partial P.
+local function partial_keys(p)
+  local ks, j = {}, 1
+  while p._cols[KEY .. j] do ks[j] = p._cols[KEY .. j]; j = j + 1 end
+  return ks
+end
+
+-- The columns of output O in partial P, as Grouped by P's keys.
 local function groups_of(spec, p, o)
   local out, j = {}, 1
+  local ks = partial_keys(p)
   while true do
     local c = p._cols[spec.outputs[o][1] .. "|" .. j]
     if not c then break end
-    out[j] = grouped(p._index, c)
+    out[j] = grouped(ks, c)
     j = j + 1
   end
   return out
 end
 
+-- The key columns of SPEC.by on the partition of CTX.
+local function eval_keys(spec, ctx)
+  if spec.by.multi then
+    local ks = {}
+    for j, e in ipairs(spec.by) do ks[j] = kernels.eval(e, ctx)._col end
+    return ks
+  end
+  return { kernels.eval(spec.by, ctx)._col }
+end
+
 --- Task: the custom partial of partition I.
 function M.chunk(spec, i, ...)
   local ctx = { i = i, wants = spec.wants, slots = spec.slots, inputs = { ... }, memo = {} }
-  local k = kernels.eval(spec.by, ctx)._col
-  local lists, index = {}, nil
+  local ks = eval_keys(spec, ctx)
+  local lists, keys = {}, nil
   for o, out in ipairs(spec.outputs) do
-    local g = grouped(k, kernels.eval(spec.values[out[2]], ctx)._col)
-    index = index or keys_of(g)
+    local g = grouped(ks, kernels.eval(spec.values[out[2]], ctx)._col)
+    keys = keys or keys_of(g)
     lists[o] = results("chunk", out[3].name, g._ng, out[3].chunk(g))
   end
-  return to_partial(spec, lists, index)
+  return to_partial(spec, lists, keys)
 end
 
 local function reduce(spec, parts)
   local p = kernels.concat(parts)
-  local lists, index = {}, nil
+  local lists, keys = {}, nil
   for o, out in ipairs(spec.outputs) do
     local gs = groups_of(spec, p, o)
-    index = index or keys_of(gs[1])
+    keys = keys or keys_of(gs[1])
     lists[o] = results("agg", out[3].name, gs[1]._ng, out[3].agg(unpack(gs)))
   end
-  return to_partial(spec, lists, index)
+  return to_partial(spec, lists, keys)
 end
 
 --- Task: combines partials (agg at an inner level of the tree).
@@ -171,11 +207,13 @@ function M.combine(spec, ...) return reduce(spec, { ... }) end
 function M.finalize(fspec, ...)
   local spec = fspec.spec
   local p = reduce(spec, { ... })
+  local ks = partial_keys(p)
+  local index = #ks == 1 and ks[1] or nil
   local names, cols = {}, {}
   for o, out in ipairs(spec.outputs) do
     local list, j = {}, 1
     while p._cols[out[1] .. "|" .. j] do
-      list[j] = frame.series(nil, p._cols[out[1] .. "|" .. j], p._index)
+      list[j] = frame.series(nil, p._cols[out[1] .. "|" .. j], index)
       j = j + 1
     end
     local r
@@ -187,7 +225,8 @@ function M.finalize(fspec, ...)
     names[o] = out[1]
     cols[out[1]] = r._col
   end
-  local f = frame.new(names, cols, p._n, p._index)
+  if #ks > 1 then return aggregate.keyed_frame(ks, fspec.key_names, names, cols, p._n, fspec.sort) end
+  local f = frame.new(names, cols, p._n, index)
   if fspec.sort ~= false then f = aggregate.sort_by_index(f) end
   f._index_name = fspec.index_name
   if fspec.series then return frame.series(names[1], f._cols[names[1]], f._index, fspec.index_name) end

@@ -329,10 +329,14 @@ end
 -- (one key): a series (AS_SERIES) or a frame indexed by the key.
 local function run_custom(g, outputs, as_series, level)
   local df = g._df
-  if type(g._by) == "table" and g._by.multi then
-    error("groupby: a custom Aggregation needs a single key (a column or a series)", level + 1)
+  local multi = type(g._by) == "table" and g._by.multi
+  local values, roots, plain = {}, {}, {}
+  if multi then
+    for j, e in ipairs(g._by) do roots["by" .. j] = e end
+    as_series = false
+  else
+    roots.by = g._by
   end
-  local values, roots, plain = {}, { by = g._by }, {}
   local dtypes, names = {}, {}
   for o, out in ipairs(outputs) do
     local cname = out[2]
@@ -347,10 +351,19 @@ local function run_custom(g, outputs, as_series, level)
     dtypes[out[1]] = a.dtype or df._meta.dtypes[cname]
   end
   local spec = { by = g._by, values = values, outputs = plain }
-  local fspec = { spec = spec, series = as_series, index_name = g._by_name, sort = g._opts.sort }
+  local fspec = { spec = spec, series = as_series, index_name = not multi and g._by_name or nil, sort = g._opts.sort,
+    key_names = multi and g._by_name or nil }
   local split_out = g._opts.split_out or 1
   local layers, _, name = aca(df, roots, spec, fspec, g._opts.split_every, "groupby-custom", g._by_layers,
     custom.FNS, split_out)
+  if multi then
+    for j = #g._by_name, 1, -1 do
+      local kn = g._by_name[j]
+      if dtypes[kn] then error(format("groupby: the key '%s' and a result column share a name", kn), level + 1) end
+      table.insert(names, 1, kn)
+      dtypes[kn] = g._by.kinds[j]
+    end
+  end
   local meta = as_series and { name = names[1], dtype = dtypes[names[1]] } or { names = names, dtypes = dtypes }
   return from_layer(as_series and "series" or "frame", name, split_out, meta, layers)
 end
@@ -490,9 +503,7 @@ function gbm.agg(g, spec)
   end
   local keys = (type(g._by) == "table" and g._by.multi) and g._by_name or {}
   if #keys > 0 then
-    if #customs > 0 then error("groupby: a custom Aggregation needs a single key (a column or a series)", 2) end
     for j, k in ipairs(keys) do table.insert(order, j, k) end
-    for j, k in ipairs(keys) do table.insert(parts[1][2], j, k) end
   end
   if #builtin > 0 then
     local labels = {}
@@ -504,6 +515,7 @@ function gbm.agg(g, spec)
     for i, o in ipairs(customs) do labels[i] = o[1] end
     parts[#parts + 1] = { run_custom(g, customs, false, 2), labels }
   end
+  for j, k in ipairs(keys) do table.insert(parts[1][2], j, k) end -- (the keys from one part)
   if #parts == 1 and #builtin == 0 and #customs > 0 then return parts[1][1] end
   local r = join_results(parts, order)
   return r
