@@ -203,6 +203,10 @@ static int dict_to_plain(colstate *c, int64_t nrows) {
       size_t n = (size_t)(c->off[k + 1] - c->off[k]);
       memcpy(bytes + pos, c->cb + c->off[k], n);
       pos += n;
+    } else if (set_missing(c, r)) { /* a missing value keeps its mark in the plain form */
+      free(bytes);
+      free(off);
+      return -1;
     }
     off[r + 1] = (int64_t)pos;
   }

@@ -187,4 +187,85 @@ int64_t ld_fr_dt_field(const int64_t *ns, int64_t n, int32_t field, int64_t unit
  * "YYYY-MM-DD" when DATE_ONLY) into OUT (>= 40 bytes); returns the length. */
 int ld_fr_dt_format(int64_t v, int32_t date_only, char *out);
 
+/* ---- str.c ------------------------------------------------------------ */
+
+enum {
+  LD_STR_LOWER = 0,
+  LD_STR_UPPER = 1,
+  LD_STR_STRIP = 2,
+  LD_STR_LSTRIP = 3,
+  LD_STR_RSTRIP = 4,
+  LD_STR_SLICE = 5
+};
+
+/* A string transform: MODE (LD_STR_*); strips: CHARS (NCHARS bytes, NULL:
+ * whitespace); slice: START, STOP (LD_NAT: None) and STEP (nonzero), in
+ * characters, Python's rules. */
+typedef struct ld_fr_strmap {
+  int32_t mode;
+  const char *chars;
+  size_t nchars;
+  int64_t start, stop, step;
+} ld_fr_strmap;
+
+/* Transforms N strings (OFFSETS n + 1, BYTES) by M. With OUT_BYTES NULL it
+ * returns the bytes the result needs (OUT_OFF may be NULL too); else it
+ * writes OUT_OFF (n + 1) and OUT_BYTES (caller-owned) and returns the size. */
+int64_t ld_fr_str_map(const int64_t *offsets, const char *bytes, int64_t n, const ld_fr_strmap *m,
+                      int64_t *out_off, char *out_bytes);
+/* OUT[i] = characters (UTF-8) of string i. */
+void ld_fr_str_len(const int64_t *offsets, const char *bytes, int64_t n, int64_t *out);
+/* OUT[i] = string i starts (AT_END: ends) with S (LEN bytes). */
+void ld_fr_str_affix(const int64_t *offsets, const char *bytes, int64_t n, const char *s,
+                     size_t len, int32_t at_end, uint8_t *out);
+/* OUT[i] = string i contains PAT: a literal (REGEX 0) or a POSIX extended
+ * regular expression with \d \D \s \S; ICASE ignores case. 0, or -1 with
+ * ERR (ERRLEN bytes) saying why (a bad pattern). */
+int ld_fr_str_contains(const int64_t *offsets, const char *bytes, int64_t n, const char *pat,
+                       size_t len, int32_t regex, int32_t icase, uint8_t *out, char *err,
+                       size_t errlen);
+/* OUT[i] = MAP[CODES[i]] (-1 stays -1): dictionary codes after categories merged. */
+void ld_fr_codes_remap(const int32_t *codes, int64_t n, const int64_t *map, int32_t *out);
+
+/* ---- hash.c ----------------------------------------------------------- */
+
+/* Row hashes of key columns, folded into ACC (N entries; start from zeros,
+ * then one call per key column). Missing keys hash alike. _str with
+ * ACCUMULATE 0 writes the plain hashes (a dictionary's categories, for
+ * _codes: CAT_HASH[code]), so both string forms hash the same. */
+void ld_fr_hash_i64(const int64_t *keys, const uint8_t *valid, int64_t n, uint64_t *acc);
+void ld_fr_hash_f64(const double *keys, int64_t n, uint64_t *acc);
+void ld_fr_hash_str(const int64_t *offsets, const char *bytes, const uint8_t *valid, int64_t n,
+                    uint64_t *out, int32_t accumulate);
+void ld_fr_hash_codes(const int32_t *codes, int64_t n, const uint64_t *cat_hash, uint64_t *acc);
+
+/* Rows grouped by output partition (HASH % NPARTS), stable: IDX (N row
+ * numbers) and BOUNDS (NPARTS + 1): partition p's rows are
+ * IDX[BOUNDS[p] .. BOUNDS[p + 1]). Caller-owned outputs. */
+void ld_fr_partition_rows(const uint64_t *hash, int64_t n, int32_t nparts, int64_t *idx,
+                          int64_t *bounds);
+
+/* ---- join.c ----------------------------------------------------------- */
+
+enum { LD_JOIN_INNER = 0, LD_JOIN_LEFT = 1, LD_JOIN_RIGHT = 2, LD_JOIN_OUTER = 3 };
+
+/* The row pairs of a hash join: LCODES (NL) and RCODES (NR) are group codes
+ * of the keys of both sides factorized together (NGROUPS groups; -1, a
+ * missing key, matches -1 as in pandas). Writes LIDX/RIDX (-1: no row on
+ * that side) in left order (then the unmatched right rows for RIGHT and
+ * OUTER) and returns the pair count; with LIDX NULL only counts. < 0: out of
+ * memory. Outputs caller-owned. */
+int64_t ld_fr_join_pairs(const int64_t *lcodes, int64_t nl, const int64_t *rcodes, int64_t nr,
+                         int64_t ngroups, int32_t how, int64_t *lidx, int64_t *ridx);
+
+/* OUT[i] = the number of cut points <= VALS[i] (CUTS sorted, NCUTS of
+ * them): range partition numbers; NaN goes last (NCUTS). */
+void ld_fr_range_parts(const double *vals, int64_t n, const double *cuts, int64_t ncuts,
+                       int64_t *out);
+/* The same for strings (byte order; missing last), the cut points a plain
+ * string column (CUT_OFF ncuts + 1, CUT_BYTES). */
+void ld_fr_range_parts_str(const int64_t *offsets, const char *bytes, const uint8_t *valid,
+                           int64_t n, const int64_t *cut_off, const char *cut_bytes, int64_t ncuts,
+                           int64_t *out);
+
 #endif

@@ -5,15 +5,10 @@
 -- a header-only file = an empty partition) and computes a battery of
 -- results with pandas as JSON; ldask reads the same files in small blocks
 -- (lines cut at block edges) and must agree. Skipped without pandas.
-local helpers = require "helpers"
 local cjson = require "cjson"
 local ldask = require "ldask"
 local dd = require "ldask.dataframe"
-
-local function have_pandas()
-  local rc = os.execute("/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1")
-  return rc == 0 or rc == true
-end
+local pandas = require "pandas"
 
 local GEN = [==[
 import sys, json, os, gzip, shutil
@@ -129,7 +124,7 @@ r["gz_sum"] = int(dz.i.sum()); r["gz_len"] = len(dz)
 json.dump(r, open(f"{out}/expected.json", "w"))
 ]==]
 
-local have = have_pandas()
+local have = pandas.available()
 local dir, E
 
 local function close(a, b, what)
@@ -151,23 +146,14 @@ end
 describe("ldask.dataframe against pandas", function()
   setup(function()
     if not have then return end
-    dir = helpers.tmpdir() .. "/dfpandas"
-    local py = helpers.write_tmp("dfgen.py", GEN)
-    local out, rc = helpers.run_sh("/usr/bin/python3 " .. py .. " " .. dir .. " 2>&1")
-    assert.equal(0, rc, out)
-    local f = assert(io.open(dir .. "/expected.json"))
-    E = cjson.decode(f:read("*a"))
-    f:close()
+    dir, E = pandas.generate(GEN, "dfpandas")
   end)
 
   local function df()
     return dd.read_csv(dir .. "/part-*.csv", { parse_dates = { "t" }, blocksize = 20000 })
   end
 
-  local function skip()
-    if not have then pending("pandas is not installed for /usr/bin/python3 (scripts/deps.sh)") end
-    return not have
-  end
+  local function skip() return pandas.skip(have) end
 
   it("reads the files in line-aligned blocks with pandas' dtypes and length", function()
     if skip() then return end

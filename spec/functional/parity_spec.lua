@@ -152,6 +152,31 @@ workloads.dataframe = {
     { { k = "a", v = 1 }, { k = "a", v = 3 }, { k = "a", v = 6 } } },
 }
 
+-- ldask.dataframe through the shuffle: merges (shuffled inner, outer),
+-- a groupby with split_out, a custom Aggregation, drop_duplicates,
+-- sort_values and a .str method.
+workloads.dataframe_shuffle = {
+  build = function()
+    return function(opts)
+      local dd = ldask.dataframe
+      local l = dd.from_table({ k = { "a", "b", "a", "c", "b", "a" }, v = { 1, 2, 3, 4, 5, 6 } }, { npartitions = 3 })
+      local r = dd.from_table({ k = { "a", "b", "d" }, w = { 10, 20, 40 } }, { npartitions = 2 })
+      local m = l:merge(r, { on = "k" })
+      local vw = (m.v * m.w):sum():compute(opts)
+      local gw = m:groupby("k", { split_out = 2 }).w:sum():compute(opts):to_dict()
+      local outer = dd.len(l:merge(r, { on = "k", how = "outer" }):compute(opts))
+      local range = dd.Aggregation("range", function(g) return g:max(), g:min() end,
+        function(mx, mn) return mx:max(), mn:min() end, function(mx, mn) return mx - mn end)
+      local rg = l:groupby("k").v:agg(range):compute(opts):to_dict()
+      local dedup = dd.len(l:drop_duplicates({ subset = "k" }):compute(opts))
+      local top = l:sort_values("v", { ascending = false }):compute(opts).v:to_table()
+      local upper = l.k.str:upper():eq("A"):astype("int64"):sum():compute(opts)
+      return { vw, gw, outer, rg, dedup, { top[1], top[2], top[3] }, upper }
+    end
+  end,
+  expected = { 240, { a = 30, b = 40 }, 7, { a = 5, b = 3, c = 0 }, 3, { 6, 5, 4 }, 3 },
+}
+
 local function arange_plus_one()
   local t = {}
   for i = 1, 100 do t[i] = i end
@@ -203,12 +228,12 @@ end
 describe("the parity matrix: sync, threads and a local cluster give the same results", function()
   it("delayed, array, bag, futures in delayed and collections, arrays in delayed", function()
     run_ordering({ "delayed", "array", "bag", "futures_in_delayed", "futures_in_collections", "array_in_delayed",
-      "dataframe" })
+      "dataframe", "dataframe_shuffle" })
   end)
 
   it("the same on two workers of two threads (data moves between them)", function()
     run_ordering({ "array", "bag", "dataframe", "delayed", "futures_in_collections", "array_in_delayed",
-      "futures_in_delayed" },
+      "futures_in_delayed", "dataframe_shuffle" },
       { n_workers = 2, threads_per_worker = 2 })
   end)
 

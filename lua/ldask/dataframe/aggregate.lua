@@ -12,6 +12,7 @@ local FT = require "ldask.ffi.frame"
 local column = require "ldask.dataframe.column"
 local frame = require "ldask.dataframe.frame"
 local kernels = require "ldask.dataframe.kernels"
+local hashpart = require "ldask.dataframe.hashpart"
 
 local type, error, tostring, ipairs, pairs, tonumber = type, error, tostring, ipairs, pairs, tonumber
 local format, sqrt, huge = string.format, math.sqrt, math.huge
@@ -77,6 +78,7 @@ local function factorize_multi(ks)
   if ng < 0 then error("groupby: out of memory", 0) end
   return codes, ng, first
 end
+M.factorize_multi = factorize_multi
 
 local KEY = "|key|" -- partial columns of the keys of a several-column groupby
 
@@ -246,6 +248,15 @@ function M.chunk(spec, i, ...)
   return partial(k, vals, spec.aggs, spec.size)
 end
 
+--- Task: the partial of partition I (chunk task of KIND: "builtin" or
+-- "custom") split by the hash of its keys into NPARTS pieces (groupby
+-- split_out): a list of NPARTS partials.
+function M.chunk_split(nparts, kind, spec, i, ...)
+  local p = (kind == "custom" and require("ldask.dataframe.custom").chunk or M.chunk)(spec, i, ...)
+  local ks = partial_keys(p) or { p._index }
+  return hashpart.split(p, ks, nparts)
+end
+
 --- Task: combines partials.
 function M.combine(...)
   return recombine(kernels.concat({ ... }))
@@ -309,6 +320,20 @@ local function final_column(p, name, agg, kind, ddof)
   return column.numeric("float64", out)
 end
 
+M.final_column = final_column
+
+--- The result of a several-key groupby: the key columns KS named
+-- KEY_NAMES, then the columns NAMES of COLS (N rows), sorted by the keys
+-- lexicographically unless SORT is false.
+function M.keyed_frame(ks, key_names, names, cols, n, sort)
+  local all = {}
+  for j, kc in ipairs(ks) do all[j] = key_names[j]; cols[key_names[j]] = kc end
+  for _, nme in ipairs(names) do all[#all + 1] = nme end
+  local f = frame.new(all, cols, n)
+  if sort ~= false then f = M.sort_by_columns(f, key_names) end
+  return f
+end
+
 --- Task: finalizes the combined partial. SPEC: {outputs = {{label, name,
 -- agg}...}, kinds = {name = kind}, series = name or nil, ddof, sort}.
 function M.finalize(spec, ...)
@@ -319,14 +344,7 @@ function M.finalize(spec, ...)
     cols[o[1]] = final_column(p, o[2], o[3], spec.kinds[o[2]], spec.ddof)
   end
   local ks = partial_keys(p)
-  if ks then -- several keys: a frame of the key columns then the results
-    local all = {}
-    for j, kc in ipairs(ks) do all[j] = spec.key_names[j]; cols[spec.key_names[j]] = kc end
-    for _, nme in ipairs(names) do all[#all + 1] = nme end
-    local f = frame.new(all, cols, p._n)
-    if spec.sort ~= false then f = M.sort_by_columns(f, spec.key_names) end
-    return f
-  end
+  if ks then return M.keyed_frame(ks, spec.key_names, names, cols, p._n, spec.sort) end
   local f = frame.new(names, cols, p._n, p._index)
   if p._index and spec.sort ~= false then f = M.sort_by_index(f) end
   f._index_name = spec.index_name
@@ -380,6 +398,8 @@ local function iota(n)
   for i = 0, n - 1 do ip[i] = i end
   return idx, ip
 end
+
+M.argsort, M.iota = argsort, iota
 
 --- Frame F (distinct key combinations) sorted by the columns NAMES,
 -- lexicographically: each column's values ranked, the ranks combined.

@@ -54,7 +54,7 @@ local function sig(e, seen)
   elseif e.op == "input" then
     parts[#parts + 1] = e.name
   end
-  for _, k in ipairs({ "fn", "name", "field", "kind", "unit" }) do
+  for _, k in ipairs({ "fn", "name", "field", "kind", "unit", "sargs" }) do
     if e[k] ~= nil then parts[#parts + 1] = k .. "=" .. tostring(e[k]) end
   end
   for _, k in ipairs({ "a", "b", "mask", "names", "vals", "args" }) do
@@ -73,6 +73,12 @@ function M.new(kind, e, nparts, meta, layers)
   local mt = kind == "frame" and DataFrame or Series
   local obj = { _e = e, npartitions = nparts, _meta = meta, _layers = layers or {} }
   return setmetatable(obj, mt)
+end
+
+--- A collection over computed partitions: layer NAME holds keys name,i.
+function M.from_layer(kind, name, nparts, meta, layers)
+  local e = node({ op = "input", name = name, names = meta.names, single = nparts == 1 and nil })
+  return M.new(kind, e, nparts, meta, layers)
 end
 
 local function merge_layers(...)
@@ -276,7 +282,7 @@ local function select_cols(df, names, level)
   local copy = {}
   for i, n in ipairs(names) do copy[i] = n end
   return M.new("frame", node({ op = "select", a = df._e, names = copy }), df.npartitions,
-    { names = copy, dtypes = dtypes }, df._layers)
+    { names = copy, dtypes = dtypes, index = df._meta.index, index_kind = df._meta.index_kind }, df._layers)
 end
 
 function DataFrame.__index(df, k)
@@ -294,6 +300,7 @@ function DataFrame.__index(df, k)
     return out
   end
   if type(k) == "string" and meta.dtypes[k] then return column_series(df, k) end
+  if k == "divisions" or k == "index" then return nil end -- (unknown: no set_index)
   if type(k) == "table" then
     if is_series(k) then return dfm.filter(df, k) end
     if getmetatable(k) == nil then return select_cols(df, k, 2) end
@@ -310,6 +317,8 @@ function Series.__index(s, k)
   if k == "name" then return rawget(s, "_meta").name end
   if k == "dtype" then return rawget(s, "_meta").dtype end
   if k == "dt" then return M.dt_accessor(s) end
+  if k == "str" then return M.str_accessor(s) end
+  if k == "divisions" then return nil end
   if type(k) == "table" and is_series(k) then return sm.filter(s, k) end
   if type(k) == "string" and k:sub(1, 1) ~= "_" then
     error(format("Series: no method '%s'", k), 2)
@@ -397,7 +406,8 @@ function dfm.assign(df, t)
     dtypes[k] = dt
   end
   return M.new("frame", node({ op = "assign", a = df._e, names = names, vals = vals }), df.npartitions,
-    { names = order, dtypes = dtypes }, merge_layers(unpack(layers)))
+    { names = order, dtypes = dtypes, index = df._meta.index, index_kind = df._meta.index_kind },
+    merge_layers(unpack(layers)))
 end
 
 -- Result dtype of OP between kinds.
@@ -474,6 +484,24 @@ end
 Series.__unm = function(s) return unop(s, "neg", s._meta.dtype == "bool" and "int64" or s._meta.dtype) end
 function sm.isna(s) return unop(s, "isna", "bool") end
 function sm.notna(s) return unop(s, "notna", "bool") end
+
+-- A frame of FN (a Series method giving a bool series) over every column.
+local function frame_of_series(df, fn)
+  local names, vals, dtypes = {}, {}, {}
+  for i, n in ipairs(df._meta.names) do
+    names[i] = n
+    vals[i] = fn(column_series(df, n))._e
+    dtypes[n] = "bool"
+  end
+  local empty = node({ op = "select", a = df._e, names = {} })
+  return M.new("frame", node({ op = "assign", a = empty, names = names, vals = vals }), df.npartitions,
+    { names = names, dtypes = dtypes }, df._layers)
+end
+--- df:isna(), df:notna(): a frame of bool columns, true where a value is
+-- missing (isna) or present (notna).
+-- @function DataFrame:isna
+function dfm.isna(df) return frame_of_series(df, sm.isna) end
+function dfm.notna(df) return frame_of_series(df, sm.notna) end
 function sm.abs(s) return unop(s, "abs") end
 function sm.invert(s) return unop(s, "not", "bool") end
 
@@ -551,7 +579,7 @@ function dfm.rename(df, map)
     if not df._meta.dtypes[k] then error(format("rename: no column '%s'", tostring(k)), 2) end
   end
   return M.new("frame", node({ op = "rename_cols", a = df._e, map = map }), df.npartitions,
-    { names = names, dtypes = dtypes }, df._layers)
+    { names = names, dtypes = dtypes, index = df._meta.index, index_kind = df._meta.index_kind }, df._layers)
 end
 
 --- df:drop{cols} (or drop{columns = {...}}): the frame without those columns.
@@ -599,6 +627,40 @@ function M.dt_accessor(s)
         { name = s._meta.name, dtype = dt }, s._layers)
     end,
   })
+end
+
+-- .str accessor: s.str:lower(), ... (ldask.dataframe.strings)
+local strings = require "ldask.dataframe.strings"
+local str_cache = setmetatable({}, { __mode = "k" })
+function M.str_accessor(s)
+  if s._meta.dtype ~= "string" then
+    error(format(".str: the series '%s' is %s, not string", tostring(s._meta.name), tostring(s._meta.dtype)), 3)
+  end
+  local acc = str_cache[s]
+  if acc then return acc end
+  acc = setmetatable({}, {
+    __index = function(_, method)
+      local kind = strings.METHODS[method]
+      if not kind then
+        error(format(".str has no method '%s' (lower, upper, len, contains, startswith, endswith, strip, "
+          .. "lstrip, rstrip, slice)", tostring(method)), 2)
+      end
+      return function(self, a, b, c)
+        if self ~= acc then
+          error(format(".str.%s: call it with a colon: s.str:%s(...)", method, method), 2)
+        end
+        local args = strings.check_args(method, 2, a, b, c)
+        local parts = {}
+        for _, k in ipairs({ "pat", "regex", "case", "na", "chars", "start", "stop", "step" }) do
+          parts[#parts + 1] = tostring(args[k])
+        end
+        return M.new("series", node({ op = "str", fn = method, a = s._e, args = args,
+          sargs = concat(parts, "\0") }), s.npartitions, { name = s._meta.name, dtype = kind }, s._layers)
+      end
+    end,
+  })
+  str_cache[s] = acc
+  return acc
 end
 
 --- map_partitions(fn, ...): FN(partition, ...) on every partition (a

@@ -64,6 +64,18 @@ Series.__index = function(s, k)
 end
 Series.__len = function(s) return s._col.n end
 
+-- Arithmetic between in-memory series and scalars (custom aggregations'
+-- finalize, map_partitions): the partition kernels of ldask.dataframe.kernels.
+local function arith(op)
+  return function(a, b)
+    local name = (M.is_series(a) and a._name) or (M.is_series(b) and b._name) or nil
+    return require("ldask.dataframe.kernels").binary(op, a, b, name)
+  end
+end
+Series.__add, Series.__sub, Series.__mul = arith("add"), arith("sub"), arith("mul")
+Series.__div, Series.__mod, Series.__pow = arith("div"), arith("mod"), arith("pow")
+Series.__unm = function(s) return require("ldask.dataframe.kernels").unary("neg", s) end
+
 function fmethods.select(f, names)
   local cols = {}
   for i, n in ipairs(names) do

@@ -13,6 +13,9 @@ local column = require "ldask.dataframe.column"
 local frame = require "ldask.dataframe.frame"
 local kernels = require "ldask.dataframe.kernels"
 local aggregate = require "ldask.dataframe.aggregate"
+local groupby = require "ldask.dataframe.groupby"
+local merge = require "ldask.dataframe.merge"
+local io_ = require "ldask.dataframe.io"
 local tokenize = require "ldask.tokenize"
 
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, select, unpack, tonumber =
@@ -27,12 +30,16 @@ local M = {}
 --- The methods of a DataFrame `df` (a lazy collection; docs/dataframe.md):
 -- `df.x` / `df["x"]` / `df:col("x")` (a Series), `df[{"x", "y"}]` /
 -- `df:select{...}`, `df[mask]` / `df:filter(mask)`, `df:assign{...}`,
--- `df:fillna(v)`, `df:dropna{subset =}`, `df:rename{old = new}`,
--- `df:drop{...}`, `df:head(n)`, `df:len()`, `df:map_partitions(fn, ...)`,
--- `df:groupby(by, opts)`, the reductions `df:sum()`, `mean`, `count`,
--- `min`, `max`, `std`, `var` (computed: a FrameSeries per column),
--- `df:compute(opts)` (a Frame). Fields: `df.columns`, `df.dtypes`,
--- `df.npartitions`.
+-- `df:fillna(v)`, `df:dropna{subset =}`, `df:isna()`, `df:notna()`,
+-- `df:rename{old = new}`, `df:drop{...}`, `df:head(n)`, `df:len()`,
+-- `df:map_partitions(fn, ...)`, `df:get_partition(i)`,
+-- `df:repartition{npartitions =}`, `df:groupby(by, opts)`, the reductions
+-- `df:sum()`, `mean`, `count`, `min`, `max`, `std`, `var` (computed: a
+-- FrameSeries per column), `df:describe()`, `df:merge(other, opts)`,
+-- `df:join(other, opts)`, `df:drop_duplicates{subset =, keep =}`,
+-- `df:set_index(column)`, `df:sort_values(by, opts)`, `df:to_csv(path)`,
+-- `df:to_bag(opts)`, `df:compute(opts)` (a Frame). Fields: `df.columns`,
+-- `df.dtypes`, `df.npartitions`, `df.divisions` (after set_index).
 -- @table DataFrame
 
 --- The methods of a Series `s`: arithmetic `+ - * / % ^`, unary `-`, and
@@ -40,15 +47,20 @@ local M = {}
 -- comparisons `eq`, `ne`, `lt`, `le`, `gt`, `ge`; `and_`, `or_`, `xor`,
 -- `invert`, `abs`, `isna`, `notna`, `fillna`, `dropna`, `astype`, `rename`,
 -- `filter` (`s[mask]`); `.dt` (year, month, day, hour, minute, second,
--- dayofweek, date, `floor(unit)`); the reductions `sum`, `mean`, `count`,
--- `min`, `max`, `std(ddof)`, `var(ddof)` (lazy Scalars: `:compute()`),
--- `value_counts`, `nunique`, `to_array`, `head`, `len`, `map_partitions`,
--- `compute`. Fields: `s.name`, `s.dtype`, `s.npartitions`.
+-- dayofweek, date, `floor(unit)`); `.str` (`lower`, `upper`, `len`,
+-- `contains(pat, {regex, case, na})`, `startswith`, `endswith`, `strip`,
+-- `lstrip`, `rstrip`, `slice(start, stop, step)`); the reductions `sum`,
+-- `mean`, `count`, `min`, `max`, `std(ddof)`, `var(ddof)` (lazy Scalars:
+-- `:compute()`), `value_counts`, `nunique`, `describe`, `to_array`,
+-- `to_bag`, `head`, `len`, `map_partitions`, `get_partition`, `compute`.
+-- Fields: `s.name`, `s.dtype`, `s.npartitions`.
 -- @table Series
 
---- The methods of a groupby `g = df:groupby(by)`: `g.x` / `g["x"]` /
--- `g[{"x", "y"}]` select value columns; `sum`, `mean`, `count`, `min`,
--- `max`, `std(ddof)`, `var(ddof)`, `first`, `last`, `size`, `agg(spec)`.
+--- The methods of a groupby `g = df:groupby(by, {sort, split_every,
+-- split_out})`: `g.x` / `g["x"]` / `g[{"x", "y"}]` select value columns;
+-- `sum`, `mean`, `count`, `min`, `max`, `std(ddof)`, `var(ddof)`, `first`,
+-- `last`, `size`, `nunique`, `agg(spec)` (names, `Aggregation`s, or
+-- `{column = ...}` of them).
 -- @table GroupBy
 
 M.DataFrame, M.Series, M.Scalar = core.DataFrame, core.Series, core.Scalar
@@ -81,11 +93,7 @@ function M.read_csv(urlpath, opts)
   return core.new("frame", e, #plan.blocks, { names = plan.columns, dtypes = dtypes })
 end
 
--- A collection over computed partitions: layer NAME holds keys name,i.
-local function from_layer(kind, name, nparts, meta, layers)
-  local e = node({ op = "input", name = name, names = meta.names, single = nparts == 1 and nil })
-  return core.new(kind, e, nparts, meta, layers)
-end
+local from_layer = core.from_layer
 
 --- from_table(t, opts): a DataFrame from a Lua table of columns
 -- ({x = {1, 2}, y = {"a", "b"}}) or of rows ({{x = 1, y = "a"}, ...}).
@@ -183,57 +191,10 @@ function scm.compute(s, opts)
   return (base.compute(s))
 end
 
--- ------------------------------------------------------------------------
--- Apply-concat-apply
-
--- Layers computing FINAL from per-partition chunk tasks of SPEC over
--- collection C (and extra series). Returns layers, final key.
-local function aca(c, roots, spec, fspec, split_every, prefix, extra_layers)
-  split_every = split_every or 8
-  if type(split_every) ~= "number" or split_every < 2 then error("split_every must be a number >= 2", 3) end
-  local need = {}
-  for k in pairs(roots) do need[k] = true end
-  local wants, inputs, slots = core.plan_tasks(roots, need)
-  spec.wants, spec.slots = wants, slots
-  local sig = tokenize.tokenize(prefix, tostring(c._e.id), spec.aggs, spec.size, fspec.outputs, split_every,
-    tostring(spec.by and spec.by.id), tostring({}))
-  local name = prefix .. "-" .. sig
-  local qspec = quote(spec)
-  local layers = core.merge_layers(c._layers, extra_layers)
-  local chunk = {}
-  local level = {}
-  for i = 0, c.npartitions - 1 do
-    local t = { aggregate.chunk, qspec, i }
-    for _, a in ipairs(core.input_args(inputs, i)) do t[#t + 1] = a end
-    local k = key(name .. "-chunk", i)
-    chunk[k] = t
-    level[#level + 1] = k
-  end
-  layers[name .. "-chunk"] = chunk
-  local depth = 0
-  while #level > split_every do
-    depth = depth + 1
-    local lname = name .. "-combine-" .. depth
-    local l, nxt = {}, {}
-    for j = 1, #level, split_every do
-      local t = { aggregate.combine }
-      for q = j, min(j + split_every - 1, #level) do t[#t + 1] = level[q] end
-      local k = key(lname, #nxt)
-      l[k] = t
-      nxt[#nxt + 1] = k
-    end
-    layers[lname] = l
-    level = nxt
-  end
-  local t = { aggregate.finalize, quote(fspec) }
-  for _, k in ipairs(level) do t[#t + 1] = k end
-  local fk = key(name, 0)
-  layers[name] = { [fk] = t }
-  return layers, fk, name
-end
+local aca = groupby.aca
 
 local REDUCTIONS = { "sum", "mean", "count", "min", "max", "std", "var" }
-local NUMERIC = { float64 = true, int64 = true, bool = true, ["datetime64[ns]"] = true }
+local NUMERIC = groupby.NUMERIC
 
 local function reduce(s, agg, opts, level)
   opts = opts or {}
@@ -247,8 +208,8 @@ local function reduce(s, agg, opts, level)
   local vname = "v"
   local spec = { values = { [vname] = s._e }, aggs = { [vname] = { agg } }, size = false }
   local fspec = { outputs = { { "r", vname, agg } }, kinds = { [vname] = dt }, scalar = true, ddof = opts.ddof }
-  local layers, fk = aca(s, { v = s._e }, spec, fspec, opts.split_every, "series-" .. agg)
-  return scalar(fk, layers)
+  local layers, fks = aca(s, { v = s._e }, spec, fspec, opts.split_every, "series-" .. agg)
+  return scalar(fks[1], layers)
 end
 
 for _, agg in ipairs(REDUCTIONS) do
@@ -339,6 +300,50 @@ end
 dfm.len = len
 sm.len = len
 
+--- df:get_partition(i): partition I (0-based) as a one-partition collection.
+-- @function DataFrame:get_partition
+local function get_partition(c, i)
+  if type(i) ~= "number" or i % 1 ~= 0 or i < 0 or i >= c.npartitions then
+    error(format("get_partition: index %s out of range (0..%d)", tostring(i), c.npartitions - 1), 2)
+  end
+  local own = core.own_layer(c)
+  local name = "get_partition-" .. tokenize.tokenize(own.name, i)
+  local layers = core.layers_of(c)
+  layers[name] = { [key(name, 0)] = { kernels.identity, key(own.name, i) } }
+  return from_layer(is_df(c) and "frame" or "series", name, 1, c._meta, layers)
+end
+dfm.get_partition = get_partition
+sm.get_partition = get_partition
+
+--- merge(left, right, opts): a database-style join of two DataFrames (as
+-- `left:merge(right, opts)`; see DataFrame:merge).
+function M.merge(left, right, opts)
+  local r = merge.merge(left, right, opts, 2)
+  return r
+end
+
+--- read_json(urlpath, opts): a DataFrame of JSON-lines files (an object
+-- per line), tokenized by ldask.bag's JSON path (core/io/jsontape.c).
+-- OPTS: blocksize, compression, columns, dtype, parse_dates.
+function M.read_json(urlpath, opts)
+  local r = io_.read_json(urlpath, opts, 2)
+  return r
+end
+
+--- from_bag(b, opts): a DataFrame of a bag of records (dicts, or lists
+-- named by `columns`). OPTS: columns, dtype, parse_dates.
+function M.from_bag(b, opts)
+  local r = io_.from_bag(b, opts, 2)
+  return r
+end
+
+--- from_array(a, opts): a DataFrame of a 2-d ldask.array (OPTS.columns)
+-- or a Series of a 1-d one (OPTS.name), a partition per row block.
+function M.from_array(a, opts)
+  local r = io_.from_array(a, opts, 2)
+  return r
+end
+
 --- ldask.dataframe.len(x): the number of rows of a collection or an in-memory frame.
 function M.len(x)
   if frame.is_frame(x) then return x._n end
@@ -348,203 +353,9 @@ function M.len(x)
 end
 
 
--- ------------------------------------------------------------------------
--- groupby
-
-local GroupBy = { __name = "ldask.dataframe.GroupBy" }
-local gbm = {}
+local GroupBy, gbm = groupby.GroupBy, groupby.methods
 M.GroupBy = GroupBy
-
---- df:groupby(by, opts): BY is a column name or a Series of the same frame
--- (e.g. df.timestamp.dt.day). OPTS: sort (true), split_every (8).
--- @function DataFrame:groupby
-function dfm.groupby(df, by, opts)
-  local function key_of(b)
-    if type(b) == "string" then
-      if not df._meta.dtypes[b] then
-        error(format("groupby: no column '%s' (columns: %s)", b, concat(df._meta.names, ", ")), 3)
-      end
-      return node({ op = "col", a = df._e, name = b }), b, nil, df._meta.dtypes[b]
-    elseif is_series(b) then
-      if b.npartitions ~= df.npartitions then
-        error("groupby: the key series must come from the same frame (same partitions)", 3)
-      end
-      return b._e, b._meta.name, b._layers, b._meta.dtype
-    end
-    error("groupby: expected a column name, a Series or a list of them, got " .. type(b), 3)
-  end
-  local by_e, by_name, by_layers
-  if type(by) == "table" and not is_series(by) then
-    if #by == 0 then error("groupby: an empty list of keys", 2) end
-    by_e, by_name, by_layers = { multi = true }, {}, {}
-    local kinds = {}
-    for j, b in ipairs(by) do
-      local e, nme, l, kind = key_of(b)
-      by_e[j], by_name[j], kinds[j] = e, nme or ("key" .. j), kind
-      by_e.kinds = kinds
-      if l then by_layers = core.merge_layers(by_layers, l) end
-    end
-    if #by == 1 then by_e, by_name, by_layers = by_e[1], by_name[1], by_layers end
-  else
-    by_e, by_name, by_layers = key_of(by)
-  end
-  return setmetatable({ _df = df, _by = by_e, _by_name = by_name, _by_layers = by_layers,
-    _opts = opts or {}, _cols = nil }, GroupBy)
-end
-
-GroupBy.__index = function(g, k)
-  local m = gbm[k]
-  if m then return m end
-  if type(k) == "string" and k:sub(1, 1) == "_" then return nil end
-  local df = rawget(g, "_df")
-  if type(k) == "string" and df._meta.dtypes[k] then
-    return setmetatable({ _df = df, _by = g._by, _by_name = g._by_name, _by_layers = g._by_layers,
-      _opts = g._opts, _cols = { k }, _series = true }, GroupBy)
-  end
-  if type(k) == "table" then
-    return setmetatable({ _df = df, _by = g._by, _by_name = g._by_name, _by_layers = g._by_layers,
-      _opts = g._opts, _cols = k, _series = false }, GroupBy)
-  end
-  if type(k) == "string" and k:sub(1, 1) ~= "_" then
-    error(format("groupby: no column or method '%s'", k), 2)
-  end
-  return nil
-end
-
--- Value columns of G (all but the key by default).
-local function value_cols(g)
-  if g._cols then return g._cols end
-  local keys = {}
-  local bn = g._by_name
-  if type(bn) == "table" then for _, n in ipairs(bn) do keys[n] = true end
-  elseif type(bn) == "string" then keys[bn] = true end
-  local out = {}
-  for _, n in ipairs(g._df._meta.names) do
-    if not keys[n] then out[#out + 1] = n end
-  end
-  return out
-end
-
--- Runs the aggregations OUTPUTS ({label, column, agg}) of G.
-local function run_agg(g, outputs, as_series, level)
-  local df = g._df
-  local values, aggs, kinds = {}, {}, {}
-  local multi = type(g._by) == "table" and g._by.multi
-  local roots = {}
-  if multi then
-    for j, e in ipairs(g._by) do roots["by" .. j] = e end
-  else
-    roots.by = g._by
-  end
-  if multi then as_series = false end
-  local size = false
-  for _, o in ipairs(outputs) do
-    local cname, agg = o[2], o[3]
-    if not aggregate.NEEDS[agg] then
-      error(format("groupby: unknown aggregation '%s' (sum, mean, count, size, min, max, std, var, first, last)",
-        tostring(agg)), level + 1)
-    end
-    if agg == "size" then size = true
-    else
-      local dt = df._meta.dtypes[cname]
-      if not dt then error(format("groupby: no column '%s'", tostring(cname)), level + 1) end
-      local any_kind = agg == "count" or agg == "first" or agg == "last"
-      if not any_kind and (dt == "string" or (dt == "datetime64[ns]" and agg ~= "min" and agg ~= "max")) then
-        error(format("groupby: %s of the %s column '%s' is not supported", agg, dt, cname), level + 1)
-      end
-      if not values[cname] then
-        values[cname] = node({ op = "col", a = df._e, name = cname })
-        roots["v:" .. cname] = values[cname]
-        aggs[cname] = {}
-      end
-      aggs[cname][#aggs[cname] + 1] = agg
-      kinds[cname] = dt
-    end
-  end
-  local spec = { by = g._by, values = values, aggs = aggs, size = size }
-  local fspec = { outputs = outputs, kinds = kinds, series = as_series, series_name = as_series and outputs[1][1],
-    sort = g._opts.sort, ddof = g._ddof, index_name = not multi and g._by_name or nil,
-    key_names = multi and g._by_name or nil }
-  local layers, fk, name = aca(df, roots, spec, fspec, g._opts.split_every, "groupby", g._by_layers)
-  local meta
-  local out_kind = function(o)
-    local agg, dt = o[3], kinds[o[2]]
-    if agg == "count" or agg == "size" then return "int64" end
-    if agg == "first" or agg == "last" then return dt end
-    if agg == "mean" or agg == "var" or agg == "std" then return "float64" end
-    if agg == "sum" then return dt == "float64" and "float64" or "int64" end
-    return dt
-  end
-  if as_series then
-    meta = { name = outputs[1][1], dtype = out_kind(outputs[1]) }
-  else
-    local names, dtypes = {}, {}
-    if multi then
-      for j, e in ipairs(g._by) do
-        local kn = g._by_name[j]
-        names[#names + 1] = kn
-        dtypes[kn] = g._by.kinds[j]
-      end
-    end
-    for _, o in ipairs(outputs) do names[#names + 1] = o[1]; dtypes[o[1]] = out_kind(o) end
-    meta = { names = names, dtypes = dtypes }
-  end
-  return from_layer(as_series and "series" or "frame", name, 1, meta, layers)
-end
-
-for _, agg in ipairs({ "sum", "mean", "count", "min", "max", "std", "var", "first", "last" }) do
-  gbm[agg] = function(g, ddof)
-    if (agg == "std" or agg == "var") and ddof ~= nil then
-      g = setmetatable({ _df = g._df, _by = g._by, _by_name = g._by_name, _by_layers = g._by_layers,
-        _opts = g._opts, _cols = g._cols, _series = g._series, _ddof = ddof }, GroupBy)
-    end
-    local outputs = {}
-    for _, c in ipairs(value_cols(g)) do
-      local dt = g._df._meta.dtypes[c]
-      if agg == "count" or agg == "first" or agg == "last"
-        or (NUMERIC[dt] and (dt ~= "datetime64[ns]" or agg == "min" or agg == "max")) or g._series then
-        outputs[#outputs + 1] = { c, c, agg }
-      end
-    end
-    if #outputs == 0 then error(format("groupby.%s: no numeric column to aggregate", agg), 2) end
-    return run_agg(g, outputs, g._series == true, 2)
-  end
-end
-
---- g:size(): rows per group (a Series).
--- @function GroupBy:size
-function gbm.size(g)
-  return run_agg(g, { { "size", nil, "size" } }, true, 2)
-end
-
---- g:agg(spec): several aggregations. SPEC: "mean", {"mean", "max"} (on a
--- selected column: columns named by the aggregation) or {column = "mean" or
--- {"min", "max"}} (columns "column" or "column_min", ...).
--- @function GroupBy:agg
-function gbm.agg(g, spec)
-  local outputs = {}
-  if type(spec) == "string" then return gbm[spec] and gbm[spec](g) or error("agg: unknown aggregation " .. spec, 2) end
-  if type(spec) ~= "table" then error("agg: expected a name, a list of names or {column = names}", 2) end
-  if #spec > 0 then
-    for _, c in ipairs(value_cols(g)) do
-      for _, a in ipairs(spec) do
-        outputs[#outputs + 1] = { (#value_cols(g) == 1) and a or (c .. "_" .. a), c, a }
-      end
-    end
-  else
-    local cols = {}
-    for c in pairs(spec) do cols[#cols + 1] = c end
-    table.sort(cols)
-    for _, c in ipairs(cols) do
-      local a = spec[c]
-      if type(a) == "string" then outputs[#outputs + 1] = { c, c, a }
-      elseif type(a) == "table" then
-        for _, x in ipairs(a) do outputs[#outputs + 1] = { c .. "_" .. x, c, x } end
-      else error(format("agg: bad aggregation for column '%s'", tostring(c)), 2) end
-    end
-  end
-  return run_agg(g, outputs, false, 2)
-end
+M.Aggregation = groupby.Aggregation
 
 -- ------------------------------------------------------------------------
 -- to_array

@@ -11,6 +11,7 @@ local FT = require "ldask.ffi.frame"
 local column = require "ldask.dataframe.column"
 local frame = require "ldask.dataframe.frame"
 local csv = require "ldask.dataframe.csv"
+local strings = require "ldask.dataframe.strings"
 
 local type, error, tostring, ipairs, pairs, select, tonumber, unpack = type, error, tostring, ipairs, pairs, select, tonumber, unpack
 local format = string.format
@@ -242,11 +243,23 @@ function M.astype(a, kind)
   local c = a._col
   if c.kind == kind then return a end
   local res
-  if kind == "float64" then res = column.as_float(c)
+  if c.kind == "string" then
+    res = M.parse_strings(c, kind, a._name)
+  elseif kind == "float64" then res = column.as_float(c)
+  elseif kind == "int64" and c.kind == "float64" and c.data:isnan():any():item() then
+    error(format("astype(int64): the series '%s' has NaN, which int64 cannot hold (fillna first)",
+      tostring(a._name)), 0)
   elseif kind == "int64" and (c.kind == "float64" or c.kind == "bool") then
     res = column.numeric("int64", c.data:astype("int64"), c.valid)
   elseif kind == "bool" and c.kind ~= "string" then
     res = column.numeric("bool", c.data:astype("bool"), c.valid)
+  elseif (kind == "int64" and c.kind == "datetime64[ns]") or (kind == "datetime64[ns]" and c.kind == "int64") then
+    local d = c.data
+    if c.valid then -- (a missing int is NaT)
+      d = nd.where(c.valid, d, column.NAT)
+      if d.dtype ~= "int64" then d = d:astype("int64") end
+    end
+    res = column.numeric(kind, d)
   elseif kind == "string" then
     local vals = frame.values(c)
     for i = 1, c.n do if vals[i] ~= nil then vals[i] = tostring(vals[i]) end end
@@ -255,6 +268,47 @@ function M.astype(a, kind)
     error(format("astype: cannot convert %s to %s", c.kind, kind), 0)
   end
   return frame.series(a._name, res, a._index)
+end
+
+local PARSE = {
+  float64 = { "double[1]", "ld_parse_f64", F64P },
+  int64 = { "int64_t[1]", "ld_parse_i64", I64P },
+  bool = { "uint8_t[1]", "ld_parse_bool", U8P },
+  ["datetime64[ns]"] = { "int64_t[1]", "ld_parse_datetime", I64P },
+}
+
+--- String column C parsed into KIND (pandas' astype on text): missing
+-- strings stay missing; a value that does not parse is an error naming it.
+function M.parse_strings(c, kind, name)
+  local p = column.plain(c)
+  local how = PARSE[kind]
+  local n = p.n
+  local out = column.alloc(n, kind == "bool" and "bool" or kind == "float64" and "float64" or "int64")
+  local op = ptr(out, how[3])
+  local tmp = ffi.new(how[1])
+  local parse = lib[how[2]]
+  local off, bytes = ptr(p.offsets, I64P), ffi.cast("const char *", ptr(p.data, U8P))
+  local vp = u8(p.valid)
+  local valid
+  for i = 0, n - 1 do
+    if vp and vp[i] == 0 then
+      if kind == "float64" then op[i] = 0 / 0
+      elseif kind == "datetime64[ns]" then op[i] = column.NAT
+      else
+        valid = valid or nd.full({ n }, true, "bool")
+        ptr(valid, U8P)[i] = 0
+        op[i] = 0
+      end
+    else
+      local s, e = off[i], off[i + 1]
+      if parse(bytes + s, e - s, tmp) ~= 0 then
+        error(format("astype(%s): value '%s' of series '%s' (row %d of its partition) does not parse as %s", kind,
+          ffi.string(bytes + s, e - s), tostring(name), i, kind), 0)
+      end
+      op[i] = tmp[0]
+    end
+  end
+  return column.numeric(kind, out, valid)
 end
 
 ---------------------------------------------------------------------------
@@ -277,7 +331,12 @@ local function eval_node(node, ctx)
     if not c then error(format("no column '%s'", tostring(node.name)), 0) end
     return frame.series(node.name, c, f._index, f._index_name)
   elseif op == "select" then
-    return eval(node.a, ctx):select(node.names)
+    -- (the names were checked when the graph was built; a leaf read with
+    -- projection holds only those the query uses)
+    local f = eval(node.a, ctx)
+    local names = {}
+    for _, n in ipairs(node.names) do if f._cols[n] then names[#names + 1] = n end end
+    return f:select(names)
   elseif op == "bin" then
     local a = type(node.a) == "table" and node.a.op and eval(node.a, ctx) or node.a
     local b = type(node.b) == "table" and node.b.op and eval(node.b, ctx) or node.b
@@ -296,6 +355,11 @@ local function eval_node(node, ctx)
     return M.assign(eval(node.a, ctx), node.names, vals)
   elseif op == "astype" then
     return M.astype(eval(node.a, ctx), node.kind)
+  elseif op == "str" then
+    local v = eval(node.a, ctx)
+    local r = strings.apply(v._col, node.fn, node.args)
+    if node.args.na ~= nil then r = strings.fill_na(r, node.args.na) end
+    return frame.series(v._name, r, v._index, v._index_name)
   elseif op == "rename" then
     local v = eval(node.a, ctx)
     return frame.series(node.name, v._col, v._index, v._index_name)
@@ -356,7 +420,8 @@ function M.concat(parts)
   if is_series(first) then
     local cols, idx = {}, {}
     for i, p in ipairs(parts) do cols[i] = p._col; idx[i] = p._index end
-    return frame.series(first._name, column.concat(cols), #idx == #parts and column.concat(idx) or nil)
+    return frame.series(first._name, column.concat(cols), #idx == #parts and column.concat(idx) or nil,
+      first._index_name)
   end
   local cols, n = {}, 0
   for _, name in ipairs(first._names) do
@@ -371,8 +436,11 @@ function M.concat(parts)
     for i, p in ipairs(parts) do list[i] = p._index end
     idx = column.concat(list)
   end
-  return frame.new(first._names, cols, n, idx)
+  return frame.new(first._names, cols, n, idx, first._index_name)
 end
+
+--- Task: its argument (a partition under a new key).
+function M.identity(v) return v end
 
 function M.concat_args(...) return M.concat({ ... }) end
 
