@@ -69,9 +69,11 @@ $(FUZZ_BUILD)/lib/ldask/native.so: $(FUZZ_CORE) $(FUZZ_RTLIB)
 	@echo "  FUZZLD $@"
 	@$(FUZZ_CC) -shared -Wl,-soname,native.so $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
 
-$(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_WORKER) $(FUZZ_BUILD)/lib/ldask/native.so
+# (fuzz/fuzz.mk is a prerequisite so that a tree built before this rule
+# changed relinks.)
+$(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_WORKER) $(FUZZ_BUILD)/lib/ldask/native.so fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_LINK) -Wl,-E $^ -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(FUZZ_LIBS) -ledit
+	$(FUZZ_LINK) -Wl,-E $(filter-out fuzz/fuzz.mk,$^) -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(FUZZ_LIBS) -ledit
 
 fuzz-build: $(FUZZ_BINS)
 
