@@ -60,14 +60,20 @@ $(FUZZ_BUILD)/bin/fuzz_codec: $(FUZZ_BUILD)/fuzz/fuzz_codec.o $(FUZZ_BUILD)/fuzz
 
 # The worker's executors load ldask.native from ../lib/ldask/ of the
 # program (runtime/worker/main.c): an instrumented build of it sits there.
+# Like bin/ldask-worker, the harness links that one native.so (found
+# through its rpath) instead of its own copy of core/ and runtime/lib/: two
+# copies of core's exported globals (ld_pow10, ...) are an ASan
+# odr-violation at start-up.
 $(FUZZ_BUILD)/lib/ldask/native.so: $(FUZZ_CORE) $(FUZZ_RTLIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD $@"
 	@$(FUZZ_CC) -shared -Wl,-soname,native.so $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
 
-$(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_WORKER) $(FUZZ_CORE) $(FUZZ_RTLIB) | $(FUZZ_BUILD)/lib/ldask/native.so
+# (fuzz/fuzz.mk is a prerequisite so that a tree built before this rule
+# changed relinks.)
+$(FUZZ_BUILD)/bin/fuzz_worker_ops: $(FUZZ_BUILD)/fuzz/fuzz_worker_ops.o $(FUZZ_BUILD)/fuzz/common.o $(FUZZ_WORKER) $(FUZZ_BUILD)/lib/ldask/native.so fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_LINK) -Wl,-E $^ $(FUZZ_LIBS) -ledit
+	$(FUZZ_LINK) -Wl,-E $(filter-out fuzz/fuzz.mk,$^) -Wl,-rpath,'$$ORIGIN/../lib/ldask' $(FUZZ_LIBS) -ledit
 
 fuzz-build: $(FUZZ_BINS)
 

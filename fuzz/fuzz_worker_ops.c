@@ -5,7 +5,8 @@
  * of records (the format of fz_play, docs/fuzzing.md): record connection 0
  * goes to the worker as the scheduler's messages (compute-task, free-keys,
  * send-data, put-data, upload-file, run, register-functions, ...; "close"
- * is left out, it stops the worker), connection 1 to its peer port as a
+ * and "restart" are left out: they stop a worker without a nanny by
+ * design), connection 1 to its peer port as a
  * peer's (get-data, ...). After each input the worker must still answer
  * the scheduler: a send-data of no keys gets its gather-data back within
  * 10 s, else the input is reported as a hang. The keys the input named
@@ -230,6 +231,14 @@ static void free_noted(void) {
   nfreed = 0;
 }
 
+/* The scheduler's ops that stop a worker without a nanny by design
+ * (runtime/worker/main.c): "close", and "restart" (client:restart(), which
+ * a nanny would follow by starting the worker again). */
+static int stops_worker(const msgpack_object *h) {
+  const msgpack_object *op = ld_mp_get(h, "op");
+  return ld_mp_str_eq(op, "close") || ld_mp_str_eq(op, "restart");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
   fz_u8(&in); /* roles byte of the common format: unused here */
@@ -244,12 +253,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (uint32_t i = 1; i <= nx; i++) lens[i] = fz_take(&in, fz_u16(&in), &parts[i]);
     if (lens[0] == 0) continue;
     const msgpack_object *h = ld_mp_reader_parse(mp, parts[0], lens[0], err, sizeof err);
-    if (h && ld_mp_str_eq(ld_mp_get(h, "op"), "close")) continue; /* would stop the worker */
     if (tag & 1) {
       if (pfd < 0) pfd = peer_connect();
       if (pfd >= 0) send_msg(pfd, parts, lens, nx + 1);
     } else {
       if (h == NULL) continue; /* the scheduler never sends a malformed header */
+      if (stops_worker(h)) continue;
       note_keys(h);
       send_msg(sfd, parts, lens, nx + 1);
     }

@@ -283,11 +283,18 @@ describe("net msgpack headers", function()
   it("allocates as bytes arrive, not at announced sizes", function()
     local r = new_reader()
     local before = rss_mb()
-    -- 3 frames: a header of 3 bytes, then 512 GiB and 1 GiB announced
-    local prefix = "\3\0\0\0" .. "\3\0\0\0\0\0\0\0" .. "\0\0\0\0\128\0\0\0" .. "\0\0\0\64\0\0\0\0"
+    -- 3 frames: a header of 3 bytes, then 1 GiB and 2 GiB announced (within
+    -- the default maximum message of 4 GiB), 1000 bytes sent
+    local prefix = "\3\0\0\0" .. "\3\0\0\0\0\0\0\0" .. "\0\0\0\64\0\0\0\0" .. "\0\0\0\128\0\0\0\0"
     assert.equal(0, lib.ld_frame_reader_feed(r, prefix .. "HDR" .. string.rep("y", 1000), #prefix + 1003))
     assert.equal(1, lib.ld_frame_reader_partial(r))
     assert.is_true(lib.ld_frame_reader_next(r) == nil)
+    assert.is_true(rss_mb() - before < 50)
+    -- 512 GiB announced: refused from the lengths alone, nothing allocated
+    r = new_reader()
+    prefix = "\2\0\0\0" .. "\3\0\0\0\0\0\0\0" .. "\0\0\0\0\128\0\0\0"
+    assert.is_true(lib.ld_frame_reader_feed(r, prefix .. "HDR", #prefix + 3) < 0)
+    assert.matches("larger than the maximum message size", ffi.string(lib.ld_frame_reader_error(r)))
     assert.is_true(rss_mb() - before < 50)
   end)
 
