@@ -162,20 +162,26 @@ local function each_collection(v, found, seen)
   for _, k in ipairs(ks) do each_collection(v[k], found, seen) end
 end
 
--- V with every collection replaced by VALUE(collection), same nesting;
--- tables holding none are returned as they are.
-local function replace_collections(v, value)
-  if M.is_collection(v) then return value(v), true end
+-- V with every value PRED accepts replaced by VALUE(it), in the same
+-- nesting (plain tables are traversed; tables holding none are returned as
+-- they are, not copied). Returns the result and whether anything was
+-- replaced.
+local function replace_where(v, pred, value)
+  if pred(v) then return value(v), true end
   if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
   local out, any = {}, false
   for k, x in pairs(v) do
-    local y, has = replace_collections(x, value)
+    local y, has = replace_where(x, pred, value)
     out[k] = y
     any = any or has
   end
   if any then return out, true end
   return v, false
 end
+M.replace_where = replace_where
+
+-- V with every collection replaced by VALUE(collection), same nesting.
+local function replace_collections(v, value) return replace_where(v, M.is_collection, value) end
 M.each_collection = function(v, found) return each_collection(v, found, {}) end
 M.replace_collections = replace_collections
 

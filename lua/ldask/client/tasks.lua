@@ -10,6 +10,7 @@ local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
 local funcname_of = require("ldask.funcname").of
+local replace_where = require("ldask.base").replace_where
 
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
@@ -28,19 +29,10 @@ function T.install(M, Client, shared)
   -- Replaces futures inside V (plain tables are searched) by their keys and
   -- records them in DEPS. Tables without futures stay as they are.
   local function strip_futures(v, deps)
-    if is_future(v) then
-      if not deps[v.key] then deps[v.key] = true; deps[#deps + 1] = v.key end
-      return v.key, true
-    end
-    if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
-    local out, any = {}, false
-    for k, x in pairs(v) do
-      local y, has = strip_futures(x, deps)
-      out[k] = y
-      any = any or has
-    end
-    if any then return out, true end
-    return v, false
+    return replace_where(v, is_future, function(f)
+      if not deps[f.key] then deps[f.key] = true; deps[#deps + 1] = f.key end
+      return f.key
+    end)
   end
 
   local plain_header = require("ldask.codec.encode").plain
@@ -362,18 +354,7 @@ function T.install(M, Client, shared)
 
   -- V with every future replaced by VALUE(f), in the same nesting (other
   -- values stay as they are; tables without futures are not copied).
-  local function replace_futures(v, value)
-    if is_future(v) then return value(v), true end
-    if type(v) ~= "table" or getmetatable(v) ~= nil then return v, false end
-    local out, any = {}, false
-    for k, x in pairs(v) do
-      local y, has = replace_futures(x, value)
-      out[k] = y
-      any = any or has
-    end
-    if any then return out, true end
-    return v, false
-  end
+  local function replace_futures(v, value) return replace_where(v, is_future, value) end
   T.replace_futures = replace_futures
 
   local function gather_held(self, fs, keys, timeout)
