@@ -16,7 +16,7 @@ local hashpart = require "ldask.dataframe.hashpart"
 
 local type, error, tostring, ipairs, pairs, tonumber = type, error, tostring, ipairs, pairs, tonumber
 local format, sqrt, huge = string.format, math.sqrt, math.huge
-local ptr, u8 = column.ptr, column.u8
+local ptr, u8, keep = column.ptr, column.u8, column.keep
 local I64P, F64P, U8P, I32P = ffi.typeof("int64_t *"), ffi.typeof("double *"), ffi.typeof("uint8_t *"),
   ffi.typeof("int32_t *")
 local CT = column.CTYPE
@@ -89,6 +89,14 @@ local function filled(n, dtype, v)
   return a
 end
 
+-- An int64 ndarray of 0 .. N - 1.
+local function iota(n)
+  local idx = column.alloc(n, "int64")
+  local ip = ptr(idx, I64P)
+  for i = 0, n - 1 do ip[i] = i end
+  return idx
+end
+
 -- The first or last (WHICH) non-missing value of column C per group, as
 -- OUT[key] (missing where a group has none). Any column kind.
 local function first_last(codes, ng, c, which, key, out)
@@ -97,7 +105,8 @@ local function first_last(codes, ng, c, which, key, out)
   local ao = ffi.new("ld_fr_aggout")
   ao[which] = ptr(rows, I64P)
   lib.ld_fr_group_agg(codes and ptr(codes, I64P) or nil, ng, CT.bool, ptr(present, U8P), ptr(present, U8P), c.n, ao)
-  out[key] = column.take_opt(c, ptr(rows, I64P), ng)
+  out[key] = column.take_opt(c, rows, ng)
+  keep(present)
 end
 
 -- Accumulates stats STATS of value column C under CODES into a partial
@@ -174,12 +183,12 @@ local function partial(k, vals, aggs, want_size)
     cols["|size"] = column.numeric("int64", sz)
   end
   if multi then
-    for j, kc in ipairs(k) do cols[KEY .. j] = column.take(kc, ptr(first, I64P), ng) end
+    for j, kc in ipairs(k) do cols[KEY .. j] = column.take(kc, first, ng) end
   end
   local names = {}
   for name in pairs(cols) do names[#names + 1] = name end
   table.sort(names)
-  local idx = (k and not multi) and column.take(k, ptr(first, I64P), ng) or nil
+  local idx = (k and not multi) and column.take(k, first, ng) or nil
   return frame.new(names, cols, ng, idx)
 end
 M.partial = partial
@@ -203,7 +212,7 @@ local function recombine(p)
     local c = p._cols[name]
     local st = name:match("|(%w+)$")
     if name:sub(1, #KEY) == KEY then
-      cols[name] = column.take(c, ptr(first, I64P), ng)
+      cols[name] = column.take(c, first, ng)
       goto continue
     end
     local kind = c.kind
@@ -228,7 +237,7 @@ local function recombine(p)
     cols[name] = column.numeric(kind, a)
     ::continue::
   end
-  local idx = p._index and column.take(p._index, ptr(first, I64P), ng) or nil
+  local idx = p._index and column.take(p._index, first, ng) or nil
   return frame.new(p._names, cols, ng, idx)
 end
 
@@ -285,13 +294,13 @@ local function final_column(p, name, agg, kind, ddof)
     end
     if c.kind == "datetime64[ns]" then
       local d = c.data:copy()
-      local q = ptr(d, I64P)
-      for g = 0, ng - 1 do if cnt[g] == 0 then q[g] = column.NAT end end
+      local q, cn = ptr(d, I64P), ptr(col("count").data, I64P)
+      for g = 0, ng - 1 do if cn[g] == 0 then q[g] = column.NAT end end
       return column.numeric(c.kind, d)
     end
     local f = c.data:astype("float64")
-    local q = ptr(f, F64P)
-    for g = 0, ng - 1 do if cnt[g] == 0 then q[g] = 0 / 0 end end
+    local q, cn = ptr(f, F64P), ptr(col("count").data, I64P)
+    for g = 0, ng - 1 do if cn[g] == 0 then q[g] = 0 / 0 end end
     return column.numeric("float64", f)
   end
   local s = col("sum").data
@@ -317,6 +326,7 @@ local function final_column(p, name, agg, kind, ddof)
       end
     end
   end
+  keep(s, p)
   return column.numeric("float64", out)
 end
 
@@ -368,11 +378,10 @@ function M.sort_counts(s)
   local keys = column.alloc(n, "int64")
   local kp, cp = ptr(keys, I64P), ptr(c.data, I64P)
   for i = 0, n - 1 do kp[i] = -cp[i] * n + i end
-  local idx = column.alloc(n, "int64")
-  local ip = ptr(idx, I64P)
-  for i = 0, n - 1 do ip[i] = i end
-  lib.ld_fr_argsort_i64(kp, nil, n, ip)
-  return frame.series(s._name, column.take(c, ip, n), s._index and column.take(s._index, ip, n), s._index_name)
+  local rows = iota(n)
+  lib.ld_fr_argsort_i64(kp, nil, n, ptr(rows, I64P))
+  keep(keys)
+  return frame.series(s._name, column.take(c, rows, n), s._index and column.take(s._index, rows, n), s._index_name)
 end
 
 --- Task: the number of rows of a frame or series (nunique).
@@ -381,22 +390,18 @@ function M.count_rows(v)
   return v._col.n
 end
 
--- Argsort of column K into IP (N row numbers, initialised by the caller).
-local function argsort(k, n, ip)
+-- Argsort of column K into ROWS (an int64 ndarray of N row numbers,
+-- initialised by the caller).
+local function argsort(k, n, rows)
   if k.kind == "string" then
     local pk = column.plain(k)
-    lib.ld_fr_argsort_str(ptr(pk.offsets, I64P), ffi.cast("const char *", ptr(pk.data, U8P)), u8(pk.valid), n, ip)
-  elseif k.kind == "float64" then lib.ld_fr_argsort_f64(ptr(k.data, F64P), n, ip)
+    lib.ld_fr_argsort_str(ptr(pk.offsets, I64P), ffi.cast("const char *", ptr(pk.data, U8P)), u8(pk.valid), n,
+      ptr(rows, I64P))
+  elseif k.kind == "float64" then lib.ld_fr_argsort_f64(ptr(k.data, F64P), n, ptr(rows, I64P))
   elseif k.kind == "bool" then
-    lib.ld_fr_argsort_i64(ptr(k.data:astype("int64"), I64P), u8(k.valid), n, ip)
-  else lib.ld_fr_argsort_i64(ptr(k.data, I64P), u8(k.valid), n, ip) end
-end
-
-local function iota(n)
-  local idx = column.alloc(n, "int64")
-  local ip = ptr(idx, I64P)
-  for i = 0, n - 1 do ip[i] = i end
-  return idx, ip
+    local ik = k.data:astype("int64")
+    lib.ld_fr_argsort_i64(ptr(ik, I64P), u8(k.valid), n, ptr(rows, I64P))
+  else lib.ld_fr_argsort_i64(ptr(k.data, I64P), u8(k.valid), n, ptr(rows, I64P)) end
 end
 
 M.argsort, M.iota = argsort, iota
@@ -406,23 +411,23 @@ M.argsort, M.iota = argsort, iota
 function M.sort_by_columns(f, names)
   local n = f._n
   local combined = filled(n, "int64", 0)
-  local cb = ptr(combined, I64P)
   for _, name in ipairs(names) do
     local c = f._cols[name]
     local codes, ng, first = factorize(c)
-    local reps = column.take(c, ptr(first, I64P), ng)
-    local _, order = iota(ng)
+    local reps = column.take(c, first, ng)
+    local order = iota(ng)
     argsort(reps, ng, order)
     local rank = column.alloc(math.max(ng, 1), "int64")
-    local rp = ptr(rank, I64P)
-    for r = 0, ng - 1 do rp[order[r]] = r end
-    local cp = ptr(codes, I64P)
+    local rp, op = ptr(rank, I64P), ptr(order, I64P)
+    for r = 0, ng - 1 do rp[op[r]] = r end
+    local cb, cp = ptr(combined, I64P), ptr(codes, I64P)
     for i = 0, n - 1 do cb[i] = cb[i] * (ng + 1) + (cp[i] >= 0 and rp[cp[i]] or ng) end
+    keep(rank, order, codes)
   end
-  local _, ip = iota(n)
-  lib.ld_fr_argsort_i64(cb, nil, n, ip)
+  local rows = iota(n)
+  lib.ld_fr_argsort_i64(ptr(combined, I64P), nil, n, ptr(rows, I64P))
   local cols = {}
-  for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], ip, n) end
+  for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], rows, n) end
   return frame.new(f._names, cols, n)
 end
 
@@ -430,11 +435,11 @@ end
 function M.sort_by_index(f)
   local k = f._index
   local n = f._n
-  local _, ip = iota(n)
-  argsort(k, n, ip)
+  local rows = iota(n)
+  argsort(k, n, rows)
   local cols = {}
-  for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], ip, n) end
-  return frame.new(f._names, cols, n, column.take(k, ip, n))
+  for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], rows, n) end
+  return frame.new(f._names, cols, n, column.take(k, rows, n))
 end
 
 return M

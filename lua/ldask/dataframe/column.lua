@@ -49,6 +49,15 @@ M.ptr = ptr
 local function u8(a) return a and ptr(a, U8P) or nil end
 M.u8 = u8
 
+--- Returns its arguments. A call `keep(a, b)` after the last use of pointers
+-- into ndarrays A and B keeps them alive up to there: LuaJIT's compiled code
+-- keeps only the values that later bytecode reads, so an ndarray whose last
+-- use was taking a pointer into it can be freed by the next allocation while
+-- the pointer is still in use (docs/architecture.md, "Raw pointers and their
+-- owners"). A tail call `return f(p)` drops the caller's owners the same way.
+local function keep(...) return ... end
+M.keep = keep
+
 -- A 1-d ndarray of DTYPE and N elements owning ld_buffer BUF (the reference
 -- passes to the ndarray).
 function M.nd_from_buffer(buf, dtype, n)
@@ -92,12 +101,10 @@ end
 local function decode_dict(c)
   local n = c.n
   local cats = c.cats
-  local cp = ptr(c.codes, I32P)
-  local coff = ptr(cats.offsets, I64P)
-  local total = tonumber(lib.ld_fr_dict_size(cp, coff, n))
+  local total = tonumber(lib.ld_fr_dict_size(ptr(c.codes, I32P), ptr(cats.offsets, I64P), n))
   local off, bytes, valid = alloc(n + 1, "int64"), alloc(total, "uint8"), alloc(n, "bool")
-  lib.ld_fr_dict_decode(cp, coff, ffi_cast(CHARP, ptr(cats.data, U8P)), n, ptr(off, I64P),
-    ffi_cast("char *", ptr(bytes, U8P)), ptr(valid, U8P))
+  lib.ld_fr_dict_decode(ptr(c.codes, I32P), ptr(cats.offsets, I64P), ffi_cast(CHARP, ptr(cats.data, U8P)), n,
+    ptr(off, I64P), ffi_cast("char *", ptr(bytes, U8P)), ptr(valid, U8P))
   return M.strings(off, bytes, valid, n)
 end
 
@@ -107,65 +114,79 @@ function M.plain(c)
   return c
 end
 
---- Gathers rows IDX (int64 cdata pointer, K of them) into a new column.
-function M.take(c, idx, k)
+--- Gathers rows ROWS[LO], ..., ROWS[LO + K - 1] (ROWS an int64 ndarray of
+-- row numbers, LO 0 when nil) into a new column. ROWS is the ndarray, never a
+-- pointer into it: a pointer does not keep its buffer alive (docs/architecture.md,
+-- "Raw pointers and their owners"), so each C call takes it afresh.
+function M.take(c, rows, k, lo)
+  lo = lo or 0
+  local out
   if c.kind == "string" then
     if c.codes then
       local codes = alloc(k, "int32")
-      lib.ld_fr_take(ptr(c.codes, I32P), 4, idx, k, ptr(codes, I32P))
-      return M.dict(codes, c.cats, k)
+      lib.ld_fr_take(ptr(c.codes, I32P), 4, ptr(rows, I64P) + lo, k, ptr(codes, I32P))
+      out = M.dict(codes, c.cats, k)
+    else
+      local off = ptr(c.offsets, I64P)
+      local total = tonumber(lib.ld_fr_str_take_size(off, ptr(rows, I64P) + lo, k))
+      local noff, bytes = alloc(k + 1, "int64"), alloc(total, "uint8")
+      lib.ld_fr_str_take(ptr(c.offsets, I64P), ffi_cast(CHARP, ptr(c.data, U8P)), ptr(rows, I64P) + lo, k,
+        ptr(noff, I64P), ffi_cast("char *", ptr(bytes, U8P)))
+      local valid
+      if c.valid then
+        valid = alloc(k, "bool")
+        lib.ld_fr_take(u8(c.valid), 1, ptr(rows, I64P) + lo, k, u8(valid))
+      end
+      out = M.strings(noff, bytes, valid, k)
     end
-    local off = ptr(c.offsets, I64P)
-    local total = tonumber(lib.ld_fr_str_take_size(off, idx, k))
-    local noff, bytes = alloc(k + 1, "int64"), alloc(total, "uint8")
-    lib.ld_fr_str_take(off, ffi_cast(CHARP, ptr(c.data, U8P)), idx, k, ptr(noff, I64P),
-      ffi_cast("char *", ptr(bytes, U8P)))
+  else
+    local data = alloc(k, c.data.dtype)
+    lib.ld_fr_take(ptr(c.data, U8P), c.data.itemsize, ptr(rows, I64P) + lo, k, ptr(data, U8P))
     local valid
     if c.valid then
       valid = alloc(k, "bool")
-      lib.ld_fr_take(u8(c.valid), 1, idx, k, u8(valid))
+      lib.ld_fr_take(u8(c.valid), 1, ptr(rows, I64P) + lo, k, u8(valid))
     end
-    return M.strings(noff, bytes, valid, k)
+    out = new({ kind = c.kind, n = k, data = data, valid = valid })
   end
-  local data = alloc(k, c.data.dtype)
-  lib.ld_fr_take(ptr(c.data, U8P), c.data.itemsize, idx, k, ptr(data, U8P))
-  local valid
-  if c.valid then
-    valid = alloc(k, "bool")
-    lib.ld_fr_take(u8(c.valid), 1, idx, k, u8(valid))
-  end
-  return new({ kind = c.kind, n = k, data = data, valid = valid })
+  keep(rows, c)
+  return out
 end
 
---- Gathers rows IDX (int64 cdata pointer, K of them) where -1 means a
--- missing value (NaN, NaT, code -1 or a validity mask).
-function M.take_opt(c, idx, k)
+--- Gathers rows ROWS[LO], ..., ROWS[LO + K - 1] as M.take does, where a row
+-- number -1 means a missing value (NaN, NaT, code -1 or a validity mask).
+function M.take_opt(c, rows, k, lo)
+  lo = lo or 0
   local safe = alloc(k, "int64")
-  local sp = ptr(safe, I64P)
+  local sp, ip = ptr(safe, I64P), ptr(rows, I64P) + lo
   local any = false
   for i = 0, k - 1 do
-    local r = idx[i]
+    local r = ip[i]
     if r < 0 then any = true; sp[i] = 0 else sp[i] = r end
   end
   if c.n == 0 then -- (nothing to take from: all missing)
     return M.from_values({}, k, c.kind, "take")
   end
-  local out = M.take(c, sp, k)
+  local out = M.take(c, safe, k)
   if not any then return out end
+  if not out.codes and c.kind ~= "float64" and c.kind ~= "datetime64[ns]" and not out.valid then
+    out.valid = nd.full({ k }, true, "bool")
+  end
+  ip = ptr(rows, I64P) + lo -- (no allocation from here on)
   if out.codes then
     local cp = ptr(out.codes, I32P)
-    for i = 0, k - 1 do if idx[i] < 0 then cp[i] = -1 end end
+    for i = 0, k - 1 do if ip[i] < 0 then cp[i] = -1 end end
   elseif c.kind == "float64" then
     local fp = ptr(out.data, F64P)
-    for i = 0, k - 1 do if idx[i] < 0 then fp[i] = 0 / 0 end end
+    for i = 0, k - 1 do if ip[i] < 0 then fp[i] = 0 / 0 end end
   elseif c.kind == "datetime64[ns]" then
     local dp = ptr(out.data, I64P)
-    for i = 0, k - 1 do if idx[i] < 0 then dp[i] = NAT end end
+    for i = 0, k - 1 do if ip[i] < 0 then dp[i] = NAT end end
   else
-    if not out.valid then out.valid = nd.full({ k }, true, "bool") end
     local vp = ptr(out.valid, U8P)
-    for i = 0, k - 1 do if idx[i] < 0 then vp[i] = 0 end end
+    for i = 0, k - 1 do if ip[i] < 0 then vp[i] = 0 end end
   end
+  keep(rows, out)
   return out
 end
 
@@ -187,7 +208,7 @@ function M.head(c, k)
     local p = ptr(idx, I64P)
     for i = 0, k - 1 do p[i] = i end
   end
-  return M.take(c, ptr(idx, I64P), k)
+  return M.take(c, idx, k)
 end
 
 -- Lua value of row I (0-based); nil when missing. Datetimes: int64 ns

@@ -64,7 +64,7 @@ end
 -- The group keys (a list of columns, in order of first appearance).
 local function keys_of(g)
   local out = {}
-  for j, k in ipairs(g._ks) do out[j] = column.take(k, ptr(g._first, I64P), g._ng) end
+  for j, k in ipairs(g._ks) do out[j] = column.take(k, g._first, g._ng) end
   return out
 end
 
@@ -86,15 +86,15 @@ function gm.nunique(g)
   local list = {}
   for j, k in ipairs(g._ks) do list[j] = k end
   list[#list + 1] = g._v
-  local pcodes, np, pfirst = aggregate.factorize_multi(list)
-  local _ = pcodes
+  local _, np, pfirst = aggregate.factorize_multi(list)
   local kc = ptr(g._codes, I64P)
   local owner = column.alloc(math.max(np, 1), "int64")
   local op, fp = ptr(owner, I64P), ptr(pfirst, I64P)
   for q = 0, np - 1 do op[q] = kc[fp[q]] end
   local counts = column.alloc(math.max(g._ng, 1), "int64")
   ffi.fill(ptr(counts, I64P), 8 * g._ng, 0)
-  lib.ld_fr_group_size(op, np, ptr(counts, I64P))
+  lib.ld_fr_group_size(ptr(owner, I64P), np, ptr(counts, I64P))
+  column.keep(pfirst)
   return frame.series(nil, column.head(column.numeric("int64", counts), g._ng), index_of(g))
 end
 

@@ -58,15 +58,16 @@ function M.split(f, keys, nparts)
   local idx = alloc(math.max(n, 1), "int64")
   local bounds = alloc(nparts + 1, "int64")
   lib.ld_fr_partition_rows(ffi.cast(U64P, ptr(h, I64P)), n, nparts, ptr(idx, I64P), ptr(bounds, I64P))
-  local ip, bp = ptr(idx, I64P), ptr(bounds, I64P)
+  local bp, at = ptr(bounds, I64P), {}
+  for p = 0, nparts do at[p] = tonumber(bp[p]) end
   local out = {}
   for p = 0, nparts - 1 do
-    local lo, hi = tonumber(bp[p]), tonumber(bp[p + 1])
-    local rows, k = ip + lo, hi - lo
+    local lo, k = at[p], at[p + 1] - at[p]
     local cols = {}
-    for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], rows, k) end
-    out[p + 1] = frame.new(f._names, cols, k, f._index and column.take(f._index, rows, k), f._index_name)
+    for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], idx, k, lo) end
+    out[p + 1] = frame.new(f._names, cols, k, f._index and column.take(f._index, idx, k, lo), f._index_name)
   end
+  column.keep(h, bounds)
   return out
 end
 

@@ -167,7 +167,7 @@ function M.from_table(t, opts)
     local ip = column.ptr(idx, require("ffi").typeof("int64_t *"))
     for i = 0, k - 1 do ip[i] = lo + i end
     local pc = {}
-    for _, c in ipairs(names) do pc[c] = column.take(full[c], ip, k) end
+    for _, c in ipairs(names) do pc[c] = column.take(full[c], idx, k) end
     layer[key(name, p)] = quote(frame.new(names, pc, k))
   end
   return from_layer("frame", name, np, { names = names, dtypes = dtypes }, { [name] = layer })

@@ -213,14 +213,14 @@ function M.block_to_frame(names, a)
   local src = a:copy()
   local n, m = a.shape[1], a.shape[2]
   local isz = src.itemsize
-  local base8 = column.ptr(src, ffi.typeof("uint8_t *"))
   local cols = {}
   for j, nme in ipairs(names) do
     local c = column.alloc(n, src.dtype)
-    local cp = column.ptr(c, ffi.typeof("uint8_t *"))
+    local cp, base8 = column.ptr(c, ffi.typeof("uint8_t *")), column.ptr(src, ffi.typeof("uint8_t *"))
     for i = 0, n - 1 do ffi.copy(cp + i * isz, base8 + (i * m + j - 1) * isz, isz) end
     cols[nme] = nd_column(c)
   end
+  column.keep(src)
   return frame.new(names, cols, n)
 end
 
@@ -434,11 +434,10 @@ function M.sorted_values(name, ...)
   local all = #cols > 0 and column.concat(cols) or column.from_values({}, 0, "float64", "describe")
   local keep = all.data:isnan():logical_not()
   local idx, k = column.mask_rows(column.numeric("bool", keep))
-  local v = column.take(all, ptr(idx, I64P), k)
-  local order, op = require("ldask.dataframe.aggregate").iota(math.max(k, 1))
-  local _ = order
-  lib.ld_fr_argsort_f64(ptr(v.data, F64P), k, op)
-  return column.take(v, op, k).data
+  local v = column.take(all, idx, k)
+  local order = require("ldask.dataframe.aggregate").iota(math.max(k, 1))
+  lib.ld_fr_argsort_f64(ptr(v.data, F64P), k, ptr(order, I64P))
+  return column.take(v, order, k).data
 end
 
 -- Percentile P of sorted ndarray S (pandas' linear interpolation).
@@ -495,9 +494,9 @@ function M.describe(df, opts, level)
     local s = sorted[j]
     local n = s.shape[1]
     local fp = ptr(s, F64P)
+    local lo, hi = n > 0 and fp[0] or 0 / 0, n > 0 and fp[n - 1] or 0 / 0
     local list = { vals[3 * j - 2], vals[3 * j - 1], vals[3 * j],
-      n > 0 and fp[0] or 0 / 0, percentile(s, PCTS[1]), percentile(s, PCTS[2]), percentile(s, PCTS[3]),
-      n > 0 and fp[n - 1] or 0 / 0 }
+      lo, percentile(s, PCTS[1]), percentile(s, PCTS[2]), percentile(s, PCTS[3]), hi }
     out_names[j] = p[1]
     cols[p[1]] = column.from_values(list, 8, "float64", "describe")
   end

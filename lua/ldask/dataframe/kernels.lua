@@ -149,13 +149,12 @@ function M.filter(v, mask)
       m.n, n), 0)
   end
   local idx, k = column.mask_rows(m)
-  local ip = ptr(idx, I64P)
   if is_series(v) then
-    return frame.series(v._name, column.take(v._col, ip, k), v._index and column.take(v._index, ip, k), v._index_name)
+    return frame.series(v._name, column.take(v._col, idx, k), v._index and column.take(v._index, idx, k), v._index_name)
   end
   local cols = {}
-  for _, name in ipairs(v._names) do cols[name] = column.take(v._cols[name], ip, k) end
-  return frame.new(v._names, cols, k, v._index and column.take(v._index, ip, k), v._index_name)
+  for _, name in ipairs(v._names) do cols[name] = column.take(v._cols[name], idx, k) end
+  return frame.new(v._names, cols, k, v._index and column.take(v._index, idx, k), v._index_name)
 end
 
 --- Frame F with columns NAMES set to VALUES (series or scalars).
@@ -308,6 +307,7 @@ function M.parse_strings(c, kind, name)
       op[i] = tmp[0]
     end
   end
+  column.keep(p)
   return column.numeric(kind, out, valid)
 end
 

@@ -22,7 +22,7 @@ local shuffle = require "ldask.dataframe.shuffle"
 local type, error, tostring, ipairs, tonumber, unpack = type, error, tostring, ipairs, tonumber, unpack
 local format, concat, max, min, floor = string.format, table.concat, math.max, math.min, math.floor
 local key, quote = graph.key, graph.quote
-local ptr, alloc = column.ptr, column.alloc
+local ptr, alloc, keep = column.ptr, column.alloc, column.keep
 local I64P, F64P, U8P = ffi.typeof("int64_t *"), ffi.typeof("double *"), ffi.typeof("uint8_t *")
 local is_df, dfm = core.is_df, core.df_methods
 
@@ -47,7 +47,7 @@ local function factorize_na(ks)
     if j == 1 then acc, nacc = codes, ng + 1
     else
       local out = alloc(math.max(n, 1), "int64")
-      lib.ld_fr_codes_combine(ptr(acc, I64P), cp, ng + 1, n, ptr(out, I64P))
+      lib.ld_fr_codes_combine(ptr(acc, I64P), ptr(codes, I64P), ng + 1, n, ptr(out, I64P))
       acc, nacc = out, nacc * (ng + 1)
     end
   end
@@ -83,27 +83,30 @@ function M.merge_frames(spec, l, r)
     both[j] = column.concat({ a, b })
   end
   local codes, ng = factorize_na(both)
-  local cp = ptr(codes, I64P)
   local how = spec.how
   local swap = how == "right"
-  local ca, na_, cb, nb = cp, nl, cp + nl, nr
-  if swap then ca, na_, cb, nb = cp + nl, nr, cp, nl end
   local code = FT.join_how[swap and "left" or how]
-  local k = tonumber(lib.ld_fr_join_pairs(ca, na_, cb, nb, ng, code, nil, nil))
+  -- the pairs (left, right) of matching rows, -1 for none: counted, then filled
+  local function pairs_into(ia, ib)
+    local cp = ptr(codes, I64P)
+    local ca, na_, cb, nb = cp, nl, cp + nl, nr
+    if swap then ca, na_, cb, nb = cp + nl, nr, cp, nl end
+    return tonumber(lib.ld_fr_join_pairs(ca, na_, cb, nb, ng, code, ia and ptr(ia, I64P), ib and ptr(ib, I64P)))
+  end
+  local k = pairs_into(nil, nil)
   if k < 0 then error("merge: out of memory", 0) end
   local ia, ib = alloc(math.max(k, 1), "int64"), alloc(math.max(k, 1), "int64")
-  lib.ld_fr_join_pairs(ca, na_, cb, nb, ng, code, ptr(ia, I64P), ptr(ib, I64P))
-  local li, ri = ptr(ia, I64P), ptr(ib, I64P)
-  if swap then li, ri = ri, li end
+  pairs_into(ia, ib)
+  local lrows, rrows = ia, ib
+  if swap then lrows, rrows = ib, ia end
   -- coalesced key rows: the left row, else the right one (after the left's)
   local kidx
   local function coalesced()
     if kidx then return kidx end
-    local a = alloc(math.max(k, 1), "int64")
-    local ap = ptr(a, I64P)
+    kidx = alloc(math.max(k, 1), "int64")
+    local ap, li, ri = ptr(kidx, I64P), ptr(lrows, I64P), ptr(rrows, I64P)
     for i = 0, k - 1 do ap[i] = li[i] >= 0 and li[i] or nl + ri[i] end
-    kidx = ap
-    return ap
+    return kidx
   end
   local kpos = {}
   for j, n in ipairs(spec.left_on) do kpos[n == false and "|index" or n] = j end
@@ -112,12 +115,12 @@ function M.merge_frames(spec, l, r)
     local label, side, src = o[1], o[2], o[3]
     names[i] = label
     if side == "k" then cols[label] = column.take_opt(both[kpos[src]], coalesced(), k)
-    elseif side == "l" then cols[label] = column.take_opt(l._cols[src], li, k)
-    else cols[label] = column.take_opt(r._cols[src], ri, k) end
+    elseif side == "l" then cols[label] = column.take_opt(l._cols[src], lrows, k)
+    else cols[label] = column.take_opt(r._cols[src], rrows, k) end
   end
   local idx, iname
   if spec.index == "k" then idx, iname = column.take_opt(both[kpos["|index"]], coalesced(), k), l._index_name
-  elseif spec.index == "l" and l._index then idx, iname = column.take_opt(l._index, li, k), l._index_name end
+  elseif spec.index == "l" and l._index then idx, iname = column.take_opt(l._index, lrows, k), l._index_name end
   return frame.new(names, cols, k, idx, iname)
 end
 
@@ -140,6 +143,7 @@ function M.dedupe(f, subset, keep)
     lib.ld_fr_group_size(ptr(codes, I64P), n, ptr(size, I64P))
     local cp, sp = ptr(codes, I64P), ptr(size, I64P)
     for i = 0, n - 1 do if sp[cp[i]] == 1 then rp[m] = i; m = m + 1 end end
+    column.keep(size)
   else
     local present = alloc(n, "bool")
     ffi.fill(ptr(present, U8P), n, 1)
@@ -152,11 +156,14 @@ function M.dedupe(f, subset, keep)
     local mp, wp = ptr(mark, U8P), ptr(which, I64P)
     ffi.fill(mp, n, 0)
     for g = 0, ng - 1 do mp[wp[g]] = 1 end
+    rp = ptr(rows, I64P)
     for i = 0, n - 1 do if mp[i] ~= 0 then rp[m] = i; m = m + 1 end end
+    column.keep(mark, which, present)
   end
+  column.keep(codes)
   local cols = {}
-  for _, nme in ipairs(f._names) do cols[nme] = column.take(f._cols[nme], rp, m) end
-  return frame.new(f._names, cols, m, f._index and column.take(f._index, rp, m), f._index_name)
+  for _, nme in ipairs(f._names) do cols[nme] = column.take(f._cols[nme], rows, m) end
+  return frame.new(f._names, cols, m, f._index and column.take(f._index, rows, m), f._index_name)
 end
 
 --- Task: drop_duplicates of one partition.
@@ -166,19 +173,21 @@ function M.dedupe_task(subset, keep, f) return M.dedupe(f, subset, keep) end
 -- index), ASCENDING; missing values last.
 local function sorted_rows(f, by, ascending)
   local n = f._n
-  local idx, ip = aggregate.iota(math.max(n, 1))
-  if n == 0 then return idx, ip end
+  local idx = aggregate.iota(math.max(n, 1))
+  if n == 0 then return idx end
   if #by == 1 then
     local c = by[1] == false and f._index or f._cols[by[1]]
-    aggregate.argsort(c, n, ip)
+    aggregate.argsort(c, n, idx)
     if ascending == false then
-      local miss = ptr(column.isna(c).data, U8P)
+      local na = column.isna(c).data
+      local miss, ip = ptr(na, U8P), ptr(idx, I64P)
       local m = 0
       while m < n and miss[ip[n - 1 - m]] ~= 0 do m = m + 1 end
       local lo, hi = 0, n - 1 - m -- reverse the present rows
       while lo < hi do ip[lo], ip[hi] = ip[hi], ip[lo]; lo, hi = lo + 1, hi - 1 end
+      keep(na)
     end
-    return idx, ip
+    return idx
   end
   local names, cols = {}, {}
   for j, b in ipairs(by) do names[j] = "|k" .. j; cols[names[j]] = b == false and f._index or f._cols[b] end
@@ -191,25 +200,25 @@ local function sorted_rows(f, by, ascending)
     local lo, hi = 0, n - 1
     while lo < hi do rp[lo], rp[hi] = rp[hi], rp[lo]; lo, hi = lo + 1, hi - 1 end
   end
-  return r, rp
+  return r
 end
 
 --- Task: partition F sorted by BY (ASCENDING); with INDEX the single key
 -- column becomes the index (set_index; DROP removes it from the columns).
 function M.sort_task(by, ascending, index, drop, f)
   local n = f._n
-  local _, rp = sorted_rows(f, by, ascending)
+  local rows = sorted_rows(f, by, ascending)
   local names, cols = {}, {}
   for _, nme in ipairs(f._names) do
     if not (index and drop and nme == by[1]) then
       names[#names + 1] = nme
-      cols[nme] = column.take(f._cols[nme], rp, n)
+      cols[nme] = column.take(f._cols[nme], rows, n)
     end
   end
   if index then
-    return frame.new(names, cols, n, column.take(f._cols[by[1]], rp, n), by[1])
+    return frame.new(names, cols, n, column.take(f._cols[by[1]], rows, n), by[1])
   end
-  return frame.new(names, cols, n, f._index and column.take(f._index, rp, n), f._index_name)
+  return frame.new(names, cols, n, f._index and column.take(f._index, rows, n), f._index_name)
 end
 
 --- Task: a sample of the values of column NAME of partition F for
@@ -218,28 +227,34 @@ function M.sample_task(name, s, f)
   local c = name == false and f._index or f._cols[name]
   if c.kind == "string" then
     local n = c.n
-    local _, ip = aggregate.iota(math.max(n, 1))
-    aggregate.argsort(c, n, ip)
-    local miss = ptr(column.isna(c).data, U8P)
+    local rows = aggregate.iota(math.max(n, 1))
+    aggregate.argsort(c, n, rows)
+    local na = column.isna(c).data
+    local miss, ip = ptr(na, U8P), ptr(rows, I64P)
     local m = n
     while m > 0 and miss[ip[m - 1]] ~= 0 do m = m - 1 end
-    local out = {}
+    local at = {} -- (row numbers as Lua numbers before any allocation)
     local k = min(s, m)
-    for j = 0, k - 1 do out[j + 1] = column.value(c, tonumber(ip[floor((j + 0.5) * m / k)])) end
-    return { n = m, v = out, lo = m > 0 and column.value(c, tonumber(ip[0])) or nil,
-      hi = m > 0 and column.value(c, tonumber(ip[m - 1])) or nil }
+    for j = 0, k - 1 do at[j + 1] = tonumber(ip[floor((j + 0.5) * m / k)]) end
+    local lo, hi = m > 0 and tonumber(ip[0]) or nil, m > 0 and tonumber(ip[m - 1]) or nil
+    keep(rows, na)
+    local out = {}
+    for j = 1, k do out[j] = column.value(c, at[j]) end
+    return { n = m, v = out, lo = lo and column.value(c, lo), hi = hi and column.value(c, hi) }
   end
   local vals = shuffle.as_f64(c)
   local n = c.n
-  local _, ip = aggregate.iota(math.max(n, 1))
-  lib.ld_fr_argsort_f64(ptr(vals, F64P), n, ip)
-  local vp = ptr(vals, F64P)
+  local rows = aggregate.iota(math.max(n, 1))
+  lib.ld_fr_argsort_f64(ptr(vals, F64P), n, ptr(rows, I64P))
+  local vp, ip = ptr(vals, F64P), ptr(rows, I64P)
   local m = n
   while m > 0 and vp[ip[m - 1]] ~= vp[ip[m - 1]] do m = m - 1 end
   local out = {}
   local k = min(s, m)
   for j = 0, k - 1 do out[j + 1] = vp[ip[floor((j + 0.5) * m / k)]] end
-  return { n = m, v = out, lo = m > 0 and vp[ip[0]] or nil, hi = m > 0 and vp[ip[m - 1]] or nil }
+  local lo, hi = m > 0 and vp[ip[0]] or nil, m > 0 and vp[ip[m - 1]] or nil
+  keep(rows, vals)
+  return { n = m, v = out, lo = lo, hi = hi }
 end
 
 -- Cut points splitting SAMPLES ({n, v}...) into NOUT parts of about equal

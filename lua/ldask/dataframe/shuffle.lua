@@ -72,6 +72,7 @@ function M.prep(how, meta, v)
     local h = hashpart.row_hash(ks, n)
     local hp, pp = ffi.cast(U64P, ptr(h, I64P)), ptr(p, I64P)
     for i = 0, n - 1 do pp[i] = tonumber(hp[i] % how.nout) end
+    column.keep(h)
   else
     local c = how.key == false and v._index or v._cols[how.key]
     if c.kind == "string" then
@@ -111,16 +112,18 @@ function M.split(f, digit, k)
   for i = 0, n - 1 do qp[i] = floor(tonumber(pp[i]) / div) % k end
   local idx = column.alloc(math.max(n, 1), "int64")
   local bounds = column.alloc(k + 1, "int64")
-  lib.ld_fr_partition_rows(ffi.cast(U64P, qp), n, k, ptr(idx, I64P), ptr(bounds, I64P))
-  local ip, bp = ptr(idx, I64P), ptr(bounds, I64P)
+  lib.ld_fr_partition_rows(ffi.cast(U64P, ptr(q, I64P)), n, k, ptr(idx, I64P), ptr(bounds, I64P))
+  local bp, at = ptr(bounds, I64P), {}
+  for j = 0, k do at[j] = tonumber(bp[j]) end
   local out = {}
   for j = 0, k - 1 do
-    local lo, hi = tonumber(bp[j]), tonumber(bp[j + 1])
+    local lo, hi = at[j], at[j + 1]
     local cols = {}
-    for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], ip + lo, hi - lo) end
-    out[j + 1] = frame.new(f._names, cols, hi - lo, f._index and column.take(f._index, ip + lo, hi - lo),
+    for _, name in ipairs(f._names) do cols[name] = column.take(f._cols[name], idx, hi - lo, lo) end
+    out[j + 1] = frame.new(f._names, cols, hi - lo, f._index and column.take(f._index, idx, hi - lo, lo),
       f._index_name)
   end
+  column.keep(p, q, bounds)
   return out
 end
 

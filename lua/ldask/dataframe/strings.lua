@@ -79,7 +79,7 @@ local function redict(codes, cats, n)
   if ng == cats.n then return column.dict(codes, cats, n) end
   local ncodes = alloc(n, "int32")
   lib.ld_fr_codes_remap(ptr(codes, I32P), n, ptr(map, I64P), ptr(ncodes, I32P))
-  return column.dict(ncodes, column.take(cats, ptr(first, I64P), ng), n)
+  return column.dict(ncodes, column.take(cats, first, ng), n)
 end
 
 -- Column C with the missing rows of string column S marked missing
@@ -88,7 +88,7 @@ local function gather_codes(res, s)
   local idx = alloc(s.n, "int64")
   local ip, cp = ptr(idx, I64P), ptr(s.codes, I32P)
   for i = 0, s.n - 1 do ip[i] = cp[i] end
-  return column.take_opt(res, ip, s.n)
+  return column.take_opt(res, idx, s.n)
 end
 
 --- Applies METHOD (a key of M.METHODS) with ARGS to string column C.
@@ -101,14 +101,14 @@ function M.apply(c, method, args)
   end
   local kind = M.METHODS[method]
   if kind == "string" then
-    local sm, keep = strmap(method, args)
+    local sm, chars = strmap(method, args)
     local r
     if c.codes then
       r = redict(c.codes, map_plain(c.cats, sm), c.n)
     else
       r = map_plain(c, sm)
     end
-    local _ = keep
+    column.keep(chars)
     return r
   end
   if c.codes then
