@@ -109,7 +109,7 @@ describe("ldask program with the threaded scheduler", function()
       local cmd = ("cd %s; (%s %s > %s/out.txt 2>&1 & echo $! > %s/pid; wait) & "
         .. "i=0; while [ ! -s %s ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
         .. "kill -INT $(cat %s/pid); "
-        .. "j=0; while kill -0 $(cat %s/pid) 2>/dev/null && [ $j -lt 200 ]; do sleep 0.05; j=$((j+1)); done; "
+        .. "j=0; while kill -0 $(cat %s/pid) 2>/dev/null && [ $j -lt 600 ]; do sleep 0.05; j=$((j+1)); done; "
         .. "if kill -0 $(cat %s/pid) 2>/dev/null; then kill -9 $(cat %s/pid); echo HUNG; fi; wait; cat %s/out.txt")
         :format(helpers.root, helpers.ldask, script, dir, dir, marker, dir, dir, dir, dir, dir)
       local out = run_sh(cmd)

@@ -11,6 +11,16 @@ local ipairs, pcall, require, error, tostring, collectgarbage =
 
 local M = {}
 
+-- LDASK_GC_STRESS=1 (a debugging aid, docs/architecture.md "Raw pointers
+-- and their owners"): the collector of every state that loads this module
+-- (every executor state, and the main one once it computes) finishes a
+-- cycle at almost every allocation, so a pointer that outlives its buffer
+-- shows up at once instead of once in many runs. Slow.
+if os.getenv("LDASK_GC_STRESS") == "1" then
+  collectgarbage("setpause", 1)
+  collectgarbage("setstepmul", 10000)
+end
+
 -- Every C declaration module (lua/ldask/ffi/*.lua). Declaring is cheap and
 -- resolves no symbol: the worker-only functions of ffi.net are looked up
 -- (through ffi.C) only when called.
