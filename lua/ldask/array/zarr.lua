@@ -1,0 +1,4 @@
+local M = {}
+function M.from_zarr() error("todo") end
+function M.to_zarr() error("todo") end
+return M
