@@ -198,8 +198,9 @@ static int map_type(h5_call *c, hid_t ft, int *native, char *desc, size_t dn) {
       return c->mtype >= 0 ? LD_BOOL : -1;
     }
   }
-  static const char *classes[] = {"integer", "float", "time",     "string", "bitfield", "opaque",
-                                  "compound", "reference", "enum", "variable-length", "array"};
+  static const char *classes[] = {"integer",  "float",           "time",     "string",
+                                  "bitfield", "opaque",          "compound", "reference",
+                                  "enum",     "variable-length", "array"};
   snprintf(desc, dn, "%s of %zu bytes",
            cls >= 0 && cls < (int)(sizeof classes / sizeof *classes) ? classes[cls] : "unknown",
            size);
@@ -370,8 +371,7 @@ int ld_h5_create(const char *path, const char *dset, int dtype, int ndim, const 
     return ld_array_error(LD_ARR_EINVAL, "gzip level %d is not in 0-9", gzip);
   if (gzip >= 0 && !chunks)
     return ld_array_error(LD_ARR_EINVAL, "compression needs a chunked dataset");
-  if (ndim == 0 && chunks)
-    return ld_array_error(LD_ARR_EINVAL, "a 0-d dataset cannot be chunked");
+  if (ndim == 0 && chunks) return ld_array_error(LD_ARR_EINVAL, "a 0-d dataset cannot be chunked");
   hsize_t dims[LD_MAXDIM], cdims[LD_MAXDIM];
   double cbytes = (double)ld_dtype_size(dtype);
   for (int d = 0; d < ndim; d++) {
@@ -435,8 +435,8 @@ int ld_h5_create(const char *path, const char *dset, int dtype, int ndim, const 
     bad = c.dset < 0;
   }
   if (bad)
-    return call_end(&c, ld_array_error(LD_ARR_EIO, "cannot create dataset %s in %s: %s",
-                                       dset, path, h5_reason(why)));
+    return call_end(&c, ld_array_error(LD_ARR_EIO, "cannot create dataset %s in %s: %s", dset, path,
+                                       h5_reason(why)));
   close_id(&c.ftype, H5Tclose);
   close_id(&c.fspace, H5Sclose);
   close_id(&c.dcpl, H5Pclose);

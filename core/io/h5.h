@@ -18,17 +18,17 @@
 #include "array/ndarray.h"
 
 typedef struct ld_h5_info {
-  int32_t dtype;              /* the ldask dtype the data reads as */
-  int32_t ndim;               /* 0 for a scalar dataset */
-  int64_t shape[LD_MAXDIM];   /* dataset extent */
-  int64_t chunks[LD_MAXDIM];  /* the dataset's chunk shape when chunked */
-  int32_t chunked;            /* 1: chunked layout, 0: contiguous/compact */
-  int32_t filtered;           /* 1: the dataset has filters (compression) */
-  int64_t raw_offset;         /* >= 0: the data is one contiguous little-endian
-                                 run of DTYPE's bytes (C order) at this byte
-                                 offset of the file, readable without HDF5;
-                                 -1 otherwise */
-  char stored[32];            /* the stored type as text, e.g. "int16 (read as int32)" */
+  int32_t dtype;             /* the ldask dtype the data reads as */
+  int32_t ndim;              /* 0 for a scalar dataset */
+  int64_t shape[LD_MAXDIM];  /* dataset extent */
+  int64_t chunks[LD_MAXDIM]; /* the dataset's chunk shape when chunked */
+  int32_t chunked;           /* 1: chunked layout, 0: contiguous/compact */
+  int32_t filtered;          /* 1: the dataset has filters (compression) */
+  int64_t raw_offset;        /* >= 0: the data is one contiguous little-endian
+                                run of DTYPE's bytes (C order) at this byte
+                                offset of the file, readable without HDF5;
+                                -1 otherwise */
+  char stored[32];           /* the stored type as text, e.g. "int16 (read as int32)" */
 } ld_h5_info;
 
 /* Reads the metadata of dataset DSET (absolute path in the file, e.g. "/x")

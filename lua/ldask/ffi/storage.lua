@@ -22,6 +22,24 @@ int ld_h5_create(const char *path, const char *dset, int dtype, int ndim, const 
                  const int64_t *chunks, int gzip, ld_h5_info *info);
 int ld_h5_write(const char *path, const char *dset, const ld_h5_info *info, const int64_t *start,
                 const ld_ndarray *block);
+typedef struct ld_zarr_meta {
+  int32_t dtype;
+  int32_t swap;
+  int32_t fortran;
+  int32_t ndim;
+  int64_t chunks[8];
+  int32_t codec;
+  int32_t level;
+  int32_t shuffle;
+  int32_t blocksize;
+  char cname[16];
+} ld_zarr_meta;
+int ld_zarr_read_chunk(const char *path, const ld_zarr_meta *m, ld_ndarray *out);
+int ld_zarr_write_chunk(const char *path, const ld_zarr_meta *m, const ld_ndarray *chunk);
+int ld_zarr_mkdirs(const char *path);
 ]]
 
-return true
+return {
+  -- the LD_ZARR_* codec numbers of core/io/zarr.h
+  zarr_codec = { none = 0, blosc = 1, zlib = 2, gzip = 3 },
+}
