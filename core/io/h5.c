@@ -53,7 +53,11 @@ static int call_begin(h5_call *c, const char *path, int write, int create) {
   while (flock(c->fd, write ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR) {
   }
   c->fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (c->fapl >= 0) H5Pset_file_locking(c->fapl, 0, 1); /* ours replaces HDF5's */
+  if (c->fapl >= 0) {
+    H5Pset_file_locking(c->fapl, 0, 1); /* ours replaces HDF5's */
+    /* datasets we allocate (64 KiB and more) start on a page: mappable */
+    if (write) H5Pset_alignment(c->fapl, 65536, 4096);
+  }
   return 0;
 }
 
@@ -253,7 +257,9 @@ static int fill_info(h5_call *c, const char *path, const char *dset, ld_h5_info 
     hsize_t stored = H5Dget_storage_size(c->dset);
     hsize_t want = ld_dtype_size(info->dtype);
     for (int d = 0; d < nd; d++) want *= dims[d];
-    if (off != HADDR_UNDEF && stored == want && want > 0) info->raw_offset = (int64_t)off;
+    /* (blocks are mapped from there: their elements must be aligned) */
+    if (off != HADDR_UNDEF && stored == want && want > 0 && off % ld_dtype_size(info->dtype) == 0)
+      info->raw_offset = (int64_t)off;
   }
   H5Eclear2(H5E_DEFAULT);
   return 0;
