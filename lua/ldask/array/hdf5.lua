@@ -55,6 +55,14 @@ local function check_names(what, path, dset, level)
   end
 end
 
+-- The last error, without the .npy layer's prefix when H's bytes were
+-- read or written directly (the dataset named instead).
+local function raw_message(h)
+  local msg = ffi_string(lib.ld_array_errmsg())
+  if h.raw < 0 then return msg end
+  return (msg:gsub("^%a*_?npy: ", "")) .. " (dataset " .. h.dset .. ")"
+end
+
 -- Task: the block of dataset H at START with SHAPE.
 function M.read_block(h, start, shape)
   local out = nd.empty_struct()
@@ -65,7 +73,7 @@ function M.read_block(h, start, shape)
   else
     rc = lib.ld_h5_read(h.path, h.dset, cinfo(h), i64(start), i64(shape), out)
   end
-  if rc ~= 0 then error("from_hdf5: " .. ffi_string(lib.ld_array_errmsg()), 0) end
+  if rc ~= 0 then error("from_hdf5: " .. raw_message(h), 0) end
   return out
 end
 
@@ -78,7 +86,7 @@ function M.write_block(h, start, x)
   else
     rc = lib.ld_h5_write(h.path, h.dset, cinfo(h), i64(start), x)
   end
-  if rc ~= 0 then error("to_hdf5: " .. ffi_string(lib.ld_array_errmsg()), 0) end
+  if rc ~= 0 then error("to_hdf5: " .. raw_message(h), 0) end
   return x.size
 end
 

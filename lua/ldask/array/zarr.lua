@@ -402,6 +402,4 @@ function M.to_zarr(x, dir, opts)
   return base.get(out:__ldask_graph(), out.name, compute_opts)
 end
 
-M.chunk_path = chunk_path
-
 return M
