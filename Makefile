@@ -10,7 +10,7 @@
 PREFIX   ?= /usr/local
 CC       ?= cc
 SANITIZE ?=
-PKGS     := luajit libuv msgpack zlib libxxhash libssl libcrypto
+PKGS     := luajit libuv msgpack zlib libxxhash libssl libcrypto hdf5 blosc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-pthread
@@ -42,7 +42,7 @@ SCHED_SRC := $(shell find runtime/scheduler -name '*.c' 2>/dev/null | sort)
 WORKER_SRC := $(shell find runtime/worker -name '*.c' 2>/dev/null | sort)
 SCHED_OBJ := $(SCHED_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
-CORE_LIBS := $(shell pkg-config --libs libuv msgpack zlib libxxhash libssl libcrypto 2>/dev/null) $(BLAS_LIBS) -lpthread -lm
+CORE_LIBS := $(shell pkg-config --libs libuv msgpack zlib libxxhash libssl libcrypto hdf5 blosc 2>/dev/null) $(BLAS_LIBS) -lpthread -lm
 HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 
 # native.so has the soname native.so: programs find it through their rpath

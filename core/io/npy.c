@@ -187,6 +187,13 @@ int ld_npy_read_block(const char *path, const ld_npy_info *info, const int64_t *
     long pg = sysconf(_SC_PAGESIZE);
     off_t aligned = off - off % pg;
     size_t len = (size_t)(off - aligned) + (size_t)total * isz;
+    /* a file that shrank since its header was read would fault on access */
+    struct stat fs;
+    if (fstat(fd, &fs) != 0 || fs.st_size < off + (off_t)((size_t)total * isz)) {
+      close(fd);
+      return ld_array_error(LD_ARR_EIO, "npy: %s is shorter than the array (changed since read?)",
+                            path);
+    }
     void *base = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, aligned);
     close(fd);
     if (base == MAP_FAILED)

@@ -12,6 +12,8 @@ local slicing = require "ldask.array.slicing"
 local rechunk = require "ldask.array.rechunk"
 local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
+local h5 = require "ldask.array.hdf5"
+local zarr = require "ldask.array.zarr"
 require "ldask.array.blocks" -- x.blocks[{i, j}] and x:block(i, j)
 local E = require "ldask.ffi.array"
 
@@ -40,6 +42,8 @@ M.random = creation.random
 M.from_table, M.from_ndarray, M.from_delayed = creation.from_table, creation.from_ndarray, creation.from_delayed
 M.from_array = creation.from_ndarray -- dask's name
 M.from_npy, M.to_npy, M.store = aio.from_npy, aio.to_npy, aio.store
+M.from_hdf5, M.to_hdf5 = h5.from_hdf5, h5.to_hdf5
+M.from_zarr, M.to_zarr = zarr.from_zarr, zarr.to_zarr
 M.zeros_like, M.ones_like, M.empty_like, M.full_like =
   creation.zeros_like, creation.ones_like, creation.empty_like, creation.full_like
 
@@ -316,6 +320,20 @@ function methods.map_blocks(x, fn, ...) return elemwise.map_blocks(fn, x, ...) e
 -- @return the number of elements written
 function methods.to_npy(x, path, opts) return aio.to_npy(x, path, opts) end
 methods.store = methods.to_npy
+--- x:to_hdf5(path, dataset[, opts]): writes X block by block into an HDF5 dataset (da.to_hdf5).
+-- @function Array:to_hdf5
+-- @param path the file
+-- @param dataset the dataset's path in the file, e.g. "/y"
+-- @param[opt] opts `{ chunks =, compression = "gzip", compression_opts = }` and options of compute
+-- @return the number of elements written
+function methods.to_hdf5(x, path, dataset, opts) return h5.to_hdf5(path, dataset, x, opts) end
+--- x:to_zarr(dir[, opts]): writes X into a zarr v2 directory store, one task per chunk (da.to_zarr).
+-- @function Array:to_zarr
+-- @param dir the store's directory
+-- @param[opt] opts `{ chunks =, compressor =, order =, fill_value =, component =, overwrite =,
+-- attrs = }` and options of compute
+-- @return the number of elements written
+function methods.to_zarr(x, dir, opts) return zarr.to_zarr(x, dir, opts) end
 --- x:visualize([filename[, opts]]): draws the graph, as ldask.visualize.
 -- @function Array:visualize
 -- @param[opt] filename the file to write

@@ -37,6 +37,21 @@ local function file_stamp(path)
   if f then f:close() end
   return size
 end
+M.file_stamp = file_stamp
+
+-- The layer NAME of an array of CHUNKS read from storage: block (i, j, ...)
+-- is the task {READ, H, start, shape} (the block's start and shape as lists).
+function M.read_layer(name, chunks, read, h)
+  local starts = {}
+  for d = 1, #chunks do starts[d] = core.starts(chunks[d]) end
+  local layer = {}
+  core.each_block(core.numblocks(chunks), function(idx)
+    local s, b = {}, {}
+    for d = 1, #idx do s[d], b[d] = starts[d][idx[d] + 1], chunks[d][idx[d] + 1] end
+    layer[#idx == 0 and name or core.bkey(name, idx)] = { read, h, s, b }
+  end)
+  return layer
+end
 
 --- from_npy(path, {chunks}): the array stored in a .npy file (little-endian,
 -- C order). Default chunks: "auto" along axis 0, whole trailing axes when
@@ -70,22 +85,35 @@ end
 -- Array over the C-order data of header H. Default chunks: "auto" along
 -- axis 0 and whole trailing axes, so blocks are contiguous byte ranges.
 function M.read_c_order(h, spec, itemsize)
-  if spec == nil then
-    spec = { "auto" }
-    for d = 2, #h.shape do spec[d] = -1 end
-    if #h.shape == 0 then spec = {} end
-  end
+  if spec == nil then spec = M.contiguous_chunks(#h.shape) end
   local chunks = core.normalize_chunks(spec, h.shape, itemsize, "from_npy", 3)
   local name = core.name("from_npy", h.path, h.shape, h.dtype, chunks, file_stamp(h.path))
-  local starts = {}
-  for d = 1, #chunks do starts[d] = core.starts(chunks[d]) end
-  local layer = {}
-  core.each_block(core.numblocks(chunks), function(idx)
-    local s, b = {}, {}
-    for d = 1, #idx do s[d], b[d] = starts[d][idx[d] + 1], chunks[d][idx[d] + 1] end
-    layer[#idx == 0 and name or core.bkey(name, idx)] = { K.npy_read, h, s, b }
-  end)
+  local layer = M.read_layer(name, chunks, K.npy_read, h)
   return core.new(name, layer, chunks, h.dtype)
+end
+
+-- The array NAME whose one key counts the elements of X written by the
+-- tasks {WRITE, H, start, block} (one per block of X, start a list).
+function M.write_layer(name, x, write, h)
+  local layer, keys, starts = {}, {}, {}
+  for d = 1, x.ndim do starts[d] = core.starts(x.chunks[d]) end
+  core.each_block(core.numblocks(x.chunks), function(idx)
+    local s = {}
+    for d = 1, #idx do s[d] = starts[d][idx[d] + 1] end
+    local k = core.bkey(name .. "-block", idx)
+    layer[k] = { write, h, s, x.ndim == 0 and x.name or core.bkey(x.name, idx) }
+    keys[#keys + 1] = k
+  end)
+  layer[name] = { K.count, keys }
+  return core.new(name, layer, {}, "int64", { x })
+end
+
+-- Default chunks of stored C-order data of NDIM axes: "auto" along axis 0,
+-- trailing axes whole, so blocks are contiguous byte ranges.
+function M.contiguous_chunks(ndim)
+  local spec = {}
+  for d = 1, ndim do spec[d] = d == 1 and "auto" or -1 end
+  return spec
 end
 
 --- to_npy(x, path, opts): computes X block by block into the .npy file PATH
@@ -105,22 +133,8 @@ function M.to_npy(x, path, opts)
     error(ffi.string(lib.ld_array_errmsg()), 2)
   end
   local h = { path = path, dtype = info.dtype, shape = x.shape, offset = tonumber(info.data_offset) }
-  local name = core.name("to_npy", x.name, path)
-  local layer = {}
-  local keys = {}
-  local starts = {}
-  for d = 1, x.ndim do starts[d] = core.starts(x.chunks[d]) end
-  core.each_block(core.numblocks(x.chunks), function(idx)
-    local s = {}
-    for d = 1, #idx do s[d] = starts[d][idx[d] + 1] end
-    local k = core.bkey(name .. "-block", idx)
-    layer[k] = { K.npy_write, h, s, x.ndim == 0 and x.name or core.bkey(x.name, idx) }
-    keys[#keys + 1] = k
-  end)
-  layer[name] = { K.count, keys }
-  local out = core.new(name, layer, {}, "int64", { x })
-  local g = out:__ldask_graph()
-  return base.get(g, name, opts)
+  local out = M.write_layer(core.name("to_npy", x.name, path), x, K.npy_write, h)
+  return base.get(out:__ldask_graph(), out.name, opts)
 end
 
 M.store = M.to_npy
