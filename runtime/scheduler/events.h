@@ -17,14 +17,14 @@
 
 enum { SC_EV_COMPUTE = 0, SC_EV_TRANSFER = 1 };
 
-#define SC_EV_INLINE 48            /* keys up to this many bytes live in the slot */
-#define SC_EV_DEFAULT_CAP 50000    /* default ring capacity */
-#define SC_EV_MAX_CAP 10000000     /* --events-capacity upper bound */
-#define SC_PREFIX_MAX 1000         /* distinct prefixes named; more count as "other" */
-#define SC_PREFIX_OTHER 0          /* the prefix index of "other" */
+#define SC_EV_INLINE 48         /* keys up to this many bytes live in the slot */
+#define SC_EV_DEFAULT_CAP 50000 /* default ring capacity */
+#define SC_EV_MAX_CAP 10000000  /* --events-capacity upper bound */
+#define SC_PREFIX_MAX 1000      /* distinct prefixes named; more count as "other" */
+#define SC_PREFIX_OTHER 0       /* the prefix index of "other" */
 
 typedef struct sc_event {
-  uint64_t seq; /* 1, 2, ...: its number in the stream */
+  uint64_t seq;       /* 1, 2, ...: its number in the stream */
   double start, stop; /* seconds since the scheduler started */
   int64_t bytes;      /* the result's size (compute) or the bytes moved (transfer) */
   int32_t worker;     /* the worker's id (sc_events_worker_addr) */

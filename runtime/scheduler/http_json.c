@@ -64,12 +64,23 @@ void hb_prom_label(hbuf *b, const char *s, size_t n) {
 void hb_html(hbuf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     switch (s[i]) {
-      case '&': hb_add(b, "&amp;", 5); break;
-      case '<': hb_add(b, "&lt;", 4); break;
-      case '>': hb_add(b, "&gt;", 4); break;
-      case '"': hb_add(b, "&quot;", 6); break;
-      case '\'': hb_add(b, "&#39;", 5); break;
-      default: hb_add(b, s + i, 1);
+      case '&':
+        hb_add(b, "&amp;", 5);
+        break;
+      case '<':
+        hb_add(b, "&lt;", 4);
+        break;
+      case '>':
+        hb_add(b, "&gt;", 4);
+        break;
+      case '"':
+        hb_add(b, "&quot;", 6);
+        break;
+      case '\'':
+        hb_add(b, "&#39;", 5);
+        break;
+      default:
+        hb_add(b, s + i, 1);
     }
   }
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/auth.h"
 #include "http.h"
+#include "net/auth.h"
 #include "net/netopts.h"
 #include "sched.h"
 #include "util/version.h"
@@ -118,8 +118,9 @@ static int parse_host_port(const char *v, char *host, size_t hostlen, double *po
   size_t hl = colon ? (size_t)(colon - v) : 0;
   if (colon && hl >= 2 && v[0] == '[' && v[hl - 1] == ']') h = v + 1, hl -= 2;
   if (colon == NULL || hl == 0 || hl >= hostlen) {
-    fprintf(stderr, "ldask-scheduler: --dashboard-address expects HOST:PORT (e.g. 127.0.0.1:8787), "
-                    "got '%s'\n",
+    fprintf(stderr,
+            "ldask-scheduler: --dashboard-address expects HOST:PORT (e.g. 127.0.0.1:8787), "
+            "got '%s'\n",
             v ? v : "(nothing)");
     return -1;
   }
@@ -188,8 +189,8 @@ int main(int argc, char **argv) {
   ld_sec_opts_env(&so);
   ld_sec *sec = ld_sec_new(&so, err, sizeof err);
   if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-scheduler", err, sizeof err) != 0 ||
-      (dashboard &&
-       ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err, sizeof err) != 0)) {
+      (dashboard && ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err,
+                                      sizeof err) != 0)) {
     fprintf(stderr, "ldask-scheduler: %s\n", err);
     ld_sec_free(sec);
     return 2;
