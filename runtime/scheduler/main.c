@@ -188,10 +188,13 @@ int main(int argc, char **argv) {
   }
   ld_sec_opts_env(&so);
   ld_sec *sec = ld_sec_new(&so, err, sizeof err);
+  int dash_refused = 0;
   if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-scheduler", err, sizeof err) != 0 ||
-      (dashboard && ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err,
-                                      sizeof err) != 0)) {
-    fprintf(stderr, "ldask-scheduler: %s\n", err);
+      (dashboard &&
+       (dash_refused = ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err,
+                                         sizeof err) != 0))) {
+    fprintf(stderr, "ldask-scheduler: %s%s\n",
+            dash_refused ? "the dashboard (--dashboard-address): " : "", err);
     ld_sec_free(sec);
     return 2;
   }
