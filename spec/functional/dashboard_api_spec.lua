@@ -16,22 +16,7 @@ local wire = require "wire"
 local opts = require("ldask.client").options
 local sh = helpers.shell_quote
 
-local function read_all(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a"); f:close()
-  return s
-end
-
--- Waits up to SECONDS for FN() to be true.
-local function eventually(fn, seconds)
-  local deadline = socket.gettime() + (seconds or 10)
-  repeat
-    if fn() then return true end
-    socket.sleep(0.05)
-  until socket.gettime() > deadline
-  return fn()
-end
+local read_all, eventually = helpers.read_all, helpers.eventually
 
 -- The dashboard port a scheduler printed in LOG.
 local function dashboard_port(log)
