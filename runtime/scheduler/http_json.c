@@ -29,11 +29,16 @@ void hb_add(hbuf *b, const void *s, size_t n) {
 }
 
 void hb_printf(hbuf *b, const char *fmt, ...) {
+  char tmp[256];
   va_list ap;
   va_start(ap, fmt);
-  int need = vsnprintf(NULL, 0, fmt, ap);
+  int need = vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
   if (need <= 0) return;
+  if ((size_t)need < sizeof tmp) {
+    hb_add(b, tmp, (size_t)need);
+    return;
+  }
   reserve(b, (size_t)need + 1);
   va_start(ap, fmt);
   vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
