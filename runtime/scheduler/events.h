@@ -6,7 +6,8 @@
  * events dropped). Written on every task-finished, task-erred and
  * heartbeat; read by the dashboard (http_api.c). The ring has a fixed
  * capacity (--events-capacity, default 50,000): the oldest events are
- * overwritten and counted as dropped. Owned by the scheduler's loop. */
+ * overwritten and counted as dropped; 0 keeps none. Owned by the
+ * scheduler's loop. */
 #ifndef LDASK_SCHEDULER_EVENTS_H
 #define LDASK_SCHEDULER_EVENTS_H
 
@@ -54,8 +55,8 @@ typedef struct sc_events {
   int64_t completed, erred, transfer_bytes, transfers;
 } sc_events;
 
-/* Sets E up with a ring of CAP events (allocated lazily). Returns 0, or -1
- * when out of memory. */
+/* Sets E up with a ring of CAP events (allocated at the first event; 0:
+ * no events are kept, only counted). Returns 0, or -1 when out of memory. */
 int sc_events_init(sc_events *e, uint32_t cap);
 void sc_events_free(sc_events *e);
 

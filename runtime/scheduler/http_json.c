@@ -205,9 +205,23 @@ void js_str(js *j, const char *s) {
     js_strn(j, s, strlen(s));
 }
 
+/* Writes the decimal digits of V into the end of BUF (room for 20);
+ * returns where they start. */
+static char *digits(uint64_t v, char *end) {
+  do *--end = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  return end;
+}
+
+/* Numbers are written by hand: printf is most of the cost of a long
+ * task stream answer. */
 void js_int(js *j, int64_t v) {
   sep(j);
-  hb_printf(j->b, "%lld", (long long)v);
+  char buf[24], *end = buf + sizeof buf;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  char *p = digits(u, end);
+  if (v < 0) *--p = '-';
+  hb_add(j->b, p, (size_t)(end - p));
 }
 
 void js_num(js *j, double v) {
@@ -215,8 +229,21 @@ void js_num(js *j, double v) {
     js_null(j);
     return;
   }
+  if (v >= 9e12 || v <= -9e12) {
+    sep(j);
+    hb_printf(j->b, "%.6g", v);
+    return;
+  }
   sep(j);
-  hb_printf(j->b, "%.6f", v);
+  /* fixed, 6 decimals: microseconds for times in seconds */
+  int neg = v < 0;
+  uint64_t scaled = (uint64_t)((neg ? -v : v) * 1e6 + 0.5);
+  char buf[40], *end = buf + sizeof buf;
+  char *p = digits(scaled % 1000000 + 1000000, end); /* 7 digits: a leading 1, then 6 */
+  *p = '.';
+  p = digits(scaled / 1000000, p);
+  if (neg) *--p = '-';
+  hb_add(j->b, p, (size_t)(end - p));
 }
 
 void js_bool(js *j, int v) {

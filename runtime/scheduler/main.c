@@ -36,7 +36,8 @@ static const char *USAGE =
     "                           127.0.0.1:8787; port 0 picks a free one; when 8787 is\n"
     "                           taken another free port is used); docs/dashboard.md\n"
     "  --no-dashboard           no web dashboard\n"
-    "  --events-capacity N      events the dashboard's task stream keeps (default 50000)\n"
+    "  --events-capacity N      events the dashboard's task stream keeps (default 50000;\n"
+    "                           0: none, the counters only)\n"
     "  --version, --help\n"
     "connection options:\n";
 
@@ -177,7 +178,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--no-dashboard") == 0) {
       dashboard = 0;
     } else if (strcmp(a, "--events-capacity") == 0) {
-      if (parse_num(a, v, 100, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
+      if (parse_num(a, v, 0, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
       i++;
     } else if (strcmp(a, "--worker-saturation") == 0) {
       if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;

@@ -299,6 +299,22 @@ describe("the dashboard server", function()
     assert.equal("no such/key", missing.key)
   end)
 
+  it("escapes keys in JSON: quotes, control bytes, '<', UTF-8 kept, invalid UTF-8 replaced", function()
+    local odd = 'we"ird\\key\n<b>é'
+    local f = c:submit(inc, 1, opts { key = odd })
+    local bad = c:submit(inc, 2, opts { key = "bad\255key" })
+    assert.equal(2, f:result(10))
+    assert.equal(3, bad:result(10))
+    local enc = odd:gsub("[^%w]", function(ch) return ("%%%02X"):format(ch:byte()) end)
+    local status, _, body = get(port, "/api/v1/key/" .. enc, { "Cookie: " .. cookie })
+    assert.equal(200, status)
+    assert.falsy(body:find("<b>", 1, true), "'<' is escaped")
+    assert.equal(odd, cjson.decode(body).key)
+    local k = get_json(port, "/api/v1/key/bad%FFkey", cookie)
+    assert.equal("bad\239\191\189key", k.key)
+    f:release(); bad:release()
+  end)
+
   it("streams updates as Server-Sent Events, at most 4 at a time", function()
     local socks = {}
     for i = 1, 5 do
