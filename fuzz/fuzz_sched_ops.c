@@ -24,7 +24,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   st.avg_task = -1;
   st.worker_ttl = 30;
   st.loop = uv_default_loop();
-  fz_check(sc_tasks_init(&st) == 0, "sc_tasks_init");
+  fz_check(sc_events_init(&st.ev, SC_EV_DEFAULT_CAP) == 0 && sc_tasks_init(&st) == 0,
+           "sc_tasks_init");
   const ld_conn_handlers *h;
   sc_proto_init(&st, &h);
   char err[256];

@@ -199,10 +199,11 @@ int32_t sc_events_prefix_of(sc_events *e, const char *key, size_t klen) {
   if (v) return (int32_t)((intptr_t)v - 1);
   if (e->nprefix >= SC_PREFIX_MAX) return SC_PREFIX_OTHER;
   if (e->nprefix == e->capprefix) {
-    char **q = realloc(e->prefix, (size_t)e->capprefix * 2 * sizeof *q);
+    int32_t cap = e->capprefix ? e->capprefix * 2 : 16;
+    char **q = realloc(e->prefix, (size_t)cap * sizeof *q);
     if (q == NULL) return SC_PREFIX_OTHER;
     e->prefix = q;
-    e->capprefix *= 2;
+    e->capprefix = cap;
   }
   char *name = dupn(p, plen);
   if (name == NULL) return SC_PREFIX_OTHER;
