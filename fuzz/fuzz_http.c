@@ -16,6 +16,7 @@
 
 #include "http.h"
 #include "loopback.h"
+#include "schedstate.h"
 #include "net/auth.h"
 
 static sc_state st;
@@ -26,12 +27,7 @@ static int port;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  signal(SIGPIPE, SIG_IGN);
-  st.saturation = 2;
-  st.avg_task = -1;
-  st.worker_ttl = 30;
-  st.loop = uv_default_loop();
-  fz_check(sc_events_init(&st.ev, 1000) == 0 && sc_tasks_init(&st) == 0, "init");
+  fz_sched_state_init(&st);
   snprintf(st.address, sizeof st.address, "tcp://127.0.0.1:1");
   char path[64];
   snprintf(path, sizeof path, "/tmp/ldask-fuzz-http-token-%d", (int)getpid());
