@@ -177,6 +177,7 @@ uint64_t sc_api_stream_into(sc_state *st, js *j, uint64_t since, int max) {
   js_bool(j, to < last);
   js_key(j, "events");
   js_arr(j);
+  if (to >= from) hb_reserve(j->b, (size_t)(to - from + 1) * 240);
   for (uint64_t s = from; s <= to; s++) {
     const sc_event *ev = sc_events_get(e, s);
     if (ev == NULL) continue;

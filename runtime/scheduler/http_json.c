@@ -188,10 +188,18 @@ static void esc(hbuf *b, const char *s, size_t n) {
 
 void js_key(js *j, const char *k) {
   sep(j);
-  esc(j->b, k, strlen(k));
-  hb_add(j->b, ":", 1);
+  /* keys are the API's own names (ASCII letters and '_'): no escaping */
+  size_t n = strlen(k);
+  reserve(j->b, n + 3);
+  char *p = j->b->p + j->b->n;
+  p[0] = '"';
+  memcpy(p + 1, k, n);
+  p[n + 1] = '"', p[n + 2] = ':';
+  j->b->n += n + 3;
   j->after_key = 1;
 }
+
+void hb_reserve(hbuf *b, size_t n) { reserve(b, n); }
 
 void js_strn(js *j, const char *s, size_t n) {
   sep(j);

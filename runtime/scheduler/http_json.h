@@ -17,6 +17,8 @@ typedef struct hbuf {
 } hbuf;
 
 void hb_add(hbuf *b, const void *s, size_t n);
+/* Makes room for N more bytes (a hint: answers of known size grow once). */
+void hb_reserve(hbuf *b, size_t n);
 static inline void hb_str(hbuf *b, const char *s);
 void hb_printf(hbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hb_free(hbuf *b);
@@ -39,6 +41,7 @@ void js_obj(js *j);
 void js_end_obj(js *j);
 void js_arr(js *j);
 void js_end_arr(js *j);
+/* K is one of the API's own names: written as it is, not escaped. */
 void js_key(js *j, const char *k);
 void js_strn(js *j, const char *s, size_t n);
 void js_str(js *j, const char *s); /* NULL writes null */
