@@ -561,7 +561,9 @@ end
 -- then gets a cookie and the token leaves the address bar
 -- (docs/dashboard.md).
 -- @return the link, or nil
--- @usage print(client:dashboard_link())   --> http://127.0.0.1:8787/status
+-- @usage local c = ldask.Client()
+-- print(c:dashboard_link())   -- http://127.0.0.1:41929/status?token=...
+-- c:close()
 function Client:dashboard_link()
   check(self, "dashboard_link")
   if self.dashboard == nil then
