@@ -74,9 +74,10 @@ $(OUT)bin/ldask: $(LDASK_OBJ) $(NATIVE)
 	  -Wl,-rpath,'$$ORIGIN/../lib/ldask:$$ORIGIN/../lib/lua/5.1/ldask' $(LDLIBS) -ledit
 
 # The scheduler links core/ only: it never runs user code or needs Lua.
+# Its dashboard parses HTTP with Debian's libhttp-parser (docs/dashboard.md).
 $(OUT)bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_SAN) $(CORE_LIBS)
+	$(CC) -o $@ $^ $(LDFLAGS_SAN) $(CORE_LIBS) -lhttp_parser
 
 $(OUT)bin/ldask-worker: $(WORKER_OBJ) $(NATIVE)
 	@mkdir -p $(dir $@)
@@ -120,6 +121,8 @@ install: all
 	install -m755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m755 $(NATIVE) $(DESTDIR)$(PREFIX)/lib/lua/5.1/ldask/
 	cp -r lua/ldask $(DESTDIR)$(PREFIX)/share/lua/5.1/
+	if [ -d share/ldask/dashboard ]; then install -d $(DESTDIR)$(PREFIX)/share/ldask && \
+	  cp -r share/ldask/dashboard $(DESTDIR)$(PREFIX)/share/ldask/; fi
 
 clean:
 	rm -rf build bin lib
@@ -132,6 +135,7 @@ endif
 rock-install: all
 	install -d $(LUADIR) $(LIBDIR)/ldask $(BINDIR)
 	cp -r lua/ldask $(LUADIR)/
+	if [ -d share/ldask/dashboard ]; then cp -r share/ldask/dashboard $(LUADIR)/ldask/; fi
 	install -m755 $(NATIVE) $(LIBDIR)/ldask/
 	install -m755 $(PROGRAMS) $(BINDIR)/
 

@@ -10,14 +10,14 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := frame hello sched_ops worker_ops codec jsontape npy
+FUZZ_HARNESSES := frame hello sched_ops worker_ops codec jsontape npy http
 FUZZ         ?= $(FUZZ_HARNESSES)
 FUZZ_BUILD   := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fPIC \
                 -Icore -Iruntime/lib -iquote runtime/scheduler -iquote runtime/worker -iquote fuzz \
                 $(PKG_CFLAGS) $(BLAS_CFLAGS) -DLDASK_PREFIX='"$(PREFIX)"' -DLDASK_SRC_ROOT='"$(CURDIR)"' $(FUZZ_SAN)
-FUZZ_LIBS    := $(PKG_LIBS) $(BLAS_LIBS) -lpthread -lm -ldl
+FUZZ_LIBS    := $(PKG_LIBS) $(BLAS_LIBS) -lpthread -lm -ldl -lhttp_parser
 FUZZ_CORE    := $(CORE_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_RTLIB   := $(RTLIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_SCHED   := $(filter-out $(FUZZ_BUILD)/runtime/scheduler/main.o,$(SCHED_SRC:%.c=$(FUZZ_BUILD)/%.o))
@@ -49,7 +49,8 @@ $(FUZZ_BUILD)/bin/fuzz_hello: $(FUZZ_BUILD)/fuzz/fuzz_hello.o $(FUZZ_COMMON) $(F
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $^ $(FUZZ_LIBS)
 
-$(FUZZ_BUILD)/bin/fuzz_sched_ops: $(FUZZ_BUILD)/fuzz/fuzz_sched_ops.o $(FUZZ_COMMON) $(FUZZ_SCHED) $(FUZZ_CORE)
+$(FUZZ_BUILD)/bin/fuzz_sched_ops $(FUZZ_BUILD)/bin/fuzz_http: \
+  $(FUZZ_BUILD)/bin/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_COMMON) $(FUZZ_SCHED) $(FUZZ_CORE)
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $^ $(FUZZ_LIBS)
 

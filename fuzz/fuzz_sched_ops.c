@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "loopback.h"
+#include "schedstate.h"
 #include "sched.h"
 
 static sc_state st;
@@ -19,12 +20,7 @@ static int port;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  signal(SIGPIPE, SIG_IGN);
-  st.saturation = 2;
-  st.avg_task = -1;
-  st.worker_ttl = 30;
-  st.loop = uv_default_loop();
-  fz_check(sc_tasks_init(&st) == 0, "sc_tasks_init");
+  fz_sched_state_init(&st);
   const ld_conn_handlers *h;
   sc_proto_init(&st, &h);
   char err[256];

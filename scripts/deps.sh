@@ -5,7 +5,8 @@ set -e
 PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
 lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks
 python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev
-libhdf5-dev libblosc-dev python3-h5py python3-zarr python3-numcodecs python3-dask"
+libhdf5-dev libblosc-dev python3-h5py python3-zarr python3-numcodecs python3-dask
+libhttp-parser-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
