@@ -17,6 +17,7 @@ M.ProgressBar = progress.new
 M.Profiler = profile.new
 M.key_prefix = profile.key_prefix
 M.events = require "ldask.diagnostics.events"
+M.performance_report = require("ldask.diagnostics.report").performance_report
 
 local registered = {}
 
