@@ -10,15 +10,7 @@ local sync = require "ldask.scheduler.sync"
 local cjson = require "cjson"
 local helpers = require "spec.support.helpers"
 
-local function graph_of(n, prefix, f)
-  local g, keys = {}, {}
-  for i = 1, n do
-    local k = prefix .. "," .. i
-    g[k] = { f, i }
-    keys[i] = k
-  end
-  return g, keys
-end
+local graph_of = helpers.graph_of
 
 local function fail_on_7(x)
   if x == 7 then error("seven is not allowed") end
