@@ -26,7 +26,8 @@ local function now()
 end
 
 --- The folder of the dashboard's files: LDASK_DASHBOARD_DIR, else
--- share/ldask/dashboard of the source tree or install prefix. Returns the
+-- share/ldask/dashboard of the source tree or install prefix, else
+-- ldask/dashboard next to the Lua modules (a luarocks tree). Returns the
 -- folder, or nil and the places looked at.
 -- @return the folder, or nil and a message
 function M.dashboard_dir()
@@ -48,6 +49,9 @@ function M.dashboard_dir()
   if init then
     local prefix = init:match("^(.*)/share/lua/5%.1/ldask/init%.lua$") or init:match("^(.*)/lua/ldask/init%.lua$")
     local d = prefix and prefix .. "/share/ldask/dashboard"
+    if ok(d) then return d end
+    -- a luarocks tree: next to the Lua modules
+    d = init:gsub("init%.lua$", "dashboard")
     if ok(d) then return d end
   end
   return nil, "the dashboard files (report.html) are not in " .. (#tried > 0 and concat(tried, ", ") or "any known place")
