@@ -74,9 +74,10 @@ $(OUT)bin/ldask: $(LDASK_OBJ) $(NATIVE)
 	  -Wl,-rpath,'$$ORIGIN/../lib/ldask:$$ORIGIN/../lib/lua/5.1/ldask' $(LDLIBS) -ledit
 
 # The scheduler links core/ only: it never runs user code or needs Lua.
+# Its dashboard parses HTTP with Debian's libhttp-parser (docs/dashboard.md).
 $(OUT)bin/ldask-scheduler: $(SCHED_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_SAN) $(CORE_LIBS)
+	$(CC) -o $@ $^ $(LDFLAGS_SAN) $(CORE_LIBS) -lhttp_parser
 
 $(OUT)bin/ldask-worker: $(WORKER_OBJ) $(NATIVE)
 	@mkdir -p $(dir $@)

@@ -4,7 +4,8 @@
 set -e
 PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
 lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks
-python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev"
+python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev
+libhttp-parser-dev"
 # the dashboard: headless Chromium renders the pages in the specs; LuaSocket
 # reads a cluster's dashboard API for performance_report
 PKGS="$PKGS chromium lua-socket"

@@ -51,6 +51,32 @@ static ld_sec *g_default_sec;
 void ld_net_set_default_sec(ld_sec *s) { g_default_sec = s; }
 ld_sec *ld_net_default_sec(void) { return g_default_sec; }
 int ld_sec_has_token(const ld_sec *s) { return s != NULL && s->token != NULL; }
+
+int ld_sec_token_equal(const ld_sec *s, const char *given, size_t len) {
+  if (!ld_sec_has_token(s)) return 0;
+  /* Hashes of both (fixed length) are compared, so neither the length nor
+   * the first differing byte of the token shows in the time taken. */
+  unsigned char a[32], b[32];
+  unsigned int alen = 0, blen = 0;
+  static const unsigned char label[] = "ldask-dashboard-compare";
+  if (HMAC(EVP_sha256(), label, (int)sizeof label, s->token, s->token_len, a, &alen) == NULL ||
+      HMAC(EVP_sha256(), label, (int)sizeof label, (const unsigned char *)given, len, b, &blen) ==
+          NULL)
+    return 0;
+  return alen == 32 && blen == 32 && CRYPTO_memcmp(a, b, 32) == 0;
+}
+
+int ld_sec_token_cookie(const ld_sec *s, char out[65]) {
+  if (!ld_sec_has_token(s)) return -1;
+  unsigned char h[32];
+  unsigned int hlen = 0;
+  static const unsigned char label[] = "ldask-dashboard-cookie-1";
+  if (HMAC(EVP_sha256(), s->token, (int)s->token_len, label, sizeof label, h, &hlen) == NULL ||
+      hlen != 32)
+    return -1;
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+  return 0;
+}
 struct ld_tls_ctx *ld_sec_tls(const ld_sec *s) {
   return s ? s->tls : NULL;
 }

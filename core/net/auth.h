@@ -45,6 +45,16 @@ extern const char *const ld_sec_usage;
 ld_sec *ld_sec_new(const ld_sec_opts *o, char *err, size_t errlen);
 void ld_sec_free(ld_sec *s);
 int ld_sec_has_token(const ld_sec *s);
+/* Whether GIVEN (LEN bytes, e.g. from a browser) is the token of S, in
+ * time independent of where they differ (both are hashed, then compared
+ * with CRYPTO_memcmp). 0 when S has no token. */
+int ld_sec_token_equal(const ld_sec *s, const char *given, size_t len);
+
+/* A value derived from the token of S (HMAC-SHA256 of a fixed label, as
+ * 64 hex digits and a NUL in OUT): what a browser keeps in a cookie
+ * instead of the token itself. Returns 0, or -1 when S has no token. */
+int ld_sec_token_cookie(const ld_sec *s, char out[65]);
+
 /* The TLS context (struct ld_tls_ctx, net/tls.h), or NULL. Borrowed. */
 struct ld_tls_ctx *ld_sec_tls(const ld_sec *s);
 

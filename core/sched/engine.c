@@ -500,6 +500,18 @@ int ld_sched_info_of(const ld_sched *s, int32_t id, ld_sched_info *out) {
 
 int32_t ld_sched_id_limit(const ld_sched *s) { return s->n; }
 
+int32_t ld_sched_dependents(const ld_sched *s, int32_t id, int32_t *out, int32_t max) {
+  if (!check_id(s, id)) return LD_SCHED_EINVAL;
+  int32_t n = 0;
+  for (int32_t e = s->dhead[id]; e >= 0; e = s->enext[e]) {
+    int32_t t = s->etask[e];
+    if (t < 0) continue; /* a forgotten record's entry */
+    if (n < max) out[n] = t;
+    n++;
+  }
+  return n;
+}
+
 int ld_sched_status(const ld_sched *s) {
   if (s->first_error >= 0 || s->erred > 0) return LD_SCHED_ERRED;
   if (s->cancelled) return LD_SCHED_CANCELLED;

@@ -273,6 +273,11 @@ int ld_sched_info_of(const ld_sched *s, int32_t id, ld_sched_info *out);
 /* One more than the highest task id in use (ids below it may be FREE). */
 int32_t ld_sched_id_limit(const ld_sched *s);
 
+/* The dependent records of task ID: writes up to MAX of their ids into OUT
+ * (the caller's) and returns how many there are (may exceed MAX), or
+ * LD_SCHED_EINVAL. Read-only. */
+int32_t ld_sched_dependents(const ld_sched *s, int32_t id, int32_t *out, int32_t max);
+
 /* ---- live mode (each call returns LD_SCHED_EINVAL in batch mode) ---- */
 
 /* Creates a record with KEY (copied; must be new) and priority PRIO (lower

@@ -56,6 +56,12 @@ function M.run()
   local read, remember = reader()
   local ldask = require "ldask"
   print("ldask " .. ldask.version .. " — " .. jit.version .. "; Ctrl-D to quit")
+  -- connected to a cluster (--scheduler): where its dashboard is
+  local client = package.loaded["ldask.client"] and package.loaded["ldask.client"].current()
+  if client then
+    local ok, link = pcall(client.dashboard_link, client)
+    if ok and link then print("dashboard: " .. link) end
+  end
   local buf
   while true do
     local line = read(buf and ">> " or "> ")

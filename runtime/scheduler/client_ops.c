@@ -313,8 +313,9 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_init(&p);
   uint64_t msgs, writes;
   ld_net_stats(&msgs, &writes);
-  msgpack_pack_map(&p.pk, 8);
+  msgpack_pack_map(&p.pk, st->dashboard[0] ? 9 : 8);
   S(&p, "op"), S(&p, "identity-reply");
+  if (st->dashboard[0]) S(&p, "dashboard"), S(&p, st->dashboard);
   S(&p, "messages_sent"), I(&p, msgs);
   S(&p, "writes"), I(&p, writes);
   S(&p, "id"), I(&p, id);

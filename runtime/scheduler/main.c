@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "net/auth.h"
+#include "http.h"
 #include "net/netopts.h"
 #include "sched.h"
 #include "util/version.h"
@@ -18,6 +19,8 @@
 static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
+    "                       [--dashboard-address HOST:PORT | --no-dashboard]\n"
+    "                       [--events-capacity N]\n"
     "                       [--auth-token-file FILE] [--tls-ca-file FILE --tls-cert FILE\n"
     "                       [--tls-key FILE]] [--insecure] [connection options]\n"
     "\n"
@@ -29,6 +32,11 @@ static const char *USAGE =
     "  --worker-saturation X    input tasks a worker holds at least per thread (default 2;\n"
     "                           more when tasks are shorter than the message round trip)\n"
     "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
+    "  --dashboard-address HOST:PORT  where the web dashboard listens (default\n"
+    "                           127.0.0.1:8787; port 0 picks a free one; when 8787 is\n"
+    "                           taken another free port is used); docs/dashboard.md\n"
+    "  --no-dashboard           no web dashboard\n"
+    "  --events-capacity N      events the dashboard's task stream keeps (default 50000)\n"
     "  --version, --help\n"
     "connection options:\n";
 
@@ -102,6 +110,24 @@ static int parse_num(const char *opt, const char *v, double lo, double hi, doubl
   return 0;
 }
 
+/* Reads --dashboard-address's HOST:PORT ("[v6]:PORT" too) into HOST and
+ * *PORT. Returns 0, or -1 after saying what is wrong. */
+static int parse_host_port(const char *v, char *host, size_t hostlen, double *port) {
+  const char *colon = v ? strrchr(v, ':') : NULL;
+  const char *h = v;
+  size_t hl = colon ? (size_t)(colon - v) : 0;
+  if (colon && hl >= 2 && v[0] == '[' && v[hl - 1] == ']') h = v + 1, hl -= 2;
+  if (colon == NULL || hl == 0 || hl >= hostlen) {
+    fprintf(stderr, "ldask-scheduler: --dashboard-address expects HOST:PORT (e.g. 127.0.0.1:8787), "
+                    "got '%s'\n",
+            v ? v : "(nothing)");
+    return -1;
+  }
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  return parse_num("--dashboard-address's port", colon + 1, 0, 65535, port);
+}
+
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   double port = 8786;
@@ -110,6 +136,9 @@ int main(int argc, char **argv) {
   st.worker_ttl = 30;
   ld_sec_opts so = {0};
   char err[512];
+  char dash_host[96] = "127.0.0.1";
+  double dash_port = 8787, ev_cap = SC_EV_DEFAULT_CAP;
+  int dashboard = 1, dash_default_port = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int took = ld_sec_take_arg(&so, argc, argv, &i, err, sizeof err);
@@ -140,6 +169,15 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--parent-pid") == 0) {
       if (parse_num(a, v, 1, 4194304, &parent_pid) != 0) return 2;
       i++;
+    } else if (strcmp(a, "--dashboard-address") == 0) {
+      if (parse_host_port(v, dash_host, sizeof dash_host, &dash_port) != 0) return 2;
+      dash_default_port = 0;
+      i++;
+    } else if (strcmp(a, "--no-dashboard") == 0) {
+      dashboard = 0;
+    } else if (strcmp(a, "--events-capacity") == 0) {
+      if (parse_num(a, v, 100, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
+      i++;
     } else if (strcmp(a, "--worker-saturation") == 0) {
       if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;
       i++;
@@ -149,7 +187,9 @@ int main(int argc, char **argv) {
   }
   ld_sec_opts_env(&so);
   ld_sec *sec = ld_sec_new(&so, err, sizeof err);
-  if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-scheduler", err, sizeof err) != 0) {
+  if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-scheduler", err, sizeof err) != 0 ||
+      (dashboard &&
+       ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err, sizeof err) != 0)) {
     fprintf(stderr, "ldask-scheduler: %s\n", err);
     ld_sec_free(sec);
     return 2;
@@ -157,7 +197,7 @@ int main(int argc, char **argv) {
   ld_net_set_default_sec(sec);
   signal(SIGPIPE, SIG_IGN);
   st.loop = uv_default_loop();
-  if (sc_tasks_init(&st) != 0) {
+  if (sc_events_init(&st.ev, (uint32_t)ev_cap) != 0 || sc_tasks_init(&st) != 0) {
     fprintf(stderr, "ldask-scheduler: out of memory\n");
     return 1;
   }
@@ -175,7 +215,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-scheduler: cannot write the scheduler file '%s'\n", sched_file);
     return 1;
   }
+  if (dashboard) {
+    sc_http_opts ho = {dash_host, (int)dash_port, dash_default_port, sec, NULL};
+    st.http = sc_http_start(&st, &ho, err, sizeof err);
+    if (st.http == NULL) {
+      fprintf(stderr, "ldask-scheduler: %s (--no-dashboard runs without one)\n", err);
+      return 1;
+    }
+  }
   printf("ldask-scheduler at %s\n", st.address);
+  if (st.http) printf("dashboard at %s/status\n", st.dashboard);
   fflush(stdout);
   uv_signal_init(st.loop, &sig_int);
   uv_signal_init(st.loop, &sig_term);
@@ -202,12 +251,14 @@ int main(int argc, char **argv) {
   for (sc_client *c = st.clients; c; c = c->next)
     ld_conn_close(c->conn, "scheduler shutting down", 1);
   ld_server_close(srv);
+  sc_http_close(st.http);
   uv_close((uv_handle_t *)&sig_int, NULL);
   uv_close((uv_handle_t *)&sig_term, NULL);
   uv_close((uv_handle_t *)&ttl_timer, NULL);
   uv_close((uv_handle_t *)&st.notify, NULL);
   uv_run(st.loop, UV_RUN_DEFAULT);
   sc_broadcast_free(&st);
+  sc_events_free(&st.ev);
   if (sched_file) unlink(sched_file);
   ld_sec_free(sec);
   fprintf(stderr, "ldask-scheduler: stopped\n");

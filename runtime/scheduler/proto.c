@@ -2,6 +2,7 @@
  * registration and worker messages (task-finished, task-erred,
  * gather-data, missing-data, heartbeat), and what happens when a client or
  * a worker goes away. Client messages are in client_ops.c. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   w->alive = 1;
   w->last_seen = sc_now(st);
   w->mem_reported = -1;
+  sc_events_worker(&st->ev, w->id, w->addr);
   msgpack_sbuffer_init(&w->free_keys);
   w->next = st->workers;
   st->workers = w;
@@ -68,6 +70,81 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   sc_fill(st);
 }
 
+/* ---- the event stream (events.h) ---- */
+
+double sc_worker_time(const sc_state *st, const sc_worker *w, double t) {
+  return t + (w->clock_known ? w->clock_off : 0) - st->ev.t0_real;
+}
+
+/* Reads H's 'start' and 'stop' (a worker's wall clock) into *T0, *T1 as
+ * scheduler times; 0 when absent or not a sane interval. */
+static int task_times(const sc_state *st, const sc_worker *w, const msgpack_object *h, double *t0,
+                      double *t1) {
+  double a, b;
+  if (!ld_mp_get_f64(h, "start", &a) || !ld_mp_get_f64(h, "stop", &b)) return 0;
+  if (!(a > 0 && b >= a && b - a < 1e7 && b < 1e12)) return 0; /* NaN fails too */
+  *t0 = sc_worker_time(st, w, a);
+  *t1 = sc_worker_time(st, w, b);
+  return 1;
+}
+
+/* A compute (task-finished or task-erred H from W) goes into the stream. */
+static void record_compute(sc_state *st, sc_worker *w, const msgpack_object *h, int64_t nbytes,
+                           int erred) {
+  const msgpack_object *k = ld_mp_get(h, "key");
+  double t0, t1;
+  if (k == NULL || k->type != MSGPACK_OBJECT_STR || !task_times(st, w, h, &t0, &t1)) return;
+  int64_t thread = -1;
+  if (!ld_mp_get_i64(h, "thread", &thread) || thread < 0 || thread >= w->nthreads) thread = -1;
+  sc_events_compute(&st->ev, k->via.str.ptr, k->via.str.size, w->id, (int)thread, t0, t1, nbytes,
+                    erred);
+}
+
+/* A heartbeat's dashboard fields: the worker's clock, CPU, and the
+ * transfers it made since the previous one ([key, from, nbytes, start,
+ * stop] each; at most SC_HB_TRANSFERS are read, the rest count as
+ * dropped). */
+#define SC_HB_TRANSFERS 1024
+static void heartbeat_events(sc_state *st, sc_worker *w, const msgpack_object *h) {
+  double v;
+  if (ld_mp_get_f64(h, "now", &v) && v > 0 && v < 1e12) {
+    double off = sc_wall() - v; /* its offset plus the message's latency: keep the lowest */
+    if (!w->clock_known || off < w->clock_off + 0.001) {
+      w->clock_off = w->clock_known && off > w->clock_off ? w->clock_off + 0.001 : off;
+      w->clock_known = 1;
+    }
+  }
+  if (ld_mp_get_f64(h, "cpu", &v) && v >= 0 && v < 1e6) w->cpu = v;
+  int64_t dropped = 0;
+  if (ld_mp_get_i64(h, "transfers_dropped", &dropped) && dropped > 0 && dropped < ((int64_t)1 << 40))
+    st->ev.dropped += (uint64_t)dropped;
+  const msgpack_object *xs = arr(h, "transfers");
+  uint32_t n = xs ? xs->via.array.size : 0;
+  if (n > SC_HB_TRANSFERS) {
+    st->ev.dropped += n - SC_HB_TRANSFERS;
+    n = SC_HB_TRANSFERS;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *x = &xs->via.array.ptr[i];
+    if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size != 5) continue;
+    const msgpack_object *f = x->via.array.ptr;
+    if (f[0].type != MSGPACK_OBJECT_STR || f[1].type != MSGPACK_OBJECT_STR ||
+        f[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[3].type != MSGPACK_OBJECT_FLOAT64 ||
+        f[4].type != MSGPACK_OBJECT_FLOAT64)
+      continue;
+    double a = f[3].via.f64, b = f[4].via.f64;
+    if (!(a > 0 && b >= a && b - a < 1e7 && b < 1e12)) continue;
+    int32_t from = -1;
+    for (sc_worker *o = st->workers; o; o = o->next)
+      if (strlen(o->addr) == f[1].via.str.size &&
+          memcmp(o->addr, f[1].via.str.ptr, f[1].via.str.size) == 0)
+        from = o->id;
+    int64_t nb = f[2].via.u64 > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)f[2].via.u64;
+    sc_events_transfer(&st->ev, f[0].via.str.ptr, f[0].via.str.size, w->id, from,
+                       sc_worker_time(st, w, a), sc_worker_time(st, w, b), nb);
+  }
+}
+
 static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");
   w->last_seen = sc_now(st);
@@ -79,6 +156,7 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
       double d = t1 - t0;
       st->avg_task = st->avg_task < 0 ? d : 0.95 * st->avg_task + 0.05 * d;
     }
+    record_compute(st, w, h, nbytes, 0);
     int64_t ndata = 0;
     ld_mp_get_i64(h, "nframes", &ndata);
     if (ndata < 0 || (uint64_t)ndata + 1 > m->nframes) ndata = 0;
@@ -95,6 +173,7 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
     size_t mlen = 0, tblen = 0;
     ld_mp_get_str(h, "message", &msg, &mlen);
     ld_mp_get_str(h, "traceback", &tb, &tblen);
+    record_compute(st, w, h, 0, 1);
     sc_task *t = find(st, ld_mp_get(h, "key"));
     if (t) sc_failed_on_worker(st, w, t, msg, mlen, tb, tblen);
   } else if (ld_mp_str_eq(op, "gather-data")) {
@@ -131,9 +210,12 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
   } else if (ld_mp_str_eq(op, "run-result") || ld_mp_str_eq(op, "upload-file-done")) {
     sc_on_worker_reply(st, w, m, h);
   } else if (ld_mp_str_eq(op, "heartbeat")) {
+    int64_t before = w->fetched_bytes;
     ld_mp_get_i64(h, "executed", &w->executed);
     ld_mp_get_i64(h, "fetched", &w->fetched);
     ld_mp_get_i64(h, "fetched_bytes", &w->fetched_bytes);
+    if (w->fetched_bytes > before) st->ev.transfer_bytes += w->fetched_bytes - before;
+    heartbeat_events(st, w, h);
     /* Optional (workers that spill to disk): bytes of results in RAM and
      * on disk; 'memory' then drives the paused test (placement.c). */
     int64_t v;
@@ -174,10 +256,11 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
       ld_conn_set_data(c, cl);
       pk_t p;
       pk_init(&p);
-      msgpack_pack_map(&p.pk, 3);
+      msgpack_pack_map(&p.pk, st->dashboard[0] ? 4 : 3);
       S(&p, "op"), S(&p, "welcome");
       S(&p, "id"), I(&p, cl->id);
       S(&p, "nworkers"), I(&p, st->nworkers);
+      if (st->dashboard[0]) S(&p, "dashboard"), S(&p, st->dashboard);
       pk_send(&p, c, NULL, 0);
     } else if (strcmp(role, "worker") != 0) {
       char msg[120];

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "events.h"
 #include "net/conn.h"
 #include "sched/engine.h"
 
@@ -34,6 +35,9 @@ typedef struct sc_worker {
   int64_t spilled;                          /* heartbeat 'spilled': bytes on disk */
   int64_t proc_reported; /* heartbeat 'process_memory': RSS beyond its start-up footprint */
   double last_seen;
+  double cpu;       /* heartbeat 'cpu': percent of one core since the previous heartbeat */
+  double clock_off; /* our wall clock minus its (heartbeat 'now'), lowest seen: maps its times */
+  int clock_known;
   int alive;
   msgpack_sbuffer free_keys; /* packed keys of a free-keys not yet sent */
   uint32_t nfree;
@@ -68,6 +72,7 @@ static inline ld_buffer *const *sc_frames_ptr(const sc_frames *f) {
  * when the engine forgets the task. */
 typedef struct sc_task {
   int32_t id;
+  int32_t prefix; /* index in the prefix table (events.h) */
   int retries;   /* reruns left after an error */
   int scattered; /* data came from scatter: cannot be recomputed */
   int lost;      /* erred because its data was lost for good */
@@ -119,6 +124,10 @@ typedef struct sc_state {
   ld_msg **uploads; /* upload-file messages (id 0), replayed to joining workers */
   char **upload_names;
   int nuploads, capuploads;
+  /* the dashboard (events.c, http*.c) */
+  sc_events ev;            /* the event stream */
+  char dashboard[128];     /* "http://HOST:PORT", empty when disabled */
+  struct sc_http *http;    /* the dashboard's server, or NULL */
 } sc_state;
 
 /* tasks.c: side records and the engine's hooks. */
@@ -217,5 +226,8 @@ sc_client *sc_find_client(sc_state *st, int id);
 void sc_proto_init(sc_state *st, const ld_conn_handlers **h);
 void sc_client_free(sc_client *c);
 double sc_now(sc_state *st);
+/* A worker's wall-clock time T (seconds) as seconds since the scheduler
+ * started (its clock offset applied). */
+double sc_worker_time(const sc_state *st, const sc_worker *w, double t);
 
 #endif

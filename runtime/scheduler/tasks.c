@@ -53,6 +53,7 @@ sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, in
   sc_task *t = sc_side(st, id);
   memset(t, 0, sizeof *t);
   t->id = id;
+  t->prefix = sc_events_prefix_of(&st->ev, key, len);
   return t;
 }
 

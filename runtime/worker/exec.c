@@ -180,6 +180,8 @@ static char start_err[512];
 /* The worker of the executor thread running (set once per thread): what
  * the ld_wexec_* calls of its Lua loop work on. */
 static _Thread_local wk_state *tl_w;
+/* Its index (0-based): the row of the dashboard's task stream. */
+static _Thread_local int tl_index;
 
 wk_state *wk_exec_state(void) { return tl_w; }
 
@@ -195,6 +197,7 @@ ld_wtask *ld_wexec_next(void) {
   w->executing++;
   pthread_mutex_unlock(&w->mu);
   r->t0 = now();
+  r->thread = tl_index;
   return r;
 }
 
@@ -235,6 +238,7 @@ void ld_wexec_done(ld_wtask *r) {
 static void *thread_main(void *p) {
   thread_arg *a = p;
   wk_state *w = a->w;
+  int a_index = a->index;
   free(a);
   char *err = NULL;
   ld_xstate *xs = ld_xstate_new(w->lua_path, w->lua_cpath, &err);
@@ -277,6 +281,7 @@ static void *thread_main(void *p) {
    * from taking a task to handing its result back), calling ld_wexec_next
    * and ld_wexec_done; it returns when the worker stops. */
   tl_w = w;
+  tl_index = a_index;
   for (;;) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref_serve);
     if (lua_pcall(L, 0, 0, 0) == 0) break;

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,6 +76,20 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(0);
 }
 
+/* The CPU time of this process since the previous call, in percent of
+ * the wall time between (100 = one core busy); 0 at the first call. */
+static double cpu_percent(void) {
+  static double last_wall, last_cpu;
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+  double wall = wk_wall(), pct = 0;
+  if (last_wall > 0 && wall > last_wall) pct = 100.0 * (cpu - last_cpu) / (wall - last_wall);
+  last_wall = wall, last_cpu = cpu;
+  return pct < 0 ? 0 : pct;
+}
+
 /* Sends a heartbeat: counters, the bytes of results held in RAM (memory)
  * and in spill files (spilled), and process memory (under a limit: RSS
  * beyond the worker's start-up footprint). */
@@ -84,8 +99,24 @@ void wk_heartbeat(wk_state *w) {
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 10);
+  msgpack_pack_map(&pk, 14);
   ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "heartbeat");
+  /* for the dashboard: our clock (the scheduler maps task times onto its
+   * own), CPU use since the last heartbeat, the transfers since then */
+  ld_mp_pack_cstr(&pk, "now"), msgpack_pack_double(&pk, wk_wall());
+  ld_mp_pack_cstr(&pk, "cpu"), msgpack_pack_double(&pk, cpu_percent());
+  ld_mp_pack_cstr(&pk, "transfers_dropped"), msgpack_pack_int64(&pk, w->xfers_dropped);
+  ld_mp_pack_cstr(&pk, "transfers"), msgpack_pack_array(&pk, (uint32_t)w->nxfers);
+  for (int i = 0; i < w->nxfers; i++) {
+    wk_xfer *x = &w->xfers[i];
+    msgpack_pack_array(&pk, 5);
+    ld_mp_pack_cstr(&pk, x->key), ld_mp_pack_cstr(&pk, x->from);
+    msgpack_pack_int64(&pk, x->nbytes);
+    msgpack_pack_double(&pk, x->t0), msgpack_pack_double(&pk, x->t1);
+    free(x->key);
+  }
+  w->nxfers = 0;
+  w->xfers_dropped = 0;
   ld_mp_pack_cstr(&pk, "process_memory"), msgpack_pack_int64(&pk, w->proc);
   ld_mp_pack_cstr(&pk, "executing"), msgpack_pack_int(&pk, w->executing);
   ld_mp_pack_cstr(&pk, "nkeys"), msgpack_pack_int64(&pk, (int64_t)w->data.count);

@@ -350,6 +350,7 @@ static void fetch(wk_state *w, wk_task *t, wk_dep *d) {
     f->key = dupn(d->key, d->keylen);
     f->keylen = d->keylen;
     f->peer = peer;
+    f->t0 = wk_wall();
     if (peer->asked++ == 0) peer->heard = (double)uv_now(w->loop) / 1000.0;
     ld_strmap_put(&w->fetching, f->key, f->keylen, f);
     pk_t p;
@@ -470,13 +471,14 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
       /* Small results travel with the message: the scheduler answers
        * gathers of them without asking us. */
       int small = d->nbytes <= WK_INLINE_MAX;
-      msgpack_pack_map(&p.pk, small ? 6 : 5);
+      msgpack_pack_map(&p.pk, small ? 7 : 6);
       if (small) S(&p, "nframes"), I(&p, d->nframes);
       S(&p, "op"), S(&p, "task-finished");
       S(&p, "key"), SN(&p, t->key, t->keylen);
       S(&p, "nbytes"), I(&p, d->nbytes);
       S(&p, "start"), msgpack_pack_double(&p.pk, r->t0);
       S(&p, "stop"), msgpack_pack_double(&p.pk, r->t1);
+      S(&p, "thread"), I(&p, r->thread);
       if (small) {
         ld_conn *sc = w->registered ? w->sched : NULL;
         if (sc) ld_conn_send_packed(sc, &p.sb, d->frames, d->nframes);
@@ -484,11 +486,14 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
         goto sent;
       }
     } else {
-      msgpack_pack_map(&p.pk, 4);
+      msgpack_pack_map(&p.pk, 7);
       S(&p, "op"), S(&p, "task-erred");
       S(&p, "key"), SN(&p, t->key, t->keylen);
       S(&p, "message"), S(&p, r->err ? r->err : "unknown error");
       S(&p, "traceback"), S(&p, r->tb ? r->tb : "");
+      S(&p, "start"), msgpack_pack_double(&p.pk, r->t0);
+      S(&p, "stop"), msgpack_pack_double(&p.pk, r->t1);
+      S(&p, "thread"), I(&p, r->thread);
     }
     wk_send_sched(w, &p.sb, NULL, 0);
   sent:
@@ -574,6 +579,21 @@ static void fetch_done(wk_state *w, wk_fetch *f, int ok) {
   fetch_free(f);
 }
 
+/* Keeps the transfer of F (NBYTES from P) for the next heartbeat, or
+ * counts it when WK_XFER_MAX are waiting already. */
+static void record_transfer(wk_state *w, const wk_fetch *f, const wk_peer *p, int64_t nbytes) {
+  if (w->nxfers == WK_XFER_MAX) {
+    w->xfers_dropped++;
+    return;
+  }
+  wk_xfer *x = &w->xfers[w->nxfers++];
+  x->key = dupn(f->key, f->keylen);
+  snprintf(x->from, sizeof x->from, "%s", p->addr);
+  x->nbytes = nbytes;
+  x->t0 = f->t0;
+  x->t1 = wk_wall();
+}
+
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h) {
   p->heard = (double)uv_now(w->loop) / 1000.0;
   const msgpack_object *keys = ld_mp_get(h, "keys");
@@ -596,6 +616,7 @@ void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h
       wk_data *d = data_put(w, key, klen, frames, (uint32_t)nf, 1);
       w->fetched++;
       w->fetched_bytes += d->nbytes;
+      record_transfer(w, f, p, d->nbytes);
     }
     next += (uint32_t)nf;
     if (f) fetch_done(w, f, 1);

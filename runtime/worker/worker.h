@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "net/conn.h"
@@ -88,9 +89,20 @@ typedef struct wk_fetch {
   char *key;
   size_t keylen;
   wk_peer *peer;
+  double t0; /* when it was asked for (wall clock, wk_wall) */
   wk_task **waiters; /* each holds a task reference */
   int nwaiters, capwaiters;
 } wk_fetch;
+
+/* A finished transfer, reported with the next heartbeat (the scheduler's
+ * task stream shows it). */
+typedef struct wk_xfer {
+  char *key; /* owned */
+  char from[80];
+  int64_t nbytes;
+  double t0, t1; /* wall clock (wk_wall) */
+} wk_xfer;
+#define WK_XFER_MAX 256 /* transfers kept between heartbeats; more are counted */
 
 typedef struct wk_state {
   uv_loop_t *loop;
@@ -112,6 +124,9 @@ typedef struct wk_state {
   wk_peer *peers;
   int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;
+  wk_xfer xfers[WK_XFER_MAX]; /* transfers since the last heartbeat */
+  int nxfers;
+  int64_t xfers_dropped; /* beyond WK_XFER_MAX since the last heartbeat */
   /* memory.c / spill.c: spilling under --memory-limit */
   int64_t memory;  /* bytes of data whose frames are in RAM (writes included) */
   int64_t spilled; /* bytes of data in spill files */
@@ -163,6 +178,13 @@ typedef struct wk_state {
   int nuploads, capuploads;
   atomic_int upload_gen; /* uploads taken so far, published after the entry */
 } wk_state;
+
+/* The wall clock in seconds (CLOCK_REALTIME, as task start/stop times). */
+static inline double wk_wall(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* store.c */
 void wk_data_drop(wk_state *w, const char *key, size_t len); /* frees KEY's data */

@@ -35,6 +35,7 @@ typedef struct ld_wtask {
   struct ld_wtask *next;
   int owns_payload; /* a run: the payload array and references are its own */
   int64_t run_id;   /* a run: the scheduler's request id */
+  int thread;       /* the executor thread that ran it (0-based; set by ld_wexec_next) */
 } ld_wtask;
 
 /* Called by the executor (Lua, through the FFI) with the result's codec

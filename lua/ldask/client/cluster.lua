@@ -79,6 +79,8 @@ end
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
 -- nanny (default true: each worker runs under a nanny that restarts it),
 -- timeout (start-up, default 20 s), scheduler_args (extra options),
+-- dashboard (default true: a dashboard on a free loopback port; false:
+-- none), dashboard_address ("HOST:PORT" for it),
 -- auth_token_file (default: a fresh token; auth = false: none, for specs
 -- that speak the wire themselves), tls_ca_file, tls_cert, tls_key (TLS
 -- for every process, with one certificate).
@@ -101,9 +103,23 @@ function M.start(opts)
   end
   self.security = security_args(self, opts)
   local sfile = dir .. "/scheduler.json"
+  -- the dashboard: any free port on loopback unless told otherwise (many
+  -- local clusters may run at once; 8787 is for a standalone scheduler)
+  local dash
+  if opts.dashboard == false then
+    dash = "--no-dashboard"
+  elseif opts.dashboard_address ~= nil then
+    if type(opts.dashboard_address) ~= "string" or not opts.dashboard_address:match("^%[?[%w%.:%-]+%]?:%d+$") then
+      error("ldask.Client: dashboard_address must be 'HOST:PORT' (e.g. '127.0.0.1:8787'), got " ..
+        tostring(opts.dashboard_address), 3)
+    end
+    dash = "--dashboard-address " .. quote(opts.dashboard_address)
+  else
+    dash = "--dashboard-address 127.0.0.1:0"
+  end
   local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
-    " --parent-pid " .. lib.ld_client_pid() .. " " .. self.security .. " " .. (opts.scheduler_args or ""),
-    dir .. "/scheduler.log")
+    " --parent-pid " .. lib.ld_client_pid() .. " " .. dash .. " " .. self.security .. " " ..
+    (opts.scheduler_args or ""), dir .. "/scheduler.log")
   self.pids[#self.pids + 1] = spid
   self.scheduler_pid = spid
   local deadline = lib.ld_client_now() + (opts.timeout or 20)

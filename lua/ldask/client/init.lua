@@ -62,6 +62,7 @@ local function new_client(address, opts)
     to_gather = {},     -- keys finished without their value, for a waiting fetch
     seq = 0,            -- submission order, for priorities
     errors = {},
+    token_file = opts.auth_token_file or os.getenv("LDASK_AUTH_TOKEN_FILE"),
   }, Client)
   return self
 end
@@ -76,7 +77,10 @@ end
 -- LDASK_AUTH_TOKEN_FILE; a local cluster of this process: its own),
 -- opts.tls_ca_file, opts.tls_cert, opts.tls_key (default LDASK_TLS_*).
 -- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler; nil starts a local cluster
--- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file =, set_as_default =, auth_token_file =, tls_ca_file =, tls_cert =, tls_key = }`
+-- A local cluster's scheduler serves the web dashboard on a free loopback
+-- port (opts.dashboard = false: none; opts.dashboard_address = "HOST:PORT"):
+-- Client:dashboard_link().
+-- @param[opt] opts `{ n_workers =, threads_per_worker =, scheduler_file =, set_as_default =, auth_token_file =, tls_ca_file =, tls_cert =, tls_key =, dashboard =, dashboard_address = }`
 -- @return a Client
 -- @usage local c = ldask.Client()          -- also require("ldask.client").new()
 -- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
@@ -146,7 +150,8 @@ end
 
 Client.__tostring = function(self)
   if self.closed then return "<Client closed>" end
-  return "<Client " .. self.address .. (self.cluster and " (local cluster)" or "") .. ">"
+  return "<Client " .. self.address .. (self.cluster and " (local cluster)" or "") ..
+    (type(self.dashboard) == "string" and (", dashboard " .. self.dashboard .. "/status") or "") .. ">"
 end
 
 local function check(self, name, level)
@@ -339,6 +344,7 @@ function Client:_handle(m)
     self:_worker_reply(h, m)
   elseif op == "welcome" then
     self.id = h.id
+    self.dashboard = h.dashboard or false
   elseif op == "error" then
     self.errors[#self.errors + 1] = h.message
     io.stderr:write("ldask: the scheduler reports: ", tostring(h.message), "\n")
@@ -536,6 +542,35 @@ end
 function Client:scheduler_info()
   check(self, "scheduler_info")
   return self:_request({ op = "identity" }, 2)
+end
+
+-- The token of TOKEN_FILE (trailing white space dropped, as the
+-- programs read it), %-encoded for a URL; nil when unreadable.
+local function url_token(token_file)
+  local f = token_file and io.open(token_file, "rb")
+  if not f then return nil end
+  local tok = f:read("*a"):gsub("%s+$", "")
+  f:close()
+  return (tok:gsub("[^%w%-%._~]", function(ch) return string.format("%%%02X", ch:byte()) end))
+end
+
+--- The link to the scheduler's web dashboard ("http://HOST:PORT/status"),
+-- or nil when it runs without one (--no-dashboard, or Client{dashboard =
+-- false}). When this client has the cluster's token (a local cluster's,
+-- or auth_token_file) the link carries it once (?token=...): the browser
+-- then gets a cookie and the token leaves the address bar
+-- (docs/dashboard.md).
+-- @return the link, or nil
+-- @usage print(client:dashboard_link())   --> http://127.0.0.1:8787/status
+function Client:dashboard_link()
+  check(self, "dashboard_link")
+  if self.dashboard == nil then
+    local info = self:_request({ op = "identity" }, 2)
+    self.dashboard = info.dashboard or false
+  end
+  if not self.dashboard then return nil end
+  local tok = url_token(self.token_file)
+  return self.dashboard .. "/status" .. (tok and tok ~= "" and ("?token=" .. tok) or "")
 end
 
 --- { [key] = {worker addresses} } for futures or keys.

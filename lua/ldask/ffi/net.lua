@@ -96,6 +96,7 @@ typedef struct ld_wtask {
   struct ld_wtask *next;
   int owns_payload;
   int64_t run_id;
+  int thread;
 } ld_wtask;
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
