@@ -24,8 +24,9 @@ for _, name in ipairs { "chromium", "chromium-browser" } do
 end
 
 -- The DOM of URL after Chromium ran its scripts for BUDGET ms of virtual
--- time (the pages poll: ?poll=1; an open event stream would keep
--- virtual time from advancing).
+-- time. Virtual time stands still while a request is open, so the pages
+-- either poll (?poll=1) or close their event stream after a few updates
+-- (?updates=N).
 local profile_n = 0
 local function dom(url, budget)
   assert(CHROMIUM, "chromium is missing: the dashboard specs need Debian's chromium (scripts/deps.sh)")
@@ -110,6 +111,7 @@ describe("the dashboard pages in headless Chromium", function()
     local st = assert(api("/api/v1/status"))
     local html = dom(page("/status"), 3000)
     local s = summary(html)
+    assert.matches("^polling", s["data-conn"])
     assert.is_true(tonumber(s["data-bars"]) >= 300, "bars: " .. tostring(s["data-bars"]))
     assert.equal("4", s["data-rows"])
     assert.equal(tostring(st.tasks.memory), s["data-memory"])
@@ -125,6 +127,16 @@ describe("the dashboard pages in headless Chromium", function()
       end
     end
     assert.equal("300", shown.slow["data-memory"])
+  end)
+
+  it("updates live from the event stream (/api/v1/events) too", function()
+    local st = assert(api("/api/v1/status"))
+    local html = dom(base .. "/status?updates=2&token=" .. token, 2000)
+    local s = summary(html)
+    assert.equal("stopped after 2 updates", s["data-conn"], "the page did not get its updates from the event stream")
+    assert.is_true(tonumber(s["data-bars"]) >= 300, "bars: " .. tostring(s["data-bars"]))
+    assert.equal("4", s["data-rows"])
+    assert.equal(tostring(st.tasks.memory), s["data-memory"])
   end)
 
   it("lists one table row per worker with its threads", function()

@@ -57,7 +57,9 @@
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " m";
   };
 
-  // A stable colour per task prefix (FNV-1a hash into a 20-colour palette).
+  // A colour per task prefix: the palette's colours in the order the page
+  // first meets the prefixes (distinct for the first 20), then a hue from a
+  // hash of the name.
   var PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94",
@@ -65,14 +67,21 @@
   ];
   LD.TRANSFER = "#d62728"; // transfers are red, as in dask
   LD.ERRED = "#111111"; // erred tasks black, as in dask
+  var assigned = {};
+  var nassigned = 0;
   LD.prefixColor = function (prefix) {
-    var h = 2166136261;
     var s = String(prefix);
+    if (assigned[s]) return assigned[s];
+    if (nassigned < PALETTE.length) {
+      nassigned++;
+      return (assigned[s] = PALETTE[nassigned - 1]);
+    }
+    var h = 2166136261;
     for (var i = 0; i < s.length; i++) {
       h ^= s.charCodeAt(i);
       h = Math.imul(h, 16777619) >>> 0;
     }
-    return PALETTE[h % PALETTE.length];
+    return (assigned[s] = "hsl(" + (h % 360) + ",55%,55%)");
   };
 
   LD.STATE_COLORS = {
@@ -135,6 +144,8 @@
     if (!c) return;
     c.textContent = text;
     c.className = bad ? "conn bad" : "conn";
+    var s = document.getElementById("summary");
+    if (s) s.setAttribute("data-conn", text);
   };
 
   // Feeds ON.status(statusJSON) and ON.events([task_stream events]) from the
@@ -183,16 +194,24 @@
           });
       })();
     }
+    // ?updates=N: close the stream after N updates (a page that stops, for
+    // snapshots: headless browsers wait for open streams before rendering)
+    var maxUpdates = Number((/[?&]updates=(\d+)/.exec(window.location.search) || [])[1] || 0);
+    var nupdates = 0;
     function sse() {
       var es = new EventSource("/api/v1/events");
       es.addEventListener("update", function (m) {
+        if (maxUpdates && ++nupdates >= maxUpdates) {
+          es.onerror = null;
+          es.close();
+        }
         var d;
         try {
           d = JSON.parse(m.data);
         } catch (e) {
           return;
         }
-        LD.setConn("live");
+        LD.setConn(maxUpdates && nupdates >= maxUpdates ? "stopped after " + nupdates + " updates" : "live");
         var st = d.status || d;
         if (on.status) on.status(st);
         var ts = d.task_stream || { seq: d.seq, events: d.events || [], dropped: d.dropped };
@@ -557,7 +576,14 @@
                 stroke: s.stroke,
                 fill: s.fill,
                 width: 1.5,
-                paths: s.stepped && window.uPlot.paths.stepped ? window.uPlot.paths.stepped({ align: 1 }) : undefined,
+                // points only (a scatter), steps, or lines
+                paths: s.points
+                  ? function () {
+                      return null;
+                    }
+                  : s.stepped && window.uPlot.paths.stepped
+                  ? window.uPlot.paths.stepped({ align: 1 })
+                  : undefined,
                 points: s.points ? { show: true, size: 4, fill: s.stroke } : { show: false },
               };
             })

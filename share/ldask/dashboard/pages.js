@@ -47,7 +47,7 @@
             [busy, "#2ca02c", busy + " of " + n + " threads busy"],
             [Math.max((w.processing || 0) - n, 0), "#98df8a", "queued"],
           ],
-          text: (w.processing || 0) + " processing / " + n + " threads",
+          text: (w.processing || 0) + " / " + n + " threads",
           attrs: { "data-worker": w.address, "data-processing": w.processing || 0 },
         };
       }),
@@ -187,7 +187,9 @@
 
   /* --------------------------------------------------------------------- graph */
 
-  // Layered layout: depth = longest path from a root; left to right.
+  // Layered layout, left to right: a node's layer is the longest path from
+  // a root to it; a layer taller than ROWS nodes wraps into several columns
+  // (so a wide map stays a block, not a thin line). Returns {xy(k), w, h}.
   function layout(nodes, edges) {
     var n = nodes.length;
     var indeg = new Array(n).fill(0);
@@ -211,20 +213,37 @@
       });
     }
     var layers = [];
-    var pos = [];
+    var slot = [];
     for (var k = 0; k < n; k++) {
       var d = depth[k];
       layers[d] = layers[d] || [];
-      pos[k] = [d, layers[d].length];
+      slot[k] = layers[d].length;
       layers[d].push(k);
     }
-    var tall = layers.reduce(function (m, l) {
-      return Math.max(m, l ? l.length : 0);
-    }, 1);
-    var sizes = layers.map(function (l) {
-      return l ? l.length : 0;
-    });
-    return { pos: pos, layers: layers.length, tall: tall, sizes: sizes };
+    var rows = Math.max(8, Math.round(Math.sqrt(n / 1.6)));
+    var DX = 14; // between the columns of one layer
+    var GAP = 60; // between layers
+    var DY = 14;
+    var x0 = [];
+    var x = 0;
+    for (var l = 0; l < layers.length; l++) {
+      var size = layers[l] ? layers[l].length : 0;
+      x0[l] = x;
+      x += Math.max(Math.ceil(size / rows) - 1, 0) * DX + GAP;
+    }
+    var tall = Math.min(rows, layers.reduce(function (m, ly) {
+      return Math.max(m, ly ? ly.length : 0);
+    }, 1));
+    return {
+      w: Math.max(x - GAP, 1),
+      h: Math.max((tall - 1) * DY, 1),
+      xy: function (k2) {
+        var ly = depth[k2];
+        var p = slot[k2];
+        var inLayer = Math.min(layers[ly].length, rows);
+        return [x0[ly] + Math.floor(p / rows) * DX, ((p % rows) + (tall - inLayer) / 2) * DY];
+      },
+    };
   }
 
   var SVG = "http://www.w3.org/2000/svg";
@@ -257,16 +276,12 @@
         return;
       }
       var L = layout(nodes, edges);
-      var dx = 60;
-      var dy = 14;
-      var W = Math.max(L.layers * dx, 200);
-      var H = Math.max(L.tall * dy, 100);
-      var root = svg("svg", { viewBox: "-20 -10 " + (W + 20) + " " + (H + 10), class: "graph", preserveAspectRatio: "xMidYMid meet" });
-      // each layer centred vertically
-      var xy = function (k) {
-        var p = L.pos[k];
-        return [p[0] * dx, (p[1] + (L.tall - L.sizes[p[0]]) / 2) * dy];
-      };
+      var root = svg("svg", {
+        viewBox: "-20 -20 " + (L.w + 40) + " " + (L.h + 40),
+        class: "graph",
+        preserveAspectRatio: "xMidYMid meet",
+      });
+      var xy = L.xy;
       var lines = svg("g", { class: "edges" });
       edges.forEach(function (e) {
         if (e[0] >= nodes.length || e[1] >= nodes.length) return;
