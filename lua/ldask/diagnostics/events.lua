@@ -38,7 +38,7 @@ function M.watching() return nrings > 0 end
 -- @param[opt] opts `{ capacity = }`
 -- @return an EventRing
 -- @usage local ring = ldask.diagnostics.events.watch()
--- x:compute()
+-- ldask.array.ones({ 1000 }, { chunks = 100 }):sum():compute()
 -- for _, e in ipairs(ring:since(0)) do print(e.key, e.stop - e.start) end
 -- ring:close()
 function M.watch(opts)
