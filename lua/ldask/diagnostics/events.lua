@@ -39,7 +39,9 @@ function M.watching() return nrings > 0 end
 -- @return an EventRing
 -- @usage local ring = ldask.diagnostics.events.watch()
 -- ldask.array.ones({ 1000 }, { chunks = 100 }):sum():compute()
--- for _, e in ipairs(ring:since(0)) do print(e.key, e.stop - e.start) end
+-- for _, e in ipairs(ring:since(0)) do
+--   if e.kind == "compute" then print(e.key, e.stop - e.start) end
+-- end
 -- ring:close()
 function M.watch(opts)
   if opts ~= nil and type(opts) ~= "table" then
