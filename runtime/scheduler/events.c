@@ -30,7 +30,7 @@ static char *dupn(const char *s, size_t n) {
 
 int sc_events_init(sc_events *e, uint32_t cap) {
   memset(e, 0, sizeof *e);
-  e->cap = cap ? cap : SC_EV_DEFAULT_CAP;
+  e->cap = cap; /* 0: no events kept (the counters still count) */
   e->next_seq = 1;
   e->t0_real = sc_wall();
   ld_strmap_init(&e->prefix_ix);
@@ -60,6 +60,7 @@ void sc_events_free(sc_events *e) {
  * when the ring is full), or NULL when the ring cannot be allocated (the
  * event is then counted as dropped). */
 static sc_event *next_slot(sc_events *e, const char *key, size_t klen) {
+  if (e->cap == 0) return NULL;
   if (e->ring == NULL) {
     e->ring = calloc(e->cap, sizeof *e->ring);
     if (e->ring == NULL) {

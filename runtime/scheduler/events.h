@@ -6,7 +6,8 @@
  * events dropped). Written on every task-finished, task-erred and
  * heartbeat; read by the dashboard (http_api.c). The ring has a fixed
  * capacity (--events-capacity, default 50,000): the oldest events are
- * overwritten and counted as dropped. Owned by the scheduler's loop. */
+ * overwritten and counted as dropped; 0 keeps none. Owned by the
+ * scheduler's loop. */
 #ifndef LDASK_SCHEDULER_EVENTS_H
 #define LDASK_SCHEDULER_EVENTS_H
 
@@ -17,14 +18,14 @@
 
 enum { SC_EV_COMPUTE = 0, SC_EV_TRANSFER = 1 };
 
-#define SC_EV_INLINE 48            /* keys up to this many bytes live in the slot */
-#define SC_EV_DEFAULT_CAP 50000    /* default ring capacity */
-#define SC_EV_MAX_CAP 10000000     /* --events-capacity upper bound */
-#define SC_PREFIX_MAX 1000         /* distinct prefixes named; more count as "other" */
-#define SC_PREFIX_OTHER 0          /* the prefix index of "other" */
+#define SC_EV_INLINE 48         /* keys up to this many bytes live in the slot */
+#define SC_EV_DEFAULT_CAP 50000 /* default ring capacity */
+#define SC_EV_MAX_CAP 10000000  /* --events-capacity upper bound */
+#define SC_PREFIX_MAX 1000      /* distinct prefixes named; more count as "other" */
+#define SC_PREFIX_OTHER 0       /* the prefix index of "other" */
 
 typedef struct sc_event {
-  uint64_t seq; /* 1, 2, ...: its number in the stream */
+  uint64_t seq;       /* 1, 2, ...: its number in the stream */
   double start, stop; /* seconds since the scheduler started */
   int64_t bytes;      /* the result's size (compute) or the bytes moved (transfer) */
   int32_t worker;     /* the worker's id (sc_events_worker_addr) */
@@ -54,8 +55,8 @@ typedef struct sc_events {
   int64_t completed, erred, transfer_bytes, transfers;
 } sc_events;
 
-/* Sets E up with a ring of CAP events (allocated lazily). Returns 0, or -1
- * when out of memory. */
+/* Sets E up with a ring of CAP events (allocated at the first event; 0:
+ * no events are kept, only counted). Returns 0, or -1 when out of memory. */
 int sc_events_init(sc_events *e, uint32_t cap);
 void sc_events_free(sc_events *e);
 

@@ -17,58 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "net/auth.h"
-
-/* Bounds of a request and of the server. */
-#define H_URL_MAX 2048          /* longer: 414 */
-#define H_HEADERS_MAX 8192      /* header bytes (names and values): more is 431 */
-#define H_BODY_MAX 1024         /* request body (the login form): more is 413 */
-#define H_CONNS_MAX 64          /* open connections: more are answered 503 and closed */
-#define H_STREAMS_MAX 4         /* concurrent /api/v1/events streams */
-#define H_REQUEST_MS 10000      /* a request must arrive whole within this of the last answer */
-#define H_WQUEUE_MAX (8u << 20) /* bytes waiting to be written: more closes the connection */
-#define H_FILE_MAX (8 << 20)    /* static files */
-#define H_COOKIE "ldask_dashboard"
-
-typedef struct hconn {
-  uv_tcp_t tcp;
-  uv_timer_t timer;
-  http_parser parser;
-  struct sc_http *srv;
-  char url[H_URL_MAX + 1];
-  size_t urllen;
-  size_t header_bytes;
-  char field[32]; /* the current header's name (lower case, cut) */
-  size_t fieldlen;
-  int in_value; /* the last callback was a header value */
-  int which;    /* the header being read: 0 other, 1 cookie, 2 authorization, 3 host */
-  char cookie[1024], authz[512], host[256];
-  size_t cookielen, authzlen, hostlen;
-  char body[H_BODY_MAX + 1];
-  size_t bodylen;
-  int error;  /* the status to answer with after a parse callback failed */
-  int stream; /* an /api/v1/events stream */
-  int ended;  /* the last answer closes the connection: nothing more is read */
-  uint64_t stream_seq;
-  int closing;
-  int nhandles; /* handles still open (tcp, timer) */
-  struct hconn *next;
-} hconn;
-
-struct sc_http {
-  sc_state *st;
-  uv_tcp_t listener;
-  uv_timer_t tick; /* the streams' update, once a second */
-  const ld_sec *sec;
-  char static_dir[PATH_MAX];
-  int have_static;
-  char looked[1024]; /* where the folder was looked for (when missing) */
-  int loopback;
-  int port;
-  hconn *conns;
-  int nconns, nstreams;
-  int closing, nhandles;
-};
+#include "http_impl.h"
 
 static http_parser_settings settings;
 
@@ -138,19 +87,32 @@ static void conn_write(hconn *c, const char *s, size_t n, int close_after) {
 
 static const char *reason_of(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 200:
+      return "OK";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
   }
 }
 
@@ -158,8 +120,8 @@ static const char *reason_of(int status) {
  * header lines EXTRA ("Name: value\r\n"..., may be NULL); HEAD requests get
  * the headers only. The connection stays open when the client keeps it
  * alive and CLOSE is 0. */
-static void respond(hconn *c, int status, const char *type, const char *body, size_t n,
-                    const char *extra, int close) {
+void h_respond(hconn *c, int status, const char *type, const char *body, size_t n,
+               const char *extra, int close) {
   hbuf b = {0};
   int keep = !close && !c->error && http_should_keep_alive(&c->parser);
   hb_printf(&b,
@@ -178,18 +140,18 @@ static void respond(hconn *c, int status, const char *type, const char *body, si
   }
 }
 
-static void respond_text(hconn *c, int status, const char *text) {
-  respond(c, status, "text/plain; charset=utf-8", text, strlen(text), NULL, 0);
+void h_respond_text(hconn *c, int status, const char *text) {
+  h_respond(c, status, "text/plain; charset=utf-8", text, strlen(text), NULL, 0);
 }
 
-static void respond_json_error(hconn *c, int status, const char *msg) {
+void h_respond_json_error(hconn *c, int status, const char *msg) {
   hbuf b = {0};
   js j;
   js_init(&j, &b);
   js_obj(&j);
   js_kstr(&j, "error", msg);
   js_end_obj(&j);
-  respond(c, status, "application/json", b.p, b.n, NULL, 0);
+  h_respond(c, status, "application/json", b.p, b.n, NULL, 0);
   hb_free(&b);
 }
 
@@ -253,7 +215,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
                : strcmp(c->field, "authorization") == 0 ? 2
                : strcmp(c->field, "host") == 0          ? 3
                                                         : 0;
-    if (c->which == 1 && c->cookielen > 0) append(c->cookie, sizeof c->cookie, &c->cookielen, "; ", 2);
+    if (c->which == 1 && c->cookielen > 0)
+      append(c->cookie, sizeof c->cookie, &c->cookielen, "; ", 2);
   }
   if (c->which == 1) append(c->cookie, sizeof c->cookie, &c->cookielen, at, n);
   if (c->which == 2) append(c->authz, sizeof c->authz, &c->authzlen, at, n);
@@ -310,7 +273,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
              : status == 414 ? "the URL is longer than 2048 bytes"
              : status == 413 ? "the request's body is larger than 1 KiB"
                              : http_errno_description(e));
-    respond(c, status, "text/plain; charset=utf-8", msg, strlen(msg), NULL, 1);
+    h_respond(c, status, "text/plain; charset=utf-8", msg, strlen(msg), NULL, 1);
   }
 }
 
@@ -349,235 +312,6 @@ static void on_connection(uv_stream_t *ls, int status) {
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-/* ---- URLs ---- */
-
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
-
-/* Decodes the N bytes at S (%XX; '+' as space when FORM) into OUT (room
- * for N + 1). Returns the decoded length, or -1 for a bad escape. */
-static long url_decode(const char *s, size_t n, char *out, int form) {
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%') {
-      int a = i + 2 < n ? hexval(s[i + 1]) : -1, b = i + 2 < n ? hexval(s[i + 2]) : -1;
-      if (a < 0 || b < 0) return -1;
-      out[k++] = (char)(a * 16 + b);
-      i += 2;
-    } else {
-      out[k++] = form && s[i] == '+' ? ' ' : s[i];
-    }
-  }
-  out[k] = '\0';
-  return (long)k;
-}
-
-/* Finds parameter NAME in the query string Q (name=value&...): its raw
- * value and length, or NULL. */
-static const char *query_param(const char *q, const char *name, size_t *len) {
-  size_t nl = strlen(name);
-  for (const char *p = q; p && *p;) {
-    const char *amp = strchr(p, '&');
-    size_t seg = amp ? (size_t)(amp - p) : strlen(p);
-    if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-      *len = seg - nl - 1;
-      return p + nl + 1;
-    }
-    p = amp ? amp + 1 : NULL;
-  }
-  return NULL;
-}
-
-/* ---- the token ---- */
-
-/* Whether the request carries the cluster's token: the dashboard cookie,
- * or "Authorization: Bearer TOKEN" (Prometheus, scripts). */
-static int authorized(hconn *c) {
-  const ld_sec *sec = c->srv->sec;
-  if (!ld_sec_has_token(sec)) return 1;
-  char want[65];
-  if (ld_sec_token_cookie(sec, want) != 0) return 0;
-  for (const char *p = c->cookie; (p = strstr(p, H_COOKIE "=")) != NULL; p++) {
-    if (p != c->cookie && p[-1] != ' ' && p[-1] != ';') continue;
-    const char *v = p + sizeof H_COOKIE;
-    if (strlen(v) >= 64 && (v[64] == '\0' || v[64] == ';') && CRYPTO_memcmp(v, want, 64) == 0)
-      return 1;
-  }
-  if (c->authzlen > 7 && strncmp(c->authz, "Bearer ", 7) == 0)
-    return ld_sec_token_equal(sec, c->authz + 7, c->authzlen - 7);
-  return 0;
-}
-
-/* The login page: a form posting the token to /login, back to NEXT. */
-static void respond_login(hconn *c, int status, const char *next, const char *msg) {
-  hbuf b = {0};
-  hb_str(&b,
-         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ldask dashboard: "
-         "login</title></head>\n<body style=\"font-family:sans-serif;margin:3em\">\n"
-         "<h1>ldask dashboard</h1>\n<p>This cluster has a token (docs/security.md). Paste it "
-         "(the contents of the token file) to see the dashboard.</p>\n");
-  if (msg) {
-    hb_str(&b, "<p style=\"color:#b00\">");
-    hb_html(&b, msg, strlen(msg));
-    hb_str(&b, "</p>\n");
-  }
-  hb_str(&b,
-         "<form method=\"post\" action=\"/login\">\n<input type=\"password\" name=\"token\" "
-         "autofocus size=\"70\">\n<input type=\"hidden\" name=\"next\" value=\"");
-  hb_html(&b, next, strlen(next));
-  hb_str(&b, "\">\n<button type=\"submit\">Log in</button>\n</form>\n</body></html>\n");
-  respond(c, status, "text/html; charset=utf-8", b.p, b.n, NULL, 0);
-  hb_free(&b);
-}
-
-/* Redirects to LOCATION (a local path) setting the dashboard cookie. */
-static void redirect_with_cookie(hconn *c, int status, const char *location) {
-  char cookie[65], extra[PATH_MAX + 256];
-  if (ld_sec_token_cookie(c->srv->sec, cookie) != 0) {
-    respond_text(c, 500, "500: no token to derive a cookie from\n");
-    return;
-  }
-  snprintf(extra, sizeof extra,
-           "Set-Cookie: " H_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict\r\nLocation: %s\r\n",
-           cookie, location);
-  respond(c, status, "text/plain; charset=utf-8", "", 0, extra, 0);
-}
-
-/* A redirect target from the user: a local path only (no scheme, no
- * "//host", no control bytes), else /status. */
-static const char *safe_next(const char *next) {
-  if (next[0] != '/' || next[1] == '/' || next[1] == '\\') return "/status";
-  for (const char *p = next; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == '\\') return "/status";
-  return next;
-}
-
-/* ?token=... on any path: right, the cookie is set and the browser comes
- * back to the same URL without it; wrong, the login page says so. */
-static void token_in_query(hconn *c, const char *path, const char *query, const char *tok,
-                           size_t toklen) {
-  char *given = malloc(toklen + 1);
-  long glen = given ? url_decode(tok, toklen, given, 1) : -1;
-  int ok = glen >= 0 && ld_sec_token_equal(c->srv->sec, given, (size_t)glen);
-  free(given);
-  if (!ok) {
-    respond_login(c, 401, path, "That token is not this cluster's.");
-    return;
-  }
-  hbuf loc = {0};
-  hb_str(&loc, path);
-  int first = 1;
-  for (const char *p = query; p && *p;) { /* the other parameters, kept */
-    const char *amp = strchr(p, '&');
-    size_t seg = amp ? (size_t)(amp - p) : strlen(p);
-    if (!(seg >= 6 && strncmp(p, "token=", 6) == 0) && seg > 0) {
-      hb_add(&loc, first ? "?" : "&", 1);
-      hb_add(&loc, p, seg);
-      first = 0;
-    }
-    p = amp ? amp + 1 : NULL;
-  }
-  hb_add(&loc, "", 1);
-  redirect_with_cookie(c, 302, safe_next(loc.p));
-  hb_free(&loc);
-}
-
-/* POST /login with token=...&next=... (a form). */
-static void login_post(hconn *c) {
-  size_t tl = 0, nl = 0;
-  const char *tok = query_param(c->body, "token", &tl);
-  const char *nxt = query_param(c->body, "next", &nl);
-  char next[H_BODY_MAX + 1] = "/status";
-  if (nxt && url_decode(nxt, nl, next, 1) < 0) snprintf(next, sizeof next, "/status");
-  char given[H_BODY_MAX + 1];
-  long glen = tok ? url_decode(tok, tl, given, 1) : -1;
-  /* trailing white space, as in a token file */
-  while (glen > 0 && (given[glen - 1] == '\n' || given[glen - 1] == '\r' ||
-                      given[glen - 1] == ' ' || given[glen - 1] == '\t'))
-    glen--;
-  if (glen <= 0 || !ld_sec_token_equal(c->srv->sec, given, (size_t)glen)) {
-    respond_login(c, 401, safe_next(next), "That token is not this cluster's.");
-    return;
-  }
-  redirect_with_cookie(c, 303, safe_next(next));
-}
-
-/* ---- static files ---- */
-
-static const char *content_type(const char *name) {
-  const char *base = strrchr(name, '/');
-  base = base ? base + 1 : name;
-  const char *dot = strrchr(base, '.');
-  if (dot == NULL) return strcmp(base, "LICENSE") == 0 ? "text/plain; charset=utf-8"
-                                                       : "application/octet-stream";
-  static const char *const map[][2] = {
-      {".html", "text/html; charset=utf-8"},
-      {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},
-      {".json", "application/json"},
-      {".svg", "image/svg+xml"},
-      {".png", "image/png"},
-      {".ico", "image/x-icon"},
-      {".txt", "text/plain; charset=utf-8"},
-      {".md", "text/plain; charset=utf-8"},
-      {".map", "application/json"},
-  };
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-    if (strcmp(dot, map[i][0]) == 0) return map[i][1];
-  return "application/octet-stream";
-}
-
-/* Whether REL (decoded) is a safe path inside the folder: not empty, not
- * absolute, no NUL or backslash, no segment that is empty or starts with
- * '.' (so no "..", no hidden files). */
-static int safe_rel(const char *rel, size_t len) {
-  if (len == 0 || rel[0] == '/' || memchr(rel, '\0', len) || memchr(rel, '\\', len)) return 0;
-  const char *seg = rel;
-  for (size_t i = 0; i <= len; i++) {
-    if (i == len || rel[i] == '/') {
-      if (rel + i == seg || seg[0] == '.') return 0;
-      seg = rel + i + 1;
-    }
-  }
-  return 1;
-}
-
-static void serve_file(hconn *c, const char *rel) {
-  sc_http *h = c->srv;
-  if (!h->have_static) {
-    char msg[1400];
-    snprintf(msg, sizeof msg,
-             "500: the dashboard's pages are not installed: no folder at %s "
-             "(set LDASK_DASHBOARD_DIR, or run make install); the JSON API at /api/v1/ works\n",
-             h->looked);
-    respond_text(c, 500, msg);
-    return;
-  }
-  char path[PATH_MAX * 2];
-  snprintf(path, sizeof path, "%s/%s", h->static_dir, rel);
-  FILE *f = fopen(path, "rb");
-  struct stat sb;
-  if (f == NULL || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > H_FILE_MAX) {
-    if (f) fclose(f);
-    respond_text(c, 404, "404: no such file in the dashboard\n");
-    return;
-  }
-  char *data = malloc((size_t)sb.st_size + 1);
-  size_t n = data ? fread(data, 1, (size_t)sb.st_size, f) : 0;
-  fclose(f);
-  if (data == NULL || n != (size_t)sb.st_size) {
-    free(data);
-    respond_text(c, 500, "500: cannot read the file\n");
-    return;
-  }
-  respond(c, 200, content_type(rel), data, n, NULL, 0);
-  free(data);
-}
-
 /* ---- Server-Sent Events ---- */
 
 /* One update message to stream C: the status and the task stream events
@@ -607,7 +341,7 @@ static void on_tick(uv_timer_t *t) {
 static void start_stream(hconn *c) {
   sc_http *h = c->srv;
   if (h->nstreams >= H_STREAMS_MAX) {
-    respond_text(c, 503, "503: too many event streams open (at most 4); poll /api/v1/status\n");
+    h_respond_text(c, 503, "503: too many event streams open (at most 4); poll /api/v1/status\n");
     return;
   }
   c->stream = 1;
@@ -643,38 +377,39 @@ static void handle(hconn *c) {
   const char *path = c->url;
   if (method != HTTP_GET && method != HTTP_HEAD &&
       !(method == HTTP_POST && strcmp(path, "/login") == 0)) {
-    respond(c, 405, "text/plain; charset=utf-8", "405: GET only\n", 14, "Allow: GET, HEAD\r\n", 0);
+    h_respond(c, 405, "text/plain; charset=utf-8", "405: GET only\n", 14, "Allow: GET, HEAD\r\n",
+              0);
     return;
   }
   if (!host_ok(c)) {
-    respond_text(c, 403, "403: this dashboard answers to localhost, 127.0.0.1 or [::1] only\n");
+    h_respond_text(c, 403, "403: this dashboard answers to localhost, 127.0.0.1 or [::1] only\n");
     return;
   }
   if (strcmp(path, "/health") == 0) {
-    respond_text(c, 200, "ok");
+    h_respond_text(c, 200, "ok");
     return;
   }
   if (ld_sec_has_token(c->srv->sec)) {
     size_t tl;
-    const char *tok = q ? query_param(q, "token", &tl) : NULL;
+    const char *tok = q ? h_query_param(q, "token", &tl) : NULL;
     if (tok) {
-      token_in_query(c, path, q, tok, tl);
+      h_token_in_query(c, path, q, tok, tl);
       return;
     }
     if (strcmp(path, "/login") == 0) {
       if (method == HTTP_POST)
-        login_post(c);
+        h_login_post(c);
       else
-        respond_login(c, 200, "/status", NULL);
+        h_respond_login(c, 200, "/status", NULL);
       return;
     }
-    if (!authorized(c)) {
+    if (!h_authorized(c)) {
       if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/metrics") == 0)
-        respond_json_error(c, 401,
-                           "this cluster has a token: open /login, add ?token=... once, or send "
-                           "'Authorization: Bearer TOKEN'");
+        h_respond_json_error(c, 401,
+                             "this cluster has a token: open /login, add ?token=... once, or send "
+                             "'Authorization: Bearer TOKEN'");
       else
-        respond_login(c, 401, safe_next(path), NULL);
+        h_respond_login(c, 401, h_safe_next(path), NULL);
       return;
     }
   }
@@ -682,28 +417,28 @@ static void handle(hconn *c) {
   int status = -1;
   const char *type = "application/json";
   if (strcmp(path, "/") == 0) {
-    respond(c, 302, "text/plain; charset=utf-8", "", 0, "Location: /status\r\n", 0);
+    h_respond(c, 302, "text/plain; charset=utf-8", "", 0, "Location: /status\r\n", 0);
     return;
   } else if (strcmp(path, "/status") == 0 || strcmp(path, "/workers") == 0 ||
              strcmp(path, "/graph") == 0) {
     char name[32];
     snprintf(name, sizeof name, "%s.html", path + 1);
-    serve_file(c, name);
+    h_serve_file(c, name);
     return;
   } else if (strncmp(path, "/prefix/", 8) == 0) {
-    serve_file(c, "prefix.html");
+    h_serve_file(c, "prefix.html");
     return;
   } else if (strncmp(path, "/key/", 5) == 0) {
-    serve_file(c, "key.html");
+    h_serve_file(c, "key.html");
     return;
   } else if (strncmp(path, "/static/", 8) == 0) {
     char rel[H_URL_MAX + 1];
-    long n = url_decode(path + 8, strlen(path + 8), rel, 0);
-    if (n < 0 || !safe_rel(rel, (size_t)n)) {
-      respond_text(c, 404, "404: not a file of the dashboard\n");
+    long n = h_url_decode(path + 8, strlen(path + 8), rel, 0);
+    if (n < 0 || !h_safe_rel(rel, (size_t)n)) {
+      h_respond_text(c, 404, "404: not a file of the dashboard\n");
       return;
     }
-    serve_file(c, rel);
+    h_serve_file(c, rel);
     return;
   } else if (strcmp(path, "/metrics") == 0) {
     status = sc_api_metrics(st, &b);
@@ -718,9 +453,9 @@ static void handle(hconn *c) {
     status = sc_api_graph(st, &b);
   } else if (strncmp(path, "/api/v1/key/", 12) == 0) {
     char key[H_URL_MAX + 1];
-    long n = url_decode(path + 12, strlen(path + 12), key, 0);
+    long n = h_url_decode(path + 12, strlen(path + 12), key, 0);
     if (n < 0) {
-      respond_json_error(c, 400, "the key in the URL has a bad %-escape");
+      h_respond_json_error(c, 400, "the key in the URL has a bad %-escape");
       return;
     }
     status = sc_api_key(st, key, (size_t)n, &b);
@@ -728,52 +463,17 @@ static void handle(hconn *c) {
     start_stream(c);
     return;
   } else if (strncmp(path, "/api/", 5) == 0) {
-    respond_json_error(c, 404, "no such API path (see docs/dashboard.md)");
+    h_respond_json_error(c, 404, "no such API path (see docs/dashboard.md)");
     return;
   } else {
-    respond_text(c, 404, "404: no such page\n");
+    h_respond_text(c, 404, "404: no such page\n");
     return;
   }
-  respond(c, status, type, b.p, b.n, NULL, 0);
+  h_respond(c, status, type, b.p, b.n, NULL, 0);
   hb_free(&b);
 }
 
 /* ---- the server ---- */
-
-int sc_http_find_static(char *out, size_t outlen) {
-  const char *env = getenv("LDASK_DASHBOARD_DIR");
-  struct stat sb;
-  if (env && *env) {
-    snprintf(out, outlen, "%s", env);
-    return stat(env, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
-  }
-  char dir[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-  if (n <= 0) {
-    snprintf(out, outlen, "(the program's location is unknown)");
-    return -1;
-  }
-  dir[n] = '\0';
-  char looked[1024] = "";
-  static const char *const rels[] = {"share/ldask/dashboard", "share/lua/5.1/ldask/dashboard"};
-  for (int up = 0; up < 5; up++) {
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir) break;
-    *slash = '\0'; /* bin/ldask-scheduler -> bin -> prefix -> ... */
-    if (up == 0) continue;
-    for (int r = 0; r < 2; r++) {
-      char probe[PATH_MAX + 64];
-      snprintf(probe, sizeof probe, "%s/%s", dir, rels[r]);
-      if (stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(out, outlen, "%s", probe);
-        return 0;
-      }
-      if (up == 1 && r == 0) snprintf(looked, sizeof looked, "%.900s", probe);
-    }
-  }
-  snprintf(out, outlen, "%s (and the same under the folders above it)", looked);
-  return -1;
-}
 
 static int is_loopback_host(const char *host) {
   return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
@@ -794,7 +494,7 @@ static int bind_listen(sc_http *h, const char *host, int port) {
   int len = sizeof got;
   uv_tcp_getsockname(&h->listener, (struct sockaddr *)&got, &len);
   h->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                             : ((struct sockaddr_in *)&got)->sin_port);
+                                            : ((struct sockaddr_in *)&got)->sin_port);
   return 0;
 }
 
@@ -858,10 +558,10 @@ sc_http *sc_http_start(sc_state *st, const sc_http_opts *o, char *err, size_t er
   h->nhandles++;
   uv_timer_start(&h->tick, on_tick, 1000, 1000);
   uv_unref((uv_handle_t *)&h->tick);
-  const char *shown = strcmp(o->host, "0.0.0.0") == 0 || strcmp(o->host, "::") == 0 ? "127.0.0.1"
-                                                                                      : o->host;
-  snprintf(st->dashboard, sizeof st->dashboard, strchr(shown, ':') ? "http://[%s]:%d" : "http://%s:%d",
-           shown, h->port);
+  const char *shown =
+      strcmp(o->host, "0.0.0.0") == 0 || strcmp(o->host, "::") == 0 ? "127.0.0.1" : o->host;
+  snprintf(st->dashboard, sizeof st->dashboard,
+           strchr(shown, ':') ? "http://[%s]:%d" : "http://%s:%d", shown, h->port);
   return h;
 }
 

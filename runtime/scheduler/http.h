@@ -16,11 +16,11 @@
 struct ld_sec;
 
 typedef struct sc_http_opts {
-  const char *host;           /* address to bind */
-  int port;                   /* 0: any free port */
-  int fallback;               /* port taken: take any free one (and say so) */
-  const struct ld_sec *sec;   /* the cluster's token (may be NULL: open dashboard) */
-  const char *static_dir;     /* the dashboard folder; NULL: search (sc_http_find_static) */
+  const char *host;         /* address to bind */
+  int port;                 /* 0: any free port */
+  int fallback;             /* port taken: take any free one (and say so) */
+  const struct ld_sec *sec; /* the cluster's token (may be NULL: open dashboard) */
+  const char *static_dir;   /* the dashboard folder; NULL: search (sc_http_find_static) */
 } sc_http_opts;
 
 typedef struct sc_http sc_http;

@@ -14,12 +14,18 @@
 static const char *state_name(int state) {
   switch (state) {
     case LD_TASK_WAITING:
-    case LD_TASK_READY: return "waiting";
-    case LD_TASK_PROCESSING: return "processing";
-    case LD_TASK_MEMORY: return "memory";
-    case LD_TASK_ERRED: return "erred";
-    case LD_TASK_CANCELLED: return "cancelled";
-    default: return "released";
+    case LD_TASK_READY:
+      return "waiting";
+    case LD_TASK_PROCESSING:
+      return "processing";
+    case LD_TASK_MEMORY:
+      return "memory";
+    case LD_TASK_ERRED:
+      return "erred";
+    case LD_TASK_CANCELLED:
+      return "cancelled";
+    default:
+      return "released";
   }
 }
 
@@ -27,13 +33,20 @@ enum { C_WAITING, C_PROCESSING, C_MEMORY, C_ERRED, C_RELEASED, C_CANCELLED, C_RE
 
 static int count_slot(int state) {
   switch (state) {
-    case LD_TASK_WAITING: return C_WAITING;
-    case LD_TASK_READY: return C_READY;
-    case LD_TASK_PROCESSING: return C_PROCESSING;
-    case LD_TASK_MEMORY: return C_MEMORY;
-    case LD_TASK_ERRED: return C_ERRED;
-    case LD_TASK_CANCELLED: return C_CANCELLED;
-    default: return C_RELEASED;
+    case LD_TASK_WAITING:
+      return C_WAITING;
+    case LD_TASK_READY:
+      return C_READY;
+    case LD_TASK_PROCESSING:
+      return C_PROCESSING;
+    case LD_TASK_MEMORY:
+      return C_MEMORY;
+    case LD_TASK_ERRED:
+      return C_ERRED;
+    case LD_TASK_CANCELLED:
+      return C_CANCELLED;
+    default:
+      return C_RELEASED;
   }
 }
 
@@ -377,8 +390,7 @@ int sc_api_metrics(sc_state *st, hbuf *b) {
     hb_prom_label(b, w->addr, strlen(w->addr));
     hb_printf(b, "\"} %lld\n", (long long)w->spilled);
   }
-  prom_head(b, "ldask_transfer_bytes_total", "counter",
-            "Bytes workers fetched from each other.");
+  prom_head(b, "ldask_transfer_bytes_total", "counter", "Bytes workers fetched from each other.");
   hb_printf(b, "ldask_transfer_bytes_total %lld\n", (long long)st->ev.transfer_bytes);
   prom_head(b, "ldask_events_dropped_total", "counter",
             "Events lost from the scheduler's event ring (overwritten or not reported).");

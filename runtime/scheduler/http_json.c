@@ -29,11 +29,16 @@ void hb_add(hbuf *b, const void *s, size_t n) {
 }
 
 void hb_printf(hbuf *b, const char *fmt, ...) {
+  char tmp[256];
   va_list ap;
   va_start(ap, fmt);
-  int need = vsnprintf(NULL, 0, fmt, ap);
+  int need = vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
   if (need <= 0) return;
+  if ((size_t)need < sizeof tmp) {
+    hb_add(b, tmp, (size_t)need);
+    return;
+  }
   reserve(b, (size_t)need + 1);
   va_start(ap, fmt);
   vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
@@ -64,12 +69,23 @@ void hb_prom_label(hbuf *b, const char *s, size_t n) {
 void hb_html(hbuf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     switch (s[i]) {
-      case '&': hb_add(b, "&amp;", 5); break;
-      case '<': hb_add(b, "&lt;", 4); break;
-      case '>': hb_add(b, "&gt;", 4); break;
-      case '"': hb_add(b, "&quot;", 6); break;
-      case '\'': hb_add(b, "&#39;", 5); break;
-      default: hb_add(b, s + i, 1);
+      case '&':
+        hb_add(b, "&amp;", 5);
+        break;
+      case '<':
+        hb_add(b, "&lt;", 4);
+        break;
+      case '>':
+        hb_add(b, "&gt;", 4);
+        break;
+      case '"':
+        hb_add(b, "&quot;", 6);
+        break;
+      case '\'':
+        hb_add(b, "&#39;", 5);
+        break;
+      default:
+        hb_add(b, s + i, 1);
     }
   }
 }
@@ -189,9 +205,23 @@ void js_str(js *j, const char *s) {
     js_strn(j, s, strlen(s));
 }
 
+/* Writes the decimal digits of V into the end of BUF (room for 20);
+ * returns where they start. */
+static char *digits(uint64_t v, char *end) {
+  do *--end = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  return end;
+}
+
+/* Numbers are written by hand: printf is most of the cost of a long
+ * task stream answer. */
 void js_int(js *j, int64_t v) {
   sep(j);
-  hb_printf(j->b, "%lld", (long long)v);
+  char buf[24], *end = buf + sizeof buf;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  char *p = digits(u, end);
+  if (v < 0) *--p = '-';
+  hb_add(j->b, p, (size_t)(end - p));
 }
 
 void js_num(js *j, double v) {
@@ -199,8 +229,21 @@ void js_num(js *j, double v) {
     js_null(j);
     return;
   }
+  if (v >= 9e12 || v <= -9e12) {
+    sep(j);
+    hb_printf(j->b, "%.6g", v);
+    return;
+  }
   sep(j);
-  hb_printf(j->b, "%.6f", v);
+  /* fixed, 6 decimals: microseconds for times in seconds */
+  int neg = v < 0;
+  uint64_t scaled = (uint64_t)((neg ? -v : v) * 1e6 + 0.5);
+  char buf[40], *end = buf + sizeof buf;
+  char *p = digits(scaled % 1000000 + 1000000, end); /* 7 digits: a leading 1, then 6 */
+  *p = '.';
+  p = digits(scaled / 1000000, p);
+  if (neg) *--p = '-';
+  hb_add(j->b, p, (size_t)(end - p));
 }
 
 void js_bool(js *j, int v) {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/auth.h"
 #include "http.h"
+#include "net/auth.h"
 #include "net/netopts.h"
 #include "sched.h"
 #include "util/version.h"
@@ -36,7 +36,8 @@ static const char *USAGE =
     "                           127.0.0.1:8787; port 0 picks a free one; when 8787 is\n"
     "                           taken another free port is used); docs/dashboard.md\n"
     "  --no-dashboard           no web dashboard\n"
-    "  --events-capacity N      events the dashboard's task stream keeps (default 50000)\n"
+    "  --events-capacity N      events the dashboard's task stream keeps (default 50000;\n"
+    "                           0: none, the counters only)\n"
     "  --version, --help\n"
     "connection options:\n";
 
@@ -118,8 +119,9 @@ static int parse_host_port(const char *v, char *host, size_t hostlen, double *po
   size_t hl = colon ? (size_t)(colon - v) : 0;
   if (colon && hl >= 2 && v[0] == '[' && v[hl - 1] == ']') h = v + 1, hl -= 2;
   if (colon == NULL || hl == 0 || hl >= hostlen) {
-    fprintf(stderr, "ldask-scheduler: --dashboard-address expects HOST:PORT (e.g. 127.0.0.1:8787), "
-                    "got '%s'\n",
+    fprintf(stderr,
+            "ldask-scheduler: --dashboard-address expects HOST:PORT (e.g. 127.0.0.1:8787), "
+            "got '%s'\n",
             v ? v : "(nothing)");
     return -1;
   }
@@ -176,7 +178,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--no-dashboard") == 0) {
       dashboard = 0;
     } else if (strcmp(a, "--events-capacity") == 0) {
-      if (parse_num(a, v, 100, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
+      if (parse_num(a, v, 0, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
       i++;
     } else if (strcmp(a, "--worker-saturation") == 0) {
       if (parse_num(a, v, 0.01, 1e6, &st.saturation) != 0) return 2;
@@ -187,10 +189,13 @@ int main(int argc, char **argv) {
   }
   ld_sec_opts_env(&so);
   ld_sec *sec = ld_sec_new(&so, err, sizeof err);
+  int dash_refused = 0;
   if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-scheduler", err, sizeof err) != 0 ||
       (dashboard &&
-       ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err, sizeof err) != 0)) {
-    fprintf(stderr, "ldask-scheduler: %s\n", err);
+       (dash_refused = ld_sec_check_bind(sec, &so, dash_host, "ldask-scheduler's dashboard", err,
+                                         sizeof err) != 0))) {
+    fprintf(stderr, "ldask-scheduler: %s%s\n",
+            dash_refused ? "the dashboard (--dashboard-address): " : "", err);
     ld_sec_free(sec);
     return 2;
   }

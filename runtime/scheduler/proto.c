@@ -116,7 +116,8 @@ static void heartbeat_events(sc_state *st, sc_worker *w, const msgpack_object *h
   }
   if (ld_mp_get_f64(h, "cpu", &v) && v >= 0 && v < 1e6) w->cpu = v;
   int64_t dropped = 0;
-  if (ld_mp_get_i64(h, "transfers_dropped", &dropped) && dropped > 0 && dropped < ((int64_t)1 << 40))
+  if (ld_mp_get_i64(h, "transfers_dropped", &dropped) && dropped > 0 &&
+      dropped < ((int64_t)1 << 40))
     st->ev.dropped += (uint64_t)dropped;
   const msgpack_object *xs = arr(h, "transfers");
   uint32_t n = xs ? xs->via.array.size : 0;

@@ -73,9 +73,9 @@ static inline ld_buffer *const *sc_frames_ptr(const sc_frames *f) {
 typedef struct sc_task {
   int32_t id;
   int32_t prefix; /* index in the prefix table (events.h) */
-  int retries;   /* reruns left after an error */
-  int scattered; /* data came from scatter: cannot be recomputed */
-  int lost;      /* erred because its data was lost for good */
+  int retries;    /* reruns left after an error */
+  int scattered;  /* data came from scatter: cannot be recomputed */
+  int lost;       /* erred because its data was lost for good */
   int64_t nbytes;
   sc_worker **who_has; /* who_has1 while nwho <= 1, else owned */
   sc_worker *who_has1;
@@ -125,9 +125,9 @@ typedef struct sc_state {
   char **upload_names;
   int nuploads, capuploads;
   /* the dashboard (events.c, http*.c) */
-  sc_events ev;            /* the event stream */
-  char dashboard[128];     /* "http://HOST:PORT", empty when disabled */
-  struct sc_http *http;    /* the dashboard's server, or NULL */
+  sc_events ev;         /* the event stream */
+  char dashboard[128];  /* "http://HOST:PORT", empty when disabled */
+  struct sc_http *http; /* the dashboard's server, or NULL */
 } sc_state;
 
 /* tasks.c: side records and the engine's hooks. */

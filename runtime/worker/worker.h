@@ -89,7 +89,7 @@ typedef struct wk_fetch {
   char *key;
   size_t keylen;
   wk_peer *peer;
-  double t0; /* when it was asked for (wall clock, wk_wall) */
+  double t0;         /* when it was asked for (wall clock, wk_wall) */
   wk_task **waiters; /* each holds a task reference */
   int nwaiters, capwaiters;
 } wk_fetch;

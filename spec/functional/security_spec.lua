@@ -17,12 +17,7 @@ local sh = helpers.shell_quote
 
 local function nap(s) socket.sleep(s) end
 
-local function read_all(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a"); f:close()
-  return s
-end
+local read_all = helpers.read_all
 
 -- Writes CONTENT to a fresh file of mode 0600 in the spec's directory.
 local function secret_file(name, content)
@@ -38,15 +33,7 @@ local function spawn(cmd, log)
   return pid
 end
 
--- Waits up to SECONDS for FN() to be true.
-local function eventually(fn, seconds)
-  local deadline = os.time() + (seconds or 10)
-  repeat
-    if fn() then return true end
-    nap(0.05)
-  until os.time() > deadline
-  return fn()
-end
+local eventually = helpers.eventually
 
 -- Little-endian unsigned integer V in N bytes.
 local function le(v, n)

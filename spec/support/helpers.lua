@@ -31,6 +31,26 @@ function M.have_numpy()
   return rc == 0 or rc == true
 end
 
+-- The contents of file PATH, or "" when it cannot be read.
+function M.read_all(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("*a"); f:close()
+  return s
+end
+
+-- Waits up to SECONDS (default 10) for FN() to be true; returns its last
+-- value.
+function M.eventually(fn, seconds)
+  local socket = require "socket"
+  local deadline = socket.gettime() + (seconds or 10)
+  repeat
+    if fn() then return true end
+    socket.sleep(0.05)
+  until socket.gettime() > deadline
+  return fn()
+end
+
 function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local tmpdir
