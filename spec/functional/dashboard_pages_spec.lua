@@ -175,6 +175,27 @@ describe("the dashboard pages in headless Chromium", function()
     assert.is_truthy(html:find('id="traceback"', 1, true), "no traceback on the page")
   end)
 
+  it("puts the cluster's computes into a performance report", function()
+    c:set_as_default()
+    local path = helpers.tmpdir() .. "/cluster-report.html"
+    local xs = {}
+    for i = 1, 40 do xs[i] = i end
+    local r = require("ldask").diagnostics.performance_report(path, function()
+      return c:gather(c:map(slow, xs, opts { key = "rep" }), 30)
+    end)
+    assert.equal(80, r[40])
+    local html = dom("file://" .. path, 2000)
+    local s = summary(html)
+    assert.equal("40", s["data-tasks"])
+    assert.equal("40", s["data-bars"])
+    assert.equal("4", s["data-rows"])
+    local rows = all_tags(html, "prefix%-row")
+    assert.equal(1, #rows)
+    assert.equal("rep", rows[1]["data-prefix"])
+    assert.equal("40", rows[1]["data-memory"])
+    assert.is_truthy(html:find("cluster http://", 1, true), "the report does not name the cluster")
+  end)
+
   it("asks for the token instead of showing the page without it", function()
     local html = dom(base .. "/status?poll=1", 1000)
     assert.is_nil(html:find('data-page="status"', 1, true), "the status page was served without the token")

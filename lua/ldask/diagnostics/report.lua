@@ -178,9 +178,8 @@ local function cluster_part()
   local get = require("ldask.diagnostics.http").json_reader(base, cluster_token(client))
   local st, err = get("/api/v1/status")
   if not st then return nil, "the cluster's computes are missing: " .. tostring(err) end
-  local now0 = st.now or 0
-  local first = get("/api/v1/task_stream?since=9007199254740991")
-  local since = first and type(first.seq) == "number" and first.seq or 0
+  local now0 = type(st.now) == "number" and st.now or 0
+  local since = type(st.seq) == "number" and st.seq or 0
   return {
     base = base,
     finish = function()
@@ -199,7 +198,7 @@ local function cluster_part()
             }
           end
         end
-        if #got == 0 then break end
+        if not ts.more or #got == 0 then break end
       end
       local workers = {}
       local ws = get("/api/v1/workers")

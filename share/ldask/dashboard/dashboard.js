@@ -171,7 +171,7 @@
       return LD.api("/api/v1/task_stream?since=" + seq).then(function (ts) {
         ingest(ts);
         // at most 10,000 events per answer: ask again while there are more
-        if (ts.seq !== undefined && ts.seq > seq && ts.events && ts.events.length) return fetchStream();
+        if (ts.more && ts.events && ts.events.length) return fetchStream();
       });
     }
     function fetchStatus() {
@@ -217,7 +217,7 @@
         var ts = d.task_stream || { seq: d.seq, events: d.events || [], dropped: d.dropped };
         ingest(ts);
         // the message is bounded: fetch what it left out
-        if (ts.seq !== undefined && ts.seq > seq && !catching) {
+        if ((ts.more || (st.seq !== undefined && st.seq > seq)) && !catching) {
           catching = true;
           fetchStream().then(
             function () {
@@ -463,6 +463,7 @@
       var total = p.total || 0;
       var parts = [
         ["memory", p.memory || 0, LD.prefixColor(p.prefix)],
+        ["released", p.released || 0, LD.prefixColor(p.prefix) + ";opacity:0.45"],
         ["processing", p.processing || 0, "#9edf9e"],
         ["erred", p.erred || 0, LD.STATE_COLORS.erred],
       ];
