@@ -121,8 +121,8 @@ install: all
 	install -m755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m755 $(NATIVE) $(DESTDIR)$(PREFIX)/lib/lua/5.1/ldask/
 	cp -r lua/ldask $(DESTDIR)$(PREFIX)/share/lua/5.1/
-	if [ -d share/ldask/dashboard ]; then install -d $(DESTDIR)$(PREFIX)/share/ldask && \
-	  cp -r share/ldask/dashboard $(DESTDIR)$(PREFIX)/share/ldask/; fi
+	install -d $(DESTDIR)$(PREFIX)/share/ldask
+	cp -r share/ldask/dashboard $(DESTDIR)$(PREFIX)/share/ldask/
 
 clean:
 	rm -rf build bin lib
@@ -131,11 +131,14 @@ ifneq ($(findstring address,$(SANITIZE)),)
   SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
 
-# Used by the rockspec: LUADIR/LIBDIR/BINDIR come from luarocks.
+# Used by the rockspec: LUADIR/LIBDIR/BINDIR come from luarocks. luarocks
+# deploys only those three folders, so the dashboard's files go with the Lua
+# modules there (TREE/share/lua/5.1/ldask/dashboard; `make install` puts them
+# in PREFIX/share/ldask/dashboard).
 rock-install: all
 	install -d $(LUADIR) $(LIBDIR)/ldask $(BINDIR)
 	cp -r lua/ldask $(LUADIR)/
-	if [ -d share/ldask/dashboard ]; then cp -r share/ldask/dashboard $(LUADIR)/ldask/; fi
+	cp -r share/ldask/dashboard $(LUADIR)/ldask/
 	install -m755 $(NATIVE) $(LIBDIR)/ldask/
 	install -m755 $(PROGRAMS) $(BINDIR)/
 

@@ -7,6 +7,9 @@ lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev l
 python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev
 libhdf5-dev libblosc-dev python3-h5py python3-zarr python3-numcodecs python3-dask
 libhttp-parser-dev"
+# the dashboard: headless Chromium renders the pages in the specs; LuaSocket
+# reads a cluster's dashboard API for performance_report
+PKGS="$PKGS chromium lua-socket"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -22,6 +22,8 @@ options:
                            on ldask-scheduler)
   --scheduler-file FILE    connect to the cluster whose scheduler wrote FILE
   --progress               show a progress bar for computations
+  --report FILE            write a performance report of the script's
+                           computations to FILE (one HTML file)
   --auth-token-file FILE   the cluster's token (also LDASK_AUTH_TOKEN_FILE)
   --tls-ca-file FILE, --tls-cert FILE, --tls-key FILE
                            TLS to the cluster (docs/security.md)
@@ -47,6 +49,11 @@ local SECURITY = { ["--auth-token-file"] = "auth_token_file", ["--tls-ca-file"] 
 local function take_runtime_option(argv, i, opts)
   local a = argv[i]
   if a == "--progress" then opts.config.progress = true; return i + 1 end
+  if a == "--report" then
+    if not argv[i + 1] or argv[i + 1] == "" then return nil, "--report needs a file name" end
+    opts.report = argv[i + 1]
+    return i + 2
+  end
   if SECURITY[a] then
     if not argv[i + 1] then return nil, a .. " needs a file name" end
     opts.security[SECURITY[a]] = argv[i + 1]
@@ -163,19 +170,30 @@ function M.main(argv)
   end
   local signals = require "ldask.signals"
   signals.arm()
-  for _, code in ipairs(opts.exec) do
-    local chunk, cerr = loadstring(code, "=(command line)")
-    if not chunk then return die(cerr) end
-    if not run_chunk(chunk) then return 1 end
+  -- the -e code and the script; returns an exit code, or nil to go on
+  local function run_all()
+    for _, code in ipairs(opts.exec) do
+      local chunk, cerr = loadstring(code, "=(command line)")
+      if not chunk then return die(cerr) end
+      if not run_chunk(chunk) then return 1 end
+    end
+    if opts.script then
+      local chunk, cerr
+      if opts.script == "-" then chunk, cerr = loadstring(io.read("*a"), "=stdin")
+      else chunk, cerr = loadfile(opts.script) end
+      if not chunk then return die(cerr) end
+      local ok = run_chunk(chunk, unpack(_G.arg, 1, #_G.arg))
+      if not ok and not opts.interactive then return 1 end
+    end
   end
-  if opts.script then
-    local chunk, cerr
-    if opts.script == "-" then chunk, cerr = loadstring(io.read("*a"), "=stdin")
-    else chunk, cerr = loadfile(opts.script) end
-    if not chunk then return die(cerr) end
-    local ok = run_chunk(chunk, unpack(_G.arg, 1, #_G.arg))
-    if not ok and not opts.interactive then return 1 end
+  local code
+  if opts.report then
+    local ok, rerr = pcall(ldask.diagnostics.performance_report, opts.report, function() code = run_all() end)
+    if not ok then io.stderr:write("ldask: --report: ", tostring(rerr), "\n"); return 1 end
+  else
+    code = run_all()
   end
+  if code then return code end
   if opts.interactive or (not opts.script and #opts.exec == 0) then
     return require("ldask.repl").run()
   end

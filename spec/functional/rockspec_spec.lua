@@ -81,4 +81,19 @@ describe("the rockspec", function()
       (path:gsub("DIR", helpers.shell_quote(tree)))))
     assert.equal("42\n", out)
   end)
+
+  it("from that tree, performance_report finds the installed dashboard files", function()
+    local report = helpers.tmpdir() .. "/rock-report.html"
+    local out = run(string.format("%s && cd / && " ..
+      "luajit -e 'local l = require \"ldask\"; l.diagnostics.performance_report(\"%s\", function() " ..
+      "return l.get({a = 1, b = {function(x) return x + 1 end, \"a\"}}, \"b\") end); print(\"written\")'",
+      (path:gsub("DIR", helpers.shell_quote(tree))), report))
+    assert.equal("written\n", out)
+    local html = read(report)
+    assert.is_truthy(html:find("window.LDASK_REPORT = ", 1, true))
+    assert.is_truthy(html:find("uPlot", 1, true))
+    local f = io.open(tree .. "/share/lua/5.1/ldask/dashboard/status.html")
+    assert.is_truthy(f, "the tree has no share/lua/5.1/ldask/dashboard/status.html")
+    f:close()
+  end)
 end)

@@ -13,6 +13,17 @@ M.ldask = M.bin .. "/ldask"
 -- fan-in-8 tree of add. Returns the graph, the root key and the task count.
 function M.anchor_graph(n) return dofile(M.root .. "/bench/support.lua").anchor_graph(n) end
 
+-- A graph of N tasks "PREFIX,i" = {F, i}; returns it and its keys.
+function M.graph_of(n, prefix, f)
+  local g, keys = {}, {}
+  for i = 1, n do
+    local k = prefix .. "," .. i
+    g[k] = { f, i }
+    keys[i] = k
+  end
+  return g, keys
+end
+
 -- True when /usr/bin/python3 has numpy (the specs that cross-check against
 -- numpy are pending without it).
 function M.have_numpy()

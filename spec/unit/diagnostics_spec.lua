@@ -4,15 +4,7 @@ local diag = require "ldask.diagnostics"
 local threads = require "ldask.scheduler.threads"
 local config = require "ldask.config"
 
-local function graph_of(n, prefix, f)
-  local g, keys = {}, {}
-  for i = 1, n do
-    local k = prefix .. "," .. i
-    g[k] = { f, i }
-    keys[i] = k
-  end
-  return g, keys
-end
+local graph_of = require("spec.support.helpers").graph_of
 
 -- A file-like object collecting what is written.
 local function sink()

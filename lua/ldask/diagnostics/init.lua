@@ -16,6 +16,8 @@ local M = {}
 M.ProgressBar = progress.new
 M.Profiler = profile.new
 M.key_prefix = profile.key_prefix
+M.events = require "ldask.diagnostics.events"
+M.performance_report = require("ldask.diagnostics.report").performance_report
 
 local registered = {}
 
@@ -129,6 +131,31 @@ function M.callbacks_for(opts)
   return out
 end
 
+local stream = require "ldask.diagnostics.events"
+local publish_compute = stream.compute
+
+--- Gives one task's run to the event stream (when WATCHED) and to the
+-- callbacks of CBS wanting tasks (cb:task(key, t0, t1, thread), finished
+-- tasks only): the one place the local schedulers report tasks.
+-- @param cbs the callback objects (or nil)
+-- @param watched whether the event stream is watched
+-- @param key the key
+-- @param prefix its task prefix (nil: found from KEY)
+-- @param worker "threads" or "sync"
+-- @param thread the executor thread
+-- @param t0 start (seconds)
+-- @param t1 stop (seconds)
+-- @param erred whether the task failed
+function M.task_event(cbs, watched, key, prefix, worker, thread, t0, t1, erred)
+  if watched then publish_compute(key, prefix, worker, thread, t0, t1, erred) end
+  if cbs and not erred then
+    for i = 1, #cbs do
+      local cb = cbs[i]
+      if cb.wants_tasks then cb:task(key, t0, t1, thread) end
+    end
+  end
+end
+
 local clock
 local function now()
   if not clock then
@@ -139,33 +166,36 @@ local function now()
 end
 
 -- For schedulers that run tasks one by one in the caller's state (sync):
--- returns nil when no callback applies to OPTS, else an object with
--- start(key) and finish(key) (call around each task) and close(ok) (call
--- once at the end, also on failure). NTASKS: tasks that will run.
-function M.adapter(opts, ntasks)
+-- returns nil when no callback applies to OPTS and nobody watches the event
+-- stream, else an object with start(key) and finish(key) (call around each
+-- task), fail(key) (a task failed) and close(ok) (call once at the end, also
+-- on failure). NTASKS: tasks that will run; KEYS: their keys (for the
+-- stream's per-prefix totals).
+function M.adapter(opts, ntasks, keys)
   local cbs = M.callbacks_for(opts or {})
-  if #cbs == 0 then return nil end
+  local watched = stream.watching()
+  if #cbs == 0 and not watched then return nil end
   local t_start = now()
   local t0, done, last = 0, 0, -1
   for i = 1, #cbs do cbs[i]:start { ntasks = ntasks, nworkers = 1, scheduler = "sync" } end
+  if watched then stream.graph(keys, ntasks, 1, "sync") end
   local a = {}
   function a.start() t0 = now() end
   function a.finish(key)
     local t1 = now()
     done = done + 1
-    for i = 1, #cbs do
-      local cb = cbs[i]
-      if cb.wants_tasks then cb:task(key, t0, t1, 0) end
-    end
+    M.task_event(cbs, watched, key, nil, "sync", 0, t0, t1, false)
     local el = t1 - t_start
     if el - last >= 0.1 then
       last = el
       for i = 1, #cbs do cbs[i]:progress(done, ntasks, el) end
     end
   end
+  function a.fail(key) M.task_event(nil, watched, key, nil, "sync", 0, t0, now(), true) end
   function a.close(ok)
     local el = now() - t_start
     for i = 1, #cbs do cbs[i]:progress(done, ntasks, el) end
+    if watched then stream.finish(ok) end
     for i = 1, #cbs do cbs[i]:finish(ok, el, done, ntasks) end
   end
   return a

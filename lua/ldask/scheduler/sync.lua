@@ -56,7 +56,7 @@ function M.get(g, keys, opts)
     if g[s] ~= nil then return value(s) end
     return s
   end, Ref, value)
-  local cb = opts.callbacks or require("ldask.diagnostics").adapter(opts, n)
+  local cb = opts.callbacks or require("ldask.diagnostics").adapter(opts, n, ikeys)
   local handler = errors.handler
   for p = 1, n do
     local i = seq[p]
@@ -65,6 +65,7 @@ function M.get(g, keys, opts)
     local task = g[key]
     local ok, res = xpcall(eval, handler, task)
     if not ok then
+      if cb and cb.fail then cb.fail(key) end
       if cb and cb.close then cb.close(false) end
       if errors.is_task_error(res) then error(res, 0) end
       error(errors.task_error(key, res.message, res.traceback), 0)

@@ -14,6 +14,8 @@ local config = require "ldask.config"
 local codec = require "ldask.codec"
 local executor = require "ldask.scheduler.executor"
 local diagnostics = require "ldask.diagnostics"
+local stream = require "ldask.diagnostics.events"
+local task_event = diagnostics.task_event
 
 local type, getmetatable, pairs, error, tostring, pcall = type, getmetatable, pairs, error, tostring, pcall
 local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
@@ -22,6 +24,7 @@ local result = require "ldask.task.result"
 local decode_value = result.value
 local K_ENC, K_FAST = payload.kinds.ENC, payload.kinds.FAST
 local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STATUS_CANCELLED
+local EV_FINISHED, EV_ERRED = S.EV_FINISHED, S.EV_ERRED
 
 local M = {}
 
@@ -184,38 +187,40 @@ end
 
 local events = ffi.new("ld_sched_event[256]")
 
--- Feeds the callbacks CBS: finished-task events (to those wanting tasks)
--- and progress.
-local function tick(r, cbs, keys, stats, elapsed, want_tasks)
-  if want_tasks then
+-- Drains the engine's task events of run R into the event stream and the
+-- callbacks CBS wanting tasks (diagnostics.task_event), then gives CBS the
+-- progress. WATCHED: the stream is watched (ldask.diagnostics.events).
+local function tick(r, cbs, keys, prefixes, stats, elapsed, want_tasks, watched)
+  if want_tasks or watched then
     while true do
       local k = lib.ld_run_events(r, events, 256)
       for j = 0, k - 1 do
         local e = events[j]
-        if e.kind == S.EV_FINISHED then
-          local key = keys[e.task + 1]
-          for i = 1, #cbs do
-            local cb = cbs[i]
-            if cb.wants_tasks then cb:task(key, e.t0, e.t1, e.worker) end
-          end
+        local erred = e.kind == EV_ERRED
+        -- (tasks erred through a dependency never ran: worker -1)
+        if e.kind == EV_FINISHED or (erred and watched and e.worker >= 0) then
+          local i = e.task + 1
+          task_event(cbs, watched, keys[i], prefixes and prefixes[i], "threads", e.worker, e.t0, e.t1, erred)
         end
       end
       if k < 256 then break end
     end
   end
+  if not cbs then return end
   lib.ld_run_stats(r, stats)
   local done, total = tonumber(stats.finished), tonumber(stats.needed)
   for i = 1, #cbs do cbs[i]:progress(done, total, elapsed) end
   return done, total
 end
 
--- Waits for run R, ticking the callbacks CBS; raises "interrupted" on
--- Ctrl-C. Returns the final status.
-local function wait(r, cbs, keys, t_start, stats, want_tasks)
+-- Waits for run R, ticking the callbacks CBS and the event stream; raises
+-- "interrupted" on Ctrl-C. Returns the final status.
+local function wait(r, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
   local clock = lib.ld_pool_now
+  local ticking = cbs or watched
   while true do
     local st = lib.ld_run_wait(r, 100)
-    if cbs then tick(r, cbs, keys, stats, clock() - t_start, want_tasks) end
+    if ticking then tick(r, cbs, keys, prefixes, stats, clock() - t_start, want_tasks, watched) end
     if st ~= RUNNING then return st end
     if signals and signals.pending() then error("interrupted", 0) end
   end
@@ -288,7 +293,14 @@ function M.get(g, keys, opts)
   local want_tasks = false
   if cbs then
     for i = 1, #cbs do if cbs[i].wants_tasks then want_tasks = true end end
-    if want_tasks then lib.ld_run_events_enable(r, S.EV_FINISHED) end
+  end
+  -- the engine times tasks and records events only when someone watches
+  local watched, prefixes = stream.watching(), nil
+  if watched then
+    lib.ld_run_events_enable(r, EV_FINISHED + EV_ERRED)
+    prefixes = stream.graph(ix.keys, n, nworkers, "threads")
+  elseif want_tasks then
+    lib.ld_run_events_enable(r, EV_FINISHED)
   end
   local t_start = lib.ld_pool_now()
   local rc = lib.ld_run_start(r, nworkers)
@@ -301,11 +313,13 @@ function M.get(g, keys, opts)
   if cbs then
     for i = 1, #cbs do cbs[i]:start { ntasks = n, nworkers = nworkers, scheduler = "threads" } end
   end
-  local wok, st = pcall(wait, r, cbs, ix.keys, t_start, stats, want_tasks)
+  local wok, st = pcall(wait, r, cbs, ix.keys, prefixes, t_start, stats, want_tasks, watched)
   local function finish_callbacks(ok)
-    if not cbs then return end
+    if not (cbs or watched) then return end
     local elapsed = lib.ld_pool_now() - t_start
-    local done, total = tick(r, cbs, ix.keys, stats, elapsed, want_tasks)
+    local done, total = tick(r, cbs, ix.keys, prefixes, stats, elapsed, want_tasks, watched)
+    if watched then stream.finish(ok) end
+    if not cbs then return end
     for i = 1, #cbs do cbs[i]:finish(ok, elapsed, done, total) end
   end
   if not wok then
