@@ -50,6 +50,47 @@ function M.as_completed(...) return require("ldask.client").as_completed(...) en
 -- @return `{ done = { ... }, not_done = { ... } }`
 function M.wait(...) return require("ldask.client").wait(...) end
 
+-- Shared clusters (ldask.client.coord, ldask.client.worker_client;
+-- docs/distributed.md "Shared clusters").
+--- Variable(name [, client]): a named value held by the scheduler (ldask.client.coord).
+-- @param name the name
+-- @param[opt] client a Client
+-- @return a Variable
+function M.Variable(...) return require("ldask.client").Variable(...) end
+--- Queue(name [, {maxsize =, client =}]): a queue held by the scheduler (ldask.client.coord).
+-- @param name the name
+-- @param[opt] opts `{ maxsize =, client = }`
+-- @return a Queue
+function M.Queue(...) return require("ldask.client").Queue(...) end
+--- Lock([name [, client]]): a cluster-wide lock (ldask.client.coord).
+-- @param[opt] name the name
+-- @param[opt] client a Client
+-- @return a Lock
+function M.Lock(...) return require("ldask.client").Lock(...) end
+--- Semaphore{max_leases =, name =}: a cluster-wide semaphore (ldask.client.coord).
+-- @param[opt] opts `{ max_leases =, name =, client = }`
+-- @return a Semaphore
+function M.Semaphore(...) return require("ldask.client").Semaphore(...) end
+--- Event(name [, client]): a cluster-wide flag (ldask.client.coord).
+-- @param name the name
+-- @param[opt] client a Client
+-- @return an Event
+function M.Event(...) return require("ldask.client").Event(...) end
+--- fire_and_forget(futures): the futures run even when released (ldask.client.coord).
+-- @param futures a Future or a list of them
+function M.fire_and_forget(...) return require("ldask.client").fire_and_forget(...) end
+--- get_client(): the cluster's client, also inside a task (ldask.client.worker_client).
+-- @return a Client
+function M.get_client() return require("ldask.client").get_client() end
+--- worker_client(fn, ...): fn(client, ...) with the task seceded (ldask.client.worker_client).
+-- @param fn a function(client, ...)
+-- @return what FN returns
+function M.worker_client(...) return require("ldask.client").worker_client(...) end
+--- secede(): the running task stops counting against its worker's threads.
+function M.secede() return require("ldask.client").secede() end
+--- rejoin(): a seceded task counts against its worker's threads again.
+function M.rejoin() return require("ldask.client").rejoin() end
+
 --- Writes a picture of the graph of OBJ (a collection or delayed value, or
 -- several in a list) with Graphviz, nodes shaded by execution order;
 -- without `dot` installed it writes the .dot file and says so.

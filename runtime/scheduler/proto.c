@@ -44,7 +44,7 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
     }
   }
   snprintf(w->addr, sizeof w->addr, "%.*s", (int)alen, addr);
-  w->nthreads = (int)nthreads;
+  w->nthreads = w->base_threads = (int)nthreads;
   w->memory_limit = memlimit;
   const msgpack_object *nanny = ld_mp_get(h, "nanny");
   w->nanny = nanny && nanny->type == MSGPACK_OBJECT_BOOLEAN && nanny->via.boolean;
@@ -208,6 +208,16 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
         if (strlen(o->addr) == flen && memcmp(o->addr, from, flen) == 0) sc_remove_holder(st, d, o);
     }
     if (t) sc_missing_input(st, w, t);
+  } else if (ld_mp_str_eq(op, "secede")) {
+    /* DELTA of its tasks seceded (negative: rejoined): each seceded task
+     * waits on others while the worker runs another thread */
+    int64_t d = 0;
+    ld_mp_get_i64(h, "delta", &d);
+    if (d > -100000 && d < 100000) {
+      int64_t s = w->seceded + d;
+      w->seceded = s < 0 ? 0 : s > 100000 ? 100000 : (int)s;
+      w->nthreads = w->base_threads + w->seceded;
+    }
   } else if (ld_mp_str_eq(op, "run-result") || ld_mp_str_eq(op, "upload-file-done")) {
     sc_on_worker_reply(st, w, m, h);
   } else if (ld_mp_str_eq(op, "heartbeat")) {
@@ -285,7 +295,8 @@ static void on_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   } else {
     on_worker_msg(st, data, m, h);
   }
-  sc_fill(st); /* what became ready goes out */
+  sc_coord_sweep(st); /* finished fire-and-forget tasks */
+  sc_fill(st);        /* what became ready goes out */
   if (st->closing) uv_stop(st->loop);
 }
 
@@ -303,6 +314,7 @@ static void on_close(ld_conn *c, const char *reason) {
         *pp = cl->next;
         break;
       }
+    sc_coord_client_gone(st, cl->id); /* its locks and leases */
     /* What it wanted is let go (records forgotten on the way are FREE). */
     int32_t limit = ld_sched_id_limit(st->eng);
     for (int32_t id = 0; id < limit; id++) {

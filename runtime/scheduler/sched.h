@@ -23,9 +23,11 @@ typedef struct sc_worker {
   int id;
   ld_conn *conn;
   char name[96];
-  char addr[96]; /* where peers fetch data: tcp://host:port */
-  int nthreads;
-  int nanny; /* it has a nanny: a restart brings it back */
+  char addr[96];    /* where peers fetch data: tcp://host:port */
+  int nthreads;     /* executor threads counted for placement: base_threads + seceded */
+  int base_threads; /* as registered */
+  int seceded;      /* its tasks seceded now (ldask.secede): each frees a thread */
+  int nanny;        /* it has a nanny: a restart brings it back */
   int64_t memory_limit;
   int nprocessing;
   int64_t nkeys; /* results it holds */
@@ -202,6 +204,17 @@ void sc_broadcast_free(sc_state *st);
  * exit). */
 void sc_op_restart(sc_state *st, sc_client *cl, const msgpack_object *h);
 void sc_restart_free(void);
+
+/* coord.c: published datasets and coordination primitives (Variable,
+ * Queue, Lock, Semaphore, Event). sc_op_coord answers a client's coord
+ * request (M and H borrowed); sc_coord_client_gone gives back the locks
+ * and leases of a client whose connection closed; sc_coord_free frees
+ * everything at exit (the engine is not touched). */
+void sc_op_coord(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
+void sc_coord_client_gone(sc_state *st, int client_id);
+/* Lets go of fire-and-forget tasks that finished (at most every 50 ms). */
+void sc_coord_sweep(sc_state *st);
+void sc_coord_free(void);
 
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);

@@ -83,6 +83,11 @@ void ld_wtask_free(ld_wtask *r) {
   free(r);
 }
 
+typedef struct thread_arg {
+  wk_state *w;
+  int index;
+} thread_arg;
+
 /* ---- ready heap (lower prio first), under w->mu ---- */
 
 /* A client's run (no owner) goes before every task. */
@@ -169,11 +174,6 @@ void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob) {
 
 /* ---- threads ---- */
 
-typedef struct thread_arg {
-  wk_state *w;
-  int index;
-} thread_arg;
-
 static int started_ok, started_count;
 static char start_err[512];
 
@@ -185,11 +185,72 @@ static _Thread_local int tl_index;
 
 wk_state *wk_exec_state(void) { return tl_w; }
 
+/* Whether the calling thread's task has seceded. */
+static _Thread_local int tl_seceded;
+
+static void *thread_main(void *p);
+
+/* Starts an extra executor thread (detached) for a seceded task, when the
+ * threads not seceded are fewer than nthreads (under w->mu). */
+static void start_extra(wk_state *w) {
+  if (w->nlive - w->nseceded >= w->nthreads || w->nextra >= WK_MAX_EXTRA) return;
+  thread_arg *a = malloc(sizeof *a);
+  if (a == NULL) return;
+  a->w = w;
+  a->index = w->nthreads + w->nextra;
+  pthread_t th;
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&th, &at, thread_main, a) != 0) {
+    free(a);
+  } else {
+    w->nlive++;
+    w->nextra++;
+  }
+  pthread_attr_destroy(&at);
+}
+
+int ld_wexec_secede(void) {
+  wk_state *w = tl_w;
+  if (w == NULL || tl_seceded) return -1;
+  pthread_mutex_lock(&w->mu);
+  tl_seceded = 1;
+  w->nseceded++;
+  w->secede_delta++;
+  start_extra(w);
+  pthread_mutex_unlock(&w->mu);
+  ld_wake_send(&w->done_wake);
+  return 0;
+}
+
+/* Under w->mu: the calling thread's task rejoins the counted threads. */
+static void rejoin_locked(wk_state *w) {
+  tl_seceded = 0;
+  w->nseceded--;
+  w->secede_delta--;
+  pthread_cond_broadcast(&w->cv); /* a thread too many may now retire */
+}
+
+int ld_wexec_rejoin(void) {
+  wk_state *w = tl_w;
+  if (w == NULL || !tl_seceded) return -1;
+  pthread_mutex_lock(&w->mu);
+  rejoin_locked(w);
+  pthread_mutex_unlock(&w->mu);
+  ld_wake_send(&w->done_wake);
+  return 0;
+}
+
 ld_wtask *ld_wexec_next(void) {
   wk_state *w = tl_w;
   pthread_mutex_lock(&w->mu);
-  while (!w->stopping && w->nready == 0) pthread_cond_wait(&w->cv, &w->mu);
-  if (w->stopping) {
+  /* more threads than nthreads not seceded (a seceded task came back): this
+   * one retires */
+  while (!w->stopping && w->nready == 0 && w->nlive - w->nseceded <= w->nthreads)
+    pthread_cond_wait(&w->cv, &w->mu);
+  if (w->stopping || w->nlive - w->nseceded > w->nthreads) {
+    if (!w->stopping) w->nlive--;
     pthread_mutex_unlock(&w->mu);
     return NULL;
   }
@@ -226,6 +287,7 @@ void ld_wexec_done(ld_wtask *r) {
   wk_state *w = tl_w;
   r->t1 = now();
   pthread_mutex_lock(&w->mu);
+  if (tl_seceded) rejoin_locked(w); /* (told before its result) */
   w->executing--;
   r->next = w->done_head;
   w->done_head = r;
@@ -264,15 +326,29 @@ static void *thread_main(void *p) {
     }
   }
   pthread_mutex_lock(&w->mu);
-  started_count++;
-  if (err) {
-    snprintf(start_err, sizeof start_err, "cannot start an executor state: %s", err);
-    free(err);
+  if (a_index >= w->nthreads) { /* an extra thread: nobody waits for its start */
+    if (err) {
+      fprintf(stderr, "ldask-worker %s: cannot start an extra executor thread: %s\n", w->name, err);
+      free(err);
+      w->nlive--;
+      w->nextra--;
+      pthread_cond_broadcast(&w->cv);
+      pthread_mutex_unlock(&w->mu);
+      ld_xstate_free(xs);
+      return NULL;
+    }
+    pthread_mutex_unlock(&w->mu);
   } else {
-    started_ok++;
+    started_count++;
+    if (err) {
+      snprintf(start_err, sizeof start_err, "cannot start an executor state: %s", err);
+      free(err);
+    } else {
+      started_ok++;
+    }
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
   }
-  pthread_cond_broadcast(&w->cv);
-  pthread_mutex_unlock(&w->mu);
   if (ref_serve == LUA_NOREF) {
     ld_xstate_free(xs);
     return NULL;
@@ -291,6 +367,12 @@ static void *thread_main(void *p) {
     lua_pop(L, 1);
   }
   ld_xstate_free(xs);
+  if (a_index >= w->nthreads) { /* an extra thread (detached) */
+    pthread_mutex_lock(&w->mu);
+    w->nextra--;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+  }
   return NULL;
 }
 
@@ -299,7 +381,10 @@ static void on_done(ld_wake *k) {
   pthread_mutex_lock(&w->mu);
   ld_wtask *list = w->done_head;
   w->done_head = NULL;
+  int delta = w->secede_delta;
+  w->secede_delta = 0;
   pthread_mutex_unlock(&w->mu);
+  if (delta != 0) wk_send_secede(w, delta);
   /* Reverse to completion order. */
   ld_wtask *rev = NULL;
   while (list) {
@@ -376,6 +461,7 @@ int wk_exec_start(wk_state *w, char *err, size_t errlen) {
       return -1;
     }
     w->nstarted++;
+    w->nlive++;
   }
   pthread_mutex_lock(&w->mu);
   while (started_count < w->nstarted) pthread_cond_wait(&w->cv, &w->mu);
@@ -395,5 +481,8 @@ void wk_exec_stop(wk_state *w) {
   pthread_mutex_unlock(&w->mu);
   for (int i = 0; i < w->nstarted; i++) pthread_join(w->threads[i], NULL);
   w->nstarted = 0;
+  pthread_mutex_lock(&w->mu);
+  while (w->nextra > 0) pthread_cond_wait(&w->cv, &w->mu); /* detached extra threads */
+  pthread_mutex_unlock(&w->mu);
   if (!uv_is_closing((uv_handle_t *)&w->lone)) uv_close((uv_handle_t *)&w->lone, NULL);
 }

@@ -129,6 +129,18 @@ void wk_heartbeat(wk_state *w) {
   wk_send_sched(w, &sb, NULL, 0);
 }
 
+void wk_send_secede(wk_state *w, int delta) {
+  if (!w->registered) return;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 2);
+  ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "secede");
+  ld_mp_pack_cstr(&pk, "delta"), msgpack_pack_int(&pk, delta);
+  wk_send_sched(w, &sb, NULL, 0);
+}
+
 static void heartbeat(uv_timer_t *t) {
   (void)t;
   wk_heartbeat(&W);
@@ -381,6 +393,23 @@ static int read_sched_file(const char *path, char *out, size_t outlen) {
   return 0;
 }
 
+/* What a task needs to connect a client to this cluster (ldask.get_client,
+ * lua/ldask/client/tasks_client.lua): the scheduler's address and the
+ * security files (absolute), as environment variables of the process. Set
+ * before the executor threads start (setenv is not thread-safe). */
+static void export_cluster_env(const ld_sec_opts *so) {
+  setenv("LDASK_SCHEDULER_ADDRESS", W.sched_addr, 1);
+  const char *files[4] = {so->token_file, so->tls_ca_file, so->tls_cert, so->tls_key};
+  static const char *const names[4] = {"LDASK_AUTH_TOKEN_FILE", "LDASK_TLS_CA_FILE",
+                                       "LDASK_TLS_CERT", "LDASK_TLS_KEY"};
+  for (int i = 0; i < 4; i++) {
+    if (files[i] == NULL) continue;
+    char *abs = realpath(files[i], NULL);
+    setenv(names[i], abs ? abs : files[i], 1);
+    free(abs);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *sched = NULL, *sched_file = NULL, *local_dir = NULL, *host = "127.0.0.1";
   W.nthreads = 1;
@@ -502,6 +531,7 @@ int main(int argc, char **argv) {
     }
   }
   ld_sec_opts_env(&so);
+  export_cluster_env(&so);
   ld_sec *sec = ld_sec_new(&so, err, sizeof err);
   if (sec == NULL || ld_sec_check_bind(sec, &so, host, "ldask-worker", err, sizeof err) != 0) {
     fprintf(stderr, "ldask-worker: %s\n", err);

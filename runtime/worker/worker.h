@@ -25,6 +25,10 @@
 /* Results up to this size go to the scheduler with task-finished. */
 #define WK_INLINE_MAX 1024
 
+/* Executor threads a worker may start beyond --nthreads for seceded tasks
+ * (ldask.secede), alive at the same time. */
+#define WK_MAX_EXTRA 256
+
 enum { W_FETCHING = 1, W_READY, W_EXECUTING, W_ABANDONED };
 
 typedef struct wk_dep {
@@ -167,6 +171,11 @@ typedef struct wk_state {
   uv_prepare_t lone; /* before the loop blocks: waits briefly for a lone short task */
   pthread_t *threads;
   int nstarted;
+  /* secede (exec.c): executor threads alive (started ones and extra ones,
+   * started for seceded tasks, detached), tasks seceded now, extra threads
+   * not yet exited, and the change of seceded tasks the scheduler has not
+   * been told about (sent by the loop thread as 'secede'); all under mu */
+  int nlive, nseceded, nextra, secede_delta;
   char *lua_path, *lua_cpath;
   /* functions registered by clients (codec session blobs by hash) */
   ld_buffer **fn_names, **fn_blobs;
@@ -236,6 +245,9 @@ void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob);
 void ld_wtask_free(ld_wtask *r);
 /* The worker of the calling executor thread. */
 wk_state *wk_exec_state(void);
+/* main.c: tells the scheduler that DELTA more tasks seceded (negative:
+ * rejoined); it counts them as threads of this worker meanwhile. */
+void wk_send_secede(wk_state *w, int delta);
 
 /* requests.c: upload-file and run from the scheduler (M and H borrowed);
  * wk_run_done sends a finished run's result and frees R; wk_files_cleanup

@@ -62,6 +62,15 @@ int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_
  * past the last), sets SEQ to the number of its latest upload (1, 2, ...
  * in the order of ld_wexec_upload_gen) and DIR to the files directory
  * (both strings kept until the worker exits). */
+/* Secede / rejoin (ldask.secede, ldask.rejoin, ldask.worker_client): the
+ * task running on the calling executor thread stops counting against the
+ * worker's threads while it waits on other tasks; another executor thread
+ * is started for it (at most WK_MAX_EXTRA extra threads at a time), and
+ * the scheduler is told (it may send one more task). A task that ends
+ * seceded rejoins then. Both return 0, or -1 when not in a task on an
+ * executor thread, or already seceded (secede) / not seceded (rejoin). */
+int ld_wexec_secede(void);
+int ld_wexec_rejoin(void);
 int ld_wexec_upload_gen(void);
 const char *ld_wexec_upload(int i, const char **dir, int *seq);
 

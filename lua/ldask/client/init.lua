@@ -338,7 +338,18 @@ function Client:_handle(m)
       fire(st)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
-    op == "restart-reply" then
+    op == "restart-reply" or op == "versions-reply" then
+    self.replies[h.id] = h
+  elseif op == "coord-reply" then
+    -- a stored value comes along (decoded here: the frames go with M)
+    if (h.nframes or 0) > 0 then
+      local ok, v = pcall(decode_value, m.frames, 1, h.nframes)
+      if ok then h.decoded = v else h.decode_error = tostring(v) end
+    end
+    -- the futures inside are this client's now: their states exist before
+    -- the keys-finished that follows (held until ldask.client.coord made
+    -- the futures)
+    for _, k in ipairs(h.keys or {}) do self:_ref(k) end
     self.replies[h.id] = h
   elseif op == "worker-result" or op == "worker-results-done" then
     self:_worker_reply(h, m)
@@ -519,13 +530,23 @@ require("ldask.client.workers").install(M, Client, {
   check = check, lost_connection = lost_connection, now = now, decode_value = decode_value,
 })
 
+-- Published datasets (ldask.client.datasets); coordination primitives
+-- (ldask.client.coord); tasks that launch tasks (ldask.client.worker_client).
+require("ldask.client.datasets").install(Client, { check = check })
+require("ldask.client.worker_client").install(M)
+do
+  local coord = require "ldask.client.coord"
+  M.Variable, M.Queue, M.Lock = coord.new_variable, coord.new_queue, coord.new_lock
+  M.Semaphore, M.Event, M.fire_and_forget = coord.new_semaphore, coord.new_event, coord.fire_and_forget
+end
+
 -- Cluster information ------------------------------------------------------------
 
-function Client:_request(h, level)
+function Client:_request(h, level, frames)
   self.next_id = self.next_id + 1
   local id = self.next_id
   h.id = id
-  self:_send(h, nil, level + 1)
+  self:_send(h, frames, level + 1)
   local deadline = now() + 10
   while not self.replies[id] do
     if now() > deadline then error("ldask.Client: no reply to '" .. h.op .. "' within 10 s", level + 1) end

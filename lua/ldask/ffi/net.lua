@@ -104,6 +104,8 @@ ld_wtask *ld_wexec_next(void);
 void ld_wexec_done(ld_wtask *r);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
+int ld_wexec_secede(void);
+int ld_wexec_rejoin(void);
 int ld_wexec_upload_gen(void);
 const char *ld_wexec_upload(int i, const char **dir, int *seq);
 ]]
