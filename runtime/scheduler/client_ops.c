@@ -510,6 +510,8 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
     sc_op_restart(st, cl, h);
   else if (ld_mp_str_eq(op, "coord"))
     sc_op_coord(st, cl, m, h);
+  else if (ld_mp_str_eq(op, "versions"))
+    sc_op_versions(st, cl, h);
   else if (ld_mp_str_eq(op, "shutdown"))
     st->closing = 1;
   else {

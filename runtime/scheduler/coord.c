@@ -10,12 +10,16 @@
  * holds the value, so the data outlives the client that stored it; a
  * client reading the value is made a wanter of those keys before the
  * answer goes out. Locks and semaphore leases held by a client are given
- * back when its connection closes. Sizes are bounded (CO_MAX_*). */
+ * back when its connection closes. Sizes are bounded (CO_MAX_*). Also
+ * the `versions` op (Client:get_versions). */
+#include <luajit.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pack.h"
+#include "util/version.h"
 
 #define CO_MAX_OBJECTS 4096 /* named objects of all kinds together */
 #define CO_MAX_NAME 256     /* bytes of a name */
@@ -522,4 +526,23 @@ void sc_coord_free(void) {
     obj_free(NULL, o);
   }
   nobjects = 0;
+}
+
+/* versions: what this scheduler runs (Client:get_versions). */
+void sc_op_versions(sc_state *st, sc_client *cl, const msgpack_object *h) {
+  (void)st;
+  int64_t id = 0;
+  ld_mp_get_i64(h, "id", &id);
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 8);
+  S(&p, "op"), S(&p, "versions-reply");
+  S(&p, "id"), I(&p, id);
+  S(&p, "ldask"), S(&p, LD_VERSION_STRING);
+  S(&p, "protocol"), I(&p, LD_PROTOCOL);
+  S(&p, "luajit"), S(&p, LUAJIT_VERSION);
+  S(&p, "libuv"), S(&p, uv_version_string());
+  S(&p, "openssl"), S(&p, OpenSSL_version(OPENSSL_VERSION));
+  S(&p, "msgpack"), S(&p, msgpack_version());
+  pk_send(&p, cl->conn, NULL, 0);
 }

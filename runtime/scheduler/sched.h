@@ -215,6 +215,9 @@ void sc_coord_client_gone(sc_state *st, int client_id);
 /* Lets go of fire-and-forget tasks that finished (at most every 50 ms). */
 void sc_coord_sweep(sc_state *st);
 void sc_coord_free(void);
+/* coord.c: a client's versions request: ldask, protocol, LuaJIT, libuv,
+ * OpenSSL and msgpack-c versions of this scheduler. */
+void sc_op_versions(sc_state *st, sc_client *cl, const msgpack_object *h);
 
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);

@@ -239,6 +239,49 @@ describe("shared clusters", function()
   end)
 end)
 
+describe("admin ops", function()
+  local cl, c
+  setup(function()
+    cl = cluster_mod.start({ n_workers = 2, threads_per_worker = 1 })
+    c = new_client(cl)
+    c:wait_for_workers(2, 20)
+  end)
+  teardown(function()
+    if c then pcall(c.close, c) end
+    if cl then cl:stop() end
+  end)
+
+  it("get_versions reports the client, the scheduler and every worker, and check = true passes", function()
+    local v = c:get_versions{ check = true }
+    assert.equal(ldask.version, v.client.ldask)
+    assert.equal(ldask.version, v.scheduler.ldask)
+    assert.equal(jit.version, v.scheduler.luajit)
+    assert.matches("^%d+%.%d+%.%d+", v.scheduler.libuv)
+    assert.matches("OpenSSL", v.scheduler.openssl)
+    assert.equal(v.client.libuv, v.scheduler.libuv)
+    local n = 0
+    for addr, w in pairs(v.workers) do
+      n = n + 1
+      assert.matches("^tcp://127%.0%.0%.1:", addr)
+      assert.equal(ldask.version, w.ldask)
+      assert.equal(v.scheduler.openssl, w.openssl)
+    end
+    assert.equal(2, n)
+    -- a mismatch is named
+    v.workers[next(v.workers)].libuv = "0.9.9"
+    local msg = require("ldask.client.admin").mismatch(v)
+    assert.matches("version mismatch for libuv: client, scheduler, worker .* 0%.9%.9", msg)
+  end)
+
+  it("who_has names the holders of futures", function()
+    local f = c:submit(function() return string.rep("x", 5000) end)
+    f:result(10)
+    local wh = c:who_has({ f })
+    assert.equal(1, #wh[f.key])
+    assert.matches("^tcp://", wh[f.key][1])
+  end)
+end)
+
 describe("tasks that launch tasks", function()
   local cl, c
   setup(function()

@@ -533,6 +533,7 @@ require("ldask.client.workers").install(M, Client, {
 -- Published datasets (ldask.client.datasets); coordination primitives
 -- (ldask.client.coord); tasks that launch tasks (ldask.client.worker_client).
 require("ldask.client.datasets").install(Client, { check = check })
+require("ldask.client.admin").install(Client, { check = check })
 require("ldask.client.worker_client").install(M)
 do
   local coord = require "ldask.client.coord"
