@@ -1,0 +1,26 @@
+-- The short soak (bench/soak.lua, docs/distributed.md "24/7 operation"): a
+-- scheduler and 2 workers under nannies run the mixed workload for one
+-- minute while a worker is killed (kill -9) twice; every result must be
+-- right, every round must complete, and the memory of the scheduler and
+-- the workers must stay bounded.
+local helpers = require "helpers"
+
+describe("bench/soak.lua, one minute with two worker kills", function()
+  it("gets every result right while workers die and come back", function()
+    local out, rc = helpers.run_ldask(helpers.root .. "/bench/soak.lua --minutes 1 --kill-every 25 --report-every 20 2>&1")
+    assert.equal(0, rc, out)
+    local rounds, tasks, wrong, errs, kills =
+      out:match("soak done: (%d+) rounds, (%d+) tasks completed, (%d+) wrong results, (%d+) errors, (%d+) kills")
+    assert.truthy(rounds, out)
+    assert.equal("0", wrong, out)
+    assert.equal("0", errs, out)
+    assert.equal("2", kills, out)
+    assert.is_true(tonumber(rounds) >= 5, out)
+    assert.is_true(tonumber(tasks) >= 500, out)
+    -- the scheduler's RSS at the last report stays well bounded
+    local last
+    for s in out:gmatch("scheduler RSS ([%d.]+) MiB") do last = tonumber(s) end
+    assert.truthy(last, out)
+    assert.is_true(last < 200, out)
+  end)
+end)
