@@ -313,8 +313,9 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_init(&p);
   uint64_t msgs, writes;
   ld_net_stats(&msgs, &writes);
-  msgpack_pack_map(&p.pk, st->dashboard[0] ? 9 : 8);
+  msgpack_pack_map(&p.pk, st->dashboard[0] ? 10 : 9);
   S(&p, "op"), S(&p, "identity-reply");
+  S(&p, "transfers_pending"), I(&p, sc_copies_pending());
   if (st->dashboard[0]) S(&p, "dashboard"), S(&p, st->dashboard);
   S(&p, "messages_sent"), I(&p, msgs);
   S(&p, "writes"), I(&p, writes);
@@ -512,6 +513,10 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
     sc_op_coord(st, cl, m, h);
   else if (ld_mp_str_eq(op, "versions"))
     sc_op_versions(st, cl, h);
+  else if (ld_mp_str_eq(op, "replicate"))
+    sc_op_replicate(st, cl, h);
+  else if (ld_mp_str_eq(op, "rebalance"))
+    sc_op_rebalance(st, cl, h);
   else if (ld_mp_str_eq(op, "shutdown"))
     st->closing = 1;
   else {

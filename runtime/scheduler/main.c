@@ -264,6 +264,7 @@ int main(int argc, char **argv) {
   uv_run(st.loop, UV_RUN_DEFAULT);
   sc_broadcast_free(&st);
   sc_coord_free();
+  sc_replicas_free();
   sc_events_free(&st.ev);
   if (sched_file) unlink(sched_file);
   ld_sec_free(sec);

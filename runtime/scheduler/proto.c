@@ -180,6 +180,11 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
   } else if (ld_mp_str_eq(op, "gather-data")) {
     int64_t cid = -1;
     ld_mp_get_i64(h, "client", &cid);
+    if (cid == SC_REPLICA_CLIENT) { /* data for a copy (replicate.c) */
+      sc_replica_data(st, w, m, h);
+      ld_msg_free(m);
+      return;
+    }
     sc_client *cl = sc_find_client(st, (int)cid);
     const msgpack_object *missing = arr(h, "missing");
     for (uint32_t i = 0; missing && i < missing->via.array.size; i++) {

@@ -219,6 +219,22 @@ void sc_coord_free(void);
  * OpenSSL and msgpack-c versions of this scheduler. */
 void sc_op_versions(sc_state *st, sc_client *cl, const msgpack_object *h);
 
+/* replicate.c: copies of results between workers (Client:replicate,
+ * Client:rebalance). The client id of the data requests it makes: */
+#define SC_REPLICA_CLIENT (-7)
+void sc_op_replicate(sc_state *st, sc_client *cl, const msgpack_object *h);
+void sc_op_rebalance(sc_state *st, sc_client *cl, const msgpack_object *h);
+/* A gather-data answering one of its data requests (M, H borrowed). */
+void sc_replica_data(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_object *h);
+/* W's task-finished for T (in memory) is a copy it was sent: W becomes a
+ * holder (returns 1). 0: not a copy. */
+int sc_replica_arrived(sc_state *st, sc_worker *w, sc_task *t);
+void sc_replicas_worker_gone(sc_state *st, sc_worker *w);
+int sc_copies_pending(void);
+void sc_replicas_free(void);
+/* tasks.c: W holds the data of T (counted once). */
+void sc_add_holder(sc_task *t, sc_worker *w);
+
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_send_free(sc_worker *w, sc_task *t);

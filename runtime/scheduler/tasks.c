@@ -99,6 +99,8 @@ static void add_holder(sc_task *t, sc_worker *w) {
   w->nbytes += t->nbytes;
 }
 
+void sc_add_holder(sc_task *t, sc_worker *w) { add_holder(t, w); }
+
 /* Removes holder number I of T (the map entry and the byte count). */
 static sc_worker *unhold(sc_task *t, int i) {
   sc_worker **who = (sc_worker **)sc_who_has(t);
@@ -245,6 +247,7 @@ static void tell_gatherers(sc_state *st, sc_task *t) {
 void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buffer *const *data,
                  uint32_t ndata) {
   int state = sc_state_of(st, t);
+  if (state == LD_TASK_MEMORY && sc_replica_arrived(st, w, t)) return; /* a copy (replicate.c) */
   if (state == LD_TASK_MEMORY) { /* a second copy: keep it as a replica */
     add_holder(t, w);
     return;
@@ -332,6 +335,7 @@ void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
   st->nworkers--;
   if (st->last_root == w) st->last_root = NULL;
   sc_requests_worker_gone(st, w, reason);
+  sc_replicas_worker_gone(st, w);
   sc_send_worker_removed(st, w);
   /* Tasks it was running go back to the queue, or fail after 3 deaths. */
   size_t n = 0, cap = 16;

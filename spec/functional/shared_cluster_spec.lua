@@ -273,6 +273,33 @@ describe("admin ops", function()
     assert.matches("version mismatch for libuv: client, scheduler, worker .* 0%.9%.9", msg)
   end)
 
+  it("rebalance moves results to the emptier worker; replicate copies them", function()
+    local fs = c:map(function(i) return string.rep("x", 100000 + i) end, { 1, 2, 3, 4, 5, 6 },
+      client.options{ workers = { "local-1" } })
+    local vals = c:gather(fs, 30)
+    local function per_worker()
+      local wh, per = c:who_has(fs), {}
+      for _, f in ipairs(fs) do
+        for _, a in ipairs(wh[f.key]) do per[a] = (per[a] or 0) + 1 end
+      end
+      local counts = {}
+      for _, n in pairs(per) do counts[#counts + 1] = n end
+      table.sort(counts)
+      return counts
+    end
+    assert.same({ 6 }, per_worker())
+    assert.equal(3, c:rebalance(30))
+    assert.same({ 3, 3 }, per_worker())
+    assert.equal(0, c:scheduler_info().transfers_pending)
+    -- the moved results are still right
+    local again = c:gather(fs, 30)
+    for i = 1, 6 do assert.equal(vals[i], again[i]) end
+    assert.equal(6, c:replicate(fs))
+    assert.same({ 6, 6 }, per_worker())
+    local ok, err = pcall(function() c:replicate(fs, 0) end)
+    assert.matches(THIS .. " Client:replicate: n must be", err)
+  end)
+
   it("who_has names the holders of futures", function()
     local f = c:submit(function() return string.rep("x", 5000) end)
     f:result(10)

@@ -72,6 +72,67 @@ end
 
 function A.install(Client, shared)
   local check = shared.check
+  local is_future = require("ldask.client.future").is_future
+
+  -- Waits until the scheduler has no copies pending (TIMEOUT seconds).
+  local function wait_copies(self, timeout, what, level)
+    local deadline = self._now() + timeout
+    while true do
+      local info = self:_request({ op = "identity" }, level + 1)
+      if (info.transfers_pending or 0) == 0 then return end
+      if self._now() > deadline then
+        error(what .. ": " .. info.transfers_pending .. " copies still pending after " .. timeout .. " s", level + 1)
+      end
+      self:_poll(0.02)
+    end
+  end
+
+  local function check_timeout(t, what, level)
+    if t ~= nil and (type(t) ~= "number" or t <= 0) then
+      error(what .. ": timeout must be a number of seconds > 0, got " .. tostring(t), level + 1)
+    end
+  end
+
+  --- replicate(futures [, n [, timeout]]): copies the data of FUTURES (a
+  -- future or a list) to N workers each (default: every worker), the
+  -- least loaded first; returns once the copies are made (TIMEOUT seconds,
+  -- default 60). Finished futures only; others are left as they are.
+  -- @param futures a Future or a list of them
+  -- @param[opt] n copies wanted of each (>= 1)
+  -- @param[opt] timeout seconds
+  -- @return the number of copies made
+  function Client:replicate(futures, n, timeout)
+    check(self, "replicate")
+    local list = is_future(futures) and { futures } or futures
+    if type(list) ~= "table" then error("Client:replicate: expected a future or a list of futures, got " .. type(futures), 2) end
+    local keys = {}
+    for i, f in ipairs(list) do
+      if not is_future(f) then error("Client:replicate: item " .. i .. " is a " .. type(f) .. ", not a future", 2) end
+      keys[i] = f.key
+    end
+    if n ~= nil and (type(n) ~= "number" or n < 1 or n % 1 ~= 0) then
+      error("Client:replicate: n must be an integer >= 1, got " .. tostring(n), 2)
+    end
+    check_timeout(timeout, "Client:replicate", 2)
+    n = n or #self:_request({ op = "identity" }, 2).workers
+    local r = self:_request({ op = "replicate", keys = keys, n = n }, 2)
+    wait_copies(self, timeout or 60, "Client:replicate", 2)
+    return r.started
+  end
+
+  --- rebalance([timeout]): moves results from the workers holding more
+  -- bytes than the mean to those holding less (results held by one worker;
+  -- each move copies, then drops the old copy); returns the number of
+  -- results moved once done (TIMEOUT seconds, default 60).
+  -- @param[opt] timeout seconds
+  -- @return the number of results moved
+  function Client:rebalance(timeout)
+    check(self, "rebalance")
+    check_timeout(timeout, "Client:rebalance", 2)
+    local r = self:_request({ op = "rebalance" }, 2)
+    wait_copies(self, timeout or 60, "Client:rebalance", 2)
+    return r.started
+  end
 
   --- get_versions([{check =}]): { client = {...}, scheduler = {...},
   -- workers = { [address] = {...} } }, each { ldask, luajit, libuv, openssl,

@@ -338,7 +338,7 @@ function Client:_handle(m)
       fire(st)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
-    op == "restart-reply" or op == "versions-reply" then
+    op == "restart-reply" or op == "versions-reply" or op == "admin-reply" then
     self.replies[h.id] = h
   elseif op == "coord-reply" then
     -- a stored value comes along (decoded here: the frames go with M)
