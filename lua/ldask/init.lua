@@ -52,6 +52,7 @@ function M.wait(...) return require("ldask.client").wait(...) end
 
 -- Shared clusters (ldask.client.coord, ldask.client.worker_client;
 -- docs/distributed.md "Shared clusters").
+
 --- Variable(name [, client]): a named value held by the scheduler (ldask.client.coord).
 -- @param name the name
 -- @param[opt] client a Client

@@ -535,11 +535,41 @@ require("ldask.client.workers").install(M, Client, {
 require("ldask.client.datasets").install(Client, { check = check })
 require("ldask.client.admin").install(Client, { check = check })
 require("ldask.client.worker_client").install(M)
-do
-  local coord = require "ldask.client.coord"
-  M.Variable, M.Queue, M.Lock = coord.new_variable, coord.new_queue, coord.new_lock
-  M.Semaphore, M.Event, M.fire_and_forget = coord.new_semaphore, coord.new_event, coord.fire_and_forget
-end
+local coord = require "ldask.client.coord"
+
+--- Variable(name [, client]): a named value held by the scheduler, shared
+-- by every client and task (dask's Variable: set, get{timeout}, delete).
+-- @param name the name
+-- @param[opt] client the Client (default: ldask.get_client())
+-- @return a Variable
+function M.Variable(...) return coord.new_variable(...) end
+--- Queue(name [, {maxsize =, client =}]): a FIFO queue held by the
+-- scheduler (dask's Queue: put, get{timeout, batch}, qsize).
+-- @param name the name
+-- @param[opt] opts `{ maxsize =, client = }`
+-- @return a Queue
+function M.Queue(...) return coord.new_queue(...) end
+--- Lock([name [, client]]): a cluster-wide lock (dask's Lock: acquire,
+-- release, locked), released when its holder's connection closes.
+-- @param[opt] name the name
+-- @param[opt] client the Client
+-- @return a Lock
+function M.Lock(...) return coord.new_lock(...) end
+--- Semaphore{max_leases =, name =, client =}: at most max_leases holders
+-- across the cluster (dask's Semaphore: acquire, release, get_value).
+-- @param[opt] opts `{ max_leases =, name =, client = }`
+-- @return a Semaphore
+function M.Semaphore(...) return coord.new_semaphore(...) end
+--- Event(name [, client]): a cluster-wide flag (dask's Event: set, clear,
+-- is_set, wait{timeout}).
+-- @param name the name
+-- @param[opt] client the Client
+-- @return an Event
+function M.Event(...) return coord.new_event(...) end
+--- fire_and_forget(futures): the scheduler runs FUTURES (a future or a
+-- list) even when every client releases them.
+-- @param futures a Future or a list of them
+function M.fire_and_forget(...) return coord.fire_and_forget(...) end
 
 -- Cluster information ------------------------------------------------------------
 
