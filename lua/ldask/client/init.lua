@@ -577,6 +577,9 @@ function Client:_request(h, level, frames)
   self.next_id = self.next_id + 1
   local id = self.next_id
   h.id = id
+  -- releases first: a reply that makes this client want a key again (a
+  -- coord get) must not be followed by an older release of that key
+  self:_flush_releases()
   self:_send(h, frames, level + 1)
   local deadline = now() + 10
   while not self.replies[id] do
