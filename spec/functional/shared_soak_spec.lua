@@ -17,10 +17,12 @@ describe("bench/soak.lua, one minute with two worker kills", function()
     assert.equal("2", kills, out)
     assert.is_true(tonumber(rounds) >= 5, out)
     assert.is_true(tonumber(tasks) >= 500, out)
-    -- the scheduler's RSS at the last report stays well bounded
-    local last
-    for s in out:gmatch("scheduler RSS ([%d.]+) MiB") do last = tonumber(s) end
-    assert.truthy(last, out)
-    assert.is_true(last < 200, out)
+    -- the scheduler's RSS after the warm-up (the report at 20 s) grows
+    -- little until the end (a sanitized build starts much higher: its
+    -- quarantine fills first)
+    local rss = {}
+    for s in out:gmatch("scheduler RSS ([%d.]+) MiB") do rss[#rss + 1] = tonumber(s) end
+    assert.is_true(#rss >= 4, out)
+    assert.is_true(rss[#rss] <= 1.5 * rss[2] + 20, out)
   end)
 end)
