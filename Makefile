@@ -49,7 +49,7 @@ HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 # (build tree: ../lib/ldask; install and rock trees: ../lib/lua/5.1/ldask).
 NATIVE := $(OUT)lib/ldask/native.so
 
-.PHONY: all test demo bench doc format lint install rock-install clean deps
+.PHONY: soak all test demo bench doc format lint install rock-install clean deps
 PROGRAMS := $(OUT)bin/ldask $(if $(SCHED_SRC),$(OUT)bin/ldask-scheduler) $(if $(WORKER_SRC),$(OUT)bin/ldask-worker)
 all: $(PROGRAMS) $(NATIVE)
 
@@ -96,7 +96,11 @@ demo: deps
 	bin/ldask examples/sum_blocks.lua
 
 bench: all
-	@for b in bench/*.lua; do echo "== $$b"; bin/ldask $$b || exit 1; done
+	@for b in bench/*.lua; do [ $$b = bench/soak.lua ] && continue; echo "== $$b"; bin/ldask $$b || exit 1; done
+
+# The 24/7 soak (30 minutes; docs/distributed.md, "24/7 operation").
+soak: all
+	bin/ldask bench/soak.lua --minutes 30
 
 # The API reference: markdown pages in docs/api/ made by LDoc (Debian's
 # lua-ldoc) from the `---` doc comments of lua/ldask/ (docs/ldoc/config.ld
