@@ -148,9 +148,14 @@ while now() < stop_at do
       break
     end
   end
+  if now() >= next_report then
+    report(t0)
+    next_report = next_report + opts.report_every
+  end
   if now() >= next_kill then
     local pid = cl:worker_pid(victim)
-    if pid and os.execute("kill -9 " .. pid .. " 2>/dev/null") then
+    local rc = pid and os.execute("kill -9 " .. pid .. " 2>/dev/null")
+    if rc == 0 or rc == true then
       stats.kills = stats.kills + 1
       print(string.format("t=%5.0fs killed worker %d (pid %d); its nanny restarts it", now() - t0, victim, pid))
     else
@@ -159,10 +164,6 @@ while now() < stop_at do
     end
     victim = 3 - victim
     next_kill = next_kill + opts.kill_every
-  end
-  if now() >= next_report then
-    report(t0)
-    next_report = next_report + opts.report_every
   end
 end
 report(t0)
