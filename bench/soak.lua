@@ -9,7 +9,7 @@
 -- workers). docs/benchmarks.md ("Soak") has a recorded run.
 --
 --   bin/ldask bench/soak.lua [--minutes N (30)] [--kill-every S (60)]
---                            [--report-every S (60)]
+--                            [--report-every S (60)] [--dashboard 0|1 (1)]
 --
 -- Exits 1 when any result was wrong, when no round completed, or when a
 -- kill was due but the worker could not be killed.
@@ -27,7 +27,7 @@ local function usage(msg)
   os.exit(2)
 end
 
-local opts = { minutes = 30, kill_every = 60, report_every = 60 }
+local opts = { minutes = 30, kill_every = 60, report_every = 60, dashboard = 1 }
 do
   local i = 1
   while arg and arg[i] do
@@ -35,7 +35,7 @@ do
     local name = a:match("^%-%-([%w-]+)$")
     local k = name and name:gsub("-", "_")
     if not k or opts[k] == nil then usage("unknown option '" .. a .. "'") end
-    if not v or v <= 0 then usage(a .. " expects a positive number") end
+    if not v or v < 0 or (v == 0 and k ~= "dashboard") then usage(a .. " expects a positive number") end
     opts[k] = v
     i = i + 2
   end
@@ -56,7 +56,7 @@ end
 
 local function mb(x) return x and string.format("%.1f", x) or "-" end
 
-local cl = cluster_mod.start({ n_workers = 2, threads_per_worker = 2 })
+local cl = cluster_mod.start({ n_workers = 2, threads_per_worker = 2, dashboard = opts.dashboard ~= 0 })
 local c = client(cl.address, { set_as_default = false })
 local c2 = client(cl.address, { set_as_default = false }) -- the other user: reads the datasets
 c:wait_for_workers(2, 30)
@@ -92,7 +92,9 @@ local function round(r)
   -- bags
   local items = {}
   for i = 1, 500 do items[i] = i end
-  local b = bag.from_sequence(items, { npartitions = 10 }):map(function(x) return x + r end)
+  -- (R travels as an argument: a closure over it would be a new function
+  -- every round, and the cluster keeps every function it was sent)
+  local b = bag.from_sequence(items, { npartitions = 10 }):map(function(x, k) return x + k end, r)
   local bs = 0
   for _, v in ipairs(b:compute()) do bs = bs + v end
   check("bag", bs, 500 * 501 / 2 + 500 * r)
@@ -120,9 +122,11 @@ end
 
 local function report(t0)
   local pids = { cl:worker_pid(1), cl:worker_pid(2) }
+  local ok, info = pcall(c.scheduler_info, c)
+  local held = ok and info.ntasks or -1 -- keys the scheduler holds a record of
   print(string.format(
-    "t=%5.0fs scheduler RSS %s MiB, workers %s / %s MiB; rounds %d, tasks %d, wrong results %d, errors %d, kills %d",
-    now() - t0, mb(rss(cl.scheduler_pid)), mb(rss(pids[1])), mb(rss(pids[2])), stats.rounds, stats.tasks,
+    "t=%5.0fs scheduler RSS %s MiB, workers %s / %s MiB; keys held %d; rounds %d, tasks %d, wrong results %d, errors %d, kills %d",
+    now() - t0, mb(rss(cl.scheduler_pid)), mb(rss(pids[1])), mb(rss(pids[2])), held, stats.rounds, stats.tasks,
     stats.wrong, stats.errors, stats.kills))
 end
 
