@@ -42,8 +42,11 @@ function D.install(Client, shared)
   -- @param name a name, or a table `{ name = value, ... }`
   -- @param[opt] value the value (with a name)
   -- @param[opt] opts `{ override = true }`
-  -- @usage c:publish_dataset("x", ldask.array.ones({1000}, {chunks = 100}))
-  -- print(other_client:get_dataset("x"):sum():compute())   --> 1000
+  -- @usage local c = ldask.Client()
+  -- c:publish_dataset("x", ldask.array.ones({1000}, {chunks = 100}))
+  -- local other = ldask.Client(c.address)   -- another user of the cluster
+  -- print(other:get_dataset("x"):sum():compute())   --> 1000
+  -- other:close(); c:close()
   function Client:publish_dataset(name, value, opts)
     check(self, "publish_dataset")
     if type(name) == "table" then

@@ -43,10 +43,10 @@ function K.install(M)
   -- made at the first call and kept by the executor thread; elsewhere the
   -- default client (raises when there is none).
   -- @return a Client
-  -- @usage local f = c:submit(function(n)
-  --   local c2 = ldask.get_client()
-  --   return c2:submit(function(x) return x + 1 end, n):result()
-  -- end, 1)
+  -- @usage local c = ldask.Client()
+  -- local f = c:submit(function() return require("ldask").get_client().address end)
+  -- print(f:result() == c.address)   --> true
+  -- c:close()
   function M.get_client()
     if on_worker() then
       if task_client and not task_client.closed and not task_client:_connection_lost() then return task_client end
@@ -87,13 +87,16 @@ function K.install(M)
   -- submits. Outside a worker it just calls FN with the default client.
   -- @param fn a function(client, ...)
   -- @return what FN returns
-  -- @usage local function fib(n)
+  -- @usage local c = ldask.Client()
+  -- local function fib(n)
   --   if n < 2 then return n end
-  --   return ldask.worker_client(function(c)
-  --     local a, b = c:submit(fib, n - 1), c:submit(fib, n - 2)
+  --   return require("ldask").worker_client(function(cl)
+  --     local a, b = cl:submit(fib, n - 1), cl:submit(fib, n - 2)
   --     return a:result() + b:result()
   --   end)
   -- end
+  -- print(c:submit(fib, 10):result())   --> 55
+  -- c:close()
   function M.worker_client(fn, ...)
     if type(fn) ~= "function" then error("ldask.worker_client: expected a function(client), got " .. type(fn), 2) end
     local c = M.get_client()
