@@ -338,7 +338,7 @@ function Client:_handle(m)
       fire(st)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
-    op == "restart-reply" then
+    op == "restart-reply" or op == "retire-workers-reply" then
     self.replies[h.id] = h
   elseif op == "worker-result" or op == "worker-results-done" then
     self:_worker_reply(h, m)
@@ -518,6 +518,9 @@ M.RunError = require("ldask.client.workers").RunError
 require("ldask.client.workers").install(M, Client, {
   check = check, lost_connection = lost_connection, now = now, decode_value = decode_value,
 })
+
+-- Graceful retirement of workers (ldask.client.retire).
+require("ldask.client.retire").install(M, Client, { check = check, lost_connection = lost_connection, now = now })
 
 -- Cluster information ------------------------------------------------------------
 
