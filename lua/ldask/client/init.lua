@@ -76,7 +76,9 @@ end
 -- Security (docs/security.md): opts.auth_token_file (default
 -- LDASK_AUTH_TOKEN_FILE; a local cluster of this process: its own),
 -- opts.tls_ca_file, opts.tls_cert, opts.tls_key (default LDASK_TLS_*).
--- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler; nil starts a local cluster
+-- Client(cluster) connects to a cluster manager's scheduler with its token
+-- (ldask.deploy.SLURMCluster, PBSCluster, SSHCluster).
+-- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler, or a cluster manager; nil starts a local cluster
 -- A local cluster's scheduler serves the web dashboard on a free loopback
 -- port (opts.dashboard = false: none; opts.dashboard_address = "HOST:PORT"):
 -- Client:dashboard_link().
@@ -86,6 +88,13 @@ end
 -- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
 -- c:close()
 function M.new(address, opts)
+  if type(address) == "table" and address.scheduler_address then
+    -- a cluster manager (ldask.deploy): its scheduler, with its token
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    if o.auth_token_file == nil then o.auth_token_file = address.token_file end
+    address, opts = address.scheduler_address, o
+  end
   if type(address) == "table" and opts == nil then address, opts = nil, address end
   opts = opts or {}
   if address ~= nil and type(address) ~= "string" then
@@ -361,6 +370,7 @@ local SPIN = 300e-6
 -- Returns true when something was processed.
 function Client:_poll(timeout, spin)
   if self.closed then return false end
+  if M._tick then M._tick() end -- adaptive scaling (ldask.deploy.adaptive)
   self:_flush_releases()
   local got = false
   local m
