@@ -206,5 +206,5 @@ end
 
 M.Cluster = Cluster
 -- Shared with ldask.deploy (cluster managers that start the same programs).
-M.bindir, M.quote, M.spawn, M.read_file = bindir, quote, spawn, read_file
+M.bindir, M.quote, M.spawn, M.read_file, M.write_token = bindir, quote, spawn, read_file, write_token
 return M
