@@ -21,7 +21,10 @@ M.JobQueueCluster = jobqueue.JobQueueCluster
 -- @usage local cluster = ldask.deploy.SLURMCluster{ cores = 4, memory = "8GB", queue = "normal" }
 -- cluster:scale{ jobs = 2 }
 -- local client = ldask.Client(cluster)
-function M.SLURMCluster(opts) return jobqueue.new(slurm.KIND, opts, 2) end
+function M.SLURMCluster(opts)
+  local c = jobqueue.new(slurm.KIND, opts, 2)
+  return c -- (not a tail call: errors name the caller's line)
+end
 
 --- PBSCluster{...}: the same with PBS / Torque / OpenPBS jobs (qsub,
 -- qdel); resource_spec (default "select=1:ncpus=CORES:mem=MEM") gives the
@@ -30,13 +33,19 @@ function M.SLURMCluster(opts) return jobqueue.new(slurm.KIND, opts, 2) end
 -- @return the cluster (a JobQueueCluster)
 -- @usage local cluster = ldask.deploy.PBSCluster{ cores = 24, memory = "100GB", queue = "regular" }
 -- print(cluster:job_script())
-function M.PBSCluster(opts) return jobqueue.new(pbs.KIND, opts, 2) end
+function M.PBSCluster(opts)
+  local c = jobqueue.new(pbs.KIND, opts, 2)
+  return c
+end
 
 --- SSHCluster{hosts =, connect_options =, worker_options =,
 -- scheduler_options =, remote_prefix =}: the scheduler on the first host,
 -- workers on the others, through ssh (ldask.deploy.ssh).
 -- @param opts the options (docs/deploy.md)
 -- @return the cluster
-function M.SSHCluster(opts) return require("ldask.deploy.ssh").new(opts, 2) end
+function M.SSHCluster(opts)
+  local c = require("ldask.deploy.ssh").new(opts, 2)
+  return c
+end
 
 return M

@@ -173,8 +173,9 @@ function SSHCluster:_start(so, wo, nw, nthreads, timeout)
       local log = read_file(sched.log) or ""
       local addr = log:match("ldask%-scheduler at (%S+)")
       if addr then return addr end
-      if log:find("error", 1, true) or log:find("denied", 1, true) or log:find("not found", 1, true) or
-        log:find("usage:", 1, true) then
+      local l = log:lower()
+      if l:find("error", 1, true) or l:find("denied", 1, true) or l:find("not found", 1, true) or
+        l:find("usage:", 1, true) or l:find("ssh:", 1, true) or l:find("refused", 1, true) then
         error("the scheduler on " .. shost .. " did not start: " .. log, 0)
       end
     end)
