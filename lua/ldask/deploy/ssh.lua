@@ -135,7 +135,7 @@ function M.new(opts, level)
   if opts.remote_prefix ~= nil and type(opts.remote_prefix) ~= "string" then
     error(WHAT .. ": remote_prefix must be a directory (a string), got " .. type(opts.remote_prefix), level)
   end
-  local p = io.popen("mktemp -d /tmp/ldask-ssh.XXXXXX")
+  local p = io.popen("mktemp -d /tmp/ldask-sshcluster.XXXXXX")
   local dir = p:read("*l"); p:close()
   local self = setmetatable({ hosts = hosts, connect_options = co, remote_prefix = opts.remote_prefix,
     dir = dir, procs = {}, workers = {} }, SSHCluster)
@@ -236,7 +236,7 @@ function SSHCluster:close()
   self.closed = true
   if self.client then pcall(self.client.close, self.client) end
   for i = #self.procs, 1, -1 do pcall(self.procs[i].pipe.close, self.procs[i].pipe) end
-  if self.dir and self.dir:match("^/tmp/ldask%-ssh%.") then os.execute("rm -rf " .. quote(self.dir)) end
+  if self.dir and self.dir:match("^/tmp/ldask%-sshcluster%.") then os.execute("rm -rf " .. quote(self.dir)) end
 end
 
 SSHCluster.__tostring = function(self)
