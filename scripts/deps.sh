@@ -10,6 +10,9 @@ libhttp-parser-dev"
 # the dashboard: headless Chromium renders the pages in the specs; LuaSocket
 # reads a cluster's dashboard API for performance_report
 PKGS="$PKGS chromium lua-socket"
+# ldask.deploy: the specs start a one-node SLURM (slurm-wlm, munge) and an
+# sshd on loopback (openssh-server; the ssh client for SSHCluster)
+PKGS="$PKGS slurm-wlm munge openssh-server openssh-client"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
