@@ -19,8 +19,9 @@ M.JobQueueCluster = jobqueue.JobQueueCluster
 -- @param opts the options (docs/deploy.md)
 -- @return the cluster (a JobQueueCluster)
 -- @usage local cluster = ldask.deploy.SLURMCluster{ cores = 4, memory = "8GB", queue = "normal" }
--- cluster:scale{ jobs = 2 }
--- local client = ldask.Client(cluster)
+-- print(cluster)   --> <SLURMCluster tcp://127.0.0.1:PORT, 0 job(s)>
+-- -- cluster:scale{ jobs = 2 }; local client = ldask.Client(cluster)  (on a SLURM login node)
+-- cluster:close()
 function M.SLURMCluster(opts)
   local c = jobqueue.new(slurm.KIND, opts, 2)
   return c -- (not a tail call: errors name the caller's line)
@@ -32,7 +33,8 @@ end
 -- @param opts the options (docs/deploy.md)
 -- @return the cluster (a JobQueueCluster)
 -- @usage local cluster = ldask.deploy.PBSCluster{ cores = 24, memory = "100GB", queue = "regular" }
--- print(cluster:job_script())
+-- print(cluster:job_script())   -- #PBS -l select=1:ncpus=24:mem=95368MB ...
+-- cluster:close()
 function M.PBSCluster(opts)
   local c = jobqueue.new(pbs.KIND, opts, 2)
   return c

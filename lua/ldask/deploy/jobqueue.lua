@@ -245,7 +245,9 @@ end
 --- The job script of the next job, as it will be submitted (the token
 -- shown as a placeholder).
 -- @return the script (a string)
--- @usage print(cluster:job_script())
+-- @usage local cluster = ldask.deploy.SLURMCluster{ cores = 8, memory = "16GB", queue = "normal" }
+-- print(cluster:job_script())   -- #SBATCH -J ldask-worker ... #SBATCH --cpus-per-task=8 ...
+-- cluster:close()
 function JobQueueCluster:job_script()
   return self:_script(self.next_job, false)
 end
@@ -358,9 +360,8 @@ end
 -- queued jobs first, then retires the workers of running jobs
 -- (client:retire_workers: their results move first) and cancels those.
 -- @param n a number of workers, or a table `{ n =, jobs =, cores =, memory = }`
+-- e.g. cluster:scale(4) (4 workers), cluster:scale{ jobs = 2 } (2 jobs).
 -- @return the cluster
--- @usage cluster:scale(4)           -- 4 workers
--- cluster:scale{ jobs = 2 }  -- 2 jobs
 function JobQueueCluster:scale(n)
   check(self, "scale")
   local jobs
