@@ -13,6 +13,7 @@ pcall(ffi.cdef, "int setenv(const char *name, const char *value, int overwrite);
 
 local dir = helpers.tmpdir() .. "/slurm"
 local root = helpers.sh("cd " .. helpers.shell_quote(helpers.root) .. " && pwd"):gsub("%s+$", "")
+local bin = helpers.sh("cd " .. helpers.shell_quote(helpers.bin) .. " && pwd"):gsub("%s+$", "")
 
 -- Job ids (strings) squeue lists now.
 local function queued_ids()
@@ -169,6 +170,18 @@ for _, job in pairs(cluster:job_ids()) do print("JOB " .. job.id) end
     local id = out:match("JOB (%d+)")
     assert.truthy(id, out)
     assert.is_true(helpers.eventually(function() return all_ended({ id }) end, 30), "job " .. id .. " outlived its client")
+  end)
+
+  it("runs examples/slurm_cluster.lua", function()
+    -- (from DIR: the jobs' slurm-N.out files go to sbatch's directory)
+    local out, rc = helpers.sh("cd " .. helpers.shell_quote(dir) .. " && " .. helpers.shell_quote(bin .. "/ldask") ..
+      " " .. helpers.shell_quote(root .. "/examples/slurm_cluster.lua") .. " 2 2>&1")
+    assert.equal(0, rc, out)
+    assert.matches("sum of squares 1..1000 = 333833500 %(expected 333833500%)", out)
+    assert.matches("after scale{jobs=1}: 1 worker%(s%), first square still 1", out)
+    assert.matches("adaptive: [34] job%(s%) submitted in all", out)
+    assert.matches("\ndone\n", out)
+    assert.is_true(helpers.eventually(function() return next(queued_ids()) == nil end, 30), "jobs left in squeue")
   end)
 
   it("raises on bad options at the caller's line", function()
