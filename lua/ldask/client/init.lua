@@ -88,12 +88,13 @@ end
 -- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
 -- c:close()
 function M.new(address, opts)
+  local manager
   if type(address) == "table" and address.scheduler_address then
     -- a cluster manager (ldask.deploy): its scheduler, with its token
     local o = {}
     for k, v in pairs(opts or {}) do o[k] = v end
     if o.auth_token_file == nil then o.auth_token_file = address.token_file end
-    address, opts = address.scheduler_address, o
+    manager, address, opts = address, address.scheduler_address, o
   end
   if type(address) == "table" and opts == nil then address, opts = nil, address end
   opts = opts or {}
@@ -131,6 +132,9 @@ function M.new(address, opts)
     error("ldask.Client: " .. err, 2)
   end
   self.cluster = cluster
+  -- (kept alive with the client: Client(SLURMCluster{...}) must not lose
+  -- its jobs to the collector)
+  self.cluster_manager = manager
   if cluster then
     local ok, e = pcall(self.wait_for_workers, self, cluster.n_workers, opts.timeout or 20)
     if not ok then self:close(); error("ldask.Client: the local cluster did not start: " .. tostring(e), 2) end
