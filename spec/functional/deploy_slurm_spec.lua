@@ -91,8 +91,8 @@ describe("SLURMCluster on a one-node SLURM cluster", function()
       assert.equal(2, #ids)
       local q = queued_ids()
       assert.is_true(q[ids[1]] and q[ids[2]])
+      assert.equal(2, #cluster:wait_for_workers(2, 120).workers)
       c = ldask.Client(cluster, { set_as_default = false })
-      c:wait_for_workers(2, 120)
       local names = {}
       for _, w in ipairs(c:scheduler_info().workers) do names[#names + 1] = w.name end
       table.sort(names)

@@ -385,6 +385,19 @@ function JobQueueCluster:scale(n)
   return self
 end
 
+--- Waits until N workers are connected (TIMEOUT seconds, default 60),
+-- as dask's Cluster.wait_for_workers; raises naming how many came.
+-- @param n the number of workers
+-- @param[opt] timeout seconds
+-- @return the scheduler's identity (Client:scheduler_info())
+function JobQueueCluster:wait_for_workers(n, timeout)
+  check(self, "wait_for_workers")
+  local c = self:_client()
+  local ok, r = pcall(c.wait_for_workers, c, n, timeout or 60)
+  if not ok then error(self.what .. ":wait_for_workers: " .. tostring(r):gsub("^.-Client:wait_for_workers: ", ""), 2) end
+  return r
+end
+
 --- adapt{minimum =, maximum =, interval =, wait_count =, minimum_jobs =,
 -- maximum_jobs =}: adaptive scaling, as dask's Adaptive (see
 -- ldask.deploy.adaptive). Returns the Adaptive object (adaptive:stop()).
