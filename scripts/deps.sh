@@ -4,7 +4,8 @@
 set -e
 PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
 lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks
-python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev"
+python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev
+liblapacke-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -170,6 +170,29 @@ function M.new(name, layer, chunks, dtype, deps, extra)
   return new_array(fields)
 end
 
+-- Raises at LEVEL when X has unknown chunk sizes (NaN entries, as dask's
+-- after boolean mask indexing): WHAT needs the sizes.
+function M.check_known(x, what, level)
+  for d = 1, x.ndim do
+    local s = x.shape[d]
+    if s ~= s then
+      error(format("%s: the array has unknown chunk sizes along axis %d (shape %s, e.g. after boolean mask "
+        .. "indexing); call x:compute_chunk_sizes() first", what, d - 1, nd.shape_str(x.shape)), (level or 1) + 1)
+    end
+  end
+end
+
+-- A graph-only dependency for M.new: LAYER (named NAME) plus the layers of
+-- the arrays DEPS (intermediate results that are not arrays, e.g. the
+-- factors of a blocked decomposition).
+function M.graph_dep(name, layer, deps)
+  local layers = { [name] = layer }
+  for _, a in ipairs(deps or {}) do
+    for n, g in pairs(a.layers) do layers[n] = g end
+  end
+  return { layers = layers }
+end
+
 -- Fresh name PREFIX-<token of the arguments>.
 function M.name(prefix, ...) return prefix .. "-" .. tokenize.tokenize(prefix, ...) end
 

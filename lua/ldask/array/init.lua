@@ -73,6 +73,17 @@ M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
 M.dot, M.matmul = linalg.dot, linalg.matmul
+M.tensordot, M.einsum, M.outer = linalg.tensordot, linalg.einsum, linalg.outer
+--- da.linalg: tsqr, qr, svd, svd_compressed, lstsq, norm (ldask.array.linalg_qr),
+-- cholesky, solve, inv, solve_triangular (ldask.array.linalg_solve); see
+-- docs/array.md, "Linear algebra".
+-- @table linalg
+M.linalg = {}
+do
+  local LQ, LS = require "ldask.array.linalg_qr", require "ldask.array.linalg_solve"
+  for _, k in ipairs({ "tsqr", "qr", "svd", "svd_compressed", "lstsq", "norm" }) do M.linalg[k] = LQ[k] end
+  for _, k in ipairs({ "cholesky", "solve", "inv", "solve_triangular" }) do M.linalg[k] = LS[k] end
+end
 M.clip = elemwise.clip
 
 --- isclose(x, y, rtol, atol, equal_nan) or isclose(x, y, {rtol =, atol =, equal_nan =}):
@@ -288,7 +299,7 @@ function methods.astype(x, dtype, casting)
 end
 --- x:dot(y) (also x:matmul(y)): the matrix product, as da.dot.
 -- @function Array:dot
--- @param y an Array
+-- @param y an Array or an ndarray
 -- @return an Array
 function methods.dot(x, y) return linalg.dot(x, y) end
 methods.matmul = methods.dot
