@@ -33,7 +33,7 @@ local function check_tall(x, what, level)
   check_matrix(x, what, level + 1)
   if #x.chunks[2] ~= 1 then
     error(format("%s: the array must have one chunk along its columns (tall-and-skinny), got %d column chunks "
-      .. "(chunks %s); use x:rechunk({ %d, -1 })", what, #x.chunks[2], nd.shape_str(core.numblocks(x.chunks)),
+      .. "(numblocks %s); use x:rechunk({ %d, -1 })", what, #x.chunks[2], nd.shape_str(core.numblocks(x.chunks)),
       x.chunks[1][1]), level + 1)
   end
 end
