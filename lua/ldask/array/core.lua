@@ -36,7 +36,7 @@ local function lookup(self, k)
   local p = props[k]
   if p then return p(self) end
   local tk = type(k)
-  if tk == "table" and M.getitem then return M.getitem(self, k) end
+  if (tk == "table" or tk == "userdata" or tk == "cdata") and M.getitem then return M.getitem(self, k) end
   if tk == "number" or tk == "boolean" then
     error(format("x[%s]: ldask arrays are indexed with a list of 0-based indices, x[{%s}] or x:slice{%s} "
       .. "(x[{0}] is the first entry of axis 0, x[{i, j}] an element); x.shape[1] is the size of axis 0",
@@ -335,6 +335,20 @@ for k, f in pairs(PROPS) do props[k] = f end
 Array.__len = function(self)
   error(format("#x: the length of an ldask array is not Lua's #: x.shape[1] is the size of axis 0, "
     .. "x.size the number of elements (shape %s)", nd.shape_str(self.shape)), 2)
+end
+
+-- x[sel] = v (assignment, ldask.array.indexing.setitem) for list, array
+-- and ndarray keys; other keys are fields, as for every proxy.
+do
+  local raw_newindex = Array.__newindex
+  Array.__newindex = function(self, k, v)
+    local tk = type(k)
+    if tk == "table" or tk == "userdata" or tk == "cdata" then
+      require("ldask.array.indexing").setitem(self, k, v, 2)
+      return
+    end
+    raw_newindex(self, k, v)
+  end
 end
 
 Array.__tostring = function(self)

@@ -12,6 +12,7 @@ local slicing = require "ldask.array.slicing"
 local rechunk = require "ldask.array.rechunk"
 local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
+local IX = require "ldask.array.indexing"
 require "ldask.array.blocks" -- x.blocks[{i, j}] and x:block(i, j)
 local E = require "ldask.ffi.array"
 
@@ -69,6 +70,7 @@ function M.flipud(x) return slicing.flip(x, 0) end
 -- @return an Array
 function M.fliplr(x) return slicing.flip(x, 1) end
 M.expand_dims = slicing.expand_dims
+M.ix = IX.ix
 M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
@@ -327,6 +329,33 @@ function methods.map_blocks(x, fn, ...) return elemwise.map_blocks(fn, x, ...) e
 -- @return the number of elements written
 function methods.to_npy(x, path, opts) return aio.to_npy(x, path, opts) end
 methods.store = methods.to_npy
+--- x:compute_chunk_sizes([opts]): computes unknown block sizes (NaN, after boolean
+-- mask indexing) and records them in x, which is returned (in place, as dask).
+-- @function Array:compute_chunk_sizes
+-- @param[opt] opts options of compute
+-- @return x
+function methods.compute_chunk_sizes(x, opts) return IX.compute_chunk_sizes(x, opts) end
+--- x:setitem(sel, value) (also x[sel] = value): dask's __setitem__, in place: SEL a
+-- boolean mask of x's shape (where-based) or a list of integer/slice specs;
+-- VALUE a number, an ndarray or an array broadcasting to the selection.
+-- @function Array:setitem
+-- @param sel a boolean array or a list of index specs
+-- @param value the new values
+-- @return x
+function methods.setitem(x, sel, value)
+  local r = IX.setitem(x, sel, value, 2)
+  return r
+end
+--- x:vindex(i0, i1, ...): point-wise indexing, dask's x.vindex[i0, i1, ...]: point p
+-- is x[i0[p], i1[p], ...]; the result has one axis of points, then the axes not indexed.
+-- @function Array:vindex
+-- @param ... lists (or int ndarrays, or numbers) of 0-based indices, one per leading axis
+-- @return an Array
+function methods.vindex(x, ...)
+  local r = IX.vindex(x, { ... }, 2)
+  return r
+end
+
 --- x:visualize([filename[, opts]]): draws the graph, as ldask.visualize.
 -- @function Array:visualize
 -- @param[opt] filename the file to write
