@@ -71,6 +71,19 @@ function M.flipud(x) return slicing.flip(x, 0) end
 function M.fliplr(x) return slicing.flip(x, 1) end
 M.expand_dims = slicing.expand_dims
 M.ix = IX.ix
+do
+  local O, OV = require "ldask.array.order", require "ldask.array.overlap"
+  M.topk, M.argtopk, M.percentile = O.topk, O.argtopk, O.percentile
+  M.map_overlap = OV.map_overlap
+  --- da.overlap(x, {depth =, boundary =}): x with ghost cells (see map_overlap).
+  -- @param x an Array
+  -- @param opts `{ depth =, boundary = }`
+  -- @return an Array
+  function M.overlap(x, opts)
+    local r = OV.overlap(x, opts, 2)
+    return r
+  end
+end
 M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
@@ -329,6 +342,30 @@ function methods.map_blocks(x, fn, ...) return elemwise.map_blocks(fn, x, ...) e
 -- @return the number of elements written
 function methods.to_npy(x, path, opts) return aio.to_npy(x, path, opts) end
 methods.store = methods.to_npy
+--- x:map_overlap(fn, opts): as da.map_overlap(fn, x, opts): FN on blocks extended
+-- by ghost cells (`{ depth =, boundary = "none"|"reflect"|"periodic"|"nearest"|number }`).
+-- @function Array:map_overlap
+-- @param fn a function of an ndarray returning an ndarray of the same shape
+-- @param opts `{ depth =, boundary =, dtype =, trim = true }`
+-- @return an Array
+function methods.map_overlap(x, fn, opts)
+  local r = require("ldask.array.overlap").map_overlap(fn, x, opts)
+  return r
+end
+--- x:topk(k[, axis]) and x:argtopk(k[, axis]): as da.topk / da.argtopk.
+-- @function Array:topk
+-- @param k a non-zero integer (negative: the smallest)
+-- @param[opt] axis an axis (default -1)
+-- @return an Array
+function methods.topk(x, k, axis)
+  local r = require("ldask.array.order").topk(x, k, axis)
+  return r
+end
+function methods.argtopk(x, k, axis)
+  local r = require("ldask.array.order").argtopk(x, k, axis)
+  return r
+end
+
 --- x:compute_chunk_sizes([opts]): computes unknown block sizes (NaN, after boolean
 -- mask indexing) and records them in x, which is returned (in place, as dask).
 -- @function Array:compute_chunk_sizes
