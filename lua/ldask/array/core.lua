@@ -352,6 +352,7 @@ do
 end
 
 Array.__tostring = function(self)
+  if self.chunks == nil then return "ldask.array.Array" end -- the class's template (tokenize walks upvalues)
   local cs = {}
   for d = 1, self.ndim do
     local c = self.chunks[d]

@@ -130,6 +130,7 @@ end
 -- neighbours' ghost cells (dask.array.overlap.overlap).
 -- @param x an Array
 -- @param opts `{ depth = n or {n0, n1, ...}, boundary = mode or {mode0, ...} }`
+-- @param[opt] level the error level (internal)
 -- @return an Array (larger blocks), and the per-axis lists of left and right ghost sizes
 function M.overlap(x, opts, level)
   level = (level or 1) + 1
