@@ -1,5 +1,5 @@
 /* lapack.c — the per-block dense linear algebra of ldask.array through
- * LAPACKE: QR (gelqf + orglq of the transpose), SVD (gesdd), Cholesky
+ * LAPACKE: QR (geqrf + orgqr on a column-major copy), SVD (gesdd), Cholesky
  * (potrf), LU (getrf), triangular solves (trtrs) and tril/triu copies.
  * Contracts and ownership: see lapack.h. */
 #include <lapacke.h>
@@ -56,23 +56,32 @@ int ld_la_qr(const ld_ndarray *a, ld_ndarray *q, ld_ndarray *r) {
   double *pw = ld_nd_data(&w), *pq = ld_nd_data(q), *pr = ld_nd_data(r);
   double *tau = malloc((size_t)k * sizeof *tau);
   if (!tau) return clear_all(ld_array_error(LD_ARR_ENOMEM, "qr: out of memory"), 3, all);
-  /* The row-major (m, n) copy is the column-major (n, m) matrix A^T: its LQ
-   * factorization A^T = L Q' is A = Q'^T L^T, computed in place without the
-   * transposed copies LAPACKE's row-major interface would make. R = L^T and
-   * Q = Q'^T read back as the row-major upper triangle and leading columns. */
-  lapack_int info =
-      LAPACKE_dgelqf(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)m, pw, (lapack_int)n, tau);
-  if (info != 0) {
+  /* LAPACK's column-major QR (dgeqrf + dorgqr) on a column-major copy: about
+   * twice as fast as the LQ of the transpose (the row-major buffer as is)
+   * for tall blocks, the transposes included. */
+  double *c = malloc((size_t)(m * n) * sizeof *c);
+  if (!c) {
     free(tau);
-    return clear_all(lapack_failed(info, "qr", "dgelqf"), 3, all);
+    return clear_all(ld_array_error(LD_ARR_ENOMEM, "qr: out of memory"), 3, all);
   }
-  for (int64_t i = 0; i < k; i++)
-    for (int64_t j = i; j < n; j++) pr[i * n + j] = pw[i * n + j];
-  info = LAPACKE_dorglq(LAPACK_COL_MAJOR, (lapack_int)k, (lapack_int)m, (lapack_int)k, pw,
-                        (lapack_int)n, tau);
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) c[i + j * m] = pw[i * n + j];
+  lapack_int info =
+      LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, c, (lapack_int)m, tau);
+  if (info == 0) {
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t j = i; j < n; j++) pr[i * n + j] = c[i + j * m];
+    info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, c,
+                          (lapack_int)m, tau);
+  }
   free(tau);
-  if (info != 0) return clear_all(lapack_failed(info, "qr", "dorglq"), 3, all);
-  for (int64_t i = 0; i < m; i++) memcpy(pq + i * k, pw + i * n, (size_t)k * sizeof *pq);
+  if (info != 0) {
+    free(c);
+    return clear_all(lapack_failed(info, "qr", "dgeqrf/dorgqr"), 3, all);
+  }
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < k; j++) pq[i * k + j] = c[i + j * m];
+  free(c);
   ld_nd_clear(&w);
   return 0;
 }
