@@ -12,12 +12,9 @@ local slicing = require "ldask.array.slicing"
 local rechunk = require "ldask.array.rechunk"
 local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
-<<<<<<< HEAD
 local h5 = require "ldask.array.hdf5"
 local zarr = require "ldask.array.zarr"
-=======
 local IX = require "ldask.array.indexing"
->>>>>>> wt-linalg
 require "ldask.array.blocks" -- x.blocks[{i, j}] and x:block(i, j)
 local E = require "ldask.ffi.array"
 
@@ -349,7 +346,6 @@ function methods.map_blocks(x, fn, ...) return elemwise.map_blocks(fn, x, ...) e
 -- @return the number of elements written
 function methods.to_npy(x, path, opts) return aio.to_npy(x, path, opts) end
 methods.store = methods.to_npy
-<<<<<<< HEAD
 --- x:to_hdf5(path, dataset[, opts]): writes X block by block into an HDF5 dataset (da.to_hdf5).
 -- @function Array:to_hdf5
 -- @param path the file
@@ -364,7 +360,6 @@ function methods.to_hdf5(x, path, dataset, opts) return h5.to_hdf5(path, dataset
 -- attrs = }` and options of compute
 -- @return the number of elements written
 function methods.to_zarr(x, dir, opts) return zarr.to_zarr(x, dir, opts) end
-=======
 --- x:map_overlap(fn, opts): as da.map_overlap(fn, x, opts): FN on blocks extended
 -- by ghost cells (`{ depth =, boundary = "none"|"reflect"|"periodic"|"nearest"|number }`).
 -- @function Array:map_overlap
@@ -416,7 +411,6 @@ function methods.vindex(x, ...)
   return r
 end
 
->>>>>>> wt-linalg
 --- x:visualize([filename[, opts]]): draws the graph, as ldask.visualize.
 -- @function Array:visualize
 -- @param[opt] filename the file to write
