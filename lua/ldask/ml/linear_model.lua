@@ -13,7 +13,7 @@
 -- (true), `solver` (false: "lbfgs" for smooth penalties, "admm" for l1 and
 -- elastic_net; or "newton", "gradient_descent", "proximal_grad"),
 -- `max_iter` (100), `tol` (1e-4), `solver_kwargs` (false, or a table:
--- `rho`, `over_relax` for admm, `m` for lbfgs).
+-- `rho`, `over_relax`, `adaptive_rho` for admm, `m` for lbfgs).
 -- Fitted: `coef_`, `intercept_`, `n_iter_`, `n_features_in_` (and
 -- `classes_` for LogisticRegression). See docs/ml.md, "Linear models".
 -- @module ldask.ml.linear_model
@@ -35,7 +35,7 @@ local MODULE = "ldask.ml.linear_model"
 local PENALTIES = { l2 = "l2", l1 = "l1", elastic_net = "elastic_net", elasticnet = "elastic_net", none = "none" }
 local SMOOTH = { l2 = true, none = true }
 local SOLVERS = { admm = true, lbfgs = true, newton = true, gradient_descent = true, proximal_grad = true }
-local SOLVER_KWARGS = { rho = true, over_relax = true, m = true }
+local SOLVER_KWARGS = { rho = true, over_relax = true, adaptive_rho = true, m = true }
 
 local function defaults()
   return {
@@ -92,7 +92,7 @@ local function check_params(est)
     end
     for k in pairs(p.solver_kwargs) do
       if not SOLVER_KWARGS[k] then
-        misuse(format("%s: unknown solver_kwargs entry '%s' (valid: m, over_relax, rho)", name, tostring(k)))
+        misuse(format("%s: unknown solver_kwargs entry '%s' (valid: adaptive_rho, m, over_relax, rho)", name, tostring(k)))
       end
     end
   end

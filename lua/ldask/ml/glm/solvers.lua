@@ -289,7 +289,8 @@ end
 -- (admm_local, one task per block), the client averages and applies the
 -- regularizer's proximal operator (the consensus z) and updates the scaled
 -- duals u_i; any penalty. `rho` (default 1) and `over_relax` (default 1)
--- as dask-glm; stops when the primal and dual residuals are below
+-- as dask-glm, rho adapted by residual balancing unless `adaptive_rho =
+-- false`; stops when the primal and dual residuals are below
 -- sqrt(p N) tol + tol * scale (dask-glm's abstol and reltol, both tol).
 -- @return beta (z), info
 function M.admm(P, opts)
@@ -297,6 +298,7 @@ function M.admm(P, opts)
   local lamduh, weight = opts.lamduh or 0, opts.l1_ratio
   local tol, max_iter = opts.tol or 1e-4, opts.max_iter or 100
   local rho, over = opts.rho or 1, opts.over_relax or 1
+  local adapt = opts.adaptive_rho ~= false
   local N, p = P.nblocks, P.p
   -- block losses scaled by N / n (each about a mean over its rows), the
   -- total by N: the consensus problem sum_i f_i(b_i) + N lamduh / n R(z).
@@ -342,6 +344,16 @@ function M.admm(P, opts)
     local eps_pri = sqrt(p * N) * abstol + reltol * max(sqrt(nb), sqrt(N) * norm2(z))
     local eps_dual = sqrt(p * N) * abstol + reltol * sqrt(nu)
     if pr < eps_pri and dr < eps_dual then conv = true; break end
+    -- residual balancing (Boyd et al. 2011, 3.4.1): keep the primal and
+    -- dual residuals within a factor 10 of each other by doubling or
+    -- halving rho (the scaled duals u = y / rho rescale with it)
+    if adapt and pr > 10 * dr then
+      rho = rho * 2
+      for i = 1, N do for j = 1, p do u[i][j] = u[i][j] / 2 end end
+    elseif adapt and dr > 10 * pr then
+      rho = rho / 2
+      for i = 1, N do for j = 1, p do u[i][j] = u[i][j] * 2 end end
+    end
   end
   return z, info(k, conv, P)
 end
