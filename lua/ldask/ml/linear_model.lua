@@ -144,6 +144,25 @@ local function beta_of(est)
   return b, icpt
 end
 
+--- est:decision_function(X): the linear predictor X coef + intercept of a
+-- fitted model (any of the three): a lazy block-wise array for an array or
+-- dataframe X, an ndarray for an ndarray.
+-- @param est a fitted LinearRegression, LogisticRegression or PoissonRegression
+-- @param X samples x features
+-- @return an Array or an ndarray (n,)
+function M.decision_function(est, X)
+  base.check_fitted(est)
+  local cls = getmetatable(est)
+  local name = cls.__name
+  local kind, x = base.as_data(X, "X", 2)
+  if x.shape[2] ~= est.n_features_in_ then
+    misuse(format("%s: X has %d features, but %s was fitted with %d", name, x.shape[2], name,
+      est.n_features_in_))
+  end
+  if kind == "ndarray" then return cls._decision_function(est, x) end
+  return base.rowwise(est, "_decision_function", x, nil, "float64")
+end
+
 -- The class shared parts: fit on ndarrays and arrays, decision_function, predict.
 local function glm_class(name, family, spec)
   local cls = base.estimator(name, defaults(), { module = MODULE, type = spec.type,
@@ -161,18 +180,7 @@ local function glm_class(name, family, spec)
   function cls._decision_function(est, X)
     return F.decision(X, beta_of(est))
   end
-  --- est:decision_function(X): the linear predictor X coef + intercept (lazy
-  -- for arrays, an ndarray for ndarrays).
-  function cls.decision_function(est, X)
-    base.check_fitted(est)
-    local kind, x = base.as_data(X, "X", 2)
-    if x.shape[2] ~= est.n_features_in_ then
-      misuse(format("%s: X has %d features, but %s was fitted with %d", name, x.shape[2], name,
-        est.n_features_in_))
-    end
-    if kind == "ndarray" then return cls._decision_function(est, x) end
-    return base.rowwise(est, "_decision_function", x, nil, "float64")
-  end
+  cls.decision_function = M.decision_function
   return cls
 end
 
