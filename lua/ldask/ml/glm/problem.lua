@@ -18,8 +18,8 @@ local tokenize = require "ldask.tokenize"
 local F = require "ldask.ml.glm.families"
 local U = require "ldask.ml.glm.util"
 
-local pairs, ipairs, type, setmetatable, unpack, ceil, min = pairs, ipairs, type, setmetatable, unpack, math.ceil,
-  math.min
+local pairs, ipairs, type, setmetatable, unpack, ceil, min, error, format, tostring = pairs, ipairs, type,
+  setmetatable, unpack, math.ceil, math.min, error, string.format, tostring
 local key = ldgraph.key
 
 local M = {}
@@ -38,6 +38,14 @@ M.SPLIT_EVERY = 8
 -- that computes a gradient (a check the caller folds into that pass).
 -- @return a Problem
 function M.problem(X, y, opts)
+  if type(opts) ~= "table" or not F.names[opts.family] then
+    error(format("glm.problem: opts.family must be 'normal', 'logistic' or 'poisson', got %s",
+      tostring(type(opts) == "table" and opts.family or opts)), 2)
+  end
+  if X.ndim ~= 2 or y.ndim ~= 1 or y.shape[1] ~= X.shape[1] then
+    error(format("glm.problem: X must be 2-D and y 1-D with as many rows, got shapes %s and %s",
+      nd.shape_str(X.shape), nd.shape_str(y.shape)), 2)
+  end
   local P = setmetatable({
     family = opts.family, icpt = opts.intercept and true or false, copts = opts.compute,
     n = X.shape[1], d = X.shape[2], passes = 0,

@@ -22,8 +22,9 @@ local U = require "ldask.ml.glm.util"
 local F = require "ldask.ml.glm.families"
 local nd = require "ldask.array.ndarray"
 
-local abs, max, min, sqrt, format, error, ipairs = math.abs, math.max, math.min, math.sqrt, string.format, error,
-  ipairs
+local abs, max, min, sqrt, format, error, ipairs, tostring = math.abs, math.max, math.min, math.sqrt, string.format,
+  error, ipairs, tostring
+local remove, concat = table.remove, table.concat
 local dot, axpy, sub, norm_inf, norm2, zeros = U.dot, U.axpy, U.sub, U.norm_inf, U.norm2, U.zeros
 
 local M = {}
@@ -186,7 +187,7 @@ function M.lbfgs(P, opts)
     local sy = dot(s, y)
     if sy > EPS * dot(y, y) then
       S[#S + 1], Y[#Y + 1], RHO[#RHO + 1] = s, y, 1 / sy
-      if #S > m then table.remove(S, 1); table.remove(Y, 1); table.remove(RHO, 1) end
+      if #S > m then remove(S, 1); remove(Y, 1); remove(RHO, 1) end
     end
     local df = (f - nf) / max(abs(f), abs(nf), 1)
     b, f, g = nb, nf, ng
@@ -368,7 +369,7 @@ function M.get(name, level)
   local found = false
   for _, n in ipairs(M.names) do if n == name then found = true end end
   if not found or not f then
-    error(format("glm: unknown solver '%s' (expected one of %s)", tostring(name), table.concat(M.names, ", ")),
+    error(format("glm: unknown solver '%s' (expected one of %s)", tostring(name), concat(M.names, ", ")),
       (level or 2) + 1)
   end
   return f

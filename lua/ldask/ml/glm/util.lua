@@ -6,7 +6,7 @@
 local nd = require "ldask.array.ndarray"
 local ndla = require "ldask.array.ndlinalg"
 
-local abs, sqrt, max, pcall = math.abs, math.sqrt, math.max, pcall
+local abs, sqrt, max, pcall, error = math.abs, math.sqrt, math.max, pcall, error
 
 local M = {}
 
