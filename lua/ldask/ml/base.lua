@@ -158,7 +158,11 @@ end
 local function instance_token(est)
   local cls = getmetatable(est)
   local fitted = {}
-  for _, k in ipairs(fitted_names(est)) do fitted[k] = est[k] end
+  for _, k in ipairs(fitted_names(est)) do
+    local v = est[k]
+    if require("ldask.base").is_collection(v) then v = v:__ldask_keys() end
+    fitted[k] = v
+  end
   return tokenize.tokenize("estimator", cls.__name, est.params, fitted)
 end
 
@@ -473,6 +477,19 @@ function M.apply_block(est, method, ...)
   return getmetatable(est)[method](est, ...)
 end
 
+--- base.shippable(est): EST as it travels in tasks: a copy with the same
+-- class, parameters and fitted attributes, minus lazy collections among
+-- them (KMeans's labels_ of an array), which tasks never need.
+-- @param est an estimator
+-- @return an estimator
+function M.shippable(est)
+  local c = {}
+  for k, v in pairs(est) do
+    if not require("ldask.base").is_collection(v) then c[k] = v end
+  end
+  return setmetatable(c, getmetatable(est))
+end
+
 -- A block-wise array: row block i of X through EST's METHOD, giving blocks
 -- of NCOLS columns (nil: 1-D output) of DTYPE.
 local function rowwise(est, method, x, ncols, dtype)
@@ -482,9 +499,9 @@ local function rowwise(est, method, x, ncols, dtype)
   local name = getmetatable(est).__name:lower() .. "-" .. method:sub(2) .. "-"
     .. tokenize.tokenize(instance_token(est), method, x.name)
   local layer = {}
-  local q = graph.quote(est)
+  local q = graph.quote(M.shippable(est))
   for i = 0, #x.chunks[1] - 1 do
-    layer[graph.key(name, i, ncols and 0 or nil)] = { M.apply_block, q, method, graph.key(x.name, i, 0) }
+    layer[ncols and graph.key(name, i, 0) or graph.key(name, i)] = { M.apply_block, q, method, graph.key(x.name, i, 0) }
   end
   local chunks = { x.chunks[1] }
   if ncols then chunks[2] = { ncols } end
@@ -578,22 +595,15 @@ end
 -- ---------------------------------------------------------------------------
 -- Block-wise partial results
 
---- base.partials(fn, arrays, extra...): FN(block_1, block_2, ..., extra...)
--- on each row block of ARRAYS (a list of ldask arrays or ndarrays with the
--- same number of rows; 2-D ones get one block across their columns, the
--- rest are chunked like the first), all in one graph; returns the list of
--- FN's results (one per block, in order). With only ndarrays FN runs once,
--- here. FN must travel (a module field, or a closure over plain values).
--- @param fn the per-block function
--- @param arrays a list of arrays / ndarrays
--- @return a list of results
-function M.partials(fn, arrays, ...)
+-- The block-wise partials (INDEXED: the block number follows the blocks).
+local function partials(fn, indexed, arrays, ...)
   local lazy = false
   for _, a in ipairs(arrays) do if not is_nd(a) then lazy = true end end
   if not lazy then
     local args = {}
     for i, a in ipairs(arrays) do args[i] = a end
     local n = #args
+    if indexed then n = n + 1; args[n] = 0 end
     for i = 1, select("#", ...) do args[n + i] = (select(i, ...)) end
     return { fn(unpack(args, 1, n + select("#", ...))) }
   end
@@ -623,16 +633,48 @@ function M.partials(fn, arrays, ...)
   local layer, keys = {}, {}
   local names = {}
   for i, a in ipairs(xs) do names[i] = a.name end
-  name = "partials-" .. tokenize.tokenize(fn, names, extra)
+  name = "partials-" .. tokenize.tokenize(tostring(fn), names, extra, indexed)
   for b = 0, #rows[1] - 1 do
     local t = { fn }
     for _, a in ipairs(xs) do t[#t + 1] = a.ndim == 2 and graph.key(a.name, b, 0) or graph.key(a.name, b) end
+    if indexed then t[#t + 1] = b end
     for i = 1, nextra do t[#t + 1] = qextra[i] end
     keys[b + 1] = graph.key(name, b)
     layer[keys[b + 1]] = t
   end
   layers[name] = layer
   return require("ldask.base").get(graph.flatten_layers(layers), keys)
+end
+
+--- base.partials(fn, arrays, extra...): FN(block_1, block_2, ..., extra...)
+-- on each row block of ARRAYS (a list of ldask arrays or ndarrays with the
+-- same number of rows; 2-D ones get one block across their columns, the
+-- rest are chunked like the first), all in one graph; returns the list of
+-- FN's results (one per block, in order). With only ndarrays FN runs once,
+-- here. FN must travel (a module field, or a closure over plain values).
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a list of results
+function M.partials(fn, arrays, ...) return partials(fn, false, arrays, ...) end
+
+--- base.partials_indexed(fn, arrays, extra...): as base.partials, FN also
+-- getting the 0-based block number after the blocks:
+-- FN(block_1, ..., b, extra...); the starts of the row blocks are
+-- `base.row_starts(arrays)`.
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a list of results
+function M.partials_indexed(fn, arrays, ...) return partials(fn, true, arrays, ...) end
+
+--- base.row_starts(x): the 0-based first row of each row block of X (an
+-- array: of its blocks with whole columns; an ndarray: {0}).
+-- @param x an array or ndarray
+-- @return a Lua list
+function M.row_starts(x)
+  if is_nd(x) then return { 0 } end
+  local out, s = {}, 0
+  for i, c in ipairs(x.chunks[1]) do out[i] = s; s = s + c end
+  return out
 end
 
 --- base.rng(seed): a seeded generator of uniform doubles in [0, 1)
