@@ -268,18 +268,53 @@ local function frame_mod() return require "ldask.dataframe" end
 -- @param what its name in messages
 -- @return an Array
 function M.dataframe_array(df, what)
-  local da = require "ldask.array"
-  local cols = {}
+  local graph = require "ldask.graph"
+  local acore = require "ldask.array.core"
+  local names = {}
   local dtypes = df.dtypes
   for _, n in ipairs(df.columns) do
     local dt = dtypes[n]
-    if dt ~= "string" and dt ~= "object" then cols[#cols + 1] = df[n]:to_array():astype("float64") end
+    if dt ~= "string" and dt ~= "object" then names[#names + 1] = n end
   end
-  if #cols == 0 then misuse(what .. ": the dataframe has no numeric columns") end
-  local first = cols[1]
-  for i = 2, #cols do cols[i] = cols[i]:rechunk({ first.chunks[1] }) end
-  return da.stack(cols, 1):rechunk({ first.chunks[1], -1 })
+  if #names == 0 then misuse(what .. ": the dataframe has no numeric columns") end
+  -- each partition packs its numeric columns row-major into one float64
+  -- series, so the partition lengths are computed once (by to_array)
+  local packed = df:map_partitions(function(part) return M._pack_frame(part, names) end,
+    { meta = { name = "packed", dtype = "float64" } }):to_array()
+  local p = #names
+  local name = "frame_values-" .. tokenize.tokenize(packed.name, p)
+  local layer, rows = {}, {}
+  for i, c in ipairs(packed.chunks[1]) do
+    rows[i] = c / p
+    layer[graph.key(name, i - 1, 0)] = { M._unpack_block, graph.key(packed.name, i - 1), p }
+  end
+  return acore.new(name, layer, { rows, { p } }, "float64", { packed })
 end
+
+--- Task: the columns NAMES of in-memory frame PART as one float64 series,
+-- row-major (missing values NaN).
+-- @param part a Frame
+-- @param names a list of column names
+-- @return a FrameSeries
+function M._pack_frame(part, names)
+  local fr = require "ldask.dataframe.frame"
+  local column = require "ldask.dataframe.column"
+  local n, p = part._n, #names
+  local out = nd.zeros({ n * p }, "float64")
+  local op = out:data()
+  for j, name in ipairs(names) do
+    local c = fr.series(name, part._cols[name]):to_array():astype("float64")
+    local cp = c:data()
+    for i = 0, n - 1 do op[i * p + j - 1] = cp[i] end
+  end
+  return fr.series("packed", column.numeric("float64", out))
+end
+
+--- Task: a packed partition (see _pack_frame) as an n x P ndarray.
+-- @param flat a 1-D ndarray
+-- @param p the number of columns
+-- @return an ndarray
+function M._unpack_block(flat, p) return flat:reshape({ flat.shape[1] / p, p }) end
 local dataframe_array = M.dataframe_array
 
 -- An in-memory frame (ldask.dataframe.frame) as an ndarray of its numeric columns.
