@@ -137,9 +137,10 @@ local function beta_of(est)
   local d = est.n_features_in_
   local icpt = est.params.fit_intercept
   local b = nd.alloc({ d + (icpt and 1 or 0) }, "float64")
-  local bp = b:data()
-  local c = est.coef_:copy():data()
+  local cc = est.coef_:copy()
+  local bp, c = b:data(), cc:data()
   for j = 0, d - 1 do bp[j] = c[j] end
+  U.keep(cc)
   if icpt then bp[d] = type(est.intercept_) == "number" and est.intercept_ or est.intercept_[{ 0 }] end
   return b, icpt
 end
@@ -206,20 +207,24 @@ end
 
 -- Poisson deviance sum of Y against the means MU (ndarrays).
 local function poisson_deviance(y, mu)
-  local yp, mp = F.f64(y):data(), F.f64(mu):data()
+  local yf, mf = F.f64(y), F.f64(mu)
+  local yp, mp = yf:data(), mf:data()
   local s = 0
   for i = 0, y.size - 1 do
     local yi, mi = yp[i], mp[i]
     s = s + 2 * ((yi > 0 and yi * log(yi / mi) or 0) - yi + mi)
   end
+  U.keep(yf, mf)
   return s
 end
 
 function PoissonRegression._score(est, X, y)
   local mu = PoissonRegression._predict(est, X)
-  local yp = F.f64(y):data()
+  local yf = F.f64(y)
+  local yp = yf:data()
   local mean = 0
   for i = 0, y.size - 1 do mean = mean + yp[i] end
+  U.keep(yf)
   mean = mean / max(y.size, 1)
   local dev = poisson_deviance(y, mu)
   local dev0 = poisson_deviance(y, nd.full({ y.size }, mean, "float64"))
@@ -292,6 +297,7 @@ function LogisticRegression._predict_proba(est, X)
   local out = nd.alloc({ n, 2 }, "float64")
   local o, pp = out:data(), p1:data()
   for i = 0, n - 1 do o[2 * i], o[2 * i + 1] = 1 - pp[i], pp[i] end
+  U.keep(p1)
   return out
 end
 function LogisticRegression._predict(est, X)

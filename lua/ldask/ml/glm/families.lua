@@ -13,6 +13,7 @@
 --   poisson   e^eta - y eta              mean e^eta
 -- @module ldask.ml.glm.families
 local nd = require "ldask.array.ndarray"
+local keep = require("ldask.ml.glm.util").keep
 
 local ffi = require "ffi"
 
@@ -110,12 +111,12 @@ function M.block_eval(family, need, X, y, beta, icpt)
   local n, d = X.shape[1], X.shape[2]
   local p = d + (icpt and 1 or 0)
   local out = nd.zeros({ 1 + (need >= 1 and p or 0) + (need >= 2 and p * p or 0) }, "float64")
-  local o = out:data()
   if n == 0 then return out end
   local eta = linear(X, beta, icpt)
-  local e, yp = eta:data(), y:data()
   local r = need >= 1 and nd.alloc({ n, 1 }, "float64") or nil
   local w = need >= 2 and nd.alloc({ n, 1 }, "float64") or nil
+  -- pointers taken after the allocations, their owners kept to the end
+  local o, e, yp = out:data(), eta:data(), y:data()
   local rp, wp = r and r:data(), w and w:data()
   local loss, rsum, wsum = 0, 0, 0
   for i = 0, n - 1 do
@@ -125,28 +126,39 @@ function M.block_eval(family, need, X, y, beta, icpt)
     if wp then wp[i] = wi; wsum = wsum + wi end
   end
   o[0] = loss
+  keep(eta, y)
   if need >= 1 then
     if d > 0 then
-      local g = X.T:dot(r):data()
+      local G = X.T:dot(r)
+      o = out:data()
+      local g = G:data()
       for j = 0, d - 1 do o[1 + j] = g[j] end
+      keep(G)
     end
     if icpt then o[1 + d] = rsum end
   end
   if need >= 2 then
     local h0 = 1 + p
     if d > 0 then
-      local H = X.T:dot(X * w):data()
+      local HH = X.T:dot(X * w)
+      o = out:data()
+      local H = HH:data()
       for i = 0, d - 1 do
         for j = 0, d - 1 do o[h0 + i * p + j] = H[i * d + j] end
       end
+      keep(HH)
       if icpt then
-        local xw = X.T:dot(w):data()
+        local XW = X.T:dot(w)
+        o = out:data()
+        local xw = XW:data()
         for j = 0, d - 1 do
           o[h0 + d * p + j] = xw[j]
           o[h0 + j * p + d] = xw[j]
         end
+        keep(XW)
       end
     end
+    o = out:data()
     if icpt then o[h0 + d * p + d] = wsum end
   end
   return out

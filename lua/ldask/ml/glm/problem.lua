@@ -120,12 +120,11 @@ function Problem:loss(beta, need)
     packed = ldbase.get(g, tree(g, name, parts), self.copts)
   end
   local p, s = self.p, self.scale
-  local pp = packed:data()
-  local f = pp[0] * s
+  local f = packed:data()[0] * s
   local grad, H
   if need >= 1 then
-    grad = {}
-    for j = 1, p do grad[j] = pp[j] * s end
+    grad = U.from_nd(packed, 1, p)
+    for j = 1, p do grad[j] = grad[j] * s end
     if self.on_first_gradient then
       local cb = self.on_first_gradient
       self.on_first_gradient = nil
@@ -134,8 +133,9 @@ function Problem:loss(beta, need)
   end
   if need >= 2 then
     H = nd.alloc({ p, p }, "float64")
-    local h = H:data()
+    local h, pp = H:data(), packed:data()
     for i = 0, p * p - 1 do h[i] = pp[1 + p + i] * s end
+    U.keep(packed)
   end
   return f, grad, H
 end

@@ -243,8 +243,7 @@ function M.admm_local(X, y, family, z, u, beta0, rho, scale, icpt)
   local b = U.from_nd(beta0, 0, p)
   local function eval(bl, need)
     local packed = F.block_eval(family, need, X, y, U.to_nd(bl), icpt)
-    local pp = packed:data()
-    local f, g, H = pp[0] * scale, nil, nil
+    local f, g, H = packed:data()[0] * scale, nil, nil
     local dev = 0
     for j = 1, p do
       local e = bl[j] - zl[j] + ul[j]
@@ -252,13 +251,14 @@ function M.admm_local(X, y, family, z, u, beta0, rho, scale, icpt)
     end
     f = f + 0.5 * rho * dev
     if need >= 1 then
-      g = {}
-      for j = 1, p do g[j] = pp[j] * scale + rho * (bl[j] - zl[j] + ul[j]) end
+      g = U.from_nd(packed, 1, p)
+      for j = 1, p do g[j] = g[j] * scale + rho * (bl[j] - zl[j] + ul[j]) end
     end
     if need >= 2 then
       H = nd.alloc({ p, p }, "float64")
-      local h = H:data()
+      local h, pp = H:data(), packed:data()
       for i = 0, p * p - 1 do h[i] = pp[1 + p + i] * scale end
+      U.keep(packed)
       for j = 0, p - 1 do h[j * p + j] = h[j * p + j] + rho end
     end
     return f, g, H

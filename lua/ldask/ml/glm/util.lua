@@ -10,6 +10,11 @@ local abs, sqrt, max, pcall, error = math.abs, math.sqrt, math.max, pcall, error
 
 local M = {}
 
+--- keep(...): returns its arguments; a call at the end of a pointer's use
+-- keeps the ndarrays owning the memory alive up to there (docs/architecture.md,
+-- the rules for pointers into ndarrays).
+function M.keep(...) return ... end
+
 --- A list of N zeros.
 function M.zeros(n)
   local v = {}
@@ -66,9 +71,11 @@ end
 --- from_nd(a, first, n): N values of the float64 ndarray A from flat
 -- position FIRST (0-based) as a list.
 function M.from_nd(a, first, n)
-  local p = a:data()
   local out = {}
+  for i = 1, n do out[i] = 0 end
+  local p = a:data()
   for i = 1, n do out[i] = p[first + i - 1] end
+  M.keep(a)
   return out
 end
 
