@@ -13,6 +13,8 @@ PKGS="$PKGS chromium lua-socket"
 # ldask.deploy: the specs start a one-node SLURM (slurm-wlm, munge) and an
 # sshd on loopback (openssh-server; the ssh client for SSHCluster)
 PKGS="$PKGS slurm-wlm munge openssh-server openssh-client"
+# ldask.ml's specs compare with scikit-learn
+PKGS="$PKGS python3-sklearn"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -5,7 +5,8 @@
 -- ldask.bag, ldask.diagnostics, ...).
 -- Fields: `version` (a string), and the modules `array` (ldask.array),
 -- `bag` (ldask.bag), `diagnostics`, `config`, `graph`, `optimize`, `codec`,
--- `errors`, `deploy` (ldask.deploy: SLURM, PBS, SSH clusters), each loaded
+-- `errors`, `deploy` (ldask.deploy: SLURM, PBS, SSH clusters), `ml`
+-- (ldask.ml), each loaded
 -- on first use.
 -- @module ldask
 local graph = require "ldask.graph"
@@ -73,6 +74,7 @@ local lazy = {
   codec = "ldask.codec",
   errors = "ldask.errors",
   deploy = "ldask.deploy",
+  ml = "ldask.ml",
 }
 
 setmetatable(M, {
