@@ -5,7 +5,7 @@
 -- ldask.bag, ldask.diagnostics, ...).
 -- Fields: `version` (a string), and the modules `array` (ldask.array),
 -- `bag` (ldask.bag), `diagnostics`, `config`, `graph`, `optimize`, `codec`,
--- `errors`, each loaded on first use.
+-- `errors`, `ml` (ldask.ml), each loaded on first use.
 -- @module ldask
 local graph = require "ldask.graph"
 local base = require "ldask.base"
@@ -71,6 +71,7 @@ local lazy = {
   optimize = "ldask.optimize",
   codec = "ldask.codec",
   errors = "ldask.errors",
+  ml = "ldask.ml",
 }
 
 setmetatable(M, {
