@@ -1,7 +1,7 @@
 -- spec/support/ml_knn.lua: a small estimator of the search specs, scikit-
 -- learn's KNeighborsClassifier (brute force, uniform weights, Euclidean
 -- distance; a tied vote goes to the smallest label, as scipy's mode) and a
--- `Centerer` transformer (subtracts `scale` times the column means), both
+-- `ColumnScaler` transformer (divides by the columns' std to a power), both
 -- made with ldask.ml.base so they travel to executor threads and (after
 -- client:upload_file of this file) to workers. Module name: ml_knn.
 local base = require "ldask.ml.base"
@@ -69,11 +69,12 @@ function KNN._score(est, x, y)
   return ok / p.size
 end
 
-local Centerer = base.estimator("Centerer", { scale = 1 }, { module = "ml_knn", type = "transformer" })
-M.Centerer = Centerer
+local ColumnScaler = base.estimator("ColumnScaler", { power = 1 }, { module = "ml_knn", type = "transformer" })
+M.ColumnScaler = ColumnScaler
 
-function Centerer._fit(est, x) est.mean_ = x:mean(0) * est.params.scale end
+-- X / std(X, axis 0)^power (ddof 0), the std of the training data.
+function ColumnScaler._fit(est, x) est.scale_ = x:std(0) ^ est.params.power end
 
-function Centerer._transform(est, x) return x - est.mean_ end
+function ColumnScaler._transform(est, x) return x / est.scale_ end
 
 return M
