@@ -23,6 +23,7 @@ local type, pairs, ipairs, tostring, format, concat, sort, error, getmetatable, 
   type, pairs, ipairs, tostring, string.format, table.concat, table.sort, error, getmetatable, setmetatable,
   rawget, select
 local is_nd = nd.is_ndarray
+local unpack = unpack
 local misuse = errors.misuse
 
 local M = {}
@@ -265,7 +266,7 @@ local function dataframe_array(df, what)
   if #cols == 0 then misuse(what .. ": the dataframe has no numeric columns") end
   local first = cols[1]
   for i = 2, #cols do cols[i] = cols[i]:rechunk({ first.chunks[1] }) end
-  return da.stack(cols, 1)
+  return da.stack(cols, 1):rechunk({ first.chunks[1], -1 })
 end
 M.dataframe_array = dataframe_array
 
@@ -572,6 +573,105 @@ function Base.score(est, X, y)
   if t == "classifier" then return metrics.accuracy_score(yv, Base.predict(est, x)) end
   if t == "regressor" then return metrics.r2_score(yv, Base.predict(est, x)) end
   return M.score_of(est, materialize(x), materialize(yv))
+end
+
+-- ---------------------------------------------------------------------------
+-- Block-wise partial results
+
+--- base.partials(fn, arrays, extra...): FN(block_1, block_2, ..., extra...)
+-- on each row block of ARRAYS (a list of ldask arrays or ndarrays with the
+-- same number of rows; 2-D ones get one block across their columns, the
+-- rest are chunked like the first), all in one graph; returns the list of
+-- FN's results (one per block, in order). With only ndarrays FN runs once,
+-- here. FN must travel (a module field, or a closure over plain values).
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a list of results
+function M.partials(fn, arrays, ...)
+  local lazy = false
+  for _, a in ipairs(arrays) do if not is_nd(a) then lazy = true end end
+  if not lazy then
+    local args = {}
+    for i, a in ipairs(arrays) do args[i] = a end
+    local n = #args
+    for i = 1, select("#", ...) do args[n + i] = (select(i, ...)) end
+    return { fn(unpack(args, 1, n + select("#", ...))) }
+  end
+  local da = require "ldask.array"
+  local graph = require "ldask.graph"
+  local first
+  for _, a in ipairs(arrays) do if not is_nd(a) then first = whole_columns(a); break end end
+  local rows = { first.chunks[1] }
+  local xs, layers = {}, {}
+  for i, a in ipairs(arrays) do
+    if is_nd(a) then a = da.from_array(a, { chunks = a.ndim == 2 and { rows[1], -1 } or rows }) end
+    a = whole_columns(a)
+    if a.ndim >= 1 then
+      local target = { rows[1] }
+      for d = 2, a.ndim do target[d] = -1 end
+      local same_rows = #a.chunks[1] == #rows[1]
+      if same_rows then for b, c in ipairs(rows[1]) do if a.chunks[1][b] ~= c then same_rows = false end end end
+      if not same_rows then a = a:rechunk(target) end
+    end
+    xs[i] = a
+    for n, g in pairs(a.layers) do layers[n] = g end
+  end
+  local extra = { ... }
+  local nextra = select("#", ...)
+  local qextra = {}
+  for i = 1, nextra do qextra[i] = graph.quote(extra[i]) end
+  local layer, keys = {}, {}
+  local names = {}
+  for i, a in ipairs(xs) do names[i] = a.name end
+  name = "partials-" .. tokenize.tokenize(fn, names, extra)
+  for b = 0, #rows[1] - 1 do
+    local t = { fn }
+    for _, a in ipairs(xs) do t[#t + 1] = a.ndim == 2 and graph.key(a.name, b, 0) or graph.key(a.name, b) end
+    for i = 1, nextra do t[#t + 1] = qextra[i] end
+    keys[b + 1] = graph.key(name, b)
+    layer[keys[b + 1]] = t
+  end
+  layers[name] = layer
+  return require("ldask.base").get(graph.flatten_layers(layers), keys)
+end
+
+--- base.rng(seed): a seeded generator of uniform doubles in [0, 1)
+-- (splitmix64; the same seed gives the same stream in every state). Its
+-- methods: `g:random()` a double, `g:int(n)` an integer in [0, n),
+-- `g:normal()` a standard normal, `g:permutation(n)` a shuffled int64
+-- ndarray of 0..n-1.
+-- @param seed a number
+-- @return a generator table
+function M.rng(seed)
+  local ffi = require "ffi"
+  local state = ffi.new("uint64_t[1]", (seed or 0) + 0x9E3779B97F4A7C15ULL)
+  local g = {}
+  local TWO53 = 2 ^ -53
+  function g.random(_)
+    state[0] = state[0] + 0x9E3779B97F4A7C15ULL
+    local z = state[0]
+    z = bit.bxor(z, bit.rshift(z, 30)) * 0xBF58476D1CE4E5B9ULL
+    z = bit.bxor(z, bit.rshift(z, 27)) * 0x94D049BB133111EBULL
+    z = bit.bxor(z, bit.rshift(z, 31))
+    return tonumber(bit.rshift(z, 11)) * TWO53
+  end
+  function g.int(_, n) return math.floor(g.random() * n) end
+  function g.normal(_)
+    local u1 = g.random()
+    while u1 == 0 do u1 = g.random() end
+    return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * g.random())
+  end
+  function g.permutation(_, n)
+    local p = nd.zeros({ n }, "int64")
+    local d = p:data()
+    for i = 0, n - 1 do d[i] = i end
+    for i = n - 1, 1, -1 do
+      local j = g:int(i + 1)
+      d[i], d[j] = d[j], d[i]
+    end
+    return p
+  end
+  return g
 end
 
 --- est:name(): the class name ("StandardScaler").
