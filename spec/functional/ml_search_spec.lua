@@ -208,6 +208,13 @@ describe("ldask.ml.search.GridSearchCV", function()
     end)
   end
 
+  it("splits with KFold for cv = 3 or a KFold, as scikit-learn's KFold(3)", function()
+    if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
+    check_search(ml.GridSearchCV(pipeline(), GRID, { cv = 3, scheduler = "threads" }):fit(X, y), e.search)
+    check_search(ml.GridSearchCV(pipeline(), GRID, { cv = ml.KFold { n_splits = 3 }, scheduler = "sync" }):fit(X, y),
+      e.search)
+  end)
+
   it("takes ldask arrays, computed once and split per fold", function()
     if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
     local Xa = da.from_npy(dir .. "/X.npy", { chunks = { 30, 4 } })
@@ -255,6 +262,10 @@ describe("ldask.ml.search.GridSearchCV", function()
     assert.matches("cv must be an integer >= 2", err)
     ok, err = pcall(ml.GridSearchCV, pipeline(), GRID, { scoring = "f1" })
     assert.matches("unknown scorer f1", err)
+    ok, err = pcall(function()
+      return ml.GridSearchCV(pipeline(), GRID, { cv = { { { 0, 1 }, { 2, 500 } } } }):fit(X, y)
+    end)
+    assert.matches("fold 1: test index 500 out of range for 90 samples", err)
     ok, err = pcall(ml.GridSearchCV, 42, GRID)
     assert.matches("expected an estimator", err)
     ok, err = pcall(function() return ml.GridSearchCV(pipeline(), GRID):predict(nd.zeros({ 1, 4 })) end)

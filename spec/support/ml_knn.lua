@@ -57,15 +57,19 @@ function KNN._predict(est, x)
     end
     po[i] = best
   end
+  -- the arrays whose data pointers the loop read stay alive until here
+  M.keep = { xc, fx, fy }
   return out
 end
 
 -- Accuracy of the predictions (scikit-learn's ClassifierMixin.score).
 function KNN._score(est, x, y)
   local p = KNN._predict(est, x)
-  local pp, py = p:data(), y:astype("float64"):copy():data()
+  local yc = y:astype("float64"):copy()
+  local pp, py = p:data(), yc:data()
   local ok = 0
   for i = 0, p.size - 1 do if pp[i] == py[i] then ok = ok + 1 end end
+  M.keep = { p, yc }
   return ok / p.size
 end
 

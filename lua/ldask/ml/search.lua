@@ -8,18 +8,19 @@
 -- so it is computed once. The graph runs on the current scheduler (sync,
 -- threads, or the cluster of the open client) through ldask.get.
 -- @module ldask.ml.search
-local ffi = require "ffi"
 local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local misuse = require("ldask.errors").misuse
 local nd = require "ldask.array.ndarray"
 local base = require "ldask.ml.base"
+local model_selection = require "ldask.ml.model_selection"
 
 local type, pairs, ipairs, tostring, select, setmetatable, getmetatable, error =
   type, pairs, ipairs, tostring, select, setmetatable, getmetatable, error
 local format, concat, sort, floor, sqrt, huge = string.format, table.concat, table.sort, math.floor,
   math.sqrt, math.huge
 local quote, gkey, tok = graph.quote, graph.key, tokenize.tokenize
+local take_rows = model_selection.take_rows
 
 local M = {}
 
@@ -257,17 +258,32 @@ local function materialize(x, sched, what)
   return (require("ldask.base").compute(v, { scheduler = sched }))
 end
 
-local function as_index_list(idx)
-  if nd.is_ndarray(idx) then return idx end
-  if type(idx) == "table" then return quote(idx) end
-  misuse("GridSearchCV: a fold's indices must be an ndarray or a list of 0-based integers, got " .. type(idx))
+-- Fold indices IDX (an integer ndarray or a list of 0-based integers) as
+-- an int64 ndarray, checked against N rows.
+local function as_index(idx, n, f, what)
+  if type(idx) == "table" and getmetatable(idx) == nil then idx = nd.from_table(idx, "int64") end
+  if not nd.is_ndarray(idx) or idx.ndim ~= 1 then
+    misuse(format("GridSearchCV: fold %d: %s indices must be a 1-D ndarray or a list of 0-based integers, got %s",
+      f, what, nd.is_ndarray(idx) and (idx.ndim .. "-D ndarray") or type(idx)))
+  end
+  idx = idx:astype("int64"):copy()
+  local p = idx:data()
+  for i = 0, idx.size - 1 do
+    local r = tonumber(p[i])
+    if r < 0 or r >= n then
+      misuse(format("GridSearchCV: fold %d: %s index %d out of range for %d samples", f, what, r, n))
+    end
+  end
+  return idx
 end
 
 -- The folds of CV over X, Y: a list of { train, test } index sets.
 local function folds_of(cv, x, y)
   local splits
   if type(cv) == "number" then
-    splits = require("ldask.ml.model_selection").KFold(cv):split(x, y)
+    splits = model_selection.KFold { n_splits = cv }:splits(x)
+  elseif type(cv.splits) == "function" then
+    splits = cv:splits(x, y)
   elseif type(cv.split) == "function" then
     splits = cv:split(x, y)
   else
@@ -309,17 +325,17 @@ local function build(self, x, y, folds)
   local stok = tok(self.scoring, es)
   local fold_keys = {}
   for f, split in ipairs(folds) do
-    local tr, te = as_index_list(split[1]), as_index_list(split[2])
+    local tr, te = as_index(split[1], x.shape[1], f, "train"), as_index(split[2], x.shape[1], f, "test")
     local fk = {}
     local t1, t2 = tok(xkey, ykey, tr), tok(xkey, ykey, te)
     fk.xtr, fk.xte = gkey("X-train-" .. t1, f - 1), gkey("X-test-" .. t2, f - 1)
-    g[fk.xtr] = { M._take_rows, xkey, tr }
-    g[fk.xte] = { M._take_rows, xkey, te }
+    g[fk.xtr] = { take_rows, xkey, tr }
+    g[fk.xte] = { take_rows, xkey, te }
     fk.ytr, fk.yte = false, false
     if ykey then
       fk.ytr, fk.yte = gkey("y-train-" .. t1, f - 1), gkey("y-test-" .. t2, f - 1)
-      g[fk.ytr] = { M._take_rows, ykey, tr }
-      g[fk.yte] = { M._take_rows, ykey, te }
+      g[fk.ytr] = { take_rows, ykey, tr }
+      g[fk.yte] = { take_rows, ykey, te }
     end
     fold_keys[f] = fk
   end
@@ -519,29 +535,6 @@ end
 
 ---------------------------------------------------------------------------
 -- Task functions (fields of this module: they travel by name)
-
--- The rows of in-memory X at the 0-based indices IDX (an int64 ndarray or
--- a Lua list), as a new contiguous ndarray.
-function M._take_rows(x, idx)
-  if x == false then return false end
-  local n = type(idx) == "table" and #idx or idx.size
-  local shape = x.shape
-  shape[1] = n
-  local out = nd.alloc(shape, x.dtype)
-  local row = 1
-  for d = 2, #shape do row = row * shape[d] end
-  local src = x:is_contiguous() and x or x:copy()
-  local bytes = row * src.itemsize
-  local sp, dp = ffi.cast("char *", src:data()), ffi.cast("char *", out:data())
-  local nrows = src.shape[1]
-  for i = 0, n - 1 do
-    local r = type(idx) == "table" and idx[i + 1] or tonumber(idx:get(i))
-    if r < 0 then r = r + nrows end
-    if r < 0 or r >= nrows then error(format("fold index %d out of range for %d rows", r, nrows)) end
-    ffi.copy(dp + i * bytes, sp + r * bytes, bytes)
-  end
-  return out
-end
 
 -- With error_score a number, a failed fit gives this marker instead of
 -- raising; the tasks after it pass it on and the score task gives
