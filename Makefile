@@ -14,7 +14,7 @@ PKGS     := luajit libuv msgpack zlib libxxhash libssl libcrypto hdf5 blosc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-pthread
-BLAS_LIBS   := -lopenblas
+BLAS_LIBS   := -llapacke -lopenblas
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g $(OPT) \

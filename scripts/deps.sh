@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
 lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks
 python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev
 libhdf5-dev libblosc-dev python3-h5py python3-zarr python3-numcodecs python3-dask
-libhttp-parser-dev"
+libhttp-parser-dev liblapacke-dev"
 # the dashboard: headless Chromium renders the pages in the specs; LuaSocket
 # reads a cluster's dashboard API for performance_report
 PKGS="$PKGS chromium lua-socket"

@@ -484,7 +484,7 @@ local function rowwise(est, method, x, ncols, dtype)
   local layer = {}
   local q = graph.quote(est)
   for i = 0, #x.chunks[1] - 1 do
-    layer[graph.key(name, i, ncols and 0 or nil)] = { M.apply_block, q, method, graph.key(x.name, i, 0) }
+    layer[ncols and graph.key(name, i, 0) or graph.key(name, i)] = { M.apply_block, q, method, graph.key(x.name, i, 0) }
   end
   local chunks = { x.chunks[1] }
   if ncols then chunks[2] = { ncols } end
