@@ -22,55 +22,59 @@ function KNN._fit(est, x, y)
   M.fits = M.fits + 1
 end
 
+-- (Plain Lua lists of the data, no raw pointers: the loops allocate, and
+-- a pointer does not keep its ndarray alive; docs/architecture.md.)
 function KNN._predict(est, x)
   local k = est.params.n_neighbors
-  local fx, fy = est.fit_x_, est.fit_y_
-  local n, m, d = x.shape[1], fx.shape[1], x.shape[2]
-  if k > m then error(string.format("Expected n_neighbors <= n_samples_fit, but n_neighbors = %d, n_samples_fit = %d", k, m)) end
-  local xc = x:copy()
-  local px, pf, py = xc:data(), fx:data(), fy:data()
-  local out = nd.zeros({ n }, "float64")
-  local po = out:data()
-  local dist, idx = {}, {}
+  local n, m, d = x.shape[1], est.fit_x_.shape[1], x.shape[2]
+  if k > m then
+    error(string.format("Expected n_neighbors <= n_samples_fit, but n_neighbors = %d, n_samples_fit = %d", k, m))
+  end
+  local px, pf, py = x:tolist(), est.fit_x_:tolist(), est.fit_y_:tolist()
+  -- the labels in ascending order (a tied vote goes to the smallest)
+  local labels, seen = {}, {}
+  for _, v in ipairs(py) do
+    if not seen[v] then seen[v] = true; labels[#labels + 1] = v end
+  end
+  table.sort(labels)
+  local pred = {}
+  local dist = {}
   for i = 0, n - 1 do
-    for j = 0, m - 1 do
+    for j = 1, m do
       local s = 0
-      for c = 0, d - 1 do
-        local t = px[i * d + c] - pf[j * d + c]
+      for c = 1, d do
+        local t = px[i * d + c] - pf[(j - 1) * d + c]
         s = s + t * t
       end
-      dist[j + 1], idx[j + 1] = s, j
+      dist[j] = s
     end
-    for j = m + 1, #idx do idx[j] = nil end
-    table.sort(idx, function(a, b)
-      if dist[a + 1] ~= dist[b + 1] then return dist[a + 1] < dist[b + 1] end
-      return a < b
-    end)
-    local votes = {}
-    for j = 1, k do
-      local lab = py[idx[j]]
+    -- the k nearest (ties to the lower index), by selection
+    local taken, votes = {}, {}
+    for _ = 1, k do
+      local bj
+      for j = 1, m do
+        if not taken[j] and (bj == nil or dist[j] < dist[bj]) then bj = j end
+      end
+      taken[bj] = true
+      local lab = py[bj]
       votes[lab] = (votes[lab] or 0) + 1
     end
     local best, bestn = nil, -1
-    for lab, v in pairs(votes) do
-      if v > bestn or (v == bestn and lab < best) then best, bestn = lab, v end
+    for _, lab in ipairs(labels) do
+      local v = votes[lab]
+      if v and v > bestn then best, bestn = lab, v end
     end
-    po[i] = best
+    pred[i + 1] = best
   end
-  -- the arrays whose data pointers the loop read stay alive until here
-  M.keep = { xc, fx, fy }
-  return out
+  return nd.from_table(pred, "float64")
 end
 
 -- Accuracy of the predictions (scikit-learn's ClassifierMixin.score).
 function KNN._score(est, x, y)
-  local p = KNN._predict(est, x)
-  local yc = y:astype("float64"):copy()
-  local pp, py = p:data(), yc:data()
+  local p, t = KNN._predict(est, x):tolist(), y:tolist()
   local ok = 0
-  for i = 0, p.size - 1 do if pp[i] == py[i] then ok = ok + 1 end end
-  M.keep = { p, yc }
-  return ok / p.size
+  for i = 1, #p do if p[i] == t[i] then ok = ok + 1 end end
+  return ok / #p
 end
 
 local ColumnScaler = base.estimator("ColumnScaler", { power = 1 }, { module = "ml_knn", type = "transformer" })

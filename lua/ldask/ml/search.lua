@@ -14,13 +14,13 @@ local misuse = require("ldask.errors").misuse
 local nd = require "ldask.array.ndarray"
 local base = require "ldask.ml.base"
 local model_selection = require "ldask.ml.model_selection"
+local ffi = require "ffi"
 
 local type, pairs, ipairs, tostring, select, setmetatable, getmetatable, error =
   type, pairs, ipairs, tostring, select, setmetatable, getmetatable, error
 local format, concat, sort, floor, sqrt, huge = string.format, table.concat, table.sort, math.floor,
   math.sqrt, math.huge
 local quote, gkey, tok = graph.quote, graph.key, tokenize.tokenize
-local take_rows = model_selection.take_rows
 
 local M = {}
 
@@ -329,13 +329,13 @@ local function build(self, x, y, folds)
     local fk = {}
     local t1, t2 = tok(xkey, ykey, tr), tok(xkey, ykey, te)
     fk.xtr, fk.xte = gkey("X-train-" .. t1, f - 1), gkey("X-test-" .. t2, f - 1)
-    g[fk.xtr] = { take_rows, xkey, tr }
-    g[fk.xte] = { take_rows, xkey, te }
+    g[fk.xtr] = { M._take_rows, xkey, tr }
+    g[fk.xte] = { M._take_rows, xkey, te }
     fk.ytr, fk.yte = false, false
     if ykey then
       fk.ytr, fk.yte = gkey("y-train-" .. t1, f - 1), gkey("y-test-" .. t2, f - 1)
-      g[fk.ytr] = { take_rows, ykey, tr }
-      g[fk.yte] = { take_rows, ykey, te }
+      g[fk.ytr] = { M._take_rows, ykey, tr }
+      g[fk.yte] = { M._take_rows, ykey, te }
     end
     fold_keys[f] = fk
   end
@@ -535,6 +535,28 @@ end
 
 ---------------------------------------------------------------------------
 -- Task functions (fields of this module: they travel by name)
+
+-- The rows of ndarray X at IDX (an int64 ndarray of 0-based indices,
+-- checked when the graph was built), a new contiguous ndarray. The arrays
+-- whose pointers the loop uses are read after it (docs/architecture.md,
+-- "Raw pointers and their owners").
+function M._take_rows(x, idx)
+  local n = idx.size
+  local shape = x.shape
+  shape[1] = n
+  local out = nd.alloc(shape, x.dtype)
+  local row = 1
+  for d = 2, #shape do row = row * shape[d] end
+  local src, ic = x:copy(), idx:astype("float64")
+  local bytes = row * src.itemsize
+  local sp, dp, ip = ffi.cast("char *", src:data()), ffi.cast("char *", out:data()), ic:data()
+  for i = 0, n - 1 do ffi.copy(dp + i * bytes, sp + ip[i] * bytes, bytes) end
+  M._keep(src, ic)
+  return out
+end
+
+-- Reads its arguments (keeps them alive up to the call).
+function M._keep(...) return ... end
 
 -- With error_score a number, a failed fit gives this marker instead of
 -- raising; the tasks after it pass it on and the score task gives
