@@ -10,6 +10,8 @@ libhttp-parser-dev liblapacke-dev"
 # the dashboard: headless Chromium renders the pages in the specs; LuaSocket
 # reads a cluster's dashboard API for performance_report
 PKGS="$PKGS chromium lua-socket"
+# ldask.ml's specs compare with scikit-learn
+PKGS="$PKGS python3-sklearn"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -131,8 +131,11 @@ local function repr(est)
   return cls.__name .. "(" .. concat(parts, ", ") .. ")"
 end
 
--- Names of the fitted attributes of EST (fields ending in "_"), sorted.
-local function fitted_names(est)
+--- base.fitted_names(est): the names of EST's fitted attributes (fields
+-- ending in "_"), sorted.
+-- @param est an estimator
+-- @return a Lua list
+function M.fitted_names(est)
   local out = {}
   for k in pairs(est) do
     if type(k) == "string" and k:sub(-1) == "_" then out[#out + 1] = k end
@@ -140,7 +143,7 @@ local function fitted_names(est)
   sort(out)
   return out
 end
-M.fitted_names = fitted_names
+local fitted_names = M.fitted_names
 
 --- base.tokenize(est): a token of the class name and the parameters (not
 -- the fitted state): what ml-search uses in graph keys, together with the
@@ -158,7 +161,11 @@ end
 local function instance_token(est)
   local cls = getmetatable(est)
   local fitted = {}
-  for _, k in ipairs(fitted_names(est)) do fitted[k] = est[k] end
+  for _, k in ipairs(fitted_names(est)) do
+    local v = est[k]
+    if require("ldask.base").is_collection(v) then v = v:__ldask_keys() end
+    fitted[k] = v
+  end
   return tokenize.tokenize("estimator", cls.__name, est.params, fitted)
 end
 
@@ -215,7 +222,6 @@ end
 --- est:set_params{name = value, ...}: sets parameters (unknown names raise
 -- naming the valid ones); returns est. Nested `step__param` names are
 -- Pipeline's.
--- @param params a table
 -- @return est
 function Base.set_params(est, params)
   local cls = getmetatable(est)
@@ -240,22 +246,28 @@ end
 -- @return boolean
 function Base.is_fitted(est) return rawget(est, "n_features_in_") ~= nil end
 
--- Raises at the user's line unless EST is fitted.
-local function check_fitted(est)
+--- base.check_fitted(est): raises "<Name> is not fitted yet: call fit
+-- first" at the user's line unless EST is fitted.
+-- @param est an estimator
+function M.check_fitted(est)
   if rawget(est, "n_features_in_") == nil then
     misuse(getmetatable(est).__name .. " is not fitted yet: call fit first")
   end
 end
-M.check_fitted = check_fitted
+local check_fitted = M.check_fitted
 
 -- ---------------------------------------------------------------------------
 -- Inputs
 
 local function frame_mod() return require "ldask.dataframe" end
 
--- The numeric columns of a dataframe collection DF as one 2-D ldask array
--- (dask's df.to_dask_array(lengths=True) of the numeric columns in order).
-local function dataframe_array(df, what)
+--- base.dataframe_array(df, what): the numeric columns of dataframe DF as
+-- one 2-D float64 ldask array with one block across its columns (dask's
+-- df.to_dask_array(lengths=True) of the numeric columns, in order).
+-- @param df a dataframe collection
+-- @param what its name in messages
+-- @return an Array
+function M.dataframe_array(df, what)
   local da = require "ldask.array"
   local cols = {}
   local dtypes = df.dtypes
@@ -268,7 +280,7 @@ local function dataframe_array(df, what)
   for i = 2, #cols do cols[i] = cols[i]:rechunk({ first.chunks[1] }) end
   return da.stack(cols, 1):rechunk({ first.chunks[1], -1 })
 end
-M.dataframe_array = dataframe_array
+local dataframe_array = M.dataframe_array
 
 -- An in-memory frame (ldask.dataframe.frame) as an ndarray of its numeric columns.
 local function frame_ndarray(f, what)
@@ -341,15 +353,20 @@ function M.as_data(v, what, ndim)
 end
 local as_data = M.as_data
 
--- X (an ldask array) with one block across its columns.
-local function whole_columns(x)
+--- base.whole_columns(x): X (an ldask array) with one block across its columns.
+-- @param x an Array
+-- @return an Array
+function M.whole_columns(x)
   if x.ndim == 2 and #x.chunks[2] > 1 then return x:rechunk({ x.chunks[1], -1 }) end
   return x
 end
-M.whole_columns = whole_columns
+local whole_columns = M.whole_columns
 
--- Y (1-D ldask array) chunked like the rows of X.
-local function rows_like(y, x)
+--- base.rows_like(y, x): Y (an ldask array) chunked like the rows of X.
+-- @param y an Array
+-- @param x an Array
+-- @return an Array
+function M.rows_like(y, x)
   local same_chunks = #y.chunks[1] == #x.chunks[1]
   if same_chunks then
     for i, c in ipairs(y.chunks[1]) do if x.chunks[1][i] ~= c then same_chunks = false; break end end
@@ -357,14 +374,17 @@ local function rows_like(y, x)
   if same_chunks then return y end
   return y:rechunk({ x.chunks[1] })
 end
-M.rows_like = rows_like
+local rows_like = M.rows_like
 
--- Computes an ldask array to an ndarray (ndarrays pass).
-local function materialize(v)
+--- base.materialize(v): an ldask array computed to an ndarray (ndarrays
+-- and nil pass).
+-- @param v an Array, ndarray or nil
+-- @return an ndarray or nil
+function M.materialize(v)
   if v == nil or is_nd(v) then return v end
   return v:compute()
 end
-M.materialize = materialize
+local materialize = M.materialize
 
 -- Checks that X (ndarray or array) and y have the same number of rows.
 local function check_rows(est, x, y)
@@ -398,8 +418,6 @@ end
 
 --- est:fit_local(X, y): fits from in-memory ndarrays (what tasks call);
 -- returns est.
--- @param X a 2-D ndarray
--- @param[opt] y a 1-D ndarray
 -- @return est
 function Base.fit_local(est, X, y)
   local f = need(est, "_fit")
@@ -451,8 +469,12 @@ function Base.score_local(est, X, y)
   return M.score_of(est, x, yv)
 end
 
--- The score of fitted EST on ndarrays X, Y (the class's _score, else
--- accuracy for classifiers, r2 for regressors).
+--- base.score_of(est, x, y): the score of fitted EST on ndarrays X, Y (the
+-- class's _score, else accuracy for classifiers, r2 for regressors).
+-- @param est an estimator
+-- @param x an ndarray
+-- @param y an ndarray or nil
+-- @return a number
 function M.score_of(est, x, y)
   local cls = getmetatable(est)
   if cls._score then return cls._score(est, x, y) end
@@ -473,16 +495,36 @@ function M.apply_block(est, method, ...)
   return getmetatable(est)[method](est, ...)
 end
 
--- A block-wise array: row block i of X through EST's METHOD, giving blocks
+--- base.shippable(est): EST as it travels in tasks: a copy with the same
+-- class, parameters and fitted attributes, minus lazy collections among
+-- them (KMeans's labels_ of an array), which tasks never need.
+-- @param est an estimator
+-- @return an estimator
+function M.shippable(est)
+  local c = {}
+  for k, v in pairs(est) do
+    if not require("ldask.base").is_collection(v) then c[k] = v end
+  end
+  return setmetatable(c, getmetatable(est))
+end
+
+--- base.rowwise(est, method, x, ncols, dtype): a block-wise array: row
+-- block i of X (an ldask array) through `est:METHOD(block)`, giving blocks
 -- of NCOLS columns (nil: 1-D output) of DTYPE.
-local function rowwise(est, method, x, ncols, dtype)
+-- @param est an estimator
+-- @param method a method name of its class ("_transform")
+-- @param x an Array
+-- @param ncols the output width, or nil
+-- @param dtype the output dtype
+-- @return an Array
+function M.rowwise(est, method, x, ncols, dtype)
   local graph = require "ldask.graph"
   local acore = require "ldask.array.core"
   x = whole_columns(x)
   local name = getmetatable(est).__name:lower() .. "-" .. method:sub(2) .. "-"
     .. tokenize.tokenize(instance_token(est), method, x.name)
   local layer = {}
-  local q = graph.quote(est)
+  local q = graph.quote(M.shippable(est))
   for i = 0, #x.chunks[1] - 1 do
     layer[ncols and graph.key(name, i, 0) or graph.key(name, i)] = { M.apply_block, q, method, graph.key(x.name, i, 0) }
   end
@@ -490,13 +532,11 @@ local function rowwise(est, method, x, ncols, dtype)
   if ncols then chunks[2] = { ncols } end
   return acore.new(name, layer, chunks, dtype, { x })
 end
-M.rowwise = rowwise
+local rowwise = M.rowwise
 
 --- est:fit(X, y): fits from an ldask array or dataframe (computing what it
 -- needs: block-wise when the estimator has a blocked algorithm, else the
 -- data in memory), or from an ndarray directly; returns est.
--- @param X samples x features
--- @param[opt] y targets (1-D)
 -- @return est
 function Base.fit(est, X, y)
   local cls = getmetatable(est)
@@ -578,22 +618,15 @@ end
 -- ---------------------------------------------------------------------------
 -- Block-wise partial results
 
---- base.partials(fn, arrays, extra...): FN(block_1, block_2, ..., extra...)
--- on each row block of ARRAYS (a list of ldask arrays or ndarrays with the
--- same number of rows; 2-D ones get one block across their columns, the
--- rest are chunked like the first), all in one graph; returns the list of
--- FN's results (one per block, in order). With only ndarrays FN runs once,
--- here. FN must travel (a module field, or a closure over plain values).
--- @param fn the per-block function
--- @param arrays a list of arrays / ndarrays
--- @return a list of results
-function M.partials(fn, arrays, ...)
+-- The block-wise partials (INDEXED: the block number follows the blocks).
+local function partials(fn, indexed, arrays, ...)
   local lazy = false
   for _, a in ipairs(arrays) do if not is_nd(a) then lazy = true end end
   if not lazy then
     local args = {}
     for i, a in ipairs(arrays) do args[i] = a end
     local n = #args
+    if indexed then n = n + 1; args[n] = 0 end
     for i = 1, select("#", ...) do args[n + i] = (select(i, ...)) end
     return { fn(unpack(args, 1, n + select("#", ...))) }
   end
@@ -623,16 +656,48 @@ function M.partials(fn, arrays, ...)
   local layer, keys = {}, {}
   local names = {}
   for i, a in ipairs(xs) do names[i] = a.name end
-  name = "partials-" .. tokenize.tokenize(fn, names, extra)
+  local name = "partials-" .. tokenize.tokenize(tostring(fn), names, extra, indexed)
   for b = 0, #rows[1] - 1 do
     local t = { fn }
     for _, a in ipairs(xs) do t[#t + 1] = a.ndim == 2 and graph.key(a.name, b, 0) or graph.key(a.name, b) end
+    if indexed then t[#t + 1] = b end
     for i = 1, nextra do t[#t + 1] = qextra[i] end
     keys[b + 1] = graph.key(name, b)
     layer[keys[b + 1]] = t
   end
   layers[name] = layer
   return require("ldask.base").get(graph.flatten_layers(layers), keys)
+end
+
+--- base.partials(fn, arrays, extra...): FN(block_1, block_2, ..., extra...)
+-- on each row block of ARRAYS (a list of ldask arrays or ndarrays with the
+-- same number of rows; 2-D ones get one block across their columns, the
+-- rest are chunked like the first), all in one graph; returns the list of
+-- FN's results (one per block, in order). With only ndarrays FN runs once,
+-- here. FN must travel (a module field, or a closure over plain values).
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a list of results
+function M.partials(fn, arrays, ...) return partials(fn, false, arrays, ...) end
+
+--- base.partials_indexed(fn, arrays, extra...): as base.partials, FN also
+-- getting the 0-based block number after the blocks:
+-- FN(block_1, ..., b, extra...); the starts of the row blocks are
+-- `base.row_starts(arrays)`.
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a list of results
+function M.partials_indexed(fn, arrays, ...) return partials(fn, true, arrays, ...) end
+
+--- base.row_starts(x): the 0-based first row of each row block of X (an
+-- array: of its blocks with whole columns; an ndarray: {0}).
+-- @param x an array or ndarray
+-- @return a Lua list
+function M.row_starts(x)
+  if is_nd(x) then return { 0 } end
+  local out, s = {}, 0
+  for i, c in ipairs(x.chunks[1]) do out[i] = s; s = s + c end
+  return out
 end
 
 --- base.rng(seed): a seeded generator of uniform doubles in [0, 1)

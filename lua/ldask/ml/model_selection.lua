@@ -67,7 +67,6 @@ end
 
 --- kf:splits(X): the folds as a list of `{train, test}` (int64 ndarrays of
 -- 0-based row indices, ascending). X may also be a number of samples.
--- @param X the samples
 -- @return a list
 function KFold.splits(kf, X)
   local n = n_samples(X)
@@ -96,7 +95,6 @@ function KFold.splits(kf, X)
 end
 
 --- kf:split(X): an iterator of `train, test` index ndarrays, one pair per fold.
--- @param X the samples
 -- @return an iterator
 function KFold.split(kf, X)
   local list = kf:splits(X)
@@ -111,8 +109,12 @@ end
 -- ---------------------------------------------------------------------------
 -- train_test_split
 
--- Rows ROWS (int64 ndarray) of ndarray A.
-local function take_rows(a, rows)
+--- take_rows(a, rows): rows ROWS (an int64 ndarray of 0-based indices) of
+-- ndarray A, a new ndarray (for index splits such as KFold's).
+-- @param a an ndarray
+-- @param rows an int64 ndarray
+-- @return an ndarray
+function M.take_rows(a, rows)
   local k = rows.shape[1]
   local shape = { k }
   for d = 2, a.ndim do shape[d] = a.shape[d] end
@@ -127,7 +129,7 @@ local function take_rows(a, rows)
   end
   return out
 end
-M.take_rows = take_rows
+local take_rows = M.take_rows
 
 -- The test count of N samples for TEST_SIZE / TRAIN_SIZE (sklearn's rule:
 -- test = ceil(test_size * n), train = floor(train_size * n)).

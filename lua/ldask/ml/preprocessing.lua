@@ -21,7 +21,6 @@ local function f64(a)
   if a.dtype ~= "float64" then return a:astype("float64") end
   return a:copy()
 end
-M.f64 = f64
 
 -- A 1-D float64 ndarray of the Lua list T.
 local function vec(t) return nd.from_table(t, "float64") end
@@ -376,7 +375,6 @@ local function encoded_frame(self, part)
   for k, name in ipairs(names) do cols[name] = column.numeric("float64", a:slice({ { 0, n }, k - 1 }):copy(true)) end
   return fr.new(names, cols, n)
 end
-M.encoded_frame = encoded_frame
 
 local function is_df(v)
   local dfm = package.loaded["ldask.dataframe"]
