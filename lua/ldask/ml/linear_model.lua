@@ -24,8 +24,8 @@ local F = require "ldask.ml.glm.families"
 local U = require "ldask.ml.glm.util"
 local errors = require "ldask.errors"
 
-local type, pairs, tostring, format, getmetatable, log, max, io = type, pairs, tostring, string.format, getmetatable,
-  math.log, math.max, io
+local type, pairs, tostring, format, getmetatable, log, max, abs, io = type, pairs, tostring, string.format,
+  getmetatable, math.log, math.max, math.abs, io
 local misuse = errors.misuse
 
 local M = {}
@@ -103,10 +103,11 @@ end
 
 -- Fits EST's family on X, y (ndarrays, or arrays chunked alike); sets
 -- coef_ (COEF_SHAPE: "row" for (1, d)), intercept_, n_iter_.
-local function fit_glm(est, family, X, y)
+local function fit_glm(est, family, X, y, on_first_gradient)
   local p = est.params
   local pen = penalty_of(est)
   local P = glm.problem(X, y, { family = family, intercept = p.fit_intercept })
+  P.on_first_gradient = on_first_gradient
   local opts = {
     regularizer = pen, lamduh = pen == "none" and 0 or 1 / p.C,
     l1_ratio = pen == "elastic_net" and (p.l1_ratio or 0.5) or p.l1_ratio or nil,
@@ -258,6 +259,17 @@ function LogisticRegression._fit(est, X, y)
 end
 function LogisticRegression._fit_array(est, X, y)
   if y == nil then misuse("LogisticRegression:fit: y is required") end
+  if y.dtype == "bool" and est.params.fit_intercept and solver_of(est) ~= "admm" then
+    -- classes false/true (0, 1) without a pass over y: the first gradient
+    -- pass tells whether both occur (at beta = 0 the intercept's gradient is
+    -- mean(0.5 - y): exactly +-0.5 when y holds one class)
+    est.classes_ = nd.from_table({ 0, 1 }, "float64")
+    fit_glm(est, "logistic", X, y, function(_, g)
+      local gi = g[#g]
+      if abs(gi) > 0.5 * (1 - 1e-12) then classes_of(gi < 0 and 1 or 0, gi < 0 and 1 or 0, true) end
+    end)
+    return
+  end
   local ldbase = require "ldask.base"
   local mn, mx = y:min(), y:max()
   local lo, hi = ldbase.compute(mn, mx)

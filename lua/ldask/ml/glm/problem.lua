@@ -33,7 +33,9 @@ M.SPLIT_EVERY = 8
 --- problem(X, y, opts): a new problem. X: an ldask array (n x d, one block
 -- across its columns) or a float64 ndarray; y: an ldask array chunked like
 -- X's rows, or an ndarray. OPTS: `family`, `intercept` (boolean),
--- `compute` (options of ldask.get: scheduler, ...).
+-- `compute` (options of ldask.get: scheduler, ...). P.on_first_gradient,
+-- when set, is called once with (beta, gradient) after the first pass
+-- that computes a gradient (a check the caller folds into that pass).
 -- @return a Problem
 function M.problem(X, y, opts)
   local P = setmetatable({
@@ -116,6 +118,11 @@ function Problem:loss(beta, need)
   if need >= 1 then
     grad = {}
     for j = 1, p do grad[j] = pp[j] * s end
+    if self.on_first_gradient then
+      local cb = self.on_first_gradient
+      self.on_first_gradient = nil
+      cb(beta, grad)
+    end
   end
   if need >= 2 then
     H = nd.alloc({ p, p }, "float64")
