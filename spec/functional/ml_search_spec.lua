@@ -58,6 +58,20 @@ grid = {"cs__power": [0, 0.5, 1], "knn__n_neighbors": [1, 3, 4, 7]}
 folds = [[tr.tolist(), te.tolist()] for tr, te in KFold(3).split(X)]
 e = {"folds": folds, "search": run(grid, KFold(3)),
      "grid_order": list(ParameterGrid([{"b": [1, 2], "a": [3, 4, 5]}, {"c": [6, 7]}]))}
+
+# the seed's pipeline: StandardScaler -> PCA -> LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+rng = np.random.default_rng(7)
+X2 = rng.standard_normal((300, 6)) * np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.5]) + 1
+y2 = ((X2[:, 4] - 1) * 2 + (X2[:, 5] - 1) * 3 + rng.normal(scale=0.5, size=300) > 0).astype(np.float64)
+np.save(out + "/X2.npy", X2)
+np.save(out + "/y2.npy", y2)
+pipe = Pipeline([("scale", StandardScaler()), ("pca", PCA(svd_solver="full")), ("clf", LogisticRegression())])
+s = GridSearchCV(pipe, {"pca__n_components": [2, 4, 6], "clf__C": [0.001, 0.03, 1]}, cv=KFold(3)).fit(X2, y2)
+e["lr"] = {"params": s.cv_results_["params"], "mean_test_score": [float(v) for v in s.cv_results_["mean_test_score"]],
+           "best_params": s.best_params_, "score_all": float(s.score(X2, y2))}
 json.dump(e, open(out + "/expected.json", "w"))
 ]==]
 
@@ -104,6 +118,30 @@ local function check_search(s, e)
   end
   assert.same({ 0, 0.5, 1, 0, 0.5, 1 }, { r.param_cs__power[1], r.param_cs__power[5], r.param_cs__power[9],
     r.param_cs__power[4], r.param_cs__power[8], r.param_cs__power[12] })
+end
+
+local LR_GRID = { pca__n_components = { 2, 4, 6 }, clf__C = { 0.001, 0.03, 1 } }
+
+local function lr_pipeline()
+  return ml.Pipeline { { "scale", ml.StandardScaler() }, { "pca", ml.PCA { svd_solver = "full" } },
+    { "clf", ml.LogisticRegression() } }
+end
+
+-- Runs the scaler -> PCA -> logistic search on SCHED and checks it against
+-- sklearn's: the same best parameters, every mean score within one test
+-- sample of 100 per fold (lbfgs stops at slightly different points), and
+-- the shared fits: 3 scalers + 9 PCAs + 27 logistic fits of a naive 81.
+local function check_lr(dir, e, sched)
+  local X, y = da.from_npy(dir .. "/X2.npy"):compute(), da.from_npy(dir .. "/y2.npy"):compute()
+  local s = ml.GridSearchCV(lr_pipeline(), LR_GRID, { cv = 3, scheduler = sched }):fit(X, y)
+  assert.same(e.lr.best_params, s.best_params_)
+  for c = 1, #e.lr.params do
+    assert.same(e.lr.params[c], s.cv_results_.params[c])
+    close(s.cv_results_.mean_test_score[c], e.lr.mean_test_score[c], "mean_test_score[" .. c .. "]", 0.0034)
+  end
+  assert.equal(39, s.n_fits_)
+  assert.equal(81, s.n_naive_fits_)
+  close(s:score(X, y), e.lr.score_all, "score of best_estimator_", 0.0034)
 end
 
 local function folds_of(e)
@@ -208,6 +246,13 @@ describe("ldask.ml.search.GridSearchCV", function()
     end)
   end
 
+  for _, sched in ipairs({ "sync", "threads" }) do
+    it("searches StandardScaler -> PCA -> LogisticRegression as scikit-learn does (" .. sched .. ")", function()
+      if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
+      check_lr(dir, e, sched)
+    end)
+  end
+
   it("splits with KFold for cv = 3 or a KFold, as scikit-learn's KFold(3)", function()
     if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
     check_search(ml.GridSearchCV(pipeline(), GRID, { cv = 3, scheduler = "threads" }):fit(X, y), e.search)
@@ -288,6 +333,7 @@ describe("ldask.ml.search.GridSearchCV on a cluster of two workers", function()
       local s = ml.GridSearchCV(pipeline(), GRID, { cv = folds_of(e) }):fit(X, y)
       check_search(s, e.search)
       assert.equal(45, s.n_fits_)
+      check_lr(dir, e, nil)
     end)
     if c then pcall(c.close, c) end
     cl:stop()
