@@ -138,7 +138,8 @@ end
 -- `step__param`.
 -- @param[opt] deep default true
 -- @return a table
-function Pipeline.get_params(p, deep)
+function Pipeline:get_params(deep)
+  local p = self
   local out = { steps = p.params.steps, memory = p.params.memory, verbose = p.params.verbose }
   if deep == false then return out end
   for _, st in ipairs(p.params.steps) do
@@ -157,7 +158,8 @@ end
 -- names raise naming the valid ones. Returns the pipeline.
 -- @param params a table
 -- @return the pipeline
-function Pipeline.set_params(p, params)
+function Pipeline:set_params(params)
+  local p = self
   if type(params) ~= "table" then misuse("Pipeline:set_params: expected a table {name = value, ...}") end
   if params.steps ~= nil then p.params.steps = params.steps end
   for _, k in ipairs({ "memory", "verbose" }) do
@@ -202,7 +204,8 @@ end
 
 --- pipe:clone(): a new, unfitted pipeline with clones of the steps.
 -- @return a Pipeline
-function Pipeline.clone(p)
+function Pipeline:clone()
+  local p = self
   local steps = {}
   for i, st in ipairs(p.params.steps) do
     steps[i] = { st[1], is_estimator(st[2]) and st[2]:clone() or st[2] }
@@ -277,19 +280,20 @@ end
 -- @param X samples x features
 -- @param[opt] y targets
 -- @return the pipeline
-function Pipeline.fit(p, X, y) return fit_with(p, X, y, "fit", "transform") end
+function Pipeline:fit(X, y) return fit_with(self, X, y, "fit", "transform") end
 
 --- pipe:fit_local(X, y): fit on in-memory ndarrays (inside tasks).
 -- @param X a 2-D ndarray
 -- @param[opt] y a 1-D ndarray
 -- @return the pipeline
-function Pipeline.fit_local(p, X, y) return fit_with(p, X, y, "fit_local", "transform_local") end
+function Pipeline:fit_local(X, y) return fit_with(self, X, y, "fit_local", "transform_local") end
 
 --- pipe:predict(X): the final step's predictions of X sent through the
 -- fitted transformers (lazy for arrays).
 -- @param X samples x features
 -- @return predictions
-function Pipeline.predict(p, X)
+function Pipeline:predict(X)
+  local p = self
   local xt = through(p, X, "transform")
   local last = final_with(p, "predict")
   return last:predict(xt)
@@ -298,7 +302,8 @@ end
 --- pipe:predict_proba(X): the final step's class probabilities.
 -- @param X samples x features
 -- @return probabilities (n x classes)
-function Pipeline.predict_proba(p, X)
+function Pipeline:predict_proba(X)
+  local p = self
   local xt = through(p, X, "transform")
   return final_with(p, "predict_proba"):predict_proba(xt)
 end
@@ -307,7 +312,8 @@ end
 -- or "passthrough").
 -- @param X samples x features
 -- @return the transformed data
-function Pipeline.transform(p, X)
+function Pipeline:transform(X)
+  local p = self
   local xt = through(p, X, "transform")
   local last = final(p)
   if is_skip(last) then return xt end
@@ -318,7 +324,8 @@ end
 -- @param X samples x features
 -- @param[opt] y targets
 -- @return the transformed data
-function Pipeline.fit_transform(p, X, y)
+function Pipeline:fit_transform(X, y)
+  local p = self
   Pipeline.fit(p, X, y)
   return Pipeline.transform(p, X)
 end
@@ -328,7 +335,8 @@ end
 -- @param X samples x features
 -- @param[opt] y targets
 -- @return a number
-function Pipeline.score(p, X, y)
+function Pipeline:score(X, y)
+  local p = self
   local xt = through(p, X, "transform")
   return final_with(p, "score"):score(xt, y)
 end
@@ -336,21 +344,24 @@ end
 --- pipe:predict_local(X): predict on an ndarray (inside tasks).
 -- @param X a 2-D ndarray
 -- @return a 1-D ndarray
-function Pipeline.predict_local(p, X)
+function Pipeline:predict_local(X)
+  local p = self
   return final_with(p, "predict_local"):predict_local(through(p, X, "transform_local"))
 end
 
 --- pipe:predict_proba_local(X): predict_proba on an ndarray.
 -- @param X a 2-D ndarray
 -- @return an ndarray
-function Pipeline.predict_proba_local(p, X)
+function Pipeline:predict_proba_local(X)
+  local p = self
   return final_with(p, "predict_proba_local"):predict_proba_local(through(p, X, "transform_local"))
 end
 
 --- pipe:transform_local(X): transform of an ndarray.
 -- @param X a 2-D ndarray
 -- @return an ndarray
-function Pipeline.transform_local(p, X)
+function Pipeline:transform_local(X)
+  local p = self
   local xt = through(p, X, "transform_local")
   if is_skip(final(p)) then return xt end
   return final_with(p, "transform_local"):transform_local(xt)
@@ -360,7 +371,8 @@ end
 -- @param X a 2-D ndarray
 -- @param[opt] y a 1-D ndarray
 -- @return an ndarray
-function Pipeline.fit_transform_local(p, X, y)
+function Pipeline:fit_transform_local(X, y)
+  local p = self
   Pipeline.fit_local(p, X, y)
   return Pipeline.transform_local(p, X)
 end
@@ -369,7 +381,8 @@ end
 -- @param X a 2-D ndarray
 -- @param[opt] y a 1-D ndarray
 -- @return a number
-function Pipeline.score_local(p, X, y)
+function Pipeline:score_local(X, y)
+  local p = self
   return final_with(p, "score_local"):score_local(through(p, X, "transform_local"), y)
 end
 

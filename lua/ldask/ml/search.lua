@@ -16,15 +16,15 @@ local base = require "ldask.ml.base"
 local model_selection = require "ldask.ml.model_selection"
 local ffi = require "ffi"
 
-local type, pairs, ipairs, tostring, select, setmetatable, getmetatable, error =
-  type, pairs, ipairs, tostring, select, setmetatable, getmetatable, error
+local type, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable, pcall =
+  type, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable, pcall
 local format, concat, sort, floor, sqrt, huge = string.format, table.concat, table.sort, math.floor,
   math.sqrt, math.huge
 local quote, gkey, tok = graph.quote, graph.key, tokenize.tokenize
 
 local M = {}
 
----------------------------------------------------------------------------
+-- ---------------------------------------------------------------------------
 -- ParameterGrid
 
 local function sorted_keys(t)
@@ -128,7 +128,7 @@ function Grid:iter()
   end
 end
 
----------------------------------------------------------------------------
+-- ---------------------------------------------------------------------------
 -- Scorers
 
 local SCORERS = {
@@ -166,7 +166,7 @@ function M.scorer(scoring)
   return f
 end
 
----------------------------------------------------------------------------
+-- ---------------------------------------------------------------------------
 -- GridSearchCV
 
 local Search = {}
@@ -533,7 +533,7 @@ search_mt.__tostring = function(self)
     tostring(self.cv))
 end
 
----------------------------------------------------------------------------
+-- ---------------------------------------------------------------------------
 -- Task functions (fields of this module: they travel by name)
 
 -- The rows of ndarray X at IDX (an int64 ndarray of 0-based indices,
