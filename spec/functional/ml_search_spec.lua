@@ -56,7 +56,9 @@ def run(grid, cv):
 
 grid = {"cs__power": [0, 0.5, 1], "knn__n_neighbors": [1, 3, 4, 7]}
 folds = [[tr.tolist(), te.tolist()] for tr, te in KFold(3).split(X)]
-e = {"folds": folds, "search": run(grid, KFold(3)),
+from sklearn.model_selection import StratifiedKFold
+e = {"folds": folds, "search": run(grid, KFold(3)), "search_cv3": run(grid, 3),
+     "stratified": [[tr.tolist(), te.tolist()] for tr, te in StratifiedKFold(4).split(X, y)],
      "grid_order": list(ParameterGrid([{"b": [1, 2], "a": [3, 4, 5]}, {"c": [6, 7]}]))}
 
 # the seed's pipeline: StandardScaler -> PCA -> LogisticRegression
@@ -69,7 +71,7 @@ y2 = ((X2[:, 4] - 1) * 2 + (X2[:, 5] - 1) * 3 + rng.normal(scale=0.5, size=300) 
 np.save(out + "/X2.npy", X2)
 np.save(out + "/y2.npy", y2)
 pipe = Pipeline([("scale", StandardScaler()), ("pca", PCA(svd_solver="full")), ("clf", LogisticRegression())])
-s = GridSearchCV(pipe, {"pca__n_components": [2, 4, 6], "clf__C": [0.001, 0.03, 1]}, cv=KFold(3)).fit(X2, y2)
+s = GridSearchCV(pipe, {"pca__n_components": [2, 4, 6], "clf__C": [0.001, 0.03, 1]}, cv=3).fit(X2, y2)
 e["lr"] = {"params": s.cv_results_["params"], "mean_test_score": [float(v) for v in s.cv_results_["mean_test_score"]],
            "best_params": s.best_params_, "score_all": float(s.score(X2, y2))}
 json.dump(e, open(out + "/expected.json", "w"))
@@ -253,9 +255,20 @@ describe("ldask.ml.search.GridSearchCV", function()
     end)
   end
 
-  it("splits with KFold for cv = 3 or a KFold, as scikit-learn's KFold(3)", function()
+  it("splits a classifier's data with StratifiedKFold for cv = 3, as scikit-learn", function()
     if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
-    check_search(ml.GridSearchCV(pipeline(), GRID, { cv = 3, scheduler = "threads" }):fit(X, y), e.search)
+    check_search(ml.GridSearchCV(pipeline(), GRID, { cv = 3, scheduler = "threads" }):fit(X, y), e.search_cv3)
+    local got = ml.StratifiedKFold { n_splits = 4 }:splits(X, y)
+    for f, pair in ipairs(e.stratified) do
+      assert.same(pair[1], got[f][1]:totable())
+      assert.same(pair[2], got[f][2]:totable())
+    end
+    assert.has_error(function() ml.StratifiedKFold { n_splits = 4 }:splits(X) end,
+      "StratifiedKFold: splits needs the class labels y")
+  end)
+
+  it("splits with a KFold given as cv, as scikit-learn's KFold(3)", function()
+    if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
     check_search(ml.GridSearchCV(pipeline(), GRID, { cv = ml.KFold { n_splits = 3 }, scheduler = "sync" }):fit(X, y),
       e.search)
   end)
@@ -338,5 +351,19 @@ describe("ldask.ml.search.GridSearchCV on a cluster of two workers", function()
     if c then pcall(c.close, c) end
     cl:stop()
     if not ok then error(err, 0) end
+  end)
+end)
+
+describe("examples/ml_gridsearch.lua", function()
+  it("prints the shared-fit count and writes the search's graph", function()
+    local path = helpers.tmpdir() .. "/ml_gridsearch.dot"
+    local out, code = helpers.run_ldask(helpers.root .. "/examples/ml_gridsearch.lua " .. path .. " 2>&1")
+    assert.equal(0, code, out)
+    assert.matches("12 candidates x 3 folds: 48 fit tasks in one shared graph (a naive search runs 108)", out, 1, true)
+    assert.matches("best parameters: clf__C = [%d.e-]+, pca__n_components = %d; mean accuracy 0%.%d+", out)
+    local dot = helpers.read_all(path)
+    local nfit = 0
+    for _ in dot:gmatch('%[label="fit%-') do nfit = nfit + 1 end
+    assert.equal(48, nfit)
   end)
 end)

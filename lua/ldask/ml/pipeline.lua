@@ -87,7 +87,9 @@ Pipeline._check_params = function(p) validate(p, p.params.steps) end
 -- verbose =}` as scikit-learn's keyword arguments.
 -- @param steps the steps
 -- @return a Pipeline
--- @usage local pipe = ml.Pipeline{ { "scale", ml.StandardScaler() }, { "clf", ml.LogisticRegression() } }
+-- @usage local ml = require "ldask.ml"
+-- local pipe = ml.Pipeline{ { "scale", ml.StandardScaler() }, { "clf", ml.LogisticRegression() } }
+-- print(pipe:get_params().clf__C)   --> 1
 function M.Pipeline(steps)
   if type(steps) == "table" and getmetatable(steps) == nil and steps.steps == nil and steps[1] ~= nil then
     steps = { steps = steps }
@@ -108,7 +110,9 @@ function M.is_pipeline(v) return type(v) == "table" and getmetatable(v) == Pipel
 -- scikit-learn's).
 -- @param ... estimators
 -- @return a Pipeline
--- @usage local pipe = ml.make_pipeline(ml.StandardScaler(), ml.PCA{ n_components = 2 })
+-- @usage local ml = require "ldask.ml"
+-- local pipe = ml.make_pipeline(ml.StandardScaler(), ml.PCA{ n_components = 2 })
+-- print(pipe.steps[2][1])   --> pca
 function M.make_pipeline(...)
   local n = select("#", ...)
   local ests, names, count = { ... }, {}, {}

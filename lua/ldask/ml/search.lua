@@ -16,8 +16,8 @@ local base = require "ldask.ml.base"
 local model_selection = require "ldask.ml.model_selection"
 local ffi = require "ffi"
 
-local type, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable, pcall =
-  type, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable, pcall
+local type, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable, pcall, select =
+  type, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable, pcall, select
 local format, concat, sort, floor, sqrt, huge = string.format, table.concat, table.sort, math.floor,
   math.sqrt, math.huge
 local quote, gkey, tok = graph.quote, graph.key, tokenize.tokenize
@@ -60,7 +60,8 @@ Grid.__index = Grid
 -- @param param_grid a grid or a list of grids
 -- @return a ParameterGrid: `grid:len()`, `grid:get(i)` (1-based: a fresh
 -- params table), `grid:list()`, `for i, params in grid:iter()`
--- @usage for _, p in ml.ParameterGrid({ a = { 1, 2 }, b = { true } }):iter() do print(p.a, p.b) end
+-- @usage local ml = require "ldask.ml"
+-- for _, p in ml.ParameterGrid({ a = { 1, 2 }, b = { true } }):iter() do print(p.a, p.b) end
 function M.ParameterGrid(param_grid)
   local who = "ParameterGrid"
   if type(param_grid) ~= "table" then
@@ -167,6 +168,110 @@ function M.scorer(scoring)
 end
 
 -- ---------------------------------------------------------------------------
+-- StratifiedKFold
+
+local SKF = { __name = "StratifiedKFold" }
+SKF.__index = SKF
+
+--- StratifiedKFold{n_splits = 5}: K folds that keep each class's share in
+-- every fold, scikit-learn's StratifiedKFold without shuffling (the same
+-- folds for the same y). What `GridSearchCV{cv = k}` uses for a classifier,
+-- as scikit-learn does. `skf:splits(X, y)` gives the list of `{train,
+-- test}` int64 ndarrays of 0-based rows; `skf:split(X, y)` iterates over
+-- them; `skf:get_n_splits()`.
+-- @param params `{ n_splits = 5 }`
+-- @return a StratifiedKFold
+-- @usage local ml = require "ldask.ml"
+-- local y = require("ldask.array.ndarray").from_table({ 0, 0, 0, 1, 1, 1 })
+-- for _, test in ml.StratifiedKFold{ n_splits = 3 }:split(y, y) do print(test:totable()[1]) end
+function M.StratifiedKFold(params)
+  params = params or {}
+  if type(params) ~= "table" then misuse("StratifiedKFold: expected a table of parameters {n_splits = 5}") end
+  for k in pairs(params) do
+    if k ~= "n_splits" then
+      misuse(format("StratifiedKFold: unknown parameter '%s' (valid parameters: n_splits)", tostring(k)))
+    end
+  end
+  local k = params.n_splits or 5
+  if type(k) ~= "number" or k ~= floor(k) or k < 2 then
+    misuse("StratifiedKFold: n_splits must be an integer of at least 2, got " .. tostring(k))
+  end
+  return setmetatable({ n_splits = k }, SKF)
+end
+
+--- The number of folds.
+-- @return a number
+function SKF:get_n_splits() return self.n_splits end
+
+--- The folds of X, Y: a list of `{train, test}` int64 ndarrays.
+-- @param X the samples (only their number is used)
+-- @param y the class labels (a 1-D ndarray, list or ldask array)
+-- @return a list
+function SKF:splits(X, y)
+  if y == nil then misuse("StratifiedKFold: splits needs the class labels y") end
+  local _, yv = base.as_data(y, "y", 1)
+  local labels = base.materialize(yv):tolist()
+  local n, k = #labels, self.n_splits
+  if X ~= nil and select(2, base.as_data(X, "X")).shape[1] ~= n then
+    misuse("StratifiedKFold: X and y have different numbers of samples")
+  end
+  -- classes numbered by first appearance (sklearn's encoding)
+  local code, counts, nclass, enc = {}, {}, 0, {}
+  for i = 1, n do
+    local c = code[labels[i]]
+    if not c then nclass = nclass + 1; c = nclass; code[labels[i]] = c; counts[c] = 0 end
+    enc[i] = c
+    counts[c] = counts[c] + 1
+  end
+  local all_small = true
+  for c = 1, nclass do if counts[c] >= k then all_small = false end end
+  if all_small then
+    misuse(format("StratifiedKFold: n_splits = %d cannot be greater than the number of members in each class", k))
+  end
+  -- alloc[f][c]: members of class c among the sorted codes f, f + k, ...
+  local order = {}
+  for i = 1, n do order[i] = enc[i] end
+  sort(order)
+  local alloc = {}
+  for f = 1, k do
+    local a = {}
+    for c = 1, nclass do a[c] = 0 end
+    for i = f, n, k do a[order[i]] = a[order[i]] + 1 end
+    alloc[f] = a
+  end
+  -- each class's members, in row order, fill fold 1's share, then fold 2's, ...
+  local fold_of, cur, left = {}, {}, {}
+  for c = 1, nclass do cur[c], left[c] = 1, alloc[1][c] end
+  for i = 1, n do
+    local c = enc[i]
+    while left[c] == 0 do cur[c] = cur[c] + 1; left[c] = alloc[cur[c]][c] end
+    fold_of[i] = cur[c]
+    left[c] = left[c] - 1
+  end
+  local out = {}
+  for f = 1, k do
+    local tr, te = {}, {}
+    for i = 1, n do
+      if fold_of[i] == f then te[#te + 1] = i - 1 else tr[#tr + 1] = i - 1 end
+    end
+    out[f] = { nd.from_table(tr, "int64"), nd.from_table(te, "int64") }
+  end
+  return out
+end
+
+--- Iterates over the folds: `for train, test in skf:split(X, y)`.
+-- @param X the samples
+-- @param y the class labels
+-- @return an iterator
+function SKF:split(X, y)
+  local list, i = self:splits(X, y), 0
+  return function()
+    i = i + 1
+    if list[i] then return list[i][1], list[i][2] end
+  end
+end
+
+-- ---------------------------------------------------------------------------
 -- GridSearchCV
 
 local Search = {}
@@ -176,6 +281,7 @@ M.GridSearchCV_mt = search_mt
 local OPTIONS = { cv = true, scoring = true, refit = true, scheduler = true, error_score = true }
 
 local is_pipeline = require("ldask.ml.pipeline").is_pipeline
+local is_classifier
 
 -- The class name of estimator EST (for keys and messages).
 local function class_name(est)
@@ -211,7 +317,12 @@ end
 -- @param param_grid a grid or a list of grids
 -- @param[opt] opts options
 -- @return a GridSearchCV; call `:fit(X, y)`
--- @usage local s = search.GridSearchCV(pipe, { ["pca__n_components"] = { 2, 4 } }, { cv = 3 }):fit(X, y)
+-- @usage local ml, da = require "ldask.ml", require "ldask.array"
+-- local X = da.random.normal({ 300, 4 }, { chunks = { 100, 4 }, seed = 0 })
+-- local y = X[{ ":", 0 }]:gt(0):astype("float64")
+-- local pipe = ml.Pipeline{ { "scale", ml.StandardScaler() }, { "clf", ml.LogisticRegression() } }
+-- local s = ml.GridSearchCV(pipe, { clf__C = { 0.01, 1 } }, { cv = 3 }):fit(X, y)
+-- print(s.best_params_.clf__C, s.n_fits_, s.n_naive_fits_)   --> 1  9  12
 function M.GridSearchCV(estimator, param_grid, opts)
   local who = "GridSearchCV"
   check_estimator(estimator, who)
@@ -278,9 +389,11 @@ local function as_index(idx, n, f, what)
 end
 
 -- The folds of CV over X, Y: a list of { train, test } index sets.
-local function folds_of(cv, x, y)
+local function folds_of(cv, x, y, classifier)
   local splits
-  if type(cv) == "number" then
+  if type(cv) == "number" and classifier and y then
+    splits = M.StratifiedKFold { n_splits = cv }:splits(x, y)
+  elseif type(cv) == "number" then
     splits = model_selection.KFold { n_splits = cv }:splits(x)
   elseif type(cv.splits) == "function" then
     splits = cv:splits(x, y)
@@ -291,10 +404,7 @@ local function folds_of(cv, x, y)
   end
   if type(splits) == "function" then
     local out = {}
-    for a, b in splits do
-      if type(a) == "number" and type(b) == "table" then a, b = b[1], b[2] end -- (i, {train, test})
-      out[#out + 1] = type(a) == "table" and not nd.is_ndarray(a) and #a == 2 and b == nil and a or { a, b }
-    end
+    for train, test in splits do out[#out + 1] = { train, test } end
     splits = out
   end
   if type(splits) ~= "table" or #splits == 0 then misuse("GridSearchCV: cv gave no folds") end
@@ -304,6 +414,14 @@ local function folds_of(cv, x, y)
     end
   end
   return splits
+end
+
+-- True when EST is a classifier (a Pipeline: when its last step is), as
+-- sklearn.base.is_classifier.
+is_classifier = function(est)
+  if is_pipeline(est) then est = est.steps[#est.steps][2] end
+  local mt = type(est) == "table" and getmetatable(est)
+  return mt and mt._estimator_type == "classifier" or false
 end
 
 -- The steps of EST: { {name, step}, ... } (one unnamed step for a plain
@@ -430,7 +548,7 @@ function Search:fit(X, y)
   if yy and yy.shape[1] ~= x.shape[1] then
     misuse(format("GridSearchCV:fit: X has %d rows but y has %d", x.shape[1], yy.shape[1]))
   end
-  local folds = folds_of(self.cv, x, yy or nil)
+  local folds = folds_of(self.cv, x, yy or nil, is_classifier(self.estimator))
   local g, keys, nfits, naive = build(self, x, yy, folds)
   local res = require("ldask.base").get(g, keys, { scheduler = self.scheduler })
   local nc, nf = self.grid:len(), #folds
