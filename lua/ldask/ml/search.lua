@@ -281,7 +281,14 @@ M.GridSearchCV_mt = search_mt
 local OPTIONS = { cv = true, scoring = true, refit = true, scheduler = true, error_score = true }
 
 local is_pipeline = require("ldask.ml.pipeline").is_pipeline
-local is_classifier
+
+-- True when EST is a classifier (a Pipeline: when its last step is), as
+-- sklearn.base.is_classifier.
+local function is_classifier(est)
+  if is_pipeline(est) then est = est.steps[#est.steps][2] end
+  local mt = type(est) == "table" and getmetatable(est)
+  return mt and mt._estimator_type == "classifier" or false
+end
 
 -- The class name of estimator EST (for keys and messages).
 local function class_name(est)
@@ -414,14 +421,6 @@ local function folds_of(cv, x, y, classifier)
     end
   end
   return splits
-end
-
--- True when EST is a classifier (a Pipeline: when its last step is), as
--- sklearn.base.is_classifier.
-is_classifier = function(est)
-  if is_pipeline(est) then est = est.steps[#est.steps][2] end
-  local mt = type(est) == "table" and getmetatable(est)
-  return mt and mt._estimator_type == "classifier" or false
 end
 
 -- The steps of EST: { {name, step}, ... } (one unnamed step for a plain
