@@ -160,8 +160,10 @@ describe("ldask.ml.pipeline", function()
     assert.equal(5, params.knn__n_neighbors)
     assert.equal(1, params.cs__power)
     assert.equal(p.named_steps.knn, params.knn)
+    local step = p.named_steps.knn
     assert.equal(p, p:set_params { knn__n_neighbors = 3, cs = knn.ColumnScaler { power = 0.5 } })
     assert.equal(3, p.named_steps.knn.params.n_neighbors)
+    assert.equal(step, p.named_steps.knn) -- set in place, as sklearn
     assert.equal(0.5, p.steps[1][2].params.power)
     local c = p:clone()
     c:set_params { knn__n_neighbors = 9 }

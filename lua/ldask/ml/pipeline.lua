@@ -158,8 +158,8 @@ end
 
 --- pipe:set_params{...}: sets `steps`, replaces a step by name
 -- (`clf = ml.LinearRegression()` or "passthrough"), or sets a step's
--- parameter (`clf__C = 0.1`; nested pipelines take `a__b__c`). Unknown
--- names raise naming the valid ones. Returns the pipeline.
+-- parameter in place (`clf__C = 0.1`; nested pipelines take `a__b__c`).
+-- Unknown names raise naming the valid ones. Returns the pipeline.
 -- @param params a table
 -- @return the pipeline
 function Pipeline:set_params(params)
@@ -199,7 +199,7 @@ function Pipeline:set_params(params)
     if not is_estimator(est) then
       misuse(format("Pipeline:set_params: step '%s' is %s: it has no parameters", steps[i][1], tostring(est)))
     end
-    steps[i][2] = est:clone():set_params(sub)
+    est:set_params(sub) -- in place, as scikit-learn
   end
   p.params.steps = steps
   validate(p, steps)
