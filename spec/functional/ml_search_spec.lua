@@ -283,6 +283,16 @@ describe("ldask.ml.search.GridSearchCV", function()
     check_search(s, e.search)
   end)
 
+  it("takes a dataframe (its numeric columns) and a series", function()
+    if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
+    local dd = require "ldask.dataframe"
+    local Xa = da.from_npy(dir .. "/X.npy", { chunks = { 45, 4 } })
+    local df = dd.from_array(Xa, { columns = { "a", "b", "c", "d" } })
+    local ys = dd.from_array(da.from_npy(dir .. "/y.npy", { chunks = { 45 } }), { name = "y" })
+    local s = ml.GridSearchCV(pipeline(), GRID, { cv = folds_of(e), scheduler = "sync" }):fit(df, ys)
+    check_search(s, e.search)
+  end)
+
   it("draws its graph: one node per shared fit", function()
     if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
     local s = ml.GridSearchCV(pipeline(), GRID, { cv = folds_of(e), scheduler = "sync" })
