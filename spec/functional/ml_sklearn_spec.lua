@@ -80,6 +80,15 @@ e["metrics"] = dict(acc=accuracy_score(yt, yp), acc_n=float(accuracy_score(yt, y
                     rmse=mean_squared_error(yr, yrp, squared=False),
                     ll_bin=log_loss((yt > 0).astype(float), P[:, 0]))
 e["kfold"] = [[tr.tolist(), te.tolist()] for tr, te in KFold(n_splits=4).split(np.zeros(103))]
+import pandas as pd
+df = pd.DataFrame({"city": [["oslo", "rome", "lima", "kyiv"][j] for j in rng.integers(0, 4, 200)],
+                   "n": rng.integers(0, 3, 200), "x": np.round(rng.normal(size=200), 6),
+                   "y": np.round(rng.normal(size=200) * 4 + 1, 6)})
+df.to_csv(f"{out}/df.csv", index=False)
+od = OneHotEncoder(sparse_output=False).fit(df[["city", "n"]])
+e["oh_df"] = dict(names=od.get_feature_names_out().tolist(), t=od.transform(df[["city", "n"]]).tolist())
+sd = StandardScaler().fit(df[["n", "x", "y"]])
+e["ss_df"] = dict(mean=sd.mean_.tolist(), scale=sd.scale_.tolist(), t=sd.transform(df[["n", "x", "y"]][:5]).tolist())
 json.dump(e, open(f"{out}/expected.json", "w"))
 ]==]
 
@@ -162,6 +171,20 @@ describe("ldask.ml against scikit-learn", function()
     assert.has_error(function() o:transform(bad):compute() end)
     local ig = ml.OneHotEncoder({ handle_unknown = "ignore" }):fit(I)
     assert.equal(2, ig:transform(bad):compute():sum():item())
+  end)
+
+  it("fits dataframes read from CSV: OneHotEncoder on string and int columns, StandardScaler", function()
+    if skip() then return end
+    local dd = require "ldask.dataframe"
+    local df = dd.read_csv(dir .. "/df.csv", { blocksize = 1500 })
+    assert.is_true(df.npartitions > 1)
+    local o = ml.OneHotEncoder():fit(df[{ "city", "n" }])
+    assert.same(e.oh_df.names, o:get_feature_names_out())
+    all_close(o:transform(df[{ "city", "n" }]):compute(), e.oh_df.t, 0, "one-hot of a dataframe")
+    local s = ml.StandardScaler():fit(df)
+    all_close(s.mean_, e.ss_df.mean, 1e-9, "dataframe mean_")
+    all_close(s.scale_, e.ss_df.scale, 1e-9, "dataframe scale_")
+    all_close(s:transform(df):compute():slice({ { 0, 5 } }), e.ss_df.t, 1e-9, "dataframe transform")
   end)
 
   it("PCA full: components, variances, transform (1e-9), fraction and whiten", function()
