@@ -73,6 +73,10 @@ init = B[:4]
 km = KMeans(n_clusters=4, init=init, n_init=1, max_iter=300, tol=1e-4).fit(B)
 e["km_init"] = dict(centers=km.cluster_centers_.tolist(), inertia=float(km.inertia_), n_iter=int(km.n_iter_),
                     labels=km.labels_.tolist())
+E = np.vstack([rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 12, [[60, 60], [61, 59]]])
+ke = KMeans(n_clusters=3, init=np.array([[0, 0], [200, 200], [12, 12]], dtype=float), n_init=1).fit(E)
+np.save(f"{out}/E.npy", E)
+e["km_empty"] = dict(centers=ke.cluster_centers_.tolist(), inertia=float(ke.inertia_), n_iter=int(ke.n_iter_))
 kd = KMeans(n_clusters=4, n_init=10, random_state=0).fit(B)
 e["km"] = dict(centers=sorted(kd.cluster_centers_.tolist()), inertia=float(kd.inertia_))
 e["metrics"] = dict(acc=accuracy_score(yt, yp), acc_n=float(accuracy_score(yt, yp, normalize=False)),
@@ -246,6 +250,18 @@ describe("ldask.ml against scikit-learn", function()
       close(kd.inertia_, e.km.inertia, 1e-9, how .. " k-means|| inertia_")
       close(-kd:score(x), e.km.inertia, 1e-9, how .. " score")
     end)
+  end)
+
+  it("KMeans moves an empty cluster to the farthest row, as sklearn", function()
+    if skip() then return end
+    local E = da.from_npy(dir .. "/E.npy", { chunks = { 25, 2 } })
+    local init = da.ndarray.from_table({ { 0, 0 }, { 200, 200 }, { 12, 12 } })
+    for _, x in ipairs({ E, E:compute() }) do
+      local km = ml.KMeans({ n_clusters = 3, init = init }):fit(x)
+      all_close(km.cluster_centers_, e.km_empty.centers, 1e-9, "centres")
+      close(km.inertia_, e.km_empty.inertia, 1e-9, "inertia_")
+      assert.equal(e.km_empty.n_iter, km.n_iter_)
+    end
   end)
 
   it("metrics on arrays and ndarrays", function()

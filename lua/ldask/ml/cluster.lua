@@ -102,6 +102,31 @@ function M._inertia_part(x, c)
   return s
 end
 
+--- Task: the M rows of block X farthest from their nearest row of C, as
+-- a list of {squared distance, label, row values (a Lua list)}.
+function M._far_part(x, c, m)
+  x = view64(x)
+  local lab, dist = nearest_of(x, c)
+  local n, p = x.shape[1], x.shape[2]
+  local top = {}
+  for i = 0, n - 1 do
+    local d = dist[i]
+    if #top < m or d > top[#top][1] then
+      local pos = #top + 1
+      while pos > 1 and top[pos - 1][1] < d do pos = pos - 1 end
+      table.insert(top, pos, { d, i })
+      if #top > m then top[#top] = nil end
+    end
+  end
+  local xp = x:data()
+  for _, f in ipairs(top) do
+    local row = {}
+    for t = 0, p - 1 do row[t + 1] = xp[f[2] * p + t] end
+    f[2], f[3] = lab[f[2]], row
+  end
+  return top
+end
+
 --- Task: the squared distance of each row of block X to the nearest row
 -- of C, or OLD's value when smaller (OLD: the previous distances or false).
 -- @return a 1-D float64 ndarray
@@ -259,7 +284,7 @@ end
 -- "random" (k distinct rows) or a k x p ndarray of starting centres.
 -- Lloyd iterations stop when the squared shift of the centres is at most
 -- tol x the mean variance of the features (scikit-learn's rule). An empty
--- cluster keeps its centre. Fitted: `cluster_centers_`, `inertia_`,
+-- cluster takes the row farthest from its centre, as scikit-learn's. Fitted: `cluster_centers_`, `inertia_`,
 -- `n_iter_`, `labels_` (an ldask array, lazy, for array input; an
 -- int64 ndarray for ndarrays). `predict` gives int64 labels, `transform`
 -- the distances to the centres, `score` minus the inertia.
@@ -365,6 +390,33 @@ local function init_scalable(self, x, g, seed)
   return weighted_kmeans(centers, w, k, g, 300)
 end
 
+-- sklearn's relocation of empty clusters: each empty cluster takes one of
+-- the rows farthest from their centre (farthest first), which leaves its old
+-- cluster. SUMS (k x p ndarray) and COUNTS (Lua list) are updated in place.
+local function relocate_empty(x, centers, sums, counts)
+  local empty = {}
+  for j, c in ipairs(counts) do if c == 0 then empty[#empty + 1] = j - 1 end end
+  if #empty == 0 then return end
+  local far = {}
+  for _, part in ipairs(base.partials(M._far_part, { x }, centers, #empty)) do
+    for _, f in ipairs(part) do far[#far + 1] = f end
+  end
+  table.sort(far, function(a, b) return a[1] > b[1] end)
+  local p = sums.shape[2]
+  local sp = sums:data()
+  for i, j in ipairs(empty) do
+    local f = far[i]
+    if not f then break end
+    local old, row = f[2], f[3]
+    for t = 0, p - 1 do
+      sp[old * p + t] = sp[old * p + t] - row[t + 1]
+      sp[j * p + t] = row[t + 1]
+    end
+    counts[old + 1] = counts[old + 1] - 1
+    counts[j + 1] = 1
+  end
+end
+
 -- Fits on X (an array with whole columns, persisted, or an ndarray).
 local function fit_any(self, x)
   local k = self.params.n_clusters
@@ -400,6 +452,7 @@ local function fit_any(self, x)
       for j = 1, k do counts[j] = counts[j] + part[2][j] end
       inertia = inertia + part[3]
     end
+    relocate_empty(x, centers, sums, counts)
     local new = f64(centers)
     local np_, sp, cp = new:data(), sums:data(), centers:data()
     shift = 0
