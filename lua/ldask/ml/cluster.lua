@@ -284,9 +284,9 @@ end
 -- "random" (k distinct rows) or a k x p ndarray of starting centres.
 -- Lloyd iterations stop when the squared shift of the centres is at most
 -- tol x the mean variance of the features (scikit-learn's rule). An empty
--- cluster takes the row farthest from its centre, as scikit-learn's. Fitted: `cluster_centers_`, `inertia_`,
--- `n_iter_`, `labels_` (an ldask array, lazy, for array input; an
--- int64 ndarray for ndarrays). `predict` gives int64 labels, `transform`
+-- cluster takes the row farthest from its centre, as scikit-learn's.
+-- Fitted: `cluster_centers_`, `inertia_`, `n_iter_`, `labels_` (an ldask
+-- array, lazy, for array input; an int64 ndarray for ndarrays). `predict` gives int64 labels, `transform`
 -- the distances to the centres, `score` minus the inertia.
 -- @table KMeans
 local KMeans = base.estimator("KMeans", {
