@@ -268,18 +268,53 @@ local function frame_mod() return require "ldask.dataframe" end
 -- @param what its name in messages
 -- @return an Array
 function M.dataframe_array(df, what)
-  local da = require "ldask.array"
-  local cols = {}
+  local graph = require "ldask.graph"
+  local acore = require "ldask.array.core"
+  local names = {}
   local dtypes = df.dtypes
   for _, n in ipairs(df.columns) do
     local dt = dtypes[n]
-    if dt ~= "string" and dt ~= "object" then cols[#cols + 1] = df[n]:to_array():astype("float64") end
+    if dt ~= "string" and dt ~= "object" then names[#names + 1] = n end
   end
-  if #cols == 0 then misuse(what .. ": the dataframe has no numeric columns") end
-  local first = cols[1]
-  for i = 2, #cols do cols[i] = cols[i]:rechunk({ first.chunks[1] }) end
-  return da.stack(cols, 1):rechunk({ first.chunks[1], -1 })
+  if #names == 0 then misuse(what .. ": the dataframe has no numeric columns") end
+  -- each partition packs its numeric columns row-major into one float64
+  -- series, so the partition lengths are computed once (by to_array)
+  local packed = df:map_partitions(function(part) return M._pack_frame(part, names) end,
+    { meta = { name = "packed", dtype = "float64" } }):to_array()
+  local p = #names
+  local name = "frame_values-" .. tokenize.tokenize(packed.name, p)
+  local layer, rows = {}, {}
+  for i, c in ipairs(packed.chunks[1]) do
+    rows[i] = c / p
+    layer[graph.key(name, i - 1, 0)] = { M._unpack_block, graph.key(packed.name, i - 1), p }
+  end
+  return acore.new(name, layer, { rows, { p } }, "float64", { packed })
 end
+
+--- Task: the columns NAMES of in-memory frame PART as one float64 series,
+-- row-major (missing values NaN).
+-- @param part a Frame
+-- @param names a list of column names
+-- @return a FrameSeries
+function M._pack_frame(part, names)
+  local fr = require "ldask.dataframe.frame"
+  local column = require "ldask.dataframe.column"
+  local n, p = part._n, #names
+  local out = nd.zeros({ n * p }, "float64")
+  local op = out:data()
+  for j, name in ipairs(names) do
+    local c = fr.series(name, part._cols[name]):to_array():astype("float64")
+    local cp = c:data()
+    for i = 0, n - 1 do op[i * p + j - 1] = cp[i] end
+  end
+  return fr.series("packed", column.numeric("float64", out))
+end
+
+--- Task: a packed partition (see _pack_frame) as an n x P ndarray.
+-- @param flat a 1-D ndarray
+-- @param p the number of columns
+-- @return an ndarray
+function M._unpack_block(flat, p) return flat:reshape({ flat.shape[1] / p, p }) end
 local dataframe_array = M.dataframe_array
 
 -- An in-memory frame (ldask.dataframe.frame) as an ndarray of its numeric columns.
@@ -618,8 +653,17 @@ end
 -- ---------------------------------------------------------------------------
 -- Block-wise partial results
 
--- The block-wise partials (INDEXED: the block number follows the blocks).
-local function partials(fn, indexed, arrays, ...)
+-- The partials as a collection (ldask.compute gives the list of results).
+local Partials = { __name = "ldask.ml.Partials" }
+Partials.__index = Partials
+function Partials.__ldask_layers(c) return c.layers end
+function Partials.__ldask_graph(c) return require("ldask.graph").flatten_layers(c.layers) end
+function Partials.__ldask_keys(c) return c.keys end
+function Partials.__ldask_postcompute() return nil end
+
+-- The block-wise partials (INDEXED: the block number follows the blocks;
+-- LAZY: a collection instead of the results).
+local function partials(fn, indexed, lazy_result, arrays, ...)
   local lazy = false
   for _, a in ipairs(arrays) do if not is_nd(a) then lazy = true end end
   if not lazy then
@@ -666,6 +710,7 @@ local function partials(fn, indexed, arrays, ...)
     layer[keys[b + 1]] = t
   end
   layers[name] = layer
+  if lazy_result then return setmetatable({ layers = layers, keys = keys }, Partials) end
   return require("ldask.base").get(graph.flatten_layers(layers), keys)
 end
 
@@ -678,7 +723,16 @@ end
 -- @param fn the per-block function
 -- @param arrays a list of arrays / ndarrays
 -- @return a list of results
-function M.partials(fn, arrays, ...) return partials(fn, false, arrays, ...) end
+function M.partials(fn, arrays, ...) return partials(fn, false, false, arrays, ...) end
+
+--- base.partials_lazy(fn, arrays, extra...): as base.partials, but a
+-- collection to compute together with others in one graph
+-- (`ldask.compute(s, v, base.partials_lazy(...))`), whose result is the
+-- list of FN's results; with only ndarrays, that list itself.
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a collection, or a list
+function M.partials_lazy(fn, arrays, ...) return partials(fn, false, true, arrays, ...) end
 
 --- base.partials_indexed(fn, arrays, extra...): as base.partials, FN also
 -- getting the 0-based block number after the blocks:
@@ -687,7 +741,7 @@ function M.partials(fn, arrays, ...) return partials(fn, false, arrays, ...) end
 -- @param fn the per-block function
 -- @param arrays a list of arrays / ndarrays
 -- @return a list of results
-function M.partials_indexed(fn, arrays, ...) return partials(fn, true, arrays, ...) end
+function M.partials_indexed(fn, arrays, ...) return partials(fn, true, false, arrays, ...) end
 
 --- base.row_starts(x): the 0-based first row of each row block of X (an
 -- array: of its blocks with whole columns; an ndarray: {0}).

@@ -301,6 +301,40 @@ function OneHotEncoder._fit(self, X)
   set_categories(self, per)
 end
 
+--- Task: the distinct values of each column of block X (a list of sets).
+-- @param x an ndarray
+-- @return a list of tables value -> true
+function M._distinct_part(x)
+  local c = f64(x)
+  local n, p = c.shape[1], c.shape[2]
+  local cp = c:data()
+  local sets = {}
+  for j = 1, p do sets[j] = {} end
+  for i = 0, n - 1 do
+    for j = 0, p - 1 do
+      local v = cp[i * p + j]
+      if v == v then sets[j + 1][v] = true end -- NaN: missing, not a category
+    end
+  end
+  return sets
+end
+
+function OneHotEncoder._fit_array(self, X)
+  local p = X.shape[2]
+  local merged = {}
+  for j = 1, p do merged[j] = {} end
+  for _, sets in ipairs(base.partials(M._distinct_part, { X })) do
+    for j = 1, p do for v in pairs(sets[j]) do merged[j][v] = true end end
+  end
+  local per = {}
+  for j = 1, p do
+    local vals = {}
+    for v in pairs(merged[j]) do vals[#vals + 1] = v end
+    per[j] = distinct(vals, #vals)
+  end
+  set_categories(self, per)
+end
+
 function OneHotEncoder._n_out(self)
   local k = 0
   for _, c in ipairs(self.categories_) do k = k + #cat_list(c) end
