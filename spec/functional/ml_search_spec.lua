@@ -293,6 +293,23 @@ describe("ldask.ml.search.GridSearchCV", function()
     check_search(s, e.search)
   end)
 
+  it("scores with a scorer name or a function (shipped with the graph), refit = false", function()
+    if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
+    local s = ml.GridSearchCV(pipeline(), GRID, { cv = folds_of(e), scoring = "accuracy", scheduler = "threads" })
+      :fit(X, y)
+    check_search(s, e.search)
+    local shift = 10
+    local f = function(est, x, yy) return est:score_local(x, yy) - shift end
+    s = ml.GridSearchCV(pipeline(), GRID, { cv = folds_of(e), scoring = f, refit = false, scheduler = "threads" })
+      :fit(X, y)
+    assert.same(e.search.best_params, s.best_params_)
+    close(s.best_score_, e.search.best_score - 10, "best_score_ - 10")
+    assert.is_nil(s.best_estimator_)
+    local ok, err = pcall(function() return s:predict(X) end)
+    assert.is_false(ok)
+    assert.matches("not available with refit = false", err)
+  end)
+
   it("draws its graph: one node per shared fit", function()
     if not have_sklearn() then pending("python3-sklearn is not installed (scripts/deps.sh)"); return end
     local s = ml.GridSearchCV(pipeline(), GRID, { cv = folds_of(e), scheduler = "sync" })
