@@ -58,7 +58,8 @@ local function api()
       functions_of(dcore.scalar_methods, nil, functions_of(dd)))) },
   }
   -- ldask.ml (core): each module's functions and its classes' methods
-  for _, m in ipairs({ "base", "preprocessing", "decomposition", "cluster", "metrics", "model_selection" }) do
+  for _, m in ipairs({ "base", "preprocessing", "decomposition", "cluster", "metrics", "model_selection",
+    "pipeline", "search" }) do
     local mod = require("ldask.ml." .. m)
     local names = functions_of(mod)
     if m == "base" then names = functions_of(mod.Base, nil, names) end

@@ -73,6 +73,10 @@ init = B[:4]
 km = KMeans(n_clusters=4, init=init, n_init=1, max_iter=300, tol=1e-4).fit(B)
 e["km_init"] = dict(centers=km.cluster_centers_.tolist(), inertia=float(km.inertia_), n_iter=int(km.n_iter_),
                     labels=km.labels_.tolist())
+E = np.vstack([rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 12, [[60, 60], [61, 59]]])
+ke = KMeans(n_clusters=3, init=np.array([[0, 0], [200, 200], [12, 12]], dtype=float), n_init=1).fit(E)
+np.save(f"{out}/E.npy", E)
+e["km_empty"] = dict(centers=ke.cluster_centers_.tolist(), inertia=float(ke.inertia_), n_iter=int(ke.n_iter_))
 kd = KMeans(n_clusters=4, n_init=10, random_state=0).fit(B)
 e["km"] = dict(centers=sorted(kd.cluster_centers_.tolist()), inertia=float(kd.inertia_))
 e["metrics"] = dict(acc=accuracy_score(yt, yp), acc_n=float(accuracy_score(yt, yp, normalize=False)),
@@ -80,6 +84,15 @@ e["metrics"] = dict(acc=accuracy_score(yt, yp), acc_n=float(accuracy_score(yt, y
                     rmse=mean_squared_error(yr, yrp, squared=False),
                     ll_bin=log_loss((yt > 0).astype(float), P[:, 0]))
 e["kfold"] = [[tr.tolist(), te.tolist()] for tr, te in KFold(n_splits=4).split(np.zeros(103))]
+import pandas as pd
+df = pd.DataFrame({"city": [["oslo", "rome", "lima", "kyiv"][j] for j in rng.integers(0, 4, 200)],
+                   "n": rng.integers(0, 3, 200), "x": np.round(rng.normal(size=200), 6),
+                   "y": np.round(rng.normal(size=200) * 4 + 1, 6)})
+df.to_csv(f"{out}/df.csv", index=False)
+od = OneHotEncoder(sparse_output=False).fit(df[["city", "n"]])
+e["oh_df"] = dict(names=od.get_feature_names_out().tolist(), t=od.transform(df[["city", "n"]]).tolist())
+sd = StandardScaler().fit(df[["n", "x", "y"]])
+e["ss_df"] = dict(mean=sd.mean_.tolist(), scale=sd.scale_.tolist(), t=sd.transform(df[["n", "x", "y"]][:5]).tolist())
 json.dump(e, open(f"{out}/expected.json", "w"))
 ]==]
 
@@ -164,6 +177,20 @@ describe("ldask.ml against scikit-learn", function()
     assert.equal(2, ig:transform(bad):compute():sum():item())
   end)
 
+  it("fits dataframes read from CSV: OneHotEncoder on string and int columns, StandardScaler", function()
+    if skip() then return end
+    local dd = require "ldask.dataframe"
+    local df = dd.read_csv(dir .. "/df.csv", { blocksize = 1500 })
+    assert.is_true(df.npartitions > 1)
+    local o = ml.OneHotEncoder():fit(df[{ "city", "n" }])
+    assert.same(e.oh_df.names, o:get_feature_names_out())
+    all_close(o:transform(df[{ "city", "n" }]):compute(), e.oh_df.t, 0, "one-hot of a dataframe")
+    local s = ml.StandardScaler():fit(df)
+    all_close(s.mean_, e.ss_df.mean, 1e-9, "dataframe mean_")
+    all_close(s.scale_, e.ss_df.scale, 1e-9, "dataframe scale_")
+    all_close(s:transform(df):compute():slice({ { 0, 5 } }), e.ss_df.t, 1e-9, "dataframe transform")
+  end)
+
   it("PCA full: components, variances, transform (1e-9), fraction and whiten", function()
     if skip() then return end
     each_input(X, function(x, how)
@@ -223,6 +250,18 @@ describe("ldask.ml against scikit-learn", function()
       close(kd.inertia_, e.km.inertia, 1e-9, how .. " k-means|| inertia_")
       close(-kd:score(x), e.km.inertia, 1e-9, how .. " score")
     end)
+  end)
+
+  it("KMeans moves an empty cluster to the farthest row, as sklearn", function()
+    if skip() then return end
+    local E = da.from_npy(dir .. "/E.npy", { chunks = { 25, 2 } })
+    local init = da.ndarray.from_table({ { 0, 0 }, { 200, 200 }, { 12, 12 } })
+    for _, x in ipairs({ E, E:compute() }) do
+      local km = ml.KMeans({ n_clusters = 3, init = init }):fit(x)
+      all_close(km.cluster_centers_, e.km_empty.centers, 1e-9, "centres")
+      close(km.inertia_, e.km_empty.inertia, 1e-9, "inertia_")
+      assert.equal(e.km_empty.n_iter, km.n_iter_)
+    end
   end)
 
   it("metrics on arrays and ndarrays", function()

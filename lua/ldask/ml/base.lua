@@ -653,8 +653,17 @@ end
 -- ---------------------------------------------------------------------------
 -- Block-wise partial results
 
--- The block-wise partials (INDEXED: the block number follows the blocks).
-local function partials(fn, indexed, arrays, ...)
+-- The partials as a collection (ldask.compute gives the list of results).
+local Partials = { __name = "ldask.ml.Partials" }
+Partials.__index = Partials
+function Partials.__ldask_layers(c) return c.layers end
+function Partials.__ldask_graph(c) return require("ldask.graph").flatten_layers(c.layers) end
+function Partials.__ldask_keys(c) return c.keys end
+function Partials.__ldask_postcompute() return nil end
+
+-- The block-wise partials (INDEXED: the block number follows the blocks;
+-- LAZY: a collection instead of the results).
+local function partials(fn, indexed, lazy_result, arrays, ...)
   local lazy = false
   for _, a in ipairs(arrays) do if not is_nd(a) then lazy = true end end
   if not lazy then
@@ -701,6 +710,7 @@ local function partials(fn, indexed, arrays, ...)
     layer[keys[b + 1]] = t
   end
   layers[name] = layer
+  if lazy_result then return setmetatable({ layers = layers, keys = keys }, Partials) end
   return require("ldask.base").get(graph.flatten_layers(layers), keys)
 end
 
@@ -713,7 +723,16 @@ end
 -- @param fn the per-block function
 -- @param arrays a list of arrays / ndarrays
 -- @return a list of results
-function M.partials(fn, arrays, ...) return partials(fn, false, arrays, ...) end
+function M.partials(fn, arrays, ...) return partials(fn, false, false, arrays, ...) end
+
+--- base.partials_lazy(fn, arrays, extra...): as base.partials, but a
+-- collection to compute together with others in one graph
+-- (`ldask.compute(s, v, base.partials_lazy(...))`), whose result is the
+-- list of FN's results; with only ndarrays, that list itself.
+-- @param fn the per-block function
+-- @param arrays a list of arrays / ndarrays
+-- @return a collection, or a list
+function M.partials_lazy(fn, arrays, ...) return partials(fn, false, true, arrays, ...) end
 
 --- base.partials_indexed(fn, arrays, extra...): as base.partials, FN also
 -- getting the 0-based block number after the blocks:
@@ -722,7 +741,7 @@ function M.partials(fn, arrays, ...) return partials(fn, false, arrays, ...) end
 -- @param fn the per-block function
 -- @param arrays a list of arrays / ndarrays
 -- @return a list of results
-function M.partials_indexed(fn, arrays, ...) return partials(fn, true, arrays, ...) end
+function M.partials_indexed(fn, arrays, ...) return partials(fn, true, false, arrays, ...) end
 
 --- base.row_starts(x): the 0-based first row of each row block of X (an
 -- array: of its blocks with whole columns; an ndarray: {0}).

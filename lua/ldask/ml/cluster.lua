@@ -6,6 +6,7 @@
 -- assignment) with the centres on the client. On ndarrays the same code runs
 -- on one block.
 -- @module ldask.ml.cluster
+local ffi = require "ffi"
 local base = require "ldask.ml.base"
 local nd = require "ldask.array.ndarray"
 local errors = require "ldask.errors"
@@ -21,15 +22,21 @@ local function f64(a)
   return a:copy()
 end
 
--- Squared distances of the rows of X (n x p, float64 contiguous) to the
--- rows of C (k x p): an n x k ndarray (BLAS: |x|^2 - 2 x.c + |c|^2,
--- clamped at 0).
+-- A float64 C-contiguous form of A, without a copy when it already is one
+-- (read-only use).
+local function view64(a)
+  if a.dtype == "float64" and a:is_contiguous() then return a end
+  return f64(a)
+end
+
+-- Squared distances of the rows of X (n x p) to the rows of C (k x p): an
+-- n x k ndarray (BLAS: |x|^2 - 2 x.c + |c|^2, clamped at 0).
 local function sqdist(x, c)
+  x, c = view64(x), view64(c)
   local n, p, k = x.shape[1], x.shape[2], c.shape[1]
-  local xc = x:dot(c.T)
-  local d = f64(xc)
+  local d = view64(x:dot(c.T))
   local dp, xp, cp = d:data(), x:data(), c:data()
-  local cn = {}
+  local cn = ffi.new("double[?]", k)
   for j = 0, k - 1 do
     local s = 0
     for t = 0, p - 1 do local v = cp[j * p + t]; s = s + v * v end
@@ -37,25 +44,29 @@ local function sqdist(x, c)
   end
   for i = 0, n - 1 do
     local s = 0
-    for t = 0, p - 1 do local v = xp[i * p + t]; s = s + v * v end
+    local row = i * p
+    for t = 0, p - 1 do local v = xp[row + t]; s = s + v * v end
+    local o = i * k
     for j = 0, k - 1 do
-      local v = s - 2 * dp[i * k + j] + cn[j]
-      dp[i * k + j] = v > 0 and v or 0
+      local v = s - 2 * dp[o + j] + cn[j]
+      dp[o + j] = v > 0 and v or 0
     end
   end
   return d
 end
 
--- Nearest centre of each row: labels (Lua table 0-based -> 0-based label)
--- and squared distances (table), from the n x k distances D.
-local function nearest(d)
+-- Nearest centre of each row of X among the rows of C: labels (int32_t[n],
+-- 0-based) and squared distances (double[n]).
+local function nearest_of(x, c)
+  local d = sqdist(x, c)
   local n, k = d.shape[1], d.shape[2]
   local dp = d:data()
-  local lab, dist = {}, {}
+  local lab, dist = ffi.new("int32_t[?]", n), ffi.new("double[?]", n)
   for i = 0, n - 1 do
-    local best, bj = huge, 0
-    for j = 0, k - 1 do
-      local v = dp[i * k + j]
+    local o = i * k
+    local best, bj = dp[o], 0
+    for j = 1, k - 1 do
+      local v = dp[o + j]
       if v < best then best, bj = v, j end
     end
     lab[i], dist[i] = bj, best
@@ -66,9 +77,9 @@ end
 --- Task: one Lloyd step's partial of block X for centres C: {sums (k x p
 -- ndarray), counts (Lua list), inertia}.
 function M._lloyd_part(x, c)
-  x = f64(x)
+  x = view64(x)
   local n, p, k = x.shape[1], x.shape[2], c.shape[1]
-  local lab, dist = nearest(sqdist(x, c))
+  local lab, dist = nearest_of(x, c)
   local sums = nd.zeros({ k, p }, "float64")
   local sp, xp = sums:data(), x:data()
   local counts = {}
@@ -85,14 +96,61 @@ end
 
 --- Task: the inertia of block X for centres C.
 function M._inertia_part(x, c)
-  local _, dist = nearest(sqdist(f64(x), c))
+  local _, dist = nearest_of(x, c)
   local s = 0
   for i = 0, x.shape[1] - 1 do s = s + dist[i] end
   return s
 end
 
---- Task: the cost (sum of squared distances to the nearest of C) of block X.
-M._cost_part = M._inertia_part
+--- Task: the M rows of block X farthest from their nearest row of C, as
+-- a list of {squared distance, label, row values (a Lua list)}.
+function M._far_part(x, c, m)
+  x = view64(x)
+  local lab, dist = nearest_of(x, c)
+  local n, p = x.shape[1], x.shape[2]
+  local top = {}
+  for i = 0, n - 1 do
+    local d = dist[i]
+    if #top < m or d > top[#top][1] then
+      local pos = #top + 1
+      while pos > 1 and top[pos - 1][1] < d do pos = pos - 1 end
+      table.insert(top, pos, { d, i })
+      if #top > m then top[#top] = nil end
+    end
+  end
+  local xp = x:data()
+  for _, f in ipairs(top) do
+    local row = {}
+    for t = 0, p - 1 do row[t + 1] = xp[f[2] * p + t] end
+    f[2], f[3] = lab[f[2]], row
+  end
+  return top
+end
+
+--- Task: the squared distance of each row of block X to the nearest row
+-- of C, or OLD's value when smaller (OLD: the previous distances or false).
+-- @return a 1-D float64 ndarray
+function M._d2_part(x, c, old)
+  local _, dist = nearest_of(x, c)
+  local n = x.shape[1]
+  local out = nd.zeros({ n }, "float64")
+  local op = out:data()
+  if old then
+    local o = view64(old):data()
+    for i = 0, n - 1 do op[i] = dist[i] < o[i] and dist[i] or o[i] end
+  else
+    for i = 0, n - 1 do op[i] = dist[i] end
+  end
+  return out
+end
+
+--- Task: the sum of a 1-D block.
+function M._sum_part(a)
+  local c = view64(a)
+  local p, s = c:data(), 0
+  for i = 0, c.shape[1] - 1 do s = s + p[i] end
+  return s
+end
 
 --- Task: the rows of block X (block number B, first row START[B+1]) whose
 -- global indices are in the sorted list IDX: an ndarray (m x p).
@@ -101,7 +159,7 @@ function M._rows_part(x, b, starts, idx)
   local hi = lo + x.shape[1]
   local rows = {}
   for _, g in ipairs(idx) do if g >= lo and g < hi then rows[#rows + 1] = g - lo end end
-  x = f64(x)
+  x = view64(x)
   local p = x.shape[2]
   local out = nd.zeros({ #rows, p }, "float64")
   local op, xp = out:data(), x:data()
@@ -110,11 +168,11 @@ function M._rows_part(x, b, starts, idx)
 end
 
 --- Task: k-means|| sampling of block X (block B): rows drawn with
--- probability min(1, L * d^2 / PHI) from the distances to C, with the
--- generator of (SEED, round R, B).
-function M._sample_part(x, b, c, l, phi, seed, r)
-  x = f64(x)
-  local _, dist = nearest(sqdist(x, c))
+-- probability min(1, L * d^2 / PHI), d^2 the block D2 of distances to the
+-- candidates, with the generator of (SEED, round R, B).
+function M._sample_part(x, d2, b, l, phi, seed, r)
+  x = view64(x)
+  local dist = view64(d2):data()
   local g = base.rng(seed * 7919 + r * 104729 + b)
   local p = x.shape[2]
   local keep = {}
@@ -129,7 +187,7 @@ end
 
 --- Task: how many rows of block X are nearest to each row of C (Lua list).
 function M._count_part(x, c)
-  local lab = nearest(sqdist(f64(x), c))
+  local lab = nearest_of(x, c)
   local counts = {}
   for j = 1, c.shape[1] do counts[j] = 0 end
   for i = 0, x.shape[1] - 1 do counts[lab[i] + 1] = counts[lab[i] + 1] + 1 end
@@ -191,7 +249,7 @@ local function weighted_kmeans(cand, w, k, g, max_iter)
   end
   -- weighted Lloyd
   for _ = 1, max_iter do
-    local lab = nearest(sqdist(cand, centers))
+    local lab = nearest_of(cand, centers)
     local sums = nd.zeros({ k, p }, "float64")
     local sp = sums:data()
     local cnt = {}
@@ -226,9 +284,9 @@ end
 -- "random" (k distinct rows) or a k x p ndarray of starting centres.
 -- Lloyd iterations stop when the squared shift of the centres is at most
 -- tol x the mean variance of the features (scikit-learn's rule). An empty
--- cluster keeps its centre. Fitted: `cluster_centers_`, `inertia_`,
--- `n_iter_`, `labels_` (an ldask array, lazy, for array input; an
--- int64 ndarray for ndarrays). `predict` gives int64 labels, `transform`
+-- cluster takes the row farthest from its centre, as scikit-learn's.
+-- Fitted: `cluster_centers_`, `inertia_`, `n_iter_`, `labels_` (an ldask
+-- array, lazy, for array input; an int64 ndarray for ndarrays). `predict` gives int64 labels, `transform`
 -- the distances to the centres, `score` minus the inertia.
 -- @table KMeans
 local KMeans = base.estimator("KMeans", {
@@ -264,6 +322,28 @@ local function fetch_rows(x, idx)
   return out
 end
 
+-- The distances D2 (nil at first) updated with the candidates C, for X:
+-- an ndarray, or a persisted 1-D array with X's row blocks.
+local function update_d2(x, d2, c)
+  if nd.is_ndarray(x) then return M._d2_part(x, c, d2 or false) end
+  local graph = require "ldask.graph"
+  local acore = require "ldask.array.core"
+  local name = "kmeans-d2-" .. require("ldask.tokenize").tokenize(x.name, d2 and d2.name or false, c)
+  local layer = {}
+  for b = 0, #x.chunks[1] - 1 do
+    layer[graph.key(name, b)] = { M._d2_part, graph.key(x.name, b, 0), c, d2 and graph.key(d2.name, b) or false }
+  end
+  local out = acore.new(name, layer, { x.chunks[1] }, "float64", d2 and { x, d2 } or { x })
+  return (require("ldask").persist(out))
+end
+
+-- The sum of D2 (ndarray or array).
+local function total_of(d2)
+  local s = 0
+  for _, v in ipairs(base.partials(M._sum_part, { d2 })) do s = s + v end
+  return s
+end
+
 -- k distinct random row indices of N rows.
 local function distinct_rows(g, n, k)
   local seen, out = {}, {}
@@ -279,20 +359,23 @@ local function init_scalable(self, x, g, seed)
   local k = self.params.n_clusters
   local n, p = x.shape[1], x.shape[2]
   local centers = fetch_rows(x, { g:int(n) })
-  local function cost(c)
-    local s = 0
-    for _, v in ipairs(base.partials(M._cost_part, { x }, c)) do s = s + v end
-    return s
-  end
-  local phi = cost(centers)
-  local rounds = self.params.init_max_iter or max(1, min(8, floor(log(max(phi, 2)) + 0.5)))
+  -- d2: each row's squared distance to the nearest candidate so far, kept
+  -- (persisted) between rounds, so a round measures only its new candidates
+  local d2 = update_d2(x, nil, centers)
+  local phi = total_of(d2)
+  local rounds = self.params.init_max_iter or max(1, min(5, floor(log(max(phi, 2)) + 0.5)))
   local l = self.params.oversampling_factor * k
   for r = 1, rounds do
     if phi <= 0 then break end
-    local new = base.partials_indexed(M._sample_part, { x }, centers, l, phi, seed, r)
-    new[#new + 1] = centers
-    centers = vstack(new, p)
-    if r < rounds then phi = cost(centers) end
+    local new = base.partials_indexed(M._sample_part, { x, d2 }, l, phi, seed, r)
+    local picked = vstack(new, p)
+    if picked.shape[1] > 0 then
+      centers = vstack({ centers, picked }, p)
+      if r < rounds then
+        d2 = update_d2(x, d2, picked)
+        phi = total_of(d2)
+      end
+    end
   end
   if centers.shape[1] < k then
     -- too few candidates (tiny data or phi 0): add random rows
@@ -305,6 +388,33 @@ local function init_scalable(self, x, g, seed)
     for j, c in ipairs(counts) do w[j] = w[j] + c end
   end
   return weighted_kmeans(centers, w, k, g, 300)
+end
+
+-- sklearn's relocation of empty clusters: each empty cluster takes one of
+-- the rows farthest from their centre (farthest first), which leaves its old
+-- cluster. SUMS (k x p ndarray) and COUNTS (Lua list) are updated in place.
+local function relocate_empty(x, centers, sums, counts)
+  local empty = {}
+  for j, c in ipairs(counts) do if c == 0 then empty[#empty + 1] = j - 1 end end
+  if #empty == 0 then return end
+  local far = {}
+  for _, part in ipairs(base.partials(M._far_part, { x }, centers, #empty)) do
+    for _, f in ipairs(part) do far[#far + 1] = f end
+  end
+  table.sort(far, function(a, b) return a[1] > b[1] end)
+  local p = sums.shape[2]
+  local sp = sums:data()
+  for i, j in ipairs(empty) do
+    local f = far[i]
+    if not f then break end
+    local old, row = f[2], f[3]
+    for t = 0, p - 1 do
+      sp[old * p + t] = sp[old * p + t] - row[t + 1]
+      sp[j * p + t] = row[t + 1]
+    end
+    counts[old + 1] = counts[old + 1] - 1
+    counts[j + 1] = 1
+  end
 end
 
 -- Fits on X (an array with whole columns, persisted, or an ndarray).
@@ -342,6 +452,7 @@ local function fit_any(self, x)
       for j = 1, k do counts[j] = counts[j] + part[2][j] end
       inertia = inertia + part[3]
     end
+    relocate_empty(x, centers, sums, counts)
     local new = f64(centers)
     local np_, sp, cp = new:data(), sums:data(), centers:data()
     shift = 0
@@ -371,7 +482,7 @@ local function fit_any(self, x)
 end
 
 function KMeans._fit(self, X)
-  fit_any(self, f64(X))
+  fit_any(self, view64(X))
   self.labels_ = KMeans._predict(self, X)
 end
 
@@ -384,7 +495,7 @@ function KMeans._fit_array(self, X)
 end
 
 function KMeans._predict(self, X)
-  local lab = nearest(sqdist(f64(X), self.cluster_centers_))
+  local lab = nearest_of(X, self.cluster_centers_)
   local out = nd.zeros({ X.shape[1] }, "int64")
   local op = out:data()
   for i = 0, X.shape[1] - 1 do op[i] = lab[i] end
@@ -394,12 +505,12 @@ end
 function KMeans._n_out(self) return self.params.n_clusters end
 
 function KMeans._transform(self, X)
-  return sqdist(f64(X), self.cluster_centers_):sqrt()
+  return sqdist(X, self.cluster_centers_):sqrt()
 end
 
 function KMeans._score(self, X)
   local s = 0
-  for _, v in ipairs(base.partials(M._inertia_part, { f64(X) }, self.cluster_centers_)) do s = s + v end
+  for _, v in ipairs(base.partials(M._inertia_part, { view64(X) }, self.cluster_centers_)) do s = s + v end
   return -s
 end
 

@@ -219,15 +219,16 @@ function PCA._fit_array(self, X)
       n_power_iter = power_iters(self, k, n, p), n_oversamples = self.params.n_oversamples,
       seed = self.params.random_state or nil })
   end
-  local tv
+  -- s, v, the signs' partials over u (and the total variance): one graph,
+  -- so the SVD runs once and u is never kept
+  local flips = base.partials_lazy(M._flip_part, { u })
+  local sv, vtv, parts, tv
   if solver == "randomized" then
-    u, s, vt, tv = ldask.persist(u, s, vt, xc:var(0, false, { ddof = 1 }):sum())
-    tv = tv:compute()
+    sv, vtv, parts, tv = ldask.compute(s, vt, flips, xc:var(0, false, { ddof = 1 }):sum())
   else
-    u, s, vt = ldask.persist(u, s, vt)
+    sv, vtv, parts = ldask.compute(s, vt, flips)
   end
-  local sv, vtv = s:compute(), vt:compute()
-  local signs = flip_signs(base.partials(M._flip_part, { u }), sv.shape[1])
+  local signs = flip_signs(parts, sv.shape[1])
   set_pca(self, f64(sv), flip_rows(vtv, signs), n, p, tv, solver)
 end
 
@@ -322,12 +323,14 @@ function TruncatedSVD._fit_array(self, X)
   else
     u, s, vt = da.linalg.svd(X)
   end
-  u, s, vt = ldask.persist(u, s, vt)
-  local sv, vtv = s:compute(), vt:compute()
-  local signs = flip_signs(base.partials(M._flip_part, { u }), sv.shape[1])
+  -- one graph: the SVD, the signs' partials over u, the variance of the
+  -- projection (signs do not change it) and the total variance
+  local slicing = require "ldask.array.slicing"
+  local proj = X:dot(slicing.getitem(vt, { { 0, k } }).T)
+  local sv, vtv, parts, evt, xv = ldask.compute(s, vt, base.partials_lazy(M._flip_part, { u }), proj:var(0),
+    X:var(0):sum())
+  local signs = flip_signs(parts, sv.shape[1])
   vtv = flip_rows(vtv, signs)
-  local comp = head(vtv, k)
-  local evt, xv = ldask.compute(X:dot(da.from_array(comp.T:copy(true))):var(0), X:var(0):sum())
   set_tsvd(self, f64(sv), vtv, evt, xv)
 end
 

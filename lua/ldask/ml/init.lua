@@ -31,7 +31,7 @@ local exports = {
   model_selection = { "train_test_split", "KFold" },
   linear_model = { "LinearRegression", "LogisticRegression", "PoissonRegression" },
   pipeline = { "Pipeline", "make_pipeline" },
-  search = { "GridSearchCV" },
+  search = { "GridSearchCV", "ParameterGrid", "StratifiedKFold" },
 }
 
 local owner = {}
