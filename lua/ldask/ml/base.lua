@@ -28,6 +28,14 @@ local misuse = errors.misuse
 
 local M = {}
 
+--- base.keep(...): returns its arguments. Called after the last use of
+-- pointers into ndarrays (`a:data()`), it keeps the ndarrays alive up to
+-- there: LuaJIT's compiled code keeps only values later bytecode reads
+-- (docs/architecture.md, "Raw pointers and their owners").
+-- @return its arguments
+function M.keep(...) return ... end
+local keep = M.keep
+
 --- The methods every estimator shares (the class's metatable's __index).
 -- @table Base
 local Base = {}
@@ -303,9 +311,10 @@ function M._pack_frame(part, names)
   local out = nd.zeros({ n * p }, "float64")
   local op = out:data()
   for j, name in ipairs(names) do
-    local c = fr.series(name, part._cols[name]):to_array():astype("float64")
+    local c = fr.series(name, part._cols[name]):to_array():astype("float64"):copy()
     local cp = c:data()
     for i = 0, n - 1 do op[i * p + j - 1] = cp[i] end
+    keep(c)
   end
   return fr.series("packed", column.numeric("float64", out))
 end
@@ -330,8 +339,10 @@ local function frame_ndarray(f, what)
   local out = nd.zeros({ nrows, #cols }, "float64")
   local o = out:data()
   for j, c in ipairs(cols) do
-    local p = c:copy():data()
+    local cc = c:copy()
+    local p = cc:data()
     for i = 0, nrows - 1 do o[i * #cols + j - 1] = p[i] end
+    keep(cc)
   end
   return out
 end

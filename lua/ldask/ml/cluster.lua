@@ -14,6 +14,7 @@ local errors = require "ldask.errors"
 local type, ipairs, tostring, format, floor, log, min, max, huge =
   type, ipairs, tostring, string.format, math.floor, math.log, math.min, math.max, math.huge
 local misuse = errors.misuse
+local keep = base.keep
 
 local M = {}
 
@@ -52,6 +53,7 @@ local function sqdist(x, c)
       dp[o + j] = v > 0 and v or 0
     end
   end
+  keep(x, c)
   return d
 end
 
@@ -71,6 +73,7 @@ local function nearest_of(x, c)
     end
     lab[i], dist[i] = bj, best
   end
+  keep(d)
   return lab, dist
 end
 
@@ -91,6 +94,7 @@ function M._lloyd_part(x, c)
     inertia = inertia + dist[i]
     for t = 0, p - 1 do sp[j * p + t] = sp[j * p + t] + xp[i * p + t] end
   end
+  keep(x)
   return { sums, counts, inertia }
 end
 
@@ -124,6 +128,7 @@ function M._far_part(x, c, m)
     for t = 0, p - 1 do row[t + 1] = xp[f[2] * p + t] end
     f[2], f[3] = lab[f[2]], row
   end
+  keep(x)
   return top
 end
 
@@ -136,8 +141,10 @@ function M._d2_part(x, c, old)
   local out = nd.zeros({ n }, "float64")
   local op = out:data()
   if old then
-    local o = view64(old):data()
+    local ov = view64(old)
+    local o = ov:data()
     for i = 0, n - 1 do op[i] = dist[i] < o[i] and dist[i] or o[i] end
+    keep(ov)
   else
     for i = 0, n - 1 do op[i] = dist[i] end
   end
@@ -149,6 +156,7 @@ function M._sum_part(a)
   local c = view64(a)
   local p, s = c:data(), 0
   for i = 0, c.shape[1] - 1 do s = s + p[i] end
+  keep(c)
   return s
 end
 
@@ -164,6 +172,7 @@ function M._rows_part(x, b, starts, idx)
   local out = nd.zeros({ #rows, p }, "float64")
   local op, xp = out:data(), x:data()
   for r, i in ipairs(rows) do for t = 0, p - 1 do op[(r - 1) * p + t] = xp[i * p + t] end end
+  keep(x)
   return out
 end
 
@@ -172,16 +181,18 @@ end
 -- candidates, with the generator of (SEED, round R, B).
 function M._sample_part(x, d2, b, l, phi, seed, r)
   x = view64(x)
-  local dist = view64(d2):data()
+  local dv = view64(d2)
+  local dist = dv:data()
   local g = base.rng(seed * 7919 + r * 104729 + b)
   local p = x.shape[2]
-  local keep = {}
+  local rows = {}
   for i = 0, x.shape[1] - 1 do
-    if g:random() < l * dist[i] / phi then keep[#keep + 1] = i end
+    if g:random() < l * dist[i] / phi then rows[#rows + 1] = i end
   end
-  local out = nd.zeros({ #keep, p }, "float64")
+  local out = nd.zeros({ #rows, p }, "float64")
   local op, xp = out:data(), x:data()
-  for r2, i in ipairs(keep) do for t = 0, p - 1 do op[(r2 - 1) * p + t] = xp[i * p + t] end end
+  for r2, i in ipairs(rows) do for t = 0, p - 1 do op[(r2 - 1) * p + t] = xp[i * p + t] end end
+  keep(x, dv)
   return out
 end
 

@@ -38,6 +38,7 @@ function M._flip_part(u)
     end
     out[j + 1] = { best, val }
   end
+  base.keep(c)
   return out
 end
 
@@ -114,6 +115,7 @@ local function total(a)
   local c = f64(a)
   local d = c:data()
   for i = 0, c.size - 1 do s = s + d[i] end
+  base.keep(c)
   return s
 end
 

@@ -9,6 +9,7 @@ local errors = require "ldask.errors"
 local type, ipairs, pairs, tostring, format, log, max, min, sort =
   type, ipairs, pairs, tostring, string.format, math.log, math.max, math.min, table.sort
 local misuse = errors.misuse
+local keep = base.keep
 
 local M = {}
 
@@ -35,17 +36,18 @@ end
 
 --- Partial of accuracy_score: {correct, n}.
 function M._acc_part(t, p)
-  local _, tp = f64(t)
-  local _, pp = f64(p)
+  local tc, tp = f64(t)
+  local pc, pp = f64(p)
   local c = 0
   for i = 0, t.shape[1] - 1 do if tp[i] == pp[i] then c = c + 1 end end
+  keep(tc, pc)
   return { c, t.shape[1] }
 end
 
 --- Partial of mean_squared_error / r2_score: {n, mean, M2 of y_true, sse}.
 function M._sq_part(t, p)
-  local _, tp = f64(t)
-  local _, pp = f64(p)
+  local tc, tp = f64(t)
+  local pc, pp = f64(p)
   local n, mean, m2, sse = 0, 0, 0, 0
   for i = 0, t.shape[1] - 1 do
     local y = tp[i]
@@ -56,6 +58,7 @@ function M._sq_part(t, p)
     local e = y - pp[i]
     sse = sse + e * e
   end
+  keep(tc, pc)
   return { n, mean, m2, sse }
 end
 
@@ -121,9 +124,10 @@ end
 
 --- Partial of log_loss's labels: the distinct values of a block (a set).
 function M._labels_part(t)
-  local _, tp = f64(t)
+  local tc, tp = f64(t)
   local s = {}
   for i = 0, t.shape[1] - 1 do s[tp[i]] = true end
+  keep(tc)
   return s
 end
 
@@ -131,7 +135,7 @@ end
 -- label to its 0-based column; P is n x k, or 1-D (the last label's
 -- probability, binary).
 function M._logloss_part(t, p, labels, eps)
-  local _, tp = f64(t)
+  local tc, tp = f64(t)
   local pc, pp = f64(p)
   local n = t.shape[1]
   local k = pc.ndim == 2 and pc.shape[2] or 2
@@ -151,6 +155,7 @@ function M._logloss_part(t, p, labels, eps)
     end
     s = s - log(v / tot)
   end
+  keep(tc, pc)
   return { s, n }
 end
 

@@ -72,9 +72,10 @@ function KFold.splits(kf, X)
   local n = n_samples(X)
   local k = kf.n_splits
   if k > n then misuse(format("KFold: cannot have n_splits = %d greater than the number of samples %d", k, n)) end
-  local order
+  local perm, order
   if kf.shuffle then
-    order = base.rng(kf.random_state or 0):permutation(n):data()
+    perm = base.rng(kf.random_state or 0):permutation(n)
+    order = perm:data()
   end
   local out, start = {}, 0
   for f = 0, k - 1 do
@@ -91,6 +92,7 @@ function KFold.splits(kf, X)
     out[f + 1] = { train, test }
     start = start + size
   end
+  base.keep(perm)
   return out
 end
 
@@ -127,6 +129,7 @@ function M.take_rows(a, rows)
     local r = tonumber(rp[i])
     for j = 0, w - 1 do op[i * w + j] = sp[r * w + j] end
   end
+  base.keep(src, rows)
   return out
 end
 local take_rows = M.take_rows

@@ -12,6 +12,7 @@ local errors = require "ldask.errors"
 local type, ipairs, pairs, tostring, tonumber, format, sort, sqrt =
   type, ipairs, pairs, tostring, tonumber, string.format, table.sort, math.sqrt
 local misuse = errors.misuse
+local keep = base.keep
 local MOD = "ldask.ml.preprocessing"
 
 local M = {}
@@ -216,6 +217,7 @@ function PolynomialFeatures._transform(self, X)
       op[i * q + k] = v
     end
   end
+  keep(x, self.powers_)
   return out
 end
 
@@ -298,6 +300,7 @@ function OneHotEncoder._fit(self, X)
     for i = 0, n - 1 do col[i + 1] = xp[i * p + j] end
     per[j + 1] = distinct(col, n)
   end
+  keep(x)
   set_categories(self, per)
 end
 
@@ -316,6 +319,7 @@ function M._distinct_part(x)
       if v == v then sets[j + 1][v] = true end -- NaN: missing, not a category
     end
   end
+  keep(c)
   return sets
 end
 
@@ -383,7 +387,9 @@ function OneHotEncoder._transform(self, X)
   local x = f64(X)
   local p = x.shape[2]
   local xp = x:data()
-  return encode(self, function(i, j) return xp[i * p + j - 1] end, x.shape[1], p)
+  local out = encode(self, function(i, j) return xp[i * p + j - 1] end, x.shape[1], p)
+  keep(x)
+  return out
 end
 
 -- Encodes an in-memory frame partition (a dataframe's) into an ndarray.
