@@ -33,7 +33,7 @@ local M = {}
 -- there: LuaJIT's compiled code keeps only values later bytecode reads
 -- (docs/architecture.md, "Raw pointers and their owners").
 -- @return its arguments
-function M.keep(...) return ... end
+M.keep = require "ldask.array.keep"
 local keep = M.keep
 
 --- The methods every estimator shares (the class's metatable's __index).

@@ -13,7 +13,7 @@ local M = {}
 --- keep(...): returns its arguments; a call at the end of a pointer's use
 -- keeps the ndarrays owning the memory alive up to there (docs/architecture.md,
 -- the rules for pointers into ndarrays).
-function M.keep(...) return ... end
+M.keep = require "ldask.array.keep"
 
 --- A list of N zeros.
 function M.zeros(n)
