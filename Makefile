@@ -14,7 +14,7 @@ PKGS     := luajit libuv msgpack zlib libxxhash libssl libcrypto hdf5 blosc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-pthread
-BLAS_LIBS   := -lopenblas
+BLAS_LIBS   := -llapacke -lopenblas
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g $(OPT) \
@@ -50,7 +50,7 @@ HEADERS := $(shell find core runtime -name '*.h' 2>/dev/null)
 NATIVE := $(OUT)lib/ldask/native.so
 
 .PHONY: soak all test demo bench doc format lint install rock-install clean deps
-PROGRAMS := $(OUT)bin/ldask $(if $(SCHED_SRC),$(OUT)bin/ldask-scheduler) $(if $(WORKER_SRC),$(OUT)bin/ldask-worker)
+PROGRAMS := $(OUT)bin/ldask $(if $(SCHED_SRC),$(OUT)bin/ldask-scheduler) $(if $(WORKER_SRC),$(OUT)bin/ldask-worker) $(OUT)bin/ldask-ssh
 all: $(PROGRAMS) $(NATIVE)
 
 # Rebuild everything when the flags change (e.g. switching SANITIZE).
@@ -72,6 +72,11 @@ $(OUT)bin/ldask: $(LDASK_OBJ) $(NATIVE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(LDASK_OBJ) $(LDFLAGS_SAN) -Wl,-E $(NATIVE) \
 	  -Wl,-rpath,'$$ORIGIN/../lib/ldask:$$ORIGIN/../lib/lua/5.1/ldask' $(LDLIBS) -ledit
+
+# ldask-ssh: a shell script that runs ldask.deploy.ssh_cli (docs/deploy.md).
+$(OUT)bin/ldask-ssh: runtime/ssh/ldask-ssh.sh
+	@mkdir -p $(dir $@)
+	install -m755 $< $@
 
 # The scheduler links core/ only: it never runs user code or needs Lua.
 # Its dashboard parses HTTP with Debian's libhttp-parser (docs/dashboard.md).

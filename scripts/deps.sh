@@ -6,10 +6,15 @@ PKGS="build-essential pkg-config luajit libluajit-5.1-dev libuv1-dev lua-cjson
 lua-busted libmsgpack-dev libopenblas-dev zlib1g-dev libedit-dev libxxhash-dev luarocks
 python3-numpy python3-pandas lua-ldoc libssl-dev openssl clang libclang-rt-dev
 libhdf5-dev libblosc-dev python3-h5py python3-zarr python3-numcodecs python3-dask
-libhttp-parser-dev"
+libhttp-parser-dev liblapacke-dev"
 # the dashboard: headless Chromium renders the pages in the specs; LuaSocket
 # reads a cluster's dashboard API for performance_report
 PKGS="$PKGS chromium lua-socket"
+# ldask.deploy: the specs start a one-node SLURM (slurm-wlm, munge) and an
+# sshd on loopback (openssh-server; the ssh client for SSHCluster)
+PKGS="$PKGS slurm-wlm munge openssh-server openssh-client"
+# ldask.ml's specs compare with scikit-learn
+PKGS="$PKGS python3-sklearn"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -137,6 +137,15 @@ int ld_nd_matmul(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
 /* C += A @ B, C an existing C-contiguous (m, n) array of the same dtype. */
 int ld_nd_matmul_acc(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *c);
 
+/* OUT_IDX (int64, A's shape) = the positions sorting each row of A along
+ * its last axis, ascending (NaN last) or DESCENDING (NaN first); ties keep
+ * their order (core/array/select.c). */
+int ld_nd_argsort(const ld_ndarray *a, int descending, ld_ndarray *out_idx);
+
+/* OUT[..., j] = A[..., IDX[..., j]] along the last axis (IDX int64 with A's
+ * leading shape; negative indices count from the end). OUT has A's dtype. */
+int ld_nd_take_along(const ld_ndarray *a, const ld_ndarray *idx, ld_ndarray *out);
+
 /* Fills DST (C-contiguous) with counter-based random numbers: element at
  * block index (i0, i1, ...) takes the value of global position
  * (GSTART[d] + i_d * GSTEP[d]) of an array of shape GSHAPE (DST's ndim), so

@@ -5,7 +5,9 @@
 -- ldask.bag, ldask.diagnostics, ...).
 -- Fields: `version` (a string), and the modules `array` (ldask.array),
 -- `bag` (ldask.bag), `diagnostics`, `config`, `graph`, `optimize`, `codec`,
--- `errors`, each loaded on first use.
+-- `errors`, `deploy` (ldask.deploy: SLURM, PBS, SSH clusters), `ml`
+-- (ldask.ml), each loaded
+-- on first use.
 -- @module ldask
 local graph = require "ldask.graph"
 local base = require "ldask.base"
@@ -113,6 +115,8 @@ local lazy = {
   optimize = "ldask.optimize",
   codec = "ldask.codec",
   errors = "ldask.errors",
+  deploy = "ldask.deploy",
+  ml = "ldask.ml",
 }
 
 setmetatable(M, {

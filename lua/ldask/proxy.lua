@@ -29,7 +29,8 @@ function M.class(name, lookup)
   local mt = getmetatable(template)
   mt.__name = name
   mt.__index = function(x, k)
-    local v = fields[x][k]
+    local f = fields[x] -- (nil for the class's template proxy)
+    local v = f and f[k]
     if v ~= nil then return v end
     return lookup(x, k)
   end

@@ -303,6 +303,7 @@ void sc_requests_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
 
 void sc_broadcast_free(sc_state *st) {
   sc_restart_free();
+  sc_retire_free();
   while (st->requests) {
     sc_request *r = st->requests;
     st->requests = r->next;

@@ -254,6 +254,7 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     }
     sc_worker *best = NULL;
     for (sc_worker *w = st->workers; w; w = w->next) {
+      if (w->retiring) continue; /* retire_workers: it takes no new data */
       int ok = ws == NULL || ws->via.array.size == 0;
       for (uint32_t j = 0; !ok && j < ws->via.array.size; j++)
         ok = ld_mp_str_eq(&ws->via.array.ptr[j], w->name) ||
@@ -294,14 +295,7 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     t->scattered = 1;
     t->processing_on = best;
     best->nprocessing++;
-    pk_t p;
-    pk_init(&p);
-    msgpack_pack_map(&p.pk, 3);
-    S(&p, "op"), S(&p, "put-data");
-    S(&p, "key"), SN(&p, key, klen);
-    S(&p, "nframes"), I(&p, nf);
-    sc_flush_frees(best);
-    pk_send(&p, best->conn, m->frames + next, (uint32_t)nf);
+    sc_send_put_data(best, key, klen, m->frames + next, (uint32_t)nf);
     next += (uint32_t)nf;
   }
 }
@@ -517,6 +511,8 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
     sc_op_replicate(st, cl, h);
   else if (ld_mp_str_eq(op, "rebalance"))
     sc_op_rebalance(st, cl, h);
+  else if (ld_mp_str_eq(op, "retire-workers"))
+    sc_op_retire(st, cl, h);
   else if (ld_mp_str_eq(op, "shutdown"))
     st->closing = 1;
   else {

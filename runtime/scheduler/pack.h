@@ -91,4 +91,26 @@ static inline void key_error(ld_conn *c, const char *key, size_t klen, const cha
   pk_send(&p, c, NULL, 0);
 }
 
+/* Starts the head of a reply to a client's request: a map of NFIELDS
+ * fields of which op = OP, id = ID and ok = OK are packed here. */
+static inline void pk_reply_head(pk_t *p, uint32_t nfields, const char *op, int64_t id, int ok) {
+  msgpack_pack_map(&p->pk, nfields);
+  S(p, "op"), S(p, op);
+  S(p, "id"), I(p, id);
+  S(p, "ok");
+  ok ? msgpack_pack_true(&p->pk) : msgpack_pack_false(&p->pk);
+}
+
+/* Starts T (every 50 ms, CB) on the loop of ST, initialising it (unref'd:
+ * it never keeps the loop alive) the first time (*READY 0). */
+static inline void sc_poll_timer(sc_state *st, uv_timer_t *t, int *ready, uv_timer_cb cb) {
+  if (!*ready) {
+    uv_timer_init(st->loop, t);
+    uv_unref((uv_handle_t *)t);
+    t->data = st;
+    *ready = 1;
+  }
+  uv_timer_start(t, cb, 20, 50);
+}
+
 #endif

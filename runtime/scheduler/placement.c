@@ -12,6 +12,7 @@
 
 /* Whether T may run on W (its workers= restriction, if any). */
 static int allowed(const sc_task *t, const sc_worker *w) {
+  if (w->retiring) return 0; /* retire_workers: it takes no new task */
   if (t->nrestrict == 0) return 1;
   for (int i = 0; i < t->nrestrict; i++)
     if (strcmp(t->restrict_to[i], w->name) == 0 || strcmp(t->restrict_to[i], w->addr) == 0)

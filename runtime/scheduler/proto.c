@@ -178,6 +178,7 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
     sc_task *t = find(st, ld_mp_get(h, "key"));
     if (t) sc_failed_on_worker(st, w, t, msg, mlen, tb, tblen);
   } else if (ld_mp_str_eq(op, "gather-data")) {
+    if (sc_retire_on_data(st, w, m, h)) return; /* a copy for retire_workers */
     int64_t cid = -1;
     ld_mp_get_i64(h, "client", &cid);
     if (cid == SC_REPLICA_CLIENT) { /* data for a copy (replicate.c) */

@@ -34,11 +34,7 @@ static void answer(sc_state *st, sc_restart *r, const char *msg) {
   if (c) {
     pk_t p;
     pk_init(&p);
-    msgpack_pack_map(&p.pk, msg ? 5 : 4);
-    S(&p, "op"), S(&p, "restart-reply");
-    S(&p, "id"), I(&p, r->id);
-    S(&p, "ok");
-    msg ? msgpack_pack_false(&p.pk) : msgpack_pack_true(&p.pk);
+    pk_reply_head(&p, msg ? 5 : 4, "restart-reply", r->id, msg == NULL);
     S(&p, "nworkers"), I(&p, st->nworkers);
     if (msg) S(&p, "message"), S(&p, msg);
     pk_send(&p, c->conn, NULL, 0);
@@ -138,13 +134,7 @@ void sc_op_restart(sc_state *st, sc_client *cl, const msgpack_object *h) {
   }
   r->next = pending;
   pending = r;
-  if (!timer_ready) {
-    uv_timer_init(st->loop, &check_timer);
-    uv_unref((uv_handle_t *)&check_timer); /* never keeps the loop alive */
-    check_timer.data = st;
-    timer_ready = 1;
-  }
-  uv_timer_start(&check_timer, check, 50, 50);
+  sc_poll_timer(st, &check_timer, &timer_ready, check);
 }
 
 void sc_restart_free(void) {

@@ -28,6 +28,7 @@ typedef struct sc_worker {
   int base_threads; /* as registered */
   int seceded;      /* its tasks seceded now (ldask.secede): each frees a thread */
   int nanny;        /* it has a nanny: a restart brings it back */
+  int retiring;     /* retire_workers: no new tasks, results moving away (retire.c) */
   int64_t memory_limit;
   int nprocessing;
   int64_t nkeys; /* results it holds */
@@ -234,6 +235,13 @@ int sc_copies_pending(void);
 void sc_replicas_free(void);
 /* tasks.c: W holds the data of T (counted once). */
 void sc_add_holder(sc_task *t, sc_worker *w);
+/* retire.c: a client's retire-workers (H borrowed; answered with
+ * retire-workers-reply once the workers have left); sc_retire_on_data
+ * takes a worker's gather-data made for a retirement (returns 1 and frees
+ * M, else 0); sc_retire_free frees what is pending (at exit). */
+void sc_op_retire(sc_state *st, sc_client *cl, const msgpack_object *h);
+int sc_retire_on_data(sc_state *st, sc_worker *from, ld_msg *m, const msgpack_object *h);
+void sc_retire_free(void);
 
 /* send.c, proto.c: messages. */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
@@ -250,6 +258,10 @@ void sc_flush_frees(sc_worker *w);
 void sc_flush_batches(uv_check_t *chk);
 void sc_notify_key(sc_state *st, sc_task *t, const char *op);
 void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int client_id);
+/* Sends KEY's value (the N FRAMES, retained) to W to keep (put-data: it
+ * answers task-finished, which makes it a holder). */
+void sc_send_put_data(sc_worker *w, const char *key, size_t klen, ld_buffer *const *frames,
+                      uint32_t n);
 void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id);
 /* Tells client C about key T now (key-erred, key-cancelled) or batched
  * (key-finished). */

@@ -206,6 +206,18 @@ void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int c
   pk_send(&p, w->conn, NULL, 0);
 }
 
+void sc_send_put_data(sc_worker *w, const char *key, size_t klen, ld_buffer *const *frames,
+                      uint32_t n) {
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 3);
+  S(&p, "op"), S(&p, "put-data");
+  S(&p, "key"), SN(&p, key, klen);
+  S(&p, "nframes"), I(&p, n);
+  sc_flush_frees(w);
+  pk_send(&p, w->conn, frames, n);
+}
+
 /* Answers a client's gather from the small results kept here. */
 void sc_send_inline(sc_state *st, sc_task **ts, int n, int client_id) {
   sc_client *c = sc_find_client(st, client_id);

@@ -57,6 +57,17 @@ local function api()
     { "ldask.dataframe", functions_of(dcore.df_methods, nil, functions_of(dcore.series_methods, nil,
       functions_of(dcore.scalar_methods, nil, functions_of(dd)))) },
   }
+  -- ldask.ml (core): each module's functions and its classes' methods
+  for _, m in ipairs({ "base", "preprocessing", "decomposition", "cluster", "metrics", "model_selection",
+    "pipeline", "search" }) do
+    local mod = require("ldask.ml." .. m)
+    local names = functions_of(mod)
+    if m == "base" then names = functions_of(mod.Base, nil, names) end
+    for _, v in pairs(mod) do
+      if type(v) == "table" and rawget(v, "__index") == v then names = functions_of(v, { new = true }, names) end
+    end
+    pages[#pages + 1] = { "ldask.ml." .. m, names }
+  end
   return pages
 end
 

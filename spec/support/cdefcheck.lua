@@ -22,7 +22,7 @@ M.headers = {
   "<stdbool.h>", "<stdlib.h>", "<unistd.h>", "<time.h>", "<msgpack.h>",
   '"util/buffer.h"', '"util/version.h"', '"util/hash.h"', '"util/strmap.h"',
   '"sched/order.h"', '"sched/engine.h"',
-  '"array/ndarray.h"', '"array/kernels.h"', '"io/npy.h"', '"io/h5.h"', '"io/zarr.h"', '"io/textblocks.h"', '"io/jsontape.h"',
+  '"array/ndarray.h"', '"array/kernels.h"', '"array/lapack.h"', '"io/npy.h"', '"io/h5.h"', '"io/zarr.h"', '"io/textblocks.h"', '"io/jsontape.h"',
   '"net/frame.h"', '"net/mp.h"', '"net/conn.h"', '"net/auth.h"', '"util/names.h"',
   '"frame/frame.h"', '"frame/csvblock.h"',
   '"pool.h"', '"xstate.h"', '"client_conn.h"', '"wtask.h"',

@@ -36,7 +36,7 @@ local function lookup(self, k)
   local p = props[k]
   if p then return p(self) end
   local tk = type(k)
-  if tk == "table" and M.getitem then return M.getitem(self, k) end
+  if (tk == "table" or tk == "userdata" or tk == "cdata") and M.getitem then return M.getitem(self, k) end
   if tk == "number" or tk == "boolean" then
     error(format("x[%s]: ldask arrays are indexed with a list of 0-based indices, x[{%s}] or x:slice{%s} "
       .. "(x[{0}] is the first entry of axis 0, x[{i, j}] an element); x.shape[1] is the size of axis 0",
@@ -168,6 +168,29 @@ function M.new(name, layer, chunks, dtype, deps, extra)
   }
   if extra then for k, v in pairs(extra) do fields[k] = v end end
   return new_array(fields)
+end
+
+-- Raises at LEVEL when X has unknown chunk sizes (NaN entries, as dask's
+-- after boolean mask indexing): WHAT needs the sizes.
+function M.check_known(x, what, level)
+  for d = 1, x.ndim do
+    local s = x.shape[d]
+    if s ~= s then
+      error(format("%s: the array has unknown chunk sizes along axis %d (shape %s, e.g. after boolean mask "
+        .. "indexing); call x:compute_chunk_sizes() first", what, d - 1, nd.shape_str(x.shape)), (level or 1) + 1)
+    end
+  end
+end
+
+-- A graph-only dependency for M.new: LAYER (named NAME) plus the layers of
+-- the arrays DEPS (intermediate results that are not arrays, e.g. the
+-- factors of a blocked decomposition).
+function M.graph_dep(name, layer, deps)
+  local layers = { [name] = layer }
+  for _, a in ipairs(deps or {}) do
+    for n, g in pairs(a.layers) do layers[n] = g end
+  end
+  return { layers = layers }
 end
 
 -- Fresh name PREFIX-<token of the arguments>.
@@ -314,7 +337,22 @@ Array.__len = function(self)
     .. "x.size the number of elements (shape %s)", nd.shape_str(self.shape)), 2)
 end
 
+-- x[sel] = v (assignment, ldask.array.indexing.setitem) for list, array
+-- and ndarray keys; other keys are fields, as for every proxy.
+do
+  local raw_newindex = Array.__newindex
+  Array.__newindex = function(self, k, v)
+    local tk = type(k)
+    if tk == "table" or tk == "userdata" or tk == "cdata" then
+      require("ldask.array.indexing").setitem(self, k, v, 2)
+      return
+    end
+    raw_newindex(self, k, v)
+  end
+end
+
 Array.__tostring = function(self)
+  if self.chunks == nil then return "ldask.array.Array" end -- the class's template (tokenize walks upvalues)
   local cs = {}
   for d = 1, self.ndim do
     local c = self.chunks[d]

@@ -58,7 +58,8 @@ local function build(prefix, f, pre, args, dtype, level, with_index)
         local off = ndim - a.ndim
         local aidx = {}
         for ad = 1, a.ndim do
-          aidx[ad] = (a.shape[ad] == shape[ad + off]) and idx[ad + off] or 0
+          local s = a.shape[ad] -- (NaN: an unknown size, never broadcast)
+          aidx[ad] = (s == shape[ad + off] or s ~= s) and idx[ad + off] or 0
         end
         t[#t + 1] = a.ndim == 0 and a.name or core.bkey(a.name, aidx)
       else

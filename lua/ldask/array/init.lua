@@ -14,6 +14,7 @@ local linalg = require "ldask.array.linalg"
 local aio = require "ldask.array.io"
 local h5 = require "ldask.array.hdf5"
 local zarr = require "ldask.array.zarr"
+local IX = require "ldask.array.indexing"
 require "ldask.array.blocks" -- x.blocks[{i, j}] and x:block(i, j)
 local E = require "ldask.ffi.array"
 
@@ -73,10 +74,35 @@ function M.flipud(x) return slicing.flip(x, 0) end
 -- @return an Array
 function M.fliplr(x) return slicing.flip(x, 1) end
 M.expand_dims = slicing.expand_dims
+M.ix = IX.ix
+do
+  local O, OV = require "ldask.array.order", require "ldask.array.overlap"
+  M.topk, M.argtopk, M.percentile = O.topk, O.argtopk, O.percentile
+  M.map_overlap = OV.map_overlap
+  --- da.overlap(x, {depth =, boundary =}): x with ghost cells (see map_overlap).
+  -- @param x an Array
+  -- @param opts `{ depth =, boundary = }`
+  -- @return an Array
+  function M.overlap(x, opts)
+    local r = OV.overlap(x, opts, 2)
+    return r
+  end
+end
 M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype
 M.dot, M.matmul = linalg.dot, linalg.matmul
+M.tensordot, M.einsum, M.outer = linalg.tensordot, linalg.einsum, linalg.outer
+--- da.linalg: tsqr, qr, svd, svd_compressed, lstsq, norm (ldask.array.linalg_qr),
+-- cholesky, solve, inv, solve_triangular (ldask.array.linalg_solve); see
+-- docs/array.md, "Linear algebra".
+-- @table linalg
+M.linalg = {}
+do
+  local LQ, LS = require "ldask.array.linalg_qr", require "ldask.array.linalg_solve"
+  for _, k in ipairs({ "tsqr", "qr", "svd", "svd_compressed", "lstsq", "norm" }) do M.linalg[k] = LQ[k] end
+  for _, k in ipairs({ "cholesky", "solve", "inv", "solve_triangular" }) do M.linalg[k] = LS[k] end
+end
 M.clip = elemwise.clip
 
 --- isclose(x, y, rtol, atol, equal_nan) or isclose(x, y, {rtol =, atol =, equal_nan =}):
@@ -292,7 +318,7 @@ function methods.astype(x, dtype, casting)
 end
 --- x:dot(y) (also x:matmul(y)): the matrix product, as da.dot.
 -- @function Array:dot
--- @param y an Array
+-- @param y an Array or an ndarray
 -- @return an Array
 function methods.dot(x, y) return linalg.dot(x, y) end
 methods.matmul = methods.dot
@@ -334,6 +360,57 @@ function methods.to_hdf5(x, path, dataset, opts) return h5.to_hdf5(path, dataset
 -- attrs = }` and options of compute
 -- @return the number of elements written
 function methods.to_zarr(x, dir, opts) return zarr.to_zarr(x, dir, opts) end
+--- x:map_overlap(fn, opts): as da.map_overlap(fn, x, opts): FN on blocks extended
+-- by ghost cells (`{ depth =, boundary = "none"|"reflect"|"periodic"|"nearest"|number }`).
+-- @function Array:map_overlap
+-- @param fn a function of an ndarray returning an ndarray of the same shape
+-- @param opts `{ depth =, boundary =, dtype =, trim = true }`
+-- @return an Array
+function methods.map_overlap(x, fn, opts)
+  local r = require("ldask.array.overlap").map_overlap(fn, x, opts)
+  return r
+end
+--- x:topk(k[, axis]) and x:argtopk(k[, axis]): as da.topk / da.argtopk.
+-- @function Array:topk
+-- @param k a non-zero integer (negative: the smallest)
+-- @param[opt] axis an axis (default -1)
+-- @return an Array
+function methods.topk(x, k, axis)
+  local r = require("ldask.array.order").topk(x, k, axis)
+  return r
+end
+function methods.argtopk(x, k, axis)
+  local r = require("ldask.array.order").argtopk(x, k, axis)
+  return r
+end
+
+--- x:compute_chunk_sizes([opts]): computes unknown block sizes (NaN, after boolean
+-- mask indexing) and records them in x, which is returned (in place, as dask).
+-- @function Array:compute_chunk_sizes
+-- @param[opt] opts options of compute
+-- @return x
+function methods.compute_chunk_sizes(x, opts) return IX.compute_chunk_sizes(x, opts) end
+--- x:setitem(sel, value) (also x[sel] = value): dask's __setitem__, in place: SEL a
+-- boolean mask of x's shape (where-based) or a list of integer/slice specs;
+-- VALUE a number, an ndarray or an array broadcasting to the selection.
+-- @function Array:setitem
+-- @param sel a boolean array or a list of index specs
+-- @param value the new values
+-- @return x
+function methods.setitem(x, sel, value)
+  local r = IX.setitem(x, sel, value, 2)
+  return r
+end
+--- x:vindex(i0, i1, ...): point-wise indexing, dask's x.vindex[i0, i1, ...]: point p
+-- is x[i0[p], i1[p], ...]; the result has one axis of points, then the axes not indexed.
+-- @function Array:vindex
+-- @param ... lists (or int ndarrays, or numbers) of 0-based indices, one per leading axis
+-- @return an Array
+function methods.vindex(x, ...)
+  local r = IX.vindex(x, { ... }, 2)
+  return r
+end
+
 --- x:visualize([filename[, opts]]): draws the graph, as ldask.visualize.
 -- @function Array:visualize
 -- @param[opt] filename the file to write

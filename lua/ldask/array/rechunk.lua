@@ -11,9 +11,13 @@ local ipairs, pairs, error, format, unpack = ipairs, pairs, error, string.format
 
 local M = {}
 
+-- (unknown sizes, NaN, count as equal to each other: the same blocks)
 local function same(a, b)
   if #a ~= #b then return false end
-  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  for i = 1, #a do
+    local x, y = a[i], b[i]
+    if x ~= y and (x == x or y == y) then return false end
+  end
   return true
 end
 M.same_chunks = same
@@ -48,6 +52,14 @@ end
 -- @param chunks the new chunks
 -- @return an Array
 function M.rechunk(x, chunks)
+  if type(chunks) == "table" and #chunks == x.ndim then
+    local unchanged = true
+    for d = 1, x.ndim do
+      if type(chunks[d]) ~= "table" or not same(chunks[d], x.chunks[d]) then unchanged = false end
+    end
+    if unchanged then return x end
+  end
+  core.check_known(x, "rechunk", 2)
   local new = core.normalize_chunks(chunks, x.shape, x.itemsize, "rechunk", 2)
   local n = x.ndim
   local changed = false
@@ -95,6 +107,13 @@ end
 
 -- Common refinement of chunk lists over the same total length.
 function M.refine(lists)
+  local all_same = true
+  for i = 2, #lists do if not same(lists[i], lists[1]) then all_same = false end end
+  if all_same and lists[1] then
+    local copy = {}
+    for i, v in ipairs(lists[1]) do copy[i] = v end
+    return copy
+  end
   local cuts = {}
   local total
   for _, c in ipairs(lists) do
@@ -124,7 +143,7 @@ function M.unify(arrays, what, level)
     local off = ndim - a.ndim
     for d = 1, a.ndim do
       local s, t = a.shape[d], shape[off + d]
-      if s ~= t and s ~= 1 then
+      if s ~= t and s ~= 1 and (s == s or t == t or t == 1) then
         if t ~= 1 then
           local shapes = {}
           for i, b in ipairs(arrays) do shapes[i] = nd.shape_str(b.shape) end
@@ -140,7 +159,8 @@ function M.unify(arrays, what, level)
     local lists = {}
     for _, a in ipairs(arrays) do
       local ad = d - (ndim - a.ndim)
-      if ad >= 1 and a.shape[ad] == shape[d] then lists[#lists + 1] = a.chunks[ad] end
+      local s = ad >= 1 and a.shape[ad]
+      if s and (s == shape[d] or (s ~= s and shape[d] ~= shape[d])) then lists[#lists + 1] = a.chunks[ad] end
     end
     chunks[d] = #lists > 0 and M.refine(lists) or { shape[d] }
   end
@@ -150,7 +170,8 @@ function M.unify(arrays, what, level)
     local need = false
     for ad = 1, a.ndim do
       local d = ad + (ndim - a.ndim)
-      if a.shape[ad] == shape[d] then want[ad] = chunks[d] else want[ad] = a.chunks[ad] end
+      local s = a.shape[ad]
+      if s == shape[d] or (s ~= s and shape[d] ~= shape[d]) then want[ad] = chunks[d] else want[ad] = a.chunks[ad] end
       if not same(want[ad], a.chunks[ad]) then need = true end
     end
     out[i] = need and M.rechunk(a, want) or a

@@ -83,12 +83,12 @@ local function slice_gen(gen, plan)
   return g
 end
 
--- getitem(x, specs): see the header.
-function M.getitem(x, specs, level)
+-- The selection plan of SPECS (ints, slices, ":") on X: per axis the plan
+-- {kind = "int", index} or {kind = "slice", lo, cnt, step}, the pieces
+-- {source block, local spec, count} in output order, and the output chunks;
+-- nil when SPECS selects everything.
+function M.plan(x, specs, level)
   level = (level or 1) + 1
-  if type(specs) ~= "table" or core.is_array(specs) then
-    error("slice: expected a list of index specs, e.g. x:slice{ {0, nil, 4}, \":\" }", level)
-  end
   local n = x.ndim
   local nspecs = 0
   for k in pairs(specs) do
@@ -105,6 +105,9 @@ function M.getitem(x, specs, level)
     local spec = specs[d]
     local kind, s, e, st = "slice", nil, nil, 1
     if spec ~= nil then kind, s, e, st = nd.parse_index(spec, "slice", d - 1, level) end
+    if size ~= size and not (kind == "slice" and s == nil and e == nil and st == 1) then
+      core.check_known(x, "slice", level)
+    end
     if kind == "int" then
       local i = s < 0 and s + size or s
       if i < 0 or i >= size then
@@ -113,13 +116,15 @@ function M.getitem(x, specs, level)
       end
       plan[d] = { kind = "int", index = i }
       all_full = false
+    elseif size ~= size then
+      plan[d] = { kind = "slice", whole = true }
     else
       local lo, cnt, step = nd.norm_slice(s, e, st, size, "slice", d - 1, level)
       plan[d] = { kind = "slice", lo = lo, cnt = cnt, step = step }
       if not (lo == 0 and cnt == size and step == 1) then all_full = false end
     end
   end
-  if all_full then return x end
+  if all_full then return nil end
   -- per-axis pieces
   local per, out_chunks = {}, {}
   for d = 1, n do
@@ -129,6 +134,10 @@ function M.getitem(x, specs, level)
       local j = 1
       while s[j + 1] <= p.index do j = j + 1 end
       per[d] = { { j - 1, { "i", p.index - s[j] }, 1 } }
+    elseif p.whole then -- an axis of unknown size kept whole
+      per[d] = {}
+      for j, c in ipairs(x.chunks[d]) do per[d][j] = { j - 1, { "s", 0, false, 1 }, c } end
+      out_chunks[#out_chunks + 1] = x.chunks[d]
     else
       per[d] = slice_axis(x.chunks[d], p.lo, p.cnt, p.step)
       local c = {}
@@ -136,6 +145,25 @@ function M.getitem(x, specs, level)
       out_chunks[#out_chunks + 1] = c
     end
   end
+  return plan, per, out_chunks
+end
+
+-- getitem(x, specs): see the header. SPECS may also hold boolean or
+-- integer arrays, integer ndarrays and da.ix lists (ldask.array.indexing),
+-- or be one boolean array (a mask).
+function M.getitem(x, specs, level)
+  level = (level or 1) + 1
+  local IX = require "ldask.array.indexing"
+  if IX.is_advanced(specs) then return IX.getitem(x, specs, level) end
+  if type(specs) ~= "table" then
+    error("slice: expected a list of index specs, e.g. x:slice{ {0, nil, 4}, \":\" }", level)
+  end
+  for _, sp in pairs(specs) do
+    if IX.is_advanced(sp) then return IX.getitem(x, specs, level) end
+  end
+  local n = x.ndim
+  local plan, per, out_chunks = M.plan(x, specs, level)
+  if not plan then return x end
   if x.gen then
     local gen = slice_gen(x.gen, plan)
     local shape = {}
@@ -410,23 +438,26 @@ end
 -- @param x an Array
 -- @param indices a list of 0-based indices, or an integer ndarray
 -- @param[opt] axis an axis (default 0)
+-- @param[opt] level the error level (internal)
 -- @return an Array
-function M.take(x, indices, axis)
+function M.take(x, indices, axis, level)
+  level = (level or 1) + 1
   axis = axis or 0
-  local ax = nd.norm_axis(axis, x.ndim, "take", 2)
+  local ax = nd.norm_axis(axis, x.ndim, "take", level)
+  core.check_known(x, "take", level)
   if nd.is_ndarray(indices) then indices = indices:tolist() end
-  if type(indices) ~= "table" then error("take: indices must be a list of integers or an ndarray", 2) end
+  if type(indices) ~= "table" then error("take: indices must be a list of integers or an ndarray", level) end
   local size = x.shape[ax + 1]
   local starts = core.starts(x.chunks[ax + 1])
   local runs = {}
   for i, v in ipairs(indices) do
     if type(v) ~= "number" or v ~= floor(v) then
-      error(format("take: index %s (position %d) is not an integer", tostring(v), i), 2)
+      error(format("take: index %s (position %d) is not an integer", tostring(v), i), level)
     end
     local g = v < 0 and v + size or v
     if g < 0 or g >= size then
       error(format("take: index %d out of range for axis %d with size %d (shape %s)", v, ax, size,
-        nd.shape_str(x.shape)), 2)
+        nd.shape_str(x.shape)), level)
     end
     local lo, hi = 1, #starts - 1
     while lo < hi do

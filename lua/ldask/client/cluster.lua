@@ -205,4 +205,6 @@ function Cluster:log(i)
 end
 
 M.Cluster = Cluster
+-- Shared with ldask.deploy (cluster managers that start the same programs).
+M.bindir, M.quote, M.spawn, M.read_file, M.write_token = bindir, quote, spawn, read_file, write_token
 return M

@@ -76,7 +76,9 @@ end
 -- Security (docs/security.md): opts.auth_token_file (default
 -- LDASK_AUTH_TOKEN_FILE; a local cluster of this process: its own),
 -- opts.tls_ca_file, opts.tls_cert, opts.tls_key (default LDASK_TLS_*).
--- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler; nil starts a local cluster
+-- Client(cluster) connects to a cluster manager's scheduler with its token
+-- (ldask.deploy.SLURMCluster, PBSCluster, SSHCluster).
+-- @param[opt] address "tcp://HOST:PORT" of a running ldask-scheduler, or a cluster manager; nil starts a local cluster
 -- A local cluster's scheduler serves the web dashboard on a free loopback
 -- port (opts.dashboard = false: none; opts.dashboard_address = "HOST:PORT"):
 -- Client:dashboard_link().
@@ -86,6 +88,14 @@ end
 -- print(c:submit(function(x) return x + 1 end, 41):result())   --> 42
 -- c:close()
 function M.new(address, opts)
+  local manager
+  if type(address) == "table" and address.scheduler_address then
+    -- a cluster manager (ldask.deploy): its scheduler, with its token
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    if o.auth_token_file == nil then o.auth_token_file = address.token_file end
+    manager, address, opts = address, address.scheduler_address, o
+  end
   if type(address) == "table" and opts == nil then address, opts = nil, address end
   opts = opts or {}
   if address ~= nil and type(address) ~= "string" then
@@ -122,6 +132,9 @@ function M.new(address, opts)
     error("ldask.Client: " .. err, 2)
   end
   self.cluster = cluster
+  -- (kept alive with the client: Client(SLURMCluster{...}) must not lose
+  -- its jobs to the collector)
+  self.cluster_manager = manager
   if cluster then
     local ok, e = pcall(self.wait_for_workers, self, cluster.n_workers, opts.timeout or 20)
     if not ok then self:close(); error("ldask.Client: the local cluster did not start: " .. tostring(e), 2) end
@@ -338,7 +351,8 @@ function Client:_handle(m)
       fire(st)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
-    op == "restart-reply" or op == "versions-reply" or op == "admin-reply" then
+    op == "restart-reply" or op == "versions-reply" or op == "admin-reply" or
+    op == "retire-workers-reply" then
     self.replies[h.id] = h
   elseif op == "coord-reply" then
     -- a stored value comes along (decoded here: the frames go with M)
@@ -372,6 +386,7 @@ local SPIN = 300e-6
 -- Returns true when something was processed.
 function Client:_poll(timeout, spin)
   if self.closed then return false end
+  if M._tick then M._tick() end -- adaptive scaling (ldask.deploy.adaptive)
   self:_flush_releases()
   local got = false
   local m
@@ -570,6 +585,9 @@ function M.Event(...) return coord.new_event(...) end
 -- list) even when every client releases them.
 -- @param futures a Future or a list of them
 function M.fire_and_forget(...) return coord.fire_and_forget(...) end
+
+-- Graceful retirement of workers (ldask.client.retire).
+require("ldask.client.retire").install(M, Client, { check = check, lost_connection = lost_connection, now = now })
 
 -- Cluster information ------------------------------------------------------------
 

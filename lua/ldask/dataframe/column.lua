@@ -49,13 +49,8 @@ M.ptr = ptr
 local function u8(a) return a and ptr(a, U8P) or nil end
 M.u8 = u8
 
---- Returns its arguments. A call `keep(a, b)` after the last use of pointers
--- into ndarrays A and B keeps them alive up to there: LuaJIT's compiled code
--- keeps only the values that later bytecode reads, so an ndarray whose last
--- use was taking a pointer into it can be freed by the next allocation while
--- the pointer is still in use (docs/architecture.md, "Raw pointers and their
--- owners"). A tail call `return f(p)` drops the caller's owners the same way.
-local function keep(...) return ... end
+-- keep(a, ...): keeps ndarrays alive up to the call (ldask.array.keep).
+local keep = require "ldask.array.keep"
 M.keep = keep
 
 -- A 1-d ndarray of DTYPE and N elements owning ld_buffer BUF (the reference
