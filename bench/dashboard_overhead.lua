@@ -4,21 +4,41 @@
 -- three set-ups, alternated ROUNDS times:
 --   off       --no-dashboard --events-capacity 0: no server, no event ring
 --   unwatched the default: the event ring filled, the server idle
+--   page      the default, with another process reading /api/v1/events
+--             (Server-Sent Events) as an open status page does
 --   watched   the default, with a poller in another process asking
 --             /api/v1/status and /api/v1/task_stream?since=SEQ every 100 ms
---             (what an open status page without SSE does, 10x as often)
+--             (what a status page without SSE does, 10x as often: every
+--             event serialized, the worst case)
 -- Reported: throughput and the scheduler's CPU time per task (its loop is
 -- what a dashboard could slow; steadier than wall time on a shared
 -- machine), the median of each set-up.
 --   bin/ldask bench/dashboard_overhead.lua [N] [ROUNDS]
--- The poller is this file too: bin/ldask bench/dashboard_overhead.lua
--- --poll PORT TOKEN_FILE STOP_FILE.
+-- The watchers are this file too: bin/ldask bench/dashboard_overhead.lua
+-- --poll|--page PORT TOKEN_FILE STOP_FILE.
 require "ldask.ffi.client"
 local lib = require "ldask.native"
 
 local now = lib.ld_client_now
 
 -- ---- the poller (a child process) ----
+if arg[1] == "--page" then -- an open page: the event stream, read as it comes
+  local socket = require "socket"
+  local port, token_file, stop_file = tonumber(arg[2]), arg[3], arg[4]
+  local f = assert(io.open(token_file)); local token = f:read("*a"):gsub("%s+$", ""); f:close()
+  local conn = assert(socket.connect("127.0.0.1", port))
+  conn:send("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " .. token .. "\r\n\r\n")
+  conn:settimeout(0.2)
+  local updates = 0
+  while not io.open(stop_file) do
+    local line, err = conn:receive("*l")
+    if line and line:match("^event: update") then updates = updates + 1 end
+    if not line and err ~= "timeout" then break end
+  end
+  io.write(("page: %d updates\n"):format(updates))
+  os.exit(0)
+end
+
 if arg[1] == "--poll" then
   local socket = require "socket"
   local port, token_file, stop_file = tonumber(arg[2]), arg[3], arg[4]
@@ -75,7 +95,7 @@ local function run(opts, watch)
     local port = c:dashboard_link():match(":(%d+)/")
     stop_file = os.tmpname()
     os.remove(stop_file)
-    local p = io.popen(("%s/ldask %s --poll %s %s %s & echo $!"):format(_LDASK_BIN or "bin", here, port,
+    local p = io.popen(("%s/ldask %s --%s %s %s %s & echo $!"):format(_LDASK_BIN or "bin", here, watch, port,
       c.cluster.token_file, stop_file))
     poller = p:read("*l"); p:close()
     os.execute("sleep 0.3")
@@ -101,7 +121,8 @@ end
 local setups = {
   { "off", { n_workers = 2, threads_per_worker = 1, dashboard = false, scheduler_args = "--events-capacity 0" } },
   { "unwatched", { n_workers = 2, threads_per_worker = 1 } },
-  { "watched", { n_workers = 2, threads_per_worker = 1 }, true },
+  { "page", { n_workers = 2, threads_per_worker = 1 }, "page" },
+  { "watched", { n_workers = 2, threads_per_worker = 1 }, "poll" },
 }
 -- Medians: this machine may be shared; the scheduler's CPU time per task
 -- is the steadier figure (its loop is what the dashboard could slow).
@@ -124,7 +145,7 @@ local function median(t)
 end
 local r, u = {}, {}
 for name in pairs(rates) do r[name], u[name] = median(rates[name]), median(cpus[name]) end
-for _, name in ipairs({ "unwatched", "watched" }) do
+for _, name in ipairs({ "unwatched", "page", "watched" }) do
   print(("median %-9s %.0f tasks/s (%+.1f%% vs off), scheduler CPU %.2f us/task (%+.1f%% vs off)"):format(
     name, r[name], (r[name] / r.off - 1) * 100, u[name] * 1e6, (u[name] / u.off - 1) * 100))
 end
