@@ -320,6 +320,24 @@ static void cancel_hook(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "cancelled");
 }
 
+/* Cancels run R (its queued tasks never start); with INTERRUPT, also raises
+ * "cancelled" in the tasks its threads are running (through a debug hook:
+ * a task in a JIT-compiled loop does not see it). Caller holds the lock. */
+static void cancel_locked(ld_run *r, int interrupt) {
+  ld_pool *p = r->pool;
+  r->stopping = 1;
+  ld_sched_cancel(r->s);
+  if (interrupt) {
+    for (int i = 0; i < p->n; i++) {
+      worker *w = p->w[i];
+      if (w->held_run == r && w->nheld > 0 && w->L != NULL)
+        lua_sethook(w->L, cancel_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    }
+  }
+  pthread_cond_broadcast(&p->work_cv);
+  pthread_cond_broadcast(&p->main_cv);
+}
+
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
@@ -465,10 +483,41 @@ int ld_pool_grow(ld_pool *p, int nthreads, char **err) {
 
 int ld_pool_size(const ld_pool *p) { return p->n; }
 
+/* Seconds ld_pool_free waits for threads busy in an interrupted task. */
+#define FREE_GRACE 2.0
+
+/* True when a thread of P holds tasks. Caller holds the lock. */
+static int busy_locked(const ld_pool *p) {
+  for (int i = 0; i < p->n; i++)
+    if (p->w[i]->nheld > 0) return 1;
+  return 0;
+}
+
 void ld_pool_free(ld_pool *p) {
   if (p == NULL) return;
   pthread_mutex_lock(&p->mu);
   p->shutdown = 1;
+  if (p->run != NULL && !p->run->ended) {
+    /* a run still active (the program exits mid-compute): interrupt its
+     * tasks and give them FREE_GRACE seconds; threads still busy after that
+     * (a JIT-compiled loop) cannot be joined, so the pool is left to them */
+    cancel_locked(p->run, 1);
+    double until = ld_pool_now() + FREE_GRACE;
+    while (busy_locked(p) && ld_pool_now() < until) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += 50 * 1000000L;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&p->main_cv, &p->mu, &ts);
+    }
+    if (busy_locked(p)) {
+      pthread_mutex_unlock(&p->mu);
+      return;
+    }
+  }
   pthread_cond_broadcast(&p->work_cv);
   pthread_mutex_unlock(&p->mu);
   for (int i = 0; i < p->n; i++) {
@@ -607,18 +656,7 @@ int ld_run_wait(ld_run *r, int timeout_ms) {
 void ld_run_cancel(ld_run *r, int interrupt) {
   ld_pool *p = r->pool;
   pthread_mutex_lock(&p->mu);
-  r->stopping = 1;
-  ld_sched_cancel(r->s);
-  if (interrupt) {
-    for (int i = 0; i < p->n; i++) {
-      worker *w = p->w[i];
-      if (w->held_run == r && w->nheld > 0 && w->L != NULL) {
-        lua_sethook(w->L, cancel_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-      }
-    }
-  }
-  pthread_cond_broadcast(&p->work_cv);
-  pthread_cond_broadcast(&p->main_cv);
+  cancel_locked(r, interrupt);
   pthread_mutex_unlock(&p->mu);
 }
 

@@ -63,7 +63,10 @@ int ld_pool_grow(ld_pool *p, int nthreads, char **err);
 int ld_pool_size(const ld_pool *p);
 
 /* Stops and joins every thread, closes their states, frees the pool. No run
- * may be active. NULL is ignored. */
+ * should be active; if one is (a program exiting mid-compute), it is
+ * cancelled and its running tasks interrupted, and when a thread is still
+ * busy 2 s later (a JIT-compiled loop) the pool is left running, not freed:
+ * joining it would hang. NULL is ignored. */
 void ld_pool_free(ld_pool *p);
 
 /* ---- runs (main thread) ---- */

@@ -90,22 +90,29 @@ describe("ldask program with the threaded scheduler", function()
     assert.matches("fail.lua:3: in function", out, 1, true)
   end)
 
-  for _, case in ipairs {
-    { "an interruptible task", "while true do collectgarbage('step') end" },
-    { "a task in a compiled loop", "local s = 0 for i = 1, 1e12 do s = s + i % 7 end" },
+  local spin_gc = "while true do collectgarbage('step') end"
+  for i, case in ipairs {
+    { "an interruptible task", spin_gc, "" },
+    { "a task in a compiled loop", "local s = 0 for i = 1, 1e12 do s = s + i % 7 end", "" },
+    -- the run has started, the wait has not: a Ctrl-C here once escaped
+    -- the cancel and left the program joining threads that never end
+    { "a callback starting", spin_gc, "mark() " .. spin_gc },
   } do
     it("exits with a clear message on Ctrl-C during a compute (" .. case[1] .. ")", function()
       local dir = helpers.tmpdir()
-      local marker = dir .. "/started-" .. #case[2]
+      local marker = dir .. "/started-" .. i
       os.remove(marker)
-      local script = helpers.write_tmp("ctrlc" .. #case[2] .. ".lua", ([[
+      local script = helpers.write_tmp("ctrlc" .. i .. ".lua", ([[
+        local function mark() local f = io.open(%q, "w"); f:write("1"); f:close() end
         local function spin()
-          local f = io.open(%q, "w"); f:write("1"); f:close()
+          if %s then mark() end
           %s
         end
-        ldask.get({ a = { spin }, b = { spin } }, { "a", "b" }, { scheduler = "threads", num_workers = 2 })
+        local cb = { start = function() %s end, progress = function() end, finish = function() end }
+        ldask.get({ a = { spin }, b = { spin } }, { "a", "b" },
+          { scheduler = "threads", num_workers = 2, callbacks = cb })
         print("not reached")
-      ]]):format(marker, case[2]))
+      ]]):format(marker, tostring(case[3] == ""), case[2], case[3]))
       local cmd = ("cd %s; (%s %s > %s/out.txt 2>&1 & echo $! > %s/pid; wait) & "
         .. "i=0; while [ ! -s %s ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
         .. "kill -INT $(cat %s/pid); "

@@ -226,6 +226,18 @@ local function wait(r, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
   end
 end
 
+-- Starts run R (N tasks) on NWORKERS threads, starts the callbacks CBS, then waits
+-- as wait() does. Returns the final status, or nil and the engine's code
+-- when the run cannot start.
+local function start_and_wait(r, n, nworkers, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
+  local rc = lib.ld_run_start(r, nworkers)
+  if rc ~= 0 then return nil, rc end
+  if cbs then
+    for i = 1, #cbs do cbs[i]:start { ntasks = n, nworkers = nworkers, scheduler = "threads" } end
+  end
+  return wait(r, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
+end
+
 -- Runs left running on abandoned pools, with what their threads may read.
 local abandoned_runs = {}
 
@@ -303,17 +315,16 @@ function M.get(g, keys, opts)
     lib.ld_run_events_enable(r, EV_FINISHED)
   end
   local t_start = lib.ld_pool_now()
-  local rc = lib.ld_run_start(r, nworkers)
-  if rc ~= 0 then
-    lib.ld_run_free(r)
-    if rc == S.ECYCLE then error("ldask: cycle in the task graph", 0) end
-    error("ldask: cannot start the run (code " .. tostring(rc) .. ")", 0)
-  end
   local stats = ffi_new("ld_sched_stats")
-  if cbs then
-    for i = 1, #cbs do cbs[i]:start { ntasks = n, nworkers = nworkers, scheduler = "threads" } end
+  -- from the run's start on, a Ctrl-C must land in this pcall: one that
+  -- escaped would leave the executor threads running as the program exits
+  local wok, st, start_rc = pcall(start_and_wait, r, n, nworkers, cbs, ix.keys, prefixes, t_start, stats,
+    want_tasks, watched)
+  if wok and st == nil then
+    lib.ld_run_free(r)
+    if start_rc == S.ECYCLE then error("ldask: cycle in the task graph", 0) end
+    error("ldask: cannot start the run (code " .. tostring(start_rc) .. ")", 0)
   end
-  local wok, st = pcall(wait, r, cbs, ix.keys, prefixes, t_start, stats, want_tasks, watched)
   local function finish_callbacks(ok)
     if not (cbs or watched) then return end
     local elapsed = lib.ld_pool_now() - t_start
