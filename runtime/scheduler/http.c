@@ -325,7 +325,7 @@ static void stream_update(hconn *c) {
   js_key(&j, "status");
   sc_api_status_into(c->srv->st, &j);
   js_key(&j, "task_stream");
-  c->stream_seq = sc_api_stream_into(c->srv->st, &j, c->stream_seq, SC_API_SSE_EVENTS);
+  c->stream_seq = sc_api_stream_into(c->srv->st, &j, c->stream_seq, SC_API_SSE_EVENTS, 1);
   js_end_obj(&j);
   hb_str(&b, "\n\n");
   conn_write(c, b.p, b.n, 0);
@@ -460,6 +460,10 @@ static void handle(hconn *c) {
     }
     status = sc_api_key(st, key, (size_t)n, &b);
   } else if (strcmp(path, "/api/v1/events") == 0) {
+    if (sc_api_parse_since(q, &c->stream_seq) != 0) {
+      h_respond_json_error(c, 400, SC_API_SINCE_ERROR);
+      return;
+    }
     start_stream(c);
     return;
   } else if (strncmp(path, "/api/", 5) == 0) {

@@ -51,9 +51,14 @@ int sc_api_task_stream(sc_state *st, const char *query, hbuf *b);
 int sc_api_graph(sc_state *st, hbuf *b);
 int sc_api_key(sc_state *st, const char *key, size_t klen, hbuf *b);
 int sc_api_metrics(sc_state *st, hbuf *b);
-/* The task stream events after SINCE (at most MAX) as the task_stream
- * object, into J. Returns the last seq written. */
-uint64_t sc_api_stream_into(sc_state *st, js *j, uint64_t since, int max);
+/* The task stream events after SINCE as the task_stream object, into J:
+ * the oldest MAX of them, or with NEWEST the newest MAX (those passed over
+ * are counted in "skipped"). Returns the last seq written. */
+uint64_t sc_api_stream_into(sc_state *st, js *j, uint64_t since, int max, int newest);
+/* Reads since=N from QUERY (may be NULL) into *SINCE (0 when absent).
+ * Returns 0, or -1 when the value is not an integer >= 0. */
+int sc_api_parse_since(const char *query, uint64_t *since);
+#define SC_API_SINCE_ERROR "since must be a sequence number (an integer >= 0)"
 /* The status object into J. */
 void sc_api_status_into(sc_state *st, js *j);
 

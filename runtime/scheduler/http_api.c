@@ -162,17 +162,25 @@ int sc_api_workers(sc_state *st, hbuf *b) {
   return 200;
 }
 
-uint64_t sc_api_stream_into(sc_state *st, js *j, uint64_t since, int max) {
+uint64_t sc_api_stream_into(sc_state *st, js *j, uint64_t since, int max, int newest) {
   const sc_events *e = &st->ev;
   uint64_t first = sc_events_first(e), last = e->next_seq - 1;
   uint64_t from = since + 1 > first ? since + 1 : first;
   uint64_t missed = from > since + 1 ? from - since - 1 : 0; /* overwritten before asked */
-  uint64_t to = last;
-  if (to >= from && to - from + 1 > (uint64_t)max) to = from + (uint64_t)max - 1;
+  uint64_t to = last, skipped = 0;
+  if (to >= from && to - from + 1 > (uint64_t)max) {
+    if (newest) { /* the newest MAX: an update's cost stays bounded */
+      skipped = to - (uint64_t)max + 1 - from;
+      from = to - (uint64_t)max + 1;
+    } else {
+      to = from + (uint64_t)max - 1;
+    }
+  }
   js_obj(j);
   js_kint(j, "seq", (int64_t)(to >= from ? to : (since > last ? last : since)));
   js_kint(j, "dropped", (int64_t)e->dropped);
   js_kint(j, "missed", (int64_t)(since < last ? missed : 0));
+  js_kint(j, "skipped", (int64_t)skipped);
   js_key(j, "more");
   js_bool(j, to < last);
   js_key(j, "events");
@@ -213,28 +221,32 @@ uint64_t sc_api_stream_into(sc_state *st, js *j, uint64_t since, int max) {
   return to >= from ? to : (since > last ? last : since);
 }
 
-int sc_api_task_stream(sc_state *st, const char *query, hbuf *b) {
-  uint64_t since = 0;
+int sc_api_parse_since(const char *query, uint64_t *since) {
+  *since = 0;
   for (const char *p = query; p && *p;) {
     if (strncmp(p, "since=", 6) == 0) {
       char *end;
       unsigned long long v = strtoull(p + 6, &end, 10);
-      if (end == p + 6 || (*end != '\0' && *end != '&') || p[6] == '-') {
-        js j;
-        js_init(&j, b);
-        js_obj(&j);
-        js_kstr(&j, "error", "since must be a sequence number (an integer >= 0)");
-        js_end_obj(&j);
-        return 400;
-      }
-      since = v;
+      if (end == p + 6 || (*end != '\0' && *end != '&') || p[6] == '-') return -1;
+      *since = v;
     }
     p = strchr(p, '&');
     if (p) p++;
   }
+  return 0;
+}
+
+int sc_api_task_stream(sc_state *st, const char *query, hbuf *b) {
+  uint64_t since;
   js j;
   js_init(&j, b);
-  sc_api_stream_into(st, &j, since, SC_API_STREAM_MAX);
+  if (sc_api_parse_since(query, &since) != 0) {
+    js_obj(&j);
+    js_kstr(&j, "error", SC_API_SINCE_ERROR);
+    js_end_obj(&j);
+    return 400;
+  }
+  sc_api_stream_into(st, &j, since, SC_API_STREAM_MAX, 0);
   return 200;
 }
 

@@ -340,6 +340,49 @@ describe("the dashboard server", function()
     for _, s in ipairs(socks) do s:close() end
   end)
 
+  it("gives an event stream the newest 2,000 events after since=SEQ, counting those it skipped", function()
+    local xs = {}
+    for i = 1, 2500 do xs[i] = i end
+    local fs = c:map(inc, xs)
+    c:gather(fs)
+    local last = get_json(port, "/api/v1/status", cookie).seq
+    assert.is_true(last > 2500)
+    local function first_update(query)
+      local s = assert(socket.connect("127.0.0.1", port))
+      s:settimeout(5)
+      s:send("GET /api/v1/events" .. query .. " HTTP/1.1\r\nHost: localhost\r\nCookie: " .. cookie .. "\r\n\r\n")
+      local head = s:receive("*l")
+      local data
+      for _ = 1, 20 do
+        local line = s:receive("*l")
+        if line and line:sub(1, 6) == "data: " then data = cjson.decode(line:sub(7)); break end
+        if line == nil then break end
+      end
+      s:close()
+      return head, data
+    end
+    local head, d = first_update("?since=0")
+    assert.equal("HTTP/1.1 200 OK", head)
+    local ts = d.task_stream
+    assert.equal(2000, #ts.events)
+    assert.is_true(ts.seq >= last)
+    assert.equal(ts.seq - 1999, ts.events[1].seq)
+    assert.equal(ts.seq, ts.events[2000].seq)
+    assert.equal(ts.seq - 2000, ts.skipped)
+    assert.is_false(ts.more)
+    -- after SEQ: only what came later, nothing skipped
+    _, d = first_update("?since=" .. (ts.seq - 5))
+    assert.equal(5, #d.task_stream.events)
+    assert.equal(0, d.task_stream.skipped)
+    -- the task_stream API still gives the oldest first, in pages
+    local page = get_json(port, "/api/v1/task_stream?since=0", cookie)
+    assert.equal(0, page.skipped)
+    local bad = raw_http(port, "GET /api/v1/events?since=-1 HTTP/1.1\r\nHost: localhost\r\nCookie: " .. cookie
+      .. "\r\nConnection: close\r\n\r\n")
+    assert.equal(400, bad)
+    for i = 1, #fs do fs[i]:release() end
+  end)
+
   it("serves the pages and static files of its folder, and nothing outside it", function()
     local status, headers, body = get(port, "/status", { "Cookie: " .. cookie })
     assert.equal(200, status)

@@ -151,13 +151,24 @@
   // Feeds ON.status(statusJSON) and ON.events([task_stream events]) from the
   // scheduler: the task stream's history first, then the SSE stream of
   // /api/v1/events; polling /api/v1/status and task_stream every POLL ms when
-  // the SSE stream fails or ?poll=1 is in the page's URL.
+  // the SSE stream fails or ?poll=1 is in the page's URL. Live, the page
+  // takes at most the newest LD.LIVE_EVENTS events an update (more than a
+  // screen shows; what the scheduler serializes for a page stays bounded):
+  // ON.skipped(total) counts those passed over.
+  LD.LIVE_EVENTS = 2000;
   LD.live = function (on, poll) {
     poll = poll || 1000;
     var seq = 0;
-    var catching = false;
+    var skipped = 0;
+    function skip(n) {
+      if (n > 0) {
+        skipped += n;
+        if (on.skipped) on.skipped(skipped);
+      }
+    }
     function ingest(ts) {
       if (!ts || !ts.events) return;
+      skip(ts.skipped || 0);
       var fresh = [];
       for (var i = 0; i < ts.events.length; i++) {
         var e = ts.events[i];
@@ -179,10 +190,21 @@
         if (on.status) on.status(st);
       });
     }
+    // the status, then the newest LD.LIVE_EVENTS events after it
+    function fetchLive() {
+      return LD.api("/api/v1/status").then(function (st) {
+        if (on.status) on.status(st);
+        if (st.seq !== undefined && st.seq - seq > LD.LIVE_EVENTS) {
+          skip(st.seq - LD.LIVE_EVENTS - seq);
+          seq = st.seq - LD.LIVE_EVENTS;
+        }
+        return fetchStream();
+      });
+    }
     function polling() {
       LD.setConn("polling every " + poll / 1000 + " s");
       (function tick() {
-        Promise.all([fetchStatus(), fetchStream()])
+        fetchLive()
           .then(function () {
             LD.setConn("polling every " + poll / 1000 + " s");
           })
@@ -199,7 +221,7 @@
     var maxUpdates = Number((/[?&]updates=(\d+)/.exec(window.location.search) || [])[1] || 0);
     var nupdates = 0;
     function sse() {
-      var es = new EventSource("/api/v1/events");
+      var es = new EventSource("/api/v1/events?since=" + seq);
       es.addEventListener("update", function (m) {
         if (maxUpdates && ++nupdates >= maxUpdates) {
           es.onerror = null;
@@ -216,18 +238,6 @@
         if (on.status) on.status(st);
         var ts = d.task_stream || { seq: d.seq, events: d.events || [], dropped: d.dropped };
         ingest(ts);
-        // the message is bounded: fetch what it left out
-        if ((ts.more || (st.seq !== undefined && st.seq > seq)) && !catching) {
-          catching = true;
-          fetchStream().then(
-            function () {
-              catching = false;
-            },
-            function () {
-              catching = false;
-            }
-          );
-        }
       });
       es.onerror = function () {
         es.close();

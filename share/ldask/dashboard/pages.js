@@ -64,7 +64,11 @@
       { label: "memory", stroke: "#1f77b4" },
     ], { ylabel: "tasks" });
     var t0 = null;
+    var notDrawn = 0;
     LD.live({
+      skipped: function (n) {
+        notDrawn = n;
+      },
       status: function (st) {
         var t = st.tasks || {};
         LD.renderProgress($("progress"), st.prefixes);
@@ -73,7 +77,8 @@
           LD.fmtBytes(st.memory) + " stored" + (st.spilled ? ", " + LD.fmtBytes(st.spilled) + " spilled" : "") +
           " · tasks: " + (t.waiting || 0) + " waiting, " + (t.processing || 0) + " processing, " +
           (t.memory || 0) + " in memory, " + (t.erred || 0) + " erred" +
-          (st.events_dropped ? " · " + st.events_dropped + " events dropped" : "");
+          (st.events_dropped ? " · " + st.events_dropped + " events dropped" : "") +
+          (notDrawn ? " · " + notDrawn + " events not drawn (the newest " + LD.LIVE_EVENTS + " an update are)" : "");
         if (st.now !== undefined) {
           if (t0 === null) t0 = st.now;
           chart.push(st.now - t0, [t.processing || 0, t.memory || 0]);
