@@ -188,7 +188,16 @@ M.replace_collections = replace_collections
 -- Runs the collections found in ARGS[1..N] as one merged graph (each run
 -- once even when it appears twice). Returns { [collection] = result of its
 -- keys } (not finalized).
-local function run_collections(args, n, opts, level)
+-- The keys of collection C that persist keeps: its __ldask_persist_keys
+-- when it has them (a dataframe's partitions, where compute asks for one
+-- concatenating task), else its __ldask_keys.
+local function persist_keys(c)
+  if c.__ldask_persist_keys then return c:__ldask_persist_keys() end
+  return c:__ldask_keys()
+end
+M.persist_keys = persist_keys
+
+local function run_collections(args, n, opts, level, persisting)
   local layers, keys, list, index = {}, {}, {}, {}
   local seen = {}
   for i = 1, n do
@@ -197,7 +206,7 @@ local function run_collections(args, n, opts, level)
       add_graph(layers, c)
       list[#list + 1] = c
       index[c] = #list
-      keys[#list] = c:__ldask_keys()
+      keys[#list] = persisting and persist_keys(c) or c:__ldask_keys()
     end, seen)
   end
   if #list == 0 then return nil end
@@ -274,7 +283,7 @@ function M.persist(...)
     end
     return client:persist(unpack(args, 1, n))
   end
-  local results = run_collections(args, n, opts, 2)
+  local results = run_collections(args, n, opts, 2, true)
   if not results then return unpack(args, 1, n) end
   local quote = graph.quote
   local out = {}
@@ -290,11 +299,18 @@ function M.persist(...)
           layer[k] = (tv == "table" or tv == "string") and quote(v) or v
         end
       end
-      fill(c:__ldask_keys(), r)
+      fill(persist_keys(c), r)
       return rebuild(c, layer, "ldask.persist", 4)
     end))
   end
   return unpack(out, 1, n)
+end
+
+-- x:persist([opts]), the collections' method: ldask.persist(x[, opts]),
+-- with a nil OPTS not passed on as a second argument.
+function M.persist_method(self, opts)
+  if opts == nil then return M.persist(self) end
+  return M.persist(self, opts)
 end
 
 return M

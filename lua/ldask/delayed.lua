@@ -258,7 +258,7 @@ function methods.__ldask_postpersist(self)
   local key = rawget(self, "_key")
   return function(layer) return new(key, { ["persisted-" .. key] = layer }) end
 end
-function methods.persist(self, opts) return (base.persist(self, opts)) end
+function methods.persist(self, opts) return (base.persist_method(self, opts)) end
 
 -- d.field -> a Delayed of the field; d:method(...) -> a Delayed of the call
 -- (a method named like a Delayed method, e.g. compute, is the Delayed's).

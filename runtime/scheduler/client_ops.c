@@ -408,11 +408,25 @@ static void op_task_info(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_send(&p, c, NULL, 0);
 }
 
+/* Packs KEY -> [addresses of its holders] for task T. */
+static void pack_holders(pk_t *p, const sc_task *t) {
+  int nw = t ? t->nwho : 0;
+  msgpack_pack_array(&p->pk, (size_t)nw);
+  for (int j = 0; j < nw; j++) S(p, sc_who_has(t)[j]->addr);
+}
+
+/* who-has {keys}: the holders of each key; without keys, of every result
+ * held on the cluster (dask's who_has() of all data). */
 static void op_who_has(sc_state *st, ld_conn *c, const msgpack_object *h) {
   int64_t id = 0;
   ld_mp_get_i64(h, "id", &id);
   const msgpack_object *keys = arr(h, "keys");
+  int all = ld_mp_get(h, "keys") == NULL;
   uint32_t n = keys ? keys->via.array.size : 0;
+  int32_t limit = ld_sched_id_limit(st->eng);
+  if (all)
+    for (int32_t tid = 0; tid < limit; tid++)
+      n += ld_sched_state(st->eng, tid) == LD_TASK_MEMORY && sc_side(st, tid)->nwho > 0;
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 3);
@@ -420,16 +434,26 @@ static void op_who_has(sc_state *st, ld_conn *c, const msgpack_object *h) {
   S(&p, "id"), I(&p, id);
   S(&p, "who_has");
   msgpack_pack_map(&p.pk, n);
+  if (all) {
+    for (int32_t tid = 0; tid < limit; tid++) {
+      if (ld_sched_state(st->eng, tid) != LD_TASK_MEMORY) continue;
+      const sc_task *t = sc_side(st, tid);
+      if (t->nwho == 0) continue;
+      size_t klen;
+      const char *k = sc_key(st, t, &klen);
+      SN(&p, k, klen);
+      pack_holders(&p, t);
+    }
+    pk_send(&p, c, NULL, 0);
+    return;
+  }
   for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *o = &keys->via.array.ptr[i];
     if (o->type == MSGPACK_OBJECT_STR)
       SN(&p, o->via.str.ptr, o->via.str.size);
     else
       S(&p, "?");
-    sc_task *t = find(st, o);
-    int nw = t ? t->nwho : 0;
-    msgpack_pack_array(&p.pk, (size_t)nw);
-    for (int j = 0; j < nw; j++) S(&p, sc_who_has(t)[j]->addr);
+    pack_holders(&p, find(st, o));
   }
   pk_send(&p, c, NULL, 0);
 }

@@ -152,6 +152,30 @@ workloads.dataframe = {
     { { k = "a", v = 1 }, { k = "a", v = 3 }, { k = "a", v = 6 } } },
 }
 
+-- persist on every kind of collection, then computations from the
+-- persisted data (futures on a cluster, values in this process otherwise)
+workloads.persist = {
+  build = function()
+    return function(opts)
+      local dd = ldask.dataframe
+      local d = dd.from_table({ k = { "a", "b", "a", "c" }, v = { 1, 2, 3, 4 } }, { npartitions = 2 })
+      local pd = d:persist(opts)
+      local ps = (d.v * 2):persist(opts)
+      local pd2 = ldask.persist(d[d.v:gt(1)], opts)
+      local x = ldask.array.arange(10, { chunks = 4 }):persist(opts)
+      local b = ldask.bag.from_sequence({ 1, 2, 3, 4 }, { npartitions = 2 }):map(inc):persist(opts)
+      local dl = ldask.delayed(inc)(41):persist(opts)
+      return {
+        pd.npartitions, pd:groupby("k").v:sum():compute(opts):to_dict(),
+        ps:compute(opts):to_table(), ps:sum():compute(opts),
+        dd.len(pd2:compute(opts)),
+        x:sum():compute(opts), b:sum():compute(opts), dl:compute(opts),
+      }
+    end
+  end,
+  expected = { 2, { a = 4, b = 2, c = 4 }, { 2, 4, 6, 8 }, 20, 3, 45, 14, 42 },
+}
+
 -- ldask.dataframe through the shuffle: merges (shuffled inner, outer),
 -- a groupby with split_out, a custom Aggregation, drop_duplicates,
 -- sort_values and a .str method.
@@ -210,6 +234,12 @@ local function run_ordering(names, copts)
           end
         end
       end
+      if name == "persist" then
+        for _, sname in ipairs(SCHEDULERS) do
+          local r = results[sname]
+          if type(r[6]) == "table" and r[6].ndarray then r[6] = r[6].ndarray end
+        end
+      end
       if name == "futures_in_collections" then
         for _, s in ipairs(SCHEDULERS) do
           local r = results[s]
@@ -228,7 +258,7 @@ end
 describe("the parity matrix: sync, threads and a local cluster give the same results", function()
   it("delayed, array, bag, futures in delayed and collections, arrays in delayed", function()
     run_ordering({ "delayed", "array", "bag", "futures_in_delayed", "futures_in_collections", "array_in_delayed",
-      "dataframe", "dataframe_shuffle" })
+      "dataframe", "dataframe_shuffle", "persist" })
   end)
 
   it("the same on two workers of two threads (data moves between them)", function()
@@ -268,6 +298,43 @@ if not ok then io.write("error=", tostring(err), "\n") end
     assert.matches("ones=10000\n", out)
     assert.matches("arange=132\n", out)
     assert.matches("bag=2,3,4,5\n", out)
+  end)
+
+  it("persist() without options on a current client keeps the data on the cluster, for every collection", function()
+    local c = ldask.Client { n_workers = 1, threads_per_worker = 2 }
+    local ok, err = pcall(function()
+      local is_future = require("ldask.client.future").is_future
+      local function held(coll, what)
+        local g = coll:__ldask_graph()
+        local n = 0
+        for _, v in pairs(g) do if is_future(v) then n = n + 1 end end
+        assert.is_true(n > 0, what .. ": no futures in the persisted graph")
+      end
+      local d = ldask.dataframe.from_table({ k = { "a", "b", "a" }, v = { 1, 2, 3 } }, { npartitions = 2 })
+      local pd = d:persist()
+      held(pd, "DataFrame:persist")
+      assert.same({ a = 4, b = 2 }, pd:groupby("k").v:sum():compute():to_dict())
+      local ps = (d.v * 10):persist()
+      held(ps, "Series:persist")
+      assert.same({ 10, 20, 30 }, ps:compute():to_table())
+      local x = ldask.array.arange(10, { chunks = 4 }):persist()
+      held(x, "Array:persist")
+      assert.equal(45, x:sum():compute())
+      local b = ldask.bag.from_sequence({ 1, 2, 3 }, { npartitions = 2 }):persist()
+      held(b, "Bag:persist")
+      assert.equal(6, b:sum():compute())
+      local dl = ldask.delayed(inc)(1):persist()
+      held(dl, "Delayed:persist")
+      assert.equal(2, dl:compute())
+      -- who_has() without arguments: every result held, by key
+      local all = c:who_has()
+      local n = 0
+      for k, ws in pairs(all) do n = n + 1; assert.equal(1, #ws, k) end
+      assert.is_true(n >= 2 + 3 + 2 + 1, "who_has() listed " .. n .. " keys")
+      assert.has_error(function() c:who_has(42) end, "Client:who_has: expected a Future, a key or a list of them, got number")
+    end)
+    c:close()
+    if not ok then error(err, 0) end
   end)
 
   it("futures and bags first, arrays last", function()

@@ -272,7 +272,7 @@ end
 -- @function Array:persist
 -- @param[opt] opts options of ldask.compute
 -- @return an Array
-function methods.persist(self, opts) return (base.persist(self, opts)) end
+function methods.persist(self, opts) return (base.persist_method(self, opts)) end
 
 --- Computes the array; returns an ndarray (a 0-d array: a Lua value). OPTS
 -- as for ldask.compute.

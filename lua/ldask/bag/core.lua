@@ -213,7 +213,7 @@ function Bag:__ldask_postcompute() return pipeline.concat end
 function Bag:__ldask_postpersist()
   return function(layer) return M.materialized(self.name, self.npartitions, layer, {}) end
 end
-function Bag:persist(opts) return (base.persist(self, opts)) end
+function Bag:persist(opts) return (base.persist_method(self, opts)) end
 function Bag:__ldask_tokenize() return self.name end
 
 --- Computes the bag: returns a Lua array of all its elements in order.
@@ -245,7 +245,7 @@ function Item:__ldask_postpersist()
     return setmetatable({ name = self.name, key = self.key, _layers = { ["persisted-" .. self.key] = layer } }, Item)
   end
 end
-function Item:persist(opts) return (base.persist(self, opts)) end
+function Item:persist(opts) return (base.persist_method(self, opts)) end
 
 --- Computes the item: returns its value.
 -- @param[opt] opts options of ldask.compute

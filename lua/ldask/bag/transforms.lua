@@ -227,21 +227,6 @@ function Bag:unzip(n)
   return unpack(out, 1, n)
 end
 
---- b:persist([opts]): computes the partitions now and returns a bag whose
--- partitions are those results, held in its graph (as dask's persist on a
--- local scheduler): later computations start from them.
--- @param[opt] opts options of compute
--- @return a Bag
-function Bag:persist(opts)
-  check_bag(self, "bag.persist")
-  local base = require "ldask.base"
-  local g = graph.flatten_layers(core.layers(self))
-  local parts = base.get(g, core.keys(self), opts or {})
-  local srcs = {}
-  for i = 1, #parts do srcs[i] = graph.quote(parts[i]) end
-  return core.lazy(self.name, "list", srcs, {}, {})
-end
-
 --- b:to_delayed(): one ldask.delayed value per partition (an array).
 -- @return a list of Delayed values
 function Bag:to_delayed()

@@ -289,7 +289,7 @@ function G.install(M, Client, strip_futures)
   -- (the collection's __ldask_postpersist), or a Persisted wrapper.
   local function persist_one(self, obj, level)
     local g = obj:__ldask_graph()
-    local keys = obj:__ldask_keys()
+    local keys = require("ldask.base").persist_keys(obj)
     local flat = graph.flatten_keys(keys)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
     local deps, ix

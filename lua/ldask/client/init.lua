@@ -648,11 +648,17 @@ function Client:dashboard_link()
   return self.dashboard .. "/status" .. (tok and tok ~= "" and ("?token=" .. tok) or "")
 end
 
---- { [key] = {worker addresses} } for futures or keys.
--- @param fs a Future, a key, or a list of them
+--- { [key] = {worker addresses} } for futures or keys; without an
+-- argument, for every result held on the cluster (as dask's who_has()).
+-- @param[opt] fs a Future, a key, or a list of them
 -- @return a table `{ [key] = { address, ... } }`
 function Client:who_has(fs)
   check(self, "who_has")
+  if fs == nil then return self:_request({ op = "who-has" }, 2).who_has end
+  if type(fs) == "string" then fs = { fs } end
+  if not is_future(fs) and (type(fs) ~= "table" or getmetatable(fs) ~= nil) then
+    error("Client:who_has: expected a Future, a key or a list of them, got " .. type(fs), 2)
+  end
   local keys = {}
   for i, f in ipairs(is_future(fs) and { fs } or fs) do keys[i] = is_future(f) and f.key or f end
   return self:_request({ op = "who-has", keys = keys }, 2).who_has

@@ -241,6 +241,23 @@ local function proto(methods)
     return (base.compute(self))
   end
   methods.__ldask_tokenize = function(self) return "df:" .. own_layer(self).name end
+  -- persist keeps the partitions (not the concatenated frame compute makes)
+  methods.__ldask_persist_keys = function(self)
+    local name, ks = own_layer(self).name, {}
+    for i = 0, self.npartitions - 1 do ks[i + 1] = key(name, i) end
+    return ks
+  end
+  methods.__ldask_postpersist = function(self)
+    local kind = is_df(self) and "frame" or "series"
+    local name, nparts, meta = own_layer(self).name, self.npartitions, self._meta
+    return function(layer) return M.from_layer(kind, name, nparts, meta, { [name] = layer }) end
+  end
+  --- df:persist([opts]) / s:persist([opts]): computes the partitions now and
+  -- returns a collection of the same columns and partitions over them:
+  -- futures of data kept on the cluster when a client is open, else the
+  -- partitions held in this process (ldask.persist).
+  -- @function DataFrame:persist
+  methods.persist = function(self, opts) return (base.persist_method(self, opts)) end
 end
 proto(dfm)
 proto(sm)

@@ -71,7 +71,7 @@ end
 --- Binary operation OP between series/scalars A and B (in-memory).
 function M.binary(op, a, b, name)
   local x, y = operand(a), operand(b)
-  local idx = (is_series(a) and a._index) or (is_series(b) and b._index)
+  local idx = (is_series(a) and a._index) or (is_series(b) and b._index) or nil
   local xc, yc = column.is_column(x), column.is_column(y)
   if xc and yc and x.n ~= y.n then
     error(format("%s: series of lengths %d and %d in one partition (operands must come from the same frame)",
