@@ -352,6 +352,12 @@ describe("ldask.dataframe against pandas", function()
     local ok2, err2 = pcall(function() return d.b:sum():compute() end)
     assert.is_false(ok2)
     assert.matches("line 1503, column 'b': value 'x'", tostring(err2), 1, true)
+    assert.matches("dtypes were inferred from the first lines of", tostring(err2), 1, true)
+    -- a dtype the user gave is named as theirs, not as inferred
+    local given = dd.read_csv(dir .. "/mixed.csv", { dtype = { b = "int64" }, blocksize = 4000 })
+    local ok3, err3 = pcall(function() return given.b:sum():compute() end)
+    assert.is_false(ok3)
+    assert.matches("column 'b': value 'x' does not fit dtype int64 (the dtype given for it)", tostring(err3), 1, true)
     -- forced by dtype=: strings, then the values compare as text
     local s = dd.read_csv(dir .. "/mixed.csv", { dtype = { a = "string", b = "string" }, blocksize = 4000 })
     assert.equal(1, s.a:eq("oops"):astype("int64"):sum():compute())

@@ -234,16 +234,12 @@ local function run_ordering(names, copts)
           end
         end
       end
-      if name == "persist" then
+      -- a 0-d array reduction at index I: compare its value
+      local zero_d = ({ persist = 6, futures_in_collections = 2 })[name]
+      if zero_d then
         for _, sname in ipairs(SCHEDULERS) do
           local r = results[sname]
-          if type(r[6]) == "table" and r[6].ndarray then r[6] = r[6].ndarray end
-        end
-      end
-      if name == "futures_in_collections" then
-        for _, s in ipairs(SCHEDULERS) do
-          local r = results[s]
-          if type(r[2]) == "table" and r[2].ndarray then r[2] = r[2].ndarray end
+          if type(r[zero_d]) == "table" and r[zero_d].ndarray then r[zero_d] = r[zero_d].ndarray end
         end
       end
       for _, s in ipairs(SCHEDULERS) do

@@ -213,6 +213,12 @@ function Bag:__ldask_postcompute() return pipeline.concat end
 function Bag:__ldask_postpersist()
   return function(layer) return M.materialized(self.name, self.npartitions, layer, {}) end
 end
+--- b:persist([opts]): computes the partitions now and returns a bag of
+-- the same partitions over the results: futures of data kept on the
+-- cluster when a client is open, else the partitions held in this process
+-- (ldask.persist). Later computations start from them.
+-- @param[opt] opts options of ldask.compute
+-- @return a Bag
 function Bag:persist(opts) return (base.persist_method(self, opts)) end
 function Bag:__ldask_tokenize() return self.name end
 
@@ -245,6 +251,9 @@ function Item:__ldask_postpersist()
     return setmetatable({ name = self.name, key = self.key, _layers = { ["persisted-" .. self.key] = layer } }, Item)
   end
 end
+--- item:persist([opts]): computes the item now, as Bag:persist does.
+-- @param[opt] opts options of ldask.compute
+-- @return an Item
 function Item:persist(opts) return (base.persist_method(self, opts)) end
 
 --- Computes the item: returns its value.

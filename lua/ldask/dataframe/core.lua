@@ -257,6 +257,8 @@ local function proto(methods)
   -- futures of data kept on the cluster when a client is open, else the
   -- partitions held in this process (ldask.persist).
   -- @function DataFrame:persist
+  -- @param[opt] opts options of ldask.compute
+  -- @return a DataFrame (a Series for s:persist)
   methods.persist = function(self, opts) return (base.persist_method(self, opts)) end
 end
 proto(dfm)

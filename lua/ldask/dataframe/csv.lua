@@ -259,6 +259,7 @@ function M.plan(urlpath, opts, level)
     dtypes[n] = forced[n] or (wantdt[n] and "datetime64[ns]") or KIND_OF[types[i - 1]]
   end
   plan.dtypes = dtypes
+  plan.forced = forced -- the dtypes the user gave (an error about them says so)
   -- usecols
   local cols = names
   if opts.usecols ~= nil then
@@ -312,10 +313,12 @@ function M.read_block(plan, block, want)
     if rc == -10 then
       local name = want[s.err_col + 1]
       local dt = plan.dtypes[name]
+      local why = plan.forced and plan.forced[name] and "the dtype given for it"
+        or ("dtypes were inferred from the first lines of " .. plan.blocks[1].path)
       error(format("read_csv: %s line %d, column '%s': value '%s' does not fit dtype %s "
-        .. "(dtypes were inferred from the first lines of %s). Give the column's dtype: "
+        .. "(%s). Give the column's dtype: "
         .. "read_csv(..., { dtype = { [\"%s\"] = \"%s\" } })", block.path, file_line(block, tonumber(s.err_line)),
-        name, ffi_string(s.err_value), dt, plan.blocks[1].path, name,
+        name, ffi_string(s.err_value), dt, why, name,
         (dt == "int64" and ffi_string(s.err_value):match("^%s*[-+]?[%d.eE+-]+%s*$")) and "float64" or "string"), 0)
     elseif rc == -11 then
       error(format("read_csv: %s line %d: %s (a field with the separator must be quoted)", block.path,
