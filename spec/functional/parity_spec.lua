@@ -176,6 +176,26 @@ workloads.persist = {
   expected = { 2, { a = 4, b = 2, c = 4 }, { 2, 4, 6, 8 }, 20, 3, 45, 14, 42 },
 }
 
+-- lazy operands of dataframes: a reduction in arithmetic, a future and a
+-- Delayed value as map_partitions arguments
+workloads.dataframe_lazy = {
+  build = function(c)
+    local f = c:submit(function() return 10 end)
+    return function(opts)
+      local dd = ldask.dataframe
+      local d = dd.from_table({ v = { 1, 2, 3, 4 }, w = { 0.5, 1.5, 2.5, 3.5 } }, { npartitions = 2 })
+      local series = { meta = { name = "v", dtype = "int64" } }
+      return {
+        (d.v - d.v:mean()):compute(opts):to_table(),
+        dd.len(d[d.w:gt(d.w:mean())]:compute(opts)),
+        d:map_partitions(function(p, k) return p.v * k end, f, series):sum():compute(opts),
+        d:map_partitions(function(p, k) return p.v + k end, ldask.delayed(inc)(0), series):sum():compute(opts),
+      }
+    end
+  end,
+  expected = { { -1.5, -0.5, 0.5, 1.5 }, 2, 100, 14 },
+}
+
 -- ldask.dataframe through the shuffle: merges (shuffled inner, outer),
 -- a groupby with split_out, a custom Aggregation, drop_duplicates,
 -- sort_values and a .str method.
@@ -254,7 +274,7 @@ end
 describe("the parity matrix: sync, threads and a local cluster give the same results", function()
   it("delayed, array, bag, futures in delayed and collections, arrays in delayed", function()
     run_ordering({ "delayed", "array", "bag", "futures_in_delayed", "futures_in_collections", "array_in_delayed",
-      "dataframe", "dataframe_shuffle", "persist" })
+      "dataframe", "dataframe_shuffle", "persist", "dataframe_lazy" })
   end)
 
   it("the same on two workers of two threads (data moves between them)", function()

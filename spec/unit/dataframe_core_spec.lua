@@ -6,6 +6,7 @@
 local ffi = require "ffi"
 local lib = require "ldask.native"
 require "ldask.ffi.frame"
+local ldask = require "ldask"
 local dd = require "ldask.dataframe"
 local column = require "ldask.dataframe.column"
 
@@ -164,6 +165,33 @@ describe("ldask.dataframe collections", function()
     assert.same({ 1, 2, 3, 4, 5, 6 }, m:compute():to_table())
     local m2 = d:map_partitions(function(p, k) return p.v end, 2, { meta = { name = "z", dtype = "int64" } })
     assert.equal("z", m2.name)
+  end)
+
+  it("takes reductions, Delayed values and futures as lazy operands", function()
+    -- a reduction not yet computed, in arithmetic and filters (dask's df.v - df.v.mean())
+    assert.same({ -2.5, -1.5, -0.5, 0.5, 1.5, 2.5 }, (d.v - d.v:mean()):compute():to_table())
+    assert.equal("float64", (d.v - d.v:mean()).dtype)
+    assert.equal("int64", (d.v - d.v:min()).dtype)
+    assert.same({ 4, 5, 6 }, d[d.v:gt(d.v:mean())].v:compute():to_table())
+    assert.same({ 6, 12, 18, 24, 30, 36 }, d:assign { z = d.v * d.v:max() }.z:compute():to_table())
+    for _, sched in ipairs { "sync", "threads" } do
+      local o = { scheduler = sched }
+      local ten = ldask.delayed(function() return 10 end)()
+      assert.equal(210, d:map_partitions(function(p, k) return p.v * k end, ten,
+        { meta = { name = "v", dtype = "int64" } }):sum():compute(o), sched)
+      assert.same({ -5, -4, -3, -2, -1, 0 }, d:map_partitions(function(p, m) return p.v - m end, d.v:max(),
+        { meta = { name = "v", dtype = "int64" } }):compute(o):to_table(), sched)
+    end
+    -- no dtype to combine with, no meta to infer: errors that name the fix
+    local dl = ldask.delayed(function() return 1 end)()
+    local ok, err = pcall(function() return d.v - dl end)
+    assert.is_false(ok)
+    assert.matches("sub: Delayed%(.-%) has no known dtype to combine with a Series: compute it first", err)
+    assert.matches("dataframe_core_spec.lua", err, 1, true)
+    ok, err = pcall(function() return d:map_partitions(function(p) return p end, dl) end)
+    assert.is_false(ok)
+    assert.matches("map_partitions: argument 2 is lazy", err, 1, true)
+    assert.matches("meta", err, 1, true)
   end)
 
   it("groupby size and agg with split_every, sorted by key", function()

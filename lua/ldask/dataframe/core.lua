@@ -124,6 +124,7 @@ local function needs(e, need, wants, leaves)
     for _, v in ipairs(e.vals) do needs(v, true, wants, leaves) end
   elseif op == "map" then
     needs(e.a, true, wants, leaves)
+    for i in pairs(e.lazy or {}) do needs(e.args[i], true, wants, leaves) end
   elseif op == "rename_cols" then
     local s = need
     if need ~= true then
@@ -264,10 +265,43 @@ end
 proto(dfm)
 proto(sm)
 
--- The expression of a series operand, or the scalar.
+-- A lazy single value as an operand: a dataframe Scalar (a reduction not
+-- yet computed), a Future or a Delayed. Returns a one-partition input leaf
+-- every partition's task reads (key name,0), the layers that make it, and
+-- its dtype when known (a Scalar's); nil when V is none of these.
+local function lazy_leaf(v)
+  local mt = getmetatable(v)
+  local k, layers, dtype, arg
+  if mt == Scalar then
+    k, layers, dtype = rawget(v, "_key"), rawget(v, "_layers"), rawget(v, "_dtype")
+    arg = k
+  elseif mt ~= nil and require("ldask.client.future").is_future(v) then
+    k, layers, arg = v.key, {}, v
+  elseif mt ~= nil and require("ldask.delayed").is_delayed(v) then
+    k, layers = v:__ldask_keys(), v:__ldask_layers()
+    arg = k
+  else
+    return nil
+  end
+  local name = "dfarg-" .. tokenize.tokenize("dfarg:" .. tostring(k))
+  local l = merge_layers(layers, { [name] = { [key(name, 0)] = { kernels.identity, arg } } })
+  return node({ op = "input", name = name, single = true }), l, dtype
+end
+M.lazy_leaf = lazy_leaf
+
+-- The expression of a series operand, a lazy value's leaf, or the scalar.
 local function arg_expr(v)
   if is_series(v) then return v._e end
+  local leaf = lazy_leaf(v)
+  if leaf then return leaf end
   return v
+end
+
+-- The graph layers operand V brings (a series' or a lazy value's), or nil.
+local function operand_layers(v)
+  if is_series(v) then return v._layers end
+  local _, l = lazy_leaf(v)
+  return l
 end
 
 local function check_same(a, b, what, level)
@@ -443,6 +477,7 @@ end
 
 local function kind_of(v)
   if is_series(v) then return v._meta.dtype end
+  if getmetatable(v) == Scalar then return rawget(v, "_dtype") end
   if type(v) == "number" then return require("ldask.array.ndarray").is_int_value(v) and "int64" or "float64" end
   if type(v) == "boolean" then return "bool" end
   if type(v) == "string" then return "string" end
@@ -454,7 +489,13 @@ local function binop(op, a, b, level)
   local s = is_series(a) and a or b
   local ka, kb = kind_of(a), kind_of(b)
   if ka == nil or kb == nil then
-    error(format("%s: operands must be Series or scalars, got %s and %s", op, type(a), type(b)), level)
+    local lazy = (ka == nil and lazy_leaf(a) and a) or (kb == nil and lazy_leaf(b) and b)
+    if lazy then
+      error(format("%s: %s has no known dtype to combine with a Series: compute it first (:compute() or "
+        .. "f:result()), or pass it to map_partitions with meta", op, tostring(lazy)), level)
+    end
+    error(format("%s: operands must be Series, scalars or dataframe Scalars, got %s and %s", op, type(a),
+      type(b)), level)
   end
   if is_series(a) and is_series(b) then check_same(a, b, op, level) end
   if (ka == "datetime64[ns]" and kb == "string") or (kb == "datetime64[ns]" and ka == "string") then
@@ -476,7 +517,7 @@ local function binop(op, a, b, level)
   if is_series(a) and is_series(b) and a._meta.name ~= b._meta.name then name = nil end
   local e = node({ op = "bin", fn = op, a = arg_expr(a), b = arg_expr(b), name = name })
   return M.new("series", e, s.npartitions, { name = name, dtype = bin_dtype(op, ka, kb) },
-    merge_layers(is_series(a) and a._layers, is_series(b) and b._layers))
+    merge_layers(operand_layers(a), operand_layers(b)))
 end
 M.binop = binop
 
@@ -697,11 +738,28 @@ local function map_partitions(c, fn, ...)
     args[n] = nil
     n = n - 1
   end
-  local e = node({ op = "map", a = c._e, fn = fn, args = args, nargs = n })
+  -- lazy arguments (dataframe Scalars, Futures, Delayed values) become
+  -- inputs of every partition's task
+  local lazy, layers, probe = nil, { c._layers }, {}
+  for i = 1, n do
+    local leaf, l = lazy_leaf(args[i])
+    probe[i] = args[i]
+    if leaf then
+      lazy = lazy or {}
+      lazy[i] = true
+      layers[#layers + 1] = l
+      if not meta then
+        error(format("map_partitions: argument %d is lazy (%s): give the result's meta as the last argument, "
+          .. "{ meta = { names =, dtypes = } } (or { name =, dtype = } for a series)", i + 1, tostring(args[i])), 3)
+      end
+      args[i] = leaf
+    end
+  end
+  local e = node({ op = "map", a = c._e, fn = fn, args = args, nargs = n, lazy = lazy })
   if not meta then
     -- run FN on an empty partition of C's meta
     local empty = M.empty_like(c)
-    local ok, r = pcall(fn, empty, unpack(args, 1, n))
+    local ok, r = pcall(fn, empty, unpack(probe, 1, n))
     if not ok then
       error("map_partitions: the function failed on an empty partition (give meta = {names =, dtypes =}): "
         .. tostring(r), 3)
@@ -711,7 +769,7 @@ local function map_partitions(c, fn, ...)
     else error("map_partitions: the function must return a Frame or a FrameSeries, got " .. type(r), 3) end
   end
   local kind = meta.kind or (meta.names and "frame" or "series")
-  return M.new(kind, e, c.npartitions, meta, c._layers)
+  return M.new(kind, e, c.npartitions, meta, merge_layers(unpack(layers)))
 end
 dfm.map_partitions = map_partitions
 sm.map_partitions = map_partitions

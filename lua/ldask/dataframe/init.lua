@@ -176,8 +176,18 @@ end
 -- ------------------------------------------------------------------------
 -- Scalars (the lazy result of a reduction)
 
-local function scalar(name, layers)
-  return setmetatable({ _key = name, _layers = layers }, core.Scalar)
+-- DTYPE: the value's kind when known (a reduction's), so that the scalar
+-- can be an operand of series arithmetic (df.x - df.x:mean()).
+local function scalar(name, layers, dtype)
+  return setmetatable({ _key = name, _layers = layers, _dtype = dtype }, core.Scalar)
+end
+
+-- The dtype of reduction AGG over a series of dtype DT.
+local function reduced_dtype(agg, dt)
+  if agg == "count" then return "int64" end
+  if agg == "min" or agg == "max" then return dt == "bool" and "bool" or dt end
+  if agg == "sum" and (dt == "int64" or dt == "bool") then return "int64" end
+  return "float64"
 end
 core.Scalar.__index = scm
 core.Scalar.__tostring = function(s) return "ldask.dataframe.Scalar<" .. s._key .. ">" end
@@ -209,7 +219,7 @@ local function reduce(s, agg, opts, level)
   local spec = { values = { [vname] = s._e }, aggs = { [vname] = { agg } }, size = false }
   local fspec = { outputs = { { "r", vname, agg } }, kinds = { [vname] = dt }, scalar = true, ddof = opts.ddof }
   local layers, fks = aca(s, { v = s._e }, spec, fspec, opts.split_every, "series-" .. agg)
-  return scalar(fks[1], layers)
+  return scalar(fks[1], layers, reduced_dtype(agg, dt))
 end
 
 for _, agg in ipairs(REDUCTIONS) do

@@ -372,8 +372,12 @@ local function eval_node(node, ctx)
   elseif op == "map" then
     local v = eval(node.a, ctx)
     local args = node.args or {}
-    local r = node.fn(v, unpack(args, 1, node.nargs or #args))
-    return r
+    if node.lazy then -- (the lazy arguments are input leaves: their values)
+      local vals = {}
+      for i = 1, node.nargs or #args do vals[i] = node.lazy[i] and eval(args[i], ctx) or args[i] end
+      args = vals
+    end
+    return node.fn(v, unpack(args, 1, node.nargs or #args))
   end
   error("dataframe: unknown expression node " .. tostring(op), 0)
 end
