@@ -146,6 +146,34 @@ describe("the in-memory frame", function()
   end)
 end)
 
+describe("the in-memory frame's pandas-like operations", function()
+  local f = dd.from_table({ v = { 1, 2, 3, 4 }, w = { 1.5, nil, 3.5, 4.5 }, s = { "a", "b", "c", "d" } },
+    { npartitions = 2, n = 4 }):compute()
+
+  it("assigns, filters by masks, fills and drops missing values, renames and drops columns", function()
+    local a = f:assign { z = f.v * 2, c = 1 }
+    assert.same({ "s", "v", "w", "c", "z" }, a.columns)
+    assert.same({ 2, 4, 6, 8 }, a.z:to_table())
+    assert.same({ 3, 4 }, f[f.v:gt(2)].v:to_table())
+    assert.same({ "a", "b", "d" }, f:filter(f.v:le(2):or_(f.v:eq(4))).s:to_table())
+    assert.same({ 1.5, 0, 3.5, 4.5 }, f:fillna { w = 0 }.w:to_table())
+    assert.same({ 1, 3, 4 }, f:dropna().v:to_table())
+    assert.same({ 1, 3, 4 }, f.v[f.w:notna()]:to_table())
+    assert.same({ "vv", "w" }, f:rename { v = "vv" }:drop("s").columns)
+    assert.same({ false, true, false, false }, f.w:isna():to_table())
+    assert.equal(4, f:len())
+    assert.same({ 0.5, 1, 1.5, 2 }, (f.v:astype("float64") / 2):to_table())
+    assert.has_error(function() f:drop("nope") end, "drop: no column 'nope'")
+  end)
+
+  it("serves map_partitions functions written as for pandas", function()
+    local d = dd.from_table({ v = { 1, 2, 3, 4 } }, { npartitions = 2 })
+    local m = d:map_partitions(function(p) return p:assign { z = p.v * 10 }[p.v:ne(3)] end)
+    assert.same({ "v", "z" }, m.columns)
+    assert.same({ 10, 20, 40 }, m.z:compute({ scheduler = "threads" }):to_table())
+  end)
+end)
+
 describe("ldask.dataframe collections", function()
   local d = dd.from_table({ k = { 1, 2, 1, 2, 3, 1 }, v = { 1, 2, 3, 4, 5, 6 }, w = { 0.5, 1.5, 2.5, 3.5, 4.5, 5.5 } },
     { npartitions = 3 })

@@ -4,7 +4,8 @@
 -- group keys of a groupby result); a Series is one column with a name.
 -- Usable on their own: `f.x` / `f["x"]`, `#f`, `tostring(f)` prints like
 -- pandas (aligned columns, rows elided past 60), `f:to_rows()`,
--- `f:to_columns()`, `s:to_table()`, `s:to_dict()`.
+-- `f:to_columns()`, `s:to_table()`, `s:to_dict()`, and the operations of
+-- ldask.dataframe.inmemory (`f:assign{...}`, `f[s:gt(0)]`, ...).
 -- @module ldask.dataframe.frame
 local column = require "ldask.dataframe.column"
 local nd = require "ldask.array.ndarray"
@@ -50,6 +51,7 @@ Frame.__index = function(f, k)
   end
   local c = rawget(f, "_cols")[k]
   if c then return M.series(k, c, rawget(f, "_index"), rawget(f, "_index_name")) end
+  if M.is_series(k) then return fmethods.filter(f, k) end
   if type(k) == "table" then return fmethods.select(f, k) end
   return nil
 end
@@ -60,6 +62,7 @@ Series.__index = function(s, k)
   if m then return m end
   if k == "name" then return rawget(s, "_name") end
   if k == "dtype" then return rawget(s, "_col").kind end
+  if M.is_series(k) then return smethods.filter(s, k) end
   return nil
 end
 Series.__len = function(s) return s._col.n end
@@ -325,5 +328,7 @@ function M.register_codec()
   return true
 end
 M.register_codec()
+-- assign, filter, fillna, comparisons...: ldask.dataframe.inmemory
+require("ldask.dataframe.inmemory").install(M)
 
 return M
