@@ -190,10 +190,14 @@ workloads.dataframe_lazy = {
         dd.len(d[d.w:gt(d.w:mean())]:compute(opts)),
         d:map_partitions(function(p, k) return p.v * k end, f, series):sum():compute(opts),
         d:map_partitions(function(p, k) return p.v + k end, ldask.delayed(inc)(0), series):sum():compute(opts),
+        d.v:isin { 1, 4 }:astype("int64"):sum():compute(opts),
+        d.w:map(function(x) return x * 2 end):compute(opts):to_table(),
+        dd.concat({ d, d }).v:unique():compute(opts):to_table(),
+        dd.concat({ d, d[d.v:gt(2)] }):len(),
       }
     end
   end,
-  expected = { { -1.5, -0.5, 0.5, 1.5 }, 2, 100, 14 },
+  expected = { { -1.5, -0.5, 0.5, 1.5 }, 2, 100, 14, 2, { 1, 3, 5, 7 }, { 1, 2, 3, 4 }, 6 },
 }
 
 -- ldask.dataframe through the shuffle: merges (shuffled inner, outer),

@@ -17,6 +17,7 @@ local groupby = require "ldask.dataframe.groupby"
 local merge = require "ldask.dataframe.merge"
 local io_ = require "ldask.dataframe.io"
 local tokenize = require "ldask.tokenize"
+require("ldask.dataframe.elementwise").install()
 
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, select, unpack, tonumber =
   type, error, tostring, ipairs, pairs, setmetatable, getmetatable, select, unpack, tonumber
@@ -325,6 +326,61 @@ end
 dfm.get_partition = get_partition
 sm.get_partition = get_partition
 
+--- df:to_delayed(): one ldask.delayed value per partition (a list), each
+-- computing to that in-memory partition.
+-- @function DataFrame:to_delayed
+-- @return a list of Delayed values
+local function to_delayed(c)
+  local delayed = require "ldask.delayed"
+  local out = {}
+  for i = 0, c.npartitions - 1 do out[i + 1] = delayed.from_collection(get_partition(c, i)) end
+  return out
+end
+dfm.to_delayed = to_delayed
+sm.to_delayed = to_delayed
+
+--- concat(list): the rows of the DataFrames (or Series) of LIST one after
+-- another, as dask's dd.concat along rows: the partitions of each in turn.
+-- They must have the same columns and dtypes (astype or assign first).
+-- @param list a list of DataFrames or of Series
+-- @return a DataFrame (or Series) of the sum of their partitions
+function M.concat(list)
+  if type(list) ~= "table" or getmetatable(list) ~= nil or #list == 0 then
+    error("concat: expected a non-empty list of DataFrames or Series, got " .. type(list), 2)
+  end
+  local function sig(c)
+    if is_series(c) then return "a series of " .. tostring(c._meta.dtype) end
+    local parts = {}
+    for i, n in ipairs(c._meta.names) do parts[i] = n .. ": " .. c._meta.dtypes[n] end
+    return "columns " .. concat(parts, ", ")
+  end
+  local first = list[1]
+  local want
+  local names, all, n = {}, {}, 0
+  for j, c in ipairs(list) do
+    if not (is_df(c) or is_series(c)) then
+      error(format("concat: item %d is a %s, not a DataFrame or Series", j, type(c)), 2)
+    end
+    want = want or sig(c)
+    if sig(c) ~= want then
+      error(format("concat: item %d has %s; item 1 has %s (give them the same columns and dtypes first)", j,
+        sig(c), want), 2)
+    end
+    names[j] = core.own_layer(c).name
+    for k, l in pairs(core.layers_of(c)) do all[k] = l end
+  end
+  local name = "concat-" .. tokenize.tokenize(concat(names, "|"))
+  local layer = {}
+  for j, c in ipairs(list) do
+    for i = 0, c.npartitions - 1 do
+      layer[key(name, n)] = { kernels.identity, key(names[j], i) }
+      n = n + 1
+    end
+  end
+  all[name] = layer
+  return from_layer(is_df(first) and "frame" or "series", name, n, first._meta, all)
+end
+
 --- merge(left, right, opts): a database-style join of two DataFrames (as
 -- `left:merge(right, opts)`; see DataFrame:merge).
 function M.merge(left, right, opts)
@@ -431,6 +487,15 @@ function sm.value_counts(s)
   local sizes = gbm.size(self_groupby(s))
   local named = sizes:rename(s._meta.name)
   return then_task(named, aggregate.sort_counts, "series", { name = s._meta.name, dtype = "int64" }, "value_counts")
+end
+
+--- s:unique(): the distinct values (missing values left out), sorted
+-- (pandas keeps first-seen order); one partition.
+-- @function Series:unique
+function sm.unique(s)
+  local named = gbm.size(self_groupby(s)):rename(s._meta.name)
+  return then_task(named, require("ldask.dataframe.elementwise").index_as_series, "series",
+    { name = s._meta.name, dtype = s._meta.dtype }, "unique")
 end
 
 --- s:nunique(): the number of distinct values (missing values not counted); a Scalar.
