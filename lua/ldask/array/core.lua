@@ -37,7 +37,12 @@ local function lookup(self, k)
   if p then return p(self) end
   local tk = type(k)
   if (tk == "table" or tk == "userdata" or tk == "cdata") and M.getitem then return M.getitem(self, k) end
-  if tk == "number" or tk == "boolean" then
+  if tk == "boolean" then
+    error(format("x[%s]: indexed with a boolean: `x[x == 1]` compares userdata with a number, which Lua "
+      .. "answers false without asking it; write x[x:eq(1)] (comparisons are methods: eq, ne, lt, le, gt, ge)",
+      tostring(k)), 2)
+  end
+  if tk == "number" then
     error(format("x[%s]: ldask arrays are indexed with a list of 0-based indices, x[{%s}] or x:slice{%s} "
       .. "(x[{0}] is the first entry of axis 0, x[{i, j}] an element); x.shape[1] is the size of axis 0",
       tostring(k), tostring(k), tostring(k)), 2)

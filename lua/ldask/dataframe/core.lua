@@ -361,6 +361,7 @@ function DataFrame.__index(df, k)
   if type(k) == "string" and k:sub(1, 1) ~= "_" then
     error(format("DataFrame: no column or method '%s' (columns: %s)", k, concat(meta.names, ", ")), 2)
   end
+  if type(k) == "boolean" then error("DataFrame " .. frame.BOOL_KEY, 2) end
   return nil
 end
 
@@ -373,6 +374,7 @@ function Series.__index(s, k)
   if k == "str" then return M.str_accessor(s) end
   if k == "divisions" then return nil end
   if type(k) == "table" and is_series(k) then return sm.filter(s, k) end
+  if type(k) == "boolean" then error("Series " .. frame.BOOL_KEY, 2) end
   if type(k) == "string" and k:sub(1, 1) ~= "_" then
     error(format("Series: no method '%s'", k), 2)
   end

@@ -2,7 +2,8 @@
 -- and what compute() returns. A Frame holds named typed columns
 -- (ldask.dataframe.column) of one length and an optional index column (the
 -- group keys of a groupby result); a Series is one column with a name.
--- Usable on their own: `f.x` / `f["x"]`, `#f`, `tostring(f)` prints like
+-- Usable on their own: `f.x` / `f["x"]`, `f:len()` (Lua 5.1 never calls
+-- `__len` for a table: `#f` is 0), `tostring(f)` prints like
 -- pandas (aligned columns, rows elided past 60), `f:to_rows()`,
 -- `f:to_columns()`, `s:to_table()`, `s:to_dict()`, and the operations of
 -- ldask.dataframe.inmemory (`f:assign{...}`, `f[s:gt(0)]`, ...).
@@ -21,6 +22,11 @@ local Series = { __name = "ldask.dataframe.FrameSeries" }
 M.Frame, M.Series = Frame, Series
 
 local fmethods, smethods = {}, {}
+
+-- f[true] / df[true]: what `df[df.v == 3]` gives (Lua's == between a
+-- table and a number is false without a metamethod call).
+M.BOOL_KEY = "indexed with a boolean: `df[df.x == 3]` compares a table with a number, which Lua answers "
+  .. "false without asking it; write df[df.x:eq(3)] (comparisons are methods: eq, ne, lt, le, gt, ge)"
 M.frame_methods, M.series_methods = fmethods, smethods
 
 function M.is_frame(x) return getmetatable(x) == Frame end
@@ -53,6 +59,7 @@ Frame.__index = function(f, k)
   if c then return M.series(k, c, rawget(f, "_index"), rawget(f, "_index_name")) end
   if M.is_series(k) then return fmethods.filter(f, k) end
   if type(k) == "table" then return fmethods.select(f, k) end
+  if type(k) == "boolean" then error("Frame " .. M.BOOL_KEY, 2) end
   return nil
 end
 Frame.__len = function(f) return f._n end
@@ -63,6 +70,7 @@ Series.__index = function(s, k)
   if k == "name" then return rawget(s, "_name") end
   if k == "dtype" then return rawget(s, "_col").kind end
   if M.is_series(k) then return smethods.filter(s, k) end
+  if type(k) == "boolean" then error("FrameSeries " .. M.BOOL_KEY, 2) end
   return nil
 end
 Series.__len = function(s) return s._col.n end
