@@ -32,7 +32,13 @@ function M.compile(src)
   local err
   chunk, err = loadstring(src, "=stdin")
   if chunk then return chunk end
-  return nil, err, err:find("<eof>", 1, true) ~= nil
+  -- incomplete as a statement (`for i = 1, 3 do`) or as an expression
+  -- (`1 +`, whose statement form fails earlier, at its first symbol)
+  -- (as lua.c: the message ends at <eof>; "'<eof>' expected near '='" is
+  -- an error, not an unfinished input)
+  local _, experr = loadstring("return " .. src, "=stdin")
+  local function at_eof(e) return e ~= nil and e:find("<eof>'?$") ~= nil end
+  return nil, err, at_eof(err) or at_eof(experr)
 end
 
 local function print_results(n, ...)
@@ -56,12 +62,18 @@ function M.run()
   local read, remember = reader()
   local ldask = require "ldask"
   print("ldask " .. ldask.version .. " — " .. jit.version .. "; Ctrl-D to quit")
-  -- connected to a cluster (--scheduler): where its dashboard is
-  local client = package.loaded["ldask.client"] and package.loaded["ldask.client"].current()
-  if client then
+  -- connected to a cluster (--scheduler, or a client made at the prompt):
+  -- where its dashboard is, once per client
+  local shown = setmetatable({}, { __mode = "k" })
+  local function show_dashboard()
+    local cmod = package.loaded["ldask.client"]
+    local client = cmod and cmod.current()
+    if not client or shown[client] then return end
+    shown[client] = true
     local ok, link = pcall(client.dashboard_link, client)
     if ok and link then print("dashboard: " .. link) end
   end
+  show_dashboard()
   local buf
   while true do
     local line = read(buf and ">> " or "> ")
@@ -76,6 +88,7 @@ function M.run()
         pack(xpcall(chunk, traceback))
         if res.ok then print_results(res.n, unpack(res, 1, res.n))
         else print(tostring(res[1])) end
+        show_dashboard()
       else
         print(err)
       end

@@ -21,4 +21,22 @@ describe("the REPL on a terminal", function()
     assert.matches("x\\040*\\0407", hist:read("*a"), 1, true) -- libedit escapes spaces
     hist:close()
   end)
+
+  it("continues unfinished expressions and statements, reports errors, shows a new client's dashboard", function()
+    local home = helpers.tmpdir() .. "/home2"
+    os.execute("mkdir -p " .. home)
+    local input = helpers.write_tmp("repl_in2.txt", table.concat({
+      "1 +", "2", "for i = 1, 2 do", "io.write('it', i, ' ')", "end", "y = = 3",
+      "c = ldask.Client { n_workers = 1, threads_per_worker = 1 }",
+      "c:submit(function() return 5 end):result()", "c:close()", "os.exit(0)", "" }, "\n"))
+    local cmd = string.format("HOME=%s timeout 60 script -qfec %s /dev/null < %s 2>&1", home,
+      helpers.shell_quote(helpers.ldask), input)
+    local p = io.popen(cmd)
+    local out = p:read("*a"); p:close()
+    assert.matches(">> 2\r?\n3\r?\n", out)
+    assert.matches("it1 it2", out, 1, true)
+    assert.matches("stdin:1: unexpected symbol near '='", out, 1, true)
+    assert.matches("dashboard: http://127%.0%.0%.1:%d+/status%?token=", out)
+    assert.matches("\n5\r?\n", out)
+  end)
 end)
