@@ -95,6 +95,12 @@ for _, sched in ipairs(schedulers) do
       local n = da.random.normal({ 100000 }, { seed = 1, loc = 5, scale = 2, chunks = 30000 })
       close(n:mean():compute(o), 5, 0.01)
       close(n:std():compute(o), 2, 0.02)
+      -- dask's argument order: normal(loc, scale, size, {chunks}) gives the same values
+      local n2 = da.random.normal(5, 2, { 100000 }, { seed = 1, chunks = 50000 })
+      assert.same(n:compute(o):totable(), n2:compute(o):totable())
+      local ok, err = pcall(function() local r = da.random.normal(0, "1", { 3 }); return r end)
+      assert.is_false(ok)
+      assert.matches("array_core_spec.lua:%d+: random.normal: expected %(loc, scale, shape, opts%)", err)
       local r = da.random.randint(0, 3, { 1000 }, { seed = 1, chunks = 300 }):compute(o)
       assert.equal("int64", r.dtype)
       assert.equal(0, r:min():item())

@@ -278,15 +278,29 @@ function M.random.uniform(low, high, shape, opts)
   return r
 end
 
---- random.normal(shape, {loc, scale, seed, chunks, dtype}).
+--- random.normal(loc, scale, shape, {seed, chunks, dtype}), as dask's
+-- `normal(loc, scale, size, chunks=)`; or random.normal(shape, {loc, scale,
+-- seed, chunks, dtype}).
+-- @param loc the mean (or the shape, in the second form)
+-- @param scale the standard deviation (or the options)
 -- @param shape a list of sizes
--- @param[opt] opts `{ loc =, scale =, seed =, chunks =, dtype = }`
+-- @param[opt] opts `{ seed =, chunks =, dtype = }`
 -- @function random.normal
 -- @return an Array
-function M.random.normal(shape, opts)
-  local o = opts or {}
-  local r = random_array("normal", shape, opts, o.loc or 0, o.scale or 1, "float64", "random.normal")
-  return r
+function M.random.normal(loc, scale, shape, opts)
+  if type(loc) == "table" then -- normal(shape, opts)
+    local o = scale or {}
+    if type(o) ~= "table" then
+      error("random.normal: expected (loc, scale, shape, opts) or (shape, opts); the second argument is a "
+        .. type(o), 2)
+    end
+    return (random_array("normal", loc, o, o.loc or 0, o.scale or 1, "float64", "random.normal"))
+  end
+  if type(loc) ~= "number" or type(scale) ~= "number" then
+    error("random.normal: expected (loc, scale, shape, opts) with numbers loc and scale, or (shape, opts); got "
+      .. type(loc) .. ", " .. type(scale), 2)
+  end
+  return (random_array("normal", shape, opts, loc, scale, "float64", "random.normal"))
 end
 
 --- random.randint(low, high, shape, {seed, chunks, dtype = int64}): [low, high).
