@@ -78,7 +78,7 @@ static inline uint64_t zig_draw(uint64_t k, uint64_t c, uint64_t j) {
 static double zig_normal(uint64_t k, uint64_t c) {
   for (uint64_t j = 0;; j += 2) {
     uint64_t h = zig_draw(k, c, j);
-    double u = 2.0 * u01(h) - 1.0; /* the top 53 bits */
+    double u = 2.0 * u01(h) - 1.0;  /* the top 53 bits */
     int i = (int)(h & (ZIG_C - 1)); /* the low 7 bits */
     if (fabs(u) < zig_ratio[i]) return u * zig_x[i];
     if (i == 0) { /* the tail beyond R */
