@@ -15,6 +15,8 @@ local type, ipairs, tostring, format, floor, log, min, max, huge =
   type, ipairs, tostring, string.format, math.floor, math.log, math.min, math.max, math.huge
 local misuse = errors.misuse
 local keep = base.keep
+require "ldask.ffi.ml"
+local C = require "ldask.native"
 
 local M = {}
 
@@ -57,44 +59,32 @@ local function sqdist(x, c)
   return d
 end
 
--- Nearest centre of each row of X among the rows of C: labels (int32_t[n],
--- 0-based) and squared distances (double[n]).
-local function nearest_of(x, c)
-  local d = sqdist(x, c)
-  local n, k = d.shape[1], d.shape[2]
-  local dp = d:data()
+-- Nearest centre of each row of X among the rows of C (in C, from the
+-- BLAS product X C^T): labels (int32_t[n], 0-based) and squared distances
+-- (double[n]); with SUMS (a k x p float64 ndarray) and COUNTS (int64_t[k])
+-- each row is also added to its centre's sum and counted.
+local function nearest_of(x, c, sums, counts)
+  x, c = view64(x), view64(c)
+  local n, p, k = x.shape[1], x.shape[2], c.shape[1]
+  local xc = view64(x:dot(c.T))
   local lab, dist = ffi.new("int32_t[?]", n), ffi.new("double[?]", n)
-  for i = 0, n - 1 do
-    local o = i * k
-    local best, bj = dp[o], 0
-    for j = 1, k - 1 do
-      local v = dp[o + j]
-      if v < best then best, bj = v, j end
-    end
-    lab[i], dist[i] = bj, best
-  end
-  keep(d)
+  C.ld_ml_nearest(xc:data(), x:data(), c:data(), n, p, k, lab, dist, sums and sums:data() or nil, counts,
+    ffi.new("double[?]", k))
+  keep(x, c, xc, sums)
   return lab, dist
 end
 
 --- Task: one Lloyd step's partial of block X for centres C: {sums (k x p
 -- ndarray), counts (Lua list), inertia}.
 function M._lloyd_part(x, c)
-  x = view64(x)
   local n, p, k = x.shape[1], x.shape[2], c.shape[1]
-  local lab, dist = nearest_of(x, c)
   local sums = nd.zeros({ k, p }, "float64")
-  local sp, xp = sums:data(), x:data()
+  local cnt = ffi.new("int64_t[?]", k)
+  local _, dist = nearest_of(x, c, sums, cnt)
   local counts = {}
-  for j = 1, k do counts[j] = 0 end
+  for j = 1, k do counts[j] = tonumber(cnt[j - 1]) end
   local inertia = 0
-  for i = 0, n - 1 do
-    local j = lab[i]
-    counts[j + 1] = counts[j + 1] + 1
-    inertia = inertia + dist[i]
-    for t = 0, p - 1 do sp[j * p + t] = sp[j * p + t] + xp[i * p + t] end
-  end
-  keep(x)
+  for i = 0, n - 1 do inertia = inertia + dist[i] end
   return { sums, counts, inertia }
 end
 
