@@ -9,6 +9,11 @@ local M = {}
 
 local Profiler = {}
 Profiler.__index = Profiler
+-- print(prof) shows what it holds and how to read it
+Profiler.__tostring = function(p)
+  return ("<Profiler: %d tasks recorded; :summary() for the time by prefix, :results() for each task>")
+    :format(#p.records)
+end
 Profiler.__name = "ldask.Profiler"
 M.Profiler = Profiler
 
