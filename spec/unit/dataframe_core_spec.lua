@@ -166,6 +166,13 @@ describe("the in-memory frame's pandas-like operations", function()
     assert.has_error(function() f:drop("nope") end, "drop: no column 'nope'")
   end)
 
+  it("prints groupbys and accessors by what they are", function()
+    local d = dd.from_table({ k = { "a" }, v = { 1 } })
+    assert.equal("ldask.dataframe.GroupBy<by=k, npartitions=1>", tostring(d:groupby("k")))
+    assert.equal("ldask.dataframe.GroupBy<by=k, selected .v, npartitions=1>", tostring(d:groupby("k").v))
+    assert.equal("ldask.dataframe .str accessor of series 'k'", tostring(d.k.str))
+  end)
+
   it("names the fix for Lua's traps: == between a table and a number, #", function()
     local ok, err = pcall(function() return f[f.v == 3] end)
     assert.is_false(ok)

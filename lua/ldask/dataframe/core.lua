@@ -671,6 +671,7 @@ function M.dt_accessor(s)
       tostring(s._meta.name), tostring(s._meta.dtype), tostring(s._meta.name)), 3)
   end
   return setmetatable({}, {
+    __tostring = function() return format("ldask.dataframe .dt accessor of series '%s'", tostring(s._meta.name)) end,
     __index = function(_, f)
       if f == "floor" then
         return function(_, unit)
@@ -701,6 +702,7 @@ function M.str_accessor(s)
   local acc = str_cache[s]
   if acc then return acc end
   acc = setmetatable({}, {
+    __tostring = function() return format("ldask.dataframe .str accessor of series '%s'", tostring(s._meta.name)) end,
     __index = function(_, method)
       local kind = strings.METHODS[method]
       if not kind then

@@ -163,6 +163,15 @@ local function regroup(g, t)
   return setmetatable(out, GroupBy)
 end
 
+GroupBy.__tostring = function(g)
+  local bn = rawget(g, "_by_name")
+  if type(bn) == "table" then bn = table.concat(bn, ", ") end
+  local cols = rawget(g, "_cols")
+  local sel = cols and ((rawget(g, "_series") and "." or "") .. table.concat(cols, ", ")) or ""
+  return format("ldask.dataframe.GroupBy<by=%s%s, npartitions=%d>", tostring(bn or "?"),
+    sel ~= "" and (", selected " .. sel) or "", rawget(g, "_df").npartitions)
+end
+
 GroupBy.__index = function(g, k)
   local m = gbm[k]
   if m then return m end
