@@ -88,6 +88,13 @@ do
     return r
   end
 end
+do
+  local R = require "ldask.array.routines"
+  for _, k in ipairs({ "vstack", "hstack", "dstack", "diff", "roll", "isin", "count_nonzero", "average",
+    "nan_to_num", "meshgrid", "tril", "triu", "cov", "corrcoef" }) do
+    M[k] = R[k]
+  end
+end
 M.map_blocks = elemwise.map_blocks
 M.where = elemwise.where
 M.astype = elemwise.astype

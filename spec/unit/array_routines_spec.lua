@@ -1,0 +1,36 @@
+-- ldask.array's numpy routines (lua/ldask/array/routines.lua): the same
+-- results on the sync and threaded schedulers and on other chunkings, and
+-- errors at the caller's line. Their values against numpy are in
+-- spec/functional/array_numpy_spec.lua.
+local da = require "ldask.array"
+
+describe("ldask.array routines", function()
+  -- (TOL: floating sums in another order differ in the last bits)
+  local function same_everywhere(make, tol)
+    local a = make(2):compute({ scheduler = "sync" })
+    local b = make(3):compute({ scheduler = "threads" })
+    if tol then assert.is_true((a - b):abs():max():item() <= tol)
+    else assert.same(a:totable(), b:totable()) end
+    return a
+  end
+
+  it("give the same values whatever the chunks and the scheduler", function()
+    local m = same_everywhere(function(c) return da.tril(da.arange(36, { chunks = c * 5 }):reshape({ 6, 6 }):rechunk(c), 1) end)
+    assert.same({ 0, 1, 0, 0, 0, 0 }, m:totable()[1])
+    same_everywhere(function(c) return da.roll(da.arange(10, { chunks = c }), 4) end)
+    same_everywhere(function(c) return da.diff(da.arange(10, { chunks = c }) ^ 2, 2) end)
+    same_everywhere(function(c) return da.cov(da.random.random({ 3, 20 }, { chunks = c, seed = 4 })) end, 1e-15)
+  end)
+
+  it("raise errors naming the argument at the caller's line", function()
+    local function err_of(f) local ok, e = pcall(f); assert.is_false(ok); return e end
+    assert.matches("array_routines_spec.lua:%d+: vstack: argument list%[2%] must be an ldask array, got number",
+      err_of(function() local r = da.vstack({ da.ones({ 2 }, { chunks = 1 }), 5 }); return r end))
+    assert.matches("array_routines_spec.lua:%d+: tril: expected a 2%-D array, got 1%-D",
+      err_of(function() local r = da.tril(da.ones({ 3 }, { chunks = 1 })); return r end))
+    assert.matches("array_routines_spec.lua:%d+: roll: shift must be an integer",
+      err_of(function() local r = da.roll(da.ones({ 3 }, { chunks = 1 }), 0.5); return r end))
+    assert.matches("array_routines_spec.lua:%d+: meshgrid: indexing must be",
+      err_of(function() local r = da.meshgrid(da.ones({ 3 }, { chunks = 1 }), { indexing = "zz" }); return r end))
+  end)
+end)
