@@ -80,6 +80,10 @@ r = {
   'cov': np.cov(F[0]),
   'cov_cols': np.cov(F[1], rowvar=False, ddof=0),
   'corrcoef': np.corrcoef(F[2]),
+  'unique': np.unique(A),
+  'unique_f': np.unique(np.round(F / 3)),
+  'bincount': np.bincount((A + 3).ravel(), minlength=9),
+  'bincount_w': np.bincount((A + 3).ravel(), weights=F.ravel()),
 }
 for k, v in r.items():
     np.save(d + '/' + k + '.npy', v)
@@ -154,6 +158,10 @@ local function exprs()
     cov = da.cov(F:slice { 0 }),
     cov_cols = da.cov(F:slice { 1 }, { rowvar = false, ddof = 0 }),
     corrcoef = da.corrcoef(F:slice { 2 }),
+    unique = da.unique(A),
+    unique_f = da.unique(da.round(F / 3)),
+    bincount = da.bincount((A + 3):ravel(), { minlength = 9 }),
+    bincount_w = da.bincount((A + 3):ravel(), { weights = F:ravel() }),
   }
 end
 

@@ -22,6 +22,17 @@ describe("ldask.array routines", function()
     same_everywhere(function(c) return da.cov(da.random.random({ 3, 20 }, { chunks = c, seed = 4 })) end, 1e-15)
   end)
 
+  it("unique keeps one NaN, last; bincount refuses negative values naming one", function()
+    local u = da.unique(da.from_table({ 3, 1, 0 / 0, 3, 0 / 0 }):rechunk({ 2 })):compute()
+    local t = u:totable()
+    assert.same({ 1, 3 }, { t[1], t[2] })
+    assert.equal(3, #t)
+    assert.is_true(t[3] ~= t[3])
+    local ok, err = pcall(function() return da.bincount(da.from_table({ 1, -2 }):rechunk({ 1 })):compute() end)
+    assert.is_false(ok)
+    assert.matches("bincount: the values must be non%-negative integers, found %-2", err)
+  end)
+
   it("raise errors naming the argument at the caller's line", function()
     local function err_of(f) local ok, e = pcall(f); assert.is_false(ok); return e end
     assert.matches("array_routines_spec.lua:%d+: vstack: argument list%[2%] must be an ldask array, got number",

@@ -91,7 +91,7 @@ end
 do
   local R = require "ldask.array.routines"
   for _, k in ipairs({ "vstack", "hstack", "dstack", "diff", "roll", "isin", "count_nonzero", "average",
-    "nan_to_num", "meshgrid", "tril", "triu", "cov", "corrcoef" }) do
+    "nan_to_num", "meshgrid", "tril", "triu", "cov", "corrcoef", "unique", "bincount" }) do
     M[k] = R[k]
   end
 end

@@ -1,7 +1,8 @@
 --- ldask.array.routines: numpy routines built from the array's own
 -- operations (slicing, concatenation, elementwise and reductions), as
 -- dask.array has them: vstack, hstack, dstack, diff, roll, isin,
--- count_nonzero, average, nan_to_num, meshgrid, tril, triu, cov, corrcoef.
+-- count_nonzero, average, nan_to_num, meshgrid, tril, triu, cov, corrcoef,
+-- unique, bincount.
 -- Each is lazy and works on any chunking; errors name the argument.
 -- @submodule ldask.array
 local core = require "ldask.array.core"
@@ -311,6 +312,137 @@ function M.corrcoef(x, opts)
   local eye = require("ldask.array.creation").eye(n, { chunks = c.chunks[1] })
   local d = elemwise.unary("sqrt", reductions.reduction(c * eye, "sum", 1, false, nil, 2), 2)
   return c / slicing.reshape(d, { n, 1 }) / slicing.reshape(d, { 1, n })
+end
+
+-- The sorted distinct values of the values of the ndarrays LIST, as a 1-D
+-- ndarray of DTYPE (NaNs, sorted last, kept once as numpy does).
+local function distinct(list, dtype)
+  local vals = {}
+  for _, a in ipairs(list) do
+    for _, v in ipairs(a:reshape({ -1 }):tolist()) do vals[#vals + 1] = v end
+  end
+  local nan = false
+  local nums = {}
+  for _, v in ipairs(vals) do
+    if v ~= v then nan = true else nums[#nums + 1] = v end
+  end
+  table.sort(nums, function(a, b) return a < b end) -- (false < true for bools: as numbers below)
+  local out = {}
+  for i, v in ipairs(nums) do if i == 1 or v ~= nums[i - 1] then out[#out + 1] = v end end
+  if nan then out[#out + 1] = 0 / 0 end
+  if #out == 0 then return nd.zeros({ 0 }, dtype) end
+  return nd.from_table(out, dtype)
+end
+
+--- Task: the sorted distinct values of block B (1-D).
+function M._unique_block(b)
+  if b.dtype == "bool" then return distinct({ b:astype("uint8") }, "uint8"):astype("bool") end
+  return distinct({ b }, b.dtype)
+end
+
+--- Task: the sorted distinct values of the 1-D blocks given.
+function M._unique_merge(...)
+  local parts = { ... }
+  local dtype = parts[1].dtype
+  if dtype == "bool" then
+    for i, p in ipairs(parts) do parts[i] = p:astype("uint8") end
+    return distinct(parts, "uint8"):astype("bool")
+  end
+  return distinct(parts, dtype)
+end
+
+-- A tree of FN over the keys LEAVES (8 at a time) under NAME, ending in
+-- the key FINAL. Adds the tasks to LAYER.
+local function tree(layer, name, leaves, fn, final)
+  local level, depth = leaves, 0
+  repeat
+    local nxt = {}
+    for i = 1, #level, 8 do
+      local t = { fn }
+      for j = i, math.min(i + 7, #level) do t[#t + 1] = level[j] end
+      local k = #level <= 8 and final or (name .. "-combine-" .. depth .. "," .. (#nxt))
+      layer[k] = t
+      nxt[#nxt + 1] = k
+    end
+    level, depth = nxt, depth + 1
+  until #level == 1
+end
+
+--- unique(x): the sorted distinct values of X, flattened (a 1-D array of
+-- unknown length, one block, as dask's; NaN kept once).
+-- @param x an Array
+-- @return an Array
+function M.unique(x)
+  check_array(x, "unique")
+  local name = core.name("unique", { "unique", x.name })
+  local layer, leaves = {}, {}
+  core.each_block(core.numblocks(x.chunks), function(idx)
+    local k = name .. "-block," .. #leaves
+    layer[k] = { M._unique_block, x.ndim == 0 and x.name or core.bkey(x.name, idx) }
+    leaves[#leaves + 1] = k
+  end)
+  tree(layer, name, leaves, M._unique_merge, core.bkey(name, { 0 }))
+  return core.new(name, layer, { { 0 / 0 } }, x.dtype, { x })
+end
+
+--- Task: the counts of the non-negative integers of block B, MINLENGTH long
+-- at least (numpy's bincount, optional weights W).
+function M._bincount_block(minlength, b, w)
+  local vals = b:reshape({ -1 }):tolist()
+  local wv = w and w:reshape({ -1 }):tolist()
+  local counts, n = {}, minlength
+  for i, v in ipairs(vals) do
+    if v < 0 or v % 1 ~= 0 then
+      error(format("bincount: the values must be non-negative integers, found %s", tostring(v)), 0)
+    end
+    if v + 1 > n then n = v + 1 end
+    counts[v + 1] = (counts[v + 1] or 0) + (wv and wv[i] or 1)
+  end
+  local out = {}
+  for i = 1, n do out[i] = counts[i] or 0 end
+  if n == 0 then return nd.zeros({ 0 }, w and "float64" or "int64") end
+  return nd.from_table(out, w and "float64" or "int64")
+end
+
+--- Task: the sum of count vectors of different lengths.
+function M._bincount_merge(...)
+  local parts, n = { ... }, 0
+  for _, p in ipairs(parts) do if p.shape[1] > n then n = p.shape[1] end end
+  local out = {}
+  for i = 1, n do out[i] = 0 end
+  for _, p in ipairs(parts) do for i, v in ipairs(p:tolist()) do out[i] = out[i] + v end end
+  if n == 0 then return nd.zeros({ 0 }, parts[1].dtype) end
+  return nd.from_table(out, parts[1].dtype)
+end
+
+--- bincount(x, {weights =, minlength = 0}): how many times each
+-- non-negative integer of the 1-D int array X occurs (weighted: the sum of
+-- WEIGHTS there), numpy's; a 1-D array of unknown length, one block.
+-- @param x a 1-D integer Array
+-- @param[opt] opts `{ weights = (an Array like x), minlength = }`
+-- @return an Array
+function M.bincount(x, opts)
+  check_array(x, "bincount")
+  opts = opts or {}
+  if x.ndim ~= 1 or not x.dtype:match("int") then
+    error(format("bincount: expected a 1-D integer array, got %d-D %s", x.ndim, x.dtype), 2)
+  end
+  local w = opts.weights
+  if w ~= nil then
+    check_array(w, "bincount", "weights", 3)
+    if w.ndim ~= 1 or w.shape[1] ~= x.shape[1] then error("bincount: weights must have x's shape", 2) end
+    w = require("ldask.array.rechunk").rechunk(w, { x.chunks[1] })
+  end
+  local minlength = opts.minlength or 0
+  local name = core.name("bincount", { "bincount", x.name, w and w.name or "", minlength })
+  local layer, leaves = {}, {}
+  for i = 0, #x.chunks[1] - 1 do
+    local k = name .. "-block," .. i
+    layer[k] = { M._bincount_block, minlength, core.bkey(x.name, { i }), w and core.bkey(w.name, { i }) or nil }
+    leaves[#leaves + 1] = k
+  end
+  tree(layer, name, leaves, M._bincount_merge, core.bkey(name, { 0 }))
+  return core.new(name, layer, { { 0 / 0 } }, w and "float64" or "int64", w and { x, w } or { x })
 end
 
 return M
