@@ -401,6 +401,7 @@ static void on_done(ld_wake *k) {
       wk_run_done(w, rev);
     rev = n;
   }
+  wk_fin_flush(w); /* this turn's task-finished reports, as one message */
 }
 
 /* Tasks shorter than this on average are waited for awake (see on_lone). */

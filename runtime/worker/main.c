@@ -149,7 +149,9 @@ static void heartbeat(uv_timer_t *t) {
 
 static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");
-  if (ld_mp_str_eq(op, "compute-task")) {
+  if (ld_mp_str_eq(op, "compute-tasks")) {
+    wk_on_compute_batch(&W, m, h);
+  } else if (ld_mp_str_eq(op, "compute-task")) {
     wk_on_compute(&W, m, h);
   } else if (ld_mp_str_eq(op, "free-keys")) {
     wk_on_free(&W, h);

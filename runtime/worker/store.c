@@ -51,6 +51,7 @@ static void pk_done(msgpack_sbuffer *sb) {
 #define I(p, v) msgpack_pack_int64(&(p)->pk, (int64_t)(v))
 
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n) {
+  wk_fin_flush(w); /* the reports queued before go first */
   if (w->sched && w->registered) ld_conn_send_packed(w->sched, sb, bufs, n);
   pk_done(sb);
 }
@@ -174,7 +175,7 @@ static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t depl
 }
 
 /* Tells the scheduler that task KEY failed with MSG (and traceback TB). */
-static void send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
+void wk_send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 4);
@@ -198,7 +199,7 @@ static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uin
     char msg[1200];
     fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
     snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
-    send_erred(w, t->key, t->keylen, msg, "");
+    wk_send_erred(w, t->key, t->keylen, msg, "");
     task_abandon(w, t);
   } else {
     dp->loaded = frames;
@@ -262,7 +263,7 @@ static void task_run(wk_state *w, wk_task *t) {
       fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
       snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
       if (d)
-        send_erred(w, t->key, t->keylen, msg, "");
+        wk_send_erred(w, t->key, t->keylen, msg, "");
       else /* the scheduler recomputes it or finds another copy */
         report_missing(w, t, dp->key, dp->keylen, w->address);
       for (int k = 0; k < i; k++) release_frames(in[k], nin[k]);
@@ -385,6 +386,24 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
   if (!ld_mp_get_str(h, "key", &key, &klen)) return;
   ld_mp_get_i64(h, "nframes", &nf);
   ld_mp_get_i64(h, "priority", &prio);
+  if (nf < 1 || (uint64_t)nf + 1 > m->nframes) nf = 0;
+  const msgpack_object *deps = ld_mp_get(h, "deps");
+  uint32_t nd = deps && deps->type == MSGPACK_OBJECT_ARRAY ? deps->via.array.size : 0;
+  wk_dep_in *in = calloc(nd ? nd : 1, sizeof *in);
+  if (in == NULL) abort();
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < nd; i++) {
+    const msgpack_object *o = &deps->via.array.ptr[i];
+    if (!ld_mp_get_str(o, "key", &in[n].key, &in[n].keylen)) continue;
+    ld_mp_get_i64(o, "nbytes", &in[n].nbytes);
+    in[n++].who_has = ld_mp_get(o, "who_has");
+  }
+  wk_compute(w, key, klen, prio, m->frames + 1, (uint32_t)nf, in, n);
+  free(in);
+}
+
+void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buffer *const *payload,
+                uint32_t nf, const wk_dep_in *in, uint32_t nd) {
   wk_data *have = ld_strmap_get(&w->data, key, klen);
   if (have && !have->fetched) { /* already computed here */
     pk_t p;
@@ -404,8 +423,8 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
     }
     task_abandon(w, old);
   }
-  if (nf < 1 || (uint64_t)nf + 1 > m->nframes) {
-    send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
+  if (nf < 1) {
+    wk_send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
     return;
   }
   wk_task *t = calloc(1, sizeof *t);
@@ -414,26 +433,21 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
   t->keylen = klen;
   t->prio = prio;
   t->refs = 1;
-  t->npayload = (uint32_t)nf;
+  t->npayload = nf;
   t->payload = malloc((size_t)nf * sizeof *t->payload);
   if (t->payload == NULL) abort();
-  for (uint32_t i = 0; i < (uint32_t)nf; i++) t->payload[i] = ld_buffer_retain(m->frames[1 + i]);
-  const msgpack_object *deps = ld_mp_get(h, "deps");
-  uint32_t nd = deps && deps->type == MSGPACK_OBJECT_ARRAY ? deps->via.array.size : 0;
+  for (uint32_t i = 0; i < nf; i++) t->payload[i] = ld_buffer_retain(payload[i]);
   t->deps = calloc(nd ? nd : 1, sizeof *t->deps);
   if (t->deps == NULL) abort();
   for (uint32_t i = 0; i < nd; i++) {
-    const msgpack_object *o = &deps->via.array.ptr[i];
-    const char *dk;
-    size_t dl;
-    if (!ld_mp_get_str(o, "key", &dk, &dl)) continue;
     wk_dep *d = &t->deps[t->ndeps++];
-    d->key = dupn(dk, dl);
-    d->keylen = dl;
-    ld_mp_get_i64(o, "nbytes", &d->nbytes);
-    const msgpack_object *wh = ld_mp_get(o, "who_has");
+    d->key = dupn(in[i].key, in[i].keylen);
+    d->keylen = in[i].keylen;
+    d->nbytes = in[i].nbytes;
+    const msgpack_object *wh = in[i].who_has;
     uint32_t nw = wh && wh->type == MSGPACK_OBJECT_ARRAY ? wh->via.array.size : 0;
     d->who_has = calloc(nw ? nw : 1, sizeof(char *));
+    if (d->who_has == NULL) abort();
     for (uint32_t j = 0; j < nw; j++) {
       const msgpack_object *a = &wh->via.array.ptr[j];
       if (a->type == MSGPACK_OBJECT_STR)
@@ -471,20 +485,10 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
       /* Small results travel with the message: the scheduler answers
        * gathers of them without asking us. */
       int small = d->nbytes <= WK_INLINE_MAX;
-      msgpack_pack_map(&p.pk, small ? 7 : 6);
-      if (small) S(&p, "nframes"), I(&p, d->nframes);
-      S(&p, "op"), S(&p, "task-finished");
-      S(&p, "key"), SN(&p, t->key, t->keylen);
-      S(&p, "nbytes"), I(&p, d->nbytes);
-      S(&p, "start"), msgpack_pack_double(&p.pk, r->t0);
-      S(&p, "stop"), msgpack_pack_double(&p.pk, r->t1);
-      S(&p, "thread"), I(&p, r->thread);
-      if (small) {
-        ld_conn *sc = w->registered ? w->sched : NULL;
-        if (sc) ld_conn_send_packed(sc, &p.sb, d->frames, d->nframes);
-        pk_done(&p.sb);
-        goto sent;
-      }
+      wk_fin_add(w, t->key, t->keylen, d->nbytes, r->t0, r->t1, r->thread, small ? d->frames : NULL,
+                 small ? d->nframes : 0);
+      pk_done(&p.sb);
+      goto sent;
     } else {
       msgpack_pack_map(&p.pk, 7);
       S(&p, "op"), S(&p, "task-erred");

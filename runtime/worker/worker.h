@@ -198,6 +198,28 @@ static inline double wk_wall(void) {
 /* store.c */
 void wk_data_drop(wk_state *w, const char *key, size_t len); /* frees KEY's data */
 void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h);
+/* Tells the scheduler that task KEY failed with MSG (and traceback TB). */
+void wk_send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb);
+/* A dependency of a task to compute, as the scheduler described it
+ * (borrowed from the message). */
+typedef struct wk_dep_in {
+  const char *key;
+  size_t keylen;
+  int64_t nbytes;
+  const msgpack_object *who_has; /* an array of addresses, or NULL */
+} wk_dep_in;
+/* Starts task KEY (PAYLOAD: NF frames, retained; NF 0: answered with
+ * task-erred) with the ND dependencies IN. */
+void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buffer *const *payload,
+                uint32_t nf, const wk_dep_in *in, uint32_t nd);
+/* batch.c: a compute-tasks message (M, H borrowed); the task-finished
+ * reports of one loop turn: wk_fin_add queues one (its N frames
+ * retained), wk_fin_flush sends them as one tasks-finished (also called
+ * by wk_send_sched before any other message to the scheduler). */
+void wk_on_compute_batch(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_fin_add(wk_state *w, const char *key, size_t klen, int64_t nbytes, double t0, double t1,
+                int thread, ld_buffer *const *frames, uint32_t n);
+void wk_fin_flush(wk_state *w);
 void wk_on_free(wk_state *w, const msgpack_object *h);
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);
