@@ -11,7 +11,7 @@
 
 #include "pack.h"
 
-uint64_t sc_batches_sent, sc_batched_tasks;
+uint64_t sc_batches_sent, sc_batched_tasks, sc_largest_batch;
 
 /* The columns, in the order they are written (docs/protocol.md). */
 static const char *const col_names[SC_BATCH_NCOLS] = {"keys",     "priority",   "nframes", "ndeps",
@@ -71,6 +71,7 @@ void sc_flush_compute(sc_worker *w) {
   }
   sc_batches_sent++;
   sc_batched_tasks += b->n;
+  if (b->n > sc_largest_batch) sc_largest_batch = b->n;
   pk_send(&p, w->alive ? w->conn : NULL, b->frames, b->nframes);
   sc_batch_drop(b);
 }

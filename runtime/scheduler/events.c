@@ -195,8 +195,15 @@ const char *sc_key_prefix(const char *key, size_t klen, size_t *len) {
 int32_t sc_events_prefix_of(sc_events *e, const char *key, size_t klen) {
   size_t plen;
   const char *p = sc_key_prefix(key, klen, &plen);
+  int32_t last = e->last_prefix - 1; /* (stored + 1: a zeroed state means none) */
+  if (last >= 0 && last < e->nprefix && strlen(e->prefix[last]) == plen &&
+      memcmp(e->prefix[last], p, plen) == 0)
+    return last;
   void *v = ld_strmap_get(&e->prefix_ix, p, plen);
-  if (v) return (int32_t)((intptr_t)v - 1);
+  if (v) {
+    e->last_prefix = (int32_t)(intptr_t)v;
+    return (int32_t)((intptr_t)v - 1);
+  }
   if (e->nprefix >= SC_PREFIX_MAX) return SC_PREFIX_OTHER;
   if (e->nprefix == e->capprefix) {
     int32_t cap = e->capprefix ? e->capprefix * 2 : 16;
@@ -213,5 +220,6 @@ int32_t sc_events_prefix_of(sc_events *e, const char *key, size_t klen) {
     return SC_PREFIX_OTHER;
   }
   e->prefix[e->nprefix++] = name;
+  e->last_prefix = ix + 1;
   return ix;
 }

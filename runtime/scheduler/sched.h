@@ -269,13 +269,13 @@ void sc_retire_free(void);
  * sends whatever W has pending (compute-tasks or free-keys), in order:
  * called before any other message to W. sc_batch_drop empties a batch
  * (a worker gone), sc_batch_free frees it. The counters: compute-tasks
- * messages sent and the tasks in them (identity-reply). */
+ * messages sent, the tasks in them, the most in one (identity-reply). */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
 void sc_flush_compute(sc_worker *w);
 void sc_flush_worker(sc_worker *w);
 void sc_batch_drop(sc_batch *b);
 void sc_batch_free(sc_batch *b);
-extern uint64_t sc_batches_sent, sc_batched_tasks;
+extern uint64_t sc_batches_sent, sc_batched_tasks, sc_largest_batch;
 /* send.c: the batches go out after this loop iteration's messages. */
 void sc_flush_soon(sc_state *st);
 
