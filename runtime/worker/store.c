@@ -243,9 +243,20 @@ static void task_run(wk_state *w, wk_task *t) {
     } /* else read below, synchronously */
   }
   if (t->loading > 0) return;
-  ld_buffer ***in = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *in);
-  uint32_t *nin = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *nin);
-  if (in == NULL || nin == NULL) abort();
+  /* The run and its four dependency arrays in one allocation (see
+   * ld_wtask_free); the inputs' frames go straight into it. */
+  size_t nd = (size_t)t->ndeps;
+  ld_wtask *r = calloc(1, sizeof *r + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames +
+                                            sizeof *r->dep_keylens + sizeof *r->dep_nframes));
+  if (r == NULL) abort();
+  char *arrays = (char *)(r + 1);
+  r->dep_keys = (const char **)arrays;
+  r->dep_frames = (ld_buffer ***)(arrays + nd * sizeof *r->dep_keys);
+  r->dep_keylens = (size_t *)(arrays + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames));
+  r->dep_nframes = (uint32_t *)(arrays + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames +
+                                               sizeof *r->dep_keylens));
+  ld_buffer ***in = r->dep_frames;
+  uint32_t *nin = r->dep_nframes;
   for (int i = 0; i < t->ndeps; i++) {
     wk_dep *dp = &t->deps[i];
     if (dp->loaded) { /* the references move to the run */
@@ -267,36 +278,23 @@ static void task_run(wk_state *w, wk_task *t) {
       else /* the scheduler recomputes it or finds another copy */
         report_missing(w, t, dp->key, dp->keylen, w->address);
       for (int k = 0; k < i; k++) release_frames(in[k], nin[k]);
-      free(in);
-      free(nin);
+      free(r);
       task_abandon(w, t);
       return;
     }
   }
-  ld_wtask *r = calloc(1, sizeof *r);
-  if (r == NULL) abort();
   r->key = t->key;
   r->keylen = t->keylen;
   r->payload = t->payload;
   r->npayload = t->npayload;
   r->owner = t;
   r->ndeps = (uint32_t)t->ndeps;
-  size_t nd = t->ndeps ? (size_t)t->ndeps : 1;
-  r->dep_keys = calloc(nd, sizeof *r->dep_keys);
-  r->dep_keylens = calloc(nd, sizeof *r->dep_keylens);
-  r->dep_frames = calloc(nd, sizeof *r->dep_frames);
-  r->dep_nframes = calloc(nd, sizeof *r->dep_nframes);
-  if (!r->dep_keys || !r->dep_keylens || !r->dep_frames || !r->dep_nframes) abort();
   for (int i = 0; i < t->ndeps; i++) {
     wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
-    r->dep_frames[i] = in[i]; /* the references move to the run */
-    r->dep_nframes[i] = nin[i];
     if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
-  free(in);
-  free(nin);
   t->run = r;
   t->state = W_EXECUTING;                       /* from the loop's point of view: handed over */
   t->refs++;                                    /* held by the run until wk_task_done */
