@@ -61,8 +61,7 @@ void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uin
 static void data_free(wk_data *d) {
   for (uint32_t i = 0; d->frames && i < d->nframes; i++) ld_buffer_release(d->frames[i]);
   free(d->frames);
-  free(d->key);
-  free(d);
+  free(d); /* (its key is in the same allocation) */
 }
 
 static void data_drop(wk_state *w, const char *key, size_t len) {
@@ -79,9 +78,10 @@ void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, 
 static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **frames, uint32_t n,
                          int fetched) {
   data_drop(w, key, len);
-  wk_data *d = calloc(1, sizeof *d);
+  wk_data *d = calloc(1, sizeof *d + len + 1); /* the key after the record */
   if (d == NULL) abort();
-  d->key = dupn(key, len);
+  d->key = memcpy(d + 1, key, len);
+  d->key[len] = '\0';
   d->keylen = len;
   d->frames = frames;
   d->nframes = n;
@@ -112,8 +112,7 @@ static void task_unref(wk_task *t) {
     free(t->deps[i].key);
   }
   free(t->deps);
-  free(t->key);
-  free(t);
+  free(t); /* (its key is in the same allocation) */
 }
 
 static void task_run(wk_state *w, wk_task *t);
@@ -425,9 +424,10 @@ void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buff
     wk_send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
     return;
   }
-  wk_task *t = calloc(1, sizeof *t);
+  wk_task *t = calloc(1, sizeof *t + klen + 1); /* the key after the record */
   if (t == NULL) abort();
-  t->key = dupn(key, klen);
+  t->key = memcpy(t + 1, key, klen);
+  t->key[klen] = '\0';
   t->keylen = klen;
   t->prio = prio;
   t->refs = 1;

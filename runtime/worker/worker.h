@@ -43,7 +43,7 @@ typedef struct wk_dep {
 } wk_dep;
 
 typedef struct wk_task {
-  char *key;
+  char *key; /* in the record's allocation, after it */
   size_t keylen;
   int state;
   int released; /* the scheduler freed it while executing */
@@ -62,7 +62,7 @@ typedef struct wk_task {
 } wk_task;
 
 typedef struct wk_data {
-  char *key;
+  char *key; /* in the record's allocation, after it */
   size_t keylen;
   ld_buffer **frames;
   uint32_t nframes;
