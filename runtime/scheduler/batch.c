@@ -4,14 +4,15 @@
  * placed and sent after the iteration's messages were handled (the uv
  * check of send.c), or before any other message to that worker so that
  * the order of messages to a worker is kept. A batch is cut in several
- * messages at SC_BATCH_TASKS tasks, SC_BATCH_FRAMES payload frames or
- * SC_BATCH_BYTES bytes of header. Runs on the scheduler's loop thread. */
+ * messages at SC_BATCH_TASKS tasks, SC_BATCH_FRAMES payload frames,
+ * SC_BATCH_BYTES bytes of header, or before it would pass the largest
+ * message the worker accepts (its max_message_size). Runs on the scheduler's loop thread. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pack.h"
 
-uint64_t sc_batches_sent, sc_batched_tasks, sc_largest_batch;
+uint64_t sc_batches_sent, sc_batched_tasks, sc_largest_batch, sc_batches_cut;
 
 /* The columns, in the order they are written (docs/protocol.md). */
 static const char *const col_names[SC_BATCH_NCOLS] = {"keys",     "priority",   "nframes", "ndeps",
@@ -35,6 +36,11 @@ static size_t batch_bytes(const sc_batch *b) {
   return n;
 }
 
+/* The wire size of B as one message, at most (prefix, header, frames). */
+static uint64_t wire_size(const sc_batch *b) {
+  return 4 + 8 * (uint64_t)(1 + b->nframes) + batch_bytes(b) + 128 + b->payload_bytes;
+}
+
 static void release_frames(sc_batch *b) {
   for (uint32_t i = 0; i < b->nframes; i++) ld_buffer_release(b->frames[i]);
   b->nframes = 0;
@@ -45,6 +51,7 @@ void sc_batch_drop(sc_batch *b) {
   for (int i = 0; i < SC_BATCH_NCOLS; i++) b->col[i].size = 0;
   b->n = 0;
   b->ndeps = 0;
+  b->payload_bytes = 0;
 }
 
 void sc_batch_free(sc_batch *b) {
@@ -81,13 +88,8 @@ void sc_flush_worker(sc_worker *w) {
   sc_flush_frees(w);
 }
 
-void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
-  sc_batch *b = &w->compute;
-  /* a free queued before (of the same key, maybe) goes first */
-  if (w->nfree) sc_flush_frees(w);
-  if (b->n > 0 && (b->n >= SC_BATCH_TASKS || b->nframes + t->payload.n > SC_BATCH_FRAMES ||
-                   batch_bytes(b) > SC_BATCH_BYTES))
-    sc_flush_compute(w);
+/* Appends T to W's batch (packed columns, retained frames). */
+static void append(sc_state *st, sc_task *t, sc_batch *b) {
   ld_sched_info info;
   ld_sched_info_of(st->eng, t->id, &info);
   int32_t ndeps;
@@ -119,7 +121,34 @@ void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
     b->capframes = cap;
   }
   ld_buffer *const *pf = sc_frames_ptr(&t->payload);
-  for (uint32_t i = 0; i < nf; i++) b->frames[b->nframes++] = ld_buffer_retain(pf[i]);
+  for (uint32_t i = 0; i < nf; i++) {
+    b->frames[b->nframes++] = ld_buffer_retain(pf[i]);
+    b->payload_bytes += pf[i]->size;
+  }
   b->n++;
+}
+
+void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
+  sc_batch *b = &w->compute;
+  /* a free queued before (of the same key, maybe) goes first */
+  if (w->nfree) sc_flush_frees(w);
+  if (b->n > 0 && (b->n >= SC_BATCH_TASKS || b->nframes + t->payload.n > SC_BATCH_FRAMES ||
+                   batch_bytes(b) > SC_BATCH_BYTES))
+    sc_flush_compute(w);
+  /* What the batch held before T: T is taken out again when the message
+   * would pass the largest one the worker accepts, and goes in the next. */
+  size_t sizes[SC_BATCH_NCOLS];
+  for (int i = 0; i < SC_BATCH_NCOLS; i++) sizes[i] = b->col[i].size;
+  uint32_t n = b->n, ndeps = b->ndeps, nframes = b->nframes;
+  uint64_t payload = b->payload_bytes;
+  append(st, t, b);
+  if (n > 0 && wire_size(b) > w->max_msg) {
+    for (uint32_t i = nframes; i < b->nframes; i++) ld_buffer_release(b->frames[i]);
+    for (int i = 0; i < SC_BATCH_NCOLS; i++) b->col[i].size = sizes[i];
+    b->n = n, b->ndeps = ndeps, b->nframes = nframes, b->payload_bytes = payload;
+    sc_batches_cut++;
+    sc_flush_compute(w);
+    append(st, t, b);
+  }
   sc_flush_soon(st);
 }

@@ -168,11 +168,12 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_init(&p);
   uint64_t msgs, writes;
   ld_net_stats(&msgs, &writes);
-  msgpack_pack_map(&p.pk, st->dashboard[0] ? 13 : 12);
+  msgpack_pack_map(&p.pk, st->dashboard[0] ? 14 : 13);
   S(&p, "op"), S(&p, "identity-reply");
   S(&p, "compute_batches"), I(&p, sc_batches_sent);
   S(&p, "tasks_sent"), I(&p, sc_batched_tasks);
   S(&p, "largest_batch"), I(&p, sc_largest_batch);
+  S(&p, "batches_cut"), I(&p, sc_batches_cut);
   S(&p, "transfers_pending"), I(&p, sc_copies_pending());
   if (st->dashboard[0]) S(&p, "dashboard"), S(&p, st->dashboard);
   S(&p, "messages_sent"), I(&p, msgs);

@@ -46,6 +46,9 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   snprintf(w->addr, sizeof w->addr, "%.*s", (int)alen, addr);
   w->nthreads = w->base_threads = (int)nthreads;
   w->memory_limit = memlimit;
+  int64_t maxmsg = 0;
+  w->max_msg =
+      ld_mp_get_i64(h, "max_message_size", &maxmsg) && maxmsg > 0 ? (uint64_t)maxmsg : UINT64_MAX;
   const msgpack_object *nanny = ld_mp_get(h, "nanny");
   w->nanny = nanny && nanny->type == MSGPACK_OBJECT_BOOLEAN && nanny->via.boolean;
   w->alive = 1;
@@ -59,9 +62,12 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   ld_conn_set_data(c, w);
   pk_t p;
   pk_init(&p);
-  msgpack_pack_map(&p.pk, 2);
+  uint64_t max_message, max_buffered, held;
+  ld_frame_budgets(&max_message, &max_buffered, &held);
+  msgpack_pack_map(&p.pk, 3);
   S(&p, "op"), S(&p, "registered");
   S(&p, "id"), I(&p, w->id);
+  S(&p, "max_message_size"), I(&p, max_message > INT64_MAX ? INT64_MAX : max_message);
   pk_send(&p, c, NULL, 0);
   for (int i = 0; i < st->nfn_msgs; i++) ld_conn_send(c, sc_msg_clone(st->fn_msgs[i]));
   sc_replay_uploads(st, w);

@@ -30,6 +30,7 @@
 typedef struct sc_batch {
   msgpack_sbuffer col[SC_BATCH_NCOLS];
   uint32_t n, ndeps;
+  uint64_t payload_bytes; /* of the frames */
   ld_buffer **frames;
   uint32_t nframes, capframes;
 } sc_batch;
@@ -59,6 +60,7 @@ typedef struct sc_worker {
   int alive;
   msgpack_sbuffer free_keys; /* packed keys of a free-keys not yet sent */
   uint32_t nfree;
+  uint64_t max_msg; /* the largest message it accepts (register-worker's max_message_size) */
   sc_batch compute; /* tasks placed here not yet sent (batch.c); never both
                        this and free_keys pending: the order is kept */
   struct sc_worker *next;
@@ -276,6 +278,8 @@ void sc_flush_worker(sc_worker *w);
 void sc_batch_drop(sc_batch *b);
 void sc_batch_free(sc_batch *b);
 extern uint64_t sc_batches_sent, sc_batched_tasks, sc_largest_batch;
+/* batches cut because the next task would pass the worker's max_message_size */
+extern uint64_t sc_batches_cut;
 /* send.c: the batches go out after this loop iteration's messages. */
 void sc_flush_soon(sc_state *st);
 

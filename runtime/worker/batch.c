@@ -3,7 +3,8 @@
  * dependencies in CSR form) checked as a whole and started task by task,
  * and the tasks-finished reports of the tasks that finished during one
  * turn of the loop, sent as one message (columns, then the small results'
- * frames). Runs on the loop thread. */
+ * frames; cut in several at FIN_TASKS reports, FIN_FRAMES frames or
+ * before the scheduler's max_message_size). Runs on the loop thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,7 @@ static struct {
   uint32_t n;
   ld_buffer **frames;
   uint32_t nframes, capframes;
+  uint64_t bytes; /* of the columns and frames */
 } fin;
 
 static const char *const fin_names[FIN_NCOLS] = {"keys", "nbytes", "start",
@@ -131,7 +133,15 @@ static const char *const fin_names[FIN_NCOLS] = {"keys", "nbytes", "start",
 
 void wk_fin_add(wk_state *w, const char *key, size_t klen, int64_t nbytes, double t0, double t1,
                 int thread, ld_buffer *const *frames, uint32_t n) {
-  if (fin.n >= FIN_TASKS || fin.nframes + n > FIN_FRAMES) wk_fin_flush(w);
+  /* this report's share of the message, at most: its columns, frames and
+   * their lengths */
+  uint64_t more = klen + 48 + 8 * (uint64_t)n;
+  for (uint32_t i = 0; i < n; i++) more += frames[i]->size;
+  uint64_t wire = 4 + 8 * (uint64_t)(1 + fin.nframes) + 128 + fin.bytes;
+  if (fin.n > 0 && (fin.n >= FIN_TASKS || fin.nframes + n > FIN_FRAMES ||
+                    wire + more > (w->sched_max_msg ? w->sched_max_msg : UINT64_MAX)))
+    wk_fin_flush(w);
+  fin.bytes += more;
   msgpack_packer pk;
   msgpack_packer_init(&pk, &fin.col[0], msgpack_sbuffer_write);
   ld_mp_pack_str(&pk, key, klen);
@@ -172,6 +182,7 @@ void wk_fin_flush(wk_state *w) {
     fin.col[i].size = 0;
   }
   fin.n = 0;
+  fin.bytes = 0;
   if (w->sched && w->registered) ld_conn_send_packed(w->sched, sb, fin.frames, fin.nframes);
   if (sb->alloc > ((size_t)1 << 20)) msgpack_sbuffer_destroy(sb); /* a rare large one */
   for (uint32_t i = 0; i < fin.nframes; i++) ld_buffer_release(fin.frames[i]);

@@ -121,10 +121,11 @@ typedef struct wk_state {
   double peer_timeout; /* a peer owing data silent this long is given up */
   double lost_since;   /* when the scheduler link went down, <0 when up */
   int registered;
-  int nanny;          /* started by a nanny (LDASK_NANNY_PID): it restarts us */
-  ld_strmap tasks;    /* key -> wk_task */
-  ld_strmap data;     /* key -> wk_data */
-  ld_strmap fetching; /* key -> wk_fetch */
+  uint64_t sched_max_msg; /* the largest message the scheduler accepts ('registered') */
+  int nanny;              /* started by a nanny (LDASK_NANNY_PID): it restarts us */
+  ld_strmap tasks;        /* key -> wk_task */
+  ld_strmap data;         /* key -> wk_data */
+  ld_strmap fetching;     /* key -> wk_fetch */
   wk_peer *peers;
   int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;

@@ -189,3 +189,33 @@ describe("ldask-worker and compute-tasks", function()
     assert.same({ "g1", "g2" }, keys)
   end)
 end)
+
+describe("compute-tasks and a worker's --max-message-size", function()
+  local sched, wpid, c
+  setup(function()
+    sched = wire.start_scheduler("--no-dashboard")
+    wpid = wire.start_worker(sched.address, "--no-nanny --max-message-size 64KiB")
+    c = client(sched.address, { set_as_default = false })
+    c:wait_for_workers(1, 20)
+  end)
+  teardown(function()
+    if c then pcall(c.close, c) end
+    if wpid then os.execute("kill -TERM " .. wpid .. " 2>/dev/null") end
+    if sched then sched.stop() end
+  end)
+
+  it("cuts a batch before it passes the largest message the worker accepts", function()
+    local base = c:scatter({ 5 })[1]
+    local pad = string.rep("p", 200) -- in every payload: 1,024 of them pass 64 KiB
+    local seq = {}
+    for i = 1, 3000 do seq[i] = i end
+    local fs = c:map(function(x, b, s) return x + b + #s end, seq, base, pad)
+    local r = c:gather(fs, 60)
+    for i = 1, 3000 do assert.equal(i + 205, r[i]) end
+    local info = c:scheduler_info()
+    assert.equal(1, #info.workers) -- the worker kept its connection
+    assert.is_true(info.batches_cut > 0, "batches cut: " .. info.batches_cut)
+    assert.is_true(info.largest_batch < 1024, "largest batch: " .. info.largest_batch)
+    assert.is_true(wire.alive(wpid))
+  end)
+end)
