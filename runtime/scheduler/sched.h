@@ -4,8 +4,9 @@
  * task's side record (payload frames, who_has, the worker running it,
  * error text, gathers, restrictions). All owned by the one libuv loop of
  * the program (no locks). tasks.c holds the side records and the engine's
- * hooks, placement.c the placement of ready tasks, proto.c and
- * client_ops.c the message handlers, send.c what goes out, broadcast.c
+ * hooks, placement.c the placement of ready tasks, proto.c, graph.c
+ * (update-graph) and client_ops.c the message handlers, send.c what goes
+ * out, batch.c the compute-tasks batches, broadcast.c
  * the requests to every worker (upload-file, run), main.c the program.
  * Task payloads are opaque frames kept by reference for recomputation;
  * the scheduler never decodes them. */

@@ -2,7 +2,8 @@
  * it holds (results and fetched inputs, each a list of frames: frame 0 the
  * codec header, then raw buffers), connections to the scheduler and to
  * peers, and the executor threads. main.c: program and scheduler link;
- * store.c: tasks, data and peer fetches; serve.c: answering requests for
+ * store.c: tasks, data and peer fetches; batch.c: compute-tasks and the
+ * batched tasks-finished reports; serve.c: answering requests for
  * data; memory.c: memory accounting and the spill policy under
  * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
  * exec.c: executor threads, each with its own LuaJIT state running
