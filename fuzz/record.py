@@ -12,7 +12,7 @@ connection; the corpora are cut from it:
   worker_ops the messages the scheduler sent a worker, in windows
   hello      each connection's first message (its hello)
   frame      raw byte streams as they crossed the proxy (first 16 KB)
-  codec      the codec payloads (frames) of compute-task messages
+  codec      the codec payloads (frames) of compute-task(s) messages
 Run from the repository root after make: /usr/bin/python3 fuzz/record.py"""
 import os
 import socket
@@ -203,7 +203,7 @@ def main():
     for up, down, _, _ in snapshot:
         for _, frames in up + down:
             op = op_of(frames[0])
-            if op in ('compute-task', 'task-finished', 'update-graph', 'scatter', 'run') and len(frames) > 1:
+            if op in ('compute-task', 'compute-tasks', 'task-finished', 'tasks-finished', 'update-graph', 'scatter', 'run') and len(frames) > 1:
                 payload = frames[1:5]
                 if sum(len(f) for f in payload) > 16384:
                     continue

@@ -16,7 +16,7 @@
 #include "net/frame.h"
 
 /* Bumped whenever a message changes incompatibly; peers must match. */
-#define LD_PROTOCOL 1
+#define LD_PROTOCOL 2
 
 typedef struct ld_conn ld_conn;
 typedef struct ld_server ld_server;

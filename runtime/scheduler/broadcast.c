@@ -163,7 +163,7 @@ typedef struct run_ctx {
 static void send_run(sc_state *st, sc_worker *w, int64_t id, void *ctx) {
   (void)st;
   const run_ctx *rc = ctx;
-  sc_flush_frees(w);
+  sc_flush_worker(w);
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 2);

@@ -1,6 +1,6 @@
 /* client_ops.c — ldask-scheduler's handlers of client messages:
- * update-graph, release-keys, cancel, gather, scatter, identity, who-has,
- * register-functions, shutdown (docs/protocol.md). */
+ * release-keys, cancel, gather, scatter, identity, who-has,
+ * register-functions, shutdown (docs/protocol.md; update-graph is in graph.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,145 +9,6 @@
 #include "util/strmap.h"
 
 /* ---- client ops ---- */
-
-/* Copies the restriction list WS (worker names or addresses) into T. */
-static void set_restrictions(sc_task *t, const msgpack_object *ws) {
-  t->restrict_to = sc_xrealloc(NULL, ws->via.array.size * sizeof(char *));
-  for (uint32_t j = 0; j < ws->via.array.size; j++) {
-    const msgpack_object *o = &ws->via.array.ptr[j];
-    if (o->type != MSGPACK_OBJECT_STR) continue;
-    char *s = sc_xrealloc(NULL, o->via.str.size + 1);
-    memcpy(s, o->via.str.ptr, o->via.str.size);
-    s[o->via.str.size] = '\0';
-    t->restrict_to[t->nrestrict++] = s;
-  }
-}
-
-/* update-graph: tasks [{key, deps, priority, nframes, retries, workers}],
- * wanted [keys]; frames = the payloads back to back. */
-static void op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h) {
-  const msgpack_object *tasks = arr(h, "tasks");
-  uint32_t next_frame = 1;
-  char err[400];
-  if (tasks == NULL) {
-    send_error(cl->conn, "update-graph: 'tasks' must be an array");
-    return;
-  }
-  uint32_t n = tasks->via.array.size;
-  /* Engine ids of the records this message (re)defines, -1 for the others.
-   * Each is pinned (an engine want of its own) until the end, so that an
-   * error cascade in between cannot forget it before it is wanted or
-   * computed. */
-  int32_t *added = sc_xrealloc(NULL, (n ? n : 1) * sizeof *added);
-  for (uint32_t i = 0; i < n; i++) added[i] = -1;
-  /* Pass 1: records. */
-  for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *rec = &tasks->via.array.ptr[i];
-    const char *key;
-    size_t klen;
-    int64_t nf = 0, prio = 0, retries = 0;
-    if (!ld_mp_get_str(rec, "key", &key, &klen)) {
-      snprintf(err, sizeof err, "update-graph: task record %u has no string 'key'", i);
-      send_error(cl->conn, err);
-      break;
-    }
-    ld_mp_get_i64(rec, "nframes", &nf);
-    ld_mp_get_i64(rec, "priority", &prio);
-    ld_mp_get_i64(rec, "retries", &retries);
-    if (nf < 1 || next_frame + (uint64_t)nf > m->nframes) {
-      snprintf(err, sizeof err,
-               "update-graph: task '%.*s' claims %lld payload frames but the message has %u left",
-               (int)klen, key, (long long)nf, m->nframes - next_frame);
-      key_error(cl->conn, key, klen, err);
-      break;
-    }
-    uint32_t first = next_frame;
-    next_frame += (uint32_t)nf;
-    /* Created at once when new (one hash probe); else the known record. */
-    int rc;
-    sc_task *t = sc_task_new(st, key, klen, prio, &rc);
-    if (t == NULL && rc == LD_SCHED_EKEY) t = find_key(st, key, klen);
-    if (t == NULL) {
-      snprintf(err, sizeof err, "update-graph: cannot create task '%.*s' (%s)", (int)klen, key,
-               rc == LD_SCHED_EKEY ? "a NUL byte in the key" : "out of memory");
-      key_error(cl->conn, key, klen, err);
-      break;
-    }
-    if (rc == LD_SCHED_EKEY) { /* known */
-      int state = sc_state_of(st, t);
-      if (state != LD_TASK_CANCELLED && !(state == LD_TASK_RELEASED && t->payload.n == 0))
-        continue; /* same key: same computation, already known */
-      ld_sched_renew(st->eng, t->id, prio);
-      t->scattered = 0;
-      t->lost = 0;
-    }
-    sc_frames_set(&t->payload, m->frames + first, (uint32_t)nf);
-    t->retries = (int)retries;
-    const msgpack_object *ws = arr(rec, "workers");
-    if (ws && ws->via.array.size > 0 && t->nrestrict == 0) set_restrictions(t, ws);
-    added[i] = t->id;
-    ld_sched_want(st->eng, t->id);
-  }
-  /* Pass 2: dependencies (may refer to tasks of this batch). */
-  int32_t *deps = NULL;
-  uint32_t capdeps = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (added[i] < 0) continue;
-    sc_task *t = sc_side(st, added[i]);
-    int32_t nold;
-    ld_sched_deps(st->eng, t->id, &nold);
-    if (nold > 0) continue; /* resubmitted: keeps its dependencies */
-    const msgpack_object *dl = arr(&tasks->via.array.ptr[i], "deps");
-    uint32_t nd = dl ? dl->via.array.size : 0;
-    if (nd > capdeps) deps = sc_xrealloc(deps, (capdeps = nd) * sizeof *deps);
-    uint32_t j;
-    for (j = 0; j < nd; j++) {
-      const sc_task *d = find(st, &dl->via.array.ptr[j]);
-      if (d == NULL || d == t) break;
-      deps[j] = d->id;
-    }
-    if (j < nd) {
-      const msgpack_object *o = &dl->via.array.ptr[j];
-      snprintf(err, sizeof err, "task '%s' depends on unknown key '%.*s'", sc_key(st, t, NULL),
-               o->type == MSGPACK_OBJECT_STR ? (int)o->via.str.size : 1,
-               o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : "?");
-      sc_want(st, cl, t);
-      sc_erred(st, t, err, strlen(err), "", 0);
-      continue;
-    }
-    if (ld_sched_set_deps(st->eng, t->id, deps, (int32_t)nd) != 0) {
-      snprintf(err, sizeof err, "update-graph: cannot record the dependencies of '%s'",
-               sc_key(st, t, NULL));
-      sc_want(st, cl, t);
-      sc_erred(st, t, err, strlen(err), "", 0);
-    }
-  }
-  free(deps);
-  /* Wanted keys, then start what is new. */
-  const msgpack_object *wanted = arr(h, "wanted");
-  for (uint32_t i = 0; wanted && i < wanted->via.array.size; i++) {
-    sc_task *t = find(st, &wanted->via.array.ptr[i]);
-    if (t == NULL) continue;
-    /* A client that wanted T when it erred (in pass 2 above, or earlier)
-     * was told then: key-erred goes once. Other clients are not told
-     * again either. */
-    int had = sc_wanted_by(t, cl->id);
-    sc_want(st, cl, t);
-    int state = sc_state_of(st, t);
-    if (state == LD_TASK_MEMORY) sc_notify_one(cl, t, "key-finished");
-    if (state == LD_TASK_ERRED && !had) sc_notify_one(cl, t, "key-erred");
-    /* a known key whose result was released (kept as a record because a
-     * task depends on it) is computed again */
-    if (state == LD_TASK_RELEASED) ld_sched_compute(st->eng, t->id);
-  }
-  for (uint32_t i = 0; i < n; i++)
-    if (added[i] >= 0 && ld_sched_state(st->eng, added[i]) == LD_TASK_RELEASED)
-      ld_sched_compute(st->eng, added[i]);
-  /* Unpinned: tasks nobody wants and nothing needs are dropped at once. */
-  for (uint32_t i = 0; i < n; i++)
-    if (added[i] >= 0) ld_sched_unwant(st->eng, added[i]);
-  free(added);
-}
 
 static void op_keys(sc_state *st, sc_client *cl, const msgpack_object *h, int what) {
   const msgpack_object *keys = arr(h, "keys");
@@ -307,8 +168,12 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_init(&p);
   uint64_t msgs, writes;
   ld_net_stats(&msgs, &writes);
-  msgpack_pack_map(&p.pk, st->dashboard[0] ? 10 : 9);
+  msgpack_pack_map(&p.pk, st->dashboard[0] ? 14 : 13);
   S(&p, "op"), S(&p, "identity-reply");
+  S(&p, "compute_batches"), I(&p, sc_batches_sent);
+  S(&p, "tasks_sent"), I(&p, sc_batched_tasks);
+  S(&p, "largest_batch"), I(&p, sc_largest_batch);
+  S(&p, "batches_cut"), I(&p, sc_batches_cut);
   S(&p, "transfers_pending"), I(&p, sc_copies_pending());
   if (st->dashboard[0]) S(&p, "dashboard"), S(&p, st->dashboard);
   S(&p, "messages_sent"), I(&p, msgs);
@@ -506,7 +371,7 @@ void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obje
   if (ld_mp_str_eq(op, "register-functions"))
     op_register_functions(st, m, h);
   else if (ld_mp_str_eq(op, "update-graph"))
-    op_update_graph(st, cl, m, h);
+    sc_op_update_graph(st, cl, m, h);
   else if (ld_mp_str_eq(op, "release-keys"))
     op_keys(st, cl, h, 0);
   else if (ld_mp_str_eq(op, "cancel"))

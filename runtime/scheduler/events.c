@@ -193,10 +193,31 @@ const char *sc_key_prefix(const char *key, size_t klen, size_t *len) {
 }
 
 int32_t sc_events_prefix_of(sc_events *e, const char *key, size_t klen) {
+  int32_t last = e->last_prefix - 1; /* (stored + 1: a zeroed state means none) */
+  if (last > 0 && last < e->nprefix) {
+    /* Keys come in runs of one prefix: KEY is "LAST-word..." whose word
+     * holds a character that is no letter (a token, an index) names LAST,
+     * as sc_key_prefix would find, without scanning the whole key. */
+    const char *lp = e->prefix[last];
+    size_t ll = strlen(lp);
+    if (klen > ll + 1 && key[ll] == '-' && memcmp(key, lp, ll) == 0) {
+      for (size_t i = ll + 1; i < klen; i++) {
+        char c = key[i];
+        if (c == '-' || c == ',' || c == '\'' || c == '"' || c == ')') break;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return last;
+      }
+    }
+  }
   size_t plen;
   const char *p = sc_key_prefix(key, klen, &plen);
+  if (last >= 0 && last < e->nprefix && strlen(e->prefix[last]) == plen &&
+      memcmp(e->prefix[last], p, plen) == 0)
+    return last;
   void *v = ld_strmap_get(&e->prefix_ix, p, plen);
-  if (v) return (int32_t)((intptr_t)v - 1);
+  if (v) {
+    e->last_prefix = (int32_t)(intptr_t)v;
+    return (int32_t)((intptr_t)v - 1);
+  }
   if (e->nprefix >= SC_PREFIX_MAX) return SC_PREFIX_OTHER;
   if (e->nprefix == e->capprefix) {
     int32_t cap = e->capprefix ? e->capprefix * 2 : 16;
@@ -213,5 +234,6 @@ int32_t sc_events_prefix_of(sc_events *e, const char *key, size_t klen) {
     return SC_PREFIX_OTHER;
   }
   e->prefix[e->nprefix++] = name;
+  e->last_prefix = ix + 1;
   return ix;
 }

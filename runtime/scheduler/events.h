@@ -51,6 +51,7 @@ typedef struct sc_events {
   char **prefix;
   int32_t nprefix, capprefix;
   ld_strmap prefix_ix;
+  int32_t last_prefix; /* 1 + the index found last, tried first (keys come in runs); 0 none */
   /* counters since the start */
   int64_t completed, erred, transfer_bytes, transfers;
 } sc_events;

@@ -261,6 +261,7 @@ int main(int argc, char **argv) {
   uv_close((uv_handle_t *)&sig_term, NULL);
   uv_close((uv_handle_t *)&ttl_timer, NULL);
   uv_close((uv_handle_t *)&st.notify, NULL);
+  uv_close((uv_handle_t *)&st.kick, NULL);
   uv_run(st.loop, UV_RUN_DEFAULT);
   sc_broadcast_free(&st);
   sc_coord_free();

@@ -46,6 +46,9 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   snprintf(w->addr, sizeof w->addr, "%.*s", (int)alen, addr);
   w->nthreads = w->base_threads = (int)nthreads;
   w->memory_limit = memlimit;
+  int64_t maxmsg = 0;
+  w->max_msg =
+      ld_mp_get_i64(h, "max_message_size", &maxmsg) && maxmsg > 0 ? (uint64_t)maxmsg : UINT64_MAX;
   const msgpack_object *nanny = ld_mp_get(h, "nanny");
   w->nanny = nanny && nanny->type == MSGPACK_OBJECT_BOOLEAN && nanny->via.boolean;
   w->alive = 1;
@@ -59,9 +62,12 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
   ld_conn_set_data(c, w);
   pk_t p;
   pk_init(&p);
-  msgpack_pack_map(&p.pk, 2);
+  uint64_t max_message, max_buffered, held;
+  ld_frame_budgets(&max_message, &max_buffered, &held);
+  msgpack_pack_map(&p.pk, 3);
   S(&p, "op"), S(&p, "registered");
   S(&p, "id"), I(&p, w->id);
+  S(&p, "max_message_size"), I(&p, max_message > INT64_MAX ? INT64_MAX : max_message);
   pk_send(&p, c, NULL, 0);
   for (int i = 0; i < st->nfn_msgs; i++) ld_conn_send(c, sc_msg_clone(st->fn_msgs[i]));
   sc_replay_uploads(st, w);
@@ -88,6 +94,16 @@ static int task_times(const sc_state *st, const sc_worker *w, const msgpack_obje
   return 1;
 }
 
+/* A compute of KEY on W (worker times A, B; THREAD) goes into the stream
+ * when its times are sane. */
+static void record_run(sc_state *st, sc_worker *w, const char *key, size_t klen, double a, double b,
+                       int64_t thread, int64_t nbytes, int erred) {
+  if (!(a > 0 && b >= a && b - a < 1e7 && b < 1e12)) return; /* NaN fails too */
+  if (thread < 0 || thread >= w->nthreads) thread = -1;
+  sc_events_compute(&st->ev, key, klen, w->id, (int)thread, sc_worker_time(st, w, a),
+                    sc_worker_time(st, w, b), nbytes, erred);
+}
+
 /* A compute (task-finished or task-erred H from W) goes into the stream. */
 static void record_compute(sc_state *st, sc_worker *w, const msgpack_object *h, int64_t nbytes,
                            int erred) {
@@ -98,6 +114,97 @@ static void record_compute(sc_state *st, sc_worker *w, const msgpack_object *h, 
   if (!ld_mp_get_i64(h, "thread", &thread) || thread < 0 || thread >= w->nthreads) thread = -1;
   sc_events_compute(&st->ev, k->via.str.ptr, k->via.str.size, w->id, (int)thread, t0, t1, nbytes,
                     erred);
+}
+
+/* W finished task KEY (K: a msgpack str, or anything else: ignored) with
+ * NBYTES of result, of which the NDATA frames DATA are a small copy. */
+static void finished(sc_state *st, sc_worker *w, const msgpack_object *k, int64_t nbytes,
+                     ld_buffer *const *data, uint32_t ndata) {
+  sc_task *t = find(st, k);
+  if (t)
+    sc_finished(st, w, t, nbytes, data, ndata);
+  else if (k && k->type == MSGPACK_OBJECT_STR) /* forgotten meanwhile: the worker may drop it */
+    sc_queue_free(w, k->via.str.ptr, k->via.str.size);
+}
+
+/* Updates the moving average of task run times with one run of D s. */
+static void run_time(sc_state *st, double d) {
+  st->avg_task = st->avg_task < 0 ? d : 0.95 * st->avg_task + 0.05 * d;
+}
+
+static double num(const msgpack_object *o) {
+  switch (o->type) {
+    case MSGPACK_OBJECT_FLOAT64:
+    case MSGPACK_OBJECT_FLOAT32:
+      return o->via.f64;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+      return (double)o->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+      return (double)o->via.i64;
+    default:
+      return -1;
+  }
+}
+
+/* The array COL of H when it has N elements, else NULL. */
+static const msgpack_object *column(const msgpack_object *h, const char *name, uint32_t n) {
+  const msgpack_object *o = arr(h, name);
+  return o && o->via.array.size == n ? o->via.array.ptr : NULL;
+}
+
+/* tasks-finished: the columns keys, nbytes, start, stop, thread, nframes
+ * (docs/protocol.md), then the small results' frames in key order. Checked
+ * as a whole before anything changes: a malformed one is answered with
+ * an error and ignored. */
+static void op_tasks_finished(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_object *h) {
+  const msgpack_object *keys = arr(h, "keys");
+  uint32_t n = keys ? keys->via.array.size : 0;
+  const msgpack_object *nb = column(h, "nbytes", n), *t0 = column(h, "start", n),
+                       *t1 = column(h, "stop", n), *th = column(h, "thread", n),
+                       *nf = column(h, "nframes", n);
+  if (keys == NULL || (n > 0 && (!nb || !t0 || !t1 || !th || !nf))) {
+    send_error(w->conn,
+               "tasks-finished: 'keys' must be an array and 'nbytes', 'start', 'stop', "
+               "'thread' and 'nframes' arrays as long as it");
+    return;
+  }
+  uint64_t frames = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (keys->via.array.ptr[i].type != MSGPACK_OBJECT_STR ||
+        nb[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        nf[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER || nb[i].via.u64 > (uint64_t)INT64_MAX ||
+        nf[i].via.u64 >= m->nframes) {
+      char msg[160];
+      snprintf(msg, sizeof msg,
+               "tasks-finished: entry %u needs a string key and integers nbytes, nframes >= 0", i);
+      send_error(w->conn, msg);
+      return;
+    }
+    frames += nf[i].via.u64;
+  }
+  if (frames + 1 > m->nframes) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "tasks-finished: the reports claim %llu value frames, the message has %u",
+             (unsigned long long)frames, m->nframes - 1);
+    send_error(w->conn, msg);
+    return;
+  }
+  uint32_t frame = 1;
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[i];
+    int64_t nbytes = (int64_t)nb[i].via.u64;
+    double a = num(&t0[i]), b = num(&t1[i]);
+    if (a >= 0 && b >= a) run_time(st, b - a);
+    record_run(st, w, k->via.str.ptr, k->via.str.size, a, b,
+               th[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER && th[i].via.u64 < 1000000
+                   ? (int64_t)th[i].via.u64
+                   : -1,
+               nbytes, 0);
+    uint32_t c = (uint32_t)nf[i].via.u64;
+    finished(st, w, k, nbytes, m->frames + frame, c);
+    frame += c;
+  }
 }
 
 /* A heartbeat's dashboard fields: the worker's clock, CPU, and the
@@ -149,26 +256,19 @@ static void heartbeat_events(sc_state *st, sc_worker *w, const msgpack_object *h
 static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");
   w->last_seen = sc_now(st);
-  if (ld_mp_str_eq(op, "task-finished")) {
+  if (ld_mp_str_eq(op, "tasks-finished")) {
+    op_tasks_finished(st, w, m, h);
+  } else if (ld_mp_str_eq(op, "task-finished")) {
     int64_t nbytes = 0;
     double t0, t1;
     ld_mp_get_i64(h, "nbytes", &nbytes);
-    if (ld_mp_get_f64(h, "start", &t0) && ld_mp_get_f64(h, "stop", &t1) && t1 >= t0) {
-      double d = t1 - t0;
-      st->avg_task = st->avg_task < 0 ? d : 0.95 * st->avg_task + 0.05 * d;
-    }
+    if (ld_mp_get_f64(h, "start", &t0) && ld_mp_get_f64(h, "stop", &t1) && t1 >= t0)
+      run_time(st, t1 - t0);
     record_compute(st, w, h, nbytes, 0);
     int64_t ndata = 0;
     ld_mp_get_i64(h, "nframes", &ndata);
     if (ndata < 0 || (uint64_t)ndata + 1 > m->nframes) ndata = 0;
-    sc_task *t = find(st, ld_mp_get(h, "key"));
-    if (t)
-      sc_finished(st, w, t, nbytes, m->frames + 1, (uint32_t)ndata);
-    else {
-      /* Forgotten meanwhile: the worker may drop it. */
-      const msgpack_object *k = ld_mp_get(h, "key");
-      if (k && k->type == MSGPACK_OBJECT_STR) sc_queue_free(w, k->via.str.ptr, k->via.str.size);
-    }
+    finished(st, w, ld_mp_get(h, "key"), nbytes, m->frames + 1, (uint32_t)ndata);
   } else if (ld_mp_str_eq(op, "task-erred")) {
     const char *msg = "", *tb = "";
     size_t mlen = 0, tblen = 0;
@@ -336,6 +436,7 @@ static void on_close(ld_conn *c, const char *reason) {
     sc_worker *w = data;
     sc_worker_gone(st, w, reason);
     msgpack_sbuffer_destroy(&w->free_keys);
+    sc_batch_free(&w->compute);
     free(w);
   }
 }
@@ -346,5 +447,7 @@ void sc_proto_init(sc_state *st, const ld_conn_handlers **h) {
   sc_g = st;
   uv_check_init(st->loop, &st->notify);
   st->notify.data = st;
+  uv_idle_init(st->loop, &st->kick);
+  st->kick.data = st;
   *h = &handlers;
 }

@@ -60,7 +60,7 @@ static void send_put(sc_state *st, sc_worker *target, sc_task *t, ld_buffer *con
   S(&p, "op"), S(&p, "put-data");
   S(&p, "key"), SN(&p, key, klen);
   S(&p, "nframes"), I(&p, n);
-  sc_flush_frees(target);
+  sc_flush_worker(target);
   pk_send(&p, target->conn, frames, n);
 }
 

@@ -125,7 +125,7 @@ void sc_op_restart(sc_state *st, sc_client *cl, const msgpack_object *h) {
   for (sc_worker *w = st->workers; w; w = w->next) {
     r->old[r->nold++] = w->id;
     if (w->nanny) r->want++;
-    sc_flush_frees(w);
+    sc_flush_worker(w);
     pk_t p;
     pk_init(&p);
     msgpack_pack_map(&p.pk, 1);

@@ -139,7 +139,7 @@ static void check(uv_timer_t *t) {
           if (w == NULL) continue;
           fprintf(stderr, "ldask-scheduler: retiring worker %s (%s): closing it\n", w->name,
                   w->addr);
-          sc_flush_frees(w);
+          sc_flush_worker(w);
           pk_t p;
           pk_init(&p);
           msgpack_pack_map(&p.pk, 1);

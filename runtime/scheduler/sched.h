@@ -4,8 +4,9 @@
  * task's side record (payload frames, who_has, the worker running it,
  * error text, gathers, restrictions). All owned by the one libuv loop of
  * the program (no locks). tasks.c holds the side records and the engine's
- * hooks, placement.c the placement of ready tasks, proto.c and
- * client_ops.c the message handlers, send.c what goes out, broadcast.c
+ * hooks, placement.c the placement of ready tasks, proto.c, graph.c
+ * (update-graph) and client_ops.c the message handlers, send.c what goes
+ * out, batch.c the compute-tasks batches, broadcast.c
  * the requests to every worker (upload-file, run), main.c the program.
  * Task payloads are opaque frames kept by reference for recomputation;
  * the scheduler never decodes them. */
@@ -18,6 +19,22 @@
 #include "events.h"
 #include "net/conn.h"
 #include "sched/engine.h"
+
+/* A compute-tasks message being packed for one worker (batch.c): the
+ * columns keys, priority, nframes, ndeps (one entry per task), dep_keys,
+ * dep_nbytes, dep_who (one per dependency), and the payload frames
+ * (references). */
+#define SC_BATCH_NCOLS 7
+#define SC_BATCH_TASKS 1024              /* tasks per compute-tasks at most */
+#define SC_BATCH_FRAMES 60000            /* payload frames per message at most */
+#define SC_BATCH_BYTES ((size_t)4 << 20) /* header bytes before a cut */
+typedef struct sc_batch {
+  msgpack_sbuffer col[SC_BATCH_NCOLS];
+  uint32_t n, ndeps;
+  uint64_t payload_bytes; /* of the frames */
+  ld_buffer **frames;
+  uint32_t nframes, capframes;
+} sc_batch;
 
 typedef struct sc_worker {
   int id;
@@ -44,6 +61,9 @@ typedef struct sc_worker {
   int alive;
   msgpack_sbuffer free_keys; /* packed keys of a free-keys not yet sent */
   uint32_t nfree;
+  uint64_t max_msg; /* the largest message it accepts (register-worker's max_message_size) */
+  sc_batch compute; /* tasks placed here not yet sent (batch.c); never both
+                       this and free_keys pending: the order is kept */
   struct sc_worker *next;
 } sc_worker;
 
@@ -119,6 +139,7 @@ typedef struct sc_state {
   char address[96];
   int closing;
   uv_check_t notify; /* sends the batched keys-finished after each poll */
+  uv_idle_t kick;    /* while batches wait: the loop does not block before notify */
   ld_msg **fn_msgs;  /* register-functions messages, replayed to joining workers */
   int nfn_msgs, capfn_msgs;
   /* broadcast.c: requests to workers in flight, uploaded files (by name) */
@@ -183,6 +204,9 @@ void sc_fill(sc_state *st);
 /* The one scheduler state of the process (send.c). */
 extern sc_state *sc_g;
 
+/* graph.c: a client's update-graph (M, H borrowed), either form. */
+void sc_op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
+
 /* client_ops.c */
 void sc_on_client_msg(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h);
 ld_msg *sc_msg_clone(const ld_msg *m);
@@ -243,8 +267,24 @@ void sc_op_retire(sc_state *st, sc_client *cl, const msgpack_object *h);
 int sc_retire_on_data(sc_state *st, sc_worker *from, ld_msg *m, const msgpack_object *h);
 void sc_retire_free(void);
 
-/* send.c, proto.c: messages. */
+/* batch.c: compute-tasks batches. sc_send_compute adds T (placed on W)
+ * to W's batch; sc_flush_compute sends W's batch now; sc_flush_worker
+ * sends whatever W has pending (compute-tasks or free-keys), in order:
+ * called before any other message to W. sc_batch_drop empties a batch
+ * (a worker gone), sc_batch_free frees it. The counters: compute-tasks
+ * messages sent, the tasks in them, the most in one (identity-reply). */
 void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w);
+void sc_flush_compute(sc_worker *w);
+void sc_flush_worker(sc_worker *w);
+void sc_batch_drop(sc_batch *b);
+void sc_batch_free(sc_batch *b);
+extern uint64_t sc_batches_sent, sc_batched_tasks, sc_largest_batch;
+/* batches cut because the next task would pass the worker's max_message_size */
+extern uint64_t sc_batches_cut;
+/* send.c: the batches go out after this loop iteration's messages. */
+void sc_flush_soon(sc_state *st);
+
+/* send.c, proto.c: messages. */
 void sc_send_free(sc_worker *w, sc_task *t);
 /* Tells every other worker that GONE was removed: their fetches from it
  * fail at once (it may be frozen, its peer connections open but mute) and

@@ -15,6 +15,11 @@ double sc_now(sc_state *st) { return (double)uv_now(st->loop) / 1000.0; }
 char *sc_pk_spare;
 size_t sc_pk_spare_cap;
 
+/* An idle handle only keeps the loop's poll from blocking while batches
+ * wait for the check (queued from a close callback, after this
+ * iteration's check): sc_flush_batches stops it. */
+static void kick_cb(uv_idle_t *h) { (void)h; }
+
 sc_client *sc_find_client(sc_state *st, int id) {
   for (sc_client *c = st->clients; c; c = c->next)
     if (c->id == id) return c;
@@ -26,34 +31,6 @@ static void pack_key(pk_t *p, const sc_state *st, const sc_task *t) {
   size_t len;
   const char *key = sc_key(st, t, &len);
   SN(p, key, len);
-}
-
-void sc_send_compute(sc_state *st, sc_task *t, sc_worker *w) {
-  ld_sched_info info;
-  ld_sched_info_of(st->eng, t->id, &info);
-  int32_t ndeps;
-  const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
-  pk_t p;
-  pk_init(&p);
-  msgpack_pack_map(&p.pk, 5);
-  S(&p, "op"), S(&p, "compute-task");
-  S(&p, "key"), pack_key(&p, st, t);
-  S(&p, "priority"), I(&p, info.prio);
-  S(&p, "nframes"), I(&p, t->payload.n);
-  S(&p, "deps");
-  msgpack_pack_array(&p.pk, (size_t)ndeps);
-  for (int32_t i = 0; i < ndeps; i++) {
-    const sc_task *d = sc_side(st, deps[i]);
-    sc_worker *const *who = sc_who_has(d);
-    msgpack_pack_map(&p.pk, 3);
-    S(&p, "key"), pack_key(&p, st, d);
-    S(&p, "nbytes"), I(&p, d->nbytes);
-    S(&p, "who_has");
-    msgpack_pack_array(&p.pk, (size_t)d->nwho);
-    for (int j = 0; j < d->nwho; j++) S(&p, who[j]->addr);
-  }
-  sc_flush_frees(w); /* a free of the same key queued before must go first */
-  pk_send(&p, w->conn, sc_frames_ptr(&t->payload), t->payload.n);
 }
 
 void sc_send_worker_removed(sc_state *st, const sc_worker *gone) {
@@ -82,13 +59,20 @@ void sc_flush_frees(sc_worker *w) {
   pk_send(&p, w->alive ? w->conn : NULL, NULL, 0);
 }
 
+void sc_flush_soon(sc_state *st) {
+  if (uv_is_active((uv_handle_t *)&st->notify)) return;
+  uv_check_start(&st->notify, sc_flush_batches);
+  uv_idle_start(&st->kick, kick_cb);
+}
+
 void sc_queue_free(sc_worker *w, const char *key, size_t len) {
   if (!w->alive) return;
+  if (w->compute.n) sc_flush_compute(w); /* tasks placed before go first */
   msgpack_packer pk;
   msgpack_packer_init(&pk, &w->free_keys, msgpack_sbuffer_write);
   ld_mp_pack_str(&pk, key, len);
   w->nfree++;
-  if (!uv_is_active((uv_handle_t *)&sc_g->notify)) uv_check_start(&sc_g->notify, sc_flush_batches);
+  sc_flush_soon(sc_g);
 }
 
 void sc_send_free(sc_worker *w, sc_task *t) {
@@ -108,7 +92,8 @@ static void release_fin_frames(sc_client *c) {
 void sc_flush_batches(uv_check_t *chk) {
   sc_state *st = chk->data;
   uv_check_stop(chk);
-  for (sc_worker *w = st->workers; w; w = w->next) sc_flush_frees(w);
+  uv_idle_stop(&st->kick);
+  for (sc_worker *w = st->workers; w; w = w->next) sc_flush_worker(w);
   for (sc_client *c = st->clients; c; c = c->next) {
     if (c->nfin == 0) continue;
     pk_t p;
@@ -159,8 +144,7 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
     for (uint32_t j = 0; j < nres; j++)
       c->fin_frames[c->nfin_frames++] = ld_buffer_retain(sc_frames_ptr(&t->result)[j]);
     c->nfin++;
-    if (!uv_is_active((uv_handle_t *)&sc_g->notify))
-      uv_check_start(&sc_g->notify, sc_flush_batches);
+    sc_flush_soon(sc_g);
     return;
   }
   pk_t p;
@@ -202,7 +186,7 @@ void sc_send_data_request(sc_state *st, sc_worker *w, sc_task **ts, int n, int c
   S(&p, "keys");
   msgpack_pack_array(&p.pk, (size_t)n);
   for (int i = 0; i < n; i++) pack_key(&p, st, ts[i]);
-  sc_flush_frees(w);
+  sc_flush_worker(w);
   pk_send(&p, w->conn, NULL, 0);
 }
 
@@ -214,7 +198,7 @@ void sc_send_put_data(sc_worker *w, const char *key, size_t klen, ld_buffer *con
   S(&p, "op"), S(&p, "put-data");
   S(&p, "key"), SN(&p, key, klen);
   S(&p, "nframes"), I(&p, n);
-  sc_flush_frees(w);
+  sc_flush_worker(w);
   pk_send(&p, w->conn, frames, n);
 }
 

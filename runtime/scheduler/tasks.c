@@ -325,6 +325,7 @@ void sc_remove_holder(sc_state *st, sc_task *t, sc_worker *w) {
 void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
   if (!w->alive) return;
   w->alive = 0;
+  sc_batch_drop(&w->compute); /* its tasks are requeued below */
   fprintf(stderr, "ldask-scheduler: worker %s (%s) removed: %s\n", w->name, w->addr, reason);
   for (sc_worker **pp = &st->workers; *pp; pp = &(*pp)->next) {
     if (*pp == w) {

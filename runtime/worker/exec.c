@@ -68,10 +68,12 @@ void ld_wtask_free(ld_wtask *r) {
     for (uint32_t j = 0; j < r->dep_nframes[i]; j++) ld_buffer_release(r->dep_frames[i][j]);
     free(r->dep_frames[i]);
   }
-  free(r->dep_keys);
-  free(r->dep_keylens);
-  free(r->dep_frames);
-  free(r->dep_nframes);
+  if ((void *)r->dep_keys != (void *)(r + 1)) { /* not allocated with the run (store.c) */
+    free(r->dep_keys);
+    free(r->dep_keylens);
+    free(r->dep_frames);
+    free(r->dep_nframes);
+  }
   for (uint32_t i = 0; i < r->nout; i++) ld_buffer_release(r->out[i]);
   free(r->out);
   free(r->err);
@@ -401,6 +403,7 @@ static void on_done(ld_wake *k) {
       wk_run_done(w, rev);
     rev = n;
   }
+  wk_fin_flush(w); /* this turn's task-finished reports, as one message */
 }
 
 /* Tasks shorter than this on average are waited for awake (see on_lone). */

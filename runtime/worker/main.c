@@ -149,7 +149,9 @@ static void heartbeat(uv_timer_t *t) {
 
 static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
   const msgpack_object *op = ld_mp_get(h, "op");
-  if (ld_mp_str_eq(op, "compute-task")) {
+  if (ld_mp_str_eq(op, "compute-tasks")) {
+    wk_on_compute_batch(&W, m, h);
+  } else if (ld_mp_str_eq(op, "compute-task")) {
     wk_on_compute(&W, m, h);
   } else if (ld_mp_str_eq(op, "free-keys")) {
     wk_on_free(&W, h);
@@ -179,8 +181,12 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 7);
+    uint64_t max_message, max_buffered, held;
+    ld_frame_budgets(&max_message, &max_buffered, &held);
+    msgpack_pack_map(&pk, 8);
     ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "register-worker");
+    ld_mp_pack_cstr(&pk, "max_message_size");
+    msgpack_pack_int64(&pk, max_message > INT64_MAX ? INT64_MAX : (int64_t)max_message);
     ld_mp_pack_cstr(&pk, "nanny"), W.nanny ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     ld_mp_pack_cstr(&pk, "name"), ld_mp_pack_cstr(&pk, W.name);
     ld_mp_pack_cstr(&pk, "address"), ld_mp_pack_cstr(&pk, W.address);
@@ -190,6 +196,9 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     ld_conn_send_packed(c, &sb, NULL, 0);
     msgpack_sbuffer_destroy(&sb);
   } else if (ld_mp_str_eq(op, "registered")) {
+    int64_t maxmsg = 0;
+    W.sched_max_msg =
+        ld_mp_get_i64(h, "max_message_size", &maxmsg) && maxmsg > 0 ? (uint64_t)maxmsg : UINT64_MAX;
     W.registered = 1;
     ever_registered = 1;
     wk_mem_ready(&W);

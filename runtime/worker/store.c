@@ -51,6 +51,7 @@ static void pk_done(msgpack_sbuffer *sb) {
 #define I(p, v) msgpack_pack_int64(&(p)->pk, (int64_t)(v))
 
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n) {
+  wk_fin_flush(w); /* the reports queued before go first */
   if (w->sched && w->registered) ld_conn_send_packed(w->sched, sb, bufs, n);
   pk_done(sb);
 }
@@ -60,8 +61,7 @@ void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uin
 static void data_free(wk_data *d) {
   for (uint32_t i = 0; d->frames && i < d->nframes; i++) ld_buffer_release(d->frames[i]);
   free(d->frames);
-  free(d->key);
-  free(d);
+  free(d); /* (its key is in the same allocation) */
 }
 
 static void data_drop(wk_state *w, const char *key, size_t len) {
@@ -78,9 +78,10 @@ void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, 
 static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **frames, uint32_t n,
                          int fetched) {
   data_drop(w, key, len);
-  wk_data *d = calloc(1, sizeof *d);
+  wk_data *d = calloc(1, sizeof *d + len + 1); /* the key after the record */
   if (d == NULL) abort();
-  d->key = dupn(key, len);
+  d->key = memcpy(d + 1, key, len);
+  d->key[len] = '\0';
   d->keylen = len;
   d->frames = frames;
   d->nframes = n;
@@ -111,8 +112,7 @@ static void task_unref(wk_task *t) {
     free(t->deps[i].key);
   }
   free(t->deps);
-  free(t->key);
-  free(t);
+  free(t); /* (its key is in the same allocation) */
 }
 
 static void task_run(wk_state *w, wk_task *t);
@@ -174,7 +174,7 @@ static void report_missing(wk_state *w, wk_task *t, const char *dep, size_t depl
 }
 
 /* Tells the scheduler that task KEY failed with MSG (and traceback TB). */
-static void send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
+void wk_send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb) {
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 4);
@@ -198,7 +198,7 @@ static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uin
     char msg[1200];
     fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
     snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
-    send_erred(w, t->key, t->keylen, msg, "");
+    wk_send_erred(w, t->key, t->keylen, msg, "");
     task_abandon(w, t);
   } else {
     dp->loaded = frames;
@@ -242,9 +242,20 @@ static void task_run(wk_state *w, wk_task *t) {
     } /* else read below, synchronously */
   }
   if (t->loading > 0) return;
-  ld_buffer ***in = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *in);
-  uint32_t *nin = calloc(t->ndeps ? (size_t)t->ndeps : 1, sizeof *nin);
-  if (in == NULL || nin == NULL) abort();
+  /* The run and its four dependency arrays in one allocation (see
+   * ld_wtask_free); the inputs' frames go straight into it. */
+  size_t nd = (size_t)t->ndeps;
+  ld_wtask *r = calloc(1, sizeof *r + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames +
+                                            sizeof *r->dep_keylens + sizeof *r->dep_nframes));
+  if (r == NULL) abort();
+  char *arrays = (char *)(r + 1);
+  r->dep_keys = (const char **)arrays;
+  r->dep_frames = (ld_buffer ***)(arrays + nd * sizeof *r->dep_keys);
+  r->dep_keylens = (size_t *)(arrays + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames));
+  r->dep_nframes = (uint32_t *)(arrays + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames +
+                                               sizeof *r->dep_keylens));
+  ld_buffer ***in = r->dep_frames;
+  uint32_t *nin = r->dep_nframes;
   for (int i = 0; i < t->ndeps; i++) {
     wk_dep *dp = &t->deps[i];
     if (dp->loaded) { /* the references move to the run */
@@ -262,40 +273,27 @@ static void task_run(wk_state *w, wk_task *t) {
       fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
       snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
       if (d)
-        send_erred(w, t->key, t->keylen, msg, "");
+        wk_send_erred(w, t->key, t->keylen, msg, "");
       else /* the scheduler recomputes it or finds another copy */
         report_missing(w, t, dp->key, dp->keylen, w->address);
       for (int k = 0; k < i; k++) release_frames(in[k], nin[k]);
-      free(in);
-      free(nin);
+      free(r);
       task_abandon(w, t);
       return;
     }
   }
-  ld_wtask *r = calloc(1, sizeof *r);
-  if (r == NULL) abort();
   r->key = t->key;
   r->keylen = t->keylen;
   r->payload = t->payload;
   r->npayload = t->npayload;
   r->owner = t;
   r->ndeps = (uint32_t)t->ndeps;
-  size_t nd = t->ndeps ? (size_t)t->ndeps : 1;
-  r->dep_keys = calloc(nd, sizeof *r->dep_keys);
-  r->dep_keylens = calloc(nd, sizeof *r->dep_keylens);
-  r->dep_frames = calloc(nd, sizeof *r->dep_frames);
-  r->dep_nframes = calloc(nd, sizeof *r->dep_nframes);
-  if (!r->dep_keys || !r->dep_keylens || !r->dep_frames || !r->dep_nframes) abort();
   for (int i = 0; i < t->ndeps; i++) {
     wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
-    r->dep_frames[i] = in[i]; /* the references move to the run */
-    r->dep_nframes[i] = nin[i];
     if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
-  free(in);
-  free(nin);
   t->run = r;
   t->state = W_EXECUTING;                       /* from the loop's point of view: handed over */
   t->refs++;                                    /* held by the run until wk_task_done */
@@ -385,6 +383,24 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
   if (!ld_mp_get_str(h, "key", &key, &klen)) return;
   ld_mp_get_i64(h, "nframes", &nf);
   ld_mp_get_i64(h, "priority", &prio);
+  if (nf < 1 || (uint64_t)nf + 1 > m->nframes) nf = 0;
+  const msgpack_object *deps = ld_mp_get(h, "deps");
+  uint32_t nd = deps && deps->type == MSGPACK_OBJECT_ARRAY ? deps->via.array.size : 0;
+  wk_dep_in *in = calloc(nd ? nd : 1, sizeof *in);
+  if (in == NULL) abort();
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < nd; i++) {
+    const msgpack_object *o = &deps->via.array.ptr[i];
+    if (!ld_mp_get_str(o, "key", &in[n].key, &in[n].keylen)) continue;
+    ld_mp_get_i64(o, "nbytes", &in[n].nbytes);
+    in[n++].who_has = ld_mp_get(o, "who_has");
+  }
+  wk_compute(w, key, klen, prio, m->frames + 1, (uint32_t)nf, in, n);
+  free(in);
+}
+
+void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buffer *const *payload,
+                uint32_t nf, const wk_dep_in *in, uint32_t nd) {
   wk_data *have = ld_strmap_get(&w->data, key, klen);
   if (have && !have->fetched) { /* already computed here */
     pk_t p;
@@ -404,36 +420,32 @@ void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h) {
     }
     task_abandon(w, old);
   }
-  if (nf < 1 || (uint64_t)nf + 1 > m->nframes) {
-    send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
+  if (nf < 1) {
+    wk_send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
     return;
   }
-  wk_task *t = calloc(1, sizeof *t);
+  wk_task *t = calloc(1, sizeof *t + klen + 1); /* the key after the record */
   if (t == NULL) abort();
-  t->key = dupn(key, klen);
+  t->key = memcpy(t + 1, key, klen);
+  t->key[klen] = '\0';
   t->keylen = klen;
   t->prio = prio;
   t->refs = 1;
-  t->npayload = (uint32_t)nf;
+  t->npayload = nf;
   t->payload = malloc((size_t)nf * sizeof *t->payload);
   if (t->payload == NULL) abort();
-  for (uint32_t i = 0; i < (uint32_t)nf; i++) t->payload[i] = ld_buffer_retain(m->frames[1 + i]);
-  const msgpack_object *deps = ld_mp_get(h, "deps");
-  uint32_t nd = deps && deps->type == MSGPACK_OBJECT_ARRAY ? deps->via.array.size : 0;
+  for (uint32_t i = 0; i < nf; i++) t->payload[i] = ld_buffer_retain(payload[i]);
   t->deps = calloc(nd ? nd : 1, sizeof *t->deps);
   if (t->deps == NULL) abort();
   for (uint32_t i = 0; i < nd; i++) {
-    const msgpack_object *o = &deps->via.array.ptr[i];
-    const char *dk;
-    size_t dl;
-    if (!ld_mp_get_str(o, "key", &dk, &dl)) continue;
     wk_dep *d = &t->deps[t->ndeps++];
-    d->key = dupn(dk, dl);
-    d->keylen = dl;
-    ld_mp_get_i64(o, "nbytes", &d->nbytes);
-    const msgpack_object *wh = ld_mp_get(o, "who_has");
+    d->key = dupn(in[i].key, in[i].keylen);
+    d->keylen = in[i].keylen;
+    d->nbytes = in[i].nbytes;
+    const msgpack_object *wh = in[i].who_has;
     uint32_t nw = wh && wh->type == MSGPACK_OBJECT_ARRAY ? wh->via.array.size : 0;
     d->who_has = calloc(nw ? nw : 1, sizeof(char *));
+    if (d->who_has == NULL) abort();
     for (uint32_t j = 0; j < nw; j++) {
       const msgpack_object *a = &wh->via.array.ptr[j];
       if (a->type == MSGPACK_OBJECT_STR)
@@ -471,20 +483,10 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
       /* Small results travel with the message: the scheduler answers
        * gathers of them without asking us. */
       int small = d->nbytes <= WK_INLINE_MAX;
-      msgpack_pack_map(&p.pk, small ? 7 : 6);
-      if (small) S(&p, "nframes"), I(&p, d->nframes);
-      S(&p, "op"), S(&p, "task-finished");
-      S(&p, "key"), SN(&p, t->key, t->keylen);
-      S(&p, "nbytes"), I(&p, d->nbytes);
-      S(&p, "start"), msgpack_pack_double(&p.pk, r->t0);
-      S(&p, "stop"), msgpack_pack_double(&p.pk, r->t1);
-      S(&p, "thread"), I(&p, r->thread);
-      if (small) {
-        ld_conn *sc = w->registered ? w->sched : NULL;
-        if (sc) ld_conn_send_packed(sc, &p.sb, d->frames, d->nframes);
-        pk_done(&p.sb);
-        goto sent;
-      }
+      wk_fin_add(w, t->key, t->keylen, d->nbytes, r->t0, r->t1, r->thread, small ? d->frames : NULL,
+                 small ? d->nframes : 0);
+      pk_done(&p.sb);
+      goto sent;
     } else {
       msgpack_pack_map(&p.pk, 7);
       S(&p, "op"), S(&p, "task-erred");

@@ -2,7 +2,8 @@
  * it holds (results and fetched inputs, each a list of frames: frame 0 the
  * codec header, then raw buffers), connections to the scheduler and to
  * peers, and the executor threads. main.c: program and scheduler link;
- * store.c: tasks, data and peer fetches; serve.c: answering requests for
+ * store.c: tasks, data and peer fetches; batch.c: compute-tasks and the
+ * batched tasks-finished reports; serve.c: answering requests for
  * data; memory.c: memory accounting and the spill policy under
  * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
  * exec.c: executor threads, each with its own LuaJIT state running
@@ -43,7 +44,7 @@ typedef struct wk_dep {
 } wk_dep;
 
 typedef struct wk_task {
-  char *key;
+  char *key; /* in the record's allocation, after it */
   size_t keylen;
   int state;
   int released; /* the scheduler freed it while executing */
@@ -62,7 +63,7 @@ typedef struct wk_task {
 } wk_task;
 
 typedef struct wk_data {
-  char *key;
+  char *key; /* in the record's allocation, after it */
   size_t keylen;
   ld_buffer **frames;
   uint32_t nframes;
@@ -121,10 +122,11 @@ typedef struct wk_state {
   double peer_timeout; /* a peer owing data silent this long is given up */
   double lost_since;   /* when the scheduler link went down, <0 when up */
   int registered;
-  int nanny;          /* started by a nanny (LDASK_NANNY_PID): it restarts us */
-  ld_strmap tasks;    /* key -> wk_task */
-  ld_strmap data;     /* key -> wk_data */
-  ld_strmap fetching; /* key -> wk_fetch */
+  uint64_t sched_max_msg; /* the largest message the scheduler accepts ('registered') */
+  int nanny;              /* started by a nanny (LDASK_NANNY_PID): it restarts us */
+  ld_strmap tasks;        /* key -> wk_task */
+  ld_strmap data;         /* key -> wk_data */
+  ld_strmap fetching;     /* key -> wk_fetch */
   wk_peer *peers;
   int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;
@@ -198,6 +200,28 @@ static inline double wk_wall(void) {
 /* store.c */
 void wk_data_drop(wk_state *w, const char *key, size_t len); /* frees KEY's data */
 void wk_on_compute(wk_state *w, ld_msg *m, const msgpack_object *h);
+/* Tells the scheduler that task KEY failed with MSG (and traceback TB). */
+void wk_send_erred(wk_state *w, const char *key, size_t klen, const char *msg, const char *tb);
+/* A dependency of a task to compute, as the scheduler described it
+ * (borrowed from the message). */
+typedef struct wk_dep_in {
+  const char *key;
+  size_t keylen;
+  int64_t nbytes;
+  const msgpack_object *who_has; /* an array of addresses, or NULL */
+} wk_dep_in;
+/* Starts task KEY (PAYLOAD: NF frames, retained; NF 0: answered with
+ * task-erred) with the ND dependencies IN. */
+void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buffer *const *payload,
+                uint32_t nf, const wk_dep_in *in, uint32_t nd);
+/* batch.c: a compute-tasks message (M, H borrowed); the task-finished
+ * reports of one loop turn: wk_fin_add queues one (its N frames
+ * retained), wk_fin_flush sends them as one tasks-finished (also called
+ * by wk_send_sched before any other message to the scheduler). */
+void wk_on_compute_batch(wk_state *w, ld_msg *m, const msgpack_object *h);
+void wk_fin_add(wk_state *w, const char *key, size_t klen, int64_t nbytes, double t0, double t1,
+                int thread, ld_buffer *const *frames, uint32_t n);
+void wk_fin_flush(wk_state *w);
 void wk_on_free(wk_state *w, const msgpack_object *h);
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h);
 void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h);

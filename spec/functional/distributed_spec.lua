@@ -267,8 +267,13 @@ describe("distributed ldask on a cluster of two workers", function()
     local after = c:scheduler_info()
     local msgs = after.messages_sent - before.messages_sent
     local writes = after.writes - before.writes
-    assert.is_true(msgs >= 2000, "messages: " .. msgs)
-    assert.is_true(writes * 2 < msgs, ("%d writes for %d messages"):format(writes, msgs))
+    local tasks = after.tasks_sent - before.tasks_sent
+    local batches = after.compute_batches - before.compute_batches
+    assert.is_true(tasks >= 2000, "tasks sent: " .. tasks)
+    -- tasks placed together go as one compute-tasks message
+    assert.is_true(batches * 4 < tasks, ("%d compute-tasks for %d tasks"):format(batches, tasks))
+    assert.is_true(msgs < tasks, ("%d messages for %d tasks"):format(msgs, tasks))
+    assert.is_true(writes <= msgs, ("%d writes for %d messages"):format(writes, msgs))
   end)
 
   it("computes ldask.array and ldask.bag collections through the client", function()
@@ -564,11 +569,11 @@ describe("the distributed programs", function()
     with_cluster(0, function(cl)
       lib.ld_net_set_identity(99, "9.9.9")
       local ok, err = pcall(client, cl.address, { set_as_default = false })
-      lib.ld_net_set_identity(1, "0.1.0")
+      lib.ld_net_set_identity(2, "0.1.0")
       assert.is_false(ok)
       assert.matches("version mismatch", err, 1, true)
       assert.matches("9.9.9 (protocol 99)", err, 1, true)
-      assert.matches("0.1.0 (protocol 1)", err, 1, true)
+      assert.matches("0.1.0 (protocol 2)", err, 1, true)
     end)
   end)
 
@@ -606,7 +611,7 @@ describe("the distributed programs", function()
       s2:close()
       -- a proper hello, then an unknown op, then a truncated message
       local s3 = assert(socket.connect(host, tonumber(port)))
-      s3:send(frame(mp.encode({ op = "hello", protocol = 1, version = "0.1.0", role = "client" })))
+      s3:send(frame(mp.encode({ op = "hello", protocol = 2, version = "0.1.0", role = "client" })))
       s3:send(frame(mp.encode({ op = "frobnicate" })))
       s3:send("\2\0\0\0\9")
       s3:settimeout(0.5)

@@ -4,8 +4,9 @@
 --     0.8 x its memory_limit gets no input tasks while another worker can
 --     take them (a minimal worker that never runs anything: a task sent to
 --     it would never finish);
---   * an update-graph whose task depends on an unknown key: that task and
---     the tasks of the same message that depend on it err, each named.
+--   * an update-graph (either form) whose task depends on an unknown key:
+--     that task and the tasks of the same message that depend on it err,
+--     each named.
 local client = require "ldask.client"
 local cluster_mod = require "ldask.client.cluster"
 local mp = require "ldask.client.mp"
@@ -71,20 +72,30 @@ describe("ldask-scheduler on the wire", function()
   end)
 
   it("errs a task on an unknown key and its dependents of the same message", function()
-    local s = connect(cl.address, "client")
     local payload = "not decoded by the scheduler"
-    local h = mp.encode({ op = "update-graph", wanted = { "a", "b" }, tasks = {
-      { key = "a", deps = { "b" }, nframes = 1, priority = 0 },
-      { key = "b", deps = { "no-such-key" }, nframes = 1, priority = 1 } } })
-    assert(s:send(le(3, 4) .. le(#h, 8) .. le(#payload, 8) .. le(#payload, 8) .. h .. payload .. payload))
-    local got = {}
-    for _ = 1, 10 do
-      local m = receive(s)
-      if m.op == "key-erred" then got[m.key] = m.message end
-      if got.a and got.b then break end
+    -- both forms of update-graph: one map per task, and columns (a
+    -- dependency inside the message named by its index)
+    local forms = {
+      { op = "update-graph", wanted = { "a", "b" }, tasks = {
+        { key = "a", deps = { "b" }, nframes = 1, priority = 0 },
+        { key = "b", deps = { "no-such-key" }, nframes = 1, priority = 1 } } },
+      { op = "update-graph", wanted = { "a2", "b2" }, keys = { "a2", "b2" }, priority = { 0, 1 },
+        ndeps = { 1, 1 }, deps = { 1, "no-such-key" } },
+    }
+    for i, form in ipairs(forms) do
+      local s = connect(cl.address, "client")
+      local h = mp.encode(form)
+      assert(s:send(le(3, 4) .. le(#h, 8) .. le(#payload, 8) .. le(#payload, 8) .. h .. payload .. payload))
+      local a, b = form.wanted[1], form.wanted[2]
+      local got = {}
+      for _ = 1, 10 do
+        local m = receive(s)
+        if m.op == "key-erred" then got[m.key] = m.message end
+        if got[a] and got[b] then break end
+      end
+      s:close()
+      assert.equal(("task '%s' depends on unknown key 'no-such-key'"):format(b), got[b], "form " .. i)
+      assert.equal(got[b], got[a]) -- a takes the error of its dependency
     end
-    s:close()
-    assert.equal("task 'b' depends on unknown key 'no-such-key'", got.b)
-    assert.equal(got.b, got.a) -- a takes the error of its dependency
   end)
 end)

@@ -32,7 +32,7 @@ end
 
 -- The hello of ROLE, framed.
 function M.hello(role)
-  return M.frame({ op = "hello", protocol = 1, version = ffi.string(lib.ld_version()), role = role })
+  return M.frame({ op = "hello", protocol = 2, version = ffi.string(lib.ld_version()), role = role })
 end
 
 -- A short string (under 32 bytes) in msgpack.
@@ -47,7 +47,7 @@ end
 function M.auth_hello(role)
   local nonce = {}
   for i = 1, 32 do nonce[i] = string.char(math.random(0, 255)) end
-  local h = "\x86" .. fixstr("op") .. fixstr("hello") .. fixstr("protocol") .. "\x01" ..
+  local h = "\x86" .. fixstr("op") .. fixstr("hello") .. fixstr("protocol") .. "\x02" ..
     fixstr("version") .. fixstr(ffi.string(lib.ld_version())) .. fixstr("role") .. fixstr(role) ..
     fixstr("auth") .. fixstr("hmac-sha256") .. fixstr("nonce") .. "\xc4\x20" .. table.concat(nonce)
   return M.le(1, 4) .. M.le(#h, 8) .. h

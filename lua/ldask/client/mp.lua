@@ -85,32 +85,46 @@ local function put_key(w, k)
 end
 
 -- Encodes the header of an update-graph for TASKS[FIRST..LAST] (each
--- {key=, deps = {keys}}): NFRAMES[i] and PRIOS[i] are task i's frame count
--- and priority, RETRIES and WORKERS (may be nil) apply to every task,
--- WANTED is the list of wanted keys. The same bytes as M.encode of the
--- equivalent table, without building one record table per task.
+-- {key=, deps = {keys}}) in the column form (docs/protocol.md): NFRAMES[i]
+-- and PRIOS[i] are task i's frame count and priority, RETRIES and WORKERS
+-- (may be nil) apply to every task, WANTED is the list of wanted keys. A
+-- dependency on a task of the same message is written as that task's
+-- 0-based index in the message, any other as its key.
 function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted)
   local w = writer
   lib.ld_mpw_reset(w)
-  ld_mpw_map(w, 3)
+  local n = last - first + 1
+  local ndeps = 0
+  for i = first, last do ndeps = ndeps + #tasks[i].deps end
+  ld_mpw_map(w, 6 + (ndeps > 0 and 1 or 0) + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0))
   ld_mpw_str(w, "op", 2); ld_mpw_str(w, "update-graph", 12)
-  ld_mpw_str(w, "tasks", 5)
-  ld_mpw_array(w, last - first + 1)
-  local nfields = 4 + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0)
+  ld_mpw_str(w, "keys", 4); ld_mpw_array(w, n)
+  for i = first, last do put_key(w, tasks[i].key) end
+  ld_mpw_str(w, "nframes", 7); ld_mpw_array(w, n)
+  for i = first, last do ld_mpw_int(w, nframes[i]) end
+  ld_mpw_str(w, "priority", 8); ld_mpw_array(w, n)
   for i = first, last do
-    local t = tasks[i]
-    ld_mpw_map(w, nfields)
-    ld_mpw_str(w, "key", 3); put_key(w, t.key)
-    ld_mpw_str(w, "deps", 4)
-    local d = t.deps
-    local nd = #d
-    ld_mpw_array(w, nd)
-    for j = 1, nd do put_key(w, d[j]) end
-    ld_mpw_str(w, "nframes", 7); ld_mpw_int(w, nframes[i])
-    ld_mpw_str(w, "priority", 8); put(w, prios[i], "header", "priority")
-    if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
-    if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+    local p = prios[i]
+    if p ~= floor(p) and p > -9007199254740992 and p < 9007199254740992 then p = floor(p) end
+    put(w, p, "header", "priority")
   end
+  ld_mpw_str(w, "ndeps", 5); ld_mpw_array(w, n)
+  for i = first, last do ld_mpw_int(w, #tasks[i].deps) end
+  if ndeps > 0 then
+    local at = {}
+    for i = first, last do at[tasks[i].key] = i - first end
+    ld_mpw_str(w, "deps", 4); ld_mpw_array(w, ndeps)
+    for i = first, last do
+      local d = tasks[i].deps
+      for j = 1, #d do
+        local k = d[j]
+        local x = at[k]
+        if x then ld_mpw_int(w, x) else put_key(w, k) end
+      end
+    end
+  end
+  if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
+  if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
   ld_mpw_str(w, "wanted", 6)
   local nw = #wanted
   ld_mpw_array(w, nw)
