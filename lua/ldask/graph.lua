@@ -172,25 +172,68 @@ local Index = { __index = function(ix, k)
   end
 end }
 
+-- Appends to the current row of an index (ADD) the positions (INDEX) of
+-- the keys that ARG refers to: the dependencies M.task_deps finds.
+local function collect_ix(arg, index, add, owner)
+  local t = type(arg)
+  if t == "string" then
+    local i = index[arg]
+    if i then add(i) end
+  elseif t == "table" then
+    local mt = getmetatable(arg)
+    if mt == nil then
+      for _, v in pairs(arg) do
+        local tv = type(v)
+        if tv == "string" or tv == "table" then collect_ix(v, index, add, owner) end
+      end
+    elseif mt == Ref then
+      local i = index[arg[1]]
+      if not i then
+        error(string.format("task '%s' depends on missing key '%s'", tostring(owner), arg[1]), 0)
+      end
+      add(i)
+    end
+  end
+end
+
 -- The one builder of the indexed graph that C consumes (the engine, the
--- ordering) — used by every scheduler and the client:
+-- ordering, ldask.optimize) — used by every scheduler and the client:
 -- { n, keys = {i -> key} (1-based), index = {key -> i} (1-based),
 --   offsets, cdeps (int32 CSR of the dependencies, 0-based), ndeps,
 --   deps = {i -> {dep indices}} (1-based, made on first use) }.
 -- DEPS gives each task's dependencies:
 --   * a table key -> list of dependency keys (what ldask.optimize returns:
 --     pass it rather than computing them again);
---   * nil: read from the tasks (M.task_deps);
+--   * nil: read from the tasks (the keys M.task_deps finds);
 --   * a function(i, key, v, index, add) called once per task in index
 --     order, calling add(j) for each dependency (1-based, duplicates are
 --     dropped): the threaded scheduler compiles each task's payload in the
 --     same pass.
-function M.index(g, deps)
-  local keys, n = {}, 0
-  for k in pairs(g) do n = n + 1; keys[n] = k end
-  local index = table_new(0, n) -- sized once: no rehashing
-  for i = 1, n do index[keys[i]] = i end
-  local offsets = ffi.new("int32_t[?]", n + 1)
+-- ROOTS (optional, a flat list of keys of G): index only what they need
+-- (culling in the same pass), the roots first, then each task's
+-- dependencies in the order they are found; a key becomes known when a
+-- lookup of INDEX misses it (so INDEX may be read for any string during
+-- the pass). Without ROOTS every key of G, in pairs order.
+function M.index(g, deps, roots)
+  local keys, n, index = {}, 0, nil
+  if roots then
+    index = setmetatable({}, { __index = function(t, k)
+      if g[k] == nil then return nil end
+      n = n + 1
+      keys[n] = k
+      rawset(t, k, n)
+      return n
+    end })
+    for i = 1, #roots do
+      local _ = index[roots[i]]
+    end
+  else
+    for k in pairs(g) do n = n + 1; keys[n] = k end
+    index = table_new(0, n) -- sized once: no rehashing
+    for i = 1, n do index[keys[i]] = i end
+  end
+  local ocap = n + 1
+  local offsets = ffi.new("int32_t[?]", ocap)
   local cap = 2 * n + 16
   local cdeps = ffi.new("int32_t[?]", cap)
   local m, cur = 0, 0
@@ -208,14 +251,22 @@ function M.index(g, deps)
     m = m + 1
   end
   local fn = type(deps) == "function" and deps
-  for i = 1, n do
+  local i = 0
+  while i < n do -- n grows while ROOTS' dependencies are found
+    i = i + 1
+    if i >= ocap then
+      local ncap = ocap * 2
+      local no = ffi.new("int32_t[?]", ncap)
+      ffi.copy(no, offsets, (i - 1) * 4)
+      offsets, ocap = no, ncap
+    end
     offsets[i - 1] = m
     cur = i
     local key = keys[i]
     if fn then
       fn(i, key, g[key], index, add)
-    else
-      local dl = deps and deps[key] or M.task_deps(g, g[key], key)
+    elseif deps and deps[key] then
+      local dl = deps[key]
       for j = 1, #dl do
         local x = index[dl[j]]
         if not x then
@@ -223,7 +274,15 @@ function M.index(g, deps)
         end
         add(x)
       end
+    else
+      collect_ix(g[key], index, add, key)
     end
+  end
+  if roots then setmetatable(index, nil) end
+  if n >= ocap then
+    local no = ffi.new("int32_t[?]", n + 1)
+    ffi.copy(no, offsets, n * 4)
+    offsets = no
   end
   offsets[n] = m
   return setmetatable({ n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, ndeps = m }, Index)
