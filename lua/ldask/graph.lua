@@ -91,32 +91,40 @@ local function is_task(t)
 end
 M.is_task = is_task
 
--- Appends to OUT the keys of G that ARG refers to (once each, via SEEN).
-local function collect(arg, g, out, seen, owner)
+-- Calls ADD(INDEX[k], k) for each key k that ARG refers to (the task or
+-- value of key OWNER): a string k with INDEX[k] ~= nil, or ldask.ref(k),
+-- which must be there; plain tables are searched, other tables are
+-- literals. INDEX is the graph itself (M.task_deps) or an index's key ->
+-- position table (M.index).
+local function collect(arg, index, add, owner)
   local t = type(arg)
   if t == "string" then
-    if g[arg] ~= nil and not seen[arg] then seen[arg] = true; out[#out + 1] = arg end
+    local i = index[arg]
+    if i ~= nil then add(i, arg) end
   elseif t == "table" then
     local mt = getmetatable(arg)
     if mt == nil then
       for _, v in pairs(arg) do
         local tv = type(v)
-        if tv == "string" or tv == "table" then collect(v, g, out, seen, owner) end
+        if tv == "string" or tv == "table" then collect(v, index, add, owner) end
       end
     elseif mt == Ref then
       local k = arg[1]
-      if g[k] == nil then
+      local i = index[k]
+      if i == nil then
         error(string.format("task '%s' depends on missing key '%s'", tostring(owner), k), 0)
       end
-      if not seen[k] then seen[k] = true; out[#out + 1] = k end
+      add(i, k)
     end
   end
 end
 
 -- Returns the list of keys that the task or value V (of key KEY) in G needs.
 function M.task_deps(g, v, key)
-  local out = {}
-  collect(v, g, out, {}, key)
+  local out, seen = {}, {}
+  collect(v, g, function(_, k)
+    if not seen[k] then seen[k] = true; out[#out + 1] = k end
+  end, key)
   return out
 end
 
@@ -171,30 +179,6 @@ local Index = { __index = function(ix, k)
     return d
   end
 end }
-
--- Appends to the current row of an index (ADD) the positions (INDEX) of
--- the keys that ARG refers to: the dependencies M.task_deps finds.
-local function collect_ix(arg, index, add, owner)
-  local t = type(arg)
-  if t == "string" then
-    local i = index[arg]
-    if i then add(i) end
-  elseif t == "table" then
-    local mt = getmetatable(arg)
-    if mt == nil then
-      for _, v in pairs(arg) do
-        local tv = type(v)
-        if tv == "string" or tv == "table" then collect_ix(v, index, add, owner) end
-      end
-    elseif mt == Ref then
-      local i = index[arg[1]]
-      if not i then
-        error(string.format("task '%s' depends on missing key '%s'", tostring(owner), arg[1]), 0)
-      end
-      add(i)
-    end
-  end
-end
 
 -- The one builder of the indexed graph that C consumes (the engine, the
 -- ordering, ldask.optimize) — used by every scheduler and the client:
@@ -275,7 +259,7 @@ function M.index(g, deps, roots)
         add(x)
       end
     else
-      collect_ix(g[key], index, add, key)
+      collect(g[key], index, add, key)
     end
   end
   if roots then setmetatable(index, nil) end

@@ -295,11 +295,7 @@ describe("ld_opt_plan", function()
 end)
 
 describe("errors with optimization", function()
-  local function err_of(f)
-    local ok, e = pcall(f)
-    assert.is_false(ok)
-    return tostring(e)
-  end
+  local err_of = helpers.err_of
 
   it("name the missing key of a reference as without it", function()
     local g = { a = { inc, ldask.ref("nope") }, b = { inc, "a" } }
