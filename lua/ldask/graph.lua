@@ -199,9 +199,12 @@ end }
 -- lookup of INDEX misses it (so INDEX may be read for any string during
 -- the pass). Without ROOTS every key of G, in pairs order.
 function M.index(g, deps, roots)
-  local keys, n, index = {}, 0, nil
+  local size = 0 -- every key of G: the most there can be
+  for _ in pairs(g) do size = size + 1 end
+  local keys, n = table_new(size, 0), 0
+  local index = table_new(0, size) -- sized once: no rehashing
   if roots then
-    index = setmetatable({}, { __index = function(t, k)
+    setmetatable(index, { __index = function(t, k)
       if g[k] == nil then return nil end
       n = n + 1
       keys[n] = k
@@ -213,15 +216,13 @@ function M.index(g, deps, roots)
     end
   else
     for k in pairs(g) do n = n + 1; keys[n] = k end
-    index = table_new(0, n) -- sized once: no rehashing
     for i = 1, n do index[keys[i]] = i end
   end
-  local ocap = n + 1
-  local offsets = ffi.new("int32_t[?]", ocap)
-  local cap = 2 * n + 16
+  local offsets = ffi.new("int32_t[?]", size + 1)
+  local cap = 2 * size + 16
   local cdeps = ffi.new("int32_t[?]", cap)
   local m, cur = 0, 0
-  local stamp = {}
+  local stamp = ffi.new("int32_t[?]", size + 1) -- the last task that added each dependency
   local function add(i)
     if stamp[i] == cur then return end
     stamp[i] = cur
@@ -238,12 +239,6 @@ function M.index(g, deps, roots)
   local i = 0
   while i < n do -- n grows while ROOTS' dependencies are found
     i = i + 1
-    if i >= ocap then
-      local ncap = ocap * 2
-      local no = ffi.new("int32_t[?]", ncap)
-      ffi.copy(no, offsets, (i - 1) * 4)
-      offsets, ocap = no, ncap
-    end
     offsets[i - 1] = m
     cur = i
     local key = keys[i]
@@ -263,11 +258,6 @@ function M.index(g, deps, roots)
     end
   end
   if roots then setmetatable(index, nil) end
-  if n >= ocap then
-    local no = ffi.new("int32_t[?]", n + 1)
-    ffi.copy(no, offsets, n * 4)
-    offsets = no
-  end
   offsets[n] = m
   return setmetatable({ n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, ndeps = m }, Index)
 end
