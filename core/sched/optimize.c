@@ -89,7 +89,7 @@ int ld_opt_plan(int32_t n, const int32_t *offsets, const int32_t *deps, const ui
   for (int32_t i = 0; i < n; i++) {
     below[i] = -1;
     into[i] = LD_OPT_KEPT;
-    if ((passes & LD_OPT_INLINE) && !(flags[i] & (LD_OPT_TASK | LD_OPT_OUTPUT)) &&
+    if ((passes & LD_OPT_INLINE) && !(flags[i] & (LD_OPT_TASK | LD_OPT_OUTPUT | LD_OPT_HOLDS)) &&
         offsets[i] == offsets[i + 1]) {
       into[i] = LD_OPT_INLINED;
       stats->ninlined++;

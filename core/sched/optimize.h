@@ -13,13 +13,15 @@
 
 /* Flags of a task (one byte per task, FLAGS below). */
 enum {
-  LD_OPT_TASK = 1,  /* its value is a task {f, args...}, not a literal */
-  LD_OPT_OUTPUT = 2 /* a requested key: never inlined nor fused away */
+  LD_OPT_TASK = 1,   /* its value is a task {f, args...}, not a literal */
+  LD_OPT_OUTPUT = 2, /* a requested key: never inlined nor fused away */
+  LD_OPT_HOLDS = 4   /* a literal holding tasks to run (a list of tasks):
+                        never inlined, since inlining quotes the value */
 };
 
 /* Passes (PASSES below, or-ed). */
 enum {
-  LD_OPT_INLINE = 1, /* inline constants: not a task, no dependency, not an output */
+  LD_OPT_INLINE = 1, /* inline constants: no task, no dependency, not an output */
   LD_OPT_FUSE = 2    /* fuse a task into its only dependent when that dependent
                         has no other (non-inlined) dependency */
 };

@@ -70,6 +70,16 @@ local bor = bit.bor
 -- recursion for no further saving.
 M.MAX_CHAIN = 32
 
+-- True when plain table T holds a task (searched as the evaluator does,
+-- DEPTH levels down so far).
+local function holds_task(t, depth)
+  if getmetatable(t) ~= nil or depth > 100 then return false end
+  for _, x in pairs(t) do
+    if type(x) == "table" and (is_task(x) or holds_task(x, depth + 1)) then return true end
+  end
+  return false
+end
+
 -- The value inlined for constant CV.
 local function quoted(cv)
   if type(cv) == "table" and getmetatable(cv) == Quote then return cv end
@@ -79,7 +89,8 @@ end
 -- Applies the passes PASSES (bits of ldask.ffi.util's opt: INLINE, FUSE;
 -- default both) to index IX of graph G (graph.index), KEYS being the
 -- requested keys, in place: core/sched/optimize.c plans on the CSR arrays
--- which constants to inline (not a task, no dependency, not requested)
+-- which constants to inline (no dependency, not requested, neither a task
+-- nor a literal holding one)
 -- and which tasks to nest into their only dependent (a task whose only
 -- dependency they are; MAX_CHAIN links deep at most); then only the tasks
 -- that change are rewritten here, each given to RETASK(i, v) (1-based
@@ -92,8 +103,14 @@ function M.indexed(ix, g, keys, retask, passes)
   if n == 0 then return ix, false end
   lib = lib or require "ldask.native"
   local flags = ffi_new("uint8_t[?]", n)
+  local off0 = ix.offsets
   for i = 1, n do
-    if is_task(g[ikeys[i]]) then flags[i - 1] = O.TASK end
+    local v = g[ikeys[i]]
+    if is_task(v) then
+      flags[i - 1] = O.TASK
+    elseif type(v) == "table" and off0[i - 1] == off0[i] and holds_task(v, 0) then
+      flags[i - 1] = O.HOLDS -- quoted, its tasks would no longer run
+    end
   end
   for i = 1, #keys do
     local j = index[keys[i]]

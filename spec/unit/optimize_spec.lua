@@ -51,6 +51,10 @@ local function shapes()
     n = 5, s = "text", t = { 1, 2, 3 }, q = ldask.quote({ "n", "s" }), z = false,
     r = { function(n, s, t, q, z) return n .. s .. #t .. q[1] .. q[2] .. tostring(z) end, "n", "s", "t", "q", "z" },
   }, "r", "5text3nsfalse")
+  shape("a literal holding tasks (a list of tasks is not a constant)", {
+    l = { { inc, 1 }, { double, 3 }, { 7, { inc, 9 } } },
+    r = { function(t) return t[1] + t[2] + t[3][1] + t[3][2] end, "l" },
+  }, "r", 2 + 6 + 7 + 10)
 
   shape("nested tasks and lists of references", {
     a = { inc, 1 }, b = { inc, 2 },
@@ -316,6 +320,20 @@ describe("errors with optimization", function()
       assert.matches("boom at 3", e.message, 1, true)
       assert.equal(top, e.key)
     end
+  end)
+
+  it("name the task a function that cannot travel runs in, fused or not", function()
+    local co = coroutine.create(function() end)
+    local function bad(x)
+      local _ = co
+      return x
+    end
+    local g = { a = { bad, 1 }, b = { inc, "a" }, c = { inc, "b" } }
+    local e1 = err_of(function() ldask.get(g, "c", { scheduler = "threads" }) end)
+    assert.matches("cannot ship the function of task 'c': function 'bad'", e1, 1, true)
+    assert.matches("upvalue 'co' is a coroutine", e1, 1, true)
+    local e2 = err_of(function() ldask.get(g, "c", { scheduler = "threads", optimize_graph = false }) end)
+    assert.matches("cannot ship the function of task 'a': function 'bad'", e2, 1, true)
   end)
 
   it("report a missing requested key at the caller's line", function()

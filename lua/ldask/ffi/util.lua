@@ -16,5 +16,5 @@ int ld_opt_plan(int32_t n, const int32_t *offsets, const int32_t *deps, const ui
 
 return {
   -- core/sched/optimize.h: task flags, passes, INTO marks, errors
-  opt = { TASK = 1, OUTPUT = 2, INLINE = 1, FUSE = 2, KEPT = -1, INLINED = -2, EINVAL = -1, ENOMEM = -2 },
+  opt = { TASK = 1, OUTPUT = 2, HOLDS = 4, INLINE = 1, FUSE = 2, KEPT = -1, INLINED = -2, EINVAL = -1, ENOMEM = -2 },
 }

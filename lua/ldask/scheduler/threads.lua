@@ -104,7 +104,15 @@ local function prepare(g, deps, optimize_keys)
     ix = graph.index(g, task, optimize_keys)
     if optimize_keys then
       local keys, index = ix.keys, ix.index
-      optimize.indexed(ix, g, optimize_keys, function(i, v) task(i, keys[i], v, index, noadd) end)
+      local _, changed = optimize.indexed(ix, g, optimize_keys, function(i, v) task(i, keys[i], v, index, noadd) end)
+      if changed and w then
+        -- a function first met in a task fused away is named by the task it runs in
+        local fnkey, gone = w.fnkey, ix.gone
+        for f = 1, #fnkey do
+          local into = gone[index[fnkey[f]] - 1]
+          if into >= 0 then fnkey[f] = keys[into + 1] end
+        end
+      end
     end
   end
   add_now = noadd
