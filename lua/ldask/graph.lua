@@ -119,6 +119,8 @@ local function collect(arg, index, add, owner)
   end
 end
 
+M.collect = collect
+
 -- Returns the list of keys that the task or value V (of key KEY) in G needs.
 function M.task_deps(g, v, key)
   local out, seen = {}, {}
@@ -189,10 +191,11 @@ end }
 --   * a table key -> list of dependency keys (what ldask.optimize returns:
 --     pass it rather than computing them again);
 --   * nil: read from the tasks (the keys M.task_deps finds);
---   * a function(i, key, v, index, add) called once per task in index
---     order, calling add(j) for each dependency (1-based, duplicates are
---     dropped): the threaded scheduler compiles each task's payload in the
---     same pass.
+--   * a function(i, key, v, index, add, known) called once per task in
+--     index order, calling add(j) for each dependency (1-based, duplicates
+--     are dropped): the threaded scheduler compiles each task's payload in
+--     the same pass. KNOWN: how many keys the index held before the call
+--     (with ROOTS, a dependency j > KNOWN was first met in this task).
 -- ROOTS (optional, a flat list of keys of G): index only what they need
 -- (culling in the same pass), the roots first, then each task's
 -- dependencies in the order they are found; a key becomes known when a
@@ -243,7 +246,7 @@ function M.index(g, deps, roots)
     cur = i
     local key = keys[i]
     if fn then
-      fn(i, key, g[key], index, add)
+      fn(i, key, g[key], index, add, n)
     elseif deps and deps[key] then
       local dl = deps[key]
       for j = 1, #dl do

@@ -71,29 +71,45 @@ local fast_size = payload.fast_size
 -- pass. With OPTIMIZE (the flat list of requested keys), only what they
 -- need is indexed (culled in the same pass) and ldask.optimize.indexed
 -- then inlines and fuses on the index, encoding again only the tasks it
--- changes. Returns the index with fns, fnkey, fast, fastoff, fastlen,
--- specs (and gone, live when tasks were inlined or fused away).
+-- changes; a task first met as the only dependency of a task may be fused
+-- into it, so its payload waits for the plan (only its dependencies are
+-- read in the pass). Returns the index with fns, fnkey, fast, fastoff,
+-- fastlen, specs (and gone, live when tasks were inlined or fused away).
 local function noadd() end
+local collect, is_task = graph.collect, graph.is_task
 local function prepare(g, deps, optimize_keys)
   local w, fast, emit
   local fastoff, fastlen, specs = {}, {}, {}
-  local add_now = noadd
-  local function add(j) add_now(j) end
-  local function task(i, key, v, index, add_i)
-    add_now = add_i
-    if not w then
-      w = payload.writer(index, add)
-      fast, emit = w.fast, w.emit
-    end
-    local size = fast_size(v, index, 0)
-    if size then
-      local off = #fast
-      emit(v, size, key, off)
-      fastoff[i], fastlen[i], specs[i] = off, #fast - off, nil
+  local deferred = optimize_keys and {} or nil
+  local add_now, nrow, last = noadd, 0, 0
+  local function add(j)
+    nrow, last = nrow + 1, j
+    add_now(j)
+  end
+  local function task(i, key, v, index, add_i, known)
+    add_now, nrow = add_i, 0
+    local simple
+    if known and deferred and deferred[i] then
+      collect(v, index, add, key)
+      simple = is_task(v)
     else
-      fastoff[i], fastlen[i] = nil, nil
-      specs[i] = compile(v, index, key, add_i)
+      if not w then
+        w = payload.writer(index, add)
+        fast, emit = w.fast, w.emit
+      end
+      local size = fast_size(v, index, 0)
+      if size then
+        local off = #fast
+        emit(v, size, key, off)
+        fastoff[i], fastlen[i], specs[i] = off, #fast - off, nil
+      else
+        fastoff[i], fastlen[i] = nil, nil
+        specs[i] = compile(v, index, key, add)
+      end
+      simple = size
     end
+    -- its only dependency, met here first, may be fused into it
+    if nrow == 1 and known and deferred and last > known and simple then deferred[last] = true end
   end
   local ix
   if deps then
@@ -104,10 +120,20 @@ local function prepare(g, deps, optimize_keys)
     ix = graph.index(g, task, optimize_keys)
     if optimize_keys then
       local keys, index = ix.keys, ix.index
-      local _, changed = optimize.indexed(ix, g, optimize_keys, function(i, v) task(i, keys[i], v, index, noadd) end)
+      local function again(i, v)
+        deferred[i] = nil
+        task(i, keys[i], v, index, noadd)
+      end
+      local _, changed = optimize.indexed(ix, g, optimize_keys, again)
+      local gone, KEPT = ix.gone, OPT.KEPT
+      local late = {}
+      for i in pairs(deferred) do
+        if not gone or gone[i - 1] == KEPT then late[#late + 1] = i end
+      end
+      for j = 1, #late do again(late[j], g[keys[late[j]]]) end
       if changed and w then
         -- a function first met in a task fused away is named by the task it runs in
-        local fnkey, gone = w.fnkey, ix.gone
+        local fnkey = w.fnkey
         for f = 1, #fnkey do
           local into = gone[index[fnkey[f]] - 1]
           if into >= 0 then fnkey[f] = keys[into + 1] end
