@@ -90,9 +90,9 @@ end
 -- default both) to index IX of graph G (graph.index), KEYS being the
 -- requested keys, in place: core/sched/optimize.c plans on the CSR arrays
 -- which constants to inline (no dependency, not requested, neither a task
--- nor a literal holding one)
--- and which tasks to nest into their only dependent (a task whose only
--- dependency they are; MAX_CHAIN links deep at most); then only the tasks
+-- nor a literal holding one) and which tasks to nest into their only
+-- dependent (a task whose only dependency they are; MAX_CHAIN links deep
+-- at most); then only the tasks
 -- that change are rewritten here, each given to RETASK(i, v) (1-based
 -- position, new value). Inlined and fused tasks stay in the index, with no
 -- dependency and no dependent: ix.gone (int32, 0-based) is then set and is
@@ -187,8 +187,9 @@ local function pass(g, keys, deps, passes)
   return graph_of(ix, g, changed)
 end
 
---- Inlines constants (keys whose value is not a task and refers to no key)
--- into the tasks that use them; requested keys stay. Returns graph, deps.
+--- Inlines constants (keys whose value is not a task, holds no task and
+-- refers to no key) into the tasks that use them; requested keys stay.
+-- Returns graph, deps.
 -- @param g the graph
 -- @param keys a flat list of keys
 -- @param[opt] deps each key's dependency keys
