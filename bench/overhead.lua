@@ -28,6 +28,7 @@ for _, case in ipairs {
   { "threads", { scheduler = "threads", optimize_graph = false, num_workers = NW } },
   { "threads (1 thread)", { scheduler = "threads", optimize_graph = false, num_workers = 1 } },
   { "threads, optimized", { scheduler = "threads", num_workers = NW } },
+  { "sync, optimized", { scheduler = "sync" } },
 } do
   local dt = best_of(3, function()
     local r = ldask.get(g, root, case[2])

@@ -17,15 +17,9 @@ local function add(...)
 end
 M.inc, M.add = inc, add
 
--- The anchor graph: {("x", i): (inc, i)} for i < N and a tree of add over
--- 8 at a time. Returns the graph, the root key and the number of tasks.
-function M.anchor_graph(n)
-  local g, level = {}, {}
-  for i = 0, n - 1 do
-    local k = "x," .. i
-    g[k] = { inc, i }
-    level[i + 1] = k
-  end
+-- Adds to graph G a tree of add over the keys LEVEL, 8 at a time, level by
+-- level (keys "s,depth,position"); returns the root key.
+function M.tree_sum(g, level)
   local d = 0
   while #level > 1 do
     local nxt = {}
@@ -39,9 +33,22 @@ function M.anchor_graph(n)
     level = nxt
     d = d + 1
   end
+  return level[1]
+end
+
+-- The anchor graph: {("x", i): (inc, i)} for i < N and a tree of add over
+-- 8 at a time. Returns the graph, the root key and the number of tasks.
+function M.anchor_graph(n)
+  local g, level = {}, {}
+  for i = 0, n - 1 do
+    local k = "x," .. i
+    g[k] = { inc, i }
+    level[i + 1] = k
+  end
+  local root = M.tree_sum(g, level)
   local count = 0
   for _ in pairs(g) do count = count + 1 end
-  return g, level[1], count
+  return g, root, count
 end
 
 -- Seconds of the fastest of K runs of FN (a full collection before each),

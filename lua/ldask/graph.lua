@@ -91,32 +91,42 @@ local function is_task(t)
 end
 M.is_task = is_task
 
--- Appends to OUT the keys of G that ARG refers to (once each, via SEEN).
-local function collect(arg, g, out, seen, owner)
+-- Calls ADD(INDEX[k], k) for each key k that ARG refers to (the task or
+-- value of key OWNER): a string k with INDEX[k] ~= nil, or ldask.ref(k),
+-- which must be there; plain tables are searched, other tables are
+-- literals. INDEX is the graph itself (M.task_deps) or an index's key ->
+-- position table (M.index).
+local function collect(arg, index, add, owner)
   local t = type(arg)
   if t == "string" then
-    if g[arg] ~= nil and not seen[arg] then seen[arg] = true; out[#out + 1] = arg end
+    local i = index[arg]
+    if i ~= nil then add(i, arg) end
   elseif t == "table" then
     local mt = getmetatable(arg)
     if mt == nil then
       for _, v in pairs(arg) do
         local tv = type(v)
-        if tv == "string" or tv == "table" then collect(v, g, out, seen, owner) end
+        if tv == "string" or tv == "table" then collect(v, index, add, owner) end
       end
     elseif mt == Ref then
       local k = arg[1]
-      if g[k] == nil then
+      local i = index[k]
+      if i == nil then
         error(string.format("task '%s' depends on missing key '%s'", tostring(owner), k), 0)
       end
-      if not seen[k] then seen[k] = true; out[#out + 1] = k end
+      add(i, k)
     end
   end
 end
 
+M.collect = collect
+
 -- Returns the list of keys that the task or value V (of key KEY) in G needs.
 function M.task_deps(g, v, key)
-  local out = {}
-  collect(v, g, out, {}, key)
+  local out, seen = {}, {}
+  collect(v, g, function(_, k)
+    if not seen[k] then seen[k] = true; out[#out + 1] = k end
+  end, key)
   return out
 end
 
@@ -173,28 +183,49 @@ local Index = { __index = function(ix, k)
 end }
 
 -- The one builder of the indexed graph that C consumes (the engine, the
--- ordering) — used by every scheduler and the client:
+-- ordering, ldask.optimize) — used by every scheduler and the client:
 -- { n, keys = {i -> key} (1-based), index = {key -> i} (1-based),
 --   offsets, cdeps (int32 CSR of the dependencies, 0-based), ndeps,
 --   deps = {i -> {dep indices}} (1-based, made on first use) }.
 -- DEPS gives each task's dependencies:
 --   * a table key -> list of dependency keys (what ldask.optimize returns:
 --     pass it rather than computing them again);
---   * nil: read from the tasks (M.task_deps);
---   * a function(i, key, v, index, add) called once per task in index
---     order, calling add(j) for each dependency (1-based, duplicates are
---     dropped): the threaded scheduler compiles each task's payload in the
---     same pass.
-function M.index(g, deps)
-  local keys, n = {}, 0
-  for k in pairs(g) do n = n + 1; keys[n] = k end
-  local index = table_new(0, n) -- sized once: no rehashing
-  for i = 1, n do index[keys[i]] = i end
-  local offsets = ffi.new("int32_t[?]", n + 1)
-  local cap = 2 * n + 16
+--   * nil: read from the tasks (the keys M.task_deps finds);
+--   * a function(i, key, v, index, add, known) called once per task in
+--     index order, calling add(j) for each dependency (1-based, duplicates
+--     are dropped): the threaded scheduler compiles each task's payload in
+--     the same pass. KNOWN: how many keys the index held before the call
+--     (with ROOTS, a dependency j > KNOWN was first met in this task).
+-- ROOTS (optional, a flat list of keys of G): index only what they need
+-- (culling in the same pass), the roots first, then each task's
+-- dependencies in the order they are found; a key becomes known when a
+-- lookup of INDEX misses it (so INDEX may be read for any string during
+-- the pass). Without ROOTS every key of G, in pairs order.
+function M.index(g, deps, roots)
+  local size = 0 -- every key of G: the most there can be
+  for _ in pairs(g) do size = size + 1 end
+  local keys, n = table_new(size, 0), 0
+  local index = table_new(0, size) -- sized once: no rehashing
+  if roots then
+    setmetatable(index, { __index = function(t, k)
+      if g[k] == nil then return nil end
+      n = n + 1
+      keys[n] = k
+      rawset(t, k, n)
+      return n
+    end })
+    for i = 1, #roots do
+      local _ = index[roots[i]]
+    end
+  else
+    for k in pairs(g) do n = n + 1; keys[n] = k end
+    for i = 1, n do index[keys[i]] = i end
+  end
+  local offsets = ffi.new("int32_t[?]", size + 1)
+  local cap = 2 * size + 16
   local cdeps = ffi.new("int32_t[?]", cap)
   local m, cur = 0, 0
-  local stamp = {}
+  local stamp = ffi.new("int32_t[?]", size + 1) -- the last task that added each dependency
   local function add(i)
     if stamp[i] == cur then return end
     stamp[i] = cur
@@ -208,14 +239,16 @@ function M.index(g, deps)
     m = m + 1
   end
   local fn = type(deps) == "function" and deps
-  for i = 1, n do
+  local i = 0
+  while i < n do -- n grows while ROOTS' dependencies are found
+    i = i + 1
     offsets[i - 1] = m
     cur = i
     local key = keys[i]
     if fn then
-      fn(i, key, g[key], index, add)
-    else
-      local dl = deps and deps[key] or M.task_deps(g, g[key], key)
+      fn(i, key, g[key], index, add, n)
+    elseif deps and deps[key] then
+      local dl = deps[key]
       for j = 1, #dl do
         local x = index[dl[j]]
         if not x then
@@ -223,8 +256,11 @@ function M.index(g, deps)
         end
         add(x)
       end
+    else
+      collect(g[key], index, add, key)
     end
   end
+  if roots then setmetatable(index, nil) end
   offsets[n] = m
   return setmetatable({ n = n, keys = keys, index = index, offsets = offsets, cdeps = cdeps, ndeps = m }, Index)
 end

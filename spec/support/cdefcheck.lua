@@ -21,7 +21,7 @@ local M = {}
 M.headers = {
   "<stdbool.h>", "<stdlib.h>", "<unistd.h>", "<time.h>", "<msgpack.h>",
   '"util/buffer.h"', '"util/version.h"', '"util/hash.h"', '"util/strmap.h"',
-  '"sched/order.h"', '"sched/engine.h"',
+  '"sched/order.h"', '"sched/optimize.h"', '"sched/engine.h"',
   '"array/ndarray.h"', '"array/kernels.h"', '"array/lapack.h"', '"io/npy.h"', '"io/h5.h"', '"io/zarr.h"', '"io/textblocks.h"', '"io/jsontape.h"',
   '"net/frame.h"', '"net/mp.h"', '"net/conn.h"', '"net/auth.h"', '"util/names.h"',
   '"frame/frame.h"', '"frame/csvblock.h"', '"ml/nearest.h"',
@@ -226,6 +226,7 @@ M.constants = {
   { "ldask.ffi.array", "redop", prefixed("LD_R") },
   { "ldask.ffi.array", "rand", prefixed("LD_RAND_") },
   { "ldask.ffi.storage", "zarr_codec", prefixed("LD_ZARR_") },
+  { "ldask.ffi.util", "opt", prefixed("LD_OPT_") },
 }
 
 -- _Static_asserts of every constant of M.constants.

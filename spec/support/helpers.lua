@@ -51,6 +51,13 @@ function M.eventually(fn, seconds)
   return fn()
 end
 
+-- The message of FN's error (FN must fail), as a string.
+function M.err_of(fn)
+  local ok, e = pcall(fn)
+  if ok then error("expected an error", 2) end
+  return tostring(e)
+end
+
 function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local tmpdir

@@ -4,15 +4,12 @@
 -- program (tracebacks without ldask's own frames).
 local ldask = require "ldask"
 local errors = require "ldask.errors"
+local helpers = require "helpers"
 
 local SPEC = debug.getinfo(1, "S").short_src
 
 -- Calls FN and returns its error message (a string); fails when it succeeds.
-local function err_of(fn)
-  local ok, e = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local err_of = helpers.err_of
 
 -- Asserts that FN raises at THIS spec file, line LINE, with a message
 -- containing TEXT.

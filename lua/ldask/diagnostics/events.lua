@@ -122,20 +122,26 @@ M.publish = publish
 
 --- Publishes the start of a compute of NTASKS tasks named by KEYS (a list,
 -- for the per-prefix totals) on NTHREADS threads of SCHEDULER. Returns the
--- list of the tasks' prefixes (for compute).
+-- list of the tasks' prefixes (for compute). GONE (optional, an int32
+-- array by 0-based position): tasks where it is not -1 were inlined or
+-- fused away by the optimizer and are not counted.
 -- @param keys the task keys
 -- @param ntasks the number of tasks
 -- @param nthreads executor threads
 -- @param scheduler "threads" or "sync"
+-- @param[opt] gone the optimizer's marks (ldask.optimize)
 -- @return the prefix of each key, in KEYS' order
-function M.graph(keys, ntasks, nthreads, scheduler)
-  local prefixes, of = {}, {}
+function M.graph(keys, ntasks, nthreads, scheduler, gone)
+  local prefixes, of, n = {}, {}, 0
   for i = 1, ntasks do
     local p = key_prefix(keys[i])
     of[i] = p
-    prefixes[p] = (prefixes[p] or 0) + 1
+    if not gone or gone[i - 1] == -1 then
+      prefixes[p] = (prefixes[p] or 0) + 1
+      n = n + 1
+    end
   end
-  publish { kind = "graph", ntasks = ntasks, nthreads = nthreads, scheduler = scheduler, prefixes = prefixes }
+  publish { kind = "graph", ntasks = n, nthreads = nthreads, scheduler = scheduler, prefixes = prefixes }
   return of
 end
 

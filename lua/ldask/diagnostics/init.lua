@@ -170,15 +170,16 @@ end
 -- stream, else an object with start(key) and finish(key) (call around each
 -- task), fail(key) (a task failed) and close(ok) (call once at the end, also
 -- on failure). NTASKS: tasks that will run; KEYS: their keys (for the
--- stream's per-prefix totals).
-function M.adapter(opts, ntasks, keys)
+-- stream's per-prefix totals), with GONE (optional) marking those the
+-- optimizer inlined or fused away (events.graph).
+function M.adapter(opts, ntasks, keys, gone)
   local cbs = M.callbacks_for(opts or {})
   local watched = stream.watching()
   if #cbs == 0 and not watched then return nil end
   local t_start = now()
   local t0, done, last = 0, 0, -1
   for i = 1, #cbs do cbs[i]:start { ntasks = ntasks, nworkers = 1, scheduler = "sync" } end
-  if watched then stream.graph(keys, ntasks, 1, "sync") end
+  if watched then stream.graph(keys, gone and #keys or ntasks, 1, "sync", gone) end
   local a = {}
   function a.start() t0 = now() end
   function a.finish(key)

@@ -5,6 +5,7 @@
 local graph = require "ldask.graph"
 local optimize = require "ldask.optimize"
 local errors = require "ldask.errors"
+local OPT = require("ldask.ffi.util").opt
 
 local type, getmetatable, xpcall = type, getmetatable, xpcall
 local NIL, Ref = graph.NIL, graph.Ref
@@ -31,15 +32,16 @@ function M.get(g, keys, opts)
   opts = opts or {}
   local flat = graph.flatten_keys(keys)
   graph.check_keys(g, flat, 3)
-  local deps, g0 = nil, g
+  local ix, changed = nil, {}
   if opts.optimize_graph == false then
-    deps = graph.deps(g)
+    ix = graph.index(g)
   else
-    g, deps = optimize.optimize(g, flat)
+    -- culled while indexed, then constants inlined and chains fused
+    ix = optimize.indexed(graph.index(g, nil, flat), g, flat, function(i, v) changed[i] = v end)
   end
-  local ix = graph.index(g, deps)
-  local seq = optimize.order(ix, g0, flat)
-  local n, ikeys = ix.n, ix.keys
+  local seq = optimize.order(ix, g, flat)
+  local n, ikeys, gone = ix.n, ix.keys, ix.gone
+  local KEPT = OPT.KEPT
   local wanted, remaining = {}, {}
   for i = 1, #flat do wanted[flat[i]] = true end
   for i = 1, n do
@@ -56,13 +58,15 @@ function M.get(g, keys, opts)
     if g[s] ~= nil then return value(s) end
     return s
   end, Ref, value)
-  local cb = opts.callbacks or require("ldask.diagnostics").adapter(opts, n, ikeys)
+  local cb = opts.callbacks or require("ldask.diagnostics").adapter(opts, ix.live or n, ikeys, gone)
   local handler = errors.handler
   for p = 1, n do
     local i = seq[p]
+    if gone and gone[i - 1] ~= KEPT then goto continue end -- inlined or fused away
     local key = ikeys[i]
     if cb and cb.start then cb.start(key) end
-    local task = g[key]
+    local task = changed[i]
+    if task == nil then task = g[key] end
     local ok, res = xpcall(eval, handler, task)
     if not ok then
       if cb and cb.fail then cb.fail(key) end
@@ -85,10 +89,11 @@ function M.get(g, keys, opts)
       end
     end
     if cb and cb.finish then cb.finish(key) end
+    ::continue::
   end
   if cb and cb.close then cb.close(true) end
   if opts.stats then
-    opts.stats.tasks = n
+    opts.stats.tasks = ix.live or n
     opts.stats.max_live = max_live
   end
   return shape(keys, cache)

@@ -6,6 +6,7 @@
 -- stays responsive to Ctrl-C, draws progress, and decodes the outputs.
 local ffi = require "ffi"
 local S = require "ldask.ffi.sched"
+local OPT = require("ldask.ffi.util").opt
 local lib = require "ldask.native"
 local graph = require "ldask.graph"
 local optimize = require "ldask.optimize"
@@ -67,24 +68,48 @@ local fast_size = payload.fast_size
 -- tasks written as fast records (ldask.task.payload), the others compiled
 -- for the codec. DEPS: the dependencies ldask.optimize computed (key ->
 -- keys), or nil to find them while compiling the payloads, in the same
--- pass. Returns the index with fns, fnkey, fast, fastoff, fastlen, specs.
+-- pass. With OPTIMIZE (the flat list of requested keys), only what they
+-- need is indexed (culled in the same pass) and ldask.optimize.indexed
+-- then inlines and fuses on the index, encoding again only the tasks it
+-- changes; a task first met as the only dependency of a task may be fused
+-- into it, so its payload waits for the plan (only its dependencies are
+-- read in the pass). Returns the index with fns, fnkey, fast, fastoff,
+-- fastlen, specs (and gone, live when tasks were inlined or fused away).
 local function noadd() end
-local function prepare(g, deps)
+local collect, is_task = graph.collect, graph.is_task
+local function prepare(g, deps, optimize_keys)
   local w, fast, emit
   local fastoff, fastlen, specs = {}, {}, {}
-  local function task(i, key, v, index, add)
-    if not w then
-      w = payload.writer(index, add)
-      fast, emit = w.fast, w.emit
-    end
-    local size = fast_size(v, index, 0)
-    if size then
-      local off = #fast
-      emit(v, size, key, off)
-      fastoff[i], fastlen[i] = off, #fast - off
+  local deferred = optimize_keys and {} or nil
+  local add_now, nrow, last = noadd, 0, 0
+  local function add(j)
+    nrow, last = nrow + 1, j
+    add_now(j)
+  end
+  local function task(i, key, v, index, add_i, known)
+    add_now, nrow = add_i, 0
+    local simple
+    if known and deferred and deferred[i] then
+      collect(v, index, add, key)
+      simple = is_task(v)
     else
-      specs[i] = compile(v, index, key, add)
+      if not w then
+        w = payload.writer(index, add)
+        fast, emit = w.fast, w.emit
+      end
+      local size = fast_size(v, index, 0)
+      if size then
+        local off = #fast
+        emit(v, size, key, off)
+        fastoff[i], fastlen[i], specs[i] = off, #fast - off, nil
+      else
+        fastoff[i], fastlen[i] = nil, nil
+        specs[i] = compile(v, index, key, add)
+      end
+      simple = size
     end
+    -- its only dependency, met here first, may be fused into it
+    if nrow == 1 and known and deferred and last > known and simple then deferred[last] = true end
   end
   local ix
   if deps then
@@ -92,8 +117,31 @@ local function prepare(g, deps)
     local keys, index = ix.keys, ix.index
     for i = 1, ix.n do task(i, keys[i], g[keys[i]], index, noadd) end
   else
-    ix = graph.index(g, task)
+    ix = graph.index(g, task, optimize_keys)
+    if optimize_keys then
+      local keys, index = ix.keys, ix.index
+      local function again(i, v)
+        deferred[i] = nil
+        task(i, keys[i], v, index, noadd)
+      end
+      local _, changed = optimize.indexed(ix, g, optimize_keys, again)
+      local gone, KEPT = ix.gone, OPT.KEPT
+      local late = {}
+      for i in pairs(deferred) do
+        if not gone or gone[i - 1] == KEPT then late[#late + 1] = i end
+      end
+      for j = 1, #late do again(late[j], g[keys[late[j]]]) end
+      if changed and w then
+        -- a function first met in a task fused away is named by the task it runs in
+        local fnkey = w.fnkey
+        for f = 1, #fnkey do
+          local into = gone[index[fnkey[f]] - 1]
+          if into >= 0 then fnkey[f] = keys[into + 1] end
+        end
+      end
+    end
   end
+  add_now = noadd
   if not w then w = payload.writer(ix.index, noadd) end
   ix.fns, ix.fnkey, ix.fast = w.fns, w.fnkey, w.fast
   ix.fastoff, ix.fastlen, ix.specs = fastoff, fastlen, specs
@@ -131,10 +179,13 @@ local function encode_tasks(r, p)
   local keys, specs, fastoff, fastlen = p.keys, p.specs, p.fastoff, p.fastlen
   local senc = session.encode
   local fbase = p.fast:ref()
+  local gone, KEPT = p.gone, OPT.KEPT
   for i = 1, p.n do
     local rc
     local off = fastoff[i]
-    if off then
+    if gone and gone[i - 1] ~= KEPT then
+      rc = 0 -- inlined or fused away: never runs
+    elseif off then
       rc = lib.ld_run_set_payload(r, i - 1, K_FAST, fbase + off, fastlen[i], nil, 0)
     else
       local key = keys[i]
@@ -226,14 +277,14 @@ local function wait(r, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
   end
 end
 
--- Starts run R (N tasks) on NWORKERS threads, starts the callbacks CBS, then waits
+-- Starts run R (NTASKS tasks to run) on NWORKERS threads, starts the callbacks CBS, then waits
 -- as wait() does. Returns the final status, or nil and the engine's code
 -- when the run cannot start.
-local function start_and_wait(r, n, nworkers, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
+local function start_and_wait(r, ntasks, nworkers, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
   local rc = lib.ld_run_start(r, nworkers)
   if rc ~= 0 then return nil, rc end
   if cbs then
-    for i = 1, #cbs do cbs[i]:start { ntasks = n, nworkers = nworkers, scheduler = "threads" } end
+    for i = 1, #cbs do cbs[i]:start { ntasks = ntasks, nworkers = nworkers, scheduler = "threads" } end
   end
   return wait(r, cbs, keys, prefixes, t_start, stats, want_tasks, watched)
 end
@@ -279,12 +330,9 @@ function M.get(g, keys, opts)
   if type(nworkers) ~= "number" or nworkers < 1 or nworkers % 1 ~= 0 then
     require("ldask.errors").misuse("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers))
   end
-  local g0, deps = g, nil
-  if opts.optimize_graph ~= false then g, deps = optimize.optimize(g, flat) end
-  local ix = prepare(g, deps)
-  deps = nil -- garbage from here: the engine has the CSR arrays
-  -- raises at the user's line naming every key of a cycle (as g0 has it)
-  local _, prio = optimize.order(ix, g0, flat, true)
+  local ix = prepare(g, nil, opts.optimize_graph ~= false and flat or nil)
+  -- raises at the user's line naming every key of a cycle (as g has it)
+  local _, prio = optimize.order(ix, g, flat, true)
   local n = ix.n
   local p = M.pool(nworkers)
   local r = lib.ld_run_new(p, n)
@@ -310,7 +358,7 @@ function M.get(g, keys, opts)
   local watched, prefixes = stream.watching(), nil
   if watched then
     lib.ld_run_events_enable(r, EV_FINISHED + EV_ERRED)
-    prefixes = stream.graph(ix.keys, n, nworkers, "threads")
+    prefixes = stream.graph(ix.keys, n, nworkers, "threads", ix.gone)
   elseif want_tasks then
     lib.ld_run_events_enable(r, EV_FINISHED)
   end
@@ -318,7 +366,7 @@ function M.get(g, keys, opts)
   local stats = ffi_new("ld_sched_stats")
   -- from the run's start on, a Ctrl-C must land in this pcall: one that
   -- escaped would leave the executor threads running as the program exits
-  local wok, st, start_rc = pcall(start_and_wait, r, n, nworkers, cbs, ix.keys, prefixes, t_start, stats,
+  local wok, st, start_rc = pcall(start_and_wait, r, ix.live or n, nworkers, cbs, ix.keys, prefixes, t_start, stats,
     want_tasks, watched)
   if wok and st == nil then
     lib.ld_run_free(r)

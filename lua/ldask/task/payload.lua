@@ -130,10 +130,15 @@ end
 -- 8), or nil when V is not a simple task: {f, args...} whose arguments are
 -- numbers, booleans, nil, strings, references (ldask.ref or key strings),
 -- plain data tables, quoted scalars and plain data tables, or simple tasks
--- themselves (nested, up to DEPTH 20).
-local function fast_size(v, index, depth)
+-- themselves (nested up to MAX_NEST deep: more than the 32 links of a
+-- chain ldask.optimize fuses into one task). CHECKED: V is part of a task
+-- fast_size accepted already: its nested tasks and tables are not checked
+-- again (the writer sizes each nested record in turn: no quadratic work on
+-- a deep fused chain).
+local MAX_NEST = 40
+local function fast_size(v, index, depth, checked)
   if type(v) ~= "table" or getmetatable(v) ~= nil or type(v[1]) ~= "function" then return nil end
-  if depth > 20 then return nil end
+  if depth > MAX_NEST then return nil end
   local n = #v
   local bytes = 8 + 16 * (n - 1)
   for j = 2, n do
@@ -149,15 +154,17 @@ local function fast_size(v, index, depth)
         if tq == "string" then
           bytes = bytes + #q
         elseif tq == "table" then
-          if not plain_data(q, index, true, 0) then return nil end
+          if not checked and not plain_data(q, index, true, 0) then return nil end
         elseif tq ~= "number" and tq ~= "boolean" and tq ~= "nil" then
           return nil
         end
       elseif mt == nil then
-        if type(a[1]) == "function" then
-          if not fast_size(a, index, depth + 1) then return nil end
-        elseif not plain_data(a, index, false, 0) then
-          return nil
+        if not checked then
+          if type(a[1]) == "function" then
+            if not fast_size(a, index, depth + 1) then return nil end
+          elseif not plain_data(a, index, false, 0) then
+            return nil
+          end
         end
       elseif mt ~= Ref then
         return nil
@@ -262,7 +269,7 @@ function M.writer(index, add)
         local tag = ffi_cast(fastarg_ptr, fast:ref() + top + rel + 8)[j].tag
         local toff, tlen = #fast - top, 0
         if tag == A_TASK then
-          toff = emit(x, fast_size(x, index, 0), key, top)
+          toff = emit(x, fast_size(x, index, 0, true), key, top)
         else
           if getmetatable(x) == Quote then x = x[1] end
           fast:encode(x)
