@@ -137,6 +137,14 @@ int ld_nd_matmul(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
 /* C += A @ B, C an existing C-contiguous (m, n) array of the same dtype. */
 int ld_nd_matmul_acc(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *c);
 
+/* Makes BLAS run in its caller's thread (openblas_set_num_threads(1)), for
+ * processes whose executor threads are the parallelism: OpenBLAS's own
+ * threads then only contend with them (and serialize concurrent calls).
+ * Does nothing when the user chose, by OPENBLAS_NUM_THREADS,
+ * OMP_NUM_THREADS or GOTO_NUM_THREADS. Process-wide. Returns 1 when it
+ * set one thread, 0 when it left the user's setting. */
+int ld_blas_one_thread(void);
+
 /* OUT_IDX (int64, A's shape) = the positions sorting each row of A along
  * its last axis, ascending (NaN last) or DESCENDING (NaN first); ties keep
  * their order (core/array/select.c). */

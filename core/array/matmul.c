@@ -2,6 +2,7 @@
  * using transposed views directly; integer dtypes with a plain i-k-j loop
  * (see kernels.h). */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "array/iter.h"
@@ -125,4 +126,14 @@ int ld_nd_matmul_acc(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *c) {
                           ld_shape_str(c, b1, sizeof b1), ld_dtype_name(c->dtype),
                           (long long)a->shape[0], (long long)b->shape[1], ld_dtype_name(a->dtype));
   return gemm_acc(a, b, c);
+}
+
+int ld_blas_one_thread(void) {
+  static const char *const vars[] = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS"};
+  for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && *v != '\0') return 0;
+  }
+  openblas_set_num_threads(1);
+  return 1;
 }

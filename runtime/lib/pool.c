@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array/kernels.h" /* ld_blas_one_thread */
 #include "xstate.h"
 
 #define MAX_BATCH 64
@@ -410,6 +411,9 @@ static void *thread_main(void *arg) {
 
 static int start_threads(ld_pool *p, int n, char **err) {
   if (n <= p->n) return 0;
+  /* several executor threads are the parallelism: BLAS in each task's own
+   * thread (docs/array.md, "Implementation notes") */
+  if (n >= 2) ld_blas_one_thread();
   worker **nw = realloc(p->w, (size_t)n * sizeof *nw);
   if (nw == NULL) goto oom;
   p->w = nw;

@@ -18,6 +18,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "array/kernels.h" /* ld_blas_one_thread */
 #include "net/auth.h"
 #include "net/mp.h"
 #include "net/netopts.h"
@@ -568,6 +569,7 @@ int main(int argc, char **argv) {
   snprintf(W.address, sizeof W.address, "%s://%s:%d", ld_sec_tls(sec) ? "tls" : "tcp", host,
            ld_server_port(peer_server));
   if (W.name[0] == '\0') snprintf(W.name, sizeof W.name, "%s", W.address);
+  if (W.nthreads >= 2) ld_blas_one_thread(); /* the threads are the parallelism (pool.c) */
   if (wk_exec_start(&W, err, sizeof err) != 0) {
     fprintf(stderr, "ldask-worker: %s\n", err);
     return 1;

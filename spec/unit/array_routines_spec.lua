@@ -45,3 +45,22 @@ describe("ldask.array routines", function()
       err_of(function() local r = da.meshgrid(da.ones({ 3 }, { chunks = 1 }), { indexing = "zz" }); return r end))
   end)
 end)
+
+describe("BLAS threads", function()
+  local helpers = require "helpers"
+  local function run(env)
+    local cmd = env .. " " .. helpers.shell_quote(helpers.ldask)
+      .. [[ -e 'require "ldask.ffi.array"; io.write(require("ldask.native").ld_blas_one_thread())' 2>&1]]
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("run in the task's thread unless the user chose their number", function()
+    local clean = "env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS -u GOTO_NUM_THREADS"
+    assert.equal("1", run(clean))
+    assert.equal("0", run(clean .. " OPENBLAS_NUM_THREADS=2"))
+    assert.equal("0", run(clean .. " OMP_NUM_THREADS=4"))
+  end)
+end)

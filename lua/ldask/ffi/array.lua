@@ -52,6 +52,7 @@ int ld_nd_histogram(const ld_ndarray *a, int64_t nbins, double lo, double hi, ld
 int ld_nd_cumulate(int prod, const ld_ndarray *a, int axis, ld_ndarray *out);
 int ld_nd_matmul(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *out);
 int ld_nd_matmul_acc(const ld_ndarray *a, const ld_ndarray *b, ld_ndarray *c);
+int ld_blas_one_thread(void);
 int ld_nd_argsort(const ld_ndarray *a, int descending, ld_ndarray *out_idx);
 int ld_nd_take_along(const ld_ndarray *a, const ld_ndarray *idx, ld_ndarray *out);
 int ld_nd_random(ld_ndarray *dst, int kind, uint64_t seed, const int64_t *gshape,
