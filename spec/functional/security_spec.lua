@@ -320,7 +320,9 @@ describe("a TLS cluster", function()
     local x = da.random.random({ 300, 200 }, { chunks = { 100, 100 }, seed = 5 })
     local y = (x:dot(x.T)):sum(0)
     local r = ldask.compute(y, { scheduler = dist })
-    assert.is_true(r:eq(y:compute({ scheduler = "sync" })):all():item())
+    -- (equal to rounding: BLAS's summation order depends on its threads)
+    local ref = y:compute({ scheduler = "sync" })
+    assert.is_true(((r - ref):abs() / ref:abs()):max():item() < 1e-12)
     if prev and prev ~= c then prev:set_as_default() end
   end)
 
