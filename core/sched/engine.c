@@ -153,7 +153,7 @@ int sched_queue(ld_sched *s, int32_t id) {
 }
 
 void sched_unqueue(ld_sched *s, int32_t id) {
-  if (s->hpos[id] < 0) return;
+  if (s->hpos[id] == -1) return; /* not queued (-2 - k: in a run) */
   ld_heap_order o = sched_order(s);
   ld_heap_remove(&s->ready[s->dep_n[id] == 0], id, &o);
 }
@@ -321,7 +321,7 @@ int32_t ld_sched_pop(ld_sched *s, int32_t *out, int32_t max, int32_t worker) {
   int32_t k = 0;
   while (k < max) {
     /* the first of the two queues' heads */
-    int32_t a = ld_heap_top(&s->ready[0]), b = ld_heap_top(&s->ready[1]), id;
+    int32_t a = ld_heap_top(&s->ready[0], &o), b = ld_heap_top(&s->ready[1], &o), id;
     int q;
     if (a < 0 && b < 0) break;
     if (a < 0)
@@ -523,7 +523,7 @@ int ld_sched_status(const ld_sched *s) {
 size_t ld_sched_bytes(const ld_sched *s) {
   size_t per_task = 3 + 8 + 4 + 4 * 8 + sizeof(void *) + 8;
   return sizeof *s + (size_t)s->cap * per_task + (size_t)s->ecap * 12 +
-         (size_t)(s->ready[0].cap + s->ready[1].cap) * 4 + (size_t)(s->capcheck + s->capstack) * 4 +
+         ld_heap_bytes(&s->ready[0]) + ld_heap_bytes(&s->ready[1]) + (size_t)(s->capcheck + s->capstack) * 4 +
          ld_keys_bytes(&s->keys) + (size_t)s->ev_cap * sizeof(ld_sched_event);
 }
 
@@ -554,4 +554,4 @@ int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max) {
 
 int32_t ld_sched_first_error(const ld_sched *s) { return s->first_error; }
 
-int32_t ld_sched_nready(const ld_sched *s) { return s->ready[0].len + s->ready[1].len; }
+int32_t ld_sched_nready(const ld_sched *s) { return ld_heap_size(&s->ready[0]) + ld_heap_size(&s->ready[1]); }

@@ -389,7 +389,9 @@ int ld_sched_check(ld_sched *s, int32_t id) {
 }
 
 int32_t ld_sched_peek(const ld_sched *s, int roots) {
-  return s->live ? ld_heap_top(&s->ready[roots ? 1 : 0]) : -1;
+  if (!s->live) return -1;
+  ld_heap_order o = sched_order(s);
+  return ld_heap_top(&s->ready[roots ? 1 : 0], &o);
 }
 
 int ld_sched_assign(ld_sched *s, int32_t id, int32_t worker) {

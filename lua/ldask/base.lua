@@ -6,6 +6,7 @@
 local graph = require "ldask.graph"
 local config = require "ldask.config"
 local misuse = require("ldask.errors").misuse
+local layered = require "ldask.scheduler.layered"
 
 local type, getmetatable, pairs, ipairs, select, tostring, unpack =
   type, getmetatable, pairs, ipairs, select, tostring, unpack
@@ -210,8 +211,22 @@ local function run_collections(args, n, opts, level, persisting)
     end, seen)
   end
   if #list == 0 then return nil end
-  local g = graph.flatten_layers(layers)
   local flatkeys = graph.flatten_keys(keys)
+  -- compact layers (ldask.layer) run as they are on the threads
+  local plain, compact = layered.split(layers)
+  if compact then
+    local sched = M.scheduler_for(opts)
+    local ex = package.loaded["ldask.scheduler.executor"]
+    if sched == package.loaded["ldask.scheduler.threads"] and not (ex and ex.in_executor) then
+      local fut = package.loaded["ldask.client.future"]
+      if fut then plain = fut.resolve(plain, level + 1) end
+      local out = sched.get_layers(plain, compact, keys, opts)
+      local results = {}
+      for j, c in ipairs(list) do results[c] = out[j] end
+      return results
+    end
+  end
+  local g = graph.flatten_layers(layers)
   local optimized = {}
   for _, c in ipairs(list) do
     local opt = c.__ldask_optimize -- once per kind of collection, as dask

@@ -23,6 +23,8 @@ M.is_delayed = is_delayed
 
 -- Fields every Delayed keeps (rawget only): _key, _layers (name -> graph).
 local function new(key, layers) return setmetatable({ _key = key, _layers = layers }, Delayed) end
+-- The Delayed of KEY in the graph LAYERS (name -> graph or compact layer).
+M.new = new
 
 local function merge_into(layers, from) for name, g in pairs(from) do layers[name] = g end end
 

@@ -201,11 +201,18 @@ end }
 -- dependencies in the order they are found; a key becomes known when a
 -- lookup of INDEX misses it (so INDEX may be read for any string during
 -- the pass). Without ROOTS every key of G, in pairs order.
-function M.index(g, deps, roots)
+-- EXTERN (optional, not with ROOTS): a function(key) giving the 1-based
+-- position (> the number of keys of G) of a task kept outside G (a compact
+-- layer's, ldask.scheduler.layered), or nil; INDEX answers through it.
+function M.index(g, deps, roots, extern)
   local size = 0 -- every key of G: the most there can be
   for _ in pairs(g) do size = size + 1 end
   local keys, n = table_new(size, 0), 0
   local index = table_new(0, size) -- sized once: no rehashing
+  assert(not (roots and extern), "graph.index: roots and extern exclude each other")
+  if extern then
+    setmetatable(index, { __index = function(_, k) return extern(k) end })
+  end
   if roots then
     setmetatable(index, { __index = function(t, k)
       if g[k] == nil then return nil end
@@ -226,9 +233,15 @@ function M.index(g, deps, roots)
   local cdeps = ffi.new("int32_t[?]", cap)
   local m, cur = 0, 0
   local stamp = ffi.new("int32_t[?]", size + 1) -- the last task that added each dependency
+  local stamp_extern = {}
   local function add(i)
-    if stamp[i] == cur then return end
-    stamp[i] = cur
+    if i > size then -- a task of EXTERN
+      if stamp_extern[i] == cur then return end
+      stamp_extern[i] = cur
+    else
+      if stamp[i] == cur then return end
+      stamp[i] = cur
+    end
     if m == cap then
       local ncap = cap * 2
       local nd = ffi.new("int32_t[?]", ncap)
@@ -363,7 +376,14 @@ end
 -- collections is O(layers), not O(tasks); flatten before running.
 function M.flatten_layers(layers)
   local out = {}
-  for _, g in pairs(layers) do for k, v in pairs(g) do out[k] = v end end
+  for _, g in pairs(layers) do
+    local mt = getmetatable(g)
+    if mt and mt.__name == "ldask.Layer" then
+      require("ldask.layer").materialize(g, out) -- a compact layer: its plain tasks
+    else
+      for k, v in pairs(g) do out[k] = v end
+    end
+  end
   return out
 end
 

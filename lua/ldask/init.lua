@@ -112,6 +112,7 @@ local lazy = {
   diagnostics = "ldask.diagnostics",
   config = "ldask.config",
   graph = "ldask.graph",
+  layer = "ldask.layer",
   optimize = "ldask.optimize",
   codec = "ldask.codec",
   errors = "ldask.errors",

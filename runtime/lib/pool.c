@@ -63,12 +63,20 @@ struct ld_pool {
   int idle;
 };
 
+/* One payload shared by the ids FIRST..FIRST+COUNT-1 (v.num = FIRST). */
+typedef struct ld_run_range {
+  int32_t first, count;
+  ld_value v;
+} ld_run_range;
+
 struct ld_run {
   ld_pool *pool;
   ld_sched *s;
   int32_t n;
   ld_value *slots;    /* results, owned */
   ld_value *payloads; /* borrowed data, retained buffers */
+  ld_run_range *ranges; /* payloads shared by ranges of ids, ascending */
+  int32_t nranges, cranges;
   ld_value prelude;
   int64_t gen;
   int timed; /* executors time each task (for the finished events) */
@@ -293,6 +301,15 @@ void ld_pool_fail(ld_pool *p, int32_t wi, int32_t id, const char *msg, size_t le
 const ld_value *ld_run_payload(const ld_run *r, int32_t id) {
   if (id == -1) return &r->prelude;
   if (id < 0 || id >= r->n) return NULL;
+  if (r->payloads[id].kind != LD_VAL_EMPTY || r->nranges == 0) return &r->payloads[id];
+  int32_t lo = 0, hi = r->nranges - 1; /* the last range starting at or before id */
+  while (lo < hi) {
+    int32_t mid = (lo + hi + 1) / 2;
+    if (r->ranges[mid].first <= id) lo = mid;
+    else hi = mid - 1;
+  }
+  ld_run_range *g = &r->ranges[lo];
+  if (id >= g->first && id - g->first < g->count) return &g->v;
   return &r->payloads[id];
 }
 
@@ -581,6 +598,30 @@ int ld_run_set_payload(ld_run *r, int32_t id, int32_t kind, const char *data, si
   return set_borrowed(&r->payloads[id], kind, data, len, bufs, nbufs);
 }
 
+int ld_run_set_payload_range(ld_run *r, int32_t first, int32_t count, int32_t kind,
+                             const char *data, size_t len, ld_buffer **bufs, int32_t nbufs) {
+  if (r->started || first < 0 || count < 1 || count > r->n - first) return -1;
+  if (r->nranges > 0) {
+    const ld_run_range *last = &r->ranges[r->nranges - 1];
+    if (first < last->first + last->count) return -1;
+  }
+  if (r->nranges == r->cranges) {
+    int32_t c = r->cranges ? 2 * r->cranges : 8;
+    ld_run_range *g = realloc(r->ranges, (size_t)c * sizeof *g);
+    if (g == NULL) return -1;
+    r->ranges = g;
+    r->cranges = c;
+  }
+  ld_run_range *g = &r->ranges[r->nranges];
+  memset(g, 0, sizeof *g);
+  if (set_borrowed(&g->v, kind, data, len, bufs, nbufs) != 0) return -1;
+  g->first = first;
+  g->count = count;
+  g->v.num = first;
+  r->nranges++;
+  return 0;
+}
+
 int ld_run_set_prelude(ld_run *r, const char *data, size_t len, ld_buffer **bufs, int32_t nbufs) {
   if (r->started) return -1;
   return set_borrowed(&r->prelude, LD_VAL_ENC, data, len, bufs, nbufs);
@@ -711,6 +752,12 @@ void ld_run_free(ld_run *r) {
       free(v->bufs);
     }
   }
+  for (int32_t k = 0; k < r->nranges; k++) {
+    ld_value *v = &r->ranges[k].v;
+    for (int32_t j = 0; j < v->nbufs; j++) ld_buffer_release(v->bufs[j]);
+    free(v->bufs);
+  }
+  free(r->ranges);
   for (int32_t j = 0; j < r->prelude.nbufs; j++) ld_buffer_release(r->prelude.bufs[j]);
   free(r->prelude.bufs);
   if (r->slots) /* results taken out of the engine or never handed to it */

@@ -29,8 +29,11 @@ enum {
   LD_VAL_NUM = 4, /* num */
   LD_VAL_STR = 5, /* data/len: the string's bytes */
   LD_VAL_ENC = 6, /* data/len: codec header; bufs/nbufs: its buffers */
-  LD_VAL_FAST = 7 /* payloads only: a simple task {f, scalar args...} in the
-                     format of lua/ldask/task/payload.lua (fast path) */
+  LD_VAL_FAST = 7, /* payloads only: a simple task {f, scalar args...} in the
+                      format of lua/ldask/task/payload.lua (fast path) */
+  LD_VAL_LAYER = 8 /* payloads only: the codec-encoded task template of a
+                      compact layer (lua/ldask/layer.lua), shared by a range
+                      of ids; num: the range's first id */
 };
 
 /* A task payload or a result: a small value inline, or an encoded header
@@ -86,6 +89,15 @@ ld_sched *ld_run_sched(ld_run *r);
  * retained by the run. Returns 0, or -1 (bad id or out of memory). */
 int ld_run_set_payload(ld_run *r, int32_t id, int32_t kind, const char *data, size_t len,
                        ld_buffer **bufs, int32_t nbufs);
+
+/* Sets one payload for the COUNT tasks FIRST..FIRST+COUNT-1 (a compact
+ * layer: ld_run_payload(r, id) returns it for each of them, with num =
+ * FIRST, unless ld_run_set_payload gave the task its own). Borrowed and
+ * retained as ld_run_set_payload; ranges are set in ascending order and do
+ * not overlap. Costs no memory per task. Returns 0, or -1 (bad range,
+ * started run, or out of memory). */
+int ld_run_set_payload_range(ld_run *r, int32_t first, int32_t count, int32_t kind,
+                             const char *data, size_t len, ld_buffer **bufs, int32_t nbufs);
 
 /* Sets the run's prelude (the functions of the graph, encoded): borrowed
  * like a payload. */

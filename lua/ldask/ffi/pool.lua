@@ -23,6 +23,8 @@ ld_run *ld_run_new(ld_pool *p, int32_t n);
 ld_sched *ld_run_sched(ld_run *r);
 int ld_run_set_payload(ld_run *r, int32_t id, int32_t kind, const char *data, size_t len,
                        ld_buffer **bufs, int32_t nbufs);
+int ld_run_set_payload_range(ld_run *r, int32_t first, int32_t count, int32_t kind,
+                             const char *data, size_t len, ld_buffer **bufs, int32_t nbufs);
 int ld_run_set_prelude(ld_run *r, const char *data, size_t len, ld_buffer **bufs, int32_t nbufs);
 int ld_run_start(ld_run *r, int nworkers);
 int ld_run_wait(ld_run *r, int timeout_ms);
@@ -52,5 +54,5 @@ int isatty(int fd);
 -- kinds of ld_value (pool.h LD_VAL_*; checked by spec/unit/ffi_cdef_spec.lua).
 -- The format of a FAST payload is ldask.task.payload's.
 return {
-  EMPTY = 0, NIL = 1, FALSE = 2, TRUE = 3, NUM = 4, STR = 5, ENC = 6, FAST = 7,
+  EMPTY = 0, NIL = 1, FALSE = 2, TRUE = 3, NUM = 4, STR = 5, ENC = 6, FAST = 7, LAYER = 8,
 }

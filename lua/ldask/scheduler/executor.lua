@@ -15,11 +15,11 @@ local payload = require "ldask.task.payload"
 local result = require "ldask.task.result"
 local collect_if_grown = require("ldask.task.state").collect_if_grown
 
-local type, xpcall, pcall, tostring = type, xpcall, pcall, tostring
+local type, xpcall, pcall, tostring, tonumber = type, xpcall, pcall, tostring, tonumber
 local ffi_string, ffi_new, ffi_cast = ffi.string, ffi.new, ffi.cast
 local now = lib.ld_pool_now
 local K = payload.kinds
-local K_NUM, K_ENC, K_EMPTY, K_FAST = K.NUM, K.ENC, K.EMPTY, K.FAST
+local K_NUM, K_ENC, K_EMPTY, K_FAST, K_LAYER = K.NUM, K.ENC, K.EMPTY, K.FAST, K.LAYER
 local decode_value, slot, error_parts = result.value, result.slot, result.error_parts
 
 local M = {}
@@ -45,9 +45,37 @@ local eval = graph.evaluator(nil, payload.RefId, input)
 -- Runs fast records (ldask.task.payload); set_fns loads a run's functions.
 local run_fast_at, set_fns = payload.reader(input)
 
+-- Compact layers (ldask.layer): templates decoded once per run (by the
+-- address of the payload they share), filled in by an evaluator whose
+-- placeholders read the running task's block index and inputs.
+local templates = {}
+local cur_id, cur_index = -1, -1
+local ndeps = ffi_new("int32_t[1]")
+local layer_eval = graph.evaluator(nil, require("ldask.layer").Arg, function(code)
+  if code == -1 then return cur_index end
+  local deps = lib.ld_run_deps(run, cur_id, ndeps)
+  if code > 0 then return input(deps[code - 1]) end
+  local out = {}
+  for j = 0, ndeps[0] - 1 do out[j + 1] = input(deps[j]) end
+  return out
+end)
+
+local function run_layer(id, p)
+  local at = tonumber(ffi_cast("uintptr_t", p.data))
+  local t = templates[at]
+  if t == nil then
+    t = decoder:decode(ffi_string(p.data, p.len), result.buffers_of(p))
+    templates[at] = t
+  end
+  cur_id, cur_index = id, id - p.num
+  return layer_eval(t)
+end
+
 local function run_task(id)
   local p = lib.ld_run_payload(run, id)
-  if p.kind == K_FAST then return run_fast_at(p.data, 0) end
+  local kind = p.kind
+  if kind == K_FAST then return run_fast_at(p.data, 0) end
+  if kind == K_LAYER then return run_layer(id, p) end
   local task = decode_value(p, decoder)
   return eval(task)
 end
@@ -64,6 +92,7 @@ local runs_on_decoder = 0
 -- Loads the functions of a new run (its prelude).
 local function start_run()
   generation = lib.ld_run_generation(run)
+  templates = {}
   local pre = lib.ld_run_payload(run, -1)
   set_fns({})
   -- The function cache lives across computes (a function decoded once per

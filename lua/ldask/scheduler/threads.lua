@@ -23,7 +23,7 @@ local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
 local payload = require "ldask.task.payload"
 local result = require "ldask.task.result"
 local decode_value = result.value
-local K_ENC, K_FAST = payload.kinds.ENC, payload.kinds.FAST
+local K_ENC, K_FAST, K_LAYER = payload.kinds.ENC, payload.kinds.FAST, payload.kinds.LAYER
 local RUNNING, DONE, ERRED, CANCELLED = S.RUNNING, S.DONE, S.STATUS_ERRED, S.STATUS_CANCELLED
 local EV_FINISHED, EV_ERRED = S.EV_FINISHED, S.EV_ERRED
 
@@ -75,9 +75,10 @@ local fast_size = payload.fast_size
 -- into it, so its payload waits for the plan (only its dependencies are
 -- read in the pass). Returns the index with fns, fnkey, fast, fastoff,
 -- fastlen, specs (and gone, live when tasks were inlined or fused away).
+-- EXTERN: tasks kept outside G (graph.index; ldask.scheduler.layered).
 local function noadd() end
 local collect, is_task = graph.collect, graph.is_task
-local function prepare(g, deps, optimize_keys)
+local function prepare(g, deps, optimize_keys, extern)
   local w, fast, emit
   local fastoff, fastlen, specs = {}, {}, {}
   local deferred = optimize_keys and {} or nil
@@ -117,7 +118,7 @@ local function prepare(g, deps, optimize_keys)
     local keys, index = ix.keys, ix.index
     for i = 1, ix.n do task(i, keys[i], g[keys[i]], index, noadd) end
   else
-    ix = graph.index(g, task, optimize_keys)
+    ix = graph.index(g, task, optimize_keys, extern)
     if optimize_keys then
       local keys, index = ix.keys, ix.index
       local function again(i, v)
@@ -180,7 +181,7 @@ local function encode_tasks(r, p)
   local senc = session.encode
   local fbase = p.fast:ref()
   local gone, KEPT = p.gone, OPT.KEPT
-  for i = 1, p.n do
+  for i = 1, p.nplain or p.n do
     local rc
     local off = fastoff[i]
     if gone and gone[i - 1] ~= KEPT then
@@ -204,6 +205,19 @@ local function encode_tasks(r, p)
       end
     end
     if rc ~= 0 then error("ldask: out of memory storing task '" .. keys[i] .. "'", 0) end
+  end
+  -- compact layers: one template for each range of ids
+  local ranges = p.ranges or {}
+  for j = 1, #ranges do
+    local g = ranges[j]
+    local l = g.layer
+    local ok, h, bufs = pcall(senc, session, l.template)
+    if not ok then error(refusal(h, l.name .. ",0"), 0) end
+    anchors[#anchors + 1] = h
+    local nb = #bufs
+    if lib.ld_run_set_payload_range(r, g.first, l.n, K_LAYER, h, #h, nb > 0 and buffer_array(nb, bufs) or nil, nb) ~= 0 then
+      error("ldask: cannot store the template of layer '" .. l.name .. "'", 0)
+    end
   end
   -- the functions of simple tasks, then every function blob of the session
   local ok, fh, fbufs = pcall(senc, session, p.fns)
@@ -314,6 +328,8 @@ cancel_run = function(r, anchors)
   return tonumber(stats.processing)
 end
 
+local run_index
+
 -- Runs graph G for KEYS (a key or nested list) on the executor threads;
 -- returns the results in the same shape. OPTS: num_workers, optimize_graph,
 -- progress (true or a ProgressBar), profile (a Profiler), stats (a table
@@ -331,6 +347,34 @@ function M.get(g, keys, opts)
     require("ldask.errors").misuse("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers))
   end
   local ix = prepare(g, nil, opts.optimize_graph ~= false and flat or nil)
+  return run_index(ix, g, keys, flat, opts, nworkers)
+end
+
+--- Runs a graph holding compact layers (ldask.layer) for KEYS: PLAIN the
+-- graph of its plain tasks, COMPACT the list of its layers
+-- (ldask.scheduler.layered.split); no optimization (a layer is fused as
+-- it is built). Returns the results in the shape of KEYS.
+function M.get_layers(plain, compact, keys, opts)
+  opts = opts or {}
+  local flat = graph.flatten_keys(keys)
+  local nworkers = opts.num_workers or config.get("num_workers")
+  if type(nworkers) ~= "number" or nworkers < 1 or nworkers % 1 ~= 0 then
+    require("ldask.errors").misuse("ldask.get: num_workers must be a positive integer, got " .. tostring(nworkers))
+  end
+  local ix = require("ldask.scheduler.layered").index(plain, compact, prepare)
+  local missing = {}
+  for i = 1, #flat do
+    if type(flat[i]) ~= "string" or not ix.index[flat[i]] then missing[#missing + 1] = "'" .. tostring(flat[i]) .. "'" end
+  end
+  if #missing > 0 then
+    require("ldask.errors").misuse("ldask.get: key(s) not in the graph: " .. table.concat(missing, ", "))
+  end
+  return run_index(ix, nil, keys, flat, opts, nworkers)
+end
+
+-- Runs prepared index IX (of graph G, or nil for a layered one) for KEYS
+-- (FLAT: their flat list) on NWORKERS threads.
+run_index = function(ix, g, keys, flat, opts, nworkers)
   -- raises at the user's line naming every key of a cycle (as g has it)
   local _, prio = optimize.order(ix, g, flat, true)
   local n = ix.n
