@@ -79,8 +79,11 @@ M.dep_keys = dep_keys
 
 -- TEMPLATE with its placeholders filled in for block I (dependency keys
 -- DEPS as references); quoted data and other objects are kept as they are.
+-- A string of a template is a literal, never a reference: it is quoted.
 local function fill(v, i, deps)
-  if type(v) ~= "table" then return v end
+  local t = type(v)
+  if t == "string" then return graph.quote(v) end -- a literal, as in the template
+  if t ~= "table" then return v end
   local mt = getmetatable(v)
   if mt == Arg then
     local c = v[1]

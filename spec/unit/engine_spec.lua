@@ -243,4 +243,43 @@ describe("engine", function()
     assert.is_true(per < 200, "bytes per task " .. per)
     lib.ld_sched_free(s)
   end)
+  it("pops in priority order when tasks are queued in order, out of order and later", function()
+    -- 600 independent tasks: the first 300 queued in priority order (the
+    -- sorted run of core/sched/heap.c), the rest shuffled (the heap)
+    local n, prio, deps = 600, {}, {}
+    for i = 1, 300 do prio[i] = 10 * i end
+    math.randomseed(7)
+    for i = 301, n do prio[i] = math.random(11, 4000) end
+    for i = 1, n do deps[i] = {} end
+    -- a task depending on task 0, first of all by priority once ready
+    deps[n + 1] = { 0 }
+    prio[n + 1] = -5
+    local s = engine(deps, prio)
+    assert.equal(0, lib.ld_sched_start(s))
+    assert.equal(n, lib.ld_sched_nready(s))
+    local first = pop_all(s, 1)
+    assert.same({ 0 }, first) -- priority 10 is the lowest of the inputs
+    assert.equal(0, lib.ld_sched_finish(s, 0, val(1), 8, 0, 0, 0))
+    local got = pop_all(s, 1000)
+    assert.equal(n, #got)
+    assert.equal(n, got[1]) -- the dependent (priority -5) goes first
+    for i = 3, #got do
+      local a, b = prio[got[i - 1] + 1], prio[got[i] + 1]
+      assert.is_true(a < b or (a == b and got[i - 1] < got[i]), "out of order at " .. i)
+    end
+    lib.ld_sched_free(s)
+  end)
+
+  it("cancel empties the sorted run and the heap alike", function()
+    local deps, prio = {}, {}
+    for i = 1, 100 do deps[i] = {}; prio[i] = i % 2 == 0 and i or 1000 - i end
+    local s = engine(deps, prio)
+    assert.equal(0, lib.ld_sched_start(s))
+    assert.equal(100, lib.ld_sched_nready(s))
+    assert.equal(5, #pop_all(s, 5))
+    lib.ld_sched_cancel(s)
+    assert.equal(0, lib.ld_sched_nready(s))
+    assert.same({}, pop_all(s))
+    lib.ld_sched_free(s)
+  end)
 end)
