@@ -523,8 +523,9 @@ int ld_sched_status(const ld_sched *s) {
 size_t ld_sched_bytes(const ld_sched *s) {
   size_t per_task = 3 + 8 + 4 + 4 * 8 + sizeof(void *) + 8;
   return sizeof *s + (size_t)s->cap * per_task + (size_t)s->ecap * 12 +
-         ld_heap_bytes(&s->ready[0]) + ld_heap_bytes(&s->ready[1]) + (size_t)(s->capcheck + s->capstack) * 4 +
-         ld_keys_bytes(&s->keys) + (size_t)s->ev_cap * sizeof(ld_sched_event);
+         ld_heap_bytes(&s->ready[0]) + ld_heap_bytes(&s->ready[1]) +
+         (size_t)(s->capcheck + s->capstack) * 4 + ld_keys_bytes(&s->keys) +
+         (size_t)s->ev_cap * sizeof(ld_sched_event);
 }
 
 void ld_sched_get_stats(const ld_sched *s, ld_sched_stats *out) {
@@ -554,4 +555,6 @@ int32_t ld_sched_events_drain(ld_sched *s, ld_sched_event *out, int32_t max) {
 
 int32_t ld_sched_first_error(const ld_sched *s) { return s->first_error; }
 
-int32_t ld_sched_nready(const ld_sched *s) { return ld_heap_size(&s->ready[0]) + ld_heap_size(&s->ready[1]); }
+int32_t ld_sched_nready(const ld_sched *s) {
+  return ld_heap_size(&s->ready[0]) + ld_heap_size(&s->ready[1]);
+}

@@ -55,7 +55,9 @@ int32_t ld_heap_top(const ld_heap *h, const ld_heap_order *o);
 static inline int32_t ld_heap_size(const ld_heap *h) { return h->len + h->rlive; }
 
 /* Bytes of storage the heap holds. */
-static inline size_t ld_heap_bytes(const ld_heap *h) { return ((size_t)h->cap + (size_t)h->rcap) * 4; }
+static inline size_t ld_heap_bytes(const ld_heap *h) {
+  return ((size_t)h->cap + (size_t)h->rcap) * 4;
+}
 
 /* Empties the heap without freeing its storage (positions set to -1). */
 void ld_heap_clear(ld_heap *h, const ld_heap_order *o);

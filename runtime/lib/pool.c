@@ -73,8 +73,8 @@ struct ld_run {
   ld_pool *pool;
   ld_sched *s;
   int32_t n;
-  ld_value *slots;    /* results, owned */
-  ld_value *payloads; /* borrowed data, retained buffers */
+  ld_value *slots;      /* results, owned */
+  ld_value *payloads;   /* borrowed data, retained buffers */
   ld_run_range *ranges; /* payloads shared by ranges of ids, ascending */
   int32_t nranges, cranges;
   ld_value prelude;
@@ -305,8 +305,10 @@ const ld_value *ld_run_payload(const ld_run *r, int32_t id) {
   int32_t lo = 0, hi = r->nranges - 1; /* the last range starting at or before id */
   while (lo < hi) {
     int32_t mid = (lo + hi + 1) / 2;
-    if (r->ranges[mid].first <= id) lo = mid;
-    else hi = mid - 1;
+    if (r->ranges[mid].first <= id)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   ld_run_range *g = &r->ranges[lo];
   if (id >= g->first && id - g->first < g->count) return &g->v;

@@ -26,9 +26,9 @@ enum {
   LD_VAL_NIL = 1,
   LD_VAL_FALSE = 2,
   LD_VAL_TRUE = 3,
-  LD_VAL_NUM = 4, /* num */
-  LD_VAL_STR = 5, /* data/len: the string's bytes */
-  LD_VAL_ENC = 6, /* data/len: codec header; bufs/nbufs: its buffers */
+  LD_VAL_NUM = 4,  /* num */
+  LD_VAL_STR = 5,  /* data/len: the string's bytes */
+  LD_VAL_ENC = 6,  /* data/len: codec header; bufs/nbufs: its buffers */
   LD_VAL_FAST = 7, /* payloads only: a simple task {f, scalar args...} in the
                       format of lua/ldask/task/payload.lua (fast path) */
   LD_VAL_LAYER = 8 /* payloads only: the codec-encoded task template of a
