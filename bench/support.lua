@@ -15,7 +15,13 @@ local function add(...)
   for i = 1, select("#", ...) do s = s + select(i, ...) end
   return s
 end
-M.inc, M.add = inc, add
+-- The sum of the values of list T (a tree reduction's combining task).
+local function sum_list(t)
+  local s = 0
+  for i = 1, #t do s = s + t[i] end
+  return s
+end
+M.inc, M.add, M.sum_list = inc, add, sum_list
 
 -- Adds to graph G a tree of add over the keys LEVEL, 8 at a time, level by
 -- level (keys "s,depth,position"); returns the root key.

@@ -217,9 +217,10 @@ local function run_collections(args, n, opts, level, persisting)
   if compact then
     local sched = M.scheduler_for(opts)
     local ex = package.loaded["ldask.scheduler.executor"]
-    if sched == package.loaded["ldask.scheduler.threads"] and not (ex and ex.in_executor) then
+    local threads = sched == package.loaded["ldask.scheduler.threads"] and not (ex and ex.in_executor)
+    if threads or sched == package.loaded["ldask.client.scheduler"] then
       local fut = package.loaded["ldask.client.future"]
-      if fut then plain = fut.resolve(plain, level + 1) end
+      if fut and threads then plain = fut.resolve(plain, level + 1) end
       local out = sched.get_layers(plain, compact, keys, opts)
       local results = {}
       for j, c in ipairs(list) do results[c] = out[j] end

@@ -255,6 +255,24 @@ function Layer:__ldask_keys()
   return out
 end
 function Layer:__ldask_postcompute() return nil end
+-- ldask.persist / client:persist: a Delayed of the list of the values,
+-- backed by DONE (key -> value or future).
+function Layer:__ldask_postpersist()
+  local keys = self:__ldask_keys()
+  local key = "persisted-" .. self.name
+  return function(done)
+    return require("ldask.delayed").new(key, {
+      ["persisted-data-" .. self.name] = done,
+      [key] = { [key] = { function(t) return t end, keys } },
+    })
+  end
+end
+--- l:persist([opts]): the layer's values computed and kept (on the
+-- cluster with a client), as a Delayed of their list.
+-- @function Layer:persist
+-- @param[opt] opts options of ldask.persist
+-- @return a Delayed
+function Layer:persist(opts) return (require("ldask.base").persist_method(self, opts)) end
 function Layer:__ldask_tokenize() return "layer:" .. self.name end
 --- l:compute([opts]): the list of the layer's N values.
 -- @function Layer:compute

@@ -13,6 +13,25 @@ M.ldask = M.bin .. "/ldask"
 -- fan-in-8 tree of add. Returns the graph, the root key and the task count.
 function M.anchor_graph(n) return dofile(M.root .. "/bench/support.lua").anchor_graph(n) end
 
+-- The benchmarks' shared functions (bench/support.lua): inc, add, sum_list.
+M.bench = dofile(M.root .. "/bench/support.lua")
+
+-- Starts a cluster of N workers on 127.0.0.1 and a client of it, set as
+-- the default; returns both (stop with M.stop_cluster).
+function M.cluster_client(n)
+  local cl = require("ldask.client.cluster").start({ n_workers = n })
+  local c = require("ldask.client")(cl.address, { set_as_default = false })
+  c:wait_for_workers(n, 20)
+  c:set_as_default()
+  return cl, c
+end
+
+-- Closes client C and stops cluster CL (either may be nil).
+function M.stop_cluster(cl, c)
+  if c then pcall(c.close, c) end
+  if cl then cl:stop() end
+end
+
 -- A graph of N tasks "PREFIX,i" = {F, i}; returns it and its keys.
 function M.graph_of(n, prefix, f)
   local g, keys = {}, {}

@@ -7,12 +7,8 @@ local ldask = require "ldask"
 local L = require "ldask.layer"
 local sync = require "ldask.scheduler.sync"
 
-local function inc(i) return i + 1 end
-local function sum(t)
-  local s = 0
-  for i = 1, #t do s = s + t[i] end
-  return s
-end
+local helpers = require "helpers"
+local inc, sum = helpers.bench.inc, helpers.bench.sum_list
 
 -- Runs F with layer.materialize refusing: proves a compute never wrote the
 -- tasks of a compact layer.
@@ -78,6 +74,15 @@ describe("ldask.layer", function()
     assert.equal(n * (n + 1) / 2, r)
     -- leaves, the tree levels (125000 + 15625 + 1954 + 245 + 31 + 4), the final task
     assert.equal(n + 142859 + 1, stats.tasks)
+  end)
+
+  it("persists as a Delayed of the list of values", function()
+    local x = L.blockwise("sq", 30, { function(i) return i * i end, L.INDEX })
+    local p = x:persist()
+    assert.same(x:compute(), p:compute())
+    assert.equal(29 * 29, p:compute()[30])
+    local t = ldask.delayed(sum)(p)
+    assert.equal(8555, t:compute())
   end)
 
   it("names the failing block's key", function()

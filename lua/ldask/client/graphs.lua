@@ -82,6 +82,24 @@ local function has_future(v)
   return false
 end
 
+-- The plain graph and the compact layers of collection OBJ
+-- (ldask.scheduler.layered.split), or nil when it has no compact layer.
+local function layered_parts(obj)
+  if not obj.__ldask_layers then return nil end
+  return require("ldask.scheduler.layered").split(obj:__ldask_layers())
+end
+
+-- VALUES (a flat list, read from POS.i + 1 on) in the nesting of KEYS.
+function G.reshape(keys, values, pos)
+  if type(keys) == "table" and getmetatable(keys) == nil then
+    local out = {}
+    for i = 1, #keys do out[i] = G.reshape(keys[i], values, pos) end
+    return out
+  end
+  pos.i = pos.i + 1
+  return values[pos.i]
+end
+
 G.cull_index = cull_index
 G.deps_of = deps_of
 
@@ -202,15 +220,7 @@ function G.install(M, Client, strip_futures)
     if not ok then error(err, 0) end
   end
 
-  local function reshape(keys, values, pos)
-    if type(keys) == "table" and getmetatable(keys) == nil then
-      local out = {}
-      for i = 1, #keys do out[i] = reshape(keys[i], values, pos) end
-      return out
-    end
-    pos.i = pos.i + 1
-    return values[pos.i]
-  end
+  local reshape = G.reshape
 
   --- get(graph, keys [, opts]): runs a graph on the cluster and returns the
   -- results of KEYS (a key or nested list) in the same shape; the scheduler
@@ -237,8 +247,17 @@ function G.install(M, Client, strip_futures)
   -- Submits collection OBJ (optimized) and returns the future of its
   -- finalized value.
   local function compute_one(self, obj, opts, level)
-    local g = obj:__ldask_graph()
     local keys = obj:__ldask_keys()
+    local plain, compact = layered_parts(obj)
+    if compact then -- compact layers: written out chunk by chunk (ldask.client.layers)
+      local fin = obj:__ldask_postcompute()
+      if fin == nil and type(keys) == "string" then return self:_submit_layers(plain, compact, { keys }, opts, level + 1)[1] end
+      self.nfinal = (self.nfinal or 0) + 1
+      local out = "finalize-" .. tokenize.tokenize(keys) .. "-" .. self.nfinal
+      plain[out] = { fin or function(r) return r end, keys }
+      return self:_submit_layers(plain, compact, { out }, opts, level + 1)[1]
+    end
+    local g = obj:__ldask_graph()
     local flat = graph.flatten_keys(keys)
     if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
     local fin = obj:__ldask_postcompute()
@@ -288,13 +307,19 @@ function G.install(M, Client, strip_futures)
   -- Submits collection OBJ and returns it rebuilt on futures of its keys
   -- (the collection's __ldask_postpersist), or a Persisted wrapper.
   local function persist_one(self, obj, level)
-    local g = obj:__ldask_graph()
     local keys = require("ldask.base").persist_keys(obj)
     local flat = graph.flatten_keys(keys)
-    if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
-    local deps, ix
-    g, deps, ix = cull_index(g, flat)
-    local futs = self:_submit_graph(g, flat, {}, level + 1, deps, ix)
+    local plain, compact = layered_parts(obj)
+    local futs
+    if compact then
+      futs = self:_submit_layers(plain, compact, flat, {}, level + 1)
+    else
+      local g = obj:__ldask_graph()
+      if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
+      local deps, ix
+      g, deps, ix = cull_index(g, flat)
+      futs = self:_submit_graph(g, flat, {}, level + 1, deps, ix)
+    end
     local pg = {}
     for i, k in ipairs(flat) do pg[k] = futs[i] end
     if obj.__ldask_postpersist then return obj:__ldask_postpersist()(pg) end
@@ -339,6 +364,7 @@ function G.install(M, Client, strip_futures)
   }
 
 
+  require("ldask.client.layers").install(M, Client, strip_futures)
 end
 
 return G
