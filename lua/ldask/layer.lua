@@ -147,6 +147,46 @@ local function new(name, n, template, inputs, layers)
   return l
 end
 
+--- For collections: the layer NAME (exactly) of N tasks, TEMPLATE over
+-- INPUTS given as specs ({kind = "same", name =, n =}, {kind = "key", key
+-- =}), added to LAYERS (name -> graph or layer), which it also keeps.
+-- @param name the layer's name (its keys are "name,i")
+-- @param n the number of blocks
+-- @param template the task of a block
+-- @param inputs the input specs, in dep(j) order
+-- @param layers the graph layers it joins
+-- @return the Layer
+function M.named(name, n, template, inputs, layers) return new(name, n, template, inputs, layers) end
+
+--- For collections: tree layers over layer L of fan-in SPLIT_EVERY, level
+-- d named LEVEL_NAME(d), each task TEMPLATE (DEPS its group), added to
+-- LAYERS; returns the last level (L itself when it has at most
+-- SPLIT_EVERY blocks).
+-- @param l a layer
+-- @param template the combining task
+-- @param split_every the fan-in
+-- @param level_name a function(depth) -> the name of that level
+-- @param layers the graph layers they join
+-- @return the last level, a Layer
+function M.tree(l, template, split_every, level_name, layers)
+  local cur, depth = l, 0
+  while cur.n > split_every do
+    depth = depth + 1
+    local n = floor((cur.n + split_every - 1) / split_every)
+    cur = new(level_name(depth), n, template, { { kind = "fanin", name = cur.name, n = cur.n, k = split_every } }, layers)
+  end
+  return cur
+end
+
+--- The keys of every block of layer L, as a list.
+-- @param l a layer
+-- @return a list of keys
+function M.keys(l)
+  local out, name = {}, l.name
+  for i = 0, l.n - 1 do out[i + 1] = name .. "," .. i end
+  return out
+end
+
 --- Builds a blockwise layer of N tasks "name,i" (NAME: PREFIX plus a token
 -- of the rest), task i being TEMPLATE with INDEX, dep(j) and DEPS filled in.
 -- INPUTS (optional list): layers of N blocks (block i of each is a
@@ -230,17 +270,9 @@ function M.reduce(l, template, split_every, final)
   local token = tokenize.tokenize(l.name, template, split_every, final)
   local layers = {}
   for k, g in pairs(l._layers) do layers[k] = g end
-  local cur, depth = l, 0
-  while cur.n > split_every do
-    depth = depth + 1
-    local n = floor((cur.n + split_every - 1) / split_every)
-    local name = prefix .. "-combine" .. depth .. "-" .. token
-    cur = new(name, n, template, { { kind = "fanin", name = cur.name, n = cur.n, k = split_every } }, layers)
-  end
+  local cur = M.tree(l, template, split_every, function(d) return prefix .. "-combine" .. d .. "-" .. token end, layers)
   local key = prefix .. "-reduce-" .. token
-  local deps = {}
-  for i = 0, cur.n - 1 do deps[#deps + 1] = cur.name .. "," .. i end
-  layers[key] = { [key] = fill(final, 0, deps) }
+  layers[key] = { [key] = fill(final, 0, M.keys(cur)) }
   return require("ldask.delayed").new(key, layers)
 end
 
@@ -249,11 +281,7 @@ end
 Layer.__index = Layer
 function Layer:__ldask_layers() return self._layers end
 function Layer:__ldask_graph() return graph.flatten_layers(self._layers) end
-function Layer:__ldask_keys()
-  local out, name = {}, self.name
-  for i = 0, self.n - 1 do out[i + 1] = name .. "," .. i end
-  return out
-end
+function Layer:__ldask_keys() return M.keys(self) end
 function Layer:__ldask_postcompute() return nil end
 -- ldask.persist / client:persist: a Delayed of the list of the values,
 -- backed by DONE (key -> value or future).

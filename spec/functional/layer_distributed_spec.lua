@@ -48,6 +48,14 @@ describe("compact layers on a cluster of two workers", function()
     layers.CHUNK, layers.WINDOW = chunk, window
   end)
 
+  it("runs a range bag's compact partitions and reductions", function()
+    local b = ldask.bag.range(30000, { npartitions = 3000 }):map(function(i) return i % 7 end)
+    local dist = require "ldask.client.scheduler"
+    local want = { ldask.compute(b:sum(), b:frequencies(), { scheduler = "sync" }) }
+    assert.same(want, { ldask.compute(b:sum(), b:frequencies(), { scheduler = dist }) })
+    assert.same(b:compute { scheduler = "sync" }, c:compute(b):result())
+  end)
+
   it("reports a failing block by its key", function()
     local x = L.blockwise("boom", 50, { function(i)
       if i == 31 then error("bad block 31") end

@@ -288,6 +288,31 @@ for _, sched in ipairs(schedulers) do
   end)
 end
 
+describe("ldask.bag.range as compact layers", function()
+  local L = require "ldask.layer"
+  it("runs its partitions and reductions on threads without writing them out, as sync does", function()
+    local scale = bag.from_sequence({ 3 }):sum() -- an Item: the same value for every element
+    local b = bag.range(100000, { npartitions = 5000 }):map(function(i, k) return i * k end, scale)
+      :filter(function(v) return v % 2 == 0 end)
+    local total, count, top = b:sum(), b:count(), b:topk(2)
+    local want = { ldask.compute(total, count, top, { scheduler = "sync" }) }
+    local saved = L.materialize
+    L.materialize = function() error("materialized", 0) end
+    local ok, got = pcall(function() return { ldask.compute(total, count, top, { scheduler = "threads" }) } end)
+    L.materialize = saved
+    assert(ok, got)
+    assert.same(want, got)
+    assert.equal(3 * 2 * (49999 * 50000 / 2), want[1]) -- 3i for even i: 6 * (0 + 1 + ... + 49999)
+    assert.equal(50000, want[2])
+    -- the partitions themselves, and a layer the bag's pipeline reads by position
+    assert.same(bag.range(10, { npartitions = 4 }):compute(), { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 })
+    local layers = bag.range(10, { npartitions = 4 }):map(tostring):__ldask_layers()
+    local compact = 0
+    for _, g in pairs(layers) do if L.is_layer(g) then compact = compact + 1 end end
+    assert.equal(1, compact)
+  end)
+end)
+
 describe("ldask.bag errors", function()
   local o = { scheduler = "sync" }
 

@@ -8,8 +8,10 @@ local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
 local pipeline = require "ldask.bag.pipeline"
 local aggregate = require "ldask.bag.aggregate"
+local layer = require "ldask.layer"
 
-local type, setmetatable, getmetatable, pairs, error, tostring = type, setmetatable, getmetatable, pairs, error, tostring
+local type, setmetatable, getmetatable, pairs, ipairs, error, tostring =
+  type, setmetatable, getmetatable, pairs, ipairs, error, tostring
 local key, quote, ceil, unpack = graph.key, graph.quote, math.ceil, unpack
 
 local M = {}
@@ -66,9 +68,13 @@ M.copy_layers = copy_layers
 -- EXTRAS (optional): inputs the operations read besides the element: a
 -- list of {item = key} (one value for every partition) or {bag = keys} (the
 -- partition of another bag with the same number of partitions).
-function M.lazy(name, kind, srcs, ops, deplayers, extras)
-  return setmetatable({ name = name, npartitions = #srcs, _kind = kind, _srcs = srcs,
-    _ops = ops, _dl = deplayers, _extras = extras or {} }, Bag)
+-- GEN (optional, instead of SRCS): {n, npartitions} of a "range" source,
+-- whose partition i is computed from i (pipeline.range_bounds): such a
+-- bag's partitions and reductions are compact layers (ldask.layer), its
+-- sources written out only for the operations that read them.
+function M.lazy(name, kind, srcs, ops, deplayers, extras, gen)
+  return setmetatable({ name = name, npartitions = gen and gen[2] or #srcs, _kind = kind, _srcs = srcs,
+    _ops = ops, _dl = deplayers, _extras = extras or {}, _gen = gen }, Bag)
 end
 
 -- A materialized bag: LAYER holds tasks name,i each producing a partition.
@@ -89,7 +95,29 @@ end
 -- layers they need. A materialized bag is a "list" source over its keys.
 function M.source(b)
   if b._layers then return "list", M.keys(b), {}, b._layers, {} end
-  return b._kind, b._srcs, b._ops, b._dl, b._extras
+  local srcs = b._srcs
+  if not srcs then -- a GEN source, written out on first use
+    local n, np = b._gen[1], b._gen[2]
+    srcs = {}
+    for i = 0, np - 1 do srcs[i + 1] = quote(pipeline.range_bounds(n, np, i)) end
+    b._srcs = srcs
+  end
+  return b._kind, srcs, b._ops, b._dl, b._extras
+end
+
+-- The template of B's partition task through SINK, and its inputs, when B
+-- can be a compact layer (a GEN source; extras that are items); else nil.
+local function compact_task(b, sink)
+  if b._layers or not b._gen then return nil end
+  local ex, inputs = {}, {}
+  for j, e in ipairs(b._extras) do
+    if not e.item then return nil end
+    inputs[j] = { kind = "key", key = e.item }
+    ex[j] = layer.dep(j)
+  end
+  local n, np = b._gen[1], b._gen[2]
+  local src = { pipeline.range_bounds, n, np, layer.INDEX }
+  return { pipeline.run, quote(b._ops), quote(sink), b._kind, src, ex, layer.INDEX }, inputs
 end
 
 -- Tasks computing each partition of B through SINK (a sink spec):
@@ -115,6 +143,13 @@ end
 function M.layers(b)
   if b._layers then return b._layers end
   if b._own_layers then return b._own_layers end
+  local template, inputs = compact_task(b, { k = "collect" })
+  if template then
+    local layers = copy_layers(b._dl)
+    layer.named(b.name, b.npartitions, template, inputs, layers)
+    b._own_layers = layers
+    return layers
+  end
   local tasks, dl = M.partition_tasks(b, { k = "collect" })
   local own = {}
   for i = 1, #tasks do own[key(b.name, i - 1)] = tasks[i] end
@@ -132,7 +167,12 @@ function M.extend(b, prefix, op, ...)
 end
 
 function M.extend_with(b, prefix, op, newextras, newlayers, ...)
-  local kind, srcs, ops, layers, extras = M.source(b)
+  local kind, srcs, ops, layers, extras, gen
+  if b._gen and not b._layers then -- (keeps a GEN source compact)
+    kind, srcs, ops, layers, extras, gen = b._kind, b._srcs, b._ops, b._dl, b._extras, b._gen
+  else
+    kind, srcs, ops, layers, extras = M.source(b)
+  end
   local nops = {}
   for i = 1, #ops do nops[i] = ops[i] end
   nops[#nops + 1] = op
@@ -144,7 +184,7 @@ function M.extend_with(b, prefix, op, newextras, newlayers, ...)
     layers = copy_layers(layers)
     for k, v in pairs(newlayers) do layers[k] = v end
   end
-  return M.lazy(M.name(prefix, b.name, ...), kind, srcs, nops, layers, extras)
+  return M.lazy(M.name(prefix, b.name, ...), kind, srcs, nops, layers, extras, gen)
 end
 
 -- Number of extras B's pending operations already read (new slots follow).
@@ -162,6 +202,18 @@ function M.reduce(b, prefix, sink, split_every, post, ...)
     error("bag." .. prefix .. ": split_every must be an integer >= 2, got " .. tostring(split_every), 3)
   end
   local name = M.name(prefix, b.name, sink, split_every, post, ...)
+  local template, inputs = compact_task(b, sink)
+  if template then -- compact layers: the partitions, the tree levels
+    local layers = copy_layers(b._dl)
+    local parts = layer.named(name .. "-part", b.npartitions, template, inputs, layers)
+    local top = layer.tree(parts, { aggregate.combine, quote(sink), layer.DEPS }, split_every,
+      function(d) return name .. "-combine" .. d end, layers)
+    local final = { aggregate.finalize, quote(sink), layer.keys(top) }
+    if post then final = { post[1], final, unpack(post, 2) } end
+    local k = key(name, 0)
+    layers[name] = { [k] = final }
+    return setmetatable({ name = name, key = k, _layers = layers }, Item)
+  end
   local tasks, dl = M.partition_tasks(b, sink)
   local layer = {}
   local level = {}

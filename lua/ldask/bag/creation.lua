@@ -76,11 +76,8 @@ function M.range(n, opts)
   end
   opts = opts or {}
   local np = positive_int(opts.npartitions or math.min(math.max(n, 1), 8), what, "npartitions")
-  local srcs = {}
-  for i = 0, np - 1 do
-    srcs[i + 1] = quote({ floor(i * n / np), floor((i + 1) * n / np) })
-  end
-  return core.lazy(core.name("range", n, np), "range", srcs, {}, {})
+  -- partition i computed from i: the bag's layers are compact (ldask.layer)
+  return core.lazy(core.name("range", n, np), "range", nil, {}, {}, {}, { n, np })
 end
 
 --- ldask.bag.from_delayed(values): one partition per delayed value (or any

@@ -434,6 +434,10 @@ do
   hash_string = function(s, n) return tonumber(lib.ld_hash64(s, #s, 0) % n) + 1 end
 end
 
+-- The source of partition I (0-based) of the integers 0 .. N-1 in NP
+-- partitions (ldask.bag.range): {first, last + 1}.
+function M.range_bounds(n, np, i) return { floor(i * n / np), floor((i + 1) * n / np) } end
+
 -- The partition task: streams SRC (of KIND "list", "range" or "text")
 -- through OPS into SINK and returns the sink's result. EXTRAS: the values
 -- of the items and partitions of other bags the operations read; INDEX: the
