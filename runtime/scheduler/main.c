@@ -53,6 +53,19 @@ static uv_signal_t sig_int, sig_term;
 static uv_timer_t ttl_timer;
 static double parent_pid;
 static ld_lifeline *lifeline;
+static uv_timer_t drain_timer;
+static int drain_timed_out;
+
+/* The shutdown's last loop run did not end in time (a handle left
+ * active): stop it anyway rather than stay on without a listener. */
+static void on_drain_timeout(uv_timer_t *t) {
+  fprintf(
+      stderr,
+      "ldask-scheduler: shutdown still waiting after 10 s (%u handles active): exiting anyway\n",
+      t->loop->active_handles);
+  drain_timed_out = 1;
+  uv_stop(t->loop);
+}
 
 /* The lifeline fired: whoever started this scheduler is gone. */
 static void on_parent_gone(void *arg) {
@@ -290,7 +303,19 @@ int main(int argc, char **argv) {
   ld_lifeline_close(lifeline);
   uv_close((uv_handle_t *)&st.notify, NULL);
   uv_close((uv_handle_t *)&st.kick, NULL);
+  /* The drain ends when every connection has flushed and closed; a drain
+   * that never ends must not keep the process (no listener, no lifeline
+   * any more): after 10 s it stops, leaving the rest to the exit. */
+  uv_timer_init(st.loop, &drain_timer);
+  uv_unref((uv_handle_t *)&drain_timer);
+  uv_timer_start(&drain_timer, on_drain_timeout, 10000, 0);
   uv_run(st.loop, UV_RUN_DEFAULT);
+  if (drain_timed_out) {
+    if (sched_file) unlink(sched_file);
+    return 1;
+  }
+  uv_close((uv_handle_t *)&drain_timer, NULL);
+  uv_run(st.loop, UV_RUN_NOWAIT);
   sc_broadcast_free(&st);
   sc_coord_free();
   sc_replicas_free();

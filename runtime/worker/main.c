@@ -83,12 +83,18 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(0);
 }
 
-/* The lifeline fired: whoever started this worker is gone. */
+/* The lifeline fired: whoever started this worker is gone, and nobody
+ * waits for what it runs: the executors get WK_ORPHAN_GRACE seconds to
+ * finish their tasks, then SIGALRM ends the process (its spill and file
+ * directories are removed before the executors are waited for). */
+#define WK_ORPHAN_GRACE 10
 static void on_parent_gone(void *arg) {
   (void)arg;
   fprintf(stderr,
-          "ldask-worker %s: the process that started it is gone (--lifeline-fd), stopping\n",
-          W.name);
+          "ldask-worker %s: the process that started it is gone (--lifeline-fd), stopping (running "
+          "tasks get %d s)\n",
+          W.name, WK_ORPHAN_GRACE);
+  alarm(WK_ORPHAN_GRACE);
   stop(0);
 }
 

@@ -12,8 +12,13 @@ local cluster = require "ldask.client.cluster"
 -- and the pids of its scheduler, nannies and workers on one line, then
 -- ends as its argument says.
 local CHILD = [[
+local how = arg[1]
 local c = ldask.Client{ n_workers = 2 }
 local cl = c.cluster
+if how == "busy" then -- a task that never ends on each worker
+  for i = 1, 2 do c:submit(function(k) local x = k; while true do x = x + 1 end end, i) end
+  require("socket").sleep(0.5)
+end
 local ids = { cl.dir, cl.scheduler_pid }
 for i = 1, 2 do
   ids[#ids + 1] = cl.workers[i]
@@ -23,10 +28,9 @@ for i = 1, 2 do
 end
 print(table.concat(ids, " "))
 io.stdout:flush()
-local how = arg[1]
 if how == "error" then error("the script fails") end
 if how == "exit" then os.exit(3) end
-if how == "wait" then
+if how == "wait" or how == "busy" then
   for _ = 1, 1200 do require("socket").sleep(0.05) end
 end
 ]]
@@ -52,8 +56,8 @@ local function running(pids)
   return left
 end
 
-local function assert_all_gone(pids, what)
-  local ok = helpers.eventually(function() return #running(pids) == 0 end, 8)
+local function assert_all_gone(pids, what, seconds)
+  local ok = helpers.eventually(function() return #running(pids) == 0 end, seconds or 8)
   assert(ok, what .. ": still running: " .. table.concat(running(pids), " "))
 end
 
@@ -85,15 +89,22 @@ describe("a local cluster and the process that started it", function()
     assert.matches("the process that started it is gone", helpers.read_all(dir .. "/scheduler.log"), 1, true)
   end)
 
-  it("stops when the script is killed with SIGKILL, and the next cluster removes its directory", function()
-    local outfile = helpers.tmpdir() .. "/lifetime_kill.out"
-    local child = tonumber(io.popen("exec " .. helpers.ldask .. " " .. script .. " wait > " .. outfile ..
+  -- Starts the child with HOW in the background; returns its pid, the
+  -- cluster's directory and pids once the cluster runs.
+  local function start_child(how)
+    local outfile = helpers.tmpdir() .. "/lifetime_" .. how .. ".out"
+    local child = tonumber(io.popen("exec " .. helpers.ldask .. " " .. script .. " " .. how .. " > " .. outfile ..
       " 2>&1 </dev/null & echo $!"):read("*l"))
     assert(child, "the child started")
     assert(helpers.eventually(function() return helpers.read_all(outfile):find("\n") ~= nil end, 30),
       "the child's cluster started: " .. helpers.read_all(outfile))
     local dir, pids = ids_of(helpers.read_all(outfile))
     assert.same(pids, running(pids))
+    return child, dir, pids
+  end
+
+  it("stops when the script is killed with SIGKILL, and the next cluster removes its directory", function()
+    local child, dir, pids = start_child("wait")
     os.execute("kill -KILL " .. child)
     assert_all_gone(pids, "after SIGKILL")
     for i = 1, 2 do
@@ -104,6 +115,25 @@ describe("a local cluster and the process that started it", function()
     local c = ldask.Client{ n_workers = 0 }
     c:close()
     assert.is_nil(io.open(dir .. "/owner"), "a later local cluster removes the stale directory " .. dir)
+  end)
+
+  it("stops workers whose tasks never end once the script is killed (10 s of grace)", function()
+    local child, _, pids = start_child("busy")
+    os.execute("kill -KILL " .. child)
+    assert_all_gone({ pids[1] }, "the scheduler after SIGKILL")
+    assert_all_gone(pids, "the busy workers after SIGKILL", 20)
+  end)
+
+  it("stops its scheduler at once on close(), while workers hold results", function()
+    for _ = 1, 3 do
+      local c = ldask.Client{ n_workers = 2 }
+      local pid = c.cluster.scheduler_pid
+      local fs = {}
+      for i = 1, 40 do fs[i] = c:submit(function(x) return x * 2 end, i) end
+      assert.equal(80, c:gather(fs)[40])
+      c:close()
+      assert_all_gone({ pid }, "the scheduler after close()", 5)
+    end
   end)
 
   it("leaves alone a scheduler started by hand", function()
