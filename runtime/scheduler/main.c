@@ -1,7 +1,8 @@
 /* main.c — ldask-scheduler: parses the command line, listens, writes the
  * scheduler file, runs the one libuv loop that owns all state, removes
- * workers whose heartbeats stopped, exits cleanly on SIGINT/SIGTERM or a
- * client's shutdown. C only: no Lua state. */
+ * workers whose heartbeats stopped, exits cleanly on SIGINT/SIGTERM, a
+ * client's shutdown, or when the process that started it is gone
+ * (--lifeline-fd, --parent-pid: a local cluster). C only: no Lua state. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -14,11 +15,13 @@
 #include "net/auth.h"
 #include "net/netopts.h"
 #include "sched.h"
+#include "util/lifeline.h"
 #include "util/version.h"
 
 static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
+    "                       [--lifeline-fd FD]\n"
     "                       [--dashboard-address HOST:PORT | --no-dashboard]\n"
     "                       [--events-capacity N]\n"
     "                       [--auth-token-file FILE] [--tls-ca-file FILE --tls-cert FILE\n"
@@ -31,7 +34,10 @@ static const char *USAGE =
     "  --worker-ttl SECONDS     remove a worker silent that long (default 30)\n"
     "  --worker-saturation X    input tasks a worker holds at least per thread (default 2;\n"
     "                           more when tasks are shorter than the message round trip)\n"
-    "  --parent-pid PID         exit when process PID is gone (local clusters)\n"
+    "  --parent-pid PID         exit when process PID is gone (checked every second)\n"
+    "  --lifeline-fd FD         exit when descriptor FD, the read end of a pipe, reaches\n"
+    "                           end-of-file: the process holding its write end is gone\n"
+    "                           (local clusters; docs/distributed.md)\n"
     "  --dashboard-address HOST:PORT  where the web dashboard listens (default\n"
     "                           127.0.0.1:8787; port 0 picks a free one; when 8787 is\n"
     "                           taken another free port is used); docs/dashboard.md\n"
@@ -46,6 +52,29 @@ static const char *sched_file;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t ttl_timer;
 static double parent_pid;
+static ld_lifeline *lifeline;
+static uv_timer_t drain_timer;
+static int drain_timed_out;
+
+/* The shutdown's last loop run did not end in time (a handle left
+ * active): stop it anyway rather than stay on without a listener. */
+static void on_drain_timeout(uv_timer_t *t) {
+  fprintf(
+      stderr,
+      "ldask-scheduler: shutdown still waiting after 10 s (%u handles active): exiting anyway\n",
+      t->loop->active_handles);
+  drain_timed_out = 1;
+  uv_stop(t->loop);
+}
+
+/* The lifeline fired: whoever started this scheduler is gone. */
+static void on_parent_gone(void *arg) {
+  (void)arg;
+  fprintf(stderr,
+          "ldask-scheduler: the process that started it is gone (--lifeline-fd), "
+          "shutting down\n");
+  uv_stop(st.loop);
+}
 
 static void on_signal(uv_signal_t *s, int signum) {
   (void)s;
@@ -140,7 +169,7 @@ int main(int argc, char **argv) {
   char err[512];
   char dash_host[96] = "127.0.0.1";
   double dash_port = 8787, ev_cap = SC_EV_DEFAULT_CAP;
-  int dashboard = 1, dash_default_port = 1;
+  int dashboard = 1, dash_default_port = 1, lifeline_fd = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int took = ld_sec_take_arg(&so, argc, argv, &i, err, sizeof err);
@@ -170,6 +199,12 @@ int main(int argc, char **argv) {
       i++;
     } else if (strcmp(a, "--parent-pid") == 0) {
       if (parse_num(a, v, 1, 4194304, &parent_pid) != 0) return 2;
+      i++;
+    } else if (strcmp(a, "--lifeline-fd") == 0) {
+      if (ld_lifeline_parse(v, &lifeline_fd, err, sizeof err) != 0) {
+        fprintf(stderr, "ldask-scheduler: %s\n", err);
+        return 2;
+      }
       i++;
     } else if (strcmp(a, "--dashboard-address") == 0) {
       if (parse_host_port(v, dash_host, sizeof dash_host, &dash_port) != 0) return 2;
@@ -202,6 +237,11 @@ int main(int argc, char **argv) {
   ld_net_set_default_sec(sec);
   signal(SIGPIPE, SIG_IGN);
   st.loop = uv_default_loop();
+  if (lifeline_fd >= 0 && (lifeline = ld_lifeline_watch(st.loop, lifeline_fd, on_parent_gone, NULL,
+                                                        err, sizeof err)) == NULL) {
+    fprintf(stderr, "ldask-scheduler: %s\n", err);
+    return 1;
+  }
   if (sc_events_init(&st.ev, (uint32_t)ev_cap) != 0 || sc_tasks_init(&st) != 0) {
     fprintf(stderr, "ldask-scheduler: out of memory\n");
     return 1;
@@ -260,9 +300,22 @@ int main(int argc, char **argv) {
   uv_close((uv_handle_t *)&sig_int, NULL);
   uv_close((uv_handle_t *)&sig_term, NULL);
   uv_close((uv_handle_t *)&ttl_timer, NULL);
+  ld_lifeline_close(lifeline);
   uv_close((uv_handle_t *)&st.notify, NULL);
   uv_close((uv_handle_t *)&st.kick, NULL);
+  /* The drain ends when every connection has flushed and closed; a drain
+   * that never ends must not keep the process (no listener, no lifeline
+   * any more): after 10 s it stops, leaving the rest to the exit. */
+  uv_timer_init(st.loop, &drain_timer);
+  uv_unref((uv_handle_t *)&drain_timer);
+  uv_timer_start(&drain_timer, on_drain_timeout, 10000, 0);
   uv_run(st.loop, UV_RUN_DEFAULT);
+  if (drain_timed_out) {
+    if (sched_file) unlink(sched_file);
+    return 1;
+  }
+  uv_close((uv_handle_t *)&drain_timer, NULL);
+  uv_run(st.loop, UV_RUN_NOWAIT);
   sc_broadcast_free(&st);
   sc_coord_free();
   sc_replicas_free();

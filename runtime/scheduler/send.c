@@ -59,8 +59,11 @@ void sc_flush_frees(sc_worker *w) {
   pk_send(&p, w->alive ? w->conn : NULL, NULL, 0);
 }
 
+/* Not once shutdown closed the handles: a check or idle handle started
+ * while closing would count as active for ever (libuv drops its reference
+ * on close without leaving the count), and the loop would never end. */
 void sc_flush_soon(sc_state *st) {
-  if (uv_is_active((uv_handle_t *)&st->notify)) return;
+  if (uv_is_active((uv_handle_t *)&st->notify) || uv_is_closing((uv_handle_t *)&st->notify)) return;
   uv_check_start(&st->notify, sc_flush_batches);
   uv_idle_start(&st->kick, kick_cb);
 }

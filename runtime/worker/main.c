@@ -2,7 +2,8 @@
  * threads, serves its data to peers, registers with the scheduler, sends
  * heartbeats, handles the scheduler's messages, reconnects when the
  * scheduler goes away and exits cleanly once it has been gone for
- * --death-timeout seconds. */
+ * --death-timeout seconds, or at once when the process that started it is
+ * (--lifeline-fd: a local cluster). */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include "net/mp.h"
 #include "net/netopts.h"
 #include "spill.h"
+#include "util/lifeline.h"
 #include "util/size.h"
 #include "util/version.h"
 #include "worker.h"
@@ -30,7 +32,7 @@
 static const char *USAGE =
     "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
-    "                    [--peer-timeout SECONDS] [--nanny | --no-nanny]\n"
+    "                    [--peer-timeout SECONDS] [--nanny | --no-nanny] [--lifeline-fd FD]\n"
     "                    [--scheduler-file FILE] [--host HOST] [--auth-token-file FILE]\n"
     "                    [--tls-ca-file FILE --tls-cert FILE [--tls-key FILE]] [--insecure]\n"
     "                    [connection options]\n"
@@ -54,6 +56,9 @@ static const char *USAGE =
     "  --nanny, --no-nanny      run the worker under a nanny process that restarts it\n"
     "                           when it dies, passes 0.95 x SIZE in RSS or is asked\n"
     "                           to (client:restart()) (default --nanny)\n"
+    "  --lifeline-fd FD         stop when descriptor FD, the read end of a pipe, reaches\n"
+    "                           end-of-file: the process holding its write end is gone\n"
+    "                           (local clusters; docs/distributed.md)\n"
     "connection options (the peer port and the connection to the scheduler):\n";
 
 static wk_state W;
@@ -63,6 +68,7 @@ static ld_server *peer_server;
 static int exit_code;
 static int ever_registered; /* else still waiting for a first scheduler */
 static double waiting_said; /* when "waiting for the scheduler" was last said */
+static ld_lifeline *lifeline;
 
 static void connect_scheduler(void);
 
@@ -74,6 +80,21 @@ static void stop(int code) {
 static void on_signal(uv_signal_t *s, int signum) {
   (void)s;
   fprintf(stderr, "ldask-worker %s: signal %d, stopping\n", W.name, signum);
+  stop(0);
+}
+
+/* The lifeline fired: whoever started this worker is gone, and nobody
+ * waits for what it runs: the executors get WK_ORPHAN_GRACE seconds to
+ * finish their tasks, then SIGALRM ends the process (its spill and file
+ * directories are removed before the executors are waited for). */
+#define WK_ORPHAN_GRACE 10
+static void on_parent_gone(void *arg) {
+  (void)arg;
+  fprintf(stderr,
+          "ldask-worker %s: the process that started it is gone (--lifeline-fd), stopping (running "
+          "tasks get %d s)\n",
+          W.name, WK_ORPHAN_GRACE);
+  alarm(WK_ORPHAN_GRACE);
   stop(0);
 }
 
@@ -425,7 +446,7 @@ int main(int argc, char **argv) {
   W.nthreads = 1;
   W.death_timeout = 60;
   W.peer_timeout = 30;
-  int nanny = 1;
+  int nanny = 1, lifeline_fd = -1;
   W.lost_since = -1;
   ld_sec_opts so = {0};
   char err[512];
@@ -490,6 +511,12 @@ int main(int argc, char **argv) {
       nanny = 1;
     } else if (strcmp(a, "--no-nanny") == 0) {
       nanny = 0;
+    } else if (strcmp(a, "--lifeline-fd") == 0) {
+      if (ld_lifeline_parse(v, &lifeline_fd, err, sizeof err) != 0) {
+        fprintf(stderr, "ldask-worker: %s\n", err);
+        return 2;
+      }
+      i++;
     } else if (strcmp(a, "--scheduler-file") == 0 && v) {
       sched_file = v, i++;
     } else if (strcmp(a, "--host") == 0 && v) {
@@ -504,7 +531,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-worker: needs the scheduler's address\n%s", USAGE);
     return 2;
   }
-  if (nanny) return wk_nanny_main(argc, argv, W.name, W.memory_limit);
+  if (nanny) return wk_nanny_main(argc, argv, W.name, W.memory_limit, lifeline_fd);
   W.nanny = getenv("LDASK_NANNY_PID") != NULL;
   if (sched == NULL && sched_file) {
     /* The scheduler may still be starting: wait for its file until the
@@ -555,6 +582,11 @@ int main(int argc, char **argv) {
    * in RAM. */
   signal(SIGXFSZ, SIG_IGN);
   W.loop = uv_default_loop();
+  if (lifeline_fd >= 0 && (lifeline = ld_lifeline_watch(W.loop, lifeline_fd, on_parent_gone, NULL,
+                                                        err, sizeof err)) == NULL) {
+    fprintf(stderr, "ldask-worker: %s\n", err);
+    return 1;
+  }
   wk_mem_init(&W);
   ld_strmap_init(&W.tasks);
   ld_strmap_init(&W.data);
@@ -602,6 +634,7 @@ int main(int argc, char **argv) {
   uv_close((uv_handle_t *)&hb_timer, NULL);
   uv_close((uv_handle_t *)&sig_int, NULL);
   uv_close((uv_handle_t *)&sig_term, NULL);
+  ld_lifeline_close(lifeline);
   if (W.sched) ld_conn_close(W.sched, "worker stopping", 1);
   for (wk_peer *p = W.peers; p; p = p->next) ld_conn_close(p->conn, "worker stopping", 0);
   ld_server_close(peer_server);

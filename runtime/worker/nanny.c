@@ -11,6 +11,9 @@
  *     memory (RSS beyond what it had when ready, which it tells through a
  *     pipe) passes WK_MEM_TERMINATE x the limit, then restarts it;
  *   - passes SIGINT / SIGTERM on to the child and exits with its code;
+ *   - does the same when its --lifeline-fd reaches end-of-file (the
+ *     process that started it is gone: a local cluster's client; the
+ *     worker inherits the descriptor and watches it too);
  *   - exits (without restarting) when the child stops by itself with code
  *     0 (the scheduler closed it, its death timeout), 2 (bad options) or
  *     fails at start-up (1 within a second). Any other exit (a task calling
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "spill.h"
+#include "util/lifeline.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -89,7 +93,7 @@ static pid_t spawn(char **argv, int argc, int tell) {
   return pid;
 }
 
-int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit) {
+int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit, int lifeline) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -149,8 +153,19 @@ int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit)
           killed_for_memory = 1;
         }
       }
-      struct timespec nap = {0, 100 * 1000 * 1000};
-      nanosleep(&nap, NULL);
+      if (lifeline >= 0 && !got_signal) {
+        /* the pause between two checks is the wait on the lifeline */
+        if (ld_lifeline_gone(lifeline, 100)) {
+          fprintf(stderr,
+                  "ldask-worker nanny %s: the process that started it is gone (--lifeline-fd), "
+                  "stopping\n",
+                  who);
+          got_signal = SIGTERM;
+        }
+      } else {
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+      }
     }
     close(tell[0]);
     if (got_signal) return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
@@ -173,6 +188,6 @@ int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit)
     }
     /* A worker that dies at once again is restarted at most once a second. */
     if (ran < 1) sleep(1);
-    if (got_signal) return 0;
+    if (got_signal || (lifeline >= 0 && ld_lifeline_gone(lifeline, 0))) return 0;
   }
 }

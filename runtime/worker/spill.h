@@ -34,8 +34,10 @@ int64_t wk_rss_of(int pid);
 
 /* Runs the nanny (see nanny.c) for the worker started with ARGC/ARGV:
  * returns the exit code of the program. NAME and MEMORY_LIMIT are the
- * parsed --name and --memory-limit (0: none). */
-int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit);
+ * parsed --name and --memory-limit (0: none); LIFELINE the descriptor of
+ * --lifeline-fd (-1: none; borrowed, and inherited by the worker, which
+ * gets the same option). */
+int wk_nanny_main(int argc, char **argv, const char *name, int64_t memory_limit, int lifeline);
 
 /* This process's RSS in bytes (a descriptor on /proc/self/statm kept
  * open: cheap enough to call for every result), -1 when unreadable. */

@@ -25,7 +25,7 @@ M.headers = {
   '"array/ndarray.h"', '"array/kernels.h"', '"array/lapack.h"', '"io/npy.h"', '"io/h5.h"', '"io/zarr.h"', '"io/textblocks.h"', '"io/jsontape.h"',
   '"net/frame.h"', '"net/mp.h"', '"net/conn.h"', '"net/auth.h"', '"util/names.h"',
   '"frame/frame.h"', '"frame/csvblock.h"', '"ml/nearest.h"',
-  '"pool.h"', '"xstate.h"', '"client_conn.h"', '"wtask.h"',
+  '"pool.h"', '"xstate.h"', '"client_conn.h"', '"spawn.h"', '"wtask.h"',
 }
 M.include_dirs = { "core", "runtime/lib", "runtime/worker" }
 

@@ -1,7 +1,12 @@
 -- ldask.client.cluster: a local cluster for ldask.Client(): one
 -- ldask-scheduler and N ldask-workers as child processes on 127.0.0.1 (free
--- ports, found through a scheduler file), stopped with the client or when
--- this process exits (the scheduler watches our pid; workers time out).
+-- ports, found through a scheduler file), stopped with the client, when
+-- this process's Lua state closes (a script that returns or errors), or
+-- when this process ends any other way (os.exit, a signal, kill -9): each
+-- holds the read end of this process's lifeline pipe (--lifeline-fd 3,
+-- runtime/lib/spawn.c) and stops at its end-of-file. The directory of a
+-- cluster whose process ended without stopping it is removed by the next
+-- local cluster's start.
 -- Each cluster has a random token of its own (docs/security.md): written
 -- to a file only this user can read in the cluster's 0700 directory and
 -- given to its processes; Client(cluster.address) in this process uses it.
@@ -37,12 +42,21 @@ end
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
--- Starts CMD in the background with output to LOG; returns its pid.
-local function spawn(cmd, log)
-  local p = io.popen("sh -c " .. quote(cmd .. " >" .. quote(log) .. " 2>&1 & echo $!"))
-  local pid = p:read("*l")
-  p:close()
-  return tonumber(pid)
+-- Starts CMD (a shell command: a program and its options) detached from
+-- this process, with output to LOG; returns its pid. With LIFELINE true
+-- the program also gets "--lifeline-fd 3" and this process's lifeline as
+-- descriptor 3: it stops when this process ends.
+local function spawn(cmd, log, lifeline)
+  local err = ffi.new("char[256]")
+  local fd = -1
+  if lifeline then
+    fd = lib.ld_lifeline_parent_fd(err, 256)
+    if fd < 0 then error("ldask.Client: " .. ffi.string(err), 4) end
+    cmd = cmd .. " --lifeline-fd 3"
+  end
+  local pid = lib.ld_spawn_detached("exec " .. cmd .. " >" .. quote(log) .. " 2>&1", fd, err, 256)
+  if pid < 0 then error("ldask.Client: cannot start '" .. cmd .. "': " .. ffi.string(err), 4) end
+  return pid
 end
 
 -- Writes a fresh random token (RAND_bytes, 32 bytes as hex) to PATH,
@@ -75,6 +89,36 @@ local function read_file(path)
   return s
 end
 
+-- Whether process PID runs (a zombie, exited but not yet reaped, does not).
+local function running(pid)
+  local f = pid and io.open("/proc/" .. pid .. "/stat")
+  if not f then return false end
+  local stat = f:read("*l") or ""; f:close()
+  local state = stat:match("^%d+ %b() (%a)")
+  return state ~= nil and state ~= "Z" and state ~= "X"
+end
+
+-- Removes the directories of local clusters whose process ended without
+-- stopping them (a kill -9; their processes stop by their lifeline): the
+-- ones of this user whose "owner" process is gone and whose scheduler has
+-- stopped (it removes its scheduler file, unless killed itself).
+local function sweep_stale_dirs()
+  local p = io.popen("ls -d /tmp/ldask-cluster.* 2>/dev/null")
+  if not p then return end
+  for dir in p:lines() do
+    local f = io.open(dir .. "/owner")
+    local owner = f and tonumber(f:read("*l"))
+    if f then f:close() end
+    local sched = read_file(dir .. "/scheduler.json")
+    local spid = sched and tonumber(sched:match('"pid"%s*:%s*(%d+)'))
+    if owner and not running(owner) and not (sched and (not spid or running(spid))) and
+       dir:match("^/tmp/ldask%-cluster%.%w+$") then
+      os.execute("rm -rf " .. quote(dir))
+    end
+  end
+  p:close()
+end
+
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
 -- nanny (default true: each worker runs under a nanny that restarts it),
@@ -94,15 +138,6 @@ function M.start(opts)
   if type(threads) ~= "number" or threads < 1 or threads % 1 ~= 0 then
     error("ldask.Client: threads_per_worker must be an integer >= 1, got " .. tostring(threads), 3)
   end
-  local p = io.popen("mktemp -d /tmp/ldask-cluster.XXXXXX")
-  local dir = p:read("*l"); p:close()
-  local bin = bindir()
-  local self = setmetatable({ dir = dir, pids = {}, n_workers = n }, Cluster)
-  if opts.auth ~= false then
-    self.token_file = opts.auth_token_file or write_token(dir .. "/token")
-  end
-  self.security = security_args(self, opts)
-  local sfile = dir .. "/scheduler.json"
   -- the dashboard: any free port on loopback unless told otherwise (many
   -- local clusters may run at once; 8787 is for a standalone scheduler)
   local dash
@@ -117,9 +152,20 @@ function M.start(opts)
   else
     dash = "--dashboard-address 127.0.0.1:0"
   end
+  sweep_stale_dirs()
+  local p = io.popen("mktemp -d /tmp/ldask-cluster.XXXXXX")
+  local dir = p:read("*l"); p:close()
+  local owner = assert(io.open(dir .. "/owner", "w"))
+  owner:write(lib.ld_client_pid(), "\n"); owner:close()
+  local bin = bindir()
+  local self = setmetatable({ dir = dir, pids = {}, n_workers = n }, Cluster)
+  if opts.auth ~= false then
+    self.token_file = opts.auth_token_file or write_token(dir .. "/token")
+  end
+  self.security = security_args(self, opts)
+  local sfile = dir .. "/scheduler.json"
   local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
-    " --parent-pid " .. lib.ld_client_pid() .. " " .. dash .. " " .. self.security .. " " ..
-    (opts.scheduler_args or ""), dir .. "/scheduler.log")
+    " " .. dash .. " " .. self.security .. " " .. (opts.scheduler_args or ""), dir .. "/scheduler.log", true)
   self.pids[#self.pids + 1] = spid
   self.scheduler_pid = spid
   local deadline = lib.ld_client_now() + (opts.timeout or 20)
@@ -153,7 +199,7 @@ function Cluster:add_worker(threads, extra)
     (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "") ..
     (opts.nanny == false and " --no-nanny" or "") ..
     (extra and (" " .. extra) or "")
-  local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log")
+  local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log", true)
   self.workers[i] = pid
   self.pids[#self.pids + 1] = pid
   return i
@@ -207,4 +253,5 @@ end
 M.Cluster = Cluster
 -- Shared with ldask.deploy (cluster managers that start the same programs).
 M.bindir, M.quote, M.spawn, M.read_file, M.write_token = bindir, quote, spawn, read_file, write_token
+M.running = running
 return M

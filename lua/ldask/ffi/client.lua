@@ -1,5 +1,6 @@
 -- ldask.ffi.client: C declarations of runtime/lib/client_conn.h (the
--- client's background network thread).
+-- client's background network thread) and runtime/lib/spawn.h (a local
+-- cluster's processes and their lifeline).
 local ffi = require "ffi"
 require "ldask.ffi.net"
 
@@ -22,6 +23,8 @@ const char *ld_client_error(ld_client *cl);
 void ld_client_free(ld_client *cl);
 double ld_client_now(void);
 int ld_client_pid(void);
+int ld_lifeline_parent_fd(char *err, size_t errlen);
+int ld_spawn_detached(const char *cmd, int lifeline, char *err, size_t errlen);
 ]]
 
 return true

@@ -14,6 +14,11 @@
 -- their `_local` forms for use inside tasks) convert inputs, check fitted
 -- state and shapes, and build the block-wise graphs.
 -- @module ldask.ml.base
+
+-- This file holds the classes, their parameters and the shared methods;
+-- the conversion of inputs (inputs.lua) and the block-wise partial results
+-- (partials.lua) are in their own files, and their functions are this
+-- module's too.
 local nd = require "ldask.array.ndarray"
 local tokenize = require "ldask.tokenize"
 local codec = require "ldask.codec"
@@ -23,7 +28,6 @@ local type, pairs, ipairs, tostring, format, concat, sort, error, getmetatable, 
   type, pairs, ipairs, tostring, string.format, table.concat, table.sort, error, getmetatable, setmetatable,
   rawget, select
 local is_nd = nd.is_ndarray
-local unpack = unpack
 local misuse = errors.misuse
 
 local M = {}
@@ -34,7 +38,6 @@ local M = {}
 -- (docs/architecture.md, "Raw pointers and their owners").
 -- @return its arguments
 M.keep = require "ldask.array.keep"
-local keep = M.keep
 
 --- The methods every estimator shares (the class's metatable's __index).
 -- @table Base
@@ -265,172 +268,14 @@ end
 local check_fitted = M.check_fitted
 
 -- ---------------------------------------------------------------------------
--- Inputs
+-- Inputs (lua/ldask/ml/inputs.lua) and block-wise partial results
+-- (lua/ldask/ml/partials.lua): their functions are this module's too.
 
-local function frame_mod() return require "ldask.dataframe" end
-
---- base.dataframe_array(df, what): the numeric columns of dataframe DF as
--- one 2-D float64 ldask array with one block across its columns (dask's
--- df.to_dask_array(lengths=True) of the numeric columns, in order).
--- @param df a dataframe collection
--- @param what its name in messages
--- @return an Array
-function M.dataframe_array(df, what)
-  local graph = require "ldask.graph"
-  local acore = require "ldask.array.core"
-  local names = {}
-  local dtypes = df.dtypes
-  for _, n in ipairs(df.columns) do
-    local dt = dtypes[n]
-    if dt ~= "string" and dt ~= "object" then names[#names + 1] = n end
-  end
-  if #names == 0 then misuse(what .. ": the dataframe has no numeric columns") end
-  -- each partition packs its numeric columns row-major into one float64
-  -- series, so the partition lengths are computed once (by to_array)
-  local packed = df:map_partitions(function(part) return M._pack_frame(part, names) end,
-    { meta = { name = "packed", dtype = "float64" } }):to_array()
-  local p = #names
-  local name = "frame_values-" .. tokenize.tokenize(packed.name, p)
-  local layer, rows = {}, {}
-  for i, c in ipairs(packed.chunks[1]) do
-    rows[i] = c / p
-    layer[graph.key(name, i - 1, 0)] = { M._unpack_block, graph.key(packed.name, i - 1), p }
-  end
-  return acore.new(name, layer, { rows, { p } }, "float64", { packed })
+for _, part in ipairs({ require "ldask.ml.inputs", require "ldask.ml.partials" }) do
+  for k, v in pairs(part) do M[k] = v end
 end
-
---- Task: the columns NAMES of in-memory frame PART as one float64 series,
--- row-major (missing values NaN).
--- @param part a Frame
--- @param names a list of column names
--- @return a FrameSeries
-function M._pack_frame(part, names)
-  local fr = require "ldask.dataframe.frame"
-  local column = require "ldask.dataframe.column"
-  local n, p = part._n, #names
-  local out = nd.zeros({ n * p }, "float64")
-  local op = out:data()
-  for j, name in ipairs(names) do
-    local c = fr.series(name, part._cols[name]):to_array():astype("float64"):copy()
-    local cp = c:data()
-    for i = 0, n - 1 do op[i * p + j - 1] = cp[i] end
-    keep(c)
-  end
-  return fr.series("packed", column.numeric("float64", out))
-end
-
---- Task: a packed partition (see _pack_frame) as an n x P ndarray.
--- @param flat a 1-D ndarray
--- @param p the number of columns
--- @return an ndarray
-function M._unpack_block(flat, p) return flat:reshape({ flat.shape[1] / p, p }) end
-local dataframe_array = M.dataframe_array
-
--- An in-memory frame (ldask.dataframe.frame) as an ndarray of its numeric columns.
-local function frame_ndarray(f, what)
-  local names = f._names
-  local cols = {}
-  for _, n in ipairs(names) do
-    local c = f._cols[n]
-    if c.kind ~= "string" then cols[#cols + 1] = f[n]:to_array():astype("float64") end
-  end
-  if #cols == 0 then misuse(what .. ": the frame has no numeric columns") end
-  local nrows = cols[1].shape[1]
-  local out = nd.zeros({ nrows, #cols }, "float64")
-  local o = out:data()
-  for j, c in ipairs(cols) do
-    local cc = c:copy()
-    local p = cc:data()
-    for i = 0, nrows - 1 do o[i * #cols + j - 1] = p[i] end
-    keep(cc)
-  end
-  return out
-end
-
---- base.as_data(v, what, ndim): converts a model input to ("ndarray", a)
--- or ("array", x): ndarrays and nested Lua lists (float64) stay in memory;
--- ldask arrays stay lazy; dataframes give their numeric columns as an
--- array, series their values. NDIM (1 or 2) is required; a 1-D X raises
--- suggesting a reshape. Misuse raises at the user's line.
--- @param v the input
--- @param what its name in messages ("X", "y")
--- @param ndim 1 or 2 (nil: either)
--- @return kind, value
-function M.as_data(v, what, ndim)
-  local kind, x
-  if is_nd(v) then
-    kind, x = "ndarray", v
-  elseif type(v) == "table" and getmetatable(v) == nil and v[1] ~= nil then
-    kind, x = "ndarray", nd.from_table(v, "float64")
-  else
-    local da = require "ldask.array"
-    if da.is_array(v) then
-      kind, x = "array", v
-    elseif type(v) == "table" and getmetatable(v) ~= nil and package.loaded["ldask.dataframe"] then
-      local dfm = frame_mod()
-      local fr = require "ldask.dataframe.frame"
-      if dfm.is_dataframe(v) then
-        kind, x = "array", dataframe_array(v, what)
-      elseif dfm.is_series(v) then
-        kind, x = "array", v:to_array()
-      elseif fr.is_frame(v) then
-        kind, x = "ndarray", frame_ndarray(v, what)
-      elseif fr.is_series(v) then
-        kind, x = "ndarray", v:to_array()
-      end
-    end
-  end
-  if not kind then
-    misuse(format("%s must be an ldask array, a dataframe, an ndarray or a list of rows, got %s", what,
-      v == nil and "nil" or (getmetatable(v) and getmetatable(v).__name) or type(v)))
-  end
-  if ndim and x.ndim ~= ndim then
-    if ndim == 2 and x.ndim == 1 then
-      misuse(format("%s must be 2-D (samples x features), got 1-D of shape %s: reshape it with "
-        .. "x:reshape{-1, 1} for one feature", what, nd.shape_str(x.shape)))
-    end
-    if ndim == 1 and x.ndim == 2 and x.shape[2] == 1 then
-      x = x:reshape({ x.shape[1] })
-    else
-      misuse(format("%s must be %d-D, got shape %s", what, ndim, nd.shape_str(x.shape)))
-    end
-  end
-  return kind, x
-end
-local as_data = M.as_data
-
---- base.whole_columns(x): X (an ldask array) with one block across its columns.
--- @param x an Array
--- @return an Array
-function M.whole_columns(x)
-  if x.ndim == 2 and #x.chunks[2] > 1 then return x:rechunk({ x.chunks[1], -1 }) end
-  return x
-end
-local whole_columns = M.whole_columns
-
---- base.rows_like(y, x): Y (an ldask array) chunked like the rows of X.
--- @param y an Array
--- @param x an Array
--- @return an Array
-function M.rows_like(y, x)
-  local same_chunks = #y.chunks[1] == #x.chunks[1]
-  if same_chunks then
-    for i, c in ipairs(y.chunks[1]) do if x.chunks[1][i] ~= c then same_chunks = false; break end end
-  end
-  if same_chunks then return y end
-  return y:rechunk({ x.chunks[1] })
-end
-local rows_like = M.rows_like
-
---- base.materialize(v): an ldask array computed to an ndarray (ndarrays
--- and nil pass).
--- @param v an Array, ndarray or nil
--- @return an ndarray or nil
-function M.materialize(v)
-  if v == nil or is_nd(v) then return v end
-  return v:compute()
-end
-local materialize = M.materialize
+local as_data, whole_columns, rows_like, materialize = M.as_data, M.whole_columns, M.rows_like,
+  M.materialize
 
 -- Checks that X (ndarray or array) and y have the same number of rows.
 local function check_rows(est, x, y)
@@ -659,110 +504,6 @@ function Base.score(est, X, y)
   if t == "classifier" then return metrics.accuracy_score(yv, Base.predict(est, x)) end
   if t == "regressor" then return metrics.r2_score(yv, Base.predict(est, x)) end
   return M.score_of(est, materialize(x), materialize(yv))
-end
-
--- ---------------------------------------------------------------------------
--- Block-wise partial results
-
--- The partials as a collection (ldask.compute gives the list of results).
-local Partials = { __name = "ldask.ml.Partials" }
-Partials.__index = Partials
-function Partials.__ldask_layers(c) return c.layers end
-function Partials.__ldask_graph(c) return require("ldask.graph").flatten_layers(c.layers) end
-function Partials.__ldask_keys(c) return c.keys end
-function Partials.__ldask_postcompute() return nil end
-
--- The block-wise partials (INDEXED: the block number follows the blocks;
--- LAZY: a collection instead of the results).
-local function partials(fn, indexed, lazy_result, arrays, ...)
-  local lazy = false
-  for _, a in ipairs(arrays) do if not is_nd(a) then lazy = true end end
-  if not lazy then
-    local args = {}
-    for i, a in ipairs(arrays) do args[i] = a end
-    local n = #args
-    if indexed then n = n + 1; args[n] = 0 end
-    for i = 1, select("#", ...) do args[n + i] = (select(i, ...)) end
-    return { fn(unpack(args, 1, n + select("#", ...))) }
-  end
-  local da = require "ldask.array"
-  local graph = require "ldask.graph"
-  local first
-  for _, a in ipairs(arrays) do if not is_nd(a) then first = whole_columns(a); break end end
-  local rows = { first.chunks[1] }
-  local xs, layers = {}, {}
-  for i, a in ipairs(arrays) do
-    if is_nd(a) then a = da.from_array(a, { chunks = a.ndim == 2 and { rows[1], -1 } or rows }) end
-    a = whole_columns(a)
-    if a.ndim >= 1 then
-      local target = { rows[1] }
-      for d = 2, a.ndim do target[d] = -1 end
-      local same_rows = #a.chunks[1] == #rows[1]
-      if same_rows then for b, c in ipairs(rows[1]) do if a.chunks[1][b] ~= c then same_rows = false end end end
-      if not same_rows then a = a:rechunk(target) end
-    end
-    xs[i] = a
-    for n, g in pairs(a.layers) do layers[n] = g end
-  end
-  local extra = { ... }
-  local nextra = select("#", ...)
-  local qextra = {}
-  for i = 1, nextra do qextra[i] = graph.quote(extra[i]) end
-  local layer, keys = {}, {}
-  local names = {}
-  for i, a in ipairs(xs) do names[i] = a.name end
-  local name = "partials-" .. tokenize.tokenize(tostring(fn), names, extra, indexed)
-  for b = 0, #rows[1] - 1 do
-    local t = { fn }
-    for _, a in ipairs(xs) do t[#t + 1] = a.ndim == 2 and graph.key(a.name, b, 0) or graph.key(a.name, b) end
-    if indexed then t[#t + 1] = b end
-    for i = 1, nextra do t[#t + 1] = qextra[i] end
-    keys[b + 1] = graph.key(name, b)
-    layer[keys[b + 1]] = t
-  end
-  layers[name] = layer
-  if lazy_result then return setmetatable({ layers = layers, keys = keys }, Partials) end
-  return require("ldask.base").get(graph.flatten_layers(layers), keys)
-end
-
---- base.partials(fn, arrays, extra...): FN(block_1, block_2, ..., extra...)
--- on each row block of ARRAYS (a list of ldask arrays or ndarrays with the
--- same number of rows; 2-D ones get one block across their columns, the
--- rest are chunked like the first), all in one graph; returns the list of
--- FN's results (one per block, in order). With only ndarrays FN runs once,
--- here. FN must travel (a module field, or a closure over plain values).
--- @param fn the per-block function
--- @param arrays a list of arrays / ndarrays
--- @return a list of results
-function M.partials(fn, arrays, ...) return partials(fn, false, false, arrays, ...) end
-
---- base.partials_lazy(fn, arrays, extra...): as base.partials, but a
--- collection to compute together with others in one graph
--- (`ldask.compute(s, v, base.partials_lazy(...))`), whose result is the
--- list of FN's results; with only ndarrays, that list itself.
--- @param fn the per-block function
--- @param arrays a list of arrays / ndarrays
--- @return a collection, or a list
-function M.partials_lazy(fn, arrays, ...) return partials(fn, false, true, arrays, ...) end
-
---- base.partials_indexed(fn, arrays, extra...): as base.partials, FN also
--- getting the 0-based block number after the blocks:
--- FN(block_1, ..., b, extra...); the starts of the row blocks are
--- `base.row_starts(arrays)`.
--- @param fn the per-block function
--- @param arrays a list of arrays / ndarrays
--- @return a list of results
-function M.partials_indexed(fn, arrays, ...) return partials(fn, true, false, arrays, ...) end
-
---- base.row_starts(x): the 0-based first row of each row block of X (an
--- array: of its blocks with whole columns; an ndarray: {0}).
--- @param x an array or ndarray
--- @return a Lua list
-function M.row_starts(x)
-  if is_nd(x) then return { 0 } end
-  local out, s = {}, 0
-  for i, c in ipairs(x.chunks[1]) do out[i] = s; s = s + c end
-  return out
 end
 
 --- base.rng(seed): a seeded generator of uniform doubles in [0, 1)
