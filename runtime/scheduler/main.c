@@ -20,7 +20,7 @@ static const char *USAGE =
     "usage: ldask-scheduler [--host 127.0.0.1] [--port 8786] [--scheduler-file FILE]\n"
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
     "                       [--dashboard-address HOST:PORT | --no-dashboard]\n"
-    "                       [--events-capacity N]\n"
+    "                       [--events-capacity N] [--no-work-stealing]\n"
     "                       [--auth-token-file FILE] [--tls-ca-file FILE --tls-cert FILE\n"
     "                       [--tls-key FILE]] [--insecure] [connection options]\n"
     "\n"
@@ -38,6 +38,8 @@ static const char *USAGE =
     "  --no-dashboard           no web dashboard\n"
     "  --events-capacity N      events the dashboard's task stream keeps (default 50000;\n"
     "                           0: none, the counters only)\n"
+    "  --no-work-stealing       never move queued tasks from busy workers to idle ones\n"
+    "                           (docs/distributed.md, \"Work stealing\")\n"
     "  --version, --help\n"
     "connection options:\n";
 
@@ -140,7 +142,7 @@ int main(int argc, char **argv) {
   char err[512];
   char dash_host[96] = "127.0.0.1";
   double dash_port = 8787, ev_cap = SC_EV_DEFAULT_CAP;
-  int dashboard = 1, dash_default_port = 1;
+  int dashboard = 1, dash_default_port = 1, stealing = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int took = ld_sec_take_arg(&so, argc, argv, &i, err, sizeof err);
@@ -177,6 +179,8 @@ int main(int argc, char **argv) {
       i++;
     } else if (strcmp(a, "--no-dashboard") == 0) {
       dashboard = 0;
+    } else if (strcmp(a, "--no-work-stealing") == 0) {
+      stealing = 0;
     } else if (strcmp(a, "--events-capacity") == 0) {
       if (parse_num(a, v, 0, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
       i++;
@@ -202,7 +206,8 @@ int main(int argc, char **argv) {
   ld_net_set_default_sec(sec);
   signal(SIGPIPE, SIG_IGN);
   st.loop = uv_default_loop();
-  if (sc_events_init(&st.ev, (uint32_t)ev_cap) != 0 || sc_tasks_init(&st) != 0) {
+  if (sc_events_init(&st.ev, (uint32_t)ev_cap) != 0 || sc_tasks_init(&st) != 0 ||
+      (stealing && sc_steal_init(&st) != 0)) {
     fprintf(stderr, "ldask-scheduler: out of memory\n");
     return 1;
   }
@@ -262,10 +267,12 @@ int main(int argc, char **argv) {
   uv_close((uv_handle_t *)&ttl_timer, NULL);
   uv_close((uv_handle_t *)&st.notify, NULL);
   uv_close((uv_handle_t *)&st.kick, NULL);
+  sc_steal_free(&st);
   uv_run(st.loop, UV_RUN_DEFAULT);
   sc_broadcast_free(&st);
   sc_coord_free();
   sc_replicas_free();
+  sc_res_free(&st);
   sc_events_free(&st.ev);
   if (sched_file) unlink(sched_file);
   ld_sec_free(sec);

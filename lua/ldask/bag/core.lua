@@ -6,6 +6,7 @@
 local graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
+local record_annotations = require("ldask.annotations").record
 local pipeline = require "ldask.bag.pipeline"
 local aggregate = require "ldask.bag.aggregate"
 
@@ -67,6 +68,7 @@ M.copy_layers = copy_layers
 -- list of {item = key} (one value for every partition) or {bag = keys} (the
 -- partition of another bag with the same number of partitions).
 function M.lazy(name, kind, srcs, ops, deplayers, extras)
+  record_annotations(name)
   return setmetatable({ name = name, npartitions = #srcs, _kind = kind, _srcs = srcs,
     _ops = ops, _dl = deplayers, _extras = extras or {} }, Bag)
 end
@@ -75,6 +77,7 @@ end
 function M.materialized(name, npartitions, layer, deplayers)
   local layers = copy_layers(deplayers)
   layers[name] = layer
+  record_annotations(name)
   return setmetatable({ name = name, npartitions = npartitions, _layers = layers }, Bag)
 end
 

@@ -75,9 +75,29 @@ local function read_file(path)
   return s
 end
 
+-- The ldask-worker option for RESOURCES (nil, a string "GPU=2,MEM=8e9" or
+-- a table {GPU = 2}): " --resources '...'", or nil. Raises on a bad one.
+local function resources_arg(r)
+  if r == nil then return nil end
+  if type(r) == "table" then
+    require("ldask.annotations").check_resources(r, "ldask.Client", 3)
+    local names = {}
+    for k in pairs(r) do names[#names + 1] = k end
+    table.sort(names)
+    for i, k in ipairs(names) do names[i] = k .. "=" .. string.format("%.17g", r[k]) end
+    r = table.concat(names, ",")
+  end
+  if type(r) ~= "string" then
+    error("ldask.Client: resources must be a table like {GPU = 1} or a string like 'GPU=1', got " .. type(r), 4)
+  end
+  return " --resources " .. quote(r)
+end
+
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
 -- nanny (default true: each worker runs under a nanny that restarts it),
+-- resources (every worker's, {GPU = 1} or "GPU=1"), work_stealing (false:
+-- the scheduler never steals),
 -- timeout (start-up, default 20 s), scheduler_args (extra options),
 -- dashboard (default true: a dashboard on a free loopback port; false:
 -- none), dashboard_address ("HOST:PORT" for it),
@@ -88,6 +108,7 @@ function M.start(opts)
   opts = opts or {}
   local n = opts.n_workers or 2
   local threads = opts.threads_per_worker or 1
+  opts.resources_arg = resources_arg(opts.resources)
   if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
     error("ldask.Client: n_workers must be an integer >= 0, got " .. tostring(n), 3)
   end
@@ -119,6 +140,7 @@ function M.start(opts)
   end
   local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
     " --parent-pid " .. lib.ld_client_pid() .. " " .. dash .. " " .. self.security .. " " ..
+    (opts.work_stealing == false and "--no-work-stealing " or "") ..
     (opts.scheduler_args or ""), dir .. "/scheduler.log")
   self.pids[#self.pids + 1] = spid
   self.scheduler_pid = spid
@@ -152,6 +174,7 @@ function Cluster:add_worker(threads, extra)
     " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) .. " " .. self.security ..
     (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "") ..
     (opts.nanny == false and " --no-nanny" or "") ..
+    (opts.resources_arg or "") ..
     (extra and (" " .. extra) or "")
   local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log")
   self.workers[i] = pid
