@@ -207,4 +207,47 @@ describe("work stealing", function()
       assert.is_true(info.steals_done >= 1)
     end)
   end)
+
+  it("refuses bad resources and steal-responses on the wire, and goes on", function()
+    local wire = require "wire"
+    helpers.with_cluster(1, function(_, c)
+      local addr = c.address
+      -- register-worker with a negative amount: refused and closed
+      local s = wire.connect(addr, "worker")
+      assert(s:send(wire.frame({ op = "register-worker", name = "bad", address = "tcp://127.0.0.1:9",
+        nthreads = 1, memory_limit = 0, pid = 1, resources = { GPU = -1 } })))
+      local err = wire.error_of(wire.drain(s, 5))
+      s:close()
+      assert.equal("register-worker: the amount of resource 'GPU' must be a finite number >= 0", err)
+      -- a worker answering with a steal-response too long for any request
+      s = wire.connect(addr, "worker")
+      assert(s:send(wire.frame({ op = "register-worker", name = "liar", address = "tcp://127.0.0.1:9",
+        nthreads = 1, memory_limit = 0, pid = 1 })))
+      local keys, ok = {}, {}
+      for i = 1, 1025 do keys[i] = "k" .. i; ok[i] = true end
+      assert(s:send(wire.frame({ op = "steal-response", keys = keys, ok = ok })))
+      assert(s:send(wire.frame({ op = "steal-response", keys = { "a" }, ok = { true, false } })))
+      local got = wire.drain(s, 1)
+      s:close()
+      local errs = {}
+      for _, h in ipairs(got) do if h.op == "error" then errs[#errs + 1] = h.message end end
+      assert.equal(2, #errs)
+      assert.matches("steal%-response: 'keys' and 'ok' must be arrays of the same length, at most 1024", errs[1])
+      -- an update-graph with bad resources: refused whole, nothing created
+      s = wire.connect(addr, "client")
+      local h = require("ldask.client.mp").encode({ op = "update-graph", keys = { "r1" }, priority = { 0 },
+        ndeps = { 0 }, resources = { GPU = -1 }, wanted = { "r1" } })
+      local payload = "never decoded"
+      assert(s:send(wire.le(2, 4) .. wire.le(#h, 8) .. wire.le(#payload, 8) .. h .. payload))
+      err = wire.error_of(wire.drain(s, 1))
+      s:close()
+      assert.equal("update-graph: the amount of resource 'GPU' must be a finite number >= 0", err)
+      assert.equal("forgotten", c:task_info("r1").state)
+      -- a bad amount from a client's options: raised before sending
+      assert.matches("resources", helpers.err_of(function()
+        c:submit(function() return 1 end, client.options { resources = { GPU = 0 / 0 } })
+      end))
+      assert.equal(2, c:submit(function() return 2 end):result(20))
+    end, { auth = false })
+  end)
 end)
