@@ -5,7 +5,7 @@
 -- itself, else its name before the first ','), so the tasks carry them to
 -- the scheduler. `resources` is the annotation the scheduler acts on.
 -- @submodule ldask
-local type, pairs, next, error, tostring, pcall = type, pairs, next, error, tostring, pcall
+local type, pairs, ipairs, next, error, tostring, pcall = type, pairs, ipairs, next, error, tostring, pcall
 
 local M = {}
 
@@ -26,6 +26,19 @@ function M.check_resources(r, what, level)
     end
   end
   return r
+end
+
+-- The --resources text of ldask-worker for R: a string ("GPU=2,MEM=8e9",
+-- checked by the worker) or a table {GPU = 2} (checked here; raises at
+-- LEVEL naming WHAT).
+function M.resources_spec(r, what, level)
+  if type(r) == "string" then return r end
+  M.check_resources(r, what, level + 1)
+  local names = {}
+  for k in pairs(r) do names[#names + 1] = k end
+  table.sort(names)
+  for i, k in ipairs(names) do names[i] = k .. "=" .. string.format("%.17g", r[k]) end
+  return table.concat(names, ",")
 end
 
 --- annotate(annotations, fn, ...): runs fn(...) with ANNOTATIONS in force,

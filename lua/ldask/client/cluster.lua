@@ -79,18 +79,10 @@ end
 -- a table {GPU = 2}): " --resources '...'", or nil. Raises on a bad one.
 local function resources_arg(r)
   if r == nil then return nil end
-  if type(r) == "table" then
-    require("ldask.annotations").check_resources(r, "ldask.Client", 3)
-    local names = {}
-    for k in pairs(r) do names[#names + 1] = k end
-    table.sort(names)
-    for i, k in ipairs(names) do names[i] = k .. "=" .. string.format("%.17g", r[k]) end
-    r = table.concat(names, ",")
-  end
-  if type(r) ~= "string" then
+  if type(r) ~= "table" and type(r) ~= "string" then
     error("ldask.Client: resources must be a table like {GPU = 1} or a string like 'GPU=1', got " .. type(r), 4)
   end
-  return " --resources " .. quote(r)
+  return " --resources " .. quote(require("ldask.annotations").resources_spec(r, "ldask.Client", 4))
 end
 
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
