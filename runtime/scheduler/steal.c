@@ -11,8 +11,9 @@
  * 5 ms, tasks with resources or scattered data stay; workers= is honoured.
  * Cheap when there is nothing to do: a count of processing tasks of slow
  * prefixes, kept as tasks are assigned, gates everything, and a scan of
- * the tasks runs at most every 2 ms (100 ms after one that moved nothing,
- * unless the workers' loads changed). docs/distributed.md, "Work
+ * the tasks runs at most every 2 ms, and after 20 times the last scan's
+ * time (100 ms after one that moved nothing, unless the workers' loads
+ * changed). docs/distributed.md, "Work
  * stealing"; docs/protocol.md. Runs on the scheduler's loop thread. */
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ typedef struct sc_steal {
   int32_t nproc[SC_PREFIX_MAX]; /* tasks of each prefix processing */
   int64_t nslow;                /* processing tasks of slow prefixes */
   double last_scan;             /* sc_now of the last scan */
+  double next_scan;             /* no scan before (2 ms, or 20 x the last one's time) */
   int fruitless;                /* it moved nothing */
   int64_t last_sig;             /* the workers' loads then */
 } sc_steal;
@@ -286,11 +288,15 @@ void sc_steal_maybe(sc_state *st) {
   if (thieves == 0 || victims == 0) return;
   double now = sc_now(st);
   if (s->last_scan >= 0) {
-    if (now < s->last_scan + STEAL_RESCAN) return;
+    if (now < s->next_scan) return;
     if (s->fruitless && sig == s->last_sig && now < s->last_scan + STEAL_BACKOFF) return;
   }
-  s->last_scan = now;
+  uint64_t t0 = uv_hrtime();
   s->fruitless = balance(st) == 0;
+  double took = (double)(uv_hrtime() - t0) * 1e-9;
+  /* a scan reads the whole task table: at most 5% of the loop's time */
+  s->last_scan = now;
+  s->next_scan = now + (20 * took > STEAL_RESCAN ? 20 * took : STEAL_RESCAN);
   s->last_sig = sig;
 }
 
