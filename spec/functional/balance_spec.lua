@@ -188,6 +188,33 @@ describe("work stealing", function()
     end, { work_stealing = false })
   end)
 
+  it("keeps every result right through many steals on 3 workers", function()
+    with_cluster(3, function(_, c)
+      local x = c:scatter(7, opts { workers = "local-1" })
+      local seq = {}
+      for i = 1, 150 do seq[i] = i end
+      -- 5 to 14 ms each (over the 5 ms floor), then a sum that needs them all
+      local fs = c:map(function(i, v)
+        require("socket").sleep(0.005 + (i % 10) * 0.001)
+        return i * v
+      end, seq, x, opts { pure = false })
+      local total = c:submit(function(...)
+        local s = 0
+        for _, v in ipairs({ ... }) do s = s + v end
+        return s
+      end, unpack(fs))
+      assert.equal(7 * 150 * 151 / 2, total:result(60))
+      local r = c:gather(fs, 60)
+      for i = 1, 150 do assert.equal(7 * i, r[i]) end
+      local info = c:scheduler_info()
+      assert.is_true(info.steals_done >= 10, "steals done " .. tostring(info.steals_done))
+      local executed = 0
+      for _, w in ipairs(info.workers) do executed = executed + w.executed end
+      -- each task ran once (a steal never runs a task twice); heartbeats may lag
+      assert.is_true(executed <= 151 + 6, "executed " .. executed)
+    end)
+  end)
+
   it("loses nothing when the victim refuses (the task was running)", function()
     with_cluster(2, function(_, c)
       local x = c:scatter("small", opts { workers = "local-1" })
