@@ -82,13 +82,13 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
    * one worker while it has room, so that fewer results need to move. */
   sc_worker *last = st->last_root;
   if (ndeps == 0 && last && sc_allowed(t, last) && last->nprocessing < capacity(st, last) &&
-      sc_res_fits(t, last) && !(sc_paused(last) && someone_unpaused(st, t)))
+      (t->need == NULL || sc_res_fits(t, last)) && !(sc_paused(last) && someone_unpaused(st, t)))
     return last;
   sc_worker *best = NULL;
   int64_t best_bytes = -1;
   double best_occ = 0;
   for (sc_worker *w = st->workers; w; w = w->next) {
-    if (!sc_allowed(t, w) || !sc_res_fits(t, w)) continue;
+    if (!sc_allowed(t, w) || (t->need && !sc_res_fits(t, w))) continue;
     if (need_room &&
         w->nprocessing >= capacity(st, w) + (need_room == NEED_ROOM_URGENT ? w->nthreads : 0))
       continue;
@@ -131,7 +131,7 @@ void sc_run_on(sc_state *st, sc_task *t, sc_worker *w) {
   t->processing_on = w;
   w->nprocessing++;
   t->no_steal = 0;
-  sc_res_take(t, w);
+  if (t->need) sc_res_take(t, w);
   if (st->steal) sc_steal_count(st, t, 1);
   sc_send_compute(st, t, w);
 }

@@ -123,7 +123,7 @@ void sc_unassign(sc_state *st, sc_task *t) {
   if (w == NULL) return;
   t->processing_on = NULL;
   w->nprocessing--;
-  sc_res_give(st, t, w);
+  if (t->need || st->nres_parked > 0) sc_res_give(st, t, w);
   if (st->steal) sc_steal_count(st, t, 0);
   if (t->steal_to) sc_steal_cancel(st, t, w);
 }
