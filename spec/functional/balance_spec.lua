@@ -119,6 +119,24 @@ describe("abstract resources", function()
           :map(function(x) return require("ldask.client").get_worker().name .. ":" .. x end)
       end)
       for _, s in ipairs(c:compute(b):result(30)) do assert.matches("^local%-1:", s) end
+      -- an array built inside annotate: every block held by local-1
+      local arr = ldask.annotate({ resources = { GPU = 1 } }, function()
+        return ldask.array.ones({ 8 }, { chunks = 2 }) + 1
+      end)
+      local pa = c:persist(arr)
+      local futs = {}
+      for _, v in pairs(pa:__ldask_graph()) do
+        if require("ldask.client.future").is_future(v) then futs[#futs + 1] = v end
+      end
+      assert.equal(4, #futs)
+      c:gather(futs, 30) -- finished first
+      local addr1
+      for _, w in ipairs(c:scheduler_info().workers) do if w.name == "local-1" then addr1 = w.address end end
+      for _, holders in pairs(c:who_has(futs)) do assert.same({ addr1 }, holders) end
+      -- the scheduler knows what each block needs
+      for _, f in ipairs(futs) do assert.same({ GPU = 1 }, c:task_info(f).resources) end
+      assert.same({}, c:task_info(c:persist(ldask.array.ones({ 4 }, { chunks = 2 })):__ldask_keys()[1]).resources)
+      assert.equal(16, pa:sum():compute())
       -- compute and persist options
       local one = where(200)
       assert.equal("local-1", c:compute(one, opts { resources = { GPU = 1 } }):result(30)[1])
