@@ -97,6 +97,7 @@ static int read_map(sc_state *st, const msgpack_object *o, const char *what, int
   return (int)n;
 }
 
+/* (sched.h) */
 int sc_res_worker(sc_state *st, sc_worker *w, const msgpack_object *o, char *err, size_t errlen) {
   if (o == NULL || o->type == MSGPACK_OBJECT_NIL) return 0;
   int idx[SC_RES_MAX];
@@ -110,6 +111,7 @@ int sc_res_worker(sc_state *st, sc_worker *w, const msgpack_object *o, char *err
   return 0;
 }
 
+/* (sched.h) *OUT is malloc'ed; the caller frees it. */
 int sc_res_need(sc_state *st, const msgpack_object *o, sc_need **out, char *err, size_t errlen) {
   *out = NULL;
   if (o == NULL || o->type == MSGPACK_OBJECT_NIL) return 0;
@@ -132,6 +134,7 @@ int sc_res_need(sc_state *st, const msgpack_object *o, sc_need **out, char *err,
   return 0;
 }
 
+/* (sched.h) */
 int sc_res_has(const sc_task *t, const sc_worker *w) {
   const sc_need *need = t->need;
   if (need == NULL) return 1;
@@ -140,6 +143,7 @@ int sc_res_has(const sc_task *t, const sc_worker *w) {
   return 1;
 }
 
+/* (sched.h) */
 int sc_res_fits(const sc_task *t, const sc_worker *w) {
   const sc_need *need = t->need;
   if (need == NULL) return 1;
@@ -151,12 +155,14 @@ int sc_res_fits(const sc_task *t, const sc_worker *w) {
   return 1;
 }
 
+/* (sched.h) */
 void sc_res_take(sc_task *t, sc_worker *w) {
   const sc_need *need = t->need;
   if (need == NULL) return;
   for (int i = 0; i < need->n; i++) w->res_used[need->idx[i]] += need->amount[i];
 }
 
+/* (sched.h) */
 void sc_res_give(sc_state *st, sc_task *t, sc_worker *w) {
   const sc_need *need = t->need;
   if (need == NULL) {
@@ -172,6 +178,7 @@ void sc_res_give(sc_state *st, sc_task *t, sc_worker *w) {
   if (st->nres_parked > 0) st->res_wake = 1;
 }
 
+/* (sched.h) */
 void sc_res_park(sc_state *st, int32_t id) {
   sc_task *t = sc_side(st, id);
   if (ld_sched_park(st->eng, id) != 0) return;
@@ -185,6 +192,7 @@ void sc_res_park(sc_state *st, int32_t id) {
   t->res_parked = 1;
 }
 
+/* (sched.h) */
 void sc_res_unpark_all(sc_state *st) {
   st->res_wake = 0;
   int n = st->nres_parked;
@@ -200,17 +208,7 @@ void sc_res_unpark_all(sc_state *st) {
   }
 }
 
-void sc_res_format(const sc_state *st, const sc_need *need, char *buf, size_t len) {
-  size_t at = 0;
-  buf[0] = '\0';
-  for (int i = 0; need && i < need->n && at < len; i++) {
-    int k = snprintf(buf + at, len - at, "%s%s=%g", i ? ", " : "", st->res_names[need->idx[i]],
-                     need->amount[i]);
-    if (k < 0) break;
-    at += (size_t)k;
-  }
-}
-
+/* (sched.h) */
 void sc_res_pack(const sc_state *st, msgpack_packer *pk, const double *totals,
                  const sc_need *need) {
   if (totals) {
@@ -232,6 +230,7 @@ void sc_res_pack(const sc_state *st, msgpack_packer *pk, const double *totals,
   }
 }
 
+/* (sched.h) */
 void sc_res_free(sc_state *st) {
   free(st->res_parked);
   st->res_parked = NULL;

@@ -7,7 +7,8 @@
  * hooks, placement.c the placement of ready tasks, proto.c, graph.c
  * (update-graph) and client_ops.c the message handlers, send.c what goes
  * out, batch.c the compute-tasks batches, broadcast.c
- * the requests to every worker (upload-file, run), main.c the program.
+ * the requests to every worker (upload-file, run), resources.c abstract
+ * resources, steal.c work stealing, main.c the program.
  * Task payloads are opaque frames kept by reference for recomputation;
  * the scheduler never decodes them. */
 #ifndef LDASK_SCHEDULER_SCHED_H
@@ -257,8 +258,6 @@ void sc_res_give(sc_state *st, sc_task *t, sc_worker *w);
  * the ready queue (when resources were freed or a worker joined). */
 void sc_res_park(sc_state *st, int32_t id);
 void sc_res_unpark_all(sc_state *st);
-/* Writes "GPU=1, MEM=2e+09" for NEED into BUF. */
-void sc_res_format(const sc_state *st, const sc_need *need, char *buf, size_t len);
 /* Packs a map of resource names to amounts: a worker's TOTALS (by
  * resource number, the non-zero ones), else NEED (NULL: an empty map). */
 void sc_res_pack(const sc_state *st, msgpack_packer *pk, const double *totals, const sc_need *need);

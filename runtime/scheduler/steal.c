@@ -50,15 +50,19 @@ static int slow(const sc_steal *s, int32_t p) {
   return s->dur[p] < 0 || s->dur[p] >= STEAL_MIN_DURATION;
 }
 
+/* T's index in the prefix tables (SC_PREFIX_OTHER when out of range). */
 static int32_t prefix_of(const sc_task *t) {
   return t->prefix >= 0 && t->prefix < SC_PREFIX_MAX ? t->prefix : SC_PREFIX_OTHER;
 }
 
+/* Every 100 ms: balances even when no message comes (a worker that just
+ * joined, long tasks running). TM->data is the sc_state. */
 static void on_timer(uv_timer_t *tm) {
   sc_state *st = tm->data;
   sc_steal_maybe(st);
 }
 
+/* (sched.h) The state is owned by ST until sc_steal_free. */
 int sc_steal_init(sc_state *st) {
   sc_steal *s = calloc(1, sizeof *s);
   if (s == NULL) return -1;
@@ -75,6 +79,7 @@ int sc_steal_init(sc_state *st) {
 /* The timer is the first member of its sc_steal: frees both. */
 static void free_timer(uv_handle_t *h) { free(h); }
 
+/* (sched.h) Closes the timer; the state is freed by its close callback. */
 void sc_steal_free(sc_state *st) {
   sc_steal *s = st->steal;
   if (s == NULL) return;
@@ -94,7 +99,8 @@ void sc_steal_learn(sc_state *st, const sc_task *t, double d) {
   if (was != now) s->nslow += now ? s->nproc[p] : -s->nproc[p];
 }
 
-/* T starts (ON 1) or stops (ON 0) processing: the counts that gate stealing. */
+/* (sched.h) T starts (ON 1) or stops (ON 0) processing: the counts that
+ * gate stealing. */
 void sc_steal_count(sc_state *st, const sc_task *t, int on) {
   sc_steal *s = st->steal;
   int32_t p = prefix_of(t);
@@ -102,12 +108,14 @@ void sc_steal_count(sc_state *st, const sc_task *t, int on) {
   if (slow(s, p)) s->nslow += on ? 1 : -1;
 }
 
+/* The live worker numbered ID, or NULL (it left). */
 static sc_worker *worker_by_id(sc_state *st, int id) {
   for (sc_worker *w = st->workers; w; w = w->next)
     if (w->id == id) return w;
   return NULL;
 }
 
+/* (sched.h) */
 void sc_steal_cancel(sc_state *st, sc_task *t, sc_worker *victim) {
   if (t->steal_to == 0) return;
   sc_worker *thief = worker_by_id(st, t->steal_to - 1);
@@ -274,6 +282,7 @@ static int balance(sc_state *st) {
   return asked;
 }
 
+/* (sched.h) */
 void sc_steal_maybe(sc_state *st) {
   sc_steal *s = st->steal;
   if (s == NULL || s->nslow <= 0 || st->nworkers < 2) return;

@@ -17,6 +17,7 @@ static void trim(const char **s, const char **e) {
   while (*e > *s && isspace((unsigned char)(*e)[-1])) (*e)--;
 }
 
+/* (worker.h) */
 int wk_parse_resources(wk_state *w, const char *spec, char *err, size_t errlen) {
   w->nres = 0;
   const char *p = spec;
@@ -73,6 +74,7 @@ int wk_parse_resources(wk_state *w, const char *spec, char *err, size_t errlen) 
   }
 }
 
+/* (worker.h) */
 void wk_pack_resources(const wk_state *w, msgpack_packer *pk) {
   msgpack_pack_map(pk, (size_t)w->nres);
   for (int i = 0; i < w->nres; i++) {

@@ -6,6 +6,7 @@
  * batched tasks-finished reports; serve.c: answering requests for
  * data; memory.c: memory accounting and the spill policy under
  * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
+ * resources.c: --resources;
  * exec.c: executor threads, each with its own LuaJIT state running
  * lua/ldask/worker/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
