@@ -42,7 +42,7 @@ typedef struct sc_steal {
   double last_scan;             /* sc_now of the last scan */
   double next_scan;             /* no scan before (2 ms, or 20 x the last one's time) */
   int fruitless;                /* it moved nothing */
-  int64_t last_sig;             /* the workers' loads then */
+  uint64_t last_sig;            /* the workers' loads then */
 } sc_steal;
 
 /* Whether prefix P is long enough to move (unknown counts as long). */
@@ -287,12 +287,12 @@ void sc_steal_maybe(sc_state *st) {
   sc_steal *s = st->steal;
   if (s == NULL || s->nslow <= 0 || st->nworkers < 2) return;
   int thieves = 0, victims = 0;
-  int64_t sig = 0;
+  uint64_t sig = 0; /* the loads, hashed (wraps) */
   for (const sc_worker *w = st->workers; w; w = w->next) {
     int f = free_threads(w), q = queued(w);
     if (f > 0) thieves += f;
     if (q > 0) victims += q;
-    sig = sig * 31 + (f > 0 ? f : 0) * 7 + (q > 0 ? q : 0);
+    sig = sig * 31 + (uint64_t)(f > 0 ? f : 0) * 7 + (uint64_t)(q > 0 ? q : 0);
   }
   if (thieves == 0 || victims == 0) return;
   double now = sc_now(st);
