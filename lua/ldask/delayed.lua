@@ -22,7 +22,11 @@ local function is_delayed(x) return getmetatable(x) == Delayed end
 M.is_delayed = is_delayed
 
 -- Fields every Delayed keeps (rawget only): _key, _layers (name -> graph).
-local function new(key, layers) return setmetatable({ _key = key, _layers = layers }, Delayed) end
+local record_annotations = require("ldask.annotations").record
+local function new(key, layers)
+  record_annotations(key)
+  return setmetatable({ _key = key, _layers = layers }, Delayed)
+end
 -- The Delayed of KEY in the graph LAYERS (name -> graph or compact layer).
 M.new = new
 

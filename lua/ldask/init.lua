@@ -89,6 +89,13 @@ function M.get_client() return require("ldask.client").get_client() end
 -- @param fn a function(client, ...)
 -- @return what FN returns
 function M.worker_client(...) return require("ldask.client").worker_client(...) end
+--- annotate(annotations, fn, ...): fn(...) with annotations in force, as
+-- dask's `with dask.annotate(...)` (ldask.annotations): collections made
+-- meanwhile carry them to the cluster, e.g. `{ resources = { GPU = 1 } }`.
+-- @param annotations a table
+-- @param fn a function
+-- @return what fn returns
+function M.annotate(...) return require("ldask.annotations").annotate(...) end
 --- secede(): the running task stops counting against its worker's threads.
 function M.secede() return require("ldask.client").secede() end
 --- rejoin(): a seceded task counts against its worker's threads again.

@@ -156,6 +156,7 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
     t->scattered = 1;
     t->processing_on = best;
     best->nprocessing++;
+    if (st->steal) sc_steal_count(st, t, 1);
     sc_send_put_data(best, key, klen, m->frames + next, (uint32_t)nf);
     next += (uint32_t)nf;
   }
@@ -168,8 +169,12 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   pk_init(&p);
   uint64_t msgs, writes;
   ld_net_stats(&msgs, &writes);
-  msgpack_pack_map(&p.pk, st->dashboard[0] ? 14 : 13);
+  msgpack_pack_map(&p.pk, st->dashboard[0] ? 18 : 17);
   S(&p, "op"), S(&p, "identity-reply");
+  S(&p, "work_stealing"), msgpack_pack_int(&p.pk, st->steal != NULL);
+  S(&p, "steals_asked"), I(&p, sc_steals_asked);
+  S(&p, "steals_done"), I(&p, sc_steals_done);
+  S(&p, "steals_refused"), I(&p, sc_steals_refused);
   S(&p, "compute_batches"), I(&p, sc_batches_sent);
   S(&p, "tasks_sent"), I(&p, sc_batched_tasks);
   S(&p, "largest_batch"), I(&p, sc_largest_batch);
@@ -187,8 +192,9 @@ static void op_identity(sc_state *st, ld_conn *c, const msgpack_object *h) {
   S(&p, "workers");
   msgpack_pack_array(&p.pk, (size_t)st->nworkers);
   for (sc_worker *w = st->workers; w; w = w->next) {
-    msgpack_pack_map(&p.pk, 10);
+    msgpack_pack_map(&p.pk, 11);
     S(&p, "name"), S(&p, w->name);
+    S(&p, "resources"), sc_res_pack(st, &p.pk, w->res_total, NULL);
     S(&p, "address"), S(&p, w->addr);
     S(&p, "nthreads"), I(&p, w->nthreads);
     S(&p, "processing"), I(&p, w->nprocessing);
@@ -243,8 +249,9 @@ static void op_task_info(sc_state *st, ld_conn *c, const msgpack_object *h) {
   int32_t ndeps;
   const int32_t *deps = ld_sched_deps(st->eng, t->id, &ndeps);
   sc_worker *const *who = sc_who_has(t);
-  msgpack_pack_map(&p.pk, 12);
+  msgpack_pack_map(&p.pk, 13);
   S(&p, "op"), S(&p, "task-info-reply");
+  S(&p, "resources"), sc_res_pack(st, &p.pk, NULL, t->need);
   S(&p, "id"), I(&p, id);
   /* a ready task that no connected worker may run: dask's no-worker */
   int no_worker = info.state == LD_TASK_READY && sc_no_worker(st, t);

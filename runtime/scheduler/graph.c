@@ -230,10 +230,55 @@ static uint32_t ndeps_of(const ug_src *s, uint32_t i) {
   return dl ? dl->via.array.size : 0;
 }
 
+/* Frees the N needs of NEEDS (entries may share one, or be NULL). */
+static void free_needs(sc_need **needs, uint32_t n) {
+  if (needs == NULL) return;
+  sc_need *last = NULL;
+  for (uint32_t i = 0; i < n; i++)
+    if (needs[i] && needs[i] != last) free(last = needs[i]);
+  free(needs);
+}
+
+/* update-graph's 'resources' O (NULL: none): one map for every task, or an
+ * array of N entries (a map or nil each). *NEEDS gets NULL (no task needs
+ * any) or an owned array of N needs (NULL entries: none; one map shared
+ * by every entry). Returns 0, or -1 with the reason in ERR. */
+static int read_needs(sc_state *st, const msgpack_object *o, uint32_t n, sc_need ***needs,
+                      char *err, size_t errlen) {
+  *needs = NULL;
+  if (o == NULL || o->type == MSGPACK_OBJECT_NIL || n == 0) return 0;
+  sc_need **v = sc_xrealloc(NULL, n * sizeof *v);
+  memset(v, 0, n * sizeof *v);
+  if (o->type != MSGPACK_OBJECT_ARRAY) {
+    sc_need *one;
+    if (sc_res_need(st, o, &one, err, errlen) != 0) {
+      free(v);
+      return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) v[i] = one;
+    *needs = v;
+    return 0;
+  }
+  if (o->via.array.size != n) {
+    snprintf(err, errlen,
+             "update-graph: 'resources' must be a map, or an array of %u entries (one per key)", n);
+    free(v);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (sc_res_need(st, &o->via.array.ptr[i], &v[i], err, errlen) != 0) {
+      free_needs(v, i);
+      return -1;
+    }
+  }
+  *needs = v;
+  return 0;
+}
+
 /* update-graph: the column form (keys, nframes, priority, ndeps, deps,
- * retries, workers) or the map form (tasks [{key, deps, priority,
- * nframes, retries, workers}]); wanted [keys]; frames = the payloads back
- * to back. */
+ * retries, workers, resources) or the map form (tasks [{key, deps,
+ * priority, nframes, retries, workers}], resources); wanted [keys];
+ * frames = the payloads back to back. */
 void sc_op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_object *h) {
   ug_src s;
   memset(&s, 0, sizeof s);
@@ -251,6 +296,13 @@ void sc_op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_ob
       return;
     }
     s.n = s.tasks->via.array.size;
+  }
+  /* resources: checked before anything changes */
+  sc_need **needs = NULL;
+  if (read_needs(st, ld_mp_get(h, "resources"), s.n, &needs, err, sizeof err) != 0) {
+    send_error(cl->conn, err);
+    free(s.dep_off);
+    return;
   }
   uint32_t n = s.n, next_frame = 1;
   /* Engine ids of the records this message (re)defines, -1 for the others.
@@ -289,6 +341,10 @@ void sc_op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_ob
     sc_frames_set(&t->payload, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
     if (ws && ws->via.array.size > 0 && t->nrestrict == 0) set_restrictions(t, ws);
+    if (needs && needs[i] && t->need == NULL) {
+      t->need = sc_xrealloc(NULL, sizeof *t->need);
+      *t->need = *needs[i];
+    }
     added[i] = t->id;
     ld_sched_want(st->eng, t->id);
   }
@@ -327,6 +383,7 @@ void sc_op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_ob
   }
   free(deps);
   free(s.dep_off);
+  free_needs(needs, n);
   /* Wanted keys, then start what is new. */
   const msgpack_object *wanted = arr(h, "wanted");
   for (uint32_t i = 0; wanted && i < wanted->via.array.size; i++) {

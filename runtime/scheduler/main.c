@@ -23,7 +23,7 @@ static const char *USAGE =
     "                       [--worker-ttl SECONDS] [--worker-saturation X] [--parent-pid PID]\n"
     "                       [--lifeline-fd FD]\n"
     "                       [--dashboard-address HOST:PORT | --no-dashboard]\n"
-    "                       [--events-capacity N]\n"
+    "                       [--events-capacity N] [--no-work-stealing]\n"
     "                       [--auth-token-file FILE] [--tls-ca-file FILE --tls-cert FILE\n"
     "                       [--tls-key FILE]] [--insecure] [connection options]\n"
     "\n"
@@ -44,6 +44,8 @@ static const char *USAGE =
     "  --no-dashboard           no web dashboard\n"
     "  --events-capacity N      events the dashboard's task stream keeps (default 50000;\n"
     "                           0: none, the counters only)\n"
+    "  --no-work-stealing       never move queued tasks from busy workers to idle ones\n"
+    "                           (docs/distributed.md, \"Work stealing\")\n"
     "  --version, --help\n"
     "connection options:\n";
 
@@ -169,7 +171,7 @@ int main(int argc, char **argv) {
   char err[512];
   char dash_host[96] = "127.0.0.1";
   double dash_port = 8787, ev_cap = SC_EV_DEFAULT_CAP;
-  int dashboard = 1, dash_default_port = 1, lifeline_fd = -1;
+  int dashboard = 1, dash_default_port = 1, lifeline_fd = -1, stealing = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int took = ld_sec_take_arg(&so, argc, argv, &i, err, sizeof err);
@@ -212,6 +214,8 @@ int main(int argc, char **argv) {
       i++;
     } else if (strcmp(a, "--no-dashboard") == 0) {
       dashboard = 0;
+    } else if (strcmp(a, "--no-work-stealing") == 0) {
+      stealing = 0;
     } else if (strcmp(a, "--events-capacity") == 0) {
       if (parse_num(a, v, 0, SC_EV_MAX_CAP, &ev_cap) != 0) return 2;
       i++;
@@ -242,7 +246,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ldask-scheduler: %s\n", err);
     return 1;
   }
-  if (sc_events_init(&st.ev, (uint32_t)ev_cap) != 0 || sc_tasks_init(&st) != 0) {
+  if (sc_events_init(&st.ev, (uint32_t)ev_cap) != 0 || sc_tasks_init(&st) != 0 ||
+      (stealing && sc_steal_init(&st) != 0)) {
     fprintf(stderr, "ldask-scheduler: out of memory\n");
     return 1;
   }
@@ -303,6 +308,7 @@ int main(int argc, char **argv) {
   ld_lifeline_close(lifeline);
   uv_close((uv_handle_t *)&st.notify, NULL);
   uv_close((uv_handle_t *)&st.kick, NULL);
+  sc_steal_free(&st);
   /* The drain ends when every connection has flushed and closed; a drain
    * that never ends must not keep the process (no listener, no lifeline
    * any more): after 10 s it stops, leaving the rest to the exit. */
@@ -319,6 +325,7 @@ int main(int argc, char **argv) {
   sc_broadcast_free(&st);
   sc_coord_free();
   sc_replicas_free();
+  sc_res_free(&st);
   sc_events_free(&st.ev);
   if (sched_file) unlink(sched_file);
   ld_sec_free(sec);

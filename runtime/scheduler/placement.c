@@ -10,9 +10,10 @@
 
 #include "sched.h"
 
-/* Whether T may run on W (its workers= restriction, if any). */
-static int allowed(const sc_task *t, const sc_worker *w) {
+/* (sched.h) Its workers= restriction, if any, and the resources it needs. */
+int sc_allowed(const sc_task *t, const sc_worker *w) {
   if (w->retiring) return 0; /* retire_workers: it takes no new task */
+  if (t->need && !sc_res_has(t, w)) return 0;
   if (t->nrestrict == 0) return 1;
   for (int i = 0; i < t->nrestrict; i++)
     if (strcmp(t->restrict_to[i], w->name) == 0 || strcmp(t->restrict_to[i], w->addr) == 0)
@@ -20,12 +21,12 @@ static int allowed(const sc_task *t, const sc_worker *w) {
   return 0;
 }
 
-/* Whether T is restricted (workers=) to workers none of which is
- * connected: dask's no-worker state (it waits until one joins). */
+/* Whether T is restricted (workers=, resources) to workers none of which
+ * is connected: dask's no-worker state (it waits until one joins). */
 int sc_no_worker(const sc_state *st, const sc_task *t) {
-  if (t->nrestrict == 0) return 0;
+  if (t->nrestrict == 0 && t->need == NULL) return 0;
   for (const sc_worker *w = st->workers; w; w = w->next)
-    if (allowed(t, w)) return 0;
+    if (sc_allowed(t, w)) return 0;
   return 1;
 }
 
@@ -49,12 +50,12 @@ static int capacity(const sc_state *st, const sc_worker *w) {
   return cap < 1 ? 1 : cap;
 }
 
-/* A worker at its memory limit takes no new input tasks: the bytes of
+/* (sched.h) A worker at its memory limit takes no new input tasks: the bytes of
  * results in RAM or its process memory, whichever is more, as reported in
  * its heartbeats (memory, process_memory), against 0.8 x its limit (it
  * spills beyond), else the scheduler's own sum of its results against the
  * limit. */
-static int paused(const sc_worker *w) {
+int sc_paused(const sc_worker *w) {
   if (w->memory_limit <= 0) return 0;
   if (w->mem_reported >= 0) {
     int64_t held = w->proc_reported > w->mem_reported ? w->proc_reported : w->mem_reported;
@@ -66,7 +67,7 @@ static int paused(const sc_worker *w) {
 /* Whether some worker T may run on is not paused. */
 static int someone_unpaused(const sc_state *st, const sc_task *t) {
   for (const sc_worker *w = st->workers; w; w = w->next)
-    if (!paused(w) && allowed(t, w)) return 1;
+    if (!sc_paused(w) && sc_allowed(t, w)) return 1;
   return 0;
 }
 
@@ -80,21 +81,21 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
    * usually siblings (their results meet in the same task): keep them on
    * one worker while it has room, so that fewer results need to move. */
   sc_worker *last = st->last_root;
-  if (ndeps == 0 && last && allowed(t, last) && last->nprocessing < capacity(st, last) &&
-      !(paused(last) && someone_unpaused(st, t)))
+  if (ndeps == 0 && last && sc_allowed(t, last) && last->nprocessing < capacity(st, last) &&
+      (t->need == NULL || sc_res_fits(t, last)) && !(sc_paused(last) && someone_unpaused(st, t)))
     return last;
   sc_worker *best = NULL;
   int64_t best_bytes = -1;
   double best_occ = 0;
   for (sc_worker *w = st->workers; w; w = w->next) {
-    if (!allowed(t, w)) continue;
+    if (!sc_allowed(t, w) || (t->need && !sc_res_fits(t, w))) continue;
     if (need_room &&
         w->nprocessing >= capacity(st, w) + (need_room == NEED_ROOM_URGENT ? w->nthreads : 0))
       continue;
     /* A paused worker takes no new input tasks while another one can;
      * tasks with inputs still go where the inputs are, since running them
      * is what frees memory. */
-    if (need_room && paused(w) && someone_unpaused(st, t)) continue;
+    if (need_room && sc_paused(w) && someone_unpaused(st, t)) continue;
     int64_t bytes = 0;
     for (int32_t i = 0; i < ndeps; i++) {
       const sc_task *d = sc_side(st, deps[i]);
@@ -124,17 +125,21 @@ static int urgent(const sc_state *st, int32_t id) {
   return info.prio < -((int64_t)1 << 31);
 }
 
-/* Hands ready task T to W: processing there, compute-task sent. */
-static void run_on(sc_state *st, sc_task *t, sc_worker *w) {
+/* (sched.h) */
+void sc_run_on(sc_state *st, sc_task *t, sc_worker *w) {
   ld_sched_assign(st->eng, t->id, w->id);
   t->processing_on = w;
   w->nprocessing++;
+  t->no_steal = 0;
+  if (t->need) sc_res_take(t, w);
+  if (st->steal) sc_steal_count(st, t, 1);
   sc_send_compute(st, t, w);
 }
 
 /* (sched.h) Both queues, tasks with inputs first. */
 void sc_fill(sc_state *st) {
   if (st->nworkers == 0) return;
+  if (st->res_wake) sc_res_unpark_all(st);
   int32_t parked[64];
   int nparked = 0;
   /* Tasks with inputs go out at once (running them frees memory); a task
@@ -144,7 +149,11 @@ void sc_fill(sc_state *st) {
     sc_task *t = sc_side(st, id);
     sc_worker *w = decide(st, t, 0);
     if (w) {
-      run_on(st, t, w);
+      sc_run_on(st, t, w);
+      continue;
+    }
+    if (t->need) { /* waits aside for its resources */
+      sc_res_park(st, id);
       continue;
     }
     if (nparked == 64) break;
@@ -158,7 +167,11 @@ void sc_fill(sc_state *st) {
     sc_worker *w = decide(st, t, NEED_ROOM);
     if (!w && urgent(st, id)) w = decide(st, t, NEED_ROOM_URGENT);
     if (w) {
-      run_on(st, t, w);
+      sc_run_on(st, t, w);
+      continue;
+    }
+    if (t->need) {
+      sc_res_park(st, id);
       continue;
     }
     if (t->nrestrict == 0 || skipped == 64 || nparked == 64) break;
@@ -167,4 +180,5 @@ void sc_fill(sc_state *st) {
     skipped++;
   }
   for (int i = 0; i < nparked; i++) ld_sched_unpark(st->eng, parked[i]);
+  if (st->steal) sc_steal_maybe(st);
 }

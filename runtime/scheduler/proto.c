@@ -43,6 +43,14 @@ static void op_register(sc_state *st, ld_conn *c, const msgpack_object *h) {
       return;
     }
   }
+  char rerr[300];
+  if (sc_res_worker(st, w, ld_mp_get(h, "resources"), rerr, sizeof rerr) != 0) {
+    send_error(c, rerr);
+    ld_conn_close(c, rerr, 1);
+    free(w);
+    return;
+  }
+  if (st->nres_parked > 0) st->res_wake = 1; /* it may have what they wait for */
   snprintf(w->addr, sizeof w->addr, "%.*s", (int)alen, addr);
   w->nthreads = w->base_threads = (int)nthreads;
   w->memory_limit = memlimit;
@@ -117,10 +125,12 @@ static void record_compute(sc_state *st, sc_worker *w, const msgpack_object *h, 
 }
 
 /* W finished task KEY (K: a msgpack str, or anything else: ignored) with
- * NBYTES of result, of which the NDATA frames DATA are a small copy. */
+ * NBYTES of result, of which the NDATA frames DATA are a small copy, after
+ * a run of DUR seconds (< 0: unknown). */
 static void finished(sc_state *st, sc_worker *w, const msgpack_object *k, int64_t nbytes,
-                     ld_buffer *const *data, uint32_t ndata) {
+                     ld_buffer *const *data, uint32_t ndata, double dur) {
   sc_task *t = find(st, k);
+  if (t && dur >= 0 && t->processing_on == w) sc_steal_learn(st, t, dur);
   if (t)
     sc_finished(st, w, t, nbytes, data, ndata);
   else if (k && k->type == MSGPACK_OBJECT_STR) /* forgotten meanwhile: the worker may drop it */
@@ -202,7 +212,7 @@ static void op_tasks_finished(sc_state *st, sc_worker *w, ld_msg *m, const msgpa
                    : -1,
                nbytes, 0);
     uint32_t c = (uint32_t)nf[i].via.u64;
-    finished(st, w, k, nbytes, m->frames + frame, c);
+    finished(st, w, k, nbytes, m->frames + frame, c, a >= 0 && b >= a ? b - a : -1);
     frame += c;
   }
 }
@@ -268,7 +278,7 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
     int64_t ndata = 0;
     ld_mp_get_i64(h, "nframes", &ndata);
     if (ndata < 0 || (uint64_t)ndata + 1 > m->nframes) ndata = 0;
-    finished(st, w, ld_mp_get(h, "key"), nbytes, m->frames + 1, (uint32_t)ndata);
+    finished(st, w, ld_mp_get(h, "key"), nbytes, m->frames + 1, (uint32_t)ndata, -1);
   } else if (ld_mp_str_eq(op, "task-erred")) {
     const char *msg = "", *tb = "";
     size_t mlen = 0, tblen = 0;
@@ -314,6 +324,8 @@ static void on_worker_msg(sc_state *st, sc_worker *w, ld_msg *m, const msgpack_o
         if (strlen(o->addr) == flen && memcmp(o->addr, from, flen) == 0) sc_remove_holder(st, d, o);
     }
     if (t) sc_missing_input(st, w, t);
+  } else if (ld_mp_str_eq(op, "steal-response")) {
+    sc_steal_response(st, w, h);
   } else if (ld_mp_str_eq(op, "secede")) {
     /* DELTA of its tasks seceded (negative: rejoined): each seceded task
      * waits on others while the worker runs another thread */

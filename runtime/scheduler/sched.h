@@ -7,7 +7,8 @@
  * hooks, placement.c the placement of ready tasks, proto.c, graph.c
  * (update-graph) and client_ops.c the message handlers, send.c what goes
  * out, batch.c the compute-tasks batches, broadcast.c
- * the requests to every worker (upload-file, run), main.c the program.
+ * the requests to every worker (upload-file, run), resources.c abstract
+ * resources, steal.c work stealing, main.c the program.
  * Task payloads are opaque frames kept by reference for recomputation;
  * the scheduler never decodes them. */
 #ifndef LDASK_SCHEDULER_SCHED_H
@@ -35,6 +36,17 @@ typedef struct sc_batch {
   ld_buffer **frames;
   uint32_t nframes, capframes;
 } sc_batch;
+
+/* Abstract resources (resources.c): a cluster knows at most SC_RES_MAX
+ * distinct names (GPU, MEM, ...), each of at most SC_RES_NAME - 1 bytes. */
+#define SC_RES_MAX 16
+#define SC_RES_NAME 64
+/* What one task needs: N amounts, each of the resource numbered IDX[i]. */
+typedef struct sc_need {
+  int n;
+  uint8_t idx[SC_RES_MAX];
+  double amount[SC_RES_MAX];
+} sc_need;
 
 typedef struct sc_worker {
   int id;
@@ -64,6 +76,10 @@ typedef struct sc_worker {
   uint64_t max_msg; /* the largest message it accepts (register-worker's max_message_size) */
   sc_batch compute; /* tasks placed here not yet sent (batch.c); never both
                        this and free_keys pending: the order is kept */
+  int has_res;      /* it registered resources */
+  double res_total[SC_RES_MAX]; /* by resource number: what it has */
+  double res_used[SC_RES_MAX];  /* what its processing tasks take */
+  int steal_in, steal_out;      /* steals in flight to it, from it (steal.c) */
   struct sc_worker *next;
 } sc_worker;
 
@@ -115,8 +131,12 @@ typedef struct sc_task {
   int *gather_clients;
   int ngather, capgather;
   char *err_msg, *err_tb;
-  char *err_key; /* owned: the key of the task that failed first, when a
-                    dependency's error made this one fail (else NULL) */
+  char *err_key;  /* owned: the key of the task that failed first, when a
+                     dependency's error made this one fail (else NULL) */
+  sc_need *need;  /* owned: the resources it needs while it runs, or NULL */
+  int res_parked; /* parked in st->res_parked, waiting for resources */
+  int steal_to;   /* 1 + the id of the thief of a steal in flight, 0 none */
+  int no_steal;   /* its worker refused to give it up: not asked again there */
 } sc_task;
 
 #define SC_PAGE_BITS 12
@@ -152,6 +172,15 @@ typedef struct sc_state {
   sc_events ev;         /* the event stream */
   char dashboard[128];  /* "http://HOST:PORT", empty when disabled */
   struct sc_http *http; /* the dashboard's server, or NULL */
+  /* resources.c: resource names by number; ready tasks waiting for
+   * resources (parked; an entry counts while its task's res_parked is
+   * set); res_wake: resources were freed, look again */
+  char res_names[SC_RES_MAX][SC_RES_NAME];
+  int nres;
+  int32_t *res_parked;
+  int nres_parked, capres_parked;
+  int res_wake;
+  struct sc_steal *steal; /* steal.c: work stealing, NULL when off */
 } sc_state;
 
 /* tasks.c: side records and the engine's hooks. */
@@ -195,8 +224,63 @@ void sc_gather_done(sc_task *t, int client_id);
 /* Out of memory in the scheduler: says so and aborts. */
 void *sc_xrealloc(void *p, size_t n);
 
-/* placement.c: whether T's workers= names no connected worker. */
+/* placement.c: whether T's workers= names no connected worker, or no
+ * connected worker has the resources it needs. */
 int sc_no_worker(const sc_state *st, const sc_task *t);
+/* placement.c: whether W is at its memory limit (no new input tasks). */
+int sc_paused(const sc_worker *w);
+/* placement.c: whether T may run on W (workers=, resources, retiring). */
+int sc_allowed(const sc_task *t, const sc_worker *w);
+/* placement.c: hands ready task T to W: processing there (resources
+ * taken), compute-tasks queued. */
+void sc_run_on(sc_state *st, sc_task *t, sc_worker *w);
+/* tasks.c: T (processing on its worker) leaves it: the count and the
+ * resources go back, a steal in flight is forgotten. The worker is not
+ * told (the caller does, when needed). */
+void sc_unassign(sc_state *st, sc_task *t);
+
+/* resources.c: abstract resources (docs/distributed.md, "Resources").
+ * sc_res_worker reads register-worker's 'resources' map (O, may be NULL)
+ * into W; sc_res_need reads update-graph's 'resources' map into a new
+ * *OUT (NULL when O is absent or empty; the caller owns it). Both return
+ * 0, or -1 with the reason in ERR (nothing changed). */
+int sc_res_worker(sc_state *st, sc_worker *w, const msgpack_object *o, char *err, size_t errlen);
+int sc_res_need(sc_state *st, const msgpack_object *o, sc_need **out, char *err, size_t errlen);
+/* Whether W has (in total) / has free now what T needs (T without needs:
+ * 1). */
+int sc_res_has(const sc_task *t, const sc_worker *w);
+int sc_res_fits(const sc_task *t, const sc_worker *w);
+/* T starts / stops taking its resources on W. */
+void sc_res_take(sc_task *t, sc_worker *w);
+void sc_res_give(sc_state *st, sc_task *t, sc_worker *w);
+/* Parks ready task ID (it needs resources no worker has free) until
+ * sc_res_unpark_all; sc_res_unpark_all puts every parked task back in
+ * the ready queue (when resources were freed or a worker joined). */
+void sc_res_park(sc_state *st, int32_t id);
+void sc_res_unpark_all(sc_state *st);
+/* Packs a map of resource names to amounts: a worker's TOTALS (by
+ * resource number, the non-zero ones), else NEED (NULL: an empty map). */
+void sc_res_pack(const sc_state *st, msgpack_packer *pk, const double *totals, const sc_need *need);
+void sc_res_free(sc_state *st);
+
+/* steal.c: work stealing (docs/distributed.md, "Work stealing").
+ * sc_steal_init turns it on (0, or -1 out of memory); sc_steal_learn
+ * records a run of D seconds of T's prefix; sc_steal_maybe balances when
+ * a worker has idle threads while another holds queued tasks (cheap when
+ * not: O(workers)); sc_steal_response handles a victim's steal-response
+ * (H borrowed); sc_steal_free stops it (at exit). */
+int sc_steal_init(sc_state *st);
+void sc_steal_learn(sc_state *st, const sc_task *t, double d);
+/* T starts (ON 1) or stops (ON 0) processing on a worker (stealing on). */
+void sc_steal_count(sc_state *st, const sc_task *t, int on);
+void sc_steal_maybe(sc_state *st);
+void sc_steal_response(sc_state *st, sc_worker *w, const msgpack_object *h);
+/* T (processing on VICTIM, a steal in flight) leaves VICTIM another way:
+ * the steal is forgotten (its response will be ignored). */
+void sc_steal_cancel(sc_state *st, sc_task *t, sc_worker *victim);
+void sc_steal_free(sc_state *st);
+/* identity counters: steal requests sent, confirmed, refused */
+extern uint64_t sc_steals_asked, sc_steals_done, sc_steals_refused;
 /* placement.c: sends ready tasks to workers (by data locality, else the
  * least loaded; input tasks only as fast as workers run them). */
 void sc_fill(sc_state *st);

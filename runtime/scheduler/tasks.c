@@ -5,6 +5,7 @@
  * free released data, notify errors and cancellations, free a forgotten
  * record. Every transition is the engine's; this file only reacts and
  * feeds it worker and client events. Runs on the scheduler's loop thread. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,20 +118,29 @@ static void drop_data(sc_task *t) {
   while (t->nwho > 0) sc_send_free(unhold(t, t->nwho - 1), t);
 }
 
-/* T no longer runs on its worker: the worker is told to drop it (when
- * alive) and its count goes down. */
-static void stop_processing(sc_task *t) {
+void sc_unassign(sc_state *st, sc_task *t) {
   sc_worker *w = t->processing_on;
   if (w == NULL) return;
   t->processing_on = NULL;
   w->nprocessing--;
+  if (t->need || st->nres_parked > 0) sc_res_give(st, t, w);
+  if (st->steal) sc_steal_count(st, t, 0);
+  if (t->steal_to) sc_steal_cancel(st, t, w);
+}
+
+/* T no longer runs on its worker: the worker is told to drop it (when
+ * alive) and its count goes down. */
+static void stop_processing(sc_state *st, sc_task *t) {
+  sc_worker *w = t->processing_on;
+  if (w == NULL) return;
+  sc_unassign(st, t);
   if (w->alive) sc_send_free(w, t);
 }
 
 /* ---- the engine's hooks ---- */
 
 /* The engine's hooks (ld_sched_hooks): CTX is the sc_state. */
-static void hook_stop(void *ctx, int32_t id) { stop_processing(sc_side(ctx, id)); }
+static void hook_stop(void *ctx, int32_t id) { stop_processing(ctx, sc_side(ctx, id)); }
 
 static void hook_released(void *ctx, int32_t id) { drop_data(sc_side(ctx, id)); }
 
@@ -204,9 +214,10 @@ static void hook_cancelled(void *ctx, int32_t id) {
 static void hook_forget(void *ctx, int32_t id) {
   sc_state *st = ctx;
   sc_task *t = sc_side(st, id);
-  stop_processing(t);
+  stop_processing(st, t);
   drop_data(t);
   sc_frames_drop(&t->payload);
+  free(t->need);
   for (int i = 0; i < t->nrestrict; i++) free(t->restrict_to[i]);
   free(t->restrict_to);
   if (t->capwho) free(t->who_has);
@@ -256,8 +267,7 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
     sc_send_free(w, t); /* stale: rescheduled or cancelled meanwhile */
     return;
   }
-  t->processing_on = NULL;
-  w->nprocessing--;
+  sc_unassign(st, t);
   t->nbytes = nbytes;
   add_holder(t, w);
   if (ndata > 0) sc_frames_set(&t->result, data, ndata);
@@ -287,8 +297,7 @@ void sc_failed_on_worker(sc_state *st, sc_worker *w, sc_task *t, const char *msg
   if (sc_state_of(st, t) != LD_TASK_PROCESSING || t->processing_on != w) return; /* stale */
   if (t->retries > 0) {
     t->retries--;
-    t->processing_on = NULL;
-    w->nprocessing--;
+    sc_unassign(st, t);
     ld_sched_requeue(st->eng, t->id, 0);
     ld_sched_compute(st->eng, t->id);
     return;
@@ -298,8 +307,7 @@ void sc_failed_on_worker(sc_state *st, sc_worker *w, sc_task *t, const char *msg
 
 void sc_missing_input(sc_state *st, sc_worker *w, sc_task *t) {
   if (sc_state_of(st, t) != LD_TASK_PROCESSING || t->processing_on != w) return;
-  w->nprocessing--;
-  t->processing_on = NULL;
+  sc_unassign(st, t);
   ld_sched_requeue(st->eng, t->id, 0);
   ld_sched_compute(st->eng, t->id);
 }
@@ -346,11 +354,12 @@ void sc_worker_gone(sc_state *st, sc_worker *w, const char *reason) {
     if (ld_sched_state(st->eng, id) != LD_TASK_PROCESSING) continue;
     sc_task *t = sc_side(st, id);
     if (t->processing_on != w) continue;
-    t->processing_on = NULL;
+    sc_unassign(st, t);
     ld_sched_requeue(st->eng, id, 1);
     if (n == cap) running = sc_xrealloc(running, (cap *= 2) * sizeof *running);
     running[n++] = id;
   }
+  assert(w->nprocessing == 0);
   w->nprocessing = 0;
   /* Results it held: recomputed when still needed. (Records forgotten on
    * the way are FREE, with no holders.) */

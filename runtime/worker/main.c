@@ -33,6 +33,7 @@ static const char *USAGE =
     "usage: ldask-worker tcp://HOST:PORT [--nthreads N] [--name NAME] [--memory-limit SIZE]\n"
     "                    [--local-directory DIR] [--death-timeout SECONDS]\n"
     "                    [--peer-timeout SECONDS] [--nanny | --no-nanny] [--lifeline-fd FD]\n"
+    "                    [--resources \"NAME=AMOUNT,...\"]\n"
     "                    [--scheduler-file FILE] [--host HOST] [--auth-token-file FILE]\n"
     "                    [--tls-ca-file FILE --tls-cert FILE [--tls-key FILE]] [--insecure]\n"
     "                    [connection options]\n"
@@ -53,6 +54,9 @@ static const char *USAGE =
     "                           said nothing this long; the task goes back to the\n"
     "                           scheduler, which finds the data elsewhere (default 30)\n"
     "  --host HOST              address peers reach this worker at (default 127.0.0.1)\n"
+    "  --resources \"GPU=2,MEM=8e9\"  abstract resources this worker has: tasks that\n"
+    "                           need some (options{resources = {GPU = 1}}) run only\n"
+    "                           here, as many at once as the amounts allow\n"
     "  --nanny, --no-nanny      run the worker under a nanny process that restarts it\n"
     "                           when it dies, passes 0.95 x SIZE in RSS or is asked\n"
     "                           to (client:restart()) (default --nanny)\n"
@@ -205,8 +209,9 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     uint64_t max_message, max_buffered, held;
     ld_frame_budgets(&max_message, &max_buffered, &held);
-    msgpack_pack_map(&pk, 8);
+    msgpack_pack_map(&pk, W.nres > 0 ? 9 : 8);
     ld_mp_pack_cstr(&pk, "op"), ld_mp_pack_cstr(&pk, "register-worker");
+    if (W.nres > 0) ld_mp_pack_cstr(&pk, "resources"), wk_pack_resources(&W, &pk);
     ld_mp_pack_cstr(&pk, "max_message_size");
     msgpack_pack_int64(&pk, max_message > INT64_MAX ? INT64_MAX : (int64_t)max_message);
     ld_mp_pack_cstr(&pk, "nanny"), W.nanny ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
@@ -226,6 +231,8 @@ static void on_sched_msg(ld_conn *c, ld_msg *m, const msgpack_object *h) {
     wk_mem_ready(&W);
     W.lost_since = -1;
     fprintf(stderr, "ldask-worker %s: registered with %s\n", W.name, W.sched_addr);
+  } else if (ld_mp_str_eq(op, "steal-request")) {
+    wk_on_steal(&W, h);
   } else if (ld_mp_str_eq(op, "worker-removed")) {
     /* A peer the scheduler gave up: our fetches from it will never be
      * answered (it may be frozen with its connections open). */
@@ -504,6 +511,16 @@ int main(int argc, char **argv) {
       W.peer_timeout = strtod(v, &end);
       if (*end || W.peer_timeout <= 0) {
         fprintf(stderr, "ldask-worker: --peer-timeout expects seconds > 0, got '%s'\n", v);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--resources") == 0) {
+      if (v == NULL) {
+        fprintf(stderr, "ldask-worker: --resources expects a list like \"GPU=2,MEM=8e9\"\n");
+        return 2;
+      }
+      if (wk_parse_resources(&W, v, err, sizeof err) != 0) {
+        fprintf(stderr, "ldask-worker: %s\n", err);
         return 2;
       }
       i++;

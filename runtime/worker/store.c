@@ -510,6 +510,17 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
   wk_mem_task_left(w);
 }
 
+/* Takes executing task T's run back from the executors when none has
+ * started it yet (the run is freed): 1, else 0 (it runs or ran). */
+static int take_back_run(wk_state *w, wk_task *t) {
+  if (t->run == NULL || !cancel_run(w, t->run)) return 0;
+  ld_wtask *r = t->run;
+  t->run = NULL;
+  ld_wtask_free(r);
+  task_unref(t); /* the run's reference */
+  return 1;
+}
+
 void wk_on_free(wk_state *w, const msgpack_object *h) {
   const msgpack_object *keys = ld_mp_get(h, "keys");
   if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
@@ -518,17 +529,50 @@ void wk_on_free(wk_state *w, const msgpack_object *h) {
     if (k->type != MSGPACK_OBJECT_STR) continue;
     wk_task *t = ld_strmap_get(&w->tasks, k->via.str.ptr, k->via.str.size);
     if (t) {
-      if (t->state == W_EXECUTING && t->run && cancel_run(w, t->run)) {
-        ld_wtask *r = t->run;
-        t->run = NULL;
-        ld_wtask_free(r);
-        task_unref(t); /* the run's reference */
-      }
+      if (t->state == W_EXECUTING) take_back_run(w, t);
       task_abandon(w, t);
     }
     wk_data *d = ld_strmap_get(&w->data, k->via.str.ptr, k->via.str.size);
     if (d && !d->fetched) data_drop(w, k->via.str.ptr, k->via.str.size);
   }
+}
+
+/* Keys in one steal-request at most (the scheduler sends at most 1,024). */
+#define WK_STEAL_MAX 1024
+
+void wk_on_steal(wk_state *w, const msgpack_object *h) {
+  const msgpack_object *keys = ld_mp_get(h, "keys");
+  if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) return;
+  uint32_t n = keys->via.array.size;
+  if (n > WK_STEAL_MAX) n = WK_STEAL_MAX; /* the rest stay (refused by silence) */
+  pk_t p;
+  pk_init(&p);
+  msgpack_pack_map(&p.pk, 3);
+  S(&p, "op"), S(&p, "steal-response");
+  S(&p, "keys");
+  msgpack_pack_array(&p.pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[i];
+    if (k->type == MSGPACK_OBJECT_STR)
+      SN(&p, k->via.str.ptr, k->via.str.size);
+    else
+      msgpack_pack_nil(&p.pk);
+  }
+  S(&p, "ok");
+  msgpack_pack_array(&p.pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *k = &keys->via.array.ptr[i];
+    wk_task *t = k->type == MSGPACK_OBJECT_STR
+                     ? ld_strmap_get(&w->tasks, k->via.str.ptr, k->via.str.size)
+                     : NULL;
+    /* Not started: waiting for inputs, or handed over but not yet taken
+     * by an executor (cancel_run takes it back). Running or done: refused. */
+    int give =
+        t != NULL && (t->state == W_FETCHING || (t->state == W_EXECUTING && take_back_run(w, t)));
+    if (give) task_abandon(w, t);
+    give ? msgpack_pack_true(&p.pk) : msgpack_pack_false(&p.pk);
+  }
+  wk_send_sched(w, &p.sb, NULL, 0);
 }
 
 void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {

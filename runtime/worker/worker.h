@@ -6,6 +6,7 @@
  * batched tasks-finished reports; serve.c: answering requests for
  * data; memory.c: memory accounting and the spill policy under
  * --memory-limit; spill.c: spill files; requests.c: upload-file and run;
+ * resources.c: --resources;
  * exec.c: executor threads, each with its own LuaJIT state running
  * lua/ldask/worker/exec.lua. */
 #ifndef LDASK_WORKER_WORKER_H
@@ -109,6 +110,9 @@ typedef struct wk_xfer {
 } wk_xfer;
 #define WK_XFER_MAX 256 /* transfers kept between heartbeats; more are counted */
 
+#define WK_RES_MAX 16  /* --resources: names at most (the scheduler's SC_RES_MAX) */
+#define WK_RES_NAME 64 /* bytes of a name, with its NUL */
+
 typedef struct wk_state {
   uv_loop_t *loop;
   ld_conn *sched;
@@ -124,9 +128,12 @@ typedef struct wk_state {
   int registered;
   uint64_t sched_max_msg; /* the largest message the scheduler accepts ('registered') */
   int nanny;              /* started by a nanny (LDASK_NANNY_PID): it restarts us */
-  ld_strmap tasks;        /* key -> wk_task */
-  ld_strmap data;         /* key -> wk_data */
-  ld_strmap fetching;     /* key -> wk_fetch */
+  int nres;               /* --resources (resources.c) */
+  char res_name[WK_RES_MAX][WK_RES_NAME];
+  double res_amount[WK_RES_MAX];
+  ld_strmap tasks;    /* key -> wk_task */
+  ld_strmap data;     /* key -> wk_data */
+  ld_strmap fetching; /* key -> wk_fetch */
   wk_peer *peers;
   int64_t nbytes; /* data held, in RAM and on disk */
   int64_t executed, fetched, fetched_bytes;
@@ -240,6 +247,17 @@ void wk_reset(wk_state *w);
  * reuse; it is empty after). Loop thread only. */
 void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uint32_t n);
 extern const ld_conn_handlers wk_peer_handlers;
+
+/* resources.c: --resources SPEC ("GPU=2,MEM=8e9") into W; 0, or -1 with
+ * the reason (naming the option) in ERR. wk_pack_resources packs them as
+ * register-worker's 'resources' map. */
+int wk_parse_resources(wk_state *w, const char *spec, char *err, size_t errlen);
+void wk_pack_resources(const wk_state *w, msgpack_packer *pk);
+
+/* store.c: the scheduler's steal-request (H borrowed): each task not yet
+ * started is dropped and confirmed, others refused, in one
+ * steal-response. */
+void wk_on_steal(wk_state *w, const msgpack_object *h);
 
 /* scratch.c */
 /* The directory scratch directories go under: --local-directory, else

@@ -20,17 +20,7 @@ local function nap(s) require("socket").sleep(s) end
 
 -- Runs FN(cluster, c) on a scheduler with no worker (add them with
 -- cl:add_worker); always stops the cluster.
-local function with_cluster(fn)
-  local cl = cluster_mod.start({ n_workers = 0, nanny = false })
-  local c
-  local ok, err = pcall(function()
-    c = client(cl.address, { set_as_default = false })
-    fn(cl, c)
-  end)
-  if c then pcall(c.close, c) end
-  cl:stop()
-  if not ok then error(err, 0) end
-end
+local function with_cluster(fn) helpers.with_cluster(0, fn, { nanny = false }) end
 
 local function sh(cmd)
   local p = io.popen(cmd)

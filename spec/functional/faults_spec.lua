@@ -12,20 +12,7 @@ local opts = client.options
 local function nap(s) require("socket").sleep(s) end
 
 -- Runs FN(cluster, c) with a fresh cluster of N workers; always stops it.
-local function with_cluster(n, fn, copts)
-  copts = copts or {}
-  copts.n_workers = n
-  local cl = cluster_mod.start(copts)
-  local c
-  local ok, err = pcall(function()
-    c = client(cl.address, { set_as_default = false })
-    c:wait_for_workers(n, 20)
-    fn(cl, c)
-  end)
-  if c then pcall(c.close, c) end
-  cl:stop()
-  if not ok then error(err, 0) end
-end
+local with_cluster = helpers.with_cluster
 
 -- The number (I of local-I) of the worker holding future F.
 local function holder_of(c, f)

@@ -9,6 +9,26 @@ M.root = (_LDASK_ROOT or os.getenv("LDASK_ROOT") or ".")
 M.bin = (_LDASK_BIN or (M.root .. "/bin"))
 M.ldask = M.bin .. "/ldask"
 
+-- Runs FN(cluster, client) on a fresh local cluster of N workers
+-- (ldask.client.cluster.start with COPTS, n_workers = N) once they have
+-- registered; the client and the cluster are always stopped, also when FN
+-- fails (its error is raised again).
+function M.with_cluster(n, fn, copts)
+  local client = require "ldask.client"
+  copts = copts or {}
+  copts.n_workers = n
+  local cl = require("ldask.client.cluster").start(copts)
+  local c
+  local ok, err = pcall(function()
+    c = client(cl.address, { set_as_default = false })
+    if n > 0 then c:wait_for_workers(n, 20) end
+    fn(cl, c)
+  end)
+  if c then pcall(c.close, c) end
+  cl:stop()
+  if not ok then error(err, 0) end
+end
+
 -- The anchor graph of the benchmarks (bench/support.lua): N inc tasks and a
 -- fan-in-8 tree of add. Returns the graph, the root key and the task count.
 function M.anchor_graph(n) return dofile(M.root .. "/bench/support.lua").anchor_graph(n) end

@@ -10,6 +10,7 @@
 local ldask_graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
+local record_annotations = require("ldask.annotations").record
 local nd = require "ldask.array.ndarray"
 
 local type, pairs, ipairs, error, tostring, setmetatable, getmetatable =
@@ -165,6 +166,7 @@ function M.new(name, layer, chunks, dtype, deps, extra)
     end
   end
   layers[name] = layer
+  record_annotations(name)
   local shape = {}
   for d = 1, #chunks do shape[d] = sum(chunks[d]) end
   local fields = {

@@ -6,6 +6,7 @@
 local graph = require "ldask.graph"
 local base = require "ldask.base"
 local tokenize = require "ldask.tokenize"
+local record_annotations = require("ldask.annotations").record
 local pipeline = require "ldask.bag.pipeline"
 local aggregate = require "ldask.bag.aggregate"
 local layer = require "ldask.layer"
@@ -73,6 +74,7 @@ M.copy_layers = copy_layers
 -- bag's partitions and reductions are compact layers (ldask.layer), its
 -- sources written out only for the operations that read them.
 function M.lazy(name, kind, srcs, ops, deplayers, extras, gen)
+  record_annotations(name)
   return setmetatable({ name = name, npartitions = gen and gen[2] or #srcs, _kind = kind, _srcs = srcs,
     _ops = ops, _dl = deplayers, _extras = extras or {}, _gen = gen }, Bag)
 end
@@ -81,6 +83,7 @@ end
 function M.materialized(name, npartitions, layer, deplayers)
   local layers = copy_layers(deplayers)
   layers[name] = layer
+  record_annotations(name)
   return setmetatable({ name = name, npartitions = npartitions, _layers = layers }, Bag)
 end
 

@@ -119,9 +119,21 @@ local function sweep_stale_dirs()
   p:close()
 end
 
+-- The ldask-worker option for RESOURCES (nil, a string "GPU=2,MEM=8e9" or
+-- a table {GPU = 2}): " --resources '...'", or nil. Raises on a bad one.
+local function resources_arg(r)
+  if r == nil then return nil end
+  if type(r) ~= "table" and type(r) ~= "string" then
+    error("ldask.Client: resources must be a table like {GPU = 1} or a string like 'GPU=1', got " .. type(r), 4)
+  end
+  return " --resources " .. quote(require("ldask.annotations").resources_spec(r, "ldask.Client", 4))
+end
+
 -- Starts a cluster. OPTS: n_workers (default 2), threads_per_worker
 -- (default 1), memory_limit, death_timeout (workers, default 10 s),
 -- nanny (default true: each worker runs under a nanny that restarts it),
+-- resources (every worker's, {GPU = 1} or "GPU=1"), work_stealing (false:
+-- the scheduler never steals),
 -- timeout (start-up, default 20 s), scheduler_args (extra options),
 -- dashboard (default true: a dashboard on a free loopback port; false:
 -- none), dashboard_address ("HOST:PORT" for it),
@@ -132,6 +144,7 @@ function M.start(opts)
   opts = opts or {}
   local n = opts.n_workers or 2
   local threads = opts.threads_per_worker or 1
+  opts.resources_arg = resources_arg(opts.resources)
   if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
     error("ldask.Client: n_workers must be an integer >= 0, got " .. tostring(n), 3)
   end
@@ -165,7 +178,9 @@ function M.start(opts)
   self.security = security_args(self, opts)
   local sfile = dir .. "/scheduler.json"
   local spid = spawn(bin .. "/ldask-scheduler --port 0 --scheduler-file " .. quote(sfile) ..
-    " " .. dash .. " " .. self.security .. " " .. (opts.scheduler_args or ""), dir .. "/scheduler.log", true)
+    " " .. dash .. " " .. self.security .. " " ..
+    (opts.work_stealing == false and "--no-work-stealing " or "") ..
+    (opts.scheduler_args or ""), dir .. "/scheduler.log", true)
   self.pids[#self.pids + 1] = spid
   self.scheduler_pid = spid
   local deadline = lib.ld_client_now() + (opts.timeout or 20)
@@ -198,6 +213,7 @@ function Cluster:add_worker(threads, extra)
     " --name local-" .. i .. " --death-timeout " .. (opts.death_timeout or 10) .. " " .. self.security ..
     (opts.memory_limit and (" --memory-limit " .. quote(opts.memory_limit)) or "") ..
     (opts.nanny == false and " --no-nanny" or "") ..
+    (opts.resources_arg or "") ..
     (extra and (" " .. extra) or "")
   local pid = spawn(cmd, self.dir .. "/worker-" .. i .. ".log", true)
   self.workers[i] = pid

@@ -12,6 +12,8 @@ local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, s
   type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack
 local is_future = future.is_future
 local call_task = require("ldask.task.payload").call_task -- the compact call form
+local annotations = require "ldask.annotations"
+local of_key, check_resources = annotations.of_key, annotations.check_resources
 
 local next = next
 local task_deps = graph.task_deps
@@ -148,7 +150,9 @@ function G.install(M, Client, strip_futures)
           for _, k in ipairs(fdeps) do dd[#dd + 1] = k end
           d = dd
         end
-        tasks[#tasks + 1] = { key = key, value = sv, deps = d, order = base + prios[i - 1] }
+        local ann = of_key(key)
+        tasks[#tasks + 1] = { key = key, value = sv, deps = d, order = base + prios[i - 1],
+          resources = ann and ann.resources or nil }
       end
     end
     self.seq = base + ix.n
@@ -287,7 +291,8 @@ function G.install(M, Client, strip_futures)
   -- plain tables (lists, keyed tables, nested) of collections give the
   -- same tables of futures; other values pass through unchanged.
   -- @param obj a collection, or a table of them
-  -- @param[opt] opts options of the submission
+  -- @param[opt] opts options of the submission (`client.options{ resources =,
+  -- workers =, retries = }`)
   -- @return futures, in the same shape
   function Client:compute(obj, opts)
     check(self, "compute")
@@ -296,6 +301,7 @@ function G.install(M, Client, strip_futures)
       error("Client:compute: expected a collection or delayed value (or a table of them), got " .. type(obj), 2)
     end
     if opts ~= nil and type(opts) ~= "table" then error("Client:compute: options must be a table, got " .. type(opts), 2) end
+    if opts and opts.resources ~= nil then check_resources(opts.resources, "Client:compute", 2) end
     local made = {}
     return (base.replace_collections(obj, function(c)
       local f = made[c]
@@ -306,19 +312,19 @@ function G.install(M, Client, strip_futures)
 
   -- Submits collection OBJ and returns it rebuilt on futures of its keys
   -- (the collection's __ldask_postpersist), or a Persisted wrapper.
-  local function persist_one(self, obj, level)
+  local function persist_one(self, obj, opts, level)
     local keys = require("ldask.base").persist_keys(obj)
     local flat = graph.flatten_keys(keys)
     local plain, compact = layered_parts(obj)
     local futs
     if compact then
-      futs = self:_submit_layers(plain, compact, flat, {}, level + 1)
+      futs = self:_submit_layers(plain, compact, flat, opts, level + 1)
     else
       local g = obj:__ldask_graph()
       if obj.__ldask_optimize then g = obj:__ldask_optimize(g, flat) end
       local deps, ix
       g, deps, ix = cull_index(g, flat)
-      futs = self:_submit_graph(g, flat, {}, level + 1, deps, ix)
+      futs = self:_submit_graph(g, flat, opts, level + 1, deps, ix)
     end
     local pg = {}
     for i, k in ipairs(flat) do pg[k] = futs[i] end
@@ -327,18 +333,24 @@ function G.install(M, Client, strip_futures)
     return setmetatable({ graph = pg, keys = keys, finalize = fin, futures = futs }, M.Persisted)
   end
 
-  --- persist(collection, ...) -> the same kind of collection (array, bag,
+  --- persist(collection, ...[, opts]) -> the same kind of collection (array, bag,
   -- delayed), of the same keys, whose graph holds futures of the data kept
   -- on the cluster: keep working with it (p:sum():compute()). Several
-  -- arguments, or plain tables of collections, give the same shape.
-  -- @param ... collections (or tables of them)
+  -- arguments, or plain tables of collections, give the same shape. The
+  -- last argument may be `client.options{ resources =, workers =, retries = }`.
+  -- @param ... collections (or tables of them), then optionally options
   -- @return the persisted collections, one per argument
   function Client:persist(...)
     check(self, "persist")
     local base = require "ldask.base"
     local n = select("#", ...)
-    if n == 0 then error("Client:persist: expected a collection", 2) end
     local args = { ... }
+    local opts = {}
+    if n > 0 and getmetatable(args[n]) == M.Options then
+      opts = args[n]; args[n] = nil; n = n - 1
+      if opts.resources ~= nil then check_resources(opts.resources, "Client:persist", 2) end
+    end
+    if n == 0 then error("Client:persist: expected a collection", 2) end
     for i = 1, n do
       local a = args[i]
       if not base.is_collection(a) and (type(a) ~= "table" or getmetatable(a) ~= nil) then
@@ -349,7 +361,7 @@ function G.install(M, Client, strip_futures)
     for i = 1, n do
       out[i] = (base.replace_collections(args[i], function(c)
         local p = made[c]
-        if not p then p = persist_one(self, c, 4); made[c] = p end
+        if not p then p = persist_one(self, c, opts, 4); made[c] = p end
         return p
       end))
     end

@@ -452,13 +452,23 @@ end
 
 -- Why KEY is still pending, for a timeout's message: "" unless the
 -- scheduler holds it in the no-worker state (its workers= names no
--- connected worker).
+-- connected worker, or no worker has the resources it needs).
 function Client:_why_pending(key)
   local ok, info = pcall(self._request, self, { op = "task-info", key = key }, 1)
   if not ok or type(info) ~= "table" or info.state ~= "no-worker" then return "" end
   local names = {}
   for i, w in ipairs(info.workers or {}) do names[i] = "'" .. tostring(w) .. "'" end
+  local res = {}
+  for k, v in pairs(type(info.resources) == "table" and info.resources or {}) do
+    res[#res + 1] = k .. "=" .. string.format("%g", v)
+  end
+  table.sort(res)
+  if #names == 0 and #res > 0 then
+    return ": '" .. key .. "' is in the no-worker state: it needs resources " .. table.concat(res, ", ")
+      .. " and no worker in the cluster has them (see client:scheduler_info().workers[i].resources)"
+  end
   return ": '" .. key .. "' is in the no-worker state: it may only run on worker " .. table.concat(names, ", ")
+    .. (#res > 0 and (" with resources " .. table.concat(res, ", ")) or "")
     .. " and no such worker is in the cluster (see client:scheduler_info().workers)"
 end
 

@@ -86,17 +86,24 @@ end
 
 -- Encodes the header of an update-graph for TASKS[FIRST..LAST] (each
 -- {key=, deps = {keys}}) in the column form (docs/protocol.md): NFRAMES[i]
--- and PRIOS[i] are task i's frame count and priority, RETRIES and WORKERS
--- (may be nil) apply to every task, WANTED is the list of wanted keys. A
+-- and PRIOS[i] are task i's frame count and priority, RETRIES, WORKERS and
+-- RESOURCES (may be nil) apply to every task (a task's own `resources`
+-- field, from ldask.annotate, wins: then the column has one entry per
+-- task), WANTED is the list of wanted keys. A
 -- dependency on a task of the same message is written as that task's
 -- 0-based index in the message, any other as its key.
-function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted)
+function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted, resources)
   local w = writer
   lib.ld_mpw_reset(w)
   local n = last - first + 1
-  local ndeps = 0
-  for i = first, last do ndeps = ndeps + #tasks[i].deps end
-  ld_mpw_map(w, 6 + (ndeps > 0 and 1 or 0) + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0))
+  local ndeps, own = 0, false
+  for i = first, last do
+    local t = tasks[i]
+    ndeps = ndeps + #t.deps
+    if t.resources then own = true end
+  end
+  ld_mpw_map(w, 6 + (ndeps > 0 and 1 or 0) + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0)
+    + ((own or resources ~= nil) and 1 or 0))
   ld_mpw_str(w, "op", 2); ld_mpw_str(w, "update-graph", 12)
   ld_mpw_str(w, "keys", 4); ld_mpw_array(w, n)
   for i = first, last do put_key(w, tasks[i].key) end
@@ -125,6 +132,12 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   end
   if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
   if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+  if own then
+    ld_mpw_str(w, "resources", 9); ld_mpw_array(w, n)
+    for i = first, last do put(w, tasks[i].resources or resources, "header", "resources") end
+  elseif resources ~= nil then
+    ld_mpw_str(w, "resources", 9); put(w, resources, "header", "resources")
+  end
   ld_mpw_str(w, "wanted", 6)
   local nw = #wanted
   ld_mpw_array(w, nw)

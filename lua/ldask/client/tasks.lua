@@ -1,6 +1,6 @@
 --- ldask.client.tasks: the Client methods that send tasks and data to the
 -- cluster: submit, map (with client.options{key=, pure=, retries=,
--- priority=, workers=}), gather, scatter, cancel, and the compact call
+-- priority=, workers=, resources=}), gather, scatter, cancel, and the compact call
 -- form and function registration they share with ldask.client.graphs.
 -- Installed into ldask.client's Client by install().
 -- @submodule ldask.client
@@ -11,6 +11,7 @@ local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
 local funcname_of = require("ldask.funcname").of
 local replace_where = require("ldask.base").replace_where
+local check_resources = require("ldask.annotations").check_resources
 
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
@@ -164,6 +165,7 @@ function T.install(M, Client, shared)
     if opts.key ~= nil and type(opts.key) ~= "string" then
       error(what .. ": key must be a string, got " .. type(opts.key), level + 1)
     end
+    if opts.resources ~= nil then check_resources(opts.resources, what, level + 1) end
     return opts
   end
 
@@ -187,7 +189,7 @@ function T.install(M, Client, shared)
       if st and st.status == "cancelled" then st.status = "pending" end
     end
     self:_send_functions(level + 1)
-    local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want)
+    local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
     self:_send_encoded(hs, frames, level + 1)
   end
 
@@ -214,7 +216,8 @@ function T.install(M, Client, shared)
   --- submit(f, ...[, opts]) runs f(...) on the cluster; returns a Future.
   -- Futures among the arguments are replaced by their results (the data stays
   -- on the workers). The last argument may be an options table made with
-  -- Client.options{key=, pure=, retries=, priority=, workers=}.
+  -- Client.options{key=, pure=, retries=, priority=, workers=, resources=}
+  -- (resources = {GPU = 1}: it runs only on a worker with those resources).
   -- @param f the function
   -- @param ... its arguments, then optionally an options table
   -- @return a Future
@@ -253,10 +256,11 @@ function T.install(M, Client, shared)
     return fut
   end
 
-  -- Options for submit/map: Client.options{key=, pure=, retries=, priority=, workers=}.
+  -- Options for submit/map: Client.options{key=, pure=, retries=, priority=, workers=, resources=}.
   M.Options = { __name = "ldask.Client.options" }
   --- Marks a table as the options of a call (the last argument of submit, map,
-  -- run): `client.options{ key =, pure =, retries =, priority =, workers = }`.
+  -- run, compute, persist): `client.options{ key =, pure =, retries =,
+  -- priority =, workers =, resources = }`.
   -- Also `c.options`.
   -- @param[opt] t the options
   -- @return T, marked

@@ -89,7 +89,7 @@ end
 --- SSHCluster{hosts = {scheduler_host, worker_host, ...}, connect_options
 -- = {port =, username =, identity_file =, known_hosts =, options = {...},
 -- ssh =}, worker_options = {n_workers =, nthreads =, memory_limit =,
--- death_timeout =, nanny =, local_directory =}, scheduler_options =
+-- death_timeout =, nanny =, local_directory =, resources =}, scheduler_options =
 -- {port =, host =, dashboard_address =}, remote_prefix = DIR, timeout =}:
 -- starts the scheduler on hosts[1] and workers (n_workers each, default
 -- 1) on hosts[2..], with a fresh token; waits until the workers are
@@ -121,7 +121,14 @@ function M.new(opts, level)
   end
   local wo = check_table(opts.worker_options, "worker_options", level)
   check_keys(wo, "worker option", { n_workers = true, nthreads = true, memory_limit = true, death_timeout = true,
-    nanny = true, local_directory = true, host = true }, level)
+    nanny = true, local_directory = true, host = true, resources = true }, level)
+  if wo.resources ~= nil then
+    if type(wo.resources) ~= "table" and type(wo.resources) ~= "string" then
+      error(WHAT .. ": worker_options.resources must be a table like {GPU = 1} or a string like 'GPU=1', got "
+        .. type(wo.resources), level)
+    end
+    wo.resources_spec = require("ldask.annotations").resources_spec(wo.resources, WHAT .. ": worker_options", level)
+  end
   local so = check_table(opts.scheduler_options, "scheduler_options", level)
   check_keys(so, "scheduler option", { port = true, host = true, dashboard_address = true, dashboard = true }, level)
   local nw = wo.n_workers or 1
@@ -191,6 +198,7 @@ function SSHCluster:_start(so, wo, nw, nthreads, timeout)
       if wo.memory_limit then args[#args + 1] = "--memory-limit " .. quote(wo.memory_limit) end
       if wo.local_directory then args[#args + 1] = "--local-directory " .. quote(wo.local_directory) end
       if wo.nanny == false then args[#args + 1] = "--no-nanny" end
+      if wo.resources_spec then args[#args + 1] = "--resources " .. quote(wo.resources_spec) end
       local proc = self:_launch(host, concat(args, " "), self.dir .. "/worker-" .. k .. ".log")
       proc.name = name
       self.workers[k] = proc
