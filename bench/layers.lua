@@ -8,7 +8,7 @@
 -- the table graph side by side (N_DASK tasks: it holds every task as a
 -- Python tuple).
 --   bin/ldask bench/layers.lua [N [N_TABLE [N_DASK]]]      (10e6, 1e6, 1e6)
---   bin/ldask bench/layers.lua --case threads|table|cluster N   (one case)
+--   bin/ldask bench/layers.lua --case threads|sync|table|cluster N   (one case)
 local ldask = require "ldask"
 local L = ldask.layer
 require "ldask.ffi.pool"
@@ -50,6 +50,14 @@ function cases.threads(n)
   local t2 = now()
   assert(r == n * (n + 1) / 2, "wrong sum " .. tostring(r))
   return string.format("build %.3f s, run %.2f s, wall %.2f s, peak RSS %.0f MiB", t1 - t0, t2 - t1, t2 - t0, vmhwm_mb())
+end
+
+function cases.sync(n)
+  local t0 = now()
+  local r = compact(n):compute { scheduler = "sync" }
+  local t2 = now()
+  assert(r == n * (n + 1) / 2, "wrong sum " .. tostring(r))
+  return string.format("wall %.2f s, peak RSS %.0f MiB", t2 - t0, vmhwm_mb())
 end
 
 function cases.table(n)
@@ -104,6 +112,7 @@ local function run(case, n)
   print(string.format("%-22s %10d tasks: %s", case, tasks_of(n), (out:gsub("\n$", ""))))
 end
 run("threads", N)
+run("sync", N)
 run("table", NT)
 run("cluster", N)
 local py = io.popen("/usr/bin/python3 -c 'import dask' 2>/dev/null && echo yes")

@@ -212,15 +212,16 @@ local function run_collections(args, n, opts, level, persisting)
   end
   if #list == 0 then return nil end
   local flatkeys = graph.flatten_keys(keys)
-  -- compact layers (ldask.layer) run as they are on the threads
+  -- compact layers (ldask.layer) run as they are on threads, sync and a cluster
   local plain, compact = layered.split(layers)
   if compact then
     local sched = M.scheduler_for(opts)
     local ex = package.loaded["ldask.scheduler.executor"]
-    local threads = sched == package.loaded["ldask.scheduler.threads"] and not (ex and ex.in_executor)
-    if threads or sched == package.loaded["ldask.client.scheduler"] then
+    local local_sched = sched == package.loaded["ldask.scheduler.threads"] or sched == package.loaded["ldask.scheduler.sync"]
+    if local_sched and ex and ex.in_executor then sched = require "ldask.scheduler.sync" end -- (inside a task)
+    if sched.get_layers then
       local fut = package.loaded["ldask.client.future"]
-      if fut and threads then plain = fut.resolve(plain, level + 1) end
+      if fut and local_sched then plain = fut.resolve(plain, level + 1) end
       local out = sched.get_layers(plain, compact, keys, opts)
       local results = {}
       for j, c in ipairs(list) do results[c] = out[j] end

@@ -1,8 +1,9 @@
 -- spec/unit/layer_spec.lua: compact layers (lua/ldask/layer.lua) and their
--- threaded path (lua/ldask/scheduler/layered.lua, payload ranges in
--- runtime/lib/pool.c): the same values on sync (which runs the tasks
--- materialize writes), on threads (which never writes them) and as plain
--- graphs; errors that name the block's key and the caller's line.
+-- local paths (lua/ldask/scheduler/layered.lua; sync.get_layers; payload
+-- ranges in runtime/lib/pool.c for threads): the same values on sync and
+-- threads (neither writes the layers out) and as plain graphs (the tasks
+-- materialize writes); errors that name the block's key and the caller's
+-- line; a compute inside a task.
 local ldask = require "ldask"
 local L = require "ldask.layer"
 local sync = require "ldask.scheduler.sync"
@@ -28,7 +29,7 @@ describe("ldask.layer", function()
         local x = L.blockwise("inc", n, { inc, L.INDEX })
         local t = L.reduce(x, { sum, L.DEPS }, k)
         local want = n * (n + 1) / 2
-        assert.equal(want, t:compute { scheduler = "sync" })
+        assert.equal(want, without_materialize(function() return t:compute { scheduler = "sync" } end))
         assert.equal(want, without_materialize(function() return t:compute { scheduler = "threads" } end))
         -- the plain graph, as sync runs it
         assert.equal(want, sync.get(t:graph(), t:key()))
@@ -43,7 +44,7 @@ describe("ldask.layer", function()
       L.dep(1), L.dep(2), L.INDEX, L.dep(3), "four" }, { x, d, x })
     local want = {}
     for i = 0, 49 do want[i + 1] = 20 * i + 1000 + i + 4 end
-    assert.same(want, y:compute { scheduler = "sync" })
+    assert.same(want, without_materialize(function() return y:compute { scheduler = "sync" } end))
     assert.same(want, without_materialize(function() return y:compute { scheduler = "threads", num_workers = 2 } end))
     -- DEPS: every input's value, in order
     local z = L.blockwise("z", 50, { function(t) return t[1] .. ":" .. t[2] end, L.DEPS }, { x, d })
@@ -83,6 +84,16 @@ describe("ldask.layer", function()
     assert.equal(29 * 29, p:compute()[30])
     local t = ldask.delayed(sum)(p)
     assert.equal(8555, t:compute())
+  end)
+
+  it("runs a compute inside a task (inline, on the executor thread)", function()
+    local outer = ldask.delayed(function(n)
+      local Ls = require "ldask.layer"
+      local x = Ls.blockwise("in", n, { function(i) return 2 * i end, Ls.INDEX })
+      return Ls.reduce(x, { function(t) local s = 0 for i = 1, #t do s = s + t[i] end return s end, Ls.DEPS }):compute()
+    end)(100)
+    assert.equal(9900, outer:compute { scheduler = "threads" })
+    assert.equal(9900, outer:compute { scheduler = "sync" })
   end)
 
   it("names the failing block's key", function()

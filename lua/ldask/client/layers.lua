@@ -15,8 +15,8 @@ local future = require "ldask.client.future"
 local misuse = require("ldask.errors").misuse
 local call_task = require("ldask.task.payload").call_task
 
-local type, getmetatable, pairs, ipairs, pcall, tostring, ceil, min, floor =
-  type, getmetatable, pairs, ipairs, pcall, tostring, math.ceil, math.min, math.floor
+local type, getmetatable, pairs, ipairs, pcall, tostring, ceil, min =
+  type, getmetatable, pairs, ipairs, pcall, tostring, math.ceil, math.min
 local is_future = future.is_future
 
 local M = {}
@@ -28,22 +28,9 @@ M.CHUNK = 5000
 -- scheduler holds about CHUNK * WINDOW tasks, not the whole graph.
 M.WINDOW = 40
 
--- graph.index of a plain graph whose tasks may depend on compact ones.
-local function index_only(g, _, _, extern) return graph.index(g, nil, nil, extern) end
+local index_only = layered.index_only
 
 function M.install(_, Client, strip_futures)
-  -- The compact layer and block index of 1-based position I of IX (a
-  -- layered index), I > ix.nplain.
-  local function block_of(ranges, i)
-    local lo, hi = 1, #ranges
-    while lo < hi do
-      local mid = floor((lo + hi + 1) / 2)
-      if ranges[mid].first <= i - 1 then lo = mid else hi = mid - 1 end
-    end
-    local r = ranges[lo]
-    return r.layer, i - 1 - r.first
-  end
-
   -- Submits PLAIN (a graph) and COMPACT (its compact layers,
   -- ldask.scheduler.layered.split); returns futures for the flat list
   -- WANTED.
@@ -52,7 +39,7 @@ function M.install(_, Client, strip_futures)
     if not ok then misuse("ldask.Client: " .. tostring(ix)) end
     local okk, seq, prios = pcall(graph.order, ix)
     if not okk then misuse("ldask.Client: " .. tostring(seq)) end
-    local n, P, keys, ranges = ix.n, ix.nplain, ix.keys, ix.ranges
+    local n, P, keys = ix.n, ix.nplain, ix.keys
     local offsets, cdeps = ix.offsets, ix.cdeps
     local C = M.CHUNK
     -- the chunk of each task, and the last chunk holding a dependent of it
@@ -86,7 +73,7 @@ function M.install(_, Client, strip_futures)
           if i <= P then
             v = plain[key]
           else
-            local l, b = block_of(ranges, i)
+            local l, b = layered.block_of(ix, i)
             v = layer.task(l, b)
           end
           if not (is_future(v) and v.key == key) then -- (else already on the cluster)

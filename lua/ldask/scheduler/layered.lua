@@ -17,6 +17,23 @@ local is_layer = layer.is_layer
 
 local M = {}
 
+-- A prepare function for M.index that only indexes (no payloads): for the
+-- sync scheduler and the client.
+function M.index_only(g, _, _, extern) return require("ldask.graph").index(g, nil, nil, extern) end
+
+-- The compact layer and block index (0-based) of 1-based position I of
+-- layered index IX (I > ix.nplain).
+function M.block_of(ix, i)
+  local ranges = ix.ranges
+  local lo, hi = 1, #ranges
+  while lo < hi do
+    local mid = math.floor((lo + hi + 1) / 2)
+    if ranges[mid].first <= i - 1 then lo = mid else hi = mid - 1 end
+  end
+  local r = ranges[lo]
+  return r.layer, i - 1 - r.first
+end
+
 --- Splits LAYERS (name -> graph or compact layer) into the plain graph (a
 -- new table, or nil when there is no compact layer) and the list of
 -- compact layers, sorted by name.
@@ -141,13 +158,8 @@ function M.index(plain, compact, prepare)
   local pkeys = ix.keys
   setmetatable(pkeys, { __index = function(_, i)
     if type(i) ~= "number" or i <= P or i > N then return nil end
-    local lo, hi = 1, #ranges -- the last range starting at or before i - 1
-    while lo < hi do
-      local mid = math.floor((lo + hi + 1) / 2)
-      if ranges[mid].first <= i - 1 then lo = mid else hi = mid - 1 end
-    end
-    local r = ranges[lo]
-    return r.layer.name .. "," .. (i - 1 - r.first)
+    local l, b = M.block_of(ix, i)
+    return l.name .. "," .. b
   end })
   ix.n, ix.nplain, ix.ranges = N, P, ranges
   ix.offsets, ix.cdeps, ix.ndeps = offsets, cdeps, m
