@@ -134,8 +134,10 @@ describe("ldask.layer", function()
     assert.matches("j must be a positive integer", line_of(function() L.dep(0) end))
     -- a key no graph holds
     local y = L.blockwise("y", 4, { inc, L.dep(1) }, { "no-such-key" })
-    local ok, err = pcall(y.compute, y)
-    assert.is_false(ok)
-    assert.matches("no%-such%-key", tostring(err))
+    for _, sched in ipairs { "threads", "sync" } do
+      local ok, err = pcall(function() return y:compute { scheduler = sched } end)
+      assert.is_false(ok)
+      assert.matches("layer_spec.lua:%d+: ldask: layer 'y%-[^']*' depends on missing key 'no%-such%-key'", tostring(err))
+    end
   end)
 end)

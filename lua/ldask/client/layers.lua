@@ -35,8 +35,7 @@ function M.install(_, Client, strip_futures)
   -- ldask.scheduler.layered.split); returns futures for the flat list
   -- WANTED.
   function Client:_submit_layers(plain, compact, wanted, opts, level)
-    local ok, ix = pcall(layered.index, plain, compact, index_only)
-    if not ok then misuse("ldask.Client: " .. tostring(ix)) end
+    local ix = layered.index(plain, compact, index_only) -- (raises at the user's line)
     local okk, seq, prios = pcall(graph.order, ix)
     if not okk then misuse("ldask.Client: " .. tostring(seq)) end
     local n, P, keys = ix.n, ix.nplain, ix.keys

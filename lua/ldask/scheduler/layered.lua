@@ -9,6 +9,7 @@
 -- compact tasks exist only when asked for (outputs, errors, events).
 local ffi = require "ffi"
 local layer = require "ldask.layer"
+local misuse = require("ldask.errors").misuse
 
 local type, pairs, ipairs, error, tonumber, tostring, setmetatable, sort, min =
   type, pairs, ipairs, error, tonumber, tostring, setmetatable, table.sort, math.min
@@ -65,7 +66,7 @@ function M.index(plain, compact, prepare)
     at = at + l.n
   end
   local N = at
-  if N > 2 ^ 31 - 2 then error("ldask: a graph of " .. N .. " tasks is more than the engine holds", 0) end
+  if N > 2 ^ 31 - 2 then misuse("ldask: a graph of " .. N .. " tasks is more than the engine holds (2^31 - 2)") end
   -- 1-based position of a compact task's key, or nil
   local function extern(k)
     if type(k) ~= "string" then return nil end
@@ -82,7 +83,7 @@ function M.index(plain, compact, prepare)
   -- the id (0-based) of a dependency given by key K of layer L
   local function id_of(k, l)
     local i = index[k]
-    if not i then error("ldask: layer '" .. l.name .. "' depends on missing key '" .. tostring(k) .. "'", 0) end
+    if not i then misuse("ldask: layer '" .. l.name .. "' depends on missing key '" .. tostring(k) .. "'") end
     return i - 1
   end
   local total = ix.offsets[P]
@@ -108,7 +109,9 @@ function M.index(plain, compact, prepare)
       if inp.kind == "key" then
         kind[j], bases[j] = 2, id_of(inp.key, l)
       elseif e then
-        if e[1].n ~= inp.n then error("ldask: layer '" .. l.name .. "' expects " .. inp.n .. " blocks of '" .. inp.name .. "'", 0) end
+        if e[1].n ~= inp.n then
+          misuse("ldask: layer '" .. l.name .. "' expects " .. inp.n .. " blocks of '" .. inp.name .. "', which has " .. e[1].n)
+        end
         kind[j], bases[j], ks[j] = inp.kind == "same" and 1 or 3, e[2], inp.k
       else
         kind[j] = 4 -- a layer written out as plain tasks: by key
