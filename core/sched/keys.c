@@ -1,14 +1,65 @@
 /* keys.c — interned task keys: copies in reusable blocks, looked up through
- * the tree's string hash table (see keys.h). */
+ * an index of ids (see keys.h). */
 #include "sched/keys.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-void ld_keys_init(ld_keys *k) {
-  memset(k, 0, sizeof *k);
-  ld_strmap_init(&k->map);
+#include "util/hash.h"
+
+void ld_keys_init(ld_keys *k) { memset(k, 0, sizeof *k); }
+
+/* ---- the index: open addressing (linear probes) over {hash, id + 1};
+ * the key itself is read from str[id], so it is stored once ---- */
+
+static uint32_t key_hash(const char *key, size_t len) { return (uint32_t)ld_hash64(key, len, 0); }
+
+/* The slot of KEY (hash H) in K's index, or of the empty slot where it
+ * would go. The index must have an empty slot. */
+static size_t slot_of(const ld_keys *k, const char *key, size_t len, uint32_t h) {
+  size_t mask = k->cap - 1;
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    const ld_keys_slot *e = &k->slots[i];
+    if (e->id1 == 0) return i;
+    int32_t id = e->id1 - 1;
+    if (e->hash == h && k->len[id] == len && memcmp(k->str[id], key, len) == 0) return i;
+  }
+}
+
+/* Doubles the index (64 slots at first). Returns 0, -1 out of memory. */
+static int index_grow(ld_keys *k) {
+  size_t ncap = k->cap ? k->cap * 2 : 64;
+  ld_keys_slot *ns = calloc(ncap, sizeof *ns);
+  if (ns == NULL) return -1;
+  for (size_t i = 0; i < k->cap; i++) {
+    const ld_keys_slot *e = &k->slots[i];
+    if (e->id1 == 0) continue;
+    size_t j = (size_t)e->hash & (ncap - 1);
+    while (ns[j].id1 != 0) j = (j + 1) & (ncap - 1);
+    ns[j] = *e;
+  }
+  free(k->slots);
+  k->slots = ns;
+  k->cap = ncap;
+  return 0;
+}
+
+/* Empties slot I, moving later entries of its probe chain back so that
+ * every entry stays reachable from its home slot. */
+static void index_remove_at(ld_keys *k, size_t i) {
+  size_t mask = k->cap - 1;
+  for (size_t j = (i + 1) & mask; k->slots[j].id1 != 0; j = (j + 1) & mask) {
+    size_t home = (size_t)k->slots[j].hash & mask;
+    /* J may fill the hole at I when its home is not cyclically in (I, J] */
+    int between = i < j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!between) {
+      k->slots[i] = k->slots[j];
+      i = j;
+    }
+  }
+  k->slots[i].id1 = 0;
 }
 
 #define CHUNK ((size_t)65536)
@@ -65,13 +116,14 @@ void ld_keys_free(ld_keys *k) {
   free(k->chunks);
   free(k->str);
   free(k->len);
-  ld_strmap_free(&k->map);
+  free(k->slots);
   ld_keys_init(k);
 }
 
 int32_t ld_keys_find(const ld_keys *k, const char *key, size_t len) {
-  void *v = ld_strmap_get(&k->map, key, len);
-  return v ? (int32_t)((intptr_t)v - 1) : -1;
+  if (k->cap == 0) return -1;
+  size_t i = slot_of(k, key, len, key_hash(key, len));
+  return k->slots[i].id1 - 1;
 }
 
 int ld_keys_set(ld_keys *k, int32_t id, const char *key, size_t len) {
@@ -90,15 +142,16 @@ int ld_keys_set(ld_keys *k, int32_t id, const char *key, size_t len) {
     k->nids = n;
   }
   if (k->str[id] != NULL) return -3;
+  /* Load factor up to 0.8: a probe compares the 32-bit hashes first. */
+  if (((size_t)k->count + 1) * 5 > k->cap * 4 && index_grow(k) != 0) return -1;
+  uint32_t h = key_hash(key, len);
+  size_t at = slot_of(k, key, len, h);
+  if (k->slots[at].id1 != 0) return -2;
   char *s = block_new(k, len);
   if (s == NULL) return -1;
   memcpy(s, key, len);
   s[len] = '\0';
-  int rc = ld_strmap_add(&k->map, s, len, (void *)((intptr_t)id + 1));
-  if (rc != 0) {
-    block_free(k, s, len);
-    return rc == 1 ? -2 : -1;
-  }
+  k->slots[at] = (ld_keys_slot){h, id + 1};
   k->str[id] = s;
   k->len[id] = (uint32_t)len;
   k->count++;
@@ -109,7 +162,9 @@ void ld_keys_remove(ld_keys *k, int32_t id) {
   if (id < 0 || id >= k->nids || k->str[id] == NULL) return;
   char *s = k->str[id];
   size_t len = k->len[id];
-  ld_strmap_del(&k->map, s, len);
+  size_t at = slot_of(k, s, len, key_hash(s, len));
+  assert(k->slots[at].id1 == id + 1);
+  index_remove_at(k, at);
   k->count--;
   k->str[id] = NULL;
   block_free(k, s, len);
@@ -123,5 +178,5 @@ const char *ld_keys_get(const ld_keys *k, int32_t id, size_t *len) {
 
 size_t ld_keys_bytes(const ld_keys *k) {
   return (size_t)k->nchunks * (CHUNK + sizeof(char *)) + k->big_bytes +
-         (size_t)k->nids * (sizeof *k->str + sizeof *k->len) + ld_strmap_bytes(&k->map);
+         (size_t)k->nids * (sizeof *k->str + sizeof *k->len) + k->cap * sizeof *k->slots;
 }

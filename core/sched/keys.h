@@ -1,7 +1,9 @@
 /* keys.h — interned task keys of the scheduling engine: each task id's key
  * (one copy, in 64 KiB chunks of 8-byte-rounded blocks reused by size once
  * freed; keys over 256 bytes get their own allocation) and the map from key
- * to id, built on the tree's one string hash table (util/strmap.h). Keys
+ * to id: an index of 8-byte slots {hash, id + 1} that reads the key from
+ * its one copy (a util/strmap.h table would hold a second pointer and
+ * length per key: 24-byte slots, for millions of keys in ldask-scheduler). Keys
  * can be removed (forgotten tasks) and their ids reused; the memory held
  * stays bounded by the most keys alive at once. Used by schedulers that address tasks by key
  * (ldask-scheduler, error messages); the local driver may leave it empty. */
@@ -11,12 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/strmap.h"
-
 #define LD_KEYS_CLASSES 32 /* block sizes 8, 16, ..., 256 */
 
+/* One slot of the index: the key's 32-bit hash and id + 1 (0: empty). */
+typedef struct ld_keys_slot {
+  uint32_t hash;
+  int32_t id1;
+} ld_keys_slot;
+
 typedef struct ld_keys {
-  ld_strmap map; /* key -> id + 1 (as a pointer value) */
+  ld_keys_slot *slots; /* owned: the index, CAP slots (a power of 2, or 0) */
+  size_t cap;
   char **str;    /* owned; str[id] = its NUL-terminated copy, or NULL */
   uint32_t *len; /* owned; len[id] = its length */
   int32_t nids;  /* entries in str and len */

@@ -148,10 +148,12 @@ static void op_scatter(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_obj
       continue;
     }
     ld_sched_put_data(st->eng, t->id);
-    free(t->err_msg);
-    free(t->err_tb);
-    free(t->err_key);
-    t->err_msg = t->err_tb = t->err_key = NULL;
+    if (t->rare) {
+      free(t->rare->err_msg);
+      free(t->rare->err_tb);
+      free(t->rare->err_key);
+      t->rare->err_msg = t->rare->err_tb = t->rare->err_key = NULL;
+    }
     t->lost = 0;
     t->scattered = 1;
     t->processing_on = best;
@@ -251,17 +253,17 @@ static void op_task_info(sc_state *st, ld_conn *c, const msgpack_object *h) {
   sc_worker *const *who = sc_who_has(t);
   msgpack_pack_map(&p.pk, 13);
   S(&p, "op"), S(&p, "task-info-reply");
-  S(&p, "resources"), sc_res_pack(st, &p.pk, NULL, t->need);
+  S(&p, "resources"), sc_res_pack(st, &p.pk, NULL, sc_r(t)->need);
   S(&p, "id"), I(&p, id);
   /* a ready task that no connected worker may run: dask's no-worker */
   int no_worker = info.state == LD_TASK_READY && sc_no_worker(st, t);
   S(&p, "state"), S(&p, no_worker ? "no-worker" : state_name(info.state));
   S(&p, "workers");
-  msgpack_pack_array(&p.pk, (size_t)t->nrestrict);
-  for (int j = 0; j < t->nrestrict; j++) S(&p, t->restrict_to[j]);
+  msgpack_pack_array(&p.pk, (size_t)sc_r(t)->nrestrict);
+  for (int j = 0; j < sc_r(t)->nrestrict; j++) S(&p, sc_r(t)->restrict_to[j]);
   S(&p, "waiting_on"), I(&p, info.waiting_on);
   S(&p, "refs"), I(&p, info.wants);
-  S(&p, "gathers"), I(&p, t->ngather);
+  S(&p, "gathers"), I(&p, sc_r(t)->ngather);
   S(&p, "retries"), I(&p, t->retries);
   S(&p, "suspicious"), I(&p, info.deaths);
   S(&p, "processing_on"), S(&p, t->processing_on ? t->processing_on->addr : "");

@@ -12,14 +12,15 @@
 
 /* Copies the restriction list WS (worker names or addresses) into T. */
 static void set_restrictions(sc_task *t, const msgpack_object *ws) {
-  t->restrict_to = sc_xrealloc(NULL, ws->via.array.size * sizeof(char *));
+  sc_rare *r = sc_rw(t);
+  r->restrict_to = sc_xrealloc(r->restrict_to, ws->via.array.size * sizeof(char *));
   for (uint32_t j = 0; j < ws->via.array.size; j++) {
     const msgpack_object *o = &ws->via.array.ptr[j];
     if (o->type != MSGPACK_OBJECT_STR) continue;
     char *s = sc_xrealloc(NULL, o->via.str.size + 1);
     memcpy(s, o->via.str.ptr, o->via.str.size);
     s[o->via.str.size] = '\0';
-    t->restrict_to[t->nrestrict++] = s;
+    r->restrict_to[r->nrestrict++] = s;
   }
 }
 
@@ -340,10 +341,11 @@ void sc_op_update_graph(sc_state *st, sc_client *cl, ld_msg *m, const msgpack_ob
     }
     sc_frames_set(&t->payload, m->frames + first, (uint32_t)nf);
     t->retries = (int)retries;
-    if (ws && ws->via.array.size > 0 && t->nrestrict == 0) set_restrictions(t, ws);
-    if (needs && needs[i] && t->need == NULL) {
-      t->need = sc_xrealloc(NULL, sizeof *t->need);
-      *t->need = *needs[i];
+    if (ws && ws->via.array.size > 0 && sc_r(t)->nrestrict == 0) set_restrictions(t, ws);
+    if (needs && needs[i] && sc_r(t)->need == NULL) {
+      sc_rare *r = sc_rw(t);
+      r->need = sc_xrealloc(NULL, sizeof *r->need);
+      *r->need = *needs[i];
     }
     added[i] = t->id;
     ld_sched_want(st->eng, t->id);

@@ -362,9 +362,10 @@ int sc_api_key(sc_state *st, const char *key, size_t klen, hbuf *b) {
   js_kint(&j, "ndependencies", nd);
   js_kint(&j, "ndependents", ndep < 0 ? 0 : ndep);
   js_kint(&j, "nbytes", t->nbytes);
-  js_kstr(&j, "error", state == LD_TASK_ERRED ? (t->err_msg ? t->err_msg : "") : NULL);
-  js_kstr(&j, "traceback", state == LD_TASK_ERRED ? (t->err_tb ? t->err_tb : "") : NULL);
-  js_kstr(&j, "origin", state == LD_TASK_ERRED ? t->err_key : NULL);
+  js_kstr(&j, "error", state == LD_TASK_ERRED ? (sc_r(t)->err_msg ? sc_r(t)->err_msg : "") : NULL);
+  js_kstr(&j, "traceback",
+          state == LD_TASK_ERRED ? (sc_r(t)->err_tb ? sc_r(t)->err_tb : "") : NULL);
+  js_kstr(&j, "origin", state == LD_TASK_ERRED ? sc_r(t)->err_key : NULL);
   js_kint(&j, "retries", t->retries);
   js_end_obj(&j);
   return 200;

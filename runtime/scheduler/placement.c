@@ -13,10 +13,11 @@
 /* (sched.h) Its workers= restriction, if any, and the resources it needs. */
 int sc_allowed(const sc_task *t, const sc_worker *w) {
   if (w->retiring) return 0; /* retire_workers: it takes no new task */
-  if (t->need && !sc_res_has(t, w)) return 0;
-  if (t->nrestrict == 0) return 1;
-  for (int i = 0; i < t->nrestrict; i++)
-    if (strcmp(t->restrict_to[i], w->name) == 0 || strcmp(t->restrict_to[i], w->addr) == 0)
+  if (sc_r(t)->need && !sc_res_has(t, w)) return 0;
+  if (sc_r(t)->nrestrict == 0) return 1;
+  for (int i = 0; i < sc_r(t)->nrestrict; i++)
+    if (strcmp(sc_r(t)->restrict_to[i], w->name) == 0 ||
+        strcmp(sc_r(t)->restrict_to[i], w->addr) == 0)
       return 1;
   return 0;
 }
@@ -24,7 +25,7 @@ int sc_allowed(const sc_task *t, const sc_worker *w) {
 /* Whether T is restricted (workers=, resources) to workers none of which
  * is connected: dask's no-worker state (it waits until one joins). */
 int sc_no_worker(const sc_state *st, const sc_task *t) {
-  if (t->nrestrict == 0 && t->need == NULL) return 0;
+  if (sc_r(t)->nrestrict == 0 && sc_r(t)->need == NULL) return 0;
   for (const sc_worker *w = st->workers; w; w = w->next)
     if (sc_allowed(t, w)) return 0;
   return 1;
@@ -82,13 +83,14 @@ static sc_worker *decide(sc_state *st, sc_task *t, int need_room) {
    * one worker while it has room, so that fewer results need to move. */
   sc_worker *last = st->last_root;
   if (ndeps == 0 && last && sc_allowed(t, last) && last->nprocessing < capacity(st, last) &&
-      (t->need == NULL || sc_res_fits(t, last)) && !(sc_paused(last) && someone_unpaused(st, t)))
+      (sc_r(t)->need == NULL || sc_res_fits(t, last)) &&
+      !(sc_paused(last) && someone_unpaused(st, t)))
     return last;
   sc_worker *best = NULL;
   int64_t best_bytes = -1;
   double best_occ = 0;
   for (sc_worker *w = st->workers; w; w = w->next) {
-    if (!sc_allowed(t, w) || (t->need && !sc_res_fits(t, w))) continue;
+    if (!sc_allowed(t, w) || (sc_r(t)->need && !sc_res_fits(t, w))) continue;
     if (need_room &&
         w->nprocessing >= capacity(st, w) + (need_room == NEED_ROOM_URGENT ? w->nthreads : 0))
       continue;
@@ -130,8 +132,8 @@ void sc_run_on(sc_state *st, sc_task *t, sc_worker *w) {
   ld_sched_assign(st->eng, t->id, w->id);
   t->processing_on = w;
   w->nprocessing++;
-  t->no_steal = 0;
-  if (t->need) sc_res_take(t, w);
+  if (t->rare) t->rare->no_steal = 0;
+  if (sc_r(t)->need) sc_res_take(t, w);
   if (st->steal) sc_steal_count(st, t, 1);
   sc_send_compute(st, t, w);
 }
@@ -152,7 +154,7 @@ void sc_fill(sc_state *st) {
       sc_run_on(st, t, w);
       continue;
     }
-    if (t->need) { /* waits aside for its resources */
+    if (sc_r(t)->need) { /* waits aside for its resources */
       sc_res_park(st, id);
       continue;
     }
@@ -170,11 +172,11 @@ void sc_fill(sc_state *st) {
       sc_run_on(st, t, w);
       continue;
     }
-    if (t->need) {
+    if (sc_r(t)->need) {
       sc_res_park(st, id);
       continue;
     }
-    if (t->nrestrict == 0 || skipped == 64 || nparked == 64) break;
+    if (sc_r(t)->nrestrict == 0 || skipped == 64 || nparked == 64) break;
     ld_sched_park(st->eng, id);
     parked[nparked++] = id;
     skipped++;

@@ -136,7 +136,7 @@ int sc_res_need(sc_state *st, const msgpack_object *o, sc_need **out, char *err,
 
 /* (sched.h) */
 int sc_res_has(const sc_task *t, const sc_worker *w) {
-  const sc_need *need = t->need;
+  const sc_need *need = sc_r(t)->need;
   if (need == NULL) return 1;
   for (int i = 0; i < need->n; i++)
     if (w->res_total[need->idx[i]] < need->amount[i]) return 0;
@@ -145,7 +145,7 @@ int sc_res_has(const sc_task *t, const sc_worker *w) {
 
 /* (sched.h) */
 int sc_res_fits(const sc_task *t, const sc_worker *w) {
-  const sc_need *need = t->need;
+  const sc_need *need = sc_r(t)->need;
   if (need == NULL) return 1;
   for (int i = 0; i < need->n; i++) {
     int r = need->idx[i];
@@ -157,14 +157,14 @@ int sc_res_fits(const sc_task *t, const sc_worker *w) {
 
 /* (sched.h) */
 void sc_res_take(sc_task *t, sc_worker *w) {
-  const sc_need *need = t->need;
+  const sc_need *need = sc_r(t)->need;
   if (need == NULL) return;
   for (int i = 0; i < need->n; i++) w->res_used[need->idx[i]] += need->amount[i];
 }
 
 /* (sched.h) */
 void sc_res_give(sc_state *st, sc_task *t, sc_worker *w) {
-  const sc_need *need = t->need;
+  const sc_need *need = sc_r(t)->need;
   if (need == NULL) {
     /* room on a worker with resources may let a parked task go there */
     if (w->has_res && st->nres_parked > 0) st->res_wake = 1;
@@ -182,14 +182,14 @@ void sc_res_give(sc_state *st, sc_task *t, sc_worker *w) {
 void sc_res_park(sc_state *st, int32_t id) {
   sc_task *t = sc_side(st, id);
   if (ld_sched_park(st->eng, id) != 0) return;
-  if (t->res_parked) return; /* an entry is there already */
+  if (sc_r(t)->res_parked) return; /* an entry is there already */
   if (st->nres_parked == st->capres_parked) {
     st->capres_parked = st->capres_parked ? 2 * st->capres_parked : 64;
     st->res_parked =
         sc_xrealloc(st->res_parked, (size_t)st->capres_parked * sizeof *st->res_parked);
   }
   st->res_parked[st->nres_parked++] = id;
-  t->res_parked = 1;
+  sc_rw(t)->res_parked = 1;
 }
 
 /* (sched.h) */
@@ -202,8 +202,8 @@ void sc_res_unpark_all(sc_state *st) {
     /* a forgotten record is zeroed: its (stale) entry is skipped */
     if (ld_sched_state(st->eng, id) < 0 || ld_sched_state(st->eng, id) == LD_TASK_FREE) continue;
     sc_task *t = sc_side(st, id);
-    if (!t->res_parked) continue;
-    t->res_parked = 0;
+    if (!sc_r(t)->res_parked) continue;
+    t->rare->res_parked = 0;
     ld_sched_unpark(st->eng, id);
   }
 }

@@ -97,8 +97,10 @@ typedef struct sc_client {
 /* Frames held by reference (ld_buffer_retain): one without an allocation,
  * more in an owned array. */
 typedef struct sc_frames {
-  ld_buffer **many; /* owned, when n > 1 */
-  ld_buffer *one;
+  union {
+    ld_buffer **many; /* owned, when n > 1 */
+    ld_buffer *one;   /* when n == 1 */
+  };
   uint32_t n;
 } sc_frames;
 
@@ -106,38 +108,55 @@ static inline ld_buffer *const *sc_frames_ptr(const sc_frames *f) {
   return f->n > 1 ? f->many : &f->one;
 }
 
+/* What few tasks need of their side record (sc_task.rare): restrictions,
+ * extra wanting clients, gathers waiting, error text, resources, steals.
+ * Allocated on first write (sc_rw), freed with the record. */
+typedef struct sc_rare {
+  char **restrict_to; /* owned: worker names or addresses */
+  int nrestrict;
+  int capmore;
+  int *want_more;      /* owned: the ids of the wanting clients after the first (nwant - 1) */
+  int *gather_clients; /* owned: clients waiting for the data */
+  int ngather, capgather;
+  char *err_msg, *err_tb; /* owned: the error text, or NULL */
+  char *err_key;          /* owned: the key of the task that failed first, when a
+                             dependency's error made this one fail (else NULL) */
+  sc_need *need;          /* owned: the resources it needs while it runs, or NULL */
+  int res_parked;         /* parked in st->res_parked, waiting for resources */
+  int steal_to;           /* 1 + the id of the thief of a steal in flight, 0 none */
+  int no_steal;           /* its worker refused to give it up: not asked again there */
+} sc_rare;
+
 /* The scheduler's side record of engine task ID: what the engine does not
  * know. Kept in pages (stable addresses) indexed by the engine's id; zeroed
- * when the engine forgets the task. */
+ * when the engine forgets the task. 96 bytes: what most tasks never use is
+ * in RARE. */
 typedef struct sc_task {
   int32_t id;
   int32_t prefix; /* index in the prefix table (events.h) */
-  int retries;    /* reruns left after an error */
-  int scattered;  /* data came from scatter: cannot be recomputed */
-  int lost;       /* erred because its data was lost for good */
   int64_t nbytes;
-  sc_worker **who_has; /* who_has1 while nwho <= 1, else owned */
-  sc_worker *who_has1;
-  int nwho, capwho;
+  union {
+    sc_worker **who_has; /* owned, when capwho > 0 */
+    sc_worker *who_has1; /* the one holder while capwho == 0 */
+  };
+  int32_t nwho, capwho;
   sc_worker *processing_on;
-  sc_frames payload;  /* the task's payload frames, kept for recomputation */
-  sc_frames result;   /* a small result's frames, kept to answer gathers */
-  char **restrict_to; /* worker names or addresses */
-  int nrestrict;
-  int nwant;      /* clients wanting it (each counted once by the engine) */
-  int want1;      /* the first one's id */
-  int *want_more; /* owned: the others' ids (nwant - 1) */
-  int capmore;
-  int *gather_clients;
-  int ngather, capgather;
-  char *err_msg, *err_tb;
-  char *err_key;  /* owned: the key of the task that failed first, when a
-                     dependency's error made this one fail (else NULL) */
-  sc_need *need;  /* owned: the resources it needs while it runs, or NULL */
-  int res_parked; /* parked in st->res_parked, waiting for resources */
-  int steal_to;   /* 1 + the id of the thief of a steal in flight, 0 none */
-  int no_steal;   /* its worker refused to give it up: not asked again there */
+  sc_frames payload; /* the task's payload frames, kept for recomputation */
+  sc_frames result;  /* a small result's frames, kept to answer gathers */
+  int32_t nwant;     /* clients wanting it (each counted once by the engine) */
+  int32_t want1;     /* the first one's id */
+  int32_t retries;   /* reruns left after an error */
+  uint8_t scattered; /* data came from scatter: cannot be recomputed */
+  uint8_t lost;      /* erred because its data was lost for good */
+  sc_rare *rare;     /* owned, or NULL: all zero */
 } sc_task;
+
+/* The rare part of T for reading (all zero when it has none). */
+extern const sc_rare sc_no_rare;
+static inline const sc_rare *sc_r(const sc_task *t) { return t->rare ? t->rare : &sc_no_rare; }
+/* The rare part of T for writing (allocated zeroed on first use; aborts
+ * when out of memory). */
+sc_rare *sc_rw(sc_task *t);
 
 #define SC_PAGE_BITS 12
 #define SC_PAGE (1 << SC_PAGE_BITS)
@@ -198,7 +217,8 @@ sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, in
 const char *sc_key(const sc_state *st, const sc_task *t, size_t *len);
 /* The engine state of T (LD_TASK_*). */
 int sc_state_of(const sc_state *st, const sc_task *t);
-/* Sets F to the N FRAMES (references taken; the previous ones released). */
+/* Sets F to the N FRAMES (references taken, or compact copies of small
+ * frames; the previous ones released). */
 void sc_frames_set(sc_frames *f, ld_buffer *const *frames, uint32_t n);
 /* Releases the frames of F; F is empty after. */
 void sc_frames_drop(sc_frames *f);

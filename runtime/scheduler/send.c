@@ -153,13 +153,13 @@ void sc_notify_one(sc_client *c, sc_task *t, const char *op) {
   pk_t p;
   pk_init(&p);
   int erred = strcmp(op, "key-erred") == 0;
-  msgpack_pack_map(&p.pk, erred ? (t->err_key ? 6 : 5) : 3);
+  msgpack_pack_map(&p.pk, erred ? (sc_r(t)->err_key ? 6 : 5) : 3);
   S(&p, "op"), S(&p, op);
   S(&p, "key"), pack_key(&p, sc_g, t);
   if (erred) {
-    S(&p, "message"), S(&p, t->err_msg ? t->err_msg : "");
-    S(&p, "traceback"), S(&p, t->err_tb ? t->err_tb : "");
-    if (t->err_key) S(&p, "origin"), S(&p, t->err_key);
+    S(&p, "message"), S(&p, sc_r(t)->err_msg ? sc_r(t)->err_msg : "");
+    S(&p, "traceback"), S(&p, sc_r(t)->err_tb ? sc_r(t)->err_tb : "");
+    if (sc_r(t)->err_key) S(&p, "origin"), S(&p, sc_r(t)->err_key);
     S(&p, "lost");
     if (t->lost)
       msgpack_pack_true(&p.pk);
@@ -175,7 +175,8 @@ void sc_notify_key(sc_state *st, sc_task *t, const char *op) {
   int finished = strcmp(op, "key-finished") == 0;
   for (sc_client *c = st->clients; c; c = c->next) {
     int tell = sc_wanted_by(t, c->id);
-    for (int i = 0; !tell && !finished && i < t->ngather; i++) tell = t->gather_clients[i] == c->id;
+    for (int i = 0; !tell && !finished && i < sc_r(t)->ngather; i++)
+      tell = sc_r(t)->gather_clients[i] == c->id;
     if (tell) sc_notify_one(c, t, op);
   }
 }

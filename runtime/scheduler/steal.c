@@ -117,11 +117,11 @@ static sc_worker *worker_by_id(sc_state *st, int id) {
 
 /* (sched.h) */
 void sc_steal_cancel(sc_state *st, sc_task *t, sc_worker *victim) {
-  if (t->steal_to == 0) return;
-  sc_worker *thief = worker_by_id(st, t->steal_to - 1);
+  if (sc_r(t)->steal_to == 0) return;
+  sc_worker *thief = worker_by_id(st, sc_r(t)->steal_to - 1);
   if (thief) thief->steal_in--;
   victim->steal_out--;
-  t->steal_to = 0;
+  t->rare->steal_to = 0;
 }
 
 /* Free threads of W counting steals under way to it (none while it
@@ -213,8 +213,8 @@ static int balance(sc_state *st) {
     int32_t p = prefix_of(t);
     double dur = s->dur[p] < 0 ? STEAL_UNKNOWN : s->dur[p];
     occ[v] += dur;
-    if (q[v] <= 0 || nc == STEAL_CANDIDATES || t->steal_to || t->no_steal || t->need ||
-        t->scattered || dur < STEAL_MIN_DURATION)
+    if (q[v] <= 0 || nc == STEAL_CANDIDATES || sc_r(t)->steal_to || sc_r(t)->no_steal ||
+        sc_r(t)->need || t->scattered || dur < STEAL_MIN_DURATION)
       continue;
     int32_t nd;
     ld_sched_deps(st->eng, id, &nd);
@@ -254,7 +254,7 @@ static int balance(sc_state *st) {
     fr[best]--;
     occ[best] += (c->dur + transfer) / ws[best]->nthreads;
     occ[v] -= c->dur / ws[v]->nthreads;
-    t->steal_to = ws[best]->id + 1;
+    sc_rw(t)->steal_to = ws[best]->id + 1;
     ws[best]->steal_in++;
     ws[v]->steal_out++;
     asked++;
@@ -323,15 +323,15 @@ void sc_steal_response(sc_state *st, sc_worker *w, const msgpack_object *h) {
   }
   for (uint32_t i = 0; i < keys->via.array.size; i++) {
     sc_task *t = find(st, &keys->via.array.ptr[i]);
-    if (t == NULL || t->steal_to == 0 || t->processing_on != w ||
+    if (t == NULL || sc_r(t)->steal_to == 0 || t->processing_on != w ||
         sc_state_of(st, t) != LD_TASK_PROCESSING)
       continue;
-    sc_worker *thief = worker_by_id(st, t->steal_to - 1);
+    sc_worker *thief = worker_by_id(st, sc_r(t)->steal_to - 1);
     sc_steal_cancel(st, t, w);
     const msgpack_object *o = &ok->via.array.ptr[i];
     if (o->type != MSGPACK_OBJECT_BOOLEAN || !o->via.boolean) {
       sc_steals_refused++;
-      t->no_steal = 1; /* it runs there: asking again would be refused again */
+      sc_rw(t)->no_steal = 1; /* it runs there: asking again would be refused again */
       continue;
     }
     sc_steals_done++;

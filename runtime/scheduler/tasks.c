@@ -32,6 +32,19 @@ static char *dupn(const char *s, size_t n) {
 
 /* ---- side records ---- */
 
+const sc_rare sc_no_rare;
+
+/* Every task has one: keep it small (rare fields go in sc_rare). */
+_Static_assert(sizeof(sc_task) <= 96, "sc_task grew past 96 bytes");
+
+sc_rare *sc_rw(sc_task *t) {
+  if (t->rare == NULL) {
+    t->rare = calloc(1, sizeof *t->rare);
+    if (t->rare == NULL) sc_xrealloc(NULL, (size_t)-1);
+  }
+  return t->rare;
+}
+
 const char *sc_key(const sc_state *st, const sc_task *t, size_t *len) {
   return ld_sched_key(st->eng, t->id, len);
 }
@@ -52,6 +65,7 @@ sc_task *sc_task_new(sc_state *st, const char *key, size_t len, int64_t prio, in
     }
   }
   sc_task *t = sc_side(st, id);
+  assert(t->rare == NULL); /* (forgotten records have none) */
   memset(t, 0, sizeof *t);
   t->id = id;
   t->prefix = sc_events_prefix_of(&st->ev, key, len);
@@ -69,11 +83,32 @@ void sc_frames_drop(sc_frames *f) {
   f->n = 0;
 }
 
+/* Frames of at most this many bytes are kept as a copy in a buffer of
+ * their exact size (record and bytes in one malloc: about 80 bytes for a
+ * task's payload of 30, 1,064 for one of 1,020) rather than by reference
+ * to the buffer they arrived in (64-byte aligned, record apart from the
+ * bytes' rounding: about 176 and 1,136). The scheduler never reads them
+ * as array data, so their alignment does not matter here. Larger frames
+ * (their bytes allocated apart) are kept by reference. */
+#define SC_COMPACT_MAX 4096
+
+/* A reference to B to keep for long: a compact copy when B is small and
+ * its allocation has slack, else B retained. */
+static ld_buffer *keep_frame(ld_buffer *b) {
+  const char *after = (const char *)(b + 1);
+  if (b->size > SC_COMPACT_MAX || b->release != NULL || (const char *)b->data == after)
+    return ld_buffer_retain(b); /* large, wrapped, or already compact */
+  ld_buffer *c = ld_buffer_new_small(b->size);
+  if (c == NULL) return ld_buffer_retain(b);
+  if (b->size) memcpy(c->data, b->data, b->size);
+  return c;
+}
+
 void sc_frames_set(sc_frames *f, ld_buffer *const *frames, uint32_t n) {
   sc_frames_drop(f);
   if (n > 1) f->many = sc_xrealloc(NULL, n * sizeof *f->many);
   ld_buffer **p = n > 1 ? f->many : &f->one;
-  for (uint32_t i = 0; i < n; i++) p[i] = ld_buffer_retain(frames[i]);
+  for (uint32_t i = 0; i < n; i++) p[i] = keep_frame(frames[i]);
   f->n = n;
 }
 
@@ -86,9 +121,10 @@ static void add_holder(sc_task *t, sc_worker *w) {
     t->who_has1 = w;
   } else {
     if (t->capwho == 0) {
+      sc_worker *first = t->who_has1; /* (shares its place with who_has) */
       t->capwho = 4;
       t->who_has = sc_xrealloc(NULL, 4 * sizeof(sc_worker *));
-      t->who_has[0] = t->who_has1;
+      t->who_has[0] = first;
     } else if (t->nwho == t->capwho) {
       t->capwho *= 2;
       t->who_has = sc_xrealloc(t->who_has, (size_t)t->capwho * sizeof(sc_worker *));
@@ -123,9 +159,9 @@ void sc_unassign(sc_state *st, sc_task *t) {
   if (w == NULL) return;
   t->processing_on = NULL;
   w->nprocessing--;
-  if (t->need || st->nres_parked > 0) sc_res_give(st, t, w);
+  if (sc_r(t)->need || st->nres_parked > 0) sc_res_give(st, t, w);
   if (st->steal) sc_steal_count(st, t, 0);
-  if (t->steal_to) sc_steal_cancel(st, t, w);
+  if (sc_r(t)->steal_to) sc_steal_cancel(st, t, w);
 }
 
 /* T no longer runs on its worker: the worker is told to drop it (when
@@ -147,12 +183,13 @@ static void hook_released(void *ctx, int32_t id) { drop_data(sc_side(ctx, id)); 
 /* Sets the error text of T (copies). */
 static void set_error(sc_task *t, const char *msg, size_t mlen, const char *tb, size_t tblen) {
   char *m = dupn(msg, mlen), *b = dupn(tb, tblen); /* MSG may be t's own text */
-  free(t->err_msg);
-  free(t->err_tb);
-  free(t->err_key);
-  t->err_msg = m;
-  t->err_tb = b;
-  t->err_key = NULL;
+  sc_rare *r = sc_rw(t);
+  free(r->err_msg);
+  free(r->err_tb);
+  free(r->err_key);
+  r->err_msg = m;
+  r->err_tb = b;
+  r->err_key = NULL;
 }
 
 static void hook_erred(void *ctx, int32_t id, int32_t cause, int reason) {
@@ -163,15 +200,17 @@ static void hook_erred(void *ctx, int32_t id, int32_t cause, int reason) {
   const char *key = sc_key(st, t, &klen);
   switch (reason) {
     case LD_ERR_DEP:
-      set_error(t, c->err_msg ? c->err_msg : "", c->err_msg ? strlen(c->err_msg) : 0,
-                c->err_tb ? c->err_tb : "", c->err_tb ? strlen(c->err_tb) : 0);
+      set_error(t, sc_r(c)->err_msg ? sc_r(c)->err_msg : "",
+                sc_r(c)->err_msg ? strlen(sc_r(c)->err_msg) : 0,
+                sc_r(c)->err_tb ? sc_r(c)->err_tb : "",
+                sc_r(c)->err_tb ? strlen(sc_r(c)->err_tb) : 0);
       /* the error names the task that failed first, as dask's does */
-      if (c->err_key) {
-        t->err_key = dupn(c->err_key, strlen(c->err_key));
+      if (sc_r(c)->err_key) {
+        sc_rw(t)->err_key = dupn(sc_r(c)->err_key, strlen(sc_r(c)->err_key));
       } else {
         size_t clen;
         const char *ckey = sc_key(st, c, &clen);
-        t->err_key = dupn(ckey, clen);
+        sc_rw(t)->err_key = dupn(ckey, clen);
       }
       break;
     case LD_ERR_LOST:
@@ -195,19 +234,19 @@ static void hook_erred(void *ctx, int32_t id, int32_t cause, int reason) {
       set_error(t, msg, strlen(msg), "", 0);
       break;
     default:
-      if (t->err_msg == NULL) set_error(t, "", 0, "", 0);
+      if (sc_r(t)->err_msg == NULL) set_error(t, "", 0, "", 0);
   }
   ld_sched_info info;
   ld_sched_info_of(st->eng, id, &info);
-  if (info.wants > 0 || t->ngather > 0) sc_notify_key(st, t, "key-erred");
-  t->ngather = 0;
+  if (info.wants > 0 || sc_r(t)->ngather > 0) sc_notify_key(st, t, "key-erred");
+  if (t->rare) t->rare->ngather = 0;
 }
 
 static void hook_cancelled(void *ctx, int32_t id) {
   sc_state *st = ctx;
   sc_task *t = sc_side(st, id);
   sc_notify_key(st, t, "key-cancelled");
-  t->ngather = 0;
+  if (t->rare) t->rare->ngather = 0;
 }
 
 /* Frees everything the side record of ID holds and marks it unused. */
@@ -217,15 +256,19 @@ static void hook_forget(void *ctx, int32_t id) {
   stop_processing(st, t);
   drop_data(t);
   sc_frames_drop(&t->payload);
-  free(t->need);
-  for (int i = 0; i < t->nrestrict; i++) free(t->restrict_to[i]);
-  free(t->restrict_to);
+  sc_rare *r = t->rare;
+  if (r) {
+    free(r->need);
+    for (int i = 0; i < r->nrestrict; i++) free(r->restrict_to[i]);
+    free(r->restrict_to);
+    free(r->want_more);
+    free(r->gather_clients);
+    free(r->err_msg);
+    free(r->err_tb);
+    free(r->err_key);
+    free(r);
+  }
   if (t->capwho) free(t->who_has);
-  free(t->want_more);
-  free(t->gather_clients);
-  free(t->err_msg);
-  free(t->err_tb);
-  free(t->err_key);
   memset(t, 0, sizeof *t);
   t->id = -1;
 }
@@ -243,10 +286,10 @@ int sc_tasks_init(sc_state *st) {
 /* T is in memory: the clients waiting to gather it get its data (or, when
  * they want it and it is small, already have it with keys-finished). */
 static void tell_gatherers(sc_state *st, sc_task *t) {
-  int n = t->ngather;
+  int n = sc_r(t)->ngather;
   int *ids = sc_xrealloc(NULL, (size_t)n * sizeof *ids);
-  memcpy(ids, t->gather_clients, (size_t)n * sizeof *ids);
-  t->ngather = 0;
+  memcpy(ids, sc_r(t)->gather_clients, (size_t)n * sizeof *ids);
+  if (t->rare) t->rare->ngather = 0;
   for (int i = 0; i < n; i++) {
     /* A client that wants the key got its small value with keys-finished. */
     if (t->result.n > 0 && sc_wanted_by(t, ids[i]) && sc_find_client(st, ids[i])) continue;
@@ -276,11 +319,11 @@ void sc_finished(sc_state *st, sc_worker *w, sc_task *t, int64_t nbytes, ld_buff
   int32_t id = t->id;
   ld_sched_info info;
   ld_sched_info_of(st->eng, id, &info);
-  int pin = info.wants == 0 && t->ngather > 0;
+  int pin = info.wants == 0 && sc_r(t)->ngather > 0;
   if (pin) ld_sched_want(st->eng, id);
   ld_sched_finish(st->eng, id, NULL, nbytes, w->id, 0, 0);
   if (info.wants > 0) sc_notify_key(st, t, "key-finished");
-  if (t->ngather > 0) tell_gatherers(st, t);
+  if (sc_r(t)->ngather > 0) tell_gatherers(st, t);
   if (pin) ld_sched_unwant(st->eng, id);
 }
 
@@ -323,7 +366,7 @@ void sc_remove_holder(sc_state *st, sc_task *t, sc_worker *w) {
       int32_t id = t->id;
       int computing = ld_sched_lost(st->eng, id);
       if (computing == 0 && ld_sched_state(st->eng, id) == LD_TASK_RELEASED &&
-          sc_side(st, id)->id == id && sc_side(st, id)->ngather > 0)
+          sc_side(st, id)->id == id && sc_r(sc_side(st, id))->ngather > 0)
         ld_sched_compute(st->eng, id);
     }
     return;
@@ -396,7 +439,7 @@ int sc_wanted_by(const sc_task *t, int client_id) {
   if (t->nwant == 0) return 0;
   if (t->want1 == client_id) return 1;
   for (int i = 0; i < t->nwant - 1; i++)
-    if (t->want_more[i] == client_id) return 1;
+    if (sc_r(t)->want_more[i] == client_id) return 1;
   return 0;
 }
 
@@ -405,11 +448,12 @@ void sc_want(sc_state *st, sc_client *c, sc_task *t) {
   if (t->nwant == 0) {
     t->want1 = c->id;
   } else {
-    if (t->nwant - 1 == t->capmore) {
-      t->capmore = t->capmore ? t->capmore * 2 : 2;
-      t->want_more = sc_xrealloc(t->want_more, (size_t)t->capmore * sizeof(int));
+    sc_rare *r = sc_rw(t);
+    if (t->nwant - 1 == r->capmore) {
+      r->capmore = r->capmore ? r->capmore * 2 : 2;
+      r->want_more = sc_xrealloc(r->want_more, (size_t)r->capmore * sizeof(int));
     }
-    t->want_more[t->nwant - 1] = c->id;
+    r->want_more[t->nwant - 1] = c->id;
   }
   t->nwant++;
   ld_sched_want(st->eng, t->id);
@@ -419,10 +463,11 @@ void sc_unwant(sc_state *st, sc_client *c, sc_task *t) {
   if (!sc_wanted_by(t, c->id)) return;
   int nmore = t->nwant - 1;
   if (t->want1 == c->id) {
-    if (nmore > 0) t->want1 = t->want_more[nmore - 1];
+    if (nmore > 0) t->want1 = t->rare->want_more[nmore - 1];
   } else {
+    int *more = t->rare->want_more; /* (nmore > 0: it is wanted by C) */
     for (int i = 0; i < nmore; i++)
-      if (t->want_more[i] == c->id) t->want_more[i] = t->want_more[nmore - 1];
+      if (more[i] == c->id) more[i] = more[nmore - 1];
   }
   t->nwant--;
   sc_gather_done(t, c->id);
@@ -430,18 +475,21 @@ void sc_unwant(sc_state *st, sc_client *c, sc_task *t) {
 }
 
 void sc_add_gather(sc_task *t, int client_id) {
-  for (int i = 0; i < t->ngather; i++)
-    if (t->gather_clients[i] == client_id) return;
-  if (t->ngather == t->capgather) {
-    t->capgather = t->capgather ? t->capgather * 2 : 2;
-    t->gather_clients = sc_xrealloc(t->gather_clients, (size_t)t->capgather * sizeof(int));
+  sc_rare *r = sc_rw(t);
+  for (int i = 0; i < r->ngather; i++)
+    if (r->gather_clients[i] == client_id) return;
+  if (r->ngather == r->capgather) {
+    r->capgather = r->capgather ? r->capgather * 2 : 2;
+    r->gather_clients = sc_xrealloc(r->gather_clients, (size_t)r->capgather * sizeof(int));
   }
-  t->gather_clients[t->ngather++] = client_id;
+  r->gather_clients[r->ngather++] = client_id;
 }
 
 void sc_gather_done(sc_task *t, int client_id) {
-  for (int i = 0; i < t->ngather; i++)
-    if (t->gather_clients[i] == client_id) t->gather_clients[i--] = t->gather_clients[--t->ngather];
+  sc_rare *r = t->rare;
+  if (r == NULL) return;
+  for (int i = 0; i < r->ngather; i++)
+    if (r->gather_clients[i] == client_id) r->gather_clients[i--] = r->gather_clients[--r->ngather];
 }
 
 void sc_request_data(sc_state *st, sc_task *t, int client_id) {
