@@ -77,6 +77,29 @@ void sched_drop_value(ld_sched *s, int32_t id) {
   if (s->release) s->release(s->ctx, id, v);
 }
 
+int ld_sched_reset(ld_sched *s, ld_sched_release_fn release, void *ctx) {
+  if (s->live) return LD_SCHED_EINVAL;
+  for (int32_t i = 0; i < s->n; i++)
+    if (s->state[i] == LD_TASK_MEMORY) sched_drop_value(s, i);
+  s->release = release;
+  s->ctx = ctx;
+  s->n = s->nedges = s->dead_edges = s->started = s->nlive = 0;
+  s->free_head = -1;
+  s->next_seq = 0;
+  ld_heap_reset(&s->ready[0]);
+  ld_heap_reset(&s->ready[1]);
+  ld_keys_free(&s->keys);
+  ld_keys_init(&s->keys);
+  s->ncheck = 0;
+  s->needed = s->finished = s->processing = s->erred = s->in_memory = s->mem_bytes = s->peak_bytes =
+      0;
+  s->first_error = -1;
+  s->cancelled = 0;
+  s->ev_mask = 0;
+  s->ev_head = s->ev_len = 0;
+  return 0;
+}
+
 void ld_sched_free(ld_sched *s) {
   if (s == NULL) return;
   for (int32_t i = 0; i < s->n; i++)

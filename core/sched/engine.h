@@ -159,6 +159,12 @@ ld_sched *ld_sched_new(ld_sched_release_fn release, void *ctx);
  * memory. Free with ld_sched_free. */
 ld_sched *ld_sched_new_live(const ld_sched_hooks *hooks, void *ctx);
 
+/* Batch mode: empties S for a new computation, keeping its storage (no
+ * allocation, no page faults on first touch for a graph no larger than the
+ * last): results still held are released (through the old callback), then
+ * RELEASE/CTX replace it. Returns 0, or LD_SCHED_EINVAL in live mode. */
+int ld_sched_reset(ld_sched *s, ld_sched_release_fn release, void *ctx);
+
 /* Frees the engine; every result still held goes to the release callback. */
 void ld_sched_free(ld_sched *s);
 

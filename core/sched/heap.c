@@ -142,3 +142,9 @@ void ld_heap_clear(ld_heap *h, const ld_heap_order *o) {
   h->rpos = h->rlen = h->rlive = 0;
   h->rlast = -1;
 }
+
+void ld_heap_reset(ld_heap *h) {
+  h->len = 0;
+  h->rpos = h->rlen = h->rlive = 0;
+  h->rlast = -1;
+}

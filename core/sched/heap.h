@@ -59,6 +59,10 @@ static inline size_t ld_heap_bytes(const ld_heap *h) {
   return ((size_t)h->cap + (size_t)h->rcap) * 4;
 }
 
+/* Empties the heap without freeing its storage or touching positions (the
+ * owner resets them). */
+void ld_heap_reset(ld_heap *h);
+
 /* Empties the heap without freeing its storage (positions set to -1). */
 void ld_heap_clear(ld_heap *h, const ld_heap_order *o);
 

@@ -30,6 +30,7 @@ typedef struct ld_sched_info {
 ld_sched *ld_sched_new(ld_sched_release_fn release, void *ctx);
 ld_sched *ld_sched_new_live(const ld_sched_hooks *hooks, void *ctx);
 void ld_sched_free(ld_sched *s);
+int ld_sched_reset(ld_sched *s, ld_sched_release_fn release, void *ctx);
 int32_t ld_sched_add(ld_sched *s, int32_t n, const int32_t *dep_off, const int32_t *dep_idx,
                      const int32_t *prio);
 int ld_sched_set_key(ld_sched *s, int32_t id, const char *key, size_t len);
