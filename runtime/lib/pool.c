@@ -7,98 +7,17 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "array/kernels.h" /* ld_blas_one_thread */
+#include "pool_impl.h"
 #include "xstate.h"
 
-#define MAX_BATCH 64
 #define BATCH_SECONDS 20e-6 /* aim: one lock per this much work */
 #define EXECUTOR_MODULE "ldask.scheduler.executor"
-
-enum { W_STARTING = 0, W_READY = 1, W_FAILED = 2, W_DEAD = 3 };
-
-typedef struct done_rec {
-  int32_t id;
-  int64_t nbytes;
-  double t0, t1;
-} done_rec;
-
-typedef struct worker {
-  ld_pool *pool;
-  int idx;
-  pthread_t th;
-  int joinable;
-  ld_xstate *xs;
-  lua_State *L;
-  int state;
-  char *err; /* malloc'ed: why the state could not be created */
-  /* tasks handed out and not yet reported (guarded by the pool mutex) */
-  ld_run *held_run;
-  int32_t held[MAX_BATCH];
-  int32_t nheld;
-  /* finished since the last ld_pool_next (owned by the thread) */
-  done_rec done[MAX_BATCH];
-  int32_t ndone;
-  double avg_task;  /* moving average of task durations, seconds */
-  int64_t last_gen; /* run the average belongs to */
-  double batch_t0;  /* when the current batch was taken */
-  int32_t batch_n;  /* its size (0: none) */
-} worker;
-
-struct ld_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t work_cv; /* executors wait for tasks */
-  pthread_cond_t main_cv; /* the main thread waits for the run's end */
-  worker **w;
-  int n;
-  char *path, *cpath;
-  int shutdown;
-  ld_run *run; /* the active run or NULL */
-  int64_t gen;
-  int idle;
-  /* the result and payload arrays of the last run freed, kept for the
-   * next one (their first-touch page faults paid); main thread only */
-  ld_value *spare_slots, *spare_payloads;
-  int32_t spare_cap;
-  ld_sched *spare_sched; /* the last run's engine, emptied (ld_sched_reset) */
-};
-
-/* Runs of at most this many tasks give their arrays back to the pool
- * (80 bytes a task: 20 MiB at most are kept), and engines of at most
- * SPARE_MAX_ENGINE bytes their engine. */
-#define SPARE_MAX_TASKS (1 << 18)
-#define SPARE_MAX_ENGINE ((size_t)32 << 20)
-
-/* One payload shared by the ids FIRST..FIRST+COUNT-1 (v.num = FIRST). */
-typedef struct ld_run_range {
-  int32_t first, count;
-  ld_value v;
-} ld_run_range;
-
-struct ld_run {
-  ld_pool *pool;
-  ld_sched *s;
-  int32_t n;
-  int32_t cap;          /* entries of slots and payloads (>= n) */
-  ld_value *slots;      /* results, owned */
-  ld_value *payloads;   /* borrowed data, retained buffers */
-  ld_run_range *ranges; /* payloads shared by ranges of ids, ascending */
-  int32_t nranges, cranges;
-  ld_value prelude;
-  int64_t gen;
-  int timed; /* executors time each task (for the finished events) */
-  int nworkers;
-  int started, ended;
-  atomic_int stopping; /* read by executors without the lock */
-  int32_t err_id;
-  char *err_msg;
-  size_t err_len;
-};
 
 double ld_pool_now(void) {
   struct timespec ts;
@@ -140,17 +59,6 @@ static void release_slot(void *ctx, int32_t id, void *value) {
   (void)ctx;
   (void)id;
   value_clear(value);
-}
-
-/* Retains NBUFS buffers into a new array at *OUT. Returns 0 or -1. */
-static int retain_bufs(ld_buffer **bufs, int32_t nbufs, ld_buffer ***out) {
-  *out = NULL;
-  if (nbufs <= 0) return 0;
-  ld_buffer **a = malloc((size_t)nbufs * sizeof *a);
-  if (a == NULL) return -1;
-  for (int32_t i = 0; i < nbufs; i++) a[i] = ld_buffer_retain(bufs[i]);
-  *out = a;
-  return 0;
 }
 
 /* ---- failure bookkeeping (pool mutex held) ---- */
@@ -267,7 +175,7 @@ int ld_pool_done(ld_pool *p, int32_t wi, int32_t id, int32_t kind, double num, c
     v->len = len;
     nbytes = (int64_t)len;
   }
-  if (retain_bufs(bufs, nbufs, &v->bufs) != 0) goto oom;
+  if (pool_retain_bufs(bufs, nbufs, &v->bufs) != 0) goto oom;
   v->nbufs = nbufs > 0 ? nbufs : 0;
   for (int32_t i = 0; i < v->nbufs; i++) nbytes += (int64_t)v->bufs[i]->size;
   if (w->ndone == MAX_BATCH) { /* more results than one batch: report now */
@@ -308,23 +216,6 @@ void ld_pool_fail(ld_pool *p, int32_t wi, int32_t id, const char *msg, size_t le
     if (w->nheld == 0 && w->ndone == 0) w->held_run = NULL;
   }
   pthread_mutex_unlock(&p->mu);
-}
-
-const ld_value *ld_run_payload(const ld_run *r, int32_t id) {
-  if (id == -1) return &r->prelude;
-  if (id < 0 || id >= r->n) return NULL;
-  if (r->payloads[id].kind != LD_VAL_EMPTY || r->nranges == 0) return &r->payloads[id];
-  int32_t lo = 0, hi = r->nranges - 1; /* the last range starting at or before id */
-  while (lo < hi) {
-    int32_t mid = (lo + hi + 1) / 2;
-    if (r->ranges[mid].first <= id)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  ld_run_range *g = &r->ranges[lo];
-  if (id >= g->first && id - g->first < g->count) return &g->v;
-  return &r->payloads[id];
 }
 
 int64_t ld_run_generation(const ld_run *r) { return r->gen; }
@@ -576,43 +467,6 @@ void ld_pool_free(ld_pool *p) {
 
 /* ---- runs ---- */
 
-/* Sets R's slots and payloads to zeroed arrays of at least R->n entries:
- * the pool's spares when they are large enough (no page faults on first
- * touch: a compute of 100k tasks saves milliseconds), else new ones.
- * The arrays are owned by R. */
-static void take_arrays(ld_pool *p, ld_run *r) {
-  size_t k = r->n ? (size_t)r->n : 1;
-  if (p->spare_slots != NULL && (size_t)p->spare_cap >= k) {
-    r->slots = p->spare_slots;
-    r->payloads = p->spare_payloads;
-    r->cap = p->spare_cap;
-    p->spare_slots = p->spare_payloads = NULL;
-    p->spare_cap = 0;
-    memset(r->slots, 0, k * sizeof *r->slots);
-    memset(r->payloads, 0, k * sizeof *r->payloads);
-    return;
-  }
-  r->slots = calloc(k, sizeof *r->slots);
-  r->payloads = calloc(k, sizeof *r->payloads);
-  r->cap = (int32_t)k;
-}
-
-/* Gives R's arrays (emptied) to the pool as its spares when they are small
- * enough and larger than the spares it has; frees them otherwise. */
-static void give_arrays(ld_pool *p, ld_run *r) {
-  if (p != NULL && r->slots != NULL && r->payloads != NULL && r->cap <= SPARE_MAX_TASKS &&
-      r->cap > p->spare_cap) {
-    free(p->spare_slots);
-    free(p->spare_payloads);
-    p->spare_slots = r->slots;
-    p->spare_payloads = r->payloads;
-    p->spare_cap = r->cap;
-    return;
-  }
-  free(r->slots);
-  free(r->payloads);
-}
-
 ld_run *ld_run_new(ld_pool *p, int32_t n) {
   if (n < 0) return NULL;
   ld_run *r = calloc(1, sizeof *r);
@@ -620,14 +474,14 @@ ld_run *ld_run_new(ld_pool *p, int32_t n) {
   r->pool = p;
   r->n = n;
   r->err_id = -1;
-  if (p->spare_sched != NULL) { /* its storage reused: see give_arrays */
+  if (p->spare_sched != NULL) { /* its storage reused: see pool_give_arrays */
     r->s = p->spare_sched;
     p->spare_sched = NULL;
     ld_sched_reset(r->s, release_slot, r);
   } else {
     r->s = ld_sched_new(release_slot, r);
   }
-  take_arrays(p, r);
+  pool_take_arrays(p, r);
   if (r->s == NULL || r->slots == NULL || r->payloads == NULL) {
     ld_run_free(r);
     return NULL;
@@ -636,55 +490,6 @@ ld_run *ld_run_new(ld_pool *p, int32_t n) {
 }
 
 ld_sched *ld_run_sched(ld_run *r) { return r->s; }
-
-static int set_borrowed(ld_value *v, int32_t kind, const char *data, size_t len, ld_buffer **bufs,
-                        int32_t nbufs) {
-  ld_buffer **b;
-  if (retain_bufs(bufs, nbufs, &b) != 0) return -1;
-  for (int32_t i = 0; i < v->nbufs; i++) ld_buffer_release(v->bufs[i]);
-  free(v->bufs);
-  v->kind = kind;
-  v->data = (char *)data;
-  v->len = len;
-  v->bufs = b;
-  v->nbufs = nbufs > 0 ? nbufs : 0;
-  return 0;
-}
-
-int ld_run_set_payload(ld_run *r, int32_t id, int32_t kind, const char *data, size_t len,
-                       ld_buffer **bufs, int32_t nbufs) {
-  if (id < 0 || id >= r->n || r->started) return -1;
-  return set_borrowed(&r->payloads[id], kind, data, len, bufs, nbufs);
-}
-
-int ld_run_set_payload_range(ld_run *r, int32_t first, int32_t count, int32_t kind,
-                             const char *data, size_t len, ld_buffer **bufs, int32_t nbufs) {
-  if (r->started || first < 0 || count < 1 || count > r->n - first) return -1;
-  if (r->nranges > 0) {
-    const ld_run_range *last = &r->ranges[r->nranges - 1];
-    if (first < last->first + last->count) return -1;
-  }
-  if (r->nranges == r->cranges) {
-    int32_t c = r->cranges ? 2 * r->cranges : 8;
-    ld_run_range *g = realloc(r->ranges, (size_t)c * sizeof *g);
-    if (g == NULL) return -1;
-    r->ranges = g;
-    r->cranges = c;
-  }
-  ld_run_range *g = &r->ranges[r->nranges];
-  memset(g, 0, sizeof *g);
-  if (set_borrowed(&g->v, kind, data, len, bufs, nbufs) != 0) return -1;
-  g->first = first;
-  g->count = count;
-  g->v.num = first;
-  r->nranges++;
-  return 0;
-}
-
-int ld_run_set_prelude(ld_run *r, const char *data, size_t len, ld_buffer **bufs, int32_t nbufs) {
-  if (r->started) return -1;
-  return set_borrowed(&r->prelude, LD_VAL_ENC, data, len, bufs, nbufs);
-}
 
 int ld_run_start(ld_run *r, int nworkers) {
   ld_pool *p = r->pool;
@@ -830,7 +635,7 @@ void ld_run_free(ld_run *r) {
   if (r->slots) /* results taken out of the engine or never handed to it */
     for (int32_t i = 0; i < r->n; i++)
       if (r->slots[i].data || r->slots[i].bufs) value_clear(&r->slots[i]);
-  give_arrays(r->pool, r);
+  pool_give_arrays(r->pool, r);
   free(r->err_msg);
   free(r);
 }
