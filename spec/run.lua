@@ -18,8 +18,13 @@ end
 if not files then
   local prog = arg[-1] or (here .. "/bin/ldask")
   local passed, failed, status = 0, 0, 0
+  -- The specs' scratch folders (spec/support/helpers.lua tmpdir) go under
+  -- one root, removed when every spec passed and kept (named) otherwise.
+  local p0 = io.popen("mktemp -d /tmp/ldask-specs.XXXXXX")
+  local root = p0:read("*l")
+  p0:close()
   for _, dir in ipairs({ "functional", "unit" }) do
-    local cmd = "'" .. prog .. "' '" .. here .. "/spec/run.lua' "
+    local cmd = "LDASK_SPEC_TMP='" .. root .. "' '" .. prog .. "' '" .. here .. "/spec/run.lua' "
     for _, a in ipairs(args) do cmd = cmd .. "'" .. a .. "' " end
     cmd = cmd .. "'" .. here .. "/spec/" .. dir .. "' 2>&1; echo \"@@rc=$?\""
     local p = io.popen(cmd)
@@ -43,6 +48,11 @@ if not files then
       failed = failed + 1
     end
     if rc ~= 0 then status = 1 end
+  end
+  if status == 0 and failed == 0 then
+    os.execute("rm -rf '" .. root .. "'")
+  else
+    io.stdout:write("\nspec/run.lua: the specs' logs and scratch files are kept in ", root, "\n")
   end
   io.stdout:write(string.format("\n%d passed, %d failed\n", passed, failed))
   io.stdout:flush()

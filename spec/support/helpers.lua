@@ -99,10 +99,14 @@ end
 
 function M.shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+-- This process's scratch folder: under $LDASK_SPEC_TMP when spec/run.lua
+-- runs the whole suite (removed after a green run), else in /tmp.
 local tmpdir
 function M.tmpdir()
   if not tmpdir then
-    local p = io.popen("mktemp -d /tmp/ldask-spec.XXXXXX")
+    local root = os.getenv("LDASK_SPEC_TMP")
+    if not root or root == "" then root = "/tmp" end
+    local p = io.popen("mktemp -d '" .. root .. "/ldask-spec.XXXXXX'")
     tmpdir = p:read("*l"); p:close()
   end
   return tmpdir
