@@ -1,6 +1,6 @@
 -- bench/distributed_cpu.lua: CPU per task of each process of a local
 -- cluster (client, scheduler, two workers), read from /proc (utime + stime
--- of the whole process, 10 ms ticks) around R rounds of one case, so that
+-- of the whole process, 10 ms ticks; user and system apart) around R rounds of one case, so that
 -- a change is judged by the process it targets, not by the noisy wall time
 -- of a shared machine.
 --   bin/ldask bench/distributed_cpu.lua [map|graph|rtt] [N] [R]
@@ -20,13 +20,13 @@ local inc, now = support.inc, lib.ld_client_now
 local c = client({ n_workers = 2, threads_per_worker = 1 })
 c:gather(c:map(inc, { 1, 2, 3, 4, 5 })) -- warm
 
--- CPU seconds of process PID so far ("self": this one).
+-- CPU seconds of process PID so far ("self": this one): user, system.
 local function cpu(pid)
   local f = assert(io.open("/proc/" .. pid .. "/stat"))
   local s = f:read("*a"); f:close()
   local fields = {}
   for x in s:match("%) (.*)"):gmatch("%S+") do fields[#fields + 1] = x end
-  return (tonumber(fields[12]) + tonumber(fields[13])) / 100
+  return tonumber(fields[12]) / 100, tonumber(fields[13]) / 100
 end
 
 local procs = { { "client", "self" }, { "scheduler", c.cluster.scheduler_pid },
@@ -40,7 +40,7 @@ for i = 1, 20 do c:submit(inc, i, o):result() end
 collectgarbage()
 
 local before = {}
-for i, p in ipairs(procs) do before[i] = cpu(p[2]) end
+for i, p in ipairs(procs) do before[i] = { cpu(p[2]) } end
 local t0 = now()
 for _ = 1, R do
   if what == "map" then
@@ -58,11 +58,12 @@ local dt = now() - t0
 local tasks = (what == "graph" and ntasks or n) * R
 print(("%s: %d tasks in %.3f s, %.0f tasks/s, %.1f us/task wall"):format(what, tasks, dt, tasks / dt,
   dt / tasks * 1e6))
-local total = 0
+local tu, ts = 0, 0
 for i, p in ipairs(procs) do
-  local us = (cpu(p[2]) - before[i]) / tasks * 1e6
-  total = total + us
-  print(("  %-9s %6.2f us CPU/task"):format(p[1], us))
+  local u, s = cpu(p[2])
+  u, s = (u - before[i][1]) / tasks * 1e6, (s - before[i][2]) / tasks * 1e6
+  tu, ts = tu + u, ts + s
+  print(("  %-9s %7.2f us CPU/task (user %.2f, system %.2f)"):format(p[1], u + s, u, s))
 end
-print(("  %-9s %6.2f us CPU/task"):format("all", total))
+print(("  %-9s %7.2f us CPU/task (user %.2f, system %.2f)"):format("all", tu + ts, tu, ts))
 c:close()
