@@ -104,12 +104,15 @@ static uint64_t g_max_message = LD_NET_DEFAULT_MAX_MESSAGE;
 static _Atomic uint64_t g_max_buffered; /* 0 until set or first used */
 static _Atomic uint64_t g_held;         /* bytes held by all readers */
 static _Atomic uint64_t g_peak;         /* the most held since ld_frame_peak_reset */
+static _Atomic size_t g_unaligned_max;  /* frames up to this size: unaligned */
 
 static uint64_t default_buffered(void) {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   uint64_t half = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : 0;
   return half > ((uint64_t)1 << 30) ? half : (uint64_t)1 << 30;
 }
+
+void ld_frame_set_unaligned_max(size_t max) { atomic_store(&g_unaligned_max, max); }
 
 void ld_frame_set_budgets(uint64_t max_message, uint64_t max_buffered) {
   g_max_message = max_message ? max_message : LD_NET_DEFAULT_MAX_MESSAGE;
@@ -299,8 +302,11 @@ static int begin_frame(ld_frame_reader *r) {
   r->body_have = 0;
   if (len <= GROW_MIN) {
     if (charge(r, len) != 0) return fail_budget(r, len);
-    /* the header is parsed, never used as array data: no alignment */
-    r->buf = r->frame == 0 ? ld_buffer_new_small((size_t)len) : ld_buffer_new((size_t)len);
+    /* the header is parsed, never used as array data: no alignment; nor
+     * the frames of a process that said so (ld_frame_set_unaligned_max) */
+    int small =
+        r->frame == 0 || len <= atomic_load_explicit(&g_unaligned_max, memory_order_relaxed);
+    r->buf = small ? ld_buffer_new_small((size_t)len) : ld_buffer_new((size_t)len);
   } else {
     /* (a frame that will pass HEAP_MAX is mapped from the start) */
     if (charge(r, GROW_MIN) != 0) return fail_budget(r, GROW_MIN);

@@ -99,6 +99,14 @@ void ld_frame_reader_set_limits(ld_frame_reader *r, uint64_t max_message, uint32
  * connections exist. */
 void ld_frame_set_budgets(uint64_t max_message, uint64_t max_buffered);
 
+/* Process-wide: frames of at most MAX bytes (0, the default: none) are
+ * received into buffers that hold their bytes right after their record,
+ * unaligned (ld_buffer_new_small: one malloc of the exact size), instead
+ * of 64-byte aligned ones. For a process that never reads received frames
+ * as array data (the scheduler: it keeps and forwards task payloads and
+ * small results). Call before connections exist. */
+void ld_frame_set_unaligned_max(size_t max);
+
 /* The budgets in force (after defaults) and the bytes held right now by
  * all readers for partly received messages. NULL pointers are skipped. */
 void ld_frame_budgets(uint64_t *max_message, uint64_t *max_buffered, uint64_t *held);

@@ -253,6 +253,8 @@ int main(int argc, char **argv) {
   }
   const ld_conn_handlers *h;
   sc_proto_init(&st, &h);
+  /* small frames arrive compact: kept without a copy (SC_COMPACT_MAX) */
+  ld_frame_set_unaligned_max(SC_COMPACT_MAX);
   ld_server *srv =
       ld_server_listen(st.loop, host, (int)port, "scheduler", h, NULL, &st, err, sizeof err);
   if (srv == NULL) {

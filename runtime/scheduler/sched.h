@@ -37,6 +37,15 @@ typedef struct sc_batch {
   uint32_t nframes, capframes;
 } sc_batch;
 
+/* Frames of at most this many bytes are kept as a copy in a buffer of
+ * their exact size (record and bytes in one malloc: about 80 bytes for a
+ * task's payload of 30, 1,064 for one of 1,020) rather than by reference
+ * to the buffer they arrived in (64-byte aligned, record apart from the
+ * bytes' rounding: about 176 and 1,136). The scheduler never reads them
+ * as array data, so their alignment does not matter here. Larger frames
+ * (their bytes allocated apart) are kept by reference. */
+#define SC_COMPACT_MAX 4096
+
 /* Abstract resources (resources.c): a cluster knows at most SC_RES_MAX
  * distinct names (GPU, MEM, ...), each of at most SC_RES_NAME - 1 bytes. */
 #define SC_RES_MAX 16

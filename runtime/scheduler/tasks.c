@@ -83,14 +83,9 @@ void sc_frames_drop(sc_frames *f) {
   f->n = 0;
 }
 
-/* Frames of at most this many bytes are kept as a copy in a buffer of
- * their exact size (record and bytes in one malloc: about 80 bytes for a
- * task's payload of 30, 1,064 for one of 1,020) rather than by reference
- * to the buffer they arrived in (64-byte aligned, record apart from the
- * bytes' rounding: about 176 and 1,136). The scheduler never reads them
- * as array data, so their alignment does not matter here. Larger frames
- * (their bytes allocated apart) are kept by reference. */
-#define SC_COMPACT_MAX 4096
+/* (SC_COMPACT_MAX, sched.h. main.c has the frame readers receive frames up
+ * to that size compact in the first place, ld_frame_set_unaligned_max:
+ * what is copied here is what came otherwise.) */
 
 /* A reference to B to keep for long: a compact copy when B is small and
  * its allocation has slack, else B retained. */
