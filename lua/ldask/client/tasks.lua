@@ -28,12 +28,21 @@ function T.install(M, Client, shared)
   local check, raise_state, fire = shared.check, shared.raise_state, shared.fire
 
   -- Replaces futures inside V (plain tables are searched) by their keys and
-  -- records them in DEPS. Tables without futures stay as they are.
+  -- records them in DEPS. Tables without futures stay as they are. (No
+  -- closure per call: creating one stops LuaJIT's trace of the caller, which
+  -- left every submit interpreted.)
+  local strip_deps -- the DEPS of the strip_futures call in progress
+  local function strip_one(f)
+    local deps = strip_deps
+    if not deps[f.key] then deps[f.key] = true; deps[#deps + 1] = f.key end
+    return f.key
+  end
   local function strip_futures(v, deps)
-    return replace_where(v, is_future, function(f)
-      if not deps[f.key] then deps[f.key] = true; deps[#deps + 1] = f.key end
-      return f.key
-    end)
+    if type(v) ~= "table" then return v, false end
+    strip_deps = deps
+    local r, has = replace_where(v, is_future, strip_one)
+    strip_deps = nil
+    return r, has
   end
 
   local plain_header = require("ldask.codec.encode").plain
