@@ -77,10 +77,14 @@ local function dep_keys(l, i)
 end
 M.dep_keys = dep_keys
 
--- TEMPLATE with its placeholders filled in for block I (dependency keys
--- DEPS as references); quoted data and other objects are kept as they are.
--- A string of a template is a literal, never a reference: it is quoted.
-local function fill(v, i, deps)
+local function as_ref(k) return graph.ref(k) end
+local function as_key(k) return k end
+
+-- TEMPLATE with its placeholders filled in for block I: dependency keys
+-- DEPS as REF(key) makes them; quoted data and other objects are kept as
+-- they are. A string of a template is a literal, never a reference: it is
+-- quoted.
+local function fill(v, i, deps, ref)
   local t = type(v)
   if t == "string" then return graph.quote(v) end -- a literal, as in the template
   if t ~= "table" then return v end
@@ -90,14 +94,14 @@ local function fill(v, i, deps)
     if c == -1 then return i end
     if c == 0 then
       local l = {}
-      for j = 1, #deps do l[j] = graph.ref(deps[j]) end
+      for j = 1, #deps do l[j] = ref(deps[j]) end
       return l
     end
-    return graph.ref(deps[c])
+    return ref(deps[c])
   end
   if mt ~= nil then return v end
   local out = {}
-  for k, x in pairs(v) do out[k] = fill(x, i, deps) end
+  for k, x in pairs(v) do out[k] = fill(x, i, deps, ref) end
   return out
 end
 
@@ -105,7 +109,15 @@ end
 -- @param l a layer
 -- @param i the block index
 -- @return the task, a table
-function M.task(l, i) return fill(l.template, i, dep_keys(l, i)) end
+function M.task(l, i) return fill(l.template, i, dep_keys(l, i), as_ref) end
+
+-- The task of block I of layer L with its dependencies as bare key strings
+-- (ldask.graph.ref objects otherwise): for an executor that reads a string
+-- naming one of the task's inputs as that input (a cluster worker does, as
+-- dask); the template's own strings stay quoted, so none is taken for a
+-- key. Bare strings keep the task plain data, which the client encodes
+-- without the codec's object graph (lua/ldask/client/layers.lua).
+function M.task_keys(l, i) return fill(l.template, i, dep_keys(l, i), as_key) end
 
 --- The key of block I of layer L: "name,i".
 -- @param l a layer
@@ -121,7 +133,7 @@ function M.key(l, i) return l.name .. "," .. i end
 function M.materialize(l, out)
   out = out or {}
   local name, template = l.name, l.template
-  for i = 0, l.n - 1 do out[name .. "," .. i] = fill(template, i, dep_keys(l, i)) end
+  for i = 0, l.n - 1 do out[name .. "," .. i] = fill(template, i, dep_keys(l, i), as_ref) end
   return out
 end
 
@@ -272,7 +284,7 @@ function M.reduce(l, template, split_every, final)
   for k, g in pairs(l._layers) do layers[k] = g end
   local cur = M.tree(l, template, split_every, function(d) return prefix .. "-combine" .. d .. "-" .. token end, layers)
   local key = prefix .. "-reduce-" .. token
-  layers[key] = { [key] = fill(final, 0, M.keys(cur)) }
+  layers[key] = { [key] = fill(final, 0, M.keys(cur), as_ref) }
   return require("ldask.delayed").new(key, layers)
 end
 

@@ -36,6 +36,20 @@ describe("compact layers on a cluster of two workers", function()
     assert.same(y:compute { scheduler = "sync" }, y:compute { scheduler = dist })
   end)
 
+  it("keeps a template's strings literal, also one spelling an input's key", function()
+    -- (inputs travel as bare key strings, which a worker reads as the
+    -- inputs: the template's own strings must not be taken for them)
+    local dist = require "ldask.client.scheduler"
+    local x = L.blockwise("lit", 40, { inc, L.INDEX })
+    local y = L.blockwise("pair", 40, { function(a, s, t) return a .. "|" .. s .. "|" .. #t end,
+      L.dep(1), "lit,0", L.DEPS }, { x })
+    local t = L.reduce(y, { function(list) return table.concat(list, ";") end, L.DEPS }, 4)
+    local want = t:compute { scheduler = "sync" }
+    assert.matches("^1|lit,0|1;2|lit,0|1;", want)
+    assert.equal(want, ldask.compute(t, { scheduler = dist }))
+    assert.equal(want, c:compute(t):result())
+  end)
+
   it("sends a graph in many small chunks, paced, holding what later chunks need", function()
     layers.CHUNK, layers.WINDOW = 97, 3
     local n = 20000

@@ -73,7 +73,7 @@ function M.install(_, Client, strip_futures)
             v = plain[key]
           else
             local l, b = layered.block_of(ix, i)
-            v = layer.task(l, b)
+            v = layer.task_keys(l, b) -- (a worker reads its inputs' keys as them)
           end
           if not (is_future(v) and v.key == key) then -- (else already on the cluster)
             local d = {}

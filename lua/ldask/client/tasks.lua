@@ -15,7 +15,7 @@ local check_resources = require("ldask.annotations").check_resources
 
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
-local format = string.format
+local format, byte = string.format, string.byte
 local EMPTY = mp.EMPTY
 local is_future, Future = future.is_future, future.Future
 
@@ -48,16 +48,33 @@ function T.install(M, Client, shared)
   local plain_header = require("ldask.codec.encode").plain
   local CALL -- the compact call form's marker (below)
 
+  -- True when list A (a table without metatable) holds only numbers,
+  -- strings and booleans at 1..#A and nothing else (a tree task's keys).
+  local function flat_list(a)
+    if getmetatable(a) ~= nil then return false end
+    local n = #a
+    for j = 1, n do
+      local tj = type(a[j])
+      if tj ~= "number" and tj ~= "string" and tj ~= "boolean" then return false end
+    end
+    return next(a, n > 0 and n or nil) == nil
+  end
+
   -- True when V is a call form {CALL, hash, flags, arg...} built here whose
-  -- arguments are all nil, booleans, numbers or strings: plain data, whose
-  -- codec encoding needs no check of the whole tree and no session.
+  -- arguments are all nil, booleans, numbers or strings, or flat lists of
+  -- them in arguments flagged 'r' (lists made for this task alone, such as
+  -- a tree task's input keys: a user's table keeps the codec, which keeps
+  -- a table passed twice one table): plain data, whose codec encoding
+  -- needs no check of the whole tree and no session.
   local function plain_call(v)
     if type(v) ~= "table" or v[1] ~= CALL or getmetatable(v) ~= nil then return false end
     local flags = v[3]
     if type(flags) ~= "string" or type(v[2]) ~= "string" then return false end
     for i = 4, 3 + #flags do
-      local ta = type(v[i])
-      if ta ~= "number" and ta ~= "string" and ta ~= "boolean" and ta ~= "nil" then return false end
+      local a = v[i]
+      local ta = type(a)
+      if ta ~= "number" and ta ~= "string" and ta ~= "boolean" and ta ~= "nil"
+        and not (ta == "table" and byte(flags, i - 3) == 114 and flat_list(a)) then return false end
     end
     return true
   end

@@ -26,12 +26,15 @@ function M.index_only(g, _, _, extern) return require("ldask.graph").index(g, ni
 -- layered index IX (I > ix.nplain).
 function M.block_of(ix, i)
   local ranges = ix.ranges
+  local r = ix.last_range -- (positions are read in runs: the last range first)
+  if r and r.first <= i - 1 and i - 1 < r.first + r.layer.n then return r.layer, i - 1 - r.first end
   local lo, hi = 1, #ranges
   while lo < hi do
     local mid = math.floor((lo + hi + 1) / 2)
     if ranges[mid].first <= i - 1 then lo = mid else hi = mid - 1 end
   end
-  local r = ranges[lo]
+  r = ranges[lo]
+  ix.last_range = r
   return r.layer, i - 1 - r.first
 end
 
