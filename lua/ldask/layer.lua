@@ -100,8 +100,14 @@ local function fill(v, i, deps, ref)
     return ref(deps[c])
   end
   if mt ~= nil then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = fill(x, i, deps, ref) end
+  -- the array part by index (a loop LuaJIT compiles), then any other keys
+  local out, n = {}, #v
+  for k = 1, n do out[k] = fill(v[k], i, deps, ref) end
+  if next(v, n > 0 and n or nil) ~= nil then
+    for k, x in pairs(v) do
+      if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then out[k] = fill(x, i, deps, ref) end
+    end
+  end
   return out
 end
 
@@ -117,7 +123,11 @@ function M.task(l, i) return fill(l.template, i, dep_keys(l, i), as_ref) end
 -- dask); the template's own strings stay quoted, so none is taken for a
 -- key. Bare strings keep the task plain data, which the client encodes
 -- without the codec's object graph (lua/ldask/client/layers.lua).
-function M.task_keys(l, i) return fill(l.template, i, dep_keys(l, i), as_key) end
+-- Returns the task and the list of its input keys, in order.
+function M.task_keys(l, i)
+  local deps = dep_keys(l, i)
+  return fill(l.template, i, deps, as_key), deps
+end
 
 --- The key of block I of layer L: "name,i".
 -- @param l a layer

@@ -67,17 +67,22 @@ function M.install(_, Client, strip_futures)
         for p = (c - 1) * C + 1, min(n, c * C) do
           local i = seq[p]
           local id = i - 1
-          local key = keys[i]
-          local v
+          local key, v, d
           if i <= P then
+            key = keys[i]
             v = plain[key]
           else
+            -- (a worker reads its inputs' keys as them; D: the same keys
+            -- as the index's dependencies, in their order)
             local l, b = layered.block_of(ix, i)
-            v = layer.task_keys(l, b) -- (a worker reads its inputs' keys as them)
+            key = layer.key(l, b)
+            v, d = layer.task_keys(l, b)
           end
           if not (is_future(v) and v.key == key) then -- (else already on the cluster)
-            local d = {}
-            for e = offsets[id], offsets[id + 1] - 1 do d[#d + 1] = keys[cdeps[e] + 1] end
+            if not d then
+              d = {}
+              for e = offsets[id], offsets[id + 1] - 1 do d[#d + 1] = keys[cdeps[e] + 1] end
+            end
             local sv = v
             if i <= P and type(v) == "table" and getmetatable(v) == nil then
               local fdeps = {}
