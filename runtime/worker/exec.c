@@ -31,11 +31,11 @@ static double mono(void) {
 
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs,
                         uint32_t n) {
-  ld_buffer **out = calloc(n + 1, sizeof *out);
+  ld_buffer **out = n == 0 ? &t->out1 : calloc(n + 1, sizeof *out);
   if (out == NULL) return -1;
   out[0] = ld_buffer_new_small(len); /* the codec header: parsed, not array data */
   if (out[0] == NULL) {
-    free(out);
+    if (out != &t->out1) free(out);
     return -1;
   }
   memcpy(out[0]->data, hdr, len);
@@ -69,21 +69,21 @@ void ld_wtask_free(ld_wtask *r) {
     for (uint32_t j = 0; j < r->dep_nframes[i]; j++) ld_buffer_release(r->dep_frames[i][j]);
     free(r->dep_frames[i]);
   }
-  if ((void *)r->dep_keys != (void *)(r + 1)) { /* not allocated with the run (store.c) */
+  if (!r->in_task) { /* a client's run (requests.c): its own arrays */
     free(r->dep_keys);
     free(r->dep_keylens);
     free(r->dep_frames);
     free(r->dep_nframes);
   }
   for (uint32_t i = 0; i < r->nout; i++) ld_buffer_release(r->out[i]);
-  free(r->out);
+  if (r->out != &r->out1) free(r->out);
   free(r->err);
   free(r->tb);
   if (r->owns_payload) {
     for (uint32_t i = 0; i < r->npayload; i++) ld_buffer_release(r->payload[i]);
     free(r->payload);
   }
-  free(r);
+  if (!r->in_task) free(r);
 }
 
 typedef struct thread_arg {
@@ -93,58 +93,90 @@ typedef struct thread_arg {
 
 /* ---- ready heap (lower prio first), under w->mu ---- */
 
+/* An entry: the run and its priority (kept here: no run is read to
+ * compare). */
+typedef struct wk_ready {
+  int64_t prio;
+  ld_wtask *r;
+} wk_ready;
+
 /* A client's run (no owner) goes before every task. */
 static int64_t prio_of(const ld_wtask *r) { return r->owner ? r->owner->prio : INT64_MIN; }
 
 static void heap_push(wk_state *w, ld_wtask *r) {
   if (w->nready == w->capready) {
     w->capready = w->capready ? w->capready * 2 : 64;
-    ld_wtask **n = realloc(w->ready, (size_t)w->capready * sizeof *n);
+    wk_ready *n = realloc(w->ready, (size_t)w->capready * sizeof *n);
     if (n == NULL) abort();
     w->ready = n;
   }
+  wk_ready e = {prio_of(r), r};
   int i = w->nready++;
   while (i > 0) {
     int p = (i - 1) / 2;
-    if (prio_of(w->ready[p]) <= prio_of(r)) break;
+    if (w->ready[p].prio <= e.prio) break;
     w->ready[i] = w->ready[p];
     i = p;
   }
-  w->ready[i] = r;
+  w->ready[i] = e;
 }
 
+/* Removes entry AT of the heap and returns its run. */
 static ld_wtask *heap_take(wk_state *w, int at) {
-  ld_wtask *top = w->ready[at];
-  ld_wtask *last = w->ready[--w->nready];
-  if (at == w->nready) return top;
+  wk_ready *h = w->ready;
+  ld_wtask *top = h[at].r;
+  wk_ready last = h[--w->nready];
+  int n = w->nready;
+  if (at == n) return top;
   int i = at;
-  /* sift the last element down from AT (and up if needed) */
+  /* sift the last entry down from AT, then up if it must */
   for (;;) {
-    int l = 2 * i + 1, rr = l + 1, m = i;
-    int64_t best = prio_of(last);
-    if (l < w->nready && prio_of(w->ready[l]) < best) m = l, best = prio_of(w->ready[l]);
-    if (rr < w->nready && prio_of(w->ready[rr]) < best) m = rr;
+    int l = 2 * i + 1, m = i;
+    int64_t best = last.prio;
+    if (l < n && h[l].prio < best) m = l, best = h[l].prio;
+    if (l + 1 < n && h[l + 1].prio < best) m = l + 1;
     if (m == i) break;
-    w->ready[i] = w->ready[m];
+    h[i] = h[m];
     i = m;
   }
-  w->ready[i] = last;
-  while (i > 0) {
-    int p = (i - 1) / 2;
-    if (prio_of(w->ready[p]) <= prio_of(w->ready[i])) break;
-    ld_wtask *tmp = w->ready[p];
-    w->ready[p] = w->ready[i];
-    w->ready[i] = tmp;
-    i = p;
+  while (i > 0 && h[(i - 1) / 2].prio > last.prio) {
+    h[i] = h[(i - 1) / 2];
+    i = (i - 1) / 2;
   }
+  h[i] = last;
   return top;
 }
 
 void wk_exec_submit(wk_state *w, ld_wtask *r) {
+  if (w->defer > 0) {
+    if (w->npending == w->cappending) {
+      w->cappending = w->cappending ? 2 * w->cappending : 64;
+      ld_wtask **n = realloc(w->pending, (size_t)w->cappending * sizeof *n);
+      if (n == NULL) abort();
+      w->pending = n;
+    }
+    w->pending[w->npending++] = r;
+    return;
+  }
   pthread_mutex_lock(&w->mu);
   heap_push(w, r);
   pthread_mutex_unlock(&w->mu);
   pthread_cond_signal(&w->cv); /* after unlocking: the woken thread can run at once */
+}
+
+void wk_exec_defer(wk_state *w) { w->defer++; }
+
+void wk_exec_flush(wk_state *w) {
+  if (--w->defer > 0 || w->npending == 0) return;
+  int n = w->npending;
+  pthread_mutex_lock(&w->mu);
+  for (int i = 0; i < n; i++) heap_push(w, w->pending[i]);
+  pthread_mutex_unlock(&w->mu);
+  w->npending = 0;
+  if (n > 1 && w->nthreads > 1)
+    pthread_cond_broadcast(&w->cv);
+  else
+    pthread_cond_signal(&w->cv);
 }
 
 /* Empties slot I of B: its task, or NULL when already emptied (claimed or
@@ -163,10 +195,15 @@ static int batch_cancel(wk_state *w, ld_wtask *r) {
 }
 
 int wk_exec_cancel(wk_state *w, ld_wtask *r) {
+  for (int i = 0; i < w->npending; i++) /* (loop thread: no lock) */
+    if (w->pending[i] == r) {
+      w->pending[i] = w->pending[--w->npending]; /* (the flush pushes by priority) */
+      return 1;
+    }
   int found = 0;
   pthread_mutex_lock(&w->mu);
   for (int i = 0; i < w->nready; i++) {
-    if (w->ready[i] == r) {
+    if (w->ready[i].r == r) {
       heap_take(w, i);
       found = 1;
       break;

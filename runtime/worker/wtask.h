@@ -39,6 +39,8 @@ typedef struct ld_wtask {
   int thread;              /* the executor thread that ran it (0-based; set by ld_wexec_take) */
   struct ld_wbatch *batch; /* the batch that took it, until handed back (exec.c, under mu) */
   int slot;                /* its slot there */
+  int in_task;             /* in its wk_task's allocation with its dependency arrays */
+  ld_buffer *out1;         /* out's storage for a result of one frame */
 } ld_wtask;
 
 /* Called by the executor (Lua, through the FFI) with the result's codec

@@ -100,6 +100,8 @@ typedef struct ld_wtask {
   int thread;
   struct ld_wbatch *batch;
   int slot;
+  int in_task;
+  ld_buffer *out1;
 } ld_wtask;
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);

@@ -48,9 +48,25 @@ function M.add_function(hash, blob)
   decoder:add_functions({ [hash] = blob })
 end
 
--- Decodes a value stored as frames (frame 0 the codec header).
+local u8p = ffi.typeof("const uint8_t *")
+local dbox = ffi_new("double[1]")
+local band = require("bit").band
+local VERSION, PLAIN = require("ldask.codec.encode").VERSION, require("ldask.codec.encode").PLAIN
+
+-- Decodes a value stored as frames (frame 0 the codec header). A plain
+-- finite number (the codec's 11-byte header: version, 'P', tag 7, the
+-- double) is read in place, without a Lua string of its header.
 local function decode_frames(frames, n)
-  local h = ffi_string(frames[0].data, frames[0].size)
+  local f0 = frames[0]
+  if n == 1 and f0.size == 11 then
+    local p = ffi.cast(u8p, f0.data)
+    if p[0] == VERSION and p[1] == PLAIN and p[2] == 7 and
+       (band(p[10], 0x7f) ~= 0x7f or band(p[9], 0xf0) ~= 0xf0) then
+      ffi.copy(dbox, p + 3, 8)
+      return dbox[0]
+    end
+  end
+  local h = ffi_string(f0.data, f0.size)
   if n <= 1 then return decoder:decode(h, nil) end
   local bufs = {}
   for i = 1, n - 1 do bufs[i] = frames[i] end
