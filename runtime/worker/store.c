@@ -61,7 +61,7 @@ void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uin
 static void data_free(wk_data *d) {
   for (uint32_t i = 0; d->frames && i < d->nframes; i++) ld_buffer_release(d->frames[i]);
   if (!wk_data_frames_inline(d)) free(d->frames);
-  free(d); /* (its key and frame array are in the same allocation) */
+  wk_rec_free(d); /* (its key and frame array are in the same allocation) */
 }
 
 static void data_drop(wk_state *w, const char *key, size_t len) {
@@ -80,7 +80,7 @@ void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, 
 static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer *const *frames,
                          uint32_t n, int fetched) {
   data_drop(w, key, len);
-  wk_data *d = calloc(1, sizeof *d + n * sizeof *frames + len + 1);
+  wk_data *d = wk_rec_alloc(sizeof *d + n * sizeof *frames + len + 1);
   if (d == NULL) abort();
   d->frames = (ld_buffer **)(d + 1);
   d->key = memcpy((char *)(d->frames + n), key, len);
@@ -110,7 +110,7 @@ static void task_unref(wk_task *t) {
   if (--t->refs > 0) return;
   for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(t->payload[i]);
   for (int i = 0; i < t->ndeps; i++) release_frames(t->deps[i].loaded, t->deps[i].nloaded);
-  free(t);
+  wk_rec_free(t);
 }
 
 static void task_run(wk_state *w, wk_task *t);
@@ -430,7 +430,7 @@ void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buff
   size_t size = sizeof(wk_task) + nf * sizeof(ld_buffer *) + nd * sizeof(wk_dep) +
                 nd * (sizeof(char *) + sizeof(ld_buffer **) + sizeof(size_t) + sizeof(uint32_t)) +
                 nd % 2 * sizeof(uint32_t) + nwho * sizeof(char *) + chars;
-  wk_task *t = calloc(1, size);
+  wk_task *t = wk_rec_alloc(size);
   if (t == NULL) abort();
   char *at = (char *)(t + 1);
   t->payload = (ld_buffer **)at, at += nf * sizeof(ld_buffer *);

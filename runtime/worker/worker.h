@@ -274,6 +274,11 @@ void wk_pack_resources(const wk_state *w, msgpack_packer *pk);
  * steal-response. */
 void wk_on_steal(wk_state *w, const msgpack_object *h);
 
+/* recycle.c: zeroed memory for a record of SIZE bytes (NULL when out of
+ * memory), and its release; records made and freed on the loop thread. */
+void *wk_rec_alloc(size_t size);
+void wk_rec_free(void *p);
+
 /* scratch.c */
 /* The directory scratch directories go under: --local-directory, else
  * $TMPDIR, else /tmp (a string owned by W or the environment). */
