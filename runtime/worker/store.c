@@ -79,7 +79,6 @@ void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, 
  * key. Returns the entry. */
 static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer *const *frames,
                          uint32_t n, int fetched) {
-  data_drop(w, key, len);
   wk_data *d = wk_rec_alloc(sizeof *d + n * sizeof *frames + len + 1);
   if (d == NULL) abort();
   d->frames = (ld_buffer **)(d + 1);
@@ -90,7 +89,12 @@ static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer *co
   d->nframes = n;
   for (uint32_t i = 0; i < n; i++) d->nbytes += (int64_t)frames[i]->size;
   d->fetched = fetched;
-  if (ld_strmap_put(&w->data, d->key, len, d) != 0) abort();
+  int rc = ld_strmap_add(&w->data, d->key, len, d); /* (one lookup when new) */
+  if (rc == 1) {                                    /* replaces a value held */
+    data_drop(w, key, len);
+    rc = ld_strmap_add(&w->data, d->key, len, d);
+  }
+  if (rc != 0) abort();
   w->nbytes += d->nbytes;
   wk_mem_added(w, d);
   return d;
@@ -211,7 +215,8 @@ static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uin
  * cannot be read makes T fail with a message naming the input, the file
  * and the error. */
 static void task_run(wk_state *w, wk_task *t) {
-  for (int i = 0; i < t->ndeps; i++) {
+  /* (nothing is on disk while no bytes are: then no input is looked up) */
+  for (int i = 0; w->spilled > 0 && i < t->ndeps; i++) {
     wk_dep *dp = &t->deps[i];
     wk_data *d = ld_strmap_get(&w->data, dp->key, dp->keylen);
     if (dp->loaded || dp->loading || d == NULL || d->where != WK_ON_DISK) continue;
@@ -257,7 +262,7 @@ static void task_run(wk_state *w, wk_task *t) {
     if (d == NULL) /* dropped after its file was lost (wk_on_send_data) */
       snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)dp->keylen, dp->key);
     else
-      nin[i] = d->nframes;
+      nin[i] = d->nframes, dp->fetched = d->fetched;
     if (d == NULL || wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
       fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
       snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
@@ -277,9 +282,10 @@ static void task_run(wk_state *w, wk_task *t) {
   r->owner = t;
   r->ndeps = (uint32_t)t->ndeps;
   for (int i = 0; i < t->ndeps; i++) {
-    wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
+    if (!t->deps[i].fetched) continue; /* (a peer's copy: dropped once no task waits) */
+    wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
   t->run = r;
@@ -490,7 +496,9 @@ void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buff
 
 void wk_task_done(wk_state *w, ld_wtask *r) {
   wk_task *t = r->owner;
-  int live = t->state == W_EXECUTING && ld_strmap_get(&w->tasks, t->key, t->keylen) == t;
+  /* Still wanted: a task leaves the table only through task_abandon or
+   * here, both of which end W_EXECUTING. */
+  int live = t->state == W_EXECUTING;
   if (live) {
     pk_t p;
     pk_init(&p);

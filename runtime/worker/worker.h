@@ -42,6 +42,7 @@ typedef struct wk_dep {
   ld_buffer **loaded; /* read back from a spill file for this task (owned) */
   uint32_t nloaded;
   int loading; /* a read of it is in flight */
+  int fetched; /* a peer's copy when the task was handed over (store.c) */
 } wk_dep;
 
 /* A task the scheduler assigned. One allocation holds the record, its

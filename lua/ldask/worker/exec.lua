@@ -25,6 +25,7 @@ local package = package
 local Ref = graph.Ref
 local plain_ref, plain_done = require("ldask.codec.encode").plain_ref, require("ldask.codec.encode").plain_done
 local char_ptr = ffi.typeof("const char *")
+local tnew = require "table.new"
 
 local M = {}
 
@@ -98,8 +99,9 @@ local is_call = payload.is_call
 local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
 
 local function run_task(t)
-  deps = t.ndeps > 0 and {} or NO_DEPS
-  for i = 0, t.ndeps - 1 do
+  local nd = t.ndeps
+  deps = nd > 0 and tnew(0, nd) or NO_DEPS -- (sized: no rehash as inputs go in)
+  for i = 0, nd - 1 do
     local k = ffi_string(t.dep_keys[i], t.dep_keylens[i])
     local v = decode_frames(t.dep_frames[i], t.dep_nframes[i])
     if v == nil then v = NILV end
