@@ -85,6 +85,7 @@ void wk_on_compute_batch(wk_state *w, ld_msg *m, const msgpack_object *h) {
     if (dk[j].type != MSGPACK_OBJECT_STR) FAIL(w, keys, "a dependency key is not a string");
   wk_dep_in small[16], *in = small;
   uint32_t capin = 16, frame = 1, dep = 0;
+  wk_exec_defer(w); /* the runs go to the executors together */
   for (uint32_t i = 0; i < n; i++) {
     uint32_t c = (uint32_t)nd[i].via.u64;
     if (c > capin) {
@@ -108,6 +109,7 @@ void wk_on_compute_batch(wk_state *w, ld_msg *m, const msgpack_object *h) {
     wk_compute(w, k[i].via.str.ptr, k[i].via.str.size, p, m->frames + frame, f, in, c);
     frame += f;
   }
+  wk_exec_flush(w);
   if (in != small) free(in);
 }
 

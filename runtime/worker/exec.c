@@ -1,7 +1,8 @@
 /* exec.c — ldask-worker's executor threads: each owns a LuaJIT state
- * (runtime/lib/xstate.h) running lua/ldask/worker/exec.lua, takes the
- * highest-priority ready task from a shared heap, runs it and hands the
- * result back to the loop thread through an ld_wake (core/net/wake.h).
+ * (runtime/lib/xstate.h) running lua/ldask/worker/exec.lua, takes a batch
+ * of the highest-priority ready tasks from a shared heap (one lock), runs
+ * them and hands their results back to the loop thread together through
+ * an ld_wake (core/net/wake.h).
  * A lone short task (a round trip) is waited for awake by the loop thread
  * instead (on_lone), which saves that thread's wake-up. */
 #include <lauxlib.h>
@@ -30,11 +31,11 @@ static double mono(void) {
 
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs,
                         uint32_t n) {
-  ld_buffer **out = calloc(n + 1, sizeof *out);
+  ld_buffer **out = n == 0 ? &t->out1 : calloc(n + 1, sizeof *out);
   if (out == NULL) return -1;
   out[0] = ld_buffer_new_small(len); /* the codec header: parsed, not array data */
   if (out[0] == NULL) {
-    free(out);
+    if (out != &t->out1) free(out);
     return -1;
   }
   memcpy(out[0]->data, hdr, len);
@@ -68,21 +69,21 @@ void ld_wtask_free(ld_wtask *r) {
     for (uint32_t j = 0; j < r->dep_nframes[i]; j++) ld_buffer_release(r->dep_frames[i][j]);
     free(r->dep_frames[i]);
   }
-  if ((void *)r->dep_keys != (void *)(r + 1)) { /* not allocated with the run (store.c) */
+  if (!r->in_task) { /* a client's run (requests.c): its own arrays */
     free(r->dep_keys);
     free(r->dep_keylens);
     free(r->dep_frames);
     free(r->dep_nframes);
   }
   for (uint32_t i = 0; i < r->nout; i++) ld_buffer_release(r->out[i]);
-  free(r->out);
+  if (r->out != &r->out1) free(r->out);
   free(r->err);
   free(r->tb);
   if (r->owns_payload) {
     for (uint32_t i = 0; i < r->npayload; i++) ld_buffer_release(r->payload[i]);
     free(r->payload);
   }
-  free(r);
+  if (!r->in_task) free(r);
 }
 
 typedef struct thread_arg {
@@ -92,70 +93,123 @@ typedef struct thread_arg {
 
 /* ---- ready heap (lower prio first), under w->mu ---- */
 
+/* An entry: the run and its priority (kept here: no run is read to
+ * compare). */
+typedef struct wk_ready {
+  int64_t prio;
+  ld_wtask *r;
+} wk_ready;
+
 /* A client's run (no owner) goes before every task. */
 static int64_t prio_of(const ld_wtask *r) { return r->owner ? r->owner->prio : INT64_MIN; }
 
 static void heap_push(wk_state *w, ld_wtask *r) {
   if (w->nready == w->capready) {
     w->capready = w->capready ? w->capready * 2 : 64;
-    ld_wtask **n = realloc(w->ready, (size_t)w->capready * sizeof *n);
+    wk_ready *n = realloc(w->ready, (size_t)w->capready * sizeof *n);
     if (n == NULL) abort();
     w->ready = n;
   }
+  wk_ready e = {prio_of(r), r};
   int i = w->nready++;
   while (i > 0) {
     int p = (i - 1) / 2;
-    if (prio_of(w->ready[p]) <= prio_of(r)) break;
+    if (w->ready[p].prio <= e.prio) break;
     w->ready[i] = w->ready[p];
     i = p;
   }
-  w->ready[i] = r;
+  w->ready[i] = e;
 }
 
+/* Removes entry AT of the heap and returns its run. */
 static ld_wtask *heap_take(wk_state *w, int at) {
-  ld_wtask *top = w->ready[at];
-  ld_wtask *last = w->ready[--w->nready];
-  if (at == w->nready) return top;
+  wk_ready *h = w->ready;
+  ld_wtask *top = h[at].r;
+  wk_ready last = h[--w->nready];
+  int n = w->nready;
+  if (at == n) return top;
   int i = at;
-  /* sift the last element down from AT (and up if needed) */
+  /* sift the last entry down from AT, then up if it must */
   for (;;) {
-    int l = 2 * i + 1, rr = l + 1, m = i;
-    int64_t best = prio_of(last);
-    if (l < w->nready && prio_of(w->ready[l]) < best) m = l, best = prio_of(w->ready[l]);
-    if (rr < w->nready && prio_of(w->ready[rr]) < best) m = rr;
+    int l = 2 * i + 1, m = i;
+    int64_t best = last.prio;
+    if (l < n && h[l].prio < best) m = l, best = h[l].prio;
+    if (l + 1 < n && h[l + 1].prio < best) m = l + 1;
     if (m == i) break;
-    w->ready[i] = w->ready[m];
+    h[i] = h[m];
     i = m;
   }
-  w->ready[i] = last;
-  while (i > 0) {
-    int p = (i - 1) / 2;
-    if (prio_of(w->ready[p]) <= prio_of(w->ready[i])) break;
-    ld_wtask *tmp = w->ready[p];
-    w->ready[p] = w->ready[i];
-    w->ready[i] = tmp;
-    i = p;
+  while (i > 0 && h[(i - 1) / 2].prio > last.prio) {
+    h[i] = h[(i - 1) / 2];
+    i = (i - 1) / 2;
   }
+  h[i] = last;
   return top;
 }
 
 void wk_exec_submit(wk_state *w, ld_wtask *r) {
+  if (w->defer > 0) {
+    if (w->npending == w->cappending) {
+      w->cappending = w->cappending ? 2 * w->cappending : 64;
+      ld_wtask **n = realloc(w->pending, (size_t)w->cappending * sizeof *n);
+      if (n == NULL) abort();
+      w->pending = n;
+    }
+    w->pending[w->npending++] = r;
+    return;
+  }
   pthread_mutex_lock(&w->mu);
   heap_push(w, r);
   pthread_mutex_unlock(&w->mu);
   pthread_cond_signal(&w->cv); /* after unlocking: the woken thread can run at once */
 }
 
+void wk_exec_defer(wk_state *w) { w->defer++; }
+
+void wk_exec_flush(wk_state *w) {
+  if (--w->defer > 0 || w->npending == 0) return;
+  int n = w->npending;
+  pthread_mutex_lock(&w->mu);
+  for (int i = 0; i < n; i++) heap_push(w, w->pending[i]);
+  pthread_mutex_unlock(&w->mu);
+  w->npending = 0;
+  if (n > 1 && w->nthreads > 1)
+    pthread_cond_broadcast(&w->cv);
+  else
+    pthread_cond_signal(&w->cv);
+}
+
+/* Empties slot I of B: its task, or NULL when already emptied (claimed or
+ * taken back). Any thread; the slot's only synchronization. */
+static ld_wtask *slot_take(ld_wbatch *b, int i) {
+  return __atomic_exchange_n(&b->task[i], NULL, __ATOMIC_ACQ_REL);
+}
+
+/* Under w->mu: takes run R back from the batch that took it when no
+ * executor claimed it yet: 1, else 0. */
+static int batch_cancel(wk_state *w, ld_wtask *r) {
+  if (r->batch == NULL || slot_take(r->batch, r->slot) != r) return 0;
+  r->batch = NULL;
+  w->executing--;
+  return 1;
+}
+
 int wk_exec_cancel(wk_state *w, ld_wtask *r) {
+  for (int i = 0; i < w->npending; i++) /* (loop thread: no lock) */
+    if (w->pending[i] == r) {
+      w->pending[i] = w->pending[--w->npending]; /* (the flush pushes by priority) */
+      return 1;
+    }
   int found = 0;
   pthread_mutex_lock(&w->mu);
   for (int i = 0; i < w->nready; i++) {
-    if (w->ready[i] == r) {
+    if (w->ready[i].r == r) {
       heap_take(w, i);
       found = 1;
       break;
     }
   }
+  if (!found) found = batch_cancel(w, r);
   pthread_mutex_unlock(&w->mu);
   return found;
 }
@@ -213,6 +267,9 @@ static void start_extra(wk_state *w) {
   pthread_attr_destroy(&at);
 }
 
+static void batch_return_rest(wk_state *w, ld_wbatch *b);
+static _Thread_local ld_wbatch tl_batch;
+
 int ld_wexec_secede(void) {
   wk_state *w = tl_w;
   if (w == NULL || tl_seceded) return -1;
@@ -220,6 +277,7 @@ int ld_wexec_secede(void) {
   tl_seceded = 1;
   w->nseceded++;
   w->secede_delta++;
+  batch_return_rest(w, &tl_batch);
   start_extra(w);
   pthread_mutex_unlock(&w->mu);
   ld_wake_send(&w->done_wake);
@@ -244,9 +302,36 @@ int ld_wexec_rejoin(void) {
   return 0;
 }
 
-ld_wtask *ld_wexec_next(void) {
+/* A batch's time at most (seconds, by recent run times; the Lua loop
+ * gives the rest back past it): a ready task of better priority that
+ * arrives meanwhile waits for the batch's end. */
+#define BATCH_BUDGET 300e-6
+
+/* How many ready tasks the calling thread takes (under w->mu, nready >
+ * 0): all up to LD_WBATCH_MAX and the budget, and when several threads
+ * run, its share of them, so that the others have work too. */
+static int batch_size(const wk_state *w) {
+  int n = w->nready;
+  if (w->nthreads > 1) n = (n + w->nthreads - 1) / w->nthreads;
+  if (w->run_avg > 0 && n > 1) {
+    double fit = BATCH_BUDGET / w->run_avg;
+    if (fit < n) n = fit < 1 ? 1 : (int)fit;
+  }
+  return n < LD_WBATCH_MAX ? n : LD_WBATCH_MAX;
+}
+
+ld_wbatch *ld_wexec_batch(void) { return &tl_batch; }
+
+double ld_wexec_now(void) { return now(); }
+
+ld_wtask *ld_wexec_claim(ld_wbatch *b, int i) {
+  return i >= 0 && i < b->n ? slot_take(b, i) : NULL;
+}
+
+int ld_wexec_take(ld_wbatch *b) {
   wk_state *w = tl_w;
   pthread_mutex_lock(&w->mu);
+  b->n = b->ndone = b->cur = 0;
   /* more threads than nthreads not seceded (a seceded task came back): this
    * one retires */
   while (!w->stopping && w->nready == 0 && w->nlive - w->nseceded <= w->nthreads)
@@ -254,14 +339,61 @@ ld_wtask *ld_wexec_next(void) {
   if (w->stopping || w->nlive - w->nseceded > w->nthreads) {
     if (!w->stopping) w->nlive--;
     pthread_mutex_unlock(&w->mu);
-    return NULL;
+    return 0;
   }
-  ld_wtask *r = heap_take(w, 0);
-  w->executing++;
+  int n = batch_size(w);
+  for (int i = 0; i < n; i++) {
+    ld_wtask *r = heap_take(w, 0);
+    r->thread = tl_index;
+    r->batch = b;
+    r->slot = i;
+    __atomic_store_n(&b->task[i], r, __ATOMIC_RELAXED);
+  }
+  b->n = n;
+  w->executing += n;
   pthread_mutex_unlock(&w->mu);
-  r->t0 = now();
-  r->thread = tl_index;
-  return r;
+  return n;
+}
+
+/* Under w->mu: the tasks of batch B not claimed yet go back to the ready
+ * heap (its task seceded and must not hold them, or the batch ran past
+ * its time). */
+static void batch_return_rest(wk_state *w, ld_wbatch *b) {
+  int back = 0;
+  for (int i = 0; i < b->n; i++) {
+    ld_wtask *r = slot_take(b, i);
+    if (r == NULL) continue;
+    r->batch = NULL;
+    heap_push(w, r);
+    back++;
+  }
+  if (back == 0) return;
+  w->executing -= back;
+  pthread_cond_broadcast(&w->cv);
+}
+
+void ld_wexec_give(ld_wbatch *b) {
+  wk_state *w = tl_w;
+  int n = b->ndone;
+  pthread_mutex_lock(&w->mu);
+  batch_return_rest(w, b);
+  if (tl_seceded) rejoin_locked(w); /* (told before its result) */
+  w->executing -= n;
+  for (int i = 0; i < n; i++) { /* a stack: on_done reverses it */
+    ld_wtask *r = b->done[i];
+    r->batch = NULL;
+    r->next = w->done_head;
+    w->done_head = r;
+  }
+  if (n > 0) {
+    double per = (b->done[n - 1]->t1 - b->done[0]->t0) / n;
+    w->run_avg += (per - w->run_avg) * 0.25;
+  }
+  b->n = b->ndone = b->cur = 0;
+  pthread_mutex_unlock(&w->mu);
+  if (n == 0) return;
+  atomic_fetch_add_explicit(&w->ndone, (unsigned)n, memory_order_release);
+  ld_wake_send(&w->done_wake);
 }
 
 int ld_wexec_nfn(void) {
@@ -283,20 +415,6 @@ int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_
   }
   pthread_mutex_unlock(&w->mu);
   return ok ? 0 : -1;
-}
-
-void ld_wexec_done(ld_wtask *r) {
-  wk_state *w = tl_w;
-  r->t1 = now();
-  pthread_mutex_lock(&w->mu);
-  if (tl_seceded) rejoin_locked(w); /* (told before its result) */
-  w->executing--;
-  r->next = w->done_head;
-  w->done_head = r;
-  w->run_avg += (r->t1 - r->t0 - w->run_avg) * 0.25;
-  pthread_mutex_unlock(&w->mu);
-  atomic_fetch_add_explicit(&w->ndone, 1, memory_order_release);
-  ld_wake_send(&w->done_wake);
 }
 
 static void *thread_main(void *p) {
@@ -355,9 +473,9 @@ static void *thread_main(void *p) {
     ld_xstate_free(xs);
     return NULL;
   }
-  /* The task loop runs in Lua (exec.serve, one trace for the whole path
-   * from taking a task to handing its result back), calling ld_wexec_next
-   * and ld_wexec_done; it returns when the worker stops. */
+  /* The task loop runs in Lua (exec.serve, compiled as a whole by the
+   * JIT), calling ld_wexec_take and ld_wexec_give once per batch; it
+   * returns when the worker stops. */
   tl_w = w;
   tl_index = a_index;
   for (;;) {

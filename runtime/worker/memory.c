@@ -367,7 +367,7 @@ void wk_mem_written(wk_state *w, wk_data *d, char *path, int err, const char *wh
   w->writing -= d->nbytes;
   if (err == 0) {
     for (uint32_t i = 0; i < d->nframes; i++) ld_buffer_release(d->frames[i]);
-    free(d->frames);
+    if (!wk_data_frames_inline(d)) free(d->frames);
     d->frames = NULL;
     d->where = WK_ON_DISK;
     w->memory -= d->nbytes;

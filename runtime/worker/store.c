@@ -60,8 +60,8 @@ void wk_send_sched(wk_state *w, msgpack_sbuffer *sb, ld_buffer *const *bufs, uin
 
 static void data_free(wk_data *d) {
   for (uint32_t i = 0; d->frames && i < d->nframes; i++) ld_buffer_release(d->frames[i]);
-  free(d->frames);
-  free(d); /* (its key is in the same allocation) */
+  if (!wk_data_frames_inline(d)) free(d->frames);
+  wk_rec_free(d); /* (its key and frame array are in the same allocation) */
 }
 
 static void data_drop(wk_state *w, const char *key, size_t len) {
@@ -74,20 +74,27 @@ static void data_drop(wk_state *w, const char *key, size_t len) {
 
 void wk_data_drop(wk_state *w, const char *key, size_t len) { data_drop(w, key, len); }
 
-/* Stores FRAMES (N references, taken over) under KEY. Returns the entry. */
-static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer **frames, uint32_t n,
-                         int fetched) {
-  data_drop(w, key, len);
-  wk_data *d = calloc(1, sizeof *d + len + 1); /* the key after the record */
+/* Stores FRAMES (N references, taken over; the array stays the caller's)
+ * under KEY: one allocation holds the entry, a copy of the array and the
+ * key. Returns the entry. */
+static wk_data *data_put(wk_state *w, const char *key, size_t len, ld_buffer *const *frames,
+                         uint32_t n, int fetched) {
+  wk_data *d = wk_rec_alloc(sizeof *d + n * sizeof *frames + len + 1);
   if (d == NULL) abort();
-  d->key = memcpy(d + 1, key, len);
+  d->frames = (ld_buffer **)(d + 1);
+  d->key = memcpy((char *)(d->frames + n), key, len);
   d->key[len] = '\0';
   d->keylen = len;
-  d->frames = frames;
+  memcpy(d->frames, frames, n * sizeof *frames);
   d->nframes = n;
   for (uint32_t i = 0; i < n; i++) d->nbytes += (int64_t)frames[i]->size;
   d->fetched = fetched;
-  if (ld_strmap_put(&w->data, d->key, len, d) != 0) abort();
+  int rc = ld_strmap_add(&w->data, d->key, len, d); /* (one lookup when new) */
+  if (rc == 1) {                                    /* replaces a value held */
+    data_drop(w, key, len);
+    rc = ld_strmap_add(&w->data, d->key, len, d);
+  }
+  if (rc != 0) abort();
   w->nbytes += d->nbytes;
   wk_mem_added(w, d);
   return d;
@@ -101,18 +108,13 @@ static void release_frames(ld_buffer **frames, uint32_t n) {
   free(frames);
 }
 
+/* Drops a reference to T; the last frees it (one allocation: wk_compute)
+ * with its payload references and inputs read back for it. */
 static void task_unref(wk_task *t) {
   if (--t->refs > 0) return;
   for (uint32_t i = 0; i < t->npayload; i++) ld_buffer_release(t->payload[i]);
-  free(t->payload);
-  for (int i = 0; i < t->ndeps; i++) {
-    release_frames(t->deps[i].loaded, t->deps[i].nloaded);
-    for (int j = 0; j < t->deps[i].nwho; j++) free(t->deps[i].who_has[j]);
-    free(t->deps[i].who_has);
-    free(t->deps[i].key);
-  }
-  free(t->deps);
-  free(t); /* (its key is in the same allocation) */
+  for (int i = 0; i < t->ndeps; i++) release_frames(t->deps[i].loaded, t->deps[i].nloaded);
+  wk_rec_free(t);
 }
 
 static void task_run(wk_state *w, wk_task *t);
@@ -213,7 +215,8 @@ static void input_read(wk_state *w, void *ctx, int slot, ld_buffer **frames, uin
  * cannot be read makes T fail with a message naming the input, the file
  * and the error. */
 static void task_run(wk_state *w, wk_task *t) {
-  for (int i = 0; i < t->ndeps; i++) {
+  /* (nothing is on disk while no bytes are: then no input is looked up) */
+  for (int i = 0; w->spilled > 0 && i < t->ndeps; i++) {
     wk_dep *dp = &t->deps[i];
     wk_data *d = ld_strmap_get(&w->data, dp->key, dp->keylen);
     if (dp->loaded || dp->loading || d == NULL || d->where != WK_ON_DISK) continue;
@@ -242,18 +245,9 @@ static void task_run(wk_state *w, wk_task *t) {
     } /* else read below, synchronously */
   }
   if (t->loading > 0) return;
-  /* The run and its four dependency arrays in one allocation (see
-   * ld_wtask_free); the inputs' frames go straight into it. */
-  size_t nd = (size_t)t->ndeps;
-  ld_wtask *r = calloc(1, sizeof *r + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames +
-                                            sizeof *r->dep_keylens + sizeof *r->dep_nframes));
-  if (r == NULL) abort();
-  char *arrays = (char *)(r + 1);
-  r->dep_keys = (const char **)arrays;
-  r->dep_frames = (ld_buffer ***)(arrays + nd * sizeof *r->dep_keys);
-  r->dep_keylens = (size_t *)(arrays + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames));
-  r->dep_nframes = (uint32_t *)(arrays + nd * (sizeof *r->dep_keys + sizeof *r->dep_frames +
-                                               sizeof *r->dep_keylens));
+  /* The run and its four dependency arrays are in T's allocation
+   * (wk_compute); the inputs' frames go straight into it. */
+  ld_wtask *r = &t->run_rec;
   ld_buffer ***in = r->dep_frames;
   uint32_t *nin = r->dep_nframes;
   for (int i = 0; i < t->ndeps; i++) {
@@ -268,7 +262,7 @@ static void task_run(wk_state *w, wk_task *t) {
     if (d == NULL) /* dropped after its file was lost (wk_on_send_data) */
       snprintf(err, sizeof err, "input '%.*s' is no longer held here", (int)dp->keylen, dp->key);
     else
-      nin[i] = d->nframes;
+      nin[i] = d->nframes, dp->fetched = d->fetched;
     if (d == NULL || wk_mem_frames(w, d, &in[i], err, sizeof err) != 0) {
       fprintf(stderr, "ldask-worker %s: task '%.*s': %s\n", w->name, (int)t->keylen, t->key, err);
       snprintf(msg, sizeof msg, "worker %s: %s", w->name, err);
@@ -276,8 +270,7 @@ static void task_run(wk_state *w, wk_task *t) {
         wk_send_erred(w, t->key, t->keylen, msg, "");
       else /* the scheduler recomputes it or finds another copy */
         report_missing(w, t, dp->key, dp->keylen, w->address);
-      for (int k = 0; k < i; k++) release_frames(in[k], nin[k]);
-      free(r);
+      for (int k = 0; k < i; k++) release_frames(in[k], nin[k]), in[k] = NULL, nin[k] = 0;
       task_abandon(w, t);
       return;
     }
@@ -289,9 +282,10 @@ static void task_run(wk_state *w, wk_task *t) {
   r->owner = t;
   r->ndeps = (uint32_t)t->ndeps;
   for (int i = 0; i < t->ndeps; i++) {
-    wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     r->dep_keys[i] = t->deps[i].key;
     r->dep_keylens[i] = t->deps[i].keylen;
+    if (!t->deps[i].fetched) continue; /* (a peer's copy: dropped once no task waits) */
+    wk_data *d = ld_strmap_get(&w->data, t->deps[i].key, t->deps[i].keylen);
     if (d && d->fetched && --d->waiters <= 0) data_drop(w, d->key, d->keylen);
   }
   t->run = r;
@@ -424,33 +418,64 @@ void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buff
     wk_send_erred(w, key, klen, "compute-task: payload frame count out of range", "");
     return;
   }
-  wk_task *t = calloc(1, sizeof *t + klen + 1); /* the key after the record */
+  /* One allocation: the record (with its run), then the pointer arrays
+   * (payload frames, dependencies, the run's four input arrays, holders),
+   * then the strings (key, dependency keys, holders' addresses). */
+  size_t nwho = 0, chars = klen + 1;
+  for (uint32_t i = 0; i < nd; i++) {
+    const msgpack_object *wh = in[i].who_has;
+    uint32_t nw = wh && wh->type == MSGPACK_OBJECT_ARRAY ? wh->via.array.size : 0;
+    chars += in[i].keylen + 1;
+    for (uint32_t j = 0; j < nw; j++) {
+      const msgpack_object *a = &wh->via.array.ptr[j];
+      if (a->type != MSGPACK_OBJECT_STR) continue;
+      nwho++;
+      chars += a->via.str.size + 1;
+    }
+  }
+  size_t size = sizeof(wk_task) + nf * sizeof(ld_buffer *) + nd * sizeof(wk_dep) +
+                nd * (sizeof(char *) + sizeof(ld_buffer **) + sizeof(size_t) + sizeof(uint32_t)) +
+                nd % 2 * sizeof(uint32_t) + nwho * sizeof(char *) + chars;
+  wk_task *t = wk_rec_alloc(size);
   if (t == NULL) abort();
-  t->key = memcpy(t + 1, key, klen);
+  char *at = (char *)(t + 1);
+  t->payload = (ld_buffer **)at, at += nf * sizeof(ld_buffer *);
+  t->deps = (wk_dep *)at, at += nd * sizeof(wk_dep);
+  ld_wtask *r = &t->run_rec;
+  r->in_task = 1;
+  r->dep_keys = (const char **)at, at += nd * sizeof(char *);
+  r->dep_frames = (ld_buffer ***)at, at += nd * sizeof(ld_buffer **);
+  r->dep_keylens = (size_t *)at, at += nd * sizeof(size_t);
+  r->dep_nframes = (uint32_t *)at, at += (nd + nd % 2) * sizeof(uint32_t);
+  char **who = (char **)at;
+  at += nwho * sizeof(char *);
+  t->key = memcpy(at, key, klen);
   t->key[klen] = '\0';
+  at += klen + 1;
   t->keylen = klen;
   t->prio = prio;
   t->refs = 1;
   t->npayload = nf;
-  t->payload = malloc((size_t)nf * sizeof *t->payload);
-  if (t->payload == NULL) abort();
   for (uint32_t i = 0; i < nf; i++) t->payload[i] = ld_buffer_retain(payload[i]);
-  t->deps = calloc(nd ? nd : 1, sizeof *t->deps);
-  if (t->deps == NULL) abort();
   for (uint32_t i = 0; i < nd; i++) {
     wk_dep *d = &t->deps[t->ndeps++];
-    d->key = dupn(in[i].key, in[i].keylen);
+    d->key = memcpy(at, in[i].key, in[i].keylen);
+    d->key[in[i].keylen] = '\0';
+    at += in[i].keylen + 1;
     d->keylen = in[i].keylen;
     d->nbytes = in[i].nbytes;
+    d->who_has = who;
     const msgpack_object *wh = in[i].who_has;
     uint32_t nw = wh && wh->type == MSGPACK_OBJECT_ARRAY ? wh->via.array.size : 0;
-    d->who_has = calloc(nw ? nw : 1, sizeof(char *));
-    if (d->who_has == NULL) abort();
     for (uint32_t j = 0; j < nw; j++) {
       const msgpack_object *a = &wh->via.array.ptr[j];
-      if (a->type == MSGPACK_OBJECT_STR)
-        d->who_has[d->nwho++] = dupn(a->via.str.ptr, a->via.str.size);
+      if (a->type != MSGPACK_OBJECT_STR) continue;
+      char *addr = memcpy(at, a->via.str.ptr, a->via.str.size);
+      addr[a->via.str.size] = '\0';
+      at += a->via.str.size + 1;
+      who[d->nwho++] = addr;
     }
+    who += d->nwho;
   }
   ld_strmap_put(&w->tasks, t->key, t->keylen, t);
   t->state = W_FETCHING;
@@ -471,14 +496,15 @@ void wk_compute(wk_state *w, const char *key, size_t klen, int64_t prio, ld_buff
 
 void wk_task_done(wk_state *w, ld_wtask *r) {
   wk_task *t = r->owner;
-  int live = t->state == W_EXECUTING && ld_strmap_get(&w->tasks, t->key, t->keylen) == t;
+  /* Still wanted: a task leaves the table only through task_abandon or
+   * here, both of which end W_EXECUTING. */
+  int live = t->state == W_EXECUTING;
   if (live) {
     pk_t p;
     pk_init(&p);
     if (r->ok) {
       wk_data *d = data_put(w, t->key, t->keylen, r->out, r->nout, 0);
-      r->out = NULL;
-      r->nout = 0;
+      r->nout = 0; /* (the references moved; ld_wtask_free frees the array) */
       w->executed++;
       /* Small results travel with the message: the scheduler answers
        * gathers of them without asking us. */
@@ -505,8 +531,8 @@ void wk_task_done(wk_state *w, ld_wtask *r) {
   }
   t->run = NULL;
   admit_done(w, t);
-  task_unref(t); /* the run's reference */
-  ld_wtask_free(r);
+  ld_wtask_free(r); /* (in T's allocation: before T's reference goes) */
+  task_unref(t);    /* the run's reference */
   wk_mem_task_left(w);
 }
 
@@ -582,10 +608,8 @@ void wk_on_put_data(wk_state *w, ld_msg *m, const msgpack_object *h) {
   if (!ld_mp_get_str(h, "key", &key, &klen)) return;
   ld_mp_get_i64(h, "nframes", &nf);
   if (nf < 1 || (uint64_t)nf + 1 > m->nframes) return;
-  ld_buffer **frames = malloc((size_t)nf * sizeof *frames);
-  if (frames == NULL) abort();
-  for (uint32_t i = 0; i < (uint32_t)nf; i++) frames[i] = ld_buffer_retain(m->frames[1 + i]);
-  wk_data *d = data_put(w, key, klen, frames, (uint32_t)nf, 0);
+  for (uint32_t i = 0; i < (uint32_t)nf; i++) ld_buffer_retain(m->frames[1 + i]);
+  wk_data *d = data_put(w, key, klen, m->frames + 1, (uint32_t)nf, 0);
   pk_t p;
   pk_init(&p);
   msgpack_pack_map(&p.pk, 3);
@@ -656,10 +680,8 @@ void wk_on_peer_data(wk_state *w, wk_peer *p, ld_msg *m, const msgpack_object *h
     if (nf < 1 || next + (uint64_t)nf > m->nframes) break;
     wk_fetch *f = ld_strmap_get(&w->fetching, key, klen);
     if (f && !ld_strmap_get(&w->data, key, klen)) {
-      ld_buffer **frames = malloc((size_t)nf * sizeof *frames);
-      if (frames == NULL) abort();
-      for (uint32_t j = 0; j < (uint32_t)nf; j++) frames[j] = ld_buffer_retain(m->frames[next + j]);
-      wk_data *d = data_put(w, key, klen, frames, (uint32_t)nf, 1);
+      for (uint32_t j = 0; j < (uint32_t)nf; j++) ld_buffer_retain(m->frames[next + j]);
+      wk_data *d = data_put(w, key, klen, m->frames + next, (uint32_t)nf, 1);
       w->fetched++;
       w->fetched_bytes += d->nbytes;
       record_transfer(w, f, p, d->nbytes);

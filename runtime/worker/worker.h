@@ -34,7 +34,7 @@
 enum { W_FETCHING = 1, W_READY, W_EXECUTING, W_ABANDONED };
 
 typedef struct wk_dep {
-  char *key;
+  char *key; /* (in the task's allocation, as who_has and its strings) */
   size_t keylen;
   char **who_has;
   int nwho;
@@ -42,8 +42,13 @@ typedef struct wk_dep {
   ld_buffer **loaded; /* read back from a spill file for this task (owned) */
   uint32_t nloaded;
   int loading; /* a read of it is in flight */
+  int fetched; /* a peer's copy when the task was handed over (store.c) */
 } wk_dep;
 
+/* A task the scheduler assigned. One allocation holds the record, its
+ * run (given to the executors once its inputs are here), the payload's
+ * frame array, the dependencies with their keys and holders, and the
+ * run's input arrays (store.c: wk_compute). */
 typedef struct wk_task {
   char *key; /* in the record's allocation, after it */
   size_t keylen;
@@ -54,13 +59,14 @@ typedef struct wk_task {
   uint32_t npayload;
   wk_dep *deps;
   int ndeps;
-  int missing;  /* dependencies not yet here */
-  int loading;  /* spilled dependencies being read back */
-  int admitted; /* may read spilled inputs back (counted in w->nadmitted) */
-  int queued;   /* waiting in w->load_queue to be admitted */
-  int refs;     /* the task table, each fetch waiting list holding it, each
-                   read of a spilled input in flight, the load queue */
-  ld_wtask *run;
+  int missing;   /* dependencies not yet here */
+  int loading;   /* spilled dependencies being read back */
+  int admitted;  /* may read spilled inputs back (counted in w->nadmitted) */
+  int queued;    /* waiting in w->load_queue to be admitted */
+  int refs;      /* the task table, each fetch waiting list holding it, each
+                    read of a spilled input in flight, the load queue, the run */
+  ld_wtask *run; /* &run_rec while handed to the executors, else NULL */
+  ld_wtask run_rec;
 } wk_task;
 
 typedef struct wk_data {
@@ -81,6 +87,12 @@ typedef struct wk_data {
 } wk_data;
 
 enum { WK_IN_RAM = 0, WK_WRITING, WK_ON_DISK };
+
+/* Whether D's frame array is the one in D's own allocation (store.c:
+ * data_put), freed with D and never alone. */
+static inline int wk_data_frames_inline(const wk_data *d) {
+  return (const void *)d->frames == (const void *)(d + 1);
+}
 
 /* A fetch in flight from one peer. */
 typedef struct wk_peer {
@@ -169,8 +181,12 @@ typedef struct wk_state {
   /* executor side */
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  ld_wtask **ready; /* heap by prio */
+  struct wk_ready *ready; /* heap by prio (exec.c) */
   int nready, capready;
+  /* runs submitted while a message is handled (wk_exec_defer), pushed
+   * onto the heap together at its end (loop thread only) */
+  ld_wtask **pending;
+  int npending, cappending, defer;
   ld_wtask *done_head;
   int executing;
   int stopping;
@@ -259,6 +275,11 @@ void wk_pack_resources(const wk_state *w, msgpack_packer *pk);
  * steal-response. */
 void wk_on_steal(wk_state *w, const msgpack_object *h);
 
+/* recycle.c: zeroed memory for a record of SIZE bytes (NULL when out of
+ * memory), and its release; records made and freed on the loop thread. */
+void *wk_rec_alloc(size_t size);
+void wk_rec_free(void *p);
+
 /* scratch.c */
 /* The directory scratch directories go under: --local-directory, else
  * $TMPDIR, else /tmp (a string owned by W or the environment). */
@@ -281,6 +302,11 @@ void wk_heartbeat(wk_state *w);
 /* exec.c */
 int wk_exec_start(wk_state *w, char *err, size_t errlen);
 void wk_exec_submit(wk_state *w, ld_wtask *r);
+/* Between wk_exec_defer and wk_exec_flush (nested: the outermost flush
+ * counts), submitted runs wait in W and go to the executors together:
+ * one lock and one wake-up for a compute-tasks message (loop thread). */
+void wk_exec_defer(wk_state *w);
+void wk_exec_flush(wk_state *w);
 int wk_exec_cancel(wk_state *w, ld_wtask *r); /* 1 when removed before running */
 void wk_exec_stop(wk_state *w);
 void wk_exec_add_function(wk_state *w, ld_buffer *name, ld_buffer *blob);

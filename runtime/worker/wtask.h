@@ -11,6 +11,7 @@
 #include "util/buffer.h"
 
 struct wk_task;
+struct ld_wbatch;
 
 /* A task handed to an executor thread. Filled by the loop thread; the
  * executor reads inputs and sets outputs through the ld_wtask_* calls
@@ -33,9 +34,13 @@ typedef struct ld_wtask {
   double t0, t1;
   struct wk_task *owner; /* NULL: a client's run (requests.c) */
   struct ld_wtask *next;
-  int owns_payload; /* a run: the payload array and references are its own */
-  int64_t run_id;   /* a run: the scheduler's request id */
-  int thread;       /* the executor thread that ran it (0-based; set by ld_wexec_next) */
+  int owns_payload;        /* a run: the payload array and references are its own */
+  int64_t run_id;          /* a run: the scheduler's request id */
+  int thread;              /* the executor thread that ran it (0-based; set by ld_wexec_take) */
+  struct ld_wbatch *batch; /* the batch that took it, until handed back (exec.c, under mu) */
+  int slot;                /* its slot there */
+  int in_task;             /* in its wk_task's allocation with its dependency arrays */
+  ld_buffer *out1;         /* out's storage for a result of one frame */
 } ld_wtask;
 
 /* Called by the executor (Lua, through the FFI) with the result's codec
@@ -45,15 +50,42 @@ int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *con
 /* Called by the executor when the task raised. Copies both strings. */
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
 
+/* What an executor thread runs at a time: a batch of tasks taken from the
+ * ready heap in priority order under one lock (ld_wexec_take), claimed one
+ * by one by its Lua loop (lua/ldask/worker/exec.lua) and handed back
+ * together (ld_wexec_give) with one lock and one wake-up of the loop
+ * thread. A task taken but not yet claimed can still be taken back (a
+ * steal, free-keys: wk_exec_cancel) or given back to the heap (its thread
+ * seceded, or the batch ran past its time): a slot is emptied atomically
+ * by whoever gets it first. */
+#define LD_WBATCH_MAX 64
+typedef struct ld_wbatch {
+  ld_wtask *task[LD_WBATCH_MAX]; /* taken; NULL once claimed or taken back (atomic) */
+  ld_wtask *done[LD_WBATCH_MAX]; /* claimed (by the Lua loop, in order) */
+  int n;                         /* slots taken */
+  int ndone;                     /* tasks claimed */
+  int cur;                       /* the next slot to claim (the Lua loop's) */
+} ld_wbatch;
+
 /* The executor's task loop (lua/ldask/worker/exec.lua, through the FFI;
- * only from an executor thread). ld_wexec_next waits for the next task
- * (NULL: the worker stops) and starts its clock; ld_wexec_done stops it
- * and hands the task (result or error set) back to the loop thread.
- * ld_wexec_nfn is the number of functions registered so far and
- * ld_wexec_fn(i) gives function i's name and blob (kept by the worker
- * until it exits), so the loop loads new ones before running a task. */
-ld_wtask *ld_wexec_next(void);
-void ld_wexec_done(ld_wtask *r);
+ * only from an executor thread). ld_wexec_batch is the calling thread's
+ * batch record (owned by the thread). ld_wexec_take waits for ready tasks
+ * and takes a batch of them into B (best priority first, as many as
+ * recent run times allow, a share when several threads run): returns how
+ * many, 0 when the worker stops or this thread retires. ld_wexec_claim
+ * empties slot I of B and returns its task (borrowed), to run and to put
+ * in B->done: NULL when it was taken back meanwhile. ld_wexec_give hands
+ * B's claimed tasks (results or errors and t0/t1 set) back to the loop
+ * thread and the unclaimed ones back to the heap. ld_wexec_now is the
+ * wall clock (task start/stop times). ld_wexec_nfn is the number of
+ * functions registered so far and ld_wexec_fn(i) gives function i's name
+ * and blob (kept by the worker until it exits), so the loop loads new
+ * ones before running a batch. */
+ld_wbatch *ld_wexec_batch(void);
+int ld_wexec_take(ld_wbatch *b);
+ld_wtask *ld_wexec_claim(ld_wbatch *b, int i);
+void ld_wexec_give(ld_wbatch *b);
+double ld_wexec_now(void);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
 /* Uploaded modules (requests.c), for the executors: ld_wexec_upload_gen

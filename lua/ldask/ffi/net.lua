@@ -77,6 +77,7 @@ void ld_net_set_identity(int protocol, const char *version);
 /* runtime/worker/wtask.h: a task as an executor thread sees it; the
    functions live in the ldask-worker program (reach them via ffi.C). */
 struct wk_task;
+struct ld_wbatch;
 typedef struct ld_wtask {
   const char *key;
   size_t keylen;
@@ -97,11 +98,25 @@ typedef struct ld_wtask {
   int owns_payload;
   int64_t run_id;
   int thread;
+  struct ld_wbatch *batch;
+  int slot;
+  int in_task;
+  ld_buffer *out1;
 } ld_wtask;
 int ld_wtask_set_result(ld_wtask *t, const char *hdr, size_t len, ld_buffer *const *bufs, uint32_t n);
 void ld_wtask_set_error(ld_wtask *t, const char *msg, size_t mlen, const char *tb, size_t tblen);
-ld_wtask *ld_wexec_next(void);
-void ld_wexec_done(ld_wtask *r);
+typedef struct ld_wbatch {
+  ld_wtask *task[64];
+  ld_wtask *done[64];
+  int n;
+  int ndone;
+  int cur;
+} ld_wbatch;
+ld_wbatch *ld_wexec_batch(void);
+int ld_wexec_take(ld_wbatch *b);
+ld_wtask *ld_wexec_claim(ld_wbatch *b, int i);
+void ld_wexec_give(ld_wbatch *b);
+double ld_wexec_now(void);
 int ld_wexec_nfn(void);
 int ld_wexec_fn(int i, const char **name, size_t *nlen, const char **blob, size_t *blen);
 int ld_wexec_secede(void);

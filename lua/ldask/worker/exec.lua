@@ -25,6 +25,7 @@ local package = package
 local Ref = graph.Ref
 local plain_ref, plain_done = require("ldask.codec.encode").plain_ref, require("ldask.codec.encode").plain_done
 local char_ptr = ffi.typeof("const char *")
+local tnew = require "table.new"
 
 local M = {}
 
@@ -48,9 +49,25 @@ function M.add_function(hash, blob)
   decoder:add_functions({ [hash] = blob })
 end
 
--- Decodes a value stored as frames (frame 0 the codec header).
+local u8p = ffi.typeof("const uint8_t *")
+local dbox = ffi_new("double[1]")
+local band = require("bit").band
+local VERSION, PLAIN = require("ldask.codec.encode").VERSION, require("ldask.codec.encode").PLAIN
+
+-- Decodes a value stored as frames (frame 0 the codec header). A plain
+-- finite number (the codec's 11-byte header: version, 'P', tag 7, the
+-- double) is read in place, without a Lua string of its header.
 local function decode_frames(frames, n)
-  local h = ffi_string(frames[0].data, frames[0].size)
+  local f0 = frames[0]
+  if n == 1 and f0.size == 11 then
+    local p = ffi.cast(u8p, f0.data)
+    if p[0] == VERSION and p[1] == PLAIN and p[2] == 7 and
+       (band(p[10], 0x7f) ~= 0x7f or band(p[9], 0xf0) ~= 0xf0) then
+      ffi.copy(dbox, p + 3, 8)
+      return dbox[0]
+    end
+  end
+  local h = ffi_string(f0.data, f0.size)
   if n <= 1 then return decoder:decode(h, nil) end
   local bufs = {}
   for i = 1, n - 1 do bufs[i] = frames[i] end
@@ -82,8 +99,9 @@ local is_call = payload.is_call
 local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
 
 local function run_task(t)
-  deps = t.ndeps > 0 and {} or NO_DEPS
-  for i = 0, t.ndeps - 1 do
+  local nd = t.ndeps
+  deps = nd > 0 and tnew(0, nd) or NO_DEPS -- (sized: no rehash as inputs go in)
+  for i = 0, nd - 1 do
     local k = ffi_string(t.dep_keys[i], t.dep_keylens[i])
     local v = decode_frames(t.dep_frames[i], t.dep_nframes[i])
     if v == nil then v = NILV end
@@ -170,32 +188,70 @@ local function take_uploads(gen)
 end
 local fn_blob, fn_blen = ffi_new("const char *[1]"), ffi_new("size_t[1]")
 
+-- A batch's time at most (seconds): past it, the tasks not yet claimed
+-- go back to the worker's ready heap (runtime/worker/exec.c).
+local BATCH_BUDGET = 300e-6
+
+-- Runs the tasks of batch B from slot B.cur on: claims each (a slot taken
+-- back meanwhile gives nil), records it in B.done, sets its start and stop
+-- (one clock read between two tasks). Stops past BATCH_BUDGET.
+local function run_batch(b)
+  local clock = C.ld_wexec_now()
+  local start = clock
+  while b.cur < b.n do
+    local t = C.ld_wexec_claim(b, b.cur)
+    b.cur = b.cur + 1
+    if t ~= nil then
+      local k = b.ndone
+      b.done[k] = t
+      b.ndone = k + 1
+      t.t0 = clock
+      run(t)
+      clock = C.ld_wexec_now()
+      t.t1 = clock
+      if clock - start > BATCH_BUDGET then return end
+    end
+  end
+end
+
+-- Loads the functions registered since the last batch (LOADED of them
+-- loaded so far; returns the new count) and takes new uploads.
+local function refresh(loaded)
+  local nfn = C.ld_wexec_nfn()
+  while loaded < nfn do
+    if C.ld_wexec_fn(loaded, fn_name, fn_nlen, fn_blob, fn_blen) == 0 then
+      -- a bad blob is reported when a task needs the function
+      pcall(M.add_function, ffi_string(fn_name[0], fn_nlen[0]), ffi_string(fn_blob[0], fn_blen[0]))
+    end
+    loaded = loaded + 1
+  end
+  local gen = C.ld_wexec_upload_gen()
+  if gen ~= uploads_seen then take_uploads(gen) end
+  return loaded
+end
+
 -- The executor thread's task loop (runtime/worker/exec.c calls it once):
--- takes tasks until the worker stops, loads the functions registered since
--- the last task first, runs each and hands it back. One Lua loop, so the
--- JIT compiles the whole path (a call from C per task would run it
--- interpreted).
+-- takes batches of tasks until the worker stops, loads the functions
+-- registered since the last batch first, runs the batch's tasks and hands
+-- them back together. One Lua loop, so the JIT compiles the whole path (a
+-- call from C per task would run it interpreted). A failure outside a
+-- task's own protected call (run) fails that task only.
 function M.serve()
   local loaded = 0
+  local b = C.ld_wexec_batch()
   while true do
-    local t = C.ld_wexec_next()
-    if t == nil then return end
-    local nfn = C.ld_wexec_nfn()
-    while loaded < nfn do
-      if C.ld_wexec_fn(loaded, fn_name, fn_nlen, fn_blob, fn_blen) == 0 then
-        -- a bad blob is reported when a task needs the function
-        pcall(M.add_function, ffi_string(fn_name[0], fn_nlen[0]), ffi_string(fn_blob[0], fn_blen[0]))
-      end
-      loaded = loaded + 1
-    end
-    local gen = C.ld_wexec_upload_gen()
-    if gen ~= uploads_seen then take_uploads(gen) end
-    local ok, err = pcall(run, t)
-    if not ok then
+    if C.ld_wexec_take(b) == 0 then return end
+    loaded = refresh(loaded)
+    while true do
+      local ok, err = pcall(run_batch, b)
+      if ok then break end
+      if b.ndone == 0 then C.ld_wexec_give(b); error(err, 0) end -- not a task's: C restarts the loop
+      local t = b.done[b.ndone - 1]
       local msg = "the executor failed running the task: " .. tostring(err)
       C.ld_wtask_set_error(t, msg, #msg, "", 0)
+      t.t1 = C.ld_wexec_now()
     end
-    C.ld_wexec_done(t)
+    C.ld_wexec_give(b)
     collect_if_grown()
   end
 end
