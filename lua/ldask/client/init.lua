@@ -19,7 +19,7 @@ local errors = require "ldask.errors"
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall =
   type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall
 local ffi_string, ffi_new = ffi.string, ffi.new
-local is_future, Future = future.is_future, future.Future
+local is_future, Future, sweep = future.is_future, future.Future, future.sweep
 
 local M = {}
 M.Future = Future
@@ -223,7 +223,9 @@ end
 function Client:_state(key)
   local st = self.keys[key]
   if not st then
-    st = { status = "pending", refs = 0 } -- .callbacks made on demand
+    -- (has_value, value and fetch reserve their slots: set by almost every
+    -- key, they would otherwise grow the table; .err, .callbacks on demand)
+    st = { status = "pending", refs = 0, has_value = false, value = false, fetch = false }
     self.keys[key] = st
   end
   return st
@@ -246,7 +248,10 @@ function Client:_unref(key)
   end
 end
 
+-- Sends the releases due (futures released or collected since the last
+-- call) in one release-keys message.
 function Client:_flush_releases()
+  if self._gc_mark then sweep(self) end
   local rel = self.to_release
   if #rel == 0 or self.closed then return end
   self.to_release = {}

@@ -80,6 +80,18 @@ end
 local ld_mpw_str, ld_mpw_int, ld_mpw_map, ld_mpw_array =
   lib.ld_mpw_str, lib.ld_mpw_int, lib.ld_mpw_map, lib.ld_mpw_array
 
+-- A priority (integral, as the scheduler reads it, when in range).
+local function put_prio(w, p)
+  if p ~= floor(p) and p > -9007199254740992 and p < 9007199254740992 then p = floor(p) end
+  put(w, p, "header", "priority")
+end
+
+-- The optional fields shared by every task of an update-graph.
+local function put_shared(w, retries, workers)
+  if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
+  if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+end
+
 local function put_key(w, k)
   if type(k) == "string" then ld_mpw_str(w, k, #k) else put(w, k, "header", "key") end
 end
@@ -110,11 +122,7 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   ld_mpw_str(w, "nframes", 7); ld_mpw_array(w, n)
   for i = first, last do ld_mpw_int(w, nframes[i]) end
   ld_mpw_str(w, "priority", 8); ld_mpw_array(w, n)
-  for i = first, last do
-    local p = prios[i]
-    if p ~= floor(p) and p > -9007199254740992 and p < 9007199254740992 then p = floor(p) end
-    put(w, p, "header", "priority")
-  end
+  for i = first, last do put_prio(w, prios[i]) end
   ld_mpw_str(w, "ndeps", 5); ld_mpw_array(w, n)
   for i = first, last do ld_mpw_int(w, #tasks[i].deps) end
   if ndeps > 0 then
@@ -130,8 +138,7 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
       end
     end
   end
-  if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
-  if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+  put_shared(w, retries, workers)
   if own then
     ld_mpw_str(w, "resources", 9); ld_mpw_array(w, n)
     for i = first, last do put(w, tasks[i].resources or resources, "header", "resources") end
@@ -142,6 +149,31 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   local nw = #wanted
   ld_mpw_array(w, nw)
   for i = 1, nw do put_key(w, wanted[i]) end
+  return ffi_string(lib.ld_mpw_data(w), lib.ld_mpw_size(w))
+end
+
+-- The same header for tasks without dependencies, of one frame each, all
+-- wanted: keys KEYS[FIRST..LAST] (strings), task i's priority PBASE +
+-- ORDER0 + i; RETRIES, WORKERS and RESOURCES (may be nil) apply to all.
+function M.update_graph_flat(keys, first, last, pbase, order0, retries, workers, resources)
+  local w = writer
+  lib.ld_mpw_reset(w)
+  local n = last - first + 1
+  ld_mpw_map(w, 6 + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0) + (resources ~= nil and 1 or 0))
+  ld_mpw_str(w, "op", 2); ld_mpw_str(w, "update-graph", 12)
+  ld_mpw_str(w, "keys", 4); ld_mpw_array(w, n)
+  for i = first, last do local k = keys[i]; ld_mpw_str(w, k, #k) end
+  ld_mpw_str(w, "nframes", 7); ld_mpw_array(w, n)
+  for _ = 1, n do ld_mpw_int(w, 1) end
+  ld_mpw_str(w, "priority", 8); ld_mpw_array(w, n)
+  local p0 = pbase + order0
+  for i = first, last do put_prio(w, p0 + i) end
+  ld_mpw_str(w, "ndeps", 5); ld_mpw_array(w, n)
+  for _ = 1, n do ld_mpw_int(w, 0) end
+  put_shared(w, retries, workers)
+  if resources ~= nil then ld_mpw_str(w, "resources", 9); put(w, resources, "header", "resources") end
+  ld_mpw_str(w, "wanted", 6); ld_mpw_array(w, n)
+  for i = first, last do local k = keys[i]; ld_mpw_str(w, k, #k) end
   return ffi_string(lib.ld_mpw_data(w), lib.ld_mpw_size(w))
 end
 

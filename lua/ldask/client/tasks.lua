@@ -9,6 +9,7 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
+local map_plain = require "ldask.client.map_plain"
 local funcname_of = require("ldask.funcname").of
 local replace_where = require("ldask.base").replace_where
 local check_resources = require("ldask.annotations").check_resources
@@ -17,6 +18,7 @@ local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, 
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
 local format = string.format
 local EMPTY = mp.EMPTY
+local MAP_CHUNK = 2000 -- tasks per update-graph of a map: the cluster starts on the first ones
 local is_future, Future = future.is_future, future.Future
 
 local T = {}
@@ -315,6 +317,9 @@ function T.install(M, Client, shared)
     end
     local flags = LITERALS[n + 1]
     local nz = #zipped
+    if plain_extra and nz == 0 and map_plain.takes(seq) and map_plain.takes_args(extra, n) then
+      return map_plain.map(self, fh, flags, seq, extra, n, base, pure, tokenize.tokenize, opts, MAP_CHUNK, 2)
+    end
     for i = 1, #seq do
       local deps, task
       local v = seq[i]
@@ -343,7 +348,7 @@ function T.install(M, Client, shared)
       wanted[i] = key
       futs[i] = future.new(self, key)
     end
-    if #tasks > 0 then self:_update_graph(tasks, wanted, opts, 2, 2000) end
+    if #tasks > 0 then self:_update_graph(tasks, wanted, opts, 2, MAP_CHUNK) end
     return futs
   end
 
