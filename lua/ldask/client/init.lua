@@ -283,8 +283,16 @@ local function fire(st)
   end
 end
 
+local fast_ptr = require("ldask.codec.decode").fast_ptr
+
+-- The value of the N frames FRAMES[FIRST ..] (a header, then buffers).
 local function decode_value(frames, first, n)
-  local h = ffi_string(frames[first].data, frames[first].size)
+  local f = frames[first]
+  if n == 1 then
+    local v, ok = fast_ptr(f.data, f.size)
+    if ok then return v end
+  end
+  local h = ffi_string(f.data, f.size)
   if n == 1 then return codec.decode(h, nil) end
   local bufs = {}
   for i = 1, n - 1 do bufs[i] = frames[first + i] end
@@ -497,12 +505,18 @@ function Client:_fetch(keys, timeout, what, level)
   -- Small values come with keys-finished: only finished keys whose value
   -- did not come along are gathered (pending ones once they finish, see
   -- finished()), so a small result costs no request.
-  local ask, now_ask = {}, {}
+  local ask, now_ask, now_seen = {}, {}, nil
   for _, k in ipairs(keys) do
     local st = self:_state(k)
     if not st.has_value and st.status ~= "error" and st.status ~= "cancelled" and st.status ~= "lost" then
       ask[#ask + 1] = k
-      if st.status == "finished" then now_ask[#now_ask + 1] = k else st.fetch = true end
+      if st.status ~= "finished" then
+        st.fetch = true
+      elseif not (now_seen and now_seen[k]) then -- (KEYS may repeat a key)
+        now_seen = now_seen or {}
+        now_seen[k] = true
+        now_ask[#now_ask + 1] = k
+      end
     end
   end
   if #now_ask > 0 then self:_send({ op = "gather", keys = now_ask }, nil, level + 1) end

@@ -17,6 +17,7 @@ local check_resources = require("ldask.annotations").check_resources
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
 local format = string.format
+local tnew = require "table.new"
 local EMPTY = mp.EMPTY
 local MAP_CHUNK = 2000 -- tasks per update-graph of a map: the cluster starts on the first ones
 local is_future, Future = future.is_future, future.Future
@@ -378,6 +379,45 @@ function T.install(M, Client, shared)
     return (replace_futures(fs, function(f) return st_of[f.key].value end))
   end
 
+  -- gather of LIST (a plain list of this client's live futures, FIRST
+  -- checked by list_of_mine): the values in a new list. The list holds its
+  -- futures, so their keys stay held while this waits.
+  local function gather_list(self, list, timeout, level)
+    self:_poll(0)
+    local n, states = #list, self.keys
+    local ask, na = nil, 0
+    for i = 1, n do
+      local st = states[list[i].key]
+      if not (st and st.has_value) then
+        ask = ask or {}
+        na = na + 1
+        ask[na] = list[i].key
+      end
+    end
+    if ask then self:_fetch(ask, timeout, "Client:gather", level + 1) end
+    local out = tnew(n, 0)
+    for i = 1, n do
+      local k = list[i].key
+      local st = states[k] or self:_state(k)
+      if not st.has_value then raise_state(k, st, level + 1) end
+      if st.has_value then out[i] = st.value end
+    end
+    return out
+  end
+
+  -- True when FS is a non-empty plain list of futures of SELF, none
+  -- released (gather's common case).
+  local function list_of_mine(self, fs)
+    if type(fs) ~= "table" or getmetatable(fs) ~= nil then return false end
+    local n = #fs
+    if n == 0 or next(fs, n) ~= nil then return false end
+    for i = 1, n do
+      local f = fs[i]
+      if getmetatable(f) ~= Future or f.client ~= self or f.released then return false end
+    end
+    return true
+  end
+
   --- gather(futures [, timeout]): the results in the same nesting: a future
   -- gives its value; lists and keyed tables of futures (nested too) give
   -- the same tables of values; other values pass through unchanged (dask).
@@ -390,6 +430,7 @@ function T.install(M, Client, shared)
     if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
       error("Client:gather: timeout must be a number of seconds >= 0, got " .. tostring(timeout), 2)
     end
+    if list_of_mine(self, fs) then return gather_list(self, fs, timeout, 2) end
     local keys, seen, bad = {}, {}, nil
     each_future(fs, function(f)
       if f.client ~= self then bad = bad or ("the future of '" .. f.key .. "' belongs to another client") end
