@@ -407,29 +407,23 @@ local function read_obj(p, i, n, header, depth)
   return nil, nil
 end
 
---- Returns the value of a small plain header and true, or nil and false
--- when the header is not one this reader takes.
-function M.fast(header)
-  local n = #header
+-- The value of the N bytes at P (HEADER: the same as a string, or nil)
+-- and true, or nil and false when they are not a small plain header.
+local function fast_at(p, n, header)
   if n < 3 or n > FASTMAX then return nil, false end
-  local p = cast(u8p, header)
   if p[0] ~= VERSION or p[1] ~= PLAIN then return nil, false end
   local v, j = read_obj(p, 2, n, header, 0)
   if j ~= n then return nil, false end
   return v, true
 end
 
+--- Returns the value of a small plain header and true, or nil and false
+-- when the header is not one this reader takes.
+function M.fast(header) return fast_at(cast(u8p, header), #header, header) end
+
 --- M.fast for the LEN bytes at PTR (a frame's data: no string made of the
 -- whole header).
-function M.fast_ptr(ptr, len)
-  local n = tonumber(len)
-  if n < 3 or n > FASTMAX then return nil, false end
-  local p = cast(u8p, ptr)
-  if p[0] ~= VERSION or p[1] ~= PLAIN then return nil, false end
-  local v, j = read_obj(p, 2, n, nil, 0)
-  if j ~= n then return nil, false end
-  return v, true
-end
+function M.fast_ptr(ptr, len) return fast_at(cast(u8p, ptr), tonumber(len), nil) end
 
 --- Decodes HEADER with BUFFERS (array of ld_buffer *, borrowed) and
 -- FUNCTIONS (nil, or hash -> function resolver). Raises a message string.
