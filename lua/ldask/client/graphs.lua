@@ -10,7 +10,7 @@ local future = require "ldask.client.future"
 
 local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack =
   type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack
-local is_future = future.is_future
+local is_future, Future = future.is_future, future.Future
 local call_task = require("ldask.task.payload").call_task -- the compact call form
 local annotations = require "ldask.annotations"
 local of_key, check_resources = annotations.of_key, annotations.check_resources
@@ -76,8 +76,16 @@ local GRAPH_CHUNK = 2000
 -- True when a future is inside V (plain tables are searched, as
 -- strip_futures does), without copying anything.
 local function has_future(v)
-  if is_future(v) then return true end
-  if type(v) ~= "table" or getmetatable(v) ~= nil then return false end
+  if type(v) ~= "table" then return false end
+  local mt = getmetatable(v)
+  if mt ~= nil then return mt == Future end
+  -- the array part first, without pairs (a task is usually all array)
+  local n = #v
+  for i = 1, n do
+    local x = v[i]
+    if type(x) == "table" and has_future(x) then return true end
+  end
+  if next(v, n > 0 and n or nil) == nil then return false end
   for _, x in pairs(v) do
     if type(x) == "table" and has_future(x) then return true end
   end

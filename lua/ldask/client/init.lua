@@ -12,6 +12,7 @@ local ffi = require "ffi"
 require "ldask.ffi.client"
 local lib = require "ldask.native"
 local mp = require "ldask.client.mp"
+local batch = require "ldask.client.batch"
 local future = require "ldask.client.future"
 local codec = require "ldask.codec"
 local errors = require "ldask.errors"
@@ -36,10 +37,6 @@ Client._now = now
 local current -- the default client (the last one created, until closed)
 
 local errbuf = ffi_new("char[512]")
-
--- Buffers -----------------------------------------------------------------
-
-local buffer_array = ffi.typeof("ld_buffer *[?]")
 
 -- Connection --------------------------------------------------------------
 
@@ -172,11 +169,9 @@ local function check(self, name, level)
   if self.closed then error("Client:" .. name .. ": the client is closed", (level or 2) + 1) end
 end
 
-local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?]")
--- Arrays reused by messages of few frames (one send at a time: the Lua
--- state is single-threaded and ld_client_send_parts copies what it keeps).
-local SMALL = 16
-local small_ptrs, small_lens, small_bufs = ptr_array(SMALL), len_array(SMALL), buffer_array(SMALL)
+-- The frames of the messages sent through _send_encoded (not those of
+-- update-graphs: a function registration goes out while those are built).
+local out_frames = batch.frames()
 
 -- Sends header table H with FRAMES: a list of strings (copied) and
 -- ld_buffer * (sent without a copy). Raises when the connection is gone.
@@ -186,36 +181,10 @@ end
 
 -- The same with the header already encoded (HS, a msgpack string).
 function Client:_send_encoded(hs, frames, level)
-  local n = frames and #frames or 0
-  local rc
-  if n == 0 then
-    rc = lib.ld_client_send(self.cl, hs, #hs, nil, 0)
-  else
-    local ptrs, lens, bufs
-    if n <= SMALL then
-      ptrs, lens, bufs = small_ptrs, small_lens, small_bufs
-    else
-      ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
-    end
-    for i = 1, n do
-      local f = frames[i]
-      if type(f) == "string" then
-        ptrs[i - 1] = f
-        lens[i - 1] = #f
-        bufs[i - 1] = nil
-      else
-        bufs[i - 1] = f
-      end
-    end
-    rc = lib.ld_client_send_parts(self.cl, hs, #hs, ptrs, lens, bufs, n)
-    if n <= SMALL then
-      for i = 0, n - 1 do ptrs[i] = nil; bufs[i] = nil end -- no stale references kept
-    end
-  end
-  if rc ~= 0 then
-    error("ldask.Client: lost the connection to the scheduler at " .. self.address .. ": " ..
-      ffi_string(lib.ld_client_error(self.cl)), (level or 2) + 1)
-  end
+  local fr = out_frames
+  fr:reset()
+  for i = 1, frames and #frames or 0 do fr:add(frames[i]) end
+  fr:send(self, hs, (level or 2) + 1)
 end
 
 -- Key states ----------------------------------------------------------------

@@ -9,7 +9,7 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
-local map_plain = require "ldask.client.map_plain"
+local batch = require "ldask.client.batch"
 local funcname_of = require("ldask.funcname").of
 local replace_where = require("ldask.base").replace_where
 local check_resources = require("ldask.annotations").check_resources
@@ -180,11 +180,22 @@ function T.install(M, Client, shared)
   -- Sends TASKS[FIRST..LAST] ({key, value, deps, order}) as one
   -- update-graph whose wanted keys are WANT.
   function Client:_send_tasks(tasks, first, last, want, opts, level)
-    local frames, nfs, prios = {}, {}, {}
+    local nfs, prios = {}, {}
     local keys = self.keys
+    local fr = batch.tasks
+    fr:reset()
     for i = first, last do
       local t = tasks[i]
-      nfs[i] = self:_encode(t.value, t.key, frames, level + 1)
+      local v = t.value
+      if plain_call(v) then
+        fr:add_plain(v)
+        nfs[i] = 1
+      else
+        local frames = {}
+        local nf = self:_encode(v, t.key, frames, level + 1)
+        for j = 1, nf do fr:add(frames[j]) end
+        nfs[i] = nf
+      end
       prios[i] = prio(opts, t.order)
       -- a key cancelled before (cancel, restart) is computed again: its
       -- futures wait for the new result, as in dask
@@ -193,7 +204,7 @@ function T.install(M, Client, shared)
     end
     self:_send_functions(level + 1)
     local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
-    self:_send_encoded(hs, frames, level + 1)
+    fr:send(self, hs, level + 1)
   end
 
   -- Sends TASKS ({key, value, deps, order}) as update-graphs; WANTED keys.
@@ -318,8 +329,8 @@ function T.install(M, Client, shared)
     end
     local flags = LITERALS[n + 1]
     local nz = #zipped
-    if plain_extra and nz == 0 and map_plain.takes(seq) and map_plain.takes_args(extra, n) then
-      return map_plain.map(self, fh, flags, seq, extra, n, base, pure, tokenize.tokenize, opts, MAP_CHUNK, 2)
+    if plain_extra and nz == 0 and batch.takes(seq) and batch.takes_args(extra, n) then
+      return batch.map(self, fh, flags, seq, extra, n, base, pure, tokenize.tokenize, opts, MAP_CHUNK, 2)
     end
     for i = 1, #seq do
       local deps, task
