@@ -23,12 +23,13 @@ local G = {}
 -- The dependency keys of V (of KEY) in G, as graph.task_deps gives them;
 -- a task whose arguments are all in its array part and none a table (the
 -- usual {f, "key", 1, ...}) is read without graph.task_deps' recursion
--- and tables.
+-- and tables (one shared, read-only empty list when it has none).
+local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
 local function deps_of(g, v, key)
   if type(v) ~= "table" or getmetatable(v) ~= nil then return task_deps(g, v, key) end
   local n = #v
   if next(v, n > 0 and n or nil) ~= nil then return task_deps(g, v, key) end
-  local out, no, seen = {}, 0, nil
+  local out, no, seen = NO_DEPS, 0, nil
   for i = 1, n do
     local a = v[i]
     local ta = type(a)
@@ -43,6 +44,7 @@ local function deps_of(g, v, key)
           end
         end
         if not dup then
+          if no == 0 then out = {} end
           no = no + 1
           out[no] = a
           if seen then
@@ -125,7 +127,7 @@ function G.install(M, Client, strip_futures)
   -- graph.index) save computing them again.
   function Client:_submit_graph(g, wanted, opts, level, deps, ix)
     deps = deps or graph.deps(g)
-    local tasks = {}
+    local tasks, nt = {}, 0
     ix = ix or graph.index(g, deps)
     local ok, order_or_err, prios = pcall(graph.order, ix)
     if not ok then misuse("ldask.Client: " .. tostring(order_or_err)) end
@@ -159,8 +161,10 @@ function G.install(M, Client, strip_futures)
           d = dd
         end
         local ann = of_key(key)
-        tasks[#tasks + 1] = { key = key, value = sv, deps = d, order = base + prios[i - 1],
-          resources = ann and ann.resources or nil }
+        local t = { key = key, value = sv, deps = d, order = base + prios[i - 1] }
+        if ann and ann.resources then t.resources = ann.resources end
+        nt = nt + 1
+        tasks[nt] = t
       end
     end
     self.seq = base + ix.n
