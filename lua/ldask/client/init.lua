@@ -268,34 +268,57 @@ local function decode_value(frames, first, n)
   return codec.decode(h, bufs)
 end
 
+-- keys-finished, read in place from its parsed header O (no table for
+-- its columns): small values come along (nframes[i] frames for keys[i];
+-- 0: fetch with gather when asked for). The done callbacks run after the
+-- loop: one may poll, and a parse reuses the memory O is in.
+local function keys_finished(self, o, m)
+  local keys, next_frame = self.keys, 1
+  local called
+  local kp, n = mp.elements(mp.field(o, "keys"))
+  local np, nn = mp.elements(mp.field(o, "nframes"))
+  local mstr, mvalue = mp.str, mp.value
+  for i = 0, n - 1 do
+    local k = mstr(kp[i])
+    local st = keys[k]
+    local nf = i < nn and mvalue(np[i]) or 0
+    if type(nf) ~= "number" then nf = 0 end
+    if st then
+      if nf > 0 and not st.has_value then
+        local ok, v = pcall(decode_value, m.frames, next_frame, nf)
+        if ok then st.value, st.has_value = v, true end
+      end
+      if st.status ~= "finished" then
+        finished(self, k, st)
+        if st.callbacks then called = called or {}; called[#called + 1] = st end
+      end
+    end
+    next_frame = next_frame + nf
+  end
+  if called then
+    for i = 1, #called do fire(called[i]) end
+  end
+end
+
 -- Handles one received message (and frees it).
 function Client:_handle(m)
-  local h, err = mp.decode(m.frames[0].data, m.frames[0].size)
-  if not h then
+  local o, err = mp.parse(m.frames[0].data, m.frames[0].size)
+  local op = o and mp.field(o, "op")
+  if op and mp.str(op) == "keys-finished" then
+    keys_finished(self, o, m)
     lib.ld_msg_free(m)
-    io.stderr:write("ldask: bad message from the scheduler: ", err, "\n")
     return
   end
-  local op = h.op
+  local h = o and mp.value(o)
+  if type(h) ~= "table" then
+    lib.ld_msg_free(m)
+    io.stderr:write("ldask: bad message from the scheduler: ", err or "not a map", "\n")
+    return
+  end
+  op = h.op
   if op == "key-finished" then
     local st = self.keys[h.key]
     if st and st.status ~= "finished" then finished(self, h.key, st); fire(st) end
-  elseif op == "keys-finished" then
-    -- small values come along (nframes[i] frames for keys[i]; 0: fetch
-    -- with gather when asked for)
-    local keys, nfs, next_frame = self.keys, h.nframes, 1
-    for i, k in ipairs(h.keys) do
-      local st = keys[k]
-      local nf = nfs and nfs[i] or 0
-      if st then
-        if nf > 0 and not st.has_value then
-          local ok, v = pcall(decode_value, m.frames, next_frame, nf)
-          if ok then st.value, st.has_value = v, true end
-        end
-        if st.status ~= "finished" then finished(self, k, st); fire(st) end
-      end
-      next_frame = next_frame + nf
-    end
   elseif op == "gather-data" then
     local next_frame = 1
     for _, rec in ipairs(h.keys or {}) do

@@ -213,4 +213,44 @@ function M.decode(ptr, len)
   return get(o)
 end
 
+-- Reading a header in place, without a table for each of its arrays: the
+-- parsed object (valid until the next parse or decode), its fields and
+-- elements.
+
+--- Parses LEN bytes at PTR: the root object, or nil and an error message.
+function M.parse(ptr, len)
+  local o = lib.ld_mp_reader_parse(reader, ptr, len, errbuf, 256)
+  if o == nil then return nil, ffi_string(errbuf) end
+  return o
+end
+
+--- Object O as a Lua value (tables for maps and arrays).
+M.value = get
+
+--- The value object of field NAME of map object O, or nil.
+function M.field(o, name)
+  if tonumber(o.type) ~= T_MAP then return nil end
+  local kv, n = o.via.map.ptr, #name
+  for i = 0, o.via.map.size - 1 do
+    local k = kv[i].key
+    if tonumber(k.type) == T_STR and k.via.str.size == n and ffi_string(k.via.str.ptr, n) == name then
+      return kv[i].val
+    end
+  end
+  return nil
+end
+
+--- The elements of array object O: a pointer to the first and their count;
+-- nil when O is not an array.
+function M.elements(o)
+  if o == nil or tonumber(o.type) ~= T_ARR then return nil, 0 end
+  return o.via.array.ptr, o.via.array.size
+end
+
+--- A string object's Lua string, or any other object's value (M.value).
+function M.str(o)
+  if tonumber(o.type) == T_STR then return ffi_string(o.via.str.ptr, o.via.str.size) end
+  return get(o)
+end
+
 return M
