@@ -90,15 +90,17 @@ end
 --- Sends header HS with the frames added since reset() through CLIENT's
 -- connection, then resets; raises at LEVEL when the connection is gone.
 -- @param client the Client
--- @param hs the msgpack header (a string)
+-- @param hs the msgpack header: a string, or a pointer with HLEN
 -- @param level the caller's level, for the error
-function Frames:send(client, hs, level)
+-- @param[opt] hlen the header's length when HS is a pointer
+function Frames:send(client, hs, level, hlen)
+  hlen = hlen or #hs
   local n, held, offs = self.n, self.held, self.offs
   if n > self.cap then self:grow(n) end
   local ptrs, lens, bufs = self.ptrs, self.lens, self.bufs
   local rc
   if n == 0 then
-    rc = lib.ld_client_send(client.cl, hs, #hs, nil, 0)
+    rc = lib.ld_client_send(client.cl, hs, hlen, nil, 0)
   else
     local base = ffi_cast(u8p, (self.pbuf:ref()))
     for i = 1, n do
@@ -114,7 +116,7 @@ function Frames:send(client, hs, level)
         bufs[i - 1] = f
       end
     end
-    rc = lib.ld_client_send_parts(client.cl, hs, #hs, ptrs, lens, bufs, n)
+    rc = lib.ld_client_send_parts(client.cl, hs, hlen, ptrs, lens, bufs, n)
     for i = 0, n - 1 do ptrs[i] = nil; bufs[i] = nil end -- (no stale references)
   end
   self:reset()
@@ -163,8 +165,8 @@ local function send_chunk(self, keys, seq, tmpl, first, last, pbase, order0, opt
     tmpl[4] = seq[i]
     fr:add_plain(tmpl)
   end
-  local hs = mp.update_graph_flat(keys, first, last, pbase, order0, opts.retries, opts.workers, opts.resources)
-  fr:send(self, hs, level + 1)
+  local hs, hlen = mp.update_graph_flat(keys, first, last, pbase, order0, opts.retries, opts.workers, opts.resources)
+  fr:send(self, hs, level + 1, hlen)
 end
 
 --- Submits FH (the registered hash of the function) over SEQ (M.takes

@@ -169,23 +169,20 @@ local function check(self, name, level)
   if self.closed then error("Client:" .. name .. ": the client is closed", (level or 2) + 1) end
 end
 
--- The frames of the messages sent through _send_encoded (not those of
+-- The frames of the messages sent through _send (not those of
 -- update-graphs: a function registration goes out while those are built).
 local out_frames = batch.frames()
 
 -- Sends header table H with FRAMES: a list of strings (copied) and
 -- ld_buffer * (sent without a copy). Raises when the connection is gone.
 function Client:_send(h, frames, level)
-  self:_send_encoded(mp.encode(h), frames, (level or 2) + 1)
-end
-
--- The same with the header already encoded (HS, a msgpack string).
-function Client:_send_encoded(hs, frames, level)
   local fr = out_frames
   fr:reset()
   for i = 1, frames and #frames or 0 do fr:add(frames[i]) end
-  fr:send(self, hs, (level or 2) + 1)
+  local hs, hlen = mp.encode_ref(h)
+  fr:send(self, hs, (level or 2) + 1, hlen)
 end
+
 
 -- Key states ----------------------------------------------------------------
 

@@ -77,6 +77,14 @@ function M.encode(t)
   return ffi_string(lib.ld_mpw_data(writer), lib.ld_mpw_size(writer))
 end
 
+-- Encodes the table T in place: a pointer to the bytes and their length,
+-- valid until the next header is written here (no Lua string made).
+function M.encode_ref(t)
+  lib.ld_mpw_reset(writer)
+  put(writer, t, "header", nil)
+  return lib.ld_mpw_data(writer), tonumber(lib.ld_mpw_size(writer))
+end
+
 local ld_mpw_str, ld_mpw_int, ld_mpw_map, ld_mpw_array =
   lib.ld_mpw_str, lib.ld_mpw_int, lib.ld_mpw_map, lib.ld_mpw_array
 
@@ -103,7 +111,8 @@ end
 -- field, from ldask.annotate, wins: then the column has one entry per
 -- task), WANTED is the list of wanted keys. A
 -- dependency on a task of the same message is written as that task's
--- 0-based index in the message, any other as its key.
+-- 0-based index in the message, any other as its key. Returns a pointer to
+-- the header and its length, valid until the next header is written here.
 function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted, resources)
   local w = writer
   lib.ld_mpw_reset(w)
@@ -149,7 +158,7 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   local nw = #wanted
   ld_mpw_array(w, nw)
   for i = 1, nw do put_key(w, wanted[i]) end
-  return ffi_string(lib.ld_mpw_data(w), lib.ld_mpw_size(w))
+  return lib.ld_mpw_data(w), tonumber(lib.ld_mpw_size(w))
 end
 
 -- The same header for tasks without dependencies, of one frame each, all
@@ -174,7 +183,7 @@ function M.update_graph_flat(keys, first, last, pbase, order0, retries, workers,
   if resources ~= nil then ld_mpw_str(w, "resources", 9); put(w, resources, "header", "resources") end
   ld_mpw_str(w, "wanted", 6); ld_mpw_array(w, n)
   for i = first, last do local k = keys[i]; ld_mpw_str(w, k, #k) end
-  return ffi_string(lib.ld_mpw_data(w), lib.ld_mpw_size(w))
+  return lib.ld_mpw_data(w), tonumber(lib.ld_mpw_size(w))
 end
 
 local T_NIL, T_BOOL, T_POS, T_NEG = 0, 1, 2, 3

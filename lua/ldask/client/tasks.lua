@@ -203,8 +203,8 @@ function T.install(M, Client, shared)
       if st and st.status == "cancelled" then st.status = "pending" end
     end
     self:_send_functions(level + 1)
-    local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
-    fr:send(self, hs, level + 1)
+    local hs, hlen = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
+    fr:send(self, hs, level + 1, hlen)
   end
 
   -- Sends TASKS ({key, value, deps, order}) as update-graphs; WANTED keys.
