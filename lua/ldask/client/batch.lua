@@ -17,6 +17,8 @@ local mp = require "ldask.client.mp"
 local future = require "ldask.client.future"
 local CALL = require("ldask.task.payload").CALL
 local enc = require "ldask.codec.encode"
+local S = require "ldask.client.state"
+local STATUS = S.STATUS
 
 local type, error, format, setmetatable = type, error, string.format, setmetatable
 local ffi_string, ffi_cast = ffi.string, ffi.cast
@@ -195,7 +197,7 @@ function M.map(self, fh, flags, seq, extra, n, base, pure, token, opts, chunk, l
     -- a key cancelled before (cancel, restart) is computed again: its
     -- futures wait for the new result, as in dask
     local st = states[key]
-    if st.status == "cancelled" then st.status = "pending" end
+    if st[STATUS] == "cancelled" then st[STATUS] = "pending" end
   end
   local tmpl = tnew(5 + n, 0) -- (array part: indices 0 .. 4 + n)
   tmpl[1], tmpl[2], tmpl[3] = CALL, fh, flags

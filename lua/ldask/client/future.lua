@@ -5,6 +5,9 @@
 -- collected) and no other future of the same key remains in this client,
 -- the scheduler is told that this client no longer needs the key.
 -- @submodule ldask.client
+local S = require "ldask.client.state"
+local STATUS, HAS_VALUE, VALUE, ERR, CALLBACKS = S.STATUS, S.HAS_VALUE, S.VALUE, S.ERR, S.CALLBACKS
+
 local setmetatable, getmetatable, type, error, tostring, pairs, ipairs =
   setmetatable, getmetatable, type, error, tostring, pairs, ipairs
 local clock = os.clock
@@ -85,7 +88,7 @@ end
 function Future:status()
   check(self, "status")
   self.client:_poll(0)
-  return self.client:_state(self.key).status
+  return self.client:_state(self.key)[STATUS]
 end
 
 --- True when the future is finished, failed or cancelled (does not wait).
@@ -116,7 +119,7 @@ function Future:exception(timeout)
   local c = self.client
   c:_wait_keys({ self.key }, timeout, "Future:exception", 3, false)
   local st = c:_state(self.key)
-  return st.err
+  return st[ERR] or nil
 end
 
 --- Cancels the task (and what depends on it) unless it already finished.
@@ -137,11 +140,11 @@ function Future:add_done_callback(fn)
   local c = self.client
   c:_poll(0)
   local st = c:_state(self.key)
-  if st.status ~= "pending" then
+  if st[STATUS] ~= "pending" then
     fn(self)
   else
-    local cbs = st.callbacks
-    if not cbs then cbs = {}; st.callbacks = cbs end
+    local cbs = st[CALLBACKS]
+    if not cbs then cbs = {}; st[CALLBACKS] = cbs end
     cbs[#cbs + 1] = { fn, self }
   end
 end
@@ -184,7 +187,7 @@ local function local_value(f, level)
   if f.released then error("ldask: the future of '" .. f.key .. "' was released", level + 1) end
   if c.closed then
     local st = c.keys[f.key]
-    if st and st.has_value then return st.value end
+    if st and st[HAS_VALUE] then return st[VALUE] end
     error("ldask: the future of '" .. f.key .. "' belongs to a closed client that never fetched its value;"
       .. " compute while the client is open", level + 1)
   end
@@ -265,7 +268,7 @@ function M.as_completed(futures, opts)
       for i, f in pairs(left) do
         local c = f.client
         local st = c:_state(f.key)
-        if st.status ~= "pending" then
+        if st[STATUS] ~= "pending" then
           left[i] = nil
           n = n - 1
           if opts.with_results then return f, f:result() end
@@ -304,7 +307,7 @@ function M.wait(futures, opts)
   c:_wait_keys(keys, opts.timeout, "wait", 3, when == "FIRST_COMPLETED")
   local done, not_done = {}, {}
   for _, f in ipairs(fs) do
-    if c:_state(f.key).status ~= "pending" then done[#done + 1] = f else not_done[#not_done + 1] = f end
+    if c:_state(f.key)[STATUS] ~= "pending" then done[#done + 1] = f else not_done[#not_done + 1] = f end
   end
   return { done = done, not_done = not_done }
 end

@@ -15,6 +15,10 @@ local mp = require "ldask.client.mp"
 local batch = require "ldask.client.batch"
 local future = require "ldask.client.future"
 local codec = require "ldask.codec"
+local S = require "ldask.client.state"
+local new_state = S.new
+local STATUS, REFS, HAS_VALUE, VALUE, FETCH, ERR, CALLBACKS =
+  S.STATUS, S.REFS, S.HAS_VALUE, S.VALUE, S.FETCH, S.ERR, S.CALLBACKS
 local errors = require "ldask.errors"
 
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall =
@@ -50,7 +54,7 @@ local function new_client(address, opts)
   local self = setmetatable({
     address = address,
     cl = ffi.gc(cl, lib.ld_client_free),
-    keys = {},          -- key -> state {status, refs, value, has_value, err, callbacks}
+    keys = {},          -- key -> state (ldask.client.state: status, refs, value, ...)
     replies = {},       -- request id -> reply header
     next_id = 0,
     session = codec.session(),
@@ -189,9 +193,7 @@ end
 function Client:_state(key)
   local st = self.keys[key]
   if not st then
-    -- (has_value, value and fetch reserve their slots: set by almost every
-    -- key, they would otherwise grow the table; .err, .callbacks on demand)
-    st = { status = "pending", refs = 0, has_value = false, value = false, fetch = false }
+    st = new_state()
     self.keys[key] = st
   end
   return st
@@ -199,7 +201,7 @@ end
 
 function Client:_ref(key)
   local st = self:_state(key)
-  st.refs = st.refs + 1
+  st[REFS] = st[REFS] + 1
 end
 
 -- Called by futures' finalizers: must not send (it may run anywhere); the
@@ -207,8 +209,8 @@ end
 function Client:_unref(key)
   local st = self.keys[key]
   if not st then return end
-  st.refs = st.refs - 1
-  if st.refs <= 0 then
+  st[REFS] = st[REFS] - 1
+  if st[REFS] <= 0 then
     self.keys[key] = nil
     self.to_release[#self.to_release + 1] = key
   end
@@ -231,18 +233,18 @@ end
 -- Marks ST (of KEY) finished; a value still wanted by a waiting fetch and
 -- not come along is gathered by that fetch.
 local function finished(self, key, st)
-  if st.status == "finished" then return end
-  st.status = "finished"
-  if st.fetch then
-    st.fetch = nil
-    if not st.has_value then self.to_gather[#self.to_gather + 1] = key end
+  if st[STATUS] == "finished" then return end
+  st[STATUS] = "finished"
+  if st[FETCH] then
+    st[FETCH] = nil
+    if not st[HAS_VALUE] then self.to_gather[#self.to_gather + 1] = key end
   end
 end
 
 local function fire(st)
-  local cbs = st.callbacks
+  local cbs = st[CALLBACKS]
   if not cbs then return end
-  st.callbacks = nil
+  st[CALLBACKS] = nil
   for _, cb in ipairs(cbs) do
     local ok, err = pcall(cb[1], cb[2])
     if not ok then io.stderr:write("ldask: error in a future's done callback: ", tostring(err), "\n") end
@@ -281,13 +283,13 @@ local function keys_finished(self, o, m)
     local nf = i < nn and mvalue(np[i]) or 0
     if type(nf) ~= "number" then nf = 0 end
     if st then
-      if nf > 0 and not st.has_value then
+      if nf > 0 and not st[HAS_VALUE] then
         local ok, v = pcall(decode_value, m.frames, next_frame, nf)
-        if ok then st.value, st.has_value = v, true end
+        if ok then st[VALUE], st[HAS_VALUE] = v, true end
       end
-      if st.status ~= "finished" then
+      if st[STATUS] ~= "finished" then
         finished(self, k, st)
-        if st.callbacks then called = called or {}; called[#called + 1] = st end
+        if st[CALLBACKS] then called = called or {}; called[#called + 1] = st end
       end
     end
     next_frame = next_frame + nf
@@ -315,7 +317,7 @@ function Client:_handle(m)
   op = h.op
   if op == "key-finished" then
     local st = self.keys[h.key]
-    if st and st.status ~= "finished" then finished(self, h.key, st); fire(st) end
+    if st and st[STATUS] ~= "finished" then finished(self, h.key, st); fire(st) end
   elseif op == "gather-data" then
     local next_frame = 1
     for _, rec in ipairs(h.keys or {}) do
@@ -324,11 +326,11 @@ function Client:_handle(m)
       if st then
         local ok, v = pcall(decode_value, m.frames, next_frame, nf)
         if ok then
-          st.value, st.has_value = v, true
-          if st.status ~= "finished" then st.status = "finished"; fire(st) end
+          st[VALUE], st[HAS_VALUE] = v, true
+          if st[STATUS] ~= "finished" then st[STATUS] = "finished"; fire(st) end
         else
-          st.status = "error"
-          st.err = errors.task_error(rec.key, "cannot decode the result: " .. tostring(v), "")
+          st[STATUS] = "error"
+          st[ERR] = errors.task_error(rec.key, "cannot decode the result: " .. tostring(v), "")
           fire(st)
         end
       end
@@ -339,17 +341,17 @@ function Client:_handle(m)
     -- (also after a finish: its data was lost and could not be made again;
     -- a value already fetched stays available here)
     if st then
-      st.status = h.lost and "lost" or "error"
+      st[STATUS] = h.lost and "lost" or "error"
       -- (origin: the task that failed first, when a dependency's error
       -- made this one fail)
-      st.err = errors.task_error(h.origin or h.key, h.message or "", h.traceback or "")
+      st[ERR] = errors.task_error(h.origin or h.key, h.message or "", h.traceback or "")
       fire(st)
     end
   elseif op == "key-cancelled" then
     -- also after a finish: the data was lost and its recomputation cancelled
     local st = self.keys[h.key]
-    if st and st.status ~= "cancelled" then
-      st.status = "cancelled"
+    if st and st[STATUS] ~= "cancelled" then
+      st[STATUS] = "cancelled"
       fire(st)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
@@ -433,7 +435,7 @@ function Client:_wait_held(keys, timeout, what, level, any)
     local pending = 0
     for _, k in ipairs(keys) do
       local st = self:_state(k)
-      if st.status == "pending" then pending = pending + 1 end
+      if st[STATUS] == "pending" then pending = pending + 1 end
     end
     if pending == 0 or (any and pending < #keys) then return end
     local wait = 0.5
@@ -442,7 +444,7 @@ function Client:_wait_held(keys, timeout, what, level, any)
       if wait <= 0 then
         local why = ""
         for _, k in ipairs(keys) do
-          if self:_state(k).status == "pending" then why = self:_why_pending(k); break end
+          if self:_state(k)[STATUS] == "pending" then why = self:_why_pending(k); break end
         end
         error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s" .. why, level + 1)
       end
@@ -497,10 +499,10 @@ function Client:_fetch(keys, timeout, what, level)
   local ask, now_ask, now_seen = {}, {}, nil
   for _, k in ipairs(keys) do
     local st = self:_state(k)
-    if not st.has_value and st.status ~= "error" and st.status ~= "cancelled" and st.status ~= "lost" then
+    if not st[HAS_VALUE] and st[STATUS] ~= "error" and st[STATUS] ~= "cancelled" and st[STATUS] ~= "lost" then
       ask[#ask + 1] = k
-      if st.status ~= "finished" then
-        st.fetch = true
+      if st[STATUS] ~= "finished" then
+        st[FETCH] = true
       elseif not (now_seen and now_seen[k]) then -- (KEYS may repeat a key)
         now_seen = now_seen or {}
         now_seen[k] = true
@@ -518,7 +520,7 @@ function Client:_fetch(keys, timeout, what, level)
       self:_send({ op = "gather", keys = tg }, nil, level + 1)
     end
     local st = self:_state(ask[i])
-    if st.has_value or st.status == "error" or st.status == "cancelled" or st.status == "lost" then
+    if st[HAS_VALUE] or st[STATUS] == "error" or st[STATUS] == "cancelled" or st[STATUS] == "lost" then
       i = i + 1
     else
       local wait = 0.5
@@ -537,16 +539,16 @@ function Client:_fetch(keys, timeout, what, level)
 end
 
 local function raise_state(key, st, level)
-  if st.status == "error" or st.status == "lost" then error(st.err, 0) end
-  if st.status == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
+  if st[STATUS] == "error" or st[STATUS] == "lost" then error(st[ERR], 0) end
+  if st[STATUS] == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
 end
 
 local function result_held(self, key, timeout, level)
   self:_poll(0)
   self:_fetch({ key }, timeout, "Future:result", level + 1)
   local st = self:_state(key)
-  if not st.has_value then raise_state(key, st, level + 1) end
-  return st.value
+  if not st[HAS_VALUE] then raise_state(key, st, level + 1) end
+  return st[VALUE]
 end
 
 function Client:_result(key, timeout, level)

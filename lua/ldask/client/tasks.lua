@@ -9,6 +9,8 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
+local S = require "ldask.client.state"
+local STATUS, HAS_VALUE, VALUE, FETCH, ERR = S.STATUS, S.HAS_VALUE, S.VALUE, S.FETCH, S.ERR
 local batch = require "ldask.client.batch"
 local funcname_of = require("ldask.funcname").of
 local replace_where = require("ldask.base").replace_where
@@ -200,7 +202,7 @@ function T.install(M, Client, shared)
       -- a key cancelled before (cancel, restart) is computed again: its
       -- futures wait for the new result, as in dask
       local st = keys[t.key]
-      if st and st.status == "cancelled" then st.status = "pending" end
+      if st and st[STATUS] == "cancelled" then st[STATUS] = "pending" end
     end
     self:_send_functions(level + 1)
     local hs, hlen = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
@@ -384,10 +386,10 @@ function T.install(M, Client, shared)
     local st_of = {}
     for _, k in ipairs(keys) do
       local st = self:_state(k)
-      if not st.has_value then raise_state(k, st, 5) end
+      if not st[HAS_VALUE] then raise_state(k, st, 5) end
       st_of[k] = st
     end
-    return (replace_futures(fs, function(f) return st_of[f.key].value end))
+    return (replace_futures(fs, function(f) return st_of[f.key][VALUE] end))
   end
 
   -- gather of LIST (a plain list of this client's live futures, FIRST
@@ -399,7 +401,7 @@ function T.install(M, Client, shared)
     local ask, na = nil, 0
     for i = 1, n do
       local st = states[list[i].key]
-      if not (st and st.has_value) then
+      if not (st and st[HAS_VALUE]) then
         ask = ask or {}
         na = na + 1
         ask[na] = list[i].key
@@ -410,8 +412,8 @@ function T.install(M, Client, shared)
     for i = 1, n do
       local k = list[i].key
       local st = states[k] or self:_state(k)
-      if not st.has_value then raise_state(k, st, level + 1) end
-      if st.has_value then out[i] = st.value end
+      if not st[HAS_VALUE] then raise_state(k, st, level + 1) end
+      if st[HAS_VALUE] then out[i] = st[VALUE] end
     end
     return out
   end
@@ -522,7 +524,7 @@ function T.install(M, Client, shared)
         for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
         recs[#recs + 1] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }
         local st = self:_state(key)
-        if st.status == "cancelled" then st.status = "pending" end
+        if st[STATUS] == "cancelled" then st[STATUS] = "pending" end
       end
     end
     local workers = opts.workers
@@ -534,7 +536,7 @@ function T.install(M, Client, shared)
     self:_wait_keys(keys, opts.timeout or 60, "Client:scatter", 2)
     for _, k in ipairs(keys) do
       local st = self:_state(k)
-      if st.status == "error" then error(st.err, 0) end
+      if st[STATUS] == "error" then error(st[ERR], 0) end
     end
     if shape == "single" then return futs[1] end
     if shape == "list" then return futs end
@@ -553,10 +555,10 @@ function T.install(M, Client, shared)
     for i, f in ipairs(list) do
       keys[i] = f.key
       local st = self:_state(f.key)
-      if st.status ~= "cancelled" then
-        if st.status ~= "pending" then done[#done + 1] = f.key end
-        st.status = "cancelled"
-        st.value, st.has_value, st.err, st.fetch = nil, nil, nil, nil
+      if st[STATUS] ~= "cancelled" then
+        if st[STATUS] ~= "pending" then done[#done + 1] = f.key end
+        st[STATUS] = "cancelled"
+        st[VALUE], st[HAS_VALUE], st[ERR], st[FETCH] = nil, nil, nil, nil
         fire(st)
       end
     end
