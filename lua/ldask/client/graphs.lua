@@ -77,21 +77,28 @@ local GRAPH_CHUNK = 2000
 
 -- True when a future is inside V (plain tables are searched, as
 -- strip_futures does), without copying anything.
+local function has_future_in(v)
+  if type(v) ~= "table" then return false end
+  local mt = getmetatable(v)
+  if mt ~= nil then return mt == Future end
+  for _, x in pairs(v) do
+    if type(x) == "table" and has_future_in(x) then return true end
+  end
+  return false
+end
+
+-- The same, with a task's usual shape (an array part of no tables: no
+-- future can hide there) decided in one flat loop.
 local function has_future(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
   if mt ~= nil then return mt == Future end
-  -- the array part first, without pairs (a task is usually all array)
   local n = #v
   for i = 1, n do
-    local x = v[i]
-    if type(x) == "table" and has_future(x) then return true end
+    if type(v[i]) == "table" then return has_future_in(v) end
   end
   if next(v, n > 0 and n or nil) == nil then return false end
-  for _, x in pairs(v) do
-    if type(x) == "table" and has_future(x) then return true end
-  end
-  return false
+  return has_future_in(v)
 end
 
 -- The plain graph and the compact layers of collection OBJ
@@ -189,6 +196,7 @@ function G.install(M, Client, strip_futures)
     end
     local pos = {}
     for p = 1, n do pos[tasks[p].key] = p end
+    tasks.pos = pos -- (mp.update_graph reads it: no index of its own per chunk)
     local held, nheld = {}, 0 -- key -> last chunk with a task needing it
     for p = 1, n do
       local c = ceil(p / GRAPH_CHUNK)

@@ -111,8 +111,9 @@ end
 -- field, from ldask.annotate, wins: then the column has one entry per
 -- task), WANTED is the list of wanted keys. A
 -- dependency on a task of the same message is written as that task's
--- 0-based index in the message, any other as its key. Returns a pointer to
--- the header and its length, valid until the next header is written here.
+-- 0-based index in the message, any other as its key (TASKS.pos, when
+-- set, maps each key to its index in TASKS). Returns a pointer to the
+-- header and its length, valid until the next header is written here.
 function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted, resources)
   local w = writer
   lib.ld_mpw_reset(w)
@@ -135,15 +136,19 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   ld_mpw_str(w, "ndeps", 5); ld_mpw_array(w, n)
   for i = first, last do ld_mpw_int(w, #tasks[i].deps) end
   if ndeps > 0 then
-    local at = {}
-    for i = first, last do at[tasks[i].key] = i - first end
+    -- (TASKS.pos, when the caller has it: key -> position in TASKS)
+    local pos = tasks.pos
+    if not pos then
+      pos = {}
+      for i = first, last do pos[tasks[i].key] = i end
+    end
     ld_mpw_str(w, "deps", 4); ld_mpw_array(w, ndeps)
     for i = first, last do
       local d = tasks[i].deps
       for j = 1, #d do
         local k = d[j]
-        local x = at[k]
-        if x then ld_mpw_int(w, x) else put_key(w, k) end
+        local x = pos[k]
+        if x and x >= first and x <= last then ld_mpw_int(w, x - first) else put_key(w, k) end
       end
     end
   end
