@@ -223,11 +223,14 @@ function Client:_flush_releases()
   local rel = self.to_release
   if #rel == 0 or self.closed then return end
   self.to_release = {}
-  local keys = {}
-  for _, k in ipairs(rel) do
-    if not self.keys[k] then keys[#keys + 1] = k end -- unless wanted again since
+  local states, n = self.keys, 0
+  for i = 1, #rel do
+    local k = rel[i]
+    if not states[k] then n = n + 1; rel[n] = k end -- unless wanted again since
   end
-  if #keys > 0 then pcall(self._send, self, { op = "release-keys", keys = keys }) end
+  for i = #rel, n + 1, -1 do rel[i] = nil end
+  -- (marked: the header writer need not check that it is a list)
+  if n > 0 then pcall(self._send, self, { op = "release-keys", keys = mp.array(rel) }) end
 end
 
 -- Marks ST (of KEY) finished; a value still wanted by a waiting fetch and
