@@ -287,7 +287,12 @@ local function keys_finished(self, o, m)
     if type(nf) ~= "number" then nf = 0 end
     if st then
       if nf > 0 and not st[HAS_VALUE] then
-        local ok, v = pcall(decode_value, m.frames, next_frame, nf)
+        local v, ok
+        if nf == 1 then -- (a small plain value: read without a pcall)
+          local f = m.frames[next_frame]
+          v, ok = fast_ptr(f.data, f.size)
+        end
+        if not ok then ok, v = pcall(decode_value, m.frames, next_frame, nf) end
         if ok then st[VALUE], st[HAS_VALUE] = v, true end
       end
       if st[STATUS] ~= "finished" then
