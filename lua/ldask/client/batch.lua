@@ -18,11 +18,11 @@ local future = require "ldask.client.future"
 local CALL = require("ldask.task.payload").CALL
 local enc = require "ldask.codec.encode"
 local S = require "ldask.client.state"
-local STATUS = S.STATUS
+local STATUS, REFS, new_state = S.STATUS, S.REFS, S.new
 
 local type, error, format, setmetatable = type, error, string.format, setmetatable
 local ffi_string, ffi_cast = ffi.string, ffi.cast
-local new_future = future.new
+local new_held = future.new_held
 
 local M = {}
 
@@ -193,11 +193,14 @@ function M.map(self, fh, flags, seq, extra, n, base, pure, token, opts, chunk, l
       end
     end
     keys[i] = key
-    futs[i] = new_future(self, key)
+    -- (Client:_ref, inline)
+    local st = states[key]
+    if not st then st = new_state(); states[key] = st end
+    st[REFS] = st[REFS] + 1
     -- a key cancelled before (cancel, restart) is computed again: its
     -- futures wait for the new result, as in dask
-    local st = states[key]
     if st[STATUS] == "cancelled" then st[STATUS] = "pending" end
+    futs[i] = new_held(self, key)
   end
   local tmpl = tnew(5 + n, 0) -- (array part: indices 0 .. 4 + n)
   tmpl[1], tmpl[2], tmpl[3] = CALL, fh, flags

@@ -35,9 +35,9 @@ local function slots_of(client)
   return live
 end
 
--- Creates a future for KEY of CLIENT (which counts the reference).
-function M.new(client, key)
-  client:_ref(key)
+-- Creates a future for KEY of CLIENT whose reference the caller has
+-- counted already (Client:_ref).
+local function new_held(client, key)
   local live = client._live or slots_of(client)
   local free = client._free_slots
   local nfree = #free
@@ -47,6 +47,13 @@ function M.new(client, key)
   live[i] = f
   client._slot_key[i] = key
   return f
+end
+M.new_held = new_held
+
+-- Creates a future for KEY of CLIENT (which counts the reference).
+function M.new(client, key)
+  client:_ref(key)
+  return new_held(client, key)
 end
 
 -- Drops the reference of every future of CLIENT collected since the last
