@@ -152,6 +152,11 @@ describe("distributed fast paths", function()
   it("gathers a list with a repeated future, and refuses a released one", function()
     local f = c:submit(function(x) return x * 10 end, 4)
     assert.same({ 40, 40, 40 }, c:gather({ f, f, f }, 10))
+    -- a done callback that releases a future of the list while it waits
+    local slow = c:map(function(x) local t = os.clock() while os.clock() - t < 0.02 * x do end return x end,
+      { 1, 2, 3, 4 }, client.options { pure = false })
+    slow[1]:add_done_callback(function() slow[4]:release() end)
+    assert.same({ 1, 2, 3, 4 }, c:gather(slow, 20))
     local g2 = c:submit(function(x) return x end, 5)
     g2:release()
     local ok, err = pcall(c.gather, c, { f, g2 })

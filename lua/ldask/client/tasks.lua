@@ -10,7 +10,7 @@ local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
 local S = require "ldask.client.state"
-local STATUS, HAS_VALUE, VALUE, FETCH, ERR = S.STATUS, S.HAS_VALUE, S.VALUE, S.FETCH, S.ERR
+local STATUS, REFS, HAS_VALUE, VALUE, FETCH, ERR = S.STATUS, S.REFS, S.HAS_VALUE, S.VALUE, S.FETCH, S.ERR
 local batch = require "ldask.client.batch"
 local funcname_of = require("ldask.funcname").of
 local replace_where = require("ldask.base").replace_where
@@ -392,29 +392,44 @@ function T.install(M, Client, shared)
     return (replace_futures(fs, function(f) return st_of[f.key][VALUE] end))
   end
 
-  -- gather of LIST (a plain list of this client's live futures, FIRST
-  -- checked by list_of_mine): the values in a new list. The list holds its
-  -- futures, so their keys stay held while this waits.
-  local function gather_list(self, list, timeout, level)
+  -- The values of LIST (as gather_list), its keys held. LEVEL: of the
+  -- user's call, as _fetch and raise_state count it from here.
+  local function gather_held_list(self, list, timeout, level)
     self:_poll(0)
     local n, states = #list, self.keys
     local ask, na = nil, 0
     for i = 1, n do
       local st = states[list[i].key]
-      if not (st and st[HAS_VALUE]) then
+      if not st[HAS_VALUE] then
         ask = ask or {}
         na = na + 1
         ask[na] = list[i].key
       end
     end
-    if ask then self:_fetch(ask, timeout, "Client:gather", level + 1) end
+    if ask then self:_fetch(ask, timeout, "Client:gather", level) end
     local out = tnew(n, 0)
     for i = 1, n do
       local k = list[i].key
-      local st = states[k] or self:_state(k)
-      if not st[HAS_VALUE] then raise_state(k, st, level + 1) end
+      local st = states[k]
+      if not st[HAS_VALUE] then raise_state(k, st, level) end
       if st[HAS_VALUE] then out[i] = st[VALUE] end
     end
+    return out
+  end
+
+  -- gather of LIST (a plain list of this client's live futures, first
+  -- checked by list_of_mine): the values in a new list. Each key is held
+  -- (one more reference, as _holding does) while this waits: a done
+  -- callback run by the wait may release a future of the list.
+  local function gather_list(self, list, timeout, level)
+    local n, states = #list, self.keys
+    for i = 1, n do
+      local st = states[list[i].key] -- (its future holds it: it exists)
+      st[REFS] = st[REFS] + 1
+    end
+    local ok, out = pcall(gather_held_list, self, list, timeout, level + 3)
+    for i = 1, n do self:_unref(list[i].key) end
+    if not ok then error(out, 0) end
     return out
   end
 
