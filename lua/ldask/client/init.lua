@@ -498,17 +498,20 @@ function Client:_holding(keys, fn, ...)
 end
 
 -- Fetches the values of KEYS (not already here) and waits for them (the
--- caller holds the keys, see _holding).
-function Client:_fetch(keys, timeout, what, level)
+-- caller holds the keys, see _holding, so their states stay the same
+-- tables: STS, when given, holds them, STS[i] that of KEYS[i]).
+function Client:_fetch(keys, timeout, what, level, sts)
   self:_poll(0) -- values that already arrived need no gather
   -- Small values come with keys-finished: only finished keys whose value
   -- did not come along are gathered (pending ones once they finish, see
   -- finished()), so a small result costs no request.
-  local ask, now_ask, now_seen = {}, {}, nil
-  for _, k in ipairs(keys) do
-    local st = self:_state(k)
+  local ask, ask_st, na, now_ask, now_seen = {}, {}, 0, {}, nil
+  for j = 1, #keys do
+    local k = keys[j]
+    local st = sts and sts[j] or self:_state(k)
     if not st[HAS_VALUE] and st[STATUS] ~= "error" and st[STATUS] ~= "cancelled" and st[STATUS] ~= "lost" then
-      ask[#ask + 1] = k
+      na = na + 1
+      ask[na], ask_st[na] = k, st
       if st[STATUS] ~= "finished" then
         st[FETCH] = true
       elseif not (now_seen and now_seen[k]) then -- (KEYS may repeat a key)
@@ -521,13 +524,13 @@ function Client:_fetch(keys, timeout, what, level)
   if #now_ask > 0 then self:_send({ op = "gather", keys = now_ask }, nil, level + 1) end
   local deadline = timeout and now() + timeout
   local i = 1
-  while i <= #ask do
+  while i <= na do
     local tg = self.to_gather
     if #tg > 0 then
       self.to_gather = {}
       self:_send({ op = "gather", keys = tg }, nil, level + 1)
     end
-    local st = self:_state(ask[i])
+    local st = ask_st[i]
     if st[HAS_VALUE] or st[STATUS] == "error" or st[STATUS] == "cancelled" or st[STATUS] == "lost" then
       i = i + 1
     else
@@ -539,7 +542,7 @@ function Client:_fetch(keys, timeout, what, level)
         end
         if wait > 0.5 then wait = 0.5 end
       end
-      if not self:_poll(wait, #ask == 1 and SPIN or nil) and lib.ld_client_closed(self.cl) ~= 0 then
+      if not self:_poll(wait, na == 1 and SPIN or nil) and lib.ld_client_closed(self.cl) ~= 0 then
         lost_connection(self, what, level + 1)
       end
     end

@@ -392,26 +392,26 @@ function T.install(M, Client, shared)
     return (replace_futures(fs, function(f) return st_of[f.key][VALUE] end))
   end
 
-  -- The values of LIST (as gather_list), its keys held. LEVEL: of the
-  -- user's call, as _fetch and raise_state count it from here.
-  local function gather_held_list(self, list, timeout, level)
+  -- The values of LIST (as gather_list), its keys held (STS[i]: the state
+  -- of LIST[i]'s key). LEVEL: of the user's call, as _fetch and raise_state
+  -- count it from here.
+  local function gather_held_list(self, list, sts, timeout, level)
     self:_poll(0)
-    local n, states = #list, self.keys
-    local ask, na = nil, 0
+    local n = #list
+    local ask, ask_st, na = nil, nil, 0
     for i = 1, n do
-      local st = states[list[i].key]
+      local st = sts[i]
       if not st[HAS_VALUE] then
-        ask = ask or {}
+        if not ask then ask, ask_st = {}, {} end
         na = na + 1
-        ask[na] = list[i].key
+        ask[na], ask_st[na] = list[i].key, st
       end
     end
-    if ask then self:_fetch(ask, timeout, "Client:gather", level) end
+    if ask then self:_fetch(ask, timeout, "Client:gather", level, ask_st) end
     local out = tnew(n, 0)
     for i = 1, n do
-      local k = list[i].key
-      local st = states[k]
-      if not st[HAS_VALUE] then raise_state(k, st, level) end
+      local st = sts[i]
+      if not st[HAS_VALUE] then raise_state(list[i].key, st, level) end
       if st[HAS_VALUE] then out[i] = st[VALUE] end
     end
     return out
@@ -423,12 +423,17 @@ function T.install(M, Client, shared)
   -- callback run by the wait may release a future of the list.
   local function gather_list(self, list, timeout, level)
     local n, states = #list, self.keys
+    local sts = tnew(n, 0)
     for i = 1, n do
       local st = states[list[i].key] -- (its future holds it: it exists)
       st[REFS] = st[REFS] + 1
+      sts[i] = st
     end
-    local ok, out = pcall(gather_held_list, self, list, timeout, level + 3)
-    for i = 1, n do self:_unref(list[i].key) end
+    local ok, out = pcall(gather_held_list, self, list, sts, timeout, level + 3)
+    for i = 1, n do
+      local st = sts[i]
+      if st[REFS] > 1 then st[REFS] = st[REFS] - 1 else self:_unref(list[i].key) end
+    end
     if not ok then error(out, 0) end
     return out
   end
