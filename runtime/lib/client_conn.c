@@ -242,10 +242,10 @@ static void segment(const ld_msg *m, const unsigned char *pfx, size_t plen, uint
  * so that the failure shows as a closed connection, not a torn stream). */
 static ld_msg *write_direct(int fd, ld_msg *m, int *failed) {
   unsigned char small[4 + 8 * 16];
-  size_t plen = 4 + 8 * (size_t)m->nframes;
+  size_t plen = m->raw ? 0 : 4 + 8 * (size_t)m->nframes; /* raw: framed already */
   unsigned char *pfx = plen <= sizeof small ? small : malloc(plen);
   if (pfx == NULL) return m;
-  ld_msg_prefix(m, pfx);
+  if (!m->raw) ld_msg_prefix(m, pfx);
   uint32_t nseg = m->nframes + 1, seg = 0;
   size_t off = 0; /* into segment SEG */
   uint64_t done = 0;
@@ -362,13 +362,57 @@ int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const 
   return enqueue(cl, m);
 }
 
+/* Writes V as N little-endian bytes at P (the frame prefix's integers,
+ * as core/net/frame.c writes them). */
+static unsigned char *put_le(unsigned char *p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+  return p + n;
+}
+
+/* A raw message (ld_msg.raw) holding the whole wire form of header HDR
+ * (LEN bytes) and N frames of LENS[i] bytes at PTRS[i]: the frame prefix
+ * (docs/protocol.md, "Framing"), then every frame, in one buffer. One
+ * allocation and one copy where a frame each would take one of both.
+ * Returns the message (the caller owns it), or NULL when out of memory. */
+static ld_msg *raw_message(const char *hdr, size_t len, const char *const *ptrs, const size_t *lens,
+                           uint32_t n) {
+  size_t total = 4 + 8 * ((size_t)n + 1) + len;
+  for (uint32_t i = 0; i < n; i++) total += lens[i];
+  ld_msg *m = ld_msg_new(1);
+  ld_buffer *b = m ? ld_buffer_new(total) : NULL;
+  if (b == NULL) {
+    ld_msg_free(m);
+    return NULL;
+  }
+  unsigned char *p = b->data;
+  p = put_le(p, (uint64_t)n + 1, 4);
+  p = put_le(p, len, 8);
+  for (uint32_t i = 0; i < n; i++) p = put_le(p, lens[i], 8);
+  memcpy(p, hdr, len);
+  p += len;
+  for (uint32_t i = 0; i < n; i++) {
+    if (lens[i]) memcpy(p, ptrs[i], lens[i]);
+    p += lens[i];
+  }
+  m->raw = 1;
+  m->frames[0] = b;
+  return m;
+}
+
 /* Queues a message whose N frames after the header are either bytes
  * (BUFS[i] == NULL: LENS[i] bytes at PTRS[i], copied) or buffers (BUFS[i],
  * retained by the message). One call per message however many frames: the
- * Lua client sends its task payloads this way. Thread-safe. Returns 0, or
- * -1 when the connection is closed or out of memory. */
+ * Lua client sends its task payloads this way; a message of copies only
+ * goes as one raw buffer (raw_message). Thread-safe. Returns 0, or -1 when
+ * the connection is closed or out of memory. */
 int ld_client_send_parts(ld_client *cl, const char *hdr, size_t len, const char *const *ptrs,
                          const size_t *lens, ld_buffer *const *bufs, uint32_t n) {
+  uint32_t nbufs = 0;
+  for (uint32_t i = 0; bufs && i < n; i++) nbufs += bufs[i] != NULL;
+  if (nbufs == 0 && n > 1) {
+    ld_msg *raw = raw_message(hdr, len, ptrs, lens, n);
+    return raw ? enqueue(cl, raw) : -1;
+  }
   ld_msg *m = ld_msg_new(n + 1);
   if (m == NULL) return -1;
   m->frames[0] = ld_buffer_new_small(len);

@@ -1,7 +1,9 @@
 -- Functional specs of the distributed fast paths: large graphs sent in
 -- chunks (intermediates needed by a later chunk held, then released),
--- the compact payload and header encodings, and blocking waits in the
--- client. Real ldask-scheduler and ldask-workers on 127.0.0.1.
+-- the compact payload and header encodings, blocking waits in the client,
+-- map's path for scalars (ldask.client.batch), gather of a list, and the
+-- release of collected futures without a finalizer each. Real
+-- ldask-scheduler and ldask-workers on 127.0.0.1.
 local client = require "ldask.client"
 local cluster_mod = require "ldask.client.cluster"
 
@@ -126,5 +128,80 @@ describe("distributed fast paths", function()
     assert.same({ 1.5, "s", true, true }, f:result(10))
     local t = c:submit(function(x) return x.a + #x end, { 1, 2, a = 3 })
     assert.equal(5, t:result(10))
+  end)
+
+  it("maps over scalars in several chunks as the general path does", function()
+    local n = 4500 -- three update-graphs
+    local seq, mixed = {}, { 1, 2.5, "s", true, false, -3 }
+    for i = 1, n do seq[i] = i end
+    local fs = c:map(function(x, k, s) return x * k .. s end, seq, 3, "!", client.options { pure = false })
+    local r = c:gather(fs, 30)
+    assert.equal(n, #r)
+    assert.equal("3!", r[1]); assert.equal(3 * n .. "!", r[n])
+    -- pure keys are those of the call: the same map twice, the same keys
+    local f = function(x, y) return { x, y == nil } end
+    local a, b = c:map(f, mixed, nil), c:map(f, mixed, nil)
+    for i = 1, #mixed do assert.equal(a[i].key, b[i].key) end
+    assert.same({ { 1, true }, { 2.5, true }, { "s", true }, { true, true }, { false, true }, { -3, true } },
+      c:gather(a, 30))
+    -- an element that is not a scalar takes the general path, same results
+    local futs = c:map(function(x) return type(x) == "table" and x[1] or x end, { 7, { 8 } })
+    assert.same({ 7, 8 }, c:gather(futs, 30))
+  end)
+
+  it("gathers a list with a repeated future, and refuses a released one", function()
+    local f = c:submit(function(x) return x * 10 end, 4)
+    assert.same({ 40, 40, 40 }, c:gather({ f, f, f }, 10))
+    -- a done callback that releases a future of the list while it waits
+    local slow = c:map(function(x) local t = os.clock() while os.clock() - t < 0.02 * x do end return x end,
+      { 1, 2, 3, 4 }, client.options { pure = false })
+    slow[1]:add_done_callback(function() slow[4]:release() end)
+    assert.same({ 1, 2, 3, 4 }, c:gather(slow, 20))
+    local g2 = c:submit(function(x) return x end, 5)
+    g2:release()
+    local ok, err = pcall(c.gather, c, { f, g2 })
+    assert.is_false(ok)
+    assert.matches("was released", tostring(err))
+  end)
+
+  it("releases the keys of collected futures at the next safe point", function()
+    local o = client.options { pure = false }
+    local fs = c:map(function(x) return x end, { 1, 2, 3 }, o)
+    c:gather(fs, 10)
+    local keys = {}
+    for i, f in ipairs(fs) do keys[i] = f.key end
+    fs = nil -- luacheck: ignore
+    local deadline = os.time() + 10
+    local held
+    repeat
+      collectgarbage(); collectgarbage()
+      c:_flush_releases()
+      held = 0
+      for _, k in ipairs(keys) do if c.keys[k] then held = held + 1 end end
+    until held == 0 or os.time() > deadline
+    assert.equal(0, held)
+    -- the scheduler forgets them: who_has knows none
+    local deadline2 = os.time() + 10
+    local known
+    repeat
+      known = 0
+      local wh = c:who_has(keys)
+      for _, k in ipairs(keys) do if wh[k] and #wh[k] > 0 then known = known + 1 end end
+    until known == 0 or os.time() > deadline2
+    assert.equal(0, known)
+  end)
+
+  it("fires done callbacks of keys finished in one batch, which may poll", function()
+    local seen = {}
+    local fs = c:map(function(x) return x + 1 end, { 1, 2, 3, 4 }, client.options { pure = false })
+    for i, f in ipairs(fs) do
+      f:add_done_callback(function(fut)
+        seen[i] = fut:result(10) -- polls from inside the callback
+      end)
+    end
+    c:gather(fs, 10)
+    local deadline = os.time() + 10
+    while #seen < 4 and os.time() <= deadline do c:_poll(0.05) end
+    assert.same({ 2, 3, 4, 5 }, seen)
   end)
 end)

@@ -5,12 +5,12 @@
 -- collected) and no other future of the same key remains in this client,
 -- the scheduler is told that this client no longer needs the key.
 -- @submodule ldask.client
-local ffi = require "ffi"
+local S = require "ldask.client.state"
+local STATUS, HAS_VALUE, VALUE, ERR, CALLBACKS = S.STATUS, S.HAS_VALUE, S.VALUE, S.ERR, S.CALLBACKS
 
 local setmetatable, getmetatable, type, error, tostring, pairs, ipairs =
   setmetatable, getmetatable, type, error, tostring, pairs, ipairs
 local clock = os.clock
-local ffi_gc = ffi.gc
 
 local M = {}
 
@@ -18,38 +18,63 @@ local Future = { __name = "ldask.Future" }
 Future.__index = Future
 M.Future = Future
 
--- Each future holds a small cdata whose finalizer tells its client that
--- one reference to the key is gone. The cdata carries a slot number into
--- the client's table of keys, so one finalizer per client serves every
--- future (no closure per future).
-local gc_anchor = ffi.typeof("int32_t[1]")
+-- Release on collection without a finalizer per future: the client's
+-- table LIVE holds each future weakly under a slot number and SLOT_KEY its
+-- key strongly. A sentinel table, also held weakly, disappears at the end
+-- of every collection cycle; the client then sweeps the slots at its next
+-- safe point (M.sweep, from Client:_flush_releases) and drops one reference
+-- per vanished future. This costs a table slot per future instead of a
+-- cdata, a finalizer-table entry and a finalizer call.
+local WEAK_V = { __mode = "v" }
 
-local function finalizer_of(client)
-  local fin = client._fin
-  if fin then return fin end
-  local slots, free = {}, {}
-  client._slots, client._free_slots = slots, free
-  fin = function(cd)
-    local i = cd[0]
-    local key = slots[i]
-    slots[i] = false
-    free[#free + 1] = i
-    if key then client:_unref(key) end
-  end
-  client._fin = fin
-  return fin
+-- Makes the slot tables of CLIENT; returns them.
+local function slots_of(client)
+  local live = setmetatable({}, WEAK_V)
+  client._live, client._slot_key, client._free_slots, client._nslots = live, {}, {}, 0
+  client._gc_mark = setmetatable({ {} }, WEAK_V)
+  return live
 end
+
+-- Creates a future for KEY of CLIENT whose reference the caller has
+-- counted already (Client:_ref).
+local function new_held(client, key)
+  local live = client._live or slots_of(client)
+  local free = client._free_slots
+  local nfree = #free
+  local i = free[nfree]
+  if i then free[nfree] = nil else i = client._nslots + 1; client._nslots = i end
+  local f = setmetatable({ client = client, key = key, _slot = i, released = false }, Future)
+  live[i] = f
+  client._slot_key[i] = key
+  return f
+end
+M.new_held = new_held
 
 -- Creates a future for KEY of CLIENT (which counts the reference).
 function M.new(client, key)
   client:_ref(key)
-  local fin = client._fin or finalizer_of(client)
-  local slots, free = client._slots, client._free_slots
+  return new_held(client, key)
+end
+
+-- Drops the reference of every future of CLIENT collected since the last
+-- sweep, once a collection cycle has ended since then (cheap otherwise).
+-- Returns true when it swept.
+function M.sweep(client)
+  local mark = client._gc_mark
+  if not mark or mark[1] ~= nil then return false end
+  mark[1] = {}
+  local live, slot_key, free = client._live, client._slot_key, client._free_slots
   local nfree = #free
-  local i = free[nfree]
-  if i then free[nfree] = nil else i = #slots + 1 end
-  slots[i] = key
-  return setmetatable({ client = client, key = key, _gc = ffi_gc(gc_anchor(i), fin) }, Future)
+  for i = 1, client._nslots do
+    local key = slot_key[i]
+    if key and live[i] == nil then
+      slot_key[i] = false
+      nfree = nfree + 1
+      free[nfree] = i
+      client:_unref(key)
+    end
+  end
+  return true
 end
 
 --- True when X is a Future.
@@ -70,7 +95,7 @@ end
 function Future:status()
   check(self, "status")
   self.client:_poll(0)
-  return self.client:_state(self.key).status
+  return self.client:_state(self.key)[STATUS]
 end
 
 --- True when the future is finished, failed or cancelled (does not wait).
@@ -101,7 +126,7 @@ function Future:exception(timeout)
   local c = self.client
   c:_wait_keys({ self.key }, timeout, "Future:exception", 3, false)
   local st = c:_state(self.key)
-  return st.err
+  return st[ERR] or nil
 end
 
 --- Cancels the task (and what depends on it) unless it already finished.
@@ -122,11 +147,11 @@ function Future:add_done_callback(fn)
   local c = self.client
   c:_poll(0)
   local st = c:_state(self.key)
-  if st.status ~= "pending" then
+  if st[STATUS] ~= "pending" then
     fn(self)
   else
-    local cbs = st.callbacks
-    if not cbs then cbs = {}; st.callbacks = cbs end
+    local cbs = st[CALLBACKS]
+    if not cbs then cbs = {}; st[CALLBACKS] = cbs end
     cbs[#cbs + 1] = { fn, self }
   end
 end
@@ -135,10 +160,11 @@ end
 function Future:release()
   if self.released then return end
   self.released = true
-  local c, i = self.client, self._gc[0]
-  ffi.gc(self._gc, nil)
-  c._slots[i] = false
-  c._free_slots[#c._free_slots + 1] = i
+  local c, i = self.client, self._slot
+  c._live[i] = nil
+  c._slot_key[i] = false
+  local free = c._free_slots
+  free[#free + 1] = i
   c:_unref(self.key)
 end
 
@@ -168,7 +194,7 @@ local function local_value(f, level)
   if f.released then error("ldask: the future of '" .. f.key .. "' was released", level + 1) end
   if c.closed then
     local st = c.keys[f.key]
-    if st and st.has_value then return st.value end
+    if st and st[HAS_VALUE] then return st[VALUE] end
     error("ldask: the future of '" .. f.key .. "' belongs to a closed client that never fetched its value;"
       .. " compute while the client is open", level + 1)
   end
@@ -249,7 +275,7 @@ function M.as_completed(futures, opts)
       for i, f in pairs(left) do
         local c = f.client
         local st = c:_state(f.key)
-        if st.status ~= "pending" then
+        if st[STATUS] ~= "pending" then
           left[i] = nil
           n = n - 1
           if opts.with_results then return f, f:result() end
@@ -288,7 +314,7 @@ function M.wait(futures, opts)
   c:_wait_keys(keys, opts.timeout, "wait", 3, when == "FIRST_COMPLETED")
   local done, not_done = {}, {}
   for _, f in ipairs(fs) do
-    if c:_state(f.key).status ~= "pending" then done[#done + 1] = f else not_done[#not_done + 1] = f end
+    if c:_state(f.key)[STATUS] ~= "pending" then done[#done + 1] = f else not_done[#not_done + 1] = f end
   end
   return { done = done, not_done = not_done }
 end

@@ -10,7 +10,7 @@ local future = require "ldask.client.future"
 
 local type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack =
   type, error, pairs, ipairs, setmetatable, getmetatable, pcall, tostring, select, unpack
-local is_future = future.is_future
+local is_future, Future = future.is_future, future.Future
 local call_task = require("ldask.task.payload").call_task -- the compact call form
 local annotations = require "ldask.annotations"
 local of_key, check_resources = annotations.of_key, annotations.check_resources
@@ -23,12 +23,13 @@ local G = {}
 -- The dependency keys of V (of KEY) in G, as graph.task_deps gives them;
 -- a task whose arguments are all in its array part and none a table (the
 -- usual {f, "key", 1, ...}) is read without graph.task_deps' recursion
--- and tables.
+-- and tables (one shared, read-only empty list when it has none).
+local NO_DEPS = setmetatable({}, { __newindex = function() error("NO_DEPS is read-only", 2) end })
 local function deps_of(g, v, key)
   if type(v) ~= "table" or getmetatable(v) ~= nil then return task_deps(g, v, key) end
   local n = #v
   if next(v, n > 0 and n or nil) ~= nil then return task_deps(g, v, key) end
-  local out, no, seen = {}, 0, nil
+  local out, no, seen = NO_DEPS, 0, nil
   for i = 1, n do
     local a = v[i]
     local ta = type(a)
@@ -43,6 +44,7 @@ local function deps_of(g, v, key)
           end
         end
         if not dup then
+          if no == 0 then out = {} end
           no = no + 1
           out[no] = a
           if seen then
@@ -75,13 +77,28 @@ local GRAPH_CHUNK = 2000
 
 -- True when a future is inside V (plain tables are searched, as
 -- strip_futures does), without copying anything.
-local function has_future(v)
-  if is_future(v) then return true end
-  if type(v) ~= "table" or getmetatable(v) ~= nil then return false end
+local function has_future_in(v)
+  if type(v) ~= "table" then return false end
+  local mt = getmetatable(v)
+  if mt ~= nil then return mt == Future end
   for _, x in pairs(v) do
-    if type(x) == "table" and has_future(x) then return true end
+    if type(x) == "table" and has_future_in(x) then return true end
   end
   return false
+end
+
+-- The same, with a task's usual shape (an array part of no tables: no
+-- future can hide there) decided in one flat loop.
+local function has_future(v)
+  if type(v) ~= "table" then return false end
+  local mt = getmetatable(v)
+  if mt ~= nil then return mt == Future end
+  local n = #v
+  for i = 1, n do
+    if type(v[i]) == "table" then return has_future_in(v) end
+  end
+  if next(v, n > 0 and n or nil) == nil then return false end
+  return has_future_in(v)
 end
 
 -- The plain graph and the compact layers of collection OBJ
@@ -117,7 +134,7 @@ function G.install(M, Client, strip_futures)
   -- graph.index) save computing them again.
   function Client:_submit_graph(g, wanted, opts, level, deps, ix)
     deps = deps or graph.deps(g)
-    local tasks = {}
+    local tasks, nt = {}, 0
     ix = ix or graph.index(g, deps)
     local ok, order_or_err, prios = pcall(graph.order, ix)
     if not ok then misuse("ldask.Client: " .. tostring(order_or_err)) end
@@ -151,8 +168,10 @@ function G.install(M, Client, strip_futures)
           d = dd
         end
         local ann = of_key(key)
-        tasks[#tasks + 1] = { key = key, value = sv, deps = d, order = base + prios[i - 1],
-          resources = ann and ann.resources or nil }
+        local t = { key = key, value = sv, deps = d, order = base + prios[i - 1] }
+        if ann and ann.resources then t.resources = ann.resources end
+        nt = nt + 1
+        tasks[nt] = t
       end
     end
     self.seq = base + ix.n
@@ -177,6 +196,7 @@ function G.install(M, Client, strip_futures)
     end
     local pos = {}
     for p = 1, n do pos[tasks[p].key] = p end
+    tasks.pos = pos -- (mp.update_graph reads it: no index of its own per chunk)
     local held, nheld = {}, 0 -- key -> last chunk with a task needing it
     for p = 1, n do
       local c = ceil(p / GRAPH_CHUNK)

@@ -12,14 +12,19 @@ local ffi = require "ffi"
 require "ldask.ffi.client"
 local lib = require "ldask.native"
 local mp = require "ldask.client.mp"
+local batch = require "ldask.client.batch"
 local future = require "ldask.client.future"
 local codec = require "ldask.codec"
+local S = require "ldask.client.state"
+local new_state = S.new
+local STATUS, REFS, HAS_VALUE, VALUE, FETCH, ERR, CALLBACKS =
+  S.STATUS, S.REFS, S.HAS_VALUE, S.VALUE, S.FETCH, S.ERR, S.CALLBACKS
 local errors = require "ldask.errors"
 
 local type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall =
   type, error, tostring, ipairs, pairs, setmetatable, getmetatable, pcall
 local ffi_string, ffi_new = ffi.string, ffi.new
-local is_future, Future = future.is_future, future.Future
+local is_future, Future, sweep = future.is_future, future.Future, future.sweep
 
 local M = {}
 M.Future = Future
@@ -37,10 +42,6 @@ local current -- the default client (the last one created, until closed)
 
 local errbuf = ffi_new("char[512]")
 
--- Buffers -----------------------------------------------------------------
-
-local buffer_array = ffi.typeof("ld_buffer *[?]")
-
 -- Connection --------------------------------------------------------------
 
 -- The security options of a Client (docs/security.md), all file names.
@@ -53,7 +54,7 @@ local function new_client(address, opts)
   local self = setmetatable({
     address = address,
     cl = ffi.gc(cl, lib.ld_client_free),
-    keys = {},          -- key -> state {status, refs, value, has_value, err, callbacks}
+    keys = {},          -- key -> state (ldask.client.state: status, refs, value, ...)
     replies = {},       -- request id -> reply header
     next_id = 0,
     session = codec.session(),
@@ -172,58 +173,27 @@ local function check(self, name, level)
   if self.closed then error("Client:" .. name .. ": the client is closed", (level or 2) + 1) end
 end
 
-local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?]")
--- Arrays reused by messages of few frames (one send at a time: the Lua
--- state is single-threaded and ld_client_send_parts copies what it keeps).
-local SMALL = 16
-local small_ptrs, small_lens, small_bufs = ptr_array(SMALL), len_array(SMALL), buffer_array(SMALL)
+-- The frames of the messages sent through _send (not those of
+-- update-graphs: a function registration goes out while those are built).
+local out_frames = batch.frames()
 
 -- Sends header table H with FRAMES: a list of strings (copied) and
 -- ld_buffer * (sent without a copy). Raises when the connection is gone.
 function Client:_send(h, frames, level)
-  self:_send_encoded(mp.encode(h), frames, (level or 2) + 1)
+  local fr = out_frames
+  fr:reset()
+  for i = 1, frames and #frames or 0 do fr:add(frames[i]) end
+  local hs, hlen = mp.encode_ref(h)
+  fr:send(self, hs, (level or 2) + 1, hlen)
 end
 
--- The same with the header already encoded (HS, a msgpack string).
-function Client:_send_encoded(hs, frames, level)
-  local n = frames and #frames or 0
-  local rc
-  if n == 0 then
-    rc = lib.ld_client_send(self.cl, hs, #hs, nil, 0)
-  else
-    local ptrs, lens, bufs
-    if n <= SMALL then
-      ptrs, lens, bufs = small_ptrs, small_lens, small_bufs
-    else
-      ptrs, lens, bufs = ptr_array(n), len_array(n), buffer_array(n)
-    end
-    for i = 1, n do
-      local f = frames[i]
-      if type(f) == "string" then
-        ptrs[i - 1] = f
-        lens[i - 1] = #f
-        bufs[i - 1] = nil
-      else
-        bufs[i - 1] = f
-      end
-    end
-    rc = lib.ld_client_send_parts(self.cl, hs, #hs, ptrs, lens, bufs, n)
-    if n <= SMALL then
-      for i = 0, n - 1 do ptrs[i] = nil; bufs[i] = nil end -- no stale references kept
-    end
-  end
-  if rc ~= 0 then
-    error("ldask.Client: lost the connection to the scheduler at " .. self.address .. ": " ..
-      ffi_string(lib.ld_client_error(self.cl)), (level or 2) + 1)
-  end
-end
 
 -- Key states ----------------------------------------------------------------
 
 function Client:_state(key)
   local st = self.keys[key]
   if not st then
-    st = { status = "pending", refs = 0 } -- .callbacks made on demand
+    st = new_state()
     self.keys[key] = st
   end
   return st
@@ -231,7 +201,7 @@ end
 
 function Client:_ref(key)
   local st = self:_state(key)
-  st.refs = st.refs + 1
+  st[REFS] = st[REFS] + 1
 end
 
 -- Called by futures' finalizers: must not send (it may run anywhere); the
@@ -239,81 +209,123 @@ end
 function Client:_unref(key)
   local st = self.keys[key]
   if not st then return end
-  st.refs = st.refs - 1
-  if st.refs <= 0 then
+  st[REFS] = st[REFS] - 1
+  if st[REFS] <= 0 then
     self.keys[key] = nil
     self.to_release[#self.to_release + 1] = key
   end
 end
 
+-- Sends the releases due (futures released or collected since the last
+-- call) in one release-keys message.
 function Client:_flush_releases()
+  if self._gc_mark then sweep(self) end
   local rel = self.to_release
   if #rel == 0 or self.closed then return end
   self.to_release = {}
-  local keys = {}
-  for _, k in ipairs(rel) do
-    if not self.keys[k] then keys[#keys + 1] = k end -- unless wanted again since
+  local states, n = self.keys, 0
+  for i = 1, #rel do
+    local k = rel[i]
+    if not states[k] then n = n + 1; rel[n] = k end -- unless wanted again since
   end
-  if #keys > 0 then pcall(self._send, self, { op = "release-keys", keys = keys }) end
+  for i = #rel, n + 1, -1 do rel[i] = nil end
+  -- (marked: the header writer need not check that it is a list)
+  if n > 0 then pcall(self._send, self, { op = "release-keys", keys = mp.array(rel) }) end
 end
 
 -- Marks ST (of KEY) finished; a value still wanted by a waiting fetch and
 -- not come along is gathered by that fetch.
 local function finished(self, key, st)
-  if st.status == "finished" then return end
-  st.status = "finished"
-  if st.fetch then
-    st.fetch = nil
-    if not st.has_value then self.to_gather[#self.to_gather + 1] = key end
+  if st[STATUS] == "finished" then return end
+  st[STATUS] = "finished"
+  if st[FETCH] then
+    st[FETCH] = nil
+    if not st[HAS_VALUE] then self.to_gather[#self.to_gather + 1] = key end
   end
 end
 
 local function fire(st)
-  local cbs = st.callbacks
+  local cbs = st[CALLBACKS]
   if not cbs then return end
-  st.callbacks = nil
+  st[CALLBACKS] = nil
   for _, cb in ipairs(cbs) do
     local ok, err = pcall(cb[1], cb[2])
     if not ok then io.stderr:write("ldask: error in a future's done callback: ", tostring(err), "\n") end
   end
 end
 
+local fast_ptr = require("ldask.codec.decode").fast_ptr
+
+-- The value of the N frames FRAMES[FIRST ..] (a header, then buffers).
 local function decode_value(frames, first, n)
-  local h = ffi_string(frames[first].data, frames[first].size)
+  local f = frames[first]
+  if n == 1 then
+    local v, ok = fast_ptr(f.data, f.size)
+    if ok then return v end
+  end
+  local h = ffi_string(f.data, f.size)
   if n == 1 then return codec.decode(h, nil) end
   local bufs = {}
   for i = 1, n - 1 do bufs[i] = frames[first + i] end
   return codec.decode(h, bufs)
 end
 
+-- keys-finished, read in place from its parsed header O (no table for
+-- its columns): small values come along (nframes[i] frames for keys[i];
+-- 0: fetch with gather when asked for). The done callbacks run after the
+-- loop: one may poll, and a parse reuses the memory O is in.
+local function keys_finished(self, o, m)
+  local keys, next_frame = self.keys, 1
+  local called
+  local kp, n = mp.elements(mp.field(o, "keys"))
+  local np, nn = mp.elements(mp.field(o, "nframes"))
+  local mstr, mvalue = mp.str, mp.value
+  for i = 0, n - 1 do
+    local k = mstr(kp[i])
+    local st = keys[k]
+    local nf = i < nn and mvalue(np[i]) or 0
+    if type(nf) ~= "number" then nf = 0 end
+    if st then
+      if nf > 0 and not st[HAS_VALUE] then
+        local v, ok
+        if nf == 1 then -- (a small plain value: read without a pcall)
+          local f = m.frames[next_frame]
+          v, ok = fast_ptr(f.data, f.size)
+        end
+        if not ok then ok, v = pcall(decode_value, m.frames, next_frame, nf) end
+        if ok then st[VALUE], st[HAS_VALUE] = v, true end
+      end
+      if st[STATUS] ~= "finished" then
+        finished(self, k, st)
+        if st[CALLBACKS] then called = called or {}; called[#called + 1] = st end
+      end
+    end
+    next_frame = next_frame + nf
+  end
+  if called then
+    for i = 1, #called do fire(called[i]) end
+  end
+end
+
 -- Handles one received message (and frees it).
 function Client:_handle(m)
-  local h, err = mp.decode(m.frames[0].data, m.frames[0].size)
-  if not h then
+  local o, err = mp.parse(m.frames[0].data, m.frames[0].size)
+  local op = o and mp.field(o, "op")
+  if op and mp.str(op) == "keys-finished" then
+    keys_finished(self, o, m)
     lib.ld_msg_free(m)
-    io.stderr:write("ldask: bad message from the scheduler: ", err, "\n")
     return
   end
-  local op = h.op
+  local h = o and mp.value(o)
+  if type(h) ~= "table" then
+    lib.ld_msg_free(m)
+    io.stderr:write("ldask: bad message from the scheduler: ", err or "not a map", "\n")
+    return
+  end
+  op = h.op
   if op == "key-finished" then
     local st = self.keys[h.key]
-    if st and st.status ~= "finished" then finished(self, h.key, st); fire(st) end
-  elseif op == "keys-finished" then
-    -- small values come along (nframes[i] frames for keys[i]; 0: fetch
-    -- with gather when asked for)
-    local keys, nfs, next_frame = self.keys, h.nframes, 1
-    for i, k in ipairs(h.keys) do
-      local st = keys[k]
-      local nf = nfs and nfs[i] or 0
-      if st then
-        if nf > 0 and not st.has_value then
-          local ok, v = pcall(decode_value, m.frames, next_frame, nf)
-          if ok then st.value, st.has_value = v, true end
-        end
-        if st.status ~= "finished" then finished(self, k, st); fire(st) end
-      end
-      next_frame = next_frame + nf
-    end
+    if st and st[STATUS] ~= "finished" then finished(self, h.key, st); fire(st) end
   elseif op == "gather-data" then
     local next_frame = 1
     for _, rec in ipairs(h.keys or {}) do
@@ -322,11 +334,11 @@ function Client:_handle(m)
       if st then
         local ok, v = pcall(decode_value, m.frames, next_frame, nf)
         if ok then
-          st.value, st.has_value = v, true
-          if st.status ~= "finished" then st.status = "finished"; fire(st) end
+          st[VALUE], st[HAS_VALUE] = v, true
+          if st[STATUS] ~= "finished" then st[STATUS] = "finished"; fire(st) end
         else
-          st.status = "error"
-          st.err = errors.task_error(rec.key, "cannot decode the result: " .. tostring(v), "")
+          st[STATUS] = "error"
+          st[ERR] = errors.task_error(rec.key, "cannot decode the result: " .. tostring(v), "")
           fire(st)
         end
       end
@@ -337,17 +349,17 @@ function Client:_handle(m)
     -- (also after a finish: its data was lost and could not be made again;
     -- a value already fetched stays available here)
     if st then
-      st.status = h.lost and "lost" or "error"
+      st[STATUS] = h.lost and "lost" or "error"
       -- (origin: the task that failed first, when a dependency's error
       -- made this one fail)
-      st.err = errors.task_error(h.origin or h.key, h.message or "", h.traceback or "")
+      st[ERR] = errors.task_error(h.origin or h.key, h.message or "", h.traceback or "")
       fire(st)
     end
   elseif op == "key-cancelled" then
     -- also after a finish: the data was lost and its recomputation cancelled
     local st = self.keys[h.key]
-    if st and st.status ~= "cancelled" then
-      st.status = "cancelled"
+    if st and st[STATUS] ~= "cancelled" then
+      st[STATUS] = "cancelled"
       fire(st)
     end
   elseif op == "identity-reply" or op == "who-has-reply" or op == "task-info-reply" or
@@ -431,7 +443,7 @@ function Client:_wait_held(keys, timeout, what, level, any)
     local pending = 0
     for _, k in ipairs(keys) do
       local st = self:_state(k)
-      if st.status == "pending" then pending = pending + 1 end
+      if st[STATUS] == "pending" then pending = pending + 1 end
     end
     if pending == 0 or (any and pending < #keys) then return end
     local wait = 0.5
@@ -440,7 +452,7 @@ function Client:_wait_held(keys, timeout, what, level, any)
       if wait <= 0 then
         local why = ""
         for _, k in ipairs(keys) do
-          if self:_state(k).status == "pending" then why = self:_why_pending(k); break end
+          if self:_state(k)[STATUS] == "pending" then why = self:_why_pending(k); break end
         end
         error(what .. ": " .. pending .. " of " .. #keys .. " future(s) still pending after " .. timeout .. " s" .. why, level + 1)
       end
@@ -486,31 +498,40 @@ function Client:_holding(keys, fn, ...)
 end
 
 -- Fetches the values of KEYS (not already here) and waits for them (the
--- caller holds the keys, see _holding).
-function Client:_fetch(keys, timeout, what, level)
+-- caller holds the keys, see _holding, so their states stay the same
+-- tables: STS, when given, holds them, STS[i] that of KEYS[i]).
+function Client:_fetch(keys, timeout, what, level, sts)
   self:_poll(0) -- values that already arrived need no gather
   -- Small values come with keys-finished: only finished keys whose value
   -- did not come along are gathered (pending ones once they finish, see
   -- finished()), so a small result costs no request.
-  local ask, now_ask = {}, {}
-  for _, k in ipairs(keys) do
-    local st = self:_state(k)
-    if not st.has_value and st.status ~= "error" and st.status ~= "cancelled" and st.status ~= "lost" then
-      ask[#ask + 1] = k
-      if st.status == "finished" then now_ask[#now_ask + 1] = k else st.fetch = true end
+  local ask, ask_st, na, now_ask, now_seen = {}, {}, 0, {}, nil
+  for j = 1, #keys do
+    local k = keys[j]
+    local st = sts and sts[j] or self:_state(k)
+    if not st[HAS_VALUE] and st[STATUS] ~= "error" and st[STATUS] ~= "cancelled" and st[STATUS] ~= "lost" then
+      na = na + 1
+      ask[na], ask_st[na] = k, st
+      if st[STATUS] ~= "finished" then
+        st[FETCH] = true
+      elseif not (now_seen and now_seen[k]) then -- (KEYS may repeat a key)
+        now_seen = now_seen or {}
+        now_seen[k] = true
+        now_ask[#now_ask + 1] = k
+      end
     end
   end
   if #now_ask > 0 then self:_send({ op = "gather", keys = now_ask }, nil, level + 1) end
   local deadline = timeout and now() + timeout
   local i = 1
-  while i <= #ask do
+  while i <= na do
     local tg = self.to_gather
     if #tg > 0 then
       self.to_gather = {}
       self:_send({ op = "gather", keys = tg }, nil, level + 1)
     end
-    local st = self:_state(ask[i])
-    if st.has_value or st.status == "error" or st.status == "cancelled" or st.status == "lost" then
+    local st = ask_st[i]
+    if st[HAS_VALUE] or st[STATUS] == "error" or st[STATUS] == "cancelled" or st[STATUS] == "lost" then
       i = i + 1
     else
       local wait = 0.5
@@ -521,7 +542,7 @@ function Client:_fetch(keys, timeout, what, level)
         end
         if wait > 0.5 then wait = 0.5 end
       end
-      if not self:_poll(wait, #ask == 1 and SPIN or nil) and lib.ld_client_closed(self.cl) ~= 0 then
+      if not self:_poll(wait, na == 1 and SPIN or nil) and lib.ld_client_closed(self.cl) ~= 0 then
         lost_connection(self, what, level + 1)
       end
     end
@@ -529,16 +550,16 @@ function Client:_fetch(keys, timeout, what, level)
 end
 
 local function raise_state(key, st, level)
-  if st.status == "error" or st.status == "lost" then error(st.err, 0) end
-  if st.status == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
+  if st[STATUS] == "error" or st[STATUS] == "lost" then error(st[ERR], 0) end
+  if st[STATUS] == "cancelled" then error("the future of '" .. key .. "' was cancelled", level + 1) end
 end
 
 local function result_held(self, key, timeout, level)
   self:_poll(0)
   self:_fetch({ key }, timeout, "Future:result", level + 1)
   local st = self:_state(key)
-  if not st.has_value then raise_state(key, st, level + 1) end
-  return st.value
+  if not st[HAS_VALUE] then raise_state(key, st, level + 1) end
+  return st[VALUE]
 end
 
 function Client:_result(key, timeout, level)

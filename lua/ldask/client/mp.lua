@@ -77,8 +77,28 @@ function M.encode(t)
   return ffi_string(lib.ld_mpw_data(writer), lib.ld_mpw_size(writer))
 end
 
+-- Encodes the table T in place: a pointer to the bytes and their length,
+-- valid until the next header is written here (no Lua string made).
+function M.encode_ref(t)
+  lib.ld_mpw_reset(writer)
+  put(writer, t, "header", nil)
+  return lib.ld_mpw_data(writer), tonumber(lib.ld_mpw_size(writer))
+end
+
 local ld_mpw_str, ld_mpw_int, ld_mpw_map, ld_mpw_array =
   lib.ld_mpw_str, lib.ld_mpw_int, lib.ld_mpw_map, lib.ld_mpw_array
+
+-- A priority (integral, as the scheduler reads it, when in range).
+local function put_prio(w, p)
+  if p ~= floor(p) and p > -9007199254740992 and p < 9007199254740992 then p = floor(p) end
+  put(w, p, "header", "priority")
+end
+
+-- The optional fields shared by every task of an update-graph.
+local function put_shared(w, retries, workers)
+  if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
+  if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+end
 
 local function put_key(w, k)
   if type(k) == "string" then ld_mpw_str(w, k, #k) else put(w, k, "header", "key") end
@@ -91,7 +111,9 @@ end
 -- field, from ldask.annotate, wins: then the column has one entry per
 -- task), WANTED is the list of wanted keys. A
 -- dependency on a task of the same message is written as that task's
--- 0-based index in the message, any other as its key.
+-- 0-based index in the message, any other as its key (TASKS.pos, when
+-- set, maps each key to its index in TASKS). Returns a pointer to the
+-- header and its length, valid until the next header is written here.
 function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wanted, resources)
   local w = writer
   lib.ld_mpw_reset(w)
@@ -110,28 +132,27 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   ld_mpw_str(w, "nframes", 7); ld_mpw_array(w, n)
   for i = first, last do ld_mpw_int(w, nframes[i]) end
   ld_mpw_str(w, "priority", 8); ld_mpw_array(w, n)
-  for i = first, last do
-    local p = prios[i]
-    if p ~= floor(p) and p > -9007199254740992 and p < 9007199254740992 then p = floor(p) end
-    put(w, p, "header", "priority")
-  end
+  for i = first, last do put_prio(w, prios[i]) end
   ld_mpw_str(w, "ndeps", 5); ld_mpw_array(w, n)
   for i = first, last do ld_mpw_int(w, #tasks[i].deps) end
   if ndeps > 0 then
-    local at = {}
-    for i = first, last do at[tasks[i].key] = i - first end
+    -- (TASKS.pos, when the caller has it: key -> position in TASKS)
+    local pos = tasks.pos
+    if not pos then
+      pos = {}
+      for i = first, last do pos[tasks[i].key] = i end
+    end
     ld_mpw_str(w, "deps", 4); ld_mpw_array(w, ndeps)
     for i = first, last do
       local d = tasks[i].deps
       for j = 1, #d do
         local k = d[j]
-        local x = at[k]
-        if x then ld_mpw_int(w, x) else put_key(w, k) end
+        local x = pos[k]
+        if x and x >= first and x <= last then ld_mpw_int(w, x - first) else put_key(w, k) end
       end
     end
   end
-  if retries ~= nil then ld_mpw_str(w, "retries", 7); put(w, retries, "header", "retries") end
-  if workers ~= nil then ld_mpw_str(w, "workers", 7); put(w, workers, "header", "workers") end
+  put_shared(w, retries, workers)
   if own then
     ld_mpw_str(w, "resources", 9); ld_mpw_array(w, n)
     for i = first, last do put(w, tasks[i].resources or resources, "header", "resources") end
@@ -142,7 +163,32 @@ function M.update_graph(tasks, first, last, nframes, prios, retries, workers, wa
   local nw = #wanted
   ld_mpw_array(w, nw)
   for i = 1, nw do put_key(w, wanted[i]) end
-  return ffi_string(lib.ld_mpw_data(w), lib.ld_mpw_size(w))
+  return lib.ld_mpw_data(w), tonumber(lib.ld_mpw_size(w))
+end
+
+-- The same header for tasks without dependencies, of one frame each, all
+-- wanted: keys KEYS[FIRST..LAST] (strings), task i's priority PBASE +
+-- ORDER0 + i; RETRIES, WORKERS and RESOURCES (may be nil) apply to all.
+function M.update_graph_flat(keys, first, last, pbase, order0, retries, workers, resources)
+  local w = writer
+  lib.ld_mpw_reset(w)
+  local n = last - first + 1
+  ld_mpw_map(w, 6 + (retries ~= nil and 1 or 0) + (workers ~= nil and 1 or 0) + (resources ~= nil and 1 or 0))
+  ld_mpw_str(w, "op", 2); ld_mpw_str(w, "update-graph", 12)
+  ld_mpw_str(w, "keys", 4); ld_mpw_array(w, n)
+  for i = first, last do local k = keys[i]; ld_mpw_str(w, k, #k) end
+  ld_mpw_str(w, "nframes", 7); ld_mpw_array(w, n)
+  for _ = 1, n do ld_mpw_int(w, 1) end
+  ld_mpw_str(w, "priority", 8); ld_mpw_array(w, n)
+  local p0 = pbase + order0
+  for i = first, last do put_prio(w, p0 + i) end
+  ld_mpw_str(w, "ndeps", 5); ld_mpw_array(w, n)
+  for _ = 1, n do ld_mpw_int(w, 0) end
+  put_shared(w, retries, workers)
+  if resources ~= nil then ld_mpw_str(w, "resources", 9); put(w, resources, "header", "resources") end
+  ld_mpw_str(w, "wanted", 6); ld_mpw_array(w, n)
+  for i = first, last do local k = keys[i]; ld_mpw_str(w, k, #k) end
+  return lib.ld_mpw_data(w), tonumber(lib.ld_mpw_size(w))
 end
 
 local T_NIL, T_BOOL, T_POS, T_NEG = 0, 1, 2, 3
@@ -178,6 +224,46 @@ function M.decode(ptr, len)
   if type(ptr) == "string" then len = #ptr end
   local o = lib.ld_mp_reader_parse(reader, ptr, len, errbuf, 256)
   if o == nil then return nil, ffi_string(errbuf) end
+  return get(o)
+end
+
+-- Reading a header in place, without a table for each of its arrays: the
+-- parsed object (valid until the next parse or decode), its fields and
+-- elements.
+
+--- Parses LEN bytes at PTR: the root object, or nil and an error message.
+function M.parse(ptr, len)
+  local o = lib.ld_mp_reader_parse(reader, ptr, len, errbuf, 256)
+  if o == nil then return nil, ffi_string(errbuf) end
+  return o
+end
+
+--- Object O as a Lua value (tables for maps and arrays).
+M.value = get
+
+--- The value object of field NAME of map object O, or nil.
+function M.field(o, name)
+  if tonumber(o.type) ~= T_MAP then return nil end
+  local kv, n = o.via.map.ptr, #name
+  for i = 0, o.via.map.size - 1 do
+    local k = kv[i].key
+    if tonumber(k.type) == T_STR and k.via.str.size == n and ffi_string(k.via.str.ptr, n) == name then
+      return kv[i].val
+    end
+  end
+  return nil
+end
+
+--- The elements of array object O: a pointer to the first and their count;
+-- nil when O is not an array.
+function M.elements(o)
+  if o == nil or tonumber(o.type) ~= T_ARR then return nil, 0 end
+  return o.via.array.ptr, o.via.array.size
+end
+
+--- A string object's Lua string, or any other object's value (M.value).
+function M.str(o)
+  if tonumber(o.type) == T_STR then return ffi_string(o.via.str.ptr, o.via.str.size) end
   return get(o)
 end
 

@@ -9,6 +9,9 @@ local graph = require "ldask.graph"
 local tokenize = require "ldask.tokenize"
 local future = require "ldask.client.future"
 local mp = require "ldask.client.mp"
+local S = require "ldask.client.state"
+local STATUS, REFS, HAS_VALUE, VALUE, FETCH, ERR = S.STATUS, S.REFS, S.HAS_VALUE, S.VALUE, S.FETCH, S.ERR
+local batch = require "ldask.client.batch"
 local funcname_of = require("ldask.funcname").of
 local replace_where = require("ldask.base").replace_where
 local check_resources = require("ldask.annotations").check_resources
@@ -16,7 +19,9 @@ local check_resources = require("ldask.annotations").check_resources
 local type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next =
   type, error, tostring, pairs, ipairs, select, setmetatable, getmetatable, unpack, pcall, next
 local format, byte = string.format, string.byte
+local tnew = require "table.new"
 local EMPTY = mp.EMPTY
+local MAP_CHUNK = 2000 -- tasks per update-graph of a map: the cluster starts on the first ones
 local is_future, Future = future.is_future, future.Future
 
 local T = {}
@@ -203,20 +208,31 @@ function T.install(M, Client, shared)
   -- Sends TASKS[FIRST..LAST] ({key, value, deps, order}) as one
   -- update-graph whose wanted keys are WANT.
   function Client:_send_tasks(tasks, first, last, want, opts, level)
-    local frames, nfs, prios = {}, {}, {}
+    local nfs, prios = {}, {}
     local keys = self.keys
+    local fr = batch.tasks
+    fr:reset()
     for i = first, last do
       local t = tasks[i]
-      nfs[i] = self:_encode(t.value, t.key, frames, level + 1)
+      local v = t.value
+      if plain_call(v) then
+        fr:add_plain(v)
+        nfs[i] = 1
+      else
+        local frames = {}
+        local nf = self:_encode(v, t.key, frames, level + 1)
+        for j = 1, nf do fr:add(frames[j]) end
+        nfs[i] = nf
+      end
       prios[i] = prio(opts, t.order)
       -- a key cancelled before (cancel, restart) is computed again: its
       -- futures wait for the new result, as in dask
       local st = keys[t.key]
-      if st and st.status == "cancelled" then st.status = "pending" end
+      if st and st[STATUS] == "cancelled" then st[STATUS] = "pending" end
     end
     self:_send_functions(level + 1)
-    local hs = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
-    self:_send_encoded(hs, frames, level + 1)
+    local hs, hlen = mp.update_graph(tasks, first, last, nfs, prios, opts.retries, opts.workers, want, opts.resources)
+    fr:send(self, hs, level + 1, hlen)
   end
 
   -- Sends TASKS ({key, value, deps, order}) as update-graphs; WANTED keys.
@@ -341,6 +357,9 @@ function T.install(M, Client, shared)
     end
     local flags = LITERALS[n + 1]
     local nz = #zipped
+    if plain_extra and nz == 0 and batch.takes(seq) and batch.takes_args(extra, n) then
+      return batch.map(self, fh, flags, seq, extra, n, base, pure, tokenize.tokenize, opts, MAP_CHUNK, 2)
+    end
     for i = 1, #seq do
       local deps, task
       local v = seq[i]
@@ -369,7 +388,7 @@ function T.install(M, Client, shared)
       wanted[i] = key
       futs[i] = future.new(self, key)
     end
-    if #tasks > 0 then self:_update_graph(tasks, wanted, opts, 2, 2000) end
+    if #tasks > 0 then self:_update_graph(tasks, wanted, opts, 2, MAP_CHUNK) end
     return futs
   end
 
@@ -393,10 +412,69 @@ function T.install(M, Client, shared)
     local st_of = {}
     for _, k in ipairs(keys) do
       local st = self:_state(k)
-      if not st.has_value then raise_state(k, st, 5) end
+      if not st[HAS_VALUE] then raise_state(k, st, 5) end
       st_of[k] = st
     end
-    return (replace_futures(fs, function(f) return st_of[f.key].value end))
+    return (replace_futures(fs, function(f) return st_of[f.key][VALUE] end))
+  end
+
+  -- The values of LIST (as gather_list), its keys held (STS[i]: the state
+  -- of LIST[i]'s key). LEVEL: of the user's call, as _fetch and raise_state
+  -- count it from here.
+  local function gather_held_list(self, list, sts, timeout, level)
+    self:_poll(0)
+    local n = #list
+    local ask, ask_st, na = nil, nil, 0
+    for i = 1, n do
+      local st = sts[i]
+      if not st[HAS_VALUE] then
+        if not ask then ask, ask_st = {}, {} end
+        na = na + 1
+        ask[na], ask_st[na] = list[i].key, st
+      end
+    end
+    if ask then self:_fetch(ask, timeout, "Client:gather", level, ask_st) end
+    local out = tnew(n, 0)
+    for i = 1, n do
+      local st = sts[i]
+      if not st[HAS_VALUE] then raise_state(list[i].key, st, level) end
+      if st[HAS_VALUE] then out[i] = st[VALUE] end
+    end
+    return out
+  end
+
+  -- gather of LIST (a plain list of this client's live futures, first
+  -- checked by list_of_mine): the values in a new list. Each key is held
+  -- (one more reference, as _holding does) while this waits: a done
+  -- callback run by the wait may release a future of the list.
+  local function gather_list(self, list, timeout, level)
+    local n, states = #list, self.keys
+    local sts = tnew(n, 0)
+    for i = 1, n do
+      local st = states[list[i].key] -- (its future holds it: it exists)
+      st[REFS] = st[REFS] + 1
+      sts[i] = st
+    end
+    local ok, out = pcall(gather_held_list, self, list, sts, timeout, level + 3)
+    for i = 1, n do
+      local st = sts[i]
+      if st[REFS] > 1 then st[REFS] = st[REFS] - 1 else self:_unref(list[i].key) end
+    end
+    if not ok then error(out, 0) end
+    return out
+  end
+
+  -- True when FS is a non-empty plain list of futures of SELF, none
+  -- released (gather's common case).
+  local function list_of_mine(self, fs)
+    if type(fs) ~= "table" or getmetatable(fs) ~= nil then return false end
+    local n = #fs
+    if n == 0 or next(fs, n) ~= nil then return false end
+    for i = 1, n do
+      local f = fs[i]
+      if getmetatable(f) ~= Future or f.client ~= self or f.released then return false end
+    end
+    return true
   end
 
   --- gather(futures [, timeout]): the results in the same nesting: a future
@@ -411,6 +489,7 @@ function T.install(M, Client, shared)
     if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
       error("Client:gather: timeout must be a number of seconds >= 0, got " .. tostring(timeout), 2)
     end
+    if list_of_mine(self, fs) then return gather_list(self, fs, timeout, 2) end
     local keys, seen, bad = {}, {}, nil
     each_future(fs, function(f)
       if f.client ~= self then bad = bad or ("the future of '" .. f.key .. "' belongs to another client") end
@@ -491,7 +570,7 @@ function T.install(M, Client, shared)
         for _, b in ipairs(bufs) do frames[#frames + 1] = b; nbytes = nbytes + tonumber(b.size) end
         recs[#recs + 1] = { key = key, nframes = 1 + #bufs, nbytes = nbytes }
         local st = self:_state(key)
-        if st.status == "cancelled" then st.status = "pending" end
+        if st[STATUS] == "cancelled" then st[STATUS] = "pending" end
       end
     end
     local workers = opts.workers
@@ -503,7 +582,7 @@ function T.install(M, Client, shared)
     self:_wait_keys(keys, opts.timeout or 60, "Client:scatter", 2)
     for _, k in ipairs(keys) do
       local st = self:_state(k)
-      if st.status == "error" then error(st.err, 0) end
+      if st[STATUS] == "error" then error(st[ERR], 0) end
     end
     if shape == "single" then return futs[1] end
     if shape == "list" then return futs end
@@ -522,10 +601,10 @@ function T.install(M, Client, shared)
     for i, f in ipairs(list) do
       keys[i] = f.key
       local st = self:_state(f.key)
-      if st.status ~= "cancelled" then
-        if st.status ~= "pending" then done[#done + 1] = f.key end
-        st.status = "cancelled"
-        st.value, st.has_value, st.err, st.fetch = nil, nil, nil, nil
+      if st[STATUS] ~= "cancelled" then
+        if st[STATUS] ~= "pending" then done[#done + 1] = f.key end
+        st[STATUS] = "cancelled"
+        st[VALUE], st[HAS_VALUE], st[ERR], st[FETCH] = nil, nil, nil, nil
         fire(st)
       end
     end

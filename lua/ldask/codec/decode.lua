@@ -17,7 +17,7 @@ local type, error, tostring, tonumber, rawget, rawset, pcall, pairs, require =
 local setmetatable, setfenv, loadstring = setmetatable, setfenv, loadstring
 local setupvalue, upvaluejoin = debug.setupvalue, debug.upvaluejoin
 local byte, sub, format = string.byte, string.sub, string.format
-local istype = ffi.istype
+local istype, ffi_string = ffi.istype, ffi.string
 
 local M = {}
 
@@ -344,8 +344,8 @@ local FASTMAX = 2048
 
 local ru124 = bounds.ru124
 
--- Reads one object at P[I] (N bytes in all); returns value, next index, or
--- nil, nil to give up.
+-- Reads one object at P[I] (N bytes in all; HEADER: the same bytes as a
+-- string, or nil); returns value, next index, or nil, nil to give up.
 local function read_obj(p, i, n, header, depth)
   if i >= n then return nil, nil end
   local tag = p[i]
@@ -354,6 +354,7 @@ local function read_obj(p, i, n, header, depth)
     if j == nil then return nil, nil end
     local len = u - 0x20
     if j + len > n then return nil, nil end
+    if header == nil then return ffi_string(p + j, len), j + len end
     return sub(header, j + 1, j + len), j + len
   elseif tag == 0x07 then
     if i + 9 > n then return nil, nil end
@@ -406,17 +407,23 @@ local function read_obj(p, i, n, header, depth)
   return nil, nil
 end
 
---- Returns the value of a small plain header and true, or nil and false
--- when the header is not one this reader takes.
-function M.fast(header)
-  local n = #header
+-- The value of the N bytes at P (HEADER: the same as a string, or nil)
+-- and true, or nil and false when they are not a small plain header.
+local function fast_at(p, n, header)
   if n < 3 or n > FASTMAX then return nil, false end
-  local p = cast(u8p, header)
   if p[0] ~= VERSION or p[1] ~= PLAIN then return nil, false end
   local v, j = read_obj(p, 2, n, header, 0)
   if j ~= n then return nil, false end
   return v, true
 end
+
+--- Returns the value of a small plain header and true, or nil and false
+-- when the header is not one this reader takes.
+function M.fast(header) return fast_at(cast(u8p, header), #header, header) end
+
+--- M.fast for the LEN bytes at PTR (a frame's data: no string made of the
+-- whole header).
+function M.fast_ptr(ptr, len) return fast_at(cast(u8p, ptr), tonumber(len), nil) end
 
 --- Decodes HEADER with BUFFERS (array of ld_buffer *, borrowed) and
 -- FUNCTIONS (nil, or hash -> function resolver). Raises a message string.
