@@ -82,6 +82,26 @@ ld_buffer *ld_msg_encode(const ld_msg *m) {
   return b;
 }
 
+ld_buffer *ld_msg_encode_parts(const void *hdr, size_t len, const char *const *ptrs,
+                               const size_t *lens, uint32_t n) {
+  size_t total = 4 + 8 * ((size_t)n + 1) + len;
+  for (uint32_t i = 0; i < n; i++) total += lens[i];
+  ld_buffer *b = ld_buffer_new(total);
+  if (b == NULL) return NULL;
+  unsigned char *p = b->data;
+  put_u32(p, n + 1);
+  put_u64(p + 4, len);
+  for (uint32_t i = 0; i < n; i++) put_u64(p + 12 + 8 * (size_t)i, lens[i]);
+  p += 12 + 8 * (size_t)n;
+  memcpy(p, hdr, len);
+  p += len;
+  for (uint32_t i = 0; i < n; i++) {
+    if (lens[i]) memcpy(p, ptrs[i], lens[i]);
+    p += lens[i];
+  }
+  return b;
+}
+
 /* ---- the reader ---- */
 
 /* Frames up to this size get their whole buffer when their first byte

@@ -70,6 +70,12 @@ size_t ld_msg_prefix(const ld_msg *m, unsigned char *out);
  * the result. NULL when out of memory. Used by specs and simple senders. */
 ld_buffer *ld_msg_encode(const ld_msg *m);
 
+/* The same for a message not built as an ld_msg: header HDR (LEN bytes)
+ * and N frames of LENS[i] bytes at PTRS[i], all copied into one new buffer
+ * (the caller owns it) in wire form. NULL when out of memory. */
+ld_buffer *ld_msg_encode_parts(const void *hdr, size_t len, const char *const *ptrs,
+                               const size_t *lens, uint32_t n);
+
 /* An incremental reader: feed bytes as they arrive, take out messages.
  * Memory follows the bytes received, not the lengths announced: frames of
  * up to 4 MiB are allocated when their first byte arrives, larger ones

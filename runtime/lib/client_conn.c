@@ -362,37 +362,18 @@ int ld_client_send(ld_client *cl, const char *hdr, size_t len, ld_buffer *const 
   return enqueue(cl, m);
 }
 
-/* Writes V as N little-endian bytes at P (the frame prefix's integers,
- * as core/net/frame.c writes them). */
-static unsigned char *put_le(unsigned char *p, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
-  return p + n;
-}
-
 /* A raw message (ld_msg.raw) holding the whole wire form of header HDR
- * (LEN bytes) and N frames of LENS[i] bytes at PTRS[i]: the frame prefix
- * (docs/protocol.md, "Framing"), then every frame, in one buffer. One
- * allocation and one copy where a frame each would take one of both.
- * Returns the message (the caller owns it), or NULL when out of memory. */
+ * (LEN bytes) and N frames of LENS[i] bytes at PTRS[i] in one buffer
+ * (ld_msg_encode_parts): one allocation and one copy where a frame each
+ * would take one of both. Returns the message (the caller owns it), or
+ * NULL when out of memory. */
 static ld_msg *raw_message(const char *hdr, size_t len, const char *const *ptrs, const size_t *lens,
                            uint32_t n) {
-  size_t total = 4 + 8 * ((size_t)n + 1) + len;
-  for (uint32_t i = 0; i < n; i++) total += lens[i];
   ld_msg *m = ld_msg_new(1);
-  ld_buffer *b = m ? ld_buffer_new(total) : NULL;
+  ld_buffer *b = m ? ld_msg_encode_parts(hdr, len, ptrs, lens, n) : NULL;
   if (b == NULL) {
     ld_msg_free(m);
     return NULL;
-  }
-  unsigned char *p = b->data;
-  p = put_le(p, (uint64_t)n + 1, 4);
-  p = put_le(p, len, 8);
-  for (uint32_t i = 0; i < n; i++) p = put_le(p, lens[i], 8);
-  memcpy(p, hdr, len);
-  p += len;
-  for (uint32_t i = 0; i < n; i++) {
-    if (lens[i]) memcpy(p, ptrs[i], lens[i]);
-    p += lens[i];
   }
   m->raw = 1;
   m->frames[0] = b;

@@ -26,8 +26,7 @@ local new_held = future.new_held
 
 local M = {}
 
-local enc = require "ldask.codec.encode"
-local PLAIN_PREFIX = string.char(enc.VERSION, enc.PLAIN) -- a plain header's first bytes
+local PLAIN_PREFIX = enc.PLAIN_PREFIX
 local ptr_array, len_array = ffi.typeof("const char *[?]"), ffi.typeof("size_t[?]")
 local buffer_array = ffi.typeof("ld_buffer *[?]")
 local u8p = ffi.typeof("const char *")
@@ -132,6 +131,14 @@ end
 -- The frames of update-graph messages (tasks) of every client.
 M.tasks = M.frames()
 
+--- The priority column's value for a task of a call with options OPTS,
+-- the ORDER-th this client submitted: the user's priority first (higher
+-- runs sooner), then submission order, as dask.
+-- @param opts the call's checked options
+-- @param order its submission number
+-- @return the value
+function M.priority(opts, order) return -(opts.priority or 0) * 4294967296 + order end
+
 --- True when every element of SEQ (a list) can take this path: a number,
 -- a string or a boolean.
 -- @param seq the list
@@ -205,7 +212,7 @@ function M.map(self, fh, flags, seq, extra, n, base, pure, token, opts, chunk, l
   local tmpl = tnew(5 + n, 0) -- (array part: indices 0 .. 4 + n)
   tmpl[1], tmpl[2], tmpl[3] = CALL, fh, flags
   for j = 1, n do tmpl[4 + j] = extra[j] end
-  local pbase = -(opts.priority or 0) * 4294967296
+  local pbase = M.priority(opts, 0)
   local order0 = self.seq
   self.seq = order0 + nseq
   self:_send_functions(level + 1)

@@ -201,9 +201,7 @@ function T.install(M, Client, shared)
   end
 
   -- Scheduler priority: user priority first (higher first), then ORDER.
-  local function prio(opts, order)
-    return -(opts.priority or 0) * 4294967296 + order
-  end
+  local prio = batch.priority
 
   -- Sends TASKS[FIRST..LAST] ({key, value, deps, order}) as one
   -- update-graph whose wanted keys are WANT.

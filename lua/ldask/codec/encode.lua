@@ -26,6 +26,7 @@ M.VERSION = 1
 M.PLAIN = 0x50 -- 'P'
 M.GENERAL = 0x47 -- 'G'
 local PLAIN_PREFIX = "\1P"
+M.PLAIN_PREFIX = PLAIN_PREFIX -- a plain header's first bytes (VERSION, PLAIN)
 local GENERAL_PREFIX = "\1G"
 M.MAXDEPTH = 90 -- deeper plain tables take the general path (string.buffer stops at 100)
 
